@@ -1,0 +1,65 @@
+import { describe, expect, test } from 'vitest';
+import { CliUsageError, parseCommand } from '../../src/cli/args';
+
+function usageError(argv: string[]): string {
+  try {
+    parseCommand(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(CliUsageError);
+    const message = (error as Error).message;
+    expect(message).not.toContain('\n');
+    return message;
+  }
+  throw new Error(`parseCommand(${argv.join(' ')}) did not throw`);
+}
+
+describe('iwb argument parsing', () => {
+  test('defaults: demo inputs, ekfac, heuristic damping 0.1, automatic backend', () => {
+    const command = parseCommand(['attribute']);
+    expect(command.name).toBe('attribute');
+    if (command.name !== 'attribute') return;
+    expect(command.args).toMatchObject({ strategy: 'ekfac', damping: { kind: 'heuristic', factor: 0.1 }, perToken: false });
+    expect(command.args.model).toBeUndefined();
+    expect(command.args.backend).toBeUndefined();
+  });
+
+  test('every flag is read', () => {
+    const command = parseCommand([
+      'attribute', '--model', 'm.onnx', '--tokenizer', 't.json', '--train', 'a.jsonl', '--queries', 'q.jsonl',
+      '--out', 'r.iwb', '--json', 's.json', '--strategy', 'kfac', '--damping', '1e-3', '--track', 'mlp/c_fc',
+      '--per-token', '--backend', 'cpu', '--limit-train', '10', '--limit-queries', '3',
+    ]);
+    if (command.name !== 'attribute') throw new Error('expected attribute');
+    expect(command.args).toMatchObject({
+      model: 'm.onnx', tokenizer: 't.json', train: 'a.jsonl', queries: 'q.jsonl', out: 'r.iwb', json: 's.json',
+      strategy: 'kfac', damping: { kind: 'absolute', value: 1e-3 }, perToken: true, backend: 'cpu', limitTrain: 10, limitQueries: 3,
+    });
+    expect(command.args.track?.test('/h.0/mlp/c_fc/MatMul')).toBe(true);
+  });
+
+  test('help', () => {
+    expect(parseCommand([]).name).toBe('help');
+    expect(parseCommand(['attribute', '--help']).name).toBe('help');
+  });
+
+  test('bad flags give one line naming the flag', () => {
+    expect(usageError(['attribute', '--strategy', 'newton'])).toMatch(/--strategy "newton" is not one of ekfac, kfac, diagonal, identity/);
+    expect(usageError(['attribute', '--damping', 'lots'])).toMatch(/--damping "lots"/);
+    expect(usageError(['attribute', '--damping=-1'])).toMatch(/--damping "-1"/);
+    expect(usageError(['attribute', '--damping', '-1'])).toMatch(/Option '--damping' argument is ambiguous.*--damping=-XYZ/);
+    expect(usageError(['attribute', '--limit-train', '2.5'])).toMatch(/--limit-train "2.5" is not a positive integer/);
+    expect(usageError(['attribute', '--limit-queries', '0'])).toMatch(/--limit-queries/);
+    expect(usageError(['attribute', '--backend', 'tpu'])).toMatch(/--backend "tpu"/);
+    expect(usageError(['attribute', '--track', '(['])).toMatch(/--track "\(\[" is not a valid regular expression/);
+    expect(usageError(['attribute', '--frobnicate'])).toMatch(/--frobnicate/);
+    expect(usageError(['attribute', '--model'])).toMatch(/--model/);
+    expect(usageError(['attribute', 'stray'])).toMatch(/stray/);
+    expect(usageError(['attribtue'])).toMatch(/unknown command "attribtue"/);
+  });
+
+  test('a partial set of inputs names what is missing', () => {
+    expect(usageError(['attribute', '--model', 'm.onnx', '--train', 'a.jsonl'])).toBe(
+      '--model needs --queries too (or give none of them for the demo)',
+    );
+  });
+});
