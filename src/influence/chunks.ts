@@ -1,0 +1,86 @@
+/**
+ * The loop every data pass shares: batches of consecutive example indices from `start`, grouped into chunks; after
+ * each chunk the caller's `afterChunk` runs (checkpoint), progress is reported and cancellation is checked. Memory
+ * stays bounded by one batch plus the stage's accumulators, whatever the dataset size.
+ */
+import { throwIfAborted } from './errors';
+import type { ProgressEvent, StageName } from './types';
+
+export interface PassOptions {
+  readonly stage: StageName;
+  readonly total: number;
+  readonly start: number;
+  readonly batchSize: number;
+  readonly batchesPerChunk: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: ProgressEvent) => void;
+  /** Progress units are offset by this many already-finished items (e.g. earlier query chunks). */
+  readonly progressOffset?: number;
+  readonly progressTotal?: number;
+}
+
+export function indexRange(start: number, end: number): number[] {
+  return Array.from({ length: end - start }, (_, i) => start + i);
+}
+
+/** Reports rate and ETA measured from the first item processed in this session (not from resumed work). */
+export class ProgressMeter {
+  private readonly startTime = now();
+  private readonly startDone: number;
+
+  constructor(
+    private readonly stage: StageName,
+    private readonly unit: ProgressEvent['unit'],
+    private readonly total: number,
+    startDone: number,
+    private readonly onProgress?: (event: ProgressEvent) => void,
+  ) {
+    this.startDone = startDone;
+  }
+
+  report(done: number): void {
+    if (!this.onProgress) return;
+    const seconds = (now() - this.startTime) / 1000;
+    const processed = done - this.startDone;
+    const itemsPerSecond = seconds > 0 && processed > 0 ? processed / seconds : 0;
+    const etaSeconds = itemsPerSecond > 0 ? (this.total - done) / itemsPerSecond : Number.NaN;
+    this.onProgress({ stage: this.stage, done, total: this.total, unit: this.unit, itemsPerSecond, etaSeconds });
+  }
+}
+
+export function now(): number {
+  return globalThis.performance?.now() ?? Date.now();
+}
+
+/**
+ * Runs `processBatch` over [start, total) in batches; `afterChunk(nextIndex)` after every `batchesPerChunk` batches
+ * and at the end. Cancellation is checked before every batch, so at most one batch of work is lost.
+ */
+export async function runPass(
+  options: PassOptions,
+  processBatch: (indices: number[]) => Promise<void>,
+  afterChunk: (nextIndex: number) => Promise<void>,
+): Promise<void> {
+  const { total, batchSize, batchesPerChunk, signal } = options;
+  if (!(batchSize >= 1) || !Number.isInteger(batchSize)) throw new Error(`${options.stage}: batch size must be a positive integer, got ${batchSize}`);
+  if (!(batchesPerChunk >= 1) || !Number.isInteger(batchesPerChunk)) {
+    throw new Error(`${options.stage}: batchesPerChunk must be a positive integer, got ${batchesPerChunk}`);
+  }
+  const offset = options.progressOffset ?? 0;
+  const meter = new ProgressMeter(options.stage, 'sequences', options.progressTotal ?? total, offset + options.start, options.onProgress);
+  let index = options.start;
+  let batchesInChunk = 0;
+  meter.report(offset + index);
+  while (index < total) {
+    throwIfAborted(signal);
+    const end = Math.min(total, index + batchSize);
+    await processBatch(indexRange(index, end));
+    index = end;
+    batchesInChunk++;
+    if (batchesInChunk === batchesPerChunk || index === total) {
+      batchesInChunk = 0;
+      await afterChunk(index);
+      meter.report(offset + index);
+    }
+  }
+}

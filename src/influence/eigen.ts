@@ -1,0 +1,43 @@
+/** Stage 2: eigendecomposition of the (symmetric) covariance factors, per layer: A = Q_A diag(λ_A) Q_Aᵀ, S likewise. */
+import type { Backend } from '../linalg/backend';
+import { ProgressMeter } from './chunks';
+import { assertFinite, throwIfAborted } from './errors';
+import { toBackend, toHost } from './host';
+import type { CovarianceFactors, EigenFactors, HostMatrix, LayerInfo, RunOptions } from './types';
+
+export async function eigendecomposeFactors(
+  backend: Backend,
+  layers: readonly LayerInfo[],
+  factors: CovarianceFactors,
+  options: RunOptions,
+): Promise<EigenFactors> {
+  const out = { activationValues: [] as HostMatrix[], activationVectors: [] as HostMatrix[], gradientValues: [] as HostMatrix[], gradientVectors: [] as HostMatrix[] };
+  const meter = new ProgressMeter('eigen', 'layers', layers.length, 0, options.onProgress);
+  meter.report(0);
+  for (let l = 0; l < layers.length; l++) {
+    throwIfAborted(options.signal);
+    for (const [matrix, values, vectors, what] of [
+      [factors.activation[l], out.activationValues, out.activationVectors, 'A'],
+      [factors.gradient[l], out.gradientValues, out.gradientVectors, 'S'],
+    ] as const) {
+      const tensor = toBackend(backend, matrix);
+      let eigen;
+      try {
+        eigen = await backend.eigh(tensor);
+      } catch (error) {
+        throw new Error(`eigen: eigendecomposition of ${what} [${matrix.shape.join(' × ')}] of layer "${layers[l].name}" failed: ${(error as Error).message}`, { cause: error });
+      } finally {
+        backend.release(tensor);
+      }
+      const hostValues = await toHost(backend, eigen.values);
+      const hostVectors = await toHost(backend, eigen.vectors);
+      backend.release(eigen.values, eigen.vectors);
+      assertFinite(hostValues.data, 'eigen', layers[l].name, `the eigenvalues of ${what}`, `${matrix.shape[0]} × ${matrix.shape[1]}`);
+      assertFinite(hostVectors.data, 'eigen', layers[l].name, `the eigenvectors of ${what}`, `${matrix.shape[0]} × ${matrix.shape[1]}`);
+      values.push(hostValues);
+      vectors.push(hostVectors);
+    }
+    meter.report(l + 1);
+  }
+  return out;
+}

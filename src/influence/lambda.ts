@@ -1,0 +1,84 @@
+/**
+ * Stage 3: eigenvalue correction Λ = mean over sequences of (Q_Sᵀ G(n) Q_A)∘², G(n) = Σ_t g ãᵀ from per-sequence
+ * gradients (second pass, labels sampled again unless empirical). With identity bases this is the 'diagonal'
+ * strategy's Λ_diag = mean_n G(n)∘² in the parameter basis.
+ */
+import type { Backend, Tensor } from '../linalg/backend';
+import { runPass } from './chunks';
+import { assertFinite } from './errors';
+import { hostMatrix, inputWidth, toBackend, toHost } from './host';
+import type { AttributionConfig, GradientSource, HostMatrix, LambdaState, LayerInfo, RunOptions } from './types';
+
+export interface LambdaInputs {
+  readonly backend: Backend;
+  readonly source: GradientSource;
+  readonly layerIndices: readonly number[];
+  readonly trainSize: number;
+  readonly config: AttributionConfig;
+  /** Per layer, the bases Q_S [dOut, dOut] and Q_A [dIn', dIn']. */
+  readonly bases: readonly { readonly qS: HostMatrix; readonly qA: HostMatrix }[];
+}
+
+export function emptyLambdaState(layers: readonly LayerInfo[]): LambdaState {
+  return {
+    nextIndex: 0,
+    sums: layers.map((l) => hostMatrix([l.dOut, inputWidth(l)], new Float64Array(l.dOut * inputWidth(l)))),
+    sequenceCount: 0,
+  };
+}
+
+export async function accumulateLambda(
+  inputs: LambdaInputs,
+  state: LambdaState,
+  options: RunOptions & { saveState?: (state: LambdaState) => Promise<void> },
+): Promise<LambdaState> {
+  const { backend, source, layerIndices, config } = inputs;
+  const layers = layerIndices.map((i) => source.layers[i]);
+  const sums: Tensor[] = state.sums.map((m) => toBackend(backend, m));
+  const qS = inputs.bases.map((b) => toBackend(backend, b.qS));
+  const qA = inputs.bases.map((b) => toBackend(backend, b.qA));
+  let sequenceCount = state.sequenceCount;
+  let current = state;
+  try {
+    await runPass(
+      {
+        stage: 'lambda',
+        total: inputs.trainSize,
+        start: state.nextIndex,
+        batchSize: config.batchSizes.fit,
+        batchesPerChunk: config.batchSizes.batchesPerChunk,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      },
+      async (indices) => {
+        const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
+        const batch = await source.gradients({ role: 'train', indices, labels, seed: config.seed }, backend);
+        try {
+          layerIndices.forEach((sourceIndex, l) => backend.accumulateLambda(sums[l], batch.layers[sourceIndex], qS[l], qA[l]));
+          sequenceCount += indices.length;
+        } finally {
+          batch.release();
+        }
+      },
+      async (nextIndex) => {
+        const where = `training examples ${current.nextIndex}–${nextIndex - 1}`;
+        const host: HostMatrix[] = [];
+        for (let l = 0; l < layers.length; l++) {
+          host.push(await toHost(backend, sums[l]));
+          assertFinite(host[l].data, 'lambda', layers[l].name, 'the eigenvalue-correction sum Λ', where);
+        }
+        current = { nextIndex, sums: host, sequenceCount };
+        await options.saveState?.(current);
+      },
+    );
+    return current;
+  } finally {
+    backend.release(...sums, ...qS, ...qA);
+  }
+}
+
+/** Λ averaged over sequences. */
+export function averageLambda(state: LambdaState): HostMatrix[] {
+  if (state.sequenceCount <= 0) throw new Error('lambda: the training set is empty');
+  return state.sums.map((m) => hostMatrix(m.shape, m.data.map((v) => v / state.sequenceCount)));
+}

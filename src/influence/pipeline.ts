@@ -1,0 +1,243 @@
+/**
+ * runAttribution: the whole EK-FAC pipeline of DESIGN.md §1 as one pure function of (config, inputs) with progress,
+ * cancellation and checkpoints as arguments. Every stage checkpoints after each chunk through `options.checkpoint`;
+ * a run started again with the same checkpoint store resumes where it stopped and gives bit-identical results on the
+ * CPU float64 backend (summation order does not depend on where a run was interrupted).
+ */
+import { now } from './chunks';
+import { accumulateCovariances, emptyCovarianceState, finalizeCovariances } from './covariance';
+import { eigendecomposeFactors } from './eigen';
+import { throwIfAborted } from './errors';
+import { hostMatrix, identityMatrix, inputWidth } from './host';
+import { accumulateLambda, averageLambda, emptyLambdaState } from './lambda';
+import { influenceFromTau } from './measurement';
+import { buildPreconditioner } from './preconditioner';
+import { emptyScoreState, emptySelfState, prepareQueries, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets, type ScoreContext } from './scores';
+import type {
+  AttributionConfig,
+  AttributionInputs,
+  AttributionResult,
+  HostMatrix,
+  LayerInfo,
+  LayerSummary,
+  RunCheckpoint,
+  RunOptions,
+  StageName,
+  StageTiming,
+} from './types';
+
+export { DEFAULT_CONFIG } from './types';
+
+/** Indices into source.layers of the tracked layers: those whose name matches config.trackedLayers (all when null). */
+export function selectLayers(layers: readonly LayerInfo[], pattern: string | null): number[] {
+  if (layers.length === 0) throw new Error('gradient source offers no tracked layers');
+  if (pattern === null) return layers.map((_, i) => i);
+  const regex = new RegExp(pattern);
+  const selected = layers.flatMap((layer, i) => (regex.test(layer.name) ? [i] : []));
+  if (selected.length === 0) {
+    throw new Error(`trackedLayers /${pattern}/ matches none of the source's layers: ${layers.map((l) => l.name).join(', ')}`);
+  }
+  return selected;
+}
+
+export function validateConfig(config: AttributionConfig): void {
+  const { batchSizes, queryRank, damping } = config;
+  for (const [name, value] of Object.entries(batchSizes)) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`config.batchSizes.${name} must be a positive integer, got ${value}`);
+  }
+  if (queryRank !== null && (!Number.isInteger(queryRank) || queryRank < 1)) throw new Error(`config.queryRank must be null or a positive integer, got ${queryRank}`);
+  if (damping.kind === 'absolute' && !(damping.value >= 0)) throw new Error(`config.damping.value must be ≥ 0, got ${damping.value}`);
+  if (damping.kind === 'heuristic' && !(damping.factor >= 0)) throw new Error(`config.damping.factor must be ≥ 0, got ${damping.factor}`);
+  if (!['identity', 'diagonal', 'kfac', 'ekfac'].includes(config.strategy)) throw new Error(`config.strategy: unknown strategy "${config.strategy}"`);
+}
+
+/** What a checkpoint must agree with to be resumed. */
+export function runFingerprint(config: AttributionConfig, inputs: AttributionInputs, layers: readonly LayerInfo[]): string {
+  return JSON.stringify({
+    config,
+    backend: [inputs.backend.kind, inputs.backend.precision],
+    layers: layers.map((l) => [l.name, l.dIn, l.dOut, l.hasBias]),
+    train: inputs.trainSet.examples.length,
+    queries: inputs.querySet.examples.length,
+  });
+}
+
+export async function runAttribution(config: AttributionConfig, inputs: AttributionInputs, options: RunOptions = {}): Promise<AttributionResult> {
+  validateConfig(config);
+  const { backend, source } = inputs;
+  const trainSize = inputs.trainSet.examples.length;
+  const querySize = inputs.querySet.examples.length;
+  const layerIndices = selectLayers(source.layers, config.trackedLayers);
+  const layers = layerIndices.map((i) => source.layers[i]);
+  const fingerprint = runFingerprint(config, inputs, layers);
+  const loaded = (await options.checkpoint?.load()) ?? null;
+  if (loaded !== null && loaded.fingerprint !== fingerprint) {
+    throw new Error('checkpoint: the saved run has a different configuration, model layers, data size or backend; start a new run');
+  }
+  let record: RunCheckpoint = loaded ?? { version: 1, fingerprint, timings: [] };
+  const timings = new Map<StageName, StageTiming>(record.timings.map((t) => [t.stage, t]));
+  const save = async (update: Partial<RunCheckpoint>): Promise<void> => {
+    record = { ...record, ...update, timings: [...timings.values()] };
+    await options.checkpoint?.save(record);
+  };
+  /** Wall time per stage, added across resumed sessions. */
+  const timed = async <T>(stage: StageName, items: number, work: () => Promise<T>): Promise<T> => {
+    const start = now();
+    try {
+      return await work();
+    } finally {
+      const previous = timings.get(stage);
+      timings.set(stage, { stage, seconds: (previous?.seconds ?? 0) + (now() - start) / 1000, items });
+    }
+  };
+  const progress = { onProgress: options.onProgress, signal: options.signal };
+  const { strategy } = config;
+  const needsEigen = strategy === 'kfac' || strategy === 'ekfac';
+
+  if (needsEigen && record.factors === undefined) {
+    const factors = await timed('covariance', trainSize, async () => {
+      const state = await accumulateCovariances(
+        { backend, source, layerIndices, trainSize, config },
+        record.covariance ?? emptyCovarianceState(layers),
+        { ...progress, saveState: (covariance) => save({ covariance }) },
+      );
+      return finalizeCovariances(backend, layers, state);
+    });
+    await save({ covariance: undefined, factors });
+  }
+  if (needsEigen && record.eigen === undefined) {
+    const factors = record.factors!;
+    const eigen = await timed('eigen', layers.length, () => eigendecomposeFactors(backend, layers, factors, progress));
+    await save({ eigen });
+  }
+  const identityBases = strategy === 'diagonal' ? layers.map((l) => ({ qS: identityMatrix(l.dOut), qA: identityMatrix(inputWidth(l)) })) : undefined;
+  const needsLambda = strategy === 'ekfac' || strategy === 'diagonal';
+  if (needsLambda && (record.lambda === undefined || record.lambda.nextIndex < trainSize)) {
+    const bases = identityBases ?? layers.map((_, l) => ({ qS: record.eigen!.gradientVectors[l], qA: record.eigen!.activationVectors[l] }));
+    const lambda = await timed('lambda', trainSize, () =>
+      accumulateLambda({ backend, source, layerIndices, trainSize, config, bases }, record.lambda ?? emptyLambdaState(layers), {
+        ...progress,
+        saveState: (lambdaState) => save({ lambda: lambdaState }),
+      }),
+    );
+    await save({ lambda });
+  }
+  throwIfAborted(options.signal);
+  const preconditioner = buildPreconditioner({
+    strategy,
+    damping: config.damping,
+    layers,
+    eigen: record.eigen,
+    lambda: needsLambda ? averageLambda(record.lambda!) : undefined,
+    identityBases,
+  });
+  const context: ScoreContext = { backend, source, layerIndices, config, preconditioner };
+
+  const offsets = config.perToken ? tokenOffsets(source, trainSize) : null;
+  const tokensPerRow = offsets ? offsets[trainSize] : null;
+  let scores = record.scores ?? {
+    completedQueries: 0,
+    perLayer: hostMatrix([layers.length, querySize, trainSize], new Float64Array(layers.length * querySize * trainSize)),
+    perToken: tokensPerRow === null ? null : hostMatrix([querySize, tokensPerRow], new Float64Array(querySize * tokensPerRow)),
+    queryTargetCounts: new Float64Array(querySize),
+  };
+  await timed('scores', querySize * trainSize, async () => {
+    for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
+      const queryEnd = Math.min(querySize, queryStart + config.batchSizes.query);
+      const chunk = await prepareQueries(context, queryStart, queryEnd);
+      try {
+        const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
+        const state = await scoreTrainingSet(
+          context,
+          chunk,
+          resumed ?? emptyScoreState(layers.length, queryStart, queryEnd, trainSize, tokensPerRow),
+          trainSize,
+          offsets,
+          {
+            ...progress,
+            progressOffset: queryStart * trainSize,
+            progressTotal: querySize * trainSize,
+            saveState: (runningScores) => save({ runningScores }),
+          },
+        );
+        scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk.targetCounts);
+      } finally {
+        chunk.release();
+      }
+      await save({ scores, runningScores: undefined });
+    }
+  });
+
+  if (record.self === undefined || record.self.nextIndex < trainSize) {
+    const self = await timed('self', trainSize, () =>
+      selfInfluence(context, record.self ?? emptySelfState(layers.length, trainSize), trainSize, {
+        ...progress,
+        saveState: (selfState) => save({ self: selfState }),
+      }),
+    );
+    await save({ self });
+  }
+
+  const tau = sumLayers(scores.perLayer);
+  const layerSummaries: LayerSummary[] = layers.map((layer, l) => ({
+    ...layer,
+    damping: preconditioner.damping[l],
+    activationEigenRange: needsEigen ? valueRange(record.eigen!.activationValues[l]) : null,
+    gradientEigenRange: needsEigen ? valueRange(record.eigen!.gradientValues[l]) : null,
+  }));
+  return {
+    config,
+    backend: backend.description,
+    layers: layerSummaries,
+    queries: inputs.querySet.examples,
+    train: inputs.trainSet.examples,
+    tau,
+    influence: influenceFromTau(tau, scores.queryTargetCounts, config.measurement),
+    tauPerLayer: scores.perLayer.data,
+    selfTau: sumLayers(record.self!.perLayer),
+    queryTargetCounts: scores.queryTargetCounts,
+    tauPerToken: scores.perToken && offsets ? { offsets, values: scores.perToken.data } : null,
+    timings: [...timings.values()],
+  };
+}
+
+function valueRange(values: HostMatrix): [number, number] {
+  let low = Infinity;
+  let high = -Infinity;
+  for (const v of values.data) {
+    low = Math.min(low, v);
+    high = Math.max(high, v);
+  }
+  return [low, high];
+}
+
+type ScoreRecord = NonNullable<RunCheckpoint['scores']>;
+
+/** Copies one query chunk's [layers, Q_chunk, N] (and per-token rows) into the run's [layers, Q, N]. */
+function mergeQueryChunk(
+  scores: ScoreRecord,
+  chunkPerLayer: HostMatrix,
+  chunkPerToken: HostMatrix | null,
+  queryStart: number,
+  queryEnd: number,
+  targetCounts: readonly number[],
+): ScoreRecord {
+  const [layerCount, querySize, trainSize] = scores.perLayer.shape;
+  const chunkQueries = queryEnd - queryStart;
+  const perLayer = scores.perLayer.data.slice();
+  for (let l = 0; l < layerCount; l++) {
+    for (let q = 0; q < chunkQueries; q++) {
+      const from = (l * chunkQueries + q) * trainSize;
+      perLayer.set(chunkPerLayer.data.subarray(from, from + trainSize), (l * querySize + queryStart + q) * trainSize);
+    }
+  }
+  let perToken = scores.perToken;
+  if (perToken && chunkPerToken) {
+    const data = perToken.data.slice();
+    data.set(chunkPerToken.data, queryStart * perToken.shape[1]);
+    perToken = hostMatrix(perToken.shape, data);
+  }
+  const queryTargetCounts = scores.queryTargetCounts.slice();
+  queryTargetCounts.set(targetCounts, queryStart);
+  return { completedQueries: queryEnd, perLayer: hostMatrix(scores.perLayer.shape, perLayer), perToken, queryTargetCounts };
+}

@@ -1,0 +1,278 @@
+/**
+ * Stages 5–6: preconditioned query gradients and the score passes over the training set.
+ *   P_q = Q_S [ (Q_Sᵀ G_q Q_A) ⊘ (Λ + δ) ] Q_Aᵀ per layer (G_q of the query's summed loss, given labels), optionally
+ *   replaced by a rank-k factorisation; τ(q, n) = Σ_layers Σ_t g(n,t)ᵀ P_q ã(n,t) with the training example's given
+ *   labels; per-token τ(q, n, t) on the training side; self-influence τ(n, n) = ⟨P_n, G(n)⟩ with the full P_n.
+ * Per-example gradients are never stored for the training set: the backend contracts P with per-token a and g.
+ */
+import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
+import { runPass } from './chunks';
+import { assertFinite } from './errors';
+import { hostMatrix, toBackend } from './host';
+import type { AttributionConfig, GradientBatch, GradientSource, HostMatrix, Preconditioner, RunOptions, ScoreState, SelfState } from './types';
+
+/** One layer's query operator on the backend: the full P_q [Q, dOut, dIn'] or its rank-k factors. */
+export type QueryOperator = { readonly kind: 'full'; readonly p: Tensor } | { readonly kind: 'low-rank'; readonly u: Tensor; readonly v: Tensor };
+
+export interface ScoreContext {
+  readonly backend: Backend;
+  readonly source: GradientSource;
+  readonly layerIndices: readonly number[];
+  readonly config: AttributionConfig;
+  readonly preconditioner: Preconditioner;
+}
+
+function layerName(context: ScoreContext, l: number): string {
+  return context.source.layers[context.layerIndices[l]].name;
+}
+
+/** P = (H + δI)⁻¹ G for the per-sequence gradients of one layer's token batch (identity: P = G). */
+function preconditionBatch(context: ScoreContext, l: number, layerBatch: TokenBatch, bases: readonly (readonly Tensor[] | null)[]): Tensor {
+  const { backend, preconditioner } = context;
+  const gradients = backend.sequenceGradients(layerBatch);
+  const tensors = bases[l];
+  if (tensors === null) return gradients;
+  const [qS, qA, lambda] = tensors;
+  const p = backend.precondition(gradients, qS, qA, lambda, { kind: 'absolute', value: preconditioner.damping[l] });
+  backend.release(gradients);
+  return p;
+}
+
+/** Q_S, Q_A, Λ per layer uploaded once per pass (null for identity). */
+function uploadBases(context: ScoreContext): (Tensor[] | null)[] {
+  return context.preconditioner.layers.map((layer) =>
+    layer === null ? null : [toBackend(context.backend, layer.qS), toBackend(context.backend, layer.qA), toBackend(context.backend, layer.lambda)],
+  );
+}
+
+function releaseBases(backend: Backend, bases: readonly (readonly Tensor[] | null)[]): void {
+  for (const tensors of bases) if (tensors) backend.release(...tensors);
+}
+
+async function diagonal(backend: Backend, square: Tensor): Promise<Float64Array> {
+  const n = square.shape[0];
+  const data = await backend.read(square);
+  return Float64Array.from({ length: n }, (_, i) => data[i * n + i]);
+}
+
+export interface QueryChunk {
+  readonly operators: QueryOperator[];
+  /** Measured token count per query of the chunk. */
+  readonly targetCounts: number[];
+  release(): void;
+}
+
+/** Preconditions the queries [start, end) (one gradient request) and checks every P_q through ⟨P_q, G_q⟩. */
+export async function prepareQueries(context: ScoreContext, start: number, end: number): Promise<QueryChunk> {
+  const { backend, source, layerIndices, config } = context;
+  const indices = Array.from({ length: end - start }, (_, i) => start + i);
+  const batch = await source.gradients({ role: 'query', indices, labels: 'given', seed: config.seed }, backend);
+  const bases = uploadBases(context);
+  const operators: QueryOperator[] = [];
+  try {
+    for (let l = 0; l < layerIndices.length; l++) {
+      const layerBatch = batch.layers[layerIndices[l]];
+      const p = preconditionBatch(context, l, layerBatch, bases);
+      const selfScores = backend.scores(p, layerBatch, false);
+      const check = await diagonal(backend, selfScores);
+      backend.release(selfScores);
+      assertFinite(check, 'query', layerName(context, l), '⟨P_q, G_q⟩ of the preconditioned query gradients', `queries ${start}–${end - 1}`);
+      if (config.queryRank === null) {
+        operators.push({ kind: 'full', p });
+      } else {
+        const { u, v } = await backend.lowRank(p, config.queryRank);
+        backend.release(p);
+        operators.push({ kind: 'low-rank', u, v });
+      }
+    }
+  } catch (error) {
+    for (const operator of operators) releaseOperator(backend, operator);
+    throw error;
+  } finally {
+    releaseBases(backend, bases);
+    batch.release();
+  }
+  return {
+    operators,
+    targetCounts: [...batch.targetCounts],
+    release: () => operators.forEach((operator) => releaseOperator(backend, operator)),
+  };
+}
+
+function releaseOperator(backend: Backend, operator: QueryOperator): void {
+  if (operator.kind === 'full') backend.release(operator.p);
+  else backend.release(operator.u, operator.v);
+}
+
+/** Offsets of each training example's tokens in a per-token row: [N + 1]. */
+export function tokenOffsets(source: GradientSource, trainSize: number): Int32Array {
+  const offsets = new Int32Array(trainSize + 1);
+  for (let n = 0; n < trainSize; n++) offsets[n + 1] = offsets[n] + source.sequenceLength('train', n);
+  return offsets;
+}
+
+export function emptyScoreState(layers: number, queryStart: number, queryEnd: number, trainSize: number, tokensPerRow: number | null): ScoreState {
+  const q = queryEnd - queryStart;
+  return {
+    queryStart,
+    queryEnd,
+    nextIndex: 0,
+    perLayer: hostMatrix([layers, q, trainSize], new Float64Array(layers * q * trainSize)),
+    perToken: tokensPerRow === null ? null : hostMatrix([q, tokensPerRow], new Float64Array(q * tokensPerRow)),
+  };
+}
+
+/** Adds one training batch's scores into the (mutable copies of the) accumulators. */
+async function scoreBatch(
+  context: ScoreContext,
+  chunk: QueryChunk,
+  batch: GradientBatch,
+  indices: readonly number[],
+  perLayer: Float64Array,
+  perToken: Float64Array | null,
+  offsets: Int32Array | null,
+  trainSize: number,
+): Promise<void> {
+  const { backend, layerIndices } = context;
+  const q = chunk.targetCounts.length;
+  const b = indices.length;
+  const t = batch.sequenceLength;
+  for (let l = 0; l < layerIndices.length; l++) {
+    const operator = chunk.operators[l];
+    const layerBatch = batch.layers[layerIndices[l]];
+    const wantTokens = perToken !== null;
+    const tensor =
+      operator.kind === 'full' ? backend.scores(operator.p, layerBatch, wantTokens) : backend.lowRankScores(operator.u, operator.v, layerBatch, wantTokens);
+    const values = await backend.read(tensor);
+    backend.release(tensor);
+    assertFinite(values, 'scores', layerName(context, l), 'the training scores', `training examples ${indices[0]}–${indices[b - 1]}`);
+    for (let qi = 0; qi < q; qi++) {
+      for (let bi = 0; bi < b; bi++) {
+        const n = indices[bi];
+        let score: number;
+        if (perToken !== null && offsets !== null) {
+          score = 0;
+          const base = (qi * b + bi) * t;
+          const length = offsets[n + 1] - offsets[n];
+          const row = qi * offsets[offsets.length - 1] + offsets[n];
+          for (let ti = 0; ti < length; ti++) {
+            score += values[base + ti];
+            perToken[row + ti] += values[base + ti];
+          }
+        } else {
+          score = values[qi * b + bi];
+        }
+        perLayer[(l * q + qi) * trainSize + n] = score;
+      }
+    }
+  }
+}
+
+/** The pairwise pass for one query chunk, from `state.nextIndex` to the end of the training set. */
+export async function scoreTrainingSet(
+  context: ScoreContext,
+  chunk: QueryChunk,
+  state: ScoreState,
+  trainSize: number,
+  offsets: Int32Array | null,
+  options: RunOptions & { saveState?: (state: ScoreState) => Promise<void>; progressOffset: number; progressTotal: number },
+): Promise<ScoreState> {
+  const { backend, source, config } = context;
+  const perLayer = state.perLayer.data.slice();
+  const perToken = state.perToken ? state.perToken.data.slice() : null;
+  let current = state;
+  await runPass(
+    {
+      stage: 'scores',
+      total: trainSize,
+      start: state.nextIndex,
+      batchSize: config.batchSizes.train,
+      batchesPerChunk: config.batchSizes.batchesPerChunk,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      progressOffset: options.progressOffset,
+      progressTotal: options.progressTotal,
+    },
+    async (indices) => {
+      const batch = await source.gradients({ role: 'train', indices, labels: 'given', seed: config.seed }, backend);
+      try {
+        await scoreBatch(context, chunk, batch, indices, perLayer, perToken, offsets, trainSize);
+      } finally {
+        batch.release();
+      }
+    },
+    async (nextIndex) => {
+      current = {
+        ...state,
+        nextIndex,
+        perLayer: hostMatrix(state.perLayer.shape, perLayer.slice()),
+        perToken: state.perToken && perToken ? hostMatrix(state.perToken.shape, perToken.slice()) : null,
+      };
+      await options.saveState?.(current);
+    },
+  );
+  return current;
+}
+
+export function emptySelfState(layers: number, trainSize: number): SelfState {
+  return { nextIndex: 0, perLayer: hostMatrix([layers, trainSize], new Float64Array(layers * trainSize)) };
+}
+
+/** Self-influence τ(n, n) = ⟨P_n, G(n)⟩ per layer, with the full (never low-rank) P_n. */
+export async function selfInfluence(
+  context: ScoreContext,
+  state: SelfState,
+  trainSize: number,
+  options: RunOptions & { saveState?: (state: SelfState) => Promise<void> },
+): Promise<SelfState> {
+  const { backend, source, layerIndices, config } = context;
+  const perLayer = state.perLayer.data.slice();
+  const bases = uploadBases(context);
+  let current = state;
+  try {
+    await runPass(
+      {
+        stage: 'self',
+        total: trainSize,
+        start: state.nextIndex,
+        batchSize: config.batchSizes.train,
+        batchesPerChunk: config.batchSizes.batchesPerChunk,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      },
+      async (indices) => {
+        const batch = await source.gradients({ role: 'train', indices, labels: 'given', seed: config.seed }, backend);
+        try {
+          for (let l = 0; l < layerIndices.length; l++) {
+            const layerBatch = batch.layers[layerIndices[l]];
+            const p = preconditionBatch(context, l, layerBatch, bases);
+            const square = backend.scores(p, layerBatch, false);
+            backend.release(p);
+            const values = await diagonal(backend, square);
+            backend.release(square);
+            assertFinite(values, 'self', layerName(context, l), 'the self-influence', `training examples ${indices[0]}–${indices[indices.length - 1]}`);
+            indices.forEach((n, i) => (perLayer[l * trainSize + n] = values[i]));
+          }
+        } finally {
+          batch.release();
+        }
+      },
+      async (nextIndex) => {
+        current = { nextIndex, perLayer: hostMatrix(state.perLayer.shape, perLayer.slice()) };
+        await options.saveState?.(current);
+      },
+    );
+    return current;
+  } finally {
+    releaseBases(backend, bases);
+  }
+}
+
+/** Σ over layers of [layers, rows, cols] → [rows × cols]. */
+export function sumLayers(perLayer: HostMatrix): Float64Array {
+  const [layers, ...rest] = perLayer.shape;
+  const size = rest.reduce((a, b) => a * b, 1);
+  const total = new Float64Array(size);
+  for (let l = 0; l < layers; l++) for (let i = 0; i < size; i++) total[i] += perLayer.data[l * size + i];
+  return total;
+}

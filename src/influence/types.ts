@@ -1,0 +1,309 @@
+/**
+ * Public types of the EK-FAC influence engine (DESIGN.md §1). Stages are pure functions of (inputs, backend);
+ * everything they exchange between chunks is plain data (Float64Array + shape) so it can be checkpointed and resumed.
+ *
+ * Sign and naming, used everywhere in this module:
+ * - `tau` is kronfluence's raw score: τ(q, n) = Σ_layers ⟨P_q, G(n)⟩ with P_q = (H + δI)⁻¹ ∇L_q, where L_q is the
+ *   query's SUMMED loss (cross-entropy summed over its measured tokens) and G(n) the gradient of training example n's
+ *   summed loss. Positive τ: up-weighting n LOWERS the query's loss (kronfluence's convention, see its fixtures' README).
+ * - `influence` is the change of the measurement f when n is up-weighted, I(n) = −∇fᵀ(H + δI)⁻¹∇L(n), oriented so that
+ *   POSITIVE = HELPS:
+ *     measurement 'mean-log-likelihood' (default, the paper's): f = (1/T_q) Σ log p = −L_q/T_q  ⇒  I = +τ / T_q;
+ *     measurement 'summed-loss': the query's summed loss, reported as its decrease (helps = lowers the loss) ⇒ I = +τ.
+ *   Note: with f the log-likelihood, I = −∇fᵀH⁻¹∇L = +∇L_qᵀH⁻¹∇L = +τ; τ = −I would hold only for a τ computed from
+ *   ∇f itself (kronfluence run with a log-likelihood measurement). Tests check the sign against retraining.
+ * - Scores are raw sums over training tokens, not divided by N (kronfluence's semantics).
+ */
+import type { Backend, Damping, Tensor, TokenBatch } from '../linalg/backend';
+
+export type { Damping } from '../linalg/backend';
+
+/** identity: P = G_q (plain gradient dot product); diagonal: Λ = mean_n G(n)∘² in the parameter basis;
+ * kfac: Λ = λ_S ⊗ λ_A; ekfac: Λ = mean_n (Q_Sᵀ G(n) Q_A)∘² (default). */
+export type Strategy = 'identity' | 'diagonal' | 'kfac' | 'ekfac';
+
+/** 'sampled': labels drawn from the model's predictive distribution (true Fisher, default); 'empirical': the data's labels. */
+export type FisherMode = 'sampled' | 'empirical';
+
+/** What a query measures: see the module comment for the sign of each. */
+export type Measurement = 'mean-log-likelihood' | 'summed-loss';
+
+/** Where the labels of the loss come from for one gradient request. */
+export type LabelMode = 'given' | 'sampled';
+
+export type StageName = 'covariance' | 'eigen' | 'lambda' | 'query' | 'scores' | 'self';
+
+export interface BatchSizes {
+  /** Training sequences per batch in the covariance and Λ passes. */
+  readonly fit: number;
+  /** Training sequences per batch in the score and self-influence passes. */
+  readonly train: number;
+  /** Queries preconditioned and scored together (one pass over the training set per query chunk). */
+  readonly query: number;
+  /** Batches per chunk: progress is reported, cancellation checked and a checkpoint offered after every chunk. */
+  readonly batchesPerChunk: number;
+}
+
+export interface AttributionConfig {
+  readonly strategy: Strategy;
+  /** Default { kind: 'heuristic', factor: 0.1 }: δ = 0.1 · mean(Λ) per layer (kronfluence's damping_factor=None). */
+  readonly damping: Damping;
+  readonly fisher: FisherMode;
+  readonly measurement: Measurement;
+  /** Also keep per-token scores on the training side (memory: queries × Σ_n T_n × 8 bytes). */
+  readonly perToken: boolean;
+  /** Replace P_q by a rank-k factorisation U_k V_kᵀ per layer (null: exact P_q). */
+  readonly queryRank: number | null;
+  /** RegExp source selecting tracked layers by name (null: every layer the source offers). Also given to the autodiff. */
+  readonly trackedLayers: string | null;
+  readonly batchSizes: BatchSizes;
+  /** Seeds the sampled labels (per example, independent of batching; see GradientRequest.seed). */
+  readonly seed: number;
+}
+
+/** A span of token positions [start, end) of one sequence, as laid out by the gradient source. */
+export interface TokenSegment {
+  /** e.g. 'reasoning', 'final-answer', 'after-answer' (the dataset decides). */
+  readonly label: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Per-example metadata the aggregations need. Token positions are those of the sequence fed to the model
+ * (position t's per-token score belongs to input token t, whose layer inputs a(n,t) it uses).
+ */
+export interface ExampleMeta {
+  readonly id: string;
+  /** Training side: e.g. 'math', 'code'. */
+  readonly domain?: string;
+  /** Difficulty bucket label, e.g. 'easy' | 'medium' | 'hard' or a step count rendered as a string. */
+  readonly difficulty?: string;
+  /** Query side: the benchmark the query belongs to, e.g. 'gsm8k', 'mbpp'. */
+  readonly benchmark?: string;
+  readonly segments?: readonly TokenSegment[];
+  /** Category label per token position (e.g. 'number', 'connector', 'code-syntax', 'other'); length = the sequence length. */
+  readonly tokenCategories?: readonly string[];
+}
+
+export interface ExampleSet {
+  readonly role: 'train' | 'query';
+  readonly examples: readonly ExampleMeta[];
+}
+
+/** A tracked linear layer as the gradient source exposes it. */
+export interface LayerInfo {
+  /** Stable name (the node name for ONNX models: it keeps the module path). */
+  readonly name: string;
+  /** The weight's name when it differs (exporters rename weights); shown to users beside `name`. */
+  readonly weightName?: string;
+  readonly dIn: number;
+  readonly dOut: number;
+  readonly hasBias: boolean;
+}
+
+export interface GradientRequest {
+  readonly role: 'train' | 'query';
+  /** Indices into the ExampleSet of that role, in batch order. */
+  readonly indices: readonly number[];
+  readonly labels: LabelMode;
+  /**
+   * Seed for sampled labels. A source MUST draw each example's labels as a function of (seed, example index, position)
+   * only — never of its batch, batch position or padding — so batch size, chunking and resuming do not change results.
+   */
+  readonly seed: number;
+}
+
+/** One batch of gradients, resident on the backend the source was asked for. */
+export interface GradientBatch {
+  /** Per tracked layer (same order as `GradientSource.layers`): a [B,T,dIn], g [B,T,dOut], mask, appendOnes = hasBias. */
+  readonly layers: readonly TokenBatch[];
+  /** Sequence length T of this batch (1 for non-sequence models). */
+  readonly sequenceLength: number;
+  /** Non-padding token count per example (the positions whose a and g count); length B. */
+  readonly tokenCounts: readonly number[];
+  /** Measured token count per example (loss terms: response targets; 1 for a classifier); length B. */
+  readonly targetCounts: readonly number[];
+  /** Summed loss per example; length B. */
+  readonly loss: Float64Array;
+  /** Log-likelihood of each position's label [B × T] (0 where not measured). */
+  readonly tokenLogLikelihoods: Float64Array;
+  /** Free the backend tensors of this batch. */
+  release(): void;
+}
+
+/**
+ * Where gradients come from: ORT wasm, ORT WebGPU (GPU buffers wrapped as Tensors), or a plain-TS test model.
+ * g is the gradient of each example's own SUMMED loss (examples never mix). The stages never ask which it is.
+ */
+export interface GradientSource {
+  readonly layers: readonly LayerInfo[];
+  /** Sequence length of an example (its non-padded length), used to size per-token results. */
+  sequenceLength(role: 'train' | 'query', index: number): number;
+  gradients(request: GradientRequest, backend: Backend): Promise<GradientBatch>;
+}
+
+/** A host-side matrix: plain data that can be checkpointed. */
+export interface HostMatrix {
+  readonly shape: readonly number[];
+  readonly data: Float64Array;
+}
+
+export interface ProgressEvent {
+  readonly stage: StageName;
+  readonly done: number;
+  readonly total: number;
+  /** Units: 'sequences' (covariance, lambda, scores, self), 'layers' (eigen), 'queries' (query). */
+  readonly unit: 'sequences' | 'layers' | 'queries';
+  readonly itemsPerSecond: number;
+  /** Seconds left at the current rate (NaN before the first chunk). */
+  readonly etaSeconds: number;
+}
+
+/** Accumulator of the covariance pass: sums, not yet divided; resumable at `nextIndex`. */
+export interface CovarianceState {
+  readonly nextIndex: number;
+  /** Per layer: Σ ã ãᵀ [dIn', dIn'] and Σ g gᵀ [dOut, dOut] (upper triangle valid), and the token count. */
+  readonly activationSums: readonly HostMatrix[];
+  readonly gradientSums: readonly HostMatrix[];
+  readonly tokenCount: number;
+}
+
+export interface CovarianceFactors {
+  /** Per layer, A = E[ã ãᵀ] and S = E[g gᵀ] (symmetrised). */
+  readonly activation: readonly HostMatrix[];
+  readonly gradient: readonly HostMatrix[];
+  readonly tokenCount: number;
+}
+
+export interface EigenFactors {
+  /** Per layer: ascending eigenvalues and eigenvectors (columns) of A and S. */
+  readonly activationValues: readonly HostMatrix[];
+  readonly activationVectors: readonly HostMatrix[];
+  readonly gradientValues: readonly HostMatrix[];
+  readonly gradientVectors: readonly HostMatrix[];
+}
+
+/** Accumulator of the eigenvalue-correction pass: Σ_n (Q_Sᵀ G(n) Q_A)∘² per layer. */
+export interface LambdaState {
+  readonly nextIndex: number;
+  readonly sums: readonly HostMatrix[];
+  readonly sequenceCount: number;
+}
+
+/** What preconditioning needs per layer, whatever the strategy. */
+export interface Preconditioner {
+  readonly strategy: Strategy;
+  /** Per layer (null for identity): the bases (identity matrices for 'diagonal') and the averaged Λ [dOut, dIn']. */
+  readonly layers: readonly ({ readonly qS: HostMatrix; readonly qA: HostMatrix; readonly lambda: HostMatrix } | null)[];
+  /** δ per layer (0 for identity). */
+  readonly damping: readonly number[];
+}
+
+/** Pairwise score accumulator for one query chunk; resumable at `nextIndex` over the training set. */
+export interface ScoreState {
+  readonly queryStart: number;
+  readonly queryEnd: number;
+  readonly nextIndex: number;
+  /** τ per layer: [layers, Q_chunk, N]. */
+  readonly perLayer: HostMatrix;
+  /** Per-token τ [Q_chunk, Σ_n T_n] (layers summed), when perToken. */
+  readonly perToken: HostMatrix | null;
+}
+
+export interface SelfState {
+  readonly nextIndex: number;
+  /** τ(n, n) per layer: [layers, N]. */
+  readonly perLayer: HostMatrix;
+}
+
+/** Everything needed to resume a run: the finished stages' outputs and the running stage's accumulator. */
+export interface RunCheckpoint {
+  readonly version: 1;
+  /** Fingerprint of (config, layers, set sizes): a checkpoint from another run is refused. */
+  readonly fingerprint: string;
+  readonly covariance?: CovarianceState;
+  readonly factors?: CovarianceFactors;
+  readonly eigen?: EigenFactors;
+  readonly lambda?: LambdaState;
+  /** Pairwise τ [layers, Q, N] of the finished query chunks (queries [0, completedQueries)), and the running chunk. */
+  readonly scores?: {
+    readonly completedQueries: number;
+    readonly perLayer: HostMatrix;
+    readonly perToken: HostMatrix | null;
+    readonly queryTargetCounts: Float64Array;
+  };
+  readonly runningScores?: ScoreState;
+  readonly self?: SelfState;
+  readonly timings: readonly StageTiming[];
+}
+
+export interface CheckpointStore {
+  load(): Promise<RunCheckpoint | null>;
+  /** Called after every chunk; the run waits for it (a transaction), so what is saved is always consistent. */
+  save(checkpoint: RunCheckpoint): Promise<void>;
+}
+
+export interface RunOptions {
+  readonly onProgress?: (event: ProgressEvent) => void;
+  readonly signal?: AbortSignal;
+  readonly checkpoint?: CheckpointStore;
+}
+
+export interface StageTiming {
+  readonly stage: StageName;
+  readonly seconds: number;
+  readonly items: number;
+}
+
+export interface LayerSummary extends LayerInfo {
+  /** δ used for this layer (0 for identity). */
+  readonly damping: number;
+  /** Smallest and largest eigenvalue of A and S (null for identity/diagonal). */
+  readonly activationEigenRange: readonly [number, number] | null;
+  readonly gradientEigenRange: readonly [number, number] | null;
+}
+
+export interface AttributionResult {
+  readonly config: AttributionConfig;
+  /** The backend's description, e.g. 'CPU float64' or the WebGPU adapter. */
+  readonly backend: string;
+  readonly layers: readonly LayerSummary[];
+  readonly queries: readonly ExampleMeta[];
+  readonly train: readonly ExampleMeta[];
+  /** Kronfluence's raw τ [Q × N] row-major (query loss measurement; positive = lowers the query loss). */
+  readonly tau: Float64Array;
+  /** Influence [Q × N] on the configured measurement, positive = helps (see the module comment). */
+  readonly influence: Float64Array;
+  /** Raw τ per layer [layers × Q × N]; sums over layers to `tau`. */
+  readonly tauPerLayer: Float64Array;
+  /** Raw self-influence τ(n, n) [N] (query = the training example itself, its summed loss). */
+  readonly selfTau: Float64Array;
+  /** Measured token count per query (T_q of the mean-log-likelihood measurement). */
+  readonly queryTargetCounts: Float64Array;
+  /** Per-token raw τ on the training side when config.perToken: offsets [N+1] into each query's row of length Σ_n T_n. */
+  readonly tauPerToken: { readonly offsets: Int32Array; readonly values: Float64Array } | null;
+  readonly timings: readonly StageTiming[];
+}
+
+export interface AttributionInputs {
+  readonly backend: Backend;
+  readonly source: GradientSource;
+  readonly trainSet: ExampleSet;
+  readonly querySet: ExampleSet;
+}
+
+export const DEFAULT_CONFIG: AttributionConfig = {
+  strategy: 'ekfac',
+  damping: { kind: 'heuristic', factor: 0.1 },
+  fisher: 'sampled',
+  measurement: 'mean-log-likelihood',
+  perToken: false,
+  queryRank: null,
+  trackedLayers: null,
+  batchSizes: { fit: 16, train: 16, query: 32, batchesPerChunk: 4 },
+  seed: 0,
+};
+
+/** Re-exported so callers need only this module. */
+export type { Backend, Tensor, TokenBatch };
