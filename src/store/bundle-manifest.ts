@@ -1,0 +1,208 @@
+/**
+ * The manifest of an `.iwb` bundle (docs/bundle-format.md): a JSON object stored as a string under
+ * `__metadata__["iwb.manifest"]`. Everything read from a bundle is untrusted: this module checks every field's type
+ * and range and rebuilds the manifest from known fields only, so nothing unexpected travels further.
+ */
+import type { DatasetRow } from './types';
+
+export const BUNDLE_FORMAT = 'influence-workbench-bundle';
+export const BUNDLE_VERSION = 1;
+export const MANIFEST_KEY = 'iwb.manifest';
+export const MANIFEST_SHA256_KEY = 'iwb.manifest.sha256';
+
+export const BUNDLE_STAGES = ['covariance', 'eigen', 'lambda', 'scores', 'self'] as const;
+export type BundleStage = (typeof BUNDLE_STAGES)[number];
+
+/** Why bytes are not a valid bundle. Decoding either returns a whole, checked bundle or throws this. */
+export class BundleError extends Error {
+  override name = 'BundleError';
+}
+
+export interface Fingerprint {
+  /** A file name or a description ("demo model"); shown to users, never interpreted. */
+  readonly name: string;
+  /** Lower-case hex sha256 of the exact bytes. */
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+export interface BundleLayer {
+  readonly name: string;
+  readonly weightName?: string;
+  readonly dIn: number;
+  readonly dOut: number;
+  readonly hasBias: boolean;
+  readonly activationCount?: number;
+  readonly gradientCount?: number;
+  readonly lambdaCount?: number;
+  /** δ used when scoring. */
+  readonly damping?: number;
+}
+
+export interface BundleScoresInfo {
+  readonly queries: number;
+  readonly train: number;
+  /** The run's measurement, e.g. 'mean-log-likelihood'; says how `scores.influence` relates to `scores.tau`. */
+  readonly measurement: string;
+}
+
+export interface BundleManifest {
+  readonly format: typeof BUNDLE_FORMAT;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly generator: string;
+  readonly model: Fingerprint | null;
+  readonly datasets: { readonly train: Fingerprint | null; readonly query: Fingerprint | null };
+  readonly strategy: 'identity' | 'diagonal' | 'kfac' | 'ekfac';
+  /** The run's configuration as JSON (AttributionConfig for our runs); shown, never executed. */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly backend: string | null;
+  readonly stages: readonly BundleStage[];
+  readonly layers: readonly BundleLayer[];
+  readonly scores: BundleScoresInfo | null;
+  /** sha256 (hex) of each tensor's raw bytes, by tensor name. */
+  readonly tensors: Readonly<Record<string, { readonly sha256: string }>>;
+  /** Rows needed to show the results; null when the user left them out. */
+  readonly rows: { readonly train: readonly DatasetRow[]; readonly query: readonly DatasetRow[] } | null;
+}
+
+type Fail = (message: string) => never;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function field<T>(object: Record<string, unknown>, key: string, path: string, check: (value: unknown) => value is T, want: string, fail: Fail): T {
+  const value = object[key];
+  if (!check(value)) fail(`manifest ${path}${key}: expected ${want}, found ${JSON.stringify(value)?.slice(0, 60)}`);
+  return value;
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isPositiveCount = (value: unknown): value is number => isCount(value) && value > 0;
+const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isSha256 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
+
+function optional<T>(object: Record<string, unknown>, key: string, path: string, check: (value: unknown) => value is T, want: string, fail: Fail): T | undefined {
+  return object[key] === undefined ? undefined : field(object, key, path, check, want, fail);
+}
+
+function fingerprint(value: unknown, path: string, fail: Fail): Fingerprint | null {
+  if (value === null) return null;
+  if (!isObject(value)) fail(`manifest ${path}: expected an object or null`);
+  return {
+    name: field(value, 'name', `${path}.`, isString, 'a string', fail),
+    sha256: field(value, 'sha256', `${path}.`, isSha256, '64 lower-case hex digits', fail),
+    bytes: field(value, 'bytes', `${path}.`, isCount, 'a byte count', fail),
+  };
+}
+
+function layer(value: unknown, index: number, fail: Fail): BundleLayer {
+  const path = `layers[${index}].`;
+  if (!isObject(value)) fail(`manifest layers[${index}]: expected an object`);
+  const weightName = optional(value, 'weightName', path, isString, 'a string', fail);
+  const activationCount = optional(value, 'activationCount', path, isPositiveCount, 'a positive integer', fail);
+  const gradientCount = optional(value, 'gradientCount', path, isPositiveCount, 'a positive integer', fail);
+  const lambdaCount = optional(value, 'lambdaCount', path, isPositiveCount, 'a positive integer', fail);
+  const damping = optional(value, 'damping', path, isFiniteNumber, 'a finite number', fail);
+  return {
+    name: field(value, 'name', path, isString, 'a string', fail),
+    ...(weightName !== undefined && { weightName }),
+    dIn: field(value, 'dIn', path, isPositiveCount, 'a positive integer', fail),
+    dOut: field(value, 'dOut', path, isPositiveCount, 'a positive integer', fail),
+    hasBias: field(value, 'hasBias', path, isBoolean, 'true or false', fail),
+    ...(activationCount !== undefined && { activationCount }),
+    ...(gradientCount !== undefined && { gradientCount }),
+    ...(lambdaCount !== undefined && { lambdaCount }),
+    ...(damping !== undefined && { damping }),
+  };
+}
+
+const ROW_TEXT_FIELDS = ['text', 'prompt', 'response', 'domain', 'difficulty', 'benchmark'] as const;
+
+function row(value: unknown, path: string, fail: Fail): DatasetRow {
+  if (!isObject(value)) fail(`manifest ${path}: expected an object`);
+  const out: Record<string, unknown> = { id: field(value, 'id', `${path}.`, isString, 'a string', fail) };
+  for (const key of ROW_TEXT_FIELDS) {
+    const text = optional(value, key, `${path}.`, isString, 'a string', fail);
+    if (text !== undefined) out[key] = text;
+  }
+  if (value.segments !== undefined) {
+    if (!Array.isArray(value.segments)) fail(`manifest ${path}.segments: expected a list`);
+    out.segments = value.segments.map((segment: unknown, i: number) => {
+      const at = `${path}.segments[${i}].`;
+      if (!isObject(segment)) fail(`manifest ${at.slice(0, -1)}: expected an object`);
+      const start = field(segment, 'start', at, isCount, 'a position', fail);
+      const end = field(segment, 'end', at, isCount, 'a position', fail);
+      if (end < start) fail(`manifest ${at}end ${end} is before start ${start}`);
+      return { label: field(segment, 'label', at, isString, 'a string', fail), start, end };
+    });
+  }
+  return out as unknown as DatasetRow;
+}
+
+function rows(value: unknown, fail: Fail): BundleManifest['rows'] {
+  if (value === null) return null;
+  if (!isObject(value) || !Array.isArray(value.train) || !Array.isArray(value.query)) {
+    fail('manifest rows: expected null or { train: [...], query: [...] }');
+  }
+  return {
+    train: (value.train as unknown[]).map((entry, i) => row(entry, `rows.train[${i}]`, fail)),
+    query: (value.query as unknown[]).map((entry, i) => row(entry, `rows.query[${i}]`, fail)),
+  };
+}
+
+/** Check and rebuild a parsed manifest (fields only; the tensors are checked against it by bundle.ts). */
+export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
+  if (!isObject(parsed)) fail('manifest is not a JSON object');
+  if (parsed.format !== BUNDLE_FORMAT) fail(`manifest format is ${JSON.stringify(parsed.format)}, not "${BUNDLE_FORMAT}"`);
+  const version = field(parsed, 'version', '', isPositiveCount, 'a positive integer', fail);
+  if (version !== BUNDLE_VERSION) fail(`unknown bundle version ${version} (this workbench reads version ${BUNDLE_VERSION})`);
+  const datasets = parsed.datasets;
+  if (!isObject(datasets)) fail('manifest datasets: expected an object');
+  const strategy = parsed.strategy;
+  if (strategy !== 'identity' && strategy !== 'diagonal' && strategy !== 'kfac' && strategy !== 'ekfac') {
+    fail(`manifest strategy: expected identity, diagonal, kfac or ekfac, found ${JSON.stringify(strategy)}`);
+  }
+  if (!isObject(parsed.config)) fail('manifest config: expected an object');
+  const backend = parsed.backend === null ? null : field(parsed, 'backend', '', isString, 'a string or null', fail);
+  const stages = parsed.stages;
+  if (!Array.isArray(stages) || !stages.every((stage) => (BUNDLE_STAGES as readonly unknown[]).includes(stage)) || new Set(stages).size !== stages.length) {
+    fail(`manifest stages: expected distinct names from ${BUNDLE_STAGES.join(', ')}, found ${JSON.stringify(stages)?.slice(0, 80)}`);
+  }
+  if (!Array.isArray(parsed.layers)) fail('manifest layers: expected a list');
+  let scores: BundleScoresInfo | null = null;
+  if (parsed.scores !== null) {
+    const info = parsed.scores;
+    if (!isObject(info)) fail('manifest scores: expected an object or null');
+    scores = {
+      queries: field(info, 'queries', 'scores.', isPositiveCount, 'a positive integer', fail),
+      train: field(info, 'train', 'scores.', isPositiveCount, 'a positive integer', fail),
+      measurement: field(info, 'measurement', 'scores.', isString, 'a string', fail),
+    };
+  }
+  const tensors = parsed.tensors;
+  if (!isObject(tensors)) fail('manifest tensors: expected an object');
+  const checksums: Record<string, { sha256: string }> = {};
+  for (const [name, entry] of Object.entries(tensors)) {
+    if (!isObject(entry)) fail(`manifest tensors["${name}"]: expected an object`);
+    checksums[name] = { sha256: field(entry, 'sha256', `tensors["${name}"].`, isSha256, '64 lower-case hex digits', fail) };
+  }
+  return {
+    format: BUNDLE_FORMAT,
+    version,
+    createdAt: field(parsed, 'createdAt', '', isString, 'a string', fail),
+    generator: field(parsed, 'generator', '', isString, 'a string', fail),
+    model: fingerprint(parsed.model, 'model', fail),
+    datasets: { train: fingerprint(datasets.train, 'datasets.train', fail), query: fingerprint(datasets.query, 'datasets.query', fail) },
+    strategy,
+    config: JSON.parse(JSON.stringify(parsed.config)) as Record<string, unknown>,
+    backend,
+    stages: stages as BundleStage[],
+    layers: parsed.layers.map((entry: unknown, i: number) => layer(entry, i, fail)),
+    scores,
+    tensors: checksums,
+    rows: rows(parsed.rows, fail),
+  };
+}
