@@ -12,6 +12,7 @@ import { hostMatrix, identityMatrix, inputWidth } from './host';
 import { accumulateLambda, averageLambda, emptyLambdaState } from './lambda';
 import { influenceFromTau } from './measurement';
 import { buildPreconditioner } from './preconditioner';
+import { toModelFactors } from './factors';
 import { emptyScoreState, emptySelfState, prepareQueries, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets, type ScoreContext } from './scores';
 import type {
   AttributionConfig,
@@ -101,9 +102,10 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
         record.covariance ?? emptyCovarianceState(layers),
         { ...progress, saveState: (covariance) => save({ covariance }) },
       );
+      record = { ...record, covariance: state };
       return finalizeCovariances(backend, layers, state);
     });
-    await save({ covariance: undefined, factors });
+    await save({ factors });
   }
   if (needsEigen && record.eigen === undefined) {
     const factors = record.factors!;
@@ -197,6 +199,7 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     selfTau: sumLayers(record.self!.perLayer),
     queryTargetCounts: scores.queryTargetCounts,
     tauPerToken: scores.perToken && offsets ? { offsets, values: scores.perToken.data } : null,
+    factors: toModelFactors(strategy, layers, record.covariance, record.eigen, needsLambda ? record.lambda : undefined),
     timings: [...timings.values()],
   };
 }

@@ -15,6 +15,7 @@
  * - Scores are raw sums over training tokens, not divided by N (kronfluence's semantics).
  */
 import type { Backend, Damping, Tensor, TokenBatch } from '../linalg/backend';
+import type { ModelFactors } from '../store/types';
 
 export type { Damping } from '../linalg/backend';
 
@@ -283,6 +284,8 @@ export interface AttributionResult {
   readonly queryTargetCounts: Float64Array;
   /** Per-token raw τ on the training side when config.perToken: offsets [N+1] into each query's row of length Σ_n T_n. */
   readonly tauPerToken: { readonly offsets: Int32Array; readonly values: Float64Array } | null;
+  /** The fitted factors (covariance sums, eigendecompositions, Λ sums, with counts) in kronfluence's layout. */
+  readonly factors: ModelFactors;
   readonly timings: readonly StageTiming[];
 }
 

@@ -1,0 +1,148 @@
+/**
+ * Dense float64 linear algebra for exactness tests: the EK-FAC matrix materialised, dense solves, Kronecker
+ * products and rank correlations. Written plainly (no tricks), independent of src/linalg.
+ */
+import type { HostMatrix } from '../../src/influence/types';
+
+/** Row-major [rows × cols] product. */
+export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, rows: number, inner: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < inner; k++) {
+      const aik = a[i * inner + k];
+      for (let j = 0; j < cols; j++) out[i * cols + j] += aik * b[k * cols + j];
+    }
+  }
+  return out;
+}
+
+export function transpose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+  return out;
+}
+
+/** a ⊗ b for square a [p × p], b [q × q]. */
+export function kron(a: ArrayLike<number>, p: number, b: ArrayLike<number>, q: number): Float64Array {
+  const n = p * q;
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < p; i++)
+    for (let j = 0; j < p; j++)
+      for (let k = 0; k < q; k++) for (let l = 0; l < q; l++) out[(i * q + k) * n + (j * q + l)] = a[i * p + j] * b[k * q + l];
+  return out;
+}
+
+/**
+ * The EK-FAC matrix of one layer in the row-major vec of [dOut, dIn'] (index i·dIn' + j):
+ * (Q_S ⊗ Q_A) diag(vec Λ + δ) (Q_S ⊗ Q_A)ᵀ, since vec_r(Q_Sᵀ G Q_A) = (Q_S ⊗ Q_A)ᵀ vec_r(G).
+ */
+export function ekfacMatrix(qS: HostMatrix, qA: HostMatrix, lambda: HostMatrix, damping: number): Float64Array {
+  const dOut = qS.shape[0];
+  const dIn = qA.shape[0];
+  const basis = kron(qS.data, dOut, qA.data, dIn);
+  const n = dOut * dIn;
+  const scaled = new Float64Array(n * n);
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) scaled[r * n + c] = basis[r * n + c] * (lambda.data[c] + damping);
+  return matmul(scaled, transpose(basis, n, n), n, n, n);
+}
+
+/** Solves M x = b for a symmetric positive definite M by Cholesky. */
+export function choleskySolve(m: ArrayLike<number>, b: ArrayLike<number>, n: number): Float64Array {
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = m[i * n + j];
+      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
+      if (i === j) {
+        if (!(s > 0)) throw new Error(`choleskySolve: matrix not positive definite at pivot ${i} (${s})`);
+        l[i * n + i] = Math.sqrt(s);
+      } else {
+        l[i * n + j] = s / l[j * n + j];
+      }
+    }
+  }
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i];
+    for (let k = 0; k < i; k++) s -= l[i * n + k] * y[k];
+    y[i] = s / l[i * n + i];
+  }
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let k = i + 1; k < n; k++) s -= l[k * n + i] * x[k];
+    x[i] = s / l[i * n + i];
+  }
+  return x;
+}
+
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** ‖a − b‖_F / ‖b‖_F. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`relativeError: lengths ${a.length} and ${b.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+/** max_i |a_i − b_i| / max_i |b_i|. */
+export function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxRelativeError: lengths ${a.length} and ${b.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i] / n;
+    mb += b[i] / n;
+  }
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}
+
+/** Ranks with ties averaged. */
+export function ranks(values: ArrayLike<number>): Float64Array {
+  const order = Array.from({ length: values.length }, (_, i) => i).sort((i, j) => values[i] - values[j]);
+  const out = new Float64Array(values.length);
+  for (let start = 0; start < order.length; ) {
+    let end = start + 1;
+    while (end < order.length && values[order[end]] === values[order[start]]) end++;
+    for (let k = start; k < end; k++) out[order[k]] = (start + end - 1) / 2;
+    start = end;
+  }
+  return out;
+}
+
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return pearson(ranks(a), ranks(b));
+}
+
+/** Rows [r] of a row-major [rows × cols] matrix. */
+export function row(data: ArrayLike<number>, r: number, cols: number): Float64Array {
+  return Float64Array.from({ length: cols }, (_, c) => data[r * cols + c]);
+}

@@ -1,0 +1,81 @@
+/**
+ * The kronfluence reference fixtures (../shared/fixtures/kronfluence, see its README) as ExactModels: weights read
+ * through the store's safetensors codec, data from data.json, and kronfluence's own factors and scores through the
+ * store's kronfluence import.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { importKronfluence, type KronfluenceImport } from '../../src/store/kronfluence';
+import { nodeDirectorySource } from '../../src/store/node-file-source';
+import { readSafetensors, tensorToFloat64 } from '../../src/store/safetensors';
+import type { ExampleMeta, ExampleSet } from '../../src/influence/types';
+import { chainModel, tokenLmModel, type LinearParams, type TokenSequence } from './exact-models';
+import type { ExactModel } from './exact-source';
+
+export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/kronfluence', import.meta.url));
+
+async function weights(name: string): Promise<Map<string, Float64Array>> {
+  // A plain Uint8Array copy: Node's Buffer.slice() is a view, which typed-array decoding must not be handed.
+  const bytes = new Uint8Array(await readFile(`${FIXTURES}/${name}/model.safetensors`));
+  const file = readSafetensors(bytes, { source: `${name}/model.safetensors` });
+  return new Map([...file.tensors].map(([key, tensor]) => [key, tensorToFloat64(tensor, key)]));
+}
+
+function linear(w: Map<string, Float64Array>, name: string, dIn: number, dOut: number, bias: boolean, activation: LinearParams['activation']): LinearParams {
+  const weight = w.get(`${name}.weight`);
+  if (!weight || weight.length !== dIn * dOut) throw new Error(`fixture: ${name}.weight missing or not [${dOut}, ${dIn}]`);
+  return { name, dIn, dOut, activation, weight, bias: bias ? w.get(`${name}.bias`)! : null };
+}
+
+function exampleSet(role: 'train' | 'query', count: number): ExampleSet {
+  return { role, examples: Array.from({ length: count }, (_, i): ExampleMeta => ({ id: `${role}-${i}` })) };
+}
+
+export interface Fixture {
+  readonly model: ExactModel;
+  readonly trainSet: ExampleSet;
+  readonly querySet: ExampleSet;
+  readonly reference: KronfluenceImport;
+}
+
+export async function kronfluenceReference(name: 'mlp_classifier' | 'token_lm'): Promise<KronfluenceImport> {
+  return importKronfluence(await nodeDirectorySource(`${FIXTURES}/${name}/kronfluence/${name}`));
+}
+
+export async function mlpClassifierFixture(): Promise<Fixture> {
+  const w = await weights('mlp_classifier');
+  const data = JSON.parse(await readFile(`${FIXTURES}/mlp_classifier/data.json`, 'utf8')) as {
+    train: { x: number[][]; y: number[] };
+    queries: { x: number[][]; y: number[] };
+  };
+  const layers = [linear(w, 'fc1', 6, 16, true, 'relu'), linear(w, 'fc2', 16, 16, true, 'relu'), linear(w, 'fc3', 16, 3, true, 'none')];
+  const model = chainModel(layers, { kind: 'cross-entropy' }, {
+    x: { train: data.train.x.map((r) => Float64Array.from(r)), query: data.queries.x.map((r) => Float64Array.from(r)) },
+    y: { train: data.train.y, query: data.queries.y },
+  });
+  return { model, trainSet: exampleSet('train', data.train.y.length), querySet: exampleSet('query', data.queries.y.length), reference: await kronfluenceReference('mlp_classifier') };
+}
+
+export async function tokenLmFixture(): Promise<Fixture> {
+  const w = await weights('token_lm');
+  const data = JSON.parse(await readFile(`${FIXTURES}/token_lm/data.json`, 'utf8')) as {
+    vocab_size: number;
+    train: { input_ids: number[]; prompt_len: number }[];
+    queries: { input_ids: number[]; prompt_len: number }[];
+  };
+  const sequences = (rows: typeof data.train): TokenSequence[] => rows.map((r) => ({ inputIds: r.input_ids, promptLength: r.prompt_len }));
+  const embedding = w.get('emb.weight')!;
+  const dModel = embedding.length / data.vocab_size;
+  const model = tokenLmModel(
+    {
+      embedding,
+      vocab: data.vocab_size,
+      dModel,
+      up: linear(w, 'up', dModel, 16, true, 'tanh'),
+      down: linear(w, 'down', 16, dModel, true, 'none'),
+      unembed: linear(w, 'unembed', dModel, data.vocab_size, false, 'none'),
+    },
+    { train: sequences(data.train), query: sequences(data.queries) },
+  );
+  return { model, trainSet: exampleSet('train', data.train.length), querySet: exampleSet('query', data.queries.length), reference: await kronfluenceReference('token_lm') };
+}
