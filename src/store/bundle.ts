@@ -100,7 +100,7 @@ function stagesOf(content: BundleContent): BundleStage[] {
 }
 
 /** Encode a run's results. Parts of a stage that not every layer has are left out (the stage is not listed). */
-export async function encodeBundle(content: BundleContent, options: EncodeOptions = {}): Promise<Uint8Array> {
+export async function encodeBundle(content: BundleContent, options: EncodeOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
   const stages = stagesOf(content);
   const tensors = new Map<string, SafetensorsTensor>();
   content.layers.forEach((layer, index) => {

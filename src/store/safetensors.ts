@@ -207,7 +207,7 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer, options: ReadOp
 export function writeSafetensors(
   tensors: ReadonlyMap<string, SafetensorsTensor> | Readonly<Record<string, SafetensorsTensor>>,
   metadata: Readonly<Record<string, string>> = {},
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const entries: [string, SafetensorsTensor][] = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   entries.sort(([nameA, a], [nameB, b]) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (nameA < nameB ? -1 : nameA > nameB ? 1 : 0));
   const header: Record<string, unknown> = {};
