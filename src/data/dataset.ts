@@ -1,0 +1,170 @@
+// Rows → typed, tokenized examples that the engine and the UI consume, and the loaders for the demo data
+// (fetched in the browser, read from disk in Node; both through a DataSource).
+
+import { charCategories, categoryModeForDomain, tokenCategories } from './categories';
+import { parseJsonl, type ByteChunks } from './jsonl';
+import type { DataRow, Span } from './schema';
+import { charSpansToTokenSpans, SEGMENT_LABELS, segmentsForDomain } from './segments';
+import { TextTokenizer, type CharSpan } from './tokenizer';
+
+/** One example as the engine sees it. Positions index `inputIds`. */
+export interface Example {
+  id: string;
+  domain?: string;
+  difficulty?: string;
+  /** Absent for rows that came pre-tokenized. */
+  prompt?: string;
+  response?: string;
+  inputIds: Int32Array;
+  /** Positions below promptLen (bos and prompt) carry no loss; the response is [promptLen, inputIds.length). */
+  promptLen: number;
+  /**
+   * Token spans [start, end) over response positions (start ≥ promptLen). The dataset's own spans partition the
+   * response (eos included in the last span); spans given by a user may leave gaps.
+   */
+  segments: Span[];
+  /** Per position of inputIds, an index into TOKEN_CATEGORIES. */
+  tokenCategories: Uint8Array;
+  extra: Record<string, unknown>;
+}
+
+/**
+ * Tokenizes one row: [bos] prompt response [eos], prompt and response encoded separately so the boundary is a
+ * token boundary. Pre-tokenized rows are taken as they are; a tokenizer, when given, only names their categories.
+ */
+export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined): Example {
+  const base = { id: row.id, extra: row.extra } as Example;
+  if (row.domain !== undefined) base.domain = row.domain;
+  if (row.difficulty !== undefined) base.difficulty = row.difficulty;
+  if (row.kind === 'tokens') return preTokenizedExample(base, row.inputIds, row.promptLen, row.segments, tokenizer);
+  if (!tokenizer) throw new Error(`row "${row.id}" (line ${row.line}) is text: a tokenizer is needed to encode it`);
+
+  const prompt = tokenizer.encodeWithOffsets(row.prompt);
+  const response = tokenizer.encodeWithOffsets(row.response);
+  const bos = tokenizer.bosId === undefined ? [] : [tokenizer.bosId];
+  const eos = tokenizer.eosId === undefined ? [] : [tokenizer.eosId];
+  const inputIds = Int32Array.from([...bos, ...prompt.ids, ...response.ids, ...eos]);
+  const promptLen = bos.length + prompt.ids.length;
+  const responseEnd = promptLen + response.ids.length;
+
+  const categories = new Uint8Array(inputIds.length);
+  categories.set(tokenCategories(row.prompt, charCategories(row.prompt, 'text'), prompt.offsets), bos.length);
+  const responseCats = charCategories(row.response, categoryModeForDomain(row.domain));
+  categories.set(tokenCategories(row.response, responseCats, response.offsets), promptLen);
+
+  const charSpans = row.segments ?? segmentsForDomain(row.domain, row.response);
+  const segments = charSpansToTokenSpans(charSpans, response.offsets, promptLen);
+  if (eos.length > 0) {
+    const last = segments.find((s) => s.end === responseEnd);
+    if (last) last.end = responseEnd + 1;
+  }
+  return { ...base, prompt: row.prompt, response: row.response, inputIds, promptLen, segments, tokenCategories: categories };
+}
+
+function preTokenizedExample(
+  base: Example,
+  ids: readonly number[],
+  promptLen: number,
+  responseSpans: readonly Span[] | undefined,
+  tokenizer: TextTokenizer | undefined,
+): Example {
+  const segments = (responseSpans ?? [{ label: SEGMENT_LABELS.response, start: 0, end: ids.length - promptLen }]).map(
+    (s) => ({ label: s.label, start: s.start + promptLen, end: s.end + promptLen }),
+  );
+  const categories = new Uint8Array(ids.length);
+  if (tokenizer) {
+    // Categories from the decoded pieces: the prompt by the text rules, the response by its domain's rules.
+    const pieces = ids.map((id) => tokenizer.decode([id]));
+    const part = (from: number, to: number, mode: 'text' | 'code'): void => {
+      const text = pieces.slice(from, to).join('');
+      const offsets: CharSpan[] = [];
+      let at = 0;
+      for (let i = from; i < to; i++) offsets.push([at, (at += pieces[i]!.length)]);
+      categories.set(tokenCategories(text, charCategories(text, mode), offsets), from);
+    };
+    part(0, promptLen, 'text');
+    part(promptLen, ids.length, categoryModeForDomain(base.domain));
+  }
+  return { ...base, inputIds: Int32Array.from(ids), promptLen, segments, tokenCategories: categories };
+}
+
+/** Where data files come from: the page's origin in the browser, a folder in Node (see node-source.ts). */
+export interface DataSource {
+  /** A byte stream of the file at `path` (relative to the source's root). */
+  open(path: string): Promise<ByteChunks>;
+  readJson(path: string): Promise<unknown>;
+}
+
+/** Files served over HTTP under `baseUrl` (in the page: the site root, where vite serves public/). */
+export function fetchSource(baseUrl: string): DataSource {
+  const url = (path: string): string => new URL(path, baseUrl.endsWith('/') ? baseUrl : baseUrl + '/').toString();
+  const get = async (path: string): Promise<Response> => {
+    const res = await fetch(url(path));
+    if (!res.ok || !res.body) throw new Error(`${url(path)}: HTTP ${res.status} ${res.statusText}`);
+    return res;
+  };
+  return {
+    open: async (path) => (await get(path)).body!,
+    readJson: async (path) => (await get(path)).json(),
+  };
+}
+
+export interface LoadOptions {
+  signal?: AbortSignal;
+  /** Rows read so far, for a progress bar. */
+  onProgress?: (rows: number) => void;
+}
+
+/** Parses, validates and tokenizes one JSONL file of a source. */
+export async function loadExamples(
+  source: DataSource,
+  path: string,
+  tokenizer: TextTokenizer | undefined,
+  options: LoadOptions = {},
+): Promise<Example[]> {
+  const examples: Example[] = [];
+  const file = path.split('/').pop()!;
+  const parse = { file, signal: options.signal, onRow: options.onProgress, vocabSize: tokenizer?.vocabSize };
+  for await (const row of parseJsonl(await source.open(path), parse)) examples.push(toExample(row, tokenizer));
+  return examples;
+}
+
+export type DemoVariant = 'demo' | 'micro';
+
+/** Paths of the demo files relative to public/ (the site root). */
+export const DEMO_PATHS: Readonly<Record<DemoVariant, { train: string; queries: string; tokenizer: string; manifest: string }>> = {
+  demo: {
+    train: 'data/train.jsonl',
+    queries: 'data/queries.jsonl',
+    tokenizer: 'tokenizer/tokenizer.json',
+    manifest: 'data/manifest.json',
+  },
+  micro: {
+    train: 'data/micro/train.jsonl',
+    queries: 'data/micro/queries.jsonl',
+    tokenizer: 'data/micro/tokenizer.json',
+    manifest: 'data/micro/manifest.json',
+  },
+};
+
+export interface DemoDataset {
+  tokenizer: TextTokenizer;
+  train: Example[];
+  queries: Example[];
+  /** What build-demo-data.ts wrote: counts, difficulty distribution, sources, licences. */
+  manifest: Record<string, unknown>;
+}
+
+/** The built-in demo data (or its micro version for tests), tokenized with its own tokenizer. */
+export async function loadDemoDataset(
+  source: DataSource,
+  variant: DemoVariant = 'demo',
+  options: LoadOptions = {},
+): Promise<DemoDataset> {
+  const paths = DEMO_PATHS[variant];
+  const tokenizer = TextTokenizer.fromJson(await source.readJson(paths.tokenizer));
+  const manifest = (await source.readJson(paths.manifest)) as Record<string, unknown>;
+  const train = await loadExamples(source, paths.train, tokenizer, options);
+  const queries = await loadExamples(source, paths.queries, tokenizer, options);
+  return { tokenizer, train, queries, manifest };
+}
