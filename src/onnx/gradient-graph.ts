@@ -41,10 +41,14 @@ export interface GradientSpec {
   readonly loss: LossSpec;
   /**
    * Which MatMul/Gemm nodes (weight = an initializer) are tracked: a RegExp tested against node names, or an explicit
-   * list of node names (each must exist and qualify, else an Error). Default: `DEFAULT_TRACKED`, the MLP projections.
+   * list of node names (each must exist and qualify, else an Error; [] tracks nothing, for parameter gradients only).
+   * Default: `DEFAULT_TRACKED`, the MLP projections.
    */
   readonly tracked?: RegExp | readonly string[];
-  /** Also output the gradient of the summed loss w.r.t. every floating-point initializer (training). Default false. */
+  /**
+   * Also output the gradient of the summed loss w.r.t. every floating-point initializer of rank ≥ 1 (training;
+   * rank-0 initializers are the constants exporters store, not parameters). Default false.
+   */
   readonly parameterGradients?: boolean;
 }
 

@@ -1,0 +1,265 @@
+/**
+ * Static facts about the forward graph's values that the VJPs use to emit fewer runtime shape ops: element type,
+ * dims where known (numbers, or symbols such as 'batch' that compare equal to themselves), and the values of small
+ * constant integer tensors (Reshape shapes, axes inputs). Anything unknown is null, and the VJPs then fall back to
+ * computing shapes at run time with Shape ops, so this inference may be incomplete but never wrong.
+ */
+import { DataType, type Attribute, type Dim, type Graph, type Node, type TensorInit } from '../ir';
+
+export interface ValueFacts {
+  readonly type: DataType | null;
+  readonly dims: readonly Dim[] | null;
+}
+
+export interface GraphFacts {
+  facts(value: string): ValueFacts;
+  /** The integer values of a constant (initializer or Constant node output), or null. */
+  constantInts(value: string): readonly number[] | null;
+  /** The static dims of a value if all are known numbers, else null. */
+  staticDims(value: string): readonly number[] | null;
+}
+
+const BOOL_OUTPUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
+const INT64_OUTPUT = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin']);
+const SAME_SHAPE = new Set([
+  'Neg', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Relu', 'Sigmoid', 'Gelu', 'Softmax', 'LogSoftmax',
+  'Identity', 'Dropout', 'Cast', 'Not', 'Abs', 'Floor', 'Ceil', 'IsNaN', 'IsInf', 'CumSum', 'Trilu', 'LayerNormalization',
+]);
+const BROADCAST = new Set([
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor',
+  'Max', 'Min', 'Sum', 'Where', 'Mod',
+]);
+
+export function tensorInts(tensor: TensorInit): number[] | null {
+  if (tensor.dataType !== DataType.INT64 && tensor.dataType !== DataType.INT32) return null;
+  return Array.from(tensor.data as ArrayLike<number | bigint>, (v) => Number(v));
+}
+
+export function intsAttr(node: Node, name: string): number[] | null {
+  const attribute = node.attributes[name];
+  return attribute?.type === 'ints' ? [...attribute.value] : null;
+}
+
+export function intAttr(node: Node, name: string, fallback: number): number {
+  const attribute = node.attributes[name];
+  return attribute?.type === 'int' ? attribute.value : fallback;
+}
+
+export function floatAttr(node: Node, name: string, fallback: number): number {
+  const attribute = node.attributes[name];
+  return attribute?.type === 'float' ? attribute.value : fallback;
+}
+
+export function stringAttr(node: Node, name: string, fallback: string): string {
+  const attribute = node.attributes[name];
+  return attribute?.type === 'string' ? attribute.value : fallback;
+}
+
+/** The tensor a Constant node holds, normalised from its value / value_float(s) / value_int(s) attributes. */
+export function constantNodeTensor(node: Node): TensorInit | null {
+  const a: Readonly<Record<string, Attribute>> = node.attributes;
+  const v = a.value;
+  if (v?.type === 'tensor') return v.value;
+  const f = a.value_float;
+  if (f?.type === 'float') return { name: '', dataType: DataType.FLOAT, dims: [], data: new Float32Array([f.value]) };
+  const fs = a.value_floats;
+  if (fs?.type === 'floats') return { name: '', dataType: DataType.FLOAT, dims: [fs.value.length], data: new Float32Array(fs.value) };
+  const i = a.value_int;
+  if (i?.type === 'int') return { name: '', dataType: DataType.INT64, dims: [], data: new BigInt64Array([BigInt(i.value)]) };
+  const is = a.value_ints;
+  if (is?.type === 'ints') return { name: '', dataType: DataType.INT64, dims: [is.value.length], data: BigInt64Array.from(is.value, BigInt) };
+  return null;
+}
+
+function sameDim(a: Dim, b: Dim): boolean {
+  return a !== null && a === b;
+}
+
+function broadcastDims(shapes: (readonly Dim[] | null)[]): Dim[] | null {
+  if (shapes.some((s) => s === null)) return null;
+  const rank = Math.max(...shapes.map((s) => s!.length));
+  const out: Dim[] = [];
+  for (let i = 0; i < rank; i++) {
+    const dims = shapes.map((s) => s![s!.length - rank + i] ?? 1);
+    const notOne = dims.filter((d) => d !== 1);
+    if (notOne.length === 0) out.push(1);
+    else if (notOne.every((d) => sameDim(d, notOne[0]))) out.push(notOne[0]);
+    else {
+      // A known size > 1 wins: in a valid graph every other operand is 1 or that size at run time.
+      const numbers = notOne.filter((d): d is number => typeof d === 'number');
+      out.push(numbers.length > 0 && numbers.every((n) => n === numbers[0]) ? numbers[0] : null);
+    }
+  }
+  return out;
+}
+
+function normalizeAxis(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+
+export function inferFacts(graph: Graph, opset: number): GraphFacts {
+  const facts = new Map<string, ValueFacts>();
+  const constants = new Map<string, number[]>();
+  for (const info of [...graph.inputs, ...graph.valueInfo, ...graph.outputs]) {
+    facts.set(info.name, { type: info.elemType, dims: info.shape });
+  }
+  for (const [name, tensor] of graph.initializers) {
+    facts.set(name, { type: tensor.dataType, dims: tensor.dims });
+    const ints = tensor.data.length <= 64 ? tensorInts(tensor) : null;
+    if (ints) constants.set(name, ints);
+  }
+  const get = (name: string): ValueFacts => facts.get(name) ?? { type: null, dims: null };
+  const ints = (name: string | undefined): number[] | null => (name ? constants.get(name) ?? null : null);
+  const axesOf = (node: Node, inputIndex: number, sinceOpset: number): number[] | null =>
+    opset >= sinceOpset ? ints(node.inputs[inputIndex]) : intsAttr(node, 'axes');
+
+  for (const node of graph.nodes) {
+    const inputs = node.inputs.map((name) => (name ? get(name) : { type: null, dims: null }));
+    const x = inputs[0] ?? { type: null, dims: null };
+    const rank = x.dims?.length ?? null;
+    let type: DataType | null = x.type;
+    let dims: Dim[] | null = null;
+    const op = node.opType;
+    if (op === 'Constant') {
+      const tensor = constantNodeTensor(node);
+      if (tensor) {
+        type = tensor.dataType;
+        dims = [...tensor.dims];
+        const values = tensor.data.length <= 64 ? tensorInts(tensor) : null;
+        if (values) constants.set(node.outputs[0], values);
+      }
+    } else if (SAME_SHAPE.has(op)) {
+      dims = x.dims ? [...x.dims] : null;
+      if (op === 'Cast') type = intAttr(node, 'to', 0) as DataType;
+    } else if (BROADCAST.has(op)) {
+      dims = broadcastDims(inputs.map((i) => i.dims));
+      if (op === 'Where') type = inputs[1]?.type ?? null;
+    } else if (op === 'MatMul') {
+      const [a, b] = [inputs[0].dims, inputs[1].dims];
+      if (a && b && a.length >= 2 && b.length >= 2) {
+        const batch = broadcastDims([a.slice(0, -2), b.slice(0, -2)]);
+        dims = batch ? [...batch, a[a.length - 2], b[b.length - 1]] : null;
+      } else if (a && b && b.length === 1 && a.length >= 2) dims = a.slice(0, -1);
+      else if (a && b && a.length === 1 && b.length >= 2) dims = [...b.slice(0, -2), b[b.length - 1]];
+    } else if (op === 'Gemm') {
+      const [a, b] = [inputs[0].dims, inputs[1].dims];
+      if (a && b) dims = [a[intAttr(node, 'transA', 0) ? 1 : 0], b[intAttr(node, 'transB', 0) ? 0 : 1]];
+    } else if (op === 'Transpose') {
+      if (x.dims) {
+        const perm = intsAttr(node, 'perm') ?? x.dims.map((_, i) => x.dims!.length - 1 - i);
+        dims = perm.map((p) => x.dims![p]);
+      }
+    } else if (op === 'Reshape') {
+      const shape = ints(node.inputs[1]);
+      if (shape) {
+        dims = shape.map((d, i) => (d === 0 && !intAttr(node, 'allowzero', 0) ? x.dims?.[i] ?? null : d === -1 ? null : d));
+        const knownInput = x.dims?.every((d) => typeof d === 'number');
+        const known = dims.every((d) => typeof d === 'number');
+        if (!known && knownInput && dims.filter((d) => d === null).length === 1) {
+          const total = (x.dims as number[]).reduce((p, d) => p * d, 1);
+          const rest = dims.reduce<number>((p, d) => p * (d === null ? 1 : (d as number)), 1);
+          dims = dims.map((d) => (d === null ? total / rest : d));
+        }
+      } else {
+        const shapeDims = inputs[1]?.dims;
+        if (shapeDims && typeof shapeDims[0] === 'number') dims = new Array<Dim>(shapeDims[0]).fill(null);
+      }
+    } else if (op === 'Unsqueeze') {
+      const axes = axesOf(node, 1, 13);
+      if (axes && x.dims) {
+        const outRank = x.dims.length + axes.length;
+        const set = new Set(axes.map((a) => normalizeAxis(a, outRank)));
+        const rest = [...x.dims];
+        dims = Array.from({ length: outRank }, (_, i) => (set.has(i) ? 1 : rest.shift() ?? null));
+      }
+    } else if (op === 'Squeeze') {
+      const axes = axesOf(node, 1, 13);
+      if (x.dims && rank !== null) {
+        if (axes) {
+          const set = new Set(axes.map((a) => normalizeAxis(a, rank)));
+          dims = x.dims.filter((_, i) => !set.has(i));
+        } else if (x.dims.every((d) => typeof d === 'number')) dims = x.dims.filter((d) => d !== 1);
+      }
+    } else if (op === 'Flatten') {
+      if (x.dims && rank !== null) {
+        const axis = normalizeAxis(intAttr(node, 'axis', 1), rank);
+        const product = (ds: readonly Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, d) => p * d, 1) : null);
+        dims = [product(x.dims.slice(0, axis)), product(x.dims.slice(axis))];
+      }
+    } else if (op === 'Concat') {
+      if (inputs.every((i) => i.dims) && rank !== null) {
+        const axis = normalizeAxis(intAttr(node, 'axis', 0), rank);
+        const sizes = inputs.map((i) => i.dims![axis]);
+        dims = x.dims!.map((d, i) => (i === axis ? (sizes.every((s) => typeof s === 'number') ? (sizes as number[]).reduce((p, s) => p + s, 0) : null) : d));
+      }
+    } else if (op === 'Split' || op === 'Slice') {
+      if (x.dims && rank !== null) {
+        const axes = op === 'Split' ? [intAttr(node, 'axis', 0)] : ints(node.inputs[3]) ?? (ints(node.inputs[1]) ? [...ints(node.inputs[1])!.keys()] : null);
+        const changed = axes ? new Set(axes.map((a) => normalizeAxis(a, rank))) : null;
+        dims = x.dims.map((d, i) => (changed && !changed.has(i) ? d : null));
+      }
+      if (op === 'Split') {
+        for (const output of node.outputs) facts.set(output, { type, dims });
+        continue;
+      }
+    } else if (op === 'Gather') {
+      const indices = inputs[1]?.dims;
+      if (x.dims && indices && rank !== null) {
+        const axis = normalizeAxis(intAttr(node, 'axis', 0), rank);
+        dims = [...x.dims.slice(0, axis), ...indices, ...x.dims.slice(axis + 1)];
+      }
+    } else if (op === 'GatherElements') {
+      dims = inputs[1]?.dims ? [...inputs[1].dims] : null;
+    } else if (op === 'Shape') {
+      if (rank !== null) {
+        const start = normalizeAxis(intAttr(node, 'start', 0), rank);
+        const end = node.attributes.end ? normalizeAxis(intAttr(node, 'end', rank), rank) : rank;
+        dims = [Math.max(0, Math.min(end, rank) - Math.max(0, start))];
+      }
+    } else if (op === 'Size') {
+      dims = [];
+    } else if (op === 'ConstantOfShape') {
+      const value = node.attributes.value;
+      type = value?.type === 'tensor' ? value.value.dataType : DataType.FLOAT;
+      const shape = ints(node.inputs[0]);
+      const shapeDims = inputs[0]?.dims;
+      dims = shape ? shape : shapeDims && typeof shapeDims[0] === 'number' ? new Array<Dim>(shapeDims[0]).fill(null) : null;
+    } else if (op === 'Range') {
+      dims = [null];
+    } else if (op === 'Expand') {
+      const shape = ints(node.inputs[1]);
+      if (shape && x.dims) dims = broadcastDims([x.dims, shape]);
+      else {
+        const shapeDims = inputs[1]?.dims;
+        if (shapeDims && typeof shapeDims[0] === 'number' && rank !== null) dims = new Array<Dim>(Math.max(rank, shapeDims[0])).fill(null);
+      }
+    } else if (op.startsWith('Reduce')) {
+      const axes = axesOf(node, 1, op === 'ReduceSum' ? 13 : 18);
+      const keep = intAttr(node, 'keepdims', 1);
+      if (x.dims && rank !== null && axes) {
+        const set = new Set((axes.length ? axes : x.dims.map((_, i) => i)).map((a) => normalizeAxis(a, rank)));
+        dims = keep ? x.dims.map((d, i) => (set.has(i) ? 1 : d)) : x.dims.filter((_, i) => !set.has(i));
+      } else if (keep && rank !== null) dims = new Array<Dim>(rank).fill(null);
+    }
+    if (BOOL_OUTPUT.has(op)) type = DataType.BOOL;
+    if (INT64_OUTPUT.has(op)) type = DataType.INT64;
+    node.outputs.forEach((output, index) => {
+      if (!output) return;
+      const declared = facts.get(output);
+      const inferred: ValueFacts = index === 0 ? { type, dims } : { type: op === 'LayerNormalization' ? type : null, dims: null };
+      facts.set(output, {
+        type: declared?.type ?? inferred.type,
+        dims: inferred.dims ?? declared?.dims ?? null,
+      });
+    });
+  }
+
+  return {
+    facts: get,
+    constantInts: (name) => constants.get(name) ?? null,
+    staticDims(name) {
+      const dims = get(name).dims;
+      return dims && dims.every((d) => typeof d === 'number') ? (dims as number[]) : null;
+    },
+  };
+}
