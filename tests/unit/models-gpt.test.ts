@@ -106,7 +106,7 @@ describe('GPT forward graph', () => {
     expect(initGptWeights(config, 1)).toEqual(a);
     expect(initGptWeights(config, 2)['wte.weight']!.data).not.toEqual(a['wte.weight']!.data);
     const wte = a['wte.weight']!.data;
-    const std = Math.sqrt(wte.reduce((s, v) => s + v * v, 0) / wte.length);
+    const std = Math.sqrt(Array.from(wte).reduce((s, v) => s + v * v, 0) / wte.length);
     expect(std).toBeGreaterThan(0.015);
     expect(std).toBeLessThan(0.025);
     expect(Array.from(a['h.0.ln_1.weight']!.data)).toEqual(new Array(8).fill(1));
