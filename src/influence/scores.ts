@@ -77,7 +77,9 @@ export async function prepareQueries(context: ScoreContext, start: number, end: 
       const check = await diagonal(backend, selfScores);
       backend.release(selfScores);
       assertFinite(check, 'query', layerName(context, l), '⟨P_q, G_q⟩ of the preconditioned query gradients', `queries ${start}–${end - 1}`);
-      if (config.queryRank === null) {
+      const [, dOut, dInPrime] = p.shape;
+      // A rank at or above min(dOut, dIn') would factorise exactly: the full P is then both exact and cheaper.
+      if (config.queryRank === null || config.queryRank >= Math.min(dOut, dInPrime)) {
         operators.push({ kind: 'full', p });
       } else {
         const { u, v } = await backend.lowRank(p, config.queryRank);

@@ -53,7 +53,7 @@ export interface AttributionConfig {
   readonly measurement: Measurement;
   /** Also keep per-token scores on the training side (memory: queries × Σ_n T_n × 8 bytes). */
   readonly perToken: boolean;
-  /** Replace P_q by a rank-k factorisation U_k V_kᵀ per layer (null: exact P_q). */
+  /** Replace P_q by a rank-k factorisation U_k V_kᵀ per layer (null: exact P_q; layers with min(dOut, dIn') ≤ k keep the exact P_q). */
   readonly queryRank: number | null;
   /** RegExp source selecting tracked layers by name (null: every layer the source offers). Also given to the autodiff. */
   readonly trackedLayers: string | null;

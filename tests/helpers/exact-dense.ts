@@ -32,6 +32,13 @@ export function kron(a: ArrayLike<number>, p: number, b: ArrayLike<number>, q: n
   return out;
 }
 
+/** Λ[i, j] = a[i] · b[j] as a [len a, len b] host matrix (K-FAC's λ_S ⊗ λ_A). */
+export function outer(a: ArrayLike<number>, b: ArrayLike<number>): HostMatrix {
+  const data = new Float64Array(a.length * b.length);
+  for (let i = 0; i < a.length; i++) for (let j = 0; j < b.length; j++) data[i * b.length + j] = a[i] * b[j];
+  return { shape: [a.length, b.length], data };
+}
+
 /**
  * The EK-FAC matrix of one layer in the row-major vec of [dOut, dIn'] (index i·dIn' + j):
  * (Q_S ⊗ Q_A) diag(vec Λ + δ) (Q_S ⊗ Q_A)ᵀ, since vec_r(Q_Sᵀ G Q_A) = (Q_S ⊗ Q_A)ᵀ vec_r(G).
