@@ -1,0 +1,146 @@
+/**
+ * The training loop on gradient graphs: any causal LM built as a forward ONNX graph, any weighted mixture of
+ * examples, AdamW with warm-up + cosine decay and global-norm clipping. Seeded and reproducible: the batches are a
+ * function of the seed, the optimiser is plain float64 TypeScript, and onnxruntime's wasm kernels are deterministic.
+ * The same code serves the demo model (scripts/train-demo.ts) and, later, the reweighting experiments.
+ */
+import { buildGradientGraph, nextTokenTargets } from '../onnx/gradient-graph';
+import type { Model } from '../onnx/ir';
+import { ModelSession, padBatch, type SessionOptions } from '../onnx/runtime';
+import { seededUniform } from '../models/weights';
+import { adamWStep, clipScale, createAdamWState, globalNorm, warmupCosine } from './optimizer';
+import { parametersAsInputs } from './parameters';
+
+/** One training sequence: [bos] prompt response [eos]; loss on the response tokens only. */
+export interface TrainingSequence {
+  readonly inputIds: ArrayLike<number>;
+  readonly promptLen: number;
+  /** Mixture weight (sampling probability ∝ weight); default 1. */
+  readonly weight?: number;
+}
+
+export interface TrainingConfig {
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly peakLearningRate: number;
+  readonly warmupSteps: number;
+  readonly minLearningRateRatio?: number;
+  readonly weightDecay: number;
+  readonly clipNorm: number;
+  readonly seed: number;
+}
+
+export interface TrainingStep {
+  readonly step: number;
+  readonly steps: number;
+  /** Mean loss per response token of this step's batch (nats). */
+  readonly loss: number;
+  readonly learningRate: number;
+  /** Global gradient norm of the per-token-mean loss, before clipping. */
+  readonly gradientNorm: number;
+  readonly tokens: number;
+  readonly elapsedMs: number;
+}
+
+export interface TrainOptions {
+  readonly onStep?: (step: TrainingStep) => void;
+  readonly signal?: AbortSignal;
+  readonly session?: SessionOptions;
+}
+
+/** Parameters that AdamW does not decay: biases, LayerNorm gains, embeddings (GPT-2 practice). */
+export const NO_DECAY = /(\.bias$|ln_\w*\.weight$|ln_f\.weight$|wte\.weight$|wpe\.weight$)/;
+
+export interface TrainingResult {
+  /** The forward model with its trained parameters (initializers). */
+  readonly model: Model;
+  readonly history: TrainingStep[];
+}
+
+/**
+ * Trains the parameters of a forward causal LM (input_ids, attention_mask → logits): every floating-point
+ * initializer of rank ≥ 1, i.e. the graph's parameters as the exporter stored them (a transposed lm_head included).
+ * Returns the trained model and the per-step history; the input model is not changed.
+ */
+export async function trainCausalLm(
+  forward: Model,
+  data: readonly TrainingSequence[],
+  config: TrainingConfig,
+  options: TrainOptions = {},
+): Promise<TrainingResult> {
+  if (data.length === 0) throw new Error('trainCausalLm: no training sequences');
+  const gradientGraph = buildGradientGraph(forward, { loss: { kind: 'token-cross-entropy' }, tracked: [], parameterGradients: true });
+  const gradientOutputs = gradientGraph.outputs.parameterGradients!;
+  const names = [...gradientOutputs.keys()];
+  const parameters = new Map<string, Float32Array | Float64Array>();
+  for (const name of names) {
+    const data = forward.graph.initializers.get(name)!.data;
+    if (!(data instanceof Float32Array || data instanceof Float64Array)) throw new Error(`trainCausalLm: parameter "${name}" is not float32/float64`);
+    parameters.set(name, data.slice());
+  }
+  const dims = new Map(names.map((n) => [n, forward.graph.initializers.get(n)!.dims] as const));
+  const session = await ModelSession.create(parametersAsInputs(gradientGraph.model, names), options.session);
+  const state = createAdamWState();
+  const sample = mixtureSampler(data, config.seed);
+  const history: TrainingStep[] = [];
+  const start = performance.now();
+  try {
+    for (let step = 0; step < config.steps; step++) {
+      if (options.signal?.aborted) throw options.signal.reason ?? new Error('training cancelled');
+      const batch = Array.from({ length: config.batchSize }, () => data[sample()]!);
+      const padded = padBatch(batch.map((s) => Array.from(s.inputIds)));
+      const width = padded.inputIds.dims[1]!;
+      const targets = nextTokenTargets(padded.inputIds.data as BigInt64Array, [batch.length, width], batch.map((s) => s.promptLen), padded.lengths);
+      const feeds: Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: readonly number[] }> = {
+        input_ids: padded.inputIds as { data: BigInt64Array; dims: number[] },
+        attention_mask: padded.attentionMask as { data: BigInt64Array; dims: number[] },
+        [gradientGraph.inputs.labels]: { data: targets.labels, dims: [batch.length, width] },
+        [gradientGraph.inputs.lossMask!]: { data: targets.lossMask, dims: [batch.length, width] },
+      };
+      for (const name of names) feeds[name] = { data: parameters.get(name)!, dims: dims.get(name)! };
+      const out = await session.run(feeds);
+      let tokens = 0;
+      for (const m of targets.lossMask) tokens += m;
+      if (tokens === 0) throw new Error(`trainCausalLm: step ${step} drew a batch with no response tokens`);
+      const lossSum = (out[gradientGraph.outputs.loss]!.data as Float32Array).reduce((a, b) => a + b, 0);
+      const gradients = new Map(names.map((n) => [n, out[gradientOutputs.get(n)!]!.data as Float32Array] as const));
+      const norm = globalNorm(gradients) / tokens;
+      const learningRate = warmupCosine(step, config.peakLearningRate, config.warmupSteps, config.steps, config.minLearningRateRatio ?? 0.1);
+      adamWStep(parameters, gradients, state, { learningRate, weightDecay: config.weightDecay, noDecay: NO_DECAY }, learningRate, clipScale(norm, config.clipNorm) / tokens);
+      const record = { step, steps: config.steps, loss: lossSum / tokens, learningRate, gradientNorm: norm, tokens, elapsedMs: performance.now() - start };
+      if (!Number.isFinite(record.loss)) throw new Error(`trainCausalLm: loss is ${record.loss} at step ${step}`);
+      history.push(record);
+      options.onStep?.(record);
+    }
+  } finally {
+    await session.release();
+  }
+  const initializers = new Map(forward.graph.initializers);
+  for (const [name, data] of parameters) initializers.set(name, { ...initializers.get(name)!, data });
+  return { model: { ...forward, graph: { ...forward.graph, initializers } }, history };
+}
+
+/** Indices drawn i.i.d. with probability ∝ weight, from a seeded generator. */
+export function mixtureSampler(data: readonly { weight?: number }[], seed: number): () => number {
+  const cumulative = new Float64Array(data.length);
+  let total = 0;
+  data.forEach((d, i) => {
+    const w = d.weight ?? 1;
+    if (!(w >= 0) || !Number.isFinite(w)) throw new Error(`mixture weight of sequence ${i} is ${w}; weights must be finite and ≥ 0`);
+    total += w;
+    cumulative[i] = total;
+  });
+  if (total <= 0) throw new Error('mixture weights sum to 0');
+  const uniform = seededUniform(seed);
+  return () => {
+    const u = uniform() * total;
+    let lo = 0;
+    let hi = data.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! > u) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+}
