@@ -11,11 +11,13 @@ import {
 import { SafetensorsError, readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors';
 import { floatTensor, tensorFromArray, tensorToArray, tensorToFloat64 } from './tensor-values';
 import type { DatasetRow, HostMatrix, LayerFactors, ModelFactors, ScoreTensors } from './types';
+import { sha256Hex } from './hash';
 
 export * from './bundle-manifest';
+export { sha256Hex } from './hash';
 
 /** Layer tensors are named `layers.<index>.<kronfluence file name>`. */
-const LAYER_PARTS = {
+export const LAYER_PARTS = {
   activationCovarianceSum: 'activation_covariance',
   gradientCovarianceSum: 'gradient_covariance',
   activationEigenvectors: 'activation_eigenvectors',
@@ -24,15 +26,15 @@ const LAYER_PARTS = {
   gradientEigenvalues: 'gradient_eigenvalues',
   lambdaSum: 'lambda_matrix',
 } as const;
-type LayerPart = keyof typeof LAYER_PARTS;
+export type LayerPart = keyof typeof LAYER_PARTS;
 
-const STAGE_PARTS: Readonly<Record<'covariance' | 'eigen' | 'lambda', readonly LayerPart[]>> = {
+export const STAGE_PARTS: Readonly<Record<'covariance' | 'eigen' | 'lambda', readonly LayerPart[]>> = {
   covariance: ['activationCovarianceSum', 'gradientCovarianceSum'],
   eigen: ['activationEigenvectors', 'activationEigenvalues', 'gradientEigenvectors', 'gradientEigenvalues'],
   lambda: ['lambdaSum'],
 };
 
-const SCORE_TENSORS = {
+export const SCORE_TENSORS = {
   tau: 'scores.tau',
   influence: 'scores.influence',
   tauPerLayer: 'scores.tau_per_layer',
@@ -43,13 +45,6 @@ const SCORE_TENSORS = {
 } as const;
 
 export const DEFAULT_MAX_BUNDLE_BYTES = 2 ** 31;
-
-/** Lower-case hex sha256 via Web Crypto (the same in Node ≥ 20 and browsers). */
-export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
 
 export async function fingerprintOf(name: string, bytes: Uint8Array): Promise<Fingerprint> {
   return { name, sha256: await sha256Hex(bytes), bytes: bytes.byteLength };
