@@ -20,8 +20,11 @@ let ortModule: Promise<OrtModule> | null = null;
 export function loadOrt(): Promise<OrtModule> {
   ortModule ??= (async () => {
     if (isNode) {
-      const ort = await import('onnxruntime-web');
-      const { availableParallelism } = await import('node:os');
+      // Specifiers in variables keep Vite from bundling the Node build (and its wasm) into the page.
+      const nodeOrt = 'onnxruntime-web';
+      const nodeOs = 'node:os';
+      const ort = (await import(/* @vite-ignore */ nodeOrt)) as OrtModule;
+      const { availableParallelism } = (await import(/* @vite-ignore */ nodeOs)) as typeof import('node:os');
       // Half the cores, at most 4: the Node runs share the machine with Dawn's SwiftShader and other processes.
       ort.env.wasm.numThreads = Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
       return ort;
