@@ -79,3 +79,14 @@ export async function tokenLmFixture(): Promise<Fixture> {
   );
   return { model, trainSet: exampleSet('train', data.train.length), querySet: exampleSet('query', data.queries.length), reference: await kronfluenceReference('token_lm') };
 }
+
+/** The fixture's weights in the model builders' record format (float64, PyTorch names). */
+export async function fixtureWeights(name: 'mlp_classifier' | 'token_lm'): Promise<Record<string, { dims: number[]; data: Float64Array }>> {
+  const bytes = new Uint8Array(await readFile(`${FIXTURES}/${name}/model.safetensors`));
+  const file = readSafetensors(bytes, { source: `${name}/model.safetensors` });
+  return Object.fromEntries([...file.tensors].map(([key, tensor]) => [key, { dims: [...tensor.shape], data: tensorToFloat64(tensor, key) }]));
+}
+
+export async function fixtureData(name: 'mlp_classifier' | 'token_lm'): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(`${FIXTURES}/${name}/data.json`, 'utf8')) as Record<string, unknown>;
+}

@@ -1,0 +1,162 @@
+/**
+ * A GradientSource backed by a gradient graph (src/onnx/gradient-graph.ts) run by onnxruntime-web: the path our own
+ * models and a user's exported model take. Sequence models (input_ids + attention_mask, token cross-entropy over the
+ * response) and feature models (features, classifier cross-entropy) are both served.
+ *
+ * Sampled labels (the true Fisher): a first run with the data's labels gives the logits, labels are drawn from them
+ * by `sampleLabels` keyed by (seed, example index, position) — so batching never changes a sample — and a second run
+ * gives the gradients for those labels.
+ *
+ * Outputs reach the backend through `toTensor`: by default the host values are uploaded (ORT wasm); the worker passes
+ * a function that wraps a WebGPU EP output's GPUBuffer as a backend Tensor, so a and g never leave the GPU.
+ */
+import type * as Ort from 'onnxruntime-web';
+import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
+import { nextTokenTargets, sampleLabels, type GradientGraph } from '../onnx/gradient-graph';
+import { DataType } from '../onnx/ir';
+import { padBatch, type Feed, type ModelSession } from '../onnx/runtime';
+import type { GradientBatch, GradientRequest, GradientSource, LayerInfo } from './types';
+
+/** A token sequence: positions [0, promptLen) are the prompt, [promptLen, length) the response (src/data Example fits). */
+export interface SequenceRow {
+  readonly inputIds: ArrayLike<number>;
+  readonly promptLen: number;
+}
+
+/** One feature vector with its class. */
+export interface FeatureRow {
+  readonly features: ArrayLike<number>;
+  readonly label: number;
+}
+
+export type OnnxRows =
+  | { readonly kind: 'sequences'; readonly train: readonly SequenceRow[]; readonly query: readonly SequenceRow[]; readonly padId?: number }
+  | { readonly kind: 'features'; readonly train: readonly FeatureRow[]; readonly query: readonly FeatureRow[] };
+
+/** Turns one graph output into a backend tensor of the given shape (default: upload its host values). */
+export type OutputToTensor = (output: Ort.Tensor, shape: readonly number[], backend: Backend) => Tensor;
+
+const uploadOutput: OutputToTensor = (output, shape, backend) => backend.upload(output.data as ArrayLike<number>, shape);
+
+export class OnnxGradientSource implements GradientSource {
+  readonly layers: readonly LayerInfo[];
+  private readonly floatArray: Float32ArrayConstructor | Float64ArrayConstructor;
+
+  constructor(
+    private readonly graph: GradientGraph,
+    private readonly session: ModelSession,
+    private readonly rows: OnnxRows,
+    private readonly toTensor: OutputToTensor = uploadOutput,
+  ) {
+    this.layers = graph.layers.map((l) => ({ name: l.nodeName, weightName: l.weightName, dIn: l.dIn, dOut: l.dOut, hasBias: l.hasBias }));
+    this.floatArray = graph.floatType === DataType.DOUBLE ? Float64Array : Float32Array;
+    const expected = rows.kind === 'sequences' ? ['input_ids', 'attention_mask'] : ['features'];
+    const missing = expected.filter((name) => !graph.inputs.forward.includes(name));
+    if (missing.length > 0) {
+      throw new Error(`gradient graph: ${rows.kind} rows need forward input(s) ${missing.join(', ')}; the model has ${graph.inputs.forward.join(', ')}`);
+    }
+  }
+
+  sequenceLength(role: 'train' | 'query', index: number): number {
+    return this.rows.kind === 'sequences' ? this.row(role, index).length : 1;
+  }
+
+  private row(role: 'train' | 'query', index: number): { length: number } {
+    const rows = this.rows[role];
+    if (!(index >= 0 && index < rows.length)) throw new Error(`${role} example ${index} does not exist (${rows.length} rows)`);
+    const row = rows[index];
+    return { length: 'inputIds' in row ? row.inputIds.length : 1 };
+  }
+
+  async gradients(request: GradientRequest, backend: Backend): Promise<GradientBatch> {
+    request.indices.forEach((i) => this.row(request.role, i));
+    const { feeds, tokens, lossMask, mask, tokenCounts, targetCounts } = this.rows.kind === 'sequences' ? this.sequenceFeeds(request) : this.featureFeeds(request);
+    let outputs = await this.session.run(feeds);
+    if (request.labels === 'sampled') {
+      const logits = outputs[this.graph.outputs.forward[0]];
+      const vocab = logits.dims[logits.dims.length - 1];
+      const labels = sampleLabels({
+        logits: logits.data as Float32Array | Float64Array,
+        dims: [request.indices.length, tokens, vocab],
+        mask: lossMask ?? undefined,
+        seed: request.seed,
+        rowKeys: request.indices,
+      });
+      for (const output of Object.values(outputs)) output.dispose();
+      outputs = await this.session.run({ ...feeds, [this.graph.inputs.labels]: { data: labels, dims: feeds[this.graph.inputs.labels].dims } });
+    }
+    return this.batchFrom(outputs, request.indices.length, tokens, mask, tokenCounts, targetCounts, backend);
+  }
+
+  private sequenceFeeds(request: GradientRequest) {
+    const rows = (this.rows as Extract<OnnxRows, { kind: 'sequences' }>)[request.role];
+    const selected = request.indices.map((i) => rows[i]);
+    const padded = padBatch(selected.map((r) => Array.from(r.inputIds)), (this.rows as { padId?: number }).padId ?? 0);
+    const tokens = padded.inputIds.dims[1];
+    const dims = [selected.length, tokens];
+    const targets = nextTokenTargets(padded.inputIds.data as BigInt64Array, [selected.length, tokens], selected.map((r) => r.promptLen), padded.lengths, this.floatArray === Float64Array ? 'float64' : 'float32');
+    const feeds: Record<string, Feed> = {
+      input_ids: padded.inputIds,
+      attention_mask: padded.attentionMask,
+      [this.graph.inputs.labels]: { data: targets.labels, dims },
+    };
+    if (this.graph.inputs.lossMask) feeds[this.graph.inputs.lossMask] = { data: targets.lossMask, dims };
+    const mask = Float64Array.from(padded.attentionMask.data as BigInt64Array, Number);
+    return {
+      feeds,
+      tokens,
+      lossMask: targets.lossMask,
+      mask,
+      tokenCounts: padded.lengths,
+      targetCounts: selected.map((r) => r.inputIds.length - r.promptLen),
+    };
+  }
+
+  private featureFeeds(request: GradientRequest) {
+    const rows = (this.rows as Extract<OnnxRows, { kind: 'features' }>)[request.role];
+    const selected = request.indices.map((i) => rows[i]);
+    const width = selected[0].features.length;
+    const features = new this.floatArray(selected.length * width);
+    selected.forEach((r, i) => {
+      if (r.features.length !== width) throw new Error(`${request.role} example ${request.indices[i]} has ${r.features.length} features, not ${width}`);
+      features.set(Array.from(r.features), i * width);
+    });
+    const feeds: Record<string, Feed> = {
+      features: { data: features, dims: [selected.length, width] },
+      [this.graph.inputs.labels]: { data: BigInt64Array.from(selected, (r) => BigInt(r.label)), dims: [selected.length] },
+    };
+    return { feeds, tokens: 1, lossMask: null, mask: null, tokenCounts: selected.map(() => 1), targetCounts: selected.map(() => 1) };
+  }
+
+  private batchFrom(
+    outputs: Record<string, Ort.Tensor>,
+    b: number,
+    tokens: number,
+    maskValues: Float64Array | null,
+    tokenCounts: readonly number[],
+    targetCounts: readonly number[],
+    backend: Backend,
+  ): GradientBatch {
+    const owned: Tensor[] = [];
+    const mask = maskValues ? backend.upload(maskValues, [b, tokens]) : null;
+    if (mask) owned.push(mask);
+    const layers: TokenBatch[] = this.graph.layers.map((layer) => {
+      const activations = this.toTensor(outputs[layer.activationOutput], [b, tokens, layer.dIn], backend);
+      const gradients = this.toTensor(outputs[layer.gradientOutput], [b, tokens, layer.dOut], backend);
+      owned.push(activations, gradients);
+      return { activations, gradients, mask, appendOnes: layer.hasBias };
+    });
+    const loss = Float64Array.from(outputs[this.graph.outputs.loss].data as ArrayLike<number>);
+    const logLikelihoodName = this.graph.outputs.tokenLogLikelihoods;
+    const tokenLogLikelihoods = logLikelihoodName ? Float64Array.from(outputs[logLikelihoodName].data as ArrayLike<number>) : new Float64Array(b * tokens);
+    return {
+      layers,
+      sequenceLength: tokens,
+      tokenCounts,
+      targetCounts,
+      loss,
+      tokenLogLikelihoods,
+      release: () => backend.release(...owned),
+    };
+  }
+}
