@@ -1,0 +1,39 @@
+/**
+ * `iwb`: the workbench's engine from the command line. Returns the exit code: 0 done, 1 bad input or a failed run,
+ * 2 bad usage. Every failure is ONE line on stderr naming the file, line, flag or node at fault.
+ */
+import { attribute, type CliIo } from './attribute';
+import { CliUsageError, parseCommand, USAGE } from './args';
+
+const defaultIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  interactive: process.stderr.isTTY === true,
+};
+
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(argv);
+  } catch (error) {
+    io.stderr(`iwb: ${oneLine(error)}\n`);
+    return error instanceof CliUsageError ? 2 : 1;
+  }
+  if (command.name === 'help') {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    await attribute(command.args, io);
+    return 0;
+  } catch (error) {
+    io.stderr(`iwb: ${oneLine(error)}\n`);
+    if (process.env.IWB_DEBUG) io.stderr(`${(error as Error).stack}\n`);
+    return 1;
+  }
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.trim().split(/\s*\n\s*/).join(' ');
+}

@@ -1,0 +1,99 @@
+/** The `--json` summary of a run and the text report `iwb attribute` prints. */
+import type { JobOutcome } from '../worker/attribution-job';
+import type { RunInputs } from '../worker/inputs';
+import type { BackendReport } from '../worker/protocol';
+import { benchmarkOf, crossDomainTable, SCORE_MEANING, topInfluences, type CrossDomainCell } from '../worker/results';
+
+export interface RankedId {
+  readonly id: string;
+  readonly influence: number;
+}
+
+export interface RunSummary {
+  readonly scoreMeaning: string;
+  readonly model: string;
+  readonly backend: BackendReport;
+  readonly onnxruntime: 'wasm' | 'webgpu';
+  readonly strategy: string;
+  readonly damping: readonly { readonly layer: string; readonly delta: number }[];
+  readonly subsample: string | null;
+  readonly counts: { readonly train: number; readonly queries: number; readonly layers: number };
+  readonly queries: readonly {
+    readonly id: string;
+    readonly benchmark: string;
+    readonly helpful: readonly RankedId[];
+    readonly harmful: readonly RankedId[];
+  }[];
+  readonly benchmarks: readonly { readonly benchmark: string; readonly queries: number; readonly helpful: readonly RankedId[]; readonly harmful: readonly RankedId[] }[];
+  readonly crossDomain: readonly CrossDomainCell[];
+  readonly timings: JobOutcome['timings'];
+  readonly peakGpuBytes: number | null;
+}
+
+const TOP = 10;
+
+export function runSummary(inputs: RunInputs, outcome: JobOutcome, backend: BackendReport): RunSummary {
+  const { result } = outcome;
+  const ranked = (target: Parameters<typeof topInfluences>[2]) => {
+    const top = topInfluences(result, outcome.trainTexts, target, TOP);
+    const ids = (rows: typeof top.helpful) => rows.map((r) => ({ id: r.trainId, influence: r.score }));
+    return { helpful: ids(top.helpful), harmful: ids(top.harmful) };
+  };
+  const benchmarks = [...new Set(result.queries.map(benchmarkOf))];
+  return {
+    scoreMeaning: SCORE_MEANING,
+    model: inputs.modelName,
+    backend,
+    onnxruntime: outcome.ortBackend,
+    strategy: result.config.strategy,
+    damping: result.layers.map((l) => ({ layer: l.name, delta: l.damping })),
+    subsample: inputs.subsample,
+    counts: { train: result.train.length, queries: result.queries.length, layers: result.layers.length },
+    queries: result.queries.map((q) => ({ id: q.id, benchmark: benchmarkOf(q), ...ranked({ query: q.id }) })),
+    benchmarks: benchmarks.map((benchmark) => ({
+      benchmark,
+      queries: result.queries.filter((q) => benchmarkOf(q) === benchmark).length,
+      ...ranked({ benchmark }),
+    })),
+    crossDomain: crossDomainTable(result),
+    timings: outcome.timings,
+    peakGpuBytes: outcome.peakGpuBytes,
+  };
+}
+
+/** A short human-readable report: what ran, how long each stage took, the top examples per benchmark, the table. */
+export function formatReport(summary: RunSummary, shown = 3): string {
+  const lines: string[] = [];
+  lines.push(`model: ${summary.model}`);
+  lines.push(`backend: ${summary.backend.description} (${summary.backend.reason}); onnxruntime-web ${summary.onnxruntime}`);
+  lines.push(`${summary.counts.queries} queries x ${summary.counts.train} training examples, ${summary.counts.layers} tracked layers, strategy ${summary.strategy}`);
+  if (summary.subsample) lines.push(summary.subsample);
+  lines.push('stages:');
+  for (const t of summary.timings) {
+    const rate = t.items !== undefined && t.seconds > 0 ? `  ${formatNumber(t.items / t.seconds)} ${t.unit}/s` : '';
+    lines.push(`  ${t.stage.padEnd(10)} ${t.seconds.toFixed(2).padStart(8)} s${rate}`);
+  }
+  lines.push(summary.scoreMeaning);
+  for (const b of summary.benchmarks) {
+    lines.push(`benchmark ${b.benchmark} (${b.queries} queries): most helpful / most harmful training examples`);
+    for (let i = 0; i < shown; i++) {
+      const h = b.helpful[i];
+      const x = b.harmful[i];
+      lines.push(`  ${h ? `${formatScore(h.influence)} ${h.id}` : ''.padEnd(12)}`.padEnd(44) + (x ? `${formatScore(x.influence)} ${x.id}` : ''));
+    }
+  }
+  lines.push('cross-domain mean influence (benchmark <- training domain, difficulty: mean [count]):');
+  for (const c of summary.crossDomain) {
+    lines.push(`  ${c.benchmark} <- ${c.domain}, ${c.difficulty}: ${formatScore(c.meanInfluence)} [${c.count}]`);
+  }
+  return lines.join('\n');
+}
+
+function formatScore(value: number): string {
+  const text = value.toExponential(3);
+  return value >= 0 ? `+${text}` : text;
+}
+
+function formatNumber(value: number): string {
+  return value >= 100 ? Math.round(value).toString() : value.toPrecision(3);
+}

@@ -1,0 +1,183 @@
+/**
+ * One attribution run from loaded inputs to results, shared by the worker and the CLI: gradient graph, onnxruntime
+ * sessions (WebGPU EP on the backend's own device when the backend is WebGPU in a browser, wasm otherwise), the ONNX
+ * gradient source, and the engine's runAttribution with progress and cancellation passed through.
+ */
+import { TOKEN_CATEGORIES } from '../data/categories';
+import type { Example } from '../data/dataset';
+import { runAttribution } from '../influence/pipeline';
+import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type BatchSizes, type Damping, type ExampleMeta, type ProgressEvent as EngineProgress, type Strategy } from '../influence/types';
+import { buildGradientGraph, type GradientGraph } from '../onnx/gradient-graph';
+import { ModelSession } from '../onnx/runtime';
+import type { ChosenBackend } from './backend-choice';
+import { InputError, type RunInputs } from './inputs';
+import { OnnxGradientSource } from './onnx-gradient-source';
+import type { ProgressEvent, StageTiming } from './protocol';
+import { benchmarkOf, type ExampleText } from './results';
+
+export interface JobSettings {
+  readonly strategy: Strategy;
+  readonly damping: Damping;
+  /** RegExp source over node names; null: the MLP projections (the autodiff's default). */
+  readonly track: string | null;
+  readonly perToken: boolean;
+  readonly batchSizes?: Partial<BatchSizes>;
+}
+
+export interface JobOptions {
+  readonly onProgress?: (event: ProgressEvent) => void;
+  readonly signal?: AbortSignal;
+  /** Run the gradient graph on onnxruntime-web's WebGPU EP, sharing the backend's device (browser only). */
+  readonly ortOnGpu: boolean;
+}
+
+export interface JobOutcome {
+  readonly result: AttributionResult;
+  readonly trainTexts: readonly ExampleText[];
+  readonly queryTexts: readonly ExampleText[];
+  /** Per stage: seconds, and items with their unit (tokens for the factor passes, pairs for scores). */
+  readonly timings: readonly StageTiming[];
+  /** Peak bytes the WebGPU backend's buffer pool held; null on the CPU backend. */
+  readonly peakGpuBytes: number | null;
+  /** Largest a/g of one batch (bytes), what the gradient graph hands over at once. */
+  readonly peakBatchBytes: number;
+  readonly ortBackend: 'wasm' | 'webgpu';
+}
+
+export function prepareGradientGraph(inputs: RunInputs, track: string | null): GradientGraph {
+  try {
+    return buildGradientGraph(inputs.model, {
+      loss: { kind: 'token-cross-entropy' },
+      ...(track !== null ? { tracked: new RegExp(track) } : {}),
+    });
+  } catch (error) {
+    throw new InputError(`${inputs.modelName}: ${(error as Error).message}`);
+  }
+}
+
+export async function runAttributionJob(inputs: RunInputs, settings: JobSettings, chosen: ChosenBackend, options: JobOptions): Promise<JobOutcome> {
+  const graph = prepareGradientGraph(inputs, settings.track);
+  checkVocabulary(inputs);
+  const ortBackend = options.ortOnGpu && chosen.webgpu ? 'webgpu' : 'wasm';
+  const device = chosen.webgpu?.runtime.device;
+  const gpuOutputs = graph.layers.flatMap((l) => [l.activationOutput, l.gradientOutput]);
+  const gradientSession = await ModelSession.create(graph.model, ortBackend === 'webgpu' ? { backend: 'webgpu', device, gpuOutputs } : {});
+  const forwardSession = await ModelSession.create(inputs.model, ortBackend === 'webgpu' ? { backend: 'webgpu', device } : {});
+  try {
+    const source = new OnnxGradientSource({
+      graph,
+      gradientSession,
+      forwardSession,
+      train: inputs.train,
+      queries: inputs.queries,
+      padId: inputs.tokenizer?.padId ?? 0,
+      ...(ortBackend === 'webgpu' && chosen.webgpu ? { gpuBackend: chosen.webgpu } : {}),
+    });
+    const config: AttributionConfig = {
+      ...DEFAULT_CONFIG,
+      strategy: settings.strategy,
+      damping: settings.damping,
+      perToken: settings.perToken,
+      batchSizes: { ...DEFAULT_CONFIG.batchSizes, ...settings.batchSizes },
+    };
+    const pool = chosen.webgpu?.runtime.pool;
+    let peakGpuBytes = pool?.bytesAllocated ?? 0;
+    const onProgress = (event: EngineProgress): void => {
+      if (pool) peakGpuBytes = Math.max(peakGpuBytes, pool.bytesAllocated);
+      options.onProgress?.(toProtocolProgress(event));
+    };
+    const result = await runAttribution(
+      config,
+      {
+        backend: chosen.backend,
+        source,
+        trainSet: { role: 'train', examples: inputs.train.map((e) => exampleMeta(e, 'train')) },
+        querySet: { role: 'query', examples: inputs.queries.map((e) => exampleMeta(e, 'query')) },
+      },
+      { onProgress, ...(options.signal ? { signal: options.signal } : {}) },
+    );
+    if (pool) peakGpuBytes = Math.max(peakGpuBytes, pool.bytesAllocated);
+    return {
+      result,
+      trainTexts: inputs.train.map((e) => exampleText(e, inputs)),
+      queryTexts: inputs.queries.map((e) => exampleText(e, inputs)),
+      timings: describeTimings(result, inputs),
+      peakGpuBytes: pool ? peakGpuBytes : null,
+      peakBatchBytes: source.peakBatchBytes,
+      ortBackend,
+    };
+  } finally {
+    await Promise.all([gradientSession.release(), forwardSession.release()]);
+  }
+}
+
+/** A token id beyond the model's embedding would fail deep inside onnxruntime; say which example and file instead. */
+function checkVocabulary(inputs: RunInputs): void {
+  const embedding = [...inputs.model.graph.initializers.values()].find((init) => /wte|embed_tokens|word_embeddings|tok_emb/i.test(init.name));
+  const vocab = embedding?.dims[0];
+  if (vocab === undefined) return;
+  for (const [role, examples] of [['training', inputs.train], ['query', inputs.queries]] as const) {
+    for (const example of examples) {
+      const bad = example.inputIds.findIndex((id) => id >= vocab);
+      if (bad >= 0) {
+        throw new InputError(
+          `${role} example "${example.id}": token id ${example.inputIds[bad]} at position ${bad} is outside ${inputs.modelName}'s vocabulary of ${vocab} (embedding "${embedding!.name}"); does the tokenizer belong to this model?`,
+        );
+      }
+    }
+  }
+}
+
+function exampleMeta(example: Example, role: 'train' | 'query'): ExampleMeta {
+  return {
+    id: example.id,
+    ...(example.domain !== undefined ? { domain: example.domain } : {}),
+    ...(example.difficulty !== undefined ? { difficulty: example.difficulty } : {}),
+    ...(role === 'query' ? { benchmark: benchmarkOf({ ...(example.domain !== undefined ? { domain: example.domain } : {}), benchmark: stringField(example.extra.benchmark) }) } : {}),
+    segments: example.segments,
+    tokenCategories: Array.from(example.tokenCategories, (c) => TOKEN_CATEGORIES[c] ?? 'other'),
+  };
+}
+
+function stringField(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function exampleText(example: Example, inputs: RunInputs): ExampleText {
+  if (example.prompt !== undefined && example.response !== undefined) return { prompt: example.prompt, response: example.response };
+  const ids = Array.from(example.inputIds);
+  if (!inputs.tokenizer) return { prompt: `(pre-tokenized: ${example.promptLen} prompt tokens)`, response: `(${ids.length - example.promptLen} response tokens)` };
+  return { prompt: inputs.tokenizer.decode(ids.slice(0, example.promptLen)), response: inputs.tokenizer.decode(ids.slice(example.promptLen)) };
+}
+
+function toProtocolProgress(event: EngineProgress): ProgressEvent {
+  return {
+    stage: event.stage,
+    done: event.done,
+    total: event.total,
+    unit: event.unit,
+    itemsPerSecond: event.itemsPerSecond,
+    etaSeconds: Number.isFinite(event.etaSeconds) ? event.etaSeconds : null,
+  };
+}
+
+/** The engine times stages in sequences; the factor passes are reported in tokens and scoring in pairs, as the benchmark needs. */
+function describeTimings(result: AttributionResult, inputs: RunInputs): StageTiming[] {
+  const trainTokens = inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0);
+  const pairs = inputs.train.length * inputs.queries.length;
+  return result.timings.map((t) => {
+    switch (t.stage) {
+      case 'covariance':
+      case 'lambda':
+        return { stage: t.stage, seconds: t.seconds, items: trainTokens, unit: 'tokens' };
+      case 'scores':
+        return { stage: t.stage, seconds: t.seconds, items: pairs, unit: 'pairs' };
+      case 'eigen':
+        return { stage: t.stage, seconds: t.seconds, items: t.items, unit: 'layers' };
+      case 'query':
+        return { stage: t.stage, seconds: t.seconds, items: t.items, unit: 'queries' };
+      case 'self':
+        return { stage: t.stage, seconds: t.seconds, items: t.items, unit: 'sequences' };
+    }
+  });
+}

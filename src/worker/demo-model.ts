@@ -1,0 +1,24 @@
+/**
+ * Until the trained demo model is in public/, the demo runs a GPT of the same family with GPT-2's seeded
+ * initialisation: the whole path (autodiff, sessions, stages, views) is real, only the weights are untrained, so its
+ * rankings mean nothing yet. The sizes keep the default demo run within minutes on a 2-core CPU.
+ */
+import type { DemoVariant } from '../data/dataset';
+import type { Model } from '../onnx/ir';
+import { buildGptForward, initGptWeights, type GptConfig } from '../models/gpt';
+
+const SHAPES: Readonly<Record<DemoVariant, Pick<GptConfig, 'dModel' | 'nLayer' | 'nHead' | 'dMlp'>>> = {
+  demo: { dModel: 64, nLayer: 2, nHead: 4, dMlp: 256 },
+  micro: { dModel: 16, nLayer: 1, nHead: 2, dMlp: 32 },
+};
+
+export const SEEDED_DEMO_SEED = 0;
+
+export function seededDemoModel(variant: DemoVariant, vocabSize: number, maxPositions: number): { model: Model; description: string } {
+  const config: GptConfig = { ...SHAPES[variant], vocabSize, maxPositions, layerNormEpsilon: 1e-5, gelu: 'tanh' };
+  const model = buildGptForward(config, initGptWeights(config, SEEDED_DEMO_SEED, 'float32'));
+  const description =
+    `untrained GPT (seed ${SEEDED_DEMO_SEED}, ${config.nLayer} layers, d_model ${config.dModel}, d_mlp ${config.dMlp}, ` +
+    `vocab ${vocabSize}) from src/models/gpt.ts`;
+  return { model, description };
+}

@@ -1,0 +1,164 @@
+/**
+ * The model and examples of a run, from the user's files or the built-in demo, the same in the worker and the CLI.
+ * Every failure names the file (and the line, field or node) at fault.
+ */
+import { loadDemoDataset, toExample, type DataSource, type DemoVariant, type Example } from '../data/dataset';
+import { parseJsonl } from '../data/jsonl';
+import { subsample } from '../data/demo-build';
+import { TextTokenizer } from '../data/tokenizer';
+import { parseModel } from '../onnx/protobuf';
+import type { Model } from '../onnx/ir';
+import { seededDemoModel } from './demo-model';
+
+export interface RunInputs {
+  readonly model: Model;
+  /** What the model is, for messages and the bundle ("train.onnx", "seeded demo GPT …"). */
+  readonly modelName: string;
+  readonly modelBytes: Uint8Array | null;
+  readonly tokenizer: TextTokenizer | undefined;
+  readonly train: readonly Example[];
+  readonly queries: readonly Example[];
+  /** What was left out, in words; null when everything was used. */
+  readonly subsample: string | null;
+}
+
+/** An input error: one line that names the file and what is wrong. */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+}
+
+export interface UserFiles {
+  readonly model: { readonly name: string; readonly bytes: Uint8Array };
+  readonly tokenizer: { readonly name: string; readonly text: string } | null;
+  readonly train: { readonly name: string; readonly text: string };
+  readonly queries: { readonly name: string; readonly text: string };
+}
+
+export interface Limits {
+  readonly train?: number;
+  readonly queries?: number;
+}
+
+export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
+  const model = readModel(files.model.name, files.model.bytes);
+  let tokenizer: TextTokenizer | undefined;
+  if (files.tokenizer) {
+    let json: unknown;
+    try {
+      json = JSON.parse(files.tokenizer.text);
+    } catch (error) {
+      throw new InputError(`${files.tokenizer.name}: not valid JSON (${(error as Error).message})`);
+    }
+    try {
+      tokenizer = TextTokenizer.fromJson(json);
+    } catch (error) {
+      throw new InputError(`${files.tokenizer.name}: ${(error as Error).message}`);
+    }
+  }
+  const train = await readExamples(files.train.name, files.train.text, tokenizer, limits.train, signal);
+  const queries = await readExamples(files.queries.name, files.queries.text, tokenizer, limits.queries, signal);
+  const left = [
+    limits.train !== undefined && `first ${train.length} training rows of ${files.train.name}`,
+    limits.queries !== undefined && `first ${queries.length} query rows of ${files.queries.name}`,
+  ].filter(Boolean);
+  return {
+    model,
+    modelName: files.model.name,
+    modelBytes: files.model.bytes,
+    tokenizer,
+    train,
+    queries,
+    subsample: left.length ? `Used the ${left.join(' and the ')}.` : null,
+  };
+}
+
+export function readModel(name: string, bytes: Uint8Array): Model {
+  try {
+    return parseModel(bytes);
+  } catch (error) {
+    throw new InputError(`${name}: ${(error as Error).message}`);
+  }
+}
+
+async function readExamples(
+  file: string,
+  text: string,
+  tokenizer: TextTokenizer | undefined,
+  limit: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Example[]> {
+  const examples: Example[] = [];
+  for await (const row of parseJsonl(chunks(text), { file, vocabSize: tokenizer?.vocabSize, signal })) {
+    try {
+      examples.push(toExample(row, tokenizer));
+    } catch (error) {
+      throw new InputError(`${file}:${row.line}: ${(error as Error).message}`);
+    }
+    if (limit !== undefined && examples.length >= limit) break;
+  }
+  if (examples.length === 0) throw new InputError(`${file}: has no rows`);
+  return examples;
+}
+
+async function* chunks(text: string): AsyncGenerator<string> {
+  yield text;
+}
+
+/**
+ * How much of the demo a run uses by default: it must finish in a few minutes on the CPU backend of a 2-core
+ * machine. Stratified by domain (training) and benchmark (queries), drawn with the data's own seeded subsampler.
+ */
+export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, Required<Limits>>> = {
+  demo: { train: 64, queries: 8 },
+  micro: { train: 16, queries: 4 },
+};
+
+export interface DemoFiles {
+  readonly data: DataSource;
+  /** The trained demo model's bytes when it exists (public/model/…); null falls back to a seeded model. */
+  readonly trainedModel: Uint8Array | null;
+}
+
+export const DEMO_MODEL_PATH = 'model/demo.onnx';
+
+export async function loadDemoInputs(files: DemoFiles, variant: DemoVariant, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
+  const demo = await loadDemoDataset(files.data, variant, { signal });
+  const want = { ...DEMO_DEFAULT_LIMITS[variant], ...definedOnly(limits) };
+  const train = stratified(demo.train, (e) => e.domain ?? '', want.train);
+  const queries = stratified(demo.queries, (e) => e.domain ?? '', want.queries);
+  const maxLength = Math.max(...[...train, ...queries].map((e) => e.inputIds.length));
+  const seeded = files.trainedModel === null ? seededDemoModel(variant, demo.tokenizer.vocabSize, maxLength) : null;
+  const model = seeded ? seeded.model : readModel(DEMO_MODEL_PATH, files.trainedModel!);
+  const left = [
+    train.length < demo.train.length && `${train.length} of ${demo.train.length} training examples`,
+    queries.length < demo.queries.length && `${queries.length} of ${demo.queries.length} queries`,
+  ].filter(Boolean);
+  const modelNote = seeded ? ` The trained demo model is not in public/ yet: ${seeded.description}.` : '';
+  return {
+    model,
+    modelName: seeded ? seeded.description : `demo model (${DEMO_MODEL_PATH})`,
+    modelBytes: files.trainedModel,
+    tokenizer: demo.tokenizer,
+    train,
+    queries,
+    subsample: (left.length ? `Demo subsample: ${left.join(' and ')}, stratified by domain (seeded).` : '') + modelNote || null,
+  };
+}
+
+/** `count` examples spread evenly over the groups (seeded, stable), in the data's order. */
+function stratified(examples: readonly Example[], group: (e: Example) => string, count: number): Example[] {
+  if (count >= examples.length) return [...examples];
+  const groups = new Map<string, Example[]>();
+  for (const e of examples) groups.set(group(e), [...(groups.get(group(e)) ?? []), e]);
+  const keys = [...groups.keys()];
+  const chosen = new Set<Example>();
+  keys.forEach((key, i) => {
+    const share = Math.floor(count / keys.length) + (i < count % keys.length ? 1 : 0);
+    for (const e of subsample(groups.get(key)!, Math.min(share, groups.get(key)!.length), 20250525)) chosen.add(e);
+  });
+  return examples.filter((e) => chosen.has(e));
+}
+
+function definedOnly(limits: Limits): Limits {
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+}
