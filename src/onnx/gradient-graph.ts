@@ -9,7 +9,9 @@
  * - a: [B, T, d_in]  (the layer's input, WITHOUT the bias column; append the 1 yourself when `hasBias`)
  * - g: [B, T, d_out] (gradient of Σ_examples loss w.r.t. the layer output; for a bias layer the pre-add output,
  *   which has the same gradient as the post-add one)
- *   Layers whose input is [B, d] (classifiers, regressions) get T = 1; inputs of rank > 3 fold the middle axes into T.
+ *   B is axis 0 of the model's FIRST input (input_ids, features): layers whose input is [B, d] (classifiers,
+ *   regressions) get T = 1, inputs of rank > 3 fold the middle axes into T, and a layer applied to flattened rows
+ *   [B·T, d] (HF's Conv1D exports as Reshape → Gemm) gets its rows back as [B, T, d].
  * - Σ_t g(n,t) a(n,t)ᵀ is the per-example gradient of the weight as a [d_out × d_in] matrix (whatever the stored
  *   initializer's layout: see `weightLayout`), Σ_t g(n,t) that of the bias.
  */

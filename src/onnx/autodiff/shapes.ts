@@ -80,7 +80,7 @@ function broadcastDims(shapes: (readonly Dim[] | null)[]): Dim[] | null {
   const rank = Math.max(...shapes.map((s) => s!.length));
   const out: Dim[] = [];
   for (let i = 0; i < rank; i++) {
-    const dims = shapes.map((s) => s![s!.length - rank + i] ?? 1);
+    const dims = shapes.map((s) => (s!.length - rank + i >= 0 ? s![s!.length - rank + i] : 1));
     const notOne = dims.filter((d) => d !== 1);
     if (notOne.length === 0) out.push(1);
     else if (notOne.every((d) => sameDim(d, notOne[0]))) out.push(notOne[0]);
@@ -95,6 +95,28 @@ function broadcastDims(shapes: (readonly Dim[] | null)[]): Dim[] | null {
 
 function normalizeAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
+}
+
+/** Output dims of Slice: exact where the sliced axis size and all parameters are constants, else null on that axis. */
+function sliceDims(input: readonly Dim[], starts: number[] | null, ends: number[] | null, axesIn: number[] | null, steps: number[] | null): Dim[] {
+  const rank = input.length;
+  const axes = axesIn ?? (starts ? [...starts.keys()] : null);
+  if (!axes) return input.map(() => null);
+  const out: Dim[] = [...input];
+  axes.forEach((a, i) => {
+    const axis = normalizeAxis(a, rank);
+    const size = input[axis];
+    if (typeof size !== 'number' || !starts || !ends) {
+      out[axis] = null;
+      return;
+    }
+    const step = steps?.[i] ?? 1;
+    const clamp = (v: number, low: number, high: number) => Math.min(Math.max(v < 0 ? v + size : v, low), high);
+    const start = step > 0 ? clamp(starts[i], 0, size) : clamp(starts[i], -1, size - 1);
+    const end = step > 0 ? clamp(ends[i], 0, size) : clamp(ends[i], -1, size - 1);
+    out[axis] = Math.max(0, Math.ceil((end - start) / step));
+  });
+  return out;
 }
 
 export function inferFacts(graph: Graph, opset: number): GraphFacts {
@@ -192,16 +214,18 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
         const sizes = inputs.map((i) => i.dims![axis]);
         dims = x.dims!.map((d, i) => (i === axis ? (sizes.every((s) => typeof s === 'number') ? (sizes as number[]).reduce((p, s) => p + s, 0) : null) : d));
       }
-    } else if (op === 'Split' || op === 'Slice') {
+    } else if (op === 'Split') {
       if (x.dims && rank !== null) {
-        const axes = op === 'Split' ? [intAttr(node, 'axis', 0)] : ints(node.inputs[3]) ?? (ints(node.inputs[1]) ? [...ints(node.inputs[1])!.keys()] : null);
-        const changed = axes ? new Set(axes.map((a) => normalizeAxis(a, rank))) : null;
-        dims = x.dims.map((d, i) => (changed && !changed.has(i) ? d : null));
-      }
-      if (op === 'Split') {
-        for (const output of node.outputs) facts.set(output, { type, dims });
+        const axis = normalizeAxis(intAttr(node, 'axis', 0), rank);
+        const sizes = ints(node.inputs[1]);
+        node.outputs.forEach((output, i) => {
+          const piece = x.dims!.map((d, k) => (k !== axis ? d : sizes ? sizes[i] : null));
+          facts.set(output, { type, dims: piece });
+        });
         continue;
       }
+    } else if (op === 'Slice') {
+      if (x.dims && rank !== null) dims = sliceDims(x.dims, ints(node.inputs[1]), ints(node.inputs[2]), ints(node.inputs[3]), ints(node.inputs[4]));
     } else if (op === 'Gather') {
       const indices = inputs[1]?.dims;
       if (x.dims && indices && rank !== null) {

@@ -142,13 +142,17 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
   const batch = facts.facts(predicted).dims?.[0] ?? 'batch';
   output(loss.loss, floatType, [batch]);
   if (loss.tokenLogLikelihoods) output(loss.tokenLogLikelihoods, floatType, facts.facts(predicted).dims?.slice(0, -1) ?? [batch, 'sequence']);
+  // a and g become [B, T, d] with B taken from the first graph input's axis 0, so that a layer applied to
+  // flattened rows [B·T, d] (HF Conv1D exports as Reshape → Gemm) still yields per-sequence token rows.
+  const batchSize = graph.inputs.length > 0 && layers.length > 0 ? emit.dimOf(graph.inputs[0].name, 0) : null;
+  const tokenRows = (width: number) => (batchSize ? emit.op('Concat', [batchSize, emit.int64([-1, width])], { axis: 0 }) : emit.int64([0, -1, width]));
   const tracked: TrackedLayer[] = layers.map((layer, index) => {
     const g = gradientOf(layer.output);
     if (!g) throw new Error(`tracked layer "${layer.node.name}" received no gradient from the loss`);
     const activationOutput = `tracked/${index}/activation`;
     const gradientOutput = `tracked/${index}/output_grad`;
-    emit.node('Reshape', [layer.input, emit.int64([0, -1, layer.dIn])], {}, [activationOutput]);
-    emit.node('Reshape', [g, emit.int64([0, -1, layer.dOut])], {}, [gradientOutput]);
+    emit.node('Reshape', [layer.input, tokenRows(layer.dIn)], {}, [activationOutput]);
+    emit.node('Reshape', [g, tokenRows(layer.dOut)], {}, [gradientOutput]);
     const type = facts.facts(layer.output).type ?? floatType;
     output(activationOutput, type, [batch, 'tokens', layer.dIn]);
     output(gradientOutput, type, [batch, 'tokens', layer.dOut]);
