@@ -156,7 +156,12 @@ export class OnnxGradientSource implements GradientSource {
       targetCounts,
       loss,
       tokenLogLikelihoods,
-      release: () => backend.release(...owned),
+      release: () => {
+        backend.release(...owned);
+        // Outputs the WebGPU EP kept on the GPU are onnxruntime's buffers (wrapped, not owned): free them here, or
+        // every batch would leave its a/g behind on the device.
+        for (const output of Object.values(outputs)) if (output.location === 'gpu-buffer') output.dispose();
+      },
     };
   }
 }

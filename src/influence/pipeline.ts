@@ -197,6 +197,7 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     influence: influenceFromTau(tau, scores.queryTargetCounts, config.measurement),
     tauPerLayer: scores.perLayer.data,
     selfTau: sumLayers(record.self!.perLayer),
+    trainTokenCounts: Int32Array.from({ length: trainSize }, (_, n) => source.sequenceLength('train', n)),
     queryTargetCounts: scores.queryTargetCounts,
     tauPerToken: scores.perToken && offsets ? { offsets, values: scores.perToken.data } : null,
     factors: toModelFactors(strategy, layers, record.covariance, record.eigen, needsLambda ? record.lambda : undefined),

@@ -71,7 +71,7 @@ export interface TokenSegment {
 }
 
 /**
- * Per-example metadata the aggregations need. Token positions are those of the sequence fed to the model
+ * Per-example metadata the aggregations need (src/data's Example fits it as it is). Token positions are those of the sequence fed to the model
  * (position t's per-token score belongs to input token t, whose layer inputs a(n,t) it uses).
  */
 export interface ExampleMeta {
@@ -83,8 +83,8 @@ export interface ExampleMeta {
   /** Query side: the benchmark the query belongs to, e.g. 'gsm8k', 'mbpp'. */
   readonly benchmark?: string;
   readonly segments?: readonly TokenSegment[];
-  /** Category label per token position (e.g. 'number', 'connector', 'code-syntax', 'other'); length = the sequence length. */
-  readonly tokenCategories?: readonly string[];
+  /** Per token position, an index into the category names given to the aggregation (src/data's TOKEN_CATEGORIES). */
+  readonly tokenCategories?: ArrayLike<number>;
 }
 
 export interface ExampleSet {
@@ -280,6 +280,8 @@ export interface AttributionResult {
   readonly tauPerLayer: Float64Array;
   /** Raw self-influence τ(n, n) [N] (query = the training example itself, its summed loss). */
   readonly selfTau: Float64Array;
+  /** Non-padding token count T_n per training example (the per-token rows' lengths). */
+  readonly trainTokenCounts: Int32Array;
   /** Measured token count per query (T_q of the mean-log-likelihood measurement). */
   readonly queryTargetCounts: Float64Array;
   /** Per-token raw τ on the training side when config.perToken: offsets [N+1] into each query's row of length Σ_n T_n. */
