@@ -3,13 +3,14 @@
 //
 // Pre-tokenization (the Split regex below, then ByteLevel): words of letters/underscores with an optional leading
 // space, every digit on its own (so numbers are spelled digit by digit, which helps arithmetic), runs of other
-// symbols, and whitespace runs. All 256 bytes are in the base vocabulary, so any text encodes.
+// symbols, line breaks (with the spaces before them), and indentation apart from the line break before it (so a
+// line's indentation belongs to that line). All 256 bytes are in the base vocabulary, so any text encodes.
 
 import { Tokenizer } from '@huggingface/tokenizers';
 import { BYTE_TO_CHAR, DEMO_SPECIAL_TOKENS } from './tokenizer';
 
 export const PRE_TOKENIZER_PATTERN =
-  "'(?:s|t|re|ve|m|ll|d)| ?[\\p{L}\\p{M}_]+| ?\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}_]+|\\s+(?!\\S)|\\s+";
+  "'(?:s|t|re|ve|m|ll|d)| ?[\\p{L}\\p{M}_]+| ?\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}_]+|[^\\S\\n]*\\n+|[^\\S\\n]+(?!\\S)|[^\\S\\n]+";
 
 export interface TrainOptions {
   /** Total vocabulary size including the 3 special tokens and the 256 bytes. */

@@ -43,13 +43,14 @@ export function codeShape(code: string): CodeShape {
     while (indent < indentStack[indentStack.length - 1]!) indentStack.pop();
     if (indent > indentStack[indentStack.length - 1]!) indentStack.push(indent);
     maxDepth = Math.max(maxDepth, indentStack.length - 1);
-    loopsAndBranches += withoutStrings(trimmed).match(CONTROL_KEYWORD)?.length ?? 0;
+    loopsAndBranches += codeOnly(trimmed).match(CONTROL_KEYWORD)?.length ?? 0;
   }
   return { lines, loopsAndBranches, maxDepth };
 }
 
-function withoutStrings(line: string): string {
-  return line.replace(/(["'])(?:\\.|(?!\1).)*\1/g, '""');
+/** The line without string literals and without a trailing comment. */
+function codeOnly(line: string): string {
+  return line.replace(/(["'])(?:\\.|(?!\1).)*\1/g, '""').replace(/#.*$/, '');
 }
 
 export function codeScore(shape: CodeShape): number {

@@ -22,7 +22,11 @@ export async function* readLines(source: ByteChunks, file: string, signal?: Abor
     try {
       return decoder.decode(chunk, { stream });
     } catch {
-      throw new DataFormatError(file, lineNumber + 1, 'invalid UTF-8 bytes');
+      // Locate the bad bytes: a lenient decode marks them with U+FFFD; count the line breaks before it.
+      const lenient = new TextDecoder().decode(chunk);
+      const before = lenient.slice(0, Math.max(0, lenient.indexOf('\uFFFD')));
+      const breaks = before.split('\n').length - 1;
+      throw new DataFormatError(file, lineNumber + 1 + breaks, 'invalid UTF-8 bytes');
     }
   };
   let first = true;
