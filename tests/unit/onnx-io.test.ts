@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-web';
 import onnxProto from 'onnx-proto';
@@ -212,5 +213,41 @@ describe('ONNX protobuf I/O', () => {
     expect(y!.dims).toEqual([2, 2]);
     expect(y!.data).toEqual(expected); // exact: same float64 operations in the same order
     await session.release();
+  });
+
+  it('reads a model the official onnx Python package wrote (typed fields, opset 21, IR 10) and rewrites it runnable', async () => {
+    // tests/fixtures/onnx/make_reference_model.py wrote these with onnx 1.23.1 and numpy.
+    const fixture = (name: string) => new URL(`../fixtures/onnx/${name}`, import.meta.url);
+    const bytes = new Uint8Array(readFileSync(fixture('reference-typed-fields.onnx')));
+    const expected = JSON.parse(readFileSync(fixture('reference-typed-fields.json'), 'utf8')) as {
+      x: number[][];
+      y: number[][];
+      big: string;
+      shift_bits: number[];
+    };
+    const model = parseModel(bytes);
+    expect(model.irVersion).toBe(10);
+    expect(model.opsetImports).toEqual([{ domain: '', version: 21 }]);
+    expect(model.graph.inputs).toEqual([{ name: 'x', elemType: DataType.FLOAT, shape: ['N', 3] }]);
+    expect(model.graph.outputs[1]).toEqual({ name: 'flat', elemType: DataType.FLOAT, shape: [null] });
+    const init = (name: string) => model.graph.initializers.get(name)!.data;
+    expect(init('W')).toEqual(new Float32Array([0.5, -1, 2, 0.25, -0.75, 1.5]));
+    expect(init('order')).toEqual(new BigInt64Array([1n, 0n]));
+    expect(init('scale')).toEqual(new Float64Array([1.5]));
+    expect(init('keep')).toEqual(new Uint8Array([1, 0]));
+    expect(init('shift')).toEqual(Uint16Array.from(expected.shift_bits));
+    expect(init('big')).toEqual(new BigInt64Array([BigInt(expected.big)])); // 2^62 + 1: exact, not via a double
+    expect(model.graph.nodes.find((n) => n.opType === 'Constant')!.attributes).toEqual({ value_ints: { type: 'ints', value: [-1] } });
+
+    const x = new ort.Tensor('float32', Float32Array.from(expected.x.flat()), [2, 3]);
+    for (const source of [bytes, serializeModel(model)]) {
+      const session = await ort.InferenceSession.create(source, { executionProviders: ['wasm'] });
+      const { y, flat, big_out } = await session.run({ x });
+      const got = Array.from(y!.data as Float32Array);
+      expected.y.flat().forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+      expect(Array.from(flat!.data as Float32Array)).toEqual(got);
+      expect(big_out!.data).toEqual(new BigInt64Array([BigInt(expected.big)]));
+      await session.release();
+    }
   });
 });
