@@ -62,7 +62,7 @@ describe('demo tokenizer (public/tokenizer/tokenizer.json through @huggingface/t
       const r = JSON.parse(line) as { text: string; code: string; test_list: string[] };
       texts.push(r.text, r.code, ...r.test_list);
     }
-    expect(texts.length).toBeGreaterThan(20_000);
+    expect(texts.length).toBe(22_454);
     const failures = texts.filter((t) => demo.decode(demo.encode(t)) !== t);
     expect(failures).toEqual([]);
   });
