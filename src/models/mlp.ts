@@ -11,7 +11,8 @@ import type { Model } from '../onnx/ir';
 import { linear, type LinearForm } from './layers';
 import { sampledTensor, seededUniform, weightsDataType, type FloatDtype, type WeightTensor, type Weights } from './weights';
 
-export type MlpActivation = 'relu' | 'tanh';
+/** 'linear' puts no activation between layers: a deep linear network (an exact test case for EK-FAC). */
+export type MlpActivation = 'relu' | 'tanh' | 'linear';
 export type MlpTask = 'classification' | 'regression';
 
 export interface MlpConfig {
@@ -42,11 +43,11 @@ export function mlpLayerDims(config: MlpConfig): [number, number][] {
 }
 
 export function linearRegressionConfig(inputDim: number, outputDim = 1): MlpConfig {
-  return { inputDim, hiddenDims: [], outputDim, activation: 'relu', linearForm: 'gemm', task: 'regression', layerNames: ['linear'] };
+  return { inputDim, hiddenDims: [], outputDim, activation: 'linear', linearForm: 'gemm', task: 'regression', layerNames: ['linear'] };
 }
 
 export function logisticRegressionConfig(inputDim: number, classes: number): MlpConfig {
-  return { inputDim, hiddenDims: [], outputDim: classes, activation: 'relu', linearForm: 'gemm', task: 'classification', layerNames: ['linear'] };
+  return { inputDim, hiddenDims: [], outputDim: classes, activation: 'linear', linearForm: 'gemm', task: 'classification', layerNames: ['linear'] };
 }
 
 /** PyTorch's nn.Linear default: weight and bias uniform in ±1/√d_in. */
@@ -74,7 +75,7 @@ export function buildMlpForward(config: MlpConfig, weights: Weights): Model {
     const isLast = i === layers.length - 1;
     const spec = { module: names[i]!, dIn, dOut, bias: true, layout: 'out-in' as const, outputName: isLast ? outputName : undefined };
     hidden = linear(b, weights, hidden, spec, config.linearForm);
-    if (!isLast) hidden = b.op1(config.activation === 'relu' ? 'Relu' : 'Tanh', [hidden]);
+    if (!isLast && config.activation !== 'linear') hidden = b.op1(config.activation === 'relu' ? 'Relu' : 'Tanh', [hidden]);
   });
   b.output(outputName, floatType, ['batch', config.outputDim]);
   return b.build({

@@ -81,7 +81,7 @@ export function mlpReference(config: MlpConfig, weights: Weights, features: Arra
   let x: Float64Array = Float64Array.from(features);
   layers.forEach(([dIn, dOut], i) => {
     x = affine(x, batch, dIn, dOut, values(weights, `${names[i]}.weight`), 'out-in', values(weights, `${names[i]}.bias`));
-    if (i < layers.length - 1) x = x.map((v) => (config.activation === 'relu' ? Math.max(v, 0) : Math.tanh(v)));
+    if (i < layers.length - 1 && config.activation !== 'linear') x = x.map((v) => (config.activation === 'relu' ? Math.max(v, 0) : Math.tanh(v)));
   });
   return x;
 }

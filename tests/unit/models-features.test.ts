@@ -43,6 +43,7 @@ describe('feature models (MLP, linear and logistic regression)', () => {
   const cases: [string, MlpConfig][] = [
     ['MLP relu gemm', { inputDim: 5, hiddenDims: [7, 6], outputDim: 3, activation: 'relu', linearForm: 'gemm', task: 'classification' }],
     ['MLP tanh matmul', { inputDim: 5, hiddenDims: [9], outputDim: 2, activation: 'tanh', linearForm: 'matmul', task: 'regression' }],
+    ['deep linear matmul', { inputDim: 3, hiddenDims: [4, 5], outputDim: 2, activation: 'linear', linearForm: 'matmul', task: 'regression' }],
     ['linear regression', linearRegressionConfig(4)],
     ['logistic regression', logisticRegressionConfig(4, 3)],
   ];
@@ -73,6 +74,8 @@ describe('feature models (MLP, linear and logistic regression)', () => {
     expect(matmul.graph.nodes[0]!.inputs).toEqual(['features', 'fc1.weight.T']);
     expect(matmul.graph.initializers.get('fc1.weight.T')!.dims).toEqual([5, 9]);
     expect(matmul.metadata['iwb.task']).toBe('regression');
+    const [, deepLinear] = cases[2]!;
+    expect(buildMlpForward(deepLinear, initMlpWeights(deepLinear, 1)).graph.nodes.map((n) => n.opType)).toEqual(['MatMul', 'Add', 'MatMul', 'Add', 'MatMul', 'Add']);
   });
 });
 
