@@ -7,6 +7,13 @@ import { createRequire } from 'node:module';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+/**
+ * Dawn destroys its instance when the JS object is garbage-collected, even while devices made from it are in use:
+ * pipeline compilation then crashes inside SwiftShader's threads (futex/mutex errors) or promises never settle.
+ * Callers usually drop the GPU object after requestAdapter, so every instance is kept alive here.
+ */
+const liveInstances: GPU[] = [];
+
 export function nodeGpu(): GPU {
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
@@ -22,5 +29,7 @@ export function nodeGpu(): GPU {
   for (const [key, value] of Object.entries(dawn.globals)) {
     if (!(key in globalThis)) (globalThis as Record<string, unknown>)[key] = value;
   }
-  return dawn.create([]);
+  const instance = dawn.create([]);
+  liveInstances.push(instance);
+  return instance;
 }
