@@ -21,7 +21,7 @@ const publicDir = path.join(repoRoot, 'public');
 const CONFIG = {
   seed: 20250525,
   vocabSize: 2048,
-  microVocabSize: 320,
+  microVocabSize: 512,
   /** Demo examples longer than this (bos + prompt + response + eos) are left out, to bound the model's context. */
   maxTokens: 384,
   demoTrain: { math: 2500, code: 'all' as const },

@@ -32,14 +32,14 @@ function checkExample(ex: Example, vocabSize: number): void {
 describe('micro dataset (public/data/micro)', () => {
   it('loads in Node with its own tiny tokenizer, 16 train and 4 queries, both domains', async () => {
     const ds = await loadDemoDataset(nodeSource(publicDir), 'micro');
-    expect(ds.tokenizer.vocabSize).toBe(320);
+    expect(ds.tokenizer.vocabSize).toBe(512);
     expect(ds.train).toHaveLength(16);
     expect(ds.queries).toHaveLength(4);
     for (const set of [ds.train, ds.queries]) {
       expect(new Set(set.map((e) => e.domain))).toEqual(new Set(['math', 'code']));
       for (const ex of set) {
         checkExample(ex, ds.tokenizer.vocabSize);
-        expect(ex.inputIds.length).toBeLessThanOrEqual(160);
+        expect(ex.inputIds.length).toBeLessThanOrEqual(120);
         expect(ds.tokenizer.decode([...ex.inputIds])).toBe(`<|bos|>${ex.prompt}${ex.response}<|eos|>`);
       }
     }

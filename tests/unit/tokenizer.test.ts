@@ -100,7 +100,7 @@ describe('vocabulary builder', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { prompt: string; response: string });
-    const rebuilt = trainByteLevelBpe(rows.flatMap((r) => [r.prompt, r.response]), { vocabSize: 320 });
+    const rebuilt = trainByteLevelBpe(rows.flatMap((r) => [r.prompt, r.response]), { vocabSize: 512 });
     expect(rebuilt).toEqual(readJson(new URL('data/micro/tokenizer.json', publicDir)));
   });
 
