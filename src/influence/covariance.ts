@@ -4,6 +4,7 @@
  * model (true Fisher) unless the configuration asks for the empirical Fisher.
  */
 import type { Backend, Tensor } from '../linalg/backend';
+import { fetchBatch } from './batches';
 import { runPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, inputWidth, toBackend, toHost } from './host';
@@ -64,7 +65,7 @@ export async function accumulateCovariances(
       },
       async (indices) => {
         const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
-        const batch = await source.gradients({ role: 'train', indices, labels, seed: config.seed }, backend);
+        const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: config.seed }, backend);
         try {
           layerIndices.forEach((sourceIndex, l) => {
             const layer = batch.layers[sourceIndex];

@@ -41,3 +41,46 @@ export function toModelFactors(
     })),
   };
 }
+
+/** Stage outputs from factors fitted elsewhere (kronfluence, an earlier run): matched to the tracked layers by name. */
+export function fromModelFactors(
+  factors: ModelFactors,
+  strategy: Strategy,
+  layers: readonly LayerInfo[],
+  trainSize: number,
+): { covariance?: CovarianceState; eigen?: EigenFactors; lambda?: LambdaState } {
+  if (strategy === 'identity') return {};
+  if (factors.strategy !== strategy) throw new Error(`imported factors are for strategy '${factors.strategy}', the run asks for '${strategy}'`);
+  const matched = layers.map((layer) => {
+    const found = factors.layers.find((f) => f.name === layer.name);
+    if (!found) throw new Error(`imported factors have no layer "${layer.name}" (they have ${factors.layers.map((f) => f.name).join(', ')})`);
+    return found;
+  });
+  const need = <T>(layer: LayerFactors, part: keyof LayerFactors, value: T | undefined): T => {
+    if (value === undefined) throw new Error(`imported factors of layer "${layer.name}" lack ${part}, which strategy '${strategy}' needs`);
+    return value;
+  };
+  const out: { covariance?: CovarianceState; eigen?: EigenFactors; lambda?: LambdaState } = {};
+  if (strategy === 'kfac' || strategy === 'ekfac') {
+    out.eigen = {
+      activationValues: matched.map((f) => need(f, 'activationEigenvalues', f.activationEigenvalues)),
+      activationVectors: matched.map((f) => need(f, 'activationEigenvectors', f.activationEigenvectors)),
+      gradientValues: matched.map((f) => need(f, 'gradientEigenvalues', f.gradientEigenvalues)),
+      gradientVectors: matched.map((f) => need(f, 'gradientEigenvectors', f.gradientEigenvectors)),
+    };
+    if (matched.every((f) => f.activationCovarianceSum && f.gradientCovarianceSum && f.activationCount !== undefined)) {
+      out.covariance = {
+        nextIndex: trainSize,
+        activationSums: matched.map((f) => f.activationCovarianceSum!),
+        gradientSums: matched.map((f) => f.gradientCovarianceSum!),
+        tokenCount: matched[0].activationCount!,
+      };
+    }
+  }
+  if (strategy === 'ekfac' || strategy === 'diagonal') {
+    const counts = new Set(matched.map((f) => need(f, 'lambdaCount', f.lambdaCount)));
+    if (counts.size !== 1) throw new Error(`imported factors: lambdaCount differs between layers (${[...counts].join(', ')})`);
+    out.lambda = { nextIndex: trainSize, sums: matched.map((f) => need(f, 'lambdaSum', f.lambdaSum)), sequenceCount: [...counts][0] };
+  }
+  return out;
+}

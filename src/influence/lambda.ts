@@ -4,6 +4,7 @@
  * strategy's Λ_diag = mean_n G(n)∘² in the parameter basis.
  */
 import type { Backend, Tensor } from '../linalg/backend';
+import { fetchBatch } from './batches';
 import { runPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, inputWidth, toBackend, toHost } from './host';
@@ -52,7 +53,7 @@ export async function accumulateLambda(
       },
       async (indices) => {
         const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
-        const batch = await source.gradients({ role: 'train', indices, labels, seed: config.seed }, backend);
+        const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: config.seed }, backend);
         try {
           layerIndices.forEach((sourceIndex, l) => backend.accumulateLambda(sums[l], batch.layers[sourceIndex], qS[l], qA[l]));
           sequenceCount += indices.length;

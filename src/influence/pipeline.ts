@@ -12,7 +12,7 @@ import { hostMatrix, identityMatrix, inputWidth } from './host';
 import { accumulateLambda, averageLambda, emptyLambdaState } from './lambda';
 import { influenceFromTau } from './measurement';
 import { buildPreconditioner } from './preconditioner';
-import { toModelFactors } from './factors';
+import { fromModelFactors, toModelFactors } from './factors';
 import { emptyScoreState, emptySelfState, prepareQueries, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets, type ScoreContext } from './scores';
 import type {
   AttributionConfig,
@@ -60,6 +60,7 @@ export function runFingerprint(config: AttributionConfig, inputs: AttributionInp
     layers: layers.map((l) => [l.name, l.dIn, l.dOut, l.hasBias]),
     train: inputs.trainSet.examples.length,
     queries: inputs.querySet.examples.length,
+    importedFactors: inputs.factors ? inputs.factors.layers.map((l) => [l.name, l.lambdaCount ?? null, l.activationCount ?? null]) : null,
   });
 }
 
@@ -76,6 +77,7 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     throw new Error('checkpoint: the saved run has a different configuration, model layers, data size or backend; start a new run');
   }
   let record: RunCheckpoint = loaded ?? { version: 1, fingerprint, timings: [] };
+  if (inputs.factors) record = { ...record, ...fromModelFactors(inputs.factors, config.strategy, layers, trainSize) };
   const timings = new Map<StageName, StageTiming>(record.timings.map((t) => [t.stage, t]));
   const save = async (update: Partial<RunCheckpoint>): Promise<void> => {
     record = { ...record, ...update, timings: [...timings.values()] };
@@ -95,7 +97,7 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
   const { strategy } = config;
   const needsEigen = strategy === 'kfac' || strategy === 'ekfac';
 
-  if (needsEigen && record.factors === undefined) {
+  if (needsEigen && record.factors === undefined && record.eigen === undefined) {
     const factors = await timed('covariance', trainSize, async () => {
       const state = await accumulateCovariances(
         { backend, source, layerIndices, trainSize, config },
@@ -143,32 +145,25 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     perToken: tokensPerRow === null ? null : hostMatrix([querySize, tokensPerRow], new Float64Array(querySize * tokensPerRow)),
     queryTargetCounts: new Float64Array(querySize),
   };
-  await timed('scores', querySize * trainSize, async () => {
-    for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
-      const queryEnd = Math.min(querySize, queryStart + config.batchSizes.query);
-      const chunk = await prepareQueries(context, queryStart, queryEnd);
-      try {
-        const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
-        const state = await scoreTrainingSet(
-          context,
-          chunk,
-          resumed ?? emptyScoreState(layers.length, queryStart, queryEnd, trainSize, tokensPerRow),
-          trainSize,
-          offsets,
-          {
-            ...progress,
-            progressOffset: queryStart * trainSize,
-            progressTotal: querySize * trainSize,
-            saveState: (runningScores) => save({ runningScores }),
-          },
-        );
-        scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk.targetCounts);
-      } finally {
-        chunk.release();
-      }
-      await save({ scores, runningScores: undefined });
+  for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
+    const queryEnd = Math.min(querySize, queryStart + config.batchSizes.query);
+    const chunk = await timed('query', queryEnd, () => prepareQueries(context, queryStart, queryEnd));
+    try {
+      const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
+      const state = await timed('scores', queryEnd * trainSize, () =>
+        scoreTrainingSet(context, chunk, resumed ?? emptyScoreState(layers.length, queryStart, queryEnd, trainSize, tokensPerRow), trainSize, offsets, {
+          ...progress,
+          progressOffset: queryStart * trainSize,
+          progressTotal: querySize * trainSize,
+          saveState: (runningScores) => save({ runningScores }),
+        }),
+      );
+      scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk.targetCounts);
+    } finally {
+      chunk.release();
     }
-  });
+    await save({ scores, runningScores: undefined });
+  }
 
   if (record.self === undefined || record.self.nextIndex < trainSize) {
     const self = await timed('self', trainSize, () =>

@@ -6,6 +6,7 @@
  * Per-example gradients are never stored for the training set: the backend contracts P with per-token a and g.
  */
 import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
+import { fetchBatch } from './batches';
 import { runPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, toBackend } from './host';
@@ -66,7 +67,7 @@ export interface QueryChunk {
 export async function prepareQueries(context: ScoreContext, start: number, end: number): Promise<QueryChunk> {
   const { backend, source, layerIndices, config } = context;
   const indices = Array.from({ length: end - start }, (_, i) => start + i);
-  const batch = await source.gradients({ role: 'query', indices, labels: 'given', seed: config.seed }, backend);
+  const batch = await fetchBatch(source, { role: 'query', indices, labels: 'given', seed: config.seed }, backend);
   const bases = uploadBases(context);
   const operators: QueryOperator[] = [];
   try {
@@ -196,7 +197,7 @@ export async function scoreTrainingSet(
       progressTotal: options.progressTotal,
     },
     async (indices) => {
-      const batch = await source.gradients({ role: 'train', indices, labels: 'given', seed: config.seed }, backend);
+      const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
       try {
         await scoreBatch(context, chunk, batch, indices, perLayer, perToken, offsets, trainSize);
       } finally {
@@ -243,7 +244,7 @@ export async function selfInfluence(
         onProgress: options.onProgress,
       },
       async (indices) => {
-        const batch = await source.gradients({ role: 'train', indices, labels: 'given', seed: config.seed }, backend);
+        const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
         try {
           for (let l = 0; l < layerIndices.length; l++) {
             const layerBatch = batch.layers[layerIndices[l]];

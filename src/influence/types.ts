@@ -296,6 +296,11 @@ export interface AttributionInputs {
   readonly source: GradientSource;
   readonly trainSet: ExampleSet;
   readonly querySet: ExampleSet;
+  /**
+   * Factors fitted elsewhere (kronfluence's import, an earlier run's result.factors): the fitting stages are skipped
+   * and these are used, matched to the tracked layers by name. Their strategy must be the run's.
+   */
+  readonly factors?: ModelFactors;
 }
 
 export const DEFAULT_CONFIG: AttributionConfig = {

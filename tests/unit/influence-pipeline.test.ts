@@ -14,6 +14,7 @@ import {
   type AttributionResult,
   type CheckpointStore,
   type ExampleSet,
+  type GradientSource,
   type ProgressEvent,
   type RunCheckpoint,
   type StageName,
@@ -179,5 +180,18 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
     await expect(run({ ...BASE, batchSizes: { ...BASE.batchSizes, train: 0 } })).rejects.toThrow(/batchSizes\.train/);
     await expect(run({ ...BASE, queryRank: 0 })).rejects.toThrow(/queryRank/);
     await expect(run({ ...BASE, trackedLayers: '^nothing$' })).rejects.toThrow(/matches none.*up, down, unembed/);
+  });
+});
+
+describe('gradient source contract', () => {
+  it('a batch with the wrong shape is refused before any kernel runs, naming the layer and the shapes', async () => {
+    const honest = new ExactGradientSource(fixture.model);
+    const lying: GradientSource = {
+      layers: honest.layers.map((l) => (l.name === 'down' ? { ...l, dIn: 15 } : l)),
+      sequenceLength: (role, index) => honest.sequenceLength(role, index),
+      gradients: (request, b) => honest.gradients(request, b),
+    };
+    const inputs = { backend, source: lying, trainSet: set('train', TRAIN), querySet: set('query', QUERIES) };
+    await expect(runAttribution(BASE, inputs)).rejects.toThrow(/malformed batch for train examples 0–3: layer "down": activations \[4, \d+, 16\], expected \[4, \d+, 15\]/);
   });
 });

@@ -56,3 +56,29 @@ describe('parity with kronfluence (CPU float64, plain-TS models)', () => {
     await checkParity(await tokenLmFixture());
   });
 });
+
+describe('scoring with factors imported from kronfluence', () => {
+  it('uses them instead of refitting: a 10-example training subset reproduces kronfluence’s columns for those examples', async () => {
+    const fixture = await tokenLmFixture();
+    const subset = { role: 'train' as const, examples: fixture.trainSet.examples.slice(0, 10) };
+    const source = new ExactGradientSource(fixture.model);
+    const result = await runAttribution(
+      KRONFLUENCE_SETTINGS,
+      { backend: new CpuBackend(), source, trainSet: subset, querySet: fixture.querySet, factors: fixture.reference.factors! },
+    );
+    const [queries, train] = fixture.reference.pairwise[0].total.shape;
+    const expected = Float64Array.from({ length: queries * 10 }, (_, i) => fixture.reference.pairwise[0].total.data[Math.floor(i / 10) * train + (i % 10)]);
+    expect(maxRelativeError(result.tau, expected)).toBeLessThan(1e-9);
+    // No fitting pass ran: the training set was only read for scores and self-influence.
+    expect(result.timings.map((t) => t.stage)).toEqual(['query', 'scores', 'self']);
+  });
+
+  it('refuses factors of another strategy or with missing layers, naming what is wrong', async () => {
+    const fixture = await tokenLmFixture();
+    const inputs = { backend: new CpuBackend(), source: new ExactGradientSource(fixture.model), trainSet: fixture.trainSet, querySet: fixture.querySet };
+    const factors = fixture.reference.factors!;
+    await expect(runAttribution({ ...KRONFLUENCE_SETTINGS, strategy: 'diagonal' }, { ...inputs, factors })).rejects.toThrow(/strategy 'ekfac', the run asks for 'diagonal'/);
+    const partial = { ...factors, layers: factors.layers.filter((l) => l.name !== 'down') };
+    await expect(runAttribution(KRONFLUENCE_SETTINGS, { ...inputs, factors: partial })).rejects.toThrow(/no layer "down"/);
+  });
+});
