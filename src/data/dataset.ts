@@ -74,7 +74,8 @@ function preTokenizedExample(
   const categories = new Uint8Array(ids.length);
   if (tokenizer) {
     // Categories from the decoded pieces: the prompt by the text rules, the response by its domain's rules.
-    const pieces = ids.map((id) => tokenizer.decode([id]));
+    // Special tokens stand for no text, so they stay "other" as in the text path.
+    const pieces = ids.map((id) => (tokenizer.isSpecial(id) ? '' : tokenizer.decode([id])));
     const part = (from: number, to: number, mode: 'text' | 'code'): void => {
       const text = pieces.slice(from, to).join('');
       const offsets: CharSpan[] = [];

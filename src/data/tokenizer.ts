@@ -49,13 +49,17 @@ export class TextTokenizer {
   readonly exactOffsets: boolean;
   private readonly library: Tokenizer;
   private readonly addedTokenText = new Map<number, string>();
+  private readonly specialIds = new Set<number>();
 
   private constructor(json: TokenizerJsonShape, config: Record<string, unknown>) {
     if (typeof json !== 'object' || json === null || typeof json.model !== 'object') {
       throw new Error('tokenizer.json: no "model" section; is this a Hugging Face tokenizer.json?');
     }
     this.library = new Tokenizer(json, { clean_up_tokenization_spaces: false, ...config });
-    for (const t of json.added_tokens ?? []) this.addedTokenText.set(t.id, t.content);
+    for (const t of json.added_tokens ?? []) {
+      this.addedTokenText.set(t.id, t.content);
+      if (t.special) this.specialIds.add(t.id);
+    }
     const vocab = this.library.get_vocab(true);
     let maxId = -1;
     for (const id of vocab.values()) maxId = Math.max(maxId, id);
@@ -96,6 +100,11 @@ export class TextTokenizer {
   /** The exact text of `ids` (special tokens kept, no clean-up of spaces). */
   decode(ids: readonly number[]): string {
     return this.library.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
+
+  /** Whether `id` is a special added token (pad, bos, eos, …), which stands for no text of the input. */
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
   }
 
   tokenText(id: number): string | undefined {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CATEGORY_ID, charCategories, TOKEN_CATEGORIES, tokenCategories, type TokenCategory } from '../../src/data/categories';
 import { toExample } from '../../src/data/dataset';
-import type { TextRow } from '../../src/data/schema';
+import type { TextRow, TokenRow } from '../../src/data/schema';
 import { TextTokenizer } from '../../src/data/tokenizer';
 
 const publicDir = new URL('../../public/', import.meta.url);
@@ -101,3 +101,21 @@ describe('token category of a token', () => {
     expect([...tokenCategories('a+', tie, [[0, 2]])]).toEqual([CATEGORY_ID.operator]);
   });
 });
+
+describe('pre-tokenized rows', () => {
+  it('get the same categories from their decoded tokens as the text path gives', () => {
+    for (const id of ['gsm8k-train-00014', 'mbpp-2']) {
+      const fromText = toExample(train.get(id)!, tokenizer);
+      const row: TokenRow = {
+        kind: 'tokens', id, line: 1, extra: {}, domain: fromText.domain!,
+        inputIds: [...fromText.inputIds], promptLen: fromText.promptLen,
+      };
+      const fromTokens = toExample(row, tokenizer);
+      expect([...fromTokens.tokenCategories]).toEqual([...fromText.tokenCategories]);
+      expect(fromTokens.segments).toEqual([{ label: 'response', start: fromText.promptLen, end: fromText.inputIds.length }]);
+      // Without a tokenizer the ids are used as they are and every token is "other".
+      expect([...toExample(row, undefined).tokenCategories].every((c) => c === CATEGORY_ID.other)).toBe(true);
+    }
+  });
+});
+

@@ -138,3 +138,20 @@ describe('a user tokenizer (GPT-2-style byte-level BPE fixture)', () => {
     expect(() => TextTokenizer.fromJson({ vocab: {} })).toThrow(/no "model" section/);
   });
 });
+
+describe('a user tokenizer that does not spell bytes (WordPiece fixture)', () => {
+  const wordPiece = TextTokenizer.fromJson(readJson(new URL('wordpiece-tokenizer.json', fixtures)));
+
+  it('aligns tokens by searching their text; unknown words get an empty range', () => {
+    const text = 'so the cats sat. 12 = Cat dog';
+    const { ids, offsets } = wordPiece.encodeWithOffsets(text);
+    expect(wordPiece.exactOffsets).toBe(false);
+    expect(ids.map((id, i) => [wordPiece.tokenText(id), text.slice(...offsets[i]!)])).toEqual([
+      ['so', 'so'], ['the', 'the'], ['cat', 'cat'], ['##s', 's'], ['sat', 'sat'], ['.', '.'],
+      ['1', '1'], ['##2', '2'], ['=', '='], ['Ca', 'Ca'], ['##t', 't'], ['[UNK]', ''],
+    ]);
+    expect(wordPiece.padId).toBe(0);
+    expect(wordPiece.bosId).toBeUndefined();
+  });
+});
+
