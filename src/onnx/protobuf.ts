@@ -73,22 +73,28 @@ function arrayCtor(dataType: number, where: string): TypedArrayCtor {
   return ctor;
 }
 
-/** protobufjs gives int64 fields as Long objects where the `long` package loads (Node), as numbers elsewhere. */
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+/**
+ * protobufjs gives int64 fields as Long objects where the `long` package loads (Node), as numbers elsewhere
+ * (browsers): there, int64_data values beyond ±2^53 arrive rounded, and are at least kept inside the int64 range.
+ * raw_data, which exporters write, is exact everywhere.
+ */
 function int64ToBigInt(value: Int64): bigint {
-  if (typeof value === 'number') return BigInt(value);
+  if (typeof value === 'number') {
+    const big = BigInt(value);
+    return big > INT64_MAX ? INT64_MAX : big < INT64_MIN ? INT64_MIN : big;
+  }
   const bits = (BigInt(value.high >>> 0) << 32n) | BigInt(value.low >>> 0);
   return value.unsigned ? bits : BigInt.asIntN(64, bits);
 }
 
+/** Dims and int attributes as numbers. Exporters write INT64_MAX for "to the end"; beyond ±2^53 we clamp to ±2^53−1. */
 function int64ToNumber(value: Int64): number {
-  if (typeof value === 'number') return value;
-  const big = int64ToBigInt(value);
-  const asNumber = Number(big);
-  if (!Number.isSafeInteger(asNumber)) {
-    // Exporters write INT64_MAX as "to the end" in some attributes; a double cannot hold it exactly.
-    return big > 0n ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
-  }
-  return asNumber;
+  const asNumber = typeof value === 'number' ? value : Number(int64ToBigInt(value));
+  if (Number.isSafeInteger(asNumber)) return asNumber;
+  return asNumber > 0 ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
 }
 
 function elementCount(dims: readonly number[]): number {

@@ -122,7 +122,16 @@ describe('ONNX protobuf I/O', () => {
         ],
       },
     });
+    proto.graph!.node = [
+      onnx.NodeProto.create({
+        name: 'slice',
+        opType: 'X',
+        // INT64_MAX, as exporters write "to the end": a double cannot hold it, so it reads as 2^53 − 1.
+        attribute: [{ name: 'end', type: onnx.AttributeProto.AttributeType.INT, i: { low: -1, high: 0x7fffffff, unsigned: false } }],
+      }),
+    ];
     const model = parseModel(onnx.ModelProto.encode(proto).finish());
+    expect(model.graph.nodes[0]!.attributes.end).toEqual({ type: 'int', value: Number.MAX_SAFE_INTEGER });
     const get = (name: string) => model.graph.initializers.get(name)!.data;
     expect(get('f')).toEqual(new Float32Array([1.5, -2]));
     expect(get('d')).toEqual(new Float64Array([0.1]));
