@@ -34,7 +34,8 @@ function typedArrayFor(dtype: Dtype, buffer: ArrayBuffer, offset: number, length
 /** The tensor's values as a freshly allocated (aligned) typed array; F16/BF16/F8 come back as raw bits. */
 export function tensorToArray(tensor: SafetensorsTensor): TypedValues {
   requireLittleEndian();
-  const copy = tensor.data.slice();
+  // new Uint8Array(x) always copies into a fresh ArrayBuffer at offset 0; a Node Buffer's slice() is a view into a shared pool.
+  const copy = new Uint8Array(tensor.data);
   return typedArrayFor(tensor.dtype, copy.buffer, 0, copy.byteLength / DTYPE_BYTES[tensor.dtype]);
 }
 
