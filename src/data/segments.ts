@@ -49,31 +49,25 @@ const FINAL_ANSWER_LINE = /^\s*(?:####|the (?:final )?answer is\b|final answer\s
 /** Character spans of a math response: reasoning steps, the final answer, what follows it. */
 export function mathSegments(response: string): Span[] {
   const spans: Span[] = [];
-  let phase: 'reasoning' | 'after' = 'reasoning';
-  let leadingBlank = 0;
+  let answered = false;
   for (const line of splitLines(response)) {
     const last = spans[spans.length - 1];
+    const start = last ? line.start : 0; // the first span also takes any blank lines that open the response
     if (line.text.trim().length === 0) {
-      // A blank line belongs to the span before it (or to the first span, when the response opens with it).
+      // A blank line belongs to the span before it (or, at the start, to the first span).
       if (last) last.end = line.end;
-      else leadingBlank = line.end;
-      continue;
-    }
-    if (phase === 'after') {
-      last!.end = line.end;
-      continue;
-    }
-    const start = spans.length === 0 ? 0 : line.start;
-    if (FINAL_ANSWER_LINE.test(line.text)) {
+    } else if (answered) {
+      if (last!.label === SEGMENT_LABELS.afterAnswer) last!.end = line.end;
+      else spans.push({ label: SEGMENT_LABELS.afterAnswer, start, end: line.end });
+    } else if (FINAL_ANSWER_LINE.test(line.text)) {
       spans.push({ label: SEGMENT_LABELS.finalAnswer, start, end: line.end });
-      spans.push({ label: SEGMENT_LABELS.afterAnswer, start: line.end, end: line.end });
-      phase = 'after';
+      answered = true;
     } else {
       spans.push({ label: SEGMENT_LABELS.reasoning, start, end: line.end });
     }
   }
-  if (spans.length === 0 && leadingBlank > 0) return [{ label: SEGMENT_LABELS.response, start: 0, end: response.length }];
-  return spans.filter((s) => s.end > s.start);
+  if (spans.length === 0) return [{ label: SEGMENT_LABELS.response, start: 0, end: response.length }];
+  return spans;
 }
 
 const BLOCK_HEADER = /^(?:async\s+def|def|class)\b/;

@@ -54,6 +54,12 @@ describe('math segments on GSM8K', () => {
     ]);
     expect(mathSegments('x = 2\nFinal answer: $\\boxed{2}$').map((s) => s.label)).toEqual(['reasoning', 'final_answer']);
     expect(mathSegments('no marker here\nat all').map((s) => s.label)).toEqual(['reasoning', 'reasoning']);
+    // Blank lines after the answer stay with it: whitespace alone is not continued exploration.
+    expect(texts('\n1 + 1 = 2\n#### 2\n\n', mathSegments('\n1 + 1 = 2\n#### 2\n\n'))).toEqual([
+      ['reasoning', '\n1 + 1 = 2\n'],
+      ['final_answer', '#### 2\n\n'],
+    ]);
+    expect(mathSegments('  \n')).toEqual([{ label: 'response', start: 0, end: 3 }]);
   });
 });
 
