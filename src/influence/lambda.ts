@@ -20,6 +20,14 @@ export interface LambdaInputs {
   readonly bases: readonly { readonly qS: HostMatrix; readonly qA: HostMatrix }[];
 }
 
+/**
+ * The Λ pass samples its labels afresh ("sampled labels again"): its seed differs from the covariance pass's, so the
+ * two passes draw independent labels (still a pure function of the run's seed).
+ */
+export function lambdaSeed(seed: number): number {
+  return (Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2f) + 0x165667b1) >>> 0;
+}
+
 export function emptyLambdaState(layers: readonly LayerInfo[]): LambdaState {
   return {
     nextIndex: 0,
@@ -53,7 +61,7 @@ export async function accumulateLambda(
       },
       async (indices) => {
         const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
-        const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: config.seed }, backend);
+        const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: lambdaSeed(config.seed) }, backend);
         try {
           layerIndices.forEach((sourceIndex, l) => backend.accumulateLambda(sums[l], batch.layers[sourceIndex], qS[l], qA[l]));
           sequenceCount += indices.length;

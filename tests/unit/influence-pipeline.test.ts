@@ -195,3 +195,26 @@ describe('gradient source contract', () => {
     await expect(runAttribution(BASE, inputs)).rejects.toThrow(/malformed batch for train examples 0–3: layer "down": activations \[4, \d+, 16\], expected \[4, \d+, 15\]/);
   });
 });
+
+describe('label sampling', () => {
+  it('samples for the covariance and Λ passes with independent seeds; scores always use the given labels', async () => {
+    const honest = new ExactGradientSource(fixture.model);
+    const requests: { labels: string; seed: number }[] = [];
+    const recording: GradientSource = {
+      layers: honest.layers,
+      sequenceLength: (role, index) => honest.sequenceLength(role, index),
+      gradients: (request, b) => {
+        requests.push({ labels: request.labels, seed: request.seed });
+        return honest.gradients(request, b);
+      },
+    };
+    await runAttribution(BASE, { backend, source: recording, trainSet: set('train', TRAIN), querySet: set('query', QUERIES) });
+    const fitBatches = Math.ceil(TRAIN / BASE.batchSizes.fit);
+    const sampled = requests.filter((r) => r.labels === 'sampled');
+    expect(sampled).toHaveLength(2 * fitBatches);
+    const seeds = new Set(sampled.map((r) => r.seed));
+    expect(seeds.size).toBe(2);
+    expect(seeds.has(BASE.seed)).toBe(true);
+    expect(requests.slice(2 * fitBatches).every((r) => r.labels === 'given')).toBe(true);
+  });
+});
