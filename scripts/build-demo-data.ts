@@ -203,7 +203,9 @@ function main(): void {
 
   if (full) {
     copyLicences(fullDir);
-    writeDataset(fullDir, path.join(fullDir, 'tokenizer.json'), tokenizerJson, allTrain, allQueries, provenance);
+    const { dropped_for_length: _, ...fullProvenance } = provenance;
+    const everything = { ...fullProvenance, subset: 'every row of both sources, no length filter or subsampling' };
+    writeDataset(fullDir, path.join(fullDir, 'tokenizer.json'), tokenizerJson, allTrain, allQueries, everything);
     console.log(`full: ${allTrain.length} train, ${allQueries.length} queries in ${fullDir}`);
   }
 }
