@@ -198,20 +198,31 @@ export function tokenLmModel(params: TokenLmParams, data: Readonly<Record<'train
       const g = [new Float64Array(length * up.dOut), new Float64Array(length * down.dOut), new Float64Array(length * unembed.dOut)];
       const tokenLogLikelihoods = new Float64Array(length);
       let loss = 0;
-      for (let t = 0; t < length; t++) {
+      const forward = Array.from({ length }, (_, t) => {
         const h = params.embedding.slice(inputIds[t] * dModel, (inputIds[t] + 1) * dModel);
         const z = applyLinear(up, h).map(Math.tanh);
         const h2 = applyLinear(down, z).map((v, i) => v + h[i]);
-        const logits = applyLinear(unembed, h2);
+        return { h, z, h2, logits: applyLinear(unembed, h2) };
+      });
+      const measured = (t: number) => t >= promptLength - 1 && t < length - 1;
+      // Sampled labels exactly as the ONNX path draws them: one sampleLabels call over the sequence, keyed by position.
+      const sampled =
+        labels === 'sampled'
+          ? sampleLabels({
+              logits: Float64Array.from(forward.flatMap((f) => Array.from(f.logits))),
+              dims: [1, length, params.vocab],
+              mask: Array.from({ length }, (_, t) => (measured(t) ? 1 : 0)),
+              seed,
+              rowKeys: [index],
+            })
+          : null;
+      forward.forEach(({ h, z, h2, logits }, t) => {
         a[0].set(h, t * up.dIn);
         a[1].set(z, t * down.dIn);
         a[2].set(h2, t * unembed.dIn);
-        if (t < promptLength - 1 || t >= length - 1) continue;
+        if (!measured(t)) return;
         const logp = logSoftmax(logits);
-        const label =
-          labels === 'given'
-            ? inputIds[t + 1]
-            : Number(sampleLabels({ logits, dims: [1, 1, params.vocab], seed, rowKeys: [index] })[0]);
+        const label = sampled ? Number(sampled[t]) : inputIds[t + 1];
         tokenLogLikelihoods[t] = logp[label];
         loss -= logp[label];
         const gLogits = logp.map((v, k) => Math.exp(v) - (k === label ? 1 : 0));
@@ -220,7 +231,7 @@ export function tokenLmModel(params: TokenLmParams, data: Readonly<Record<'train
         g[2].set(gLogits, t * unembed.dOut);
         g[1].set(gH2, t * down.dOut);
         g[0].set(gZ.map((v, i) => v * (1 - z[i] * z[i])), t * up.dOut);
-      }
+      });
       return {
         layers: a.map((activations, l) => ({ a: activations, g: g[l] })),
         length,
