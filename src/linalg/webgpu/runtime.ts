@@ -10,9 +10,13 @@ import { DeviceLostError, KernelError, type ShapeReport } from './errors';
 import { shaderSource } from './shaders';
 import { GpuTensor, shapeSize } from './tensor';
 
-const TENSOR_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-const UNIFORM_USAGE = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
-const READBACK_USAGE = GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+// The spec's GPUBufferUsage bits, spelled out: in Node the GPUBufferUsage global exists only after nodeGpu() runs,
+// which is later than this module loads.
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const MAP_MODE_READ = 0x1;
+const TENSOR_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+const UNIFORM_USAGE = USAGE.UNIFORM | USAGE.COPY_DST;
+const READBACK_USAGE = USAGE.MAP_READ | USAGE.COPY_DST;
 
 /** One pipeline: an entry point of shaders/<shader>.wgsl specialised by WGSL `override` constants. */
 export interface KernelSpec {
@@ -38,8 +42,8 @@ export interface Dispatch {
   readonly shapes: ShapeReport;
   /** Bound at @binding(0) as a uniform struct of u32 words (floats via f32Bits). */
   readonly uniforms: readonly number[];
-  /** Bound at @binding(1), @binding(2), … in order. */
-  readonly storage: readonly StorageOperand[];
+  /** Bound at @binding(1), @binding(2), … in order; null leaves out a binding this entry point does not use. */
+  readonly storage: readonly (StorageOperand | null)[];
   readonly workgroups: readonly [number, number?, number?];
 }
 
@@ -123,14 +127,16 @@ export class GpuRuntime {
   wrap(buffer: GPUBuffer, shape: readonly number[]): GpuTensor {
     const bytes = shapeSize(shape) * 4;
     if (bytes > buffer.size) throw new KernelError('wrap', { shape: [...shape], bufferBytes: buffer.size }, `shape needs ${bytes} bytes`);
-    if ((buffer.usage & GPUBufferUsage.STORAGE) === 0) throw new KernelError('wrap', { shape: [...shape] }, 'the buffer lacks STORAGE usage');
+    if ((buffer.usage & USAGE.STORAGE) === 0) throw new KernelError('wrap', { shape: [...shape] }, 'the buffer lacks STORAGE usage');
     return new GpuTensor(buffer, [...shape], false);
   }
 
-  release(tensor: GpuTensor): void {
-    if (tensor.released) return;
-    tensor.markReleased();
-    if (tensor.owned) this.pool.release(tensor.buffer);
+  release(...tensors: GpuTensor[]): void {
+    for (const tensor of tensors) {
+      if (tensor.released) continue;
+      tensor.markReleased();
+      if (tensor.owned) this.pool.release(tensor.buffer);
+    }
   }
 
   /** Contents as float32, after every earlier dispatch; rejects with the first kernel error or DeviceLostError. */
@@ -142,7 +148,7 @@ export class GpuRuntime {
     if (bytes > 0) encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes);
     this.device.queue.submit([encoder.finish()]);
     try {
-      await this.untilLost(staging.mapAsync(GPUMapMode.READ, 0, Math.max(bytes, 4)), 'read');
+      await this.untilLost(staging.mapAsync(MAP_MODE_READ, 0, Math.max(bytes, 4)), 'read');
     } catch (error) {
       throw (await this.lostSoon()) ?? error;
     }
@@ -158,6 +164,14 @@ export class GpuRuntime {
     this.checkAlive('finish');
     await this.untilLost(this.device.queue.onSubmittedWorkDone(), 'finish');
     await this.settle();
+  }
+
+  /** Copies count elements between tensors on the queue (no binding, so no binding-size limit). */
+  copy(regions: readonly { from: GpuTensor; fromStart: number; to: GpuTensor; toStart: number; count: number }[]): void {
+    this.checkAlive('copy');
+    const encoder = this.device.createCommandEncoder({ label: 'copy' });
+    for (const r of regions) if (r.count > 0) encoder.copyBufferToBuffer(r.from.buffer, r.fromStart * 4, r.to.buffer, r.toStart * 4, r.count * 4);
+    this.device.queue.submit([encoder.finish()]);
   }
 
   // ---- binding windows ----------------------------------------------------------------------------------------
@@ -185,17 +199,24 @@ export class GpuRuntime {
 
   // ---- pipelines and dispatch ---------------------------------------------------------------------------------
 
-  /** Builds a pipeline ahead of use, rejecting with the compiler's message (the sync path reports it later). */
+  /**
+   * Builds a pipeline ahead of use and rejects with the compiler's messages (line numbers included); the sync path
+   * in run() reports the same errors later, at the next read. (createComputePipelineAsync crashes Dawn in Node.)
+   */
   async prepare(kernel: string, spec: KernelSpec): Promise<void> {
     const key = pipelineKey(spec);
     if (this.pipelines.has(key)) return;
-    try {
-      const pipeline = await this.untilLost(this.device.createComputePipelineAsync(this.pipelineDescriptor(kernel, spec)), `building ${kernel}`);
-      this.pipelines.set(key, pipeline);
-    } catch (error) {
-      if (error instanceof DeviceLostError) throw error;
-      throw new KernelError(kernel, { constants: JSON.stringify(spec.constants ?? {}) }, `pipeline creation failed: ${(error as Error).message}`);
+    this.checkAlive(`building ${kernel}`);
+    this.device.pushErrorScope('validation');
+    const descriptor = this.pipelineDescriptor(kernel, spec);
+    const pipeline = this.device.createComputePipeline(descriptor);
+    const error = await this.untilLost(this.device.popErrorScope(), `building ${kernel}`);
+    if (error) {
+      const info = await descriptor.compute.module.getCompilationInfo();
+      const messages = info.messages.map((m) => `shaders/${spec.shader}.wgsl:${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
+      throw new KernelError(kernel, { constants: JSON.stringify(spec.constants ?? {}) }, `pipeline creation failed: ${[error.message, ...messages].join('\n')}`);
     }
+    this.pipelines.set(key, pipeline);
   }
 
   run(dispatch: Dispatch): void {
@@ -214,6 +235,7 @@ export class GpuRuntime {
     this.device.queue.writeBuffer(uniform, 0, uniformWords);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: Math.ceil(uniformWords.byteLength / 16) * 16 } }];
     dispatch.storage.forEach((operand, i) => {
+      if (operand === null) return;
       entries.push({ binding: i + 1, resource: operand instanceof GpuTensor ? { buffer: operand.buffer, size: Math.max(4, operand.size * 4) } : operand.binding });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: dispatch.kernel });

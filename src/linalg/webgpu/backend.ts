@@ -1,0 +1,246 @@
+/**
+ * The float32 WebGPU backend: every Backend method as WGSL kernels on one GPUDevice, with tensors in GPUBuffers.
+ * Nothing is read back between stages unless a method returns a number (dampingValue) or the caller reads.
+ */
+import type { Backend, Damping, Eigen, EighOptions, Tensor, TokenBatch } from '../backend';
+import { CpuBackend } from '../cpu/backend';
+import type { AcquiredGpu } from './adapter';
+import { accumulateCovariance, finalizeCovariance, DEFAULT_COVARIANCE_TUNING, type CovarianceTuning } from './kernels/covariance';
+import { dampingTensor, divideDamped, squareAccumulate } from './kernels/ekfac';
+import { DEFAULT_GEMM_TUNING, gemm, type GemmTuning } from './kernels/gemm';
+import { OperandCheck } from './kernels/operands';
+import { batchScores, type ScoreBatch } from './kernels/scores';
+import { GpuRuntime, type RuntimeOptions } from './runtime';
+import type { GpuTensor } from './tensor';
+
+export const SHADERS = ['covariance', 'covariance-finalize', 'gemm', 'ekfac', 'reduce', 'scores'] as const;
+
+export interface WebGpuBackendOptions extends RuntimeOptions {
+  readonly covariance?: CovarianceTuning;
+  readonly gemm?: GemmTuning;
+}
+
+export class WebGpuBackend implements Backend {
+  readonly kind = 'webgpu' as const;
+  readonly precision = 'float32' as const;
+  readonly description: string;
+  private readonly covarianceTuning: CovarianceTuning;
+  private readonly gemmTuning: GemmTuning;
+
+  constructor(
+    readonly runtime: GpuRuntime,
+    options: WebGpuBackendOptions = {},
+  ) {
+    const report = runtime.acquired.report;
+    this.description = `WebGPU float32 on ${report.name}${report.software ? ' (software/fallback adapter)' : ''}`;
+    this.covarianceTuning = options.covariance ?? DEFAULT_COVARIANCE_TUNING;
+    this.gemmTuning = options.gemm ?? DEFAULT_GEMM_TUNING;
+  }
+
+  upload(data: ArrayLike<number>, shape: readonly number[]): GpuTensor {
+    return this.runtime.upload(data, shape);
+  }
+
+  zeros(shape: readonly number[]): GpuTensor {
+    return this.runtime.zeros(shape);
+  }
+
+  /** A Tensor over a GPUBuffer owned elsewhere (e.g. onnxruntime-web's tensor.gpuBuffer), without copying; release() leaves the buffer alone. */
+  wrapBuffer(buffer: GPUBuffer, shape: readonly number[]): GpuTensor {
+    return this.runtime.wrap(buffer, shape);
+  }
+
+  async read(tensor: Tensor): Promise<Float64Array> {
+    const check = new OperandCheck('read', { tensor });
+    const values = await this.runtime.read(check.expect(tensor, 'tensor', tensor.shape.map((_, i) => `d${i}`)));
+    return Float64Array.from(values);
+  }
+
+  release(...tensors: Tensor[]): void {
+    for (const tensor of tensors) {
+      const check = new OperandCheck('release', { tensor });
+      this.runtime.release(check.expect(tensor, 'tensor', tensor.shape.map((_, i) => `d${i}`)));
+    }
+  }
+
+  accumulateCovariance(acc: Tensor, x: Tensor, mask: Tensor | null, appendOnes: boolean): void {
+    accumulateCovariance(this.runtime, acc, x, mask, appendOnes, this.covarianceTuning);
+  }
+
+  finalizeCovariance(acc: Tensor, count: number): GpuTensor {
+    return finalizeCovariance(this.runtime, acc, count);
+  }
+
+  async eigh(matrix: Tensor, options?: EighOptions): Promise<Eigen> {
+    void options;
+    throw new Error(
+      `WebGpuBackend.eigh(${matrix.shape.join('×')}): the GPU Jacobi eigensolver (eighGpu in src/linalg/webgpu/eigh.ts) is not built yet`,
+    );
+  }
+
+  sequenceGradients(batch: TokenBatch): GpuTensor {
+    const check = new OperandCheck('sequenceGradients', batchOperands(batch));
+    const b = unpackBatch(check, batch);
+    return this.buildSequenceGradients(check, b);
+  }
+
+  rotate(matrices: Tensor, qS: Tensor, qA: Tensor, direction: 'into' | 'back'): GpuTensor {
+    const check = new OperandCheck(`rotate.${direction}`, { matrices, qS, qA });
+    if (direction !== 'into' && direction !== 'back') check.fail(`direction must be 'into' or 'back', got ${String(direction)}`);
+    const g = check.expect(matrices, 'matrices', ['N', 'dOut', 'dIn']);
+    const s = check.expect(qS, 'qS', ['dOut', 'dOut']);
+    const a = check.expect(qA, 'qA', ['dIn', 'dIn']);
+    return this.changeBasis(check, g, s, a, direction);
+  }
+
+  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor, qA: Tensor): void {
+    const check = new OperandCheck('accumulateLambda', { lambda, ...batchOperands(batch), qS, qA });
+    const b = unpackBatch(check, batch);
+    const lambdaTensor = check.expect(lambda, 'lambda', [b.dOut, b.dInPrime]);
+    const s = check.expect(qS, 'qS', [b.dOut, b.dOut]);
+    const a = check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]);
+    const gradients = this.buildSequenceGradients(check, b);
+    const rotated = this.changeBasis(check, gradients, s, a, 'into');
+    this.runtime.release(gradients);
+    squareAccumulate(this.runtime, check, rotated, b.sequences, lambdaTensor);
+    this.runtime.release(rotated);
+  }
+
+  async dampingValue(lambda: Tensor, damping: Damping): Promise<number> {
+    const check = new OperandCheck('dampingValue', { lambda });
+    const delta = dampingTensor(this.runtime, check, check.expect(lambda, 'lambda', ['dOut', 'dIn']), damping);
+    const [value] = await this.runtime.read(delta);
+    this.runtime.release(delta);
+    return value!;
+  }
+
+  /** Λ + δ is not checked for positivity here (that would need a readback); δ ≥ 0 and Λ ≥ 0 by construction. */
+  precondition(queryGradients: Tensor, qS: Tensor, qA: Tensor, lambda: Tensor, damping: Damping): GpuTensor {
+    const check = new OperandCheck('precondition', { queryGradients, qS, qA, lambda });
+    const g = check.expect(queryGradients, 'queryGradients', ['Q', 'dOut', 'dIn']);
+    const s = check.expect(qS, 'qS', ['dOut', 'dOut']);
+    const a = check.expect(qA, 'qA', ['dIn', 'dIn']);
+    const lambdaTensor = check.expect(lambda, 'lambda', ['dOut', 'dIn']);
+    const delta = dampingTensor(this.runtime, check, lambdaTensor, damping);
+    const rotated = this.changeBasis(check, g, s, a, 'into');
+    divideDamped(this.runtime, check, rotated, check.dim('Q'), lambdaTensor, delta);
+    const out = this.changeBasis(check, rotated, s, a, 'back');
+    this.runtime.release(rotated, delta);
+    return out;
+  }
+
+  scores(preconditioned: Tensor, batch: TokenBatch, perToken: boolean): GpuTensor {
+    const check = new OperandCheck('scores', { preconditioned, ...batchOperands(batch) });
+    const b = unpackBatch(check, batch);
+    const p = check.expect(preconditioned, 'preconditioned', ['Q', b.dOut, b.dInPrime]);
+    return batchScores(this.runtime, check, check.dim('Q'), b, perToken, { preconditioned: p }, this.gemmTuning);
+  }
+
+  /** The SVD runs on the CPU in float64 (CpuBackend.lowRank) from a readback of P; the factors go back to the GPU. */
+  async lowRank(preconditioned: Tensor, rank: number): Promise<{ u: GpuTensor; v: GpuTensor }> {
+    const check = new OperandCheck('lowRank', { preconditioned });
+    const p = check.expect(preconditioned, 'preconditioned', ['Q', 'dOut', 'dIn']);
+    const cpu = new CpuBackend();
+    const factors = await cpu.lowRank(cpu.upload(await this.runtime.read(p), p.shape), rank);
+    const [u, v] = await Promise.all([cpu.read(factors.u), cpu.read(factors.v)]);
+    return { u: this.runtime.upload(u, factors.u.shape), v: this.runtime.upload(v, factors.v.shape) };
+  }
+
+  lowRankScores(u: Tensor, v: Tensor, batch: TokenBatch, perToken: boolean): GpuTensor {
+    const check = new OperandCheck('lowRankScores', { u, v, ...batchOperands(batch) });
+    const b = unpackBatch(check, batch);
+    const uTensor = check.expect(u, 'u', ['Q', b.dOut, 'k']);
+    const vTensor = check.expect(v, 'v', ['Q', b.dInPrime, 'k']);
+    const factors = { u: uTensor, v: vTensor, rank: check.dim('k') };
+    return batchScores(this.runtime, check, check.dim('Q'), b, perToken, factors, this.gemmTuning);
+  }
+
+  /** G(n) = Σ_t m g ãᵀ: the gradients read transposed as A, the activations (with the ones column) as B. */
+  private buildSequenceGradients(check: OperandCheck, b: ScoreBatch): GpuTensor {
+    const { sequences: B, tokens: T, dIn, dInPrime, dOut } = b;
+    const out = this.runtime.allocate([B, dOut, dInPrime], 'sequence gradients');
+    gemm(
+      this.runtime,
+      check,
+      {
+        m: dOut,
+        n: dInPrime,
+        k: T,
+        batch: B,
+        a: { tensor: b.gradients, batchStride: T * dOut, ld: dOut, transpose: true },
+        b: { tensor: b.activations, batchStride: T * dIn, ld: dIn },
+        c: { tensor: out, batchStride: dOut * dInPrime, ld: dInPrime },
+        maskK: b.mask ? { tensor: b.mask, batchStride: T } : undefined,
+        onesBN: dInPrime > dIn,
+      },
+      this.gemmTuning,
+    );
+    return out;
+  }
+
+  /** 'into': Q_Sᵀ G Q_A; 'back': Q_S R Q_Aᵀ — two batched GEMMs with the eigenbases shared across the batch. */
+  private changeBasis(check: OperandCheck, g: GpuTensor, qS: GpuTensor, qA: GpuTensor, direction: 'into' | 'back'): GpuTensor {
+    const [count, dOut, dIn] = g.shape as [number, number, number];
+    const matrix = dOut * dIn;
+    const left = this.runtime.allocate([count, dOut, dIn], 'rotation half-step');
+    const into = direction === 'into';
+    gemm(
+      this.runtime,
+      check,
+      {
+        m: dOut,
+        n: dIn,
+        k: dOut,
+        batch: count,
+        a: { tensor: qS, batchStride: 0, ld: dOut, transpose: into },
+        b: { tensor: g, batchStride: matrix, ld: dIn },
+        c: { tensor: left, batchStride: matrix, ld: dIn },
+      },
+      this.gemmTuning,
+    );
+    const out = this.runtime.allocate([count, dOut, dIn], into ? 'rotated' : 'rotated back');
+    gemm(
+      this.runtime,
+      check,
+      {
+        m: dOut,
+        n: dIn,
+        k: dIn,
+        batch: count,
+        a: { tensor: left, batchStride: matrix, ld: dIn },
+        b: { tensor: qA, batchStride: 0, ld: dIn, transpose: !into },
+        c: { tensor: out, batchStride: matrix, ld: dIn },
+      },
+      this.gemmTuning,
+    );
+    this.runtime.release(left);
+    return out;
+  }
+}
+
+/** Loads the shaders and builds the backend on an acquired device (window, worker or Node). */
+export async function webGpuBackend(acquired: AcquiredGpu, options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  return new WebGpuBackend(await GpuRuntime.create(acquired, SHADERS, options), options);
+}
+
+function batchOperands(batch: TokenBatch): Record<string, Tensor | null> {
+  return { activations: batch.activations, gradients: batch.gradients, mask: batch.mask };
+}
+
+function unpackBatch(check: OperandCheck, batch: TokenBatch): ScoreBatch {
+  check.note('appendOnes', batch.appendOnes);
+  const activations = check.expect(batch.activations, 'batch.activations', ['B', 'T', 'dIn']);
+  const gradients = check.expect(batch.gradients, 'batch.gradients', ['B', 'T', 'dOut']);
+  const mask = batch.mask === null ? null : check.expect(batch.mask, 'batch.mask', ['B', 'T']);
+  const dIn = check.dim('dIn');
+  return {
+    activations,
+    gradients,
+    mask,
+    sequences: check.dim('B'),
+    tokens: check.dim('T'),
+    dIn,
+    dInPrime: dIn + (batch.appendOnes ? 1 : 0),
+    dOut: check.dim('dOut'),
+  };
+}
