@@ -52,9 +52,16 @@ export function validateConfig(config: AttributionConfig): void {
   if (!['identity', 'diagonal', 'kfac', 'ekfac'].includes(config.strategy)) throw new Error(`config.strategy: unknown strategy "${config.strategy}"`);
 }
 
+/** JSON with object keys sorted, so equal configurations built in another key order fingerprint the same. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
 /** What a checkpoint must agree with to be resumed. */
 export function runFingerprint(config: AttributionConfig, inputs: AttributionInputs, layers: readonly LayerInfo[]): string {
-  return JSON.stringify({
+  return canonicalJson({
     config,
     backend: [inputs.backend.kind, inputs.backend.precision],
     layers: layers.map((l) => [l.name, l.dIn, l.dOut, l.hasBias]),

@@ -218,3 +218,13 @@ describe('label sampling', () => {
     expect(requests.slice(2 * fitBatches).every((r) => r.labels === 'given')).toBe(true);
   });
 });
+
+describe('checkpoint fingerprint', () => {
+  it('does not depend on the order in which the configuration’s keys were written', async () => {
+    const store = new MemoryCheckpoints();
+    await run(BASE, fixture.model, { checkpoint: store });
+    const reordered = Object.fromEntries(Object.entries(BASE).reverse()) as unknown as AttributionConfig;
+    const again = await run(reordered, fixture.model, { checkpoint: store });
+    expect(again.tau.length).toBe(QUERIES * TRAIN);
+  });
+});
