@@ -37,7 +37,8 @@ fn token_scores(@builtin(global_invocation_id) id: vec3<u32>) {
     sum = x[x_row + stored];
   }
   for (var i = 0u; i < stored; i = i + 1u) { sum = fma(x[x_row + i], y[y_row + i], sum); }
-  out[params.out_base + q * params.out_query_stride + row] = weight * sum;
+  // Padding scores exactly 0 (not -0, not NaN from whatever the padding rows hold).
+  out[params.out_base + q * params.out_query_stride + row] = select(weight * sum, 0.0, weight == 0.0);
 }
 
 // Here x holds token scores [Q, rows] (x_query_stride = rows) and out receives [Q, rows / tokens].
