@@ -124,7 +124,16 @@ const cases: Case[] = [
     build: (b, p) => one(b, 'Add', [one(b, 'Mul', [p.a, p.a]), one(b, 'Tanh', [p.a])]),
   },
   {
-    name: 'broadcast against a shape known only at run time (dynamic reduction axes)',
+    name: 'broadcast against a shape known only at run time (reduction axes computed by the graph)',
+    params: { a: { dims: [2, 3] }, c: { dims: [3] } },
+    build: (b, p) => {
+      // The float round trip hides the shape vector's values from static inference.
+      const shape = one(b, 'Cast', [one(b, 'Cast', [i64(b, [1, 3])], { to: attr.int(DataType.FLOAT) })], { to: attr.int(DataType.INT64) });
+      return one(b, 'Mul', [p.a, one(b, 'Reshape', [p.c, shape])]);
+    },
+  },
+  {
+    name: 'broadcast shape vector built at run time from Shape, Gather and Concat (inferred statically)',
     params: { a: { dims: [2, 3] }, c: { dims: [3] } },
     build: (b, p) => {
       const columns = one(b, 'Gather', [one(b, 'Shape', [p.a]), i64(b, [1])], { axis: attr.int(0) });

@@ -1,8 +1,10 @@
 /**
  * Static facts about the forward graph's values that the VJPs use to emit fewer runtime shape ops: element type,
- * dims where known (numbers, or symbols such as 'batch' that compare equal to themselves), and the values of small
- * constant integer tensors (Reshape shapes, axes inputs). Anything unknown is null, and the VJPs then fall back to
- * computing shapes at run time with Shape ops, so this inference may be incomplete but never wrong.
+ * dims where known (numbers, or symbols such as 'batch' that compare equal to themselves), and the element values of
+ * small integer tensors — constants, and the shape vectors exporters compute at run time (Shape → Gather → Unsqueeze
+ * → Concat → Reshape), whose elements are dims themselves. Anything unknown is null, and the VJPs then fall back to
+ * computing shapes at run time with Shape ops, so this inference may be incomplete but never wrong (given that a
+ * dim_param name means one size throughout the graph, as ONNX intends).
  */
 import { DataType, type Attribute, type Dim, type Graph, type Node, type TensorInit } from '../ir';
 
@@ -97,8 +99,14 @@ function normalizeAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
 
-/** Output dims of Slice: exact where the sliced axis size and all parameters are constants, else null on that axis. */
-function sliceDims(input: readonly Dim[], starts: number[] | null, ends: number[] | null, axesIn: number[] | null, steps: number[] | null): Dim[] {
+/**
+ * Output dims of Slice: exact where the sliced axis size and all parameters are constants, else null on that axis —
+ * except x[0:e] with a symbolic end e, which is e (a run where e exceeded the axis would fail in the op that
+ * broadcasts the slice against e-sized values, exporters' causal-mask pattern).
+ */
+function sliceDims(input: readonly Dim[], symbolicStarts: Dim[] | null, symbolicEnds: Dim[] | null, axesIn: number[] | null, steps: number[] | null): Dim[] {
+  const numeric = (values: Dim[] | null) => (values && values.every((v) => typeof v === 'number') ? (values as number[]) : null);
+  const [starts, ends] = [numeric(symbolicStarts), numeric(symbolicEnds)];
   const rank = input.length;
   const axes = axesIn ?? (starts ? [...starts.keys()] : null);
   if (!axes) return input.map(() => null);
@@ -106,6 +114,11 @@ function sliceDims(input: readonly Dim[], starts: number[] | null, ends: number[
   axes.forEach((a, i) => {
     const axis = normalizeAxis(a, rank);
     const size = input[axis];
+    const symbolicEnd = symbolicEnds?.[i];
+    if (symbolicStarts?.[i] === 0 && (steps?.[i] ?? 1) === 1 && typeof symbolicEnd === 'string') {
+      out[axis] = symbolicEnd;
+      return;
+    }
     if (typeof size !== 'number' || !starts || !ends) {
       out[axis] = null;
       return;
@@ -119,19 +132,86 @@ function sliceDims(input: readonly Dim[], starts: number[] | null, ends: number[
   return out;
 }
 
+/** Shape arithmetic exporters emit (seq − seq, d / heads): numbers, and the identities that keep a symbol. */
+function contentArithmetic(op: string, left: Dim[] | null, right: Dim[] | null): Dim[] | null {
+  if (!left || !right || (left.length !== right.length && left.length !== 1 && right.length !== 1)) return null;
+  return Array.from({ length: Math.max(left.length, right.length) }, (_, i) => {
+    const a = left[left.length === 1 ? 0 : i];
+    const b = right[right.length === 1 ? 0 : i];
+    if (typeof a === 'number' && typeof b === 'number') {
+      return op === 'Add' ? a + b : op === 'Sub' ? a - b : op === 'Mul' ? a * b : Math.trunc(a / b);
+    }
+    if (op === 'Sub' && a !== null && a === b) return 0;
+    if ((op === 'Add' && b === 0) || ((op === 'Mul' || op === 'Div') && b === 1)) return a;
+    if ((op === 'Add' && a === 0) || (op === 'Mul' && a === 1)) return b;
+    return null;
+  });
+}
+
+/** The element values of a node's output when it is a shape vector derived from dims and constants, else null. */
+function shapeVectorContent(node: Node, inputDims: readonly Dim[] | null, symbolic: (name: string) => Dim[] | null, ints: (name: string) => number[] | null): Dim[] | null {
+  const input = node.inputs[0] ? symbolic(node.inputs[0]) : null;
+  switch (node.opType) {
+    case 'Shape': {
+      if (!inputDims) return null;
+      const rank = inputDims.length;
+      const start = normalizeAxis(intAttr(node, 'start', 0), rank);
+      const end = node.attributes.end ? normalizeAxis(intAttr(node, 'end', rank), rank) : rank;
+      return inputDims.slice(Math.max(0, start), Math.min(end, rank));
+    }
+    case 'Gather': {
+      const indices = ints(node.inputs[1]);
+      if (!input || !indices || intAttr(node, 'axis', 0) !== 0) return null;
+      return indices.map((i) => input[i < 0 ? i + input.length : i] ?? null);
+    }
+    case 'Unsqueeze':
+    case 'Squeeze':
+    case 'Identity':
+      return input;
+    case 'Cast': {
+      const to = intAttr(node, 'to', 0);
+      return to === DataType.INT64 || to === DataType.INT32 ? input : null;
+    }
+    case 'Add':
+    case 'Sub':
+    case 'Mul':
+    case 'Div':
+      return contentArithmetic(node.opType, input, symbolic(node.inputs[1]));
+    case 'Concat': {
+      const parts = node.inputs.map((name) => symbolic(name));
+      return parts.every((p) => p !== null) ? (parts as Dim[][]).flat() : null;
+    }
+    case 'Slice': {
+      const [starts, ends, axes, steps] = [1, 2, 3, 4].map((i) => (node.inputs[i] ? ints(node.inputs[i]) : null));
+      if (!input || !starts || !ends || (axes && (axes.length !== 1 || normalizeAxis(axes[0], 1) !== 0))) return null;
+      const picked = sliceDims([input.length], starts, ends, [0], steps)[0] as number;
+      const step = steps?.[0] ?? 1;
+      const first = Math.min(Math.max(starts[0] < 0 ? starts[0] + input.length : starts[0], step > 0 ? 0 : -1), step > 0 ? input.length : input.length - 1);
+      return Array.from({ length: picked }, (_, k) => input[first + k * step] ?? null);
+    }
+    default:
+      return null;
+  }
+}
+
 export function inferFacts(graph: Graph, opset: number): GraphFacts {
   const facts = new Map<string, ValueFacts>();
-  const constants = new Map<string, number[]>();
+  /** Element values of small rank-0/1 integer tensors: numbers, or dims ('batch') for run-time shape vectors. */
+  const contents = new Map<string, Dim[]>();
   for (const info of [...graph.inputs, ...graph.valueInfo, ...graph.outputs]) {
     facts.set(info.name, { type: info.elemType, dims: info.shape });
   }
   for (const [name, tensor] of graph.initializers) {
     facts.set(name, { type: tensor.dataType, dims: tensor.dims });
     const ints = tensor.data.length <= 64 ? tensorInts(tensor) : null;
-    if (ints) constants.set(name, ints);
+    if (ints) contents.set(name, ints);
   }
   const get = (name: string): ValueFacts => facts.get(name) ?? { type: null, dims: null };
-  const ints = (name: string | undefined): number[] | null => (name ? constants.get(name) ?? null : null);
+  const symbolic = (name: string | undefined): Dim[] | null => (name ? contents.get(name) ?? null : null);
+  const ints = (name: string | undefined): number[] | null => {
+    const values = symbolic(name);
+    return values && values.every((v) => typeof v === 'number') ? (values as number[]) : null;
+  };
   const axesOf = (node: Node, inputIndex: number, sinceOpset: number): number[] | null =>
     opset >= sinceOpset ? ints(node.inputs[inputIndex]) : intsAttr(node, 'axes');
 
@@ -148,7 +228,7 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
         type = tensor.dataType;
         dims = [...tensor.dims];
         const values = tensor.data.length <= 64 ? tensorInts(tensor) : null;
-        if (values) constants.set(node.outputs[0], values);
+        if (values) contents.set(node.outputs[0], values);
       }
     } else if (SAME_SHAPE.has(op)) {
       dims = x.dims ? [...x.dims] : null;
@@ -172,14 +252,14 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
         dims = perm.map((p) => x.dims![p]);
       }
     } else if (op === 'Reshape') {
-      const shape = ints(node.inputs[1]);
+      const shape = symbolic(node.inputs[1]);
       if (shape) {
         dims = shape.map((d, i) => (d === 0 && !intAttr(node, 'allowzero', 0) ? x.dims?.[i] ?? null : d === -1 ? null : d));
         const knownInput = x.dims?.every((d) => typeof d === 'number');
         const known = dims.every((d) => typeof d === 'number');
         if (!known && knownInput && dims.filter((d) => d === null).length === 1) {
           const total = (x.dims as number[]).reduce((p, d) => p * d, 1);
-          const rest = dims.reduce<number>((p, d) => p * (d === null ? 1 : (d as number)), 1);
+          const rest = dims.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1);
           dims = dims.map((d) => (d === null ? total / rest : d));
         }
       } else {
@@ -225,7 +305,7 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
         continue;
       }
     } else if (op === 'Slice') {
-      if (x.dims && rank !== null) dims = sliceDims(x.dims, ints(node.inputs[1]), ints(node.inputs[2]), ints(node.inputs[3]), ints(node.inputs[4]));
+      if (x.dims && rank !== null) dims = sliceDims(x.dims, symbolic(node.inputs[1]), symbolic(node.inputs[2]), ints(node.inputs[3]), ints(node.inputs[4]));
     } else if (op === 'Gather') {
       const indices = inputs[1]?.dims;
       if (x.dims && indices && rank !== null) {
@@ -245,13 +325,16 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
     } else if (op === 'ConstantOfShape') {
       const value = node.attributes.value;
       type = value?.type === 'tensor' ? value.value.dataType : DataType.FLOAT;
-      const shape = ints(node.inputs[0]);
+      const shape = symbolic(node.inputs[0]);
       const shapeDims = inputs[0]?.dims;
-      dims = shape ? shape : shapeDims && typeof shapeDims[0] === 'number' ? new Array<Dim>(shapeDims[0]).fill(null) : null;
+      dims = shape ? [...shape] : shapeDims && typeof shapeDims[0] === 'number' ? new Array<Dim>(shapeDims[0]).fill(null) : null;
     } else if (op === 'Range') {
-      dims = [null];
+      const [start, limit, delta] = node.inputs.map((name) => symbolic(name)?.[0] ?? null);
+      if (start === 0 && delta === 1 && limit !== null) dims = [limit];
+      else if (typeof start === 'number' && typeof limit === 'number' && typeof delta === 'number') dims = [Math.max(0, Math.ceil((limit - start) / delta))];
+      else dims = [null];
     } else if (op === 'Expand') {
-      const shape = ints(node.inputs[1]);
+      const shape = symbolic(node.inputs[1]);
       if (shape && x.dims) dims = broadcastDims([x.dims, shape]);
       else {
         const shapeDims = inputs[1]?.dims;
@@ -267,6 +350,8 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
     }
     if (BOOL_OUTPUT.has(op)) type = DataType.BOOL;
     if (INT64_OUTPUT.has(op)) type = DataType.INT64;
+    const content = shapeVectorContent(node, x.dims, symbolic, ints);
+    if (content) contents.set(node.outputs[0], content);
     node.outputs.forEach((output, index) => {
       if (!output) return;
       const declared = facts.get(output);
@@ -280,7 +365,7 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
 
   return {
     facts: get,
-    constantInts: (name) => constants.get(name) ?? null,
+    constantInts: ints,
     staticDims(name) {
       const dims = get(name).dims;
       return dims && dims.every((d) => typeof d === 'number') ? (dims as number[]) : null;
