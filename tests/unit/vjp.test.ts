@@ -105,6 +105,12 @@ const cases: Case[] = [
     build: (b, p) => one(b, 'Gather', [p.table, b.constant(DataType.INT64, [2, 3], [1, 3, 1, 0, 1, 3])]),
   },
   {
+    name: 'Gather axis 0 at opset 13 (one-hot product instead of a scatter)',
+    opset: 13,
+    params: { table: { dims: [4, 3] } },
+    build: (b, p) => one(b, 'Gather', [p.table, b.constant(DataType.INT64, [2, 3], [1, 3, 1, 0, 1, 3])]),
+  },
+  {
     name: 'Gather axis 1, scalar index',
     params: { a: { dims: [2, 4, 2] } },
     build: (b, p) => one(b, 'Gather', [p.a, b.constant(DataType.INT64, [], [2])], { axis: attr.int(1) }),

@@ -76,9 +76,18 @@ const slice: Vjp = (ctx, [gy]) => {
 const gather: Vjp = (ctx, [gy]) => {
   if (!gy || !ctx.wants(0)) return [null, null];
   const [data, indices] = ctx.node.inputs;
-  if (ctx.opset < 16) throw ctx.fail(`the gradient of Gather needs ScatterND/ScatterElements with reduction="add" (opset ≥ 16; this model has opset ${ctx.opset})`);
   const e = ctx.emit;
   const axis = intAttr(ctx.node, 'axis', 0);
+  if (ctx.opset < 16) {
+    // No scatter with reduction before opset 16: rows of the table receive one-hot(indices)ᵀ · gy instead.
+    if (axis !== 0) throw ctx.fail(`the gradient of Gather on axis ${axis} needs ScatterElements with reduction="add" (opset ≥ 16; this model has opset ${ctx.opset})`);
+    const column = e.unsqueeze(e.reshape(indices, [-1]), [-1]);
+    const classes = e.op('Range', [e.int64([0], true), e.reshape(e.dimOf(data, 0), []), e.int64([1], true)]);
+    const oneHot = e.op('Cast', [e.op('Equal', [column, classes])], { to: ctx.floatType(data) });
+    const rows = e.reshape(gy, e.op('Concat', [e.reshape(e.op('Size', [indices]), [1]), e.int64([-1])], { axis: 0 }));
+    const table = e.op('MatMul', [e.op('Transpose', [oneHot], { perm: [1, 0] }), rows]);
+    return [e.reshape(table, e.op('Shape', [data])), null];
+  }
   if (axis === 0) {
     // Embedding lookup: rows of the table receive the sum of the gradients of every position that read them.
     const zeros = e.op('ConstantOfShape', [e.op('Shape', [data])], { value: e.fillValue(0, ctx.floatType(data)) });
