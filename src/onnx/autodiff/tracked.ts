@@ -75,7 +75,9 @@ export function findTrackedLayers(graph: Graph, tracked: GradientSpec['tracked']
       return node;
     });
   } else {
-    const pattern = (tracked as RegExp | undefined) ?? DEFAULT_TRACKED;
+    const given = (tracked as RegExp | undefined) ?? DEFAULT_TRACKED;
+    // Without the g/y flags: .test() on a global RegExp is stateful and would skip every other match.
+    const pattern = new RegExp(given.source, given.flags.replace(/[gy]/g, ''));
     chosen = qualifying.filter((node) => pattern.test(node.name));
     if (chosen.length === 0) {
       const names = qualifying.map(describe).join(', ') || 'none';
