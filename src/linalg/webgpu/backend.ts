@@ -50,6 +50,12 @@ export class WebGpuBackend implements Backend {
     return this.runtime.wrap(buffer, shape);
   }
 
+  /** The GPUBuffer behind a tensor (float32, row-major from byte 0), e.g. for onnxruntime-web's Tensor.fromGpuBuffer. */
+  gpuBuffer(tensor: Tensor): GPUBuffer {
+    const check = new OperandCheck('gpuBuffer', { tensor });
+    return check.expect(tensor, 'tensor', tensor.shape.map((_, i) => `d${i}`)).buffer;
+  }
+
   async read(tensor: Tensor): Promise<Float64Array> {
     const check = new OperandCheck('read', { tensor });
     const values = await this.runtime.read(check.expect(tensor, 'tensor', tensor.shape.map((_, i) => `d${i}`)));
