@@ -122,6 +122,7 @@ const cases: Case[] = [
   },
   { name: 'Cast to float32 and back (float32 tolerances)', type: 'float32', params: { a: { dims: [4] } }, build: (b, p) => one(b, 'Cast', [one(b, 'Cast', [p.a], { to: attr.int(DataType.DOUBLE) })], { to: attr.int(DataType.FLOAT) }) },
   { name: 'Expand [3,1] → [2,3,4]', params: { a: { dims: [3, 1] } }, build: (b, p) => one(b, 'Expand', [p.a, i64(b, [2, 3, 4])]) },
+  { name: 'Dropout in inference mode', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'Dropout', [p.a]) },
   { name: 'Identity and a Constant operand', params: { a: { dims: [3] } }, build: (b, p, t) => one(b, 'Mul', [one(b, 'Identity', [p.a]), b.constant(t, [3], [1, -2, 3])]) },
   { name: 'Sum of three with broadcast', params: { a: { dims: [2, 3] }, c: { dims: [3] }, d: { dims: [1] } }, build: (b, p) => one(b, 'Sum', [p.a, p.c, p.d]) },
   {
