@@ -118,9 +118,10 @@ describe('errors before anything runs', () => {
     const w = b.initializer('fc1.weight', [4, 3], new Float32Array(12).fill(0.1));
     const hidden = b.op1('MatMul', [x, w], {}, { name: '/fc1/MatMul' });
     const strange = b.op1(op, [hidden], {}, { name: '/head/strange', domain });
-    // An unsupported op on a constant side path needs no VJP and must not be reported.
+    // Unsupported ops on a constant side path, or whose result is only measured (Shape), need no VJP.
     const sidePath = b.op1('Cos', [b.constant(DataType.FLOAT, [3], [1, 2, 3])]);
-    b.op1('Add', [strange, sidePath], {}, { outputs: ['logits'] });
+    const measured = b.op1('Shape', [b.op1('Sin', [hidden])]);
+    b.op1('Add', [b.op1('Reshape', [strange, measured]), sidePath], {}, { outputs: ['logits'] });
     b.output('logits', DataType.FLOAT, ['batch', 3]);
     return b.build({ opset: 17, extraOpsets: domain ? [{ domain, version: 1 }] : [] });
   }
@@ -130,7 +131,7 @@ describe('errors before anything runs', () => {
     expect(() => buildGradientGraph(modelWith('FastGelu', 'com.microsoft'), { loss: { kind: 'cross-entropy' } })).toThrow('unsupported op "com.microsoft.FastGelu" at node "/head/strange"');
   });
 
-  it('the same graph with a supported op builds, although the side path holds a Cos', () => {
+  it('the same graph with a supported op builds, although side paths hold a Cos and a measured Sin', () => {
     expect(buildGradientGraph(modelWith('Tanh'), { loss: { kind: 'cross-entropy' } }).layers.map((l) => l.nodeName)).toEqual(['/fc1/MatMul']);
   });
 

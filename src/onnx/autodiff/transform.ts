@@ -3,7 +3,7 @@
  *
  * Only what the outputs need is differentiated. A value is *active* when it is floating point and depends on a
  * source (a tracked layer's output, or with parameterGradients any floating-point initializer); it is *relevant*
- * when the loss depends on it. Nodes with an active and relevant output get a VJP; everything else — integer and
+ * when the loss depends on it through floating-point values. Nodes with an active and relevant output get a VJP; everything else — integer and
  * boolean side paths (Shape, Range, Equal, Where conditions, …), values computed only from constants — is treated
  * as constant. Ops on the gradient path without a VJP are all reported before any node is emitted.
  */
@@ -77,10 +77,11 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
     const fed = node.inputs.some((i) => active.has(i));
     for (const output of node.outputs) if (output && (fed || sourceOutputs.has(output)) && isActiveType(output)) active.add(output);
   }
+  // Relevance flows only along floating-point edges: a value read only by Shape (or as a Where condition, …) is not.
   const relevant = new Set<string>([predicted]);
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
     const node = graph.nodes[i];
-    if (node.outputs.some((o) => relevant.has(o))) for (const input of node.inputs) if (input) relevant.add(input);
+    if (node.outputs.some((o) => relevant.has(o))) for (const input of node.inputs) if (input && isActiveType(input)) relevant.add(input);
   }
   const onPath = graph.nodes.filter((node) => node.outputs.some((o) => active.has(o) && relevant.has(o)));
   const unsupported = onPath.filter((node) => (node.domain !== '' && node.domain !== 'ai.onnx') || !VJPS[node.opType]);
