@@ -19,7 +19,7 @@ import { trainCausalLm, type TrainingConfig, type TrainingStep } from '../src/tr
 
 const { values } = parseArgs({
   options: {
-    steps: { type: 'string', default: '600' },
+    steps: { type: 'string', default: '500' },
     batch: { type: 'string', default: '8' },
     seed: { type: 'string', default: '20250525' },
     'eval-queries': { type: 'string', default: '400' },
