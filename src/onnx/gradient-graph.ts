@@ -25,10 +25,12 @@ import { buildGradientModel } from './autodiff/transform';
 export type LossSpec =
   /**
    * Causal-LM token cross-entropy. Extra graph inputs: `labels` int64 [B, T] (the target predicted AT position t,
-   * i.e. already shifted: labels[b, t] = input_ids[b, t+1] for given labels; any valid index where masked) and
+   * i.e. already shifted: labels[b, t] = input_ids[b, t+1] for given labels; where masked, any valid index or a
+   * negative one such as −100) and
    * `loss_mask` [B, T] in the model's float type (1 on response targets, 0 on prompt and padding).
-   * Per-example loss = −Σ_t loss_mask·log p(labels[t] | logits[t]). Labels may be the data's (scoring, training:
-   * empirical Fisher) or drawn by `sampleLabels` from a first forward pass (true Fisher): the graph does not care.
+   * Per-example loss = −Σ_t loss_mask·log p(labels[t] | logits[t]). Labels are always a graph input: the data's
+   * (scoring, training, empirical Fisher), or drawn by `sampleLabels` from the logits of a first run of the same
+   * graph (true Fisher; any labels will do for that first run, the logits do not depend on them).
    */
   | { readonly kind: 'token-cross-entropy'; readonly logits?: string }
   /** Classifier cross-entropy: logits [B, C], extra input `labels` int64 [B]; per-example loss = −log softmax(logits)[label]. */
@@ -121,4 +123,6 @@ export function buildGradientGraph(model: Model, spec: GradientSpec): GradientGr
 }
 
 export { sampleLabels, nextTokenTargets, counterUniform } from './autodiff/sample-labels';
+/** The op types the autodiff has VJPs for (integer/boolean side paths need none). */
+export { SUPPORTED_OPS } from './autodiff/transform';
 export type { SampleLabelsOptions, NextTokenTargets } from './autodiff/sample-labels';
