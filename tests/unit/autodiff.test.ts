@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
+import { buildKronfluenceTokenLm } from '../../src/models/kronfluence';
 import { buildMlpForward, initMlpWeights, linearRegressionConfig, type MlpConfig } from '../../src/models/mlp';
 import { attr, GraphBuilder } from '../../src/onnx/builder';
 import { buildGradientGraph, DEFAULT_TRACKED, type GradientGraph } from '../../src/onnx/gradient-graph';
@@ -78,6 +79,28 @@ describe('classifier cross-entropy (Gemm layers, nn.Linear layout)', () => {
     const graph = buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/fc2/MatMul'] });
     expect(graph.layers).toHaveLength(1);
     expect(graph.layers[0]).toMatchObject({ nodeName: '/fc2/MatMul', weightName: 'fc2.weight.T', weightLayout: 'in-out', biasName: 'fc2.bias', biasNodeName: '/fc2/Add', hasBias: true });
+  });
+});
+
+describe('token cross-entropy', () => {
+  it('masked positions may carry the −100 label: loss, log-likelihoods and g are those of label 0 there', async () => {
+    const random = uniform(8);
+    const tensor = (dims: number[]) => ({ dims, data: Float64Array.from({ length: dims.reduce((p, d) => p * d, 1) }, () => random() - 0.5) });
+    const weights = { 'emb.weight': tensor([12, 8]), 'up.weight': tensor([16, 8]), 'up.bias': tensor([16]), 'down.weight': tensor([8, 16]), 'down.bias': tensor([8]), 'unembed.weight': tensor([12, 8]) };
+    const graph = buildGradientGraph(buildKronfluenceTokenLm(weights), { loss: { kind: 'token-cross-entropy' } });
+    const ids = new ort.Tensor('int64', BigInt64Array.from([3, 5, 7, 0], BigInt), [1, 4]);
+    const feeds = (labels: number[]) => ({
+      input_ids: ids,
+      attention_mask: new ort.Tensor('int64', BigInt64Array.from([1, 1, 1, 0], BigInt), [1, 4]),
+      labels: new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [1, 4]),
+      loss_mask: new ort.Tensor('float64', Float64Array.from([0, 1, 1, 0]), [1, 4]),
+    });
+    const withSentinel = await run(graph.model, feeds([-100, 7, 2, -100]));
+    const withZero = await run(graph.model, feeds([0, 7, 2, 0]));
+    for (const name of [graph.outputs.loss, graph.outputs.tokenLogLikelihoods!, ...graph.layers.map((l) => l.gradientOutput)]) {
+      expect(values(withSentinel[name]), name).toEqual(values(withZero[name]));
+    }
+    expect(values(withSentinel[graph.outputs.loss])[0]).toBeGreaterThan(0);
   });
 });
 
