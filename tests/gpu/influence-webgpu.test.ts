@@ -55,3 +55,24 @@ describe('WebGPU float32 pipeline against the CPU float64 pipeline', () => {
     }
   }
 });
+
+describe('GPU memory', () => {
+  it('a run releases every buffer it took, including after a cancellation', async () => {
+    const fixture = fixtures.token_lm;
+    const config: AttributionConfig = { ...DEFAULT_CONFIG, strategy: 'diagonal', perToken: true, batchSizes: BATCHES };
+    gpu.runtime.pool.trim();
+    const before = gpu.runtime.pool.bytesAllocated;
+    await run(config, fixture, gpu);
+    gpu.runtime.pool.trim();
+    expect(gpu.runtime.pool.bytesAllocated).toBe(before);
+    const controller = new AbortController();
+    const cancelled = runAttribution(
+      config,
+      { backend: gpu, source: new ExactGradientSource(fixture.model), trainSet: fixture.trainSet, querySet: fixture.querySet },
+      { signal: controller.signal, onProgress: (e) => e.stage === 'scores' && e.done > 0 && controller.abort(new Error('stop')) },
+    );
+    await expect(cancelled).rejects.toThrow('stop');
+    gpu.runtime.pool.trim();
+    expect(gpu.runtime.pool.bytesAllocated).toBe(before);
+  });
+});
