@@ -122,7 +122,7 @@ export function buildGradientGraph(model: Model, spec: GradientSpec): GradientGr
   return buildGradientModel(model, spec);
 }
 
-export { sampleLabels, nextTokenTargets, counterUniform } from './autodiff/sample-labels';
+export { sampleLabels, sampleRegressionTargets, nextTokenTargets, counterUniform } from './autodiff/sample-labels';
+export type { SampleLabelsOptions, SampleTargetsOptions, NextTokenTargets } from './autodiff/sample-labels';
 /** The op types the autodiff has VJPs for (integer/boolean side paths need none). */
 export { SUPPORTED_OPS } from './autodiff/transform';
-export type { SampleLabelsOptions, NextTokenTargets } from './autodiff/sample-labels';

@@ -4,7 +4,7 @@
  * mask the prompt, the last token and padding.
  */
 import { describe, expect, it } from 'vitest';
-import { counterUniform, nextTokenTargets, sampleLabels } from '../../src/onnx/gradient-graph';
+import { counterUniform, nextTokenTargets, sampleLabels, sampleRegressionTargets } from '../../src/onnx/gradient-graph';
 
 const vocab = 5;
 const logitsRow = [0.3, -1.2, 2.0, 0.0, 1.1];
@@ -64,6 +64,24 @@ describe('sampleLabels', () => {
   it('names bad input', () => {
     expect(() => sampleLabels({ logits: new Float32Array(9), dims: [1, 2, 5], seed: 1 })).toThrow('logits has 9 values, dims [1, 2, 5] need 10');
     expect(() => sampleLabels({ logits: new Float32Array([NaN, 1]), dims: [1, 1, 2], seed: 1 })).toThrow('non-finite logits at row 0, position 0');
+  });
+});
+
+describe('sampleRegressionTargets', () => {
+  it('draws t ~ N(y, ½) per output, reproducibly and independently of the batch', () => {
+    const rows = 4000;
+    const outputs = Float64Array.from({ length: rows * 2 }, (_, k) => (k % 2 === 0 ? 1.5 : -3));
+    const targets = sampleRegressionTargets({ outputs, rows, seed: 77 });
+    expect(sampleRegressionTargets({ outputs, rows, seed: 77 })).toEqual(targets);
+    for (const column of [0, 1]) {
+      const residuals = Array.from({ length: rows }, (_, r) => targets[r * 2 + column] - outputs[r * 2 + column]);
+      const mean = residuals.reduce((s, x) => s + x, 0) / rows;
+      const variance = residuals.reduce((s, x) => s + (x - mean) ** 2, 0) / rows;
+      expect(Math.abs(mean)).toBeLessThan(4 * Math.sqrt(0.5 / rows)); // 4 standard errors
+      expect(Math.abs(variance - 0.5)).toBeLessThan(0.05);
+    }
+    const alone = sampleRegressionTargets({ outputs: outputs.subarray(20, 22), rows: 1, seed: 77, rowKeys: [10] });
+    expect(Array.from(alone)).toEqual(Array.from(targets.subarray(20, 22)));
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * Labels for the loss inputs of a gradient graph: shifted next-token labels from the data, and labels sampled from
- * the model's own predictive distribution (the true Fisher) from a first forward pass's logits.
+ * Labels for the loss inputs of a gradient graph: shifted next-token labels from the data, and labels (or regression
+ * targets) sampled from the model's own predictive distribution (the true Fisher) from a first forward pass.
  *
  * Sampling is reproducible and independent of how examples are batched: the uniform draw for (row, position) is a
  * pure function of (seed, rowKey, position) — a counter-based generator — so the same example sampled in a different
@@ -75,6 +75,38 @@ export function sampleLabels(options: SampleLabelsOptions): BigInt64Array {
     }
   }
   return labels;
+}
+
+export interface SampleTargetsOptions {
+  /** Model outputs of an MSE graph, any shape, flattened row-major: [rows × perRow]. */
+  readonly outputs: Float32Array | Float64Array;
+  readonly rows: number;
+  readonly seed: number;
+  /** A stable key per row (as for sampleLabels). Default: the row index. */
+  readonly rowKeys?: ArrayLike<number>;
+}
+
+/**
+ * Regression targets from the model's predictive distribution (true Fisher for the MSE graphs): the loss Σ (y − t)²
+ * is the negative log-likelihood of t ~ N(y, ½) up to a constant, so t = y + √½·z with z standard normal
+ * (kronfluence's regression examples sample the same way). z comes from two counter draws per value (Box–Muller),
+ * keyed like sampleLabels by (seed, rowKey, 2·index) and (seed, rowKey, 2·index + 1).
+ */
+export function sampleRegressionTargets(options: SampleTargetsOptions): Float64Array {
+  const { outputs, rows, seed, rowKeys } = options;
+  if (rows < 1 || outputs.length % rows !== 0) throw new Error(`sampleRegressionTargets: ${outputs.length} outputs do not split into ${rows} rows`);
+  if (rowKeys && rowKeys.length !== rows) throw new Error(`sampleRegressionTargets: rowKeys has ${rowKeys.length} values, expected ${rows}`);
+  const perRow = outputs.length / rows;
+  const targets = new Float64Array(outputs.length);
+  for (let row = 0; row < rows; row++) {
+    const key = rowKeys ? rowKeys[row] : row;
+    for (let i = 0; i < perRow; i++) {
+      const radius = Math.sqrt(-2 * Math.log(1 - counterUniform(seed, key, 2 * i)));
+      const normal = radius * Math.cos(2 * Math.PI * counterUniform(seed, key, 2 * i + 1));
+      targets[row * perRow + i] = outputs[row * perRow + i] + Math.SQRT1_2 * normal;
+    }
+  }
+  return targets;
 }
 
 export interface NextTokenTargets {
