@@ -128,4 +128,20 @@ describe('EK-FAC kernels against the float64 CPU backend', () => {
     const factored = await gpu.read(gpu.lowRankScores(u, v, batch, false));
     expect(relativeError(factored, full)).toBeLessThan(1e-5);
   });
+
+  test('eigh goes through the GPU Jacobi solver and matches the float64 eigenvalues', async () => {
+    const gpu = await gpuBackend();
+    const d = 33;
+    const x = f32(randomValues(40 * d, 31));
+    const covariance = cpu.finalizeCovariance((() => {
+      const acc = cpu.zeros([d, d]);
+      cpu.accumulateCovariance(acc, cpu.upload(x, [40, d]), null, false);
+      return acc;
+    })(), 40);
+    const matrix = f32(await cpu.read(covariance));
+    const eigen = await gpu.eigh(gpu.upload(matrix, [d, d]));
+    expect(eigen.vectors.shape).toEqual([d, d]);
+    const reference = await cpu.read((await cpu.eigh(cpu.upload(matrix, [d, d]))).values);
+    expect(relativeError(await gpu.read(eigen.values), reference)).toBeLessThan(1e-5);
+  });
 });

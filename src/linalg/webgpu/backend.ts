@@ -2,9 +2,10 @@
  * The float32 WebGPU backend: every Backend method as WGSL kernels on one GPUDevice, with tensors in GPUBuffers.
  * Nothing is read back between stages unless a method returns a number (dampingValue) or the caller reads.
  */
-import type { Backend, Damping, Eigen, EighOptions, Tensor, TokenBatch } from '../backend';
+import type { Backend, Damping, EighOptions, Tensor, TokenBatch } from '../backend';
 import { CpuBackend } from '../cpu/backend';
 import type { AcquiredGpu } from './adapter';
+import { EIGH_SHADERS, eighGpu, type GpuEigen } from './eigh';
 import { accumulateCovariance, finalizeCovariance, DEFAULT_COVARIANCE_TUNING, type CovarianceTuning } from './kernels/covariance';
 import { dampingTensor, divideDamped, squareAccumulate } from './kernels/ekfac';
 import { DEFAULT_GEMM_TUNING, gemm, type GemmTuning } from './kernels/gemm';
@@ -13,7 +14,7 @@ import { batchScores, type ScoreBatch } from './kernels/scores';
 import { GpuRuntime, type RuntimeOptions } from './runtime';
 import type { GpuTensor } from './tensor';
 
-export const SHADERS = ['covariance', 'covariance-finalize', 'gemm', 'ekfac', 'reduce', 'scores'] as const;
+export const SHADERS = ['covariance', 'covariance-finalize', 'gemm', 'ekfac', 'reduce', 'scores', ...EIGH_SHADERS] as const;
 
 export interface WebGpuBackendOptions extends RuntimeOptions {
   readonly covariance?: CovarianceTuning;
@@ -77,11 +78,10 @@ export class WebGpuBackend implements Backend {
     return finalizeCovariance(this.runtime, acc, count);
   }
 
-  async eigh(matrix: Tensor, options?: EighOptions): Promise<Eigen> {
-    void options;
-    throw new Error(
-      `WebGpuBackend.eigh(${matrix.shape.join('×')}): the GPU Jacobi eigensolver (eighGpu in src/linalg/webgpu/eigh.ts) is not built yet`,
-    );
+  /** Parallel Jacobi in float32 on the GPU (eighGpu, src/linalg/webgpu/eigh.ts); throws when it does not converge. */
+  eigh(matrix: Tensor, options?: EighOptions): Promise<GpuEigen> {
+    const check = new OperandCheck('eigh', { matrix });
+    return eighGpu(this.runtime, check.expect(matrix, 'matrix', ['d', 'd']), options);
   }
 
   sequenceGradients(batch: TokenBatch): GpuTensor {
