@@ -3,6 +3,9 @@ import { cpuBackend } from '../../src/linalg/cpu/backend';
 import { refineEigenCpu } from '../../src/linalg/cpu/refine';
 import { eighGpu, EIGH_SHADERS, GPU_EIGH_DEFAULT_TOLERANCE, type GpuEighOptions } from '../../src/linalg/webgpu/eigh';
 import { GpuRuntime } from '../../src/linalg/webgpu/runtime';
+import { acquireGpu } from '../../src/linalg/webgpu/adapter';
+import { DeviceLostError } from '../../src/linalg/webgpu/errors';
+import { nodeGpu } from '../../src/linalg/webgpu/node-gpu';
 import { testGpu } from '../helpers/gpu';
 import { covarianceLike, eigenResiduals, maxAbs, mulberry32, type SpectrumKind } from '../helpers/matrices';
 
@@ -104,4 +107,27 @@ describe('eighGpu errors', () => {
     rt.release(released);
     await expect(eighGpu(rt, released)).rejects.toThrow(/matrix was released/);
   });
+
+  test('a working matrix over the storage binding limit is refused, naming the sizes', async () => {
+    const small = await GpuRuntime.create(await testGpu(), EIGH_SHADERS, { maxBindingBytes: 1024 });
+    await expect(eighGpu(small, small.upload(new Float32Array(17 * 17), [17, 17]))).rejects.toThrow(
+      /the 18×18 working matrix \(1296 bytes\) exceeds the storage binding limit 1024/,
+    );
+  });
+
+  test('cancellation between sweeps rejects with the signal\'s reason', async () => {
+    const { matrix } = covarianceLike(mulberry32(4), 16, 'spread');
+    const controller = new AbortController();
+    const options = { signal: controller.signal, onSweep: () => controller.abort(new Error('user cancelled the eigendecomposition')) };
+    await expect(gpuEigh(matrix, 16, options)).rejects.toThrow(/user cancelled the eigendecomposition/);
+  });
+
+  test('a device lost mid-decomposition rejects with DeviceLostError instead of hanging', async () => {
+    // Its own device: destroying the shared one would break the other GPU tests of this process.
+    const own = await GpuRuntime.create(await acquireGpu(nodeGpu()), EIGH_SHADERS);
+    const { matrix } = covarianceLike(mulberry32(6), 16, 'spread');
+    const input = own.upload(matrix, [16, 16]);
+    await expect(eighGpu(own, input, { onSweep: (sweep) => sweep === 1 && own.device.destroy() })).rejects.toBeInstanceOf(DeviceLostError);
+  });
 });
+
