@@ -27,6 +27,8 @@ export interface AttributeArgs {
   readonly limitTrain?: number;
   readonly limitQueries?: number;
   readonly quiet: boolean;
+  /** Which built-in demo runs without inputs: 'micro' is the tiny test version. */
+  readonly demo: 'demo' | 'micro';
 }
 
 export type Command = { readonly name: 'attribute'; readonly args: AttributeArgs } | { readonly name: 'help' };
@@ -42,7 +44,7 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--out result.iwb] [--json summary.json]
                      [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
                      [--track <regex>] [--per-token] [--backend webgpu|cpu]
-                     [--limit-train N] [--limit-queries N] [--quiet]
+                     [--limit-train N] [--limit-queries N] [--demo demo|micro] [--quiet]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is 0.1 x mean(lambda) per layer; a number is an absolute damping.
@@ -64,6 +66,7 @@ const OPTIONS = {
   'limit-train': { type: 'string' },
   'limit-queries': { type: 'string' },
   quiet: { type: 'boolean' },
+  demo: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -107,6 +110,7 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     limitTrain: positiveInteger('--limit-train', values['limit-train']),
     limitQueries: positiveInteger('--limit-queries', values['limit-queries']),
     quiet: values.quiet ?? false,
+    demo: demo(values.demo, given.length > 0),
   };
 }
 
@@ -132,6 +136,13 @@ function track(value: string | undefined): RegExp | undefined {
   } catch (error) {
     throw new CliUsageError(`--track "${value}" is not a valid regular expression: ${firstLine((error as Error).message)}`);
   }
+}
+
+function demo(value: string | undefined, filesGiven: boolean): 'demo' | 'micro' {
+  if (value === undefined) return 'demo';
+  if (filesGiven) throw new CliUsageError('--demo runs a built-in demo: leave out --model/--tokenizer/--train/--queries');
+  if (value === 'demo' || value === 'micro') return value;
+  throw new CliUsageError(`--demo "${value}" is not one of demo, micro`);
 }
 
 function backend(value: string | undefined): 'webgpu' | 'cpu' | undefined {

@@ -64,7 +64,7 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
     const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
     return loadDemoInputs(
       { data: nodeSource(), trainedModel: existsSync(trained) ? await readFile(trained) : null },
-      'demo',
+      args.demo,
       limits,
       signal,
     );

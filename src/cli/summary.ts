@@ -2,7 +2,9 @@
 import type { JobOutcome } from '../worker/attribution-job';
 import type { RunInputs } from '../worker/inputs';
 import type { BackendReport } from '../worker/protocol';
-import { benchmarkOf, crossDomainTable, SCORE_MEANING, topInfluences, type CrossDomainCell } from '../worker/results';
+import { benchmarkOf, crossDomainTable, type CrossDomainCell } from '../influence/aggregate';
+import { scoreView } from '../influence/normalize';
+import { topInfluences } from '../worker/results';
 
 export interface RankedId {
   readonly id: string;
@@ -41,7 +43,7 @@ export function runSummary(inputs: RunInputs, outcome: JobOutcome, backend: Back
   };
   const benchmarks = [...new Set(result.queries.map(benchmarkOf))];
   return {
-    scoreMeaning: SCORE_MEANING,
+    scoreMeaning: scoreView(result).label,
     model: inputs.modelName,
     backend,
     onnxruntime: outcome.ortBackend,
@@ -55,7 +57,7 @@ export function runSummary(inputs: RunInputs, outcome: JobOutcome, backend: Back
       queries: result.queries.filter((q) => benchmarkOf(q) === benchmark).length,
       ...ranked({ benchmark }),
     })),
-    crossDomain: crossDomainTable(result),
+    crossDomain: crossDomainTable(scoreView(result), result.queries, result.train),
     timings: outcome.timings,
     peakGpuBytes: outcome.peakGpuBytes,
   };
@@ -73,7 +75,7 @@ export function formatReport(summary: RunSummary, shown = 3): string {
     const rate = t.items !== undefined && t.seconds > 0 ? `  ${formatNumber(t.items / t.seconds)} ${t.unit}/s` : '';
     lines.push(`  ${t.stage.padEnd(10)} ${t.seconds.toFixed(2).padStart(8)} s${rate}`);
   }
-  lines.push(summary.scoreMeaning);
+  lines.push(`scores: ${summary.scoreMeaning}`);
   for (const b of summary.benchmarks) {
     lines.push(`benchmark ${b.benchmark} (${b.queries} queries): most helpful / most harmful training examples`);
     for (let i = 0; i < shown; i++) {
@@ -82,9 +84,9 @@ export function formatReport(summary: RunSummary, shown = 3): string {
       lines.push(`  ${h ? `${formatScore(h.influence)} ${h.id}` : ''.padEnd(12)}`.padEnd(44) + (x ? `${formatScore(x.influence)} ${x.id}` : ''));
     }
   }
-  lines.push('cross-domain mean influence (benchmark <- training domain, difficulty: mean [count]):');
+  lines.push('cross-domain mean influence (benchmark <- training domain, difficulty: mean [training examples]):');
   for (const c of summary.crossDomain) {
-    lines.push(`  ${c.benchmark} <- ${c.domain}, ${c.difficulty}: ${formatScore(c.meanInfluence)} [${c.count}]`);
+    lines.push(`  ${c.benchmark} <- ${c.domain}, ${c.difficulty}: ${formatScore(c.mean)} [${c.trainCount}]`);
   }
   return lines.join('\n');
 }

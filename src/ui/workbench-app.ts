@@ -2,17 +2,34 @@ import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { startEngineWorker } from '../worker/client';
 import type { GpuProbe } from '../worker/gpu-probe';
+import { CANCELLED_ERROR_NAME, type AttributionRequest, type AttributionSummary, type InfluenceTarget, type Normalization, type ProgressEvent } from '../worker/protocol';
 import './gpu-status';
+import './run-controls';
+import './attribution-progress';
+import './influence-results';
+
+type RunState =
+  | { readonly phase: 'idle' }
+  | { readonly phase: 'running'; readonly progress: ProgressEvent | undefined }
+  | { readonly phase: 'done'; readonly summary: AttributionSummary }
+  | { readonly phase: 'cancelled' }
+  | { readonly phase: 'failed'; readonly message: string };
 
 @customElement('workbench-app')
 export class WorkbenchApp extends LitElement {
   @state() private probe: GpuProbe | undefined;
+  @state() private run: RunState = { phase: 'idle' };
   private readonly engine = startEngineWorker();
+  /** ?demo=micro runs the tiny demo (tests; a first look in seconds). */
+  private readonly demoVariant = new URLSearchParams(location.search).get('demo') === 'micro' ? 'micro' : 'demo';
 
   static override styles = css`
     :host { display: block; max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem; }
     h1 { font-size: 1.4rem; margin: 0 0 0.25rem; }
     p.lead { margin: 0 0 1rem; color: #4a5263; }
+    .status { margin: 0.5rem 0; }
+    .failed { color: #a4161a; }
+    .meta { color: #4a5263; font-size: 0.9rem; }
   `;
 
   override connectedCallback(): void {
@@ -28,11 +45,60 @@ export class WorkbenchApp extends LitElement {
     this.engine.terminate();
   }
 
+  private async start(request: AttributionRequest): Promise<void> {
+    this.run = { phase: 'running', progress: undefined };
+    try {
+      const summary = await this.engine.attribute(request, (progress) => {
+        if (this.run.phase === 'running') this.run = { phase: 'running', progress };
+      });
+      this.run = { phase: 'done', summary };
+    } catch (error) {
+      const { name, message } = error as Error;
+      this.run = name === CANCELLED_ERROR_NAME ? { phase: 'cancelled' } : { phase: 'failed', message };
+    }
+  }
+
+  private readonly fetchTop = (target: InfluenceTarget, k: number, normalization: Normalization) =>
+    this.engine.api.topInfluences(target, k, normalization);
+
   override render() {
+    const run = this.run;
     return html`
       <h1>Influence Workbench</h1>
       <p class="lead">Which training data made a language model good at math and code? EK-FAC influence functions, on your own GPU.</p>
       <gpu-status .probe=${this.probe}></gpu-status>
+      <run-controls
+        .running=${run.phase === 'running'}
+        .demoVariant=${this.demoVariant}
+        @start-attribution=${(e: CustomEvent<AttributionRequest>) => void this.start(e.detail)}
+        @cancel-attribution=${() => void this.engine.api.cancel()}
+      ></run-controls>
+      ${this.renderRun(run)}
     `;
+  }
+
+  private renderRun(run: RunState) {
+    switch (run.phase) {
+      case 'idle':
+        return html``;
+      case 'running':
+        return html`<attribution-progress .progress=${run.progress}></attribution-progress>`;
+      case 'cancelled':
+        return html`<p class="status" data-run="cancelled">Cancelled.</p>`;
+      case 'failed':
+        return html`<p class="status failed" data-run="failed">${run.message}</p>`;
+      case 'done': {
+        const s = run.summary;
+        const seconds = s.timings.reduce((sum, t) => sum + t.seconds, 0);
+        return html`
+          <p class="status meta" data-run="done">
+            Done in ${seconds.toFixed(1)} s on <span data-backend=${s.backend.kind}>${s.backend.description}</span> (${s.backend.reason});
+            ${s.queries.length} queries × ${s.trainCount} training examples, strategy ${s.strategy}.
+            ${s.subsample ?? ''}
+          </p>
+          <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>
+        `;
+      }
+    }
   }
 }

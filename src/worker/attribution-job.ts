@@ -3,17 +3,18 @@
  * sessions (WebGPU EP on the backend's own device when the backend is WebGPU in a browser, wasm otherwise), the ONNX
  * gradient source, and the engine's runAttribution with progress and cancellation passed through.
  */
-import { TOKEN_CATEGORIES } from '../data/categories';
 import type { Example } from '../data/dataset';
 import { runAttribution } from '../influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type BatchSizes, type Damping, type ExampleMeta, type ProgressEvent as EngineProgress, type Strategy } from '../influence/types';
+import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type BatchSizes, type Damping, type ExampleMeta, type GradientSource, type ProgressEvent as EngineProgress, type Strategy } from '../influence/types';
+import { OnnxGradientSource, type OutputToTensor } from '../influence/onnx-source';
+import type { WebGpuBackend } from '../linalg/webgpu/backend';
 import { buildGradientGraph, type GradientGraph } from '../onnx/gradient-graph';
+import { DataType } from '../onnx/ir';
 import { ModelSession } from '../onnx/runtime';
 import type { ChosenBackend } from './backend-choice';
 import { InputError, type RunInputs } from './inputs';
-import { OnnxGradientSource } from './onnx-gradient-source';
 import type { ProgressEvent, StageTiming } from './protocol';
-import { benchmarkOf, type ExampleText } from './results';
+import type { ExampleText } from './results';
 
 export interface JobSettings {
   readonly strategy: Strategy;
@@ -29,6 +30,11 @@ export interface JobOptions {
   readonly signal?: AbortSignal;
   /** Run the gradient graph on onnxruntime-web's WebGPU EP, sharing the backend's device (browser only). */
   readonly ortOnGpu: boolean;
+  /**
+   * Give the event loop a turn before every batch. In a worker, a run whose awaits all settle as microtasks (CPU
+   * backend, single-threaded wasm) would otherwise never let the page's cancel message in.
+   */
+  readonly yieldBetweenBatches?: boolean;
 }
 
 export interface JobOutcome {
@@ -39,8 +45,8 @@ export interface JobOutcome {
   readonly timings: readonly StageTiming[];
   /** Peak bytes the WebGPU backend's buffer pool held; null on the CPU backend. */
   readonly peakGpuBytes: number | null;
-  /** Largest a/g of one batch (bytes), what the gradient graph hands over at once. */
-  readonly peakBatchBytes: number;
+  /** Bytes of a and g of the largest batch the gradient graph hands over at once (onnxruntime's buffers, not in peakGpuBytes). */
+  readonly batchBytes: number;
   readonly ortBackend: 'wasm' | 'webgpu';
 }
 
@@ -61,18 +67,11 @@ export async function runAttributionJob(inputs: RunInputs, settings: JobSettings
   const ortBackend = options.ortOnGpu && chosen.webgpu ? 'webgpu' : 'wasm';
   const device = chosen.webgpu?.runtime.device;
   const gpuOutputs = graph.layers.flatMap((l) => [l.activationOutput, l.gradientOutput]);
-  const gradientSession = await ModelSession.create(graph.model, ortBackend === 'webgpu' ? { backend: 'webgpu', device, gpuOutputs } : {});
-  const forwardSession = await ModelSession.create(inputs.model, ortBackend === 'webgpu' ? { backend: 'webgpu', device } : {});
+  const session = await ModelSession.create(graph.model, ortBackend === 'webgpu' ? { backend: 'webgpu', device, gpuOutputs } : {});
   try {
-    const source = new OnnxGradientSource({
-      graph,
-      gradientSession,
-      forwardSession,
-      train: inputs.train,
-      queries: inputs.queries,
-      padId: inputs.tokenizer?.padId ?? 0,
-      ...(ortBackend === 'webgpu' && chosen.webgpu ? { gpuBackend: chosen.webgpu } : {}),
-    });
+    const rows = { kind: 'sequences', train: inputs.train, query: inputs.queries, padId: inputs.tokenizer?.padId ?? 0 } as const;
+    const onnxSource = new OnnxGradientSource(graph, session, rows, ortBackend === 'webgpu' ? wrapGpuOutputs(chosen.webgpu!) : undefined);
+    const source = options.yieldBetweenBatches ? yieldingSource(onnxSource, options.signal) : onnxSource;
     const config: AttributionConfig = {
       ...DEFAULT_CONFIG,
       strategy: settings.strategy,
@@ -80,6 +79,8 @@ export async function runAttributionJob(inputs: RunInputs, settings: JobSettings
       perToken: settings.perToken,
       batchSizes: { ...DEFAULT_CONFIG.batchSizes, ...settings.batchSizes },
     };
+    // onnxruntime compiles and allocates on its first run: do that outside the timed stages.
+    (await source.gradients({ role: 'train', indices: [0], labels: 'given', seed: 0 }, chosen.backend)).release();
     const pool = chosen.webgpu?.runtime.pool;
     let peakGpuBytes = pool?.bytesAllocated ?? 0;
     const onProgress = (event: EngineProgress): void => {
@@ -103,12 +104,36 @@ export async function runAttributionJob(inputs: RunInputs, settings: JobSettings
       queryTexts: inputs.queries.map((e) => exampleText(e, inputs)),
       timings: describeTimings(result, inputs),
       peakGpuBytes: pool ? peakGpuBytes : null,
-      peakBatchBytes: source.peakBatchBytes,
+      batchBytes: batchBytes(graph, inputs, config.batchSizes.fit),
       ortBackend,
     };
   } finally {
-    await Promise.all([gradientSession.release(), forwardSession.release()]);
+    await session.release();
   }
+}
+
+function yieldingSource(source: GradientSource, signal: AbortSignal | undefined): GradientSource {
+  return {
+    layers: source.layers,
+    sequenceLength: (role, index) => source.sequenceLength(role, index),
+    async gradients(request, backend) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      signal?.throwIfAborted();
+      return source.gradients(request, backend);
+    },
+  };
+}
+
+/** On the WebGPU EP, a and g arrive as GPUBuffers: the backend binds them in place. */
+function wrapGpuOutputs(webgpu: WebGpuBackend): OutputToTensor {
+  return (output, shape, backend) =>
+    output.location === 'gpu-buffer' ? webgpu.wrapBuffer(output.gpuBuffer as GPUBuffer, shape) : backend.upload(output.data as ArrayLike<number>, shape);
+}
+
+function batchBytes(graph: GradientGraph, inputs: RunInputs, batchSize: number): number {
+  const longest = Math.max(...[...inputs.train, ...inputs.queries].map((e) => e.inputIds.length));
+  const width = graph.layers.reduce((sum, l) => sum + l.dIn + l.dOut, 0);
+  return batchSize * longest * width * (graph.floatType === DataType.DOUBLE ? 8 : 4);
 }
 
 /** A token id beyond the model's embedding would fail deep inside onnxruntime; say which example and file instead. */
@@ -128,19 +153,10 @@ function checkVocabulary(inputs: RunInputs): void {
   }
 }
 
+/** src/data's Example is an ExampleMeta as it is; a query row may name its benchmark (else its domain is used). */
 function exampleMeta(example: Example, role: 'train' | 'query'): ExampleMeta {
-  return {
-    id: example.id,
-    ...(example.domain !== undefined ? { domain: example.domain } : {}),
-    ...(example.difficulty !== undefined ? { difficulty: example.difficulty } : {}),
-    ...(role === 'query' ? { benchmark: benchmarkOf({ ...(example.domain !== undefined ? { domain: example.domain } : {}), benchmark: stringField(example.extra.benchmark) }) } : {}),
-    segments: example.segments,
-    tokenCategories: Array.from(example.tokenCategories, (c) => TOKEN_CATEGORIES[c] ?? 'other'),
-  };
-}
-
-function stringField(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
+  const benchmark = example.extra.benchmark;
+  return role === 'query' && typeof benchmark === 'string' ? { ...example, benchmark } : example;
 }
 
 function exampleText(example: Example, inputs: RunInputs): ExampleText {

@@ -1,15 +1,131 @@
 /**
  * The worker that owns the GPU device and the onnxruntime sessions. The page talks to it through comlink only
- * (see client.ts); nothing here touches the DOM.
+ * (see client.ts); nothing here touches the DOM. One run at a time; its results stay here and the page asks for
+ * the views it shows (top-k for a query or a benchmark), so large score matrices never cross to the page thread.
  */
 import { expose } from 'comlink';
+import { fetchSource } from '../data/dataset';
+import { runAttributionJob, type JobOutcome } from './attribution-job';
+import { chooseBackend, type ChosenBackend } from './backend-choice';
 import { probeGpu, type GpuProbe } from './gpu-probe';
+import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from './inputs';
+import {
+  CANCELLED_ERROR_NAME,
+  type AttributionRequest,
+  type AttributionSummary,
+  type BackendChoice,
+  type InfluenceTarget,
+  type Normalization,
+  type ProgressEvent,
+  type TopInfluences,
+} from './protocol';
+import { benchmarkOf } from '../influence/aggregate';
+import { topInfluences } from './results';
+
+const gpu = (self as unknown as { navigator: Navigator }).navigator.gpu;
+const siteRoot = new URL(import.meta.env.BASE_URL, self.location.origin).toString();
+
+/** The device is acquired once per backend choice and kept for every later run. */
+const backends = new Map<BackendChoice, Promise<ChosenBackend>>();
+let running: AbortController | null = null;
+let finished: JobOutcome | null = null;
+
+/** Small batches and one batch per chunk: progress after every batch, and cancellation within one batch. */
+const WORKER_BATCHES = { fit: 8, train: 8, query: 16, batchesPerChunk: 1 };
 
 const api = {
   probeGpu(): Promise<GpuProbe> {
-    return probeGpu((self as unknown as { navigator: Navigator }).navigator.gpu);
+    return probeGpu(gpu);
+  },
+
+  async startAttribution(request: AttributionRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
+    if (running) throw new Error('an attribution is already running; cancel it first');
+    const controller = new AbortController();
+    running = controller;
+    finished = null;
+    try {
+      const inputs = await loadInputs(request, controller.signal);
+      const chosen = await backendFor(request.backend);
+      const outcome = await runAttributionJob(
+        inputs,
+        {
+          strategy: request.strategy,
+          damping: request.damping === null ? { kind: 'heuristic', factor: 0.1 } : { kind: 'absolute', value: request.damping },
+          track: request.track,
+          perToken: request.perToken,
+          batchSizes: WORKER_BATCHES,
+        },
+        chosen,
+        { onProgress: (event) => void onProgress(event), signal: controller.signal, ortOnGpu: true, yieldBetweenBatches: true },
+      );
+      finished = outcome;
+      const { result } = outcome;
+      return {
+        backend: chosen.report,
+        strategy: result.config.strategy,
+        trainCount: result.train.length,
+        queries: result.queries.map((q, i) => ({ id: q.id, benchmark: benchmarkOf(q), prompt: outcome.queryTexts[i]?.prompt ?? '' })),
+        benchmarks: [...new Set(result.queries.map(benchmarkOf))],
+        subsample: inputs.subsample,
+        timings: outcome.timings,
+        peakGpuBytes: outcome.peakGpuBytes,
+      };
+    } catch (error) {
+      if (controller.signal.aborted) {
+        const cancelled = new Error('the attribution was cancelled');
+        cancelled.name = CANCELLED_ERROR_NAME;
+        throw cancelled;
+      }
+      throw error;
+    } finally {
+      running = null;
+    }
+  },
+
+  cancel(): void {
+    running?.abort(new DOMException('attribution cancelled', 'AbortError'));
+  },
+
+  topInfluences(target: InfluenceTarget, k: number, normalization: Normalization): TopInfluences {
+    if (!finished) throw new Error('no finished attribution to rank');
+    return topInfluences(finished.result, finished.trainTexts, target, k, normalization);
   },
 };
+
+function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
+  let chosen = backends.get(choice);
+  if (!chosen) {
+    chosen = chooseBackend(choice, gpu);
+    chosen.catch(() => backends.delete(choice));
+    backends.set(choice, chosen);
+  }
+  return chosen;
+}
+
+async function loadInputs(request: AttributionRequest, signal: AbortSignal): Promise<RunInputs> {
+  const limits = { ...(request.limitTrain !== null && { train: request.limitTrain }), ...(request.limitQueries !== null && { queries: request.limitQueries }) };
+  const { source } = request;
+  if (source.kind === 'demo') {
+    return loadDemoInputs({ data: fetchSource(siteRoot), trainedModel: await fetchOptional(DEMO_MODEL_PATH) }, source.variant, limits, signal);
+  }
+  return loadUserInputs(
+    {
+      model: { name: source.names.model, bytes: new Uint8Array(source.model) },
+      tokenizer: source.tokenizer === null ? null : { name: source.names.tokenizer ?? 'tokenizer.json', text: source.tokenizer },
+      train: { name: source.names.train, text: source.train },
+      queries: { name: source.names.queries, text: source.queries },
+    },
+    limits,
+    signal,
+  );
+}
+
+/** A file of the site that may not exist yet (a dev server answers unknown paths with the page itself). */
+async function fetchOptional(path: string): Promise<Uint8Array | null> {
+  const response = await fetch(new URL(path, siteRoot));
+  if (!response.ok || (response.headers.get('content-type') ?? '').includes('text/html')) return null;
+  return new Uint8Array(await response.arrayBuffer());
+}
 
 export type EngineWorkerApi = typeof api;
 expose(api);

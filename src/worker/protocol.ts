@@ -8,7 +8,8 @@ export type StrategyName = 'ekfac' | 'kfac' | 'diagonal' | 'identity';
 
 /** Where the model and data of a run come from. */
 export type AttributionSource =
-  | { readonly kind: 'demo' }
+  /** The built-in demo; 'micro' is its tiny version (tests, a first look in seconds). */
+  | { readonly kind: 'demo'; readonly variant: 'demo' | 'micro' }
   | {
       readonly kind: 'files';
       /** ONNX forward model bytes. */
@@ -79,9 +80,10 @@ export interface AttributionSummary {
   readonly timings: readonly StageTiming[];
   /** Peak bytes of GPU buffers the engine held at once; null on the CPU backend. */
   readonly peakGpuBytes: number | null;
-  /** Which score is shown ("influence on mean response log-likelihood, positive = helps, unnormalised"). */
-  readonly scoreMeaning: string;
 }
+
+/** How scores are shown (src/influence/normalize.ts): raw influence, ÷ √self-influence, or ÷ token count. */
+export type Normalization = 'none' | 'self-influence' | 'token-count';
 
 export type InfluenceTarget = { readonly query: string } | { readonly benchmark: string };
 
@@ -96,6 +98,8 @@ export interface InfluenceRow {
 
 export interface TopInfluences {
   readonly target: InfluenceTarget;
+  /** What the scores are: measurement, sign, normalisation. */
+  readonly label: string;
   /** Largest positive influence first. */
   readonly helpful: readonly InfluenceRow[];
   /** Most negative influence first. */

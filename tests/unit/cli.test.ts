@@ -1,0 +1,83 @@
+/** `iwb attribute` in-process on micro inputs: the demo path, the user-files path, the --json summary and the .iwb bundle. */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import { runCli } from '../../src/cli/main';
+import type { RunSummary } from '../../src/cli/summary';
+import { serializeModel } from '../../src/onnx/protobuf';
+import { decodeBundle } from '../../src/store/bundle';
+import { seededDemoModel } from '../../src/worker/demo-model';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'iwb-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), interactive: false });
+  return { code, stdout, stderr };
+}
+
+function microFiles(): { model: string; tokenizer: string; train: string; queries: string } {
+  const tokenizer = 'public/data/micro/tokenizer.json';
+  const vocab = (JSON.parse(readFileSync(tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+  const model = path.join(dir, 'micro.onnx');
+  writeFileSync(model, serializeModel(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model));
+  return { model, tokenizer, train: 'public/data/micro/train.jsonl', queries: 'public/data/micro/queries.jsonl' };
+}
+
+test('user files: --json has per-query top 10 helpful and harmful ids, the cross-domain table and stage timings; --out is a valid bundle', async () => {
+  const files = microFiles();
+  const json = path.join(dir, 'summary.json');
+  const out = path.join(dir, 'result.iwb');
+  const { code, stdout, stderr } = await cli([
+    'attribute', '--model', files.model, '--tokenizer', files.tokenizer, '--train', files.train, '--queries', files.queries,
+    '--backend', 'cpu', '--json', json, '--out', out,
+  ]);
+  expect(stderr.split('\n').filter((l) => l.startsWith('iwb:'))).toEqual([]);
+  expect(code).toBe(0);
+  expect(stdout).toMatch(/4 queries x 16 training examples, 2 tracked layers, strategy ekfac/);
+
+  const summary = JSON.parse(readFileSync(json, 'utf8')) as RunSummary;
+  expect(summary.backend).toMatchObject({ kind: 'cpu', reason: 'CPU backend requested' });
+  expect(summary.queries.map((q) => q.id)).toEqual(['gsm8k-test-00134', 'gsm8k-test-00190', 'mbpp-234', 'mbpp-268']);
+  for (const query of summary.queries) {
+    // 16 training examples: every one is helpful or harmful, and each list holds at most 10.
+    expect(query.helpful.length).toBeLessThanOrEqual(10);
+    expect(query.harmful.length).toBeLessThanOrEqual(10);
+    expect(query.helpful.length + query.harmful.length).toBeGreaterThanOrEqual(Math.min(16, 10));
+    expect(query.helpful.every((r, i) => r.influence > 0 && (i === 0 || r.influence <= query.helpful[i - 1]!.influence))).toBe(true);
+    expect(query.harmful.every((r, i) => r.influence < 0 && (i === 0 || r.influence >= query.harmful[i - 1]!.influence))).toBe(true);
+  }
+  expect(summary.timings.map((t) => t.stage)).toEqual(['covariance', 'eigen', 'lambda', 'query', 'scores', 'self']);
+  expect(summary.timings.find((t) => t.stage === 'scores')).toMatchObject({ items: 64, unit: 'pairs' });
+  const cells = summary.crossDomain;
+  expect(new Set(cells.map((c) => c.benchmark))).toEqual(new Set(['math', 'code']));
+  for (const benchmark of ['math', 'code']) {
+    expect(cells.filter((c) => c.benchmark === benchmark).reduce((n, c) => n + c.trainCount, 0)).toBe(16);
+  }
+
+  // The bundle carries the same influence the summary ranked.
+  const bundle = await decodeBundle(readFileSync(out));
+  expect(bundle.manifest.scores).toMatchObject({ queries: 4, train: 16, measurement: 'mean-log-likelihood' });
+  expect(bundle.manifest.model?.name).toBe(files.model);
+  expect(bundle.manifest.stages).toEqual(['covariance', 'eigen', 'lambda', 'scores', 'self']);
+  const trainIds = bundle.manifest.rows!.train.map((r) => r.id);
+  const best = summary.queries[0]!.helpful[0]!;
+  const influence = bundle.scores.influence!;
+  expect(influence.data[trainIds.indexOf(best.id)]).toBeCloseTo(best.influence, 5);
+});
+
+test('no inputs: the built-in demo (micro variant), limited and stratified, says what it subsampled', async () => {
+  const json = path.join(dir, 'demo.json');
+  const { code, stderr } = await cli(['attribute', '--demo', 'micro', '--backend', 'cpu', '--limit-train', '6', '--limit-queries', '2', '--strategy', 'kfac', '--quiet', '--json', json]);
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  const summary = JSON.parse(readFileSync(json, 'utf8')) as RunSummary;
+  expect(summary.counts).toEqual({ train: 6, queries: 2, layers: 2 });
+  expect(summary.strategy).toBe('kfac');
+  expect(summary.subsample).toMatch(/6 of 16 training examples and 2 of 4 queries, stratified by domain/);
+  expect(summary.queries.map((q) => q.benchmark).sort()).toEqual(['code', 'math']);
+  expect(summary.timings.map((t) => t.stage)).not.toContain('lambda');
+});
