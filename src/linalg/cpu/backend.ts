@@ -6,7 +6,7 @@
 import type { Backend, Damping, Eigen, EighOptions, Tensor, TokenBatch } from '../backend';
 import { changeBasis, matmul } from './dense';
 import { jacobiEigh } from './jacobi';
-import { CpuTensor, ShapeCheck, formatShape, shapeSize } from './tensor';
+import { CpuTensor, ShapeCheck, asCpu, formatShape, shapeSize } from './tensor';
 
 /** The token batch of a method call, as plain arrays with its dimensions. */
 interface CpuBatch {
@@ -43,7 +43,7 @@ export class CpuBackend implements Backend {
   }
 
   release(...tensors: Tensor[]): void {
-    for (const tensor of tensors) if (tensor instanceof CpuTensor) tensor.release();
+    for (const tensor of tensors) asCpu(tensor, 'release', 'tensor').release();
   }
 
   accumulateCovariance(acc: Tensor, x: Tensor, mask: Tensor | null, appendOnes: boolean): void {
