@@ -183,7 +183,13 @@ export async function scoreTrainingSet(
   const { backend, source, config } = context;
   const perLayer = state.perLayer.data.slice();
   const perToken = state.perToken ? state.perToken.data.slice() : null;
-  let current = state;
+  let next = state.nextIndex;
+  const snapshot = (nextIndex: number, layers: Float64Array, tokens: Float64Array | null): ScoreState => ({
+    ...state,
+    nextIndex,
+    perLayer: hostMatrix(state.perLayer.shape, layers),
+    perToken: state.perToken && tokens ? hostMatrix(state.perToken.shape, tokens) : null,
+  });
   await runPass(
     {
       stage: 'scores',
@@ -205,16 +211,12 @@ export async function scoreTrainingSet(
       }
     },
     async (nextIndex) => {
-      current = {
-        ...state,
-        nextIndex,
-        perLayer: hostMatrix(state.perLayer.shape, perLayer.slice()),
-        perToken: state.perToken && perToken ? hostMatrix(state.perToken.shape, perToken.slice()) : null,
-      };
-      await options.saveState?.(current);
+      // A checkpoint gets its own copy (the accumulators keep changing); without a store, nothing is copied.
+      if (options.saveState) await options.saveState(snapshot(nextIndex, perLayer.slice(), perToken?.slice() ?? null));
+      next = nextIndex;
     },
   );
-  return current;
+  return snapshot(next, perLayer, perToken);
 }
 
 export function emptySelfState(layers: number, trainSize: number): SelfState {
