@@ -65,6 +65,11 @@ export class OnnxGradientSource implements GradientSource {
     const rows = this.rows[role];
     if (!(index >= 0 && index < rows.length)) throw new Error(`${role} example ${index} does not exist (${rows.length} rows)`);
     const row = rows[index];
+    if ('inputIds' in row && !(row.promptLen >= 1 && row.promptLen < row.inputIds.length)) {
+      throw new Error(
+        `${role} example ${index}: promptLen ${row.promptLen} with ${row.inputIds.length} tokens; a sequence needs at least one prompt token (bos) and one response token`,
+      );
+    }
     return { length: 'inputIds' in row ? row.inputIds.length : 1 };
   }
 

@@ -76,3 +76,20 @@ describe('parity with kronfluence through ONNX + autodiff + onnxruntime-web (was
     await checkParity('token_lm', buildKronfluenceTokenLm(await fixtureWeights('token_lm')), { kind: 'token-cross-entropy' }, rows, ['up', 'down', 'unembed']);
   });
 });
+
+describe('OnnxGradientSource input checks', () => {
+  it('names the example whose prompt or response is empty', async () => {
+    const graph = buildGradientGraph(buildKronfluenceTokenLm(await fixtureWeights('token_lm')), { loss: { kind: 'token-cross-entropy' }, tracked: /./ });
+    const session = await ModelSession.create(graph.model);
+    try {
+      const rows: OnnxRows = { kind: 'sequences', train: [{ inputIds: [3, 4, 5], promptLen: 1 }, { inputIds: [3, 4], promptLen: 2 }], query: [] };
+      const source = new OnnxGradientSource(graph, session, rows);
+      await expect(source.gradients({ role: 'train', indices: [0, 1], labels: 'given', seed: 0 }, new CpuBackend())).rejects.toThrow(
+        'train example 1: promptLen 2 with 2 tokens',
+      );
+      expect(() => source.sequenceLength('query', 0)).toThrow('query example 0 does not exist (0 rows)');
+    } finally {
+      await session.release();
+    }
+  });
+});
