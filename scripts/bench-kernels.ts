@@ -1,6 +1,7 @@
 /**
- * `npm run bench:kernels [-- --out FILE] [-- --quick]`: the kernel benchmark in headless Chromium on its WebGPU
- * adapter. A Vite dev server serves bench/kernels.html (no build step); the page times our kernels against
+ * `npm run bench:kernels [-- --out FILE] [--quick] [--full] [--no-eigh]`: the kernel benchmark in headless Chromium on
+ * its WebGPU adapter. Every GPU median is over ≥ 5 timed runs after warm-up, except the d = 512 eigendecomposition,
+ * which runs once (it takes minutes on SwiftShader) unless --full. A Vite dev server serves bench/kernels.html (no build step); the page times our kernels against
  * onnxruntime-web's WebGPU EP on the same device (bench/kernels-page.ts); this script writes the JSON and prints a table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     runs: { type: 'string', default: '5' },
     'no-eigh': { type: 'boolean', default: false },
+    full: { type: 'boolean', default: false },
   },
 });
 
@@ -28,13 +30,18 @@ const dims = args.quick ? [64] : [128, 256, 512];
 const config: BenchConfig = {
   covariance: dims.flatMap((d) => (args.quick ? [256] : [512, 2048]).map((tokens) => ({ d, tokens }))),
   rotation: dims.map((d) => ({ d, count: 2 })),
-  eigh: args['no-eigh'] ? [] : dims,
+  eigh: args['no-eigh'] ? [] : dims.map((d) => ({ d, runs: d >= 512 && !args.full ? 1 : runs })),
   warmup: Number(args.warmup),
   runs,
   cpuRuns: 3,
 };
 
-const server = await createServer({ server: { port: 0, host: '127.0.0.1', strictPort: false }, logLevel: 'warn', cacheDir: 'node_modules/.vite-bench' });
+// No HMR: an edit anywhere in the module graph (a shared checkout) would otherwise reload the page mid-run.
+const server = await createServer({
+  server: { port: 0, host: '127.0.0.1', strictPort: false, hmr: false, watch: null },
+  logLevel: 'warn',
+  cacheDir: 'node_modules/.vite-bench',
+});
 await server.listen();
 const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_FLAGS, headless: true });
 try {

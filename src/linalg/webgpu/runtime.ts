@@ -229,6 +229,17 @@ export class GpuRuntime {
     if (x * y * z === 0) return;
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
+    try {
+      this.encodeAndSubmit(dispatch, [x, y, z]);
+    } finally {
+      // Popped even when encoding threw, so the device's scope stack stays balanced.
+      const validation = this.device.popErrorScope();
+      const memory = this.device.popErrorScope();
+      this.track(dispatch.kernel, dispatch.shapes, Promise.all([validation, memory]));
+    }
+  }
+
+  private encodeAndSubmit(dispatch: Dispatch, [x, y, z]: readonly [number, number, number]): void {
     const pipeline = this.pipeline(dispatch.kernel, dispatch.spec);
     const uniformWords = Uint32Array.from(dispatch.uniforms.length ? dispatch.uniforms : [0]);
     const uniform = this.pool.acquire(uniformWords.byteLength, UNIFORM_USAGE, `${dispatch.kernel} uniforms`);
@@ -247,9 +258,6 @@ export class GpuRuntime {
     pass.end();
     this.device.queue.submit([encoder.finish()]);
     this.pool.release(uniform);
-    const validation = this.device.popErrorScope();
-    const memory = this.device.popErrorScope();
-    this.track(dispatch.kernel, dispatch.shapes, Promise.all([validation, memory]));
   }
 
   private pipeline(kernel: string, spec: KernelSpec): GPUComputePipeline {

@@ -53,10 +53,15 @@ export function batchScores(
   ]);
   for (let q0 = 0; q0 < queries; q0 += queryChunk) {
     const qCount = Math.min(queryChunk, queries - q0);
-    const sequenceChunk = unitsPerWindow(check, B, limit, [
-      { fixed: 0, perUnit: T * Math.max(dIn, dOut) },
-      { fixed: 0, perUnit: qCount * T * width },
-    ]);
+    // Also bounded by the token_scores grid (one invocation per token row, at most maxGroups workgroups).
+    const gridRows = runtime.device.limits.maxComputeWorkgroupsPerDimension * WORKGROUP;
+    const sequenceChunk = Math.min(
+      unitsPerWindow(check, B, limit, [
+        { fixed: 0, perUnit: T * Math.max(dIn, dOut) },
+        { fixed: 0, perUnit: qCount * T * width },
+      ]),
+      Math.max(1, Math.floor(gridRows / T)),
+    );
     for (let n0 = 0; n0 < B; n0 += sequenceChunk) {
       const nCount = Math.min(sequenceChunk, B - n0);
       const rows = nCount * T;
