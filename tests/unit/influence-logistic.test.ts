@@ -7,13 +7,15 @@
  *    and it depends on the data: measured 0.984 here (seed 5, feature scales 0.6^k); with data seeds 1–4 it was
  *    0.953–0.981, and with isotropic features 0.95–0.977 — the bar is met on this problem, not on every problem;
  *  - the sign and scale convention against actual retraining: up-weighting training example n by ε and re-solving
- *    changes the query's mean log-likelihood by ε · I(n) / N (EK-FAC's Λ is a per-sequence mean, so its H is GGN/N).
+ *    changes the query's mean log-likelihood by ε · I(n) / N (EK-FAC's Λ is a per-sequence mean, so its H is GGN/N);
+ *  - the linear datamodeling score (the field's ground truth): over 24 random 50% subsets retrained to optimum, the
+ *    Spearman correlation between a subset's summed influence and the retrained query log-likelihood, ≥ 0.9 per query.
  */
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
 import { DEFAULT_CONFIG, type ExampleSet } from '../../src/influence/types';
-import { choleskySolve, dot, pearson } from '../helpers/exact-dense';
+import { choleskySolve, dot, pearson, spearman } from '../helpers/exact-dense';
 import { chainModel, logSoftmax, seededRandom, type LinearParams } from '../helpers/exact-models';
 import { ExactGradientSource } from '../helpers/exact-source';
 
@@ -158,5 +160,26 @@ describe('multiclass logistic regression', () => {
     const slope = dot(predicted, measured) / dot(predicted, predicted);
     expect(slope).toBeGreaterThan(0.5);
     expect(slope).toBeLessThan(2);
+  });
+});
+
+describe('linear datamodeling score', () => {
+  it('LDS over random 50% subsets: the summed influence of a subset ranks the retrained models’ query log-likelihoods', async () => {
+    const result = await runAttribution(
+      { ...DEFAULT_CONFIG, damping: { kind: 'absolute', value: DAMPING } },
+      { backend: new CpuBackend(), source: new ExactGradientSource(model(optimum)), trainSet: set('train', TRAIN), querySet: set('query', QUERIES) },
+    );
+    const subsets = 24;
+    const chooser = seededRandom(99);
+    const masks = Array.from({ length: subsets }, () => Float64Array.from({ length: TRAIN }, () => (chooser.uniform() < 0.5 ? 1 : 0)));
+    const retrained = masks.map((weights) => fit(weights, optimum));
+    const lds: number[] = [];
+    for (let q = 0; q < QUERIES; q++) {
+      const predicted = masks.map((weights) => weights.reduce((sum, w, n) => sum + w * result.influence[q * TRAIN + n], 0));
+      const actual = retrained.map((theta) => logProbabilities(theta, queries.x[q])[queries.y[q]]);
+      lds.push(spearman(predicted, actual));
+    }
+    // Measured: 0.970–0.987 per query (mean 0.980).
+    expect(Math.min(...lds)).toBeGreaterThanOrEqual(0.9);
   });
 });
