@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { webGpuBackend } from '../../src/linalg/webgpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type Strategy } from '../../src/influence/types';
+import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type CheckpointStore, type ProgressEvent, type RunCheckpoint, type Strategy } from '../../src/influence/types';
 import type { Backend } from '../../src/linalg/backend';
 import { row, spearman } from '../helpers/exact-dense';
 import { mlpClassifierFixture, tokenLmFixture, type Fixture } from '../helpers/exact-kronfluence';
@@ -95,5 +95,24 @@ describe('GPU memory', () => {
     await expect(cancelled).rejects.toThrow('stop');
     gpu.runtime.pool.trim();
     expect(gpu.runtime.pool.bytesAllocated).toBe(before);
+  });
+});
+
+describe('resuming on the GPU', () => {
+  it('a run cancelled mid-Λ and mid-scores resumes from its checkpoint to the same float32 result, bit for bit', async () => {
+    const fixture = fixtures.token_lm;
+    const config: AttributionConfig = { ...DEFAULT_CONFIG, batchSizes: { fit: 8, train: 8, query: 3, batchesPerChunk: 1 } };
+    const inputs = { backend: gpu, source: new ExactGradientSource(fixture.model), trainSet: fixture.trainSet, querySet: fixture.querySet };
+    const reference = await runAttribution(config, inputs);
+    for (const stage of ['lambda', 'scores'] as const) {
+      let saved: RunCheckpoint | null = null;
+      const checkpoint: CheckpointStore = { load: async () => (saved ? structuredClone(saved) : null), save: async (c) => void (saved = structuredClone(c)) };
+      const controller = new AbortController();
+      const onProgress = (e: ProgressEvent) => e.stage === stage && e.done >= 16 && controller.abort(new Error(`stop in ${stage}`));
+      await expect(runAttribution(config, inputs, { checkpoint, signal: controller.signal, onProgress })).rejects.toThrow(`stop in ${stage}`);
+      const resumed = await runAttribution(config, inputs, { checkpoint });
+      expect(Array.from(resumed.tau), stage).toEqual(Array.from(reference.tau));
+      expect(Array.from(resumed.selfTau), stage).toEqual(Array.from(reference.selfTau));
+    }
   });
 });
