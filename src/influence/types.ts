@@ -15,6 +15,7 @@
  * - Scores are raw sums over training tokens, not divided by N (kronfluence's semantics).
  */
 import type { Backend, Damping, Tensor, TokenBatch } from '../linalg/backend';
+import type { Span } from '../data/schema';
 import type { ModelFactors } from '../store/types';
 
 export type { Damping } from '../linalg/backend';
@@ -62,13 +63,11 @@ export interface AttributionConfig {
   readonly seed: number;
 }
 
-/** A span of token positions [start, end) of one sequence, as laid out by the gradient source. */
-export interface TokenSegment {
-  /** e.g. 'reasoning', 'final-answer', 'after-answer' (the dataset decides). */
-  readonly label: string;
-  readonly start: number;
-  readonly end: number;
-}
+/**
+ * A labelled span of token positions [start, end) of one sequence (src/data's Span: one type for both sides), e.g.
+ * 'reasoning', 'final_answer', 'after_answer'; positions are those of the sequence fed to the model.
+ */
+export type TokenSegment = Span;
 
 /**
  * Per-example metadata the aggregations need (src/data's Example fits it as it is). Token positions are those of the sequence fed to the model
