@@ -43,7 +43,11 @@ export interface TrainingStep {
 }
 
 export interface TrainOptions {
-  readonly onStep?: (step: TrainingStep) => void;
+  /**
+   * Called after every step. When it returns a promise the loop waits for it before the next step: a worker uses
+   * this to give its event loop a turn, so that a cancel message can abort the signal between steps.
+   */
+  readonly onStep?: (step: TrainingStep) => void | Promise<void>;
   readonly signal?: AbortSignal;
   readonly session?: SessionOptions;
 }
@@ -110,7 +114,7 @@ export async function trainCausalLm(
       const record = { step, steps: config.steps, loss: lossSum / tokens, learningRate, gradientNorm: norm, tokens, elapsedMs: performance.now() - start };
       if (!Number.isFinite(record.loss)) throw new Error(`trainCausalLm: loss is ${record.loss} at step ${step}`);
       history.push(record);
-      options.onStep?.(record);
+      await options.onStep?.(record);
     }
   } finally {
     await session.release();
