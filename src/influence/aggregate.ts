@@ -128,14 +128,36 @@ function addTo(groups: Map<string, { sum: number; count: number; examples: Set<n
 }
 
 /**
+ * Which token a position's per-token score is credited to. In a causal LM the gradient at position t is that of the
+ * loss of predicting token t+1 (labels are shifted), so the score at t belongs to the predicted token t+1
+ * ('next-token', the default: a segment or category is credited with the influence of learning to produce its
+ * tokens). 'same-token' credits position t to token t (models whose loss at t is about token t itself).
+ */
+export type TokenAlignment = 'next-token' | 'same-token';
+
+/** Per-token influence of one training example credited to tokens under the given alignment. */
+export function creditedTokenInfluence(result: AttributionResult, queries: readonly number[], trainIndex: number, alignment: TokenAlignment): Float64Array {
+  const positions = tokenInfluence(result, queries, trainIndex);
+  if (alignment === 'same-token') return positions;
+  const credited = new Float64Array(positions.length);
+  for (let t = 0; t + 1 < positions.length; t++) credited[t + 1] = positions[t];
+  // The last real position predicts nothing (its loss mask is 0), so its score is 0 for a causal LM; keep it visible
+  // rather than dropping it if a source ever produces one.
+  if (positions.length > 0 && positions[positions.length - 1] !== 0) {
+    throw new Error(`training example ${trainIndex}: the last position has a non-zero per-token score, so it is not a causal-LM score; use alignment 'same-token'`);
+  }
+  return credited;
+}
+
+/**
  * Sequence level: for the given queries (mean), the influence summed within each response segment of each training
  * example, then summarised per segment label (sum and mean over segment occurrences).
  */
-export function segmentSummary(result: AttributionResult, queries: readonly number[]): GroupSummary[] {
+export function segmentSummary(result: AttributionResult, queries: readonly number[], alignment: TokenAlignment = 'next-token'): GroupSummary[] {
   const groups = new Map<string, { sum: number; count: number; examples: Set<number> }>();
   result.train.forEach((example, n) => {
     if (!example.segments || example.segments.length === 0) return;
-    const tokens = tokenInfluence(result, queries, n);
+    const tokens = creditedTokenInfluence(result, queries, n, alignment);
     for (const segment of example.segments) {
       if (segment.start < 0 || segment.end > tokens.length || segment.start > segment.end) {
         throw new Error(`training example "${example.id}": segment "${segment.label}" [${segment.start}, ${segment.end}) is outside its ${tokens.length} tokens`);
@@ -149,11 +171,16 @@ export function segmentSummary(result: AttributionResult, queries: readonly numb
 }
 
 /** Token level: for the given queries (mean), per-token influence summed and averaged by token category. */
-export function tokenCategorySummary(result: AttributionResult, queries: readonly number[], categoryNames: readonly string[]): GroupSummary[] {
+export function tokenCategorySummary(
+  result: AttributionResult,
+  queries: readonly number[],
+  categoryNames: readonly string[],
+  alignment: TokenAlignment = 'next-token',
+): GroupSummary[] {
   const groups = new Map<string, { sum: number; count: number; examples: Set<number> }>();
   result.train.forEach((example, n) => {
     if (!example.tokenCategories) return;
-    const tokens = tokenInfluence(result, queries, n);
+    const tokens = creditedTokenInfluence(result, queries, n, alignment);
     if (example.tokenCategories.length !== tokens.length) {
       throw new Error(`training example "${example.id}": ${example.tokenCategories.length} token categories for ${tokens.length} tokens`);
     }

@@ -70,8 +70,9 @@ export interface AttributionConfig {
 export type TokenSegment = Span;
 
 /**
- * Per-example metadata the aggregations need (src/data's Example fits it as it is). Token positions are those of the sequence fed to the model
- * (position t's per-token score belongs to input token t, whose layer inputs a(n,t) it uses).
+ * Per-example metadata the aggregations need (src/data's Example fits it as it is). Token positions are those of the sequence fed to the model.
+ * Position t's per-token score uses a(n,t) and g(n,t); in a causal LM g(n,t) is the gradient of the loss of predicting
+ * token t+1, so the aggregations credit it to token t+1 by default (aggregate.ts, TokenAlignment).
  */
 export interface ExampleMeta {
   readonly id: string;

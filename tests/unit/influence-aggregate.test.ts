@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
-import { benchmarkScores, crossDomainTable, segmentSummary, tokenCategorySummary, topExamplesForQuery } from '../../src/influence/aggregate';
+import { benchmarkScores, creditedTokenInfluence, crossDomainTable, segmentSummary, tokenCategorySummary, tokenInfluence, topExamplesForQuery } from '../../src/influence/aggregate';
 import { scoreView } from '../../src/influence/normalize';
 import { runAttribution } from '../../src/influence/pipeline';
 import { DEFAULT_CONFIG, type ExampleMeta } from '../../src/influence/types';
@@ -95,8 +95,24 @@ describe('aggregations', () => {
       }
   });
 
+  it('a causal LM credits the score of position t to the predicted token t+1 (default), or to token t on request', () => {
+    for (let n = 0; n < TRAIN; n++) {
+      const positions = tokenInfluence(result, [0], n);
+      const credited = creditedTokenInfluence(result, [0], n, 'next-token');
+      expect(positions[positions.length - 1]).toBe(0); // the last token predicts nothing
+      expect(credited[0]).toBe(0); // nothing predicts the first token
+      for (let t = 0; t + 1 < positions.length; t++) expect(credited[t + 1]).toBe(positions[t]);
+      expect(Array.from(creditedTokenInfluence(result, [0], n, 'same-token'))).toEqual(Array.from(positions));
+    }
+    // A category that only the first token of every example has gets nothing under 'next-token'.
+    const firstOnly = { ...result, train: train.map((e) => ({ ...e, tokenCategories: Array.from(e.tokenCategories!, (_, t) => (t === 0 ? 1 : 0)) })) };
+    const byCategory = tokenCategorySummary(firstOnly, [0], CATEGORIES);
+    expect(byCategory.find((c) => c.label === 'number')!.sum).toBe(0);
+    expect(tokenCategorySummary(firstOnly, [0], CATEGORIES, 'same-token').find((c) => c.label === 'number')!.sum).not.toBe(0);
+  });
+
   it('segment errors name the example', () => {
     const bad = { ...result, train: [{ ...train[0], segments: [{ label: 'x', start: 0, end: 99 }] }, ...train.slice(1)] };
-    expect(() => segmentSummary(bad, [0])).toThrow(/"t0": segment "x" \[0, 99\) is outside/);
+    expect(() => segmentSummary(bad, [0], 'same-token')).toThrow(/"t0": segment "x" \[0, 99\) is outside/);
   });
 });
