@@ -51,13 +51,17 @@ function runInPage(bytes: Uint8Array, config: TrainingConfig, cancelAfterStep?: 
   return page.evaluate(([model, c, at]) => window.trainPage!.run(model, c, at), [Array.from(bytes), config, cancelAfterStep] as const);
 }
 
-test('a cancelled run rejects with TrainingCancelled between steps; the worker then trains a tiny GPT like Node does', async () => {
+test('cancelled and malformed runs reject cleanly; the worker then trains a tiny GPT as Node does', async () => {
   const { bytes, sequences } = await microModel();
 
   const cancelled = await runInPage(bytes, training, 2);
   expect(cancelled.error?.name).toBe('TrainingCancelled');
   expect(cancelled.model).toBeUndefined();
   expect(cancelled.progress.map((p) => p.step)).toEqual([0, 1, 2]);
+
+  const garbage = await runInPage(new TextEncoder().encode('not a model'), training);
+  expect(garbage.error).toMatchObject({ name: 'OnnxFormatError', message: expect.stringMatching(/not a valid ONNX protobuf/) });
+  expect(garbage.progress).toEqual([]);
 
   const browserRun = await runInPage(bytes, training);
   expect(browserRun.error).toBeUndefined();
