@@ -1,0 +1,196 @@
+import { LitElement, css, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { InfluenceTarget, Normalization, TopInfluences } from '../worker/protocol';
+import type { RunListing, StoredRunView } from '../worker/run-protocol';
+import './influence-results';
+
+/** The engine worker's stored-run calls this panel uses (the comlink handle satisfies it). */
+export interface RunLibraryApi {
+  listRuns(): Promise<RunListing[]>;
+  renameRun(id: string, name: string): Promise<void>;
+  deleteRun(id: string): Promise<void>;
+  exportRun(id: string): Promise<Uint8Array>;
+  importBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
+  openRun(id: string): Promise<StoredRunView>;
+  topStoredInfluences(runId: string, target: InfluenceTarget, k: number, normalization: Normalization): Promise<TopInfluences>;
+}
+
+/**
+ * Stored runs: list (name, status, date, backend, strategy), rename, delete, export as .iwb, resume an interrupted
+ * run (fires `resume-run`, detail: run id), open a finished one; import a bundle by file picker or drag-and-drop
+ * into a read-only results view. Everything from a run or a bundle (names, text, errors) is bound as text.
+ */
+@customElement('run-library')
+export class RunLibrary extends LitElement {
+  @property({ attribute: false }) api: RunLibraryApi | undefined;
+  /** Bump to reload the list (after a run ends). */
+  @property({ type: Number }) generation = 0;
+  /** While a run computes, resuming another is not offered. */
+  @property({ type: Boolean }) busy = false;
+  @state() private runs: readonly RunListing[] = [];
+  @state() private problem = '';
+  @state() private editing: string | null = null;
+  @state() private viewed: StoredRunView | null = null;
+  @state() private dragging = false;
+
+  static override styles = css`
+    :host { display: block; margin: 1.5rem 0; }
+    h2 { font-size: 1.1rem; margin: 0 0 0.5rem; }
+    table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
+    th, td { text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #e3e6eb; }
+    .drop { border: 2px dashed #b7bdc8; border-radius: 6px; padding: 0.8rem; margin: 0.6rem 0; }
+    .drop.dragging { border-color: #1b6e3a; background: #eef7f1; }
+    .problem { color: #a4161a; white-space: pre-wrap; }
+    .offer { background: #fff6dd; padding: 0.4rem 0.6rem; border-radius: 4px; }
+    .view { border-top: 1px solid #d8dce3; margin-top: 1rem; padding-top: 0.5rem; }
+  `;
+
+  override updated(changed: Map<string, unknown>): void {
+    if (changed.has('api') || changed.has('generation')) void this.reload();
+  }
+
+  private async reload(): Promise<void> {
+    if (!this.api) return;
+    try {
+      this.runs = await this.api.listRuns();
+    } catch (error) {
+      this.problem = (error as Error).message;
+    }
+  }
+
+  private async act(action: () => Promise<void>): Promise<void> {
+    this.problem = '';
+    try {
+      await action();
+    } catch (error) {
+      this.problem = (error as Error).message;
+    }
+    await this.reload();
+  }
+
+  private rename(run: RunListing, form: HTMLFormElement): Promise<void> {
+    const name = (form.elements.namedItem('name') as HTMLInputElement).value;
+    return this.act(async () => {
+      await this.api!.renameRun(run.id, name);
+      this.editing = null;
+    });
+  }
+
+  private deleteAfterConfirm(run: RunListing): Promise<void> {
+    if (!confirm(`Delete the run "${run.name}" and everything stored with it?`)) return Promise.resolve();
+    return this.act(async () => {
+      await this.api!.deleteRun(run.id);
+      if (this.viewed?.runId === run.id) this.viewed = null;
+    });
+  }
+
+  private download(run: RunListing): Promise<void> {
+    return this.act(async () => {
+      const bytes = await this.api!.exportRun(run.id);
+      const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = `${run.name.replace(/[\\/:*?"<>|]+/g, '_')}.iwb`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    });
+  }
+
+  private open(run: RunListing): Promise<void> {
+    return this.act(async () => {
+      this.viewed = await this.api!.openRun(run.id);
+    });
+  }
+
+  private importFile(file: File | undefined): Promise<void> {
+    if (!file) return Promise.resolve();
+    return this.act(async () => {
+      this.viewed = null;
+      this.viewed = await this.api!.importBundle(new Uint8Array(await file.arrayBuffer()), file.name.replace(/\.iwb$/i, ''));
+    });
+  }
+
+  private readonly onDrop = (event: DragEvent): void => {
+    event.preventDefault();
+    this.dragging = false;
+    void this.importFile(event.dataTransfer?.files[0]);
+  };
+
+  override render() {
+    const interrupted = this.runs.filter((run) => run.resumable && run.status === 'running');
+    return html`
+      <h2>Stored runs</h2>
+      ${interrupted.length > 0 && !this.busy
+        ? html`<p class="offer" data-resume-offer>
+            ${interrupted.length === 1 ? 'A run was interrupted' : `${interrupted.length} runs were interrupted`} (page reload, crash or lost GPU).
+            It can carry on from its last checkpoint: press Resume.
+          </p>`
+        : html``}
+      ${this.runs.length === 0
+        ? html`<p data-no-runs>No stored runs yet.</p>`
+        : html`<table>
+            <thead><tr><th>Name</th><th>Status</th><th>Date</th><th>Backend</th><th>Strategy</th><th></th></tr></thead>
+            <tbody>${this.runs.map((run) => this.renderRun(run))}</tbody>
+          </table>`}
+      <div
+        class="drop ${this.dragging ? 'dragging' : ''}"
+        data-drop
+        @dragover=${(e: DragEvent) => {
+          e.preventDefault();
+          this.dragging = true;
+        }}
+        @dragleave=${() => (this.dragging = false)}
+        @drop=${this.onDrop}
+      >
+        <label>Open an influence bundle (.iwb), or drop one here:
+          <input type="file" accept=".iwb,.safetensors" data-import @change=${(e: Event) => void this.importFile((e.target as HTMLInputElement).files?.[0])} />
+        </label>
+      </div>
+      ${this.problem ? html`<p class="problem" data-library-error>${this.problem}</p>` : html``}
+      ${this.viewed
+        ? html`<section class="view" data-viewed-run=${this.viewed.runId}>
+            <h2>Results of “${this.viewed.name}” (read-only)</h2>
+            <p>${this.viewed.summary.queries.length} queries × ${this.viewed.summary.trainCount} training examples, strategy ${this.viewed.summary.strategy}, computed on ${this.viewed.summary.backend.description}.</p>
+            <influence-results .summary=${this.viewed.summary} .fetchTop=${this.fetchViewed}></influence-results>
+          </section>`
+        : html``}
+    `;
+  }
+
+  private readonly fetchViewed = (target: InfluenceTarget, k: number, normalization: Normalization): Promise<TopInfluences> => {
+    const viewed = this.viewed;
+    if (!viewed || !this.api) return Promise.reject(new Error('no stored run is open'));
+    return this.api.topStoredInfluences(viewed.runId, target, k, normalization);
+  };
+
+  private renderRun(run: RunListing) {
+    const date = new Date(run.createdAt).toLocaleString();
+    return html`<tr data-run-id=${run.id} data-status=${run.status}>
+      <td>
+        ${this.editing === run.id
+          ? html`<form @submit=${(e: SubmitEvent) => {
+              e.preventDefault();
+              void this.rename(run, e.target as HTMLFormElement);
+            }}><input name="name" data-rename-input .value=${run.name} /><button type="submit" data-action="save-name">Save</button></form>`
+          : html`<span data-run-name>${run.name}</span>`}
+      </td>
+      <td><span data-run-status>${run.status}${run.stage && run.status !== 'complete' ? ` (${run.stage})` : ''}</span>${run.error ? html`<br /><small>${run.error}</small>` : html``}</td>
+      <td>${date}</td>
+      <td>${run.backend ?? '—'}</td>
+      <td>${run.strategy}</td>
+      <td>
+        ${run.viewable ? html`<button data-action="open" @click=${() => void this.open(run)}>Open</button>` : html``}
+        ${run.resumable && !this.busy ? html`<button data-action="resume" @click=${() => this.dispatchEvent(new CustomEvent('resume-run', { detail: run.id, bubbles: true, composed: true }))}>Resume</button>` : html``}
+        ${run.viewable ? html`<button data-action="export" @click=${() => void this.download(run)}>Export .iwb</button>` : html``}
+        <button data-action="rename" @click=${() => (this.editing = run.id)}>Rename</button>
+        <button data-action="delete" ?disabled=${this.busy && !run.viewable && !run.resumable} @click=${() => void this.deleteAfterConfirm(run)}>Delete</button>
+      </td>
+    </tr>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'run-library': RunLibrary;
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The engine worker's side of persistence (src/store): every page run is a stored run that checkpoints after each
+ * chunk, so a reload, a crash or a lost GPU leaves something to resume; finished and imported runs are opened
+ * from the store into the same read-only results view; runs export as .iwb bundles.
+ *
+ * A run's page request is kept in its config (`page`), with user files stored as files (by sha256), so a resume
+ * after a reload has every input it needs without the user picking the files again.
+ */
+import type { AttributionResult, CheckpointStore, ExampleMeta } from '../influence/types';
+import { benchmarkOf } from '../influence/aggregate';
+import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
+import { runCheckpointStore } from '../store/checkpoints';
+import { WorkbenchStore, browserEnvironment } from '../store/db';
+import { ensureStorageFor, estimateRunStorage } from '../store/quota';
+import type { RunRecord } from '../store/records';
+import { createRun, exportRunBundle, importBundle, saveRunResults } from '../store/runs';
+import type { DatasetRow } from '../store/types';
+import type { JobOutcome } from './attribution-job';
+import { bundleContent } from './bundle-content';
+import type { RunInputs } from './inputs';
+import type { AttributionRequest, AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from './protocol';
+import { topInfluences, type ExampleText } from './results';
+import type { RunListing } from './run-protocol';
+
+/** What a run's config keeps of the page's request (the file bytes are stored files, named by id). */
+interface StoredRequest {
+  readonly request: Omit<AttributionRequest, 'source'> & { readonly source: { kind: 'demo'; variant: 'demo' | 'micro' } | { kind: 'files'; names: Extract<AttributionRequest['source'], { kind: 'files' }>['names'] } };
+  /** Stored file ids (sha256) of the model, tokenizer, train and query files for a 'files' run. */
+  readonly files: { readonly model: string; readonly tokenizer: string | null; readonly train: string; readonly queries: string } | null;
+  readonly fingerprints: { readonly model: Fingerprint | null; readonly train: Fingerprint | null; readonly queries: Fingerprint | null };
+}
+
+/** A finished or imported run opened for viewing: what topInfluences needs, rebuilt from stored tensors and rows. */
+export interface StoredResults {
+  readonly summary: AttributionSummary;
+  readonly result: AttributionResult;
+  readonly trainTexts: readonly ExampleText[];
+}
+
+const encoder = new TextEncoder();
+
+export class PageRunStore {
+  private constructor(private readonly store: WorkbenchStore) {}
+
+  static async open(): Promise<PageRunStore> {
+    return new PageRunStore(await WorkbenchStore.open(browserEnvironment()));
+  }
+
+  /** `active`: the run this worker is computing now (it shows 'running' but is not a run to resume). */
+  async list(active: string | null): Promise<RunListing[]> {
+    return (await this.store.listRuns()).map((run) => ({
+      id: run.id,
+      name: run.name,
+      status: run.status,
+      stage: run.stage,
+      createdAt: run.createdAt,
+      updatedAt: run.updatedAt,
+      backend: run.backend,
+      strategy: run.strategy,
+      error: run.error,
+      imported: run.source !== null,
+      resumable: run.id !== active && (run.status === 'running' || run.status === 'paused' || run.status === 'created') && pageConfig(run) !== null,
+      viewable: run.status === 'complete' || run.status === 'imported',
+    }));
+  }
+
+  rename(id: string, name: string): Promise<RunRecord> {
+    return this.store.renameRun(id, name);
+  }
+
+  delete(id: string): Promise<void> {
+    return this.store.deleteRun(id);
+  }
+
+  /**
+   * Create the stored run for a page request before any computing: check the storage it needs (refusing with the
+   * quota's message when it will not fit), keep user files, and hand back the checkpoint store for the engine.
+   */
+  async begin(request: AttributionRequest, inputs: RunInputs, layers: readonly { dIn: number; dOut: number; hasBias: boolean }[]): Promise<{ runId: string; checkpoint: CheckpointStore }> {
+    const perTokenTokens = request.perToken ? inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0) : 0;
+    const estimate = estimateRunStorage({ layers, queries: inputs.queries.length, train: inputs.train.length, perTokenTokens });
+    const source = request.source;
+    const fileBytes = source.kind === 'files'
+      ? { model: new Uint8Array(source.model), tokenizer: source.tokenizer === null ? null : encoder.encode(source.tokenizer), train: encoder.encode(source.train), queries: encoder.encode(source.queries) }
+      : null;
+    const storedFileBytes = fileBytes ? fileBytes.model.byteLength + (fileBytes.tokenizer?.byteLength ?? 0) + fileBytes.train.byteLength + fileBytes.queries.byteLength : 0;
+    await ensureStorageFor(estimate.bytes + storedFileBytes);
+
+    let files: StoredRequest['files'] = null;
+    let fingerprints: StoredRequest['fingerprints'] = { model: inputs.modelBytes ? await fingerprintOf(inputs.modelName, inputs.modelBytes) : null, train: null, queries: null };
+    let kept: StoredRequest['request'];
+    if (source.kind === 'files' && fileBytes) {
+      const { names } = source;
+      const model = await this.store.putFile('model', names.model, fileBytes.model);
+      const tokenizer = fileBytes.tokenizer ? await this.store.putFile('tokenizer', names.tokenizer ?? 'tokenizer.json', fileBytes.tokenizer) : null;
+      const train = await this.store.putFile('dataset', names.train, fileBytes.train);
+      const queries = await this.store.putFile('dataset', names.queries, fileBytes.queries);
+      files = { model: model.id, tokenizer: tokenizer?.id ?? null, train: train.id, queries: queries.id };
+      fingerprints = {
+        model: { name: names.model, sha256: model.id, bytes: model.bytes },
+        train: { name: names.train, sha256: train.id, bytes: train.bytes },
+        queries: { name: names.queries, sha256: queries.id, bytes: queries.bytes },
+      };
+      kept = { ...request, source: { kind: 'files', names } };
+    } else {
+      kept = { ...request, source: { kind: 'demo', variant: source.kind === 'demo' ? source.variant : 'demo' } };
+    }
+    const page: StoredRequest = { request: kept, files, fingerprints };
+    const run = await createRun(this.store, {
+      name: `${source.kind === 'demo' ? `${source.variant} demo` : source.names.model} · ${request.strategy} · ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
+      config: { page },
+      strategy: request.strategy,
+      backend: null,
+      layers: [],
+      measurement: null,
+      estimatedBytes: estimate.bytes,
+      modelId: files?.model ?? null,
+      datasetIds: files ? [files.train, files.queries] : [],
+    });
+    return { runId: run.id, checkpoint: runCheckpointStore(this.store, run.id) };
+  }
+
+  /** Mark a stored run running again and hand back its checkpoint store (the engine resumes from its last checkpoint). */
+  async resume(runId: string): Promise<CheckpointStore> {
+    await this.store.updateRun(runId, { status: 'running', error: null });
+    return runCheckpointStore(this.store, runId);
+  }
+
+  /** The request of a stored run, with user files read back from the store (for a resume). */
+  async requestOf(runId: string): Promise<AttributionRequest> {
+    const run = await this.store.getRun(runId);
+    if (!run) throw new Error(`no run '${runId}' (deleted?)`);
+    const page = pageConfig(run);
+    if (!page) throw new Error(`run "${run.name}" was not computed on this page, so it cannot be resumed here`);
+    const { request, files } = page;
+    if (request.source.kind === 'demo') return { ...request, source: request.source };
+    if (!files) throw new Error(`run "${run.name}" has no stored input files`);
+    const decoder = new TextDecoder();
+    const model = await this.store.getFileBytes('model', files.model);
+    const tokenizer = files.tokenizer === null ? null : decoder.decode(await this.store.getFileBytes('tokenizer', files.tokenizer));
+    const train = decoder.decode(await this.store.getFileBytes('dataset', files.train));
+    const queries = decoder.decode(await this.store.getFileBytes('dataset', files.queries));
+    const bytes = model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength) as ArrayBuffer;
+    return { ...request, source: { kind: 'files', model: bytes, tokenizer, train, queries, names: request.source.names } };
+  }
+
+  /** Keep the results of a finished run (factors, scores in one transaction; then the rows the view shows). */
+  async finish(runId: string, outcome: JobOutcome): Promise<void> {
+    const { result } = outcome;
+    await saveRunResults(this.store, runId, result);
+    const { rows } = await bundleContent(result, { model: null, train: null, queries: null, trainTexts: outcome.trainTexts, queryTexts: outcome.queryTexts });
+    const run = await this.store.getRun(runId);
+    await this.store.updateRun(runId, { rows, config: { ...JSON.parse(JSON.stringify(result.config)) as Record<string, unknown>, page: run?.config.page ?? null } });
+  }
+
+  /** A run that stopped: 'paused' (cancelled, device lost: resumable from its checkpoint) or 'failed'. */
+  async stop(runId: string, status: 'paused' | 'failed', message: string): Promise<void> {
+    await this.store.updateRun(runId, { status, error: message }).catch(() => undefined);
+  }
+
+  async exportBundle(runId: string): Promise<Uint8Array> {
+    const run = await this.store.getRun(runId);
+    if (!run) throw new Error(`no run '${runId}'`);
+    const page = pageConfig(run);
+    // Scores in float64: the bundle opens to exactly the ranking the page showed.
+    const sources = page ? { model: page.fingerprints.model, datasets: { train: page.fingerprints.train, query: page.fingerprints.queries } } : {};
+    return exportRunBundle(this.store, runId, { ...sources, scoreDtype: 'F64' });
+  }
+
+  /** Decode and check a bundle completely, then store it as a read-only run (a bad bundle stores nothing). */
+  async importBundle(bytes: Uint8Array, name: string): Promise<string> {
+    return (await importBundle(this.store, bytes, { name })).id;
+  }
+
+  /** A complete or imported run as results the page can rank: influence, self-influence and rows from the store. */
+  async open(runId: string): Promise<StoredResults> {
+    const run = await this.store.getRun(runId);
+    if (!run) throw new Error(`no run '${runId}'`);
+    if (run.status !== 'complete' && run.status !== 'imported') throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
+    const tensor = async (name: string) => (await this.store.getTensor(runId, name))?.array;
+    const influence = await tensor(SCORE_TENSORS.influence);
+    const tau = await tensor(SCORE_TENSORS.tau);
+    const selfTau = await tensor(SCORE_TENSORS.selfTau);
+    if (!run.rows) throw new Error(`run "${run.name}" keeps no dataset rows, so its results cannot be shown`);
+    const train: ExampleMeta[] = run.rows.train.map(metaOf);
+    const queries: ExampleMeta[] = run.rows.query.map(metaOf);
+    const pairs = train.length * queries.length;
+    if (!(influence instanceof Float64Array) || influence.length !== pairs) throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
+    const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
+    const result = {
+      config: run.config,
+      backend: run.backend ?? 'unknown',
+      layers: [],
+      queries,
+      train,
+      tau: tau instanceof Float64Array ? tau : new Float64Array(pairs),
+      influence,
+      tauPerLayer: new Float64Array(0),
+      selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
+      // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see rank).
+      trainTokenCounts: offsets instanceof Int32Array ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!) : new Int32Array(0),
+      queryTargetCounts: new Float64Array(queries.length),
+      tauPerToken: null,
+      factors: { strategy: run.strategy, layers: [] },
+      timings: [],
+    } as unknown as AttributionResult;
+    const backend = run.backend ?? 'unknown backend';
+    const summary: AttributionSummary = {
+      backend: { kind: /cpu/i.test(backend) ? 'cpu' : 'webgpu', description: backend, reason: run.source ? `imported from ${run.source.name}` : 'stored run' },
+      strategy: run.strategy,
+      trainCount: train.length,
+      queries: queries.map((q, i) => ({ id: q.id, benchmark: benchmarkOf(q), prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '' })),
+      benchmarks: [...new Set(queries.map(benchmarkOf))],
+      subsample: null,
+      timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
+      peakGpuBytes: null,
+    };
+    const trainTexts = run.rows.train.map((row) => ({ prompt: row.prompt ?? row.text ?? '', response: row.response ?? '' }));
+    return { summary, result, trainTexts };
+  }
+}
+
+/** Rank a stored run's results; 'token-count' needs token counts, which only runs with per-token scores keep. */
+export function rankStored(stored: StoredResults, target: InfluenceTarget, k: number, normalization: Normalization): TopInfluences {
+  if (normalization === 'token-count' && stored.result.trainTokenCounts.length !== stored.result.train.length) {
+    throw new Error('this stored run keeps no token counts (only runs with per-token scores do): choose another normalisation');
+  }
+  return topInfluences(stored.result, stored.trainTexts, target, k, normalization);
+}
+
+function pageConfig(run: RunRecord): StoredRequest | null {
+  const page = run.config.page as StoredRequest | undefined | null;
+  return page && typeof page === 'object' && 'request' in page ? page : null;
+}
+
+function metaOf(row: DatasetRow): ExampleMeta {
+  return {
+    id: row.id,
+    ...(row.domain !== undefined && { domain: row.domain }),
+    ...(row.difficulty !== undefined && { difficulty: row.difficulty }),
+    ...(row.benchmark !== undefined && { benchmark: row.benchmark }),
+  };
+}
