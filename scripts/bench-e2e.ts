@@ -6,14 +6,14 @@
  * a/g batches are uploaded; in the browser worker they stay on the GPU. Writes JSON and prints a table.
  * A benchmark, not a test: the figures depend on the machine and its load, which are recorded with them.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { nodeSource } from '../src/data/node-source';
+import { defaultPublicDir, nodeSource } from '../src/data/node-source';
 import { runAttributionJob, type JobOutcome } from '../src/worker/attribution-job';
 import { chooseBackend } from '../src/worker/backend-choice';
-import { DEMO_DEFAULT_LIMITS, loadDemoInputs } from '../src/worker/inputs';
+import { DEMO_DEFAULT_LIMITS, DEMO_MODEL_PATH, loadDemoInputs } from '../src/worker/inputs';
 import { nodeGpu } from '../src/linalg/webgpu/node-gpu';
 
 const { values: args } = parseArgs({
@@ -34,7 +34,8 @@ const backends = args.backends.split(',').map((b) => b.trim());
 for (const b of backends) if (b !== 'cpu' && b !== 'webgpu') throw new Error(`--backends: "${b}" is not cpu or webgpu`);
 
 const loadBefore = loadavg()[0]!;
-const inputs = await loadDemoInputs({ data: nodeSource(), trainedModel: null }, variant, limits);
+const trainedModel = variant === 'demo' ? readFileSync(resolve(defaultPublicDir(), DEMO_MODEL_PATH)) : null;
+const inputs = await loadDemoInputs({ data: nodeSource(), trainedModel }, variant, limits);
 const trainTokens = inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0);
 console.log(`${inputs.modelName}\n${inputs.subsample}\n${inputs.train.length} training examples (${trainTokens} tokens) x ${inputs.queries.length} queries`);
 

@@ -63,7 +63,7 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
   if (args.model === undefined) {
     const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
     return loadDemoInputs(
-      { data: nodeSource(), trainedModel: existsSync(trained) ? await readFile(trained) : null },
+      { data: nodeSource(), trainedModel: args.demo === 'demo' && existsSync(trained) ? await readFile(trained) : null },
       args.demo,
       limits,
       signal,

@@ -117,7 +117,7 @@ export class RunLibrary extends LitElement {
   };
 
   override render() {
-    const interrupted = this.runs.filter((run) => run.resumable && run.status === 'running');
+    const interrupted = this.runs.filter((run) => run.resumable && run.status !== 'paused');
     return html`
       <h2>Stored runs</h2>
       ${interrupted.length > 0 && !this.busy

@@ -94,6 +94,7 @@ export class WorkbenchApp extends LitElement {
           <p class="status meta" data-run="done">
             Done in ${seconds.toFixed(1)} s on <span data-backend=${s.backend.kind}>${s.backend.description}</span> (${s.backend.reason});
             ${s.queries.length} queries × ${s.trainCount} training examples, strategy ${s.strategy}.
+            ${s.peakGpuBytes === null ? '' : `Peak GPU memory held by the engine: ${(s.peakGpuBytes / 2 ** 20).toFixed(1)} MiB.`}
             ${s.subsample ?? ''}
           </p>
           <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>

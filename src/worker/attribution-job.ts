@@ -45,7 +45,10 @@ export interface JobOutcome {
   readonly timings: readonly StageTiming[];
   /** Peak bytes the WebGPU backend's buffer pool held; null on the CPU backend. */
   readonly peakGpuBytes: number | null;
-  /** Bytes of a and g of the largest batch the gradient graph hands over at once (onnxruntime's buffers, not in peakGpuBytes). */
+  /**
+   * Bytes of a and g of the largest batch the gradient graph hands over at once. Uploaded from wasm they are pool
+   * buffers (inside peakGpuBytes); from onnxruntime's WebGPU EP they are its own buffers (not inside it).
+   */
   readonly batchBytes: number;
   readonly ortBackend: 'wasm' | 'webgpu';
 }

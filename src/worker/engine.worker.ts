@@ -14,6 +14,7 @@ import {
   type AttributionRequest,
   type AttributionSummary,
   type BackendChoice,
+  type BackendReport,
   type InfluenceTarget,
   type Normalization,
   type ProgressEvent,
@@ -43,9 +44,13 @@ const api = {
     const controller = new AbortController();
     running = controller;
     finished = null;
+    const step = (stage: string, backend?: BackendReport) =>
+      onProgress({ stage, done: 0, total: 1, unit: 'steps', itemsPerSecond: 0, etaSeconds: null, ...(backend ? { backend } : {}) });
     try {
+      step('loading data');
       const inputs = await loadInputs(request, controller.signal);
       const chosen = await backendFor(request.backend);
+      step('preparing the model', chosen.report);
       const outcome = await runAttributionJob(
         inputs,
         {
@@ -56,7 +61,7 @@ const api = {
           batchSizes: WORKER_BATCHES,
         },
         chosen,
-        { onProgress: (event) => void onProgress(event), signal: controller.signal, ortOnGpu: true, yieldBetweenBatches: true },
+        { onProgress: (event) => void onProgress({ ...event, backend: chosen.report }), signal: controller.signal, ortOnGpu: true, yieldBetweenBatches: true },
       );
       finished = outcome;
       const { result } = outcome;
@@ -106,7 +111,8 @@ async function loadInputs(request: AttributionRequest, signal: AbortSignal): Pro
   const limits = { ...(request.limitTrain !== null && { train: request.limitTrain }), ...(request.limitQueries !== null && { queries: request.limitQueries }) };
   const { source } = request;
   if (source.kind === 'demo') {
-    return loadDemoInputs({ data: fetchSource(siteRoot), trainedModel: await fetchOptional(DEMO_MODEL_PATH) }, source.variant, limits, signal);
+    const trainedModel = source.variant === 'demo' ? await fetchOptional(DEMO_MODEL_PATH) : null;
+    return loadDemoInputs({ data: fetchSource(siteRoot), trainedModel }, source.variant, limits, signal);
   }
   return loadUserInputs(
     {

@@ -45,6 +45,8 @@ export interface ProgressEvent {
   readonly itemsPerSecond: number;
   /** Seconds left in this stage at the current rate; null until a rate is known. */
   readonly etaSeconds: number | null;
+  /** The backend the run uses and why, once it is chosen. */
+  readonly backend?: BackendReport;
 }
 
 export interface BackendReport {

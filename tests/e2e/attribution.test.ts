@@ -35,9 +35,8 @@ test('cancel stops a run mid-stage, and the worker takes the next run', async ()
   // The worker yields before every batch and checks the signal there, so a cancel lands within one batch.
   await page.locator('run-controls select#backend').selectOption('cpu');
   await page.locator('run-controls button[data-action="start"]').click();
-  const stage = page.locator('attribution-progress [data-progress-stage]');
-  await stage.waitFor({ timeout: 120_000 });
-  expect(await stage.textContent()).toBe('covariance');
+  await page.locator('attribution-progress [data-progress-stage]', { hasText: 'covariance' }).waitFor({ timeout: 120_000 });
+  expect(await page.locator('attribution-progress [data-progress-backend]').getAttribute('data-progress-backend')).toBe('cpu');
   await page.locator('run-controls button[data-action="cancel"]').click();
   await page.locator('[data-run="cancelled"]').waitFor({ timeout: 60_000 });
   expect(await page.locator('[data-run="done"]').count()).toBe(0);
@@ -47,9 +46,8 @@ test('cancel stops a run mid-stage, and the worker takes the next run', async ()
 test('the micro demo runs on the automatic backend: progress, then the top helpful and harmful examples', async () => {
   await page.locator('run-controls select#backend').selectOption('auto');
   await page.locator('run-controls button[data-action="start"]').click();
-  const stage = page.locator('attribution-progress [data-progress-stage]');
-  await stage.waitFor({ timeout: 120_000 });
-  expect(['covariance', 'eigen', 'lambda', 'scores', 'self']).toContain(await stage.textContent());
+  await page.locator('attribution-progress [data-progress-stage]', { hasText: /covariance|eigen|lambda|query|scores|self/ }).waitFor({ timeout: 120_000 });
+  expect(await page.locator('attribution-progress progress').getAttribute('max')).toBe('1');
   await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
 
   // SwiftShader is a software adapter, so "automatic" picks the CPU backend and says why.
