@@ -1,19 +1,8 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { InfluenceTarget, Normalization, TopInfluences } from '../worker/protocol';
-import type { RunListing, StoredRunView } from '../worker/run-protocol';
+import type { RunListing, StoredRunView, StoredRunsApi } from '../worker/run-protocol';
 import './influence-results';
-
-/** The engine worker's stored-run calls this panel uses (the comlink handle satisfies it). */
-export interface RunLibraryApi {
-  listRuns(): Promise<RunListing[]>;
-  renameRun(id: string, name: string): Promise<void>;
-  deleteRun(id: string): Promise<void>;
-  exportRun(id: string): Promise<Uint8Array>;
-  importBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
-  openRun(id: string): Promise<StoredRunView>;
-  topStoredInfluences(runId: string, target: InfluenceTarget, k: number, normalization: Normalization): Promise<TopInfluences>;
-}
 
 /**
  * Stored runs: list (name, status, date, backend, strategy), rename, delete, export as .iwb, resume an interrupted
@@ -22,7 +11,7 @@ export interface RunLibraryApi {
  */
 @customElement('run-library')
 export class RunLibrary extends LitElement {
-  @property({ attribute: false }) api: RunLibraryApi | undefined;
+  @property({ attribute: false }) api: StoredRunsApi | undefined;
   /** Bump to reload the list (after a run ends). */
   @property({ type: Number }) generation = 0;
   /** While a run computes, resuming another is not offered. */

@@ -7,6 +7,7 @@ import './gpu-status';
 import './run-controls';
 import './attribution-progress';
 import './influence-results';
+import './run-library';
 
 type RunState =
   | { readonly phase: 'idle' }
@@ -19,6 +20,8 @@ type RunState =
 export class WorkbenchApp extends LitElement {
   @state() private probe: GpuProbe | undefined;
   @state() private run: RunState = { phase: 'idle' };
+  /** Bumped when a run ends, so the stored-runs list reloads. */
+  @state() private storedGeneration = 0;
   private readonly engine = startEngineWorker();
   /** ?demo=micro runs the tiny demo (tests; a first look in seconds). */
   private readonly demoVariant = new URLSearchParams(location.search).get('demo') === 'micro' ? 'micro' : 'demo';
@@ -45,17 +48,21 @@ export class WorkbenchApp extends LitElement {
     this.engine.terminate();
   }
 
-  private async start(request: AttributionRequest): Promise<void> {
+  /** A new run, or a stored one resumed from its last checkpoint (`resumeId`). */
+  private async start(request: AttributionRequest | null, resumeId?: string): Promise<void> {
     this.run = { phase: 'running', progress: undefined };
+    this.storedGeneration++;
+    const onProgress = (progress: ProgressEvent) => {
+      if (this.run.phase === 'running') this.run = { phase: 'running', progress };
+    };
     try {
-      const summary = await this.engine.attribute(request, (progress) => {
-        if (this.run.phase === 'running') this.run = { phase: 'running', progress };
-      });
+      const summary = request ? await this.engine.attribute(request, onProgress) : await this.engine.resume(resumeId!, onProgress);
       this.run = { phase: 'done', summary };
     } catch (error) {
       const { name, message } = error as Error;
       this.run = name === CANCELLED_ERROR_NAME ? { phase: 'cancelled' } : { phase: 'failed', message };
     }
+    this.storedGeneration++;
   }
 
   private readonly fetchTop = (target: InfluenceTarget, k: number, normalization: Normalization) =>
@@ -74,6 +81,12 @@ export class WorkbenchApp extends LitElement {
         @cancel-attribution=${() => void this.engine.api.cancel()}
       ></run-controls>
       ${this.renderRun(run)}
+      <run-library
+        .api=${this.engine.runs}
+        .generation=${this.storedGeneration}
+        .busy=${run.phase === 'running'}
+        @resume-run=${(e: CustomEvent<string>) => void this.start(null, e.detail)}
+      ></run-library>
     `;
   }
 

@@ -5,7 +5,7 @@
  */
 import type { Example } from '../data/dataset';
 import { runAttribution } from '../influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type BatchSizes, type Damping, type ExampleMeta, type GradientSource, type ProgressEvent as EngineProgress, type Strategy } from '../influence/types';
+import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type BatchSizes, type CheckpointStore, type Damping, type ExampleMeta, type GradientSource, type ProgressEvent as EngineProgress, type Strategy } from '../influence/types';
 import { OnnxGradientSource, type OutputToTensor } from '../influence/onnx-source';
 import type { WebGpuBackend } from '../linalg/webgpu/backend';
 import { buildGradientGraph, type GradientGraph } from '../onnx/gradient-graph';
@@ -35,6 +35,8 @@ export interface JobOptions {
    * backend, single-threaded wasm) would otherwise never let the page's cancel message in.
    */
   readonly yieldBetweenBatches?: boolean;
+  /** Where the engine checkpoints after every chunk and resumes from (a stored run's, src/store/checkpoints.ts). */
+  readonly checkpoint?: CheckpointStore;
 }
 
 export interface JobOutcome {
@@ -98,7 +100,7 @@ export async function runAttributionJob(inputs: RunInputs, settings: JobSettings
         trainSet: { role: 'train', examples: inputs.train.map((e) => exampleMeta(e, 'train')) },
         querySet: { role: 'query', examples: inputs.queries.map((e) => exampleMeta(e, 'query')) },
       },
-      { onProgress, ...(options.signal ? { signal: options.signal } : {}) },
+      { onProgress, ...(options.signal ? { signal: options.signal } : {}), ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) },
     );
     if (pool) peakGpuBytes = Math.max(peakGpuBytes, pool.bytesAllocated);
     return {

@@ -1,11 +1,16 @@
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { EngineWorkerApi } from './engine.worker';
 import type { AttributionRequest, AttributionSummary, ProgressEvent } from './protocol';
+import type { StoredRunsApi } from './run-protocol';
 
 export interface EngineClient {
   readonly api: Remote<EngineWorkerApi>;
   /** Start a run; progress arrives through the callback (a comlink proxy), the summary when it ends. */
   attribute(request: AttributionRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
+  /** Carry on a stored run from its last checkpoint; progress and the summary as for attribute. */
+  resume(runId: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
+  /** Stored runs and bundles. */
+  readonly runs: StoredRunsApi;
   terminate(): void;
 }
 
@@ -19,6 +24,16 @@ export function startEngineWorker(): EngineClient {
       // The model bytes move to the worker rather than being copied.
       const sent = request.source.kind === 'files' ? transfer(request, [request.source.model]) : request;
       return api.startAttribution(sent, proxy(onProgress));
+    },
+    resume: (runId, onProgress) => api.resumeRun(runId, proxy(onProgress)),
+    runs: {
+      listRuns: () => api.listRuns(),
+      renameRun: (id, name) => api.renameRun(id, name),
+      deleteRun: (id) => api.deleteRun(id),
+      exportRun: (id) => api.exportRun(id),
+      importBundle: (bytes, name) => api.importBundle(transfer(bytes, [bytes.buffer]), name),
+      openRun: (id) => api.openRun(id),
+      topStoredInfluences: (runId, target, k, normalization) => api.topStoredInfluences(runId, target, k, normalization),
     },
     terminate: () => worker.terminate(),
   };

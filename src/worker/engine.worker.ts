@@ -3,9 +3,9 @@
  * (see client.ts); nothing here touches the DOM. One run at a time; its results stay here and the page asks for
  * the views it shows (top-k for a query or a benchmark), so large score matrices never cross to the page thread.
  */
-import { expose } from 'comlink';
+import { expose, transfer } from 'comlink';
 import { fetchSource } from '../data/dataset';
-import { runAttributionJob, type JobOutcome } from './attribution-job';
+import { prepareGradientGraph, runAttributionJob, type JobOutcome } from './attribution-job';
 import { chooseBackend, type ChosenBackend } from './backend-choice';
 import { probeGpu, type GpuProbe } from './gpu-probe';
 import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from './inputs';
@@ -21,7 +21,10 @@ import {
   type TopInfluences,
 } from './protocol';
 import { benchmarkOf } from '../influence/aggregate';
+import type { CheckpointStore } from '../influence/types';
 import { topInfluences } from './results';
+import { PageRunStore, rankStored, type StoredResults } from './run-store';
+import type { RunListing, StoredRunView } from './run-protocol';
 
 const gpu = (self as unknown as { navigator: Navigator }).navigator.gpu;
 const siteRoot = new URL(import.meta.env.BASE_URL, self.location.origin).toString();
@@ -30,6 +33,11 @@ const siteRoot = new URL(import.meta.env.BASE_URL, self.location.origin).toStrin
 const backends = new Map<BackendChoice, Promise<ChosenBackend>>();
 let running: AbortController | null = null;
 let finished: JobOutcome | null = null;
+/** The stored run being computed now (not one to offer for resume). */
+let activeRunId: string | null = null;
+let runStore: Promise<PageRunStore> | null = null;
+/** The stored run last opened for viewing (ranked on request). */
+let viewed: { runId: string; results: StoredResults } | null = null;
 
 /** Small batches and one batch per chunk: progress after every batch, and cancellation within one batch. */
 const WORKER_BATCHES = { fit: 8, train: 8, query: 16, batchesPerChunk: 1 };
@@ -39,52 +47,46 @@ const api = {
     return probeGpu(gpu);
   },
 
-  async startAttribution(request: AttributionRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
-    if (running) throw new Error('an attribution is already running; cancel it first');
-    const controller = new AbortController();
-    running = controller;
-    finished = null;
-    const step = (stage: string, backend?: BackendReport) =>
-      onProgress({ stage, done: 0, total: 1, unit: 'steps', itemsPerSecond: 0, etaSeconds: null, ...(backend ? { backend } : {}) });
-    try {
-      step('loading data');
-      const inputs = await loadInputs(request, controller.signal);
-      const chosen = await backendFor(request.backend);
-      step('preparing the model', chosen.report);
-      const outcome = await runAttributionJob(
-        inputs,
-        {
-          strategy: request.strategy,
-          damping: request.damping === null ? { kind: 'heuristic', factor: 0.1 } : { kind: 'absolute', value: request.damping },
-          track: request.track,
-          perToken: request.perToken,
-          batchSizes: WORKER_BATCHES,
-        },
-        chosen,
-        { onProgress: (event) => void onProgress({ ...event, backend: chosen.report }), signal: controller.signal, ortOnGpu: true, yieldBetweenBatches: true },
-      );
-      finished = outcome;
-      const { result } = outcome;
-      return {
-        backend: chosen.report,
-        strategy: result.config.strategy,
-        trainCount: result.train.length,
-        queries: result.queries.map((q, i) => ({ id: q.id, benchmark: benchmarkOf(q), prompt: outcome.queryTexts[i]?.prompt ?? '' })),
-        benchmarks: [...new Set(result.queries.map(benchmarkOf))],
-        subsample: inputs.subsample,
-        timings: outcome.timings,
-        peakGpuBytes: outcome.peakGpuBytes,
-      };
-    } catch (error) {
-      if (controller.signal.aborted) {
-        const cancelled = new Error('the attribution was cancelled');
-        cancelled.name = CANCELLED_ERROR_NAME;
-        throw cancelled;
-      }
-      throw error;
-    } finally {
-      running = null;
-    }
+  startAttribution(request: AttributionRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
+    return attribute(request, null, onProgress);
+  },
+
+  /** Carry on a stored run (left running by a reload or crash, or paused) from its last checkpoint. */
+  async resumeRun(runId: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
+    return attribute(await (await stored()).requestOf(runId), runId, onProgress);
+  },
+
+  async listRuns(): Promise<RunListing[]> {
+    return (await stored()).list(activeRunId);
+  },
+
+  async renameRun(id: string, name: string): Promise<void> {
+    await (await stored()).rename(id, name);
+  },
+
+  async deleteRun(id: string): Promise<void> {
+    if (id === activeRunId) throw new Error('this run is being computed: cancel it before deleting it');
+    await (await stored()).delete(id);
+    if (viewed?.runId === id) viewed = null;
+  },
+
+  async exportRun(id: string): Promise<Uint8Array> {
+    const bytes = await (await stored()).exportBundle(id);
+    return transfer(bytes, [bytes.buffer]);
+  },
+
+  /** Check a bundle completely, store it as a read-only run, and open it (a bad bundle stores nothing). */
+  async importBundle(bytes: Uint8Array, name: string): Promise<StoredRunView> {
+    return openStored(await (await stored()).importBundle(bytes, name));
+  },
+
+  openRun(id: string): Promise<StoredRunView> {
+    return openStored(id);
+  },
+
+  async topStoredInfluences(runId: string, target: InfluenceTarget, k: number, normalization: Normalization): Promise<TopInfluences> {
+    if (viewed?.runId !== runId) await openStored(runId);
+    return rankStored(viewed!.results, target, k, normalization);
   },
 
   cancel(): void {
@@ -96,6 +98,91 @@ const api = {
     return topInfluences(finished.result, finished.trainTexts, target, k, normalization);
   },
 };
+
+function stored(): Promise<PageRunStore> {
+  if (!runStore) {
+    runStore = PageRunStore.open();
+    runStore.catch(() => (runStore = null));
+  }
+  return runStore;
+}
+
+async function openStored(runId: string): Promise<StoredRunView> {
+  const store = await stored();
+  const results = await store.open(runId);
+  viewed = { runId, results };
+  const name = (await store.list(activeRunId)).find((run) => run.id === runId)?.name ?? runId;
+  return { runId, name, summary: results.summary };
+}
+
+/**
+ * One page run, kept as a stored run: a new one (`runId` null; its storage is checked before anything is computed)
+ * or a resumed one. The engine checkpoints into it after every chunk; a cancel or a lost device leaves it paused
+ * (resumable), another error failed; a finished run's results are stored with it.
+ */
+async function attribute(request: AttributionRequest, resumeId: string | null, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
+  if (running) throw new Error('an attribution is already running; cancel it first');
+  const controller = new AbortController();
+  running = controller;
+  finished = null;
+  let runId: string | null = null;
+  let checkpoint: CheckpointStore | undefined;
+  const step = (stage: string, backend?: BackendReport) =>
+    onProgress({ stage, done: 0, total: 1, unit: 'steps', itemsPerSecond: 0, etaSeconds: null, ...(backend ? { backend } : {}) });
+  try {
+    step('loading data');
+    const inputs = await loadInputs(request, controller.signal);
+    const chosen = await backendFor(request.backend);
+    step('preparing the model', chosen.report);
+    const store = await stored();
+    if (resumeId !== null) {
+      runId = resumeId;
+      checkpoint = await store.resume(resumeId);
+    } else {
+      ({ runId, checkpoint } = await store.begin(request, inputs, prepareGradientGraph(inputs, request.track).layers));
+    }
+    activeRunId = runId;
+    const outcome = await runAttributionJob(
+      inputs,
+      {
+        strategy: request.strategy,
+        damping: request.damping === null ? { kind: 'heuristic', factor: 0.1 } : { kind: 'absolute', value: request.damping },
+        track: request.track,
+        perToken: request.perToken,
+        batchSizes: WORKER_BATCHES,
+      },
+      chosen,
+      { onProgress: (event) => void onProgress({ ...event, backend: chosen.report }), signal: controller.signal, ortOnGpu: true, yieldBetweenBatches: true, checkpoint },
+    );
+    await store.finish(runId, outcome);
+    finished = outcome;
+    const { result } = outcome;
+    return {
+      backend: chosen.report,
+      strategy: result.config.strategy,
+      trainCount: result.train.length,
+      queries: result.queries.map((q, i) => ({ id: q.id, benchmark: benchmarkOf(q), prompt: outcome.queryTexts[i]?.prompt ?? '' })),
+      benchmarks: [...new Set(result.queries.map(benchmarkOf))],
+      subsample: inputs.subsample,
+      timings: outcome.timings,
+      peakGpuBytes: outcome.peakGpuBytes,
+    };
+  } catch (error) {
+    if (runId !== null) {
+      const resumable = controller.signal.aborted || /device.*lost|lost.*device/i.test((error as Error).message);
+      await (await stored()).stop(runId, resumable ? 'paused' : 'failed', controller.signal.aborted ? 'cancelled' : (error as Error).message);
+    }
+    if (controller.signal.aborted) {
+      const cancelled = new Error('the attribution was cancelled');
+      cancelled.name = CANCELLED_ERROR_NAME;
+      throw cancelled;
+    }
+    throw error;
+  } finally {
+    running = null;
+    activeRunId = null;
+  }
+}
 
 function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
   let chosen = backends.get(choice);

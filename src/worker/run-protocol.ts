@@ -1,5 +1,6 @@
 /** Stored runs as the page sees them (structured-clone safe), beside protocol.ts's live-run messages. */
 import type { RunStatus } from '../store/records';
+import type { AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from './protocol';
 
 export interface RunListing {
   readonly id: string;
@@ -25,5 +26,20 @@ export interface RunListing {
 export interface StoredRunView {
   readonly runId: string;
   readonly name: string;
-  readonly summary: import('./protocol').AttributionSummary;
+  readonly summary: AttributionSummary;
+}
+
+/**
+ * The engine worker's stored-run calls, as a plain object (client.ts): a comlink handle itself cannot be given to a
+ * Lit property, since Lit probes values for directive markers and a comlink proxy answers every probe.
+ */
+export interface StoredRunsApi {
+  listRuns(): Promise<RunListing[]>;
+  renameRun(id: string, name: string): Promise<void>;
+  deleteRun(id: string): Promise<void>;
+  /** The run as .iwb bytes. */
+  exportRun(id: string): Promise<Uint8Array>;
+  importBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
+  openRun(id: string): Promise<StoredRunView>;
+  topStoredInfluences(runId: string, target: InfluenceTarget, k: number, normalization: Normalization): Promise<TopInfluences>;
 }
