@@ -10,7 +10,7 @@ import type { AttributionResult, CheckpointStore, ExampleMeta } from '../influen
 import { benchmarkOf } from '../influence/aggregate';
 import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
 import { runCheckpointStore } from '../store/checkpoints';
-import { WorkbenchStore, browserEnvironment } from '../store/db';
+import { WorkbenchStore, browserEnvironment, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
 import type { RunRecord } from '../store/records';
 import { createRun, exportRunBundle, importBundle, saveRunResults } from '../store/runs';
@@ -40,10 +40,11 @@ export interface StoredResults {
 const encoder = new TextEncoder();
 
 export class PageRunStore {
-  private constructor(private readonly store: WorkbenchStore) {}
+  private constructor(readonly store: WorkbenchStore, private readonly storage: StorageManager | undefined) {}
 
-  static async open(): Promise<PageRunStore> {
-    return new PageRunStore(await WorkbenchStore.open(browserEnvironment()));
+  /** The worker passes nothing (the browser's IndexedDB and navigator.storage); tests pass their own. */
+  static async open(environment: StoreEnvironment = browserEnvironment(), storage: StorageManager | undefined = globalThis.navigator?.storage): Promise<PageRunStore> {
+    return new PageRunStore(await WorkbenchStore.open(environment), storage);
   }
 
   /** `active`: the run this worker is computing now (it shows 'running' but is not a run to resume). */
@@ -84,7 +85,7 @@ export class PageRunStore {
       ? { model: new Uint8Array(source.model), tokenizer: source.tokenizer === null ? null : encoder.encode(source.tokenizer), train: encoder.encode(source.train), queries: encoder.encode(source.queries) }
       : null;
     const storedFileBytes = fileBytes ? fileBytes.model.byteLength + (fileBytes.tokenizer?.byteLength ?? 0) + fileBytes.train.byteLength + fileBytes.queries.byteLength : 0;
-    await ensureStorageFor(estimate.bytes + storedFileBytes);
+    await ensureStorageFor(estimate.bytes + storedFileBytes, this.storage);
 
     let files: StoredRequest['files'] = null;
     let fingerprints: StoredRequest['fingerprints'] = { model: inputs.modelBytes ? await fingerprintOf(inputs.modelName, inputs.modelBytes) : null, train: null, queries: null };

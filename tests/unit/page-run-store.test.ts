@@ -1,0 +1,70 @@
+/**
+ * The engine worker's stored runs (src/worker/run-store.ts) on fake-indexeddb: a run that will not fit the storage
+ * quota is refused with the quota's message and stores nothing; a run on the user's files keeps them, so its
+ * request comes back whole for a resume; the run being computed is not offered for resume; a pause is recorded.
+ */
+import 'fake-indexeddb/auto';
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { expect, test } from 'vitest';
+import { StorageQuotaError } from '../../src/store/quota';
+import type { RunInputs } from '../../src/worker/inputs';
+import type { AttributionRequest } from '../../src/worker/protocol';
+import { PageRunStore } from '../../src/worker/run-store';
+
+const modelBytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) % 256);
+const request: AttributionRequest = {
+  source: {
+    kind: 'files',
+    model: modelBytes.slice().buffer,
+    tokenizer: '{"model":{"vocab":{}}}',
+    train: '{"prompt":"1+1=","response":"2"}\n',
+    queries: '{"prompt":"2+2=","response":"4"}\n',
+    names: { model: 'tiny.onnx', tokenizer: 'tokenizer.json', train: 'train.jsonl', queries: 'queries.jsonl' },
+  },
+  strategy: 'ekfac',
+  damping: null,
+  backend: 'cpu',
+  track: null,
+  perToken: false,
+  limitTrain: null,
+  limitQueries: null,
+};
+const example = (id: string) => ({ id, inputIds: new Int32Array(6), promptLen: 3, extra: {} });
+/** Only what begin() reads of the loaded inputs. */
+const inputs = { modelName: 'tiny.onnx', modelBytes, train: [example('t0'), example('t1')], queries: [example('q0')] } as unknown as RunInputs;
+const layers = [{ dIn: 64, dOut: 256, hasBias: true }];
+
+function storage(quota: number): StorageManager {
+  return { persisted: async () => false, persist: async () => true, estimate: async () => ({ quota, usage: 1000 }) } as unknown as StorageManager;
+}
+
+test('a run that will not fit is refused with the quota message, and nothing is stored', async () => {
+  const runs = await PageRunStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }, storage(50_000));
+  const before = await runs.store.counts();
+  const refusal = runs.begin(request, inputs, layers);
+  await expect(refusal).rejects.toBeInstanceOf(StorageQuotaError);
+  await expect(refusal).rejects.toThrow(/this run needs about [\d.]+ MB of browser storage but only 0\.0 MB is free \(quota 0\.1 MB, used 0\.0 MB\)/);
+  expect(await runs.store.counts()).toEqual(before);
+  expect(await runs.list(null)).toEqual([]);
+});
+
+test("a run on the user's files keeps them: its request comes back whole for a resume", async () => {
+  const runs = await PageRunStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }, storage(1e9));
+  const { runId } = await runs.begin(request, inputs, layers);
+  const [listed] = await runs.list(null);
+  expect(listed).toMatchObject({ id: runId, status: 'created', strategy: 'ekfac', resumable: true, viewable: false, imported: false });
+  expect(listed!.name).toMatch(/^tiny\.onnx · ekfac · /);
+  // The run this worker is computing is not one to resume.
+  expect((await runs.list(runId))[0]!.resumable).toBe(false);
+
+  const again = await runs.requestOf(runId);
+  if (again.source.kind !== 'files' || request.source.kind !== 'files') throw new Error('expected a files request');
+  expect(new Uint8Array(again.source.model)).toEqual(modelBytes);
+  expect({ ...again, source: { ...again.source, model: null } }).toEqual({ ...request, source: { ...request.source, model: null } });
+
+  await runs.stop(runId, 'paused', 'cancelled');
+  expect((await runs.list(null))[0]).toMatchObject({ status: 'paused', error: 'cancelled', resumable: true });
+  await expect(runs.open(runId)).rejects.toThrow(/is paused: it has no results yet/);
+  await runs.delete(runId);
+  expect(await runs.list(null)).toEqual([]);
+});
