@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { encodeBundle } from '../../src/store/bundle';
 import { openPage, servePage, type Served } from '../helpers/browser';
 
 let served: Served;
@@ -121,5 +122,43 @@ test('a run interrupted by a reload is offered for resume and ends with the unin
   // Bitwise on the CPU backend: the resumed run's float64 scores are the uninterrupted run's.
   const resumed = await exportFirstRow();
   for (const name of ['scores.tau', 'scores.influence', 'scores.self_tau']) expect(tensorBytes(resumed, name).equals(tensorBytes(firstBundle, name))).toBe(true);
+  expect(pageErrors()).toEqual([]);
+});
+
+test("a bundle dropped on the page opens read-only; its text renders as text, never as HTML", async () => {
+  const injected = '<img src=x onerror="window.__iwbInjected = 1"><b>bold?</b>';
+  const shared = Buffer.from(await encodeBundle({
+    model: null,
+    datasets: { train: null, query: null },
+    strategy: 'ekfac',
+    config: { measurement: 'mean-log-likelihood' },
+    backend: 'CPU float64',
+    layers: [],
+    scores: {
+      measurement: 'mean-log-likelihood',
+      tau: { shape: [1, 2], data: Float64Array.of(3, -2) },
+      influence: { shape: [1, 2], data: Float64Array.of(1.5, -0.25) },
+      selfTau: { shape: [2], data: Float64Array.of(4, 9) },
+    },
+    rows: {
+      train: [{ id: 'evil', prompt: injected, response: '</pre><script>window.__iwbInjected = 2</script>', domain: 'math' }, { id: 'plain', prompt: 'p', response: 'r', domain: 'code' }],
+      query: [{ id: 'q', prompt: 'what?', response: 'this', benchmark: 'gsm8k' }],
+    },
+  }));
+  const before = await rows().count();
+  const transfer = await page.evaluateHandle((base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], 'dropped.iwb'));
+    return data;
+  }, shared.toString('base64'));
+  await page.locator('run-library [data-drop]').dispatchEvent('drop', { dataTransfer: transfer });
+  await page.locator('run-library section[data-viewed-run] h2', { hasText: 'dropped' }).waitFor({ timeout: 30_000 });
+  expect(await ranking('run-library')).toEqual([['evil', '+1.5000'], ['plain', '-0.2500']]);
+  const texts = await page.locator('run-library influence-list [data-text]').allTextContents();
+  expect(texts[0]).toBe(`${injected}\n→ </pre><script>window.__iwbInjected = 2</script>`);
+  expect(await page.locator('run-library influence-list img, run-library influence-list b, run-library influence-list script').count()).toBe(0);
+  expect(await page.evaluate(() => (window as unknown as { __iwbInjected?: number }).__iwbInjected)).toBeUndefined();
+  await expect.poll(() => rows().count()).toBe(before + 1);
   expect(pageErrors()).toEqual([]);
 });
