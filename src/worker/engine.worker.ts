@@ -168,8 +168,11 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
       peakGpuBytes: outcome.peakGpuBytes,
     };
   } catch (error) {
+    const deviceLost = (error as Error).name === 'DeviceLostError';
+    // A lost device is gone for good: the next run (or the resume) acquires a new one.
+    if (deviceLost) backends.delete(request.backend);
     if (runId !== null) {
-      const resumable = controller.signal.aborted || /device.*lost|lost.*device/i.test((error as Error).message);
+      const resumable = controller.signal.aborted || deviceLost;
       await (await stored()).stop(runId, resumable ? 'paused' : 'failed', controller.signal.aborted ? 'cancelled' : (error as Error).message);
     }
     if (controller.signal.aborted) {

@@ -189,7 +189,8 @@ export class PageRunStore {
     if (!(influence instanceof Float64Array) || influence.length !== pairs) throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
     const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
     const result = {
-      config: run.config,
+      // What the scores measure labels them; a bundle's config or, failing that, its manifest's scores say it.
+      config: { ...run.config, measurement: run.config.measurement ?? run.measurement },
       backend: run.backend ?? 'unknown',
       layers: [],
       queries,
