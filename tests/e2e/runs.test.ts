@@ -114,11 +114,30 @@ test('a run interrupted by a reload is offered for resume and ends with the unin
   // Left 'running' with a checkpoint from the stage it was in (or the eigendecomposition just before it).
   expect(await rows().first().getAttribute('data-status')).toBe('running');
   expect(await rows().first().locator('[data-run-status]').textContent()).toMatch(/^running \((eigen|lambda)\)$/);
+  // Every stage the progress shows from here on: a resume carries on, it does not fit the covariances again.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { iwbStages: string[] }).iwbStages = seen;
+    setInterval(() => {
+      const progress = document.querySelector('workbench-app')?.shadowRoot?.querySelector('attribution-progress');
+      const stage = progress?.shadowRoot?.querySelector('[data-progress-stage]')?.textContent?.trim();
+      if (stage && seen.at(-1) !== stage) seen.push(stage);
+    }, 2);
+  });
   await rows().first().locator('button[data-action="resume"]').click();
   await page.locator('[data-run="done"]').waitFor({ timeout: 120_000 });
+  const stages = await page.evaluate(() => (window as unknown as { iwbStages: string[] }).iwbStages);
+  // The first engine stage is the checkpoint's (or the one after it, when that stage had just finished).
+  const engineStages = stages.filter((stage) => stage !== 'loading data' && stage !== 'preparing the model');
+  expect(engineStages[0], stages.join(' → ')).toMatch(/^(eigen|lambda|query|scores)/);
+  expect(stages).not.toContain('covariance');
   expect(await ranking('workbench-app > influence-results')).toEqual(uninterrupted);
   await expect.poll(() => page.locator('run-library tr[data-status="complete"]').count()).toBe(1);
   expect(await page.locator('run-library [data-resume-offer]').count()).toBe(0);
+  // A stored run opens read-only from IndexedDB with the ranking the live view showed.
+  await rows().first().locator('button[data-action="open"]').click();
+  await page.locator('run-library section[data-viewed-run]').waitFor({ timeout: 30_000 });
+  expect(await ranking('run-library')).toEqual(uninterrupted);
   // Bitwise on the CPU backend: the resumed run's float64 scores are the uninterrupted run's.
   const resumed = await exportFirstRow();
   for (const name of ['scores.tau', 'scores.influence', 'scores.self_tau']) expect(tensorBytes(resumed, name).equals(tensorBytes(firstBundle, name))).toBe(true);
