@@ -17,6 +17,8 @@ export interface PassOptions {
   /** Progress units are offset by this many already-finished items (e.g. earlier query chunks). */
   readonly progressOffset?: number;
   readonly progressTotal?: number;
+  /** Progress items per example processed (the scores pass counts query × training pairs), default 1 (sequences). */
+  readonly progressPerExample?: number;
 }
 
 export function indexRange(start: number, end: number): number[] {
@@ -67,10 +69,12 @@ export async function runPass(
     throw new Error(`${options.stage}: batchesPerChunk must be a positive integer, got ${batchesPerChunk}`);
   }
   const offset = options.progressOffset ?? 0;
-  const meter = new ProgressMeter(options.stage, 'sequences', options.progressTotal ?? total, offset + options.start, options.onProgress);
+  const perExample = options.progressPerExample ?? 1;
+  const unit = options.progressPerExample === undefined ? 'sequences' : 'pairs';
+  const meter = new ProgressMeter(options.stage, unit, options.progressTotal ?? total, offset + options.start * perExample, options.onProgress);
   let index = options.start;
   let batchesInChunk = 0;
-  meter.report(offset + index);
+  meter.report(offset + index * perExample);
   while (index < total) {
     throwIfAborted(signal);
     const end = Math.min(total, index + batchSize);
@@ -80,7 +84,7 @@ export async function runPass(
     if (batchesInChunk === batchesPerChunk || index === total) {
       batchesInChunk = 0;
       await afterChunk(index);
-      meter.report(offset + index);
+      meter.report(offset + index * perExample);
     }
   }
 }

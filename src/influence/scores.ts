@@ -201,6 +201,7 @@ export async function scoreTrainingSet(
       onProgress: options.onProgress,
       progressOffset: options.progressOffset,
       progressTotal: options.progressTotal,
+      progressPerExample: chunk.targetCounts.length,
     },
     async (indices) => {
       const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);

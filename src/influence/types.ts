@@ -154,8 +154,8 @@ export interface ProgressEvent {
   readonly stage: StageName;
   readonly done: number;
   readonly total: number;
-  /** Units: 'sequences' (covariance, lambda, scores, self), 'layers' (eigen), 'queries' (query). */
-  readonly unit: 'sequences' | 'layers' | 'queries';
+  /** Units: 'sequences' (covariance, lambda, self), 'pairs' (scores: query × training pairs), 'layers' (eigen), 'queries' (query). */
+  readonly unit: 'sequences' | 'pairs' | 'layers' | 'queries';
   readonly itemsPerSecond: number;
   /** Seconds left at the current rate (NaN before the first chunk). */
   readonly etaSeconds: number;

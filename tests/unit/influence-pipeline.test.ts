@@ -143,6 +143,7 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
       expect(ofStage[ofStage.length - 1].done).toBe(ofStage[0].total);
     }
     expect(events.find((e) => e.stage === 'scores')!.total).toBe(QUERIES * TRAIN);
+    expect(events.filter((e) => e.stage === 'scores').every((e) => e.unit === 'pairs')).toBe(true);
   });
 
   it('names the stage and the layer of a non-finite value', async () => {
