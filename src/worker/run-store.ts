@@ -10,7 +10,7 @@ import type { AttributionResult, CheckpointStore, ExampleMeta } from '../influen
 import { benchmarkOf } from '../influence/aggregate';
 import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
 import { runCheckpointStore } from '../store/checkpoints';
-import { WorkbenchStore, browserEnvironment, type StoreEnvironment } from '../store/db';
+import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
 import type { RunRecord } from '../store/records';
 import { createRun, exportRunBundle, importBundle, saveRunResults } from '../store/runs';
@@ -152,6 +152,9 @@ export class PageRunStore {
     const { rows } = await bundleContent(result, { model: null, train: null, queries: null, trainTexts: outcome.trainTexts, queryTexts: outcome.queryTexts });
     const run = await this.store.getRun(runId);
     await this.store.updateRun(runId, { rows, config: { ...JSON.parse(JSON.stringify(result.config)) as Record<string, unknown>, page: run?.config.page ?? null } });
+    // The results are stored: the checkpoint (about twice their size) has done its job.
+    const tx = this.store.db.transaction(['checkpoints', 'chunks'], 'readwrite');
+    await atomically(tx, () => issueAll([tx.objectStore('chunks').delete(this.store.chunkPrefixRange(runId, 'checkpoint/')), tx.objectStore('checkpoints').delete(runId)]));
   }
 
   /** A run that stopped: 'paused' (cancelled, device lost: resumable from its checkpoint) or 'failed'. */

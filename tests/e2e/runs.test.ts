@@ -40,6 +40,25 @@ async function exportFirstRow(): Promise<Buffer> {
   return readFileSync((await download.path())!);
 }
 
+/** Records per object store of the page's IndexedDB database. */
+function storedCounts(): Promise<Record<string, number>> {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('influence-workbench');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const names = [...db.objectStoreNames];
+    const tx = db.transaction(names);
+    const counts = await Promise.all(names.map((name) => new Promise<number>((resolve) => {
+      const request = tx.objectStore(name).count();
+      request.onsuccess = () => resolve(request.result);
+    })));
+    db.close();
+    return Object.fromEntries(names.map((name, i) => [name, counts[i]!]));
+  });
+}
+
 function pageErrors(): string[] {
   return errors.filter((e) => !e.includes('[W:onnxruntime'));
 }
@@ -68,6 +87,9 @@ test('a finished run is stored, exports as .iwb, deletes, and the bundle opens r
   await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(1);
   const row = rows().first();
   expect(await row.getAttribute('data-status')).toBe('complete');
+  // Its results are in IndexedDB; its checkpoint, no longer needed, is not.
+  expect(await storedCounts()).toMatchObject({ runs: 1, checkpoints: 0 });
+  expect((await storedCounts()).tensors).toBeGreaterThan(5);
   expect(await row.locator('[data-run-name]').textContent()).toMatch(/micro demo · ekfac/);
 
   await row.locator('button[data-action="rename"]').click();
@@ -91,12 +113,14 @@ test('a finished run is stored, exports as .iwb, deletes, and the bundle opens r
   expect(await rows().first().getAttribute('data-status')).toBe('imported');
 
   // A flipped byte inside the tensor data: the checksum names the problem, and nothing is stored.
+  const beforeCorrupt = await storedCounts();
   const corrupt = Buffer.from(bundle);
   corrupt[corrupt.length - 3] ^= 0x40;
   await page.locator('run-library input[data-import]').setInputFiles({ name: 'corrupt.iwb', mimeType: 'application/octet-stream', buffer: corrupt });
   await page.locator('run-library [data-library-error]').waitFor({ timeout: 30_000 });
   expect(await page.locator('run-library [data-library-error]').textContent()).toMatch(/checksum mismatch in tensor '[^']+'/);
   expect(await rows().count()).toBe(1);
+  expect(await storedCounts()).toEqual(beforeCorrupt);
   expect(pageErrors()).toEqual([]);
 });
 
