@@ -4,19 +4,12 @@
  * eigenvalues known by construction, A = Q diag(λ) Qᵀ.
  */
 
+import { seededUniform } from '../../src/models/weights';
+
 export type Rng = () => number;
 
-/** mulberry32: a small, fast, seeded generator of uniform numbers in [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a small, fast, seeded generator of uniform numbers in [0, 1) (the one the model initialisers use). */
+export const mulberry32: (seed: number) => Rng = seededUniform;
 
 /** Standard normal samples (Box–Muller). */
 export function normal(rng: Rng): number {

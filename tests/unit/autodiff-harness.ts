@@ -3,6 +3,7 @@
  * gradients against central finite differences of the same forward graph (its differentiable tensors turned into
  * graph inputs, so one session serves every perturbation).
  */
+import { seededUniform } from '../../src/models/weights';
 import * as ort from 'onnxruntime-web';
 import { buildGradientGraph } from '../../src/onnx/gradient-graph';
 import { DataType, type Model, type TensorInit } from '../../src/onnx/ir';
@@ -13,17 +14,8 @@ ort.env.wasm.numThreads = 1;
 export type FloatName = 'float32' | 'float64';
 export type Feeds = Record<string, ort.Tensor>;
 
-/** Deterministic uniform [0, 1) (mulberry32). */
-export function uniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform [0, 1) (mulberry32, the models' generator). */
+export const uniform = seededUniform;
 
 export function floatTensor(type: FloatName, dims: readonly number[], values: ArrayLike<number>): ort.Tensor {
   const data = type === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
