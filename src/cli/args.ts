@@ -17,6 +17,10 @@ export interface AttributeArgs {
   readonly queries?: string;
   readonly out?: string;
   readonly json?: string;
+  /** A kronfluence factors directory to score with instead of fitting factors here. */
+  readonly factors?: string;
+  /** Where to write this run's factors and raw scores in kronfluence's layout. */
+  readonly kronfluenceOut?: string;
   readonly strategy: StrategyName;
   readonly damping: DampingChoice;
   /** Regular expression over node names (and weight names) choosing the tracked layers; undefined: the model's MLP projections. */
@@ -45,11 +49,14 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
                      [--track <regex>] [--per-token] [--backend webgpu|cpu]
                      [--limit-train N] [--limit-queries N] [--demo demo|micro] [--quiet]
+                     [--factors DIR] [--kronfluence-out DIR]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is 0.1 x mean(lambda) per layer; a number is an absolute damping.
 --backend defaults to WebGPU on a hardware adapter and to the float64 CPU backend otherwise.
-Scores are influence on the query's mean response log-likelihood: positive = the training example helps.`;
+Scores are influence on the query's mean response log-likelihood: positive = the training example helps.
+--factors DIR scores with factors from a kronfluence factors directory (or an earlier --kronfluence-out) instead of
+fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.`;
 
 const OPTIONS = {
   model: { type: 'string' },
@@ -58,6 +65,8 @@ const OPTIONS = {
   queries: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'string' },
+  factors: { type: 'string' },
+  'kronfluence-out': { type: 'string' },
   strategy: { type: 'string' },
   damping: { type: 'string' },
   track: { type: 'string' },
@@ -102,6 +111,8 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     ...inputs,
     out: values.out,
     json: values.json,
+    factors: values.factors,
+    kronfluenceOut: values['kronfluence-out'],
     strategy: strategy(values.strategy),
     damping: damping(values.damping),
     track: track(values.track),

@@ -11,6 +11,7 @@ import { bundleContent } from '../worker/bundle-content';
 import { DEMO_MODEL_PATH, InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../worker/inputs';
 import type { ProgressEvent } from '../worker/protocol';
 import type { AttributeArgs } from './args';
+import { factorsForLayers, readFactorsDirectory, writeKronfluenceDirectory } from './kronfluence-dirs';
 import { formatReport, runSummary, type RunSummary } from './summary';
 
 export interface CliIo {
@@ -22,6 +23,7 @@ export interface CliIo {
 
 export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSignal): Promise<RunSummary> {
   const inputs = await loadInputs(args, signal);
+  const imported = args.factors === undefined ? undefined : await readFactorsDirectory(args.factors);
   const gpu = args.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(args.backend === 'webgpu');
   const chosen = await chooseBackend(args.backend ?? 'auto', gpu);
   const progress = progressPrinter(io, args.quiet);
@@ -35,7 +37,12 @@ export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSi
         perToken: args.perToken,
       },
       chosen,
-      { onProgress: progress.update, ortOnGpu: false, ...(signal ? { signal } : {}) },
+      {
+        onProgress: progress.update,
+        ortOnGpu: false,
+        ...(signal ? { signal } : {}),
+        ...(imported ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) } : {}),
+      },
     );
     progress.finish();
     const summary = runSummary(inputs, outcome, chosen.report);
@@ -51,6 +58,7 @@ export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSi
       });
       await writeOutput(args.out, await encodeBundle(content, { generator: 'iwb attribute' }));
     }
+    if (args.kronfluenceOut) await writeKronfluenceDirectory(outcome.result, args.kronfluenceOut);
     if (!args.quiet) io.stdout(formatReport(summary) + '\n');
     return summary;
   } finally {

@@ -11,6 +11,7 @@ import type { WebGpuBackend } from '../linalg/webgpu/backend';
 import { buildGradientGraph, type GradientGraph } from '../onnx/gradient-graph';
 import { DataType } from '../onnx/ir';
 import { ModelSession } from '../onnx/runtime';
+import type { ModelFactors } from '../store/types';
 import type { ChosenBackend } from './backend-choice';
 import { InputError, type RunInputs } from './inputs';
 import type { ProgressEvent, StageTiming } from './protocol';
@@ -37,6 +38,8 @@ export interface JobOptions {
   readonly yieldBetweenBatches?: boolean;
   /** Where the engine checkpoints after every chunk and resumes from (a stored run's, src/store/checkpoints.ts). */
   readonly checkpoint?: CheckpointStore;
+  /** Factors fitted elsewhere (kronfluence, an earlier run), given the tracked layers' names: fitting is skipped. */
+  readonly factors?: (layerNames: readonly string[]) => ModelFactors;
 }
 
 export interface JobOutcome {
@@ -99,6 +102,7 @@ export async function runAttributionJob(inputs: RunInputs, settings: JobSettings
         source,
         trainSet: { role: 'train', examples: inputs.train.map((e) => exampleMeta(e, 'train')) },
         querySet: { role: 'query', examples: inputs.queries.map((e) => exampleMeta(e, 'query')) },
+        ...(options.factors ? { factors: options.factors(graph.layers.map((l) => l.nodeName)) } : {}),
       },
       { onProgress, ...(options.signal ? { signal: options.signal } : {}), ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) },
     );

@@ -1,0 +1,57 @@
+/**
+ * The CLI's bridge to kronfluence's file layout: `--factors DIR` scores with factors kronfluence (or an earlier run)
+ * fitted, `--kronfluence-out DIR` writes this run's factors and raw scores where kronfluence's tools read them.
+ * Layers are matched by module name: torch.onnx keeps the module path in node names, so the node
+ * '/h.0/mlp/c_fc/MatMul' is kronfluence's module 'h.0.mlp.c_fc'.
+ */
+import { importKronfluence, exportKronfluenceFactors, exportKronfluenceScores } from '../store/kronfluence';
+import { nodeDirectorySource, writeFilesToDirectory } from '../store/node-file-source';
+import type { ModelFactors } from '../store/types';
+import type { AttributionResult } from '../influence/types';
+import { InputError } from '../worker/inputs';
+
+/** kronfluence's module name for a tracked layer's node name ('/h.0/mlp/c_fc/MatMul' → 'h.0.mlp.c_fc'). */
+export function moduleNameOfLayer(nodeName: string): string {
+  const path = nodeName.replace(/^\//, '').replace(/\/(MatMul|Gemm)(_\d+)?$/, '');
+  return path.split('/').join('.');
+}
+
+/** Reads a kronfluence factors directory (the one holding factors_<strategy>/, or that folder itself). */
+export async function readFactorsDirectory(directory: string): Promise<ModelFactors> {
+  let imported;
+  try {
+    imported = await importKronfluence(await nodeDirectorySource(directory));
+  } catch (error) {
+    throw new InputError(`--factors ${directory}: ${(error as Error).message}`);
+  }
+  if (!imported.factors) throw new InputError(`--factors ${directory}: no kronfluence factor files found there`);
+  return imported.factors;
+}
+
+/**
+ * The imported factors renamed to the run's layer names. A factor module matches a layer when it is the layer's
+ * module name or its node name; every tracked layer needs one, else an error lists what is there.
+ */
+export function factorsForLayers(factors: ModelFactors, layerNames: readonly string[], source: string): ModelFactors {
+  const byName = new Map(factors.layers.map((l) => [l.name, l] as const));
+  const layers = layerNames.map((layer) => {
+    const found = byName.get(moduleNameOfLayer(layer)) ?? byName.get(layer);
+    if (!found) {
+      throw new InputError(
+        `--factors ${source}: no factors for layer "${layer}" (module "${moduleNameOfLayer(layer)}"); the files have ${[...byName.keys()].join(', ')}`,
+      );
+    }
+    return { ...found, name: layer };
+  });
+  return { ...factors, layers };
+}
+
+/** Writes factors_<strategy>/ and scores_pairwise/, scores_self/ (raw τ, float64) under `directory`. */
+export async function writeKronfluenceDirectory(result: AttributionResult, directory: string): Promise<void> {
+  const files = exportKronfluenceFactors(result.factors, { moduleName: moduleNameOfLayer });
+  const q = result.queries.length;
+  const n = result.train.length;
+  const scores = exportKronfluenceScores({ tau: { shape: [q, n], data: result.tau }, selfTau: { shape: [n], data: result.selfTau } });
+  for (const [path, bytes] of scores) files.set(path, bytes);
+  await writeFilesToDirectory(directory, files);
+}
