@@ -4,8 +4,8 @@
  * reload the store offers the run and its checkpoint, the run resumes in that stage, and the final scores equal an
  * uninterrupted run's bit for bit.
  *
- * The page side (tests/fixtures/store/resume-page.ts) runs on the page's main thread, not in the engine worker:
- * the worker does not checkpoint yet (see the store's report); this test covers the store + engine + reload path.
+ * The page side (tests/fixtures/store/resume-page.ts) runs the engine on the page's main thread, so this test covers
+ * the store + engine + reload path alone; tests/e2e/runs.test.ts covers the same through the engine worker and the UI.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { build, type Rolldown } from 'vite';
