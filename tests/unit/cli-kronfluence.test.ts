@@ -4,20 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { moduleNameOfLayer } from '../../src/cli/kronfluence-dirs';
-import { runCli } from '../../src/cli/main';
+import { cli } from '../helpers/cli';
 import type { RunSummary } from '../../src/cli/summary';
 import { readSafetensors } from '../../src/store/safetensors';
 import { tensorToArray } from '../../src/store/tensor-values';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-kf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), interactive: false });
-  return { code, stdout, stderr };
-}
 
 test('module names follow the node path as torch.onnx writes it', () => {
   expect(moduleNameOfLayer('/h.0/mlp/c_fc/MatMul')).toBe('h.0.mlp.c_fc');

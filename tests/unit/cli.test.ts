@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { runCli } from '../../src/cli/main';
+import { cli } from '../helpers/cli';
 import type { RunSummary } from '../../src/cli/summary';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { decodeBundle } from '../../src/store/bundle';
@@ -11,13 +11,6 @@ import { seededDemoModel } from '../../src/worker/demo-model';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), interactive: false });
-  return { code, stdout, stderr };
-}
 
 function microFiles(): { model: string; tokenizer: string; train: string; queries: string } {
   const tokenizer = 'public/data/micro/tokenizer.json';
