@@ -29,14 +29,18 @@ function layerName(context: ScoreContext, l: number): string {
 
 /** P = (H + δI)⁻¹ G for the per-sequence gradients of one layer's token batch (identity: P = G). */
 function preconditionBatch(context: ScoreContext, l: number, layerBatch: TokenBatch, bases: readonly (readonly Tensor[] | null)[]): Tensor {
-  const { backend, preconditioner } = context;
-  const gradients = backend.sequenceGradients(layerBatch);
+  const gradients = context.backend.sequenceGradients(layerBatch);
+  const p = preconditionGradients(context, l, gradients, bases);
+  if (p !== gradients) context.backend.release(gradients);
+  return p;
+}
+
+/** P = (H + δ)⁻¹ G for per-sequence gradients [B, dOut, dIn']; the gradients themselves for identity. */
+function preconditionGradients(context: ScoreContext, l: number, gradients: Tensor, bases: readonly (readonly Tensor[] | null)[]): Tensor {
   const tensors = bases[l];
   if (tensors === null) return gradients;
   const [qS, qA, lambda] = tensors;
-  const p = backend.precondition(gradients, qS, qA, lambda, { kind: 'absolute', value: preconditioner.damping[l] });
-  backend.release(gradients);
-  return p;
+  return context.backend.precondition(gradients, qS, qA, lambda, { kind: 'absolute', value: context.preconditioner.damping[l] });
 }
 
 /** Q_S, Q_A, Λ per layer uploaded once per pass (null for identity). */
@@ -250,12 +254,13 @@ export async function selfInfluence(
         const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
         try {
           for (let l = 0; l < layerIndices.length; l++) {
-            const layerBatch = batch.layers[layerIndices[l]];
-            const p = preconditionBatch(context, l, layerBatch, bases);
-            const square = backend.scores(p, layerBatch, false);
-            backend.release(p);
-            const values = await diagonal(backend, square);
-            backend.release(square);
+            // ⟨P_n, G(n)⟩ per sequence: O(B·dOut·dIn'), not the B × B block of pairwise scores.
+            const gradients = backend.sequenceGradients(batch.layers[layerIndices[l]]);
+            const p = preconditionGradients(context, l, gradients, bases);
+            const inner = backend.pairedInner(p, gradients);
+            backend.release(...(p === gradients ? [gradients] : [p, gradients]));
+            const values = await backend.read(inner);
+            backend.release(inner);
             assertFinite(values, 'self', layerName(context, l), 'the self-influence', `training examples ${indices[0]}–${indices[indices.length - 1]}`);
             indices.forEach((n, i) => (perLayer[l * trainSize + n] = values[i]));
           }

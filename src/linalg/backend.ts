@@ -83,6 +83,11 @@ export interface Backend {
   precondition(queryGradients: Tensor, qS: Tensor, qA: Tensor, lambda: Tensor, damping: Damping): Tensor;
   /** τ[q, n] = Σ_t m(n,t) g(n,t)ᵀ P_q ã(n,t): [Q, B]; with perToken, [Q, B, T] (padding scores are 0). */
   scores(preconditioned: Tensor, batch: TokenBatch, perToken: boolean): Tensor;
+  /**
+   * Paired inner products of two equal-shape [B, …] tensors: out[b] = Σ a[b, …]·c[b, …], [B]. Self-influence
+   * ⟨P_n, G(n)⟩ for a batch in O(B·dOut·dIn') instead of the B × B score block.
+   */
+  pairedInner(a: Tensor, c: Tensor): Tensor;
   /** Rank-k factorisation P_q ≈ U_q V_qᵀ (truncated SVD): u [Q, dOut, k], v [Q, dIn', k]. */
   lowRank(preconditioned: Tensor, rank: number): Promise<{ u: Tensor; v: Tensor }>;
   /** Scores with P_q ≈ U_q V_qᵀ: τ[q,n,(t)] = Σ_t m (gᵀU_q)(V_qᵀ ã). */

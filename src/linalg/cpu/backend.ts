@@ -186,6 +186,25 @@ export class CpuBackend implements Backend {
     return new CpuTensor(out, perToken ? [queries, b.sequences, b.tokens] : [queries, b.sequences]);
   }
 
+  pairedInner(a: Tensor, c: Tensor): CpuTensor {
+    const first = asCpu(a, 'pairedInner', 'a');
+    const second = asCpu(c, 'pairedInner', 'c');
+    if (first.shape.length < 1 || formatShape(first.shape) !== formatShape(second.shape)) {
+      throw new Error(`pairedInner: a is ${formatShape(first.shape)} and c is ${formatShape(second.shape)}; they must have one equal shape [B, …]`);
+    }
+    const rows = first.shape[0]!;
+    const width = rows === 0 ? 0 : first.size / rows;
+    const x = first.data;
+    const y = second.data;
+    const out = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let sum = 0;
+      for (let i = r * width; i < (r + 1) * width; i++) sum += x[i]! * y[i]!;
+      out[r] = sum;
+    }
+    return new CpuTensor(out, [rows]);
+  }
+
   /**
    * Truncated SVD through the symmetric eigenproblem of the smaller Gram matrix (PᵀP when dIn' ≤ dOut, else PPᵀ),
    * solved by the float64 Jacobi above. The singular values are folded into the projected side: with W the top-k

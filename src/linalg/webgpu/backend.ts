@@ -142,6 +142,34 @@ export class WebGpuBackend implements Backend {
     return batchScores(this.runtime, check, check.dim('Q'), b, perToken, { preconditioned: p }, this.gemmTuning);
   }
 
+  /** out[b] = ⟨a[b], c[b]⟩ as a batched [1 × X]·[X × 1] GEMM over the flattened rows. */
+  pairedInner(a: Tensor, c: Tensor): GpuTensor {
+    const check = new OperandCheck('pairedInner', { a, c });
+    if (a.shape.length < 1) check.fail(`a has shape [${a.shape.join(', ')}]; it needs a leading batch axis`);
+    const dims = a.shape.map((_, axis) => (axis === 0 ? 'B' : `d${axis}`));
+    const first = check.expect(a, 'a', dims);
+    const second = check.expect(c, 'c', dims);
+    const rows = first.shape[0]!;
+    const width = rows === 0 ? 0 : first.size / rows;
+    const out = this.runtime.allocate([rows], 'paired inner products');
+    if (rows === 0) return out;
+    gemm(
+      this.runtime,
+      check,
+      {
+        m: 1,
+        n: 1,
+        k: width,
+        batch: rows,
+        a: { tensor: first, batchStride: width, ld: width },
+        b: { tensor: second, batchStride: width, ld: 1 },
+        c: { tensor: out, batchStride: 1, ld: 1 },
+      },
+      this.gemmTuning,
+    );
+    return out;
+  }
+
   /** The SVD runs on the CPU in float64 (CpuBackend.lowRank) from a readback of P; the factors go back to the GPU. */
   async lowRank(preconditioned: Tensor, rank: number): Promise<{ u: GpuTensor; v: GpuTensor }> {
     const check = new OperandCheck('lowRank', { preconditioned });
