@@ -1,4 +1,5 @@
 /** Test matrices and accuracy figures for the eigendecomposition cases of the kernel benchmark (float64 on the CPU). */
+import { orthonormalColumns } from '../src/linalg/cpu/dense';
 
 /** A symmetric d×d matrix like a real covariance: random orthonormal basis, eigenvalues spread over `decades` orders of magnitude. */
 export function covarianceLikeMatrix(d: number, decades: number): Float64Array {
@@ -45,17 +46,5 @@ function randomOrthonormal(d: number): Float64Array {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state / 2 ** 31 - 1;
   });
-  for (let j = 0; j < d; j++) {
-    for (let pass = 0; pass < 2; pass++) {
-      for (let k = 0; k < j; k++) {
-        let dot = 0;
-        for (let i = 0; i < d; i++) dot += m[i * d + j]! * m[i * d + k]!;
-        for (let i = 0; i < d; i++) m[i * d + j]! -= dot * m[i * d + k]!;
-      }
-    }
-    let norm = 0;
-    for (let i = 0; i < d; i++) norm += m[i * d + j]! ** 2;
-    for (let i = 0; i < d; i++) m[i * d + j]! /= Math.sqrt(norm);
-  }
-  return m;
+  return orthonormalColumns(m, d, { caller: 'covarianceLikeMatrix' });
 }

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { covarianceLikeMatrix, eighAccuracy } from '../bench/eigh-cases';
 import type { Backend, Tensor } from '../src/linalg/backend';
 import { CpuBackend } from '../src/linalg/cpu/backend';
+import { orthonormalColumns } from '../src/linalg/cpu/dense';
 import { acquireGpu } from '../src/linalg/webgpu/adapter';
 import { webGpuBackend } from '../src/linalg/webgpu/backend';
 import { nodeGpu } from '../src/linalg/webgpu/node-gpu';
@@ -86,18 +87,7 @@ async function agreement(shape: readonly number[]): Promise<Record<string, numbe
 }
 
 function orthonormal(d: number): Float64Array {
-  const m = random(d * d);
-  for (let j = 0; j < d; j++) {
-    for (let k = 0; k < j; k++) {
-      let dot = 0;
-      for (let i = 0; i < d; i++) dot += m[i * d + j]! * m[i * d + k]!;
-      for (let i = 0; i < d; i++) m[i * d + j]! -= dot * m[i * d + k]!;
-    }
-    let norm = 0;
-    for (let i = 0; i < d; i++) norm += m[i * d + j]! ** 2;
-    for (let i = 0; i < d; i++) m[i * d + j] = Math.fround(m[i * d + j]! / Math.sqrt(norm));
-  }
-  return m;
+  return orthonormalColumns(random(d * d), d, { caller: 'orthonormal' }).map(Math.fround);
 }
 
 /** Median ms from the call to the GPU finishing, over RUNS runs after WARMUP. */

@@ -5,6 +5,7 @@
 import { expect } from 'vitest';
 import type { Backend, Tensor, TokenBatch } from '../../src/linalg/backend';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
+import { orthonormalColumns } from '../../src/linalg/cpu/dense';
 import { webGpuBackend, type WebGpuBackend, type WebGpuBackendOptions } from '../../src/linalg/webgpu/backend';
 import { testGpu } from '../helpers/gpu';
 
@@ -89,18 +90,7 @@ export function toBatch(backend: Backend, data: BatchData): TokenBatch {
 
 /** A random orthonormal [d, d] basis (Gram–Schmidt on random columns), in float32-exact values. */
 export function randomBasis(d: number, seed: number): Float64Array {
-  const m = randomValues(d * d, seed);
-  for (let j = 0; j < d; j++) {
-    for (let k = 0; k < j; k++) {
-      let dot = 0;
-      for (let i = 0; i < d; i++) dot += m[i * d + j]! * m[i * d + k]!;
-      for (let i = 0; i < d; i++) m[i * d + j]! -= dot * m[i * d + k]!;
-    }
-    let norm = 0;
-    for (let i = 0; i < d; i++) norm += m[i * d + j]! ** 2;
-    for (let i = 0; i < d; i++) m[i * d + j]! /= Math.sqrt(norm);
-  }
-  return f32(m);
+  return f32(orthonormalColumns(randomValues(d * d, seed), d, { caller: 'randomBasis' }));
 }
 
 export async function readBoth(gpu: Backend, gpuTensor: Tensor, cpuTensor: Tensor): Promise<{ gpu: Float64Array; cpu: Float64Array }> {

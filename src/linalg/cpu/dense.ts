@@ -42,3 +42,45 @@ export function changeBasis(
   const left = matmul(qS, matrices, dOut, dOut, dIn, into, false, 0, offset);
   return matmul(left, qA, dOut, dIn, dIn, false, !into);
 }
+
+export interface OrthonormalOptions {
+  /** Named in errors. */
+  readonly caller?: string;
+  /**
+   * Fail when a column keeps less than this fraction of its norm after the earlier columns are projected out
+   * (near dependence). 0 accepts any column with a non-zero remainder (random matrices lose most of their norm).
+   */
+  readonly minimumKept?: number;
+}
+
+/** Modified Gram–Schmidt, twice ("twice is enough"), on the columns of a row-major [d, d] matrix. */
+export function orthonormalColumns(vectors: ArrayLike<number>, d: number, options: OrthonormalOptions = {}): Float64Array {
+  const caller = options.caller ?? 'orthonormalColumns';
+  const minimumKept = options.minimumKept ?? 0;
+  // Work on rows of the transpose so each column is contiguous.
+  const columns = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) columns[j * d + i] = vectors[i * d + j]!;
+  for (let pass = 0; pass < 2; pass++) {
+    for (let j = 0; j < d; j++) {
+      const cj = j * d;
+      let original = 0;
+      for (let i = 0; i < d; i++) original += columns[cj + i]! ** 2;
+      for (let k = 0; k < j; k++) {
+        const ck = k * d;
+        let projection = 0;
+        for (let i = 0; i < d; i++) projection += columns[ck + i]! * columns[cj + i]!;
+        for (let i = 0; i < d; i++) columns[cj + i]! -= projection * columns[ck + i]!;
+      }
+      let norm = 0;
+      for (let i = 0; i < d; i++) norm += columns[cj + i]! ** 2;
+      norm = Math.sqrt(norm);
+      if (!(norm > minimumKept * Math.sqrt(original)) || norm === 0) {
+        throw new Error(`${caller}: column ${j} of vectors is (nearly) dependent on the previous ones (norm ${Math.sqrt(original)} → ${norm})`);
+      }
+      for (let i = 0; i < d; i++) columns[cj + i]! /= norm;
+    }
+  }
+  const q = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) q[i * d + j] = columns[j * d + i]!;
+  return q;
+}
