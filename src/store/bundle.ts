@@ -12,20 +12,13 @@ import { SafetensorsError, readSafetensors, writeSafetensors, type SafetensorsTe
 import { floatTensor, tensorFromArray, tensorToArray, tensorToFloat64 } from './tensor-values';
 import type { DatasetRow, HostMatrix, LayerFactors, ModelFactors, ScoreTensors } from './types';
 import { sha256Hex } from './hash';
+import { MATRIX_FILES } from './kronfluence';
 
 export * from './bundle-manifest';
 export { sha256Hex } from './hash';
 
 /** Layer tensors are named `layers.<index>.<kronfluence file name>`. */
-export const LAYER_PARTS = {
-  activationCovarianceSum: 'activation_covariance',
-  gradientCovarianceSum: 'gradient_covariance',
-  activationEigenvectors: 'activation_eigenvectors',
-  activationEigenvalues: 'activation_eigenvalues',
-  gradientEigenvectors: 'gradient_eigenvectors',
-  gradientEigenvalues: 'gradient_eigenvalues',
-  lambdaSum: 'lambda_matrix',
-} as const;
+export const LAYER_PARTS = MATRIX_FILES;
 export type LayerPart = keyof typeof LAYER_PARTS;
 
 export const STAGE_PARTS: Readonly<Record<'covariance' | 'eigen' | 'lambda', readonly LayerPart[]>> = {
