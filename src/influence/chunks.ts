@@ -4,7 +4,7 @@
  * stays bounded by one batch plus the stage's accumulators, whatever the dataset size.
  */
 import { throwIfAborted } from './errors';
-import type { ProgressEvent, StageName } from './types';
+import type { AttributionConfig, ProgressEvent, RunOptions, StageName } from './types';
 
 export interface PassOptions {
   readonly stage: StageName;
@@ -19,6 +19,26 @@ export interface PassOptions {
   readonly progressTotal?: number;
   /** Progress items per example processed (the scores pass counts query × training pairs), default 1 (sequences). */
   readonly progressPerExample?: number;
+}
+
+/** A pass over the training set from `start`, with the run's batch size for the stage, cancellation and progress. */
+export function trainingPass(
+  stage: StageName,
+  total: number,
+  start: number,
+  batch: 'fit' | 'train',
+  config: AttributionConfig,
+  options: RunOptions,
+): PassOptions {
+  return {
+    stage,
+    total,
+    start,
+    batchSize: config.batchSizes[batch],
+    batchesPerChunk: config.batchSizes.batchesPerChunk,
+    signal: options.signal,
+    onProgress: options.onProgress,
+  };
 }
 
 export function indexRange(start: number, end: number): number[] {

@@ -5,7 +5,7 @@
  */
 import type { Backend, Tensor } from '../linalg/backend';
 import { fetchBatch } from './batches';
-import { runPass } from './chunks';
+import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, inputWidth, toBackend, toHost } from './host';
 import type { AttributionConfig, CovarianceFactors, CovarianceState, GradientSource, HostMatrix, LayerInfo, RunOptions } from './types';
@@ -54,15 +54,7 @@ export async function accumulateCovariances(
   };
   try {
     await runPass(
-      {
-        stage: 'covariance',
-        total: inputs.trainSize,
-        start: state.nextIndex,
-        batchSize: config.batchSizes.fit,
-        batchesPerChunk: config.batchSizes.batchesPerChunk,
-        signal: options.signal,
-        onProgress: options.onProgress,
-      },
+      trainingPass('covariance', inputs.trainSize, state.nextIndex, 'fit', config, options),
       async (indices) => {
         const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
         const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: config.seed }, backend);

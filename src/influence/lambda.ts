@@ -5,7 +5,7 @@
  */
 import type { Backend, Tensor } from '../linalg/backend';
 import { fetchBatch } from './batches';
-import { runPass } from './chunks';
+import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, inputWidth, toBackend, toHost } from './host';
 import type { AttributionConfig, GradientSource, HostMatrix, LambdaState, LayerInfo, RunOptions } from './types';
@@ -50,15 +50,7 @@ export async function accumulateLambda(
   let current = state;
   try {
     await runPass(
-      {
-        stage: 'lambda',
-        total: inputs.trainSize,
-        start: state.nextIndex,
-        batchSize: config.batchSizes.fit,
-        batchesPerChunk: config.batchSizes.batchesPerChunk,
-        signal: options.signal,
-        onProgress: options.onProgress,
-      },
+      trainingPass('lambda', inputs.trainSize, state.nextIndex, 'fit', config, options),
       async (indices) => {
         const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
         const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: lambdaSeed(config.seed) }, backend);

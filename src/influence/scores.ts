@@ -7,7 +7,7 @@
  */
 import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
 import { fetchBatch } from './batches';
-import { runPass } from './chunks';
+import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, toBackend } from './host';
 import type { AttributionConfig, GradientBatch, GradientSource, HostMatrix, Preconditioner, RunOptions, ScoreState, SelfState } from './types';
@@ -196,13 +196,7 @@ export async function scoreTrainingSet(
   });
   await runPass(
     {
-      stage: 'scores',
-      total: trainSize,
-      start: state.nextIndex,
-      batchSize: config.batchSizes.train,
-      batchesPerChunk: config.batchSizes.batchesPerChunk,
-      signal: options.signal,
-      onProgress: options.onProgress,
+      ...trainingPass('scores', trainSize, state.nextIndex, 'train', config, options),
       progressOffset: options.progressOffset,
       progressTotal: options.progressTotal,
       progressPerExample: chunk.targetCounts.length,
@@ -241,15 +235,7 @@ export async function selfInfluence(
   let current = state;
   try {
     await runPass(
-      {
-        stage: 'self',
-        total: trainSize,
-        start: state.nextIndex,
-        batchSize: config.batchSizes.train,
-        batchesPerChunk: config.batchSizes.batchesPerChunk,
-        signal: options.signal,
-        onProgress: options.onProgress,
-      },
+      trainingPass('self', trainSize, state.nextIndex, 'train', config, options),
       async (indices) => {
         const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
         try {
