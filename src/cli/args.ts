@@ -30,6 +30,10 @@ export interface AttributeArgs {
   readonly backend?: 'webgpu' | 'cpu';
   readonly limitTrain?: number;
   readonly limitQueries?: number;
+  /** The longest sequence the model takes; undefined: read from the graph's position embedding. */
+  readonly maxLength?: number;
+  /** Cut sequences longer than the context instead of refusing them. */
+  readonly truncate: boolean;
   readonly quiet: boolean;
   /** Which built-in demo runs without inputs: 'micro' is the tiny test version. */
   readonly demo: 'demo' | 'micro';
@@ -48,7 +52,8 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--out result.iwb] [--json summary.json]
                      [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
                      [--track <regex>] [--per-token] [--backend webgpu|cpu]
-                     [--limit-train N] [--limit-queries N] [--demo demo|micro] [--quiet]
+                     [--limit-train N] [--limit-queries N] [--max-length N] [--truncate]
+                     [--demo demo|micro] [--quiet]
                      [--factors DIR] [--kronfluence-out DIR]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
@@ -56,7 +61,9 @@ Without --model/--train/--queries, attributes the built-in demo model on a subsa
 --backend defaults to WebGPU on a hardware adapter and to the float64 CPU backend otherwise.
 Scores are influence on the query's mean response log-likelihood: positive = the training example helps.
 --factors DIR scores with factors from a kronfluence factors directory (or an earlier --kronfluence-out) instead of
-fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.`;
+fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.
+--max-length N is the model's context (default: the size of its position embedding); a longer row is refused with
+its file:line, or cut to N tokens with --truncate. --out and --json are written whole or not at all.`;
 
 const OPTIONS = {
   model: { type: 'string' },
@@ -74,6 +81,8 @@ const OPTIONS = {
   backend: { type: 'string' },
   'limit-train': { type: 'string' },
   'limit-queries': { type: 'string' },
+  'max-length': { type: 'string' },
+  truncate: { type: 'boolean' },
   quiet: { type: 'boolean' },
   demo: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -87,6 +96,7 @@ export function parseCommand(argv: readonly string[]): Command {
   try {
     values = parseAttributeFlags(rest);
   } catch (error) {
+    if (error instanceof CliUsageError) throw error;
     // Node's messages name the option; some span lines ("argument is ambiguous.\nDid you forget…"): keep one line.
     throw new CliUsageError(oneLine((error as Error).message));
   }
@@ -95,7 +105,15 @@ export function parseCommand(argv: readonly string[]): Command {
 }
 
 function parseAttributeFlags(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true }).values;
+  const { values, tokens } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true, tokens: true });
+  // parseArgs keeps the last of a repeated flag; a repeat is almost always a mistake (two --out, two --train).
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new CliUsageError(`--${token.name} is given more than once; give it once`);
+    seen.add(token.name);
+  }
+  return values;
 }
 
 function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): AttributeArgs {
@@ -120,6 +138,8 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     backend: backend(values.backend),
     limitTrain: positiveInteger('--limit-train', values['limit-train']),
     limitQueries: positiveInteger('--limit-queries', values['limit-queries']),
+    maxLength: positiveInteger('--max-length', values['max-length']),
+    truncate: values.truncate ?? false,
     quiet: values.quiet ?? false,
     demo: demo(values.demo, given.length > 0),
   };
@@ -134,8 +154,9 @@ function strategy(value: string | undefined): StrategyName {
 function damping(value: string | undefined): DampingChoice {
   if (value === undefined || value === 'heuristic') return { kind: 'heuristic', factor: HEURISTIC_DAMPING_FACTOR };
   const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number < 0) {
-    throw new CliUsageError(`--damping "${value}" is neither "heuristic" nor a finite non-negative number`);
+  // Plain decimals only: Number() would also take 0x10, 0b1, Infinity and '  5'.
+  if (!DECIMAL.test(value) || !Number.isFinite(number) || number < 0) {
+    throw new CliUsageError(`--damping "${value}" is neither "heuristic" nor a non-negative decimal number`);
   }
   return { kind: 'absolute', value: number };
 }
@@ -164,11 +185,13 @@ function backend(value: string | undefined): 'webgpu' | 'cpu' | undefined {
 function positiveInteger(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const number = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < 1) {
-    throw new CliUsageError(`${flag} "${value}" is not a positive integer`);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(number) || number < 1) {
+    throw new CliUsageError(`${flag} "${value}" is not a positive integer (decimal digits only)`);
   }
   return number;
 }
+
+const DECIMAL = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 
 function firstLine(message: string): string {
   return message.split('\n')[0]!.trim();

@@ -1,6 +1,6 @@
 /** `iwb attribute`: the Node side of a run (files, Dawn, progress on stderr, outputs on disk). */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultPublicDir, nodeSource } from '../data/node-source';
 import { serializeModel } from '../onnx/protobuf';
@@ -8,11 +8,14 @@ import { encodeBundle } from '../store/bundle';
 import { runAttributionJob } from '../worker/attribution-job';
 import { chooseBackend } from '../worker/backend-choice';
 import { bundleContent } from '../worker/bundle-content';
-import { DEMO_MODEL_PATH, InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../worker/inputs';
+import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from '../worker/inputs';
 import type { ProgressEvent } from '../worker/protocol';
 import type { AttributeArgs } from './args';
 import { factorsForLayers, readFactorsDirectory, writeKronfluenceDirectory } from './kronfluence-dirs';
+import { readInputBytes, readInputText } from './input-files';
+import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
+import { INPUT_LIMITS } from '../data/limits';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -21,8 +24,10 @@ export interface CliIo {
   readonly interactive: boolean;
 }
 
-export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSignal): Promise<RunSummary> {
-  const inputs = await loadInputs(args, signal);
+export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSignal, outputFs?: OutputFs): Promise<RunSummary> {
+  // Refused before the run, not after minutes of it: an output that is an input, or both outputs one file.
+  await checkOutputPaths(plannedOutputs(args), plannedInputs(args), outputFs);
+  const { inputs, bytes } = await loadInputs(args, signal);
   const imported = args.factors === undefined ? undefined : await readFactorsDirectory(args.factors);
   const gpu = args.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(args.backend === 'webgpu');
   const chosen = await chooseBackend(args.backend ?? 'auto', gpu);
@@ -46,18 +51,21 @@ export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSi
     );
     progress.finish();
     const summary = runSummary(inputs, outcome, chosen.report);
-    if (args.json) await writeOutput(args.json, JSON.stringify(summary, null, 2) + '\n');
-    if (args.out) {
+    const outputs: OutputContent[] = [];
+    if (args.json !== undefined) outputs.push({ flag: '--json', file: args.json, data: JSON.stringify(summary, null, 2) + '\n' });
+    if (args.out !== undefined) {
       const modelBytes = inputs.modelBytes ?? serializeModel(inputs.model);
+      // The fingerprints are of the bytes this run read, not of whatever the paths hold now.
       const content = await bundleContent(outcome.result, {
         model: { name: inputs.modelName, bytes: modelBytes },
-        train: args.train ? { name: path.basename(args.train), bytes: await readFile(args.train) } : null,
-        queries: args.queries ? { name: path.basename(args.queries), bytes: await readFile(args.queries) } : null,
+        train: args.train && bytes.train ? { name: path.basename(args.train), bytes: bytes.train } : null,
+        queries: args.queries && bytes.queries ? { name: path.basename(args.queries), bytes: bytes.queries } : null,
         trainTexts: outcome.trainTexts,
         queryTexts: outcome.queryTexts,
       });
-      await writeOutput(args.out, await encodeBundle(content, { generator: 'iwb attribute' }));
+      outputs.push({ flag: '--out', file: args.out, data: await encodeBundle(content, { generator: 'iwb attribute' }) });
     }
+    await writeOutputsAtomically(outputs, outputFs);
     if (args.kronfluenceOut) await writeKronfluenceDirectory(outcome.result, args.kronfluenceOut);
     if (!args.quiet) io.stdout(formatReport(summary) + '\n');
     return summary;
@@ -66,37 +74,42 @@ export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSi
   }
 }
 
-async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<RunInputs> {
-  const limits = { train: args.limitTrain, queries: args.limitQueries };
+function plannedOutputs(args: AttributeArgs) {
+  return [
+    ...(args.out !== undefined ? [{ flag: '--out', file: args.out }] : []),
+    ...(args.json !== undefined ? [{ flag: '--json', file: args.json }] : []),
+  ];
+}
+
+function plannedInputs(args: AttributeArgs) {
+  const flags = [['--model', args.model], ['--tokenizer', args.tokenizer], ['--train', args.train], ['--queries', args.queries]];
+  return flags.filter((entry): entry is [string, string] => entry[1] !== undefined).map(([flag, file]) => ({ flag, file }));
+}
+
+interface LoadedInputs {
+  readonly inputs: RunInputs;
+  /** The bytes of the data files as read, for the bundle's fingerprints. */
+  readonly bytes: { readonly train?: Uint8Array; readonly queries?: Uint8Array };
+}
+
+async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<LoadedInputs> {
+  const limits = { train: args.limitTrain, queries: args.limitQueries, maxLength: args.maxLength, truncate: args.truncate };
   if (args.model === undefined) {
     const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
-    return loadDemoInputs(
+    const inputs = await loadDemoInputs(
       { data: nodeSource(), trainedModel: args.demo === 'demo' && existsSync(trained) ? await readFile(trained) : null },
       args.demo,
       limits,
       signal,
     );
+    return { inputs, bytes: {} };
   }
-  const model = await readInput('--model', args.model);
-  const tokenizer = args.tokenizer === undefined ? null : { name: args.tokenizer, text: (await readInput('--tokenizer', args.tokenizer)).toString('utf8') };
-  const train = { name: args.train!, text: (await readInput('--train', args.train!)).toString('utf8') };
-  const queries = { name: args.queries!, text: (await readInput('--queries', args.queries!)).toString('utf8') };
-  return loadUserInputs({ model: { name: args.model, bytes: model }, tokenizer, train, queries }, limits, signal);
-}
-
-async function readInput(flag: string, file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new InputError(`${flag} ${file}: ${why}`);
-  }
-}
-
-async function writeOutput(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  await writeFile(file, data);
+  const model = await readInputBytes('--model', args.model, INPUT_LIMITS.model);
+  const tokenizer = args.tokenizer === undefined ? null : { name: args.tokenizer, text: (await readInputText('--tokenizer', args.tokenizer, 'tokenizer')).text };
+  const train = { name: args.train!, ...(await readInputText('--train', args.train!, 'jsonl')) };
+  const queries = { name: args.queries!, ...(await readInputText('--queries', args.queries!, 'jsonl')) };
+  const inputs = await loadUserInputs({ model: { name: args.model, bytes: model }, tokenizer, train, queries }, limits, signal);
+  return { inputs, bytes: { train: train.bytes, queries: queries.bytes } };
 }
 
 /** Dawn in Node; without a usable `webgpu` package the run falls back to the CPU (or fails when WebGPU was asked for). */

@@ -36,7 +36,7 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined): E
   const base = { id: row.id, extra: row.extra } as Example;
   if (row.domain !== undefined) base.domain = row.domain;
   if (row.difficulty !== undefined) base.difficulty = row.difficulty;
-  if (row.kind === 'tokens') return preTokenizedExample(base, row.inputIds, row.promptLen, row.segments, tokenizer);
+  if (row.kind === 'tokens') return lossFromSecondToken(preTokenizedExample(base, row.inputIds, row.promptLen, row.segments, tokenizer));
   if (!tokenizer) throw new Error(`row "${row.id}" (line ${row.line}) is text: a tokenizer is needed to encode it`);
 
   const prompt = tokenizer.encodeWithOffsets(row.prompt);
@@ -58,7 +58,18 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined): E
     const last = segments.find((s) => s.end === responseEnd);
     if (last) last.end = responseEnd + 1;
   }
-  return { ...base, prompt: row.prompt, response: row.response, inputIds, promptLen, segments, tokenCategories: categories };
+  return lossFromSecondToken({ ...base, prompt: row.prompt, response: row.response, inputIds, promptLen, segments, tokenCategories: categories });
+}
+
+/**
+ * `prompt_len: 0` (docs/data.md allows it) means the whole sequence is response. In a causal LM nothing predicts the
+ * first token, so the loss can only start at the second: the example's promptLen becomes 1 and a segment that began
+ * at token 0 begins at 1. The scored tokens are the same as the row asked for, less the one no model can score.
+ */
+function lossFromSecondToken(example: Example): Example {
+  if (example.promptLen > 0) return example;
+  const segments = example.segments.map((s) => ({ ...s, start: Math.max(s.start, 1), end: Math.max(s.end, 1) }));
+  return { ...example, promptLen: 1, segments };
 }
 
 function preTokenizedExample(

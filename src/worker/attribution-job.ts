@@ -11,6 +11,7 @@ import type { WebGpuBackend } from '../linalg/webgpu/backend';
 import { buildGradientGraph, type GradientGraph } from '../onnx/gradient-graph';
 import { DataType } from '../onnx/ir';
 import { ModelSession } from '../onnx/runtime';
+import { findEmbeddings } from '../onnx/structure';
 import type { ModelFactors } from '../store/types';
 import type { ChosenBackend } from './backend-choice';
 import { InputError, type RunInputs } from './inputs';
@@ -147,15 +148,15 @@ function batchBytes(graph: GradientGraph, inputs: RunInputs, batchSize: number):
 
 /** A token id beyond the model's embedding would fail deep inside onnxruntime; say which example and file instead. */
 function checkVocabulary(inputs: RunInputs): void {
-  const embedding = [...inputs.model.graph.initializers.values()].find((init) => /wte|embed_tokens|word_embeddings|tok_emb/i.test(init.name));
-  const vocab = embedding?.dims[0];
+  const embedding = findEmbeddings(inputs.model.graph).token;
+  const vocab = embedding?.rows;
   if (vocab === undefined) return;
   for (const [role, examples] of [['training', inputs.train], ['query', inputs.queries]] as const) {
     for (const example of examples) {
       const bad = example.inputIds.findIndex((id) => id >= vocab);
       if (bad >= 0) {
         throw new InputError(
-          `${role} example "${example.id}": token id ${example.inputIds[bad]} at position ${bad} is outside ${inputs.modelName}'s vocabulary of ${vocab} (embedding "${embedding!.name}"); does the tokenizer belong to this model?`,
+          `${role} example "${example.id}": token id ${example.inputIds[bad]} at position ${bad} is outside ${inputs.modelName}'s vocabulary of ${vocab} (embedding "${embedding!.weight}"); does the tokenizer belong to this model?`,
         );
       }
     }

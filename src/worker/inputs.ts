@@ -9,6 +9,8 @@ import { TextTokenizer } from '../data/tokenizer';
 import { parseModel } from '../onnx/protobuf';
 import type { Model } from '../onnx/ir';
 import { seededDemoModel } from './demo-model';
+import { InputError } from './input-error';
+import { checkIdsInput, checkSequences, type LocatedExample, type SequenceOptions } from './input-checks';
 
 export interface RunInputs {
   readonly model: Model;
@@ -22,10 +24,7 @@ export interface RunInputs {
   readonly subsample: string | null;
 }
 
-/** An input error: one line that names the file and what is wrong. */
-export class InputError extends Error {
-  override readonly name = 'InputError';
-}
+export { InputError } from './input-error';
 
 export interface UserFiles {
   readonly model: { readonly name: string; readonly bytes: Uint8Array };
@@ -34,13 +33,14 @@ export interface UserFiles {
   readonly queries: { readonly name: string; readonly text: string };
 }
 
-export interface Limits {
+export interface Limits extends SequenceOptions {
   readonly train?: number;
   readonly queries?: number;
 }
 
 export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
   const model = readModel(files.model.name, files.model.bytes);
+  checkIdsInput(files.model.name, model);
   let tokenizer: TextTokenizer | undefined;
   if (files.tokenizer) {
     let json: unknown;
@@ -55,8 +55,11 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
       throw new InputError(`${files.tokenizer.name}: ${(error as Error).message}`);
     }
   }
-  const train = await readExamples(files.train.name, files.train.text, tokenizer, limits.train, signal);
-  const queries = await readExamples(files.queries.name, files.queries.text, tokenizer, limits.queries, signal);
+  const sequences = { maxLength: limits.maxLength, truncate: limits.truncate };
+  const read = async (file: { name: string; text: string }, limit: number | undefined) =>
+    checkSequences(files.model.name, model, await readExamples(file.name, file.text, tokenizer, limit, signal), sequences);
+  const train = await read(files.train, limits.train);
+  const queries = await read(files.queries, limits.queries);
   const left = [
     limits.train !== undefined && `first ${train.length} training rows of ${files.train.name}`,
     limits.queries !== undefined && `first ${queries.length} query rows of ${files.queries.name}`,
@@ -86,11 +89,11 @@ async function readExamples(
   tokenizer: TextTokenizer | undefined,
   limit: number | undefined,
   signal: AbortSignal | undefined,
-): Promise<Example[]> {
-  const examples: Example[] = [];
+): Promise<LocatedExample[]> {
+  const examples: LocatedExample[] = [];
   for await (const row of parseJsonl(chunks(text), { file, vocabSize: tokenizer?.vocabSize, signal })) {
     try {
-      examples.push(toExample(row, tokenizer));
+      examples.push({ example: toExample(row, tokenizer), where: `${file}:${row.line}` });
     } catch (error) {
       throw new InputError(`${file}:${row.line}: ${(error as Error).message}`);
     }
@@ -108,7 +111,7 @@ async function* chunks(text: string): AsyncGenerator<string> {
  * How much of the demo a run uses by default: it must finish in a few minutes on the CPU backend of a 2-core
  * machine. Stratified by domain (training) and benchmark (queries), drawn with the data's own seeded subsampler.
  */
-export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, Required<Limits>>> = {
+export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, { readonly train: number; readonly queries: number }>> = {
   // Measured on the trained demo model, 2-core machine, no load: 64 × 8 took 5 min 52 s, dominated by self-influence.
   demo: { train: 32, queries: 4 },
   micro: { train: 16, queries: 4 },

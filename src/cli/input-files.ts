@@ -1,0 +1,81 @@
+/**
+ * Reading the CLI's input files without trusting them: only regular files (a FIFO with no writer, /dev/zero or
+ * /dev/urandom would block or grow forever), refused by size before reading (stat first), read with a cap in case the
+ * file grows meanwhile, and text decoded strictly (src/data/limits.ts) — never `toString('utf8')`, which turns bad
+ * bytes into U+FFFD without a word.
+ */
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { checkLineLengths, decodeUtf8Strict, INPUT_LIMITS, InputLimitError, type InputKind } from '../data/limits';
+import { InputError } from '../worker/inputs';
+
+/** What stat says a path is, in words, for a path that is not a regular file. */
+function kindOf(info: Awaited<ReturnType<typeof stat>>): string {
+  if (info.isDirectory()) return 'is a directory';
+  if (info.isFIFO()) return 'is a FIFO (named pipe)';
+  if (info.isCharacterDevice()) return 'is a character device';
+  if (info.isBlockDevice()) return 'is a block device';
+  if (info.isSocket()) return 'is a socket';
+  return 'is not a regular file';
+}
+
+function why(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'is a directory';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'ENOTDIR') return 'a folder on the path is not a folder';
+  if (code === 'ELOOP') return 'too many levels of symbolic links';
+  return code ? `${(error as Error).message.split('\n')[0]} (${code})` : String(error);
+}
+
+/** The bytes of a regular file of at most `limit` bytes; anything else is an InputError naming the flag and path. */
+export async function readInputBytes(flag: string, file: string, limit: number): Promise<Buffer> {
+  if (file === '') throw new InputError(`${flag} '': an input needs a file name`);
+  let info;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    throw new InputError(`${flag} ${file}: ${why(error)}`);
+  }
+  if (!info.isFile()) throw new InputError(`${flag} ${file}: ${kindOf(info)}; give a regular file`);
+  if (info.size > limit) throw new InputError(`${flag} ${file}: is ${info.size} bytes, over the limit of ${limit} bytes`);
+  let handle;
+  try {
+    // O_NONBLOCK: if the path was swapped for a FIFO after stat, opening it must not wait for a writer.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new InputError(`${flag} ${file}: ${why(error)}`);
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw new InputError(`${flag} ${file}: is not a regular file`);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, limit + 1 - total));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > limit) throw new InputError(`${flag} ${file}: grew past the limit of ${limit} bytes while being read`);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError(`${flag} ${file}: ${why(error)}`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A text input (tokenizer JSON or JSONL), size-limited, line-limited (JSONL) and strictly decoded. */
+export async function readInputText(flag: string, file: string, kind: Exclude<InputKind, 'model'>): Promise<{ bytes: Buffer; text: string }> {
+  const bytes = await readInputBytes(flag, file, INPUT_LIMITS[kind]);
+  try {
+    if (kind === 'jsonl') checkLineLengths(file, bytes, INPUT_LIMITS.jsonlLine);
+    return { bytes, text: decodeUtf8Strict(file, bytes) };
+  } catch (error) {
+    if (error instanceof InputLimitError) throw new InputError(error.message);
+    throw error;
+  }
+}

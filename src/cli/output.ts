@@ -1,0 +1,174 @@
+/**
+ * The CLI's outputs, written so that nothing the user had is lost: an output may not be one of the inputs or the
+ * other output (compared by real path, so links and `./` spellings count), every output goes to a temporary file in
+ * its own folder and is renamed into place only when every output has been written (both or neither), and a failure
+ * removes the temporary files, keeps what was there, and names the file.
+ */
+import * as fs from 'node:fs/promises';
+import path from 'node:path';
+
+/** The file system calls outputs use; tests pass one whose writes fail (ENOSPC, EFBIG) instead of filling a disk. */
+export interface OutputFs {
+  writeFile(file: string, data: Uint8Array): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+  link(existing: string, alias: string): Promise<void>;
+  realpath(file: string): Promise<string>;
+  mkdir(dir: string): Promise<void>;
+}
+
+export const nodeOutputFs: OutputFs = {
+  writeFile: async (file, data) => {
+    // 'wx': a temporary name that already exists is someone else's file, never ours to replace.
+    const handle = await fs.open(file, 'wx', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+  rename: (from, to) => fs.rename(from, to),
+  unlink: (file) => fs.unlink(file),
+  link: (existing, alias) => fs.link(existing, alias),
+  realpath: (file) => fs.realpath(file),
+  mkdir: async (dir) => void (await fs.mkdir(dir, { recursive: true })),
+};
+
+/** A refused or failed output: one line naming the file. */
+export class OutputError extends Error {
+  override readonly name = 'OutputError';
+}
+
+export interface PlannedOutput {
+  /** The flag that named it (for messages), e.g. "--out". */
+  readonly flag: string;
+  readonly file: string;
+}
+
+const ERRNO_WORDS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device',
+  EFBIG: 'file too large',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a folder on the path is not a folder',
+  EIO: 'input/output error',
+  ENAMETOOLONG: 'file name too long',
+};
+
+/** `/path/out.iwb: no space left on device (ENOSPC)`. */
+export function describeFsError(file: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code) return `${file}: ${ERRNO_WORDS[code] ?? firstLine((error as Error).message)} (${code})`;
+  return `${file}: ${firstLine(error instanceof Error ? error.message : String(error))}`;
+}
+
+/**
+ * The real path a file has or would have: an existing file resolves through its links; a file not there yet
+ * resolves through its nearest existing folder, so `dir/link-to-train.jsonl` and `dir/../dir/train.jsonl` match.
+ */
+export async function resolveReal(file: string, fsys: OutputFs = nodeOutputFs): Promise<string> {
+  const absolute = path.resolve(file);
+  try {
+    return await fsys.realpath(absolute);
+  } catch {
+    const parent = path.dirname(absolute);
+    if (parent === absolute) return absolute;
+    return path.join(await resolveReal(parent, fsys), path.basename(absolute));
+  }
+}
+
+/** Refuses an empty output path, an output that is an input, and two outputs that are one file. */
+export async function checkOutputPaths(
+  outputs: readonly PlannedOutput[],
+  inputs: readonly PlannedOutput[],
+  fsys: OutputFs = nodeOutputFs,
+): Promise<void> {
+  for (const output of outputs) {
+    if (output.file.trim() === '') throw new OutputError(`${output.flag} '${output.file}': an output needs a file name`);
+  }
+  const realInputs = await Promise.all(inputs.map(async (input) => ({ ...input, real: await resolveReal(input.file, fsys) })));
+  const seen: { flag: string; file: string; real: string }[] = [];
+  for (const output of outputs) {
+    const real = await resolveReal(output.file, fsys);
+    const input = realInputs.find((i) => i.real === real);
+    if (input) {
+      throw new OutputError(`${output.flag} ${output.file}: is the same file as ${input.flag} ${input.file}; refusing to overwrite an input`);
+    }
+    const other = seen.find((s) => s.real === real);
+    if (other) throw new OutputError(`${output.flag} ${output.file}: is the same file as ${other.flag} ${other.file}`);
+    seen.push({ ...output, real });
+  }
+}
+
+export interface OutputContent extends PlannedOutput {
+  readonly data: string | Uint8Array;
+}
+
+/**
+ * Writes every output or none. Each goes to `.<name>.<random>.tmp` beside its target; only when all are complete
+ * are they renamed over their targets. A target that existed is first hard-linked to a backup name, so that if a
+ * later rename fails the earlier targets get their old contents back.
+ */
+export async function writeOutputsAtomically(outputs: readonly OutputContent[], fsys: OutputFs = nodeOutputFs): Promise<void> {
+  const staged: { output: OutputContent; target: string; temp: string; backup: string | null }[] = [];
+  const cleanup = async (files: readonly string[]): Promise<void> => {
+    for (const file of files) await fsys.unlink(file).catch(() => undefined);
+  };
+  try {
+    for (const output of outputs) {
+      const target = path.resolve(output.file);
+      const dir = path.dirname(target);
+      try {
+        await fsys.mkdir(dir);
+      } catch (error) {
+        throw new OutputError(describeFsError(dir, error));
+      }
+      const temp = path.join(dir, `.${path.basename(target)}.${randomTag()}.tmp`);
+      const entry = { output, target, temp, backup: null as string | null };
+      staged.push(entry);
+      const bytes = typeof output.data === 'string' ? new TextEncoder().encode(output.data) : output.data;
+      try {
+        await fsys.writeFile(temp, bytes);
+      } catch (error) {
+        throw new OutputError(describeFsError(output.file, error));
+      }
+    }
+  } catch (error) {
+    await cleanup(staged.map((s) => s.temp));
+    throw error;
+  }
+  const done: typeof staged = [];
+  try {
+    for (const entry of staged) {
+      const backup = path.join(path.dirname(entry.target), `.${path.basename(entry.target)}.${randomTag()}.bak`);
+      // No backup when there is no old file (ENOENT) or the file system has no hard links: nothing to restore then.
+      entry.backup = await fsys.link(entry.target, backup).then(() => backup, () => null);
+      try {
+        await fsys.rename(entry.temp, entry.target);
+      } catch (error) {
+        throw new OutputError(describeFsError(entry.output.file, error));
+      }
+      done.push(entry);
+    }
+  } catch (error) {
+    for (const entry of done.reverse()) {
+      if (entry.backup) await fsys.rename(entry.backup, entry.target).catch(() => undefined);
+      else await fsys.unlink(entry.target).catch(() => undefined);
+    }
+    await cleanup(staged.flatMap((s) => [s.temp, ...(s.backup && !done.includes(s) ? [s.backup] : [])]));
+    throw error;
+  }
+  await cleanup(staged.flatMap((s) => (s.backup ? [s.backup] : [])));
+}
+
+function randomTag(): string {
+  return Math.random().toString(36).slice(2, 10);
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.trim();
+}

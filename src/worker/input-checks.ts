@@ -1,0 +1,73 @@
+/**
+ * Checks of tokenized examples against the model, before onnxruntime sees them: a token id outside the vocabulary
+ * or a sequence longer than the context fails deep inside onnxruntime with a node name (`/wpe/Gather`) and no file;
+ * here it is refused with the file:line of the first offending row — or, with `truncate`, cut to the context.
+ */
+import type { Example } from '../data/dataset';
+import type { Model } from '../onnx/ir';
+import { DataType } from '../onnx/ir';
+import { findEmbeddings } from '../onnx/structure';
+import { InputError } from './input-error';
+
+/** An example and where it came from (`train.jsonl:17`). */
+export interface LocatedExample {
+  readonly example: Example;
+  readonly where: string;
+}
+
+export interface SequenceOptions {
+  /** The context length; undefined: the position embedding's size, if the graph has one. */
+  readonly maxLength?: number;
+  readonly truncate?: boolean;
+}
+
+/** The model's token ids must be integers: a float input_ids would round ids silently. */
+export function checkIdsInput(modelName: string, model: Model): void {
+  const ids = model.graph.inputs.find((i) => i.name === 'input_ids');
+  if (ids && ids.elemType !== DataType.INT64 && ids.elemType !== DataType.INT32) {
+    throw new InputError(`${modelName}: graph input "input_ids" has element type ${DataType[ids.elemType] ?? ids.elemType}; token ids must be int64 (or int32)`);
+  }
+}
+
+/** Refuses (or truncates) rows the model cannot take; returns the examples to run, in order. */
+export function checkSequences(modelName: string, model: Model, rows: readonly LocatedExample[], options: SequenceOptions): Example[] {
+  const { token, position } = findEmbeddings(model.graph);
+  const limit = options.maxLength ?? position?.rows;
+  const source = options.maxLength !== undefined ? '--max-length' : `the position embedding "${position?.weight}" of ${modelName}`;
+  return rows.map(({ example, where }) => {
+    if (token) {
+      const bad = example.inputIds.findIndex((id) => id >= token.rows);
+      if (bad >= 0) {
+        throw new InputError(
+          `${where}: token id ${example.inputIds[bad]} at position ${bad} is outside the vocabulary of ${token.rows} of ${modelName} ` +
+            `(embedding "${token.weight}", the Gather fed by input_ids); does the tokenizer belong to this model?`,
+        );
+      }
+    }
+    if (example.inputIds.length - example.promptLen < 1) {
+      throw new InputError(`${where}: ${example.inputIds.length} tokens with prompt length ${example.promptLen}: no response token to score`);
+    }
+    if (limit === undefined || example.inputIds.length <= limit) return example;
+    if (!options.truncate) {
+      throw new InputError(
+        `${where}: ${example.inputIds.length} tokens, longer than the context of ${limit} (${source}); shorten the row or pass --truncate`,
+      );
+    }
+    if (example.promptLen >= limit) {
+      throw new InputError(`${where}: the prompt alone is ${example.promptLen} tokens, so truncating to the context of ${limit} leaves no response`);
+    }
+    return truncated(example, limit);
+  });
+}
+
+function truncated(example: Example, length: number): Example {
+  return {
+    ...example,
+    inputIds: example.inputIds.slice(0, length),
+    tokenCategories: example.tokenCategories.slice(0, length),
+    segments: example.segments
+      .filter((s) => s.start < length)
+      .map((s) => ({ ...s, end: Math.min(s.end, length) })),
+    extra: { ...example.extra, truncated_from: example.inputIds.length },
+  };
+}
