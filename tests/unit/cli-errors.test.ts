@@ -72,11 +72,11 @@ test('a file that is not ONNX is named', async () => {
   expect(line).toMatch(new RegExp(`^iwb: ${model.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*not a valid ONNX`));
 });
 
-test('a tokenizer that does not fit the model names the example and the embedding', async () => {
+test('a tokenizer that does not fit the model names the file, the line and the embedding', async () => {
   const model = microModel();
   const { code, line } = await failure(inputs({ model, tokenizer: 'public/tokenizer/tokenizer.json' }));
   expect(code).toBe(1);
-  expect(line).toMatch(/^iwb: training example "[^"]+": token id \d+ at position \d+ is outside .*vocabulary of \d+ \(embedding "wte.weight"\)/);
+  expect(line).toMatch(/^iwb: public\/data\/micro\/train.jsonl:1: token id \d+ at position \d+ is outside the vocabulary of \d+ .*\(embedding "wte.weight", the Gather fed by input_ids\)/);
 });
 
 test('a bad flag exits 2 through the installed bin (tsx registration, one line on stderr)', async () => {
