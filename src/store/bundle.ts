@@ -13,6 +13,7 @@ import { floatTensor, tensorFromArray, tensorToArray, tensorToFloat64 } from './
 import type { DatasetRow, HostMatrix, LayerFactors, ModelFactors, ScoreTensors } from './types';
 import { sha256Hex } from './hash';
 import { MATRIX_FILES } from './kronfluence';
+import { checkJsonLimits, checkManifestInvariants, checkTensorInvariants, MAX_BUNDLE_TENSORS } from './bundle-validate';
 
 export * from './bundle-manifest';
 export { sha256Hex } from './hash';
@@ -164,14 +165,27 @@ function finiteFloats(name: string, tensor: SafetensorsTensor): HostMatrix {
   return { shape: [...tensor.shape], data };
 }
 
-/** Decode and check a bundle. Throws BundleError naming the problem; returns fresh arrays (no views into `input`). */
+/**
+ * Decode and check a bundle. Throws BundleError naming the problem; returns fresh arrays (no views into `input`).
+ * Nothing else escapes: an unexpected exception (a bug the checks missed) becomes a BundleError that keeps it as
+ * `cause`, so callers handle one error type and tests can still tell such a case from a deliberate refusal.
+ */
 export async function decodeBundle(input: Uint8Array | ArrayBuffer, options: { readonly maxBytes?: number } = {}): Promise<Bundle> {
+  try {
+    return await decodeChecked(input, options);
+  } catch (error) {
+    if (error instanceof BundleError) throw error;
+    throw new BundleError(`unexpected error while reading the bundle: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+async function decodeChecked(input: Uint8Array | ArrayBuffer, options: { readonly maxBytes?: number }): Promise<Bundle> {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
   if (bytes.byteLength > maxBytes) throw new BundleError(`bundle is ${bytes.byteLength} bytes, over the ${maxBytes}-byte limit`);
   let file;
   try {
-    file = readSafetensors(bytes);
+    file = readSafetensors(bytes, { maxTensors: MAX_BUNDLE_TENSORS });
   } catch (error) {
     if (error instanceof SafetensorsError) throw new BundleError(`not a valid safetensors file: ${error.message}`);
     throw error;
@@ -181,15 +195,18 @@ export async function decodeBundle(input: Uint8Array | ArrayBuffer, options: { r
   if (file.metadata[MANIFEST_SHA256_KEY] !== await sha256Hex(manifestText)) {
     throw new BundleError(`manifest checksum mismatch: __metadata__["${MANIFEST_SHA256_KEY}"] does not match the manifest's sha256`);
   }
+  const fail = (message: string): never => {
+    throw new BundleError(message);
+  };
+  checkJsonLimits(manifestText, 'manifest', fail);
   let parsed: unknown;
   try {
     parsed = JSON.parse(manifestText);
   } catch (error) {
     throw new BundleError(`manifest is not valid JSON: ${(error as Error).message}`);
   }
-  const manifest = validateManifest(parsed, (message) => {
-    throw new BundleError(message);
-  });
+  const manifest = validateManifest(parsed, fail);
+  checkManifestInvariants(manifest, fail);
   const known = new Set<string>(Object.values(SCORE_TENSORS));
   manifest.layers.forEach((_, index) => Object.values(LAYER_PARTS).forEach((part) => known.add(`layers.${index}.${part}`)));
   for (const name of file.tensors.keys()) {
@@ -230,7 +247,9 @@ export async function decodeBundle(input: Uint8Array | ArrayBuffer, options: { r
     }
     return layer as unknown as BundleLayerInput;
   });
-  return { manifest, factors: { strategy: manifest.strategy, layers }, scores: decodeScores(manifest, take) };
+  const scores = decodeScores(manifest, take);
+  checkTensorInvariants(manifest, layers, scores, fail);
+  return { manifest, factors: { strategy: manifest.strategy, layers }, scores };
 }
 
 function decodeScores(manifest: BundleManifest, take: (name: string) => SafetensorsTensor | undefined): Bundle['scores'] {

@@ -43,6 +43,8 @@ export class SafetensorsError extends Error {
 export interface ReadOptions {
   /** Where the bytes came from (a file name), prefixed to every error message. */
   readonly source?: string;
+  /** Refuse a header listing more tensors than this, before any is examined. */
+  readonly maxTensors?: number;
 }
 
 interface HeaderEntry {
@@ -91,14 +93,26 @@ export function readHeaderLength(bytes: Uint8Array, fail: (message: string) => n
   return headerLength;
 }
 
-function parseHeaderJson(bytes: Uint8Array, headerLength: number, fail: (message: string) => never): Record<string, unknown> {
+function parseHeaderJson(bytes: Uint8Array, headerLength: number, fail: (message: string) => never, maxTensors?: number): Record<string, unknown> {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    // ignoreBOM: a decoder that drops a BOM would let "\uFEFF{" pass as starting with '{'.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + headerLength));
   } catch {
     fail(`header (bytes 8..${8 + headerLength}) is not valid UTF-8`);
   }
-  if (!text.startsWith('{')) fail(`header must start with '{', found ${JSON.stringify(text.slice(0, 1))}`);
+  if (!text.startsWith('{')) {
+    const code = text.charCodeAt(0);
+    const shown = code > 0x20 && code < 0x7f ? JSON.stringify(text[0]) : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    fail(`header must start with '{', found ${shown}${code === 0xfeff ? ' (a byte order mark)' : ''}`);
+  }
+  if (maxTensors !== undefined) {
+    // Counted before parsing: a million empty tensors cost seconds and a gigabyte to parse and check one by one.
+    // Inside a string (the manifest) the key's closing quote is escaped, so only real entries match.
+    let keys = 0;
+    for (let at = text.indexOf('"data_offsets"'); at >= 0 && keys <= maxTensors; at = text.indexOf('"data_offsets"', at + 1)) keys++;
+    if (keys > maxTensors) fail(`header lists more than ${maxTensors} tensors, over the limit`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -180,8 +194,12 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer, options: ReadOp
     throw new SafetensorsError(options.source ? `${options.source}: ${message}` : message);
   };
   const headerLength = readHeaderLength(bytes, fail);
-  const header = parseHeaderJson(bytes, headerLength, fail);
+  const header = parseHeaderJson(bytes, headerLength, fail, options.maxTensors);
   const metadata = parseMetadata(header[METADATA_KEY], fail);
+  const count = Object.keys(header).length - (METADATA_KEY in header ? 1 : 0);
+  if (options.maxTensors !== undefined && count > options.maxTensors) {
+    fail(`header lists ${count} tensors, over the limit of ${options.maxTensors}`);
+  }
   const entries: HeaderEntry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name !== METADATA_KEY) entries.push(parseEntry(name, value, fail));

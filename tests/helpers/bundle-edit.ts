@@ -1,0 +1,26 @@
+/** Rewrites a bundle's manifest or tensors and re-signs it (valid checksums), to test what the reader checks beyond them. */
+import { MANIFEST_KEY, MANIFEST_SHA256_KEY, sha256Hex } from '../../src/store/bundle';
+import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../../src/store/safetensors';
+
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export async function resign(
+  bytes: Uint8Array,
+  edit: (manifest: Json, tensors: Map<string, SafetensorsTensor>) => void,
+  manifestText?: (manifest: Json) => string,
+): Promise<Uint8Array> {
+  const file = readSafetensors(bytes);
+  const manifest = JSON.parse(file.metadata[MANIFEST_KEY]!) as Json;
+  const tensors = new Map([...file.tensors].map(([name, t]) => [name, { ...t, data: t.data.slice() }]));
+  edit(manifest, tensors);
+  for (const name of Object.keys(manifest.tensors)) if (!tensors.has(name)) delete manifest.tensors[name];
+  for (const [name, tensor] of tensors) manifest.tensors[name] = { sha256: await sha256Hex(tensor.data) };
+  const text = manifestText ? manifestText(manifest) : JSON.stringify(manifest);
+  return writeSafetensors(tensors, { [MANIFEST_KEY]: text, [MANIFEST_SHA256_KEY]: await sha256Hex(text) });
+}
+
+/** A float tensor's values as a Float64Array view (F64) or Float32Array view (F32) to edit in place. */
+export function values(tensor: SafetensorsTensor): Float64Array | Float32Array {
+  const { buffer, byteOffset, byteLength } = tensor.data;
+  return tensor.dtype === 'F64' ? new Float64Array(buffer, byteOffset, byteLength / 8) : new Float32Array(buffer, byteOffset, byteLength / 4);
+}
