@@ -13,8 +13,12 @@ export async function resign(
   const manifest = JSON.parse(file.metadata[MANIFEST_KEY]!) as Json;
   const tensors = new Map([...file.tensors].map(([name, t]) => [name, { ...t, data: t.data.slice() }]));
   edit(manifest, tensors);
-  for (const name of Object.keys(manifest.tensors)) if (!tensors.has(name)) delete manifest.tensors[name];
-  for (const [name, tensor] of tensors) manifest.tensors[name] = { sha256: await sha256Hex(tensor.data) };
+  // An edit may have replaced the checksum table itself; then it stays as the edit left it.
+  const checksums = manifest.tensors;
+  if (typeof checksums === 'object' && checksums !== null && !Array.isArray(checksums)) {
+    for (const name of Object.keys(checksums)) if (!tensors.has(name)) delete checksums[name];
+    for (const [name, tensor] of tensors) checksums[name] = { sha256: await sha256Hex(tensor.data) };
+  }
   const text = manifestText ? manifestText(manifest) : JSON.stringify(manifest);
   return writeSafetensors(tensors, { [MANIFEST_KEY]: text, [MANIFEST_SHA256_KEY]: await sha256Hex(text) });
 }

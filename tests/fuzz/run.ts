@@ -1,0 +1,82 @@
+/**
+ * The seeded fuzz suite (issue 11): JSONL, ONNX, bundles, flags, outputs and a few whole CLI runs, each case classified as a clean
+ * refusal, an accepted valid input, or a bad outcome. Case i of a kind uses seed (base seed + i), so a bad case is
+ * reproduced by its seed alone. `npm test` runs a fast subset (tests/unit/fuzz.test.ts), `npm run fuzz` the full
+ * plan (scripts/fuzz.ts), which writes the counts to bench/fuzz.json.
+ */
+import { bundleCase, bundleSetup, runBundleCase } from './bundles';
+import { describeError, FuzzViolation, HANG_MS, Random, type BadCase, type Counts, type Outcome } from './classify';
+import { runCliCase } from './cli';
+import { flagCase, runFlagCase } from './flags';
+import { jsonlCase, jsonlSetup, runJsonlCase } from './jsonl';
+import { onnxCase, onnxSetup, runOnnxCase } from './onnx';
+import { outputCase, runOutputCase } from './outputs';
+
+export const KINDS = ['jsonl', 'onnx', 'bundles', 'flags', 'outputs', 'cli'] as const;
+export type Kind = (typeof KINDS)[number];
+export type Plan = Readonly<Record<Kind, number>>;
+
+/** `npm test`'s share: 2,310 cases, a few seconds. The end-to-end CLI cases are in tests/unit/cli-hostile.test.ts there. */
+export const FAST_PLAN: Plan = { jsonl: 700, onnx: 150, bundles: 700, flags: 700, outputs: 60, cli: 0 };
+export const FULL_PLAN: Plan = { jsonl: 3500, onnx: 1200, bundles: 3500, flags: 3000, outputs: 400, cli: 24 };
+
+export interface FuzzReport {
+  readonly seed: number;
+  readonly plan: Plan;
+  readonly cases: number;
+  readonly counts: Record<Kind, Counts>;
+  readonly totals: Counts;
+  readonly bad: readonly BadCase[];
+  readonly seconds: number;
+  readonly slowestCaseMs: number;
+}
+
+export async function runFuzz(plan: Plan, seed: number, onProgress?: (kind: Kind, done: number) => void): Promise<FuzzReport> {
+  const started = performance.now();
+  const [jsonl, onnx, bundles] = [jsonlSetup(), onnxSetup(), await bundleSetup()];
+  const runners: Record<Kind, (random: Random) => Promise<Outcome>> = {
+    jsonl: async (random) => {
+      const c = jsonlCase(random, jsonl);
+      return runJsonlCase(jsonl, c.bytes, c.truncate);
+    },
+    onnx: async (random) => {
+      const c = onnxCase(random, onnx);
+      return runOnnxCase(c.bytes, c.gradient);
+    },
+    bundles: async (random) => runBundleCase(await bundleCase(random, bundles)),
+    flags: async (random) => runFlagCase(flagCase(random)),
+    outputs: async (random) => runOutputCase(outputCase(random), random),
+    cli: async (random) => runCliCase(cliIndex++, random),
+  };
+  let cliIndex = 0;
+  const counts = Object.fromEntries(KINDS.map((k) => [k, { refused: 0, accepted: 0, bad: 0 }])) as Record<Kind, Counts>;
+  const bad: BadCase[] = [];
+  let slowest = 0;
+  for (const [offset, kind] of KINDS.entries()) {
+    for (let i = 0; i < plan[kind]; i++) {
+      const caseSeed = seed + offset * 1_000_000 + i;
+      const caseStart = performance.now();
+      let outcome: Outcome;
+      let detail = '';
+      try {
+        outcome = await runners[kind](new Random(caseSeed));
+      } catch (error) {
+        outcome = 'bad';
+        detail = error instanceof FuzzViolation ? error.message : `crash: ${describeError(error)}`;
+      }
+      const ms = performance.now() - caseStart;
+      slowest = Math.max(slowest, ms);
+      if (outcome !== 'bad' && ms > HANG_MS) {
+        outcome = 'bad';
+        detail = `took ${Math.round(ms)} ms (bound ${HANG_MS} ms)`;
+      }
+      counts[kind][outcome]++;
+      if (outcome === 'bad' && bad.length < 50) bad.push({ kind, seed: caseSeed, detail });
+      if (i % 250 === 249) onProgress?.(kind, i + 1);
+    }
+  }
+  const totals = { refused: 0, accepted: 0, bad: 0 };
+  for (const kind of KINDS) for (const key of ['refused', 'accepted', 'bad'] as const) totals[key] += counts[kind][key];
+  const cases = KINDS.reduce((sum, k) => sum + plan[k], 0);
+  return { seed, plan, cases, counts, totals, bad, seconds: (performance.now() - started) / 1000, slowestCaseMs: slowest };
+}
