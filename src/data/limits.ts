@@ -93,3 +93,11 @@ function lineAt(bytes: Uint8Array, offset: number): number {
 function hex(byte: number | undefined): string {
   return (byte ?? 0).toString(16).padStart(2, '0');
 }
+
+/** A picked file in the page: refused by size before it is read, then decoded strictly (File.text() is lenient). */
+export async function readTextFile(file: Blob & { readonly name: string }, kind: Exclude<InputKind, 'model'>): Promise<string> {
+  if (file.size > INPUT_LIMITS[kind]) throw new InputLimitError(`${file.name}: is ${file.size} bytes, over the limit of ${INPUT_LIMITS[kind]} bytes`);
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (kind === 'jsonl') checkLineLengths(file.name, bytes, INPUT_LIMITS.jsonlLine);
+  return decodeUtf8Strict(file.name, bytes);
+}

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readInputBytes, readInputText } from '../../src/cli/input-files';
-import { checkLineLengths, decodeUtf8Strict, firstInvalidUtf8 } from '../../src/data/limits';
+import { checkLineLengths, decodeUtf8Strict, firstInvalidUtf8, readTextFile } from '../../src/data/limits';
 import { seededRandom } from '../fixtures/store/sample-bundle';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-inputs-'));
@@ -97,5 +97,11 @@ describe('size and kind limits', () => {
     const file = path.join(dir, 'latin1.jsonl');
     writeFileSync(file, Buffer.from([...Buffer.from('{"prompt":"a","response":"b"}\n{"prompt":"caf'), 0xe9, ...Buffer.from('","response":"x"}\n')]));
     await expect(readInputText('--train', file, 'jsonl')).rejects.toThrow(`${file}:2: invalid UTF-8 at byte offset 44 (byte 0xe9)`);
+  });
+
+  it('the page reads a picked file strictly too (File.text() would have turned 0xe9 into U+FFFD)', async () => {
+    const file = new File([Uint8Array.from([0x7b, 0x7d, 0x0a, 0x61, 0xe9])], 'picked.jsonl');
+    await expect(readTextFile(file, 'jsonl')).rejects.toThrow('picked.jsonl:2: invalid UTF-8 at byte offset 4 (byte 0xe9)');
+    expect(await readTextFile(new File(['{"a":"é"}\n'], 'ok.jsonl'), 'jsonl')).toBe('{"a":"é"}\n');
   });
 });
