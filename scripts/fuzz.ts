@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { HANG_MS } from '../tests/fuzz/classify';
 import { FULL_PLAN, runFuzz } from '../tests/fuzz/run';
 
 const { values } = parseArgs({ options: { seed: { type: 'string' }, out: { type: 'string' } } });
@@ -14,7 +15,10 @@ const seed = values.seed === undefined ? 20261130 : Number(values.seed);
 if (!Number.isSafeInteger(seed)) throw new Error(`--seed ${values.seed} is not an integer`);
 const out = values.out ?? 'bench/fuzz.json';
 
-const report = await runFuzz(FULL_PLAN, seed, (kind, done) => process.stderr.write(`${kind}: ${done}\n`));
+const report = await runFuzz(FULL_PLAN, seed, {
+  hangMs: HANG_MS,
+  onProgress: (kind, done) => process.stderr.write(`${kind}: ${done}\n`),
+});
 const machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown',
   logicalCores: os.cpus().length,
@@ -22,7 +26,7 @@ const machine = {
   platform: `${os.type()} ${os.release()} ${os.arch()}`,
   node: process.version,
 };
-const result = { date: new Date().toISOString(), command: 'npm run fuzz', machine, ...report };
+const result = { date: new Date().toISOString(), command: 'npm run fuzz', machine, hangBoundMs: HANG_MS, ...report };
 mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 const { refused, accepted, bad } = report.totals;

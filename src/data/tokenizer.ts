@@ -47,6 +47,11 @@ export class TextTokenizer {
   readonly eosId: number | undefined;
   /** Offsets are exact for byte-level tokenizers without a normalizer, aligned by search otherwise. */
   readonly exactOffsets: boolean;
+  /**
+   * For byte-level tokenizers without a normalizer (every input byte is spelled by exactly one token): the most
+   * bytes one token spells, so a text of B bytes has at least ⌈B / maxTokenBytes⌉ tokens. Undefined otherwise.
+   */
+  readonly maxTokenBytes: number | undefined;
   private readonly library: Tokenizer;
   private readonly addedTokenText = new Map<number, string>();
   private readonly specialIds = new Set<number>();
@@ -78,6 +83,16 @@ export class TextTokenizer {
     this.padId = find('pad_token', PAD_NAMES) ?? this.eosId ?? 0;
     const decoders = json.decoder?.type === 'Sequence' ? (json.decoder.decoders ?? []) : json.decoder ? [json.decoder] : [];
     this.exactOffsets = !json.normalizer && decoders.some((d) => d.type === 'ByteLevel');
+    let longest = 0;
+    if (this.exactOffsets) {
+      // A byte-level vocabulary spells one byte per character; an added token spells its content's UTF-8 bytes.
+      const encoder = new TextEncoder();
+      for (const [token, id] of vocab) {
+        const added = this.addedTokenText.get(id);
+        longest = Math.max(longest, added === undefined ? token.length : encoder.encode(added).length);
+      }
+    }
+    this.maxTokenBytes = longest > 0 ? longest : undefined;
   }
 
   /** Loads a tokenizer.json object (and optionally its tokenizer_config.json) through the library. */

@@ -4,6 +4,8 @@
  * here it is refused with the file:line of the first offending row — or, with `truncate`, cut to the context.
  */
 import type { Example } from '../data/dataset';
+import type { DataRow } from '../data/schema';
+import type { TextTokenizer } from '../data/tokenizer';
 import type { Model } from '../onnx/ir';
 import { DataType } from '../onnx/ir';
 import { findEmbeddings } from '../onnx/structure';
@@ -29,10 +31,29 @@ export function checkIdsInput(modelName: string, model: Model): void {
   }
 }
 
+/** The context rows are checked against: `--max-length`, else the position embedding's size; undefined if neither. */
+export function contextLength(model: Model, options: SequenceOptions): number | undefined {
+  return options.maxLength ?? findEmbeddings(model.graph).position?.rows;
+}
+
+/**
+ * Before tokenizing a text row: a byte-level tokenizer needs at least ⌈bytes / maxTokenBytes⌉ tokens, so a 10 MB
+ * response on a 384-token model is refused at once instead of after a minute of tokenizing. (With `truncate` the
+ * row is tokenized and cut as usual.)
+ */
+export function precheckRowLength(where: string, row: DataRow, tokenizer: TextTokenizer | undefined, limit: number | undefined, truncate: boolean): void {
+  if (limit === undefined || truncate || row.kind === 'tokens' || !tokenizer?.maxTokenBytes) return;
+  const bytes = new TextEncoder().encode(row.prompt).length + new TextEncoder().encode(row.response).length;
+  const atLeast = Math.ceil(bytes / tokenizer.maxTokenBytes);
+  if (atLeast > limit) {
+    throw new InputError(`${where}: at least ${atLeast} tokens (${bytes} bytes of text), longer than the context of ${limit}; shorten the row or pass --truncate`);
+  }
+}
+
 /** Refuses (or truncates) rows the model cannot take; returns the examples to run, in order. */
 export function checkSequences(modelName: string, model: Model, rows: readonly LocatedExample[], options: SequenceOptions): Example[] {
   const { token, position } = findEmbeddings(model.graph);
-  const limit = options.maxLength ?? position?.rows;
+  const limit = contextLength(model, options);
   const source = options.maxLength !== undefined ? '--max-length' : `the position embedding "${position?.weight}" of ${modelName}`;
   return rows.map(({ example, where }) => {
     if (token) {

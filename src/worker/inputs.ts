@@ -10,7 +10,7 @@ import { parseModel } from '../onnx/protobuf';
 import type { Model } from '../onnx/ir';
 import { seededDemoModel } from './demo-model';
 import { InputError } from './input-error';
-import { checkIdsInput, checkSequences, type LocatedExample, type SequenceOptions } from './input-checks';
+import { checkIdsInput, checkSequences, contextLength, precheckRowLength, type LocatedExample, type SequenceOptions } from './input-checks';
 
 export interface RunInputs {
   readonly model: Model;
@@ -56,8 +56,9 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
     }
   }
   const sequences = { maxLength: limits.maxLength, truncate: limits.truncate };
+  const context = { limit: contextLength(model, sequences), truncate: limits.truncate ?? false };
   const read = async (file: { name: string; text: string }, limit: number | undefined) =>
-    checkSequences(files.model.name, model, await readExamples(file.name, file.text, tokenizer, limit, signal), sequences);
+    checkSequences(files.model.name, model, await readExamples(file.name, file.text, tokenizer, limit, signal, context), sequences);
   const train = await read(files.train, limits.train);
   const queries = await read(files.queries, limits.queries);
   const left = [
@@ -89,9 +90,11 @@ async function readExamples(
   tokenizer: TextTokenizer | undefined,
   limit: number | undefined,
   signal: AbortSignal | undefined,
+  context?: { readonly limit: number | undefined; readonly truncate: boolean },
 ): Promise<LocatedExample[]> {
   const examples: LocatedExample[] = [];
   for await (const row of parseJsonl(chunks(text), { file, vocabSize: tokenizer?.vocabSize, signal })) {
+    if (context) precheckRowLength(`${file}:${row.line}`, row, tokenizer, context.limit, context.truncate);
     try {
       examples.push({ example: toExample(row, tokenizer), where: `${file}:${row.line}` });
     } catch (error) {

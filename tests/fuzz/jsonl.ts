@@ -9,7 +9,7 @@ import { checkLineLengths, decodeUtf8Strict, InputLimitError } from '../../src/d
 import { DataFormatError } from '../../src/data/schema';
 import { TextTokenizer } from '../../src/data/tokenizer';
 import type { Model } from '../../src/onnx/ir';
-import { checkSequences, type LocatedExample } from '../../src/worker/input-checks';
+import { checkSequences, precheckRowLength, type LocatedExample } from '../../src/worker/input-checks';
 import { InputError } from '../../src/worker/input-error';
 import { seededDemoModel } from '../../src/worker/demo-model';
 import { checkRefusal, damageBytes, isEngineError, ODD_VALUES, violation, type Outcome, type Random } from './classify';
@@ -96,6 +96,7 @@ export async function runJsonlCase(setup: JsonlSetup, bytes: Uint8Array, truncat
       yield text;
     }
     for await (const row of parseJsonl(chunks(), { file: FILE, vocabSize: setup.tokenizer.vocabSize })) {
+      precheckRowLength(`${FILE}:${row.line}`, row, setup.tokenizer, CONTEXT, truncate);
       try {
         located.push({ example: toExample(row, setup.tokenizer), where: `${FILE}:${row.line}` });
       } catch (error) {

@@ -104,6 +104,14 @@ describe('inputs', () => {
     expect(await refused(args({ model: microModel() }, '--max-length', '60'))).toMatch(/longer than the context of 60 \(--max-length\)/);
   });
 
+  it('a 2 MB response on a 100-token model is refused from its byte count, before tokenizing it', async () => {
+    const train = write('huge.jsonl', JSON.stringify({ prompt: 'q', response: 'ab 12 '.repeat(350_000) }) + '\n');
+    const line = await refused(args({ model: microModel(100), train }));
+    expect(line).toMatch(new RegExp(`^iwb: ${train}:1: at least \\d+ tokens \\(2100001 bytes of text\\), longer than the context of 100`));
+    // "at least … bytes of text" is the precheck's message: the refusal came before tokenizing (the check after it
+    // counts tokens exactly).
+  });
+
   it('a tokenizer that does not fit a model whose embedding has another name is refused with file:line', async () => {
     const model = microModel(512, renamedEmbedding);
     const line = await refused(args({ model, tokenizer: 'public/tokenizer/tokenizer.json' }));
