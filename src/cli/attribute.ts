@@ -78,11 +78,13 @@ function plannedOutputs(args: AttributeArgs) {
   return [
     ...(args.out !== undefined ? [{ flag: '--out', file: args.out }] : []),
     ...(args.json !== undefined ? [{ flag: '--json', file: args.json }] : []),
+    ...(args.kronfluenceOut !== undefined ? [{ flag: '--kronfluence-out', file: args.kronfluenceOut }] : []),
   ];
 }
 
 function plannedInputs(args: AttributeArgs) {
-  const flags = [['--model', args.model], ['--tokenizer', args.tokenizer], ['--train', args.train], ['--queries', args.queries]];
+  const flags = [['--model', args.model], ['--tokenizer', args.tokenizer], ['--train', args.train], ['--queries', args.queries],
+    ['--factors', args.factors]];
   return flags.filter((entry): entry is [string, string] => entry[1] !== undefined).map(([flag, file]) => ({ flag, file }));
 }
 

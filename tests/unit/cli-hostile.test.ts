@@ -81,6 +81,9 @@ describe('outputs never replace inputs', () => {
     const out = path.join(dir, 'r.iwb');
     expect(await refused(args({}, '--out', out, '--json', out))).toBe(`iwb: --json ${out}: is the same file as --out ${out}`);
     expect(await refused(args({}, '--out', ''))).toBe("iwb: --out '': an output needs a file name");
+    expect(await refused(args({}, '--factors', dir, '--kronfluence-out', path.join(dir, '.')))).toBe(
+      `iwb: --kronfluence-out ${dir}: is the same file as --factors ${dir}; refusing to overwrite an input`,
+    );
   });
 });
 
