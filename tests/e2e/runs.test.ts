@@ -14,6 +14,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { encodeBundle } from '../../src/store/bundle';
 import { openPage, servePage, type Served } from '../helpers/browser';
+import { bundleRowIds, tensorBytes, tensorValues } from '../helpers/bundle-file';
 import { cli } from '../helpers/cli';
 
 let served: Served;
@@ -30,16 +31,6 @@ afterAll(async () => {
 async function open(query: string): Promise<void> {
   ({ page, errors } = await openPage(served, query));
   page.on('dialog', (dialog) => void dialog.accept());
-}
-
-/** A tensor's raw bytes in a safetensors file (8-byte little-endian header length, JSON header, data). */
-function tensorBytes(file: Buffer, name: string): Buffer {
-  const headerLength = Number(file.readBigUInt64LE(0));
-  const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
-  const entry = header[name];
-  if (!entry) throw new Error(`bundle has no tensor '${name}'`);
-  expect(entry.dtype).toBe('F64');
-  return file.subarray(8 + headerLength + entry.data_offsets[0], 8 + headerLength + entry.data_offsets[1]);
 }
 
 async function exportFirstRow(): Promise<Buffer> {
@@ -108,18 +99,6 @@ function storedCheckpointStage(): Promise<string | null> {
   });
 }
 
-/** Float64 values of a bundle tensor, and the manifest's row ids. */
-function bundleScores(file: Buffer, name: string): Float64Array {
-  const bytes = tensorBytes(file, name);
-  return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-}
-function bundleRowIds(file: Buffer): { train: string[]; query: string[] } {
-  const headerLength = Number(file.readBigUInt64LE(0));
-  const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8')) as { __metadata__: Record<string, string> };
-  const manifest = JSON.parse(header.__metadata__['iwb.manifest']!) as { rows: { train: { id: string }[]; query: { id: string }[] } };
-  return { train: manifest.rows.train.map((r) => r.id), query: manifest.rows.query.map((r) => r.id) };
-}
-
 interface NodeSummary {
   queries: { id: string; helpful: { id: string; influence: number }[]; harmful: { id: string; influence: number }[] }[];
   benchmarks: { benchmark: string; helpful: { id: string; influence: number }[]; harmful: { id: string; influence: number }[] }[];
@@ -174,7 +153,7 @@ test('a finished run is stored with the scores Node computes, exports as .iwb, d
   const bundle = readFileSync((await download.path())!);
   expect(tensorBytes(bundle, 'scores.tau').byteLength).toBe(4 * 16 * 8);
   // Every score Node ranks in its top 10 per query is the stored run's, to float64 summation order.
-  const influence = bundleScores(bundle, 'scores.influence');
+  const influence = tensorValues(bundle, 'scores.influence');
   const ids = bundleRowIds(bundle);
   expect(ids.query).toEqual(node.queries.map((q) => q.id));
   for (const [qi, query] of node.queries.entries()) {
