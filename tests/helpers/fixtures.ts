@@ -1,7 +1,8 @@
 /**
  * The test fixtures that live in the repository (tests/fixtures). Tests read them through these helpers so that a
  * missing file fails with a message naming it, rather than with a bare ENOENT deep inside a parser. Nothing here
- * reads ../shared: a clone with nothing beside it must pass (scripts/build-test-fixtures.ts rebuilds the samples).
+ * reads the team's shared folder: a clone with nothing beside it must pass (scripts/build-test-fixtures.ts rebuilds
+ * the samples).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
