@@ -30,8 +30,12 @@ const result = { date: new Date().toISOString(), command: 'npm run fuzz', machin
 mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 const { refused, accepted, bad } = report.totals;
-console.log(`${report.cases} cases in ${report.seconds.toFixed(1)} s: ${refused} refused cleanly, ${accepted} accepted valid, ${bad} bad`);
-for (const [kind, c] of Object.entries(report.counts)) console.log(`  ${kind}: ${c.refused} refused, ${c.accepted} accepted, ${c.bad} bad`);
+console.log(
+  `${report.cases} cases in ${report.seconds.toFixed(1)} s: ` +
+    `${refused} refused cleanly, ${accepted} accepted valid, ${bad} bad`,
+);
+for (const [kind, c] of Object.entries(report.counts))
+  console.log(`  ${kind}: ${c.refused} refused, ${c.accepted} accepted, ${c.bad} bad`);
 for (const b of report.bad) console.log(`  BAD ${b.kind} seed ${b.seed}: ${b.detail}`);
 console.log(`written to ${out}`);
 process.exitCode = bad > 0 ? 1 : 0;

@@ -7,7 +7,6 @@
 import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { checkLineLengths, decodeUtf8Strict, INPUT_LIMITS, InputLimitError, type InputKind } from '../data/limits';
-import { InputError } from '../worker/inputs';
 
 /** What stat says a path is, in words, for a path that is not a regular file. */
 function kindOf(info: Awaited<ReturnType<typeof stat>>): string {
@@ -29,26 +28,27 @@ function why(error: unknown): string {
   return code ? `${(error as Error).message.split('\n')[0]} (${code})` : String(error);
 }
 
-/** The bytes of a regular file of at most `limit` bytes; anything else is an InputError naming the flag and path. */
+/** The bytes of a regular file of at most `limit` bytes; anything else is refused naming the flag and the path. */
 export async function readInputBytes(flag: string, file: string, limit: number): Promise<Buffer> {
-  if (file === '') throw new InputError(`${flag} '': an input needs a file name`);
+  if (file === '') throw new InputLimitError(`${flag} '': an input needs a file name`);
   let info;
   try {
     info = await stat(file);
   } catch (error) {
-    throw new InputError(`${flag} ${file}: ${why(error)}`);
+    throw new InputLimitError(`${flag} ${file}: ${why(error)}`);
   }
-  if (!info.isFile()) throw new InputError(`${flag} ${file}: ${kindOf(info)}; give a regular file`);
-  if (info.size > limit) throw new InputError(`${flag} ${file}: is ${info.size} bytes, over the limit of ${limit} bytes`);
+  if (!info.isFile()) throw new InputLimitError(`${flag} ${file}: ${kindOf(info)}; give a regular file`);
+  if (info.size > limit)
+    throw new InputLimitError(`${flag} ${file}: is ${info.size} bytes, over the limit of ${limit} bytes`);
   let handle;
   try {
     // O_NONBLOCK: if the path was swapped for a FIFO after stat, opening it must not wait for a writer.
     handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new InputError(`${flag} ${file}: ${why(error)}`);
+    throw new InputLimitError(`${flag} ${file}: ${why(error)}`);
   }
   try {
-    if (!(await handle.stat()).isFile()) throw new InputError(`${flag} ${file}: is not a regular file`);
+    if (!(await handle.stat()).isFile()) throw new InputLimitError(`${flag} ${file}: is not a regular file`);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -56,26 +56,26 @@ export async function readInputBytes(flag: string, file: string, limit: number):
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;
-      if (total > limit) throw new InputError(`${flag} ${file}: grew past the limit of ${limit} bytes while being read`);
+      if (total > limit)
+        throw new InputLimitError(`${flag} ${file}: grew past the limit of ${limit} bytes while being read`);
       chunks.push(chunk.subarray(0, bytesRead));
     }
     return Buffer.concat(chunks, total);
   } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw new InputError(`${flag} ${file}: ${why(error)}`);
+    if (error instanceof InputLimitError) throw error;
+    throw new InputLimitError(`${flag} ${file}: ${why(error)}`);
   } finally {
     await handle.close();
   }
 }
 
 /** A text input (tokenizer JSON or JSONL), size-limited, line-limited (JSONL) and strictly decoded. */
-export async function readInputText(flag: string, file: string, kind: Exclude<InputKind, 'model'>): Promise<{ bytes: Buffer; text: string }> {
+export async function readInputText(
+  flag: string,
+  file: string,
+  kind: Exclude<InputKind, 'model'>,
+): Promise<{ bytes: Buffer; text: string }> {
   const bytes = await readInputBytes(flag, file, INPUT_LIMITS[kind]);
-  try {
-    if (kind === 'jsonl') checkLineLengths(file, bytes, INPUT_LIMITS.jsonlLine);
-    return { bytes, text: decodeUtf8Strict(file, bytes) };
-  } catch (error) {
-    if (error instanceof InputLimitError) throw new InputError(error.message);
-    throw error;
-  }
+  if (kind === 'jsonl') checkLineLengths(file, bytes, INPUT_LIMITS.jsonlLine);
+  return { bytes, text: decodeUtf8Strict(file, bytes) };
 }

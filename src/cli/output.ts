@@ -88,15 +88,21 @@ export async function checkOutputPaths(
   fsys: OutputFs = nodeOutputFs,
 ): Promise<void> {
   for (const output of outputs) {
-    if (output.file.trim() === '') throw new OutputError(`${output.flag} '${output.file}': an output needs a file name`);
+    if (output.file.trim() === '')
+      throw new OutputError(`${output.flag} '${output.file}': an output needs a file name`);
   }
-  const realInputs = await Promise.all(inputs.map(async (input) => ({ ...input, real: await resolveReal(input.file, fsys) })));
+  const realInputs = await Promise.all(
+    inputs.map(async (input) => ({ ...input, real: await resolveReal(input.file, fsys) })),
+  );
   const seen: { flag: string; file: string; real: string }[] = [];
   for (const output of outputs) {
     const real = await resolveReal(output.file, fsys);
     const input = realInputs.find((i) => i.real === real);
     if (input) {
-      throw new OutputError(`${output.flag} ${output.file}: is the same file as ${input.flag} ${input.file}; refusing to overwrite an input`);
+      throw new OutputError(
+        `${output.flag} ${output.file}: is the same file as ${input.flag} ${input.file}; ` +
+          'refusing to overwrite an input',
+      );
     }
     const other = seen.find((s) => s.real === real);
     if (other) throw new OutputError(`${output.flag} ${output.file}: is the same file as ${other.flag} ${other.file}`);
@@ -113,7 +119,10 @@ export interface OutputContent extends PlannedOutput {
  * are they renamed over their targets. A target that existed is first hard-linked to a backup name, so that if a
  * later rename fails the earlier targets get their old contents back.
  */
-export async function writeOutputsAtomically(outputs: readonly OutputContent[], fsys: OutputFs = nodeOutputFs): Promise<void> {
+export async function writeOutputsAtomically(
+  outputs: readonly OutputContent[],
+  fsys: OutputFs = nodeOutputFs,
+): Promise<void> {
   const staged: { output: OutputContent; target: string; temp: string; backup: string | null }[] = [];
   const cleanup = async (files: readonly string[]): Promise<void> => {
     for (const file of files) await fsys.unlink(file).catch(() => undefined);
@@ -146,7 +155,10 @@ export async function writeOutputsAtomically(outputs: readonly OutputContent[], 
     for (const entry of staged) {
       const backup = path.join(path.dirname(entry.target), `.${path.basename(entry.target)}.${randomTag()}.bak`);
       // No backup when there is no old file (ENOENT) or the file system has no hard links: nothing to restore then.
-      entry.backup = await fsys.link(entry.target, backup).then(() => backup, () => null);
+      entry.backup = await fsys.link(entry.target, backup).then(
+        () => backup,
+        () => null,
+      );
       try {
         await fsys.rename(entry.temp, entry.target);
       } catch (error) {

@@ -44,7 +44,9 @@ export function checkLineLengths(file: string, bytes: Uint8Array, maxLineBytes: 
     let end = bytes.indexOf(0x0a, start);
     if (end < 0) end = bytes.length;
     if (end - start > maxLineBytes) {
-      throw new InputLimitError(`${file}:${line}: line is ${end - start} bytes, over the limit of ${maxLineBytes} bytes per line`);
+      throw new InputLimitError(
+        `${file}:${line}: line is ${end - start} bytes, over the limit of ${maxLineBytes} bytes per line`,
+      );
     }
     start = end + 1;
     line++;
@@ -60,7 +62,7 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
       i++;
       continue;
     }
-    // Lead byte → sequence length and the allowed range of the second byte (no overlongs, no surrogates, ≤ U+10FFFF).
+    // Lead byte → sequence length and the allowed range of the second byte (no overlongs, surrogates, > U+10FFFF).
     let length: number;
     let low = 0x80;
     let high = 0xbf;
@@ -92,12 +94,4 @@ function lineAt(bytes: Uint8Array, offset: number): number {
 
 function hex(byte: number | undefined): string {
   return (byte ?? 0).toString(16).padStart(2, '0');
-}
-
-/** A picked file in the page: refused by size before it is read, then decoded strictly (File.text() is lenient). */
-export async function readTextFile(file: Blob & { readonly name: string }, kind: Exclude<InputKind, 'model'>): Promise<string> {
-  if (file.size > INPUT_LIMITS[kind]) throw new InputLimitError(`${file.name}: is ${file.size} bytes, over the limit of ${INPUT_LIMITS[kind]} bytes`);
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  if (kind === 'jsonl') checkLineLengths(file.name, bytes, INPUT_LIMITS.jsonlLine);
-  return decodeUtf8Strict(file.name, bytes);
 }

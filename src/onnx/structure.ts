@@ -66,7 +66,11 @@ export function findEmbeddings(graph: Graph, idsInput = 'input_ids'): Embeddings
     const weight = table(node.inputs[0] ?? '');
     if (!weight || weight.dims.length !== 2) continue;
     const found = origin(node.inputs[1] ?? '', 0);
-    const embedding = { node: node.name || node.outputs[0] || '(unnamed Gather)', weight: weight.name, rows: weight.dims[0]! };
+    const embedding = {
+      node: node.name || node.outputs[0] || '(unnamed Gather)',
+      weight: weight.name,
+      rows: weight.dims[0]!,
+    };
     if (found === 'ids' && !token) token = embedding;
     if (found === 'positions' && !position) position = embedding;
   }

@@ -19,7 +19,13 @@ const SCORE_RTOL = 1e-4;
 type Fail = (message: string) => never;
 
 /** Refuses JSON text that is too large or nests too deep, without parsing it (strings are skipped, escapes too). */
-export function checkJsonLimits(text: string, what: string, fail: Fail, maxDepth = MAX_MANIFEST_DEPTH, maxChars = MAX_MANIFEST_CHARS): void {
+export function checkJsonLimits(
+  text: string,
+  what: string,
+  fail: Fail,
+  maxDepth = MAX_MANIFEST_DEPTH,
+  maxChars = MAX_MANIFEST_CHARS,
+): void {
   if (text.length > maxChars) fail(`${what} is ${text.length} characters, over the limit of ${maxChars}`);
   let depth = 0;
   let inString = false;
@@ -60,21 +66,27 @@ export function checkManifestInvariants(manifest: BundleManifest, fail: Fail): v
     }
   }
   manifest.layers.forEach((layer, i) => {
-    if (layer.damping !== undefined && layer.damping < 0) fail(`manifest layers[${i}].damping is ${layer.damping}; damping must be ≥ 0`);
+    if (layer.damping !== undefined && layer.damping < 0)
+      fail(`manifest layers[${i}].damping is ${layer.damping}; damping must be ≥ 0`);
   });
-  if (manifest.layers.length > 4096) fail(`manifest layers lists ${manifest.layers.length} layers, over the limit of 4096`);
+  if (manifest.layers.length > 4096)
+    fail(`manifest layers lists ${manifest.layers.length} layers, over the limit of 4096`);
   if (!manifest.rows) return;
   for (const role of ['train', 'query'] as const) {
     const first = new Map<string, number>();
     manifest.rows[role].forEach((row, i) => {
       const seen = first.get(row.id);
-      if (seen !== undefined) fail(`manifest rows.${role}[${i}].id "${row.id.slice(0, 60)}" repeats rows.${role}[${seen}].id`);
+      if (seen !== undefined)
+        fail(`manifest rows.${role}[${i}].id "${row.id.slice(0, 60)}" repeats rows.${role}[${seen}].id`);
       first.set(row.id, i);
       const text = row.response ?? row.text;
       if (text === undefined) return;
       row.segments?.forEach((segment, s) => {
         if (segment.end > text.length) {
-          fail(`manifest rows.${role}[${i}].segments[${s}] ends at ${segment.end}, beyond the ${text.length} characters of its ${row.response !== undefined ? 'response' : 'text'}`);
+          fail(
+            `manifest rows.${role}[${i}].segments[${s}] ends at ${segment.end}, beyond the ${text.length} ` +
+              `characters of its ${row.response !== undefined ? 'response' : 'text'}`,
+          );
         }
       });
     });
@@ -82,41 +94,61 @@ export function checkManifestInvariants(manifest: BundleManifest, fail: Fail): v
 }
 
 /** Checks what the factor and score tensors must satisfy given the manifest. */
-export function checkTensorInvariants(manifest: BundleManifest, layers: readonly DecodedLayer[], scores: DecodedScores, fail: Fail): void {
+export function checkTensorInvariants(
+  manifest: BundleManifest,
+  layers: readonly DecodedLayer[],
+  scores: DecodedScores,
+  fail: Fail,
+): void {
   layers.forEach((layer, i) => {
     const covariance = layer.activationCovarianceSum;
     if (covariance && layer.hasBias && layer.activationCount !== undefined) {
-      // The bias column of ã is all ones, so its diagonal entry of Σ ã ãᵀ counts the tokens: it is activationCount.
+      // The bias column of ã is all ones, so its diagonal entry of Σ ã ãᵀ counts the tokens: activationCount.
       const width = covariance.shape[0]!;
       const diagonal = covariance.data[width * width - 1]!;
       if (Math.abs(diagonal - layer.activationCount) > 1e-6 * Math.max(1, layer.activationCount)) {
-        fail(`manifest layers[${i}].activationCount is ${layer.activationCount} but layers.${i}.activation_covariance's bias-column diagonal counts ${diagonal} tokens`);
+        fail(
+          `manifest layers[${i}].activationCount is ${layer.activationCount} but ` +
+            `layers.${i}.activation_covariance's bias-column diagonal counts ${diagonal} tokens`,
+        );
       }
     }
-    for (const [key, file] of [['activationEigenvalues', 'activation_eigenvalues'], ['gradientEigenvalues', 'gradient_eigenvalues']] as const) {
+    for (const [key, file] of [
+      ['activationEigenvalues', 'activation_eigenvalues'],
+      ['gradientEigenvalues', 'gradient_eigenvalues'],
+    ] as const) {
       const values = layer[key]?.data;
       if (!values) continue;
       for (let k = 1; k < values.length; k++) {
-        if (values[k]! < values[k - 1]!) fail(`tensor 'layers.${i}.${file}' is not ascending: element ${k} (${values[k]}) < element ${k - 1} (${values[k - 1]})`);
+        if (values[k]! < values[k - 1]!)
+          fail(
+            `tensor 'layers.${i}.${file}' is not ascending: ` +
+              `element ${k} (${values[k]}) < element ${k - 1} (${values[k - 1]})`,
+          );
       }
     }
   });
   const counts = scores.queryTargetCounts?.data;
   counts?.forEach((count, q) => {
-    if (!(Number.isSafeInteger(count) && count > 0)) fail(`tensor 'scores.query_target_counts' element ${q} is ${count}; T_q must be a positive integer`);
+    if (!(Number.isSafeInteger(count) && count > 0))
+      fail(`tensor 'scores.query_target_counts' element ${q} is ${count}; T_q must be a positive integer`);
   });
   const { tau, influence, tauPerLayer } = scores;
   const measurement = manifest.scores?.measurement;
   if (tau && influence && (measurement === 'summed-loss' || (measurement === 'mean-log-likelihood' && counts))) {
     const train = tau.shape[1]!;
-    const expected = (k: number) => (measurement === 'summed-loss' ? tau.data[k]! : tau.data[k]! / counts![Math.floor(k / train)]!);
+    const expected = (k: number) =>
+      measurement === 'summed-loss' ? tau.data[k]! : tau.data[k]! / counts![Math.floor(k / train)]!;
     const scale = maxAbs(tau.data);
     for (let k = 0; k < tau.data.length; k++) {
       const want = expected(k);
       if (Math.abs(influence.data[k]! - want) > SCORE_RTOL * (Math.abs(want) + 1e-3 * scale) + 1e-300) {
         const [q, n] = [Math.floor(k / train), k % train];
         const rule = measurement === 'summed-loss' ? 'τ' : 'τ/T_q';
-        fail(`tensor 'scores.influence' [${q}, ${n}] is ${influence.data[k]}, but measurement '${measurement}' needs ${rule} = ${want}`);
+        fail(
+          `tensor 'scores.influence' [${q}, ${n}] is ${influence.data[k]}, ` +
+            `but measurement '${measurement}' needs ${rule} = ${want}`,
+        );
       }
     }
   }
@@ -132,7 +164,10 @@ export function checkTensorInvariants(manifest: BundleManifest, layers: readonly
         magnitude += Math.abs(tauPerLayer.data[l * size + k]!);
       }
       if (Math.abs(sum - tau.data[k]!) > SCORE_RTOL * (magnitude + 1e-3 * scale) + 1e-300) {
-        fail(`tensor 'scores.tau_per_layer' sums to ${sum} over layers at element ${k}, but 'scores.tau' is ${tau.data[k]}`);
+        fail(
+          `tensor 'scores.tau_per_layer' sums to ${sum} over layers at element ${k}, ` +
+            `but 'scores.tau' is ${tau.data[k]}`,
+        );
       }
     }
   }

@@ -1,6 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { INPUT_LIMITS, readTextFile } from '../data/limits';
+import { readPickedModel, readPickedText } from '../worker/picked-files';
 import type { AttributionRequest, AttributionSource, BackendChoice, StrategyName } from '../worker/protocol';
 
 /**
@@ -103,13 +103,12 @@ export class RunControls extends LitElement {
     const train = pick(this.trainInput, 'training data (.jsonl)');
     const queries = pick(this.queriesInput, 'queries (.jsonl)');
     const tokenizer = this.tokenizerInput.files?.[0] ?? null;
-    if (model.size > INPUT_LIMITS.model) throw new Error(`${model.name}: is ${model.size} bytes, over the limit of ${INPUT_LIMITS.model} bytes`);
     return {
       kind: 'files',
-      model: await model.arrayBuffer(),
-      tokenizer: tokenizer ? await readTextFile(tokenizer, 'tokenizer') : null,
-      train: await readTextFile(train, 'jsonl'),
-      queries: await readTextFile(queries, 'jsonl'),
+      model: await readPickedModel(model),
+      tokenizer: tokenizer ? await readPickedText(tokenizer, 'tokenizer') : null,
+      train: await readPickedText(train, 'jsonl'),
+      queries: await readPickedText(queries, 'jsonl'),
       names: { model: model.name, tokenizer: tokenizer?.name ?? null, train: train.name, queries: queries.name },
     };
   }

@@ -27,7 +27,10 @@ export interface SequenceOptions {
 export function checkIdsInput(modelName: string, model: Model): void {
   const ids = model.graph.inputs.find((i) => i.name === 'input_ids');
   if (ids && ids.elemType !== DataType.INT64 && ids.elemType !== DataType.INT32) {
-    throw new InputError(`${modelName}: graph input "input_ids" has element type ${DataType[ids.elemType] ?? ids.elemType}; token ids must be int64 (or int32)`);
+    throw new InputError(
+      `${modelName}: graph input "input_ids" has element type ${DataType[ids.elemType] ?? ids.elemType}; ` +
+        'token ids must be int64 (or int32)',
+    );
   }
 }
 
@@ -41,41 +44,64 @@ export function contextLength(model: Model, options: SequenceOptions): number | 
  * response on a 384-token model is refused at once instead of after a minute of tokenizing. (With `truncate` the
  * row is tokenized and cut as usual.)
  */
-export function precheckRowLength(where: string, row: DataRow, tokenizer: TextTokenizer | undefined, limit: number | undefined, truncate: boolean): void {
+export function precheckRowLength(
+  where: string,
+  row: DataRow,
+  tokenizer: TextTokenizer | undefined,
+  limit: number | undefined,
+  truncate: boolean,
+): void {
   if (limit === undefined || truncate || row.kind === 'tokens' || !tokenizer?.maxTokenBytes) return;
   const bytes = new TextEncoder().encode(row.prompt).length + new TextEncoder().encode(row.response).length;
   const atLeast = Math.ceil(bytes / tokenizer.maxTokenBytes);
   if (atLeast > limit) {
-    throw new InputError(`${where}: at least ${atLeast} tokens (${bytes} bytes of text), longer than the context of ${limit}; shorten the row or pass --truncate`);
+    throw new InputError(
+      `${where}: at least ${atLeast} tokens (${bytes} bytes of text), longer than the context of ${limit}; ` +
+        'shorten the row or pass --truncate',
+    );
   }
 }
 
 /** Refuses (or truncates) rows the model cannot take; returns the examples to run, in order. */
-export function checkSequences(modelName: string, model: Model, rows: readonly LocatedExample[], options: SequenceOptions): Example[] {
+export function checkSequences(
+  modelName: string,
+  model: Model,
+  rows: readonly LocatedExample[],
+  options: SequenceOptions,
+): Example[] {
   const { token, position } = findEmbeddings(model.graph);
   const limit = contextLength(model, options);
-  const source = options.maxLength !== undefined ? '--max-length' : `the position embedding "${position?.weight}" of ${modelName}`;
+  const source =
+    options.maxLength !== undefined ? '--max-length' : `the position embedding "${position?.weight}" of ${modelName}`;
   return rows.map(({ example, where }) => {
     if (token) {
       const bad = example.inputIds.findIndex((id) => id >= token.rows);
       if (bad >= 0) {
         throw new InputError(
-          `${where}: token id ${example.inputIds[bad]} at position ${bad} is outside the vocabulary of ${token.rows} of ${modelName} ` +
+          `${where}: token id ${example.inputIds[bad]} at position ${bad} is outside the vocabulary ` +
+            `of ${token.rows} of ${modelName} ` +
             `(embedding "${token.weight}", the Gather fed by input_ids); does the tokenizer belong to this model?`,
         );
       }
     }
     if (example.inputIds.length - example.promptLen < 1) {
-      throw new InputError(`${where}: ${example.inputIds.length} tokens with prompt length ${example.promptLen}: no response token to score`);
+      throw new InputError(
+        `${where}: ${example.inputIds.length} tokens with prompt length ${example.promptLen}: ` +
+          'no response token to score',
+      );
     }
     if (limit === undefined || example.inputIds.length <= limit) return example;
     if (!options.truncate) {
       throw new InputError(
-        `${where}: ${example.inputIds.length} tokens, longer than the context of ${limit} (${source}); shorten the row or pass --truncate`,
+        `${where}: ${example.inputIds.length} tokens, longer than the context of ${limit} (${source}); ` +
+          'shorten the row or pass --truncate',
       );
     }
     if (example.promptLen >= limit) {
-      throw new InputError(`${where}: the prompt alone is ${example.promptLen} tokens, so truncating to the context of ${limit} leaves no response`);
+      throw new InputError(
+        `${where}: the prompt alone is ${example.promptLen} tokens, ` +
+          `so truncating to the context of ${limit} leaves no response`,
+      );
     }
     return truncated(example, limit);
   });
@@ -86,9 +112,7 @@ function truncated(example: Example, length: number): Example {
     ...example,
     inputIds: example.inputIds.slice(0, length),
     tokenCategories: example.tokenCategories.slice(0, length),
-    segments: example.segments
-      .filter((s) => s.start < length)
-      .map((s) => ({ ...s, end: Math.min(s.end, length) })),
+    segments: example.segments.filter((s) => s.start < length).map((s) => ({ ...s, end: Math.min(s.end, length) })),
     extra: { ...example.extra, truncated_from: example.inputIds.length },
   };
 }

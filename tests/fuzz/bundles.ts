@@ -26,12 +26,20 @@ const NUMBERS = [Number.NaN, Infinity, -Infinity, -1, 0, 0.5, 2.5, 1e30, -1e-30,
 
 /** A path into the manifest and its parent object, picked at random among the places that exist. */
 function pickPlace(random: Random, manifest: Json): [Json, string] {
-  const parents: Json[] = [manifest, manifest.layers?.[0], manifest.scores, manifest.datasets, manifest.rows?.train?.[0],
-    manifest.rows?.query?.[0]]
-    .filter((p): p is Json => typeof p === 'object' && p !== null);
+  const parents: Json[] = [
+    manifest,
+    manifest.layers?.[0],
+    manifest.scores,
+    manifest.datasets,
+    manifest.rows?.train?.[0],
+    manifest.rows?.query?.[0],
+  ].filter((p): p is Json => typeof p === 'object' && p !== null);
   const parent = random.pick(parents);
   const keys = Object.keys(parent);
-  return [parent, random.chance(0.85) && keys.length > 0 ? random.pick(keys) : random.pick(['extra', 'segments', 'damping'])];
+  return [
+    parent,
+    random.chance(0.85) && keys.length > 0 ? random.pick(keys) : random.pick(['extra', 'segments', 'damping']),
+  ];
 }
 
 function editManifest(random: Random, manifest: Json): void {
@@ -44,10 +52,18 @@ function editManifest(random: Random, manifest: Json): void {
       delete parent[key];
       break;
     case 2:
-      parent[key] = typeof parent[key] === 'number' ? random.pick(NUMBERS.filter(Number.isFinite)) : random.pick(ODD_VALUES);
+      parent[key] =
+        typeof parent[key] === 'number' ? random.pick(NUMBERS.filter(Number.isFinite)) : random.pick(ODD_VALUES);
       break;
     default:
-      manifest.stages = random.pick([[], ['scores'], ['self'], ['covariance', 'covariance'], ['eigen', 'lambda', 'scores', 'self'], 'all']);
+      manifest.stages = random.pick([
+        [],
+        ['scores'],
+        ['self'],
+        ['covariance', 'covariance'],
+        ['eigen', 'lambda', 'scores', 'self'],
+        'all',
+      ]);
   }
 }
 
@@ -66,7 +82,11 @@ function editTensors(random: Random, tensors: Map<string, SafetensorsTensor>): v
       tensors.delete(name);
       break;
     default:
-      tensors.set(random.pick(['scores.extra', 'layers.9.lambda_matrix', 'scores.tau']), { dtype: 'F32', shape: [0], data: new Uint8Array(0) });
+      tensors.set(random.pick(['scores.extra', 'layers.9.lambda_matrix', 'scores.tau']), {
+        dtype: 'F32',
+        shape: [0],
+        data: new Uint8Array(0),
+      });
   }
 }
 
@@ -81,7 +101,11 @@ export async function bundleCase(random: Random, setup: BundleSetup): Promise<Ui
       return resign(base, (_, tensors) => editTensors(random, tensors));
     default: {
       const depth = random.pick([10, 63, 65, 1000, 10_000]);
-      return resign(base, () => {}, (m) => JSON.stringify(m).replace('"config":{', `"config":{"x":${'['.repeat(depth)}${']'.repeat(depth)},`));
+      return resign(
+        base,
+        () => {},
+        (m) => JSON.stringify(m).replace('"config":{', `"config":{"x":${'['.repeat(depth)}${']'.repeat(depth)},`),
+      );
     }
   }
 }
@@ -99,7 +123,11 @@ export async function runBundleCase(bytes: Uint8Array): Promise<Outcome> {
   }
   if (bundle.manifest.version !== 1) violation(`accepted a bundle of version ${bundle.manifest.version}`);
   const tau = bundle.scores.tau;
-  if (tau && bundle.manifest.scores && tau.data.length !== bundle.manifest.scores.queries * bundle.manifest.scores.train) {
+  if (
+    tau &&
+    bundle.manifest.scores &&
+    tau.data.length !== bundle.manifest.scores.queries * bundle.manifest.scores.train
+  ) {
     violation('accepted scores.tau whose size disagrees with the manifest');
   }
   return 'accepted';

@@ -18,7 +18,7 @@ export interface BadCase {
   readonly detail: string;
 }
 
-/** `npm run fuzz`: a case over this many milliseconds counts as a hang (the slowest took 0.1 s on the 2-core machine). */
+/** `npm run fuzz`: a case over this many milliseconds is a hang (the slowest took 0.1 s on the 2-core machine). */
 export const HANG_MS = 10_000;
 
 /** Raised by a case's own checks when an accepted input or a refusal breaks a rule. */
@@ -32,7 +32,12 @@ export function violation(detail: string): never {
 
 /** The error classes JavaScript itself raises on a bug (never our deliberate refusals). */
 export function isEngineError(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof SyntaxError;
+  return (
+    error instanceof TypeError ||
+    error instanceof RangeError ||
+    error instanceof ReferenceError ||
+    error instanceof SyntaxError
+  );
 }
 
 /** A refusal must be one line and name its place (a file, flag or field) at the start. */
@@ -99,6 +104,31 @@ export function damageBytes(random: Random, bytes: Uint8Array): Uint8Array {
 
 /** Values a hostile row, manifest or flag might hold where another was expected. */
 export const ODD_VALUES: readonly unknown[] = [
-  null, true, false, 0, -1, 1.5, -0.5, 1e308, -1e308, 2 ** 53, 2 ** 31, '', 'x', '\u0000', '\ud800', '\ufeff{', '<script>',
-  [], [1, 2, 3], [-1], [1.5], ['a'], {}, { a: 1 }, [[[[[]]]]], 'a'.repeat(5000), Array.from({ length: 300 }, (_, i) => i),
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  -0.5,
+  1e308,
+  -1e308,
+  2 ** 53,
+  2 ** 31,
+  '',
+  'x',
+  '\u0000',
+  '\ud800',
+  '\ufeff{',
+  '<script>',
+  [],
+  [1, 2, 3],
+  [-1],
+  [1.5],
+  ['a'],
+  {},
+  { a: 1 },
+  [[[[[]]]]],
+  'a'.repeat(5000),
+  Array.from({ length: 300 }, (_, i) => i),
 ];

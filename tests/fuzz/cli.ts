@@ -12,7 +12,10 @@ import { serializeModel } from '../../src/onnx/protobuf';
 import { seededDemoModel } from '../../src/worker/demo-model';
 import { violation, type Outcome, type Random } from './classify';
 
-type Scenario = (files: Record<'model' | 'tokenizer' | 'train' | 'queries' | 'dir', string>, random: Random) => string[];
+type Scenario = (
+  files: Record<'model' | 'tokenizer' | 'train' | 'queries' | 'dir', string>,
+  random: Random,
+) => string[];
 
 const SCENARIOS: readonly Scenario[] = [
   (f) => ['--out', f.train],
@@ -59,7 +62,9 @@ export async function runCliCase(index: number, random: Random): Promise<Outcome
   try {
     const extra = SCENARIOS[index % SCENARIOS.length]!(f, random);
     const given = new Set(extra.filter((a) => a.startsWith('--')));
-    const base = (['model', 'tokenizer', 'train', 'queries'] as const).flatMap((k) => (given.has(`--${k}`) ? [] : [`--${k}`, f[k]]));
+    const base = (['model', 'tokenizer', 'train', 'queries'] as const).flatMap((k) =>
+      given.has(`--${k}`) ? [] : [`--${k}`, f[k]],
+    );
     const inputs = ['model', 'tokenizer', 'train', 'queries'].map((k) => readFileSync(f[k as 'model']));
     let stderr = '';
     const code = await runCli(['attribute', ...base, ...extra, '--backend', 'cpu', '--quiet'], {
@@ -69,9 +74,11 @@ export async function runCliCase(index: number, random: Random): Promise<Outcome
     });
     const lines = stderr.split('\n').filter(Boolean);
     if (code === 0) violation(`scenario ${index % SCENARIOS.length} exited 0`);
-    if (lines.length !== 1 || !lines[0]!.startsWith('iwb: ')) violation(`scenario ${index % SCENARIOS.length}: stderr ${JSON.stringify(stderr.slice(0, 300))}`);
+    if (lines.length !== 1 || !lines[0]!.startsWith('iwb: '))
+      violation(`scenario ${index % SCENARIOS.length}: stderr ${JSON.stringify(stderr.slice(0, 300))}`);
     ['model', 'tokenizer', 'train', 'queries'].forEach((k, i) => {
-      if (!readFileSync(f[k as 'model']).equals(inputs[i]!)) violation(`scenario ${index % SCENARIOS.length} changed --${k}`);
+      if (!readFileSync(f[k as 'model']).equals(inputs[i]!))
+        violation(`scenario ${index % SCENARIOS.length} changed --${k}`);
     });
     return 'refused';
   } finally {

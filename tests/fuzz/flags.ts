@@ -2,12 +2,72 @@
 import { CliUsageError, parseCommand } from '../../src/cli/args';
 import { checkRefusal, violation, type Outcome, type Random } from './classify';
 
-const FLAGS = ['--model', '--tokenizer', '--train', '--queries', '--out', '--json', '--factors', '--kronfluence-out', '--strategy',
-  '--damping', '--track', '--per-token', '--backend', '--limit-train', '--limit-queries', '--max-length', '--truncate', '--quiet',
-  '--demo', '--help', '-h', '--nope', '-x', '--', '-'];
-const VALUES = ['', '0', '1', '007', '-1', '1.5', '1e3', '1e-3', '0x10', '0b1', '0o7', 'Infinity', '-Infinity', 'NaN', ' 5', '5 ',
-  '9007199254740993', 'heuristic', 'ekfac', 'kfac', 'diagonal', 'identity', 'cpu', 'webgpu', 'micro', 'demo', '(', '.*', 'a.jsonl',
-  '/dev/zero', '--out', '=', '\u0000', 'é', '1_000', '.5', '5.'];
+const FLAGS = [
+  '--model',
+  '--tokenizer',
+  '--train',
+  '--queries',
+  '--out',
+  '--json',
+  '--factors',
+  '--kronfluence-out',
+  '--strategy',
+  '--damping',
+  '--track',
+  '--per-token',
+  '--backend',
+  '--limit-train',
+  '--limit-queries',
+  '--max-length',
+  '--truncate',
+  '--quiet',
+  '--demo',
+  '--help',
+  '-h',
+  '--nope',
+  '-x',
+  '--',
+  '-',
+];
+const VALUES = [
+  '',
+  '0',
+  '1',
+  '007',
+  '-1',
+  '1.5',
+  '1e3',
+  '1e-3',
+  '0x10',
+  '0b1',
+  '0o7',
+  'Infinity',
+  '-Infinity',
+  'NaN',
+  ' 5',
+  '5 ',
+  '9007199254740993',
+  'heuristic',
+  'ekfac',
+  'kfac',
+  'diagonal',
+  'identity',
+  'cpu',
+  'webgpu',
+  'micro',
+  'demo',
+  '(',
+  '.*',
+  'a.jsonl',
+  '/dev/zero',
+  '--out',
+  '=',
+  '\u0000',
+  'é',
+  '1_000',
+  '.5',
+  '5.',
+];
 
 export function flagCase(random: Random): string[] {
   const argv = [random.chance(0.95) ? 'attribute' : random.pick(['help', 'attr', '', '--help', 'ATTRIBUTE'])];
@@ -36,15 +96,23 @@ export function runFlagCase(argv: readonly string[]): Outcome {
     throw error;
   }
   if (command.name === 'help') return 'accepted';
-  const names = argv.slice(1).filter((a) => a.startsWith('-')).map((a) => a.split('=')[0]);
+  const names = argv
+    .slice(1)
+    .filter((a) => a.startsWith('-'))
+    .map((a) => a.split('=')[0]);
   if (new Set(names).size !== names.length) violation(`accepted a repeated flag: ${JSON.stringify(argv)}`);
   const a = command.args;
   if (a.damping.kind === 'absolute') {
     const at = argv.indexOf('--damping');
     const raw = at >= 0 ? argv[at + 1]! : argv.find((x) => x.startsWith('--damping='))!.slice('--damping='.length);
-    if (!(Number.isFinite(a.damping.value) && a.damping.value >= 0 && DECIMAL.test(raw))) violation(`accepted --damping ${JSON.stringify(raw)}`);
+    if (!(Number.isFinite(a.damping.value) && a.damping.value >= 0 && DECIMAL.test(raw)))
+      violation(`accepted --damping ${JSON.stringify(raw)}`);
   }
-  for (const [name, value] of [['limitTrain', a.limitTrain], ['limitQueries', a.limitQueries], ['maxLength', a.maxLength]] as const) {
+  for (const [name, value] of [
+    ['limitTrain', a.limitTrain],
+    ['limitQueries', a.limitQueries],
+    ['maxLength', a.maxLength],
+  ] as const) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) violation(`accepted ${name} ${value}`);
   }
   return 'accepted';

@@ -39,7 +39,18 @@ export function jsonlSetup(): JsonlSetup {
   return { tokenizer, model, lines };
 }
 
-const FIELDS = ['id', 'prompt', 'response', 'messages', 'input_ids', 'prompt_len', 'domain', 'difficulty', 'segments', 'extra'];
+const FIELDS = [
+  'id',
+  'prompt',
+  'response',
+  'messages',
+  'input_ids',
+  'prompt_len',
+  'domain',
+  'difficulty',
+  'segments',
+  'extra',
+];
 
 function mutateRow(random: Random, line: string): string {
   let row: Record<string, unknown>;
@@ -81,7 +92,8 @@ export function jsonlCase(random: Random, setup: JsonlSetup): { bytes: Uint8Arra
   if (random.chance(0.05)) text = '\ufeff' + text;
   let bytes: Uint8Array = new TextEncoder().encode(text);
   if (random.chance(0.35)) bytes = damageBytes(random, bytes);
-  if (random.chance(0.05)) bytes = Uint8Array.from([...bytes, ...new TextEncoder().encode('"' + 'y'.repeat(LINE_LIMIT) + '"\n')]);
+  if (random.chance(0.05))
+    bytes = Uint8Array.from([...bytes, ...new TextEncoder().encode('"' + 'y'.repeat(LINE_LIMIT) + '"\n')]);
   return { bytes, truncate: random.chance(0.3) };
 }
 
@@ -115,11 +127,15 @@ export async function runJsonlCase(setup: JsonlSetup, bytes: Uint8Array, truncat
   }
   for (const e of examples) {
     const length = e.inputIds.length;
-    if (!(e.promptLen >= 1 && e.promptLen < length)) violation(`accepted "${e.id}" with promptLen ${e.promptLen} of ${length}`);
+    if (!(e.promptLen >= 1 && e.promptLen < length))
+      violation(`accepted "${e.id}" with promptLen ${e.promptLen} of ${length}`);
     if (length > CONTEXT) violation(`accepted "${e.id}" with ${length} tokens, over the context ${CONTEXT}`);
-    if (e.inputIds.some((id) => id < 0 || id >= VOCAB)) violation(`accepted "${e.id}" with a token id outside the vocabulary`);
-    if (e.segments.some((s) => s.start > s.end || s.end > length)) violation(`accepted "${e.id}" with a segment outside its tokens`);
-    if (e.tokenCategories.length !== length) violation(`accepted "${e.id}" with ${e.tokenCategories.length} categories for ${length} tokens`);
+    if (e.inputIds.some((id) => id < 0 || id >= VOCAB))
+      violation(`accepted "${e.id}" with a token id outside the vocabulary`);
+    if (e.segments.some((s) => s.start > s.end || s.end > length))
+      violation(`accepted "${e.id}" with a segment outside its tokens`);
+    if (e.tokenCategories.length !== length)
+      violation(`accepted "${e.id}" with ${e.tokenCategories.length} categories for ${length} tokens`);
   }
   return 'accepted';
 }

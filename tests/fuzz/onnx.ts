@@ -31,7 +31,10 @@ function editGraph(random: Random, model: Model): Model {
     }
     case 1: {
       const type = random.pick([DataType.FLOAT, DataType.DOUBLE, DataType.INT32, DataType.STRING, DataType.BOOL]);
-      return { ...model, graph: { ...graph, inputs: graph.inputs.map((i) => (i.name === 'input_ids' ? { ...i, elemType: type } : i)) } };
+      return {
+        ...model,
+        graph: { ...graph, inputs: graph.inputs.map((i) => (i.name === 'input_ids' ? { ...i, elemType: type } : i)) },
+      };
     }
     case 2: {
       // Rename every initializer: the structural search must not care.
@@ -56,7 +59,13 @@ function editGraph(random: Random, model: Model): Model {
       const at = random.int(nodes.length);
       const node = nodes[at]!;
       const inputs = [...node.inputs];
-      if (inputs.length > 0) inputs[random.int(inputs.length)] = random.pick(['input_ids', '', 'missing', nodes[random.int(nodes.length)]!.outputs[0] ?? '']);
+      if (inputs.length > 0)
+        inputs[random.int(inputs.length)] = random.pick([
+          'input_ids',
+          '',
+          'missing',
+          nodes[random.int(nodes.length)]!.outputs[0] ?? '',
+        ]);
       nodes[at] = { ...node, inputs };
       return { ...model, graph: { ...graph, nodes } };
     }
@@ -84,7 +93,8 @@ export function runOnnxCase(bytes: Uint8Array, gradient: boolean): Outcome {
   }
   const { token, position } = findEmbeddings(model.graph);
   for (const found of [token, position]) {
-    if (found && !(Number.isSafeInteger(found.rows) && found.rows >= 0)) violation(`embedding "${found.weight}" has ${found.rows} rows`);
+    if (found && !(Number.isSafeInteger(found.rows) && found.rows >= 0))
+      violation(`embedding "${found.weight}" has ${found.rows} rows`);
   }
   if (!gradient) return 'accepted';
   try {

@@ -3,10 +3,25 @@
  * targets, folders and files in the way, and writers that fail (ENOSPC, EFBIG, EIO) at any step. Afterwards every
  * input must be unchanged, no temporary file may remain, and the targets must hold all new contents or all old ones.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { checkOutputPaths, nodeOutputFs, OutputError, writeOutputsAtomically, type OutputFs } from '../../src/cli/output';
+import {
+  checkOutputPaths,
+  nodeOutputFs,
+  OutputError,
+  writeOutputsAtomically,
+  type OutputFs,
+} from '../../src/cli/output';
 import { checkRefusal, violation, type Outcome, type Random } from './classify';
 
 export interface OutputCase {
@@ -17,8 +32,22 @@ export interface OutputCase {
   readonly existing: boolean;
 }
 
-const SPELLINGS = ['fresh.iwb', 'train.jsonl', './train.jsonl', 'sub/../train.jsonl', 'link-train.jsonl', 'linkdir/model.onnx',
-  'model.onnx', 'old.iwb', 'old.json', 'sub', 'train.jsonl/x.iwb', 'new/deeper/out.iwb', '', 'linkdir/old.iwb'];
+const SPELLINGS = [
+  'fresh.iwb',
+  'train.jsonl',
+  './train.jsonl',
+  'sub/../train.jsonl',
+  'link-train.jsonl',
+  'linkdir/model.onnx',
+  'model.onnx',
+  'old.iwb',
+  'old.json',
+  'sub',
+  'train.jsonl/x.iwb',
+  'new/deeper/out.iwb',
+  '',
+  'linkdir/old.iwb',
+];
 
 export function outputCase(random: Random): OutputCase {
   return {
@@ -33,7 +62,11 @@ export function outputCase(random: Random): OutputCase {
 function layout(): { dir: string; inputs: Map<string, string> } {
   const dir = mkdtempSync(path.join(tmpdir(), 'iwb-fuzz-out-'));
   mkdirSync(path.join(dir, 'sub'));
-  const inputs = new Map([['train.jsonl', '{"prompt":"a","response":"b"}\n'], ['model.onnx', 'MODEL'], ['queries.jsonl', '{}\n']]);
+  const inputs = new Map([
+    ['train.jsonl', '{"prompt":"a","response":"b"}\n'],
+    ['model.onnx', 'MODEL'],
+    ['queries.jsonl', '{}\n'],
+  ]);
   for (const [name, content] of inputs) writeFileSync(path.join(dir, name), content);
   symlinkSync(path.join(dir, 'train.jsonl'), path.join(dir, 'link-train.jsonl'));
   symlinkSync(dir, path.join(dir, 'linkdir'));
@@ -54,7 +87,8 @@ function failing(c: OutputCase, random: Random): OutputFs {
       return nodeOutputFs.writeFile(file, data);
     },
     rename: async (from, to) => {
-      if (c.failRename && from.endsWith('.tmp') && renames++ === which) throw Object.assign(new Error('EIO: rename'), { code: 'EIO' });
+      if (c.failRename && from.endsWith('.tmp') && renames++ === which)
+        throw Object.assign(new Error('EIO: rename'), { code: 'EIO' });
       return nodeOutputFs.rename(from, to);
     },
   };
@@ -68,11 +102,19 @@ export async function runOutputCase(c: OutputCase, random: Random): Promise<Outc
       writeFileSync(path.join(dir, 'old.iwb'), 'OLD BUNDLE');
       writeFileSync(path.join(dir, 'old.json'), 'OLD JSON');
     }
-    const targets = [{ flag: '--out', file: at(c.out), data: 'NEW BUNDLE' }, { flag: '--json', file: at(c.json), data: 'NEW JSON' }];
-    const before = targets.map((t) => (t.file !== '' && existsSync(t.file) && !isDir(t.file) ? readFileSync(t.file, 'utf8') : null));
+    const targets = [
+      { flag: '--out', file: at(c.out), data: 'NEW BUNDLE' },
+      { flag: '--json', file: at(c.json), data: 'NEW JSON' },
+    ];
+    const before = targets.map((t) =>
+      t.file !== '' && existsSync(t.file) && !isDir(t.file) ? readFileSync(t.file, 'utf8') : null,
+    );
     let outcome: Outcome = 'accepted';
     try {
-      await checkOutputPaths(targets, [...inputs.keys()].map((name) => ({ flag: `--${name.split('.')[0]}`, file: path.join(dir, name) })));
+      await checkOutputPaths(
+        targets,
+        [...inputs.keys()].map((name) => ({ flag: `--${name.split('.')[0]}`, file: path.join(dir, name) })),
+      );
       await writeOutputsAtomically(targets, failing(c, random));
     } catch (error) {
       if (!(error instanceof OutputError)) throw error;
@@ -80,12 +122,16 @@ export async function runOutputCase(c: OutputCase, random: Random): Promise<Outc
       outcome = 'refused';
     }
     for (const [name, content] of inputs) {
-      if (readFileSync(path.join(dir, name), 'utf8') !== content) violation(`input ${name} was overwritten (out ${c.out}, json ${c.json})`);
+      if (readFileSync(path.join(dir, name), 'utf8') !== content)
+        violation(`input ${name} was overwritten (out ${c.out}, json ${c.json})`);
     }
     const leftovers = listAll(dir).filter((f) => f.endsWith('.tmp') || f.endsWith('.bak'));
     if (leftovers.length > 0) violation(`temporary files left behind: ${leftovers.join(', ')}`);
-    const after = targets.map((t) => (t.file !== '' && existsSync(t.file) && !isDir(t.file) ? readFileSync(t.file, 'utf8') : null));
-    if (outcome === 'accepted' && !targets.every((t, i) => after[i] === t.data)) violation(`accepted but not every output holds its new content`);
+    const after = targets.map((t) =>
+      t.file !== '' && existsSync(t.file) && !isDir(t.file) ? readFileSync(t.file, 'utf8') : null,
+    );
+    if (outcome === 'accepted' && !targets.every((t, i) => after[i] === t.data))
+      violation(`accepted but not every output holds its new content`);
     if (outcome === 'refused' && !after.every((content, i) => content === before[i])) {
       violation(`refused but an output changed: ${JSON.stringify({ before, after })}`);
     }

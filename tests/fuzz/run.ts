@@ -1,8 +1,8 @@
 /**
- * The seeded fuzz suite (issue 11): JSONL, ONNX, bundles, flags, outputs and a few whole CLI runs, each case classified as a clean
- * refusal, an accepted valid input, or a bad outcome. Case i of a kind uses seed (base seed + i), so a bad case is
- * reproduced by its seed alone. `npm test` runs a fast subset (tests/unit/fuzz.test.ts), `npm run fuzz` the full
- * plan (scripts/fuzz.ts), which writes the counts to bench/fuzz.json.
+ * The seeded fuzz suite (issue 11): JSONL, ONNX, bundles, flags, outputs and a few whole CLI runs, each case
+ * classified as a clean refusal, an accepted valid input, or a bad outcome. Case i of kind k uses seed
+ * (base + k·10⁶ + i), so a bad case is reproduced by its seed alone. `npm test` runs a fast subset
+ * (tests/unit/fuzz.test.ts), `npm run fuzz` the full plan (scripts/fuzz.ts), which writes bench/fuzz.json.
  */
 import { bundleCase, bundleSetup, runBundleCase } from './bundles';
 import { describeError, FuzzViolation, Random, type BadCase, type Counts, type Outcome } from './classify';
@@ -16,7 +16,7 @@ export const KINDS = ['jsonl', 'onnx', 'bundles', 'flags', 'outputs', 'cli'] as 
 export type Kind = (typeof KINDS)[number];
 export type Plan = Readonly<Record<Kind, number>>;
 
-/** `npm test`'s share: 2,310 cases, a few seconds. The end-to-end CLI cases are in tests/unit/cli-hostile.test.ts there. */
+/** `npm test`'s share: 2,310 cases, a few seconds (its whole-CLI cases are tests/unit/cli-hostile.test.ts). */
 export const FAST_PLAN: Plan = { jsonl: 700, onnx: 150, bundles: 700, flags: 700, outputs: 60, cli: 0 };
 export const FULL_PLAN: Plan = { jsonl: 3500, onnx: 1200, bundles: 3500, flags: 3000, outputs: 400, cli: 24 };
 
@@ -85,5 +85,14 @@ export async function runFuzz(plan: Plan, seed: number, options: FuzzOptions = {
   const totals = { refused: 0, accepted: 0, bad: 0 };
   for (const kind of KINDS) for (const key of ['refused', 'accepted', 'bad'] as const) totals[key] += counts[kind][key];
   const cases = KINDS.reduce((sum, k) => sum + plan[k], 0);
-  return { seed, plan, cases, counts, totals, bad, seconds: (performance.now() - started) / 1000, slowestCaseMs: slowest };
+  return {
+    seed,
+    plan,
+    cases,
+    counts,
+    totals,
+    bad,
+    seconds: (performance.now() - started) / 1000,
+    slowestCaseMs: slowest,
+  };
 }

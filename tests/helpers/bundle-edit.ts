@@ -1,4 +1,4 @@
-/** Rewrites a bundle's manifest or tensors and re-signs it (valid checksums), to test what the reader checks beyond them. */
+/** Rewrites a bundle's manifest or tensors and re-signs it (valid checksums), to test the checks beyond checksums. */
 import { MANIFEST_KEY, MANIFEST_SHA256_KEY, sha256Hex } from '../../src/store/bundle';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../../src/store/safetensors';
 
@@ -26,5 +26,7 @@ export async function resign(
 /** A float tensor's values as a Float64Array view (F64) or Float32Array view (F32) to edit in place. */
 export function values(tensor: SafetensorsTensor): Float64Array | Float32Array {
   const { buffer, byteOffset, byteLength } = tensor.data;
-  return tensor.dtype === 'F64' ? new Float64Array(buffer, byteOffset, byteLength / 8) : new Float32Array(buffer, byteOffset, byteLength / 4);
+  return tensor.dtype === 'F64'
+    ? new Float64Array(buffer, byteOffset, byteLength / 8)
+    : new Float32Array(buffer, byteOffset, byteLength / 4);
 }

@@ -3,7 +3,14 @@
  * limits hold before the manifest is parsed or walked (issue 11, item 7 and 6).
  */
 import { describe, expect, it } from 'vitest';
-import { BundleError, decodeBundle, encodeBundle, MANIFEST_KEY, MANIFEST_SHA256_KEY, sha256Hex } from '../../src/store/bundle';
+import {
+  BundleError,
+  decodeBundle,
+  encodeBundle,
+  MANIFEST_KEY,
+  MANIFEST_SHA256_KEY,
+  sha256Hex,
+} from '../../src/store/bundle';
 import { checkJsonLimits, MAX_BUNDLE_TENSORS } from '../../src/store/bundle-validate';
 import { writeSafetensors, type SafetensorsTensor } from '../../src/store/safetensors';
 import { sampleContent } from '../fixtures/store/sample-bundle';
@@ -11,9 +18,15 @@ import { resign, values, type Json } from '../helpers/bundle-edit';
 
 const good = encodeBundle(sampleContent(), { createdAt: '2026-11-30T00:00:00.000Z' });
 
-async function refusal(edit: (manifest: Json, tensors: Map<string, SafetensorsTensor>) => void, text?: (m: Json) => string): Promise<string> {
+async function refusal(
+  edit: (manifest: Json, tensors: Map<string, SafetensorsTensor>) => void,
+  text?: (m: Json) => string,
+): Promise<string> {
   const bytes = await resign(await good, edit, text);
-  const error = await decodeBundle(bytes).then(() => null, (e: unknown) => e);
+  const error = await decodeBundle(bytes).then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(BundleError);
   expect((error as BundleError).cause).toBeUndefined();
   return (error as BundleError).message;
@@ -31,13 +44,25 @@ describe('semantic invariants', () => {
       m.scores = null;
       for (const name of [...t.keys()]) if (name.startsWith('scores.')) t.delete(name);
     };
-    expect(await refusal(drop)).toBe("manifest stages lists 'scores' but manifest scores is null (no score tensors can belong to it)");
-    expect(await refusal((m, t) => { drop(m, t); m.stages = m.stages.filter((s: string) => s !== 'scores'); })).toMatch(/stages lists 'self'/);
+    expect(await refusal(drop)).toBe(
+      "manifest stages lists 'scores' but manifest scores is null (no score tensors can belong to it)",
+    );
+    expect(
+      await refusal((m, t) => {
+        drop(m, t);
+        m.stages = m.stages.filter((s: string) => s !== 'scores');
+      }),
+    ).toMatch(/stages lists 'self'/);
   });
 
   it('activationCount disagreeing with the covariance bias-column diagonal', async () => {
-    expect(await refusal((m) => { m.layers[0].activationCount = 38; })).toBe(
-      "manifest layers[0].activationCount is 38 but layers.0.activation_covariance's bias-column diagonal counts 37 tokens",
+    expect(
+      await refusal((m) => {
+        m.layers[0].activationCount = 38;
+      }),
+    ).toBe(
+      'manifest layers[0].activationCount is 38 but ' +
+        "layers.0.activation_covariance's bias-column diagonal counts 37 tokens",
     );
   });
 
@@ -54,11 +79,17 @@ describe('semantic invariants', () => {
     const message = await refusal((_, t) => {
       tensor(t, 'scores.influence')[4] *= 1.01;
     });
-    expect(message).toMatch(/^tensor 'scores.influence' \[0, 4\] is .*, but measurement 'mean-log-likelihood' needs τ\/T_q = /);
+    expect(message).toMatch(
+      /^tensor 'scores.influence' \[0, 4\] is .*, but measurement 'mean-log-likelihood' needs τ\/T_q = /,
+    );
   });
 
   it('tau_per_layer not summing to τ', async () => {
-    expect(await refusal((_, t) => { tensor(t, 'scores.tau_per_layer')[2] += 0.5; })).toMatch(/^tensor 'scores.tau_per_layer' sums to .* at element 2/);
+    expect(
+      await refusal((_, t) => {
+        tensor(t, 'scores.tau_per_layer')[2] += 0.5;
+      }),
+    ).toMatch(/^tensor 'scores.tau_per_layer' sums to .* at element 2/);
   });
 
   it('eigenvalues not ascending', async () => {
@@ -70,25 +101,42 @@ describe('semantic invariants', () => {
   });
 
   it('negative damping', async () => {
-    expect(await refusal((m) => { m.layers[1].damping = -0.01; })).toBe('manifest layers[1].damping is -0.01; damping must be ≥ 0');
+    expect(
+      await refusal((m) => {
+        m.layers[1].damping = -0.01;
+      }),
+    ).toBe('manifest layers[1].damping is -0.01; damping must be ≥ 0');
   });
 
   it('a segment outside the text, and duplicate row ids', async () => {
-    expect(await refusal((m) => { m.rows.train[1].segments[0].end = 99; })).toBe(
-      'manifest rows.train[1].segments[0] ends at 99, beyond the 6 characters of its text',
-    );
-    expect(await refusal((m) => { m.rows.query[2].id = 'q-0'; })).toBe('manifest rows.query[2].id "q-0" repeats rows.query[0].id');
+    expect(
+      await refusal((m) => {
+        m.rows.train[1].segments[0].end = 99;
+      }),
+    ).toBe('manifest rows.train[1].segments[0] ends at 99, beyond the 6 characters of its text');
+    expect(
+      await refusal((m) => {
+        m.rows.query[2].id = 'q-0';
+      }),
+    ).toBe('manifest rows.query[2].id "q-0" repeats rows.query[0].id');
   });
 
   it('a manifest nested 10,000 deep (checksum valid) is a BundleError, not a stack overflow', async () => {
-    const message = await refusal(() => {}, (m) => JSON.stringify(m).replace('"config":{', `"config":{"deep":${'['.repeat(10000)}${']'.repeat(10000)},`));
-    expect(message).toBe('manifest nests deeper than 64 levels (at character ' + message.match(/character (\d+)/)![1] + ')');
+    const message = await refusal(
+      () => {},
+      (m) => JSON.stringify(m).replace('"config":{', `"config":{"deep":${'['.repeat(10000)}${']'.repeat(10000)},`),
+    );
+    expect(message).toBe(
+      'manifest nests deeper than 64 levels (at character ' + message.match(/character (\d+)/)![1] + ')',
+    );
   });
 
   it('a header starting with a BOM is refused (the format says it starts with "{")', async () => {
     const original = await good;
     const length = Number(new DataView(original.buffer, original.byteOffset).getBigUint64(0, true));
-    const json = new TextEncoder().encode('\uFEFF' + new TextDecoder().decode(original.subarray(8, 8 + length)).trimEnd());
+    const json = new TextEncoder().encode(
+      '\uFEFF' + new TextDecoder().decode(original.subarray(8, 8 + length)).trimEnd(),
+    );
     const padded = Math.ceil(json.length / 8) * 8;
     const bytes = new Uint8Array(8 + padded + original.length - 8 - length).fill(0x20, 8, 8 + padded);
     new DataView(bytes.buffer).setBigUint64(0, BigInt(padded), true);
@@ -99,10 +147,13 @@ describe('semantic invariants', () => {
 
   it('a million zero-size tensors are refused by count before they are parsed', async () => {
     const tensors = new Map<string, SafetensorsTensor>();
-    for (let i = 0; i <= MAX_BUNDLE_TENSORS; i++) tensors.set(`t${i}`, { dtype: 'F32', shape: [0], data: new Uint8Array(0) });
+    for (let i = 0; i <= MAX_BUNDLE_TENSORS; i++)
+      tensors.set(`t${i}`, { dtype: 'F32', shape: [0], data: new Uint8Array(0) });
     const text = '{}';
     const bytes = writeSafetensors(tensors, { [MANIFEST_KEY]: text, [MANIFEST_SHA256_KEY]: await sha256Hex(text) });
-    await expect(decodeBundle(bytes)).rejects.toThrow(`header lists more than ${MAX_BUNDLE_TENSORS} tensors, over the limit`);
+    await expect(decodeBundle(bytes)).rejects.toThrow(
+      `header lists more than ${MAX_BUNDLE_TENSORS} tensors, over the limit`,
+    );
   });
 });
 

@@ -29,14 +29,23 @@ function write(name: string, content: string | Uint8Array): string {
 
 let models = 0;
 function microModel(maxPositions = 512, edit: (model: Model) => Model = (m) => m): string {
-  return write(`micro-${models++}.onnx`, serializeModel(edit(seededDemoModel('micro', MICRO_VOCAB, maxPositions).model)));
+  return write(
+    `micro-${models++}.onnx`,
+    serializeModel(edit(seededDemoModel('micro', MICRO_VOCAB, maxPositions).model)),
+  );
 }
 
 /** The model with its token embedding's initializer renamed: nothing in it says "wte" any more. */
 function renamedEmbedding(model: Model): Model {
   const rename = (name: string) => (name === 'wte.weight' ? 'onnx::Gather_7' : name);
-  const initializers = new Map([...model.graph.initializers].map(([name, init]) => [rename(name), { ...init, name: rename(name) }]));
-  const nodes = model.graph.nodes.map((n) => ({ ...n, name: n.name.replace('wte', 'embed_q'), inputs: n.inputs.map(rename) }));
+  const initializers = new Map(
+    [...model.graph.initializers].map(([name, init]) => [rename(name), { ...init, name: rename(name) }]),
+  );
+  const nodes = model.graph.nodes.map((n) => ({
+    ...n,
+    name: n.name.replace('wte', 'embed_q'),
+    inputs: n.inputs.map(rename),
+  }));
   return { ...model, graph: { ...model.graph, initializers, nodes } };
 }
 
@@ -56,15 +65,31 @@ async function refused(argv: string[]): Promise<string> {
 
 const args = (files: Partial<Record<'model' | 'tokenizer' | 'train' | 'queries', string>>, ...rest: string[]) => {
   const f = { tokenizer: TOKENIZER, train: TRAIN, queries: QUERIES, ...files };
-  return ['attribute', '--model', f.model ?? microModel(), ...(f.tokenizer ? ['--tokenizer', f.tokenizer] : []), '--train', f.train,
-    '--queries', f.queries, '--backend', 'cpu', '--quiet', ...rest];
+  return [
+    'attribute',
+    '--model',
+    f.model ?? microModel(),
+    ...(f.tokenizer ? ['--tokenizer', f.tokenizer] : []),
+    '--train',
+    f.train,
+    '--queries',
+    f.queries,
+    '--backend',
+    'cpu',
+    '--quiet',
+    ...rest,
+  ];
 };
 
 describe('outputs never replace inputs', () => {
   for (const flag of ['--model', '--train', '--queries', '--tokenizer'] as const) {
     it(`--out equal to ${flag} is refused before the run and the input is unchanged`, async () => {
-      const files = { model: microModel(), train: write('t.jsonl', readFileSync(TRAIN)), queries: write('q.jsonl', readFileSync(QUERIES)),
-        tokenizer: write('tok.json', readFileSync(TOKENIZER)) };
+      const files = {
+        model: microModel(),
+        train: write('t.jsonl', readFileSync(TRAIN)),
+        queries: write('q.jsonl', readFileSync(QUERIES)),
+        tokenizer: write('tok.json', readFileSync(TOKENIZER)),
+      };
       const target = files[flag.slice(2) as keyof typeof files];
       const before = readFileSync(target);
       expect(await refused(args(files, '--out', target))).toBe(
@@ -77,9 +102,13 @@ describe('outputs never replace inputs', () => {
   it('--json equal to --train (spelled differently) and --json equal to --out are refused', async () => {
     const train = write('t2.jsonl', readFileSync(TRAIN));
     const json = path.join(dir, '.', 'x', '..', 't2.jsonl');
-    expect(await refused(args({ train }, '--json', json))).toMatch(/^iwb: --json .*t2\.jsonl: is the same file as --train/);
+    expect(await refused(args({ train }, '--json', json))).toMatch(
+      /^iwb: --json .*t2\.jsonl: is the same file as --train/,
+    );
     const out = path.join(dir, 'r.iwb');
-    expect(await refused(args({}, '--out', out, '--json', out))).toBe(`iwb: --json ${out}: is the same file as --out ${out}`);
+    expect(await refused(args({}, '--out', out, '--json', out))).toBe(
+      `iwb: --json ${out}: is the same file as --out ${out}`,
+    );
     expect(await refused(args({}, '--out', ''))).toBe("iwb: --out '': an output needs a file name");
     expect(await refused(args({}, '--factors', dir, '--kronfluence-out', path.join(dir, '.')))).toBe(
       `iwb: --kronfluence-out ${dir}: is the same file as --factors ${dir}; refusing to overwrite an input`,
@@ -89,28 +118,52 @@ describe('outputs never replace inputs', () => {
 
 describe('inputs', () => {
   it('--train /dev/zero, a directory and invalid UTF-8 are refused in one line', async () => {
-    expect(await refused(args({ train: '/dev/zero' }))).toBe('iwb: --train /dev/zero: is a character device; give a regular file');
+    expect(await refused(args({ train: '/dev/zero' }))).toBe(
+      'iwb: --train /dev/zero: is a character device; give a regular file',
+    );
     expect(await refused(args({ queries: dir }))).toBe(`iwb: --queries ${dir}: is a directory; give a regular file`);
     const lines = readFileSync(TRAIN, 'utf8').split('\n');
-    const bad = write('bad-utf8.jsonl', Buffer.concat([Buffer.from(lines[0] + '\n'), Buffer.from('{"prompt":"x","response":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
+    const bad = write(
+      'bad-utf8.jsonl',
+      Buffer.concat([
+        Buffer.from(lines[0] + '\n'),
+        Buffer.from('{"prompt":"x","response":"caf'),
+        Buffer.from([0xe9]),
+        Buffer.from('"}\n'),
+      ]),
+    );
     const offset = Buffer.byteLength(lines[0] + '\n') + '{"prompt":"x","response":"caf'.length;
-    expect(await refused(args({ train: bad }))).toBe(`iwb: ${bad}:2: invalid UTF-8 at byte offset ${offset} (byte 0xe9)`);
+    expect(await refused(args({ train: bad }))).toBe(
+      `iwb: ${bad}:2: invalid UTF-8 at byte offset ${offset} (byte 0xe9)`,
+    );
   });
 
-  it('a row longer than the context (the position embedding, found by structure) is refused with file:line', async () => {
+  it('a row longer than the context (position embedding found by structure) is refused with file:line', async () => {
     const model = microModel(100);
     const rows = readFileSync(TRAIN, 'utf8').split('\n');
-    const train = write('long.jsonl', [rows[0], rows[1], JSON.stringify({ prompt: 'x '.repeat(300), response: 'y' }), rows[2]].join('\n'));
+    const train = write(
+      'long.jsonl',
+      [rows[0], rows[1], JSON.stringify({ prompt: 'x '.repeat(300), response: 'y' }), rows[2]].join('\n'),
+    );
     const line = await refused(args({ model, train }));
-    expect(line).toMatch(new RegExp(`^iwb: ${train}:3: \\d+ tokens, longer than the context of 100 \\(the position embedding "wpe.weight" of .*\\); shorten the row or pass --truncate$`));
+    expect(line).toMatch(
+      new RegExp(
+        `^iwb: ${train}:3: \\d+ tokens, longer than the context of 100 ` +
+          '\\(the position embedding "wpe.weight" of .*\\); shorten the row or pass --truncate$',
+      ),
+    );
     // --max-length overrides the graph's size.
-    expect(await refused(args({ model: microModel() }, '--max-length', '60'))).toMatch(/longer than the context of 60 \(--max-length\)/);
+    expect(await refused(args({ model: microModel() }, '--max-length', '60'))).toMatch(
+      /longer than the context of 60 \(--max-length\)/,
+    );
   });
 
   it('a 2 MB response on a 100-token model is refused from its byte count, before tokenizing it', async () => {
     const train = write('huge.jsonl', JSON.stringify({ prompt: 'q', response: 'ab 12 '.repeat(350_000) }) + '\n');
     const line = await refused(args({ model: microModel(100), train }));
-    expect(line).toMatch(new RegExp(`^iwb: ${train}:1: at least \\d+ tokens \\(2100001 bytes of text\\), longer than the context of 100`));
+    expect(line).toMatch(
+      new RegExp(`^iwb: ${train}:1: at least \\d+ tokens \\(2100001 bytes of text\\), longer than the context of 100`),
+    );
     // "at least … bytes of text" is the precheck's message: the refusal came before tokenizing (the check after it
     // counts tokens exactly).
   });
@@ -118,33 +171,56 @@ describe('inputs', () => {
   it('a tokenizer that does not fit a model whose embedding has another name is refused with file:line', async () => {
     const model = microModel(512, renamedEmbedding);
     const line = await refused(args({ model, tokenizer: 'public/tokenizer/tokenizer.json' }));
-    expect(line).toMatch(new RegExp(`^iwb: ${TRAIN}:1: token id \\d+ at position \\d+ is outside the vocabulary of 512 of .* \\(embedding "onnx::Gather_7", the Gather fed by input_ids\\)`));
+    expect(line).toMatch(
+      new RegExp(
+        `^iwb: ${TRAIN}:1: token id \\d+ at position \\d+ is outside the vocabulary of 512 of .* ` +
+          '\\(embedding "onnx::Gather_7", the Gather fed by input_ids\\)',
+      ),
+    );
   });
 
   it('a model whose input_ids are float is refused naming the model file', async () => {
     const model = microModel(512, (m) => ({
-      ...m, graph: { ...m.graph, inputs: m.graph.inputs.map((i) => (i.name === 'input_ids' ? { ...i, elemType: DataType.FLOAT } : i)) },
+      ...m,
+      graph: {
+        ...m.graph,
+        inputs: m.graph.inputs.map((i) => (i.name === 'input_ids' ? { ...i, elemType: DataType.FLOAT } : i)),
+      },
     }));
-    expect(await refused(args({ model }))).toBe(`iwb: ${model}: graph input "input_ids" has element type FLOAT; token ids must be int64 (or int32)`);
+    expect(await refused(args({ model }))).toBe(
+      `iwb: ${model}: graph input "input_ids" has element type FLOAT; token ids must be int64 (or int32)`,
+    );
   });
 
-  it('pre-tokenized rows with prompt_len 0 are accepted (docs/data.md); one id with prompt_len 0 names file:line', async () => {
-    const train = write('pre.jsonl', '{"input_ids":[5,6,7],"prompt_len":0}\n{"input_ids":[8,9,10,11],"prompt_len":1}\n');
-    const queries = write('preq.jsonl', '{"input_ids":[5,6,7,8],"prompt_len":0,"segments":[{"label":"all","start":0,"end":4}]}\n');
+  it('pre-tokenized rows with prompt_len 0 are accepted (docs/data.md); a lone id then names file:line', async () => {
+    const train = write(
+      'pre.jsonl',
+      '{"input_ids":[5,6,7],"prompt_len":0}\n{"input_ids":[8,9,10,11],"prompt_len":1}\n',
+    );
+    const queries = write(
+      'preq.jsonl',
+      '{"input_ids":[5,6,7,8],"prompt_len":0,"segments":[{"label":"all","start":0,"end":4}]}\n',
+    );
     const json = path.join(dir, 'pre.json');
     const { code, stderr } = await run(args({ train, queries, tokenizer: '' }, '--json', json));
     expect(stderr).toEqual([]);
     expect(code).toBe(0);
     expect(JSON.parse(readFileSync(json, 'utf8')).queries).toHaveLength(1);
     const one = write('one.jsonl', '{"input_ids":[5],"prompt_len":0}\n');
-    expect(await refused(args({ train: one, queries, tokenizer: '' }))).toMatch(new RegExp(`^iwb: ${one}:1: with "prompt_len" 0 "input_ids" needs at least 2 tokens`));
+    expect(await refused(args({ train: one, queries, tokenizer: '' }))).toMatch(
+      new RegExp(`^iwb: ${one}:1: with "prompt_len" 0 "input_ids" needs at least 2 tokens`),
+    );
   }, 120_000);
 
   it('--truncate cuts long rows to the context and the run completes', async () => {
     const model = microModel(100);
     const json = path.join(dir, 'truncated.json');
-    expect(await refused(args({ model }, '--limit-train', '3', '--limit-queries', '1'))).toMatch(/^iwb: .*queries\.jsonl:1: 102 tokens, longer/);
-    const { code, stderr } = await run(args({ model }, '--truncate', '--limit-train', '3', '--limit-queries', '1', '--json', json));
+    expect(await refused(args({ model }, '--limit-train', '3', '--limit-queries', '1'))).toMatch(
+      /^iwb: .*queries\.jsonl:1: 102 tokens, longer/,
+    );
+    const { code, stderr } = await run(
+      args({ model }, '--truncate', '--limit-train', '3', '--limit-queries', '1', '--json', json),
+    );
     expect(stderr).toEqual([]);
     expect(code).toBe(0);
     expect(JSON.parse(readFileSync(json, 'utf8')).queries).toHaveLength(1);
@@ -171,13 +247,19 @@ describe('flags', () => {
   it('plain decimals are still accepted', async () => {
     const { parseCommand } = await import('../../src/cli/args');
     const command = parseCommand(['attribute', '--damping', '1e-3', '--limit-train', '007', '--max-length', '64']);
-    expect(command).toMatchObject({ name: 'attribute', args: { damping: { kind: 'absolute', value: 0.001 }, limitTrain: 7, maxLength: 64 } });
+    expect(command).toMatchObject({
+      name: 'attribute',
+      args: { damping: { kind: 'absolute', value: 0.001 }, limitTrain: 7, maxLength: 64 },
+    });
   });
 });
 
 describe('findEmbeddings', () => {
   it('finds the token and position tables of the demo GPT by structure, under any names', () => {
     const model = renamedEmbedding(seededDemoModel('micro', MICRO_VOCAB, 77).model);
-    expect(findEmbeddings(model.graph)).toMatchObject({ token: { weight: 'onnx::Gather_7', rows: 512 }, position: { weight: 'wpe.weight', rows: 77 } });
+    expect(findEmbeddings(model.graph)).toMatchObject({
+      token: { weight: 'onnx::Gather_7', rows: 512 },
+      position: { weight: 'wpe.weight', rows: 77 },
+    });
   });
 });

@@ -3,7 +3,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkOutputPaths, nodeOutputFs, OutputError, writeOutputsAtomically, type OutputFs } from '../../src/cli/output';
+import {
+  checkOutputPaths,
+  nodeOutputFs,
+  OutputError,
+  writeOutputsAtomically,
+  type OutputFs,
+} from '../../src/cli/output';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-output-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,17 +54,33 @@ describe('checkOutputPaths', () => {
     symlinkSync(path.join(sub, 'real'), path.join(sub, 'alias'));
     const json = path.join(sub, 'real', 'summary.json');
     await expect(
-      checkOutputPaths([{ flag: '--out', file: json }, { flag: '--json', file: path.join(sub, 'alias', 'summary.json') }], []),
+      checkOutputPaths(
+        [
+          { flag: '--out', file: json },
+          { flag: '--json', file: path.join(sub, 'alias', 'summary.json') },
+        ],
+        [],
+      ),
     ).rejects.toThrow(/--json .*alias\/summary.json: is the same file as --out/);
   });
 
   it("refuses --out ''", async () => {
-    await expect(checkOutputPaths([{ flag: '--out', file: '' }], [])).rejects.toThrow("--out '': an output needs a file name");
+    await expect(checkOutputPaths([{ flag: '--out', file: '' }], [])).rejects.toThrow(
+      "--out '': an output needs a file name",
+    );
   });
 
   it('accepts distinct new outputs', async () => {
     const sub = fresh('distinct');
-    await expect(checkOutputPaths([{ flag: '--out', file: path.join(sub, 'a.iwb') }, { flag: '--json', file: path.join(sub, 'a.json') }], [])).resolves.toBeUndefined();
+    await expect(
+      checkOutputPaths(
+        [
+          { flag: '--out', file: path.join(sub, 'a.iwb') },
+          { flag: '--json', file: path.join(sub, 'a.json') },
+        ],
+        [],
+      ),
+    ).resolves.toBeUndefined();
   });
 });
 
@@ -83,7 +105,13 @@ describe('writeOutputsAtomically', () => {
       const fsys = failingFs(code, (file) => path.basename(file).startsWith('.r.iwb'));
       const words = code === 'ENOSPC' ? 'no space left on device' : 'file too large';
       await expect(
-        writeOutputsAtomically([{ flag: '--json', file: json, data: 'new summary' }, { flag: '--out', file: out, data: new Uint8Array(100) }], fsys),
+        writeOutputsAtomically(
+          [
+            { flag: '--json', file: json, data: 'new summary' },
+            { flag: '--out', file: out, data: new Uint8Array(100) },
+          ],
+          fsys,
+        ),
       ).rejects.toThrow(new OutputError(`${out}: ${words} (${code})`));
       expect(readFileSync(json, 'utf8')).toBe('old summary');
       expect(readFileSync(out, 'utf8')).toBe('old bundle');
@@ -95,7 +123,13 @@ describe('writeOutputsAtomically', () => {
     const sub = fresh('neither');
     const fsys = failingFs('ENOSPC', (file) => path.basename(file).startsWith('.s.json'));
     await expect(
-      writeOutputsAtomically([{ flag: '--json', file: path.join(sub, 's.json'), data: 'x' }, { flag: '--out', file: path.join(sub, 'r.iwb'), data: 'y' }], fsys),
+      writeOutputsAtomically(
+        [
+          { flag: '--json', file: path.join(sub, 's.json'), data: 'x' },
+          { flag: '--out', file: path.join(sub, 'r.iwb'), data: 'y' },
+        ],
+        fsys,
+      ),
     ).rejects.toThrow(/s\.json: no space left on device \(ENOSPC\)/);
     expect(readdirSync(sub)).toEqual([]);
   });
@@ -113,7 +147,13 @@ describe('writeOutputsAtomically', () => {
       },
     };
     await expect(
-      writeOutputsAtomically([{ flag: '--json', file: json, data: 'new summary' }, { flag: '--out', file: out, data: 'bundle' }], fsys),
+      writeOutputsAtomically(
+        [
+          { flag: '--json', file: json, data: 'new summary' },
+          { flag: '--out', file: out, data: 'bundle' },
+        ],
+        fsys,
+      ),
     ).rejects.toThrow(`${out}: input/output error (EIO)`);
     expect(readFileSync(json, 'utf8')).toBe('old summary');
     expect(readdirSync(sub)).toEqual(['s.json']);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readInputBytes, readInputText } from '../../src/cli/input-files';
-import { checkLineLengths, decodeUtf8Strict, firstInvalidUtf8, readTextFile } from '../../src/data/limits';
+import { checkLineLengths, decodeUtf8Strict, firstInvalidUtf8 } from '../../src/data/limits';
+import { readPickedModel, readPickedText } from '../../src/worker/picked-files';
 import { seededRandom } from '../fixtures/store/sample-bundle';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-inputs-'));
@@ -55,7 +56,9 @@ describe('strict UTF-8', () => {
     for (let trial = 0; trial < 3000; trial++) {
       const length = Math.floor(random() * 12);
       const pool = [0x41, 0x80, 0xbf, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xa0, 0x9f, 0x90, 0x8f, 0xc0, 0xf5];
-      const bytes = Uint8Array.from({ length }, () => (random() < 0.5 ? pool[Math.floor(random() * pool.length)]! : Math.floor(random() * 256)));
+      const bytes = Uint8Array.from({ length }, () =>
+        random() < 0.5 ? pool[Math.floor(random() * pool.length)]! : Math.floor(random() * 256),
+      );
       let valid = true;
       try {
         new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -70,14 +73,18 @@ describe('strict UTF-8', () => {
 describe('size and kind limits', () => {
   it('refuses a line over the line limit with its line number', () => {
     const data = new TextEncoder().encode('short\n\n' + 'x'.repeat(101) + '\nok');
-    expect(() => checkLineLengths('t.jsonl', data, 100)).toThrow('t.jsonl:3: line is 101 bytes, over the limit of 100 bytes per line');
+    expect(() => checkLineLengths('t.jsonl', data, 100)).toThrow(
+      't.jsonl:3: line is 101 bytes, over the limit of 100 bytes per line',
+    );
     expect(() => checkLineLengths('t.jsonl', data, 101)).not.toThrow();
   });
 
   it('refuses a file over the size limit by stat, before reading it', async () => {
     const file = path.join(dir, 'big.jsonl');
     writeFileSync(file, 'x'.repeat(1000));
-    await expect(readInputBytes('--train', file, 999)).rejects.toThrow(`--train ${file}: is 1000 bytes, over the limit of 999 bytes`);
+    await expect(readInputBytes('--train', file, 999)).rejects.toThrow(
+      `--train ${file}: is 1000 bytes, over the limit of 999 bytes`,
+    );
     expect((await readInputBytes('--train', file, 1000)).length).toBe(1000);
   });
 
@@ -86,22 +93,49 @@ describe('size and kind limits', () => {
     execFileSync('mkfifo', [fifo]);
     const folder = path.join(dir, 'folder');
     mkdirSync(folder);
-    await expect(readInputBytes('--train', '/dev/zero', 1 << 20)).rejects.toThrow('--train /dev/zero: is a character device; give a regular file');
-    await expect(readInputText('--tokenizer', '/dev/urandom', 'tokenizer')).rejects.toThrow(/--tokenizer \/dev\/urandom: is a character device/);
-    await expect(readInputBytes('--queries', folder, 1 << 20)).rejects.toThrow(`--queries ${folder}: is a directory; give a regular file`);
-    await expect(readInputBytes('--queries', fifo, 1 << 20)).rejects.toThrow(`--queries ${fifo}: is a FIFO (named pipe); give a regular file`);
+    await expect(readInputBytes('--train', '/dev/zero', 1 << 20)).rejects.toThrow(
+      '--train /dev/zero: is a character device; give a regular file',
+    );
+    await expect(readInputText('--tokenizer', '/dev/urandom', 'tokenizer')).rejects.toThrow(
+      /--tokenizer \/dev\/urandom: is a character device/,
+    );
+    await expect(readInputBytes('--queries', folder, 1 << 20)).rejects.toThrow(
+      `--queries ${folder}: is a directory; give a regular file`,
+    );
+    await expect(readInputBytes('--queries', fifo, 1 << 20)).rejects.toThrow(
+      `--queries ${fifo}: is a FIFO (named pipe); give a regular file`,
+    );
     await expect(readInputBytes('--model', path.join(dir, 'nope.onnx'), 10)).rejects.toThrow(/no such file$/);
   });
 
   it('a JSONL file with a Latin-1 byte is refused by readInputText with the line and offset', async () => {
     const file = path.join(dir, 'latin1.jsonl');
-    writeFileSync(file, Buffer.from([...Buffer.from('{"prompt":"a","response":"b"}\n{"prompt":"caf'), 0xe9, ...Buffer.from('","response":"x"}\n')]));
-    await expect(readInputText('--train', file, 'jsonl')).rejects.toThrow(`${file}:2: invalid UTF-8 at byte offset 44 (byte 0xe9)`);
+    writeFileSync(
+      file,
+      Buffer.from([
+        ...Buffer.from('{"prompt":"a","response":"b"}\n{"prompt":"caf'),
+        0xe9,
+        ...Buffer.from('","response":"x"}\n'),
+      ]),
+    );
+    await expect(readInputText('--train', file, 'jsonl')).rejects.toThrow(
+      `${file}:2: invalid UTF-8 at byte offset 44 (byte 0xe9)`,
+    );
   });
 
   it('the page reads a picked file strictly too (File.text() would have turned 0xe9 into U+FFFD)', async () => {
     const file = new File([Uint8Array.from([0x7b, 0x7d, 0x0a, 0x61, 0xe9])], 'picked.jsonl');
-    await expect(readTextFile(file, 'jsonl')).rejects.toThrow('picked.jsonl:2: invalid UTF-8 at byte offset 4 (byte 0xe9)');
-    expect(await readTextFile(new File(['{"a":"é"}\n'], 'ok.jsonl'), 'jsonl')).toBe('{"a":"é"}\n');
+    await expect(readPickedText(file, 'jsonl')).rejects.toThrow(
+      'picked.jsonl:2: invalid UTF-8 at byte offset 4 (byte 0xe9)',
+    );
+    expect(await readPickedText(new File(['{"a":"é"}\n'], 'ok.jsonl'), 'jsonl')).toBe('{"a":"é"}\n');
+    const huge = {
+      name: 'huge.onnx',
+      size: 2 ** 31,
+      arrayBuffer: () => Promise.reject(new Error('read')),
+    } as unknown as File;
+    await expect(readPickedModel(huge)).rejects.toThrow(
+      `huge.onnx: is ${2 ** 31} bytes, over the limit of ${2 ** 31 - 1} bytes`,
+    );
   });
 });
