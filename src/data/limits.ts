@@ -9,8 +9,8 @@ export const INPUT_LIMITS = {
   /** onnxruntime-web and protobuf both stop at 2 GiB. */
   model: 2 ** 31 - 1,
   tokenizer: 64 * 2 ** 20,
-  /** A JSONL file (training rows or queries). */
-  jsonl: 512 * 2 ** 20,
+  /** A JSONL file (training rows or queries); decoded whole it must stay under V8's ~2^29-character string limit. */
+  jsonl: 256 * 2 ** 20,
   /** One JSONL line: no single example is this large (a 16 MiB response is ~4 M tokens). */
   jsonlLine: 16 * 2 ** 20,
 } as const;

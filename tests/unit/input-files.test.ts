@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readInputBytes, readInputText } from '../../src/cli/input-files';
-import { checkLineLengths, decodeUtf8Strict, firstInvalidUtf8 } from '../../src/data/limits';
+import { constants } from 'node:buffer';
+import { checkLineLengths, decodeUtf8Strict, firstInvalidUtf8, INPUT_LIMITS } from '../../src/data/limits';
 import { readPickedModel, readPickedText } from '../../src/worker/picked-files';
 import { seededRandom } from '../fixtures/store/sample-bundle';
 
@@ -71,6 +72,12 @@ describe('strict UTF-8', () => {
 });
 
 describe('size and kind limits', () => {
+  it('a text file at its size limit still decodes into one string (under the engine's string length limit)', () => {
+    expect(INPUT_LIMITS.jsonl).toBeLessThanOrEqual(constants.MAX_STRING_LENGTH);
+    expect(INPUT_LIMITS.tokenizer).toBeLessThanOrEqual(constants.MAX_STRING_LENGTH);
+    expect(INPUT_LIMITS.model).toBeLessThanOrEqual(constants.MAX_LENGTH);
+  });
+
   it('refuses a line over the line limit with its line number', () => {
     const data = new TextEncoder().encode('short\n\n' + 'x'.repeat(101) + '\nok');
     expect(() => checkLineLengths('t.jsonl', data, 100)).toThrow(
