@@ -72,7 +72,7 @@ describe('strict UTF-8', () => {
 });
 
 describe('size and kind limits', () => {
-  it('a text file at its size limit still decodes into one string (under the engine's string length limit)', () => {
+  it('a text file at its size limit still decodes into one string (under the string length limit)', () => {
     expect(INPUT_LIMITS.jsonl).toBeLessThanOrEqual(constants.MAX_STRING_LENGTH);
     expect(INPUT_LIMITS.tokenizer).toBeLessThanOrEqual(constants.MAX_STRING_LENGTH);
     expect(INPUT_LIMITS.model).toBeLessThanOrEqual(constants.MAX_LENGTH);
