@@ -24,7 +24,12 @@ export interface CliIo {
   readonly interactive: boolean;
 }
 
-export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSignal, outputFs?: OutputFs): Promise<RunSummary> {
+export async function attribute(
+  args: AttributeArgs,
+  io: CliIo,
+  signal?: AbortSignal,
+  outputFs?: OutputFs,
+): Promise<RunSummary> {
   // Refused before the run, not after minutes of it: an output that is an input, or both outputs one file.
   await checkOutputPaths(plannedOutputs(args), plannedInputs(args), outputFs);
   const { inputs, bytes } = await loadInputs(args, signal);
@@ -52,7 +57,9 @@ export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSi
     progress.finish();
     const summary = runSummary(inputs, outcome, chosen.report);
     const outputs: OutputContent[] = [];
-    if (args.json !== undefined) outputs.push({ flag: '--json', file: args.json, data: JSON.stringify(summary, null, 2) + '\n' });
+    if (args.json !== undefined) {
+      outputs.push({ flag: '--json', file: args.json, data: JSON.stringify(summary, null, 2) + '\n' });
+    }
     if (args.out !== undefined) {
       const modelBytes = inputs.modelBytes ?? serializeModel(inputs.model);
       // The fingerprints are of the bytes this run read, not of whatever the paths hold now.
@@ -63,7 +70,8 @@ export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSi
         trainTexts: outcome.trainTexts,
         queryTexts: outcome.queryTexts,
       });
-      outputs.push({ flag: '--out', file: args.out, data: await encodeBundle(content, { generator: 'iwb attribute' }) });
+      const bundle = await encodeBundle(content, { generator: 'iwb attribute' });
+      outputs.push({ flag: '--out', file: args.out, data: bundle });
     }
     await writeOutputsAtomically(outputs, outputFs);
     if (args.kronfluenceOut) await writeKronfluenceDirectory(outcome.result, args.kronfluenceOut);
@@ -78,14 +86,23 @@ function plannedOutputs(args: AttributeArgs) {
   return [
     ...(args.out !== undefined ? [{ flag: '--out', file: args.out }] : []),
     ...(args.json !== undefined ? [{ flag: '--json', file: args.json }] : []),
-    ...(args.kronfluenceOut !== undefined ? [{ flag: '--kronfluence-out', file: args.kronfluenceOut }] : []),
+    ...(args.kronfluenceOut !== undefined
+      ? [{ flag: '--kronfluence-out', file: args.kronfluenceOut, directory: true }]
+      : []),
   ];
 }
 
 function plannedInputs(args: AttributeArgs) {
-  const flags = [['--model', args.model], ['--tokenizer', args.tokenizer], ['--train', args.train], ['--queries', args.queries],
-    ['--factors', args.factors]];
-  return flags.filter((entry): entry is [string, string] => entry[1] !== undefined).map(([flag, file]) => ({ flag, file }));
+  const flags = [
+    ['--model', args.model],
+    ['--tokenizer', args.tokenizer],
+    ['--train', args.train],
+    ['--queries', args.queries],
+    ['--factors', args.factors],
+  ];
+  return flags
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([flag, file]) => ({ flag, file }));
 }
 
 interface LoadedInputs {
@@ -95,7 +112,12 @@ interface LoadedInputs {
 }
 
 async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<LoadedInputs> {
-  const limits = { train: args.limitTrain, queries: args.limitQueries, maxLength: args.maxLength, truncate: args.truncate };
+  const limits = {
+    train: args.limitTrain,
+    queries: args.limitQueries,
+    maxLength: args.maxLength,
+    truncate: args.truncate,
+  };
   if (args.model === undefined) {
     const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
     const inputs = await loadDemoInputs(
@@ -107,10 +129,14 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
     return { inputs, bytes: {} };
   }
   const model = await readInputBytes('--model', args.model, INPUT_LIMITS.model);
-  const tokenizer = args.tokenizer === undefined ? null : { name: args.tokenizer, text: (await readInputText('--tokenizer', args.tokenizer, 'tokenizer')).text };
+  const tokenizer =
+    args.tokenizer === undefined
+      ? null
+      : { name: args.tokenizer, text: (await readInputText('--tokenizer', args.tokenizer, 'tokenizer')).text };
   const train = { name: args.train!, ...(await readInputText('--train', args.train!, 'jsonl')) };
   const queries = { name: args.queries!, ...(await readInputText('--queries', args.queries!, 'jsonl')) };
-  const inputs = await loadUserInputs({ model: { name: args.model, bytes: model }, tokenizer, train, queries }, limits, signal);
+  const files = { model: { name: args.model, bytes: model }, tokenizer, train, queries };
+  const inputs = await loadUserInputs(files, limits, signal);
   return { inputs, bytes: { train: train.bytes, queries: queries.bytes } };
 }
 

@@ -15,6 +15,8 @@ export interface OutputFs {
   link(existing: string, alias: string): Promise<void>;
   realpath(file: string): Promise<string>;
   mkdir(dir: string): Promise<void>;
+  /** What is at a path (following links), or null when nothing is. */
+  kind(file: string): Promise<'file' | 'directory' | 'other' | null>;
 }
 
 export const nodeOutputFs: OutputFs = {
@@ -33,6 +35,10 @@ export const nodeOutputFs: OutputFs = {
   link: (existing, alias) => fs.link(existing, alias),
   realpath: (file) => fs.realpath(file),
   mkdir: async (dir) => void (await fs.mkdir(dir, { recursive: true })),
+  kind: async (file) => {
+    const info = await fs.stat(file).catch(() => null);
+    return info === null ? null : info.isFile() ? 'file' : info.isDirectory() ? 'directory' : 'other';
+  },
 };
 
 /** A refused or failed output: one line naming the file. */
@@ -44,6 +50,8 @@ export interface PlannedOutput {
   /** The flag that named it (for messages), e.g. "--out". */
   readonly flag: string;
   readonly file: string;
+  /** A folder of files (--kronfluence-out) rather than one file. */
+  readonly directory?: boolean;
 }
 
 const ERRNO_WORDS: Readonly<Record<string, string>> = {
@@ -107,6 +115,25 @@ export async function checkOutputPaths(
     const other = seen.find((s) => s.real === real);
     if (other) throw new OutputError(`${output.flag} ${output.file}: is the same file as ${other.flag} ${other.file}`);
     seen.push({ ...output, real });
+    await checkPlace(output, real, fsys);
+  }
+}
+
+/** Before the run, not after it: the target is not a folder (or, for a folder output, not a file), nor under a file. */
+async function checkPlace(output: PlannedOutput, real: string, fsys: OutputFs): Promise<void> {
+  const kind = await fsys.kind(real);
+  const want = output.directory ? 'directory' : 'file';
+  if (kind !== null && kind !== want) {
+    const what = kind === 'directory' ? 'a folder' : kind === 'file' ? 'a file' : 'not a regular file';
+    throw new OutputError(
+      `${output.flag} ${output.file}: is ${what}; give ${output.directory ? 'a folder' : 'a file name'}`,
+    );
+  }
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+    const above = await fsys.kind(dir);
+    if (above === 'directory') return;
+    if (above !== null) throw new OutputError(`${output.flag} ${output.file}: ${dir} is not a folder`);
+    if (path.dirname(dir) === dir) return;
   }
 }
 

@@ -36,7 +36,9 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined): E
   const base = { id: row.id, extra: row.extra } as Example;
   if (row.domain !== undefined) base.domain = row.domain;
   if (row.difficulty !== undefined) base.difficulty = row.difficulty;
-  if (row.kind === 'tokens') return lossFromSecondToken(preTokenizedExample(base, row.inputIds, row.promptLen, row.segments, tokenizer));
+  if (row.kind === 'tokens') {
+    return lossFromSecondToken(preTokenizedExample(base, row.inputIds, row.promptLen, row.segments, tokenizer));
+  }
   if (!tokenizer) throw new Error(`row "${row.id}" (line ${row.line}) is text: a tokenizer is needed to encode it`);
 
   const prompt = tokenizer.encodeWithOffsets(row.prompt);
@@ -58,7 +60,8 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined): E
     const last = segments.find((s) => s.end === responseEnd);
     if (last) last.end = responseEnd + 1;
   }
-  return lossFromSecondToken({ ...base, prompt: row.prompt, response: row.response, inputIds, promptLen, segments, tokenCategories: categories });
+  const example = { ...base, prompt: row.prompt, response: row.response, inputIds, promptLen, segments };
+  return lossFromSecondToken({ ...example, tokenCategories: categories });
 }
 
 /**

@@ -120,7 +120,10 @@ export function validateRow(value: unknown, ctx: RowContext, generatedId: string
       fail(`field "prompt_len" (${pl}) must be less than the length of "input_ids" (${inputIds.length}): no response tokens`);
     }
     if (pl === 0 && inputIds.length < 2) {
-      fail('with "prompt_len" 0 "input_ids" needs at least 2 tokens: nothing predicts the first token, so it is never scored');
+      fail(
+        'with "prompt_len" 0 "input_ids" needs at least 2 tokens: ' +
+          'nothing predicts the first token, so it is never scored',
+      );
     }
     const row: TokenRow = { ...common, kind: 'tokens', inputIds, promptLen: pl };
     const segments = optionalSpans(obj.segments, inputIds.length - pl, 'response tokens', fail);

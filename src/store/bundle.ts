@@ -175,11 +175,15 @@ export async function decodeBundle(input: Uint8Array | ArrayBuffer, options: { r
     return await decodeChecked(input, options);
   } catch (error) {
     if (error instanceof BundleError) throw error;
-    throw new BundleError(`unexpected error while reading the bundle: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    const message = (error as Error)?.message ?? String(error);
+    throw new BundleError(`unexpected error while reading the bundle: ${message}`, { cause: error });
   }
 }
 
-async function decodeChecked(input: Uint8Array | ArrayBuffer, options: { readonly maxBytes?: number }): Promise<Bundle> {
+async function decodeChecked(
+  input: Uint8Array | ArrayBuffer,
+  options: { readonly maxBytes?: number },
+): Promise<Bundle> {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
   if (bytes.byteLength > maxBytes) throw new BundleError(`bundle is ${bytes.byteLength} bytes, over the ${maxBytes}-byte limit`);

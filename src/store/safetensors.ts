@@ -93,7 +93,12 @@ export function readHeaderLength(bytes: Uint8Array, fail: (message: string) => n
   return headerLength;
 }
 
-function parseHeaderJson(bytes: Uint8Array, headerLength: number, fail: (message: string) => never, maxTensors?: number): Record<string, unknown> {
+function parseHeaderJson(
+  bytes: Uint8Array,
+  headerLength: number,
+  fail: (message: string) => never,
+  maxTensors?: number,
+): Record<string, unknown> {
   let text: string;
   try {
     // ignoreBOM: a decoder that drops a BOM would let "\uFEFF{" pass as starting with '{'.
@@ -103,14 +108,19 @@ function parseHeaderJson(bytes: Uint8Array, headerLength: number, fail: (message
   }
   if (!text.startsWith('{')) {
     const code = text.charCodeAt(0);
-    const shown = code > 0x20 && code < 0x7f ? JSON.stringify(text[0]) : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    const hex = code.toString(16).toUpperCase().padStart(4, '0');
+    const shown = code > 0x20 && code < 0x7f ? JSON.stringify(text[0]) : `U+${hex}`;
     fail(`header must start with '{', found ${shown}${code === 0xfeff ? ' (a byte order mark)' : ''}`);
   }
   if (maxTensors !== undefined) {
     // Counted before parsing: a million empty tensors cost seconds and a gigabyte to parse and check one by one.
     // Inside a string (the manifest) the key's closing quote is escaped, so only real entries match.
     let keys = 0;
-    for (let at = text.indexOf('"data_offsets"'); at >= 0 && keys <= maxTensors; at = text.indexOf('"data_offsets"', at + 1)) keys++;
+    let at = text.indexOf('"data_offsets"');
+    while (at >= 0 && keys <= maxTensors) {
+      keys++;
+      at = text.indexOf('"data_offsets"', at + 1);
+    }
     if (keys > maxTensors) fail(`header lists more than ${maxTensors} tensors, over the limit`);
   }
   let parsed: unknown;

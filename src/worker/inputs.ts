@@ -10,7 +10,9 @@ import { parseModel } from '../onnx/protobuf';
 import type { Model } from '../onnx/ir';
 import { seededDemoModel } from './demo-model';
 import { InputError } from './input-error';
-import { checkIdsInput, checkSequences, contextLength, precheckRowLength, type LocatedExample, type SequenceOptions } from './input-checks';
+import {
+  checkIdsInput, checkSequences, contextLength, precheckRowLength, type LocatedExample, type SequenceOptions,
+} from './input-checks';
 
 export interface RunInputs {
   readonly model: Model;
@@ -57,8 +59,10 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
   }
   const sequences = { maxLength: limits.maxLength, truncate: limits.truncate };
   const context = { limit: contextLength(model, sequences), truncate: limits.truncate ?? false };
-  const read = async (file: { name: string; text: string }, limit: number | undefined) =>
-    checkSequences(files.model.name, model, await readExamples(file.name, file.text, tokenizer, limit, signal, context), sequences);
+  const read = async (file: { name: string; text: string }, limit: number | undefined) => {
+    const rows = await readExamples(file.name, file.text, tokenizer, limit, signal, context);
+    return checkSequences(files.model.name, model, rows, sequences);
+  };
   const train = await read(files.train, limits.train);
   const queries = await read(files.queries, limits.queries);
   const left = [
@@ -114,7 +118,8 @@ async function* chunks(text: string): AsyncGenerator<string> {
  * How much of the demo a run uses by default: it must finish in a few minutes on the CPU backend of a 2-core
  * machine. Stratified by domain (training) and benchmark (queries), drawn with the data's own seeded subsampler.
  */
-export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, { readonly train: number; readonly queries: number }>> = {
+type DemoLimits = { readonly train: number; readonly queries: number };
+export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, DemoLimits>> = {
   // Measured on the trained demo model, 2-core machine, no load: 64 × 8 took 5 min 52 s, dominated by self-influence.
   demo: { train: 32, queries: 4 },
   micro: { train: 16, queries: 4 },

@@ -70,6 +70,24 @@ describe('checkOutputPaths', () => {
     );
   });
 
+  it('refuses, before any run, a file output that is a folder, a folder output that is a file, and a path under a file', async () => {
+    const sub = fresh('kinds');
+    const file = path.join(sub, 'f.txt');
+    writeFileSync(file, 'x');
+    await expect(checkOutputPaths([{ flag: '--out', file: sub }], [])).rejects.toThrow(
+      `--out ${sub}: is a folder; give a file name`,
+    );
+    await expect(checkOutputPaths([{ flag: '--kronfluence-out', file, directory: true }], [])).rejects.toThrow(
+      `--kronfluence-out ${file}: is a file; give a folder`,
+    );
+    await expect(checkOutputPaths([{ flag: '--json', file: path.join(file, 'a', 's.json') }], [])).rejects.toThrow(
+      `--json ${path.join(file, 'a', 's.json')}: ${file} is not a folder`,
+    );
+    await expect(
+      checkOutputPaths([{ flag: '--kronfluence-out', file: path.join(sub, 'new'), directory: true }], []),
+    ).resolves.toBeUndefined();
+  });
+
   it('accepts distinct new outputs', async () => {
     const sub = fresh('distinct');
     await expect(
