@@ -49,10 +49,14 @@ const SPELLINGS = [
   'linkdir/old.iwb',
 ];
 
+/** Places an output may legitimately go (new files, earlier outputs, new folders): half the cases use them. */
+const VALID_OUT = ['fresh.iwb', 'old.iwb', 'new/deeper/out.iwb', 'sub/r.iwb', 'linkdir/fresh2.iwb'];
+const VALID_JSON = ['summary.json', 'old.json', 'sub/s.json', 'new/s.json'];
+
 export function outputCase(random: Random): OutputCase {
   return {
-    out: random.pick(SPELLINGS),
-    json: random.pick([...SPELLINGS, 'summary.json']),
+    out: random.pick(random.chance(0.5) ? VALID_OUT : SPELLINGS),
+    json: random.pick(random.chance(0.5) ? VALID_JSON : [...SPELLINGS, 'summary.json']),
     failWrite: random.chance(0.4) ? random.pick(['ENOSPC', 'EFBIG', 'EIO']) : null,
     failRename: random.chance(0.15),
     existing: random.chance(0.5),
