@@ -11,7 +11,7 @@ import { bundleContent } from '../worker/bundle-content';
 import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from '../worker/inputs';
 import type { ProgressEvent } from '../worker/protocol';
 import type { AttributeArgs } from './args';
-import { factorsForLayers, readFactorsDirectory, writeKronfluenceDirectory } from './kronfluence-dirs';
+import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
 import { readInputBytes, readInputText } from './input-files';
 import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
@@ -73,8 +73,13 @@ export async function attribute(
       const bundle = await encodeBundle(content, { generator: 'iwb attribute' });
       outputs.push({ flag: '--out', file: args.out, data: bundle });
     }
+    if (args.kronfluenceOut !== undefined) {
+      // Each file of the folder is one more output of the same all-or-none write; other files there are left alone.
+      for (const [name, data] of kronfluenceFiles(outcome.result)) {
+        outputs.push({ flag: '--kronfluence-out', file: path.join(args.kronfluenceOut, ...name.split('/')), data });
+      }
+    }
     await writeOutputsAtomically(outputs, outputFs);
-    if (args.kronfluenceOut) await writeKronfluenceDirectory(outcome.result, args.kronfluenceOut);
     if (!args.quiet) io.stdout(formatReport(summary) + '\n');
     return summary;
   } finally {

@@ -5,7 +5,7 @@
  * '/h.0/mlp/c_fc/MatMul' is kronfluence's module 'h.0.mlp.c_fc'.
  */
 import { importKronfluence, exportKronfluenceFactors, exportKronfluenceScores } from '../store/kronfluence';
-import { nodeDirectorySource, writeFilesToDirectory } from '../store/node-file-source';
+import { nodeDirectorySource } from '../store/node-file-source';
 import type { ModelFactors } from '../store/types';
 import type { AttributionResult } from '../influence/types';
 import { InputError } from '../worker/inputs';
@@ -46,12 +46,15 @@ export function factorsForLayers(factors: ModelFactors, layerNames: readonly str
   return { ...factors, layers };
 }
 
-/** Writes factors_<strategy>/ and scores_pairwise/, scores_self/ (raw τ, float64) under `directory`. */
-export async function writeKronfluenceDirectory(result: AttributionResult, directory: string): Promise<void> {
+/**
+ * The files of factors_<strategy>/ and scores_pairwise/, scores_self/ (raw τ, float64), by '/'-separated path under
+ * the --kronfluence-out folder; attribute.ts writes them with its other outputs (all or none).
+ */
+export function kronfluenceFiles(result: AttributionResult): Map<string, Uint8Array> {
   const files = exportKronfluenceFactors(result.factors, { moduleName: moduleNameOfLayer });
   const q = result.queries.length;
   const n = result.train.length;
   const scores = exportKronfluenceScores({ tau: { shape: [q, n], data: result.tau }, selfTau: { shape: [n], data: result.selfTau } });
   for (const [path, bytes] of scores) files.set(path, bytes);
-  await writeFilesToDirectory(directory, files);
+  return files;
 }

@@ -3,11 +3,14 @@
  * rows longer than the context, embeddings under other names, float input_ids, prompt_len 0, repeated flags.
  * Every refusal is ONE line naming the file (and line) at fault; nothing is overwritten.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseCommand, type AttributeArgs } from '../../src/cli/args';
+import { attribute } from '../../src/cli/attribute';
 import { runCli } from '../../src/cli/main';
+import { nodeOutputFs, type OutputFs } from '../../src/cli/output';
 import { DataType, type Model } from '../../src/onnx/ir';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { findEmbeddings } from '../../src/onnx/structure';
@@ -114,6 +117,43 @@ describe('outputs never replace inputs', () => {
       `iwb: --kronfluence-out ${dir}: is the same file as --factors ${dir}; refusing to overwrite an input`,
     );
   });
+});
+
+describe('all outputs or none', () => {
+  it('ENOSPC on a --kronfluence-out file after --json and --out were staged leaves every old output as it was', async () => {
+    const out = path.join(dir, 'keep.iwb');
+    const json = path.join(dir, 'keep.json');
+    const kron = path.join(dir, 'kron');
+    mkdirSync(kron);
+    writeFileSync(out, 'old bundle');
+    writeFileSync(json, 'old summary');
+    writeFileSync(path.join(kron, 'notes.txt'), 'mine');
+    const argv = args({}, '--limit-train', '3', '--limit-queries', '1', '--out', out, '--json', json);
+    const command = parseCommand([...argv, '--kronfluence-out', kron]) as { name: 'attribute'; args: AttributeArgs };
+    let failed = '';
+    const fsys: OutputFs = {
+      ...nodeOutputFs,
+      writeFile: async (file, data) => {
+        if (file.includes(`${path.sep}scores_self${path.sep}`)) {
+          failed = file;
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        }
+        return nodeOutputFs.writeFile(file, data);
+      },
+    };
+    const io = { stdout: () => {}, stderr: () => {}, interactive: false };
+    await expect(attribute(command.args, io, undefined, fsys)).rejects.toThrow(
+      /scores_self.*: no space left on device \(ENOSPC\)$/,
+    );
+    expect(failed).not.toBe('');
+    expect(readFileSync(out, 'utf8')).toBe('old bundle');
+    expect(readFileSync(json, 'utf8')).toBe('old summary');
+    // Staging made the subfolders (left empty); no factor or score file, and no temporary file, is there.
+    const left = readdirSync(kron, { recursive: true }).map(String);
+    expect(left.filter((f) => f.endsWith('.tmp') || f.endsWith('.bak') || f.endsWith('.safetensors'))).toEqual([]);
+    expect(readFileSync(path.join(kron, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp') || f.endsWith('.bak'))).toEqual([]);
+  }, 120_000);
 });
 
 describe('inputs', () => {
