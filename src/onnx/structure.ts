@@ -23,6 +23,8 @@ export interface Embeddings {
 
 /** Ops that pass index values through unchanged in value (only their first input carries the indices). */
 const INDEX_PASSTHROUGH = new Set(['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Identity', 'Flatten', 'Expand', 'Clip']);
+/** Ops whose index-carrying operand may be any of their inputs. */
+const ARITHMETIC = new Set(['Add', 'Sub', 'Mul', 'Slice']);
 /** Ops whose output is a position index by construction. */
 const POSITION_SOURCES = new Set(['Range', 'CumSum']);
 
@@ -46,12 +48,14 @@ export function findEmbeddings(graph: Graph, idsInput = 'input_ids'): Embeddings
     if (name === idsInput) return 'ids';
     if (inputNames.has(name)) return /position/i.test(name) ? 'positions' : null;
     if (memo.has(name)) return memo.get(name)!;
+    // Marked before recursing: a cycle (hostile graph) reads null, and each value is visited once.
+    memo.set(name, null);
     const node = producer.get(name);
     let found: 'ids' | 'positions' | null = null;
     if (node && depth < 32) {
       if (POSITION_SOURCES.has(node.opType)) found = 'positions';
-      else if (node.opType === 'Add' || node.opType === 'Sub' || node.opType === 'Slice') {
-        // position_ids = Range(...) + past_length, or a Slice of a cached position table.
+      else if (ARITHMETIC.has(node.opType)) {
+        // position_ids = Range(...) + past_length, CumSum(mask) · mask − 1 (OPT), or a Slice of a cached table.
         const from = node.inputs.filter((i) => i !== '' && !graph.initializers.has(i)).map((i) => origin(i, depth + 1));
         found = from.includes('positions') ? 'positions' : from.includes('ids') ? 'ids' : null;
       } else if (INDEX_PASSTHROUGH.has(node.opType)) found = origin(node.inputs[0] ?? '', depth + 1);
