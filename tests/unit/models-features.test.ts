@@ -7,7 +7,8 @@ import type { Weights } from '../../src/models/weights';
 import { DataType } from '../../src/onnx/ir';
 import { parseModel, serializeModel } from '../../src/onnx/protobuf';
 import { ModelSession, padBatch } from '../../src/onnx/runtime';
-import { readSafetensors, tensorToFloat64 } from '../../src/store/safetensors';
+import { readSafetensors } from '../../src/store/safetensors';
+import { tensorToFloat64 } from '../../src/store/tensor-values';
 
 const fixtures = new URL('../../../shared/fixtures/kronfluence/', import.meta.url);
 const sessions: ModelSession[] = [];

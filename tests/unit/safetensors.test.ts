@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  DTYPE_BYTES, MAX_HEADER_BYTES, SafetensorsError, readSafetensors, tensorFromArray, tensorToArray, tensorToFloat64,
-  writeSafetensors, type Dtype,
-} from '../../src/store/safetensors';
+import { DTYPE_BYTES, MAX_HEADER_BYTES, SafetensorsError, readSafetensors, writeSafetensors, type Dtype } from '../../src/store/safetensors';
+import { tensorFromArray, tensorToArray, tensorToFloat64 } from '../../src/store/tensor-values';
 
 const fixtures = new URL('../../../shared/fixtures/kronfluence/', import.meta.url);
 const fixture = (path: string) => new Uint8Array(readFileSync(new URL(path, fixtures)));
