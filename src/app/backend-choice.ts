@@ -7,7 +7,15 @@ import { cpuBackend } from '../linalg/cpu/backend';
 import type { Backend } from '../linalg/backend';
 import { acquireGpu } from '../linalg/webgpu/adapter';
 import { webGpuBackend, type WebGpuBackend } from '../linalg/webgpu/backend';
-import type { BackendChoice, BackendReport } from './protocol';
+import type { BackendChoice } from './config';
+
+export interface BackendReport {
+  /** null: not known (a stored or imported run that did not record it). */
+  readonly kind: 'webgpu' | 'cpu' | null;
+  readonly description: string;
+  /** Why this backend was chosen (hardware adapter, software adapter → CPU, user asked, no WebGPU…). */
+  readonly reason: string;
+}
 
 export interface ChosenBackend {
   readonly backend: Backend;

@@ -5,10 +5,12 @@
  */
 import { expose, transfer } from 'comlink';
 import { fetchSource } from '../data/dataset';
-import { prepareGradientGraph, runAttributionJob, type JobOutcome } from './attribution-job';
-import { chooseBackend, type ChosenBackend } from './backend-choice';
+import { chooseBackend, type ChosenBackend } from '../app/backend-choice';
+import { checkRunConfig } from '../app/config-check';
+import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
+import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
+import { topInfluences } from '../app/results';
 import { probeGpu, type GpuProbe } from './gpu-probe';
-import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from './inputs';
 import {
   CANCELLED_ERROR_NAME,
   type AttributionRequest,
@@ -22,7 +24,6 @@ import {
 } from './protocol';
 import { benchmarkOf } from '../influence/aggregate';
 import type { CheckpointStore } from '../influence/types';
-import { topInfluences } from './results';
 import { PageRunStore, rankStored, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
 
@@ -38,9 +39,6 @@ let activeRunId: string | null = null;
 let runStore: Promise<PageRunStore> | null = null;
 /** The stored run last opened for viewing (ranked on request). */
 let viewed: { runId: string; results: StoredResults } | null = null;
-
-/** Small batches and one batch per chunk: progress after every batch, and cancellation within one batch. */
-const WORKER_BATCHES = { fit: 8, train: 8, query: 16, batchesPerChunk: 1 };
 
 const api = {
   probeGpu(): Promise<GpuProbe> {
@@ -129,31 +127,29 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
   let checkpoint: CheckpointStore | undefined;
   const step = (stage: string, backend?: BackendReport) =>
     onProgress({ stage, done: 0, total: 1, unit: 'steps', itemsPerSecond: 0, etaSeconds: null, ...(backend ? { backend } : {}) });
+  const { config } = request;
   try {
+    checkRunConfig(config);
     step('loading data');
     const inputs = await loadInputs(request, controller.signal);
-    const chosen = await backendFor(request.backend);
+    const chosen = await backendFor(config.backend);
     step('preparing the model', chosen.report);
+    const graph = gradientGraphFor(inputs, config);
     const store = await stored();
     if (resumeId !== null) {
       runId = resumeId;
       checkpoint = await store.resume(resumeId);
     } else {
-      ({ runId, checkpoint } = await store.begin(request, inputs, prepareGradientGraph(inputs, request.track).layers));
+      ({ runId, checkpoint } = await store.begin(request, inputs, graph.layers));
     }
     activeRunId = runId;
-    const outcome = await runAttributionJob(
-      inputs,
-      {
-        strategy: request.strategy,
-        damping: request.damping === null ? { kind: 'heuristic', factor: 0.1 } : { kind: 'absolute', value: request.damping },
-        track: request.track,
-        perToken: request.perToken,
-        batchSizes: WORKER_BATCHES,
-      },
-      chosen,
-      { onProgress: (event) => void onProgress({ ...event, backend: chosen.report }), signal: controller.signal, ortOnGpu: true, yieldBetweenBatches: true, checkpoint },
-    );
+    const outcome = await runJob(inputs, graph, config, chosen, {
+      onProgress: (event) => void onProgress({ ...event, backend: chosen.report }),
+      signal: controller.signal,
+      ortOnGpu: true,
+      yieldBetweenBatches: true,
+      checkpoint,
+    });
     await store.finish(runId, outcome);
     finished = outcome;
     const { result } = outcome;
@@ -170,7 +166,7 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
   } catch (error) {
     const deviceLost = (error as Error).name === 'DeviceLostError';
     // A lost device is gone for good: the next run (or the resume) acquires a new one.
-    if (deviceLost) backends.delete(request.backend);
+    if (deviceLost) backends.delete(config.backend);
     if (runId !== null) {
       const resumable = controller.signal.aborted || deviceLost;
       await (await stored()).stop(runId, resumable ? 'paused' : 'failed', controller.signal.aborted ? 'cancelled' : (error as Error).message);
@@ -198,8 +194,8 @@ function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
 }
 
 async function loadInputs(request: AttributionRequest, signal: AbortSignal): Promise<RunInputs> {
-  const limits = { ...(request.limitTrain !== null && { train: request.limitTrain }), ...(request.limitQueries !== null && { queries: request.limitQueries }) };
-  const { source } = request;
+  const { source, config } = request;
+  const limits = config.limits;
   if (source.kind === 'demo') {
     const trainedModel = source.variant === 'demo' ? await fetchOptional(DEMO_MODEL_PATH) : null;
     return loadDemoInputs({ data: fetchSource(siteRoot), trainedModel }, source.variant, limits, signal);

@@ -6,8 +6,9 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { expect, test } from 'vitest';
+import { DEFAULT_RUN_CONFIG } from '../../src/app/config';
 import { StorageQuotaError } from '../../src/store/quota';
-import type { RunInputs } from '../../src/worker/inputs';
+import type { RunInputs } from '../../src/app/inputs';
 import type { AttributionRequest } from '../../src/worker/protocol';
 import { PageRunStore } from '../../src/worker/run-store';
 
@@ -21,13 +22,7 @@ const request: AttributionRequest = {
     queries: '{"prompt":"2+2=","response":"4"}\n',
     names: { model: 'tiny.onnx', tokenizer: 'tokenizer.json', train: 'train.jsonl', queries: 'queries.jsonl' },
   },
-  strategy: 'ekfac',
-  damping: null,
-  backend: 'cpu',
-  track: null,
-  perToken: false,
-  limitTrain: null,
-  limitQueries: null,
+  config: { ...DEFAULT_RUN_CONFIG, backend: 'cpu' },
 };
 const example = (id: string) => ({ id, inputIds: new Int32Array(6), promptLen: 3, extra: {} });
 /** Only what begin() reads of the loaded inputs. */
