@@ -194,11 +194,18 @@ export interface LambdaState {
   readonly sequenceCount: number;
 }
 
-/** What preconditioning needs per layer, whatever the strategy. */
+/** What one layer's preconditioning divides by, and in which basis (null bases: the parameter basis). */
+export interface LayerPreconditioner {
+  /** Λ [dOut, dIn'] averaged over sequences (kfac: λ_S ⊗ λ_A). */
+  readonly lambda: HostMatrix;
+  readonly bases: { readonly qS: HostMatrix; readonly qA: HostMatrix } | null;
+}
+
+/** What preconditioning needs per layer, whatever the strategy (src/influence/strategies.ts builds it). */
 export interface Preconditioner {
   readonly strategy: Strategy;
-  /** Per layer (null for identity): the bases (identity matrices for 'diagonal') and the averaged Λ [dOut, dIn']. */
-  readonly layers: readonly ({ readonly qS: HostMatrix; readonly qA: HostMatrix; readonly lambda: HostMatrix } | null)[];
+  /** Per layer; null: no preconditioning (identity). */
+  readonly layers: readonly (LayerPreconditioner | null)[];
   /** δ per layer (0 for identity). */
   readonly damping: readonly number[];
 }
