@@ -36,7 +36,7 @@ export async function chooseBackend(choice: BackendChoice, gpu: GPU | undefined)
   try {
     acquired = await acquireGpu(gpu);
   } catch (error) {
-    if (choice === 'webgpu') throw new Error(`WebGPU was requested but is unavailable: ${(error as Error).message}`);
+    if (choice === 'webgpu') throw new Error(`WebGPU was requested but is unavailable: ${(error as Error).message}`, { cause: error });
     return cpu(`no usable WebGPU adapter (${(error as Error).message})`);
   }
   if (acquired.report.software && choice === 'auto') {

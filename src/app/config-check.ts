@@ -35,7 +35,9 @@ export function checkRunConfig(config: RunConfig): void {
     try {
       new RegExp(config.trackedLayers);
     } catch (error) {
-      throw new Error(`config.trackedLayers "${config.trackedLayers}" is not a valid regular expression: ${(error as Error).message}`);
+      throw new Error(`config.trackedLayers "${config.trackedLayers}" is not a valid regular expression: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 }

@@ -93,7 +93,7 @@ async function nodeGpuOrUndefined(required: boolean): Promise<GPU | undefined> {
     const { nodeGpu } = await import('../linalg/webgpu/node-gpu');
     return nodeGpu();
   } catch (error) {
-    if (required) throw new Error(`--backend webgpu: the webgpu (Dawn) package could not load: ${(error as Error).message}`);
+    if (required) throw new Error(`--backend webgpu: the webgpu (Dawn) package could not load: ${(error as Error).message}`, { cause: error });
     return undefined;
   }
 }
