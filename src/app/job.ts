@@ -23,8 +23,8 @@ import type { ExampleText } from './results';
 /** Progress of a run as the page and the CLI show it (structured-clone safe). */
 export interface ProgressEvent {
   /**
-   * The engine's stage (covariance, eigen, lambda, query, scores, self: src/influence's StageName), or one of the
-   * app's own steps before it starts ('loading data', 'preparing the model').
+   * The engine stage reporting progress (covariance, eigen, lambda, scores, self: the query preparation is timed but
+   * reports no progress of its own), or one of the app's steps before it ('loading data', 'preparing the model').
    */
   readonly stage: string;
   readonly done: number;
