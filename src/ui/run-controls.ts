@@ -36,7 +36,8 @@ export class RunControls extends LitElement {
     .problem { color: #a4161a; }
     details { margin: 0.5rem 0; }
     .options { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 0.6rem; margin-top: 0.4rem; }
-    .options input[type='text'], .options input[type='number'] { width: 14rem; }
+    .options { justify-items: start; align-items: center; }
+    .options input[type='text'], .options input[type='number'], .options select { width: 18rem; }
     button { font-size: 1rem; padding: 0.3rem 1rem; }
   `;
 
