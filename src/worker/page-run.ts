@@ -5,6 +5,7 @@
  * results are stored with it.
  */
 import type { BackendReport, ChosenBackend } from '../app/backend-choice';
+import { holdAfterCheckpoint } from '../app/checkpoints';
 import { checkRunConfig } from '../app/config-check';
 import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
@@ -50,6 +51,9 @@ export async function computeStoredRun(
       checkpoint = await store.resume(resumeId);
     } else {
       ({ runId, checkpoint } = await store.begin(request, inputs, graph.layers));
+      if (request.holdAfterCheckpoint !== undefined) {
+        checkpoint = holdAfterCheckpoint(checkpoint, request.holdAfterCheckpoint, hooks.signal);
+      }
     }
     hooks.onRunId?.(runId);
     const outcome = await runJob(inputs, graph, config, chosen, {

@@ -34,6 +34,11 @@ export interface AttributionRequest {
   readonly source: AttributionSource;
   /** The one run configuration (app/config.ts), defaults from DEFAULT_RUN_CONFIG, as the CLI's. */
   readonly config: RunConfig;
+  /**
+   * Hold the run after the first checkpoint of this engine stage is stored, until it is cancelled or the page goes
+   * away (the page's `?hold=<stage>`): an interruption point tests and demonstrations of resume control.
+   */
+  readonly holdAfterCheckpoint?: string;
 }
 
 /** A run's progress, with the backend it runs on once that is chosen. */
