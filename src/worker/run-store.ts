@@ -229,9 +229,11 @@ export function rankStored(stored: StoredResults, target: InfluenceTarget, k: nu
   return topInfluences(stored.result, stored.trainTexts, target, k, normalization);
 }
 
+/** The page request a run keeps; null for imported runs and for runs stored before requests carried a RunConfig. */
 function pageConfig(run: RunRecord): StoredRequest | null {
   const page = run.config.page as StoredRequest | undefined | null;
-  return page && typeof page === 'object' && 'request' in page ? page : null;
+  const request = page && typeof page === 'object' && 'request' in page ? page.request : null;
+  return request && typeof request.config === 'object' && request.config !== null ? page! : null;
 }
 
 function metaOf(row: DatasetRow): ExampleMeta {
