@@ -64,7 +64,12 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
       selfTau: { shape: [n], data: result.selfTau },
       queryTargetCounts: { shape: [q], data: result.queryTargetCounts },
       ...(perToken
-        ? { tauPerToken: { offsets: perToken.offsets, values: { shape: [q, perToken.offsets[n]!], data: perToken.values } } }
+        ? {
+            tauPerToken: {
+              offsets: perToken.offsets,
+              values: { shape: [q, perToken.offsets[n]!], data: perToken.values },
+            },
+          }
         : {}),
     },
     rows: sources.withoutRows

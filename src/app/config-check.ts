@@ -3,7 +3,14 @@
  * in the engine).
  */
 import { validateConfig } from '../influence/pipeline';
-import { BACKEND_CHOICES, DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS, type RunConfig, type RunConfigChanges } from './config';
+import {
+  BACKEND_CHOICES,
+  DEFAULT_RUN_CONFIG,
+  FISHER_MODES,
+  MEASUREMENTS,
+  type RunConfig,
+  type RunConfigChanges,
+} from './config';
 
 /** The defaults with `changes` applied, checked: a bad value throws one error naming the field. */
 export function runConfig(changes: RunConfigChanges = {}, base: RunConfig = DEFAULT_RUN_CONFIG): RunConfig {
@@ -20,7 +27,8 @@ export function runConfig(changes: RunConfigChanges = {}, base: RunConfig = DEFA
 export function checkRunConfig(config: RunConfig): void {
   validateConfig(config);
   const oneOf = <T>(name: string, value: T, allowed: readonly T[]): void => {
-    if (!allowed.includes(value)) throw new Error(`config.${name}: "${String(value)}" is not one of ${allowed.join(', ')}`);
+    if (!allowed.includes(value))
+      throw new Error(`config.${name}: "${String(value)}" is not one of ${allowed.join(', ')}`);
   };
   oneOf('fisher', config.fisher, FISHER_MODES);
   oneOf('measurement', config.measurement, MEASUREMENTS);
@@ -30,15 +38,18 @@ export function checkRunConfig(config: RunConfig): void {
       throw new Error(`config.limits.${name} must be null or a positive integer, got ${value}`);
     }
   }
-  if (!Number.isSafeInteger(config.seed) || config.seed < 0) throw new Error(`config.seed must be a non-negative integer, got ${config.seed}`);
+  if (!Number.isSafeInteger(config.seed) || config.seed < 0)
+    throw new Error(`config.seed must be a non-negative integer, got ${config.seed}`);
   if (config.trackedLayers !== null) {
     try {
       new RegExp(config.trackedLayers);
     } catch (error) {
-      throw new Error(`config.trackedLayers "${config.trackedLayers}" is not a valid regular expression: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new Error(
+        `config.trackedLayers "${config.trackedLayers}" is not a valid regular expression: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 }
-

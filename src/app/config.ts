@@ -4,7 +4,13 @@
  * AttributionConfig with its DEFAULT_CONFIG; a run adds where it computes (backend) and how much data it takes
  * (limits). Everything here is plain data, so it crosses the worker boundary and is stored with a run as it is.
  */
-import { DEFAULT_CONFIG, type AttributionConfig, type FisherMode, type Measurement, type Strategy } from '../influence/types';
+import {
+  DEFAULT_CONFIG,
+  type AttributionConfig,
+  type FisherMode,
+  type Measurement,
+  type Strategy,
+} from '../influence/types';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -25,7 +31,11 @@ export interface RunConfig extends AttributionConfig {
   readonly limits: RunLimits;
 }
 
-export const DEFAULT_RUN_CONFIG: RunConfig = { ...DEFAULT_CONFIG, backend: 'auto', limits: { train: null, queries: null } };
+export const DEFAULT_RUN_CONFIG: RunConfig = {
+  ...DEFAULT_CONFIG,
+  backend: 'auto',
+  limits: { train: null, queries: null },
+};
 
 /** What a caller may change: any field, and any part of the nested batch sizes and limits. */
 export type RunConfigChanges = Partial<Omit<RunConfig, 'batchSizes' | 'limits'>> & {

@@ -29,7 +29,8 @@ export async function buildPreconditioner(
     } finally {
       backend.release(lambda);
     }
-    if (!Number.isFinite(delta) || delta < 0) throw new Error(`damping: layer "${layers[l].name}" got δ = ${delta} (${JSON.stringify(damping)})`);
+    if (!Number.isFinite(delta) || delta < 0)
+      throw new Error(`damping: layer "${layers[l].name}" got δ = ${delta} (${JSON.stringify(damping)})`);
     deltas.push(delta);
   }
   return { strategy: strategy.name, layers: perLayer, damping: deltas };

@@ -4,7 +4,7 @@
  * them. The pipeline and the factor import ask the strategy; nothing else compares strategy names.
  *
  *   identity: P = G_q (plain gradient dot product); no factors, δ = 0.
- *   diagonal: P = G_q ⊘ (Λ + δ), Λ = mean_n G(n)∘² in the parameter basis (one elementwise divide, no rotations).
+ *   diagonal: P = G_q ⊘ (Λ + δ), Λ = mean_n G(n)∘² in the parameter basis (an elementwise divide, no rotation).
  *   kfac:     P = Q_S [(Q_Sᵀ G_q Q_A) ⊘ (λ_S ⊗ λ_A + δ)] Q_Aᵀ with the eigenbases of A and S.
  *   ekfac:    as kfac with Λ = mean_n (Q_Sᵀ G(n) Q_A)∘² from a pass over the training set (the default).
  */
@@ -39,7 +39,8 @@ export function kroneckerEigenvalues(gradientValues: HostMatrix, activationValue
   const dOut = gradientValues.data.length;
   const dIn = activationValues.data.length;
   const out = new Float64Array(dOut * dIn);
-  for (let i = 0; i < dOut; i++) for (let j = 0; j < dIn; j++) out[i * dIn + j] = gradientValues.data[i] * activationValues.data[j];
+  for (let i = 0; i < dOut; i++)
+    for (let j = 0; j < dIn; j++) out[i * dIn + j] = gradientValues.data[i] * activationValues.data[j];
   return hostMatrix([dOut, dIn], out);
 }
 
@@ -58,7 +59,8 @@ export const STRATEGIES: Readonly<Record<Strategy, StrategyDefinition>> = {
     name: 'diagonal',
     needsEigenbasis: false,
     needsLambda: true,
-    layer: (factors, l, layer) => checked({ lambda: need(factors.lambda, 'diagonal', 'Λ')[l], bases: null }, layer, 'diagonal'),
+    layer: (factors, l, layer) =>
+      checked({ lambda: need(factors.lambda, 'diagonal', 'Λ')[l], bases: null }, layer, 'diagonal'),
   },
   kfac: {
     name: 'kfac',
@@ -83,6 +85,7 @@ export const STRATEGIES: Readonly<Record<Strategy, StrategyDefinition>> = {
 
 export function strategyOf(name: string): StrategyDefinition {
   const strategy = Object.hasOwn(STRATEGIES, name) ? STRATEGIES[name as Strategy] : undefined;
-  if (!strategy) throw new Error(`config.strategy: unknown strategy "${name}" (one of ${Object.keys(STRATEGIES).join(', ')})`);
+  if (!strategy)
+    throw new Error(`config.strategy: unknown strategy "${name}" (one of ${Object.keys(STRATEGIES).join(', ')})`);
   return strategy;
 }

@@ -36,7 +36,15 @@ export async function computeStoredRun(
   const { config } = request;
   const { store } = environment;
   const step = (stage: string, backend?: BackendReport) =>
-    hooks.onProgress({ stage, done: 0, total: 1, unit: 'steps', itemsPerSecond: 0, etaSeconds: null, ...(backend ? { backend } : {}) });
+    hooks.onProgress({
+      stage,
+      done: 0,
+      total: 1,
+      unit: 'steps',
+      itemsPerSecond: 0,
+      etaSeconds: null,
+      ...(backend ? { backend } : {}),
+    });
   let runId: string | null = null;
   try {
     checkRunConfig(config);
@@ -68,7 +76,11 @@ export async function computeStoredRun(
   } catch (error) {
     if (runId !== null) {
       const resumable = hooks.signal.aborted || (error as Error).name === 'DeviceLostError';
-      await store.stop(runId, resumable ? 'paused' : 'failed', hooks.signal.aborted ? 'cancelled' : (error as Error).message);
+      await store.stop(
+        runId,
+        resumable ? 'paused' : 'failed',
+        hooks.signal.aborted ? 'cancelled' : (error as Error).message,
+      );
     }
     throw error;
   }
@@ -81,11 +93,13 @@ export async function loadRequestInputs(
   demoFiles: (variant: 'demo' | 'micro') => Promise<DemoFiles>,
 ): Promise<RunInputs> {
   const { source, config } = request;
-  if (source.kind === 'demo') return loadDemoInputs(await demoFiles(source.variant), source.variant, config.limits, signal);
+  if (source.kind === 'demo')
+    return loadDemoInputs(await demoFiles(source.variant), source.variant, config.limits, signal);
   return loadUserInputs(
     {
       model: { name: source.names.model, bytes: new Uint8Array(source.model) },
-      tokenizer: source.tokenizer === null ? null : { name: source.names.tokenizer ?? 'tokenizer.json', text: source.tokenizer },
+      tokenizer:
+        source.tokenizer === null ? null : { name: source.names.tokenizer ?? 'tokenizer.json', text: source.tokenizer },
       train: { name: source.names.train, text: source.train },
       queries: { name: source.names.queries, text: source.queries },
     },

@@ -8,7 +8,12 @@ import { CpuBackend } from '../../src/linalg/cpu/backend';
 import type { EighOptions, Eigen, Tensor } from '../../src/linalg/backend';
 import { runAttribution } from '../../src/influence/pipeline';
 import { STRATEGIES, strategyOf } from '../../src/influence/strategies';
-import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type ExampleSet } from '../../src/influence/types';
+import {
+  DEFAULT_CONFIG,
+  type AttributionConfig,
+  type AttributionResult,
+  type ExampleSet,
+} from '../../src/influence/types';
 import { tokenLmFixture } from '../helpers/exact-kronfluence';
 import { ExactGradientSource } from '../helpers/exact-source';
 import { seededRandom } from '../helpers/exact-models';
@@ -37,7 +42,9 @@ describe('strategy objects', () => {
     const layer = { name: 'fc', dIn: 2, dOut: 2, hasBias: true };
     expect(STRATEGIES.diagonal.layer({ lambda: [lambda] }, 0, layer)).toEqual({ lambda, bases: null });
     expect(STRATEGIES.identity.layer({}, 0, layer)).toBeNull();
-    expect(() => STRATEGIES.ekfac.layer({ lambda: [lambda] }, 0, layer)).toThrow(/strategy ekfac needs eigendecompositions/);
+    expect(() => STRATEGIES.ekfac.layer({ lambda: [lambda] }, 0, layer)).toThrow(
+      /strategy ekfac needs eigendecompositions/,
+    );
   });
 
   it('divideDamped and the unrotated Λ pass equal the identity-basis rotations exactly (float64)', async () => {
@@ -48,7 +55,10 @@ describe('strategy objects', () => {
     const batch = {
       activations: backend.upload(values(B * T * dIn), [B, T, dIn]),
       gradients: backend.upload(values(B * T * dOut), [B, T, dOut]),
-      mask: backend.upload(Float64Array.from({ length: B * T }, (_, i) => (i % T < T - (i % 2) ? 1 : 0)), [B, T]),
+      mask: backend.upload(
+        Float64Array.from({ length: B * T }, (_, i) => (i % T < T - (i % 2) ? 1 : 0)),
+        [B, T],
+      ),
       appendOnes: true,
     };
     const qS = backend.upload(identity(dOut), [dOut, dOut]);
@@ -58,15 +68,27 @@ describe('strategy objects', () => {
     backend.accumulateLambda(rotated, batch, qS, qA);
     backend.accumulateLambda(plain, batch, null, null);
     expect(await backend.read(plain)).toEqual(await backend.read(rotated));
-    expect(() => backend.accumulateLambda(plain, batch, qS, null)).toThrow(/accumulateLambda: qS and qA must both be given/);
+    expect(() => backend.accumulateLambda(plain, batch, qS, null)).toThrow(
+      /accumulateLambda: qS and qA must both be given/,
+    );
 
     const gradients = backend.sequenceGradients(batch);
-    for (const damping of [{ kind: 'heuristic', factor: 0.1 }, { kind: 'absolute', value: 0.3 }] as const) {
+    for (const damping of [
+      { kind: 'heuristic', factor: 0.1 },
+      { kind: 'absolute', value: 0.3 },
+    ] as const) {
       const divided = backend.divideDamped(gradients, plain, damping);
-      expect(await backend.read(divided)).toEqual(await backend.read(backend.precondition(gradients, qS, qA, plain, damping)));
+      expect(await backend.read(divided)).toEqual(
+        await backend.read(backend.precondition(gradients, qS, qA, plain, damping)),
+      );
     }
-    const negative = backend.upload(Float64Array.from({ length: dOut * dInPrime }, () => -1), [dOut, dInPrime]);
-    expect(() => backend.divideDamped(gradients, negative, { kind: 'absolute', value: 0.5 })).toThrow(/divideDamped.*Λ \+ δ = -0.5 at \(0, 0\) is not positive/);
+    const negative = backend.upload(
+      Float64Array.from({ length: dOut * dInPrime }, () => -1),
+      [dOut, dInPrime],
+    );
+    expect(() => backend.divideDamped(gradients, negative, { kind: 'absolute', value: 0.5 })).toThrow(
+      /divideDamped.*Λ \+ δ = -0.5 at \(0, 0\) is not positive/,
+    );
   });
 });
 
@@ -103,12 +125,24 @@ function worstResidual(result: AttributionResult): number {
 }
 
 describe('config.refineEigen', () => {
-  it('refines a float32-grade eigenbasis to float64 residuals; off, the basis stays as the backend gave it', async () => {
+  it('refines a float32-grade eigenbasis to float64 residuals; off, the basis is the backend’s', async () => {
     const fixture = await tokenLmFixture();
-    const set = (role: 'train' | 'query', count: number): ExampleSet => ({ role, examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })) });
+    const set = (role: 'train' | 'query', count: number): ExampleSet => ({
+      role,
+      examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })),
+    });
     const run = (config: AttributionConfig) =>
-      runAttribution(config, { backend: new Float32EighBackend(), source: new ExactGradientSource(fixture.model), trainSet: set('train', 8), querySet: set('query', 2) });
-    const config: AttributionConfig = { ...DEFAULT_CONFIG, strategy: 'kfac', batchSizes: { fit: 4, train: 4, query: 2, batchesPerChunk: 1 } };
+      runAttribution(config, {
+        backend: new Float32EighBackend(),
+        source: new ExactGradientSource(fixture.model),
+        trainSet: set('train', 8),
+        querySet: set('query', 2),
+      });
+    const config: AttributionConfig = {
+      ...DEFAULT_CONFIG,
+      strategy: 'kfac',
+      batchSizes: { fit: 4, train: 4, query: 2, batchesPerChunk: 1 },
+    };
     const rough = await run(config);
     const refined = await run({ ...config, refineEigen: true });
     expect(worstResidual(rough)).toBeGreaterThan(1e-9);

@@ -29,17 +29,35 @@ const files = {
   queries: 'public/data/micro/queries.jsonl',
   model: path.join(dir, 'micro.onnx'),
 };
-const vocab = (JSON.parse(readFileSync(files.tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+const vocab = (JSON.parse(readFileSync(files.tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model
+  .vocab;
 const modelBytes = serializeModel(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model);
 writeFileSync(files.model, modelBytes);
 
-const storage = { persisted: async () => true, estimate: async () => ({ quota: 1e9, usage: 0 }) } as unknown as StorageManager;
+const storage = {
+  persisted: async () => true,
+  estimate: async () => ({ quota: 1e9, usage: 0 }),
+} as unknown as StorageManager;
 
-test('the page path and `iwb attribute --out` write byte-identical tensors for the same run (CPU backend)', async () => {
+test('the page path and `iwb attribute --out` write byte-identical tensors for one run (CPU)', async () => {
   // A small batch and per-token scores: several chunks (so several checkpoints on the page side) and every tensor.
   const flags = ['--backend', 'cpu', '--per-token', '--batch-size', '5', '--query-batch', '3', '--limit-train', '10'];
   const out = path.join(dir, 'cli.iwb');
-  const cliRun = await cli(['attribute', '--model', files.model, '--tokenizer', files.tokenizer, '--train', files.train, '--queries', files.queries, '--out', out, '--quiet', ...flags]);
+  const cliRun = await cli([
+    'attribute',
+    '--model',
+    files.model,
+    '--tokenizer',
+    files.tokenizer,
+    '--train',
+    files.train,
+    '--queries',
+    files.queries,
+    '--out',
+    out,
+    '--quiet',
+    ...flags,
+  ]);
   expect(cliRun.stderr).toBe('');
   expect(cliRun.code).toBe(0);
 
@@ -72,14 +90,30 @@ test('the page path and `iwb attribute --out` write byte-identical tensors for t
     },
     { signal: new AbortController().signal, onProgress: (event) => stages.add(event.stage) },
   );
-  expect([...stages]).toEqual(['loading data', 'preparing the model', 'covariance', 'eigen', 'lambda', 'scores', 'self']);
+  expect([...stages]).toEqual([
+    'loading data',
+    'preparing the model',
+    'covariance',
+    'eigen',
+    'lambda',
+    'scores',
+    'self',
+  ]);
   const pageBytes = await store.exportBundle(runId);
 
   const page = readSafetensors(pageBytes);
   const fromCli = readSafetensors(new Uint8Array(readFileSync(out)));
   const names = [...page.tensors.keys()].sort();
   expect([...fromCli.tensors.keys()].sort()).toEqual(names);
-  expect(names).toEqual(expect.arrayContaining(['scores.tau', 'scores.influence', 'scores.self_tau', 'scores.tau_per_token', 'scores.tau_per_token_offsets']));
+  expect(names).toEqual(
+    expect.arrayContaining([
+      'scores.tau',
+      'scores.influence',
+      'scores.self_tau',
+      'scores.tau_per_token',
+      'scores.tau_per_token_offsets',
+    ]),
+  );
   for (const name of names) {
     const a = page.tensors.get(name)!;
     const b = fromCli.tensors.get(name)!;
@@ -89,5 +123,10 @@ test('the page path and `iwb attribute --out` write byte-identical tensors for t
   // Both record the same run configuration (the page adds its request for a resume).
   const { page: _request, ...pageConfig } = (await decodeBundle(pageBytes)).manifest.config;
   expect(pageConfig).toEqual((await decodeBundle(new Uint8Array(readFileSync(out)))).manifest.config);
-  expect(pageConfig).toMatchObject({ backend: 'cpu', backendKind: 'cpu', perToken: true, damping: { kind: 'heuristic', factor: 0.1 } });
+  expect(pageConfig).toMatchObject({
+    backend: 'cpu',
+    backendKind: 'cpu',
+    perToken: true,
+    damping: { kind: 'heuristic', factor: 0.1 },
+  });
 });
