@@ -14,7 +14,7 @@ import {
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
-export const STRATEGIES: readonly Strategy[] = ['ekfac', 'kfac', 'diagonal', 'identity'];
+export const STRATEGY_NAMES: readonly Strategy[] = ['ekfac', 'kfac', 'diagonal', 'identity'];
 export const FISHER_MODES: readonly FisherMode[] = ['sampled', 'empirical'];
 export const MEASUREMENTS: readonly Measurement[] = ['mean-log-likelihood', 'summed-loss'];
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'cpu'];

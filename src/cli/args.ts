@@ -3,7 +3,7 @@
  * flag and what was wrong with it; main.ts prints that line and exits non-zero.
  */
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS, STRATEGIES, type RunConfig } from '../app/config';
+import { BACKEND_CHOICES, DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS, STRATEGY_NAMES, type RunConfig } from '../app/config';
 import { runConfig } from '../app/config-check';
 
 export interface AttributeArgs {
@@ -114,7 +114,7 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
   const queryBatch = positiveInteger('--query-batch', values['query-batch']);
   const seed = values.seed === undefined ? undefined : nonNegativeInteger('--seed', values.seed);
   const config = runConfig({
-    strategy: oneOf('--strategy', values.strategy, STRATEGIES) ?? defaults.strategy,
+    strategy: oneOf('--strategy', values.strategy, STRATEGY_NAMES) ?? defaults.strategy,
     damping: damping(values.damping),
     fisher: oneOf('--fisher', values.fisher, FISHER_MODES) ?? defaults.fisher,
     measurement: oneOf('--measurement', values.measurement, MEASUREMENTS) ?? defaults.measurement,

@@ -8,7 +8,7 @@ import type { StageTiming, ProgressEvent as JobProgress } from '../app/job';
 import type { RunConfig } from '../app/config';
 
 export type { BackendChoice, RunConfig } from '../app/config';
-export { DEFAULT_RUN_CONFIG, STRATEGIES, FISHER_MODES, MEASUREMENTS } from '../app/config';
+export { DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS } from '../app/config';
 export type { BackendReport } from '../app/backend-choice';
 export type { StageTiming } from '../app/job';
 export type { InfluenceRow, InfluenceTarget, Normalization, TopInfluences } from '../app/results';
