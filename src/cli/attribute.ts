@@ -4,18 +4,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultPublicDir, nodeSource } from '../data/node-source';
 import { serializeModel } from '../onnx/protobuf';
-import { encodeBundle } from '../store/bundle';
-import { runAttributionJob } from '../worker/attribution-job';
-import { chooseBackend } from '../worker/backend-choice';
-import { bundleContent } from '../worker/bundle-content';
-import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from '../worker/inputs';
-import type { ProgressEvent } from '../worker/protocol';
+import { chooseBackend } from '../app/backend-choice';
+import { bundleContent, encodeRunBundle } from '../app/bundle-content';
+import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
+import { gradientGraphFor, runJob, type ProgressEvent } from '../app/job';
 import type { AttributeArgs } from './args';
-import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
+import { INPUT_LIMITS } from '../data/limits';
 import { readInputBytes, readInputText } from './input-files';
+import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
 import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
-import { INPUT_LIMITS } from '../data/limits';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -30,32 +28,24 @@ export async function attribute(
   signal?: AbortSignal,
   outputFs?: OutputFs,
 ): Promise<RunSummary> {
-  // Refused before the run, not after minutes of it: an output that is an input, or both outputs one file.
+  const { config } = args;
+  // Refused before the run, not after minutes of it: an output that is an input, or two outputs one file.
   await checkOutputPaths(plannedOutputs(args), plannedInputs(args), outputFs);
   const { inputs, bytes } = await loadInputs(args, signal);
+  const graph = gradientGraphFor(inputs, config);
   const imported = args.factors === undefined ? undefined : await readFactorsDirectory(args.factors);
-  const gpu = args.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(args.backend === 'webgpu');
-  const chosen = await chooseBackend(args.backend ?? 'auto', gpu);
+  const gpu = config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(config.backend === 'webgpu');
+  const chosen = await chooseBackend(config.backend, gpu);
   const progress = progressPrinter(io, args.quiet);
   try {
-    const outcome = await runAttributionJob(
-      inputs,
-      {
-        strategy: args.strategy,
-        damping: args.damping,
-        track: args.track?.source ?? null,
-        perToken: args.perToken,
-      },
-      chosen,
-      {
-        onProgress: progress.update,
-        ortOnGpu: false,
-        ...(signal ? { signal } : {}),
-        ...(imported ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) } : {}),
-      },
-    );
+    const outcome = await runJob(inputs, graph, config, chosen, {
+      onProgress: progress.update,
+      ortOnGpu: false,
+      ...(signal ? { signal } : {}),
+      ...(imported ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) } : {}),
+    });
     progress.finish();
-    const summary = runSummary(inputs, outcome, chosen.report);
+    const summary = runSummary(inputs, outcome);
     const outputs: OutputContent[] = [];
     if (args.json !== undefined) {
       outputs.push({ flag: '--json', file: args.json, data: JSON.stringify(summary, null, 2) + '\n' });
@@ -63,15 +53,12 @@ export async function attribute(
     if (args.out !== undefined) {
       const modelBytes = inputs.modelBytes ?? serializeModel(inputs.model);
       // The fingerprints are of the bytes this run read, not of whatever the paths hold now.
-      const content = await bundleContent(outcome.result, {
+      const content = await bundleContent(outcome, {
         model: { name: inputs.modelName, bytes: modelBytes },
         train: args.train && bytes.train ? { name: path.basename(args.train), bytes: bytes.train } : null,
         queries: args.queries && bytes.queries ? { name: path.basename(args.queries), bytes: bytes.queries } : null,
-        trainTexts: outcome.trainTexts,
-        queryTexts: outcome.queryTexts,
       });
-      const bundle = await encodeBundle(content, { generator: 'iwb attribute' });
-      outputs.push({ flag: '--out', file: args.out, data: bundle });
+      outputs.push({ flag: '--out', file: args.out, data: await encodeRunBundle(content, 'iwb attribute') });
     }
     if (args.kronfluenceOut !== undefined) {
       // Each file of the folder is one more output of the same all-or-none write; other files there are left alone.
@@ -117,12 +104,7 @@ interface LoadedInputs {
 }
 
 async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<LoadedInputs> {
-  const limits = {
-    train: args.limitTrain,
-    queries: args.limitQueries,
-    maxLength: args.maxLength,
-    truncate: args.truncate,
-  };
+  const limits = { ...args.config.limits, maxLength: args.maxLength, truncate: args.truncate };
   if (args.model === undefined) {
     const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
     const inputs = await loadDemoInputs(
@@ -151,7 +133,7 @@ async function nodeGpuOrUndefined(required: boolean): Promise<GPU | undefined> {
     const { nodeGpu } = await import('../linalg/webgpu/node-gpu');
     return nodeGpu();
   } catch (error) {
-    if (required) throw new Error(`--backend webgpu: the webgpu (Dawn) package could not load: ${(error as Error).message}`);
+    if (required) throw new Error(`--backend webgpu: the webgpu (Dawn) package could not load: ${(error as Error).message}`, { cause: error });
     return undefined;
   }
 }

@@ -274,4 +274,3 @@ export function writeSafetensors(
   return out;
 }
 
-export * from './tensor-values';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { serializeModel } from '../../src/onnx/protobuf';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { seededDemoModel } from '../../src/app/demo-model';
 import { openPage, servePage, type Served } from '../helpers/browser';
 
 let served: Served;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../src/cli/main';
 import { serializeModel } from '../../src/onnx/protobuf';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { seededDemoModel } from '../../src/app/demo-model';
 import { violation, type Outcome, type Random } from './classify';
 
 type Scenario = (

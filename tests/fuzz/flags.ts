@@ -18,6 +18,13 @@ const FLAGS = [
   '--backend',
   '--limit-train',
   '--limit-queries',
+  '--fisher',
+  '--measurement',
+  '--batch-size',
+  '--query-batch',
+  '--query-rank',
+  '--seed',
+  '--refine-eigen',
   '--max-length',
   '--truncate',
   '--quiet',
@@ -102,18 +109,27 @@ export function runFlagCase(argv: readonly string[]): Outcome {
     .map((a) => a.split('=')[0]);
   if (new Set(names).size !== names.length) violation(`accepted a repeated flag: ${JSON.stringify(argv)}`);
   const a = command.args;
-  if (a.damping.kind === 'absolute') {
+  const { damping, limits, batchSizes, queryRank, seed } = a.config;
+  if (damping.kind === 'absolute') {
     const at = argv.indexOf('--damping');
     const raw = at >= 0 ? argv[at + 1]! : argv.find((x) => x.startsWith('--damping='))!.slice('--damping='.length);
-    if (!(Number.isFinite(a.damping.value) && a.damping.value >= 0 && DECIMAL.test(raw)))
+    if (!(Number.isFinite(damping.value) && damping.value >= 0 && DECIMAL.test(raw)))
       violation(`accepted --damping ${JSON.stringify(raw)}`);
   }
   for (const [name, value] of [
-    ['limitTrain', a.limitTrain],
-    ['limitQueries', a.limitQueries],
+    ['limits.train', limits.train],
+    ['limits.queries', limits.queries],
     ['maxLength', a.maxLength],
+    ['batchSizes.fit', batchSizes.fit],
+    ['batchSizes.query', batchSizes.query],
   ] as const) {
-    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) violation(`accepted ${name} ${value}`);
+    if (value !== undefined && value !== null && !(Number.isSafeInteger(value) && value >= 1)) {
+      violation(`accepted ${name} ${value}`);
+    }
   }
+  if (queryRank !== null && queryRank !== undefined && !(Number.isSafeInteger(queryRank) && queryRank >= 1)) {
+    violation(`accepted queryRank ${queryRank}`);
+  }
+  if (!(Number.isSafeInteger(seed) && seed >= 0)) violation(`accepted seed ${seed}`);
   return 'accepted';
 }

@@ -9,9 +9,9 @@ import { checkLineLengths, decodeUtf8Strict, InputLimitError } from '../../src/d
 import { DataFormatError } from '../../src/data/schema';
 import { TextTokenizer } from '../../src/data/tokenizer';
 import type { Model } from '../../src/onnx/ir';
-import { checkSequences, precheckRowLength, type LocatedExample } from '../../src/worker/input-checks';
-import { InputError } from '../../src/worker/input-error';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { checkSequences, precheckRowLength, type LocatedExample } from '../../src/app/input-checks';
+import { InputError } from '../../src/app/input-error';
+import { seededDemoModel } from '../../src/app/demo-model';
 import { checkRefusal, damageBytes, isEngineError, ODD_VALUES, violation, type Outcome, type Random } from './classify';
 
 const CONTEXT = 128;

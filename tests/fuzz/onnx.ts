@@ -6,9 +6,9 @@ import { buildGradientGraph } from '../../src/onnx/gradient-graph';
 import { DataType, type Model } from '../../src/onnx/ir';
 import { OnnxFormatError, parseModel, serializeModel } from '../../src/onnx/protobuf';
 import { findEmbeddings } from '../../src/onnx/structure';
-import { checkIdsInput } from '../../src/worker/input-checks';
-import { InputError } from '../../src/worker/input-error';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { checkIdsInput } from '../../src/app/input-checks';
+import { InputError } from '../../src/app/input-error';
+import { seededDemoModel } from '../../src/app/demo-model';
 import { damageBytes, isEngineError, violation, type Outcome, type Random } from './classify';
 
 export interface OnnxSetup {

@@ -2,7 +2,7 @@
 import { MANIFEST_KEY, MANIFEST_SHA256_KEY, sha256Hex } from '../../src/store/bundle';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../../src/store/safetensors';
 
-export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
 
 export async function resign(
   bytes: Uint8Array,

@@ -14,7 +14,7 @@ import { nodeOutputFs, type OutputFs } from '../../src/cli/output';
 import { DataType, type Model } from '../../src/onnx/ir';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { findEmbeddings } from '../../src/onnx/structure';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { seededDemoModel } from '../../src/app/demo-model';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-hostile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
