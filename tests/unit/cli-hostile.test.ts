@@ -285,11 +285,10 @@ describe('flags', () => {
   }
 
   it('plain decimals are still accepted', async () => {
-    const { parseCommand } = await import('../../src/cli/args');
     const command = parseCommand(['attribute', '--damping', '1e-3', '--limit-train', '007', '--max-length', '64']);
     expect(command).toMatchObject({
       name: 'attribute',
-      args: { damping: { kind: 'absolute', value: 0.001 }, limitTrain: 7, maxLength: 64 },
+      args: { config: { damping: { kind: 'absolute', value: 0.001 }, limits: { train: 7 } }, maxLength: 64 },
     });
   });
 });
