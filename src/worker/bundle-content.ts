@@ -22,6 +22,9 @@ export async function bundleContent(result: AttributionResult, sources: BundleSo
   const row = (meta: AttributionResult['train'][number], text: ExampleText | undefined): DatasetRow => ({
     id: meta.id,
     ...(text ? { prompt: text.prompt, response: text.response } : {}),
+    ...(text?.tokens ? { tokens: text.tokens } : {}),
+    ...(text?.tokenCategories ? { tokenCategories: text.tokenCategories } : {}),
+    ...(text?.segments ? { segments: text.segments } : {}),
     ...(meta.domain !== undefined ? { domain: meta.domain } : {}),
     ...(meta.difficulty !== undefined ? { difficulty: meta.difficulty } : {}),
     ...(meta.benchmark !== undefined ? { benchmark: meta.benchmark } : {}),

@@ -25,6 +25,8 @@ import type { CheckpointStore } from '../influence/types';
 import { topInfluences } from './results';
 import { PageRunStore, rankStored, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
+import { withTokenDetail } from './token-rows';
+import { workspaceAnalyses, workspaceExample, workspaceIndex, workspaceOverview, workspaceQueryScores } from './workspace-data';
 
 const gpu = (self as unknown as { navigator: Navigator }).navigator.gpu;
 const siteRoot = new URL(import.meta.env.BASE_URL, self.location.origin).toString();
@@ -89,6 +91,28 @@ const api = {
     return rankStored(viewed!.results, target, k, normalization);
   },
 
+  async workspaceIndex(runId: string) {
+    const results = await viewedResults(runId);
+    const listing = (await (await stored()).list(activeRunId)).find((run) => run.id === runId);
+    return workspaceIndex(runId, results, listing?.imported ? listing.name : null);
+  },
+
+  async workspaceOverview(runId: string, normalization: Normalization) {
+    return workspaceOverview(await viewedResults(runId), normalization);
+  },
+
+  async workspaceQueryScores(runId: string, queryId: string) {
+    return workspaceQueryScores(await viewedResults(runId), queryId);
+  },
+
+  async workspaceExample(runId: string, trainId: string, target: InfluenceTarget) {
+    return workspaceExample(await viewedResults(runId), trainId, target);
+  },
+
+  async workspaceAnalyses(runId: string) {
+    return workspaceAnalyses(await viewedResults(runId));
+  },
+
   cancel(): void {
     running?.abort(new DOMException('attribution cancelled', 'AbortError'));
   },
@@ -105,6 +129,11 @@ function stored(): Promise<PageRunStore> {
     runStore.catch(() => (runStore = null));
   }
   return runStore;
+}
+
+async function viewedResults(runId: string): Promise<StoredResults> {
+  if (viewed?.runId !== runId) await openStored(runId);
+  return viewed!.results;
 }
 
 async function openStored(runId: string): Promise<StoredRunView> {
@@ -154,10 +183,11 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
       chosen,
       { onProgress: (event) => void onProgress({ ...event, backend: chosen.report }), signal: controller.signal, ortOnGpu: true, yieldBetweenBatches: true, checkpoint },
     );
-    await store.finish(runId, outcome);
+    await store.finish(runId, { ...outcome, trainTexts: withTokenDetail(outcome.trainTexts, inputs.train, inputs.tokenizer) });
     finished = outcome;
     const { result } = outcome;
     return {
+      runId,
       backend: chosen.report,
       strategy: result.config.strategy,
       trainCount: result.train.length,

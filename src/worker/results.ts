@@ -11,6 +11,10 @@ import type { InfluenceRow, InfluenceTarget, TopInfluences } from './protocol';
 export interface ExampleText {
   readonly prompt: string;
   readonly response: string;
+  /** What the workspace's token views need (src/worker/token-rows.ts); kept in stored rows and bundles. */
+  readonly tokens?: readonly string[];
+  readonly tokenCategories?: readonly number[];
+  readonly segments?: readonly { readonly label: string; readonly start: number; readonly end: number }[];
 }
 
 export function topInfluences(

@@ -35,6 +35,11 @@ export interface StoredResults {
   readonly summary: AttributionSummary;
   readonly result: AttributionResult;
   readonly trainTexts: readonly ExampleText[];
+  /** What the workspace shows beside the scores: the rows (text, tokens, segments), layers and configuration. */
+  readonly rows: NonNullable<RunRecord['rows']>;
+  readonly layers: RunRecord['layers'];
+  readonly config: RunRecord['config'];
+  readonly name: string;
 }
 
 const encoder = new TextEncoder();
@@ -151,7 +156,9 @@ export class PageRunStore {
     await saveRunResults(this.store, runId, result);
     const { rows } = await bundleContent(result, { model: null, train: null, queries: null, trainTexts: outcome.trainTexts, queryTexts: outcome.queryTexts });
     const run = await this.store.getRun(runId);
-    await this.store.updateRun(runId, { rows, config: { ...JSON.parse(JSON.stringify(result.config)) as Record<string, unknown>, page: run?.config.page ?? null } });
+    // Peak GPU memory is not part of the engine's config but the workspace's overview shows it, also for bundles.
+    const config = { ...JSON.parse(JSON.stringify(result.config)) as Record<string, unknown>, page: run?.config.page ?? null, peakGpuBytes: outcome.peakGpuBytes };
+    await this.store.updateRun(runId, { rows, config });
     // The results are stored: the checkpoint (about twice their size) has done its job.
     const tx = this.store.db.transaction(['checkpoints', 'chunks'], 'readwrite');
     await atomically(tx, () => issueAll([tx.objectStore('chunks').delete(this.store.chunkPrefixRange(runId, 'checkpoint/')), tx.objectStore('checkpoints').delete(runId)]));
@@ -191,21 +198,24 @@ export class PageRunStore {
     const pairs = train.length * queries.length;
     if (!(influence instanceof Float64Array) || influence.length !== pairs) throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
     const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
+    const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
+    const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
+    const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
     const result = {
       // What the scores measure labels them; a bundle's config or, failing that, its manifest's scores say it.
       config: { ...run.config, measurement: run.config.measurement ?? run.measurement },
       backend: run.backend ?? 'unknown',
-      layers: [],
+      layers: run.layers.map((layer) => ({ ...layer, damping: layer.damping ?? 0, activationEigenRange: null, gradientEigenRange: null })),
       queries,
       train,
       tau: tau instanceof Float64Array ? tau : new Float64Array(pairs),
       influence,
-      tauPerLayer: new Float64Array(0),
+      tauPerLayer: perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs ? perLayer : new Float64Array(0),
       selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
       // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see rank).
       trainTokenCounts: offsets instanceof Int32Array ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!) : new Int32Array(0),
-      queryTargetCounts: new Float64Array(queries.length),
-      tauPerToken: null,
+      queryTargetCounts: targetCounts instanceof Float64Array && targetCounts.length === queries.length ? targetCounts : new Float64Array(queries.length),
+      tauPerToken: offsets instanceof Int32Array && perTokenValues instanceof Float64Array ? { offsets, values: perTokenValues } : null,
       factors: { strategy: run.strategy, layers: [] },
       timings: [],
     } as unknown as AttributionResult;
@@ -218,10 +228,10 @@ export class PageRunStore {
       benchmarks: [...new Set(queries.map(benchmarkOf))],
       subsample: null,
       timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
-      peakGpuBytes: null,
+      peakGpuBytes: typeof run.config.peakGpuBytes === 'number' ? run.config.peakGpuBytes : null,
     };
     const trainTexts = run.rows.train.map((row) => ({ prompt: row.prompt ?? row.text ?? '', response: row.response ?? '' }));
-    return { summary, result, trainTexts };
+    return { summary, result, trainTexts, rows: run.rows, layers: run.layers, config: run.config, name: run.name };
   }
 }
 
@@ -241,6 +251,8 @@ function pageConfig(run: RunRecord): StoredRequest | null {
 function metaOf(row: DatasetRow): ExampleMeta {
   return {
     id: row.id,
+    ...(row.segments !== undefined && { segments: row.segments }),
+    ...(row.tokenCategories !== undefined && { tokenCategories: row.tokenCategories }),
     ...(row.domain !== undefined && { domain: row.domain }),
     ...(row.difficulty !== undefined && { difficulty: row.difficulty }),
     ...(row.benchmark !== undefined && { benchmark: row.benchmark }),
