@@ -10,6 +10,7 @@ import { chooseBackend } from '../worker/backend-choice';
 import { bundleContent } from '../worker/bundle-content';
 import { DEMO_MODEL_PATH, InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../worker/inputs';
 import type { ProgressEvent } from '../worker/protocol';
+import { withTokenDetail } from '../worker/token-rows';
 import type { AttributeArgs } from './args';
 import { factorsForLayers, readFactorsDirectory, writeKronfluenceDirectory } from './kronfluence-dirs';
 import { formatReport, runSummary, type RunSummary } from './summary';
@@ -53,7 +54,7 @@ export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSi
         model: { name: inputs.modelName, bytes: modelBytes },
         train: args.train ? { name: path.basename(args.train), bytes: await readFile(args.train) } : null,
         queries: args.queries ? { name: path.basename(args.queries), bytes: await readFile(args.queries) } : null,
-        trainTexts: outcome.trainTexts,
+        trainTexts: withTokenDetail(outcome.trainTexts, inputs.train, inputs.tokenizer),
         queryTexts: outcome.queryTexts,
       });
       await writeOutput(args.out, await encodeBundle(content, { generator: 'iwb attribute' }));

@@ -8,6 +8,7 @@ import './run-controls';
 import './attribution-progress';
 import './influence-results';
 import './run-library';
+import './workspace/results-workspace';
 
 type RunState =
   | { readonly phase: 'idle' }
@@ -83,6 +84,7 @@ export class WorkbenchApp extends LitElement {
       ${this.renderRun(run)}
       <run-library
         .api=${this.engine.runs}
+        .workspace=${this.engine.workspace}
         .generation=${this.storedGeneration}
         .busy=${run.phase === 'running'}
         @resume-run=${(e: CustomEvent<string>) => void this.start(null, e.detail)}
@@ -111,6 +113,7 @@ export class WorkbenchApp extends LitElement {
             ${s.subsample ?? ''}
           </p>
           <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>
+          ${s.runId ? html`<results-workspace .api=${this.engine.workspace} run-id=${s.runId}></results-workspace>` : ''}
         `;
       }
     }
