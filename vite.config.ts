@@ -21,6 +21,9 @@ export default defineConfig({
             // Links with ?bundle=… or ?demo=… are the same page.
             ignoreURLParametersMatching: [/.*/],
             navigateFallback: 'index.html',
+            // The first visit's page is controlled as soon as the cache is full, so it is offline-ready without a reload.
+            clientsClaim: true,
+            skipWaiting: true,
           },
         })]),
   ],

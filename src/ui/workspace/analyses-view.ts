@@ -57,7 +57,7 @@ export class AnalysesView extends LitElement {
       ${data.benchmarks.map((b) => html`<h3>${b.benchmark}</h3><div class="charts">
         ${b.topTokens.map((d) => html`<div data-top-tokens=${`${b.benchmark}|${d.domain}`}>
           <div class="note">training domain ${d.domain}</div>
-          ${this.tokenTable('most helpful', d.helpful)}${this.tokenTable('most harmful', d.harmful)}
+          <div class="charts">${this.tokenTable('most helpful', d.helpful)}${this.tokenTable('most harmful', d.harmful)}</div>
         </div>`)}
       </div>`)}
     `;
@@ -69,8 +69,11 @@ export class AnalysesView extends LitElement {
       fx: { label: null },
       x: { label: null, tickRotate: -25 },
       y: { label, grid: true, tickFormat: (v: number) => formatScore(v) },
-      color: { type: 'diverging', scheme: 'PuOr', reverse: true },
-      marks: [Plot.barY(rows, { fx: 'benchmark', x: 'label', y: 'mean', fill: 'mean' }), Plot.ruleY([0], { stroke: '#1f2430' })],
+      color: { domain: ['helps', 'harms'], range: ['#5e3c99', '#e66101'], legend: true },
+      marks: [
+        Plot.barY(rows, { fx: 'benchmark', x: 'label', y: 'mean', fill: (d: Row) => (d.mean >= 0 ? 'helps' : 'harms') }),
+        Plot.ruleY([0], { stroke: '#1f2430' }),
+      ],
       ariaLabel: `${label} by benchmark`,
     });
     chart.setAttribute(marker, '');
