@@ -18,6 +18,8 @@ export interface SyntheticShape {
   readonly tokens: readonly [number, number];
   readonly hostile?: boolean;
   readonly seed?: number;
+  /** Make training example 0 this many tokens long (the heatmap's long case). */
+  readonly firstTokens?: number;
 }
 
 const WORDS = ['so', 'then', 'therefore', '12', '+', '=', 'x', 'def', '(', ')', ':', 'return', 'the', 'answer', 'is', '7', 'if', 'because'];
@@ -33,6 +35,7 @@ export function syntheticContent(shape: SyntheticShape): BundleContent {
   const domains = ['math', 'code'];
   const difficulties = ['easy', 'medium', 'hard'];
   const lengths = Array.from({ length: N }, () => shape.tokens[0] + Math.floor(random() * (shape.tokens[1] - shape.tokens[0] + 1)));
+  if (shape.firstTokens !== undefined && N > 0) lengths[0] = shape.firstTokens;
   const offsets = new Int32Array(N + 1);
   lengths.forEach((length, n) => (offsets[n + 1] = offsets[n]! + length));
   const total = offsets[N]!;
