@@ -8,6 +8,8 @@
  * the figures depend on the machine and its load, which are recorded with them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,10 +38,21 @@ const bytes = await syntheticBundle(shape, 'F32');
 const encodeSeconds = (performance.now() - started) / 1000;
 console.log(`bundle: ${shape.queries} queries × ${shape.train} training examples, ${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB (made in ${encodeSeconds.toFixed(1)} s)`);
 
+// A plain HTTP server on another port (a cross-origin ?bundle= link, as a user's would be); Playwright's
+// route.fulfill cannot carry a body this size through the DevTools protocol.
+const files = createServer((request, response) => {
+  if (request.url !== '/ui.iwb') return void response.writeHead(404).end();
+  response.writeHead(200, { 'content-type': 'application/octet-stream', 'access-control-allow-origin': '*', 'content-length': bytes.byteLength });
+  response.end(bytes);
+});
+await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+const bundleUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}/ui.iwb`;
 const served = await servePage();
 const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 } });
-await context.route('**/bench/ui.iwb', (route) => route.fulfill({ body: Buffer.from(bytes), contentType: 'application/octet-stream' }));
 const page = await context.newPage();
+page.on('crash', () => console.error('the page crashed (out of memory?)'));
+page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+page.on('console', (message) => message.type() === 'error' && console.error(`console: ${message.text()}`));
 const chromium = served.browser.version();
 
 /**
@@ -89,7 +102,7 @@ const SCROLL = `async (list) => {
 }`;
 
 const openStart = performance.now();
-await page.goto(`${served.url}?bundle=bench/ui.iwb`);
+await page.goto(`${served.url}?bundle=${encodeURIComponent(bundleUrl)}`);
 await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 1_800_000 });
 const openSeconds = (performance.now() - openStart) / 1000;
 console.log(`import + open + overview: ${openSeconds.toFixed(1)} s`);
@@ -123,6 +136,7 @@ const scroll = (await page.locator('query-view lit-virtualizer').evaluate(scroll
 };
 console.log(`ranked list scroll: median ${scroll.medianMs.toFixed(1)} ms, p95 ${scroll.p95Ms.toFixed(1)} ms, max ${scroll.maxMs.toFixed(1)} ms per frame, ${scroll.over33Ms} of ${scroll.frames} frames over 33 ms`);
 await served.close();
+files.close();
 
 const report = {
   date: new Date().toISOString(),

@@ -9,6 +9,7 @@ import {
 import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
 import { TOKEN_CATEGORIES } from '../data/categories';
 import { seededUniform } from '../models/weights';
+import type { AttributionResult } from '../influence/types';
 import type { InfluenceTarget } from './protocol';
 import type { StoredResults } from './run-store';
 import type {
@@ -218,19 +219,52 @@ function topTokens(stored: StoredResults, queries: readonly number[]) {
   });
 }
 
+/**
+ * The run reduced to one "query" per benchmark: its per-token row is the benchmark's mean of s_q · τ(q, n, t), summed
+ * in the order tokenInfluence sums it (so every aggregate below equals the one over the benchmark's queries bit for
+ * bit), with a unit scale ('summed-loss', one target token). The aggregations then read one row instead of hundreds.
+ */
+function perBenchmarkResult(stored: StoredResults, benchmarks: readonly string[]): AttributionResult {
+  const { result } = stored;
+  const tokens = result.tauPerToken!;
+  const total = tokens.offsets[tokens.offsets.length - 1]!;
+  const scales = queryScales(result);
+  const values = new Float64Array(benchmarks.length * total);
+  benchmarks.forEach((benchmark, b) => {
+    const queries = targetQueries(stored, { benchmark });
+    const row = values.subarray(b * total, (b + 1) * total);
+    for (const q of queries) {
+      const source = tokens.values.subarray(q * total, (q + 1) * total);
+      for (let t = 0; t < total; t++) row[t]! += (scales[q]! * source[t]!) / queries.length;
+    }
+  });
+  return {
+    ...result,
+    config: { ...result.config, measurement: 'summed-loss' },
+    queries: benchmarks.map((benchmark) => ({ id: benchmark, benchmark })),
+    queryTargetCounts: new Float64Array(benchmarks.length).fill(1),
+    tauPerToken: { offsets: tokens.offsets, values },
+  };
+}
+
+const analysesCache = new WeakMap<StoredResults, AnalysesData>();
+
 export function workspaceAnalyses(stored: StoredResults): AnalysesData {
   if (!stored.result.tauPerToken) throw new Error('this run has no per-token scores: run it with per-token scores on to see these analyses');
+  const cached = analysesCache.get(stored);
+  if (cached) return cached;
   const benchmarks = [...new Set(stored.result.queries.map(benchmarkOf))];
-  return {
-    benchmarks: benchmarks.map((benchmark) => {
-      const queries = targetQueries(stored, { benchmark });
-      return {
-        benchmark,
-        segments: segmentSummary(stored.result, queries),
-        categories: tokenCategorySummary(stored.result, queries, TOKEN_CATEGORIES),
-        topTokens: topTokens(stored, queries),
-      };
-    }),
+  const reduced = perBenchmarkResult(stored, benchmarks);
+  const view = { ...stored, result: reduced };
+  const data: AnalysesData = {
+    benchmarks: benchmarks.map((benchmark, b) => ({
+      benchmark,
+      segments: segmentSummary(reduced, [b]),
+      categories: tokenCategorySummary(reduced, [b], TOKEN_CATEGORIES),
+      topTokens: topTokens(view, [b]),
+    })),
     minTokenCount: MIN_TOKEN_COUNT,
   };
+  analysesCache.set(stored, data);
+  return data;
 }

@@ -133,6 +133,9 @@ describe('workspace on a bundle opened by URL', () => {
     expect(await page.locator('query-view select[data-norm]').inputValue()).toBe('self-influence');
     expect(await page.locator('query-view select[data-sort]').inputValue()).toBe('raw');
     expect(await page.locator('query-view [data-shown-label]').textContent()).toContain('÷ √self-influence');
+    const link = (await page.locator('results-workspace [data-view-link]').getAttribute('href'))!;
+    expect(link).toContain('bundle=fixtures');
+    expect(link).toContain('query=q3');
     const result = resultOf(bundle);
     const N = result.train.length;
     const raw = scoreView(result, 'none').values.subarray(3 * N, 4 * N);

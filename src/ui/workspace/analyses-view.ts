@@ -3,7 +3,7 @@ import { customElement, property } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
 import type { AnalysesData, GroupEntry, TopToken, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
-import { formatScore } from './model';
+import { formatScore, TICK_FORMAT } from './model';
 import type { Route } from './route';
 import { viewStyles } from './shared-styles';
 
@@ -68,7 +68,7 @@ export class AnalysesView extends LitElement {
       width: 640, height: 260, marginBottom: 50, marginLeft: 60,
       fx: { label: null },
       x: { label: null, tickRotate: -25 },
-      y: { label, grid: true, tickFormat: (v: number) => formatScore(v) },
+      y: { label, grid: true, tickFormat: TICK_FORMAT },
       color: { domain: ['helps', 'harms'], range: ['#5e3c99', '#e66101'], legend: true },
       marks: [
         Plot.barY(rows, { fx: 'benchmark', x: 'label', y: 'mean', fill: (d: Row) => (d.mean >= 0 ? 'helps' : 'harms') }),

@@ -3,7 +3,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
 import type { ExampleDetail, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
-import { divergingColor, formatScore, maxAbs, textColorOn } from './model';
+import { divergingColor, formatScore, maxAbs, textColorOn, TICK_FORMAT } from './model';
 import { navigateEvent, parseTarget, type Route } from './route';
 import { viewStyles } from './shared-styles';
 
@@ -63,13 +63,13 @@ export class ExampleView extends LitElement {
     if (!index || !route) return html``;
     const current = this.exampleId();
     const target = this.target();
-    const needle = route.search.toLowerCase();
+    const needle = route.find.toLowerCase();
     const matching = index.train.filter((t) => t.id === current || !needle || t.id.toLowerCase().includes(needle) || t.prompt.toLowerCase().includes(needle));
     const inQuery = target.startsWith('query:') ? target.slice(6) : route.query;
     return html`
       <div class="controls">
-        <label>Find a training example (id or text)<input type="search" data-example-search .value=${route.search}
-          @input=${(e: Event) => this.go({ search: (e.target as HTMLInputElement).value })} /></label>
+        <label>Find a training example (id or text)<input type="search" data-example-search .value=${route.find}
+          @input=${(e: Event) => this.go({ find: (e.target as HTMLInputElement).value })} /></label>
         <label>Training example<select data-example-select @change=${(e: Event) => this.go({ example: (e.target as HTMLSelectElement).value })}>
           ${matching.slice(0, SHOWN_EXAMPLES).map((t) => html`<option value=${t.id} ?selected=${t.id === current}>${t.id} · ${t.domain} · ${t.difficulty}</option>`)}
         </select></label>
@@ -115,7 +115,7 @@ export class ExampleView extends LitElement {
       <p class="note">Each token's colour is the influence credited to producing it (the score at position t belongs to the
         token t + 1 it predicts). Hover a token for its value, or focus the text and use the arrow keys. A dark bar on a
         token's left marks the start of a segment.</p>
-      <figure>${Plot.legend({ color: { ...color.options, label: 'influence per token (purple helps, orange harms)' }, tickFormat: (v: number) => formatScore(v), width: 380 })}</figure>
+      <figure>${Plot.legend({ color: { ...color.options, label: 'influence per token (purple helps, orange harms)' }, tickFormat: TICK_FORMAT, width: 400, marginLeft: 18, marginRight: 18 })}</figure>
       <div class="heatmap" data-heatmap tabindex="0" role="group" aria-label="token heatmap; arrow keys move between tokens"
         @keydown=${(e: KeyboardEvent) => this.moveCursor(e, values.length)}>${detail.tokens.map((token, t) => {
           const background = color.apply(values[t]!);
@@ -150,7 +150,7 @@ export class ExampleView extends LitElement {
       <figure data-layers-chart>
         ${Plot.plot({
           width: 560, height: 40 + 26 * detail.layers.length, marginLeft: 170,
-          x: { label: 'influence', grid: true, tickFormat: (v: number) => formatScore(v), ticks: 5 },
+          x: { label: 'influence', grid: true, tickFormat: TICK_FORMAT, ticks: 5 },
           y: { label: null, domain: detail.layers.map((l) => l.name) },
           marks: [
             Plot.barX(detail.layers, { x: 'value', y: 'name', fill: (d: { value: number }) => (d.value >= 0 ? '#5e3c99' : '#e66101') }),

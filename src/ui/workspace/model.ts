@@ -29,6 +29,9 @@ export function textColorOn(background: string): string {
   return luminance > 0.179 ? '#000' : '#fff';
 }
 
+/** Axis and legend ticks: three significant digits with a sign (d3-format), short enough not to collide. */
+export const TICK_FORMAT = '+.3~g';
+
 export function maxAbs(values: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));

@@ -4,7 +4,7 @@ import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
 import type { Normalization } from '../../worker/protocol';
 import type { CrossDomainEntry, OverviewData, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
-import { concentrationCurve, distinct, divergingColor, formatScore, maxAbs, NORMALIZATION_LABELS, textColorOn } from './model';
+import { concentrationCurve, distinct, divergingColor, formatScore, maxAbs, NORMALIZATION_LABELS, textColorOn, TICK_FORMAT } from './model';
 import { navigateEvent, type Route } from './route';
 import { viewStyles } from './shared-styles';
 import { css } from 'lit';
@@ -108,7 +108,7 @@ export class OverviewView extends LitElement {
     const domains = distinct(columns.map(([d]) => d));
     return html`
       <figure>
-        ${Plot.legend({ color: { ...color.options, label: 'mean influence per training example' }, tickFormat: (v: number) => formatScore(v), width: 360 })}
+        ${Plot.legend({ color: { ...color.options, label: 'mean influence per training example' }, tickFormat: TICK_FORMAT, width: 400, marginLeft: 18, marginRight: 18 })}
       </figure>
       <div style="overflow-x:auto">
       <table class="heat" data-cross-domain>
@@ -145,7 +145,7 @@ export class OverviewView extends LitElement {
     return html`<figure data-histogram=${benchmark}>
       ${Plot.plot({
         width: 340, height: 200, marginLeft: 50,
-        x: { label: 'influence', tickFormat: (v: number) => formatScore(v), ticks: 4 },
+        x: { label: 'influence', tickFormat: TICK_FORMAT, ticks: 4 },
         y: { label: 'training examples', grid: true, tickFormat: (v: number) => (Number.isInteger(v) ? String(v) : '') },
         color: { domain: ['helps', 'harms'], range: ['#5e3c99', '#e66101'] },
         marks: [

@@ -31,7 +31,7 @@ export class QueryView extends LitElement {
     @media (max-width: 50rem) { .picker { grid-template-columns: 1fr; } }
     select[size] { width: 100%; }
     lit-virtualizer { height: 30rem; border: 1px solid #d8dce3; border-radius: 4px; }
-    .row { display: grid; grid-template-columns: 3.5rem 12rem 11rem 1fr; gap: 0.6rem; align-items: center; width: 100%;
+    .row { display: grid; grid-template-columns: 3.5rem 8rem 17rem 1fr; gap: 0.6rem; align-items: center; width: 100%;
       text-align: left; border: none; border-bottom: 1px solid #eceef2; background: #fff; padding: 0.3rem 0.5rem;
       cursor: pointer; color: #1f2430; font-size: 0.85rem; }
     .row:hover { background: #f3f1f9; }

@@ -36,6 +36,7 @@ export class ResultsWorkspace extends LitElement {
     [role='tab']:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
     .problem { color: #a4161a; white-space: pre-wrap; }
     .readonly { color: #4a5263; font-size: 0.9rem; }
+    a { color: #1d4ed8; }
   `;
 
   private readonly onHashChange = () => (this.route = parseRoute(location.hash));
@@ -69,6 +70,16 @@ export class ResultsWorkspace extends LitElement {
     history.replaceState(history.state, '', `${location.pathname}${location.search}${formatRoute(this.route)}`);
   }
 
+  /** A link that reopens this view: ?bundle= links stay as they are, otherwise the stored run by id. */
+  private linkToView(): string {
+    const params = new URLSearchParams(location.search);
+    if (!params.has('bundle')) {
+      params.delete('demo');
+      params.set('run', this.runId);
+    }
+    return `${location.pathname}?${params.toString()}${formatRoute(this.route)}`;
+  }
+
   private onTabKey(event: KeyboardEvent): void {
     const at = VIEWS.indexOf(this.route.view);
     const next = event.key === 'ArrowRight' ? (at + 1) % VIEWS.length : event.key === 'ArrowLeft' ? (at + VIEWS.length - 1) % VIEWS.length : -1;
@@ -86,7 +97,9 @@ export class ResultsWorkspace extends LitElement {
     const onNavigate = (e: CustomEvent<Partial<Route>>) => this.navigate(e.detail);
     return html`
       <h2>Workspace: <span data-workspace-name>${index.name}</span></h2>
-      ${index.imported ? html`<p class="readonly">Read-only: imported from ${index.settings.importedFrom}.</p>` : html``}
+      <p class="readonly">${index.imported ? `Read-only: imported from ${index.settings.importedFrom}. ` : ''}
+        <a href=${this.linkToView()} data-view-link>Link to this view</a> (opens these results in this browser; with
+        <code>?bundle=</code> in the address, in any browser that can fetch the bundle).</p>
       <div role="tablist" aria-label="Workspace views" @keydown=${(e: KeyboardEvent) => this.onTabKey(e)}>
         ${VIEWS.map((view) => html`<button role="tab" id=${`tab-${view}`} aria-controls="view-panel" data-tab=${view}
             aria-selected=${route.view === view ? 'true' : 'false'} tabindex=${route.view === view ? 0 : -1}

@@ -20,14 +20,15 @@ export interface Route {
   readonly domain: string;
   readonly difficulty: string;
   readonly segment: string;
-  /** Training-example view: the example and what its token influence is on. */
+  /** Training-example view: its search text, the example and what its token influence is on. */
+  readonly find: string;
   readonly example: string;
   readonly target: string;
 }
 
 export const DEFAULT_ROUTE: Route = {
   view: 'overview', norm: 'none', query: '', search: '', benchmark: '', sort: 'shown', ascending: false,
-  domain: '', difficulty: '', segment: '', example: '', target: '',
+  domain: '', difficulty: '', segment: '', find: '', example: '', target: '',
 };
 
 const NORMS: readonly Normalization[] = ['none', 'self-influence', 'token-count'];
@@ -51,6 +52,7 @@ export function parseRoute(hash: string): Route {
     domain: text('domain'),
     difficulty: text('difficulty'),
     segment: text('segment'),
+    find: text('find'),
     example: text('example'),
     target: text('target'),
   };
