@@ -129,7 +129,7 @@ export class QueryView extends LitElement {
       </div>
       <p class="note" data-shown-label>Showing ${NORMALIZATION_LABELS[shown]}: ${label}. Bars: purple helps, orange harms,
         length relative to the largest |score| (${formatScore(scale)}). ${rows.length} of ${index.train.length} examples pass the filters.</p>
-      <lit-virtualizer scroller data-ranking .items=${rows} .renderItem=${(row: RankedRow) => this.renderRow(index, row, scale, scores.query)}></lit-virtualizer>
+      <lit-virtualizer scroller data-ranking aria-label="ranked training examples" .items=${rows} .renderItem=${(row: RankedRow) => this.renderRow(index, row, scale, scores.query)}></lit-virtualizer>
     `;
   }
 

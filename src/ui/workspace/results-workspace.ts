@@ -28,7 +28,8 @@ export class ResultsWorkspace extends LitElement {
 
   static override styles = css`
     :host { display: block; margin-top: 1rem; border-top: 1px solid #d8dce3; padding-top: 0.5rem; }
-    h2 { font-size: 1.15rem; margin: 0.3rem 0; }
+    /* An h3: inside a stored run's section its h2 already names the run. */
+    h3.title { font-size: 1.15rem; margin: 0.3rem 0; }
     [role='tablist'] { display: flex; gap: 0.25rem; border-bottom: 2px solid #d8dce3; margin: 0.5rem 0 0.8rem; flex-wrap: wrap; }
     [role='tab'] { font: inherit; border: 1px solid #b7bdc8; border-bottom: none; background: #f3f4f7; padding: 0.35rem 0.8rem;
       border-radius: 6px 6px 0 0; cursor: pointer; color: #1f2430; }
@@ -96,7 +97,7 @@ export class ResultsWorkspace extends LitElement {
     const route = this.route;
     const onNavigate = (e: CustomEvent<Partial<Route>>) => this.navigate(e.detail);
     return html`
-      <h2>Workspace: <span data-workspace-name>${index.name}</span></h2>
+      <h3 class="title">Workspace: <span data-workspace-name>${index.name}</span></h3>
       <p class="readonly">${index.imported ? `Read-only: imported from ${index.settings.importedFrom}. ` : ''}
         <a href=${this.linkToView()} data-view-link>Link to this view</a> (opens these results in this browser; with
         <code>?bundle=</code> in the address, in any browser that can fetch the bundle).</p>
