@@ -28,7 +28,9 @@ const { values: args } = parseArgs({
   },
 });
 const shape = {
-  queries: Number(args.queries), train: Number(args.train), tokens: [Number(args['min-tokens']), Number(args['max-tokens'])] as const,
+  queries: Number(args.queries),
+  train: Number(args.train),
+  tokens: [Number(args['min-tokens']), Number(args['max-tokens'])] as const,
   firstTokens: 2000,
 };
 const repeats = Number(args.repeats);
@@ -36,13 +38,19 @@ const loadBefore = loadavg()[0]!;
 const started = performance.now();
 const bytes = await syntheticBundle(shape, 'F32');
 const encodeSeconds = (performance.now() - started) / 1000;
-console.log(`bundle: ${shape.queries} queries × ${shape.train} training examples, ${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB (made in ${encodeSeconds.toFixed(1)} s)`);
+console.log(
+  `bundle: ${shape.queries} queries × ${shape.train} training examples, ${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB (made in ${encodeSeconds.toFixed(1)} s)`,
+);
 
 // A plain HTTP server on another port (a cross-origin ?bundle= link, as a user's would be); Playwright's
 // route.fulfill cannot carry a body this size through the DevTools protocol.
 const files = createServer((request, response) => {
   if (request.url !== '/ui.iwb') return void response.writeHead(404).end();
-  response.writeHead(200, { 'content-type': 'application/octet-stream', 'access-control-allow-origin': '*', 'content-length': bytes.byteLength });
+  response.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'access-control-allow-origin': '*',
+    'content-length': bytes.byteLength,
+  });
   response.end(bytes);
 });
 await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
@@ -108,10 +116,30 @@ const openSeconds = (performance.now() - openStart) / 1000;
 console.log(`import + open + overview: ${openSeconds.toFixed(1)} s`);
 
 const cases: { view: string; hash: (i: number) => string; tag: string; ready: (i: number) => string }[] = [
-  { view: 'overview (÷ √self-influence)', hash: (i) => `#norm=self-influence&r=${i}`, tag: 'overview-view', ready: () => 'self-influence' },
-  { view: 'query (ranking of all training examples)', hash: (i) => `#view=query&query=q${(10 + i) % shape.queries}`, tag: 'query-view', ready: (i) => `q${(10 + i) % shape.queries}|none|shown` },
-  { view: 'training example (2,000-token heatmap)', hash: (i) => `#view=example&example=t0&target=query:q${(20 + i) % shape.queries}`, tag: 'example-view', ready: (i) => `t0|query:q${(20 + i) % shape.queries}` },
-  { view: 'training example (short)', hash: (i) => `#view=example&example=t${5 + i}&target=benchmark:gsm8k`, tag: 'example-view', ready: (i) => `t${5 + i}|benchmark:gsm8k` },
+  {
+    view: 'overview (÷ √self-influence)',
+    hash: (i) => `#norm=self-influence&r=${i}`,
+    tag: 'overview-view',
+    ready: () => 'self-influence',
+  },
+  {
+    view: 'query (ranking of all training examples)',
+    hash: (i) => `#view=query&query=q${(10 + i) % shape.queries}`,
+    tag: 'query-view',
+    ready: (i) => `q${(10 + i) % shape.queries}|none|shown`,
+  },
+  {
+    view: 'training example (2,000-token heatmap)',
+    hash: (i) => `#view=example&example=t0&target=query:q${(20 + i) % shape.queries}`,
+    tag: 'example-view',
+    ready: (i) => `t0|query:q${(20 + i) % shape.queries}`,
+  },
+  {
+    view: 'training example (short)',
+    hash: (i) => `#view=example&example=t${5 + i}&target=benchmark:gsm8k`,
+    tag: 'example-view',
+    ready: (i) => `t${5 + i}|benchmark:gsm8k`,
+  },
   { view: 'sequences and tokens', hash: () => '#view=analyses', tag: 'analyses-view', ready: () => '' },
 ];
 const views: { view: string; firstPaintMs: number[] }[] = [];
@@ -132,15 +160,28 @@ await page.locator('query-view [data-row][data-rank="1"]').waitFor();
 // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see FIRST_PAINT: the page gets plain text.
 const scrollInPage = new Function('list', `return (${SCROLL})(list);`) as (list: Element) => Promise<unknown>;
 const scroll = (await page.locator('query-view lit-virtualizer').evaluate(scrollInPage)) as {
-  frames: number; pixelsPerFrame: number; medianMs: number; p95Ms: number; maxMs: number; over33Ms: number; scrolledTo: number;
+  frames: number;
+  pixelsPerFrame: number;
+  medianMs: number;
+  p95Ms: number;
+  maxMs: number;
+  over33Ms: number;
+  scrolledTo: number;
 };
-console.log(`ranked list scroll: median ${scroll.medianMs.toFixed(1)} ms, p95 ${scroll.p95Ms.toFixed(1)} ms, max ${scroll.maxMs.toFixed(1)} ms per frame, ${scroll.over33Ms} of ${scroll.frames} frames over 33 ms`);
+console.log(
+  `ranked list scroll: median ${scroll.medianMs.toFixed(1)} ms, p95 ${scroll.p95Ms.toFixed(1)} ms, max ${scroll.maxMs.toFixed(1)} ms per frame, ${scroll.over33Ms} of ${scroll.frames} frames over 33 ms`,
+);
 await served.close();
 files.close();
 
 const report = {
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadavg1Before: loadBefore, loadavg1After: loadavg()[0]! },
+  machine: {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    loadavg1Before: loadBefore,
+    loadavg1After: loadavg()[0]!,
+  },
   browser: `headless Chromium ${chromium}`,
   bundle: { ...shape, mib: bytes.byteLength / 2 ** 20, scoreDtype: 'F32' },
   importOpenOverviewSeconds: openSeconds,

@@ -22,7 +22,26 @@ export interface SyntheticShape {
   readonly firstTokens?: number;
 }
 
-const WORDS = ['so', 'then', 'therefore', '12', '+', '=', 'x', 'def', '(', ')', ':', 'return', 'the', 'answer', 'is', '7', 'if', 'because'];
+const WORDS = [
+  'so',
+  'then',
+  'therefore',
+  '12',
+  '+',
+  '=',
+  'x',
+  'def',
+  '(',
+  ')',
+  ':',
+  'return',
+  'the',
+  'answer',
+  'is',
+  '7',
+  'if',
+  'because',
+];
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
 
 export function syntheticContent(shape: SyntheticShape): BundleContent {
@@ -34,7 +53,10 @@ export function syntheticContent(shape: SyntheticShape): BundleContent {
   const benchmarks = ['gsm8k', 'mbpp'];
   const domains = ['math', 'code'];
   const difficulties = ['easy', 'medium', 'hard'];
-  const lengths = Array.from({ length: N }, () => shape.tokens[0] + Math.floor(random() * (shape.tokens[1] - shape.tokens[0] + 1)));
+  const lengths = Array.from(
+    { length: N },
+    () => shape.tokens[0] + Math.floor(random() * (shape.tokens[1] - shape.tokens[0] + 1)),
+  );
   if (shape.firstTokens !== undefined && N > 0) lengths[0] = shape.firstTokens;
   const offsets = new Int32Array(N + 1);
   lengths.forEach((length, n) => (offsets[n + 1] = offsets[n]! + length));
@@ -44,7 +66,9 @@ export function syntheticContent(shape: SyntheticShape): BundleContent {
     const promptEnd = Math.max(1, Math.floor(length * 0.3));
     const answerStart = Math.max(promptEnd, Math.floor(length * 0.7));
     const answerEnd = Math.max(answerStart + 1, Math.floor(length * 0.85));
-    const tokens = Array.from({ length }, (_, t) => (t === 0 ? '<|bos|>' : ` ${WORDS[Math.floor(random() * WORDS.length)]}`));
+    const tokens = Array.from({ length }, (_, t) =>
+      t === 0 ? '<|bos|>' : ` ${WORDS[Math.floor(random() * WORDS.length)]}`,
+    );
     if (shape.hostile) tokens[1] = HOSTILE;
     return {
       id: shape.hostile ? `t${n}<b>bold</b>` : `t${n}`,
@@ -95,11 +119,23 @@ export function syntheticContent(shape: SyntheticShape): BundleContent {
     datasets: { train: null, query: null },
     strategy: 'ekfac',
     config: {
-      strategy: 'ekfac', damping: { kind: 'heuristic', factor: 0.1 }, fisher: 'sampled', measurement: 'mean-log-likelihood',
-      perToken: true, seed: 0, peakGpuBytes: 12 * 2 ** 20,
+      strategy: 'ekfac',
+      damping: { kind: 'heuristic', factor: 0.1 },
+      fisher: 'sampled',
+      measurement: 'mean-log-likelihood',
+      perToken: true,
+      seed: 0,
+      peakGpuBytes: 12 * 2 ** 20,
     },
     backend: shape.hostile ? HOSTILE : 'synthetic (no engine)',
-    layers: [0, 1].map((l) => ({ name: `/h.${l}/mlp/c_fc/MatMul`, weightName: `onnx::MatMul_${l}`, dIn: 16, dOut: 64, hasBias: true, damping: 1e-3 * (l + 1) })),
+    layers: [0, 1].map((l) => ({
+      name: `/h.${l}/mlp/c_fc/MatMul`,
+      weightName: `onnx::MatMul_${l}`,
+      dIn: 16,
+      dOut: 64,
+      hasBias: true,
+      damping: 1e-3 * (l + 1),
+    })),
     scores: {
       measurement: 'mean-log-likelihood',
       tau: { shape: [Q, N], data: tau },
@@ -114,7 +150,11 @@ export function syntheticContent(shape: SyntheticShape): BundleContent {
 }
 
 export function syntheticBundle(shape: SyntheticShape, scoreDtype: 'F32' | 'F64' = 'F64'): Promise<Uint8Array> {
-  return encodeBundle(syntheticContent(shape), { scoreDtype, createdAt: '2026-11-30T00:00:00.000Z', generator: 'scripts/workspace-bundle.ts' });
+  return encodeBundle(syntheticContent(shape), {
+    scoreDtype,
+    createdAt: '2026-11-30T00:00:00.000Z',
+    generator: 'scripts/workspace-bundle.ts',
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

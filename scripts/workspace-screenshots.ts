@@ -12,7 +12,9 @@ const bytes = readFileSync(bundlePath);
 mkdirSync(out, { recursive: true });
 const served = await servePage();
 const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 900 } });
-await context.route('**/shots/run.iwb', (route) => route.fulfill({ body: bytes, contentType: 'application/octet-stream' }));
+await context.route('**/shots/run.iwb', (route) =>
+  route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
+);
 const page = await context.newPage();
 await page.goto(`${served.url}?bundle=shots/run.iwb`);
 await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });

@@ -6,7 +6,11 @@ import type { Example } from '../data/dataset';
 import type { TextTokenizer } from '../data/tokenizer';
 import type { ExampleText } from './results';
 
-export function withTokenDetail(texts: readonly ExampleText[], examples: readonly Example[], tokenizer: TextTokenizer | undefined): ExampleText[] {
+export function withTokenDetail(
+  texts: readonly ExampleText[],
+  examples: readonly Example[],
+  tokenizer: TextTokenizer | undefined,
+): ExampleText[] {
   return texts.map((text, i) => {
     const example = examples[i];
     if (!example) return text;

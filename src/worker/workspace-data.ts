@@ -4,7 +4,12 @@
  * bootstrap interval for the cross-domain table, per-segment and per-layer sums of one example, and top tokens.
  */
 import {
-  benchmarkOf, benchmarkScores, creditedTokenInfluence, crossDomainTable, segmentSummary, tokenCategorySummary,
+  benchmarkOf,
+  benchmarkScores,
+  creditedTokenInfluence,
+  crossDomainTable,
+  segmentSummary,
+  tokenCategorySummary,
 } from '../influence/aggregate';
 import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
 import { TOKEN_CATEGORIES } from '../data/categories';
@@ -13,7 +18,14 @@ import type { AttributionResult } from '../influence/types';
 import type { InfluenceTarget } from './protocol';
 import type { StoredResults } from './run-store';
 import type {
-  AnalysesData, CrossDomainEntry, ExampleDetail, OverviewData, QueryScores, TopToken, WorkspaceIndex, WorkspaceSettings,
+  AnalysesData,
+  CrossDomainEntry,
+  ExampleDetail,
+  OverviewData,
+  QueryScores,
+  TopToken,
+  WorkspaceIndex,
+  WorkspaceSettings,
 } from './workspace-protocol';
 
 export const BOOTSTRAP_RESAMPLES = 1000;
@@ -43,11 +55,20 @@ function settingsOf(stored: StoredResults, imported: string | null): WorkspaceSe
   return {
     model: page?.fingerprints?.model?.name ?? null,
     layers: stored.layers.map((layer) => ({
-      name: layer.name, weightName: layer.weightName ?? null, dIn: layer.dIn, dOut: layer.dOut, hasBias: layer.hasBias,
+      name: layer.name,
+      weightName: layer.weightName ?? null,
+      dIn: layer.dIn,
+      dOut: layer.dOut,
+      hasBias: layer.hasBias,
       damping: layer.damping ?? null,
     })),
     strategy: stored.result.config.strategy ?? stored.summary.strategy,
-    damping: damping?.kind === 'absolute' ? `absolute ${damping.value}` : damping?.kind === 'heuristic' ? `heuristic ${damping.factor} · mean(Λ) per layer` : 'not recorded',
+    damping:
+      damping?.kind === 'absolute'
+        ? `absolute ${damping.value}`
+        : damping?.kind === 'heuristic'
+          ? `heuristic ${damping.factor} · mean(Λ) per layer`
+          : 'not recorded',
     fisher: text(config.fisher, 'not recorded'),
     measurement: text(stored.result.config.measurement, 'not recorded'),
     backend: stored.summary.backend.description,
@@ -69,7 +90,10 @@ export function workspaceIndex(runId: string, stored: StoredResults, imported: s
     settings: settingsOf(stored, imported),
     benchmarks: [...new Set(result.queries.map(benchmarkOf))],
     queries: result.queries.map((q, i) => ({
-      id: q.id, benchmark: benchmarkOf(q), prompt: rows.query[i]?.prompt ?? rows.query[i]?.text ?? '', response: rows.query[i]?.response ?? '',
+      id: q.id,
+      benchmark: benchmarkOf(q),
+      prompt: rows.query[i]?.prompt ?? rows.query[i]?.text ?? '',
+      response: rows.query[i]?.response ?? '',
     })),
     train: result.train.map((example, n) => ({
       id: example.id,
@@ -116,7 +140,12 @@ export function workspaceOverview(stored: StoredResults, normalization: Normaliz
       resampled[b] = sum / group.length;
     }
     resampled.sort();
-    return { ...cell, sum: cell.mean * cell.trainCount, low: percentile(resampled, 0.025), high: percentile(resampled, 0.975) };
+    return {
+      ...cell,
+      sum: cell.mean * cell.trainCount,
+      low: percentile(resampled, 0.025),
+      high: percentile(resampled, 0.975),
+    };
   });
   return {
     label: view.label,
@@ -170,10 +199,15 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
     if (tokenValues) for (let t = start; t < Math.min(end, tokenValues.length); t++) sum += tokenValues[t]!;
     return { label, start, end, sum };
   });
-  const layers = result.tauPerLayer.length === 0 ? [] : result.layers.map((layer, l) => ({
-    name: layer.name,
-    value: queries.reduce((sum, q) => sum + scales[q]! * result.tauPerLayer[l * pairs + q * train + n]!, 0) / queries.length,
-  }));
+  const layers =
+    result.tauPerLayer.length === 0
+      ? []
+      : result.layers.map((layer, l) => ({
+          name: layer.name,
+          value:
+            queries.reduce((sum, q) => sum + scales[q]! * result.tauPerLayer[l * pairs + q * train + n]!, 0) /
+            queries.length,
+        }));
   const length = tokenValues?.length ?? 0;
   const storedTokens = rows.train[n]?.tokens ?? [];
   return {
@@ -182,7 +216,8 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
     influence,
     selfInfluence: result.selfTau[n] ?? 0,
     // A run without token texts still gets one cell per scored position.
-    tokens: storedTokens.length === length ? storedTokens : Array.from({ length }, (_, t) => storedTokens[t] ?? `#${t}`),
+    tokens:
+      storedTokens.length === length ? storedTokens : Array.from({ length }, (_, t) => storedTokens[t] ?? `#${t}`),
     tokenValues,
     segments,
     layers,
@@ -206,17 +241,22 @@ function topTokens(stored: StoredResults, queries: readonly number[]) {
       table.set(tokens[t]!, entry);
     }
   });
-  return [...byDomain].sort(([a], [b]) => a.localeCompare(b)).map(([domain, table]) => {
-    const ranked: TopToken[] = [...table]
-      .filter(([, entry]) => entry.count >= MIN_TOKEN_COUNT)
-      .map(([token, entry]) => ({ token, mean: entry.sum / entry.count, count: entry.count }));
-    ranked.sort((a, b) => b.mean - a.mean || a.token.localeCompare(b.token));
-    return {
-      domain,
-      helpful: ranked.filter((t) => t.mean > 0).slice(0, TOP_TOKENS),
-      harmful: ranked.filter((t) => t.mean < 0).reverse().slice(0, TOP_TOKENS),
-    };
-  });
+  return [...byDomain]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([domain, table]) => {
+      const ranked: TopToken[] = [...table]
+        .filter(([, entry]) => entry.count >= MIN_TOKEN_COUNT)
+        .map(([token, entry]) => ({ token, mean: entry.sum / entry.count, count: entry.count }));
+      ranked.sort((a, b) => b.mean - a.mean || a.token.localeCompare(b.token));
+      return {
+        domain,
+        helpful: ranked.filter((t) => t.mean > 0).slice(0, TOP_TOKENS),
+        harmful: ranked
+          .filter((t) => t.mean < 0)
+          .reverse()
+          .slice(0, TOP_TOKENS),
+      };
+    });
 }
 
 /**
@@ -250,7 +290,8 @@ function perBenchmarkResult(stored: StoredResults, benchmarks: readonly string[]
 const analysesCache = new WeakMap<StoredResults, AnalysesData>();
 
 export function workspaceAnalyses(stored: StoredResults): AnalysesData {
-  if (!stored.result.tauPerToken) throw new Error('this run has no per-token scores: run it with per-token scores on to see these analyses');
+  if (!stored.result.tauPerToken)
+    throw new Error('this run has no per-token scores: run it with per-token scores on to see these analyses');
   const cached = analysesCache.get(stored);
   if (cached) return cached;
   const benchmarks = [...new Set(stored.result.queries.map(benchmarkOf))];

@@ -97,7 +97,11 @@ export interface OverviewData {
 /** One query's influence on every training example, in training order, under each normalisation it allows. */
 export interface QueryScores {
   readonly query: string;
-  readonly views: readonly { readonly normalization: Normalization; readonly label: string; readonly scores: Float64Array }[];
+  readonly views: readonly {
+    readonly normalization: Normalization;
+    readonly label: string;
+    readonly scores: Float64Array;
+  }[];
 }
 
 export interface SegmentSum {
@@ -141,7 +145,11 @@ export interface AnalysesData {
     readonly benchmark: string;
     readonly segments: readonly GroupEntry[];
     readonly categories: readonly GroupEntry[];
-    readonly topTokens: readonly { readonly domain: string; readonly helpful: readonly TopToken[]; readonly harmful: readonly TopToken[] }[];
+    readonly topTokens: readonly {
+      readonly domain: string;
+      readonly helpful: readonly TopToken[];
+      readonly harmful: readonly TopToken[];
+    }[];
   }[];
   /** Tokens a top-token entry needs at least, so one rare token does not top the list. */
   readonly minTokenCount: number;

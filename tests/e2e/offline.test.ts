@@ -24,7 +24,13 @@ function precached(): string[] {
 
 test('after the first visit, a reload with the network cut shows the page and runs the micro demo', async () => {
   const urls = precached();
-  for (const needed of ['index.html', 'models/demo/model.onnx', 'data/micro/train.jsonl', 'data/train.jsonl', 'tokenizer/tokenizer.json']) {
+  for (const needed of [
+    'index.html',
+    'models/demo/model.onnx',
+    'data/micro/train.jsonl',
+    'data/train.jsonl',
+    'tokenizer/tokenizer.json',
+  ]) {
     expect(urls).toContain(needed);
   }
   expect(urls.some((url) => url.endsWith('.wasm'))).toBe(true);
@@ -37,17 +43,32 @@ test('after the first visit, a reload with the network cut shows the page and ru
   await page.evaluate(async () => {
     await navigator.serviceWorker.ready;
     if (!navigator.serviceWorker.controller) {
-      await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+      await new Promise((resolve) =>
+        navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }),
+      );
     }
   });
   await context.setOffline(true);
-  expect(await page.evaluate(() => fetch('https://example.com/').then(() => 'online', () => 'offline'))).toBe('offline');
+  expect(
+    await page.evaluate(() =>
+      fetch('https://example.com/').then(
+        () => 'online',
+        () => 'offline',
+      ),
+    ),
+  ).toBe('offline');
   await page.reload();
   await page.locator('run-controls button[data-action="start"]').waitFor({ timeout: 60_000 });
-  const statuses = await page.evaluate(async (paths) => Promise.all(paths.map(async (path) => {
-    const response = await fetch(path);
-    return [path, response.status, (await response.arrayBuffer()).byteLength] as const;
-  })), urls);
+  const statuses = await page.evaluate(
+    async (paths) =>
+      Promise.all(
+        paths.map(async (path) => {
+          const response = await fetch(path);
+          return [path, response.status, (await response.arrayBuffer()).byteLength] as const;
+        }),
+      ),
+    urls,
+  );
   for (const [path, status, bytes] of statuses) {
     expect(status, path).toBe(200);
     expect(bytes, path).toBeGreaterThan(0);

@@ -27,10 +27,16 @@ beforeAll(async () => {
   served = await servePage();
   // Service workers off here, so the fixtures' routes below see every request (the offline test turns them on).
   context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 } });
-  await context.route('**/fixtures/small.iwb', (route) => route.fulfill({ body: small, contentType: 'application/octet-stream' }));
-  await context.route('**/fixtures/hostile.iwb', (route) => route.fulfill({ body: hostile, contentType: 'application/octet-stream' }));
+  await context.route('**/fixtures/small.iwb', (route) =>
+    route.fulfill({ body: small, contentType: 'application/octet-stream' }),
+  );
+  await context.route('**/fixtures/hostile.iwb', (route) =>
+    route.fulfill({ body: hostile, contentType: 'application/octet-stream' }),
+  );
   await context.route('**/fixtures/missing.iwb', (route) => route.fulfill({ status: 404, body: 'not here' }));
-  await context.route('**/fixtures/page.iwb', (route) => route.fulfill({ body: '<!doctype html><p>hello</p>', contentType: 'text/html' }));
+  await context.route('**/fixtures/page.iwb', (route) =>
+    route.fulfill({ body: '<!doctype html><p>hello</p>', contentType: 'text/html' }),
+  );
 });
 afterAll(async () => {
   await served?.close();
@@ -40,7 +46,12 @@ afterAll(async () => {
 function resultOf(decoded: Bundle): AttributionResult {
   const rows = decoded.manifest.rows!;
   const meta = (row: (typeof rows.train)[number]) => ({
-    id: row.id, domain: row.domain, difficulty: row.difficulty, benchmark: row.benchmark, segments: row.segments, tokenCategories: row.tokenCategories,
+    id: row.id,
+    domain: row.domain,
+    difficulty: row.difficulty,
+    benchmark: row.benchmark,
+    segments: row.segments,
+    tokenCategories: row.tokenCategories,
   });
   const offsets = decoded.scores.tauPerToken!.offsets;
   return {
@@ -69,38 +80,51 @@ function closeTo(actual: number, expected: number): void {
 }
 
 describe('workspace on a bundle opened by URL', () => {
-  test.each(['none', 'self-influence', 'token-count'] as Normalization[])('the heat table equals crossDomainTable (%s)', async (norm) => {
-    const { page, errors } = await open(`?bundle=fixtures/small.iwb${norm === 'none' ? '' : `#norm=${norm}`}`);
-    await page.locator(`overview-view[data-ready="${norm}"]`).waitFor({ timeout: 60_000 });
-    const cells = await page.locator('overview-view td[data-cell]').evaluateAll((tds) => tds.map((td) => ({
-      benchmark: td.getAttribute('data-benchmark'), domain: td.getAttribute('data-domain'), difficulty: td.getAttribute('data-difficulty'),
-      mean: Number(td.getAttribute('data-mean')), sum: Number(td.getAttribute('data-sum')), count: Number(td.getAttribute('data-count')),
-      low: Number(td.getAttribute('data-low')), high: Number(td.getAttribute('data-high')),
-    })));
-    const result = resultOf(bundle);
-    const expected = crossDomainTable(scoreView(result, norm), result.queries, result.train);
-    expect(cells.length).toBe(expected.length);
-    for (const want of expected) {
-      const got = cells.find((c) => c.benchmark === want.benchmark && c.domain === want.domain && c.difficulty === want.difficulty)!;
-      expect(got).toBeDefined();
-      closeTo(got.mean, want.mean);
-      closeTo(got.sum, want.mean * want.trainCount);
-      expect(got.count).toBe(want.trainCount);
-      expect(got.low).toBeLessThanOrEqual(got.mean);
-      expect(got.high).toBeGreaterThanOrEqual(got.mean);
-    }
-    expect(await page.locator('overview-view figure[data-histogram]').count()).toBe(2);
-    expect(await page.locator('overview-view [data-concentration] svg').count()).toBeGreaterThan(0);
-    if (norm === 'none') await page.locator('results-workspace').screenshot({ path: `${SHOTS}/overview.png` });
-    expect(errors).toEqual([]);
-    await page.close();
-  });
+  test.each(['none', 'self-influence', 'token-count'] as Normalization[])(
+    'the heat table equals crossDomainTable (%s)',
+    async (norm) => {
+      const { page, errors } = await open(`?bundle=fixtures/small.iwb${norm === 'none' ? '' : `#norm=${norm}`}`);
+      await page.locator(`overview-view[data-ready="${norm}"]`).waitFor({ timeout: 60_000 });
+      const cells = await page.locator('overview-view td[data-cell]').evaluateAll((tds) =>
+        tds.map((td) => ({
+          benchmark: td.getAttribute('data-benchmark'),
+          domain: td.getAttribute('data-domain'),
+          difficulty: td.getAttribute('data-difficulty'),
+          mean: Number(td.getAttribute('data-mean')),
+          sum: Number(td.getAttribute('data-sum')),
+          count: Number(td.getAttribute('data-count')),
+          low: Number(td.getAttribute('data-low')),
+          high: Number(td.getAttribute('data-high')),
+        })),
+      );
+      const result = resultOf(bundle);
+      const expected = crossDomainTable(scoreView(result, norm), result.queries, result.train);
+      expect(cells.length).toBe(expected.length);
+      for (const want of expected) {
+        const got = cells.find(
+          (c) => c.benchmark === want.benchmark && c.domain === want.domain && c.difficulty === want.difficulty,
+        )!;
+        expect(got).toBeDefined();
+        closeTo(got.mean, want.mean);
+        closeTo(got.sum, want.mean * want.trainCount);
+        expect(got.count).toBe(want.trainCount);
+        expect(got.low).toBeLessThanOrEqual(got.mean);
+        expect(got.high).toBeGreaterThanOrEqual(got.mean);
+      }
+      expect(await page.locator('overview-view figure[data-histogram]').count()).toBe(2);
+      expect(await page.locator('overview-view [data-concentration] svg').count()).toBeGreaterThan(0);
+      if (norm === 'none') await page.locator('results-workspace').screenshot({ path: `${SHOTS}/overview.png` });
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+  );
 
   test('the heatmap shows the bundle per-token scores of the example, credited to the predicted token', async () => {
     const { page } = await open('?bundle=fixtures/small.iwb#view=example&example=t5&target=benchmark:gsm8k');
     await page.locator('example-view[data-ready="t5|benchmark:gsm8k"]').waitFor({ timeout: 60_000 });
-    const spans = await page.locator('example-view [data-heatmap] span[data-t]').evaluateAll((nodes) =>
-      nodes.map((n) => ({ text: n.textContent, value: Number(n.getAttribute('data-value')) })));
+    const spans = await page
+      .locator('example-view [data-heatmap] span[data-t]')
+      .evaluateAll((nodes) => nodes.map((n) => ({ text: n.textContent, value: Number(n.getAttribute('data-value')) })));
     const rows = bundle.manifest.rows!;
     const n = rows.train.findIndex((r) => r.id === 't5');
     const { offsets, values } = bundle.scores.tauPerToken!;
@@ -112,12 +136,21 @@ describe('workspace on a bundle opened by URL', () => {
     for (let t = 0; t < length; t++) {
       // Position t's score is the loss of predicting token t + 1, so token t + 1 carries it; token 0 carries none.
       const position = t - 1;
-      const want = position < 0 ? 0 : gsm8k.reduce((sum, q) => sum + values.data[q * total + offsets[n]! + position]! / counts[q]!, 0) / gsm8k.length;
+      const want =
+        position < 0
+          ? 0
+          : gsm8k.reduce((sum, q) => sum + values.data[q * total + offsets[n]! + position]! / counts[q]!, 0) /
+            gsm8k.length;
       closeTo(spans[t]!.value, want);
     }
-    const segmentSums = await page.locator('example-view [data-segments] tr[data-segment] td[data-sum]').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-sum'))));
+    const segmentSums = await page
+      .locator('example-view [data-segments] tr[data-segment] td[data-sum]')
+      .evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-sum'))));
     const tokenSum = spans.reduce((sum, s) => sum + s.value, 0);
-    closeTo(segmentSums.reduce((a, b) => a + b, 0), tokenSum);
+    closeTo(
+      segmentSums.reduce((a, b) => a + b, 0),
+      tokenSum,
+    );
     await page.locator('example-view [data-heatmap]').focus();
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight');
@@ -127,7 +160,9 @@ describe('workspace on a bundle opened by URL', () => {
   });
 
   test('a query deep link restores the query, the normalisation and the sort; rows open the example view', async () => {
-    const { page } = await open('?bundle=fixtures/small.iwb#view=query&query=q3&norm=self-influence&sort=raw&domain=math');
+    const { page } = await open(
+      '?bundle=fixtures/small.iwb#view=query&query=q3&norm=self-influence&sort=raw&domain=math',
+    );
     await page.locator('query-view[data-ready="q3|self-influence|raw"]').waitFor({ timeout: 60_000 });
     expect(await page.locator('query-view [data-query-id]').textContent()).toBe('q3');
     expect(await page.locator('query-view select[data-norm]').inputValue()).toBe('self-influence');
@@ -140,13 +175,25 @@ describe('workspace on a bundle opened by URL', () => {
     const N = result.train.length;
     const raw = scoreView(result, 'none').values.subarray(3 * N, 4 * N);
     const shown = scoreView(result, 'self-influence').values.subarray(3 * N, 4 * N);
-    const expected = result.train.map((t, i) => ({ id: t.id, i, domain: t.domain })).filter((t) => t.domain === 'math')
+    const expected = result.train
+      .map((t, i) => ({ id: t.id, i, domain: t.domain }))
+      .filter((t) => t.domain === 'math')
       .sort((a, b) => raw[b.i]! - raw[a.i]! || a.i - b.i);
     // The virtualizer renders the rows in view: bring the list into view, then read the rows it rendered.
     await page.locator('query-view lit-virtualizer').scrollIntoViewIfNeeded();
     await page.locator('query-view [data-row][data-rank="1"]').waitFor({ timeout: 60_000 });
-    const rows = await page.locator('query-view [data-row]').evaluateAll((nodes) =>
-      nodes.map((n) => [Number(n.getAttribute('data-rank')), n.getAttribute('data-train-id'), Number(n.getAttribute('data-score'))] as const));
+    const rows = await page
+      .locator('query-view [data-row]')
+      .evaluateAll((nodes) =>
+        nodes.map(
+          (n) =>
+            [
+              Number(n.getAttribute('data-rank')),
+              n.getAttribute('data-train-id'),
+              Number(n.getAttribute('data-score')),
+            ] as const,
+        ),
+      );
     expect(rows.length).toBeGreaterThan(3);
     for (const [rank, id, score] of rows) {
       expect(id).toBe(expected[rank - 1]!.id);
@@ -167,7 +214,11 @@ describe('workspace on a bundle opened by URL', () => {
     const result = resultOf(bundle);
     const gsm8k = result.queries.flatMap((q, i) => (q.benchmark === 'gsm8k' ? [i] : []));
     for (const group of segmentSummary(result, gsm8k)) {
-      const mean = Number(await page.locator(`analyses-view table[data-table="segments"] tr[data-group="gsm8k|${group.label}"]`).getAttribute('data-mean'));
+      const mean = Number(
+        await page
+          .locator(`analyses-view table[data-table="segments"] tr[data-group="gsm8k|${group.label}"]`)
+          .getAttribute('data-mean'),
+      );
       closeTo(mean, group.mean);
     }
     expect(await page.locator('analyses-view [data-top-tokens]').count()).toBe(4);
@@ -188,14 +239,16 @@ describe('workspace on a bundle opened by URL', () => {
       if (view === 'example') {
         expect(await page.locator('example-view [data-heatmap] span[data-t="1"]').textContent()).toContain('<script>');
       }
-      if (view === 'query') expect(await page.locator('query-view [data-query-prompt]').textContent()).toContain('<img src=x');
+      if (view === 'query')
+        expect(await page.locator('query-view [data-query-prompt]').textContent()).toContain('<img src=x');
       const injected = await page.evaluate(() => {
         const found: string[] = [];
         // Everything the page renders lives in shadow roots (the page's own scripts are in the document).
-        const walk = (root: Document | ShadowRoot) => root.querySelectorAll('*').forEach((el) => {
-          if (root !== document && ['IMG', 'SCRIPT', 'B', 'I'].includes(el.tagName)) found.push(el.tagName);
-          if (el.shadowRoot) walk(el.shadowRoot);
-        });
+        const walk = (root: Document | ShadowRoot) =>
+          root.querySelectorAll('*').forEach((el) => {
+            if (root !== document && ['IMG', 'SCRIPT', 'B', 'I'].includes(el.tagName)) found.push(el.tagName);
+            if (el.shadowRoot) walk(el.shadowRoot);
+          });
         walk(document);
         return { found, pwned: (window as unknown as { __pwned?: number }).__pwned ?? null };
       });

@@ -18,12 +18,22 @@ async function stored(): Promise<StoredResults> {
   const bundle = await decodeBundle(readFileSync('tests/fixtures/workspace/small.iwb'));
   const rows = bundle.manifest.rows!;
   const meta = (row: (typeof rows.train)[number]) => ({
-    id: row.id, domain: row.domain, difficulty: row.difficulty, benchmark: row.benchmark, segments: row.segments, tokenCategories: row.tokenCategories,
+    id: row.id,
+    domain: row.domain,
+    difficulty: row.difficulty,
+    benchmark: row.benchmark,
+    segments: row.segments,
+    tokenCategories: row.tokenCategories,
   });
   const { offsets } = bundle.scores.tauPerToken!;
   const result = {
     config: { ...bundle.manifest.config, measurement: 'mean-log-likelihood' },
-    layers: bundle.manifest.layers.map((l) => ({ ...l, damping: l.damping ?? 0, activationEigenRange: null, gradientEigenRange: null })),
+    layers: bundle.manifest.layers.map((l) => ({
+      ...l,
+      damping: l.damping ?? 0,
+      activationEigenRange: null,
+      gradientEigenRange: null,
+    })),
     queries: rows.query.map(meta),
     train: rows.train.map(meta),
     tau: bundle.scores.tau!.data,
@@ -35,7 +45,16 @@ async function stored(): Promise<StoredResults> {
     tauPerToken: { offsets, values: bundle.scores.tauPerToken!.values.data },
   } as unknown as AttributionResult;
   return {
-    summary: { backend: { kind: 'cpu', description: 'test', reason: 'test' }, strategy: 'ekfac', trainCount: 30, queries: [], benchmarks: [], subsample: null, timings: [], peakGpuBytes: null },
+    summary: {
+      backend: { kind: 'cpu', description: 'test', reason: 'test' },
+      strategy: 'ekfac',
+      trainCount: 30,
+      queries: [],
+      benchmarks: [],
+      subsample: null,
+      timings: [],
+      peakGpuBytes: null,
+    },
     result,
     trainTexts: rows.train.map((r) => ({ prompt: r.prompt ?? '', response: r.response ?? '' })),
     rows,
@@ -50,7 +69,9 @@ describe('workspace data', () => {
     const data = await stored();
     const first = workspaceOverview(data, 'self-influence');
     const expected = crossDomainTable(scoreView(data.result, 'self-influence'), data.result.queries, data.result.train);
-    expect(first.cells.map((c) => [c.benchmark, c.domain, c.difficulty, c.mean, c.trainCount])).toEqual(expected.map((c) => [c.benchmark, c.domain, c.difficulty, c.mean, c.trainCount]));
+    expect(first.cells.map((c) => [c.benchmark, c.domain, c.difficulty, c.mean, c.trainCount])).toEqual(
+      expected.map((c) => [c.benchmark, c.domain, c.difficulty, c.mean, c.trainCount]),
+    );
     for (const cell of first.cells) {
       expect(cell.low).toBeLessThanOrEqual(cell.mean);
       expect(cell.high).toBeGreaterThanOrEqual(cell.mean);

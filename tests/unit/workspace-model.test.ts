@@ -4,8 +4,21 @@ import { concentrationCurve, distinct, divergingColor, rankExamples, textColorOn
 import { DEFAULT_ROUTE, formatRoute, parseRoute, parseTarget } from '../../src/ui/workspace/route';
 import type { WorkspaceTrainExample } from '../../src/worker/workspace-protocol';
 
-const example = (id: string, domain: string, difficulty: string, segments: string[], selfInfluence: number): WorkspaceTrainExample => ({
-  id, domain, difficulty, segments, tokenCount: 4, selfInfluence, prompt: '', response: '',
+const example = (
+  id: string,
+  domain: string,
+  difficulty: string,
+  segments: string[],
+  selfInfluence: number,
+): WorkspaceTrainExample => ({
+  id,
+  domain,
+  difficulty,
+  segments,
+  tokenCount: 4,
+  selfInfluence,
+  prompt: '',
+  response: '',
 });
 
 describe('concentration curve', () => {
@@ -49,9 +62,17 @@ describe('ranked list', () => {
   });
 
   it('filters by domain, difficulty and segment presence', () => {
-    expect(rankExamples(train, views, 'none', 'raw', false, { ...any, domain: 'math' }).map((r) => r.index)).toEqual([0, 3, 2]);
-    expect(rankExamples(train, views, 'none', 'raw', false, { ...any, segment: 'after_answer' }).map((r) => r.index)).toEqual([2]);
-    expect(rankExamples(train, views, 'none', 'raw', false, { ...any, difficulty: 'hard', domain: 'code' }).map((r) => r.index)).toEqual([1]);
+    expect(rankExamples(train, views, 'none', 'raw', false, { ...any, domain: 'math' }).map((r) => r.index)).toEqual([
+      0, 3, 2,
+    ]);
+    expect(
+      rankExamples(train, views, 'none', 'raw', false, { ...any, segment: 'after_answer' }).map((r) => r.index),
+    ).toEqual([2]);
+    expect(
+      rankExamples(train, views, 'none', 'raw', false, { ...any, difficulty: 'hard', domain: 'code' }).map(
+        (r) => r.index,
+      ),
+    ).toEqual([1]);
   });
 });
 
@@ -81,7 +102,13 @@ describe('colours and labels', () => {
 
 describe('route', () => {
   it('round-trips through the hash, keeping only what differs from the defaults', () => {
-    const route = { ...DEFAULT_ROUTE, view: 'example' as const, example: 't&1=x', target: 'query:q 2', ascending: true };
+    const route = {
+      ...DEFAULT_ROUTE,
+      view: 'example' as const,
+      example: 't&1=x',
+      target: 'query:q 2',
+      ascending: true,
+    };
     const hash = formatRoute(route);
     expect(hash).not.toContain('norm=');
     expect(parseRoute(hash)).toEqual(route);

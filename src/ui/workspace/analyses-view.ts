@@ -54,24 +54,37 @@ export class AnalysesView extends LitElement {
       ${this.groupTable(categories, 'category', 'per token', 'categories')}
       <h3>Top tokens by mean per-token influence</h3>
       <p class="note">Per benchmark and training domain; tokens seen at least ${data.minTokenCount} times.</p>
-      ${data.benchmarks.map((b) => html`<h3>${b.benchmark}</h3><div class="charts">
-        ${b.topTokens.map((d) => html`<div data-top-tokens=${`${b.benchmark}|${d.domain}`}>
+      ${data.benchmarks.map(
+        (b) => html`<h3>${b.benchmark}</h3><div class="charts">
+        ${b.topTokens.map(
+          (d) => html`<div data-top-tokens=${`${b.benchmark}|${d.domain}`}>
           <div class="note">training domain ${d.domain}</div>
-          <div class="charts">${this.tokenTable('most helpful', d.helpful)}${this.tokenTable('most harmful', d.harmful)}</div>
-        </div>`)}
-      </div>`)}
+          <div
+            class="charts">${this.tokenTable('most helpful', d.helpful)}${this.tokenTable('most harmful', d.harmful)}</div>
+        </div>`,
+        )}
+      </div>`,
+      )}
     `;
   }
 
   private groupChart(rows: readonly Row[], label: string, marker: string): TemplateResult {
     const chart = Plot.plot({
-      width: 640, height: 260, marginBottom: 50, marginLeft: 60,
+      width: 640,
+      height: 260,
+      marginBottom: 50,
+      marginLeft: 60,
       fx: { label: null },
       x: { label: null, tickRotate: -25 },
       y: { label, grid: true, tickFormat: TICK_FORMAT },
       color: { domain: ['helps', 'harms'], range: ['#5e3c99', '#e66101'], legend: true },
       marks: [
-        Plot.barY(rows, { fx: 'benchmark', x: 'label', y: 'mean', fill: (d: Row) => (d.mean >= 0 ? 'helps' : 'harms') }),
+        Plot.barY(rows, {
+          fx: 'benchmark',
+          x: 'label',
+          y: 'mean',
+          fill: (d: Row) => (d.mean >= 0 ? 'helps' : 'harms'),
+        }),
         Plot.ruleY([0], { stroke: '#1f2430' }),
       ],
       ariaLabel: `${label} by benchmark`,
@@ -83,18 +96,32 @@ export class AnalysesView extends LitElement {
   private groupTable(rows: readonly Row[], what: string, per: string, marker: string): TemplateResult {
     return html`<details><summary class="note">The numbers</summary>
       <table class="plain" data-table=${marker}>
-        <thead><tr><th scope="col">benchmark</th><th scope="col">${what}</th><th scope="col">mean ${per}</th><th scope="col">Σ</th>
+        <thead><tr><th scope="col">benchmark</th><th scope="col">${what}</th><th scope="col">mean ${per}</th><th
+          scope="col">Σ</th>
           <th scope="col">count</th><th scope="col">examples</th></tr></thead>
-        <tbody>${rows.map((r) => html`<tr data-group=${`${r.benchmark}|${r.label}`} data-mean=${String(r.mean)}><td>${r.benchmark}</td><td>${r.label}</td>
-          <td class="num">${formatScore(r.mean)}</td><td class="num">${formatScore(r.sum)}</td><td class="num">${r.count}</td><td class="num">${r.examples}</td></tr>`)}</tbody>
+        <tbody>${rows.map(
+          (
+            r,
+          ) => html`<tr data-group=${`${r.benchmark}|${r.label}`} data-mean=${String(r.mean)}><td>${r.benchmark}</td>
+            <td>${r.label}</td>
+          <td class="num">${formatScore(r.mean)}</td><td class="num">${formatScore(r.sum)}</td><td
+            class="num">${r.count}</td><td class="num">${r.examples}</td></tr>`,
+        )}</tbody>
       </table></details>`;
   }
 
   private tokenTable(caption: string, tokens: readonly TopToken[]): TemplateResult {
     return html`<table class="plain"><caption class="note" style="text-align:left">${caption}</caption>
       <thead><tr><th scope="col">token</th><th scope="col">mean</th><th scope="col">count</th></tr></thead>
-      <tbody>${tokens.length === 0 ? html`<tr><td colspan="3">none</td></tr>` : tokens.map((t) => html`<tr>
-        <td><code>${JSON.stringify(t.token)}</code></td><td class="num">${formatScore(t.mean)}</td><td class="num">${t.count}</td></tr>`)}</tbody>
+      <tbody>${
+        tokens.length === 0
+          ? html`<tr><td colspan="3">none</td></tr>`
+          : tokens.map(
+              (t) => html`<tr>
+        <td><code>${JSON.stringify(t.token)}</code></td><td class="num">${formatScore(t.mean)}</td><td
+          class="num">${t.count}</td></tr>`,
+            )
+      }</tbody>
     </table>`;
   }
 }

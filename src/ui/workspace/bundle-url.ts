@@ -20,10 +20,15 @@ export async function fetchBundle(url: string, base: string = location.href): Pr
   try {
     response = await fetch(resolved);
   } catch (error) {
-    throw new Error(`could not fetch the bundle ${resolved.href}: the server did not answer, or it does not allow this page ` +
-      `to read it (CORS). (${(error as Error).message})`);
+    throw new Error(
+      `could not fetch the bundle ${resolved.href}: the server did not answer, or it does not allow this page ` +
+        `to read it (CORS). (${(error as Error).message})`,
+    );
   }
-  if (!response.ok) throw new Error(`could not fetch the bundle ${resolved.href}: HTTP ${response.status} ${response.statusText}`.trim());
+  if (!response.ok)
+    throw new Error(
+      `could not fetch the bundle ${resolved.href}: HTTP ${response.status} ${response.statusText}`.trim(),
+    );
   const bytes = new Uint8Array(await response.arrayBuffer());
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   const hex = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join('');

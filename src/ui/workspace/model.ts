@@ -13,7 +13,13 @@ import type { WorkspaceTrainExample } from '../../worker/workspace-protocol';
  */
 export function divergingColor(extent: number): { readonly options: Plot.ScaleOptions; apply(value: number): string } {
   const limit = extent > 0 && Number.isFinite(extent) ? extent : 1;
-  const options: Plot.ScaleOptions = { type: 'diverging', scheme: 'PuOr', reverse: true, domain: [-limit, limit], clamp: true };
+  const options: Plot.ScaleOptions = {
+    type: 'diverging',
+    scheme: 'PuOr',
+    reverse: true,
+    domain: [-limit, limit],
+    clamp: true,
+  };
   const scale = Plot.scale({ color: options });
   return { options, apply: (value) => String(scale.apply(value)) };
 }
@@ -50,7 +56,9 @@ export function formatScore(value: number): string {
  * positive influence they carry (examples with negative influence add nothing to it). Points at every 1 %.
  */
 export function concentrationCurve(scores: ArrayLike<number>): { percent: number; share: number }[] {
-  const positive = Array.from(scores).filter((v) => v > 0).sort((a, b) => b - a);
+  const positive = Array.from(scores)
+    .filter((v) => v > 0)
+    .sort((a, b) => b - a);
   const total = positive.reduce((sum, v) => sum + v, 0);
   const points = [{ percent: 0, share: 0 }];
   if (total === 0) return points;
@@ -107,10 +115,13 @@ export function rankExamples(
 ): RankedRow[] {
   const shownScores = views.get(shown) ?? views.get('none')!;
   const key: ArrayLike<number> =
-    sort === 'shown' ? shownScores
-    : sort === 'raw' ? views.get('none')!
-    : sort === 'self' ? Float64Array.from(train, (t) => t.selfInfluence)
-    : views.get(sort) ?? shownScores;
+    sort === 'shown'
+      ? shownScores
+      : sort === 'raw'
+        ? views.get('none')!
+        : sort === 'self'
+          ? Float64Array.from(train, (t) => t.selfInfluence)
+          : (views.get(sort) ?? shownScores);
   const indices: number[] = [];
   train.forEach((example, i) => {
     if (filters.domain && example.domain !== filters.domain) return;

@@ -4,8 +4,17 @@ import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
 import type { Normalization } from '../../worker/protocol';
 import type { CrossDomainEntry, OverviewData, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
-import { concentrationCurve, distinct, divergingColor, formatScore, maxAbs, NORMALIZATION_LABELS, textColorOn, TICK_FORMAT } from './model';
-import { navigateEvent, type Route } from './route';
+import {
+  concentrationCurve,
+  distinct,
+  divergingColor,
+  formatScore,
+  maxAbs,
+  NORMALIZATION_LABELS,
+  textColorOn,
+  TICK_FORMAT,
+} from './model';
+import { navigateEvent, valueOf, type Route } from './route';
 import { viewStyles } from './shared-styles';
 import { css } from 'lit';
 
@@ -21,8 +30,11 @@ export class OverviewView extends LitElement {
     args: () => [this.api, this.index, this.route?.norm ?? 'none'] as const,
   });
 
-  static override styles = [viewStyles, css`
-    dl.settings { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 1rem; font-size: 0.9rem; margin: 0; }
+  static override styles = [
+    viewStyles,
+    css`
+    dl.settings { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 1rem; font-size: 0.9rem;
+      margin: 0; }
     dt { color: #4a5263; }
     dd { margin: 0; }
     table.heat { border-collapse: separate; border-spacing: 2px; font-size: 0.82rem; }
@@ -31,7 +43,8 @@ export class OverviewView extends LitElement {
     table.heat td { padding: 0.25rem 0.45rem; text-align: center; min-width: 6.5rem; border-radius: 3px; }
     table.heat td .mean { font-weight: 700; display: block; }
     table.heat td .detail { display: block; font-size: 0.75rem; }
-  `];
+  `,
+  ];
 
   override updated(): void {
     const ready = this.data.status === TaskStatus.COMPLETE && this.data.value !== undefined;
@@ -46,8 +59,10 @@ export class OverviewView extends LitElement {
       ${this.renderSettings(index)}
       <div class="controls">
         <label>Scores shown
-          <select data-overview-norm @change=${(e: Event) => this.dispatchEvent(navigateEvent({ norm: (e.target as HTMLSelectElement).value as Normalization }))}>
-            ${index.normalizations.map((n) => html`<option value=${n} ?selected=${this.route?.norm === n}>${NORMALIZATION_LABELS[n]}</option>`)}
+          <select data-overview-norm
+            @change=${(e: Event) => this.dispatchEvent(navigateEvent({ norm: valueOf(e) as Normalization }))}>
+            ${index.normalizations.map((n) => html`<option value=${n}
+              ?selected=${this.route?.norm === n}>${NORMALIZATION_LABELS[n]}</option>`)}
           </select>
         </label>
       </div>
@@ -73,15 +88,24 @@ export class OverviewView extends LitElement {
         <dt>Backend</dt><dd>${s.backend}</dd>
         <dt>Counts</dt><dd data-setting="counts">${s.queries} queries × ${s.train} training examples
           (${s.perToken ? 'with' : 'without'} per-token scores)</dd>
-        <dt>Timings</dt><dd>${s.timings.length === 0 ? 'not recorded' : html`${total.toFixed(1)} s:
-          ${s.timings.map((t) => `${t.stage} ${t.seconds.toFixed(2)} s`).join(', ')}`}</dd>
-        <dt>Peak GPU memory</dt><dd>${s.peakGpuBytes === null ? 'not recorded (CPU backend or imported run)' : `${(s.peakGpuBytes / 2 ** 20).toFixed(1)} MiB`}</dd>
+        <dt>Timings</dt><dd>${
+          s.timings.length === 0
+            ? 'not recorded'
+            : html`${total.toFixed(1)} s:
+          ${s.timings.map((t) => `${t.stage} ${t.seconds.toFixed(2)} s`).join(', ')}`
+        }</dd>
+        <dt>Peak GPU memory</dt>
+          <dd>${s.peakGpuBytes === null ? 'not recorded (CPU backend or imported run)' : `${(s.peakGpuBytes / 2 ** 20).toFixed(1)} MiB`}</dd>
       </dl>
       <table class="plain" data-layers>
         <caption class="note" style="text-align:left">Tracked layers (${s.layers.length})</caption>
-        <thead><tr><th scope="col">Node</th><th scope="col">Weight</th><th scope="col">d_in</th><th scope="col">d_out</th><th scope="col">Bias</th><th scope="col">δ</th></tr></thead>
-        <tbody>${s.layers.map((l) => html`<tr><td>${l.name}</td><td>${l.weightName ?? '—'}</td><td class="num">${l.dIn}</td>
-          <td class="num">${l.dOut}</td><td>${l.hasBias ? 'yes' : 'no'}</td><td class="num">${l.damping === null ? '—' : l.damping.toExponential(3)}</td></tr>`)}</tbody>
+        <thead><tr><th scope="col">Node</th><th scope="col">Weight</th><th scope="col">d_in</th><th
+          scope="col">d_out</th><th scope="col">Bias</th><th scope="col">δ</th></tr></thead>
+        <tbody>${s.layers.map(
+          (l) => html`<tr><td>${l.name}</td><td>${l.weightName ?? '—'}</td><td class="num">${l.dIn}</td>
+          <td class="num">${l.dOut}</td><td>${l.hasBias ? 'yes' : 'no'}</td><td
+            class="num">${l.damping === null ? '—' : l.damping.toExponential(3)}</td></tr>`,
+        )}</tbody>
       </table>
     `;
   }
@@ -94,7 +118,8 @@ export class OverviewView extends LitElement {
         mean (${data.bootstrap.resamples} resamples of the column's examples, seed ${data.bootstrap.seed}). Scores: ${data.label}.</p>
       ${this.renderHeatTable(data.cells)}
       <h3>Score distribution per benchmark</h3>
-      <div class="charts">${data.benchmarkScores.map(({ benchmark, scores }) => this.histogram(benchmark, scores))}</div>
+      <div
+        class="charts">${data.benchmarkScores.map(({ benchmark, scores }) => this.histogram(benchmark, scores))}</div>
       <h3>Concentration of positive influence</h3>
       ${this.concentration(data)}
     `;
@@ -102,7 +127,9 @@ export class OverviewView extends LitElement {
 
   private renderHeatTable(cells: readonly CrossDomainEntry[]): TemplateResult {
     const benchmarks = distinct(cells.map((c) => c.benchmark));
-    const columns = distinct(cells.map((c) => JSON.stringify([c.domain, c.difficulty]))).map((key) => JSON.parse(key) as [string, string]);
+    const columns = distinct(cells.map((c) => JSON.stringify([c.domain, c.difficulty]))).map(
+      (key) => JSON.parse(key) as [string, string],
+    );
     const byKey = new Map(cells.map((c) => [JSON.stringify([c.benchmark, c.domain, c.difficulty]), c]));
     const color = divergingColor(maxAbs(cells.map((c) => c.mean)));
     const domains = distinct(columns.map(([d]) => d));
@@ -113,11 +140,14 @@ export class OverviewView extends LitElement {
       <div style="overflow-x:auto">
       <table class="heat" data-cross-domain>
         <thead>
-          <tr><td></td>${domains.map((d) => html`<th scope="colgroup" colspan=${columns.filter(([cd]) => cd === d).length}>${d}</th>`)}</tr>
-          <tr><th scope="col">benchmark</th>${columns.map(([, difficulty]) => html`<th scope="col">${difficulty}</th>`)}</tr>
+          <tr><td></td>${domains.map((d) => html`<th scope="colgroup"
+            colspan=${columns.filter(([cd]) => cd === d).length}>${d}</th>`)}</tr>
+          <tr><th scope="col">benchmark</th>${columns.map(([, difficulty]) => html`<th
+            scope="col">${difficulty}</th>`)}</tr>
         </thead>
         <tbody>
-          ${benchmarks.map((benchmark) => html`<tr>
+          ${benchmarks.map(
+            (benchmark) => html`<tr>
             <th scope="row">${benchmark}</th>
             ${columns.map(([domain, difficulty]) => {
               const cell = byKey.get(JSON.stringify([benchmark, domain, difficulty]));
@@ -133,7 +163,8 @@ export class OverviewView extends LitElement {
                 <span class="detail num">[${formatScore(cell.low)}, ${formatScore(cell.high)}]</span>
               </td>`;
             })}
-          </tr>`)}
+          </tr>`,
+          )}
         </tbody>
       </table>
       </div>
@@ -144,12 +175,24 @@ export class OverviewView extends LitElement {
     const values = Array.from(scores);
     return html`<figure data-histogram=${benchmark}>
       ${Plot.plot({
-        width: 340, height: 200, marginLeft: 50,
+        width: 340,
+        height: 200,
+        marginLeft: 50,
         x: { label: 'influence', tickFormat: TICK_FORMAT, ticks: 4 },
-        y: { label: 'training examples', grid: true, tickFormat: (v: number) => (Number.isInteger(v) ? String(v) : '') },
+        y: {
+          label: 'training examples',
+          grid: true,
+          tickFormat: (v: number) => (Number.isInteger(v) ? String(v) : ''),
+        },
         color: { domain: ['helps', 'harms'], range: ['#5e3c99', '#e66101'] },
         marks: [
-          Plot.rectY(values, Plot.binX<Plot.RectYOptions>({ y: 'count' }, { x: (d: number) => d, fill: (d: number) => (d >= 0 ? 'helps' : 'harms'), thresholds: 40 })),
+          Plot.rectY(
+            values,
+            Plot.binX<Plot.RectYOptions>(
+              { y: 'count' },
+              { x: (d: number) => d, fill: (d: number) => (d >= 0 ? 'helps' : 'harms'), thresholds: 40 },
+            ),
+          ),
           Plot.ruleX([0], { stroke: '#1f2430' }),
           Plot.ruleY([0]),
         ],
@@ -160,18 +203,29 @@ export class OverviewView extends LitElement {
   }
 
   private concentration(data: OverviewData): TemplateResult {
-    const points = data.benchmarkScores.flatMap(({ benchmark, scores }) => concentrationCurve(scores).map((p) => ({ ...p, benchmark })));
+    const points = data.benchmarkScores.flatMap(({ benchmark, scores }) =>
+      concentrationCurve(scores).map((p) => ({ ...p, benchmark })),
+    );
     return html`<figure data-concentration>
       ${Plot.plot({
-        width: 520, height: 260, marginLeft: 50,
+        width: 520,
+        height: 260,
+        marginLeft: 50,
         x: { label: 'top k % of training examples (by influence)', domain: [0, 100] },
         y: { label: 'share of total positive influence', domain: [0, 1], grid: true, tickFormat: '.0%' },
         color: { legend: true, scheme: 'observable10' },
         marks: [
           Plot.lineY(points, { x: 'percent', y: 'share', stroke: 'benchmark', strokeWidth: 2 }),
-          Plot.line([[0, 0], [100, 1]], { stroke: '#8a909c', strokeDasharray: '4 3' }),
+          Plot.line(
+            [
+              [0, 0],
+              [100, 1],
+            ],
+            { stroke: '#8a909c', strokeDasharray: '4 3' },
+          ),
         ],
-        ariaLabel: 'concentration curves: share of total positive influence carried by the top k % of training examples',
+        ariaLabel:
+          'concentration curves: share of total positive influence carried by the top k % of training examples',
       })}
       <figcaption>Dashed: influence spread evenly. A curve that rises steeply means a few examples carry most of the help.</figcaption>
     </figure>`;

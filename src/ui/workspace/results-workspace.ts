@@ -30,8 +30,10 @@ export class ResultsWorkspace extends LitElement {
     :host { display: block; margin-top: 1rem; border-top: 1px solid #d8dce3; padding-top: 0.5rem; }
     /* An h3: inside a stored run's section its h2 already names the run. */
     h3.title { font-size: 1.15rem; margin: 0.3rem 0; }
-    [role='tablist'] { display: flex; gap: 0.25rem; border-bottom: 2px solid #d8dce3; margin: 0.5rem 0 0.8rem; flex-wrap: wrap; }
-    [role='tab'] { font: inherit; border: 1px solid #b7bdc8; border-bottom: none; background: #f3f4f7; padding: 0.35rem 0.8rem;
+    [role='tablist'] { display: flex; gap: 0.25rem; border-bottom: 2px solid #d8dce3; margin: 0.5rem 0 0.8rem;
+      flex-wrap: wrap; }
+    [role='tab'] { font: inherit; border: 1px solid #b7bdc8; border-bottom: none; background: #f3f4f7;
+      padding: 0.35rem 0.8rem;
       border-radius: 6px 6px 0 0; cursor: pointer; color: #1f2430; }
     [role='tab'][aria-selected='true'] { background: #fff; border-color: #4a5263; font-weight: 600; }
     [role='tab']:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
@@ -83,11 +85,18 @@ export class ResultsWorkspace extends LitElement {
 
   private onTabKey(event: KeyboardEvent): void {
     const at = VIEWS.indexOf(this.route.view);
-    const next = event.key === 'ArrowRight' ? (at + 1) % VIEWS.length : event.key === 'ArrowLeft' ? (at + VIEWS.length - 1) % VIEWS.length : -1;
+    const next =
+      event.key === 'ArrowRight'
+        ? (at + 1) % VIEWS.length
+        : event.key === 'ArrowLeft'
+          ? (at + VIEWS.length - 1) % VIEWS.length
+          : -1;
     if (next < 0) return;
     event.preventDefault();
     this.navigate({ view: VIEWS[next]! });
-    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`[role='tab'][aria-selected='true']`)?.focus());
+    void this.updateComplete.then(() =>
+      this.renderRoot.querySelector<HTMLElement>(`[role='tab'][aria-selected='true']`)?.focus(),
+    );
   }
 
   override render() {
@@ -102,9 +111,11 @@ export class ResultsWorkspace extends LitElement {
         <a href=${this.linkToView()} data-view-link>Link to this view</a> (opens these results in this browser; with
         <code>?bundle=</code> in the address, in any browser that can fetch the bundle).</p>
       <div role="tablist" aria-label="Workspace views" @keydown=${(e: KeyboardEvent) => this.onTabKey(e)}>
-        ${VIEWS.map((view) => html`<button role="tab" id=${`tab-${view}`} aria-controls="view-panel" data-tab=${view}
+        ${VIEWS.map(
+          (view) => html`<button role="tab" id=${`tab-${view}`} aria-controls="view-panel" data-tab=${view}
             aria-selected=${route.view === view ? 'true' : 'false'} tabindex=${route.view === view ? 0 : -1}
-            @click=${() => this.navigate({ view })}>${VIEW_LABELS[view]}</button>`)}
+            @click=${() => this.navigate({ view })}>${VIEW_LABELS[view]}</button>`,
+        )}
       </div>
       <div role="tabpanel" id="view-panel" aria-labelledby=${`tab-${route.view}`} @navigate=${onNavigate}>
         ${this.renderView(index, route)}

@@ -27,8 +27,19 @@ export interface Route {
 }
 
 export const DEFAULT_ROUTE: Route = {
-  view: 'overview', norm: 'none', query: '', search: '', benchmark: '', sort: 'shown', ascending: false,
-  domain: '', difficulty: '', segment: '', find: '', example: '', target: '',
+  view: 'overview',
+  norm: 'none',
+  query: '',
+  search: '',
+  benchmark: '',
+  sort: 'shown',
+  ascending: false,
+  domain: '',
+  difficulty: '',
+  segment: '',
+  find: '',
+  example: '',
+  target: '',
 };
 
 const NORMS: readonly Normalization[] = ['none', 'self-influence', 'token-count'];
@@ -83,4 +94,9 @@ export function parseTarget(target: string): InfluenceTarget | null {
 /** What a view fires to change the route (it bubbles to the workspace, which keeps the hash in step). */
 export function navigateEvent(change: Partial<Route>): CustomEvent<Partial<Route>> {
   return new CustomEvent('navigate', { detail: change, bubbles: true, composed: true });
+}
+
+/** The value of the select or input an event came from. */
+export function valueOf(event: Event): string {
+  return (event.target as HTMLSelectElement | HTMLInputElement).value;
 }

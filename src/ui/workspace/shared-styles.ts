@@ -14,7 +14,8 @@ export const viewStyles = css`
   }
   .num { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-variant-numeric: tabular-nums; }
   table.plain { border-collapse: collapse; font-size: 0.88rem; }
-  table.plain th, table.plain td { text-align: left; padding: 0.2rem 0.6rem 0.2rem 0; border-bottom: 1px solid #e3e6eb; }
+  table.plain th, table.plain td { text-align: left; padding: 0.2rem 0.6rem 0.2rem 0;
+    border-bottom: 1px solid #e3e6eb; }
   .charts { display: flex; flex-wrap: wrap; gap: 1rem 2rem; }
   figure { margin: 0; }
   figcaption { font-size: 0.85rem; color: #4a5263; }
