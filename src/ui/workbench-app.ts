@@ -11,7 +11,7 @@ import './run-library';
 import './workspace/results-workspace';
 
 /** The engine's stages, as its progress names them (the worker's own steps, such as loading data, are not). */
-const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'query', 'scores', 'self']);
+const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'scores', 'self']);
 
 type RunState =
   | { readonly phase: 'idle' }

@@ -4,21 +4,42 @@
  * engine's ScoreView: influence (positive = helps), raw or normalised, always with the label that says which.
  */
 import { benchmarkScores, topExamples, topExamplesForQuery, type RankedExample } from '../influence/aggregate';
-import { scoreView, type Normalization } from '../influence/normalize';
-import type { AttributionResult } from '../influence/types';
-import type { InfluenceRow, InfluenceTarget, TopInfluences } from './protocol';
+import { scoreView, type Normalization, type ScoredResult } from '../influence/normalize';
+
+export type { Normalization } from '../influence/normalize';
+
+export type InfluenceTarget = { readonly query: string } | { readonly benchmark: string };
+
+export interface InfluenceRow {
+  readonly trainId: string;
+  readonly score: number;
+  readonly prompt: string;
+  readonly response: string;
+  readonly domain: string | null;
+  readonly difficulty: string | null;
+}
+
+export interface TopInfluences {
+  readonly target: InfluenceTarget;
+  /** What the scores are: measurement, sign, normalisation. */
+  readonly label: string;
+  /** Largest positive influence first. */
+  readonly helpful: readonly InfluenceRow[];
+  /** Most negative influence first. */
+  readonly harmful: readonly InfluenceRow[];
+}
 
 export interface ExampleText {
   readonly prompt: string;
   readonly response: string;
-  /** What the workspace's token views need (src/worker/token-rows.ts); kept in stored rows and bundles. */
+  /** What the workspace's token views need (src/app/token-rows.ts); kept in stored rows and bundles. */
   readonly tokens?: readonly string[];
   readonly tokenCategories?: readonly number[];
   readonly segments?: readonly { readonly label: string; readonly start: number; readonly end: number }[];
 }
 
 export function topInfluences(
-  result: AttributionResult,
+  result: ScoredResult,
   texts: readonly ExampleText[],
   target: InfluenceTarget,
   k: number,
