@@ -1,0 +1,202 @@
+import { LitElement, html, nothing } from 'lit';
+import { customElement, state } from 'lit/decorators.js';
+import { startLabWorker } from '../../teach/client';
+import { METHODS, queryRow, type LabInputs, type LabResult, type Method } from '../../teach/lab';
+import { MODELS, TEACH_MODELS, type TeachModel } from '../../teach/models';
+import { predict, type Example } from '../../teach/network';
+import { PRESETS } from '../../teach/presets';
+import { defaultState, labInputs, parseState, serializeState, type LabState } from '../../teach/state';
+import { formatNumber } from './colour';
+import type { PointMove } from './lab-plot';
+import { METHOD_TITLES } from './lab-methods';
+import './lab-inside';
+import './lab-methods';
+import './lab-plot';
+
+/** What changes the numbers (a new run) as opposed to what only changes the view. */
+function computeKey(inputs: LabInputs): string {
+  return JSON.stringify(inputs);
+}
+
+/**
+ * The teaching lab page. Its state is the URL (src/teach/state.ts); every edit that changes the numbers starts a run
+ * in the lab worker. `data-generation` counts finished runs and `data-status` says whether the shown numbers belong to
+ * the current state ('ready') or a run is under way ('computing'): tests wait for a generation, never for a transient.
+ */
+@customElement('teach-app')
+export class TeachApp extends LitElement {
+  @state() private lab: LabState = defaultState();
+  @state() private result: LabResult | null = null;
+  @state() private error: string | null = null;
+  @state() private lesson: string | null = null;
+  private readonly worker = startLabWorker();
+  private generation = 0;
+  private requested = '';
+
+  protected override createRenderRoot() {
+    return this;
+  }
+
+  override connectedCallback() {
+    super.connectedCallback();
+    try {
+      this.lab = parseState(location.search);
+    } catch (error) {
+      this.error = (error as Error).message;
+    }
+    this.refresh();
+  }
+
+  private patch(patch: Partial<LabState>) {
+    this.lab = { ...this.lab, ...patch };
+    history.replaceState(null, '', serializeState(this.lab));
+    this.refresh();
+  }
+
+  private refresh() {
+    const inputs = labInputs(this.lab);
+    const key = computeKey(inputs);
+    if (key === this.requested) return;
+    this.requested = key;
+    this.dataset.status = 'computing';
+    this.worker.run(inputs).then(
+      (result) => {
+        if (computeKey(result.inputs) !== this.requested) return; // a newer edit is on its way
+        this.result = result;
+        this.error = null;
+        this.generation++;
+        this.dataset.generation = String(this.generation);
+        this.dataset.status = 'ready';
+      },
+      (error: Error) => {
+        if (key !== this.requested) return;
+        this.error = error.message;
+        this.generation++;
+        this.dataset.generation = String(this.generation);
+        this.dataset.status = 'error';
+      },
+    );
+  }
+
+  private points(): readonly Example[] {
+    return labInputs(this.lab).train;
+  }
+
+  private editPoints(edit: (points: Example[]) => void) {
+    const points = [...this.points()];
+    edit(points);
+    this.lesson = null;
+    this.patch({ points });
+  }
+
+  private pointValues(): Float64Array | null {
+    const r = this.result;
+    if (!r || computeKey(r.inputs) !== this.requested) return null;
+    const n = r.inputs.train.length;
+    if (this.lab.colour === 'self') return r.methods[this.lab.method === 'loo' ? 'exact' : this.lab.method].selfTau;
+    if (this.lab.method === 'loo') return queryRow(r.loo, this.lab.query, n).map((v) => -v * n);
+    return queryRow(r.methods[this.lab.method].tau, this.lab.query, n);
+  }
+
+  private controls() {
+    const lab = this.lab;
+    const definition = MODELS[lab.model];
+    const logDamping = Math.log10(lab.damping);
+    return html`<div class="controls">
+      <label>Model <select data-control="model" @change=${(e: Event) => {
+        this.lesson = null;
+        this.lab = defaultState((e.target as HTMLSelectElement).value as TeachModel);
+        this.patch({});
+      }}>${TEACH_MODELS.map((m) => html`<option value=${m} ?selected=${m === lab.model}>${MODELS[m].title}</option>`)}</select></label>
+      <label>Data seed <input type="number" min="0" step="1" .value=${String(lab.seed)} data-control="seed"
+        @change=${(e: Event) => this.patch({ seed: Math.max(0, Math.floor(Number((e.target as HTMLInputElement).value)) || 0), points: null, query: 0 })}></label>
+      <label>Colour by <select data-control="method" @change=${(e: Event) => this.patch({ method: (e.target as HTMLSelectElement).value as Method | 'loo' })}>
+        ${[...METHODS, 'loo' as const].map((m) => html`<option value=${m} ?selected=${m === lab.method}>${METHOD_TITLES[m]}</option>`)}</select></label>
+      <label><select data-control="colour" @change=${(e: Event) => this.patch({ colour: (e.target as HTMLSelectElement).value as 'query' | 'self' })}>
+        <option value="query" ?selected=${lab.colour === 'query'}>influence on the query</option>
+        <option value="self" ?selected=${lab.colour === 'self'}>self-influence</option></select></label>
+      <label class="damping">Damping δ <input type="range" min="-6" max="0" step="0.1" .value=${String(logDamping)} data-control="damping"
+        @change=${(e: Event) => this.patch({ damping: Number((10 ** Number((e.target as HTMLInputElement).value)).toPrecision(2)) })}>
+        <output>${lab.damping.toExponential(1)}</output>
+        <span class="hint">${lab.damping === definition.l2 ? '= training L2 (exact = true curvature)' : `training L2 = ${definition.l2}`}</span></label>
+      <label>Fisher <select data-control="fisher" @change=${(e: Event) => this.patch({ fisher: (e.target as HTMLSelectElement).value as 'true' | 'empirical' })}>
+        <option value="true" ?selected=${lab.fisher === 'true'}>true (model's labels)</option>
+        <option value="empirical" ?selected=${lab.fisher === 'empirical'}>empirical (data's labels)</option></select></label>
+      <label>Leave-one-out <select data-control="loo" @change=${(e: Event) => this.patch({ loo: (e.target as HTMLSelectElement).value as 'warm' | 'scratch' })}>
+        <option value="warm" ?selected=${lab.loo === 'warm'}>retrain from θ*</option>
+        <option value="scratch" ?selected=${lab.loo === 'scratch'}>retrain from scratch</option></select></label>
+    </div>
+    <div class="presets"><span>Failure cases:</span>
+      ${PRESETS.map((p) => html`<button data-preset=${p.id} @click=${() => {
+        this.lesson = p.lesson;
+        this.lab = p.state();
+        this.patch({});
+      }}>${p.title}</button>`)}
+      <button @click=${() => this.patch({ points: null })}>Reset points</button>
+      <a href=${serializeState(lab)} class="permalink" title="This state as a link">Link to this state</a>
+    </div>
+    ${this.lesson ? html`<p class="lesson">${this.lesson}</p>` : nothing}`;
+  }
+
+  private ranking() {
+    const r = this.result;
+    if (!r) return nothing;
+    const method = this.lab.method === 'loo' ? 'exact' : this.lab.method;
+    const self = r.methods[method].selfTau;
+    const order = Array.from(self, (_, i) => i).sort((a, b) => self[b] - self[a]).slice(0, 6);
+    const spec = MODELS[r.inputs.model].spec;
+    return html`<div class="ranking"><h3>Highest self-influence (${METHOD_TITLES[method]})</h3><ol>
+      ${order.map((i) => {
+        const p = r.inputs.train[i];
+        const fit = predict(spec, r.theta, p.x);
+        const wrong = r.inputs.model !== 'linear' && (fit > 0.5 ? 1 : 0) !== p.y;
+        return html`<li data-rank-index=${i}>point ${i} · ${p.x.map((v) => v.toFixed(2)).join(', ')}
+          ${r.inputs.model === 'linear' ? `→ ${p.y.toFixed(2)}` : `class ${p.y}`} · ${formatNumber(self[i])}
+          ${wrong ? html`<span class="flag">misclassified</span>` : nothing}</li>`;
+      })}</ol></div>`;
+  }
+
+  override render() {
+    const lab = this.lab;
+    const definition = MODELS[lab.model];
+    const r = this.result;
+    const current = r && computeKey(r.inputs) === this.requested;
+    const inputs = labInputs(lab);
+    return html`
+      <header><h1>Influence Workbench · Teaching lab</h1><a href="./">← the workbench</a></header>
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+      ${this.controls()}
+      <main class="lab">
+        <section class="plot-column">
+          <lab-plot .model=${lab.model} .window=${definition.window} .points=${inputs.train} .tests=${inputs.test} .query=${lab.query}
+            .values=${this.pointValues()} .valueLabel=${lab.colour === 'self' ? 'self-influence' : 'influence on the query'}
+            .predict=${r ? (x: readonly number[]) => predict(MODELS[r.inputs.model].spec, r.theta, x) : null}
+            @select-query=${(e: CustomEvent<number>) => this.patch({ query: e.detail })}
+            @move-point=${(e: CustomEvent<PointMove>) => this.editPoints((pts) => (pts[e.detail.index] = { x: e.detail.x, y: e.detail.y }))}
+            @add-point=${(e: CustomEvent<Example>) => this.editPoints((pts) => pts.push(e.detail))}
+            @delete-point=${(e: CustomEvent<number>) => this.editPoints((pts) => pts.length > 2 && pts.splice(e.detail, 1))}></lab-plot>
+          <p class="status" aria-live="polite">${current
+            ? html`${inputs.train.length} points · trained and scored in
+                ${formatNumber(r.timings.train + r.timings.engine + r.timings.exact)} ms, leave-one-out in ${formatNumber(r.timings.loo)} ms`
+            : 'Retraining…'}</p>
+          ${this.ranking()}
+        </section>
+        <section class="methods-column">
+          <h2>Methods against leave-one-out retraining</h2>
+          <p class="hint">Each dot is a training point: x = the method's prediction of how the query's log-likelihood changes
+            when the point is removed (−τ/N), y = the change after actually retraining without it.</p>
+          <lab-methods .result=${current ? r : null} .query=${lab.query} .selected=${lab.method}></lab-methods>
+        </section>
+      </main>
+      <section class="inside">
+        <h2>Inside EK-FAC, step by step</h2>
+        <lab-inside .result=${current ? r : null} .query=${lab.query}></lab-inside>
+      </section>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'teach-app': TeachApp;
+  }
+}
