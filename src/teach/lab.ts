@@ -111,6 +111,23 @@ export function exactScores(inputs: LabInputs, theta: Float64Array): MethodScore
 }
 
 /**
+ * Leverage h_n = v_nᵀ (C + N·δ·I)⁻¹ v_n with v_n the Fisher pseudo-gradient (./network.ts). For linear regression with
+ * δ = l2 this is the hat-matrix diagonal 2 x̃ₙᵀ ∇²J⁻¹ x̃ₙ, and leave-one-out is exactly the first-order influence
+ * divided by (1 − h_n) (Sherman–Morrison); the lab plots the first-order prediction, uncorrected.
+ */
+export function leverages(inputs: LabInputs, theta: Float64Array): Float64Array {
+  const spec = MODELS[inputs.model].spec;
+  const p = parameterCount(spec);
+  const n = inputs.train.length;
+  const v = inputs.train.map((e) => flatGradient(spec, exampleTerms(spec, theta, e, 'fisher')));
+  const curvature = new Float64Array(p * p);
+  v.forEach((vi) => addOuter(curvature, vi, 1));
+  for (let k = 0; k < p; k++) curvature[k * p + k] += n * inputs.damping;
+  const factor = cholesky(curvature, p);
+  return Float64Array.from(v, (vi) => dot(choleskySolveFactor(factor, vi, p), vi));
+}
+
+/**
  * Δf [Q × N] from retraining without each point. 'warm': Newton from θ* with the Hessian of J₋ₙ at θ*
  * (∇²J − ∇²Lₙ, factored once per point: the chord method) until the step is below 1e-12 relative — the retrained
  * optimum itself, not a one-step approximation of it. 'scratch': the full training procedure from the seeded start.

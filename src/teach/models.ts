@@ -53,7 +53,15 @@ function moons(seed: number) {
     return point([1.3 * (x - 0.5) + 0.12 * normal(), 1.3 * (y - 0.25) + 0.12 * normal()], c);
   };
   const train = Array.from({ length: 60 }, (_, i) => draw(i % 2));
-  const test = Array.from({ length: 6 }, (_, i) => draw(i % 2));
+  // Test points placed near the moons' boundary: a query the model fits with certainty barely moves when one point goes.
+  const test = [
+    point([-0.9, 0.35], 0),
+    point([0.45, 0.05], 1),
+    point([1.3, 0.2], 1),
+    point([-1.6, -0.2], 0),
+    point([0, 0.9], 0),
+    point([0.9, -0.6], 1),
+  ];
   return { train, test };
 }
 
@@ -71,7 +79,7 @@ export const MODELS: Readonly<Record<TeachModel, ModelDefinition>> = {
     title: '2-D logistic regression',
     spec: { widths: [2, 2], loss: 'cross-entropy' },
     l2: 0.01,
-    window: [-2.5, 2.5, -2.5, 2.5],
+    window: [-3, 3, -3, 3],
     generate: blobs,
   },
   mlp: {

@@ -31,6 +31,13 @@ function heatmap(m: Matrix, label: string) {
   });
 }
 
+/** Labels only at 1, 2 and 5 × 10^k (log axes get crowded otherwise). */
+function powerOfTen(v: number): string {
+  const e = Math.floor(Math.log10(v) + 1e-9);
+  const m = Math.round((v / 10 ** e) * 1000) / 1000;
+  return m === 1 || m === 2 || m === 5 ? `${m}e${e}` : '';
+}
+
 function eigenvalueComparison(layer: InsideLayer) {
   const data = Array.from(layer.lambda.data, (lambda, k) => ({ lambda, kfac: layer.kfac.data[k] }));
   const floor = Math.max(1e-12, Math.min(...data.flatMap((d) => [d.lambda, d.kfac]).filter((v) => v > 0)));
@@ -42,8 +49,8 @@ function eigenvalueComparison(layer: InsideLayer) {
     marginLeft: 52,
     marginBottom: 36,
     style: { fontSize: '10px', background: 'transparent' },
-    x: { type: 'log', label: 'K-FAC λ_S[i]·λ_A[j]', tickFormat: '.0e', ticks: 4 },
-    y: { type: 'log', label: 'EK-FAC Λ[i,j]', tickFormat: '.0e', ticks: 4 },
+    x: { type: 'log', label: 'K-FAC λ_S[i]·λ_A[j]', tickFormat: powerOfTen },
+    y: { type: 'log', label: 'EK-FAC Λ[i,j]', tickFormat: powerOfTen },
     marks: [
       Plot.line([[floor, floor], [hi, hi]], { stroke: '#aab', strokeDasharray: '3 3' }),
       Plot.ruleY([layer.damping], { stroke: '#e66101' }),
@@ -92,7 +99,7 @@ export class LabInside extends LitElement {
         </section>
         <section class="panel" data-panel="eigenbases">
           <h3>2 · Eigenbases</h3>
-          ${tex(String.raw`A = Q_A \operatorname{diag}(\lambda_A) Q_A^\top,\qquad S = Q_S \operatorname{diag}(\lambda_S) Q_S^\top`)}
+          ${tex(String.raw`\begin{gathered}A = Q_A \operatorname{diag}(\lambda_A)\, Q_A^\top\\ S = Q_S \operatorname{diag}(\lambda_S)\, Q_S^\top\end{gathered}`)}
           <p>The columns of Q_A and Q_S are the directions in which inputs and gradients vary independently. In the
             basis Q_S ⊗ Q_A the Kronecker-factored curvature is diagonal, so inverting it is dividing.</p>
           <div class="maps"><figure>${heatmap(layer.activationVectors, 'Q_A')}<figcaption>Q_A (columns)</figcaption></figure>
@@ -100,7 +107,7 @@ export class LabInside extends LitElement {
         </section>
         <section class="panel" data-panel="lambda">
           <h3>3 · Eigenvalue correction Λ</h3>
-          ${tex(String.raw`\Lambda = \tfrac1N \textstyle\sum_n \big(Q_S^\top G_n Q_A\big)^{\circ 2}\quad\text{vs}\quad \lambda_S \otimes \lambda_A`)}
+          ${tex(String.raw`\begin{gathered}\Lambda = \tfrac1N \textstyle\sum_n \big(Q_S^\top G_n Q_A\big)^{\circ 2}\\ \text{K-FAC:}\;\; \Lambda_{ij} = \lambda_{S,i}\,\lambda_{A,j}\end{gathered}`)}
           <p>K-FAC uses the products λ_S[i]·λ_A[j] as the curvature; EK-FAC re-measures it per direction from the
             per-example gradients G_n. Points off the diagonal are where K-FAC's independence assumption fails. The
             orange line is the damping δ: directions below it are set by δ, not by the data.</p>
@@ -108,7 +115,7 @@ export class LabInside extends LitElement {
         </section>
         <section class="panel" data-panel="preconditioned">
           <h3>4 · Preconditioned query gradient</h3>
-          ${tex(String.raw`P_q = Q_S\big[(Q_S^\top G_q Q_A) \oslash (\Lambda + \delta)\big] Q_A^\top,\qquad \tau(q,n) = \langle P_q, G_n\rangle`)}
+          ${tex(String.raw`\begin{gathered}P_q = Q_S\big[(Q_S^\top G_q Q_A) \oslash (\Lambda + \delta)\big]\, Q_A^\top\\ \tau(q,n) = \langle P_q, G_n\rangle\end{gathered}`)}
           <p>The query's gradient G_q, rotated into the eigenbasis, divided by curvature plus δ and rotated back. Each
             training point's score is the inner product of P_q with its own gradient: directions of low curvature are
             amplified.</p>

@@ -5,6 +5,11 @@ import { pearson } from '../../teach/dense';
 import { agreements, METHODS, predictedChange, queryRow, type LabResult, type Method } from '../../teach/lab';
 import { formatNumber } from './colour';
 
+/** 2e-3, not 2.0e-3 or 0.0e+0: narrow panels. */
+function shortTick(v: number): string {
+  return v === 0 ? '0' : Number(v.toPrecision(2)).toExponential();
+}
+
 export const METHOD_TITLES: Readonly<Record<Method | 'loo', string>> = {
   exact: 'Exact (dense GGN)',
   ekfac: 'EK-FAC',
@@ -42,8 +47,8 @@ export class LabMethods extends LitElement {
       marginLeft: 48,
       marginBottom: 34,
       style: { fontSize: '10px', background: 'transparent' },
-      x: { label: 'predicted Δf', ticks: 3, tickFormat: '.1e' },
-      y: { label: 'actual Δf (LOO)', ticks: 4, tickFormat: '.1e' },
+      x: { label: 'predicted Δf', ticks: 3, tickFormat: shortTick },
+      y: { label: 'actual Δf (LOO)', ticks: 4, tickFormat: shortTick },
       marks: [
         // Same units for every method but identity (no curvature, no 1/N): there y = x is meaningless.
         method === 'identity' ? null : Plot.line([[lo, lo], [hi, hi]], { stroke: '#aab', strokeDasharray: '3 3' }),

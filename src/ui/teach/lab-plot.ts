@@ -81,7 +81,9 @@ export class LabPlot extends LitElement {
   private onPointerMove(event: PointerEvent) {
     if (!this.dragging) return;
     const [x, y] = this.coordinates(event);
-    this.dragging = { ...this.dragging, x, y, moved: true };
+    // Kept inside the window, so a point can always be grabbed again.
+    const [x0, x1, y0, y1] = this.window;
+    this.dragging = { ...this.dragging, x: Math.min(x1, Math.max(x0, x)), y: Math.min(y1, Math.max(y0, y)), moved: true };
   }
 
   private onPointerUp() {
@@ -104,17 +106,36 @@ export class LabPlot extends LitElement {
     }
     const cells = [];
     const w = (SIZE - 2 * PAD) / GRID;
+    // Prediction at the grid's corners (GRID + 1)²: cells are shaded from their centre, the boundary is traced on corners.
+    const corner = (i: number, j: number) => predict([x0 + (i / GRID) * (x1 - x0), y0 + (j / GRID) * (y1 - y0)]);
+    const p = Array.from({ length: GRID + 1 }, (_, i) => Array.from({ length: GRID + 1 }, (_, j) => corner(i, j)));
     for (let i = 0; i < GRID; i++)
       for (let j = 0; j < GRID; j++) {
-        const x = x0 + ((i + 0.5) / GRID) * (x1 - x0);
-        const y = y0 + ((j + 0.5) / GRID) * (y1 - y0);
-        const p = predict([x, y]);
+        const centre = (p[i][j] + p[i + 1][j] + p[i][j + 1] + p[i + 1][j + 1]) / 4;
         // Grey for class 1, white for class 0: the influence colours keep the hue channel to themselves.
-        const shade = Math.round(255 - 40 * p);
+        const shade = Math.round(252 - 28 * centre - (centre > 0.5 ? 10 : 0));
         cells.push(svg`<rect x=${PAD + i * w} y=${SIZE - PAD - (j + 1) * w} width=${w + 0.5} height=${w + 0.5}
           fill=${`rgb(${shade},${shade},${shade})`}></rect>`);
       }
-    return svg`<g class="field">${cells}</g>`;
+    return svg`<g class="field">${cells}</g><path class="boundary" d=${this.boundary(p, w)}></path>`;
+  }
+
+  /** The p = ½ contour by marching squares over the corner grid (ambiguous saddles pair edges in order). */
+  private boundary(p: number[][], w: number): string {
+    const segments: string[] = [];
+    const cross = (a: number, b: number) => (0.5 - a) / (b - a);
+    for (let i = 0; i < GRID; i++)
+      for (let j = 0; j < GRID; j++) {
+        const [a, b, c, d] = [p[i][j], p[i + 1][j], p[i + 1][j + 1], p[i][j + 1]];
+        const hits: [number, number][] = [];
+        if (a > 0.5 !== b > 0.5) hits.push([i + cross(a, b), j]);
+        if (b > 0.5 !== c > 0.5) hits.push([i + 1, j + cross(b, c)]);
+        if (d > 0.5 !== c > 0.5) hits.push([i + cross(d, c), j + 1]);
+        if (a > 0.5 !== d > 0.5) hits.push([i, j + cross(a, d)]);
+        const at = ([u, v]: [number, number]) => `${(PAD + u * w).toFixed(1)} ${(SIZE - PAD - v * w).toFixed(1)}`;
+        for (let k = 0; k + 1 < hits.length; k += 2) segments.push(`M${at(hits[k])} L${at(hits[k + 1])}`);
+      }
+    return segments.join(' ');
   }
 
   private marker(cls: number, x: number, y: number, r: number, attrs: { fill: string; klass: string }) {

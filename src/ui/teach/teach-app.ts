@@ -13,6 +13,10 @@ import './lab-inside';
 import './lab-methods';
 import './lab-plot';
 
+function duration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 /** What changes the numbers (a new run) as opposed to what only changes the view. */
 function computeKey(inputs: LabInputs): string {
   return JSON.stringify(inputs);
@@ -177,7 +181,7 @@ export class TeachApp extends LitElement {
             @delete-point=${(e: CustomEvent<number>) => this.editPoints((pts) => pts.length > 2 && pts.splice(e.detail, 1))}></lab-plot>
           <p class="status" aria-live="polite">${current
             ? html`${inputs.train.length} points · trained and scored in
-                ${formatNumber(r.timings.train + r.timings.engine + r.timings.exact)} ms, leave-one-out in ${formatNumber(r.timings.loo)} ms`
+                ${duration(r.timings.train + r.timings.engine + r.timings.exact)}, leave-one-out in ${duration(r.timings.loo)}`
             : 'Retraining…'}</p>
           ${this.ranking()}
         </section>
