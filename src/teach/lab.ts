@@ -64,12 +64,13 @@ export function logLikelihood(model: TeachModel, theta: Float64Array, example: E
 
 const ENGINE_METHODS: readonly Strategy[] = ['ekfac', 'kfac', 'diagonal', 'identity'];
 
-async function engineScores(inputs: LabInputs, theta: Float64Array) {
+/** The engine's runs for the given strategies (the page runs all four), keyed by strategy. */
+export async function engineScores(inputs: LabInputs, theta: Float64Array, strategies: readonly Strategy[] = ENGINE_METHODS) {
   const source = new ChainSource(MODELS[inputs.model].spec, theta, { train: inputs.train, query: inputs.test });
   const backend = new CpuBackend();
   const set = (role: 'train' | 'query', count: number) => ({ role, examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })) });
   const runs = new Map<Strategy, AttributionResult>();
-  for (const strategy of ENGINE_METHODS) {
+  for (const strategy of strategies) {
     const config = {
       ...DEFAULT_CONFIG,
       strategy,

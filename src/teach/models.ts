@@ -84,8 +84,8 @@ export const MODELS: Readonly<Record<TeachModel, ModelDefinition>> = {
   },
   mlp: {
     name: 'mlp',
-    title: 'MLP on two moons (2-8-8-2, tanh)',
-    spec: { widths: [2, 8, 8, 2], loss: 'cross-entropy' },
+    title: 'MLP on two moons (2-6-6-2, tanh)',
+    spec: { widths: [2, 6, 6, 2], loss: 'cross-entropy' },
     l2: 0.003,
     window: [-2, 2, -2, 2],
     generate: moons,

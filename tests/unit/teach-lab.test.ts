@@ -8,6 +8,7 @@ import { gradientAndCurvature, newton } from '../../src/teach/fit';
 import { agreements, leverages, objectiveOf, runLab, type LabResult } from '../../src/teach/lab';
 import { MODELS } from '../../src/teach/models';
 import { forward } from '../../src/teach/network';
+import { PRESETS } from '../../src/teach/presets';
 import { defaultState, labInputs, parseState, serializeState } from '../../src/teach/state';
 
 async function lab(model: 'linear' | 'logistic' | 'mlp', patch = {}): Promise<LabResult> {
@@ -94,5 +95,37 @@ describe('MLP and the lab URL', () => {
     expect(() => parseState('?model=logistic&damping=abc')).toThrow(/"damping" is "abc"/);
     expect(() => parseState('?model=logistic&pts=1:2:7_0:0:1')).toThrow(/"pts" is "1:2:7"/);
     expect(() => parseState('?model=logistic&q=99')).toThrow(/"q"/);
+  });
+});
+
+describe('failure-case presets say what the page then shows', () => {
+  const preset = (id: string) => PRESETS.find((p) => p.id === id)!;
+  const topSelf = (self: Float64Array, k: number) =>
+    Array.from(self, (_, i) => i)
+      .sort((a, b) => self[b] - self[a])
+      .slice(0, k);
+
+  it('mislabelled: the flipped points are the top of the self-influence ranking (EK-FAC and exact)', async () => {
+    const result = await runLab(labInputs(preset('mislabelled').state()));
+    const flippedIndices = preset('mislabelled').lesson.match(/points ([\d, ]+) were flipped/)![1].split(', ').map(Number);
+    expect(flippedIndices).toHaveLength(4);
+    for (const method of ['ekfac', 'exact'] as const) expect(topSelf(result.methods[method].selfTau, 4).sort((a, b) => a - b)).toEqual(flippedIndices);
+  });
+
+  it('outlier: the added point has by far the largest self-influence', async () => {
+    const result = await runLab(labInputs(preset('outlier').state()));
+    const self = result.methods.ekfac.selfTau;
+    const outlier = self.length - 1;
+    expect(topSelf(self, 1)).toEqual([outlier]);
+    expect(self[outlier]).toBeGreaterThan(2 * Math.max(...self.subarray(0, outlier)));
+  });
+
+  it('too little damping: the exact method stops predicting leave-one-out for the preset query', async () => {
+    const state = preset('low-damping').state();
+    const low = agreements(await runLab(labInputs(state)), state.query).exact.pearson;
+    const usual = agreements(await runLab(labInputs({ ...state, damping: MODELS.mlp.l2 })), state.query).exact.pearson;
+    // Measured −0.74 and 0.82.
+    expect(low).toBeLessThan(0);
+    expect(usual).toBeGreaterThan(0.7);
   });
 });
