@@ -3,9 +3,7 @@
  * kronfluence's layout: sums with counts): A, S, their eigenbases, Λ against the K-FAC product λ_S ⊗ λ_A, and the
  * query gradient before and after preconditioning, P_q = Q_S [(Q_Sᵀ G_q Q_A) ⊘ (Λ + δ)] Q_Aᵀ.
  */
-import type { LabResult } from './lab';
-import { MODELS } from './models';
-import { exampleTerms, layerShapes } from './network';
+import type { ScoredRun } from './lab';
 
 export interface Matrix {
   readonly rows: number;
@@ -48,10 +46,8 @@ function transpose(a: Matrix): Matrix {
   return matrix(a.cols, a.rows, out);
 }
 
-export function insideEkfac(result: LabResult, q: number): InsideLayer[] {
-  const spec = MODELS[result.inputs.model].spec;
-  const query = exampleTerms(spec, result.theta, result.inputs.test[q], 'given');
-  return layerShapes(spec).map((shape, l) => {
+export function insideEkfac(result: ScoredRun, q: number): InsideLayer[] {
+  return result.ekfacRun.layers.map((shape, l) => {
     const f = result.ekfacRun.factors.layers[l];
     const dIn = shape.dIn + 1;
     const dOut = shape.dOut;
@@ -68,9 +64,7 @@ export function insideEkfac(result: LabResult, q: number): InsideLayer[] {
     const lambdaS = need(f.gradientEigenvalues, 'λ_S').data;
     const lambda = matrix(dOut, dIn, mean(need(f.lambdaSum, 'Λ').data, need(f.lambdaCount, 'Λ count')));
     const kfac = matrix(dOut, dIn, Float64Array.from({ length: dOut * dIn }, (_, k) => lambdaS[Math.floor(k / dIn)] * lambdaA[k % dIn]));
-    const a = query.pass.inputs[l];
-    const g = query.g[l];
-    const queryGradient = matrix(dOut, dIn, Float64Array.from({ length: dOut * dIn }, (_, k) => g[Math.floor(k / dIn)] * a[k % dIn]));
+    const queryGradient = matrix(dOut, dIn, result.queryGradients[q][l]);
     const damping = result.ekfacRun.layers[l].damping;
     const rotated = multiply(multiply(transpose(qS), queryGradient), qA);
     const scaled = matrix(dOut, dIn, rotated.data.map((v, k) => v / (lambda.data[k] + damping)));

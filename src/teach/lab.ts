@@ -10,12 +10,12 @@
  * and H = C/N + δI is the curvature of J/N); `predictedChange` gives that.
  */
 import { runAttribution } from '../influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionResult, type Strategy } from '../influence/types';
+import { DEFAULT_CONFIG, type AttributionResult, type GradientSource, type Strategy } from '../influence/types';
 import { CpuBackend } from '../linalg/cpu/backend';
 import { addOuter, cholesky, choleskySolveFactor, dot, pearson, spearman } from './dense';
 import { exampleHessian, newton, objectiveHessian, train, type Objective } from './fit';
 import { MODELS, type TeachModel } from './models';
-import { exampleTerms, flatGradient, parameterCount, type Example } from './network';
+import { exampleTerms, flatGradient, layerShapes, parameterCount, type Example } from './network';
 import { ChainSource } from './source';
 
 export type Method = 'exact' | Strategy;
@@ -41,14 +41,22 @@ export interface MethodScores {
   readonly selfTau: Float64Array;
 }
 
-export interface LabResult {
-  readonly inputs: LabInputs;
-  readonly theta: Float64Array;
+/** What the methods table and the EK-FAC panels need, whatever the model (2-D points or the tiny LM). */
+export interface ScoredRun {
+  /** N: training examples (points or sentences). */
+  readonly trainCount: number;
   readonly methods: Readonly<Record<Method, MethodScores>>;
   /** The engine's EK-FAC run (factors, eigenbases, Λ, δ) for the step-by-step panels. */
   readonly ekfacRun: AttributionResult;
-  /** Actual Δf [Q × N] when point n is left out and the model retrained. */
+  /** Actual Δf [Q × N] when example n is left out and the model retrained. */
   readonly loo: Float64Array;
+  /** Per query, per tracked layer: the query's loss gradient G_q as [dOut × dIn'] row-major. */
+  readonly queryGradients: readonly (readonly Float64Array[])[];
+}
+
+export interface LabResult extends ScoredRun {
+  readonly inputs: LabInputs;
+  readonly theta: Float64Array;
   /** Milliseconds: training, the four engine runs, exact, leave-one-out. */
   readonly timings: { readonly train: number; readonly engine: number; readonly exact: number; readonly loo: number };
 }
@@ -64,29 +72,59 @@ export function logLikelihood(model: TeachModel, theta: Float64Array, example: E
 
 const ENGINE_METHODS: readonly Strategy[] = ['ekfac', 'kfac', 'diagonal', 'identity'];
 
-/** The engine's runs for the given strategies (the page runs all four), keyed by strategy. */
-export async function engineScores(inputs: LabInputs, theta: Float64Array, strategies: readonly Strategy[] = ENGINE_METHODS) {
-  const source = new ChainSource(MODELS[inputs.model].spec, theta, { train: inputs.train, query: inputs.test });
+export interface EngineRequest {
+  readonly source: GradientSource;
+  readonly trainCount: number;
+  readonly queryCount: number;
+  readonly damping: number;
+  readonly fisher: Fisher;
+  readonly strategies?: readonly Strategy[];
+  /** Keep the per-token scores (the tiny LM). */
+  readonly perToken?: boolean;
+}
+
+/** The engine's runs (CPU float64, absolute δ) for the given strategies (default all four), keyed by strategy. */
+export async function runEngine(request: EngineRequest): Promise<Map<Strategy, AttributionResult>> {
   const backend = new CpuBackend();
   const set = (role: 'train' | 'query', count: number) => ({ role, examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })) });
   const runs = new Map<Strategy, AttributionResult>();
-  for (const strategy of strategies) {
+  for (const strategy of request.strategies ?? ENGINE_METHODS) {
     const config = {
       ...DEFAULT_CONFIG,
       strategy,
-      damping: { kind: 'absolute', value: inputs.damping } as const,
-      fisher: inputs.fisher === 'true' ? ('sampled' as const) : ('empirical' as const),
+      damping: { kind: 'absolute', value: request.damping } as const,
+      fisher: request.fisher === 'true' ? ('sampled' as const) : ('empirical' as const),
+      perToken: request.perToken ?? false,
       batchSizes: { fit: 64, train: 64, query: 64, batchesPerChunk: 64 },
     };
     const result = await runAttribution(config, {
       backend,
-      source,
-      trainSet: set('train', inputs.train.length),
-      querySet: set('query', inputs.test.length),
+      source: request.source,
+      trainSet: set('train', request.trainCount),
+      querySet: set('query', request.queryCount),
     });
     runs.set(strategy, result);
   }
   return runs;
+}
+
+/** The engine's runs on a 2-D model at θ. */
+export function engineScores(inputs: LabInputs, theta: Float64Array, strategies?: readonly Strategy[]) {
+  const source = new ChainSource(MODELS[inputs.model].spec, theta, { train: inputs.train, query: inputs.test });
+  return runEngine({ source, trainCount: inputs.train.length, queryCount: inputs.test.length, damping: inputs.damping, fisher: inputs.fisher, strategies });
+}
+
+/** Per query, per layer, G_q = g ã ᵀ of the query's own loss. */
+function chainQueryGradients(inputs: LabInputs, theta: Float64Array): Float64Array[][] {
+  const spec = MODELS[inputs.model].spec;
+  return inputs.test.map((q) => {
+    const terms = exampleTerms(spec, theta, q, 'given');
+    return layerShapes(spec).map(({ dIn, dOut }, l) => {
+      const a = terms.pass.inputs[l];
+      const g = terms.g[l];
+      return Float64Array.from({ length: dOut * (dIn + 1) }, (_, k) => g[Math.floor(k / (dIn + 1))] * a[k % (dIn + 1)]);
+    });
+  });
 }
 
 /** Dense exact influence with the same curvature the engine's methods approximate. */
@@ -173,6 +211,8 @@ export async function runLab(inputs: LabInputs): Promise<LabResult> {
   return {
     inputs,
     theta,
+    trainCount: inputs.train.length,
+    queryGradients: chainQueryGradients(inputs, theta),
     methods: { exact, ekfac: fromRun('ekfac'), kfac: fromRun('kfac'), diagonal: fromRun('diagonal'), identity: fromRun('identity') },
     ekfacRun: runs.get('ekfac')!,
     loo,
@@ -186,8 +226,8 @@ export function queryRow(matrix: Float64Array, q: number, n: number): Float64Arr
 }
 
 /** Δf predicted by a method for removing each point: −τ/N. */
-export function predictedChange(result: LabResult, method: Method, q: number): Float64Array {
-  const n = result.inputs.train.length;
+export function predictedChange(result: ScoredRun, method: Method, q: number): Float64Array {
+  const n = result.trainCount;
   return queryRow(result.methods[method].tau, q, n).map((t) => -t / n);
 }
 
@@ -197,8 +237,8 @@ export interface Agreement {
 }
 
 /** Each method's predicted change against the actual leave-one-out change, for query q. */
-export function agreements(result: LabResult, q: number): Record<Method, Agreement> {
-  const actual = queryRow(result.loo, q, result.inputs.train.length);
+export function agreements(result: ScoredRun, q: number): Record<Method, Agreement> {
+  const actual = queryRow(result.loo, q, result.trainCount);
   const entries = METHODS.map((m) => {
     const predicted = predictedChange(result, m, q);
     return [m, { pearson: pearson(predicted, actual), spearman: spearman(predicted, actual) }] as const;

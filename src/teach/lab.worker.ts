@@ -4,9 +4,11 @@
  */
 import { expose } from 'comlink';
 import { runLab, type LabInputs } from './lab';
+import { runLmLab, type LmInputs } from './lm-lab';
 
 const api = {
   run: (inputs: LabInputs) => runLab(inputs),
+  runLm: (inputs: LmInputs) => runLmLab(inputs),
 };
 
 export type LabWorkerApi = typeof api;

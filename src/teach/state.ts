@@ -4,16 +4,22 @@
  * retrains, and what the colours show. Parsing names the parameter and the value it could not read.
  */
 import { METHODS, type Fisher, type LabInputs, type LooStart, type Method } from './lab';
+import { LM_L2, LM_QUERIES } from './lm';
+import type { LmInputs } from './lm-lab';
 import { MODELS, TEACH_MODELS, type TeachModel } from './models';
 import type { Example } from './network';
 
 /** 'query': influence of each point on the selected test point; 'self': each point's self-influence. */
 export type ColourBy = 'query' | 'self';
 
+/** The 2-D models, and 'lm': the tiny bigram language model on fixed sentences. */
+export type LabModel = TeachModel | 'lm';
+export const LAB_MODELS: readonly LabModel[] = [...TEACH_MODELS, 'lm'];
+
 export interface LabState {
-  readonly model: TeachModel;
+  readonly model: LabModel;
   readonly seed: number;
-  /** null: the seed's generated points. */
+  /** null: the seed's generated points (always null for the LM, whose sentences are fixed). */
   readonly points: readonly Example[] | null;
   readonly query: number;
   readonly method: Method | 'loo';
@@ -25,14 +31,14 @@ export interface LabState {
 
 export const DEFAULT_SEED = 3;
 
-export function defaultState(model: TeachModel = 'logistic'): LabState {
+export function defaultState(model: LabModel = 'logistic'): LabState {
   return {
     model,
     seed: DEFAULT_SEED,
     points: null,
     query: 0,
     method: 'ekfac',
-    damping: MODELS[model].l2,
+    damping: model === 'lm' ? LM_L2 : MODELS[model].l2,
     fisher: 'true',
     loo: 'warm',
     colour: 'query',
@@ -79,13 +85,14 @@ export function decodePoints(model: TeachModel, text: string): Example[] {
 
 export function parseState(search: string): LabState {
   const params = new URLSearchParams(search);
-  const model = choice(params, 'model', TEACH_MODELS, 'logistic');
+  const model = choice(params, 'model', LAB_MODELS, 'logistic');
   const base = defaultState(model);
   const seed = number(params, 'seed', base.seed, (v) => Number.isInteger(v) && v >= 0 && v < 2 ** 31, 'an integer ≥ 0');
   const pts = params.get('pts');
-  const points = pts === null || pts === '' ? null : decodePoints(model, pts);
+  if (model === 'lm' && pts) fail('pts', pts, 'no points: the tiny LM trains on fixed sentences');
+  const points = model === 'lm' || pts === null || pts === '' ? null : decodePoints(model, pts);
   if (points && points.length < 2) fail('pts', pts!, 'at least 2 points');
-  const testCount = MODELS[model].generate(seed).test.length;
+  const testCount = model === 'lm' ? LM_QUERIES.length : MODELS[model].generate(seed).test.length;
   return {
     model,
     seed,
@@ -108,12 +115,13 @@ export function serializeState(state: LabState): string {
   if (state.fisher !== base.fisher) params.set('fisher', state.fisher);
   if (state.loo !== base.loo) params.set('loo', state.loo);
   if (state.colour !== base.colour) params.set('colour', state.colour);
-  if (state.points) params.set('pts', encodePoints(state.model, state.points));
+  if (state.points && state.model !== 'lm') params.set('pts', encodePoints(state.model, state.points));
   return `?${params.toString()}`;
 }
 
-/** What runLab needs for a state. */
+/** What runLab needs for a 2-D state. */
 export function labInputs(state: LabState): LabInputs {
+  if (state.model === 'lm') throw new Error('labInputs: the tiny LM runs through lmInputs');
   const generated = MODELS[state.model].generate(state.seed);
   return {
     model: state.model,
@@ -124,4 +132,9 @@ export function labInputs(state: LabState): LabInputs {
     fisher: state.fisher,
     loo: state.loo,
   };
+}
+
+/** What runLmLab needs for an LM state. */
+export function lmInputs(state: LabState): LmInputs {
+  return { damping: state.damping, fisher: state.fisher, seed: state.seed };
 }

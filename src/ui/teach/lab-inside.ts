@@ -4,7 +4,7 @@ import { LitElement, html } from 'lit';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import { insideEkfac, type InsideLayer, type Matrix } from '../../teach/inside';
-import type { LabResult } from '../../teach/lab';
+import type { ScoredRun } from '../../teach/lab';
 
 /** Our own formula strings only (never data), typeset by KaTeX into HTML + MathML. */
 function tex(source: string, display = true) {
@@ -66,7 +66,7 @@ function eigenvalueComparison(layer: InsideLayer) {
  */
 @customElement('lab-inside')
 export class LabInside extends LitElement {
-  @property({ attribute: false }) result: LabResult | null = null;
+  @property({ attribute: false }) result: ScoredRun | null = null;
   @property({ type: Number }) query = 0;
   @state() private layer = 0;
 

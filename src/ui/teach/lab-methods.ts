@@ -2,7 +2,7 @@ import * as Plot from '@observablehq/plot';
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { pearson } from '../../teach/dense';
-import { agreements, METHODS, predictedChange, queryRow, type LabResult, type Method } from '../../teach/lab';
+import { agreements, METHODS, predictedChange, queryRow, type Method, type ScoredRun } from '../../teach/lab';
 import { formatNumber } from './colour';
 
 /** 2e-3, not 2.0e-3 or 0.0e+0: narrow panels. */
@@ -26,7 +26,7 @@ export const METHOD_TITLES: Readonly<Record<Method | 'loo', string>> = {
  */
 @customElement('lab-methods')
 export class LabMethods extends LitElement {
-  @property({ attribute: false }) result: LabResult | null = null;
+  @property({ attribute: false }) result: ScoredRun | null = null;
   @property({ type: Number }) query = 0;
   @property() selected: Method | 'loo' = 'ekfac';
 
@@ -34,8 +34,8 @@ export class LabMethods extends LitElement {
     return this;
   }
 
-  private scatter(result: LabResult, method: Method) {
-    const n = result.inputs.train.length;
+  private scatter(result: ScoredRun, method: Method) {
+    const n = result.trainCount;
     const predicted = predictedChange(result, method, this.query);
     const actual = queryRow(result.loo, this.query, n);
     const data = Array.from(predicted, (p, i) => ({ predicted: p, actual: actual[i], index: i }));
@@ -63,7 +63,7 @@ export class LabMethods extends LitElement {
     const result = this.result;
     if (!result) return html`<p class="hint">Computing…</p>`;
     const scores = agreements(result, this.query);
-    const n = result.inputs.train.length;
+    const n = result.trainCount;
     const exact = queryRow(result.methods.exact.tau, this.query, n);
     return html`
       <table class="methods">

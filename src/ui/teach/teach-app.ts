@@ -2,14 +2,16 @@ import { LitElement, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { startLabWorker } from '../../teach/client';
 import { METHODS, queryRow, type LabInputs, type LabResult, type Method } from '../../teach/lab';
-import { MODELS, TEACH_MODELS, type TeachModel } from '../../teach/models';
+import type { LmInputs, LmResult } from '../../teach/lm-lab';
+import { MODELS } from '../../teach/models';
 import { predict, type Example } from '../../teach/network';
 import { PRESETS } from '../../teach/presets';
-import { defaultState, labInputs, parseState, serializeState, type LabState } from '../../teach/state';
+import { defaultState, LAB_MODELS, labInputs, lmInputs, parseState, serializeState, type LabModel, type LabState } from '../../teach/state';
 import { formatNumber } from './colour';
 import type { PointMove } from './lab-plot';
 import { METHOD_TITLES } from './lab-methods';
 import './lab-inside';
+import './lab-lm';
 import './lab-methods';
 import './lab-plot';
 
@@ -17,10 +19,24 @@ function duration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
+type Request = { readonly kind: 'points'; readonly inputs: LabInputs } | { readonly kind: 'lm'; readonly inputs: LmInputs };
+type Shown = { readonly kind: 'points'; readonly result: LabResult } | { readonly kind: 'lm'; readonly result: LmResult };
+
 /** What changes the numbers (a new run) as opposed to what only changes the view. */
-function computeKey(inputs: LabInputs): string {
-  return JSON.stringify(inputs);
+function computeKey(request: Request): string {
+  return JSON.stringify(request);
 }
+
+function requestOf(state: LabState): Request {
+  return state.model === 'lm' ? { kind: 'lm', inputs: lmInputs(state) } : { kind: 'points', inputs: labInputs(state) };
+}
+
+const MODEL_TITLES: Readonly<Record<LabModel, string>> = {
+  linear: MODELS.linear.title,
+  logistic: MODELS.logistic.title,
+  mlp: MODELS.mlp.title,
+  lm: 'Tiny LM (bigram, 10 sentences)',
+};
 
 /**
  * The teaching lab page. Its state is the URL (src/teach/state.ts); every edit that changes the numbers starts a run
@@ -30,7 +46,7 @@ function computeKey(inputs: LabInputs): string {
 @customElement('teach-app')
 export class TeachApp extends LitElement {
   @state() private lab: LabState = defaultState();
-  @state() private result: LabResult | null = null;
+  @state() private shown: Shown | null = null;
   @state() private error: string | null = null;
   @state() private lesson: string | null = null;
   private readonly worker = startLabWorker();
@@ -58,15 +74,19 @@ export class TeachApp extends LitElement {
   }
 
   private refresh() {
-    const inputs = labInputs(this.lab);
-    const key = computeKey(inputs);
+    const request = requestOf(this.lab);
+    const key = computeKey(request);
     if (key === this.requested) return;
     this.requested = key;
     this.dataset.status = 'computing';
-    this.worker.run(inputs).then(
-      (result) => {
-        if (computeKey(result.inputs) !== this.requested) return; // a newer edit is on its way
-        this.result = result;
+    const run: Promise<Shown> =
+      request.kind === 'lm'
+        ? this.worker.runLm(request.inputs).then((result) => ({ kind: 'lm', result }))
+        : this.worker.run(request.inputs).then((result) => ({ kind: 'points', result }));
+    run.then(
+      (shown) => {
+        if (key !== this.requested) return; // a newer edit is on its way
+        this.shown = shown;
         this.error = null;
         this.generation++;
         this.dataset.generation = String(this.generation);
@@ -93,9 +113,16 @@ export class TeachApp extends LitElement {
     this.patch({ points });
   }
 
+  /** The shown result when it belongs to the current state. */
+  private current(): Shown | null {
+    const shown = this.shown;
+    return shown && computeKey({ kind: shown.kind, inputs: shown.result.inputs } as Request) === this.requested ? shown : null;
+  }
+
   private pointValues(): Float64Array | null {
-    const r = this.result;
-    if (!r || computeKey(r.inputs) !== this.requested) return null;
+    const shown = this.current();
+    if (!shown || shown.kind !== 'points') return null;
+    const r = shown.result;
     const n = r.inputs.train.length;
     if (this.lab.colour === 'self') return r.methods[this.lab.method === 'loo' ? 'exact' : this.lab.method].selfTau;
     if (this.lab.method === 'loo') return queryRow(r.loo, this.lab.query, n).map((v) => -v * n);
@@ -104,31 +131,31 @@ export class TeachApp extends LitElement {
 
   private controls() {
     const lab = this.lab;
-    const definition = MODELS[lab.model];
+    const l2 = lab.model === 'lm' ? defaultState('lm').damping : MODELS[lab.model].l2;
     const logDamping = Math.log10(lab.damping);
     return html`<div class="controls">
       <label>Model <select data-control="model" @change=${(e: Event) => {
         this.lesson = null;
-        this.lab = defaultState((e.target as HTMLSelectElement).value as TeachModel);
+        this.lab = defaultState((e.target as HTMLSelectElement).value as LabModel);
         this.patch({});
-      }}>${TEACH_MODELS.map((m) => html`<option value=${m} ?selected=${m === lab.model}>${MODELS[m].title}</option>`)}</select></label>
+      }}>${LAB_MODELS.map((m) => html`<option value=${m} ?selected=${m === lab.model}>${MODEL_TITLES[m]}</option>`)}</select></label>
       <label>Data seed <input type="number" min="0" step="1" .value=${String(lab.seed)} data-control="seed"
         @change=${(e: Event) => this.patch({ seed: Math.max(0, Math.floor(Number((e.target as HTMLInputElement).value)) || 0), points: null, query: 0 })}></label>
       <label>Colour by <select data-control="method" @change=${(e: Event) => this.patch({ method: (e.target as HTMLSelectElement).value as Method | 'loo' })}>
         ${[...METHODS, 'loo' as const].map((m) => html`<option value=${m} ?selected=${m === lab.method}>${METHOD_TITLES[m]}</option>`)}</select></label>
-      <label><select data-control="colour" @change=${(e: Event) => this.patch({ colour: (e.target as HTMLSelectElement).value as 'query' | 'self' })}>
+${lab.model === 'lm' ? nothing : html`      <label><select data-control="colour" @change=${(e: Event) => this.patch({ colour: (e.target as HTMLSelectElement).value as 'query' | 'self' })}>
         <option value="query" ?selected=${lab.colour === 'query'}>influence on the query</option>
-        <option value="self" ?selected=${lab.colour === 'self'}>self-influence</option></select></label>
+        <option value="self" ?selected=${lab.colour === 'self'}>self-influence</option></select></label>`}
       <label class="damping">Damping δ <input type="range" min="-6" max="0" step="0.1" .value=${String(logDamping)} data-control="damping"
         @change=${(e: Event) => this.patch({ damping: Number((10 ** Number((e.target as HTMLInputElement).value)).toPrecision(2)) })}>
         <output>${lab.damping.toExponential(1)}</output>
-        <span class="hint">${lab.damping === definition.l2 ? '= training L2 (exact = true curvature)' : `training L2 = ${definition.l2}`}</span></label>
+        <span class="hint">${lab.damping === l2 ? '= training L2 (exact = true curvature)' : `training L2 = ${l2}`}</span></label>
       <label>Fisher <select data-control="fisher" @change=${(e: Event) => this.patch({ fisher: (e.target as HTMLSelectElement).value as 'true' | 'empirical' })}>
         <option value="true" ?selected=${lab.fisher === 'true'}>true (model's labels)</option>
         <option value="empirical" ?selected=${lab.fisher === 'empirical'}>empirical (data's labels)</option></select></label>
-      <label>Leave-one-out <select data-control="loo" @change=${(e: Event) => this.patch({ loo: (e.target as HTMLSelectElement).value as 'warm' | 'scratch' })}>
+${lab.model === 'lm' ? nothing : html`      <label>Leave-one-out <select data-control="loo" @change=${(e: Event) => this.patch({ loo: (e.target as HTMLSelectElement).value as 'warm' | 'scratch' })}>
         <option value="warm" ?selected=${lab.loo === 'warm'}>retrain from θ*</option>
-        <option value="scratch" ?selected=${lab.loo === 'scratch'}>retrain from scratch</option></select></label>
+        <option value="scratch" ?selected=${lab.loo === 'scratch'}>retrain from scratch</option></select></label>`}
     </div>
     <div class="presets"><span>Failure cases:</span>
       ${PRESETS.map((p) => html`<button data-preset=${p.id} @click=${() => {
@@ -136,15 +163,16 @@ export class TeachApp extends LitElement {
         this.lab = p.state();
         this.patch({});
       }}>${p.title}</button>`)}
-      <button @click=${() => this.patch({ points: null })}>Reset points</button>
+      ${lab.model === 'lm' ? nothing : html`<button @click=${() => this.patch({ points: null })}>Reset points</button>`}
       <a href=${serializeState(lab)} class="permalink" title="This state as a link">Link to this state</a>
     </div>
     ${this.lesson ? html`<p class="lesson">${this.lesson}</p>` : nothing}`;
   }
 
   private ranking() {
-    const r = this.result;
-    if (!r) return nothing;
+    const shown = this.current();
+    if (!shown || shown.kind !== 'points') return nothing;
+    const r = shown.result;
     const method = this.lab.method === 'loo' ? 'exact' : this.lab.method;
     const self = r.methods[method].selfTau;
     const order = Array.from(self, (_, i) => i).sort((a, b) => self[b] - self[a]).slice(0, 6);
@@ -160,41 +188,58 @@ export class TeachApp extends LitElement {
       })}</ol></div>`;
   }
 
+  private timing(shown: Shown | null, trainCount: number) {
+    if (!shown) return 'Retraining…';
+    const t = shown.result.timings;
+    return `${trainCount} ${shown.kind === 'lm' ? 'sentences' : 'points'} · trained and scored in ${duration(t.train + t.engine + t.exact)},
+      leave-one-out in ${duration(t.loo)}`;
+  }
+
+  private pointsView(current: Shown | null) {
+    const lab = this.lab;
+    if (lab.model === 'lm') return nothing;
+    const definition = MODELS[lab.model];
+    const r = current?.kind === 'points' ? current.result : null;
+    const inputs = labInputs(lab);
+    return html`<lab-plot .model=${lab.model} .window=${definition.window} .points=${inputs.train} .tests=${inputs.test}
+        .query=${lab.query} .values=${this.pointValues()}
+        .valueLabel=${lab.colour === 'self' ? 'self-influence' : 'influence on the query'}
+        .predict=${r ? (x: readonly number[]) => predict(MODELS[r.inputs.model].spec, r.theta, x) : null}
+        @select-query=${(e: CustomEvent<number>) => this.patch({ query: e.detail })}
+        @move-point=${(e: CustomEvent<PointMove>) => this.editPoints((pts) => (pts[e.detail.index] = { x: e.detail.x, y: e.detail.y }))}
+        @add-point=${(e: CustomEvent<Example>) => this.editPoints((pts) => pts.push(e.detail))}
+        @delete-point=${(e: CustomEvent<number>) => this.editPoints((pts) => pts.length > 2 && pts.splice(e.detail, 1))}></lab-plot>
+      <p class="status" aria-live="polite">${this.timing(r ? current : null, inputs.train.length)}</p>
+      ${this.ranking()}`;
+  }
+
+  private lmView(current: Shown | null) {
+    const r = current?.kind === 'lm' ? current.result : null;
+    return html`<lab-lm .result=${r} .query=${this.lab.query} .method=${this.lab.method}
+        @select-query=${(e: CustomEvent<number>) => this.patch({ query: e.detail })}></lab-lm>
+      <p class="status" aria-live="polite">${this.timing(r ? current : null, r?.trainCount ?? 0)}</p>`;
+  }
+
   override render() {
     const lab = this.lab;
-    const definition = MODELS[lab.model];
-    const r = this.result;
-    const current = r && computeKey(r.inputs) === this.requested;
-    const inputs = labInputs(lab);
+    const current = this.current();
+    const scored = current ? current.result : null;
     return html`
       <header><h1>Influence Workbench · Teaching lab</h1><a href="./">← the workbench</a></header>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       ${this.controls()}
       <main class="lab">
-        <section class="plot-column">
-          <lab-plot .model=${lab.model} .window=${definition.window} .points=${inputs.train} .tests=${inputs.test} .query=${lab.query}
-            .values=${this.pointValues()} .valueLabel=${lab.colour === 'self' ? 'self-influence' : 'influence on the query'}
-            .predict=${r ? (x: readonly number[]) => predict(MODELS[r.inputs.model].spec, r.theta, x) : null}
-            @select-query=${(e: CustomEvent<number>) => this.patch({ query: e.detail })}
-            @move-point=${(e: CustomEvent<PointMove>) => this.editPoints((pts) => (pts[e.detail.index] = { x: e.detail.x, y: e.detail.y }))}
-            @add-point=${(e: CustomEvent<Example>) => this.editPoints((pts) => pts.push(e.detail))}
-            @delete-point=${(e: CustomEvent<number>) => this.editPoints((pts) => pts.length > 2 && pts.splice(e.detail, 1))}></lab-plot>
-          <p class="status" aria-live="polite">${current
-            ? html`${inputs.train.length} points · trained and scored in
-                ${duration(r.timings.train + r.timings.engine + r.timings.exact)}, leave-one-out in ${duration(r.timings.loo)}`
-            : 'Retraining…'}</p>
-          ${this.ranking()}
-        </section>
+        <section class="plot-column">${lab.model === 'lm' ? this.lmView(current) : this.pointsView(current)}</section>
         <section class="methods-column">
           <h2>Methods against leave-one-out retraining</h2>
-          <p class="hint">Each dot is a training point: x = the method's prediction of how the query's log-likelihood changes
-            when the point is removed (−τ/N), y = the change after actually retraining without it.</p>
-          <lab-methods .result=${current ? r : null} .query=${lab.query} .selected=${lab.method}></lab-methods>
+          <p class="hint">Each dot is a training ${lab.model === 'lm' ? 'sentence' : 'point'}: x = the method's prediction of how
+            the query's log-likelihood changes when it is removed (−τ/N), y = the change after actually retraining without it.</p>
+          <lab-methods .result=${scored} .query=${lab.query} .selected=${lab.method}></lab-methods>
         </section>
       </main>
       <section class="inside">
         <h2>Inside EK-FAC, step by step</h2>
-        <lab-inside .result=${current ? r : null} .query=${lab.query}></lab-inside>
+        <lab-inside .result=${scored} .query=${lab.query}></lab-inside>
       </section>`;
   }
 }
