@@ -16,6 +16,7 @@ try {
     ['teach-logistic', 'teach.html?model=logistic&seed=3'],
     ['teach-linear', 'teach.html?model=linear&seed=3'],
     ['teach-mlp', 'teach.html?model=mlp&seed=3'],
+    ['teach-lm', 'teach.html?model=lm'],
   ];
   for (const [name, path] of shots) {
     await page.goto(served.url + path);

@@ -7,7 +7,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { pearson } from '../../src/teach/dense';
 import { agreements, METHODS, queryRow, runLab } from '../../src/teach/lab';
-import { labInputs, parseState } from '../../src/teach/state';
+import { runLmLab } from '../../src/teach/lm-lab';
+import { labInputs, lmInputs, parseState } from '../../src/teach/state';
 import { formatNumber } from '../../src/ui/teach/colour';
 import { openPage, servePage, type Served } from '../helpers/browser';
 
@@ -60,8 +61,8 @@ interface Shown {
 async function nodeCorrelations() {
   const search = new URL(page.url()).search;
   const state = parseState(search);
-  const result = await runLab(labInputs(state));
-  const n = result.inputs.train.length;
+  const result = state.model === 'lm' ? await runLmLab(lmInputs(state)) : await runLab(labInputs(state));
+  const n = result.trainCount;
   const scores = agreements(result, state.query);
   const exact = queryRow(result.methods.exact.tau, state.query, n);
   return Object.fromEntries(
@@ -121,5 +122,21 @@ test('dragging a training point retrains and rescores; the new numbers match Nod
   expect(valuesAfter).toHaveLength(valuesBefore.length);
   expect(valuesAfter.some((v, i) => Math.abs(v - valuesBefore[i]) > 1e-6)).toBe(true);
   expectSame(await shownCorrelations(), await nodeCorrelations());
+  expect(errors).toEqual([]);
+});
+
+test('the tiny LM: per-token scores in the page, and its correlations equal Node on the same URL', async () => {
+  await page.goto(`${served.url}teach.html?model=lm&q=2&damping=0.02`);
+  await generationAbove(0); // a new page load counts from 0 again
+  expectSame(await shownCorrelations(), await nodeCorrelations());
+  const rows = await page.$$eval('lab-lm tr[data-sentence]', (trs) =>
+    trs.map((tr) => ({
+      score: Number((tr as HTMLElement).dataset.score),
+      tokens: Array.from(tr.querySelectorAll('[data-token-score]'), (t) => Number((t as HTMLElement).dataset.tokenScore)),
+    })),
+  );
+  expect(rows).toHaveLength(10);
+  // Colour by EK-FAC (the default): each sentence's per-token scores sum to its score.
+  for (const row of rows) expect(Math.abs(row.tokens.reduce((a, b) => a + b, 0) - row.score)).toBeLessThan(1e-9 * (1 + Math.abs(row.score)));
   expect(errors).toEqual([]);
 });
