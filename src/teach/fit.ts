@@ -11,7 +11,7 @@
 import { adamWStep, createAdamWState, warmupCosine } from '../train/optimizer';
 import { seededUniform } from '../models/weights';
 import { addOuter, cholesky, choleskySolveFactor, dot } from './dense';
-import { exampleLoss, exampleTerms, flatGradient, layerShapes, parameterCount, type Example, type NetworkSpec } from './network';
+import { exampleTerms, flatGradient, layerShapes, parameterCount, Workspace, type Example, type NetworkSpec } from './network';
 
 export interface Objective {
   readonly spec: NetworkSpec;
@@ -22,6 +22,17 @@ export interface Objective {
   readonly ridge: number;
 }
 
+const workspaces = new WeakMap<NetworkSpec, Workspace>();
+
+function workspace(spec: NetworkSpec): Workspace {
+  let w = workspaces.get(spec);
+  if (!w) {
+    w = new Workspace(spec);
+    workspaces.set(spec, w);
+  }
+  return w;
+}
+
 function weightOf(objective: Objective, n: number): number {
   return objective.weights ? objective.weights[n] : 1;
 }
@@ -30,7 +41,7 @@ export function objectiveValue(objective: Objective, theta: Float64Array): numbe
   let total = (objective.ridge / 2) * dot(theta, theta);
   objective.examples.forEach((e, n) => {
     const w = weightOf(objective, n);
-    if (w !== 0) total += w * exampleLoss(objective.spec, theta, e);
+    if (w !== 0) total += w * workspace(objective.spec).loss(theta, e);
   });
   return total;
 }
@@ -40,12 +51,17 @@ export function gradientAndCurvature(objective: Objective, theta: Float64Array, 
   const p = theta.length;
   const gradient = theta.map((v) => objective.ridge * v);
   const ggn = curvature ? new Float64Array(p * p) : null;
+  const ws = workspace(objective.spec);
+  const v = ggn ? new Float64Array(p) : null;
   objective.examples.forEach((e, n) => {
     const w = weightOf(objective, n);
     if (w === 0) return;
-    const g = flatGradient(objective.spec, exampleTerms(objective.spec, theta, e, 'given'));
-    for (let k = 0; k < p; k++) gradient[k] += w * g[k];
-    if (ggn) addOuter(ggn, flatGradient(objective.spec, exampleTerms(objective.spec, theta, e, 'fisher')), w);
+    ws.accumulate(theta, e, 'given', w, gradient);
+    if (ggn && v) {
+      v.fill(0);
+      ws.accumulate(theta, e, 'fisher', 1, v);
+      addOuter(ggn, v, w);
+    }
   });
   if (ggn) for (let k = 0; k < p; k++) ggn[k * p + k] += objective.ridge;
   return { gradient, ggn };
@@ -56,8 +72,10 @@ function isConvex(objective: Objective): boolean {
 }
 
 /** ∇ of one example's loss (given label), flat. */
-export function exampleGradient(objective: Objective, theta: Float64Array, n: number): Float64Array {
-  return flatGradient(objective.spec, exampleTerms(objective.spec, theta, objective.examples[n], 'given'));
+export function exampleGradient(objective: Objective, theta: Float64Array, n: number, out = new Float64Array(theta.length)): Float64Array {
+  out.fill(0);
+  workspace(objective.spec).accumulate(theta, objective.examples[n], 'given', 1, out);
+  return out;
 }
 
 /**
@@ -73,13 +91,15 @@ export function exampleHessian(objective: Objective, theta: Float64Array, n: num
     return out;
   }
   const h = 1e-5;
+  const shifted = theta.slice();
+  const gp = new Float64Array(p);
+  const gm = new Float64Array(p);
   for (let k = 0; k < p; k++) {
-    const plus = theta.slice();
-    const minus = theta.slice();
-    plus[k] += h;
-    minus[k] -= h;
-    const gp = exampleGradient(objective, plus, n);
-    const gm = exampleGradient(objective, minus, n);
+    shifted[k] = theta[k] + h;
+    exampleGradient(objective, shifted, n, gp);
+    shifted[k] = theta[k] - h;
+    exampleGradient(objective, shifted, n, gm);
+    shifted[k] = theta[k];
     for (let j = 0; j < p; j++) out[k * p + j] = (gp[j] - gm[j]) / (2 * h);
   }
   for (let i = 0; i < p; i++)
