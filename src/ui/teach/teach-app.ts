@@ -239,6 +239,8 @@ ${lab.model === 'lm' ? nothing : html`      <label>Leave-one-out <select data-co
       </main>
       <section class="inside">
         <h2>Inside EK-FAC, step by step</h2>
+        <p class="hint">From the engine's own EK-FAC run on this model. Heatmaps: orange negative, white zero, purple
+          positive, each scaled to its own largest |value|; hover a cell for its value.</p>
         <lab-inside .result=${scored} .query=${lab.query}></lab-inside>
       </section>`;
   }
