@@ -20,7 +20,14 @@ const train: Example[] = [];
 for (let seed = 1; train.length < POINTS; seed++) train.push(...MODELS.mlp.generate(seed).train);
 train.length = POINTS;
 
-const config: MlpConfig = { inputDim: 2, hiddenDims: [6, 6], outputDim: 2, activation: 'tanh', linearForm: 'gemm', task: 'classification' };
+const config: MlpConfig = {
+  inputDim: 2,
+  hiddenDims: [6, 6],
+  outputDim: 2,
+  activation: 'tanh',
+  linearForm: 'gemm',
+  task: 'classification',
+};
 const forward = buildMlpForward(config, initMlpWeights(config, 3));
 const graph = buildGradientGraph(forward, { loss: { kind: 'cross-entropy' }, tracked: [], parameterGradients: true });
 const names = [...graph.outputs.parameterGradients!.keys()];

@@ -33,7 +33,15 @@ async function timed<T>(work: () => T | Promise<T>): Promise<[T, number]> {
 const cases = [];
 for (const model of ['logistic', 'mlp'] as const) {
   const { train: trainSet, test } = points(model);
-  const inputs: LabInputs = { model, seed: 3, train: trainSet, test, damping: MODELS[model].l2, fisher: 'true', loo: 'warm' };
+  const inputs: LabInputs = {
+    model,
+    seed: 3,
+    train: trainSet,
+    test,
+    damping: MODELS[model].l2,
+    fisher: 'true',
+    loo: 'warm',
+  };
   const samples = { retrain: [] as number[], ekfac: [] as number[], allEngine: [] as number[], exact: [] as number[] };
   // One untimed round first: the JIT compiles the float64 loops on it.
   await engineScores(inputs, train(objectiveOf(inputs), inputs.seed));
@@ -61,7 +69,8 @@ for (const model of ['logistic', 'mlp'] as const) {
       rescoreAllEngineMethods: m('allEngine'),
       rescoreExact: m('exact'),
       retrainPlusEkfac: Math.round((median(samples.retrain) + median(samples.ekfac)) * 10) / 10,
-      retrainPlusEverythingButLoo: Math.round((median(samples.retrain) + median(samples.allEngine) + median(samples.exact)) * 10) / 10,
+      retrainPlusEverythingButLoo:
+        Math.round((median(samples.retrain) + median(samples.allEngine) + median(samples.exact)) * 10) / 10,
     },
     leaveOneOutMs: Math.round(looMs),
     goalMs: 300,

@@ -27,7 +27,9 @@ try {
   for (const preset of ['outlier', 'mislabelled', 'low-damping', 'nonconvex']) {
     const before = Number((await page.getAttribute('teach-app', 'data-generation')) ?? 0);
     await page.click(`button[data-preset="${preset}"]`);
-    await page.waitForFunction((g) => Number(document.querySelector('teach-app')!.dataset.generation) > g, before, { timeout: 300_000 });
+    await page.waitForFunction((g) => Number(document.querySelector('teach-app')!.dataset.generation) > g, before, {
+      timeout: 300_000,
+    });
     await page.screenshot({ path: `${out}/teach-${preset}.png`, fullPage: false });
     console.log('wrote', `${out}/teach-${preset}.png`);
   }

@@ -78,7 +78,7 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function ranks(values: ArrayLike<number>): Float64Array {
   const order = Array.from({ length: values.length }, (_, i) => i).sort((i, j) => values[i] - values[j]);
   const out = new Float64Array(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start + 1;
     while (end < order.length && values[order[end]] === values[order[start]]) end++;
     for (let k = start; k < end; k++) out[order[k]] = (start + end - 1) / 2;

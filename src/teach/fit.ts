@@ -11,7 +11,15 @@
 import { adamWStep, createAdamWState, warmupCosine } from '../train/optimizer';
 import { seededUniform } from '../models/weights';
 import { addOuter, cholesky, choleskySolveFactor, dot } from './dense';
-import { exampleTerms, flatGradient, layerShapes, parameterCount, Workspace, type Example, type NetworkSpec } from './network';
+import {
+  exampleTerms,
+  flatGradient,
+  layerShapes,
+  parameterCount,
+  Workspace,
+  type Example,
+  type NetworkSpec,
+} from './network';
 
 export interface Objective {
   readonly spec: NetworkSpec;
@@ -72,7 +80,12 @@ function isConvex(objective: Objective): boolean {
 }
 
 /** ∇ of one example's loss (given label), flat. */
-export function exampleGradient(objective: Objective, theta: Float64Array, n: number, out = new Float64Array(theta.length)): Float64Array {
+export function exampleGradient(
+  objective: Objective,
+  theta: Float64Array,
+  n: number,
+  out = new Float64Array(theta.length),
+): Float64Array {
   out.fill(0);
   workspace(objective.spec).accumulate(theta, objective.examples[n], 'given', 1, out);
   return out;
@@ -87,7 +100,11 @@ export function exampleHessian(objective: Objective, theta: Float64Array, n: num
   const p = theta.length;
   const out = new Float64Array(p * p);
   if (isConvex(objective)) {
-    addOuter(out, flatGradient(objective.spec, exampleTerms(objective.spec, theta, objective.examples[n], 'fisher')), 1);
+    addOuter(
+      out,
+      flatGradient(objective.spec, exampleTerms(objective.spec, theta, objective.examples[n], 'fisher')),
+      1,
+    );
     return out;
   }
   const h = 1e-5;
@@ -148,7 +165,11 @@ export interface NewtonOptions {
  * Newton's method with a backtracking line search until the step is negligible (relative 1e-12): converges to the
  * optimum of the convex models and to the local minimum near `start` for the MLP. Returns θ and the iterations used.
  */
-export function newton(objective: Objective, start: Float64Array, options: NewtonOptions = {}): { theta: Float64Array; iterations: number } {
+export function newton(
+  objective: Objective,
+  start: Float64Array,
+  options: NewtonOptions = {},
+): { theta: Float64Array; iterations: number } {
   const maxIterations = options.maxIterations ?? 50;
   const p = start.length;
   let theta = start.slice();
@@ -157,7 +178,8 @@ export function newton(objective: Objective, start: Float64Array, options: Newto
   let factor = options.hessian ? factorShifted(options.hessian, p) : null;
   for (let iteration = 0; iteration < maxIterations; iteration++) {
     const { gradient } = gradientAndCurvature(objective, theta, false);
-    if (!options.hessian && iteration % refreshEvery === 0) factor = factorShifted(objectiveHessian(objective, theta), p);
+    if (!options.hessian && iteration % refreshEvery === 0)
+      factor = factorShifted(objectiveHessian(objective, theta), p);
     if (!factor) throw new Error('newton: no Hessian factor');
     const step = choleskySolveFactor(factor, gradient, p);
     const decrease = dot(step, gradient);
@@ -174,7 +196,8 @@ export function newton(objective: Objective, start: Float64Array, options: Newto
       theta = candidate;
       value = candidateValue;
     }
-    if (!(candidateValue <= value) || size < 1e-12 * (1 + Math.sqrt(dot(theta, theta)))) return { theta, iterations: iteration + 1 };
+    if (!(candidateValue <= value) || size < 1e-12 * (1 + Math.sqrt(dot(theta, theta))))
+      return { theta, iterations: iteration + 1 };
   }
   return { theta, iterations: maxIterations };
 }
@@ -199,7 +222,11 @@ export interface AdamSchedule {
 export const MLP_SCHEDULE: AdamSchedule = { steps: 300, peakLearningRate: 0.05, warmupSteps: 10 };
 
 /** Full-batch AdamW on J / N (weight decay 0: the L2 term is part of J, so the optimum is J's). */
-export function adamFit(objective: Objective, start: Float64Array, schedule: AdamSchedule = MLP_SCHEDULE): Float64Array {
+export function adamFit(
+  objective: Objective,
+  start: Float64Array,
+  schedule: AdamSchedule = MLP_SCHEDULE,
+): Float64Array {
   const theta = start.slice();
   const parameters = new Map([['theta', theta]]);
   const state = createAdamWState();
@@ -218,5 +245,8 @@ export function adamFit(objective: Objective, start: Float64Array, schedule: Ada
  */
 export function train(objective: Objective, seed: number): Float64Array {
   if (isConvex(objective)) return newton(objective, new Float64Array(parameterCount(objective.spec))).theta;
-  return newton(objective, adamFit(objective, initialParameters(objective.spec, seed)), { maxIterations: 40, refreshEvery: 4 }).theta;
+  return newton(objective, adamFit(objective, initialParameters(objective.spec, seed)), {
+    maxIterations: 40,
+    refreshEvery: 4,
+  }).theta;
 }

@@ -28,7 +28,8 @@ export interface InsideLayer {
 }
 
 function matrix(rows: number, cols: number, data: Float64Array): Matrix {
-  if (data.length !== rows * cols) throw new Error(`inside EK-FAC: ${data.length} values for a [${rows} × ${cols}] matrix`);
+  if (data.length !== rows * cols)
+    throw new Error(`inside EK-FAC: ${data.length} values for a [${rows} × ${cols}] matrix`);
   return { rows, cols, data };
 }
 
@@ -36,7 +37,8 @@ function matrix(rows: number, cols: number, data: Float64Array): Matrix {
 function multiply(a: Matrix, b: Matrix): Matrix {
   const out = new Float64Array(a.rows * b.cols);
   for (let i = 0; i < a.rows; i++)
-    for (let k = 0; k < a.cols; k++) for (let j = 0; j < b.cols; j++) out[i * b.cols + j] += a.data[i * a.cols + k] * b.data[k * b.cols + j];
+    for (let k = 0; k < a.cols; k++)
+      for (let j = 0; j < b.cols; j++) out[i * b.cols + j] += a.data[i * a.cols + k] * b.data[k * b.cols + j];
   return matrix(a.rows, b.cols, out);
 }
 
@@ -56,18 +58,34 @@ export function insideEkfac(result: ScoredRun, q: number): InsideLayer[] {
       return v;
     };
     const mean = (sum: Float64Array, count: number) => sum.map((v) => v / count);
-    const activation = matrix(dIn, dIn, mean(need(f.activationCovarianceSum, 'A').data, need(f.activationCount, 'A count')));
-    const gradient = matrix(dOut, dOut, mean(need(f.gradientCovarianceSum, 'S').data, need(f.gradientCount, 'S count')));
+    const activation = matrix(
+      dIn,
+      dIn,
+      mean(need(f.activationCovarianceSum, 'A').data, need(f.activationCount, 'A count')),
+    );
+    const gradient = matrix(
+      dOut,
+      dOut,
+      mean(need(f.gradientCovarianceSum, 'S').data, need(f.gradientCount, 'S count')),
+    );
     const qA = matrix(dIn, dIn, need(f.activationEigenvectors, 'Q_A').data);
     const qS = matrix(dOut, dOut, need(f.gradientEigenvectors, 'Q_S').data);
     const lambdaA = need(f.activationEigenvalues, 'λ_A').data;
     const lambdaS = need(f.gradientEigenvalues, 'λ_S').data;
     const lambda = matrix(dOut, dIn, mean(need(f.lambdaSum, 'Λ').data, need(f.lambdaCount, 'Λ count')));
-    const kfac = matrix(dOut, dIn, Float64Array.from({ length: dOut * dIn }, (_, k) => lambdaS[Math.floor(k / dIn)] * lambdaA[k % dIn]));
+    const kfac = matrix(
+      dOut,
+      dIn,
+      Float64Array.from({ length: dOut * dIn }, (_, k) => lambdaS[Math.floor(k / dIn)] * lambdaA[k % dIn]),
+    );
     const queryGradient = matrix(dOut, dIn, result.queryGradients[q][l]);
     const damping = result.ekfacRun.layers[l].damping;
     const rotated = multiply(multiply(transpose(qS), queryGradient), qA);
-    const scaled = matrix(dOut, dIn, rotated.data.map((v, k) => v / (lambda.data[k] + damping)));
+    const scaled = matrix(
+      dOut,
+      dIn,
+      rotated.data.map((v, k) => v / (lambda.data[k] + damping)),
+    );
     const preconditioned = multiply(multiply(qS, scaled), transpose(qA));
     return {
       name: shape.name,

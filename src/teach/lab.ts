@@ -86,7 +86,10 @@ export interface EngineRequest {
 /** The engine's runs (CPU float64, absolute δ) for the given strategies (default all four), keyed by strategy. */
 export async function runEngine(request: EngineRequest): Promise<Map<Strategy, AttributionResult>> {
   const backend = new CpuBackend();
-  const set = (role: 'train' | 'query', count: number) => ({ role, examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })) });
+  const set = (role: 'train' | 'query', count: number) => ({
+    role,
+    examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })),
+  });
   const runs = new Map<Strategy, AttributionResult>();
   for (const strategy of request.strategies ?? ENGINE_METHODS) {
     const config = {
@@ -111,7 +114,14 @@ export async function runEngine(request: EngineRequest): Promise<Map<Strategy, A
 /** The engine's runs on a 2-D model at θ. */
 export function engineScores(inputs: LabInputs, theta: Float64Array, strategies?: readonly Strategy[]) {
   const source = new ChainSource(MODELS[inputs.model].spec, theta, { train: inputs.train, query: inputs.test });
-  return runEngine({ source, trainCount: inputs.train.length, queryCount: inputs.test.length, damping: inputs.damping, fisher: inputs.fisher, strategies });
+  return runEngine({
+    source,
+    trainCount: inputs.train.length,
+    queryCount: inputs.test.length,
+    damping: inputs.damping,
+    fisher: inputs.fisher,
+    strategies,
+  });
 }
 
 /** Per query, per layer, G_q = g ã ᵀ of the query's own loss. */
@@ -213,7 +223,13 @@ export async function runLab(inputs: LabInputs): Promise<LabResult> {
     theta,
     trainCount: inputs.train.length,
     queryGradients: chainQueryGradients(inputs, theta),
-    methods: { exact, ekfac: fromRun('ekfac'), kfac: fromRun('kfac'), diagonal: fromRun('diagonal'), identity: fromRun('identity') },
+    methods: {
+      exact,
+      ekfac: fromRun('ekfac'),
+      kfac: fromRun('kfac'),
+      diagonal: fromRun('diagonal'),
+      identity: fromRun('identity'),
+    },
     ekfacRun: runs.get('ekfac')!,
     loo,
     timings: { train: trainMs, engine: engineMs, exact: exactMs, loo: looMs },

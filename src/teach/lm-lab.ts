@@ -40,7 +40,12 @@ function objective(train: readonly (readonly number[])[], weights?: ArrayLike<nu
   return { sentences: train, weights, ridge: train.length * LM_L2 };
 }
 
-function exactScores(inputs: LmInputs, theta: Float64Array, train: readonly number[][], queries: readonly number[][]): MethodScores {
+function exactScores(
+  inputs: LmInputs,
+  theta: Float64Array,
+  train: readonly number[][],
+  queries: readonly number[][],
+): MethodScores {
   const n = train.length;
   const p = LM_PARAMETERS;
   const curvature = lmCurvature(theta, train, inputs.fisher).map((v) => v / n);
@@ -99,7 +104,13 @@ export async function runLmLab(inputs: LmInputs): Promise<LmResult> {
     queries,
     theta,
     trainCount: n,
-    methods: { exact, ekfac: fromRun('ekfac'), kfac: fromRun('kfac'), diagonal: fromRun('diagonal'), identity: fromRun('identity') },
+    methods: {
+      exact,
+      ekfac: fromRun('ekfac'),
+      kfac: fromRun('kfac'),
+      diagonal: fromRun('diagonal'),
+      identity: fromRun('identity'),
+    },
     ekfacRun: ekfac,
     loo,
     queryGradients: queries.map((q) => [sentenceGradient(theta, q)]),

@@ -24,7 +24,22 @@ export const LM_TRAIN = [
   'a dog chased a bird',
 ];
 export const LM_QUERIES = ['the dog sat on the mat', 'a cat chased the dog', 'the bird ate the fish'];
-export const LM_VOCAB = ['<s>', '</s>', 'the', 'a', 'cat', 'dog', 'bird', 'fish', 'sat', 'ate', 'chased', 'on', 'mat', 'rug'];
+export const LM_VOCAB = [
+  '<s>',
+  '</s>',
+  'the',
+  'a',
+  'cat',
+  'dog',
+  'bird',
+  'fish',
+  'sat',
+  'ate',
+  'chased',
+  'on',
+  'mat',
+  'rug',
+];
 export const LM_L2 = 0.01;
 
 const V = LM_VOCAB.length;
@@ -161,7 +176,15 @@ export class LmSource implements GradientSource {
       for (let p = 0; p < positions; p++) allLogits.set(logits(this.theta, ids[p]), p * V);
       const labels =
         request.labels === 'sampled'
-          ? Array.from(sampleLabels({ logits: allLogits, dims: [1, positions, V], seed: request.seed, rowKeys: [request.indices[i]] }), Number)
+          ? Array.from(
+              sampleLabels({
+                logits: allLogits,
+                dims: [1, positions, V],
+                seed: request.seed,
+                rowKeys: [request.indices[i]],
+              }),
+              Number,
+            )
           : ids.slice(1);
       for (let p = 0; p < positions; p++) {
         const cell = i * t + p;
@@ -192,7 +215,11 @@ export class LmSource implements GradientSource {
 }
 
 /** The dense curvature C the exact method inverts: the Gauss–Newton (true Fisher) or Σ_n G_n G_nᵀ (empirical). */
-export function lmCurvature(theta: Float64Array, sentences: readonly (readonly number[])[], fisher: 'true' | 'empirical'): Float64Array {
+export function lmCurvature(
+  theta: Float64Array,
+  sentences: readonly (readonly number[])[],
+  fisher: 'true' | 'empirical',
+): Float64Array {
   const c = new Float64Array(LM_PARAMETERS * LM_PARAMETERS);
   for (const s of sentences) {
     if (fisher === 'true') addSentenceHessian(c, theta, s, 1);

@@ -53,7 +53,7 @@ function moons(seed: number) {
     return point([1.3 * (x - 0.5) + 0.12 * normal(), 1.3 * (y - 0.25) + 0.12 * normal()], c);
   };
   const train = Array.from({ length: 60 }, (_, i) => draw(i % 2));
-  // Test points placed near the moons' boundary: a query the model fits with certainty barely moves when one point goes.
+  // Test points near the moons' boundary: a query the model fits with certainty barely moves when one point goes.
   const test = [
     point([-0.9, 0.35], 0),
     point([0.45, 0.05], 1),

@@ -80,7 +80,12 @@ export function forward(spec: NetworkSpec, theta: ArrayLike<number>, x: ArrayLik
 }
 
 /** Per-layer pre-activation gradients g_l for a seed dL/d(output), by backpropagation through the tanh chain. */
-export function backward(spec: NetworkSpec, theta: ArrayLike<number>, pass: ForwardPass, seed: Float64Array): Float64Array[] {
+export function backward(
+  spec: NetworkSpec,
+  theta: ArrayLike<number>,
+  pass: ForwardPass,
+  seed: Float64Array,
+): Float64Array[] {
   const shapes = layerShapes(spec);
   const g: Float64Array[] = new Array(shapes.length);
   let upstream = seed;
@@ -89,7 +94,8 @@ export function backward(spec: NetworkSpec, theta: ArrayLike<number>, pass: Forw
     const out = pass.outputs[l];
     g[l] = l < shapes.length - 1 ? upstream.map((v, i) => v * (1 - out[i] * out[i])) : upstream.slice();
     const below = new Float64Array(dIn);
-    for (let i = 0; i < dOut; i++) for (let j = 0; j < dIn; j++) below[j] += theta[offset + i * (dIn + 1) + j] * g[l][i];
+    for (let i = 0; i < dOut; i++)
+      for (let j = 0; j < dIn; j++) below[j] += theta[offset + i * (dIn + 1) + j] * g[l][i];
     upstream = below;
   }
   return g;
@@ -129,7 +135,12 @@ export interface ExampleTerms {
   readonly logLikelihood: number;
 }
 
-export function exampleTerms(spec: NetworkSpec, theta: ArrayLike<number>, example: Example, kind: SeedKind): ExampleTerms {
+export function exampleTerms(
+  spec: NetworkSpec,
+  theta: ArrayLike<number>,
+  example: Example,
+  kind: SeedKind,
+): ExampleTerms {
   const pass = forward(spec, theta, example.x);
   const out = pass.output;
   let seed: Float64Array;
@@ -220,7 +231,7 @@ export class Workspace {
     return max + Math.log(sum) - out[example.y];
   }
 
-  /** target += weight · (flat gradient for the seed kind); returns the loss. Same numbers as flatGradient(exampleTerms). */
+  /** target += weight · (flat gradient for the seed kind); returns the loss. = flatGradient(exampleTerms(…)). */
   accumulate(theta: ArrayLike<number>, example: Example, kind: SeedKind, weight: number, target: Float64Array): number {
     const loss = this.loss(theta, example);
     const out = this.out[this.shapes.length - 1];
@@ -228,7 +239,8 @@ export class Workspace {
     if (this.spec.loss === 'mse') seed[0] = kind === 'given' ? 2 * (out[0] - example.y) : Math.SQRT2;
     else {
       const logp = logSoftmax(out);
-      if (kind === 'given') for (let k = 0; k < out.length; k++) seed[k] = Math.exp(logp[k]) - (k === example.y ? 1 : 0);
+      if (kind === 'given')
+        for (let k = 0; k < out.length; k++) seed[k] = Math.exp(logp[k]) - (k === example.y ? 1 : 0);
       else {
         const scale = Math.sqrt(Math.exp(logp[0] + logp[1]));
         seed[0] = scale;

@@ -58,7 +58,8 @@ export const PRESETS: readonly Preset[] = [
     get lesson() {
       return (
         `The labels of points ${flipped().join(', ')} were flipped. Rank the training points by self-influence (the ` +
-        'list below the plot): the flipped ones come first, which is how influence functions are used to find label noise.'
+        'list below the plot): the flipped ones come first, which is how influence functions are used to find ' +
+        'label noise.'
       );
     },
     state: () => {

@@ -56,7 +56,13 @@ function choice<T extends string>(params: URLSearchParams, name: string, options
   return value as T;
 }
 
-function number(params: URLSearchParams, name: string, fallback: number, check: (v: number) => boolean, expected: string): number {
+function number(
+  params: URLSearchParams,
+  name: string,
+  fallback: number,
+  check: (v: number) => boolean,
+  expected: string,
+): number {
   const value = params.get(name);
   if (value === null) return fallback;
   const parsed = Number(value);
@@ -67,7 +73,9 @@ function number(params: URLSearchParams, name: string, fallback: number, check: 
 /** Points as "x:y:c" (classifiers) or "x:y" (regression), joined by "_", three decimals. */
 export function encodePoints(model: TeachModel, points: readonly Example[]): string {
   const f = (v: number) => String(Math.round(v * 1000) / 1000);
-  return points.map((p) => (model === 'linear' ? `${f(p.x[0])}:${f(p.y)}` : `${f(p.x[0])}:${f(p.x[1])}:${p.y}`)).join('_');
+  return points
+    .map((p) => (model === 'linear' ? `${f(p.x[0])}:${f(p.y)}` : `${f(p.x[0])}:${f(p.x[1])}:${p.y}`))
+    .join('_');
 }
 
 export function decodePoints(model: TeachModel, text: string): Example[] {
@@ -97,7 +105,13 @@ export function parseState(search: string): LabState {
     model,
     seed,
     points,
-    query: number(params, 'q', 0, (v) => Number.isInteger(v) && v >= 0 && v < testCount, `an integer in [0, ${testCount})`),
+    query: number(
+      params,
+      'q',
+      0,
+      (v) => Number.isInteger(v) && v >= 0 && v < testCount,
+      `an integer in [0, ${testCount})`,
+    ),
     method: choice(params, 'method', [...METHODS, 'loo'] as const, base.method),
     damping: number(params, 'damping', base.damping, (v) => v > 0 && v <= 10, 'a number in (0, 10]'),
     fisher: choice(params, 'fisher', ['true', 'empirical'] as const, base.fisher),

@@ -43,7 +43,10 @@ async function shownCorrelations(): Promise<Record<string, Shown>> {
       rows.map((row) => {
         const d = (row as HTMLElement).dataset;
         const text = Array.from(row.querySelectorAll('td.num'), (td) => td.textContent!.trim());
-        return [d.method!, { pearson: Number(d.pearson), spearman: Number(d.spearman), vsExact: Number(d.vsExact), text }];
+        return [
+          d.method!,
+          { pearson: Number(d.pearson), spearman: Number(d.spearman), vsExact: Number(d.vsExact), text },
+        ];
       }),
     ),
   );
@@ -70,11 +73,18 @@ async function nodeCorrelations() {
   );
 }
 
-function expectSame(shown: Record<string, Shown>, computed: Record<string, { pearson: number; spearman: number; vsExact: number }>) {
+function expectSame(
+  shown: Record<string, Shown>,
+  computed: Record<string, { pearson: number; spearman: number; vsExact: number }>,
+) {
   expect(Object.keys(shown).sort()).toEqual([...METHODS].sort());
   for (const m of METHODS) {
     const c = computed[m];
-    expect(shown[m].text).toEqual([formatNumber(c.pearson), formatNumber(c.spearman), m === 'exact' ? '1' : formatNumber(c.vsExact)]);
+    expect(shown[m].text).toEqual([
+      formatNumber(c.pearson),
+      formatNumber(c.spearman),
+      m === 'exact' ? '1' : formatNumber(c.vsExact),
+    ]);
   }
   for (const m of METHODS) {
     // Chromium's V8 and Node's differ in the last bits of some Math functions' results: the scores agree to ~1e-16
@@ -99,7 +109,9 @@ test('the correlations shown for a URL state equal a Node computation on the sam
 
 test('dragging a training point retrains and rescores; the new numbers match Node on the new URL', async () => {
   const before = Number(await page.getAttribute('teach-app', 'data-generation'));
-  const valuesBefore = await page.$$eval('lab-plot g.train', (gs) => gs.map((g) => Number((g as HTMLElement).dataset.value)));
+  const valuesBefore = await page.$$eval('lab-plot g.train', (gs) =>
+    gs.map((g) => Number((g as HTMLElement).dataset.value)),
+  );
   const mark = page.locator('lab-plot g.train[data-index="4"] .mark');
   const box = (await mark.boundingBox())!;
   const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
@@ -118,7 +130,9 @@ test('dragging a training point retrains and rescores; the new numbers match Nod
   expect(Math.hypot(moved.x[0] - start.x[0], moved.x[1] - start.x[1])).toBeGreaterThan(0.2);
   expect(moved.y).toBe(start.y);
 
-  const valuesAfter = await page.$$eval('lab-plot g.train', (gs) => gs.map((g) => Number((g as HTMLElement).dataset.value)));
+  const valuesAfter = await page.$$eval('lab-plot g.train', (gs) =>
+    gs.map((g) => Number((g as HTMLElement).dataset.value)),
+  );
   expect(valuesAfter).toHaveLength(valuesBefore.length);
   expect(valuesAfter.some((v, i) => Math.abs(v - valuesBefore[i]) > 1e-6)).toBe(true);
   expectSame(await shownCorrelations(), await nodeCorrelations());
@@ -132,11 +146,14 @@ test('the tiny LM: per-token scores in the page, and its correlations equal Node
   const rows = await page.$$eval('lab-lm tr[data-sentence]', (trs) =>
     trs.map((tr) => ({
       score: Number((tr as HTMLElement).dataset.score),
-      tokens: Array.from(tr.querySelectorAll('[data-token-score]'), (t) => Number((t as HTMLElement).dataset.tokenScore)),
+      tokens: Array.from(tr.querySelectorAll('[data-token-score]'), (t) =>
+        Number((t as HTMLElement).dataset.tokenScore),
+      ),
     })),
   );
   expect(rows).toHaveLength(10);
   // Colour by EK-FAC (the default): each sentence's per-token scores sum to its score.
-  for (const row of rows) expect(Math.abs(row.tokens.reduce((a, b) => a + b, 0) - row.score)).toBeLessThan(1e-9 * (1 + Math.abs(row.score)));
+  for (const row of rows)
+    expect(Math.abs(row.tokens.reduce((a, b) => a + b, 0) - row.score)).toBeLessThan(1e-9 * (1 + Math.abs(row.score)));
   expect(errors).toEqual([]);
 });

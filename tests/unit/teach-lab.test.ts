@@ -49,7 +49,9 @@ describe('1-D linear regression', () => {
     const result = await lab('linear');
     const scale = Math.max(...result.methods.exact.tau.map(Math.abs));
     for (const method of ['ekfac', 'kfac'] as const) {
-      result.methods[method].tau.forEach((t, k) => expect(Math.abs(t - result.methods.exact.tau[k])).toBeLessThan(1e-9 * scale));
+      result.methods[method].tau.forEach((t, k) =>
+        expect(Math.abs(t - result.methods.exact.tau[k])).toBeLessThan(1e-9 * scale),
+      );
     }
   });
 
@@ -92,7 +94,13 @@ describe('MLP and the lab URL', () => {
   });
 
   it('a state survives the URL, and a bad parameter is named', () => {
-    const state = { ...defaultState('logistic'), query: 2, damping: 0.003, fisher: 'empirical' as const, points: MODELS.logistic.generate(3).train.slice(0, 5) };
+    const state = {
+      ...defaultState('logistic'),
+      query: 2,
+      damping: 0.003,
+      fisher: 'empirical' as const,
+      points: MODELS.logistic.generate(3).train.slice(0, 5),
+    };
     expect(parseState(serializeState(state))).toEqual(state);
     expect(() => parseState('?model=logistic&damping=abc')).toThrow(/"damping" is "abc"/);
     expect(() => parseState('?model=logistic&pts=1:2:7_0:0:1')).toThrow(/"pts" is "1:2:7"/);
@@ -109,9 +117,13 @@ describe('failure-case presets say what the page then shows', () => {
 
   it('mislabelled: the flipped points are the top of the self-influence ranking (EK-FAC and exact)', async () => {
     const result = await runLab(labInputs(preset('mislabelled').state()));
-    const flippedIndices = preset('mislabelled').lesson.match(/points ([\d, ]+) were flipped/)![1].split(', ').map(Number);
+    const flippedIndices = preset('mislabelled')
+      .lesson.match(/points ([\d, ]+) were flipped/)![1]
+      .split(', ')
+      .map(Number);
     expect(flippedIndices).toHaveLength(4);
-    for (const method of ['ekfac', 'exact'] as const) expect(topSelf(result.methods[method].selfTau, 4).sort((a, b) => a - b)).toEqual(flippedIndices);
+    for (const method of ['ekfac', 'exact'] as const)
+      expect(topSelf(result.methods[method].selfTau, 4).sort((a, b) => a - b)).toEqual(flippedIndices);
   });
 
   it('outlier: the added point has by far the largest self-influence', async () => {
@@ -133,7 +145,7 @@ describe('failure-case presets say what the page then shows', () => {
 });
 
 describe('the tiny LM', () => {
-  it('per-token EK-FAC scores sum to the sentence scores; exact influence predicts leaving a sentence out', async () => {
+  it('per-token EK-FAC scores sum to the sentence scores; exact influence predicts leaving one out', async () => {
     const result = await runLmLab(lmInputs(defaultState('lm')));
     const { offsets, values } = result.perToken;
     const n = result.trainCount;

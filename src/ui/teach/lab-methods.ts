@@ -51,10 +51,25 @@ export class LabMethods extends LitElement {
       y: { label: 'actual Δf (LOO)', ticks: 4, tickFormat: shortTick },
       marks: [
         // Same units for every method but identity (no curvature, no 1/N): there y = x is meaningless.
-        method === 'identity' ? null : Plot.line([[lo, lo], [hi, hi]], { stroke: '#aab', strokeDasharray: '3 3' }),
+        method === 'identity'
+          ? null
+          : Plot.line(
+              [
+                [lo, lo],
+                [hi, hi],
+              ],
+              { stroke: '#aab', strokeDasharray: '3 3' },
+            ),
         Plot.ruleY([0], { stroke: '#dde' }),
         Plot.ruleX([0], { stroke: '#dde' }),
-        Plot.dot(data, { x: 'predicted', y: 'actual', r: 2.5, fill: '#3b4a6b', fillOpacity: 0.75, title: (d: { index: number }) => `point ${d.index}` }),
+        Plot.dot(data, {
+          x: 'predicted',
+          y: 'actual',
+          r: 2.5,
+          fill: '#3b4a6b',
+          fillOpacity: 0.75,
+          title: (d: { index: number }) => `point ${d.index}`,
+        }),
       ],
     });
   }
@@ -65,16 +80,25 @@ export class LabMethods extends LitElement {
     const scores = agreements(result, this.query);
     const n = result.trainCount;
     const exact = queryRow(result.methods.exact.tau, this.query, n);
-    return html`
-      <table class="methods">
+    return html` <table class="methods">
         <thead>
-          <tr><th>Method</th><th>Pearson vs LOO</th><th>Spearman vs LOO</th><th>Pearson vs exact</th></tr>
+          <tr>
+            <th>Method</th>
+            <th>Pearson vs LOO</th>
+            <th>Spearman vs LOO</th>
+            <th>Pearson vs exact</th>
+          </tr>
         </thead>
         <tbody>
           ${METHODS.map((m) => {
             const vsExact = pearson(queryRow(result.methods[m].tau, this.query, n), exact);
-            return html`<tr data-method=${m} class=${m === this.selected ? 'selected' : ''}
-                data-pearson=${String(scores[m].pearson)} data-spearman=${String(scores[m].spearman)} data-vs-exact=${String(vsExact)}>
+            return html`<tr
+              data-method=${m}
+              class=${m === this.selected ? 'selected' : ''}
+              data-pearson=${String(scores[m].pearson)}
+              data-spearman=${String(scores[m].spearman)}
+              data-vs-exact=${String(vsExact)}
+            >
               <td>${METHOD_TITLES[m]}</td>
               <td class="num">${formatNumber(scores[m].pearson)}</td>
               <td class="num">${formatNumber(scores[m].spearman)}</td>
@@ -84,7 +108,13 @@ export class LabMethods extends LitElement {
         </tbody>
       </table>
       <div class="scatters">
-        ${METHODS.map((m) => html`<figure class="scatter" data-method=${m}><figcaption>${METHOD_TITLES[m]}</figcaption>${this.scatter(result, m)}</figure>`)}
+        ${METHODS.map(
+          (m) =>
+            html`<figure class="scatter" data-method=${m}>
+              <figcaption>${METHOD_TITLES[m]}</figcaption>
+              ${this.scatter(result, m)}
+            </figure>`,
+        )}
       </div>`;
   }
 }

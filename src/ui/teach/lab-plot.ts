@@ -38,9 +38,11 @@ export class LabPlot extends LitElement {
   }
 
   private sx = (v: number) => PAD + ((v - this.window[0]) / (this.window[1] - this.window[0])) * (SIZE - 2 * PAD);
-  private sy = (v: number) => SIZE - PAD - ((v - this.window[2]) / (this.window[3] - this.window[2])) * (SIZE - 2 * PAD);
+  private sy = (v: number) =>
+    SIZE - PAD - ((v - this.window[2]) / (this.window[3] - this.window[2])) * (SIZE - 2 * PAD);
   private ix = (px: number) => this.window[0] + ((px - PAD) / (SIZE - 2 * PAD)) * (this.window[1] - this.window[0]);
-  private iy = (py: number) => this.window[2] + ((SIZE - PAD - py) / (SIZE - 2 * PAD)) * (this.window[3] - this.window[2]);
+  private iy = (py: number) =>
+    this.window[2] + ((SIZE - PAD - py) / (SIZE - 2 * PAD)) * (this.window[3] - this.window[2]);
 
   private coordinates(event: PointerEvent | MouseEvent): [number, number] {
     const svgEl = this.querySelector('svg')!;
@@ -83,7 +85,12 @@ export class LabPlot extends LitElement {
     const [x, y] = this.coordinates(event);
     // Kept inside the window, so a point can always be grabbed again.
     const [x0, x1, y0, y1] = this.window;
-    this.dragging = { ...this.dragging, x: Math.min(x1, Math.max(x0, x)), y: Math.min(y1, Math.max(y0, y)), moved: true };
+    this.dragging = {
+      ...this.dragging,
+      x: Math.min(x1, Math.max(x0, x)),
+      y: Math.min(y1, Math.max(y0, y)),
+      moved: true,
+    };
   }
 
   private onPointerUp() {
@@ -92,7 +99,9 @@ export class LabPlot extends LitElement {
     if (!drag || !drag.moved) return;
     const original = this.points[drag.index];
     const move: PointMove =
-      this.model === 'linear' ? { index: drag.index, x: [drag.x], y: drag.y } : { index: drag.index, x: [drag.x, drag.y], y: original.y };
+      this.model === 'linear'
+        ? { index: drag.index, x: [drag.x], y: drag.y }
+        : { index: drag.index, x: [drag.x, drag.y], y: original.y };
     this.emit('move-point', move);
   }
 
@@ -106,7 +115,7 @@ export class LabPlot extends LitElement {
     }
     const cells = [];
     const w = (SIZE - 2 * PAD) / GRID;
-    // Prediction at the grid's corners (GRID + 1)²: cells are shaded from their centre, the boundary is traced on corners.
+    // Prediction at the grid's (GRID + 1)² corners: cells are shaded from their centre, the boundary traced on corners.
     const corner = (i: number, j: number) => predict([x0 + (i / GRID) * (x1 - x0), y0 + (j / GRID) * (y1 - y0)]);
     const p = Array.from({ length: GRID + 1 }, (_, i) => Array.from({ length: GRID + 1 }, (_, j) => corner(i, j)));
     for (let i = 0; i < GRID; i++)
@@ -141,7 +150,8 @@ export class LabPlot extends LitElement {
   private marker(cls: number, x: number, y: number, r: number, attrs: { fill: string; klass: string }) {
     if (this.model !== 'linear' && cls === 1) {
       const s = r * 1.7;
-      return svg`<rect class=${attrs.klass} x=${x - s / 2} y=${y - s / 2} width=${s} height=${s} fill=${attrs.fill}></rect>`;
+      return svg`<rect class=${attrs.klass} x=${x - s / 2} y=${y - s / 2} width=${s} height=${s}
+        fill=${attrs.fill}></rect>`;
     }
     return svg`<circle class=${attrs.klass} cx=${x} cy=${y} r=${r} fill=${attrs.fill}></circle>`;
   }
@@ -168,26 +178,49 @@ export class LabPlot extends LitElement {
           @pointerdown=${(e: PointerEvent) => (e.stopPropagation(), this.emit('select-query', index))}>
         <path d=${`M${x} ${y - s} L${x + s} ${y} L${x} ${y + s} L${x - s} ${y} Z`}></path>
         ${selected ? svg`<circle class="ring" cx=${x} cy=${y} r=${s + 5}></circle>` : nothing}
-        <title>test point ${index}${this.model === 'linear' ? '' : ` (class ${t.y})`}: click to make it the query</title></g>`;
+        <title>test point ${index}${this.model === 'linear' ? '' : ` (class ${t.y})`}: click to make it the query</title>
+      </g>`;
     });
     const [x0, x1, y0, y1] = this.window;
-    return html`<svg viewBox="0 0 ${SIZE} ${SIZE}" class="lab-plot" role="img"
+    return html`<svg
+        viewBox="0 0 ${SIZE} ${SIZE}"
+        class="lab-plot"
+        role="img"
         aria-label="training points coloured by ${this.valueLabel}"
-        @pointermove=${(e: PointerEvent) => this.onPointerMove(e)} @pointerup=${() => this.onPointerUp()}>
-        <rect class="frame" x=${PAD} y=${PAD} width=${SIZE - 2 * PAD} height=${SIZE - 2 * PAD}
-          @click=${(e: MouseEvent) => this.onBackgroundClick(e)}></rect>
+        @pointermove=${(e: PointerEvent) => this.onPointerMove(e)}
+        @pointerup=${() => this.onPointerUp()}
+      >
+        <rect
+          class="frame"
+          x=${PAD}
+          y=${PAD}
+          width=${SIZE - 2 * PAD}
+          height=${SIZE - 2 * PAD}
+          @click=${(e: MouseEvent) => this.onBackgroundClick(e)}
+        ></rect>
         <g pointer-events="none">${this.background()}</g>
-        <text class="tick" x=${PAD} y=${SIZE - 8}>${x0}</text><text class="tick" x=${SIZE - PAD} y=${SIZE - 8} text-anchor="end">${x1}</text>
-        <text class="tick" x="4" y=${SIZE - PAD}>${y0}</text><text class="tick" x="4" y=${PAD + 8}>${y1}</text>
+        <text class="tick" x=${PAD} y=${SIZE - 8}>${x0}</text>
+        <text class="tick" x=${SIZE - PAD} y=${SIZE - 8} text-anchor="end">${x1}</text>
+        <text class="tick" x="4" y=${SIZE - PAD}>${y0}</text>
+        <text class="tick" x="4" y=${PAD + 8}>${y1}</text>
         ${points}${tests}
       </svg>
       <div class="legend">
-        <span class="swatch" style="background:linear-gradient(90deg, ${HARMS_COLOUR}, #f7f7f7, ${HELPS_COLOUR})"></span>
-        <span>${this.valueLabel === 'self-influence' ? `${this.valueLabel}: 0 → high (purple)` : `harms ← ${this.valueLabel} → helps`};
-          size ∝ √|value|; max |value| ${formatNumber(scale)}</span>
+        <span
+          class="swatch"
+          style="background:linear-gradient(90deg, ${HARMS_COLOUR}, #f7f7f7, ${HELPS_COLOUR})"
+        ></span>
+        <span
+          >${this.valueLabel === 'self-influence'
+            ? `${this.valueLabel}: 0 → high (purple)`
+            : `harms ← ${this.valueLabel} → helps`};
+          size ∝ √|value|; max |value| ${formatNumber(scale)}</span
+        >
       </div>
-      <p class="hint">${this.model === 'linear' ? '' : '● class 0 ■ class 1 · '}◆ test points (click: query) · drag a point ·
-        click empty space to add${this.model === 'linear' ? '' : ' (shift: class 1)'} · right-click or alt-click deletes</p>`;
+      <p class="hint">
+        ${this.model === 'linear' ? '' : '● class 0 ■ class 1 · '}◆ test points (click: query) · drag a point · click
+        empty space to add${this.model === 'linear' ? '' : ' (shift: class 1)'} · right-click or alt-click deletes
+      </p>`;
   }
 }
 
