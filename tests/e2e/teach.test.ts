@@ -139,6 +139,35 @@ test('dragging a training point retrains and rescores; the new numbers match Nod
   expect(errors).toEqual([]);
 });
 
+test('click adds a point (shift: class 1), right-click deletes one, a preset loads with its lesson', async () => {
+  const count = () => page.locator('lab-plot g.train').count();
+  const pointsInUrl = () => parseState(new URL(page.url()).search).points ?? [];
+  let generation = Number(await page.getAttribute('teach-app', 'data-generation'));
+  const n = await count();
+  const frame = (await page.locator('lab-plot rect.frame').boundingBox())!;
+  // The plot's bottom-right corner region is empty in this data set.
+  await page.keyboard.down('Shift');
+  await page.mouse.click(frame.x + frame.width * 0.92, frame.y + frame.height * 0.92);
+  await page.keyboard.up('Shift');
+  generation = await generationAbove(generation);
+  expect(await count()).toBe(n + 1);
+  const added = pointsInUrl()[n];
+  expect(added.y).toBe(1);
+  expect(added.x[0]).toBeGreaterThan(2);
+  expect(added.x[1]).toBeLessThan(-2);
+
+  await page.locator(`lab-plot g.train[data-index="${n}"] .mark`).click({ button: 'right' });
+  generation = await generationAbove(generation);
+  expect(await count()).toBe(n);
+  expect(pointsInUrl().some((p) => p.x[0] === added.x[0] && p.x[1] === added.x[1])).toBe(false);
+
+  await page.click('button[data-preset="mislabelled"]');
+  generation = await generationAbove(generation);
+  await expect.poll(() => page.locator('teach-app .lesson').textContent()).toMatch(/were flipped/);
+  expect(parseState(new URL(page.url()).search).colour).toBe('self');
+  expect(errors).toEqual([]);
+});
+
 test('the tiny LM: per-token scores in the page, and its correlations equal Node on the same URL', async () => {
   await page.goto(`${served.url}teach.html?model=lm&q=2&damping=0.02`);
   await generationAbove(0); // a new page load counts from 0 again
