@@ -162,7 +162,7 @@ test('click adds a point (shift: class 1), right-click deletes one, a preset loa
   expect(pointsInUrl().some((p) => p.x[0] === added.x[0] && p.x[1] === added.x[1])).toBe(false);
 
   await page.click('button[data-preset="mislabelled"]');
-  generation = await generationAbove(generation);
+  await generationAbove(generation);
   await expect.poll(() => page.locator('teach-app .lesson').textContent()).toMatch(/were flipped/);
   expect(parseState(new URL(page.url()).search).colour).toBe('self');
   expect(errors).toEqual([]);

@@ -178,7 +178,7 @@ export class LabPlot extends LitElement {
           @pointerdown=${(e: PointerEvent) => (e.stopPropagation(), this.emit('select-query', index))}>
         <path d=${`M${x} ${y - s} L${x + s} ${y} L${x} ${y + s} L${x - s} ${y} Z`}></path>
         ${selected ? svg`<circle class="ring" cx=${x} cy=${y} r=${s + 5}></circle>` : nothing}
-        <title>test point ${index}${this.model === 'linear' ? '' : ` (class ${t.y})`}: click to make it the query</title>
+        <title>test point ${index}${this.model === 'linear' ? '' : ` (class ${t.y})`}: click: the query</title>
       </g>`;
     });
     const [x0, x1, y0, y1] = this.window;
@@ -211,9 +211,11 @@ export class LabPlot extends LitElement {
           style="background:linear-gradient(90deg, ${HARMS_COLOUR}, #f7f7f7, ${HELPS_COLOUR})"
         ></span>
         <span
-          >${this.valueLabel === 'self-influence'
-            ? `${this.valueLabel}: 0 → high (purple)`
-            : `harms ← ${this.valueLabel} → helps`};
+          >${
+            this.valueLabel === 'self-influence'
+              ? `${this.valueLabel}: 0 → high (purple)`
+              : `harms ← ${this.valueLabel} → helps`
+          };
           size ∝ √|value|; max |value| ${formatNumber(scale)}</span
         >
       </div>

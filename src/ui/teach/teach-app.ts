@@ -178,10 +178,7 @@ export class TeachApp extends LitElement {
         /></label>
         <label
           >Colour by
-          <select
-            data-control="method"
-            @change=${(e: Event) => this.patch({ method: valueOf(e) as Method | 'loo' })}
-          >
+          <select data-control="method" @change=${(e: Event) => this.patch({ method: valueOf(e) as Method | 'loo' })}>
             ${[...METHODS, 'loo' as const].map(
               (m) => html`<option value=${m} ?selected=${m === lab.method}>${METHOD_TITLES[m]}</option>`,
             )}
@@ -256,9 +253,11 @@ export class TeachApp extends LitElement {
               ${p.title}
             </button>`,
         )}
-        ${lab.model === 'lm'
-          ? nothing
-          : html`<button @click=${() => this.patch({ points: null })}>Reset points</button>`}
+        ${
+          lab.model === 'lm'
+            ? nothing
+            : html`<button @click=${() => this.patch({ points: null })}>Reset points</button>`
+        }
         <a href=${serializeState(lab)} class="permalink" title="This state as a link">Link to this state</a>
       </div>
       ${this.lesson ? html`<p class="lesson">${this.lesson}</p>` : nothing}`;
