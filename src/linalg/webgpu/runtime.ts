@@ -48,6 +48,9 @@ export interface RuntimeOptions {
   readonly maxBindingBytes?: number;
 }
 
+/** Cached bind groups before the cache starts over (they pin their buffers' JS objects, not GPU memory). */
+const BIND_GROUP_CACHE = 4096;
+
 /** A step body must encode synchronously: the step submits when it returns. */
 type Synchronous<T> = T extends PromiseLike<unknown> ? never : T;
 
@@ -64,7 +67,10 @@ export class GpuRuntime {
   private lostInfo: DeviceLostError | undefined;
   private readonly lost: Promise<DeviceLostError>;
   private readonly emptyBuffer: GPUBuffer;
-  private dispatchSerial = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private bufferSerial = 0;
+  private bindGroupSerial = 0;
 
   private constructor(
     readonly acquired: AcquiredGpu,
@@ -268,13 +274,36 @@ export class GpuRuntime {
     const uniforms = this.recorder.uniforms(Math.ceil(layout.size / 16) * 16, (words, offset) => packUniforms(layout, call.uniforms, words, offset));
     if (typeof uniforms === 'string') return fail(uniforms);
     entries.unshift({ binding: 0, resource: uniforms });
-    const label = `${call.kernel}#${++this.dispatchSerial}`;
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
-    this.errors.dispatched({ label, kernel: call.kernel, shapes: call.shapes, pipeline: pipeline.label });
+    const bindGroup = this.bindGroup(pipeline, entries, call.kernel);
+    this.errors.dispatched({ label: bindGroup.label, kernel: call.kernel, shapes: call.shapes, pipeline: pipeline.label });
     const pass = this.recorder.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(...grid);
+  }
+
+  /**
+   * Bind groups are cached by pipeline and bound ranges: a Jacobi sweep repeats the same ~2n dispatches (the arena
+   * restarts at offset 0 every step) and a stage's batches reuse the same pooled buffers, so most dispatches find
+   * theirs, and creating one costs more than the dispatch it serves on SwiftShader. Labels stay unique per bind group,
+   * which is what lets a step's error name its dispatch.
+   */
+  private bindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[], kernel: string): GPUBindGroup {
+    let key = pipeline.label;
+    for (const entry of entries) {
+      const { buffer, offset = 0, size = -1 } = entry.resource as GPUBufferBinding;
+      let id = this.bufferIds.get(buffer);
+      if (id === undefined) this.bufferIds.set(buffer, (id = ++this.bufferSerial));
+      key += `|${entry.binding}:${id}@${offset}+${size}`;
+    }
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+      const label = `${kernel}#${++this.bindGroupSerial}`;
+      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+      this.bindGroups.set(key, group);
+    }
+    return group;
   }
 
   private uniformLayout(program: KernelProgram): UniformLayout {
