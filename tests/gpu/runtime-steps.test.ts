@@ -5,7 +5,11 @@ import { covarianceLike, mulberry32 } from '../helpers/matrices';
 import { cpu, f32, gpuBackend, randomBatch, randomBasis, randomValues, relativeError, toBatch } from './oracle';
 
 /** Counts calls of a device method while `work` runs (the method is restored afterwards). */
-async function counting<T>(target: object, method: string, work: () => Promise<T> | T): Promise<{ calls: number; result: T }> {
+async function counting<T>(
+  target: object,
+  method: string,
+  work: () => Promise<T> | T,
+): Promise<{ calls: number; result: T }> {
   const owner = target as Record<string, (...args: unknown[]) => unknown>;
   const original = owner[method]!;
   let calls = 0;
@@ -22,7 +26,7 @@ async function counting<T>(target: object, method: string, work: () => Promise<T
 }
 
 describe('GPU runtime steps', () => {
-  test('a backend call is one submit however many dispatches it splits into, and needs no new buffers once warm', async () => {
+  test('a backend call is one submit however many dispatches it splits into; no new buffers once warm', async () => {
     const gpu = await gpuBackend({ maxBindingBytes: 4096 });
     const [B, T, dIn, dOut, Q] = [6, 37, 11, 9, 3];
     const batch = toBatch(gpu, randomBatch(B, T, dIn, dOut, true, true, 31));
@@ -80,31 +84,54 @@ describe('GPU runtime steps', () => {
     });
     const expected = new Float64Array(d * d);
     for (const data of [first, second]) {
-      for (let r = 0; r < rows; r++) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) expected[i * d + j] += data[r * d + i]! * data[r * d + j]!;
+      for (let r = 0; r < rows; r++)
+        for (let i = 0; i < d; i++)
+          for (let j = 0; j < d; j++) expected[i * d + j] += data[r * d + i]! * data[r * d + j]!;
     }
     expect(relativeError(await gpu.read(gpu.finalizeCovariance(acc, 1)), expected)).toBeLessThan(1e-6);
   });
 
-  test('an error in one dispatch of a step names that dispatch\'s kernel and shapes, not the step\'s first', async () => {
+  test("an error in one dispatch of a step names that dispatch's kernel and shapes, not the step's first", async () => {
     const gpu = await gpuBackend();
     const runtime = gpu.runtime;
     const x = gpu.upload([1, 2, 3, 4], [2, 2]);
     const acc = gpu.zeros([2, 2]);
-    const incomplete: KernelProgram = { ...COVARIANCE_ACCUMULATE, bindings: COVARIANCE_ACCUMULATE.bindings.slice(0, 2) };
+    const incomplete: KernelProgram = {
+      ...COVARIANCE_ACCUMULATE,
+      bindings: COVARIANCE_ACCUMULATE.bindings.slice(0, 2),
+    };
     const uniforms = { rows: 2, d: 2, d_prime: 2, x_base: 0, mask_base: 0, has_mask: 0 };
     runtime.step('test.step', { step: 'shapes' }, () => {
-      runtime.run(COVARIANCE_ACCUMULATE, { kernel: 'test.good', shapes: { x: [2, 2] }, uniforms, bindings: { x, mask: runtime.empty, acc }, workgroups: [1] });
-      runtime.run(incomplete, { kernel: 'test.broken', shapes: { x: [2, 2], acc: 'missing' }, uniforms, bindings: { x, mask: runtime.empty }, workgroups: [1] });
+      runtime.run(COVARIANCE_ACCUMULATE, {
+        kernel: 'test.good',
+        shapes: { x: [2, 2] },
+        uniforms,
+        bindings: { x, mask: runtime.empty, acc },
+        workgroups: [1],
+      });
+      runtime.run(incomplete, {
+        kernel: 'test.broken',
+        shapes: { x: [2, 2], acc: 'missing' },
+        uniforms,
+        bindings: { x, mask: runtime.empty },
+        workgroups: [1],
+      });
     });
     await expect(gpu.read(acc)).rejects.toThrow(/kernel "test.broken" \(x=\[2, 2\], acc=missing\)/);
     // An invalid dispatch invalidates its step's command buffer: nothing of the step ran. Reported once; the next
     // step runs normally.
     expect(Array.from(await gpu.read(acc))).toEqual([0, 0, 0, 0]);
-    runtime.run(COVARIANCE_ACCUMULATE, { kernel: 'test.good', shapes: {}, uniforms, bindings: { x, mask: runtime.empty, acc }, workgroups: [1] });
+    runtime.run(COVARIANCE_ACCUMULATE, {
+      kernel: 'test.good',
+      shapes: {},
+      uniforms,
+      bindings: { x, mask: runtime.empty, acc },
+      workgroups: [1],
+    });
     expect(Array.from(await gpu.read(acc))).toEqual([10, 14, 0, 20]); // upper triangle only, until finalised
   });
 
-  test('named uniforms are checked before anything is recorded: a missing, unknown or mistyped value names the field', async () => {
+  test('named uniforms are checked before recording: a missing, unknown or mistyped value names the field', async () => {
     const gpu = await gpuBackend();
     const runtime = gpu.runtime;
     const x = gpu.upload([1, 2], [1, 2]);
@@ -112,13 +139,27 @@ describe('GPU runtime steps', () => {
     const bindings = { x, mask: runtime.empty, acc };
     const uniforms = { rows: 1, d: 2, d_prime: 2, x_base: 0, mask_base: 0, has_mask: false };
     const run = (values: Record<string, number | boolean>) => () =>
-      runtime.run(COVARIANCE_ACCUMULATE as KernelProgram, { kernel: 'test.uniforms', shapes: { x: [1, 2] }, uniforms: values, bindings, workgroups: [1] });
-    expect(run({ ...uniforms, rows: -1 })).toThrow(/kernel "test.uniforms".*covariance.wgsl accumulate: uniform "rows" \(u32\) = -1/);
+      runtime.run(COVARIANCE_ACCUMULATE as KernelProgram, {
+        kernel: 'test.uniforms',
+        shapes: { x: [1, 2] },
+        uniforms: values,
+        bindings,
+        workgroups: [1],
+      });
+    expect(run({ ...uniforms, rows: -1 })).toThrow(
+      /kernel "test.uniforms".*covariance.wgsl accumulate: uniform "rows" \(u32\) = -1/,
+    );
     expect(run({ ...uniforms, cols: 1 })).toThrow(/uniform "cols" is not a field/);
     const { d: _d, ...withoutD } = uniforms;
     expect(run(withoutD)).toThrow(/uniform "d" \(u32\) has no value/);
     expect(() =>
-      runtime.run(COVARIANCE_ACCUMULATE as KernelProgram, { kernel: 'test.bindings', shapes: {}, uniforms, bindings: { x, acc }, workgroups: [1] }),
+      runtime.run(COVARIANCE_ACCUMULATE as KernelProgram, {
+        kernel: 'test.bindings',
+        shapes: {},
+        uniforms,
+        bindings: { x, acc },
+        workgroups: [1],
+      }),
     ).toThrow(/binding "mask" has no operand/);
     runtime.run(COVARIANCE_ACCUMULATE, { kernel: 'test.ok', shapes: {}, uniforms, bindings, workgroups: [1] });
     expect(Array.from(await gpu.read(acc))).toEqual([1, 2, 0, 4]); // upper triangle only, until finalised

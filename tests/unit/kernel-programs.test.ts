@@ -24,11 +24,16 @@ describe('kernel descriptions agree with their WGSL', () => {
       const module = modules.get(program.shader)!;
       const used = module.resourcesUsedBy(program.entryPoint);
       const uniform = used.filter((r) => r.access === 'uniform');
-      expect(uniform.map((r) => r.binding), 'one var<uniform> at @binding(0)').toEqual([0]);
+      expect(
+        uniform.map((r) => r.binding),
+        'one var<uniform> at @binding(0)',
+      ).toEqual([0]);
       const fields = module.structs.get(uniform[0]!.type);
       expect(fields, `struct ${uniform[0]!.type}`).toBeDefined();
       expect(program.uniforms.map((u) => ({ name: u.name, type: u.type }))).toEqual(fields);
-      const storage = used.filter((r) => r.access !== 'uniform').map(({ name, binding, access }) => ({ name, binding, access }));
+      const storage = used
+        .filter((r) => r.access !== 'uniform')
+        .map(({ name, binding, access }) => ({ name, binding, access }));
       expect(program.bindings.map(({ name, binding, access }) => ({ name, binding, access }))).toEqual(storage);
       for (const constant of program.constants ?? []) expect(module.overrides).toContain(constant);
     });
@@ -52,7 +57,11 @@ describe('the WGSL reader the test above relies on', () => {
 
   it('follows calls, ignores comments and member names, and reads access modes', () => {
     expect(module.entryPoints).toEqual(['first', 'second']);
-    expect(module.resourcesUsedBy('first').map((r) => `${r.binding}:${r.name}:${r.access}`)).toEqual(['0:params:uniform', '1:x:read', '2:y:read_write']);
+    expect(module.resourcesUsedBy('first').map((r) => `${r.binding}:${r.name}:${r.access}`)).toEqual([
+      '0:params:uniform',
+      '1:x:read',
+      '2:y:read_write',
+    ]);
     expect(module.resourcesUsedBy('second').map((r) => r.name)).toEqual(['other', 'z']);
     expect(module.structs.get('P')).toEqual([
       { name: 'a', type: 'u32' },
@@ -71,11 +80,17 @@ describe('uniform layout and packing', () => {
     { name: 'bias', type: 'f32' },
   ];
 
-  it('places fields by WGSL alignment: vec3 aligns to 16 and leaves room for a scalar; the size rounds to the alignment', () => {
+  it('places fields by WGSL alignment: vec3 aligns to 16 and leaves room for a scalar; size rounds to alignment', () => {
     const layout = uniformLayout(fields);
     expect(layout.fields.map((f) => f.offset)).toEqual([0, 16, 28, 32, 40]);
     expect(layout.size).toBe(48);
-    expect(uniformLayout([{ name: 'a', type: 'u32' }, { name: 'b', type: 'u32' }, { name: 'c', type: 'u32' }]).size).toBe(12);
+    expect(
+      uniformLayout([
+        { name: 'a', type: 'u32' },
+        { name: 'b', type: 'u32' },
+        { name: 'c', type: 'u32' },
+      ]).size,
+    ).toBe(12);
   });
 
   it('writes named values as their types at those offsets', () => {
@@ -92,7 +107,10 @@ describe('uniform layout and packing', () => {
   });
 
   it('names the field when a value is missing, unknown, of the wrong length or out of range', () => {
-    const layout = uniformLayout([{ name: 'rows', type: 'u32' }, { name: 'shift', type: 'vec2<f32>' }]);
+    const layout = uniformLayout([
+      { name: 'rows', type: 'u32' },
+      { name: 'shift', type: 'vec2<f32>' },
+    ]);
     const pack = (values: Record<string, unknown>) => packUniforms(layout, values, new Uint32Array(8), 0);
     expect(pack({ shift: [0, 0] })).toMatch(/uniform "rows" \(u32\) has no value/);
     expect(pack({ rows: 1, shift: [0, 0], cols: 2 })).toMatch(/uniform "cols" is not a field/);

@@ -122,7 +122,10 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
   const n = d + (d % 2);
   const matrixBytes = n * n * 4;
   if (matrixBytes > runtime.maxBindingBytes) {
-    fail(`the ${n}×${n} working matrix (${matrixBytes} bytes) exceeds the storage binding limit ${runtime.maxBindingBytes}; the Jacobi kernels bind it whole`);
+    fail(
+      `the ${n}×${n} working matrix (${matrixBytes} bytes) exceeds the storage binding limit ` +
+        `${runtime.maxBindingBytes}; the Jacobi kernels bind it whole`,
+    );
   }
 
   const half = n / 2;
@@ -136,7 +139,14 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
     bindings: BindingValues<KernelProgram<typeof REDUCE_UNIFORMS, B>, StorageOperand>,
     workgroups: [number, number?],
     offset = 0,
-  ) => runtime.run(program, { kernel: `${KERNEL}.${program.entryPoint}`, shapes, uniforms: { n, d, offset }, bindings, workgroups });
+  ) =>
+    runtime.run(program, {
+      kernel: `${KERNEL}.${program.entryPoint}`,
+      shapes,
+      uniforms: { n, d, offset },
+      bindings,
+      workgroups,
+    });
   const statistics = (offset: number) => {
     reduce(ROW_STATISTICS, { stats_matrix: working, row_stats: rowStats }, [n]);
     reduce(TOTAL_STATISTICS, { rows_in: rowStats, stats }, [1], offset);
@@ -144,7 +154,12 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
   const sweep = () => {
     for (let round = 0; round < n - 1; round++) {
       const call = { shapes, uniforms: { n, round } };
-      runtime.run(ROTATION_PARAMETERS, { ...call, kernel: `${KERNEL}.rotation_parameters`, bindings: { a: working, rotations }, workgroups: [Math.ceil(half / 64)] });
+      runtime.run(ROTATION_PARAMETERS, {
+        ...call,
+        kernel: `${KERNEL}.rotation_parameters`,
+        bindings: { a: working, rotations },
+        workgroups: [Math.ceil(half / 64)],
+      });
       runtime.run(APPLY_ROTATIONS, {
         ...call,
         kernel: `${KERNEL}.apply_rotations`,
@@ -167,7 +182,8 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
     let relativeOff: number;
     for (;;) {
       const current = await runtime.read(stats);
-      if (current[STATS_INPUT + 3]! > 0) fail(`matrix has ${current[STATS_INPUT + 3]} non-finite entries (NaN or ±Inf)`);
+      if (current[STATS_INPUT + 3]! > 0)
+        fail(`matrix has ${current[STATS_INPUT + 3]} non-finite entries (NaN or ±Inf)`);
       const [offSquares, totalSquares] = [current[STATS_CURRENT]!, current[STATS_CURRENT + 1]!];
       relativeOff = totalSquares > 0 ? Math.sqrt(offSquares / totalSquares) : 0;
       if (!Number.isFinite(relativeOff)) fail(`the working matrix became non-finite after ${sweeps} sweeps`);
@@ -192,8 +208,21 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
     const sortedVectors = runtime.allocate([d, d], 'eigh.vectors');
     runtime.step(`${KERNEL}.output`, shapes, () => {
       reduce(NORMALIZED_VECTORS, { rotated_basis: vectors, unit_columns: unsortedVectors }, perColumn);
-      reduce(RAYLEIGH_QUOTIENTS, { original: matrix, eigenvectors: unsortedVectors, quotient_stats: stats, quotients: unsortedValues }, perColumn);
-      reduce(SORTED_OUTPUT, { unsorted_values: unsortedValues, unsorted_vectors: unsortedVectors, values_out: values, vectors_out: sortedVectors }, perColumn);
+      reduce(
+        RAYLEIGH_QUOTIENTS,
+        { original: matrix, eigenvectors: unsortedVectors, quotient_stats: stats, quotients: unsortedValues },
+        perColumn,
+      );
+      reduce(
+        SORTED_OUTPUT,
+        {
+          unsorted_values: unsortedValues,
+          unsorted_vectors: unsortedVectors,
+          values_out: values,
+          vectors_out: sortedVectors,
+        },
+        perColumn,
+      );
     });
     return { values, vectors: sortedVectors, sweeps, relativeOffDiagonal: relativeOff };
   } finally {

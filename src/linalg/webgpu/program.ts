@@ -7,10 +7,18 @@
 
 /** Host-shareable WGSL types a uniform field may have (bool is not host-shareable). */
 export type UniformType =
-  | 'u32' | 'i32' | 'f32'
-  | 'vec2<u32>' | 'vec2<i32>' | 'vec2<f32>'
-  | 'vec3<u32>' | 'vec3<i32>' | 'vec3<f32>'
-  | 'vec4<u32>' | 'vec4<i32>' | 'vec4<f32>';
+  | 'u32'
+  | 'i32'
+  | 'f32'
+  | 'vec2<u32>'
+  | 'vec2<i32>'
+  | 'vec2<f32>'
+  | 'vec3<u32>'
+  | 'vec3<i32>'
+  | 'vec3<f32>'
+  | 'vec4<u32>'
+  | 'vec4<i32>'
+  | 'vec4<f32>';
 
 export interface UniformField {
   readonly name: string;
@@ -105,7 +113,8 @@ export function packUniforms(
   const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
   const ints = new Int32Array(words.buffer, words.byteOffset, words.length);
   const known = new Set(layout.fields.map((f) => f.field.name));
-  for (const name of Object.keys(values)) if (!known.has(name)) return `uniform "${name}" is not a field of the kernel's Params`;
+  for (const name of Object.keys(values))
+    if (!known.has(name)) return `uniform "${name}" is not a field of the kernel's Params`;
   for (const { field, offset, components, scalar } of layout.fields) {
     const raw = values[field.name];
     if (raw === undefined) return `uniform "${field.name}" (${field.type}) has no value`;

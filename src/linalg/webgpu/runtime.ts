@@ -9,7 +9,14 @@
 import type { AcquiredGpu } from './adapter';
 import { BufferPool } from './buffer-pool';
 import { DeviceLostError, KernelError, type ShapeReport } from './errors';
-import { packUniforms, uniformLayout, type BindingValues, type KernelProgram, type UniformLayout, type UniformValues } from './program';
+import {
+  packUniforms,
+  uniformLayout,
+  type BindingValues,
+  type KernelProgram,
+  type UniformLayout,
+  type UniformValues,
+} from './program';
 import { CommandRecorder } from './recorder';
 import { shaderSource } from './shaders';
 import { StepErrors } from './step-errors';
@@ -93,7 +100,11 @@ export class GpuRuntime {
   }
 
   /** Loads the shaders of the given programs once; pipelines are then built synchronously on first use. */
-  static async create(acquired: AcquiredGpu, programs: readonly KernelProgram[], options: RuntimeOptions = {}): Promise<GpuRuntime> {
+  static async create(
+    acquired: AcquiredGpu,
+    programs: readonly KernelProgram[],
+    options: RuntimeOptions = {},
+  ): Promise<GpuRuntime> {
     const sources: Record<string, string> = {};
     for (const { shader } of programs) sources[shader] ??= await shaderSource(shader);
     return new GpuRuntime(acquired, sources, options);
@@ -116,7 +127,11 @@ export class GpuRuntime {
   allocate(shape: readonly number[], label = 'tensor'): GpuTensor {
     const bytes = Math.max(4, shapeSize(shape) * 4);
     if (bytes > this.device.limits.maxBufferSize) {
-      throw new KernelError('allocate', { shape: [...shape] }, `${bytes} bytes exceed the device's maxBufferSize ${this.device.limits.maxBufferSize}`);
+      throw new KernelError(
+        'allocate',
+        { shape: [...shape] },
+        `${bytes} bytes exceed the device's maxBufferSize ${this.device.limits.maxBufferSize}`,
+      );
     }
     return new GpuTensor(this.pool.acquire(bytes, TENSOR_USAGE, label), [...shape], true);
   }
@@ -127,7 +142,12 @@ export class GpuRuntime {
    */
   upload(data: ArrayLike<number>, shape: readonly number[], label = 'upload'): GpuTensor {
     const size = shapeSize(shape);
-    if (data.length !== size) throw new KernelError('upload', { shape: [...shape], length: data.length }, `data has ${data.length} elements, shape needs ${size}`);
+    if (data.length !== size)
+      throw new KernelError(
+        'upload',
+        { shape: [...shape], length: data.length },
+        `data has ${data.length} elements, shape needs ${size}`,
+      );
     const tensor = this.allocate(shape, label);
     this.checkAlive('upload');
     const values = data instanceof Float32Array ? data : Float32Array.from(data);
@@ -136,7 +156,12 @@ export class GpuRuntime {
       this.device.queue.writeBuffer(tensor.buffer, 0, values.buffer, values.byteOffset, size * 4);
       return tensor;
     }
-    const staging = this.device.createBuffer({ size: size * 4, usage: USAGE.COPY_SRC, mappedAtCreation: true, label: `${label} staging` });
+    const staging = this.device.createBuffer({
+      size: size * 4,
+      usage: USAGE.COPY_SRC,
+      mappedAtCreation: true,
+      label: `${label} staging`,
+    });
     new Float32Array(staging.getMappedRange()).set(values);
     staging.unmap();
     this.recorder.commands().copyBufferToBuffer(staging, 0, tensor.buffer, 0, size * 4);
@@ -147,8 +172,10 @@ export class GpuRuntime {
   /** Wraps a buffer owned elsewhere (e.g. an onnxruntime-web output's tensor.gpuBuffer) without copying. */
   wrap(buffer: GPUBuffer, shape: readonly number[]): GpuTensor {
     const bytes = shapeSize(shape) * 4;
-    if (bytes > buffer.size) throw new KernelError('wrap', { shape: [...shape], bufferBytes: buffer.size }, `shape needs ${bytes} bytes`);
-    if ((buffer.usage & USAGE.STORAGE) === 0) throw new KernelError('wrap', { shape: [...shape] }, 'the buffer lacks STORAGE usage');
+    if (bytes > buffer.size)
+      throw new KernelError('wrap', { shape: [...shape], bufferBytes: buffer.size }, `shape needs ${bytes} bytes`);
+    if ((buffer.usage & USAGE.STORAGE) === 0)
+      throw new KernelError('wrap', { shape: [...shape] }, 'the buffer lacks STORAGE usage');
     return new GpuTensor(buffer, [...shape], false);
   }
 
@@ -189,10 +216,14 @@ export class GpuRuntime {
   }
 
   /** Copies count elements between tensors on the queue (no binding, so no binding-size limit). */
-  copy(regions: readonly { from: GpuTensor; fromStart: number; to: GpuTensor; toStart: number; count: number }[]): void {
+  copy(
+    regions: readonly { from: GpuTensor; fromStart: number; to: GpuTensor; toStart: number; count: number }[],
+  ): void {
     this.step('copy', {}, () => {
       const encoder = this.recorder.commands();
-      for (const r of regions) if (r.count > 0) encoder.copyBufferToBuffer(r.from.buffer, r.fromStart * 4, r.to.buffer, r.toStart * 4, r.count * 4);
+      for (const r of regions)
+        if (r.count > 0)
+          encoder.copyBufferToBuffer(r.from.buffer, r.fromStart * 4, r.to.buffer, r.toStart * 4, r.count * 4);
     });
   }
 
@@ -203,13 +234,17 @@ export class GpuRuntime {
     return Math.floor((this.maxBindingBytes - this.offsetAlignment) / 4);
   }
 
-  /** Binds elements [start, start+count) of a tensor; `base` tells the shader where element `start` sits in the range. */
+  /** Binds elements [start, start+count) of a tensor; `base` says where element `start` sits in the bound range. */
   window(tensor: GpuTensor, start: number, count: number): BufferWindow {
     const startByte = start * 4;
     const offset = startByte - (startByte % this.offsetAlignment);
     const size = Math.max(4, startByte + count * 4 - offset);
     if (size > this.maxBindingBytes) {
-      throw new KernelError('window', { shape: [...tensor.shape], start, count }, `a ${size}-byte window exceeds the binding limit ${this.maxBindingBytes}`);
+      throw new KernelError(
+        'window',
+        { shape: [...tensor.shape], start, count },
+        `a ${size}-byte window exceeds the binding limit ${this.maxBindingBytes}`,
+      );
     }
     return { binding: { buffer: tensor.buffer, offset, size }, base: (startByte - offset) / 4 };
   }
@@ -251,13 +286,21 @@ export class GpuRuntime {
     const [x, y = 1, z = 1] = call.workgroups;
     const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
-      throw new KernelError(call.kernel, call.shapes, `grid ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${maxGroups}`);
+      throw new KernelError(
+        call.kernel,
+        call.shapes,
+        `grid ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${maxGroups}`,
+      );
     }
     if (x * y * z === 0) return;
     this.step(call.kernel, call.shapes, () => this.record(program, call, [x, y, z]));
   }
 
-  private record<P extends KernelProgram>(program: P, call: KernelCall<P>, grid: readonly [number, number, number]): void {
+  private record<P extends KernelProgram>(
+    program: P,
+    call: KernelCall<P>,
+    grid: readonly [number, number, number],
+  ): void {
     const fail = (problem: string): never => {
       throw new KernelError(call.kernel, call.shapes, `${program.shader}.wgsl ${program.entryPoint}: ${problem}`);
     };
@@ -266,16 +309,30 @@ export class GpuRuntime {
     for (const { name, binding } of program.bindings) {
       const operand = operands[name];
       if (operand === undefined) fail(`binding "${name}" has no operand`);
-      entries.push({ binding, resource: operand instanceof GpuTensor ? { buffer: operand.buffer, size: Math.max(4, operand.size * 4) } : operand!.binding });
+      entries.push({
+        binding,
+        resource:
+          operand instanceof GpuTensor
+            ? { buffer: operand.buffer, size: Math.max(4, operand.size * 4) }
+            : operand!.binding,
+      });
     }
-    for (const name of Object.keys(operands)) if (!program.bindings.some((b) => b.name === name)) fail(`"${name}" is not a binding of this kernel`);
+    for (const name of Object.keys(operands))
+      if (!program.bindings.some((b) => b.name === name)) fail(`"${name}" is not a binding of this kernel`);
     const pipeline = this.pipeline(program, call.constants, fail);
     const layout = this.uniformLayout(program);
-    const uniforms = this.recorder.uniforms(Math.ceil(layout.size / 16) * 16, (words, offset) => packUniforms(layout, call.uniforms, words, offset));
+    const uniforms = this.recorder.uniforms(Math.ceil(layout.size / 16) * 16, (words, offset) =>
+      packUniforms(layout, call.uniforms, words, offset),
+    );
     if (typeof uniforms === 'string') return fail(uniforms);
     entries.unshift({ binding: 0, resource: uniforms });
     const bindGroup = this.bindGroup(pipeline, entries, call.kernel);
-    this.errors.dispatched({ label: bindGroup.label, kernel: call.kernel, shapes: call.shapes, pipeline: pipeline.label });
+    this.errors.dispatched({
+      label: bindGroup.label,
+      kernel: call.kernel,
+      shapes: call.shapes,
+      pipeline: pipeline.label,
+    });
     const pass = this.recorder.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -312,12 +369,18 @@ export class GpuRuntime {
     return layout;
   }
 
-  private pipeline(program: KernelProgram, constants: KernelCall<KernelProgram>['constants'], fail: (problem: string) => never): GPUComputePipeline {
+  private pipeline(
+    program: KernelProgram,
+    constants: KernelCall<KernelProgram>['constants'],
+    fail: (problem: string) => never,
+  ): GPUComputePipeline {
     const names = constants ? Object.keys(constants).sort() : [];
-    const key = `${program.shader}:${program.entryPoint}:${names.map((n) => `${n}=${Number(constants![n])}`).join(',')}`;
+    const assigned = names.map((n) => `${n}=${Number(constants![n])}`).join(',');
+    const key = `${program.shader}:${program.entryPoint}:${assigned}`;
     const cached = this.pipelines.get(key);
     if (cached) return cached;
-    for (const name of names) if (!program.constants?.includes(name)) fail(`"${name}" is not an override constant of this kernel`);
+    for (const name of names)
+      if (!program.constants?.includes(name)) fail(`"${name}" is not an override constant of this kernel`);
     const code = this.sources[program.shader];
     if (code === undefined) fail(`shader "${program.shader}" was not loaded by this runtime`);
     const module = this.device.createShaderModule({ code: code!, label: `shaders/${program.shader}.wgsl` });

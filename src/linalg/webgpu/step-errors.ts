@@ -78,16 +78,19 @@ export class StepErrors {
 async function describe(step: OpenStep, error: GPUError): Promise<KernelError> {
   const message = error.message;
   const culprit =
-    step.dispatches.find((d) => message.includes(`"${d.label}"`)) ?? step.dispatches.find((d) => message.includes(`"${d.pipeline}"`));
+    step.dispatches.find((d) => message.includes(`"${d.label}"`)) ??
+    step.dispatches.find((d) => message.includes(`"${d.pipeline}"`));
   let problem = `${error.constructor.name}: ${message}`;
   if (!culprit && step.dispatches.length > 1) {
-    problem += ` (in a step of ${step.dispatches.length} dispatches: ${[...new Set(step.dispatches.map((d) => d.kernel))].join(', ')})`;
+    const kernels = [...new Set(step.dispatches.map((d) => d.kernel))].join(', ');
+    problem += ` (in a step of ${step.dispatches.length} dispatches: ${kernels})`;
   }
   for (const { pipeline, module } of step.modules) {
     if (culprit && culprit.pipeline !== pipeline) continue;
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length) problem += `\n${errors.map((m) => `${module.label}:${m.lineNum}:${m.linePos} error: ${m.message}`).join('\n')}`;
+    if (errors.length)
+      problem += `\n${errors.map((m) => `${module.label}:${m.lineNum}:${m.linePos} error: ${m.message}`).join('\n')}`;
   }
   return new KernelError(culprit?.kernel ?? step.kernel, culprit?.shapes ?? step.shapes, problem);
 }
