@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PROGRAMS } from '../../src/linalg/webgpu/backend';
-import { packUniforms, uniformLayout, type UniformField } from '../../src/linalg/webgpu/program';
+import { packUniforms, uniformLayout, uniformViews, type UniformField } from '../../src/linalg/webgpu/program';
 import { parseWgsl, type WgslModule } from '../helpers/wgsl-interface';
 
 const SHADER_DIR = new URL('../../shaders/', import.meta.url);
@@ -97,7 +97,7 @@ describe('uniform layout and packing', () => {
     const layout = uniformLayout(fields);
     const words = new Uint32Array(32);
     const values = { count: 7, direction: [1.5, -2, 0.25], scale: 0.1, offset: [-3, 4], bias: true };
-    expect(packUniforms(layout, values, words, 64)).toBeNull();
+    expect(packUniforms(layout, values, uniformViews(words.buffer), 64)).toBeNull();
     const floats = new Float32Array(words.buffer);
     expect(words[16]).toBe(7);
     expect(Array.from(floats.subarray(20, 23))).toEqual([1.5, -2, 0.25]);
@@ -111,7 +111,7 @@ describe('uniform layout and packing', () => {
       { name: 'rows', type: 'u32' },
       { name: 'shift', type: 'vec2<f32>' },
     ]);
-    const pack = (values: Record<string, unknown>) => packUniforms(layout, values, new Uint32Array(8), 0);
+    const pack = (values: Record<string, unknown>) => packUniforms(layout, values, uniformViews(new ArrayBuffer(32)), 0);
     expect(pack({ shift: [0, 0] })).toMatch(/uniform "rows" \(u32\) has no value/);
     expect(pack({ rows: 1, shift: [0, 0], cols: 2 })).toMatch(/uniform "cols" is not a field/);
     expect(pack({ rows: 1, shift: [0] })).toMatch(/uniform "shift" \(vec2<f32>\) needs 2 components/);

@@ -73,6 +73,7 @@ interface FieldLayout {
 
 export interface UniformLayout {
   readonly fields: readonly FieldLayout[];
+  readonly names: ReadonlySet<string>;
   /** The struct's size (its binding's minimum size): the end of the last field rounded up to the struct alignment. */
   readonly size: number;
 }
@@ -97,24 +98,31 @@ export function uniformLayout(uniforms: readonly UniformField[]): UniformLayout 
     const scalar = (components === 1 ? field.type : field.type.slice(5, 8)) as FieldLayout['scalar'];
     return { field, offset, components, scalar };
   });
-  return { fields, size: roundUp(Math.max(end, 4), structAlign) };
+  return { fields, names: new Set(uniforms.map((u) => u.name)), size: roundUp(Math.max(end, 4), structAlign) };
+}
+
+/** Three views of one uniform staging buffer, made once (packing runs for every dispatch). */
+export interface UniformViews {
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f32: Float32Array;
+}
+
+export function uniformViews(buffer: ArrayBuffer): UniformViews {
+  return { u32: new Uint32Array(buffer), i32: new Int32Array(buffer), f32: new Float32Array(buffer) };
 }
 
 /**
- * Writes the named values into `words` (a u32 view) at the layout's offsets (in bytes from `byteOffset`).
- * Returns a problem string naming the field when a value is missing, unknown or does not fit its type.
+ * Writes the named values at the layout's offsets (in bytes from `byteOffset`). Returns a problem string naming the
+ * field when a value is missing, unknown or does not fit its type.
  */
 export function packUniforms(
   layout: UniformLayout,
   values: Readonly<Record<string, unknown>>,
-  words: Uint32Array,
+  views: UniformViews,
   byteOffset: number,
 ): string | null {
-  const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
-  const ints = new Int32Array(words.buffer, words.byteOffset, words.length);
-  const known = new Set(layout.fields.map((f) => f.field.name));
-  for (const name of Object.keys(values))
-    if (!known.has(name)) return `uniform "${name}" is not a field of the kernel's Params`;
+  for (const name in values) if (!layout.names.has(name)) return `uniform "${name}" is not a field of the kernel's Params`;
   for (const { field, offset, components, scalar } of layout.fields) {
     const raw = values[field.name];
     if (raw === undefined) return `uniform "${field.name}" (${field.type}) has no value`;
@@ -127,17 +135,17 @@ export function packUniforms(
       const index = (byteOffset + offset) / 4 + c;
       if (typeof value !== 'number') return `uniform "${field.name}" (${field.type}) is not a number`;
       if (scalar === 'f32') {
-        floats[index] = value;
+        views.f32[index] = value;
       } else if (scalar === 'u32') {
         if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
           return `uniform "${field.name}" (u32) = ${value} is not an integer in [0, 2^32)`;
         }
-        words[index] = value;
+        views.u32[index] = value;
       } else {
         if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
           return `uniform "${field.name}" (i32) = ${value} is not a 32-bit integer`;
         }
-        ints[index] = value;
+        views.i32[index] = value;
       }
     }
   }

@@ -5,6 +5,8 @@
  * themselves on SwiftShader for the Jacobi sweeps (a sweep is ~2n small dispatches).
  */
 
+import { uniformViews, type UniformViews } from './program';
+
 const USAGE_UNIFORM_COPY_DST = 0x40 | 0x8;
 /** Uniform bytes per submit; a step that needs more is split into several submits (still in order). */
 const ARENA_BYTES = 256 * 1024;
@@ -13,7 +15,9 @@ export class CommandRecorder {
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private readonly arena: GPUBuffer;
-  private readonly arenaWords = new Uint32Array(ARENA_BYTES / 4);
+  private readonly alignment: number;
+  private readonly arenaViews = uniformViews(new ArrayBuffer(ARENA_BYTES));
+  private readonly arenaWords = this.arenaViews.u32;
   private used = 0;
   private lastSlot: { offset: number; size: number } | undefined;
   private readonly afterSubmit: GPUBuffer[] = [];
@@ -24,6 +28,8 @@ export class CommandRecorder {
     private readonly device: GPUDevice,
     private readonly label: string,
   ) {
+    // Read once: in Dawn for Node every device.limits access builds a new object, and this runs per dispatch.
+    this.alignment = device.limits.minUniformBufferOffsetAlignment;
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: USAGE_UNIFORM_COPY_DST, label: `${label} uniforms` });
   }
 
@@ -48,17 +54,17 @@ export class CommandRecorder {
   }
 
   /**
-   * A uniform slice of `size` bytes filled by `pack` (u32 words, byte offset into them); reuses the previous slice
+   * A uniform slice of `size` bytes filled by `pack` (views of the arena, byte offset into them); reuses the previous slice
    * when the bytes are identical (the Jacobi rounds bind the same (n, round) twice). Returns the binding, or the
    * problem `pack` reported.
    */
-  uniforms(size: number, pack: (words: Uint32Array, byteOffset: number) => string | null): GPUBufferBinding | string {
+  uniforms(size: number, pack: (views: UniformViews, byteOffset: number) => string | null): GPUBufferBinding | string {
     const stride = Math.ceil(size / this.alignment) * this.alignment;
     if (stride > ARENA_BYTES) return `a ${size}-byte uniform struct exceeds the arena of ${ARENA_BYTES} bytes`;
     if (this.used + stride > ARENA_BYTES) this.flush();
     const offset = this.used;
     this.arenaWords.fill(0, offset / 4, (offset + stride) / 4);
-    const problem = pack(this.arenaWords, offset);
+    const problem = pack(this.arenaViews, offset);
     if (problem !== null) return problem;
     const last = this.lastSlot;
     if (last && last.size === size && sameWords(this.arenaWords, last.offset, offset, size)) {
@@ -91,9 +97,6 @@ export class CommandRecorder {
     for (const buffer of this.afterSubmit.splice(0)) buffer.destroy();
   }
 
-  private get alignment(): number {
-    return this.device.limits.minUniformBufferOffsetAlignment;
-  }
 }
 
 function sameWords(words: Uint32Array, a: number, b: number, size: number): boolean {

@@ -58,6 +58,11 @@ export interface RuntimeOptions {
 /** Cached bind groups before the cache starts over (they pin their buffers' JS objects, not GPU memory). */
 const BIND_GROUP_CACHE = 4096;
 
+interface PreparedProgram {
+  readonly layout: UniformLayout;
+  readonly bindingNames: ReadonlySet<string>;
+}
+
 /** A step body must encode synchronously: the step submits when it returns. */
 type Synchronous<T> = T extends PromiseLike<unknown> ? never : T;
 
@@ -67,10 +72,11 @@ export class GpuRuntime {
   /** Largest byte range one storage binding may cover (the device limit, or lower when a test asks). */
   readonly maxBindingBytes: number;
   readonly offsetAlignment: number;
+  readonly maxWorkgroupsPerDimension: number;
   private readonly recorder: CommandRecorder;
   private readonly errors: StepErrors;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly layouts = new WeakMap<KernelProgram, UniformLayout>();
+  private readonly programs = new WeakMap<KernelProgram, PreparedProgram>();
   private lostInfo: DeviceLostError | undefined;
   private readonly lost: Promise<DeviceLostError>;
   private readonly emptyBuffer: GPUBuffer;
@@ -92,6 +98,8 @@ export class GpuRuntime {
     const limit = this.device.limits.maxStorageBufferBindingSize;
     this.maxBindingBytes = Math.min(limit, options.maxBindingBytes ?? limit);
     this.offsetAlignment = this.device.limits.minStorageBufferOffsetAlignment;
+    // Read once: in Dawn for Node every device.limits access builds a new object, and run() checks it per dispatch.
+    this.maxWorkgroupsPerDimension = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.lost = this.device.lost.then((info) => {
       this.lostInfo = new DeviceLostError(info.reason ?? 'unknown', info.message);
       return this.lostInfo;
@@ -284,7 +292,7 @@ export class GpuRuntime {
   run<P extends KernelProgram>(program: P, call: KernelCall<P>): void {
     this.checkAlive(call.kernel);
     const [x, y = 1, z = 1] = call.workgroups;
-    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const maxGroups = this.maxWorkgroupsPerDimension;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
       throw new KernelError(
         call.kernel,
@@ -317,12 +325,11 @@ export class GpuRuntime {
             : operand!.binding,
       });
     }
-    for (const name of Object.keys(operands))
-      if (!program.bindings.some((b) => b.name === name)) fail(`"${name}" is not a binding of this kernel`);
+    const { layout, bindingNames } = this.prepared(program);
+    for (const name in operands) if (!bindingNames.has(name)) fail(`"${name}" is not a binding of this kernel`);
     const pipeline = this.pipeline(program, call.constants, fail);
-    const layout = this.uniformLayout(program);
-    const uniforms = this.recorder.uniforms(Math.ceil(layout.size / 16) * 16, (words, offset) =>
-      packUniforms(layout, call.uniforms, words, offset),
+    const uniforms = this.recorder.uniforms(Math.ceil(layout.size / 16) * 16, (views, offset) =>
+      packUniforms(layout, call.uniforms, views, offset),
     );
     if (typeof uniforms === 'string') return fail(uniforms);
     entries.unshift({ binding: 0, resource: uniforms });
@@ -363,10 +370,14 @@ export class GpuRuntime {
     return group;
   }
 
-  private uniformLayout(program: KernelProgram): UniformLayout {
-    let layout = this.layouts.get(program);
-    if (!layout) this.layouts.set(program, (layout = uniformLayout(program.uniforms)));
-    return layout;
+  /** What recording a program needs from its description, derived once. */
+  private prepared(program: KernelProgram): PreparedProgram {
+    let prepared = this.programs.get(program);
+    if (!prepared) {
+      prepared = { layout: uniformLayout(program.uniforms), bindingNames: new Set(program.bindings.map((b) => b.name)) };
+      this.programs.set(program, prepared);
+    }
+    return prepared;
   }
 
   private pipeline(

@@ -74,7 +74,7 @@ export const REDUCE_FINISH = kernelProgram({
 /** Workgroup grid covering `size` elements, folded into 2-D when one dimension would exceed the device limit. */
 function elementGrid(runtime: GpuRuntime, size: number): { columns: number; workgroups: [number, number] } {
   const groups = Math.ceil(size / WORKGROUP);
-  const columns = Math.min(groups, runtime.device.limits.maxComputeWorkgroupsPerDimension);
+  const columns = Math.min(groups, runtime.maxWorkgroupsPerDimension);
   return { columns, workgroups: [columns, Math.ceil(groups / columns)] };
 }
 

@@ -104,7 +104,7 @@ export function gemm(runtime: GpuRuntime, check: OperandCheck, call: GemmCall, t
     limit,
     windows.map(({ op, span }) => ({ fixed: span - op.batchStride, perUnit: op.batchStride })),
   );
-  const chunk = Math.min(perWindow, runtime.device.limits.maxComputeWorkgroupsPerDimension);
+  const chunk = Math.min(perWindow, runtime.maxWorkgroupsPerDimension);
   const edge = 4 * tuning.side;
   const flags =
     (call.accumulate ? FLAG_ACCUMULATE : 0) | (mask ? FLAG_MASK_K : 0) | (call.onesAK ? FLAG_ONES_A_K : 0) | (call.onesBN ? FLAG_ONES_B_N : 0);

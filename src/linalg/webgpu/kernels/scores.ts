@@ -93,7 +93,7 @@ export function batchScores(
   for (let q0 = 0; q0 < queries; q0 += queryChunk) {
     const qCount = Math.min(queryChunk, queries - q0);
     // Also bounded by the token_scores grid (one invocation per token row, at most maxGroups workgroups).
-    const gridRows = runtime.device.limits.maxComputeWorkgroupsPerDimension * WORKGROUP;
+    const gridRows = runtime.maxWorkgroupsPerDimension * WORKGROUP;
     const sequenceChunk = Math.min(
       unitsPerWindow(check, B, limit, [
         { fixed: 0, perUnit: T * Math.max(dIn, dOut) },
