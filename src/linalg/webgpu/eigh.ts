@@ -9,7 +9,7 @@
  * For float64-grade results, pass the vectors to refineEigenCpu (src/linalg/cpu/refine.ts).
  */
 import type { Eigen, EighOptions } from '../backend';
-import { KernelError } from './errors';
+import { KernelError, type ShapeReport } from './errors';
 import { kernelProgram, type BindingValues, type KernelProgram, type StorageBinding } from './program';
 import type { GpuRuntime, StorageOperand } from './runtime';
 import { GpuTensor } from './tensor';
@@ -151,9 +151,10 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
     reduce(ROW_STATISTICS, { stats_matrix: working, row_stats: rowStats }, [n]);
     reduce(TOTAL_STATISTICS, { rows_in: rowStats, stats }, [1], offset);
   };
-  const sweep = () => {
+  // Errors of a sweep's dispatches also say which sweep it was.
+  const sweep = (sweepShapes: ShapeReport) => {
     for (let round = 0; round < n - 1; round++) {
-      const call = { shapes, uniforms: { n, round } };
+      const call = { shapes: sweepShapes, uniforms: { n, round } };
       runtime.run(ROTATION_PARAMETERS, {
         ...call,
         kernel: `${KERNEL}.rotation_parameters`,
@@ -196,7 +197,8 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
         );
       }
       options.signal?.throwIfAborted();
-      runtime.step(`${KERNEL}.sweep`, { ...shapes, sweep: sweeps }, sweep);
+      const sweepShapes = { ...shapes, sweep: sweeps };
+      runtime.step(`${KERNEL}.sweep`, sweepShapes, () => sweep(sweepShapes));
       sweeps++;
     }
 
