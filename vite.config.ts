@@ -18,9 +18,8 @@ export default defineConfig({
             globPatterns: ['**/*.{js,css,html,svg,wasm,onnx,json,jsonl,md}'],
             // onnxruntime's wasm (~25 MB) and the demo model are over Workbox's 2 MiB default.
             maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
-            // Links with ?bundle=… or ?demo=… are the same page.
+            // Links with ?bundle=… or ?demo=… are the same page (no navigation fallback: there are two pages).
             ignoreURLParametersMatching: [/.*/],
-            navigateFallback: 'index.html',
             // The first visit's page is controlled as soon as the cache is full, so it is offline-ready without a reload.
             clientsClaim: true,
             skipWaiting: true,
@@ -30,7 +29,13 @@ export default defineConfig({
   preview: { host: '127.0.0.1', port: 4173 },
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
-  build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 4096 },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    chunkSizeWarningLimit: 4096,
+    // Two pages: the workbench and the teaching lab.
+    rollupOptions: { input: { main: 'index.html', teach: 'teach.html' } },
+  },
   test: {
     projects: [
       {
