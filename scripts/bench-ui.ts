@@ -157,7 +157,7 @@ for (const c of cases) {
 await firstPaint(page, '#view=query&query=q3', 'query-view', 'q3|none|shown');
 await page.locator('query-view lit-virtualizer').scrollIntoViewIfNeeded();
 await page.locator('query-view [data-row][data-rank="1"]').waitFor();
-// eslint-disable-next-line @typescript-eslint/no-implied-eval -- see FIRST_PAINT: the page gets plain text.
+// See FIRST_PAINT: the page gets plain text.
 const scrollInPage = new Function('list', `return (${SCROLL})(list);`) as (list: Element) => Promise<unknown>;
 const scroll = (await page.locator('query-view lit-virtualizer').evaluate(scrollInPage)) as {
   frames: number;

@@ -23,6 +23,7 @@ export async function fetchBundle(url: string, base: string = location.href): Pr
     throw new Error(
       `could not fetch the bundle ${resolved.href}: the server did not answer, or it does not allow this page ` +
         `to read it (CORS). (${(error as Error).message})`,
+      { cause: error },
     );
   }
   if (!response.ok)
