@@ -55,7 +55,7 @@ export class RunLibrary extends LitElement {
         try {
           this.viewed = known ? await this.api!.openRun(known.id) : await this.api!.importBundle(fetched.bytes, fetched.name);
         } catch (error) {
-          throw new Error(`${url} is not a bundle this workbench can open: ${(error as Error).message}`);
+          throw new Error(`${url} is not a bundle this workbench can open: ${(error as Error).message}`, { cause: error });
         }
       });
     } else if (runId !== null) {
