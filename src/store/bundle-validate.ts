@@ -79,13 +79,18 @@ export function checkManifestInvariants(manifest: BundleManifest, fail: Fail): v
       if (seen !== undefined)
         fail(`manifest rows.${role}[${i}].id "${row.id.slice(0, 60)}" repeats rows.${role}[${seen}].id`);
       first.set(row.id, i);
-      const text = row.response ?? row.text;
-      if (text === undefined) return;
+      // Segments, tokens and categories index the positions of the sequence the model was fed.
+      const positions = row.tokens?.length;
+      if (positions === undefined) return;
+      if (row.tokenCategories !== undefined && row.tokenCategories.length !== positions) {
+        fail(
+          `manifest rows.${role}[${i}].tokenCategories has ${row.tokenCategories.length} entries for ${positions} tokens`,
+        );
+      }
       row.segments?.forEach((segment, s) => {
-        if (segment.end > text.length) {
+        if (segment.end > positions) {
           fail(
-            `manifest rows.${role}[${i}].segments[${s}] ends at ${segment.end}, beyond the ${text.length} ` +
-              `characters of its ${row.response !== undefined ? 'response' : 'text'}`,
+            `manifest rows.${role}[${i}].segments[${s}] ends at ${segment.end}, beyond the row's ${positions} tokens`,
           );
         }
       });

@@ -108,12 +108,19 @@ describe('semantic invariants', () => {
     ).toBe('manifest layers[1].damping is -0.01; damping must be ≥ 0');
   });
 
-  it('a segment outside the text, and duplicate row ids', async () => {
+  it("a segment past the row's tokens, categories not one per token, and duplicate row ids", async () => {
     expect(
       await refusal((m) => {
-        m.rows.train[1].segments[0].end = 99;
+        m.rows.train[1].tokens = ['a', 'b'];
+        m.rows.train[1].segments[0].end = 3;
       }),
-    ).toBe('manifest rows.train[1].segments[0] ends at 99, beyond the 6 characters of its text');
+    ).toBe("manifest rows.train[1].segments[0] ends at 3, beyond the row's 2 tokens");
+    expect(
+      await refusal((m) => {
+        m.rows.train[1].tokens = ['a', 'b', 'c'];
+        m.rows.train[1].tokenCategories = [0, 1];
+      }),
+    ).toBe('manifest rows.train[1].tokenCategories has 2 entries for 3 tokens');
     expect(
       await refusal((m) => {
         m.rows.query[2].id = 'q-0';
