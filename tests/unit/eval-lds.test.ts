@@ -104,7 +104,7 @@ describe('linear regression: LDS close to 1', () => {
   };
   const full = fit(Int32Array.from({ length: TRAIN }, (_, i) => i));
 
-  it('K-FAC, EK-FAC (exact Hessian up to a scalar) reach LDS ≥ 0.95, ≥ 0.9 per query; identity does worse', async () => {
+  it('K-FAC, EK-FAC (exact Hessian up to a scalar): LDS ≥ 0.95, ≥ 0.9 per query; identity worse', async () => {
     const influence = await influences(
       { x: { train: train.x, query: queries.x }, y: { train: train.y, query: queries.y } },
       linearLayer(full, FEATURES, 1),
