@@ -4,6 +4,7 @@
  */
 import { attribute, type CliIo } from './attribute';
 import { CliUsageError, parseCommand, USAGE } from './args';
+import { evaluateCommand } from './evaluate';
 
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -12,6 +13,7 @@ const defaultIo: CliIo = {
 };
 
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  if (argv[0] === 'evaluate') return evaluateCommand(argv.slice(1), io);
   let command;
   try {
     command = parseCommand(argv);
