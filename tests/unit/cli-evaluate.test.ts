@@ -25,7 +25,7 @@ interface EvaluationJson {
   training: { steps: number };
 }
 
-test('micro demo: an LDS table per strategy, --out JSON, and a second run resumes every retrain from --checkpoint', async () => {
+test('micro demo: LDS per strategy, --out JSON; a second run resumes every retrain from --checkpoint', async () => {
   const out = path.join(dir, 'micro.json');
   const checkpoint = path.join(dir, 'micro.checkpoint.json');
   const args = [
