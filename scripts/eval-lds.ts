@@ -16,8 +16,9 @@ const short = process.argv.includes('--short');
 const name = short ? 'eval-lds-short' : 'eval-lds';
 const PRESETS = {
   // 256 training examples and 64 queries of the demo data, 100 subsets of 50 %, one seed, all four strategies.
-  full: ['--demo', 'demo', '--limit-train', '256', '--limit-queries', '64', '--subsets', '100', '--steps', '150'],
-  short: ['--demo', 'demo', '--limit-train', '64', '--limit-queries', '16', '--subsets', '12', '--steps', '60'],
+  // Sized from the short run's CPU time (0.35 CPU s per step of 8): about 75 min of one core, see lds.md.
+  full: ['--demo', 'demo', '--limit-train', '256', '--limit-queries', '64', '--subsets', '100', '--steps', '80'],
+  short: ['--demo', 'demo', '--limit-train', '32', '--limit-queries', '8', '--subsets', '8', '--steps', '40'],
 };
 const argv = [
   'evaluate',
@@ -45,6 +46,8 @@ const record = {
   loadBefore,
   loadAfter: loadavg().map((v) => v.toFixed(2)),
   wallSeconds: seconds,
+  // CPU time of this process: what the run costs on an idle machine (onnxruntime wasm runs on one thread here).
+  cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   exitCode: code,
   finishedAt: new Date().toISOString(),
 };

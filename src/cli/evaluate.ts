@@ -151,7 +151,8 @@ async function evaluate(flags: Flags, settings: Settings, io: CliIo): Promise<vo
         { ortOnGpu: false },
       );
       influence.set(strategy, job.result.influence);
-      log(`influence (${strategy}) done`);
+      const seconds = job.timings.reduce((sum, t) => sum + t.seconds, 0);
+      log(`influence (${strategy}): ${seconds.toFixed(1)} s (${job.timings.map((t) => t.stage).join(', ')})`);
     }
   } finally {
     chosen.dispose();
@@ -162,7 +163,10 @@ async function evaluate(flags: Flags, settings: Settings, io: CliIo): Promise<vo
   const started = performance.now();
   const result = await evaluateInfluence(config, retrainer, influence, {
     ...(store ? { store } : {}),
-    onProgress: (e) => log(`retrain ${e.done}/${e.total} ${e.key}${e.resumed ? ' (from the checkpoint)' : ''}`),
+    onProgress: (e) => {
+      const elapsed = ((performance.now() - started) / 1000).toFixed(0);
+      log(`retrain ${e.done}/${e.total} ${e.key}${e.resumed ? ' (from the checkpoint)' : ''}, ${elapsed} s`);
+    },
   });
   const seconds = (performance.now() - started) / 1000;
   if (flags.out !== undefined) {
