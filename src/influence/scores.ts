@@ -5,7 +5,7 @@
  *   labels; per-token τ(q, n, t) on the training side; self-influence τ(n, n) = ⟨P_n, G(n)⟩ with the full P_n.
  * Per-example gradients are never stored for the training set: the backend contracts P with per-token a and g.
  */
-import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
+import type { Backend, Tensor } from '../linalg/backend';
 import { fetchBatch } from './batches';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
@@ -27,37 +27,40 @@ function layerName(context: ScoreContext, l: number): string {
   return context.source.layers[context.layerIndices[l]].name;
 }
 
-/** P = (H + δI)⁻¹ G for the per-sequence gradients of one layer's token batch (identity: P = G). */
-function preconditionBatch(context: ScoreContext, l: number, layerBatch: TokenBatch, bases: readonly (readonly Tensor[] | null)[]): Tensor {
-  const gradients = context.backend.sequenceGradients(layerBatch);
-  const p = preconditionGradients(context, l, gradients, bases);
-  if (p !== gradients) context.backend.release(gradients);
-  return p;
-}
+/** Q_S, Q_A (null: the parameter basis) and Λ of one layer on the backend; null: no preconditioning. */
+type LayerTensors = { readonly lambda: Tensor; readonly qS: Tensor | null; readonly qA: Tensor | null } | null;
 
-/** P = (H + δ)⁻¹ G for per-sequence gradients [B, dOut, dIn']; the gradients themselves for identity. */
-function preconditionGradients(context: ScoreContext, l: number, gradients: Tensor, bases: readonly (readonly Tensor[] | null)[]): Tensor {
-  const tensors = bases[l];
+/**
+ * P = (H + δ)⁻¹ G for per-sequence gradients [B, dOut, dIn']: in the eigenbasis (kfac, ekfac), by an elementwise
+ * divide in the parameter basis (diagonal), or the gradients themselves (identity).
+ */
+function preconditionGradients(context: ScoreContext, l: number, gradients: Tensor, layers: readonly LayerTensors[]): Tensor {
+  const tensors = layers[l];
   if (tensors === null) return gradients;
-  const [qS, qA, lambda] = tensors;
-  return context.backend.precondition(gradients, qS, qA, lambda, { kind: 'absolute', value: context.preconditioner.damping[l] });
+  const damping = { kind: 'absolute', value: context.preconditioner.damping[l] } as const;
+  const { lambda, qS, qA } = tensors;
+  if (qS === null || qA === null) return context.backend.divideDamped(gradients, lambda, damping);
+  return context.backend.precondition(gradients, qS, qA, lambda, damping);
 }
 
-/** Q_S, Q_A, Λ per layer uploaded once per pass (null for identity). */
-function uploadBases(context: ScoreContext): (Tensor[] | null)[] {
+/** Each layer's preconditioner uploaded once per pass. */
+function uploadPreconditioner(context: ScoreContext): LayerTensors[] {
+  const { backend } = context;
   return context.preconditioner.layers.map((layer) =>
-    layer === null ? null : [toBackend(context.backend, layer.qS), toBackend(context.backend, layer.qA), toBackend(context.backend, layer.lambda)],
+    layer === null
+      ? null
+      : {
+          lambda: toBackend(backend, layer.lambda),
+          qS: layer.bases ? toBackend(backend, layer.bases.qS) : null,
+          qA: layer.bases ? toBackend(backend, layer.bases.qA) : null,
+        },
   );
 }
 
-function releaseBases(backend: Backend, bases: readonly (readonly Tensor[] | null)[]): void {
-  for (const tensors of bases) if (tensors) backend.release(...tensors);
-}
-
-async function diagonal(backend: Backend, square: Tensor): Promise<Float64Array> {
-  const n = square.shape[0];
-  const data = await backend.read(square);
-  return Float64Array.from({ length: n }, (_, i) => data[i * n + i]);
+function releasePreconditioner(backend: Backend, layers: readonly LayerTensors[]): void {
+  for (const tensors of layers) {
+    if (tensors) backend.release(...[tensors.lambda, tensors.qS, tensors.qA].filter((t): t is Tensor => t !== null));
+  }
 }
 
 export interface QueryChunk {
@@ -72,15 +75,17 @@ export async function prepareQueries(context: ScoreContext, start: number, end: 
   const { backend, source, layerIndices, config } = context;
   const indices = Array.from({ length: end - start }, (_, i) => start + i);
   const batch = await fetchBatch(source, { role: 'query', indices, labels: 'given', seed: config.seed }, backend);
-  const bases = uploadBases(context);
+  const bases = uploadPreconditioner(context);
   const operators: QueryOperator[] = [];
   try {
     for (let l = 0; l < layerIndices.length; l++) {
-      const layerBatch = batch.layers[layerIndices[l]];
-      const p = preconditionBatch(context, l, layerBatch, bases);
-      const selfScores = backend.scores(p, layerBatch, false);
-      const check = await diagonal(backend, selfScores);
-      backend.release(selfScores);
+      const gradients = backend.sequenceGradients(batch.layers[layerIndices[l]]);
+      const p = preconditionGradients(context, l, gradients, bases);
+      // ⟨P_q, G_q⟩ per query: O(Q·dOut·dIn'), not the diagonal of a Q × Q score block.
+      const inner = backend.pairedInner(p, gradients);
+      if (p !== gradients) backend.release(gradients);
+      const check = await backend.read(inner);
+      backend.release(inner);
       assertFinite(check, 'query', layerName(context, l), '⟨P_q, G_q⟩ of the preconditioned query gradients', `queries ${start}–${end - 1}`);
       const [, dOut, dInPrime] = p.shape;
       // A rank at or above min(dOut, dIn') would factorise exactly: the full P is then both exact and cheaper.
@@ -96,7 +101,7 @@ export async function prepareQueries(context: ScoreContext, start: number, end: 
     for (const operator of operators) releaseOperator(backend, operator);
     throw error;
   } finally {
-    releaseBases(backend, bases);
+    releasePreconditioner(backend, bases);
     batch.release();
   }
   return {
@@ -231,7 +236,7 @@ export async function selfInfluence(
 ): Promise<SelfState> {
   const { backend, source, layerIndices, config } = context;
   const perLayer = state.perLayer.data.slice();
-  const bases = uploadBases(context);
+  const bases = uploadPreconditioner(context);
   let current = state;
   try {
     await runPass(
@@ -261,7 +266,7 @@ export async function selfInfluence(
     );
     return current;
   } finally {
-    releaseBases(backend, bases);
+    releasePreconditioner(backend, bases);
   }
 }
 

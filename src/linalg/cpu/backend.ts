@@ -119,17 +119,18 @@ export class CpuBackend implements Backend {
     return new CpuTensor(out, matrices.shape);
   }
 
-  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor, qA: Tensor): void {
+  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void {
     const check = new ShapeCheck('accumulateLambda');
     const b = unpackBatch(check, batch);
     const lambdaData = check.expect(lambda, 'lambda', [b.dOut, b.dInPrime]).data;
-    const s = check.expect(qS, 'qS', [b.dOut, b.dOut]).data;
-    const a = check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]).data;
+    if ((qS === null) !== (qA === null)) check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
+    const s = qS && check.expect(qS, 'qS', [b.dOut, b.dOut]).data;
+    const a = qA && check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]).data;
     const gradient = new Float64Array(b.dOut * b.dInPrime);
     for (let n = 0; n < b.sequences; n++) {
       gradient.fill(0);
       addSequenceGradient(gradient, 0, b, n);
-      const rotated = changeBasis(gradient, 0, s, a, b.dOut, b.dInPrime, 'into');
+      const rotated = s && a ? changeBasis(gradient, 0, s, a, b.dOut, b.dInPrime, 'into') : gradient;
       for (let i = 0; i < rotated.length; i++) lambdaData[i]! += rotated[i]! ** 2;
     }
   }
@@ -159,6 +160,21 @@ export class CpuBackend implements Backend {
       out.set(changeBasis(rotated, 0, s, a, dOut, dIn, 'back'), q * dOut * dIn);
     }
     return new CpuTensor(out, queryGradients.shape);
+  }
+
+  divideDamped(gradients: Tensor, lambda: Tensor, damping: Damping): CpuTensor {
+    const check = new ShapeCheck('divideDamped');
+    const g = check.expect(gradients, 'gradients', ['N', 'dOut', 'dIn']).data;
+    const lambdaData = check.expect(lambda, 'lambda', ['dOut', 'dIn']).data;
+    const delta = dampingOf(lambdaData, damping, check);
+    const size = lambdaData.length;
+    for (let i = 0; i < size; i++) {
+      const denominator = lambdaData[i]! + delta;
+      if (!(denominator > 0)) check.fail(`Λ + δ = ${denominator} at (${Math.floor(i / check.dim('dIn'))}, ${i % check.dim('dIn')}) is not positive; raise the damping`);
+    }
+    const out = new Float64Array(g.length);
+    for (let i = 0; i < g.length; i++) out[i] = g[i]! / (lambdaData[i % size]! + delta);
+    return new CpuTensor(out, gradients.shape);
   }
 
   scores(preconditioned: Tensor, batch: TokenBatch, perToken: boolean): CpuTensor {
@@ -337,7 +353,8 @@ function dampingOf(lambda: Float64Array, damping: Damping, check: ShapeCheck): n
     if (lambda.length === 0) check.fail('heuristic damping needs a non-empty Λ');
     let sum = 0;
     for (let i = 0; i < lambda.length; i++) sum += lambda[i]!;
-    return (damping.factor * sum) / lambda.length;
+    // factor · mean(Λ), the mean taken first: the engine's δ has always been rounded this way.
+    return damping.factor * (sum / lambda.length);
   }
   return check.fail(`unknown damping kind ${(damping as { kind: unknown }).kind}`);
 }
