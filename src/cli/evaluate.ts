@@ -9,16 +9,14 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { nodeSource } from '../data/node-source';
-import { causalLmRetrainer } from '../eval/causal-lm';
-import { evaluateInfluence } from '../eval/evaluate';
+import { chooseBackend } from '../app/backend-choice';
+import { STRATEGY_NAMES } from '../app/config';
+import { runEvaluationJob, type EvaluationSettings } from '../app/evaluation-job';
+import { InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
 import { checkpointFromJson, checkpointToJson } from '../eval/store';
 import { evaluationJson, formatEvaluation } from '../eval/summary';
-import { DEFAULT_EVALUATION, type EvaluationConfig, type EvaluationStore } from '../eval/types';
+import { DEFAULT_EVALUATION, type EvaluationStore } from '../eval/types';
 import type { Strategy } from '../influence/types';
-import { trainCausalLm, type TrainingConfig } from '../train/loop';
-import { runAttributionJob } from '../worker/attribution-job';
-import { chooseBackend } from '../worker/backend-choice';
-import { InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../worker/inputs';
 import type { CliIo } from './attribute';
 
 export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
@@ -60,7 +58,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const STRATEGY_NAMES: readonly Strategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
+/** The order of the LDS table: from the plainest approximation to the richest. */
+const STRATEGY_ORDER: readonly Strategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
 
 type Flags = ReturnType<typeof parseFlags>;
 
@@ -71,7 +70,7 @@ function parseFlags(argv: readonly string[]) {
 /** Runs the command; returns the exit code (0 done, 1 bad input or failed run, 2 bad usage). */
 export async function evaluateCommand(argv: readonly string[], io: CliIo): Promise<number> {
   let flags: Flags;
-  let settings: Settings;
+  let settings: EvaluationSettings;
   try {
     flags = parseFlags(argv);
     if (flags.help) {
@@ -94,16 +93,9 @@ export async function evaluateCommand(argv: readonly string[], io: CliIo): Promi
   }
 }
 
-interface Settings {
-  readonly config: EvaluationConfig;
-  readonly strategies: Strategy[];
-  readonly damping: ReturnType<typeof dampingFlag>;
-  readonly training: TrainingConfig;
-}
-
 /** Every flag value checked before anything runs: a mistake is a usage error (exit 2). */
-function settingsFrom(flags: Flags): Settings {
-  const config: EvaluationConfig = {
+function settingsFrom(flags: Flags): EvaluationSettings {
+  const evaluation = {
     ...DEFAULT_EVALUATION,
     subsets: integer('--subsets', flags.subsets, DEFAULT_EVALUATION.subsets, 2),
     fraction: fractionFlag(flags.fraction),
@@ -114,7 +106,7 @@ function settingsFrom(flags: Flags): Settings {
   const strategies = strategyList(flags.strategies);
   const damping = dampingFlag(flags.damping);
   const steps = integer('--steps', flags.steps, 200, 1);
-  const training: TrainingConfig = {
+  const training = {
     steps,
     batchSize: integer('--batch-size', flags['batch-size'], 8, 1),
     peakLearningRate: number('--lr', flags.lr, 1e-2),
@@ -126,51 +118,32 @@ function settingsFrom(flags: Flags): Settings {
   };
   optionalInteger('--limit-train', flags['limit-train']);
   optionalInteger('--limit-queries', flags['limit-queries']);
-  return { config, strategies, damping, training };
+  return { evaluation, strategies, damping, training };
 }
 
-async function evaluate(flags: Flags, settings: Settings, io: CliIo): Promise<void> {
-  const { config, strategies, damping, training } = settings;
+async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): Promise<void> {
   const log = (line: string) => flags.quiet || io.stderr(`${line}\n`);
   const inputs = await loadInputs(flags);
   if (inputs.subsample) log(inputs.subsample);
-  const train = inputs.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
-  const queries = inputs.queries.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
-
-  log(`training the model on all ${train.length} examples (${training.steps} steps of ${training.batchSize})`);
-  const trained = await trainCausalLm(inputs.model, train, training);
-  log(`final training loss ${trained.history[trained.history.length - 1]!.loss.toFixed(4)}`);
   const chosen = await chooseBackend('cpu', undefined);
-  const influence = new Map<Strategy, Float64Array>();
+  const started = performance.now();
+  let result;
   try {
-    for (const strategy of strategies) {
-      const job = await runAttributionJob(
-        { ...inputs, model: trained.model, modelBytes: null },
-        { strategy, damping, track: null, perToken: false },
-        chosen,
-        { ortOnGpu: false },
-      );
-      influence.set(strategy, job.result.influence);
-      const seconds = job.timings.reduce((sum, t) => sum + t.seconds, 0);
-      log(`influence (${strategy}): ${seconds.toFixed(1)} s (${job.timings.map((t) => t.stage).join(', ')})`);
-    }
+    result = await runEvaluationJob(inputs, settings, chosen, {
+      ...(flags.checkpoint === undefined ? {} : { store: fileStore(flags.checkpoint) }),
+      onStep: log,
+      onRetrain: (e) => {
+        const elapsed = ((performance.now() - started) / 1000).toFixed(0);
+        log(`retrain ${e.done}/${e.total} ${e.key}${e.resumed ? ' (from the checkpoint)' : ''}, ${elapsed} s`);
+      },
+    });
   } finally {
     chosen.dispose();
   }
-
-  const retrainer = await causalLmRetrainer({ initial: inputs.model, train, queries, training });
-  const store = flags.checkpoint === undefined ? undefined : fileStore(flags.checkpoint);
-  const started = performance.now();
-  const result = await evaluateInfluence(config, retrainer, influence, {
-    ...(store ? { store } : {}),
-    onProgress: (e) => {
-      const elapsed = ((performance.now() - started) / 1000).toFixed(0);
-      log(`retrain ${e.done}/${e.total} ${e.key}${e.resumed ? ' (from the checkpoint)' : ''}, ${elapsed} s`);
-    },
-  });
-  const seconds = (performance.now() - started) / 1000;
   if (flags.out !== undefined) {
-    const json = { ...evaluationJson(result), training, damping, model: inputs.modelName, retrainSeconds: seconds };
+    const { training, damping } = settings;
+    const seconds = (performance.now() - started) / 1000;
+    const json = { ...evaluationJson(result), training, damping, model: inputs.modelName, wallSeconds: seconds };
     await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
     await writeFile(flags.out, JSON.stringify(json, null, 2) + '\n');
   }
@@ -191,8 +164,8 @@ function checkInputs(flags: Flags): void {
 
 async function loadInputs(flags: Flags): Promise<RunInputs> {
   const limits = {
-    train: optionalInteger('--limit-train', flags['limit-train']),
-    queries: optionalInteger('--limit-queries', flags['limit-queries']),
+    train: optionalInteger('--limit-train', flags['limit-train']) ?? null,
+    queries: optionalInteger('--limit-queries', flags['limit-queries']) ?? null,
   };
   if (flags.model === undefined) {
     // The initialisation is the demo family's seeded model, never the trained one in public/: retraining starts fresh.
@@ -235,7 +208,7 @@ function fileStore(file: string): EvaluationStore {
 }
 
 function strategyList(value: string | undefined): Strategy[] {
-  if (value === undefined) return [...STRATEGY_NAMES];
+  if (value === undefined) return [...STRATEGY_ORDER];
   const names = value.split(',').map((s) => s.trim());
   const unknown = names.find((s) => !(STRATEGY_NAMES as readonly string[]).includes(s));
   if (unknown !== undefined) throw new Error(`--strategies: "${unknown}" is not one of ${STRATEGY_NAMES.join(', ')}`);

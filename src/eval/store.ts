@@ -31,7 +31,7 @@ export function checkpointFromJson(text: string, where: string): EvaluationCheck
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${where}: not valid JSON (${(error as Error).message})`);
+    throw new Error(`${where}: not valid JSON (${(error as Error).message})`, { cause: error });
   }
   const record = value as { version?: unknown; fingerprint?: unknown; retrains?: unknown };
   if (record === null || typeof record !== 'object' || record.version !== 1 || typeof record.fingerprint !== 'string') {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { serializeModel } from '../../src/onnx/protobuf';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { seededDemoModel } from '../../src/app/demo-model';
 import { cli } from '../helpers/cli';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-evaluate-'));
