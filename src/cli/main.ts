@@ -4,7 +4,7 @@
  */
 import { attribute, type CliIo } from './attribute';
 import { CliUsageError, parseCommand, USAGE } from './args';
-import { evaluateCommand } from './evaluate';
+import { evaluateCommand, EVALUATE_USAGE } from './evaluate';
 
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -22,7 +22,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
     return error instanceof CliUsageError ? 2 : 1;
   }
   if (command.name === 'help') {
-    io.stdout(`${USAGE}\n`);
+    io.stdout(`${USAGE}\n\n${EVALUATE_USAGE}\n`);
     return 0;
   }
   try {

@@ -93,6 +93,10 @@ test('bad flags are one usage line naming the flag (exit 2); a missing file name
   const unknown = await cli(['evaluate', '--subset', '3']);
   expect(unknown.code).toBe(2);
   expect(unknown.stderr).toMatch(/--subset/);
+  const help = await cli(['evaluate', '--help']);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/^Usage: iwb evaluate .*\n(.*\n)*.*--checkpoint FILE/);
+  expect((await cli(['--help'])).stdout).toMatch(/Usage: iwb attribute(.*\n)*Usage: iwb evaluate/);
   const missing = await cli(['evaluate', '--model', 'nope.onnx', '--train', 'a.jsonl', '--queries', 'b.jsonl']);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toBe('iwb evaluate: --model nope.onnx: no such file\n');
