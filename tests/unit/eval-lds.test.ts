@@ -223,11 +223,8 @@ describe('multiclass logistic regression: EK-FAC LDS above identity', () => {
     );
     const result = await evaluateInfluence({ ...DEFAULT_EVALUATION, subsets: 24, seed: 3 }, retrainer, influence);
     const lds = Object.fromEntries(result.strategies.map((s) => [s.strategy, s.lds]));
-    console.log(
-      Object.entries(lds)
-        .map(([k, s]) => `${k} ${s.mean.toFixed(4)} [${s.low.toFixed(4)}, ${s.high.toFixed(4)}]`)
-        .join('; '),
-    );
+    // Measured (data seed 5, subset seed 3): identity 0.785 [0.714, 0.855], diagonal 0.862, K-FAC 0.922,
+    // EK-FAC 0.918 [0.898, 0.939]. With axis-aligned features (no mixing) identity came out level with EK-FAC.
     expect(result.strategies.map((s) => s.strategy)).toEqual(['identity', 'diagonal', 'kfac', 'ekfac']);
     expect(lds.ekfac!.mean).toBeGreaterThan(lds.identity!.mean);
     expect(lds.ekfac!.low).toBeGreaterThan(lds.identity!.high);
