@@ -16,7 +16,7 @@ const short = process.argv.includes('--short');
 const name = short ? 'eval-lds-short' : 'eval-lds';
 const PRESETS = {
   // 256 training examples and 64 queries of the demo data, 100 subsets of 50 %, one seed, all four strategies.
-  // Sized from the short run's CPU time (0.35 CPU s per step of 8): about 75 min of one core, see lds.md.
+  // Sized from the short run's CPU time (≈ 0.4 CPU s per step of 8): about 70 min of one core, see lds.md.
   full: ['--demo', 'demo', '--limit-train', '256', '--limit-queries', '64', '--subsets', '100', '--steps', '80'],
   short: ['--demo', 'demo', '--limit-train', '32', '--limit-queries', '8', '--subsets', '8', '--steps', '40'],
 };
