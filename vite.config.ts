@@ -7,7 +7,13 @@ export default defineConfig({
   preview: { host: '127.0.0.1', port: 4173 },
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
-  build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 4096 },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    chunkSizeWarningLimit: 4096,
+    // Two pages: the workbench and the teaching lab.
+    rollupOptions: { input: { main: 'index.html', teach: 'teach.html' } },
+  },
   test: {
     projects: [
       {
