@@ -14,9 +14,11 @@ const LAYERS = {
   linalg: ['platform'],
   influence: ['data', 'store', 'onnx', 'linalg', 'platform'],
   train: ['data', 'store', 'onnx', 'models', 'linalg', 'platform'],
-  app: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'platform'],
-  worker: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'app', 'platform'],
-  cli: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'app', 'platform'],
+  // Evaluation of influence against retraining: the engine's results judged by the training loop's retrains.
+  eval: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'platform'],
+  app: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'platform'],
+  worker: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'app', 'platform'],
+  cli: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'app', 'platform'],
   // The UI talks to the worker through its client and protocol types only (DESIGN.md §2).
   ui: ['worker'],
 };

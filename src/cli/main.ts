@@ -4,6 +4,7 @@
  */
 import { attribute, type CliIo } from './attribute';
 import { CliUsageError, parseCommand, USAGE } from './args';
+import { evaluateCommand, EVALUATE_USAGE } from './evaluate';
 
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -12,6 +13,7 @@ const defaultIo: CliIo = {
 };
 
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  if (argv[0] === 'evaluate') return evaluateCommand(argv.slice(1), io);
   let command;
   try {
     command = parseCommand(argv);
@@ -20,7 +22,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
     return error instanceof CliUsageError ? 2 : 1;
   }
   if (command.name === 'help') {
-    io.stdout(`${USAGE}\n`);
+    io.stdout(`${USAGE}\n\n${EVALUATE_USAGE}\n`);
     return 0;
   }
   try {

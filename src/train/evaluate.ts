@@ -61,6 +61,37 @@ export function unigramBaseline(train: readonly Example[], heldOut: readonly Exa
   return summarise(sums);
 }
 
+/**
+ * Mean log-likelihood of each example's response tokens (the paper's measurement f of a query), in the order given.
+ * Position t predicts token t+1; the response is [promptLen, length), eos included.
+ */
+export async function responseLogLikelihoods(
+  forward: Model,
+  examples: readonly { readonly inputIds: ArrayLike<number>; readonly promptLen: number }[],
+  batchSize = 8,
+): Promise<Float64Array> {
+  const session = await ModelSession.create(forward);
+  const out = new Float64Array(examples.length);
+  try {
+    for (let start = 0; start < examples.length; start += batchSize) {
+      const batch = examples.slice(start, start + batchSize);
+      const padded = padBatch(batch.map((e) => Array.from(e.inputIds)));
+      const logits = (await session.run({ input_ids: padded.inputIds, attention_mask: padded.attentionMask })).logits!;
+      const [, width, vocab] = logits.dims as [number, number, number];
+      batch.forEach((example, row) => {
+        let sum = 0;
+        for (let t = example.promptLen - 1; t < example.inputIds.length - 1; t++) {
+          sum += logSoftmaxAt(logits.data as Float32Array, (row * width + t) * vocab, vocab, example.inputIds[t + 1]!);
+        }
+        out[start + row] = sum / (example.inputIds.length - example.promptLen);
+      });
+    }
+  } finally {
+    await session.release();
+  }
+  return out;
+}
+
 function logSoftmaxAt(values: Float32Array, offset: number, size: number, index: number): number {
   let max = -Infinity;
   for (let i = 0; i < size; i++) max = Math.max(max, values[offset + i]!);

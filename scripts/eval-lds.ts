@@ -1,0 +1,59 @@
+/**
+ * The documented demo-scale LDS experiment (issue 14 §2, docs/experiments/lds.md): `iwb evaluate` on the demo data
+ * with the demo model family's seeded initialisation, a fixed configuration, its wall time and the machine it ran on.
+ *
+ *   npm run eval:lds                 the documented configuration
+ *   npm run eval:lds -- --short      a short version (fewer subsets, examples and steps) to check the tooling
+ *
+ * Every retrain is checkpointed in bench/eval-lds[-short].checkpoint.json: an interrupted run continues when
+ * started again. The result JSON is written next to it; the table goes to stdout.
+ */
+import { cpus, loadavg, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { runCli } from '../src/cli/main';
+
+const short = process.argv.includes('--short');
+const name = short ? 'eval-lds-short' : 'eval-lds';
+const PRESETS = {
+  // 256 training examples and 64 queries of the demo data, 100 subsets of 50 %, one seed, all four strategies.
+  // Sized from the short run's CPU time (≈ 0.4 CPU s per step of 8): about 70 min of one core, see lds.md.
+  full: ['--demo', 'demo', '--limit-train', '256', '--limit-queries', '64', '--subsets', '100', '--steps', '80'],
+  short: ['--demo', 'demo', '--limit-train', '32', '--limit-queries', '8', '--subsets', '8', '--steps', '40'],
+};
+const argv = [
+  'evaluate',
+  ...(short ? PRESETS.short : PRESETS.full),
+  '--batch-size',
+  '8',
+  '--lr',
+  '0.01',
+  '--seed',
+  '0',
+  '--checkpoint',
+  `bench/${name}.checkpoint.json`,
+  '--out',
+  `bench/${name}.json`,
+];
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
+const loadBefore = loadavg().map((v) => v.toFixed(2));
+const started = Date.now();
+const code = await runCli(argv);
+const seconds = (Date.now() - started) / 1000;
+const record = {
+  command: `npm run eval:lds${short ? ' -- --short' : ''}`,
+  argv,
+  machine,
+  loadBefore,
+  loadAfter: loadavg().map((v) => v.toFixed(2)),
+  wallSeconds: seconds,
+  // CPU time of this process: what the run costs on an idle machine (onnxruntime wasm runs on one thread here).
+  cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+  exitCode: code,
+  finishedAt: new Date().toISOString(),
+};
+writeFileSync(`bench/${name}.run.json`, JSON.stringify(record, null, 2) + '\n');
+console.log(
+  `\n${record.command}: ${seconds.toFixed(0)} s wall on ${machine}; ` +
+    `load ${loadBefore.join(' ')} → ${record.loadAfter.join(' ')}`,
+);
+process.exitCode = code;

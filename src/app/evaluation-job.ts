@@ -1,0 +1,66 @@
+/**
+ * One evaluation from loaded inputs (issue 14 §1), shared by the CLI and, later, the page's worker: train the
+ * initial model on all training examples, attribute it with each strategy, then score the influences against
+ * retrains on random subsets and leave-one-out (src/eval), every retrain by the project's training loop.
+ */
+import { causalLmRetrainer } from '../eval/causal-lm';
+import { evaluateInfluence } from '../eval/evaluate';
+import type { EvaluationConfig, EvaluationProgress, EvaluationResult, EvaluationStore } from '../eval/types';
+import type { Damping, Strategy } from '../influence/types';
+import { trainCausalLm, type TrainingConfig } from '../train/loop';
+import type { ChosenBackend } from './backend-choice';
+import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';
+import type { RunInputs } from './inputs';
+import { gradientGraphFor, runJob } from './job';
+
+export interface EvaluationSettings {
+  readonly evaluation: EvaluationConfig;
+  readonly strategies: readonly Strategy[];
+  readonly damping: Damping;
+  /** How the model is trained: on all examples (the model attributed) and on every subset, from `inputs.model`. */
+  readonly training: TrainingConfig;
+}
+
+export interface EvaluationJobOptions {
+  readonly store?: EvaluationStore;
+  readonly signal?: AbortSignal;
+  /** One line per step: base training, each strategy's attribution (with its seconds). */
+  readonly onStep?: (line: string) => void;
+  readonly onRetrain?: (event: EvaluationProgress) => void;
+}
+
+export async function runEvaluationJob(
+  inputs: RunInputs,
+  settings: EvaluationSettings,
+  chosen: ChosenBackend,
+  options: EvaluationJobOptions = {},
+): Promise<EvaluationResult> {
+  const { training } = settings;
+  const step = options.onStep ?? (() => {});
+  const signal = options.signal ? { signal: options.signal } : {};
+  const train = inputs.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
+  const queries = inputs.queries.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
+
+  step(`training the model on all ${train.length} examples (${training.steps} steps of ${training.batchSize})`);
+  const trained = await trainCausalLm(inputs.model, train, training, signal);
+  step(`final training loss ${trained.history[trained.history.length - 1]!.loss.toFixed(4)}`);
+  const attributed = { ...inputs, model: trained.model, modelBytes: null };
+  const influence = new Map<Strategy, Float64Array>();
+  for (const strategy of settings.strategies) {
+    const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy, damping: settings.damping, backend: 'cpu' };
+    const outcome = await runJob(attributed, gradientGraphFor(attributed, config), config, chosen, {
+      ortOnGpu: false,
+      ...signal,
+    });
+    influence.set(strategy, outcome.result.influence);
+    const seconds = outcome.timings.reduce((sum, t) => sum + t.seconds, 0);
+    step(`influence (${strategy}): ${seconds.toFixed(1)} s (${outcome.timings.map((t) => t.stage).join(', ')})`);
+  }
+
+  const retrainer = await causalLmRetrainer({ initial: inputs.model, train, queries, training });
+  return evaluateInfluence(settings.evaluation, retrainer, influence, {
+    ...signal,
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.onRetrain ? { onProgress: options.onRetrain } : {}),
+  });
+}

@@ -1,0 +1,259 @@
+/**
+ * `iwb evaluate`: how well each strategy's influence predicts retraining (LDS and leave-one-out), for the built-in
+ * demo or a user's causal LM (ONNX) and JSONL data. The model given is the INITIALISATION: it is trained on the whole
+ * training set (the model whose influence is evaluated) and retrained from the same weights on every subset, all by
+ * the project's training loop. All the evaluation logic is in src/eval; this file is flags, files and printing.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { nodeSource } from '../data/node-source';
+import { chooseBackend } from '../app/backend-choice';
+import { STRATEGY_NAMES } from '../app/config';
+import { runEvaluationJob, type EvaluationSettings } from '../app/evaluation-job';
+import { InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
+import { checkpointFromJson, checkpointToJson } from '../eval/store';
+import { evaluationJson, formatEvaluation } from '../eval/summary';
+import { DEFAULT_EVALUATION, type EvaluationStore } from '../eval/types';
+import type { Strategy } from '../influence/types';
+import type { CliIo } from './attribute';
+
+export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
+                    [--demo micro|demo] [--limit-train N] [--limit-queries N]
+                    [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
+                    [--loo K] [--seed S] [--damping heuristic|<number>]
+                    [--steps N] [--batch-size B] [--lr LR] [--training-seed S]
+                    [--checkpoint FILE] [--out result.json] [--quiet]
+
+The model is the initialisation: it is trained on all training examples (the model whose influence is scored) and
+retrained from the same weights on M random subsets of a fraction A of them (R seeds each); LDS is the mean over
+queries of the Spearman correlation between a subset's summed influence and its retrained measurement (the mean
+log-likelihood of the query's reference response), with a bootstrap 95 % interval. --loo K also retrains without
+each query's top and bottom K examples. --checkpoint FILE saves every retrain: run the same command again to resume.
+Defaults: --demo micro, M 100, A 0.5, R 1, all four strategies, K 0, --steps 200 --batch-size 8 --lr 0.01.`;
+
+const OPTIONS = {
+  model: { type: 'string' },
+  tokenizer: { type: 'string' },
+  train: { type: 'string' },
+  queries: { type: 'string' },
+  demo: { type: 'string' },
+  'limit-train': { type: 'string' },
+  'limit-queries': { type: 'string' },
+  subsets: { type: 'string' },
+  fraction: { type: 'string' },
+  seeds: { type: 'string' },
+  strategies: { type: 'string' },
+  loo: { type: 'string' },
+  seed: { type: 'string' },
+  damping: { type: 'string' },
+  steps: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  'training-seed': { type: 'string' },
+  checkpoint: { type: 'string' },
+  out: { type: 'string' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The order of the LDS table: from the plainest approximation to the richest. */
+const STRATEGY_ORDER: readonly Strategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
+
+type Flags = ReturnType<typeof parseFlags>;
+
+function parseFlags(argv: readonly string[]) {
+  return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }).values;
+}
+
+/** Runs the command; returns the exit code (0 done, 1 bad input or failed run, 2 bad usage). */
+export async function evaluateCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  let flags: Flags;
+  let settings: EvaluationSettings;
+  try {
+    flags = parseFlags(argv);
+    if (flags.help) {
+      io.stdout(`${EVALUATE_USAGE}\n`);
+      return 0;
+    }
+    checkInputs(flags);
+    settings = settingsFrom(flags);
+  } catch (error) {
+    io.stderr(`iwb evaluate: ${oneLine(error)}\n`);
+    return 2;
+  }
+  try {
+    await evaluate(flags, settings, io);
+    return 0;
+  } catch (error) {
+    io.stderr(`iwb evaluate: ${oneLine(error)}\n`);
+    if (process.env.IWB_DEBUG) io.stderr(`${(error as Error).stack}\n`);
+    return 1;
+  }
+}
+
+/** Every flag value checked before anything runs: a mistake is a usage error (exit 2). */
+function settingsFrom(flags: Flags): EvaluationSettings {
+  const evaluation = {
+    ...DEFAULT_EVALUATION,
+    subsets: integer('--subsets', flags.subsets, DEFAULT_EVALUATION.subsets, 2),
+    fraction: fractionFlag(flags.fraction),
+    seedsPerSubset: integer('--seeds', flags.seeds, DEFAULT_EVALUATION.seedsPerSubset, 1),
+    looPerQuery: integer('--loo', flags.loo, 0, 0),
+    seed: integer('--seed', flags.seed, DEFAULT_EVALUATION.seed, 0),
+  };
+  const strategies = strategyList(flags.strategies);
+  const damping = dampingFlag(flags.damping);
+  const steps = integer('--steps', flags.steps, 200, 1);
+  const training = {
+    steps,
+    batchSize: integer('--batch-size', flags['batch-size'], 8, 1),
+    peakLearningRate: number('--lr', flags.lr, 1e-2),
+    warmupSteps: Math.max(1, Math.round(steps / 10)),
+    minLearningRateRatio: 0.1,
+    weightDecay: 0.01,
+    clipNorm: 1,
+    seed: integer('--training-seed', flags['training-seed'], 0, 0),
+  };
+  optionalInteger('--limit-train', flags['limit-train']);
+  optionalInteger('--limit-queries', flags['limit-queries']);
+  return { evaluation, strategies, damping, training };
+}
+
+async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): Promise<void> {
+  const log = (line: string) => flags.quiet || io.stderr(`${line}\n`);
+  const inputs = await loadInputs(flags);
+  if (inputs.subsample) log(inputs.subsample);
+  const chosen = await chooseBackend('cpu', undefined);
+  const started = performance.now();
+  let result;
+  try {
+    result = await runEvaluationJob(inputs, settings, chosen, {
+      ...(flags.checkpoint === undefined ? {} : { store: fileStore(flags.checkpoint) }),
+      onStep: log,
+      onRetrain: (e) => {
+        const elapsed = ((performance.now() - started) / 1000).toFixed(0);
+        log(`retrain ${e.done}/${e.total} ${e.key}${e.resumed ? ' (from the checkpoint)' : ''}, ${elapsed} s`);
+      },
+    });
+  } finally {
+    chosen.dispose();
+  }
+  if (flags.out !== undefined) {
+    const { training, damping } = settings;
+    const seconds = (performance.now() - started) / 1000;
+    const json = { ...evaluationJson(result), training, damping, model: inputs.modelName, wallSeconds: seconds };
+    await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
+    await writeFile(flags.out, JSON.stringify(json, null, 2) + '\n');
+  }
+  if (!flags.quiet) io.stdout(`${formatEvaluation(result)}\n`);
+}
+
+function checkInputs(flags: Flags): void {
+  const given = (['model', 'tokenizer', 'train', 'queries'] as const).filter((k) => flags[k] !== undefined);
+  if (given.length > 0) {
+    const missing = ['model', 'train', 'queries'].filter((k) => !(given as string[]).includes(k));
+    if (missing.length > 0) throw new Error(`--${given[0]} needs ${missing.map((k) => `--${k}`).join(' and ')} too`);
+    if (flags.demo !== undefined) throw new Error('--demo runs a built-in demo: leave out --model/--train/--queries');
+  }
+  if (flags.demo !== undefined && flags.demo !== 'micro' && flags.demo !== 'demo') {
+    throw new Error(`--demo "${flags.demo}" is not one of micro, demo`);
+  }
+}
+
+async function loadInputs(flags: Flags): Promise<RunInputs> {
+  const limits = {
+    train: optionalInteger('--limit-train', flags['limit-train']) ?? null,
+    queries: optionalInteger('--limit-queries', flags['limit-queries']) ?? null,
+  };
+  if (flags.model === undefined) {
+    // The initialisation is the demo family's seeded model, never the trained one in public/: retraining starts fresh.
+    const variant = flags.demo === 'demo' ? 'demo' : 'micro';
+    return loadDemoInputs({ data: nodeSource(), trainedModel: null }, variant, limits);
+  }
+  const read = async (flag: string, file: string) => {
+    if (!existsSync(file)) throw new InputError(`${flag} ${file}: no such file`);
+    return readFile(file);
+  };
+  const tokenizer =
+    flags.tokenizer === undefined
+      ? null
+      : { name: flags.tokenizer, text: (await read('--tokenizer', flags.tokenizer)).toString('utf8') };
+  return loadUserInputs(
+    {
+      model: { name: flags.model, bytes: await read('--model', flags.model) },
+      tokenizer,
+      train: { name: flags.train!, text: (await read('--train', flags.train!)).toString('utf8') },
+      queries: { name: flags.queries!, text: (await read('--queries', flags.queries!)).toString('utf8') },
+    },
+    limits,
+  );
+}
+
+/** The checkpoint file: replaced whole after every retrain (write a temporary file, then rename over the old one). */
+function fileStore(file: string): EvaluationStore {
+  return {
+    async load() {
+      if (!existsSync(file)) return null;
+      return checkpointFromJson(await readFile(file, 'utf8'), file);
+    },
+    async save(checkpoint) {
+      await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+      const temporary = `${file}.partial`;
+      await writeFile(temporary, checkpointToJson(checkpoint));
+      await rename(temporary, file);
+    },
+  };
+}
+
+function strategyList(value: string | undefined): Strategy[] {
+  if (value === undefined) return [...STRATEGY_ORDER];
+  const names = value.split(',').map((s) => s.trim());
+  const unknown = names.find((s) => !(STRATEGY_NAMES as readonly string[]).includes(s));
+  if (unknown !== undefined) throw new Error(`--strategies: "${unknown}" is not one of ${STRATEGY_NAMES.join(', ')}`);
+  return [...new Set(names as Strategy[])];
+}
+
+function dampingFlag(value: string | undefined) {
+  if (value === undefined || value === 'heuristic') return { kind: 'heuristic', factor: 0.1 } as const;
+  const parsed = Number(value);
+  if (value.trim() === '' || !(parsed >= 0) || !Number.isFinite(parsed)) {
+    throw new Error(`--damping "${value}" is neither "heuristic" nor a finite non-negative number`);
+  }
+  return { kind: 'absolute', value: parsed } as const;
+}
+
+function fractionFlag(value: string | undefined): number {
+  const fraction = number('--fraction', value, DEFAULT_EVALUATION.fraction);
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`--fraction "${value}" is not between 0 and 1 (exclusive)`);
+  return fraction;
+}
+
+function number(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new Error(`${flag} "${value}" is not a number`);
+  return parsed;
+}
+
+function integer(flag: string, value: string | undefined, fallback: number, minimum: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < minimum) {
+    throw new Error(`${flag} "${value}" is not an integer ≥ ${minimum}`);
+  }
+  return parsed;
+}
+
+function optionalInteger(flag: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : integer(flag, value, 0, 1);
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message
+    .trim()
+    .split(/\s*\n\s*/)
+    .join(' ');
+}

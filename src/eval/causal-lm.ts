@@ -1,0 +1,56 @@
+/**
+ * The Retrainer for causal LMs: the project's training loop (src/train/loop.ts: AdamW, warm-up + cosine, clipping)
+ * from one initial model on a subset of the training sequences, then every query's mean log-likelihood of its
+ * reference response (the paper's measurement). Retrain seed r trains with the training seed + r: it draws other
+ * batches, from the same initialisation.
+ */
+import type { Model } from '../onnx/ir';
+import { serializeModel } from '../onnx/protobuf';
+import type { SessionOptions } from '../onnx/runtime';
+import { sha256Hex } from '../store/hash';
+import { responseLogLikelihoods } from '../train/evaluate';
+import { trainCausalLm, type TrainingConfig, type TrainingSequence } from '../train/loop';
+import type { Retrainer } from './types';
+
+export interface CausalLmTask {
+  /** The initialisation every retrain starts from (its floating-point initializers are the parameters). */
+  readonly initial: Model;
+  readonly train: readonly TrainingSequence[];
+  readonly queries: readonly { readonly inputIds: ArrayLike<number>; readonly promptLen: number }[];
+  readonly training: TrainingConfig;
+  readonly session?: SessionOptions;
+  /** Called after each retrain with its final training loss (for progress lines). */
+  readonly onRetrained?: (members: number, seed: number, finalLoss: number) => void;
+}
+
+export const LM_MEASUREMENT = 'mean log-likelihood of the reference response tokens (nats per token)';
+
+export async function causalLmRetrainer(task: CausalLmTask): Promise<Retrainer> {
+  const { initial, train, queries, training } = task;
+  const data = JSON.stringify({
+    training,
+    train: train.map((s) => [Array.from(s.inputIds), s.promptLen, s.weight ?? 1]),
+    queries: queries.map((s) => [Array.from(s.inputIds), s.promptLen]),
+  });
+  const fingerprint = `causal-lm:${await sha256Hex(serializeModel(initial))}:${await sha256Hex(data)}`;
+  return {
+    trainSize: train.length,
+    querySize: queries.length,
+    fingerprint,
+    measurement: LM_MEASUREMENT,
+    async measure(members, seed, signal) {
+      const subset = Array.from(members, (n) => train[n]!);
+      const { model, history } = await trainCausalLm(
+        initial,
+        subset,
+        { ...training, seed: training.seed + seed },
+        {
+          ...(signal ? { signal } : {}),
+          ...(task.session ? { session: task.session } : {}),
+        },
+      );
+      task.onRetrained?.(members.length, seed, history[history.length - 1]?.loss ?? NaN);
+      return responseLogLikelihoods(model, queries);
+    },
+  };
+}

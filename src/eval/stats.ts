@@ -1,0 +1,75 @@
+/** Rank statistics and the seeded bootstrap used by the evaluation, in float64. */
+import { seededUniform } from '../models/weights';
+import type { MeanInterval } from './types';
+
+/** Ranks 1 … n, ties sharing their average rank (as scipy.stats.rankdata). */
+export function ranks(values: ArrayLike<number>): Float64Array {
+  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
+  const out = new Float64Array(values.length);
+  for (let start = 0; start < order.length;) {
+    let end = start + 1;
+    while (end < order.length && values[order[end]!] === values[order[start]!]) end++;
+    const rank = (start + end + 1) / 2;
+    for (let k = start; k < end; k++) out[order[k]!] = rank;
+    start = end;
+  }
+  return out;
+}
+
+/** Pearson correlation; NaN when either side is constant. */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`pearson: lengths ${a.length} and ${b.length} differ`);
+  const n = a.length;
+  let meanA = 0;
+  let meanB = 0;
+  for (let i = 0; i < n; i++) {
+    meanA += a[i]! / n;
+    meanB += b[i]! / n;
+  }
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i]! - meanA;
+    const db = b[i]! - meanB;
+    ab += da * db;
+    aa += da * da;
+    bb += db * db;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : NaN;
+}
+
+/** Spearman's rank correlation (Pearson of average ranks); NaN when either side is constant. */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return pearson(ranks(a), ranks(b));
+}
+
+/**
+ * Mean of the finite values with a percentile bootstrap 95 % interval: `samples` resamples (with replacement) of the
+ * finite values, drawn from a generator seeded by `seed`, so the interval is the same for the same seed.
+ */
+export function bootstrapMean(values: ArrayLike<number>, samples: number, seed: number): MeanInterval {
+  const finite = Array.from(values).filter(Number.isFinite);
+  const count = finite.length;
+  if (count === 0) return { mean: NaN, low: NaN, high: NaN, count };
+  const mean = finite.reduce((s, v) => s + v, 0) / count;
+  if (!(Number.isInteger(samples) && samples >= 1))
+    throw new Error(`bootstrap: samples must be a positive integer, got ${samples}`);
+  const uniform = seededUniform(seed);
+  const means = new Float64Array(samples);
+  for (let s = 0; s < samples; s++) {
+    let sum = 0;
+    for (let i = 0; i < count; i++) sum += finite[Math.floor(uniform() * count)]!;
+    means[s] = sum / count;
+  }
+  means.sort();
+  return { mean, low: quantile(means, 0.025), high: quantile(means, 0.975), count };
+}
+
+/** Linear interpolation between order statistics (numpy's default) of sorted values. */
+function quantile(sorted: Float64Array, p: number): number {
+  const position = p * (sorted.length - 1);
+  const below = Math.floor(position);
+  const above = Math.min(sorted.length - 1, below + 1);
+  return sorted[below]! + (position - below) * (sorted[above]! - sorted[below]!);
+}

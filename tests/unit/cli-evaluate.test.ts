@@ -1,0 +1,103 @@
+/**
+ * `iwb evaluate` in-process: the micro demo and user files (ONNX + tokenizer + JSONL), --out JSON, and resuming from
+ * --checkpoint (the second run retrains nothing and reports the same numbers). Tiny settings keep it to seconds.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import { serializeModel } from '../../src/onnx/protobuf';
+import { seededDemoModel } from '../../src/app/demo-model';
+import { cli } from '../helpers/cli';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'iwb-evaluate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SMALL = ['--limit-train', '6', '--limit-queries', '2', '--subsets', '3', '--steps', '3', '--batch-size', '2'];
+
+interface EvaluationJson {
+  trainSize: number;
+  querySize: number;
+  lds: { strategy: string; mean: number; low: number; high: number; perQuery: (number | null)[] }[];
+  subsetMask: number[];
+  loo: { examples: number[]; actual: number[]; byStrategy: { strategy: string }[] } | null;
+  retrains: { done: number; resumed: number };
+  training: { steps: number };
+}
+
+test('micro demo: LDS per strategy, --out JSON; a second run resumes every retrain from --checkpoint', async () => {
+  const out = path.join(dir, 'micro.json');
+  const checkpoint = path.join(dir, 'micro.checkpoint.json');
+  const args = [
+    'evaluate',
+    ...SMALL,
+    '--strategies',
+    'identity,ekfac',
+    '--loo',
+    '1',
+    '--out',
+    out,
+    '--checkpoint',
+    checkpoint,
+  ];
+  const first = await cli(args);
+  expect(first.stderr.split('\n').filter((l) => l.startsWith('iwb'))).toEqual([]);
+  expect(first.code).toBe(0);
+  expect(first.stdout).toMatch(/LDS over 3 subsets of 50 % of 6 training examples/);
+  expect(first.stdout).toMatch(/^identity +-?\d\.\d{3} +\[/m);
+  expect(first.stdout).toMatch(/^ekfac +-?\d\.\d{3} +\[/m);
+  const result = JSON.parse(readFileSync(out, 'utf8')) as EvaluationJson;
+  expect([result.trainSize, result.querySize, result.training.steps]).toEqual([6, 2, 3]);
+  expect(result.lds.map((s) => s.strategy)).toEqual(['identity', 'ekfac']);
+  expect(result.subsetMask).toHaveLength(3 * 6);
+  const looRetrains = result.loo!.examples.length;
+  expect(result.retrains).toEqual({ done: 3 + 1 + looRetrains, resumed: 0 });
+
+  const second = await cli(args);
+  expect(second.code).toBe(0);
+  expect(second.stdout).toMatch(new RegExp(`retrains: 0 run, ${3 + 1 + looRetrains} from the checkpoint`));
+  const again = JSON.parse(readFileSync(out, 'utf8')) as EvaluationJson;
+  expect(again.lds).toEqual(result.lds);
+  expect(again.loo).toEqual(result.loo);
+});
+
+test('user files: ONNX model, tokenizer and JSONL', async () => {
+  const tokenizer = 'public/data/micro/tokenizer.json';
+  const vocab = (JSON.parse(readFileSync(tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model
+    .vocab;
+  const model = path.join(dir, 'micro.onnx');
+  writeFileSync(model, serializeModel(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model));
+  const files = ['--model', model, '--tokenizer', tokenizer, '--train', 'public/data/micro/train.jsonl'];
+  const { code, stdout, stderr } = await cli([
+    'evaluate',
+    ...files,
+    '--queries',
+    'public/data/micro/queries.jsonl',
+    ...SMALL,
+    '--strategies',
+    'kfac',
+  ]);
+  expect(stderr).toMatch(/^training the model on all 6 examples/m);
+  expect(stderr.split('\n').filter((l) => l.startsWith('iwb'))).toEqual([]);
+  expect(code).toBe(0);
+  expect(stdout).toMatch(/^kfac +-?\d\.\d{3} +\[/m);
+});
+
+test('bad flags are one usage line naming the flag (exit 2); a missing file names it (exit 1)', async () => {
+  const fraction = await cli(['evaluate', '--fraction', '1.5']);
+  expect(fraction.code).toBe(2);
+  expect(fraction.stderr).toBe('iwb evaluate: --fraction "1.5" is not between 0 and 1 (exclusive)\n');
+  const strategy = await cli(['evaluate', '--strategies', 'ekfac,tracin']);
+  expect(strategy.code).toBe(2);
+  expect(strategy.stderr).toMatch(/--strategies: "tracin" is not one of/);
+  const unknown = await cli(['evaluate', '--subset', '3']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toMatch(/--subset/);
+  const help = await cli(['evaluate', '--help']);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/^Usage: iwb evaluate .*\n(.*\n)*.*--checkpoint FILE/);
+  expect((await cli(['--help'])).stdout).toMatch(/Usage: iwb attribute(.*\n)*Usage: iwb evaluate/);
+  const missing = await cli(['evaluate', '--model', 'nope.onnx', '--train', 'a.jsonl', '--queries', 'b.jsonl']);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toBe('iwb evaluate: --model nope.onnx: no such file\n');
+});
