@@ -12,12 +12,15 @@ import { nodeSource } from '../data/node-source';
 import { chooseBackend } from '../app/backend-choice';
 import { STRATEGY_NAMES } from '../app/config';
 import { runEvaluationJob, type EvaluationSettings } from '../app/evaluation-job';
-import { InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
+import { loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
 import { checkpointFromJson, checkpointToJson } from '../eval/store';
 import { evaluationJson, formatEvaluation } from '../eval/summary';
 import { DEFAULT_EVALUATION, type EvaluationStore } from '../eval/types';
 import type { Strategy } from '../influence/types';
 import type { CliIo } from './attribute';
+import { INPUT_LIMITS } from '../data/limits';
+import { readInputBytes, readInputText } from './input-files';
+import { checkOutputPaths, writeOutputsAtomically } from './output';
 
 export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
                     [--demo micro|demo] [--limit-train N] [--limit-queries N]
@@ -64,8 +67,25 @@ const STRATEGY_ORDER: readonly Strategy[] = ['identity', 'diagonal', 'kfac', 'ek
 type Flags = ReturnType<typeof parseFlags>;
 
 function parseFlags(argv: readonly string[]) {
-  return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }).values;
+  const { values, tokens } = parseArgs({
+    args: [...argv],
+    options: OPTIONS,
+    allowPositionals: false,
+    strict: true,
+    tokens: true,
+  });
+  // As for `iwb attribute`: a repeated flag is refused rather than silently taking the last value.
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new Error(`--${token.name} is given more than once; give it once`);
+    seen.add(token.name);
+  }
+  return values;
 }
+
+/** Plain decimals only: Number() would also take 0x10, 0b1, Infinity and '  5'. */
+const DECIMAL = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 
 /** Runs the command; returns the exit code (0 done, 1 bad input or failed run, 2 bad usage). */
 export async function evaluateCommand(argv: readonly string[], io: CliIo): Promise<number> {
@@ -123,6 +143,13 @@ function settingsFrom(flags: Flags): EvaluationSettings {
 
 async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): Promise<void> {
   const log = (line: string) => flags.quiet || io.stderr(`${line}\n`);
+  if (flags.out !== undefined) {
+    const inputFlags = (['model', 'tokenizer', 'train', 'queries', 'checkpoint'] as const).filter(
+      (k) => flags[k] !== undefined,
+    );
+    const planned = inputFlags.map((k) => ({ flag: `--${k}`, file: flags[k]! }));
+    await checkOutputPaths([{ flag: '--out', file: flags.out }], planned);
+  }
   const inputs = await loadInputs(flags);
   if (inputs.subsample) log(inputs.subsample);
   const chosen = await chooseBackend('cpu', undefined);
@@ -144,8 +171,7 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
     const { training, damping } = settings;
     const seconds = (performance.now() - started) / 1000;
     const json = { ...evaluationJson(result), training, damping, model: inputs.modelName, wallSeconds: seconds };
-    await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
-    await writeFile(flags.out, JSON.stringify(json, null, 2) + '\n');
+    await writeOutputsAtomically([{ flag: '--out', file: flags.out, data: JSON.stringify(json, null, 2) + '\n' }]);
   }
   if (!flags.quiet) io.stdout(`${formatEvaluation(result)}\n`);
 }
@@ -172,20 +198,17 @@ async function loadInputs(flags: Flags): Promise<RunInputs> {
     const variant = flags.demo === 'demo' ? 'demo' : 'micro';
     return loadDemoInputs({ data: nodeSource(), trainedModel: null }, variant, limits);
   }
-  const read = async (flag: string, file: string) => {
-    if (!existsSync(file)) throw new InputError(`${flag} ${file}: no such file`);
-    return readFile(file);
-  };
+  // Regular files under the size limits, text decoded strictly (src/cli/input-files.ts), as for `iwb attribute`.
   const tokenizer =
     flags.tokenizer === undefined
       ? null
-      : { name: flags.tokenizer, text: (await read('--tokenizer', flags.tokenizer)).toString('utf8') };
+      : { name: flags.tokenizer, text: (await readInputText('--tokenizer', flags.tokenizer, 'tokenizer')).text };
   return loadUserInputs(
     {
-      model: { name: flags.model, bytes: await read('--model', flags.model) },
+      model: { name: flags.model, bytes: await readInputBytes('--model', flags.model, INPUT_LIMITS.model) },
       tokenizer,
-      train: { name: flags.train!, text: (await read('--train', flags.train!)).toString('utf8') },
-      queries: { name: flags.queries!, text: (await read('--queries', flags.queries!)).toString('utf8') },
+      train: { name: flags.train!, text: (await readInputText('--train', flags.train!, 'jsonl')).text },
+      queries: { name: flags.queries!, text: (await readInputText('--queries', flags.queries!, 'jsonl')).text },
     },
     limits,
   );
@@ -218,7 +241,7 @@ function strategyList(value: string | undefined): Strategy[] {
 function dampingFlag(value: string | undefined) {
   if (value === undefined || value === 'heuristic') return { kind: 'heuristic', factor: 0.1 } as const;
   const parsed = Number(value);
-  if (value.trim() === '' || !(parsed >= 0) || !Number.isFinite(parsed)) {
+  if (!DECIMAL.test(value) || !(parsed >= 0) || !Number.isFinite(parsed)) {
     throw new Error(`--damping "${value}" is neither "heuristic" nor a finite non-negative number`);
   }
   return { kind: 'absolute', value: parsed } as const;
@@ -233,14 +256,14 @@ function fractionFlag(value: string | undefined): number {
 function number(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed)) throw new Error(`${flag} "${value}" is not a number`);
+  if (!DECIMAL.test(value) || !Number.isFinite(parsed)) throw new Error(`${flag} "${value}" is not a decimal number`);
   return parsed;
 }
 
 function integer(flag: string, value: string | undefined, fallback: number, minimum: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < minimum) {
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < minimum) {
     throw new Error(`${flag} "${value}" is not an integer ≥ ${minimum}`);
   }
   return parsed;

@@ -302,3 +302,38 @@ describe('findEmbeddings', () => {
     });
   });
 });
+
+describe('iwb evaluate takes the same care', () => {
+  it('refuses repeated flags, non-decimal numbers, /dev/zero, bad UTF-8 and --out equal to an input in one line', async () => {
+    const evaluate = async (argv: string[]) => {
+      let stderr = '';
+      const code = await runCli(['evaluate', ...argv], {
+        stdout: () => {},
+        stderr: (t) => void (stderr += t),
+        interactive: false,
+      });
+      return { code, lines: stderr.split('\n').filter(Boolean) };
+    };
+    expect(await evaluate(['--steps', '5', '--steps', '6'])).toEqual({
+      code: 2,
+      lines: ['iwb evaluate: --steps is given more than once; give it once'],
+    });
+    expect((await evaluate(['--lr', '0x10'])).lines).toEqual(['iwb evaluate: --lr "0x10" is not a decimal number']);
+    expect((await evaluate(['--subsets', '1e3'])).code).toBe(2);
+    const zero = await evaluate(['--model', '/dev/zero', '--train', TRAIN, '--queries', QUERIES]);
+    expect(zero).toEqual({
+      code: 1,
+      lines: ['iwb evaluate: --model /dev/zero: is a character device; give a regular file'],
+    });
+    const train = write('eval-train.jsonl', readFileSync(TRAIN));
+    const before = readFileSync(train);
+    const same = await evaluate(['--model', microModel(), '--train', train, '--queries', QUERIES, '--out', train]);
+    expect(same.lines).toEqual([
+      `iwb evaluate: --out ${train}: is the same file as --train ${train}; refusing to overwrite an input`,
+    ]);
+    expect(readFileSync(train).equals(before)).toBe(true);
+    const latin1 = write('eval-latin1.jsonl', Buffer.from([0x7b, 0x7d, 0x0a, 0xe9, 0x0a]));
+    const bad = await evaluate(['--model', microModel(), '--train', latin1, '--queries', QUERIES]);
+    expect(bad.lines).toEqual([`iwb evaluate: ${latin1}:2: invalid UTF-8 at byte offset 3 (byte 0xe9)`]);
+  });
+});
