@@ -17,6 +17,7 @@
 import type { Backend, Damping, Tensor, TokenBatch } from '../linalg/backend';
 import type { Span } from '../data/schema';
 import type { ModelFactors } from '../store/types';
+import type { ScorePathOptions } from './score-plan';
 
 export type { Damping } from '../linalg/backend';
 
@@ -61,6 +62,8 @@ export interface AttributionConfig {
   readonly batchSizes: BatchSizes;
   /** Seeds the sampled labels (per example, independent of batching; see GradientRequest.seed). */
   readonly seed: number;
+  /** How pairwise scores are computed per layer and batch (score-plan.ts); absent: DEFAULT_SCORE_PATH (cost model). */
+  readonly scorePath?: ScorePathOptions;
 }
 
 /**
@@ -210,6 +213,8 @@ export interface ScoreState {
   readonly perLayer: HostMatrix;
   /** Per-token τ [Q_chunk, Σ_n T_n] (layers summed), when perToken. */
   readonly perToken: HostMatrix | null;
+  /** Self-influence τ(n, n) per layer [layers, N], when this pass computes it from the same G(n) (scores.ts). */
+  readonly selfPerLayer?: HostMatrix;
 }
 
 export interface SelfState {
