@@ -11,7 +11,8 @@
  *   1. per-token scores need the token form (G(n) has summed the tokens away);
  *   2. a rank-k query operator keeps the token form: its cost Q · tokens · k · (dOut + dIn') is already small, and the
  *      sequence form would need each P_q expanded to dOut × dIn';
- *   3. the sequence form only when G of the batch fits the memory budget (lower the training batch size to get it);
+ *   3. the sequence form only when G of the batch fits the memory budget (lower the training batch size to get it),
+ *      unless G is built anyway (then the memory is spent whichever form scores);
  *   4. otherwise the cheaper by the cost model, the token form on a tie.
  * `form: 'token' | 'sequence'` forces a form where rules 1–3 allow it. Both forms give the same τ up to rounding
  * (tested in float64 to 1e-10 relative).
@@ -64,7 +65,7 @@ export function planScores(shape: ScoreShape, options: ScorePathOptions = DEFAUL
   const plan = (form: ScoreForm, reason: ScorePlan['reason']): ScorePlan => ({ form, tokenCost, sequenceCost, sequenceBytes, reason });
   if (shape.perToken) return plan('token', 'per-token');
   if (rank !== null) return plan('token', 'low-rank');
-  if (sequenceBytes > options.memoryBytes) return plan('token', 'memory');
+  if (!shape.gradientsBuiltAnyway && sequenceBytes > options.memoryBytes) return plan('token', 'memory');
   if (options.form !== 'auto') return plan(options.form, 'forced');
   return plan(sequenceCost < tokenCost ? 'sequence' : 'token', 'cost');
 }

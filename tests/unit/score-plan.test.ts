@@ -71,6 +71,8 @@ describe('the cost model', () => {
     const tight = { form: 'auto' as const, memoryBytes: 8 * size * 8 - 1 };
     expect(planScores(shape, tight)).toMatchObject({ form: 'token', reason: 'memory' });
     expect(planScores(shape, { ...tight, memoryBytes: 8 * size * 8 })).toMatchObject({ form: 'sequence' });
+    // G built anyway (self-influence in the same pass): its memory is spent whichever form scores.
+    expect(planScores({ ...shape, gradientsBuiltAnyway: true }, tight)).toMatchObject({ form: 'sequence', reason: 'cost' });
     // float32 halves the footprint.
     expect(planScores({ ...shape, bytesPerElement: 4 }, { ...tight, memoryBytes: 4 * size * 8 })).toMatchObject({ form: 'sequence' });
   });
