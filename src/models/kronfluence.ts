@@ -1,6 +1,6 @@
 /**
- * The two kronfluence reference models (shared/fixtures/kronfluence/README.md), built from given weights with their
- * PyTorch parameter names. The fixtures are float64, and so are the graphs: onnxruntime's wasm EP runs float64
+ * The two kronfluence reference models (tests/fixtures/kronfluence/README.md), built from given weights with
+ * their PyTorch parameter names. The fixtures are float64, and so are the graphs: onnxruntime's wasm EP runs float64
  * Gather, MatMul, Add, Gemm, Relu and Tanh, so the fixtures' weights are used as they are, without rounding.
  */
 import { GraphBuilder } from '../onnx/builder';

@@ -65,6 +65,29 @@ export function checkpointPosition(checkpoint: RunCheckpoint): { stage: string; 
   return { stage: 'created', chunkIndex: 0 };
 }
 
+/**
+ * An interruption point the caller controls: after the first checkpoint of `stage` is saved (whole, in IndexedDB),
+ * the run waits there until `signal` aborts. The page offers it as `?hold=<stage>` so a test (or a teacher showing
+ * resume) can stop a run at a known place — by reloading, cancelling or closing the tab — instead of racing a run
+ * that on a fast machine finishes before anyone can interrupt it.
+ */
+export function holdAfterCheckpoint(inner: CheckpointStore, stage: string, signal: AbortSignal): CheckpointStore {
+  let held = false;
+  return {
+    load: () => inner.load(),
+    async save(checkpoint) {
+      await inner.save(checkpoint);
+      if (held || checkpointPosition(checkpoint).stage !== stage) return;
+      held = true;
+      await new Promise<void>((_, reject) => {
+        const stop = () => reject(signal.reason instanceof Error ? signal.reason : new Error('run cancelled'));
+        if (signal.aborted) stop();
+        else signal.addEventListener('abort', stop, { once: true });
+      });
+    },
+  };
+}
+
 /** The engine's CheckpointStore for one stored run: pass it as `runAttribution(…, { checkpoint })`. */
 export function runCheckpointStore(store: WorkbenchStore, runId: string): CheckpointStore {
   return {

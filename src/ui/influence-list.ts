@@ -32,7 +32,9 @@ export class InfluenceList extends LitElement {
         : html`<ol>
             ${this.rows.map(
               (row) => html`<li data-train-id=${row.trainId}>
-                <span class="score" data-score>${formatScore(row.score)}</span>
+                <span class="score" data-score data-value=${String(row.score)} title=${String(row.score)}
+                  >${formatScore(row.score)}</span
+                >
                 <span class="meta">${row.trainId}${row.domain ? ` · ${row.domain}` : ''}${row.difficulty ? ` · ${row.difficulty}` : ''}</span>
                 <pre data-text>${row.prompt}\n→ ${row.response}</pre>
               </li>`,

@@ -19,7 +19,7 @@ export class InfluenceResults extends LitElement {
   private readonly top = new Task(this, {
     task: async ([selection, fetchTop, k, normalization]) => {
       if (!fetchTop || !selection) return undefined;
-      return fetchTop(parseSelection(selection), k, normalization);
+      return { selection, normalization, top: await fetchTop(parseSelection(selection), k, normalization) };
     },
     args: () => [this.effectiveSelection(), this.fetchTop, this.k, this.normalization] as const,
   });
@@ -63,12 +63,12 @@ export class InfluenceResults extends LitElement {
       ${this.top.render({
         pending: () => html`<p class="note">Ranking…</p>`,
         error: (error) => html`<p class="note" data-error>Could not rank: ${(error as Error).message}</p>`,
-        complete: (top) =>
-          top
-            ? html`<p class="note" data-score-label>Scores: ${top.label}.</p>
-                <div class="lists">
-                <influence-list kind="helpful" heading="Most helpful training examples" .rows=${top.helpful}></influence-list>
-                <influence-list kind="harmful" heading="Most harmful training examples" .rows=${top.harmful}></influence-list>
+        complete: (shown) =>
+          shown
+            ? html`<p class="note" data-score-label>Scores: ${shown.top.label}.</p>
+                <div class="lists" data-shown-target=${shown.selection} data-shown-normalization=${shown.normalization}>
+                <influence-list kind="helpful" heading="Most helpful training examples" .rows=${shown.top.helpful}></influence-list>
+                <influence-list kind="harmful" heading="Most harmful training examples" .rows=${shown.top.harmful}></influence-list>
               </div>`
             : html``,
       })}

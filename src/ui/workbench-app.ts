@@ -9,10 +9,13 @@ import './attribution-progress';
 import './influence-results';
 import './run-library';
 
+/** The engine's stages, as its progress names them (the worker's own steps, such as loading data, are not). */
+const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'query', 'scores', 'self']);
+
 type RunState =
   | { readonly phase: 'idle' }
   | { readonly phase: 'running'; readonly progress: ProgressEvent | undefined }
-  | { readonly phase: 'done'; readonly summary: AttributionSummary }
+  | { readonly phase: 'done'; readonly summary: AttributionSummary; readonly stagesRun: readonly string[] }
   | { readonly phase: 'cancelled' }
   | { readonly phase: 'failed'; readonly message: string };
 
@@ -25,6 +28,8 @@ export class WorkbenchApp extends LitElement {
   private readonly engine = startEngineWorker();
   /** ?demo=micro runs the tiny demo (tests; a first look in seconds). */
   private readonly demoVariant = new URLSearchParams(location.search).get('demo') === 'micro' ? 'micro' : 'demo';
+  /** ?hold=<stage>: new runs wait after their first checkpoint of that stage (AttributionRequest.holdAfterCheckpoint). */
+  private readonly holdStage = new URLSearchParams(location.search).get('hold');
 
   static override styles = css`
     :host { display: block; max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem; }
@@ -52,12 +57,16 @@ export class WorkbenchApp extends LitElement {
   private async start(request: AttributionRequest | null, resumeId?: string): Promise<void> {
     this.run = { phase: 'running', progress: undefined };
     this.storedGeneration++;
+    // The engine stages this session ran, in order (a resumed run starts at its checkpoint's stage).
+    const stagesRun: string[] = [];
     const onProgress = (progress: ProgressEvent) => {
+      if (ENGINE_STAGES.has(progress.stage) && stagesRun.at(-1) !== progress.stage) stagesRun.push(progress.stage);
       if (this.run.phase === 'running') this.run = { phase: 'running', progress };
     };
+    if (request && this.holdStage) request = { ...request, holdAfterCheckpoint: this.holdStage };
     try {
       const summary = request ? await this.engine.attribute(request, onProgress) : await this.engine.resume(resumeId!, onProgress);
-      this.run = { phase: 'done', summary };
+      this.run = { phase: 'done', summary, stagesRun };
     } catch (error) {
       const { name, message } = error as Error;
       this.run = name === CANCELLED_ERROR_NAME ? { phase: 'cancelled' } : { phase: 'failed', message };
@@ -109,6 +118,7 @@ export class WorkbenchApp extends LitElement {
             ${s.queries.length} queries × ${s.trainCount} training examples, strategy ${s.strategy}.
             ${s.peakGpuBytes === null ? '' : `Peak GPU memory held by the engine: ${(s.peakGpuBytes / 2 ** 20).toFixed(1)} MiB.`}
             ${s.subsample ?? ''}
+            <span data-stages-run=${run.stagesRun.join(' ')}>Stages run: ${run.stagesRun.join(' → ')}.</span>
           </p>
           <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>
         `;

@@ -22,6 +22,7 @@ import {
 } from './protocol';
 import { benchmarkOf } from '../influence/aggregate';
 import type { CheckpointStore } from '../influence/types';
+import { holdAfterCheckpoint } from '../store/checkpoints';
 import { topInfluences } from './results';
 import { PageRunStore, rankStored, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
@@ -140,6 +141,9 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
       checkpoint = await store.resume(resumeId);
     } else {
       ({ runId, checkpoint } = await store.begin(request, inputs, prepareGradientGraph(inputs, request.track).layers));
+    }
+    if (request.holdAfterCheckpoint !== undefined && resumeId === null) {
+      checkpoint = holdAfterCheckpoint(checkpoint, request.holdAfterCheckpoint, controller.signal);
     }
     activeRunId = runId;
     const outcome = await runAttributionJob(

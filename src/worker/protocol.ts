@@ -33,6 +33,11 @@ export interface AttributionRequest {
   readonly perToken: boolean;
   readonly limitTrain: number | null;
   readonly limitQueries: number | null;
+  /**
+   * Hold the run after the first checkpoint of this engine stage is stored, until it is cancelled or the page goes
+   * away (the page's `?hold=<stage>`): an interruption point tests and demonstrations of resume control.
+   */
+  readonly holdAfterCheckpoint?: string;
 }
 
 export interface ProgressEvent {

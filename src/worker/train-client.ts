@@ -12,7 +12,7 @@ export interface TrainClient {
    * Start a run; progress arrives after every step, the trained model bytes and the history when it ends.
    * request.model's buffer is transferred to the worker (detached here), not copied.
    */
-  train(request: TrainRequest, onStep: (progress: TrainProgress) => void): Promise<TrainOutcome>;
+  train(request: TrainRequest, onStep: (progress: TrainProgress) => void | Promise<void>): Promise<TrainOutcome>;
   /** Stop the running run after its current step; its `train` promise rejects with an error named TRAINING_CANCELLED. */
   cancel(): Promise<void>;
   terminate(): void;

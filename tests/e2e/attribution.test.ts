@@ -1,6 +1,9 @@
 /**
  * The first page path end to end in headless Chromium: index.html → Lit app → engine worker → EK-FAC on the micro
- * demo (and on user-picked files) → progress → top helpful/harmful training examples; cancel; bad input.
+ * demo (and on user-picked files) → progress → top helpful/harmful training examples; cancel; bad input; the
+ * WebGPU engine chosen explicitly on the software adapter, checked by value against the CPU float64 engine.
+ * Each test opens its own page and depends on no other test; a run is interrupted only where the test holds it
+ * (`?hold=<stage>`), never on a progress label that may come and go.
  */
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
@@ -8,6 +11,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { seededDemoModel } from '../../src/worker/demo-model';
 import { openPage, servePage, type Served } from '../helpers/browser';
+import { bundleRowIds, tensorValues } from '../helpers/bundle-file';
 
 let served: Served;
 let page: Page;
@@ -15,8 +19,10 @@ let errors: string[];
 
 beforeAll(async () => {
   served = await servePage();
-  ({ page, errors } = await openPage(served, '?demo=micro'));
 });
+async function open(query: string): Promise<void> {
+  ({ page, errors } = await openPage(served, query));
+}
 afterAll(async () => {
   await served?.close();
 });
@@ -32,22 +38,30 @@ async function scores(kind: 'helpful' | 'harmful'): Promise<number[]> {
 }
 
 test('cancel stops a run mid-stage, and the worker takes the next run', async () => {
-  // The worker yields before every batch and checks the signal there, so a cancel lands within one batch.
+  // Held after its first covariance checkpoint, the run is certainly mid-stage when the cancel arrives.
+  await open('?demo=micro&hold=covariance');
   await page.locator('run-controls select#backend').selectOption('cpu');
   await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('attribution-progress [data-progress-stage]', { hasText: 'covariance' }).waitFor({ timeout: 120_000 });
+  const stage = page.locator('attribution-progress [data-progress-stage]');
+  await expect.poll(() => stage.textContent(), { timeout: 240_000, interval: 250 }).toMatch(/covariance/);
   expect(await page.locator('attribution-progress [data-progress-backend]').getAttribute('data-progress-backend')).toBe('cpu');
+  expect(await page.locator('attribution-progress progress').getAttribute('max')).toBe('1');
   await page.locator('run-controls button[data-action="cancel"]').click();
   await page.locator('[data-run="cancelled"]').waitFor({ timeout: 60_000 });
   expect(await page.locator('[data-run="done"]').count()).toBe(0);
-  expect(await page.locator('run-controls button[data-action="start"]').count()).toBe(1);
+  // The run is kept, paused, and resumable; a new run starts and finishes (the hold applies only once per run).
+  await expect.poll(() => page.locator('run-library tr[data-status="paused"]').count(), { timeout: 30_000 }).toBe(1);
+  await page.goto(`${served.url}?demo=micro`);
+  await page.locator('run-controls select#backend').selectOption('cpu');
+  await page.locator('run-controls button[data-action="start"]').click();
+  await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
+  expect(pageErrors()).toEqual([]);
 });
 
-test('the micro demo runs on the automatic backend: progress, then the top helpful and harmful examples', async () => {
+test('the micro demo runs on the automatic backend: the top helpful and harmful examples, per benchmark and query', async () => {
+  await open('?demo=micro');
   await page.locator('run-controls select#backend').selectOption('auto');
   await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('attribution-progress [data-progress-stage]', { hasText: /covariance|eigen|lambda|query|scores|self/ }).waitFor({ timeout: 120_000 });
-  expect(await page.locator('attribution-progress progress').getAttribute('max')).toBe('1');
   await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
 
   // SwiftShader is a software adapter, so "automatic" picks the CPU backend and says why.
@@ -67,19 +81,52 @@ test('the micro demo runs on the automatic backend: progress, then the top helpf
   expect(harmful).toEqual([...harmful].sort((a, b) => a - b));
 
   // A single query: its own ranking is fetched from the worker.
-  const before = await page.locator('influence-list li').evaluateAll((items) => items.map((li) => li.getAttribute('data-train-id')));
   await page.locator('influence-results select[data-target]').selectOption('query:mbpp-234');
-  await expect.poll(async () => page.locator('influence-list li').evaluateAll((items) => items.map((li) => li.getAttribute('data-train-id'))), { timeout: 30_000 }).not.toEqual(before);
+  await page.locator('influence-results [data-shown-target="query:mbpp-234"] influence-list li').first().waitFor({ timeout: 30_000 });
   expect((await scores('helpful')).every((s) => s > 0)).toBe(true);
   expect(await page.locator('influence-results [data-score-label]').textContent()).toMatch(/positive = helps.*not normalised/);
 
   // Normalised scores say so.
   await page.locator('influence-results select[data-normalization]').selectOption('self-influence');
-  await expect.poll(() => page.locator('influence-results [data-score-label]').textContent(), { timeout: 30_000 }).toMatch(/self-influence/);
+  await page.locator('influence-results [data-shown-normalization="self-influence"]').waitFor({ timeout: 30_000 });
+  expect(await page.locator('influence-results [data-score-label]').textContent()).toMatch(/self-influence/);
   expect(pageErrors()).toEqual([]);
 });
 
+test('the WebGPU engine, chosen explicitly on the software adapter, gives the CPU float64 scores to float32 accuracy', async () => {
+  await open('?demo=micro');
+  page.on('dialog', (dialog) => void dialog.accept());
+  const exported = async (backend: 'cpu' | 'webgpu'): Promise<Buffer> => {
+    await page.locator('run-controls select#backend').selectOption(backend);
+    await page.locator('run-controls button[data-action="start"]').click();
+    await page.locator('[data-run="done"]').waitFor({ timeout: 290_000 });
+    expect(await page.locator('[data-run="done"] [data-backend]').getAttribute('data-backend')).toBe(backend);
+    const row = page.locator('run-library tr[data-run-id]').first();
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('complete');
+    const [download] = await Promise.all([page.waitForEvent('download'), row.locator('button[data-action="export"]').click()]);
+    const bytes = readFileSync((await download.path())!);
+    await row.locator('button[data-action="delete"]').click();
+    await page.locator('run-library [data-no-runs]').waitFor({ timeout: 30_000 });
+    return bytes;
+  };
+  const cpu = await exported('cpu');
+  const gpu = await exported('webgpu');
+  expect(bundleRowIds(gpu)).toEqual(bundleRowIds(cpu));
+  // Every pairwise and self score, by value (a bug that scaled scores would fail here, not only a ranking change).
+  for (const name of ['scores.tau', 'scores.influence', 'scores.self_tau']) {
+    const want = tensorValues(cpu, name);
+    const got = tensorValues(gpu, name);
+    expect(got.length, name).toBe(want.length);
+    const scale = Math.max(...want.map(Math.abs));
+    expect(scale, name).toBeGreaterThan(0);
+    const worst = Math.max(...got.map((value, i) => Math.abs(value - want[i]!)));
+    expect(worst / scale, name).toBeLessThanOrEqual(1e-4);
+  }
+  expect(pageErrors()).toEqual([]);
+}, 600_000);
+
 test('user files: a malformed JSONL line is named; example text renders as text, never as HTML', async () => {
+  await open('?demo=micro');
   const vocabSize = (JSON.parse(readFileSync('public/data/micro/tokenizer.json', 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
   const { model } = seededDemoModel('micro', Math.max(...Object.values(vocabSize)) + 1, 512);
   const modelBytes = Buffer.from(serializeModel(model));

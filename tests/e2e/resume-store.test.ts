@@ -1,8 +1,8 @@
 /**
  * Resumable runs in a real browser: the engine (CPU float64) checkpoints into Chromium's IndexedDB after every chunk;
- * the page is reloaded in the middle of the lambda stage (killing the run, possibly mid-transaction); after the
- * reload the store offers the run and its checkpoint, the run resumes in that stage, and the final scores equal an
- * uninterrupted run's bit for bit.
+ * the page is reloaded in the middle of the lambda stage (the run holds after its first Λ checkpoint, so the reload
+ * lands there whatever the machine's speed); after the reload the store offers the run and its checkpoint, the run
+ * resumes in that stage, and the final scores equal an uninterrupted run's bit for bit.
  *
  * The page side (tests/fixtures/store/resume-page.ts) runs the engine on the page's main thread, so this test covers
  * the store + engine + reload path alone; tests/e2e/runs.test.ts covers the same through the engine worker and the UI.
@@ -35,8 +35,8 @@ test('a run interrupted by a page reload mid-stage resumes from IndexedDB to bit
   const reference: RunSummary = await referenceRun();
   const { page, errors } = await openPage(served);
   await page.addScriptTag({ content: pageScript });
-  const runId = await page.evaluate(() => iwbResume.startRun(25));
-  await page.waitForFunction(() => iwbResume.status.lastCheckpointStage === 'lambda', undefined, { timeout: 120_000, polling: 10 });
+  const runId = await page.evaluate(() => iwbResume.startRun());
+  await page.waitForFunction(() => iwbResume.status.lastCheckpointStage === 'lambda', undefined, { timeout: 240_000, polling: 100 });
   await page.reload();
 
   await page.addScriptTag({ content: pageScript });

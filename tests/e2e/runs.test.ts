@@ -1,38 +1,36 @@
 /**
  * Stored runs on the page, in headless Chromium: a micro-demo run (CPU backend) is kept in IndexedDB and listed;
- * it exports as an .iwb download; deleting it removes it; importing the downloaded file shows the same top-k
- * results read-only; a corrupted copy is refused with the decoder's message and stores nothing. Then a run
- * interrupted by a reload is offered for resume, resumes, and ends with the uninterrupted run's scores.
+ * its scores equal the same run computed in Node; it exports as an .iwb download; deleting it removes it; importing
+ * the downloaded file shows the same top-k results read-only; a corrupted copy is refused with the decoder's message
+ * and stores nothing. A run interrupted by a reload (at a point the test holds it: `?hold=lambda`) is offered for
+ * resume, resumes, and ends with an uninterrupted run's scores. Each test opens its own page (its own browser
+ * context, so its own IndexedDB) and depends on no other test.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { encodeBundle } from '../../src/store/bundle';
 import { openPage, servePage, type Served } from '../helpers/browser';
+import { bundleRowIds, tensorBytes, tensorValues } from '../helpers/bundle-file';
+import { cli } from '../helpers/cli';
 
 let served: Served;
 let page: Page;
 let errors: string[];
-/** The first run's export: the reference scores for the resumed run. */
-let firstBundle: Buffer;
 
 beforeAll(async () => {
   served = await servePage();
-  ({ page, errors } = await openPage(served, '?demo=micro'));
-  page.on('dialog', (dialog) => void dialog.accept());
 });
 afterAll(async () => {
   await served?.close();
 });
 
-/** A tensor's raw bytes in a safetensors file (8-byte little-endian header length, JSON header, data). */
-function tensorBytes(file: Buffer, name: string): Buffer {
-  const headerLength = Number(file.readBigUInt64LE(0));
-  const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
-  const entry = header[name];
-  if (!entry) throw new Error(`bundle has no tensor '${name}'`);
-  expect(entry.dtype).toBe('F64');
-  return file.subarray(8 + headerLength + entry.data_offsets[0], 8 + headerLength + entry.data_offsets[1]);
+async function open(query: string): Promise<void> {
+  ({ page, errors } = await openPage(served, query));
+  page.on('dialog', (dialog) => void dialog.accept());
 }
 
 async function exportFirstRow(): Promise<Buffer> {
@@ -65,24 +63,77 @@ function pageErrors(): string[] {
 
 const rows = () => page.locator('run-library tr[data-run-id]');
 
-/** [train id, score text] of the helpful and harmful lists under `scope`. */
+/** [train id, score text, list kind] of the helpful and harmful lists under `scope`. */
 async function ranking(scope: string): Promise<string[][]> {
   await page.locator(`${scope} influence-list li`).first().waitFor({ timeout: 30_000 });
   return page.locator(`${scope} influence-list li`).evaluateAll((items) =>
-    items.map((li) => [li.getAttribute('data-train-id') ?? '', li.querySelector('[data-score]')?.textContent ?? '']),
+    items.map((li) => [
+      li.getAttribute('data-train-id') ?? '',
+      li.querySelector('[data-score]')?.textContent ?? '',
+      ((li.getRootNode() as ShadowRoot).host?.getAttribute('kind')) ?? '',
+    ]),
   );
 }
 
 async function runMicroDemoOnCpu(): Promise<void> {
   await page.locator('run-controls select#backend').selectOption('cpu');
   await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('[data-run="done"]').waitFor({ timeout: 120_000 });
+  await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
 }
 
-test('a finished run is stored, exports as .iwb, deletes, and the bundle opens read-only with the same top-k', async () => {
+/** The checkpoint record IndexedDB holds for the page's one run (null: none). */
+function storedCheckpointStage(): Promise<string | null> {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('influence-workbench');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    if (!db.objectStoreNames.contains('checkpoints')) return null;
+    const all = await new Promise<{ stage: string }[]>((resolve) => {
+      const request = db.transaction('checkpoints').objectStore('checkpoints').getAll();
+      request.onsuccess = () => resolve(request.result as { stage: string }[]);
+    });
+    db.close();
+    return all[0]?.stage ?? null;
+  });
+}
+
+interface NodeSummary {
+  queries: { id: string; helpful: { id: string; influence: number }[]; harmful: { id: string; influence: number }[] }[];
+  benchmarks: { benchmark: string; helpful: { id: string; influence: number }[]; harmful: { id: string; influence: number }[] }[];
+}
+
+/** The same micro-demo run computed in Node by `iwb attribute` (CPU float64), as its --json summary. */
+async function nodeMicroRun(): Promise<NodeSummary> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'iwb-e2e-'));
+  try {
+    const out = path.join(dir, 'summary.json');
+    const { code, stderr } = await cli(['attribute', '--demo', 'micro', '--backend', 'cpu', '--quiet', '--json', out]);
+    expect(code, stderr).toBe(0);
+    return JSON.parse(await readFile(out, 'utf8')) as NodeSummary;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** |a − b| relative to the largest |score| of the run: batching sums float64 terms in another order. */
+const RELATIVE = 1e-9;
+
+test('a finished run is stored with the scores Node computes, exports as .iwb, deletes, and reopens read-only', async () => {
+  await open('?demo=micro');
   await page.locator('run-library [data-no-runs]').waitFor({ timeout: 30_000 });
-  await runMicroDemoOnCpu();
+  const [node] = await Promise.all([nodeMicroRun(), runMicroDemoOnCpu()]);
   const live = await ranking('workbench-app > influence-results');
+
+  // The page's first benchmark view lists Node's top examples for that benchmark, with Node's values.
+  const shownValues = await page.locator('workbench-app > influence-results influence-list[kind="helpful"] [data-score]')
+    .evaluateAll((spans) => spans.map((span) => Number(span.getAttribute('data-value'))));
+  const nodeHelpful = node.benchmarks[0]!.helpful;
+  expect(shownValues.length).toBeGreaterThan(0);
+  const scale = Math.max(...node.queries.flatMap((q) => [...q.helpful, ...q.harmful].map((r) => Math.abs(r.influence))));
+  expect(live.filter(([, , kind]) => kind === 'helpful').map(([id]) => id)).toEqual(nodeHelpful.slice(0, shownValues.length).map((r) => r.id));
+  shownValues.forEach((value, i) => expect(Math.abs(value - nodeHelpful[i]!.influence)).toBeLessThanOrEqual(RELATIVE * scale));
 
   await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(1);
   const row = rows().first();
@@ -100,8 +151,18 @@ test('a finished run is stored, exports as .iwb, deletes, and the bundle opens r
   const [download] = await Promise.all([page.waitForEvent('download'), rows().first().locator('button[data-action="export"]').click()]);
   expect(download.suggestedFilename()).toBe('my _b_micro_b_ run.iwb');
   const bundle = readFileSync((await download.path())!);
-  firstBundle = bundle;
   expect(tensorBytes(bundle, 'scores.tau').byteLength).toBe(4 * 16 * 8);
+  // Every score Node ranks in its top 10 per query is the stored run's, to float64 summation order.
+  const influence = tensorValues(bundle, 'scores.influence');
+  const ids = bundleRowIds(bundle);
+  expect(ids.query).toEqual(node.queries.map((q) => q.id));
+  for (const [qi, query] of node.queries.entries()) {
+    for (const { id, influence: expected } of [...query.helpful, ...query.harmful]) {
+      const ti = ids.train.indexOf(id);
+      expect(ti, id).toBeGreaterThanOrEqual(0);
+      expect(Math.abs(influence[qi * ids.train.length + ti]! - expected), `${query.id} ← ${id}`).toBeLessThanOrEqual(RELATIVE * scale);
+    }
+  }
 
   await rows().first().locator('button[data-action="delete"]').click();
   await page.locator('run-library [data-no-runs]').waitFor({ timeout: 10_000 });
@@ -125,36 +186,34 @@ test('a finished run is stored, exports as .iwb, deletes, and the bundle opens r
 });
 
 test('a run interrupted by a reload is offered for resume and ends with the uninterrupted scores', async () => {
+  // The reference: the same run, uninterrupted, in this test's own page.
+  await open('?demo=micro');
+  await runMicroDemoOnCpu();
   const uninterrupted = await ranking('workbench-app > influence-results');
+  const stagesRun = async () => (await page.locator('[data-run="done"] [data-stages-run]').getAttribute('data-stages-run'))!.split(' ');
+  const allStages = await stagesRun();
+  expect(allStages.slice(0, 3)).toEqual(['covariance', 'eigen', 'lambda']);
+  const reference = await exportFirstRow();
   await rows().first().locator('button[data-action="delete"]').click();
   await page.locator('run-library [data-no-runs]').waitFor({ timeout: 10_000 });
+
+  // ?hold=lambda: the run waits after its first Λ checkpoint is stored, so the interruption lands there on any
+  // machine, fast or slow; the test waits for that checkpoint record itself, not for a stage shown in passing.
+  await page.goto(`${served.url}?demo=micro&hold=lambda`);
   await page.locator('run-controls select#backend').selectOption('cpu');
   await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('attribution-progress [data-progress-stage]', { hasText: 'lambda' }).waitFor({ timeout: 120_000 });
-  await page.reload();
+  await expect.poll(storedCheckpointStage, { timeout: 240_000, interval: 250 }).toBe('lambda');
+  await page.goto(`${served.url}?demo=micro`); // a reload, without the hold
 
   await page.locator('run-library [data-resume-offer]').waitFor({ timeout: 30_000 });
   expect(await rows().count()).toBe(1);
-  // Left 'running' with a checkpoint from the stage it was in (or the eigendecomposition just before it).
   expect(await rows().first().getAttribute('data-status')).toBe('running');
-  expect(await rows().first().locator('[data-run-status]').textContent()).toMatch(/^running \((eigen|lambda)\)$/);
-  // Every stage the progress shows from here on: a resume carries on, it does not fit the covariances again.
-  await page.evaluate(() => {
-    const seen: string[] = [];
-    (window as unknown as { iwbStages: string[] }).iwbStages = seen;
-    setInterval(() => {
-      const progress = document.querySelector('workbench-app')?.shadowRoot?.querySelector('attribution-progress');
-      const stage = progress?.shadowRoot?.querySelector('[data-progress-stage]')?.textContent?.trim();
-      if (stage && seen.at(-1) !== stage) seen.push(stage);
-    }, 2);
-  });
+  expect(await rows().first().locator('[data-run-status]').textContent()).toBe('running (lambda)');
   await rows().first().locator('button[data-action="resume"]').click();
-  await page.locator('[data-run="done"]').waitFor({ timeout: 120_000 });
-  const stages = await page.evaluate(() => (window as unknown as { iwbStages: string[] }).iwbStages);
-  // The first engine stage is the checkpoint's (or the one after it, when that stage had just finished).
-  const engineStages = stages.filter((stage) => stage !== 'loading data' && stage !== 'preparing the model');
-  expect(engineStages[0], stages.join(' → ')).toMatch(/^(eigen|lambda|query|scores)/);
-  expect(stages).not.toContain('covariance');
+  await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
+  // Every engine stage the resumed session ran, from the worker's progress events: it carries on in Λ and never
+  // fits the covariances or decomposes them again.
+  expect(await stagesRun()).toEqual(allStages.slice(allStages.indexOf('lambda')));
   expect(await ranking('workbench-app > influence-results')).toEqual(uninterrupted);
   await expect.poll(() => page.locator('run-library tr[data-status="complete"]').count()).toBe(1);
   expect(await page.locator('run-library [data-resume-offer]').count()).toBe(0);
@@ -164,11 +223,15 @@ test('a run interrupted by a reload is offered for resume and ends with the unin
   expect(await ranking('run-library')).toEqual(uninterrupted);
   // Bitwise on the CPU backend: the resumed run's float64 scores are the uninterrupted run's.
   const resumed = await exportFirstRow();
-  for (const name of ['scores.tau', 'scores.influence', 'scores.self_tau']) expect(tensorBytes(resumed, name).equals(tensorBytes(firstBundle, name))).toBe(true);
+  for (const name of ['scores.tau', 'scores.influence', 'scores.self_tau']) {
+    expect(tensorBytes(resumed, name).equals(tensorBytes(reference, name)), name).toBe(true);
+  }
   expect(pageErrors()).toEqual([]);
 });
 
 test("a bundle dropped on the page opens read-only; its text renders as text, never as HTML", async () => {
+  await open('?demo=micro');
+  await page.locator('run-library [data-no-runs]').waitFor({ timeout: 30_000 });
   const injected = '<img src=x onerror="window.__iwbInjected = 1"><b>bold?</b>';
   const shared = Buffer.from(await encodeBundle({
     model: null,
@@ -197,7 +260,7 @@ test("a bundle dropped on the page opens read-only; its text renders as text, ne
   }, shared.toString('base64'));
   await page.locator('run-library [data-drop]').dispatchEvent('drop', { dataTransfer: transfer });
   await page.locator('run-library section[data-viewed-run] h2', { hasText: 'dropped' }).waitFor({ timeout: 30_000 });
-  expect(await ranking('run-library')).toEqual([['evil', '+1.5000'], ['plain', '-0.2500']]);
+  expect(await ranking('run-library')).toEqual([['evil', '+1.5000', 'helpful'], ['plain', '-0.2500', 'harmful']]);
   const texts = await page.locator('run-library influence-list [data-text]').allTextContents();
   expect(texts[0]).toBe(`${injected}\n→ </pre><script>window.__iwbInjected = 2</script>`);
   expect(await page.locator('run-library influence-list img, run-library influence-list b, run-library influence-list script').count()).toBe(0);

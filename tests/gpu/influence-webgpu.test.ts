@@ -2,8 +2,9 @@
  * The influence pipeline on the WebGPU float32 backend (Dawn + SwiftShader here) against the CPU float64 pipeline and
  * against kronfluence itself, on the kronfluence fixture models (d ≤ 17, so SwiftShader stays quick):
  *  - the same run (default settings: sampled labels, per-token) on both backends: Spearman ≥ 0.99 per query, at least
- *    9 of the top 10 training examples in common, per-token scores that rank like the CPU's, and the same damping;
- *  - ekfac: parity with kronfluence's pairwise and self scores, Spearman ≥ 0.99 per query.
+ *    9 of the top 10 training examples in common, and by value: pairwise, self and per-token scores within 1e-4 of the
+ *    largest score (one case 1e-3, explained below), damping within 1e-5 relative;
+ *  - ekfac: parity with kronfluence's pairwise and self scores, Spearman ≥ 0.99 per query and values within 2e-5.
  * Measured on SwiftShader: against kronfluence, max relative difference 3.9e-6 (mlp) and 8.7e-7 (token LM), Spearman
  * ≥ 0.9998; GPU vs CPU ekfac with sampled labels, Spearman ≥ 0.9999 and 10 of the top 10 for every query.
  */
@@ -13,7 +14,7 @@ import { webGpuBackend } from '../../src/linalg/webgpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
 import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type CheckpointStore, type ProgressEvent, type RunCheckpoint, type Strategy } from '../../src/influence/types';
 import type { Backend } from '../../src/linalg/backend';
-import { row, spearman } from '../helpers/exact-dense';
+import { maxRelativeError, row, spearman } from '../helpers/exact-dense';
 import { mlpClassifierFixture, tokenLmFixture, type Fixture } from '../helpers/exact-kronfluence';
 import { ExactGradientSource } from '../helpers/exact-source';
 import { testGpu } from '../helpers/gpu';
@@ -45,7 +46,23 @@ async function compareBackends(fixture: Fixture, strategy: Strategy): Promise<vo
   }
   expect(spearman(onGpu.selfTau, onCpu.selfTau)).toBeGreaterThanOrEqual(0.99);
   expect(spearman(onGpu.tauPerToken!.values, onCpu.tauPerToken!.values)).toBeGreaterThanOrEqual(0.99);
-  onGpu.layers.forEach((layer, l) => expect(Math.abs(layer.damping - onCpu.layers[l].damping)).toBeLessThanOrEqual(1e-3 * onCpu.layers[l].damping));
+  // By value, not only by rank: a bug that scaled every score would pass the rank checks above.
+  const measured = {
+    pairwise: maxRelativeError(onGpu.tau, onCpu.tau),
+    self: maxRelativeError(onGpu.selfTau, onCpu.selfTau),
+    perToken: maxRelativeError(onGpu.tauPerToken!.values, onCpu.tauPerToken!.values),
+  };
+  // Measured on SwiftShader, relative to the largest score: identity/diagonal ≤ 1.7e-7, K-FAC ≤ 1.7e-6, EK-FAC on the
+  // token LM ≤ 5.7e-7 — and EK-FAC on the MLP classifier 4.3e-4 (pairwise) / 1.2e-4 (self): its sampled-label Λ has
+  // mean ≈ 3e-4, so the heuristic δ ≈ 3e-5 is far below max Λ and float32 rounding of Λ in the rotated basis is
+  // amplified by 1/(Λ + δ). That case has its own bar; every other stays at 1e-4.
+  const bar = strategy === 'ekfac' && fixture === fixtures.mlp_classifier ? 1e-3 : 1e-4;
+  expect(measured.pairwise, 'pairwise').toBeLessThanOrEqual(bar);
+  expect(measured.self, 'self').toBeLessThanOrEqual(bar);
+  expect(measured.perToken, 'per-token').toBeLessThanOrEqual(bar);
+  onGpu.layers.forEach((layer, l) => {
+    expect(Math.abs(layer.damping - onCpu.layers[l].damping), layer.name).toBeLessThanOrEqual(1e-5 * Math.abs(onCpu.layers[l].damping));
+  });
 }
 
 describe('WebGPU float32 pipeline against the CPU float64 pipeline', () => {
@@ -73,6 +90,9 @@ describe('WebGPU float32 EK-FAC', () => {
       const [queries, train] = reference.shape;
       for (let q = 0; q < queries; q++) expect(spearman(row(result.tau, q, train), row(reference.data, q, train)), `query ${q}`).toBeGreaterThanOrEqual(0.99);
       expect(spearman(result.selfTau, fixture.reference.self[0].total.data)).toBeGreaterThanOrEqual(0.99);
+      // Values (measured 3.9e-6 for the MLP and 8.7e-7 for the token LM, relative to the largest score).
+      expect(maxRelativeError(result.tau, reference.data)).toBeLessThanOrEqual(2e-5);
+      expect(maxRelativeError(result.selfTau, fixture.reference.self[0].total.data)).toBeLessThanOrEqual(2e-5);
     });
   }
 });

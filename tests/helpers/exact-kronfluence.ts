@@ -1,18 +1,18 @@
 /**
- * The kronfluence reference fixtures (../shared/fixtures/kronfluence, see its README) as ExactModels: weights read
+ * The kronfluence reference fixtures (tests/fixtures/kronfluence, see its README) as ExactModels: weights read
  * through the store's safetensors codec, data from data.json, and kronfluence's own factors and scores through the
  * store's kronfluence import.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { importKronfluence, type KronfluenceImport } from '../../src/store/kronfluence';
 import { nodeDirectorySource } from '../../src/store/node-file-source';
 import { readSafetensors, tensorToFloat64 } from '../../src/store/safetensors';
 import type { ExampleMeta, ExampleSet } from '../../src/influence/types';
+import { KRONFLUENCE_FIXTURES } from './fixtures';
 import { chainModel, tokenLmModel, type LinearParams, type TokenSequence } from './exact-models';
 import type { ExactModel } from './exact-source';
 
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/kronfluence', import.meta.url));
+export const FIXTURES = KRONFLUENCE_FIXTURES;
 
 async function weights(name: string): Promise<Map<string, Float64Array>> {
   // A plain Uint8Array copy: Node's Buffer.slice() is a view, which typed-array decoding must not be handed.

@@ -1,10 +1,18 @@
-/** `iwb attribute --kronfluence-out DIR` and `--factors DIR`: a run's factors go out in kronfluence's layout and come back. */
+/**
+ * `iwb attribute --kronfluence-out DIR` and `--factors DIR`: a run's factors go out in kronfluence's layout and come
+ * back; kronfluence's own factor directory (tests/fixtures/kronfluence) scores its model through the CLI to
+ * kronfluence's own pairwise scores. Each test makes the folders it reads.
+ */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { moduleNameOfLayer } from '../../src/cli/kronfluence-dirs';
+import { buildKronfluenceTokenLm } from '../../src/models/kronfluence';
+import { serializeModel } from '../../src/onnx/protobuf';
 import { cli } from '../helpers/cli';
+import { maxRelativeError } from '../helpers/exact-dense';
+import { fixtureData, fixtureWeights, kronfluenceReference, FIXTURES } from '../helpers/exact-kronfluence';
 import type { RunSummary } from '../../src/cli/summary';
 import { readSafetensors } from '../../src/store/safetensors';
 import { tensorToArray } from '../../src/store/tensor-values';
@@ -50,16 +58,39 @@ test('factors written in kronfluence layout score the same run again without fit
 }, 180_000);
 
 test('--factors with modules that do not match the model names the layer and what the files have', async () => {
-  const bad = path.join(dir, 'bad');
-  const out = path.join(dir, 'kf');
-  // Copy the exported factors under a module name the model does not have.
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(path.join(bad, 'factors_ekfac'), { recursive: true });
-  for (const file of ['activation_covariance', 'gradient_covariance', 'num_activation_covariance_processed', 'num_gradient_covariance_processed']) {
-    const text = readFileSync(path.join(out, 'factors_ekfac', `${file}.safetensors`));
-    writeFileSync(path.join(bad, 'factors_ekfac', `${file}.safetensors`), Buffer.from(text.toString('latin1').replaceAll('h.0.mlp.c_fc', 'h.0.mlp.zz_a'), 'latin1'));
-  }
-  const { code, stderr } = await cli(['attribute', '--demo', 'micro', '--backend', 'cpu', '--quiet', '--factors', bad]);
+  // kronfluence's token_lm factors (modules up, down, unembed) offered for the micro demo's GPT.
+  const factors = path.join(FIXTURES, 'token_lm', 'kronfluence', 'token_lm');
+  const { code, stderr } = await cli(['attribute', '--demo', 'micro', '--backend', 'cpu', '--quiet', '--factors', factors]);
   expect(code).not.toBe(0);
-  expect(stderr).toMatch(/--factors .*no factors for layer "\/h\.0\/mlp\/c_fc\/MatMul" \(module "h\.0\.mlp\.c_fc"\); the files have/);
+  expect(stderr).toMatch(
+    /--factors .*no factors for layer "\/h\.0\/mlp\/c_fc\/MatMul" \(module "h\.0\.mlp\.c_fc"\); the files have .*up/,
+  );
+}, 180_000);
+
+test("kronfluence's own factor directory scores its token LM through the CLI to kronfluence's pairwise scores", async () => {
+  // The fixture's model as ONNX (float64), its data as pre-tokenized JSONL, its factors_ekfac/ as kronfluence wrote it.
+  const work = mkdtempSync(path.join(tmpdir(), 'iwb-kf-real-'));
+  try {
+    const model = path.join(work, 'token_lm.onnx');
+    writeFileSync(model, serializeModel(buildKronfluenceTokenLm(await fixtureWeights('token_lm'))));
+    const data = (await fixtureData('token_lm')) as Record<'train' | 'queries', { input_ids: number[]; prompt_len: number }[]>;
+    const jsonl = (rows: typeof data.train) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    writeFileSync(path.join(work, 'train.jsonl'), jsonl(data.train));
+    writeFileSync(path.join(work, 'queries.jsonl'), jsonl(data.queries));
+    const out = path.join(work, 'ours');
+    const { code, stderr } = await cli([
+      'attribute', '--model', model, '--train', path.join(work, 'train.jsonl'), '--queries', path.join(work, 'queries.jsonl'),
+      '--backend', 'cpu', '--track', '.', '--quiet',
+      '--factors', path.join(FIXTURES, 'token_lm', 'kronfluence', 'token_lm'), '--kronfluence-out', out,
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const pairwise = readSafetensors(new Uint8Array(readFileSync(path.join(out, 'scores_pairwise', 'pairwise_scores.safetensors'))));
+    const ours = tensorToArray(pairwise.tensors.get('all_modules')!) as Float64Array;
+    const reference = await kronfluenceReference('token_lm');
+    expect(ours.length).toBe(6 * 40);
+    expect(maxRelativeError(ours, reference.pairwise[0]!.total.data)).toBeLessThan(1e-9);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }, 180_000);

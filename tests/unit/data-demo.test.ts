@@ -4,14 +4,26 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemoDataset, fetchSource, type DemoDataset, type Example } from '../../src/data/dataset';
-import { gsm8kRow, mbppRow, mbppSplit, normalizeCode, stripCalculatorAnnotations, subsample } from '../../src/data/demo-build';
+import {
+  gsm8kRow, mbppRow, mbppSplit, normalizeCode, stripCalculatorAnnotations, subsample, type Gsm8kRecord, type MbppRecord,
+} from '../../src/data/demo-build';
 import { codeDifficulty, codeScore, codeShape, gsm8kSteps, mathDifficulty } from '../../src/data/difficulty';
 import { nodeSource } from '../../src/data/node-source';
 import { TOKEN_CATEGORIES } from '../../src/data/categories';
+import { readFixtureText } from '../helpers/fixtures';
 
 const publicDir = fileURLToPath(new URL('../../public/', import.meta.url));
-const sharedData = new URL('../../../shared/data/', import.meta.url);
-const rawLines = (p: string): string[] => readFileSync(new URL(p, sharedData), 'utf8').trim().split('\n');
+/** The committed sample of raw records (tests/fixtures/raw-data): GSM8K train by line number, MBPP by task id. */
+const jsonLines = (file: string): unknown[] => readFixtureText(file).trim().split('\n').map((l) => JSON.parse(l));
+const gsmTrainByLine = new Map(
+  (jsonLines('raw-data/gsm8k-train-sample.jsonl') as { line: number; record: Gsm8kRecord }[]).map((r) => [r.line, r.record]),
+);
+const mbppByTask = new Map((jsonLines('raw-data/mbpp-sample.jsonl') as MbppRecord[]).map((r) => [r.task_id, r]));
+function sampled<K, V>(map: Map<K, V>, key: K, what: string): V {
+  const value = map.get(key);
+  if (!value) throw new Error(`${what} ${String(key)} is not in the committed raw-data sample; rerun scripts/build-test-fixtures.ts`);
+  return value;
+}
 
 /** The invariants every example must satisfy for the engine. */
 function checkExample(ex: Example, vocabSize: number): void {
@@ -115,12 +127,11 @@ describe('demo dataset (public/data, public/tokenizer)', () => {
   });
 
   it('reproduces each row from the raw record it names', () => {
-    const gsmTrain = rawLines('gsm8k/train.jsonl');
-    const mbpp = rawLines('mbpp/mbpp.jsonl').map((l) => JSON.parse(l));
     for (const ex of [...ds.train.slice(0, 50), ...ds.train.slice(-50)]) {
+      const line = Number(ex.id.slice(12));
       const expected = ex.id.startsWith('gsm8k-train-')
-        ? gsm8kRow(JSON.parse(gsmTrain[Number(ex.id.slice(12))]!), 'train', Number(ex.id.slice(12)))
-        : mbppRow(mbpp[Number(ex.id.slice(5)) - 1]);
+        ? gsm8kRow(sampled(gsmTrainByLine, line, 'GSM8K train line'), 'train', line)
+        : mbppRow(sampled(mbppByTask, Number(ex.id.slice(5)), 'MBPP task'));
       expect({ id: ex.id, prompt: ex.prompt, response: ex.response, difficulty: ex.difficulty }).toEqual({
         id: expected.id, prompt: expected.prompt, response: expected.response, difficulty: expected.difficulty,
       });
@@ -130,7 +141,7 @@ describe('demo dataset (public/data, public/tokenizer)', () => {
 
 describe('demo rows from raw records', () => {
   it('GSM8K: calculator annotations removed, steps counted before "####"', () => {
-    const raw = JSON.parse(rawLines('gsm8k/train.jsonl')[0]!) as { question: string; answer: string };
+    const raw = sampled(gsmTrainByLine, 0, 'GSM8K train line');
     const row = gsm8kRow(raw, 'train', 0);
     expect(row.id).toBe('gsm8k-train-00000');
     expect(row.response).toBe('Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.\n#### 72');
@@ -141,7 +152,7 @@ describe('demo rows from raw records', () => {
   });
 
   it('MBPP: first test in the prompt, code normalised, size-and-structure score', () => {
-    const raw = JSON.parse(rawLines('mbpp/mbpp.jsonl')[600]!);
+    const raw = sampled(mbppByTask, 601, 'MBPP task');
     const row = mbppRow(raw);
     expect(row.id).toBe('mbpp-601');
     expect(row.prompt).toBe(

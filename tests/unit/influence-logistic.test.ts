@@ -7,9 +7,13 @@
  *    and it depends on the data: measured 0.984 here (seed 5, feature scales 0.6^k); with data seeds 1–4 it was
  *    0.953–0.981, and with isotropic features 0.95–0.977 — the bar is met on this problem, not on every problem;
  *  - the sign and scale convention against actual retraining: up-weighting training example n by ε and re-solving
- *    changes the query's mean log-likelihood by ε · I(n) / N (EK-FAC's Λ is a per-sequence mean, so its H is GGN/N);
+ *    changes the query's mean log-likelihood by ε · I(n) / N (EK-FAC's Λ is a per-sequence mean, so its H is GGN/N):
+ *    every 4th example, one query, Pearson ≥ 0.99, slope 0.8–1.0;
+ *  - leave-one-out retraining: removing example n (every 2nd of 120) and re-solving changes each of 6 queries'
+ *    log-likelihoods by about −I(n)/N: Pearson ≥ 0.98, slope 0.9–1.1;
  *  - the linear datamodeling score (the field's ground truth): over 24 random 50% subsets retrained to optimum, the
- *    Spearman correlation between a subset's summed influence and the retrained query log-likelihood, ≥ 0.9 per query.
+ *    Spearman correlation between a subset's summed influence and the retrained query log-likelihood, ≥ 0.96 per
+ *    query and ≥ 0.975 on average.
  */
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
@@ -156,10 +160,37 @@ describe('multiclass logistic regression', () => {
       measured.push((TRAIN * (logProbabilities(retrained, queries.x[0])[queries.y[0]] - baseline)) / epsilon);
       predicted.push(result.influence[n]);
     }
-    expect(pearson(predicted, measured)).toBeGreaterThanOrEqual(0.95);
     const slope = dot(predicted, measured) / dot(predicted, predicted);
-    expect(slope).toBeGreaterThan(0.5);
-    expect(slope).toBeLessThan(2);
+    // Measured (data seed 5): Pearson 0.997, slope 0.877 (EK-FAC's GGN slightly overestimates the response here).
+    expect(pearson(predicted, measured)).toBeGreaterThanOrEqual(0.99);
+    expect(slope).toBeGreaterThan(0.8);
+    expect(slope).toBeLessThan(1.0);
+  });
+
+  it('leave-one-out: removing example n and retraining changes the query log-likelihood by about −I(n)/N', async () => {
+    const result = await runAttribution(
+      { ...DEFAULT_CONFIG, strategy: 'ekfac', damping: { kind: 'absolute', value: DAMPING } },
+      { backend: new CpuBackend(), source: new ExactGradientSource(model(optimum)), trainSet: set('train', TRAIN), querySet: set('query', QUERIES) },
+    );
+    const actual: number[] = [];
+    const predicted: number[] = [];
+    for (let n = 0; n < TRAIN; n += 2) {
+      const weights = new Float64Array(TRAIN).fill(1);
+      weights[n] = 0;
+      const retrained = fit(weights, optimum);
+      for (let q = 0; q < QUERIES; q++) {
+        const change = logProbabilities(retrained, queries.x[q])[queries.y[q]] - logProbabilities(optimum, queries.x[q])[queries.y[q]];
+        actual.push(change);
+        predicted.push(-result.influence[q * TRAIN + n] / TRAIN);
+      }
+    }
+    const correlation = pearson(predicted, actual);
+    const slope = dot(predicted, actual) / dot(predicted, predicted);
+    // Measured (data seed 5; 60 removals × 6 queries): Pearson 0.991, slope 0.981.
+    expect(actual).toHaveLength((TRAIN / 2) * QUERIES);
+    expect(correlation).toBeGreaterThanOrEqual(0.98);
+    expect(slope).toBeGreaterThan(0.9);
+    expect(slope).toBeLessThan(1.1);
   });
 });
 
@@ -179,7 +210,8 @@ describe('linear datamodeling score', () => {
       const actual = retrained.map((theta) => logProbabilities(theta, queries.x[q])[queries.y[q]]);
       lds.push(spearman(predicted, actual));
     }
-    // Measured: 0.970–0.987 per query (mean 0.980).
-    expect(Math.min(...lds)).toBeGreaterThanOrEqual(0.9);
+    // Measured (data seed 5, subset seed 99): 0.970–0.987 per query, mean 0.980. The bars hold for these seeds.
+    expect(Math.min(...lds)).toBeGreaterThanOrEqual(0.96);
+    expect(lds.reduce((a, b) => a + b, 0) / lds.length).toBeGreaterThanOrEqual(0.975);
   });
 });

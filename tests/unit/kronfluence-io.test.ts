@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { KRONFLUENCE_FIXTURES } from '../helpers/fixtures';
 import { browserFileSource, memoryFileSource } from '../../src/store/file-source';
 import { KronfluenceError, exportKronfluenceFactors, exportKronfluenceScores, importKronfluence } from '../../src/store/kronfluence';
 import { nodeDirectorySource, writeFilesToDirectory } from '../../src/store/node-file-source';
@@ -11,7 +11,7 @@ import { readSafetensors, writeSafetensors } from '../../src/store/safetensors';
 import { floatTensor } from '../../src/store/tensor-values';
 import { activationCovariance, gradientCovariance, type HostMatrix } from '../../src/store/types';
 
-const fixtures = fileURLToPath(new URL('../../../shared/fixtures/kronfluence/', import.meta.url));
+const fixtures = `${KRONFLUENCE_FIXTURES}/`;
 const kronfluenceDir = (model: string) => join(fixtures, model, 'kronfluence', model);
 const temporary: string[] = [];
 afterAll(async () => Promise.all(temporary.map((dir) => rm(dir, { recursive: true, force: true }))));

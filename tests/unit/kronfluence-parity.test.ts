@@ -1,5 +1,5 @@
 /**
- * Parity with kronfluence 1.0.1 on its own fixtures (../shared/fixtures/kronfluence): the same models (plain-TS float64
+ * Parity with kronfluence 1.0.1 on its own fixtures (tests/fixtures/kronfluence): the same models (plain-TS float64
  * forward/backward), data and settings (empirical Fisher, heuristic damping, summed loss, float64) reproduce
  * kronfluence's factors, pairwise scores and self scores on the CPU float64 backend.
  */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildKronfluenceMlpClassifier, buildKronfluenceTokenLm, KRONFLUENCE_MLP_CLASSIFIER, KRONFLUENCE_TOKEN_LM } from '../../src/models/kronfluence';
 import { buildMlpForward, initMlpWeights, linearRegressionConfig, logisticRegressionConfig, type MlpConfig } from '../../src/models/mlp';
@@ -8,8 +9,9 @@ import { DataType } from '../../src/onnx/ir';
 import { parseModel, serializeModel } from '../../src/onnx/protobuf';
 import { ModelSession, padBatch } from '../../src/onnx/runtime';
 import { readSafetensors, tensorToFloat64 } from '../../src/store/safetensors';
+import { KRONFLUENCE_FIXTURES } from '../helpers/fixtures';
 
-const fixtures = new URL('../../../shared/fixtures/kronfluence/', import.meta.url);
+const fixtures = pathToFileURL(`${KRONFLUENCE_FIXTURES}/`);
 const sessions: ModelSession[] = [];
 afterAll(async () => Promise.all(sessions.map((s) => s.release())));
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../../src/store/safetensors';
 import { tensorFromArray, tensorToArray } from '../../src/store/tensor-values';
+import { fixturePath } from '../helpers/fixtures';
 
 test('tensors read from a Node Buffer (pooled, non-zero byteOffset) decode to their own values', () => {
   const values = Float64Array.from([1.5, -2.25, 3e-300, 7]);
@@ -15,7 +16,7 @@ test('tensors read from a Node Buffer (pooled, non-zero byteOffset) decode to th
 });
 
 test('the kronfluence fixture weights read straight from readFileSync', () => {
-  const file = readSafetensors(readFileSync(new URL('../../../shared/fixtures/kronfluence/mlp_classifier/model.safetensors', import.meta.url)));
+  const file = readSafetensors(readFileSync(fixturePath('kronfluence/mlp_classifier/model.safetensors')));
   const fc1 = tensorToArray(file.tensors.get('fc1.weight')!) as Float64Array;
   const fc3 = tensorToArray(file.tensors.get('fc3.bias')!) as Float64Array;
   expect(fc1.length).toBe(16 * 6);

@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   DTYPE_BYTES, MAX_HEADER_BYTES, SafetensorsError, readSafetensors, tensorFromArray, tensorToArray, tensorToFloat64,
   writeSafetensors, type Dtype,
 } from '../../src/store/safetensors';
+import { readFixture } from '../helpers/fixtures';
 
-const fixtures = new URL('../../../shared/fixtures/kronfluence/', import.meta.url);
-const fixture = (path: string) => new Uint8Array(readFileSync(new URL(path, fixtures)));
+const fixture = (path: string) => new Uint8Array(readFixture(`kronfluence/${path}`));
 
 /** A file from a header (object or literal text) and a data section, with an optional forged length prefix. */
 function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), forgedLength?: bigint): Uint8Array {

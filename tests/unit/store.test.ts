@@ -2,7 +2,7 @@
 // test still gets its own factory (an empty browser profile), injected like the page injects the real one.
 import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadLatestCheckpoint, saveCheckpoint } from '../../src/store/checkpoints';
 import { SCHEMA_VERSION, WorkbenchStore, openWorkbenchDatabase, type StoreEnvironment } from '../../src/store/db';
 import { StorageQuotaError, ensureStorageFor, estimateRunStorage } from '../../src/store/quota';
@@ -55,9 +55,18 @@ describe('files and tensors in chunks', () => {
 describe('runs', () => {
   it('lists most recent first, renames, and deletes a run with all its records in one go', async () => {
     const store = await openStore();
-    const first = await createRun(store, NEW_RUN);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const second = await createRun(store, { ...NEW_RUN, name: 'second run' });
+    // Runs are ordered by their timestamps: give them distinct ones from a fake clock, not by sleeping.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    let first: Awaited<ReturnType<typeof createRun>>;
+    let second: typeof first;
+    try {
+      vi.setSystemTime(new Date('2020-01-01T10:00:00.000Z'));
+      first = await createRun(store, NEW_RUN);
+      vi.setSystemTime(new Date('2020-01-01T10:00:01.000Z'));
+      second = await createRun(store, { ...NEW_RUN, name: 'second run' });
+    } finally {
+      vi.useRealTimers();
+    }
     expect((await store.listRuns()).map((run) => run.id)).toEqual([second.id, first.id]);
     await store.renameRun(first.id, '  renamed  ');
     expect((await store.listRuns()).map((run) => run.name)).toEqual(['renamed', 'second run']);

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PRE_TOKENIZER_PATTERN, trainByteLevelBpe } from '../../src/data/bpe-trainer';
 import { DEMO_SPECIAL_TOKENS, TextTokenizer } from '../../src/data/tokenizer';
+import { readFixtureText } from '../helpers/fixtures';
 
 const readJson = (url: URL): unknown => JSON.parse(readFileSync(url, 'utf8'));
 const publicDir = new URL('../../public/', import.meta.url);
 const fixtures = new URL('../fixtures/data/', import.meta.url);
-const sharedData = new URL('../../../shared/data/', import.meta.url);
 
 const demo = TextTokenizer.fromJson(readJson(new URL('tokenizer/tokenizer.json', publicDir)));
 const pieces = (tok: TextTokenizer, text: string): string[] => tok.encode(text).map((id) => tok.decode([id]));
@@ -50,22 +50,30 @@ describe('demo tokenizer (public/tokenizer/tokenizer.json through @huggingface/t
     expect(text.slice(last[0], last[1])).toBe(' so');
   });
 
-  it('round-trips every GSM8K and MBPP text of ../shared/data exactly', () => {
+  it('round-trips every demo text (public/data) and every field of the committed raw GSM8K/MBPP sample exactly', () => {
     const texts: string[] = [];
-    for (const split of ['train', 'test']) {
-      for (const line of readFileSync(new URL(`gsm8k/${split}.jsonl`, sharedData), 'utf8').trim().split('\n')) {
-        const r = JSON.parse(line) as { question: string; answer: string };
-        texts.push(r.question, r.answer);
+    for (const file of ['data/train.jsonl', 'data/queries.jsonl']) {
+      for (const line of readFileSync(new URL(file, publicDir), 'utf8').trim().split('\n')) {
+        const r = JSON.parse(line) as { prompt: string; response: string };
+        texts.push(r.prompt, r.response);
       }
     }
-    for (const line of readFileSync(new URL('mbpp/mbpp.jsonl', sharedData), 'utf8').trim().split('\n')) {
+    // The raw records keep what the demo rows drop (calculator annotations, \r\n, test lists).
+    for (const line of readFixtureText('raw-data/gsm8k-train-sample.jsonl').trim().split('\n')) {
+      const { record } = JSON.parse(line) as { record: { question: string; answer: string } };
+      texts.push(record.question, record.answer);
+    }
+    for (const line of readFixtureText('raw-data/mbpp-sample.jsonl').trim().split('\n')) {
       const r = JSON.parse(line) as { text: string; code: string; test_list: string[] };
       texts.push(r.text, r.code, ...r.test_list);
     }
-    expect(texts.length).toBe(22_454);
+    // 2,972 training rows and 400 queries (two texts each), 51 GSM8K records (two), 51 MBPP tasks (text, code, 3 tests).
+    expect(texts.length).toBe(2 * (2972 + 400) + 2 * 51 + 51 * 5);
+    expect(texts.some((t) => t.includes('<<') && t.includes('>>'))).toBe(true);
+    expect(texts.some((t) => t.includes('\r\n'))).toBe(true);
     const failures = texts.filter((t) => demo.decode(demo.encode(t)) !== t);
     expect(failures).toEqual([]);
-  }, 180_000); // a few seconds alone; the margin is for a machine shared with other test runs
+  });
 });
 
 describe('vocabulary builder', () => {

@@ -25,9 +25,11 @@ window.trainPage = {
   async run(model, config, cancelAfterStep) {
     const progress: TrainProgress[] = [];
     try {
-      const outcome = await client.train({ model: Uint8Array.from(model), data: { demo: 'micro' }, config }, (step) => {
+      const outcome = await client.train({ model: Uint8Array.from(model), data: { demo: 'micro' }, config }, async (step) => {
         progress.push(step);
-        if (step.step === cancelAfterStep) void client.cancel();
+        // Awaited: the worker has taken the cancel before this step's acknowledgement lets its loop go on (the two
+        // travel on different message ports, so without the await their order is not guaranteed).
+        if (step.step === cancelAfterStep) await client.cancel();
       });
       return { progress, model: Array.from(outcome.model), history: outcome.history, sequences: outcome.sequences };
     } catch (error) {
