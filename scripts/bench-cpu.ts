@@ -45,7 +45,8 @@ function best(rounds: number, reps: number, work: () => void): Timing {
     const t = timed(() => {
       for (let i = 0; i < reps; i++) work();
     });
-    if (t.cpuSeconds / reps < result.cpuSeconds) result = { wallSeconds: t.wallSeconds / reps, cpuSeconds: t.cpuSeconds / reps };
+    if (t.cpuSeconds / reps < result.cpuSeconds)
+      result = { wallSeconds: t.wallSeconds / reps, cpuSeconds: t.cpuSeconds / reps };
   }
   return result;
 }
@@ -84,17 +85,39 @@ for (const size of args.quick ? [64, 128] : [128, 256, 512, 1024]) {
   const c = new Float64Array(size * size);
   const flops = 2 * size ** 3;
   const reps = Math.max(1, Math.round(5e7 / size ** 3));
-  for (const [aT, bT] of [[false, false], [true, false], [false, true]] as const) {
+  for (const [aT, bT] of [
+    [false, false],
+    [true, false],
+    [false, true],
+  ] as const) {
     const t = best(3, reps, () =>
-      gemm(size, size, size, { data: a, ld: size, transposed: aT }, { data: b, ld: size, transposed: bT }, { data: c, ld: size }),
+      gemm(
+        size,
+        size,
+        size,
+        { data: a, ld: size, transposed: aT },
+        { data: b, ld: size, transposed: bT },
+        { data: c, ld: size },
+      ),
     );
     const variant = `A${aT ? 'ᵀ' : ''}B${bT ? 'ᵀ' : ''}`;
     gemmResults.push({ kernel: 'gemm.ts', size, variant, ...gflops(flops, t) });
-    console.log(`gemm ${size}³ ${variant}: ${(flops / t.cpuSeconds / 1e9).toFixed(2)} GFLOP/s (CPU time), ${(flops / t.wallSeconds / 1e9).toFixed(2)} (wall)`);
+    console.log(
+      `gemm ${size}³ ${variant}: ${(flops / t.cpuSeconds / 1e9).toFixed(2)} GFLOP/s (CPU time), ` +
+        `${(flops / t.wallSeconds / 1e9).toFixed(2)} (wall)`,
+    );
   }
   // Symmetric XᵀX with upperOnly: counted at the full product's flops, so the figure shows the saving.
   const t = best(3, reps, () =>
-    gemm(size, size, size, { data: a, ld: size, transposed: true }, { data: a, ld: size }, { data: c, ld: size }, { upperOnly: true }),
+    gemm(
+      size,
+      size,
+      size,
+      { data: a, ld: size, transposed: true },
+      { data: a, ld: size },
+      { data: c, ld: size },
+      { upperOnly: true },
+    ),
   );
   gemmResults.push({ kernel: 'gemm.ts upperOnly (XᵀX)', size, variant: 'AᵀA', ...gflops(flops, t) });
   console.log(`gemm ${size}³ XᵀX upper: ${(flops / t.cpuSeconds / 1e9).toFixed(2)} effective GFLOP/s (CPU time)`);
@@ -118,7 +141,8 @@ function residuals(a: Float64Array, d: number, values: Float64Array, vectors: Fl
   const qtq = new Float64Array(d * d);
   gemm(d, d, d, { data: vectors, ld: d, transposed: true }, { data: vectors, ld: d }, { data: qtq, ld: d });
   let orthogonality = 0;
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) orthogonality = Math.max(orthogonality, Math.abs(qtq[i * d + j]! - (i === j ? 1 : 0)));
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < d; j++) orthogonality = Math.max(orthogonality, Math.abs(qtq[i * d + j]! - (i === j ? 1 : 0)));
   const scaled = new Float64Array(d * d);
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) scaled[i * d + j] = vectors[i * d + j]! * values[j]!;
   const back = new Float64Array(d * d);
@@ -140,13 +164,18 @@ for (const d of eigenSizes) {
   const t = timed(() => (result = tridiagonalEigh(a, d)));
   const check = residuals(a, d, result!.values, result!.vectors);
   eigenResults.push({ solver: 'householder + implicit QL', d, ...t, qlIterations: result!.iterations, ...check });
-  console.log(`eigh QL d = ${d}: ${t.cpuSeconds.toFixed(2)} s CPU, ${t.wallSeconds.toFixed(2)} s wall; ${JSON.stringify(check)}`);
+  console.log(
+    `eigh QL d = ${d}: ${t.cpuSeconds.toFixed(2)} s CPU, ${t.wallSeconds.toFixed(2)} s wall; ${JSON.stringify(check)}`,
+  );
   if (d <= 512) {
     let jacobi: ReturnType<typeof jacobiEigh> | undefined;
     const tj = timed(() => (jacobi = jacobiEigh(a, d)));
     const checkJ = residuals(a, d, jacobi!.values, jacobi!.vectors);
     eigenResults.push({ solver: 'jacobi', d, ...tj, sweeps: jacobi!.sweeps, ...checkJ });
-    console.log(`eigh Jacobi d = ${d}: ${tj.cpuSeconds.toFixed(2)} s CPU, ${tj.wallSeconds.toFixed(2)} s wall; ${JSON.stringify(checkJ)}`);
+    console.log(
+      `eigh Jacobi d = ${d}: ${tj.cpuSeconds.toFixed(2)} s CPU, ${tj.wallSeconds.toFixed(2)} s wall; ` +
+        JSON.stringify(checkJ),
+    );
   }
 }
 

@@ -62,7 +62,13 @@ export function planScores(shape: ScoreShape, options: ScorePathOptions = DEFAUL
   const tokenCost = rank === null ? queries * tokens * size : queries * tokens * rank * (dOut + dInPrime);
   const sequenceCost = (shape.gradientsBuiltAnyway ? 0 : tokens * size) + queries * sequences * size;
   const sequenceBytes = sequences * size * shape.bytesPerElement;
-  const plan = (form: ScoreForm, reason: ScorePlan['reason']): ScorePlan => ({ form, tokenCost, sequenceCost, sequenceBytes, reason });
+  const plan = (form: ScoreForm, reason: ScorePlan['reason']): ScorePlan => ({
+    form,
+    tokenCost,
+    sequenceCost,
+    sequenceBytes,
+    reason,
+  });
   if (shape.perToken) return plan('token', 'per-token');
   if (rank !== null) return plan('token', 'low-rank');
   if (!shape.gradientsBuiltAnyway && sequenceBytes > options.memoryBytes) return plan('token', 'memory');

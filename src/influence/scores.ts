@@ -231,7 +231,8 @@ export async function scoreTrainingSet(
   const self = state.selfPerLayer ? state.selfPerLayer.data.slice() : null;
   const bases = self !== null ? uploadBases(context) : null;
   let next = state.nextIndex;
-  const snapshot = (nextIndex: number, layers: Float64Array, tokens: Float64Array | null, selfValues: Float64Array | null): ScoreState => ({
+  type Values = Float64Array | null;
+  const snapshot = (nextIndex: number, layers: Float64Array, tokens: Values, selfValues: Values): ScoreState => ({
     ...state,
     nextIndex,
     perLayer: hostMatrix(state.perLayer.shape, layers),
@@ -256,7 +257,8 @@ export async function scoreTrainingSet(
       },
       async (nextIndex) => {
         // A checkpoint gets its own copy (the accumulators keep changing); without a store, nothing is copied.
-        if (options.saveState) await options.saveState(snapshot(nextIndex, perLayer.slice(), perToken?.slice() ?? null, self?.slice() ?? null));
+        const copy = (values: Float64Array | null) => values?.slice() ?? null;
+        if (options.saveState) await options.saveState(snapshot(nextIndex, perLayer.slice(), copy(perToken), copy(self)));
         next = nextIndex;
       },
     );

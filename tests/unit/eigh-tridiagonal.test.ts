@@ -2,7 +2,14 @@ import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { JACOBI_MAX_DIMENSION, symmetricEigen } from '../../src/linalg/cpu/eigh';
 import { tridiagonalEigh } from '../../src/linalg/cpu/tridiagonal';
-import { covarianceLike, eigenResiduals, maxAbsDifference, mulberry32, randomMatrix, type SpectrumKind } from '../helpers/matrices';
+import {
+  covarianceLike,
+  eigenResiduals,
+  maxAbsDifference,
+  mulberry32,
+  randomMatrix,
+  type SpectrumKind,
+} from '../helpers/matrices';
 
 /** A CPU backend that never uses Jacobi, so every size exercises Householder + implicit QL. */
 const backend = new CpuBackend({ jacobiMaxDimension: 0 });
@@ -73,13 +80,19 @@ describe('CPU float64 Householder tridiagonalisation + implicit QL (Wilkinson sh
   test('bad input names the caller: NaN entry, wrong length, non-convergence', async () => {
     const withNaN = new Float64Array(4);
     withNaN[3] = NaN;
-    await expect(backend.eigh(backend.upload(withNaN, [2, 2]))).rejects.toThrow(/CpuBackend\.eigh: matrix entry \(1, 1\) of \[2, 2\] is NaN/);
-    expect(() => tridiagonalEigh(new Float64Array(5), 2)).toThrow(/tridiagonalEigh: 5 values do not form a \[2, 2\] matrix/);
+    await expect(backend.eigh(backend.upload(withNaN, [2, 2]))).rejects.toThrow(
+      /CpuBackend\.eigh: matrix entry \(1, 1\) of \[2, 2\] is NaN/,
+    );
+    expect(() => tridiagonalEigh(new Float64Array(5), 2)).toThrow(
+      /tridiagonalEigh: 5 values do not form a \[2, 2\] matrix/,
+    );
     const { matrix } = covarianceLike(mulberry32(9), 33, 'spread');
-    expect(() => tridiagonalEigh(matrix, 33, { maxIterationsPerValue: 0 })).toThrow(/implicit QL did not converge for eigenvalue 0 of d = 33 after 0 iterations/);
+    expect(() => tridiagonalEigh(matrix, 33, { maxIterationsPerValue: 0 })).toThrow(
+      /implicit QL did not converge for eigenvalue 0 of d = 33 after 0 iterations/,
+    );
   });
 
-  test('the CPU backend picks Jacobi up to JACOBI_MAX_DIMENSION and QL above (Jacobi counts sweeps, QL iterations)', () => {
+  test('the CPU backend picks Jacobi up to JACOBI_MAX_DIMENSION and QL above', () => {
     const d = JACOBI_MAX_DIMENSION + 1;
     const { matrix } = covarianceLike(mulberry32(1), d, 'spread');
     const small = covarianceLike(mulberry32(1), JACOBI_MAX_DIMENSION, 'spread').matrix;

@@ -59,7 +59,8 @@ export class CpuBackend implements Backend {
     const rows = shapeSize(x.shape.slice(0, -1));
     // Σ_r w_r ã_r ã_rᵀ = X̃ᵀ (w ∘ X̃) over the rows with w ≠ 0, upper triangle only, in row blocks.
     for (let first = 0; first < rows; first += COVARIANCE_ROW_BLOCK) {
-      const block = gatherCovarianceRows(xs, maskData, d, appendOnes, first, Math.min(rows, first + COVARIANCE_ROW_BLOCK));
+      const end = Math.min(rows, first + COVARIANCE_ROW_BLOCK);
+      const block = gatherCovarianceRows(xs, maskData, d, appendOnes, first, end);
       if (block.count === 0) continue;
       gemm(
         dPrime,
@@ -93,7 +94,8 @@ export class CpuBackend implements Backend {
     const check = new ShapeCheck('eigh');
     const a = check.expect(matrix, 'matrix', ['d', 'd']).data;
     const d = check.dim('d');
-    const result = symmetricEigen(a, d, { ...options, caller: 'CpuBackend.eigh', jacobiMaxDimension: this.jacobiMaxDimension });
+    const { jacobiMaxDimension } = this;
+    const result = symmetricEigen(a, d, { ...options, caller: 'CpuBackend.eigh', jacobiMaxDimension });
     return {
       values: new CpuTensor(result.values, [d]),
       vectors: new CpuTensor(result.vectors, [d, d]),
@@ -185,15 +187,18 @@ export class CpuBackend implements Backend {
   pairwiseInner(a: Tensor, c: Tensor): CpuTensor {
     const first = asCpu(a, 'pairwiseInner', 'a');
     const second = asCpu(c, 'pairwiseInner', 'c');
-    if (first.shape.length < 1 || second.shape.length < 1 || formatShape(first.shape.slice(1)) !== formatShape(second.shape.slice(1))) {
+    const trailing = (t: CpuTensor) => formatShape(t.shape.slice(1));
+    if (first.shape.length < 1 || second.shape.length < 1 || trailing(first) !== trailing(second)) {
       throw new Error(
-        `CpuBackend.pairwiseInner: a is ${formatShape(first.shape)} and c is ${formatShape(second.shape)}; they must be [Q, …] and [B, …] with equal trailing shapes`,
+        `CpuBackend.pairwiseInner: a is ${formatShape(first.shape)} and c is ${formatShape(second.shape)}; ` +
+          'they must be [Q, …] and [B, …] with equal trailing shapes',
       );
     }
     const [queries, rows] = [first.shape[0]!, second.shape[0]!];
     const width = shapeSize(first.shape.slice(1));
     const out = new Float64Array(queries * rows);
-    gemm(queries, rows, width, { data: first.data, ld: width }, { data: second.data, ld: width, transposed: true }, { data: out, ld: rows });
+    const transposed = { data: second.data, ld: width, transposed: true };
+    gemm(queries, rows, width, { data: first.data, ld: width }, transposed, { data: out, ld: rows });
     return new CpuTensor(out, [queries, rows]);
   }
 
@@ -221,7 +226,8 @@ export class CpuBackend implements Backend {
       const gram = gramOfColumns
         ? matmul(p, p, dIn, dOut, dIn, true, false, offset, offset)
         : matmul(p, p, dOut, dIn, dOut, false, true, offset, offset);
-      const { vectors } = symmetricEigen(gram, small, { caller: 'CpuBackend.lowRank', jacobiMaxDimension: this.jacobiMaxDimension });
+      const { jacobiMaxDimension } = this;
+      const { vectors } = symmetricEigen(gram, small, { caller: 'CpuBackend.lowRank', jacobiMaxDimension });
       // The top-k eigenvectors are the last k columns (ascending order); keep them largest first.
       const top = new Float64Array(small * rank);
       for (let r = 0; r < small; r++) {

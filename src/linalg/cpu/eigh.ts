@@ -19,8 +19,17 @@ export interface SymmetricEigenOptions extends JacobiOptions {
  * Jacobi sweeps, or implicit QL iterations for the tridiagonal solver; tolerance and maxSweeps apply to Jacobi only
  * (QL deflates at eps relative to its neighbours and throws after 60 iterations on one eigenvalue).
  */
-export function symmetricEigen(matrix: ArrayLike<number>, d: number, options: SymmetricEigenOptions = {}): JacobiResult {
+export function symmetricEigen(
+  matrix: ArrayLike<number>,
+  d: number,
+  options: SymmetricEigenOptions = {},
+): JacobiResult {
   if (d <= (options.jacobiMaxDimension ?? JACOBI_MAX_DIMENSION)) return jacobiEigh(matrix, d, options);
   const result = tridiagonalEigh(matrix, d, { caller: options.caller });
-  return { values: result.values, vectors: result.vectors, sweeps: result.iterations, relativeOffDiagonal: result.relativeOffDiagonal };
+  return {
+    values: result.values,
+    vectors: result.vectors,
+    sweeps: result.iterations,
+    relativeOffDiagonal: result.relativeOffDiagonal,
+  };
 }

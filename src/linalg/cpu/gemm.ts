@@ -10,7 +10,10 @@
  * the write-back clips. Summation order over k is fixed by (KC, k) alone, so results do not depend on timing.
  */
 
-/** A row-major matrix view: element (i, j) of op(X) is data[offset + i·ld + j], or data[offset + j·ld + i] when transposed. */
+/**
+ * A row-major matrix view: element (i, j) of op(X) is data[offset + i·ld + j], or data[offset + j·ld + i] when
+ * transposed.
+ */
 export interface MatrixView {
   readonly data: Float64Array;
   readonly offset?: number;
@@ -43,7 +46,15 @@ let packedA = new Float64Array(MC * KC);
 let packedB = new Float64Array(KC * NC);
 
 /** C[m, n] (+)= op(A)[m, k] · op(B)[k, n]. */
-export function gemm(m: number, n: number, k: number, a: MatrixView, b: MatrixView, c: MatrixView, options: GemmOptions = {}): void {
+export function gemm(
+  m: number,
+  n: number,
+  k: number,
+  a: MatrixView,
+  b: MatrixView,
+  c: MatrixView,
+  options: GemmOptions = {},
+): void {
   checkView('a', a, m, k);
   checkView('b', b, k, n);
   checkView('c', c, m, n);
@@ -154,19 +165,49 @@ function macroKernel(
       // A micro-tile whose first row is below its last column's diagonal is wholly in the lower triangle.
       if (upperOnly && ic + ir > jc + jr + cols - 1) break;
       const aBase = (ir / MR) * kc * MR;
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let c00 = 0,
+        c01 = 0,
+        c02 = 0,
+        c03 = 0;
+      let c10 = 0,
+        c11 = 0,
+        c12 = 0,
+        c13 = 0;
+      let c20 = 0,
+        c21 = 0,
+        c22 = 0,
+        c23 = 0;
+      let c30 = 0,
+        c31 = 0,
+        c32 = 0,
+        c33 = 0;
       let ai = aBase;
       let bi = bBase;
       for (let p = 0; p < kc; p++) {
-        const a0 = a[ai]!, a1 = a[ai + 1]!, a2 = a[ai + 2]!, a3 = a[ai + 3]!;
-        const b0 = b[bi]!, b1 = b[bi + 1]!, b2 = b[bi + 2]!, b3 = b[bi + 3]!;
-        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+        const a0 = a[ai]!,
+          a1 = a[ai + 1]!,
+          a2 = a[ai + 2]!,
+          a3 = a[ai + 3]!;
+        const b0 = b[bi]!,
+          b1 = b[bi + 1]!,
+          b2 = b[bi + 2]!,
+          b3 = b[bi + 3]!;
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
         ai += 4;
         bi += 4;
       }
@@ -174,13 +215,25 @@ function macroKernel(
       const row0 = cOffset + (ic + ir) * ldc + jc + jr;
       if (rows === MR && cols === NR) {
         let r = row0;
-        c[r] += c00; c[r + 1] += c01; c[r + 2] += c02; c[r + 3] += c03;
+        c[r] += c00;
+        c[r + 1] += c01;
+        c[r + 2] += c02;
+        c[r + 3] += c03;
         r += ldc;
-        c[r] += c10; c[r + 1] += c11; c[r + 2] += c12; c[r + 3] += c13;
+        c[r] += c10;
+        c[r + 1] += c11;
+        c[r + 2] += c12;
+        c[r + 3] += c13;
         r += ldc;
-        c[r] += c20; c[r + 1] += c21; c[r + 2] += c22; c[r + 3] += c23;
+        c[r] += c20;
+        c[r + 1] += c21;
+        c[r + 2] += c22;
+        c[r + 3] += c23;
         r += ldc;
-        c[r] += c30; c[r + 1] += c31; c[r + 2] += c32; c[r + 3] += c33;
+        c[r] += c30;
+        c[r + 1] += c31;
+        c[r + 2] += c32;
+        c[r + 3] += c33;
       } else {
         const tile = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
         for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) c[row0 + i * ldc + j] += tile[i * NR + j]!;

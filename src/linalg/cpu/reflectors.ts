@@ -29,11 +29,26 @@ export function applyReflectorsToRows(rows: Float64Array, d: number, vectors: Fl
     const t = compactWyFactor(u, beta, count, length);
     // rows[:, first:] ← rows[:, first:] − (rows[:, first:] U) T Uᵀ.
     const w = new Float64Array(d * count);
-    gemm(d, count, length, { data: rows, offset: first, ld: d }, { data: u, ld: length, transposed: true }, { data: w, ld: count });
+    gemm(
+      d,
+      count,
+      length,
+      { data: rows, offset: first, ld: d },
+      { data: u, ld: length, transposed: true },
+      { data: w, ld: count },
+    );
     const wt = new Float64Array(d * count);
     gemm(d, count, count, { data: w, ld: count }, { data: t, ld: count }, { data: wt, ld: count });
     for (let i = 0; i < wt.length; i++) wt[i] = -wt[i]!;
-    gemm(d, length, count, { data: wt, ld: count }, { data: u, ld: length }, { data: rows, offset: first, ld: d }, { accumulate: true });
+    gemm(
+      d,
+      length,
+      count,
+      { data: wt, ld: count },
+      { data: u, ld: length },
+      { data: rows, offset: first, ld: d },
+      { accumulate: true },
+    );
   }
 }
 
@@ -43,7 +58,15 @@ export function applyReflectorsToRows(rows: Float64Array, d: number, vectors: Fl
  */
 function compactWyFactor(u: Float64Array, beta: Float64Array, count: number, length: number): Float64Array {
   const gram = new Float64Array(count * count);
-  gemm(count, count, length, { data: u, ld: length }, { data: u, ld: length, transposed: true }, { data: gram, ld: count }, { upperOnly: true });
+  gemm(
+    count,
+    count,
+    length,
+    { data: u, ld: length },
+    { data: u, ld: length, transposed: true },
+    { data: gram, ld: count },
+    { upperOnly: true },
+  );
   const t = new Float64Array(count * count);
   for (let r = 0; r < count; r++) {
     t[r * count + r] = beta[r]!;

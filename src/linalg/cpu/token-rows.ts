@@ -133,7 +133,14 @@ export function tokenScores(
         other = rows.gradients.subarray(first * b.dOut, (first + count) * b.dOut);
       } else {
         const { u, v, rank } = operator;
-        gemm(count, rank, b.dInPrime, aRows, { data: v, offset: q * b.dInPrime * rank, ld: rank }, { data: left, ld: width });
+        gemm(
+          count,
+          rank,
+          b.dInPrime,
+          aRows,
+          { data: v, offset: q * b.dInPrime * rank, ld: rank },
+          { data: left, ld: width },
+        );
         gemm(count, rank, b.dOut, gRows, { data: u, offset: q * b.dOut * rank, ld: rank }, { data: right!, ld: width });
         other = right!;
       }

@@ -30,7 +30,11 @@ export interface TridiagonalResult {
 }
 
 /** Eigendecomposition of the symmetric part (A + Aᵀ)/2 of a row-major [d, d] matrix. The input is not modified. */
-export function tridiagonalEigh(matrix: ArrayLike<number>, d: number, options: TridiagonalOptions = {}): TridiagonalResult {
+export function tridiagonalEigh(
+  matrix: ArrayLike<number>,
+  d: number,
+  options: TridiagonalOptions = {},
+): TridiagonalResult {
   const caller = options.caller ?? 'tridiagonalEigh';
   const maxIterations = options.maxIterationsPerValue ?? 60;
   if (matrix.length !== d * d) throw new Error(`${caller}: ${matrix.length} values do not form a [${d}, ${d}] matrix`);
@@ -72,7 +76,13 @@ export function tridiagonalEigh(matrix: ArrayLike<number>, d: number, options: T
  * and applies it to the trailing block as the symmetric rank-2 update A ← A − v wᵀ − w vᵀ with
  * p = β A v, w = p − (β vᵀp / 2) v. v is left in row k (columns k+1 …), β_k in betas[k].
  */
-function tridiagonalise(a: Float64Array, d: number, diagonal: Float64Array, offDiagonal: Float64Array, betas: Float64Array): void {
+function tridiagonalise(
+  a: Float64Array,
+  d: number,
+  diagonal: Float64Array,
+  offDiagonal: Float64Array,
+  betas: Float64Array,
+): void {
   const p = new Float64Array(d);
   for (let k = 0; k < d - 2; k++) {
     const row = k * d;
@@ -125,9 +135,9 @@ function tridiagonalise(a: Float64Array, d: number, diagonal: Float64Array, offD
 }
 
 /**
- * Implicit QL with Wilkinson shifts on the tridiagonal (diagonal, offDiagonal), rotating the rows of zt. For each l, an
- * off-diagonal is negligible when |e_m| ≤ eps (|d_m| + |d_{m+1}|) or |e_m| ≤ eps ‖T‖; the chase from m up to l is one implicit step
- * with the shift taken as the eigenvalue of the leading 2 × 2 block nearer d_l.
+ * Implicit QL with Wilkinson shifts on the tridiagonal (diagonal, offDiagonal), rotating the rows of zt. For each l,
+ * an off-diagonal is negligible when |e_m| ≤ eps (|d_m| + |d_{m+1}|) or |e_m| ≤ eps ‖T‖; the chase from m up to l is
+ * one implicit step with the shift taken as the eigenvalue of the leading 2 × 2 block nearer d_l.
  */
 function implicitQl(
   diagonal: Float64Array,
@@ -141,7 +151,11 @@ function implicitQl(
   // Relative-only deflation stalls on clusters of (numerically) zero eigenvalues, where neighbours and off-diagonal are
   // all rounding-sized: an off-diagonal below eps·‖T‖ is also negligible (the backward error stays eps·‖T‖).
   let norm = 0;
-  for (let i = 0; i < d; i++) norm = Math.max(norm, Math.abs(diagonal[i]!) + Math.abs(offDiagonal[i]!) + (i > 0 ? Math.abs(offDiagonal[i - 1]!) : 0));
+  for (let i = 0; i < d; i++)
+    norm = Math.max(
+      norm,
+      Math.abs(diagonal[i]!) + Math.abs(offDiagonal[i]!) + (i > 0 ? Math.abs(offDiagonal[i - 1]!) : 0),
+    );
   const absolute = eps * norm;
   let total = 0;
   let dropped = 0;
@@ -157,7 +171,9 @@ function implicitQl(
       }
       if (m === l) break;
       if (iterations === maxIterations) {
-        throw new Error(`${caller}: implicit QL did not converge for eigenvalue ${l} of d = ${d} after ${iterations} iterations`);
+        throw new Error(
+          `${caller}: implicit QL did not converge for eigenvalue ${l} of d = ${d} after ${iterations} iterations`,
+        );
       }
       iterations++;
       total++;
@@ -215,7 +231,13 @@ function rotateRows(zt: Float64Array, d: number, i: number, s: number, c: number
   }
 }
 
-function sorted(values: Float64Array, zt: Float64Array, d: number, iterations: number, relativeOff: number): TridiagonalResult {
+function sorted(
+  values: Float64Array,
+  zt: Float64Array,
+  d: number,
+  iterations: number,
+  relativeOff: number,
+): TridiagonalResult {
   const order = Array.from({ length: d }, (_, i) => i).sort((i, j) => values[i]! - values[j]!);
   const sortedValues = new Float64Array(d);
   const vectors = new Float64Array(d * d);

@@ -173,7 +173,9 @@ export class WebGpuBackend implements Backend {
   /** out[q, b] = ⟨a[q], c[b]⟩: one [Q × X]·[X × B] GEMM over the flattened rows (c read transposed). */
   pairwiseInner(a: Tensor, c: Tensor): GpuTensor {
     const check = new OperandCheck('pairwiseInner', { a, c });
-    if (a.shape.length < 1 || c.shape.length < 1) check.fail(`a and c need a leading batch axis, got [${a.shape.join(', ')}] and [${c.shape.join(', ')}]`);
+    if (a.shape.length < 1 || c.shape.length < 1) {
+      check.fail(`a and c need a leading batch axis, got [${a.shape.join(', ')}] and [${c.shape.join(', ')}]`);
+    }
     const first = check.expect(a, 'a', a.shape.map((_, axis) => (axis === 0 ? 'Q' : `d${axis}`)));
     const second = check.expect(c, 'c', c.shape.map((_, axis) => (axis === 0 ? 'B' : `d${axis}`)));
     const [queries, rows] = [check.dim('Q'), check.dim('B')];
