@@ -9,7 +9,7 @@ import type { Tensor } from '../src/linalg/backend';
 import { CpuBackend } from '../src/linalg/cpu/backend';
 import { acquireGpu, type AcquiredGpu } from '../src/linalg/webgpu/adapter';
 import { webGpuBackend, type WebGpuBackend, type WebGpuBackendOptions } from '../src/linalg/webgpu/backend';
-import { loadOrt } from '../src/onnx/runtime';
+import { loadOrt } from '../src/platform/ort';
 import { eighAccuracy, covarianceLikeMatrix } from './eigh-cases';
 import { gramModel, rotationModel } from './peer-models';
 

@@ -11,9 +11,10 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultPublicDir, nodeSource } from '../src/data/node-source';
-import { runAttributionJob, type JobOutcome } from '../src/worker/attribution-job';
-import { chooseBackend } from '../src/worker/backend-choice';
-import { DEMO_DEFAULT_LIMITS, DEMO_MODEL_PATH, loadDemoInputs } from '../src/worker/inputs';
+import { chooseBackend } from '../src/app/backend-choice';
+import { runConfig } from '../src/app/config-check';
+import { DEMO_DEFAULT_LIMITS, DEMO_MODEL_PATH, loadDemoInputs } from '../src/app/inputs';
+import { gradientGraphFor, runJob, type JobOutcome } from '../src/app/job';
 import { nodeGpu } from '../src/linalg/webgpu/node-gpu';
 
 const { values: args } = parseArgs({
@@ -36,6 +37,8 @@ for (const b of backends) if (b !== 'cpu' && b !== 'webgpu') throw new Error(`--
 const loadBefore = loadavg()[0]!;
 const trainedModel = variant === 'demo' ? readFileSync(resolve(defaultPublicDir(), DEMO_MODEL_PATH)) : null;
 const inputs = await loadDemoInputs({ data: nodeSource(), trainedModel }, variant, limits);
+const config = runConfig({ limits });
+const graph = gradientGraphFor(inputs, config);
 const trainTokens = inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0);
 console.log(`${inputs.modelName}\n${inputs.subsample}\n${inputs.train.length} training examples (${trainTokens} tokens) x ${inputs.queries.length} queries`);
 
@@ -47,12 +50,10 @@ for (const choice of backends as ('cpu' | 'webgpu')[]) {
   console.log(`\n${chosen.report.description} …`);
   const started = performance.now();
   try {
-    const outcome = await runAttributionJob(
-      inputs,
-      { strategy: 'ekfac', damping: { kind: 'heuristic', factor: 0.1 }, track: null, perToken: false },
-      chosen,
-      { ortOnGpu: false, onProgress: (e) => e.done === e.total && console.log(`  ${e.stage} ${e.done}/${e.total} ${e.unit}`) },
-    );
+    const outcome = await runJob(inputs, graph, { ...config, backend: choice }, chosen, {
+      ortOnGpu: false,
+      onProgress: (e) => e.done === e.total && console.log(`  ${e.stage} ${e.done}/${e.total} ${e.unit}`),
+    });
     outcomes.set(choice, outcome);
     const stage = (name: string) => outcome.timings.find((t) => t.stage === name);
     const rate = (name: string) => {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 const missing = [];
 if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) missing.push('chromium');
 if (!existsSync('/usr/lib/chromium/vk_swiftshader_icd.json') && !missing.includes('chromium')) missing.push('chromium');
-let hasVulkan = false;
+let hasVulkan;
 try {
   hasVulkan = execSync('ldconfig -p', { encoding: 'utf8' }).includes('libvulkan.so.1');
 } catch {

@@ -3,11 +3,8 @@
  * flag and what was wrong with it; main.ts prints that line and exits non-zero.
  */
 import { parseArgs } from 'node:util';
-
-export const STRATEGIES = ['ekfac', 'kfac', 'diagonal', 'identity'] as const;
-export type StrategyName = (typeof STRATEGIES)[number];
-
-export type DampingChoice = { readonly kind: 'heuristic'; readonly factor: number } | { readonly kind: 'absolute'; readonly value: number };
+import { BACKEND_CHOICES, DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS, STRATEGY_NAMES, type RunConfig } from '../app/config';
+import { runConfig } from '../app/config-check';
 
 export interface AttributeArgs {
   /** The four inputs; all undefined means the built-in demo. */
@@ -21,18 +18,11 @@ export interface AttributeArgs {
   readonly factors?: string;
   /** Where to write this run's factors and raw scores in kronfluence's layout. */
   readonly kronfluenceOut?: string;
-  readonly strategy: StrategyName;
-  readonly damping: DampingChoice;
-  /** Regular expression over node names (and weight names) choosing the tracked layers; undefined: the model's MLP projections. */
-  readonly track?: RegExp;
-  readonly perToken: boolean;
-  /** undefined: WebGPU on a hardware adapter, else CPU. */
-  readonly backend?: 'webgpu' | 'cpu';
-  readonly limitTrain?: number;
-  readonly limitQueries?: number;
   readonly quiet: boolean;
   /** Which built-in demo runs without inputs: 'micro' is the tiny test version. */
   readonly demo: 'demo' | 'micro';
+  /** The run configuration, the page's: defaults from app/config.ts, changed by the flags. */
+  readonly config: RunConfig;
 }
 
 export type Command = { readonly name: 'attribute'; readonly args: AttributeArgs } | { readonly name: 'help' };
@@ -41,19 +31,25 @@ export class CliUsageError extends Error {
   override readonly name = 'CliUsageError';
 }
 
-/** kronfluence's heuristic damping: δ = 0.1 · mean(Λ) per layer. */
-export const HEURISTIC_DAMPING_FACTOR = 0.1;
+const defaults = DEFAULT_RUN_CONFIG;
+const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
 
 export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --train train.jsonl --queries queries.jsonl]
                      [--out result.iwb] [--json summary.json]
                      [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
-                     [--track <regex>] [--per-token] [--backend webgpu|cpu]
-                     [--limit-train N] [--limit-queries N] [--demo demo|micro] [--quiet]
+                     [--fisher sampled|empirical] [--measurement mean-log-likelihood|summed-loss]
+                     [--track <regex>] [--per-token] [--backend auto|webgpu|cpu]
+                     [--limit-train N] [--limit-queries N] [--batch-size N] [--query-batch N]
+                     [--query-rank K] [--seed N] [--refine-eigen] [--demo demo|micro] [--quiet]
                      [--factors DIR] [--kronfluence-out DIR]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
---damping heuristic (default) is 0.1 x mean(lambda) per layer; a number is an absolute damping.
---backend defaults to WebGPU on a hardware adapter and to the float64 CPU backend otherwise.
+--damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
+--backend auto (default) is WebGPU on a hardware adapter and the float64 CPU backend otherwise.
+--batch-size (default ${defaults.batchSizes.fit}) sets the training sequences per batch of every pass over the
+training set; --query-batch (default ${defaults.batchSizes.query}) the queries scored together. --query-rank K
+replaces each preconditioned query gradient by a rank-K factorisation. --refine-eigen refines every
+eigendecomposition in float64 on the host. The page's run controls offer the same options with the same defaults.
 Scores are influence on the query's mean response log-likelihood: positive = the training example helps.
 --factors DIR scores with factors from a kronfluence factors directory (or an earlier --kronfluence-out) instead of
 fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.`;
@@ -71,9 +67,16 @@ const OPTIONS = {
   damping: { type: 'string' },
   track: { type: 'string' },
   'per-token': { type: 'boolean' },
+  fisher: { type: 'string' },
+  measurement: { type: 'string' },
   backend: { type: 'string' },
   'limit-train': { type: 'string' },
   'limit-queries': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'query-batch': { type: 'string' },
+  'query-rank': { type: 'string' },
+  seed: { type: 'string' },
+  'refine-eigen': { type: 'boolean' },
   quiet: { type: 'boolean' },
   demo: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -107,32 +110,46 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
       throw new CliUsageError(`--${given[0]} needs ${required.map((k) => `--${k}`).join(' and ')} too (or give none of them for the demo)`);
     }
   }
+  const batchSize = positiveInteger('--batch-size', values['batch-size']);
+  const queryBatch = positiveInteger('--query-batch', values['query-batch']);
+  const seed = values.seed === undefined ? undefined : nonNegativeInteger('--seed', values.seed);
+  const config = runConfig({
+    strategy: oneOf('--strategy', values.strategy, STRATEGY_NAMES) ?? defaults.strategy,
+    damping: damping(values.damping),
+    fisher: oneOf('--fisher', values.fisher, FISHER_MODES) ?? defaults.fisher,
+    measurement: oneOf('--measurement', values.measurement, MEASUREMENTS) ?? defaults.measurement,
+    trackedLayers: track(values.track),
+    perToken: values['per-token'] ?? defaults.perToken,
+    backend: oneOf('--backend', values.backend, BACKEND_CHOICES) ?? defaults.backend,
+    limits: {
+      train: positiveInteger('--limit-train', values['limit-train']) ?? null,
+      queries: positiveInteger('--limit-queries', values['limit-queries']) ?? null,
+    },
+    batchSizes: { ...(batchSize !== undefined && { fit: batchSize, train: batchSize }), ...(queryBatch !== undefined && { query: queryBatch }) },
+    queryRank: positiveInteger('--query-rank', values['query-rank']) ?? defaults.queryRank,
+    ...(seed !== undefined && { seed }),
+    refineEigen: values['refine-eigen'] ?? defaults.refineEigen,
+  });
   return {
     ...inputs,
     out: values.out,
     json: values.json,
     factors: values.factors,
     kronfluenceOut: values['kronfluence-out'],
-    strategy: strategy(values.strategy),
-    damping: damping(values.damping),
-    track: track(values.track),
-    perToken: values['per-token'] ?? false,
-    backend: backend(values.backend),
-    limitTrain: positiveInteger('--limit-train', values['limit-train']),
-    limitQueries: positiveInteger('--limit-queries', values['limit-queries']),
     quiet: values.quiet ?? false,
     demo: demo(values.demo, given.length > 0),
+    config,
   };
 }
 
-function strategy(value: string | undefined): StrategyName {
-  if (value === undefined) return 'ekfac';
-  if ((STRATEGIES as readonly string[]).includes(value)) return value as StrategyName;
-  throw new CliUsageError(`--strategy "${value}" is not one of ${STRATEGIES.join(', ')}`);
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new CliUsageError(`${flag} "${value}" is not one of ${allowed.join(', ')}`);
 }
 
-function damping(value: string | undefined): DampingChoice {
-  if (value === undefined || value === 'heuristic') return { kind: 'heuristic', factor: HEURISTIC_DAMPING_FACTOR };
+function damping(value: string | undefined): RunConfig['damping'] {
+  if (value === undefined || value === 'heuristic') return defaults.damping;
   const number = Number(value);
   if (value.trim() === '' || !Number.isFinite(number) || number < 0) {
     throw new CliUsageError(`--damping "${value}" is neither "heuristic" nor a finite non-negative number`);
@@ -140,13 +157,14 @@ function damping(value: string | undefined): DampingChoice {
   return { kind: 'absolute', value: number };
 }
 
-function track(value: string | undefined): RegExp | undefined {
-  if (value === undefined) return undefined;
+function track(value: string | undefined): string | null {
+  if (value === undefined) return defaults.trackedLayers;
   try {
-    return new RegExp(value);
+    new RegExp(value);
   } catch (error) {
     throw new CliUsageError(`--track "${value}" is not a valid regular expression: ${firstLine((error as Error).message)}`);
   }
+  return value;
 }
 
 function demo(value: string | undefined, filesGiven: boolean): 'demo' | 'micro' {
@@ -156,16 +174,16 @@ function demo(value: string | undefined, filesGiven: boolean): 'demo' | 'micro' 
   throw new CliUsageError(`--demo "${value}" is not one of demo, micro`);
 }
 
-function backend(value: string | undefined): 'webgpu' | 'cpu' | undefined {
-  if (value === undefined || value === 'webgpu' || value === 'cpu') return value;
-  throw new CliUsageError(`--backend "${value}" is not one of webgpu, cpu`);
+function positiveInteger(flag: string, value: string | undefined): number | undefined {
+  const number = value === undefined ? undefined : nonNegativeInteger(flag, value);
+  if (number === 0) throw new CliUsageError(`${flag} "${value}" is not a positive integer`);
+  return number;
 }
 
-function positiveInteger(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
+function nonNegativeInteger(flag: string, value: string): number {
   const number = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < 1) {
-    throw new CliUsageError(`${flag} "${value}" is not a positive integer`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number)) {
+    throw new CliUsageError(`${flag} "${value}" is not a ${flag === '--seed' ? 'non-negative' : 'positive'} integer`);
   }
   return number;
 }

@@ -4,12 +4,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultPublicDir, nodeSource } from '../data/node-source';
 import { serializeModel } from '../onnx/protobuf';
-import { encodeBundle } from '../store/bundle';
-import { runAttributionJob } from '../worker/attribution-job';
-import { chooseBackend } from '../worker/backend-choice';
-import { bundleContent } from '../worker/bundle-content';
-import { DEMO_MODEL_PATH, InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../worker/inputs';
-import type { ProgressEvent } from '../worker/protocol';
+import { chooseBackend } from '../app/backend-choice';
+import { bundleContent, encodeRunBundle } from '../app/bundle-content';
+import { DEMO_MODEL_PATH, InputError, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
+import { gradientGraphFor, runJob, type ProgressEvent } from '../app/job';
 import type { AttributeArgs } from './args';
 import { factorsForLayers, readFactorsDirectory, writeKronfluenceDirectory } from './kronfluence-dirs';
 import { formatReport, runSummary, type RunSummary } from './summary';
@@ -22,41 +20,31 @@ export interface CliIo {
 }
 
 export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSignal): Promise<RunSummary> {
+  const { config } = args;
   const inputs = await loadInputs(args, signal);
+  const graph = gradientGraphFor(inputs, config);
   const imported = args.factors === undefined ? undefined : await readFactorsDirectory(args.factors);
-  const gpu = args.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(args.backend === 'webgpu');
-  const chosen = await chooseBackend(args.backend ?? 'auto', gpu);
+  const gpu = config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(config.backend === 'webgpu');
+  const chosen = await chooseBackend(config.backend, gpu);
   const progress = progressPrinter(io, args.quiet);
   try {
-    const outcome = await runAttributionJob(
-      inputs,
-      {
-        strategy: args.strategy,
-        damping: args.damping,
-        track: args.track?.source ?? null,
-        perToken: args.perToken,
-      },
-      chosen,
-      {
-        onProgress: progress.update,
-        ortOnGpu: false,
-        ...(signal ? { signal } : {}),
-        ...(imported ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) } : {}),
-      },
-    );
+    const outcome = await runJob(inputs, graph, config, chosen, {
+      onProgress: progress.update,
+      ortOnGpu: false,
+      ...(signal ? { signal } : {}),
+      ...(imported ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) } : {}),
+    });
     progress.finish();
-    const summary = runSummary(inputs, outcome, chosen.report);
+    const summary = runSummary(inputs, outcome);
     if (args.json) await writeOutput(args.json, JSON.stringify(summary, null, 2) + '\n');
     if (args.out) {
       const modelBytes = inputs.modelBytes ?? serializeModel(inputs.model);
-      const content = await bundleContent(outcome.result, {
+      const content = await bundleContent(outcome, {
         model: { name: inputs.modelName, bytes: modelBytes },
         train: args.train ? { name: path.basename(args.train), bytes: await readFile(args.train) } : null,
         queries: args.queries ? { name: path.basename(args.queries), bytes: await readFile(args.queries) } : null,
-        trainTexts: outcome.trainTexts,
-        queryTexts: outcome.queryTexts,
       });
-      await writeOutput(args.out, await encodeBundle(content, { generator: 'iwb attribute' }));
+      await writeOutput(args.out, await encodeRunBundle(content, 'iwb attribute'));
     }
     if (args.kronfluenceOut) await writeKronfluenceDirectory(outcome.result, args.kronfluenceOut);
     if (!args.quiet) io.stdout(formatReport(summary) + '\n');
@@ -67,7 +55,7 @@ export async function attribute(args: AttributeArgs, io: CliIo, signal?: AbortSi
 }
 
 async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<RunInputs> {
-  const limits = { train: args.limitTrain, queries: args.limitQueries };
+  const limits = args.config.limits;
   if (args.model === undefined) {
     const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
     return loadDemoInputs(
@@ -105,7 +93,7 @@ async function nodeGpuOrUndefined(required: boolean): Promise<GPU | undefined> {
     const { nodeGpu } = await import('../linalg/webgpu/node-gpu');
     return nodeGpu();
   } catch (error) {
-    if (required) throw new Error(`--backend webgpu: the webgpu (Dawn) package could not load: ${(error as Error).message}`);
+    if (required) throw new Error(`--backend webgpu: the webgpu (Dawn) package could not load: ${(error as Error).message}`, { cause: error });
     return undefined;
   }
 }

@@ -8,7 +8,7 @@ import { importKronfluence, exportKronfluenceFactors, exportKronfluenceScores } 
 import { nodeDirectorySource, writeFilesToDirectory } from '../store/node-file-source';
 import type { ModelFactors } from '../store/types';
 import type { AttributionResult } from '../influence/types';
-import { InputError } from '../worker/inputs';
+import { InputError } from '../app/inputs';
 
 /** kronfluence's module name for a tracked layer's node name ('/h.0/mlp/c_fc/MatMul' → 'h.0.mlp.c_fc'). */
 export function moduleNameOfLayer(nodeName: string): string {

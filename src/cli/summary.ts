@@ -1,10 +1,10 @@
 /** The `--json` summary of a run and the text report `iwb attribute` prints. */
-import type { JobOutcome } from '../worker/attribution-job';
-import type { RunInputs } from '../worker/inputs';
-import type { BackendReport } from '../worker/protocol';
+import type { BackendReport } from '../app/backend-choice';
+import type { JobOutcome } from '../app/job';
+import type { RunInputs } from '../app/inputs';
 import { benchmarkOf, crossDomainTable, type CrossDomainCell } from '../influence/aggregate';
 import { scoreView } from '../influence/normalize';
-import { topInfluences } from '../worker/results';
+import { topInfluences } from '../app/results';
 
 export interface RankedId {
   readonly id: string;
@@ -34,8 +34,8 @@ export interface RunSummary {
 
 const TOP = 10;
 
-export function runSummary(inputs: RunInputs, outcome: JobOutcome, backend: BackendReport): RunSummary {
-  const { result } = outcome;
+export function runSummary(inputs: RunInputs, outcome: JobOutcome): RunSummary {
+  const { result, backend } = outcome;
   const ranked = (target: Parameters<typeof topInfluences>[2]) => {
     const top = topInfluences(result, outcome.trainTexts, target, TOP);
     const ids = (rows: typeof top.helpful) => rows.map((r) => ({ id: r.trainId, influence: r.score }));

@@ -1,15 +1,20 @@
-/** Stage 2: eigendecomposition of the (symmetric) covariance factors, per layer: A = Q_A diag(λ_A) Q_Aᵀ, S likewise. */
+/**
+ * Stage 2: eigendecomposition of the (symmetric) covariance factors, per layer: A = Q_A diag(λ_A) Q_Aᵀ, S likewise.
+ * With `refine`, each backend eigenbasis is refined in float64 on the host (a float32 GPU basis then has float64
+ * residuals, as kronfluence's float64 eigh).
+ */
 import type { Backend } from '../linalg/backend';
+import { refineEigenCpu } from '../linalg/cpu/refine';
 import { ProgressMeter } from './chunks';
 import { assertFinite, throwIfAborted } from './errors';
-import { toBackend, toHost } from './host';
+import { hostMatrix, toBackend, toHost } from './host';
 import type { CovarianceFactors, EigenFactors, HostMatrix, LayerInfo, RunOptions } from './types';
 
 export async function eigendecomposeFactors(
   backend: Backend,
   layers: readonly LayerInfo[],
   factors: CovarianceFactors,
-  options: RunOptions,
+  options: RunOptions & { readonly refine?: boolean },
 ): Promise<EigenFactors> {
   const out = { activationValues: [] as HostMatrix[], activationVectors: [] as HostMatrix[], gradientValues: [] as HostMatrix[], gradientVectors: [] as HostMatrix[] };
   const meter = new ProgressMeter('eigen', 'layers', layers.length, 0, options.onProgress);
@@ -29,9 +34,15 @@ export async function eigendecomposeFactors(
       } finally {
         backend.release(tensor);
       }
-      const hostValues = await toHost(backend, eigen.values);
-      const hostVectors = await toHost(backend, eigen.vectors);
+      let hostValues = await toHost(backend, eigen.values);
+      let hostVectors = await toHost(backend, eigen.vectors);
       backend.release(eigen.values, eigen.vectors);
+      if (options.refine) {
+        const d = matrix.shape[0];
+        const refined = refineEigenCpu(matrix.data, d, hostVectors.data, { caller: `eigen: layer "${layers[l].name}" ${what}` });
+        hostValues = hostMatrix([d], refined.values);
+        hostVectors = hostMatrix([d, d], refined.vectors);
+      }
       assertFinite(hostValues.data, 'eigen', layers[l].name, `the eigenvalues of ${what}`, `${matrix.shape[0]} × ${matrix.shape[1]}`);
       assertFinite(hostVectors.data, 'eigen', layers[l].name, `the eigenvectors of ${what}`, `${matrix.shape[0]} × ${matrix.shape[1]}`);
       values.push(hostValues);

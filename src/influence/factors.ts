@@ -4,6 +4,7 @@
  */
 import type { LayerFactors, ModelFactors } from '../store/types';
 import { hostMatrix } from './host';
+import type { StrategyDefinition } from './strategies';
 import type { CovarianceState, EigenFactors, LambdaState, LayerInfo, Strategy } from './types';
 
 /** Mirror the upper triangle: the covariance accumulators keep only it valid until finalisation. */
@@ -45,11 +46,12 @@ export function toModelFactors(
 /** Stage outputs from factors fitted elsewhere (kronfluence, an earlier run): matched to the tracked layers by name. */
 export function fromModelFactors(
   factors: ModelFactors,
-  strategy: Strategy,
+  definition: StrategyDefinition,
   layers: readonly LayerInfo[],
   trainSize: number,
 ): { covariance?: CovarianceState; eigen?: EigenFactors; lambda?: LambdaState } {
-  if (strategy === 'identity') return {};
+  const strategy = definition.name;
+  if (!definition.needsEigenbasis && !definition.needsLambda) return {};
   if (factors.strategy !== strategy) throw new Error(`imported factors are for strategy '${factors.strategy}', the run asks for '${strategy}'`);
   const matched = layers.map((layer) => {
     const found = factors.layers.find((f) => f.name === layer.name);
@@ -61,7 +63,7 @@ export function fromModelFactors(
     return value;
   };
   const out: { covariance?: CovarianceState; eigen?: EigenFactors; lambda?: LambdaState } = {};
-  if (strategy === 'kfac' || strategy === 'ekfac') {
+  if (definition.needsEigenbasis) {
     out.eigen = {
       activationValues: matched.map((f) => need(f, 'activationEigenvalues', f.activationEigenvalues)),
       activationVectors: matched.map((f) => need(f, 'activationEigenvectors', f.activationEigenvectors)),
@@ -77,7 +79,7 @@ export function fromModelFactors(
       };
     }
   }
-  if (strategy === 'ekfac' || strategy === 'diagonal') {
+  if (definition.needsLambda) {
     const counts = new Set(matched.map((f) => need(f, 'lambdaCount', f.lambdaCount)));
     if (counts.size !== 1) throw new Error(`imported factors: lambdaCount differs between layers (${[...counts].join(', ')})`);
     out.lambda = { nextIndex: trainSize, sums: matched.map((f) => need(f, 'lambdaSum', f.lambdaSum)), sequenceCount: [...counts][0] };

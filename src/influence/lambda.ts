@@ -1,6 +1,6 @@
 /**
  * Stage 3: eigenvalue correction Λ = mean over sequences of (Q_Sᵀ G(n) Q_A)∘², G(n) = Σ_t g ãᵀ from per-sequence
- * gradients (second pass, labels sampled again unless empirical). With identity bases this is the 'diagonal'
+ * gradients (second pass, labels sampled again unless empirical). Without bases this is the 'diagonal'
  * strategy's Λ_diag = mean_n G(n)∘² in the parameter basis.
  */
 import type { Backend, Tensor } from '../linalg/backend';
@@ -16,8 +16,8 @@ export interface LambdaInputs {
   readonly layerIndices: readonly number[];
   readonly trainSize: number;
   readonly config: AttributionConfig;
-  /** Per layer, the bases Q_S [dOut, dOut] and Q_A [dIn', dIn']. */
-  readonly bases: readonly { readonly qS: HostMatrix; readonly qA: HostMatrix }[];
+  /** Per layer, the bases Q_S [dOut, dOut] and Q_A [dIn', dIn']; null: Λ in the parameter basis (diagonal). */
+  readonly bases: readonly { readonly qS: HostMatrix; readonly qA: HostMatrix }[] | null;
 }
 
 /**
@@ -44,8 +44,8 @@ export async function accumulateLambda(
   const { backend, source, layerIndices, config } = inputs;
   const layers = layerIndices.map((i) => source.layers[i]);
   const sums: Tensor[] = state.sums.map((m) => toBackend(backend, m));
-  const qS = inputs.bases.map((b) => toBackend(backend, b.qS));
-  const qA = inputs.bases.map((b) => toBackend(backend, b.qA));
+  const qS = inputs.bases?.map((b) => toBackend(backend, b.qS)) ?? null;
+  const qA = inputs.bases?.map((b) => toBackend(backend, b.qA)) ?? null;
   let sequenceCount = state.sequenceCount;
   let current = state;
   try {
@@ -55,7 +55,9 @@ export async function accumulateLambda(
         const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
         const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: lambdaSeed(config.seed) }, backend);
         try {
-          layerIndices.forEach((sourceIndex, l) => backend.accumulateLambda(sums[l], batch.layers[sourceIndex], qS[l], qA[l]));
+          layerIndices.forEach((sourceIndex, l) =>
+            backend.accumulateLambda(sums[l], batch.layers[sourceIndex], qS?.[l] ?? null, qA?.[l] ?? null),
+          );
           sequenceCount += indices.length;
         } finally {
           batch.release();
@@ -74,7 +76,7 @@ export async function accumulateLambda(
     );
     return current;
   } finally {
-    backend.release(...sums, ...qS, ...qA);
+    backend.release(...sums, ...(qS ?? []), ...(qA ?? []));
   }
 }
 

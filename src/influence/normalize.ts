@@ -11,6 +11,14 @@ import type { AttributionResult } from './types';
 
 export type Normalization = 'none' | 'self-influence' | 'token-count';
 
+/**
+ * What a score view reads of a result: a live run's AttributionResult, or a stored run's scores (which keep no
+ * per-layer scores or factors; trainTokenCounts is empty when the run kept no per-token scores).
+ */
+export type ScoredResult = Pick<AttributionResult, 'queries' | 'train' | 'influence' | 'selfTau' | 'trainTokenCounts'> & {
+  readonly config: Pick<AttributionResult['config'], 'measurement'>;
+};
+
 export interface ScoreView {
   /** [Q × N] row-major. */
   readonly values: Float64Array;
@@ -32,7 +40,7 @@ const NORMALIZATION_LABEL: Record<Normalization, string> = {
   'token-count': "each training example's score ÷ its token count",
 };
 
-export function scoreView(result: AttributionResult, normalization: Normalization = 'none'): ScoreView {
+export function scoreView(result: ScoredResult, normalization: Normalization = 'none'): ScoreView {
   const queries = result.queries.length;
   const train = result.train.length;
   const values = result.influence.slice();

@@ -8,11 +8,12 @@ import { now } from './chunks';
 import { accumulateCovariances, emptyCovarianceState, finalizeCovariances } from './covariance';
 import { eigendecomposeFactors } from './eigen';
 import { throwIfAborted } from './errors';
-import { hostMatrix, identityMatrix, inputWidth } from './host';
+import { hostMatrix } from './host';
 import { accumulateLambda, averageLambda, emptyLambdaState } from './lambda';
 import { influenceFromTau } from './measurement';
 import { buildPreconditioner } from './preconditioner';
 import { validateScorePath } from './score-plan';
+import { strategyOf } from './strategies';
 import { fromModelFactors, toModelFactors } from './factors';
 import { emptyScoreState, emptySelfState, prepareQueries, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets, type ScoreContext } from './scores';
 import type {
@@ -50,7 +51,7 @@ export function validateConfig(config: AttributionConfig): void {
   if (queryRank !== null && (!Number.isInteger(queryRank) || queryRank < 1)) throw new Error(`config.queryRank must be null or a positive integer, got ${queryRank}`);
   if (damping.kind === 'absolute' && !(damping.value >= 0)) throw new Error(`config.damping.value must be ≥ 0, got ${damping.value}`);
   if (damping.kind === 'heuristic' && !(damping.factor >= 0)) throw new Error(`config.damping.factor must be ≥ 0, got ${damping.factor}`);
-  if (!['identity', 'diagonal', 'kfac', 'ekfac'].includes(config.strategy)) throw new Error(`config.strategy: unknown strategy "${config.strategy}"`);
+  strategyOf(config.strategy);
   if (config.scorePath !== undefined) validateScorePath(config.scorePath);
 }
 
@@ -86,7 +87,7 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     throw new Error('checkpoint: the saved run has a different configuration, model layers, data size or backend; start a new run');
   }
   let record: RunCheckpoint = loaded ?? { version: 1, fingerprint, timings: [] };
-  if (inputs.factors) record = { ...record, ...fromModelFactors(inputs.factors, config.strategy, layers, trainSize) };
+  if (inputs.factors) record = { ...record, ...fromModelFactors(inputs.factors, strategyOf(config.strategy), layers, trainSize) };
   const timings = new Map<StageName, StageTiming>(record.timings.map((t) => [t.stage, t]));
   const save = async (update: Partial<RunCheckpoint>): Promise<void> => {
     record = { ...record, ...update, timings: [...timings.values()] };
@@ -103,8 +104,8 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     }
   };
   const progress = { onProgress: options.onProgress, signal: options.signal };
-  const { strategy } = config;
-  const needsEigen = strategy === 'kfac' || strategy === 'ekfac';
+  const strategy = strategyOf(config.strategy);
+  const needsEigen = strategy.needsEigenbasis;
 
   if (needsEigen && record.factors === undefined && record.eigen === undefined) {
     const factors = await timed('covariance', trainSize, async () => {
@@ -120,13 +121,15 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
   }
   if (needsEigen && record.eigen === undefined) {
     const factors = record.factors!;
-    const eigen = await timed('eigen', layers.length, () => eigendecomposeFactors(backend, layers, factors, progress));
+    const eigen = await timed('eigen', layers.length, () =>
+      eigendecomposeFactors(backend, layers, factors, { ...progress, refine: config.refineEigen }),
+    );
     await save({ eigen });
   }
-  const identityBases = strategy === 'diagonal' ? layers.map((l) => ({ qS: identityMatrix(l.dOut), qA: identityMatrix(inputWidth(l)) })) : undefined;
-  const needsLambda = strategy === 'ekfac' || strategy === 'diagonal';
+  const needsLambda = strategy.needsLambda;
   if (needsLambda && (record.lambda === undefined || record.lambda.nextIndex < trainSize)) {
-    const bases = identityBases ?? layers.map((_, l) => ({ qS: record.eigen!.gradientVectors[l], qA: record.eigen!.activationVectors[l] }));
+    // Λ in the eigenbasis (ekfac) or in the parameter basis (diagonal: no bases, no rotations).
+    const bases = needsEigen ? layers.map((_, l) => ({ qS: record.eigen!.gradientVectors[l], qA: record.eigen!.activationVectors[l] })) : null;
     const lambda = await timed('lambda', trainSize, () =>
       accumulateLambda({ backend, source, layerIndices, trainSize, config, bases }, record.lambda ?? emptyLambdaState(layers), {
         ...progress,
@@ -136,13 +139,9 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     await save({ lambda });
   }
   throwIfAborted(options.signal);
-  const preconditioner = buildPreconditioner({
-    strategy,
-    damping: config.damping,
-    layers,
-    eigen: record.eigen,
-    lambda: needsLambda ? averageLambda(record.lambda!) : undefined,
-    identityBases,
+  const preconditioner = await buildPreconditioner(backend, strategy, config.damping, layers, {
+    ...(record.eigen && { eigen: record.eigen }),
+    ...(needsLambda && { lambda: averageLambda(record.lambda!) }),
   });
   const context: ScoreContext = { backend, source, layerIndices, config, preconditioner };
 
@@ -208,7 +207,7 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     trainTokenCounts: Int32Array.from({ length: trainSize }, (_, n) => source.sequenceLength('train', n)),
     queryTargetCounts: scores.queryTargetCounts,
     tauPerToken: scores.perToken && offsets ? { offsets, values: scores.perToken.data } : null,
-    factors: toModelFactors(strategy, layers, record.covariance, record.eigen, needsLambda ? record.lambda : undefined),
+    factors: toModelFactors(strategy.name, layers, record.covariance, record.eigen, needsLambda ? record.lambda : undefined),
     timings: [...timings.values()],
   };
 }

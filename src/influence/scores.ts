@@ -31,23 +31,40 @@ function layerName(context: ScoreContext, l: number): string {
   return context.source.layers[context.layerIndices[l]].name;
 }
 
-/** P = (H + δ)⁻¹ G for per-sequence gradients [B, dOut, dIn']; the gradients themselves for identity. */
-function preconditionGradients(context: ScoreContext, l: number, gradients: Tensor, bases: readonly (readonly Tensor[] | null)[]): Tensor {
-  const tensors = bases[l];
+/** Q_S, Q_A (null: the parameter basis) and Λ of one layer on the backend; null: no preconditioning. */
+type LayerTensors = { readonly lambda: Tensor; readonly qS: Tensor | null; readonly qA: Tensor | null } | null;
+
+/**
+ * P = (H + δ)⁻¹ G for per-sequence gradients [B, dOut, dIn']: in the eigenbasis (kfac, ekfac), by an elementwise
+ * divide in the parameter basis (diagonal), or the gradients themselves (identity).
+ */
+function preconditionGradients(context: ScoreContext, l: number, gradients: Tensor, layers: readonly LayerTensors[]): Tensor {
+  const tensors = layers[l];
   if (tensors === null) return gradients;
-  const [qS, qA, lambda] = tensors;
-  return context.backend.precondition(gradients, qS, qA, lambda, { kind: 'absolute', value: context.preconditioner.damping[l] });
+  const damping = { kind: 'absolute', value: context.preconditioner.damping[l] } as const;
+  const { lambda, qS, qA } = tensors;
+  if (qS === null || qA === null) return context.backend.divideDamped(gradients, lambda, damping);
+  return context.backend.precondition(gradients, qS, qA, lambda, damping);
 }
 
-/** Q_S, Q_A, Λ per layer uploaded once per pass (null for identity). */
-function uploadBases(context: ScoreContext): (Tensor[] | null)[] {
+/** Each layer's preconditioner uploaded once per pass. */
+function uploadPreconditioner(context: ScoreContext): LayerTensors[] {
+  const { backend } = context;
   return context.preconditioner.layers.map((layer) =>
-    layer === null ? null : [toBackend(context.backend, layer.qS), toBackend(context.backend, layer.qA), toBackend(context.backend, layer.lambda)],
+    layer === null
+      ? null
+      : {
+          lambda: toBackend(backend, layer.lambda),
+          qS: layer.bases ? toBackend(backend, layer.bases.qS) : null,
+          qA: layer.bases ? toBackend(backend, layer.bases.qA) : null,
+        },
   );
 }
 
-function releaseBases(backend: Backend, bases: readonly (readonly Tensor[] | null)[]): void {
-  for (const tensors of bases) if (tensors) backend.release(...tensors);
+function releasePreconditioner(backend: Backend, layers: readonly LayerTensors[]): void {
+  for (const tensors of layers) {
+    if (tensors) backend.release(...[tensors.lambda, tensors.qS, tensors.qA].filter((t): t is Tensor => t !== null));
+  }
 }
 
 export interface QueryChunk {
@@ -62,16 +79,17 @@ export async function prepareQueries(context: ScoreContext, start: number, end: 
   const { backend, source, layerIndices, config } = context;
   const indices = Array.from({ length: end - start }, (_, i) => start + i);
   const batch = await fetchBatch(source, { role: 'query', indices, labels: 'given', seed: config.seed }, backend);
-  const bases = uploadBases(context);
+  const bases = uploadPreconditioner(context);
   const operators: QueryOperator[] = [];
   try {
     for (let l = 0; l < layerIndices.length; l++) {
       const gradients = backend.sequenceGradients(batch.layers[layerIndices[l]]);
       const p = preconditionGradients(context, l, gradients, bases);
-      const selfScores = backend.pairedInner(p, gradients);
+      // ⟨P_q, G_q⟩ per query: O(Q·dOut·dIn'), not the diagonal of a Q × Q score block.
+      const inner = backend.pairedInner(p, gradients);
       if (p !== gradients) backend.release(gradients);
-      const check = await backend.read(selfScores);
-      backend.release(selfScores);
+      const check = await backend.read(inner);
+      backend.release(inner);
       assertFinite(check, 'query', layerName(context, l), '⟨P_q, G_q⟩ of the preconditioned query gradients', `queries ${start}–${end - 1}`);
       const [, dOut, dInPrime] = p.shape;
       // A rank at or above min(dOut, dIn') would factorise exactly: the full P is then both exact and cheaper.
@@ -87,7 +105,7 @@ export async function prepareQueries(context: ScoreContext, start: number, end: 
     for (const operator of operators) releaseOperator(backend, operator);
     throw error;
   } finally {
-    releaseBases(backend, bases);
+    releasePreconditioner(backend, bases);
     batch.release();
   }
   return {
@@ -145,7 +163,7 @@ async function scoreBatch(
   acc: PassAccumulators,
   offsets: Int32Array | null,
   trainSize: number,
-  bases: readonly (readonly Tensor[] | null)[] | null,
+  preconditioner: readonly LayerTensors[] | null,
 ): Promise<void> {
   const { backend, layerIndices, config } = context;
   const { perLayer, perToken, self } = acc;
@@ -202,7 +220,7 @@ async function scoreBatch(
       }
       if (self !== null) {
         // ⟨P_n, G(n)⟩ from the G(n) just built, with the full (never low-rank) P_n.
-        const p = preconditionGradients(context, l, gradients!, bases!);
+        const p = preconditionGradients(context, l, gradients!, preconditioner!);
         const inner = backend.pairedInner(p, gradients!);
         if (p !== gradients) backend.release(p);
         const selfValues = await backend.read(inner);
@@ -229,7 +247,7 @@ export async function scoreTrainingSet(
   const perLayer = state.perLayer.data.slice();
   const perToken = state.perToken ? state.perToken.data.slice() : null;
   const self = state.selfPerLayer ? state.selfPerLayer.data.slice() : null;
-  const bases = self !== null ? uploadBases(context) : null;
+  const preconditioner = self !== null ? uploadPreconditioner(context) : null;
   let next = state.nextIndex;
   type Values = Float64Array | null;
   const snapshot = (nextIndex: number, layers: Float64Array, tokens: Values, selfValues: Values): ScoreState => ({
@@ -250,7 +268,7 @@ export async function scoreTrainingSet(
       async (indices) => {
         const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
         try {
-          await scoreBatch(context, chunk, batch, indices, { perLayer, perToken, self }, offsets, trainSize, bases);
+          await scoreBatch(context, chunk, batch, indices, { perLayer, perToken, self }, offsets, trainSize, preconditioner);
         } finally {
           batch.release();
         }
@@ -263,7 +281,7 @@ export async function scoreTrainingSet(
       },
     );
   } finally {
-    if (bases !== null) releaseBases(backend, bases);
+    if (preconditioner !== null) releasePreconditioner(backend, preconditioner);
   }
   return snapshot(next, perLayer, perToken, self);
 }
@@ -281,7 +299,7 @@ export async function selfInfluence(
 ): Promise<SelfState> {
   const { backend, source, layerIndices, config } = context;
   const perLayer = state.perLayer.data.slice();
-  const bases = uploadBases(context);
+  const bases = uploadPreconditioner(context);
   let current = state;
   try {
     await runPass(
@@ -311,7 +329,7 @@ export async function selfInfluence(
     );
     return current;
   } finally {
-    releaseBases(backend, bases);
+    releasePreconditioner(backend, bases);
   }
 }
 

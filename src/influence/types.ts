@@ -16,7 +16,7 @@
  */
 import type { Backend, Damping, Tensor, TokenBatch } from '../linalg/backend';
 import type { Span } from '../data/schema';
-import type { ModelFactors } from '../store/types';
+import type { HostMatrix, ModelFactors } from '../store/types';
 import type { ScorePathOptions } from './score-plan';
 
 export type { Damping } from '../linalg/backend';
@@ -62,6 +62,11 @@ export interface AttributionConfig {
   readonly batchSizes: BatchSizes;
   /** Seeds the sampled labels (per example, independent of batching; see GradientRequest.seed). */
   readonly seed: number;
+  /**
+   * Refine each eigendecomposition in float64 on the host (src/linalg/cpu/refine.ts): a float32 GPU eigenbasis gets
+   * float64 residuals, as kronfluence's. O(d³) per factor in JavaScript, so meant for d up to about a thousand.
+   */
+  readonly refineEigen: boolean;
   /** How pairwise scores are computed per layer and batch (score-plan.ts); absent: DEFAULT_SCORE_PATH (cost model). */
   readonly scorePath?: ScorePathOptions;
 }
@@ -147,11 +152,8 @@ export interface GradientSource {
   gradients(request: GradientRequest, backend: Backend): Promise<GradientBatch>;
 }
 
-/** A host-side matrix: plain data that can be checkpointed. */
-export interface HostMatrix {
-  readonly shape: readonly number[];
-  readonly data: Float64Array;
-}
+/** A host-side matrix: plain data that can be checkpointed (the store's type: stage outputs are stored unchanged). */
+export type { HostMatrix };
 
 export interface ProgressEvent {
   readonly stage: StageName;
@@ -195,11 +197,18 @@ export interface LambdaState {
   readonly sequenceCount: number;
 }
 
-/** What preconditioning needs per layer, whatever the strategy. */
+/** What one layer's preconditioning divides by, and in which basis (null bases: the parameter basis). */
+export interface LayerPreconditioner {
+  /** Λ [dOut, dIn'] averaged over sequences (kfac: λ_S ⊗ λ_A). */
+  readonly lambda: HostMatrix;
+  readonly bases: { readonly qS: HostMatrix; readonly qA: HostMatrix } | null;
+}
+
+/** What preconditioning needs per layer, whatever the strategy (src/influence/strategies.ts builds it). */
 export interface Preconditioner {
   readonly strategy: Strategy;
-  /** Per layer (null for identity): the bases (identity matrices for 'diagonal') and the averaged Λ [dOut, dIn']. */
-  readonly layers: readonly ({ readonly qS: HostMatrix; readonly qA: HostMatrix; readonly lambda: HostMatrix } | null)[];
+  /** Per layer; null: no preconditioning (identity). */
+  readonly layers: readonly (LayerPreconditioner | null)[];
   /** δ per layer (0 for identity). */
   readonly damping: readonly number[];
 }
@@ -316,8 +325,10 @@ export const DEFAULT_CONFIG: AttributionConfig = {
   perToken: false,
   queryRank: null,
   trackedLayers: null,
-  batchSizes: { fit: 16, train: 16, query: 32, batchesPerChunk: 4 },
+  // Small batches, one per chunk: progress and a checkpoint after every batch, and a cancel is honoured within one.
+  batchSizes: { fit: 8, train: 8, query: 16, batchesPerChunk: 1 },
   seed: 0,
+  refineEigen: false,
 };
 
 /** Re-exported so callers need only this module. */

@@ -76,12 +76,17 @@ export interface Backend {
   sequenceGradients(batch: TokenBatch): Tensor;
   /** Batched basis change of [N, dOut, dIn'] matrices: 'into' R = Q_Sᵀ G Q_A, 'back' G = Q_S R Q_Aᵀ. */
   rotate(matrices: Tensor, qS: Tensor, qA: Tensor, direction: 'into' | 'back'): Tensor;
-  /** lambda [dOut, dIn'] += Σ_n (Q_Sᵀ G(n) Q_A)∘² with G(n) built from the batch. */
-  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor, qA: Tensor): void;
+  /**
+   * lambda [dOut, dIn'] += Σ_n (Q_Sᵀ G(n) Q_A)∘² with G(n) built from the batch; with qS and qA null, Σ_n G(n)∘² in
+   * the parameter basis (the diagonal strategy: no rotation).
+   */
+  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void;
   /** The damping value δ for a (sequence-averaged) Λ: absolute, or factor · mean(Λ). */
   dampingValue(lambda: Tensor, damping: Damping): Promise<number>;
   /** P_q = Q_S [ (Q_Sᵀ G_q Q_A) ⊘ (Λ + δ) ] Q_Aᵀ for each of the query gradients [Q, dOut, dIn']. Λ is already averaged. */
   precondition(queryGradients: Tensor, qS: Tensor, qA: Tensor, lambda: Tensor, damping: Damping): Tensor;
+  /** P = G ⊘ (Λ + δ) for each of the gradients [N, dOut, dIn'], elementwise: the diagonal strategy's preconditioning. */
+  divideDamped(gradients: Tensor, lambda: Tensor, damping: Damping): Tensor;
   /** τ[q, n] = Σ_t m(n,t) g(n,t)ᵀ P_q ã(n,t): [Q, B]; with perToken, [Q, B, T] (padding scores are 0). */
   scores(preconditioned: Tensor, batch: TokenBatch, perToken: boolean): Tensor;
   /**

@@ -1,44 +1,15 @@
 /**
  * onnxruntime-web sessions for our graphs: the wasm EP in Node and as the browser's CPU fallback, the WebGPU EP in
  * the browser on the workbench's own GPUDevice (so outputs chosen as GPU outputs stay GPUBuffers our WGSL binds).
- *
- * Which build loads: in Node, 'onnxruntime-web' (its Node build finds its .wasm next to itself, offline). In the
- * browser, 'onnxruntime-web/webgpu' for both EPs, so the page ships one wasm binary; its URL comes through Vite
- * (`?url`), which serves it from node_modules in dev and emits it as an asset in the build.
+ * Which onnxruntime build loads where is src/platform/ort.ts's business.
  */
 import type * as Ort from 'onnxruntime-web';
+import { isNode } from '../platform';
+import { loadOrt, type OrtModule } from '../platform/ort';
 import { DataType, type Dim, type Model, type TensorValues, type ValueInfo } from './ir';
 import { parseModel, serializeModel } from './protobuf';
 
-type OrtModule = typeof Ort;
 type OrtType = Ort.Tensor['type'];
-
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-let ortModule: Promise<OrtModule> | null = null;
-
-/** Loads and configures onnxruntime-web once per process/worker. */
-export function loadOrt(): Promise<OrtModule> {
-  ortModule ??= (async () => {
-    if (isNode) {
-      // Specifiers in variables keep Vite from bundling the Node build (and its wasm) into the page.
-      const nodeOrt = 'onnxruntime-web';
-      const nodeOs = 'node:os';
-      const ort = (await import(/* @vite-ignore */ nodeOrt)) as OrtModule;
-      const { availableParallelism } = (await import(/* @vite-ignore */ nodeOs)) as typeof import('node:os');
-      // Half the cores, at most 4: the Node runs share the machine with Dawn's SwiftShader and other processes.
-      ort.env.wasm.numThreads = Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
-      return ort;
-    }
-    const ort = (await import('onnxruntime-web/webgpu')) as OrtModule;
-    const { default: wasm } = await import('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url');
-    ort.env.wasm.wasmPaths = { wasm };
-    // Threads need SharedArrayBuffer, i.e. a cross-origin-isolated page; otherwise ORT would only warn and use one.
-    ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, Math.floor(navigator.hardwareConcurrency / 2))) : 1;
-    ort.env.wasm.proxy = false; // the proxy worker refuses GPU outputs; we already run inside our own worker
-    return ort;
-  })();
-  return ortModule;
-}
 
 const ORT_TYPE_OF: Partial<Record<DataType, OrtType>> = {
   [DataType.FLOAT]: 'float32',

@@ -37,6 +37,9 @@ export const SCORE_TENSORS = {
   tauPerTokenOffsets: 'scores.tau_per_token_offsets',
 } as const;
 
+/** The score tensors that are plain float matrices (per-token scores come with their offsets). */
+export const MATRIX_SCORES = ['tau', 'influence', 'tauPerLayer', 'selfTau', 'queryTargetCounts'] as const;
+
 export const DEFAULT_MAX_BUNDLE_BYTES = 2 ** 31;
 
 export async function fingerprintOf(name: string, bytes: Uint8Array): Promise<Fingerprint> {
@@ -103,7 +106,7 @@ export async function encodeBundle(content: BundleContent, options: EncodeOption
   const scoreDtype = options.scoreDtype ?? 'F32';
   const scores = content.scores;
   if (scores) {
-    for (const key of ['tau', 'influence', 'tauPerLayer', 'selfTau', 'queryTargetCounts'] as const) {
+    for (const key of MATRIX_SCORES) {
       const matrix = scores[key];
       if (matrix) tensors.set(SCORE_TENSORS[key], floatTensor(matrix.shape, matrix.data, key === 'queryTargetCounts' ? 'F64' : scoreDtype));
     }

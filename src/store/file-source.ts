@@ -32,7 +32,8 @@ function requireFile<T>(files: ReadonlyMap<string, T>, path: string): T {
 export function browserFileSource(files: Iterable<File>): FileSource {
   const byPath = new Map<string, File>();
   for (const file of files) {
-    const relative = file.webkitRelativePath || file.name;
+    // A browser File has it; Node's File type (the CLI shares this module) does not declare it.
+    const relative = (file as File & { webkitRelativePath?: string }).webkitRelativePath || file.name;
     const parts = relative.split('/');
     byPath.set(parts.length > 1 ? parts.slice(1).join('/') : relative, file);
   }

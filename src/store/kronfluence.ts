@@ -10,8 +10,8 @@
  * activation_covariance / num_activation_covariance_processed), which is how LayerFactors keeps them too.
  * The format logic sees only a FileSource, so a Node directory and a browser directory picker work the same way.
  */
-import { readSafetensors, tensorToFloat64, writeSafetensors, type SafetensorsTensor } from './safetensors';
-import { floatTensor, tensorFromArray } from './tensor-values';
+import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors';
+import { floatTensor, tensorFromArray, tensorToFloat64 } from './tensor-values';
 import { baseName, directoryOf, type FileSource } from './file-source';
 import type { FactorPart, HostMatrix, LayerFactors, ModelFactors } from './types';
 

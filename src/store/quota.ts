@@ -57,7 +57,9 @@ const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
  */
 export async function ensureStorageFor(bytes: number, storage: StorageManager | undefined = globalThis.navigator?.storage): Promise<StorageCheck> {
   if (!storage) return { persisted: false, quota: null, usage: null };
-  const persisted = (await storage.persisted?.()) || ((await storage.persist?.()) ?? false);
+  // persist() exists on the page's StorageManager, not on a worker's: ask where it can be asked.
+  const page = storage as StorageManager & { persist?: () => Promise<boolean> };
+  const persisted = (await storage.persisted?.()) || ((await page.persist?.()) ?? false);
   const { quota, usage } = await storage.estimate();
   if (quota !== undefined) {
     const free = quota - (usage ?? 0);

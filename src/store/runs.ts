@@ -1,16 +1,16 @@
 /**
- * Runs as the page and the worker use them: create one, save the engine's results into it, export it as an .iwb
- * bundle, import a bundle as a read-only run. Tensors keep their bundle names (`layers.<i>.<factor>`, `scores.*`) so
- * export and import are a copy, not a translation.
+ * Runs as the page and the worker use them: create one, save a finished run's bundle content into it, read it back
+ * as bundle content (for an export), import a bundle as a read-only run. Tensors keep their bundle names
+ * (`layers.<i>.<factor>`, `scores.*`) so export and import are a copy, not a translation. The store knows bundles,
+ * not the engine: src/app maps a result to bundle content.
  */
-import type { AttributionResult } from '../influence/types';
 import {
-  LAYER_PARTS, SCORE_TENSORS, STAGE_PARTS, decodeBundle, encodeBundle,
-  type BundleContent, type BundleLayer, type BundleLayerInput, type EncodeOptions, type LayerPart,
+  LAYER_PARTS, MATRIX_SCORES, SCORE_TENSORS, STAGE_PARTS, decodeBundle,
+  type BundleContent, type BundleLayer, type BundleLayerInput, type LayerPart,
 } from './bundle';
 import type { NewTensor, WorkbenchStore } from './db';
-import type { RunRecord, TensorKind } from './records';
-import type { HostMatrix, ModelFactors } from './types';
+import type { RunRecord, StageTimingRecord, TensorKind } from './records';
+import type { HostMatrix, LayerFactors, ScoreTensors } from './types';
 
 export type NewRun = Pick<RunRecord, 'name' | 'config' | 'strategy' | 'backend' | 'layers' | 'measurement'> & Partial<Pick<RunRecord, 'modelId' | 'datasetIds' | 'rows' | 'estimatedBytes' | 'source'>>;
 
@@ -32,9 +32,9 @@ function partKind(part: LayerPart): TensorKind {
   return STAGE_PARTS.covariance.includes(part) ? 'factor' : STAGE_PARTS.eigen.includes(part) ? 'eigen' : 'lambda';
 }
 
-function factorTensors(factors: ModelFactors): NewTensor[] {
+function factorTensors(layers: readonly LayerFactors[]): NewTensor[] {
   const out: NewTensor[] = [];
-  factors.layers.forEach((layer, index) => {
+  layers.forEach((layer, index) => {
     for (const [part, file] of Object.entries(LAYER_PARTS) as [LayerPart, string][]) {
       const matrix = layer[part];
       if (matrix) out.push({ name: `layers.${index}.${file}`, kind: partKind(part), shape: matrix.shape, array: matrix.data });
@@ -47,35 +47,46 @@ function scoreTensor(name: string, shape: readonly number[], array: Float64Array
   return { name, kind: 'score', shape, array };
 }
 
-/** Store a finished run's factors and scores and mark it complete, in one transaction. */
-export async function saveRunResults(store: WorkbenchStore, runId: string, result: AttributionResult): Promise<void> {
-  const queries = result.queries.length;
-  const train = result.train.length;
-  const tensors = [
-    ...factorTensors(result.factors),
-    scoreTensor(SCORE_TENSORS.tau, [queries, train], result.tau),
-    scoreTensor(SCORE_TENSORS.influence, [queries, train], result.influence),
-    scoreTensor(SCORE_TENSORS.tauPerLayer, [result.layers.length, queries, train], result.tauPerLayer),
-    scoreTensor(SCORE_TENSORS.selfTau, [train], result.selfTau),
-    scoreTensor(SCORE_TENSORS.queryTargetCounts, [queries], result.queryTargetCounts),
-  ];
-  if (result.tauPerToken) {
-    const { offsets, values } = result.tauPerToken;
-    tensors.push(scoreTensor(SCORE_TENSORS.tauPerToken, [queries, offsets[offsets.length - 1]!], values));
+/** The stored tensors of a run's factors and scores: one mapping for saved runs and imported bundles. */
+function contentTensors(
+  layers: readonly LayerFactors[],
+  scores: (ScoreTensors & { readonly queryTargetCounts?: HostMatrix }) | undefined,
+): NewTensor[] {
+  const tensors = factorTensors(layers);
+  if (!scores) return tensors;
+  for (const key of MATRIX_SCORES) {
+    const matrix = scores[key];
+    if (matrix) tensors.push(scoreTensor(SCORE_TENSORS[key], matrix.shape, matrix.data));
+  }
+  if (scores.tauPerToken) {
+    const { offsets, values } = scores.tauPerToken;
+    tensors.push(scoreTensor(SCORE_TENSORS.tauPerToken, values.shape, values.data));
     tensors.push(scoreTensor(SCORE_TENSORS.tauPerTokenOffsets, [offsets.length], offsets));
   }
-  const layers: BundleLayer[] = result.layers.map((layer, l) => {
-    const factors = result.factors.layers[l];
-    return {
-      name: layer.name, ...(layer.weightName !== undefined && { weightName: layer.weightName }),
-      dIn: layer.dIn, dOut: layer.dOut, hasBias: layer.hasBias, damping: layer.damping,
-      ...(factors?.activationCount !== undefined && { activationCount: factors.activationCount }),
-      ...(factors?.gradientCount !== undefined && { gradientCount: factors.gradientCount }),
-      ...(factors?.lambdaCount !== undefined && { lambdaCount: factors.lambdaCount }),
-    };
-  });
-  await store.putTensors(runId, tensors, {
-    status: 'complete', stage: 'done', layers, backend: result.backend, timings: result.timings, measurement: result.config.measurement,
+  return tensors;
+}
+
+/**
+ * Store a finished run's factors, scores and rows (src/app's bundle content) and mark it complete, in one
+ * transaction. `extraConfig` is kept beside the content's config (the page keeps its request there).
+ */
+export async function saveRunContent(
+  store: WorkbenchStore,
+  runId: string,
+  content: BundleContent,
+  details: { readonly timings: readonly StageTimingRecord[]; readonly extraConfig?: Readonly<Record<string, unknown>> },
+): Promise<void> {
+  const layers: BundleLayer[] = content.layers.map((layer) => ({
+    name: layer.name, ...(layer.weightName !== undefined && { weightName: layer.weightName }),
+    dIn: layer.dIn, dOut: layer.dOut, hasBias: layer.hasBias, ...(layer.damping !== undefined && { damping: layer.damping }),
+    ...(layer.activationCount !== undefined && { activationCount: layer.activationCount }),
+    ...(layer.gradientCount !== undefined && { gradientCount: layer.gradientCount }),
+    ...(layer.lambdaCount !== undefined && { lambdaCount: layer.lambdaCount }),
+  }));
+  await store.putTensors(runId, contentTensors(content.layers, content.scores), {
+    status: 'complete', stage: 'done', layers, backend: content.backend, timings: details.timings,
+    measurement: content.scores?.measurement ?? null, rows: content.rows ?? null,
+    config: { ...content.config, ...details.extraConfig },
   });
 }
 
@@ -86,12 +97,12 @@ async function readMatrix(store: WorkbenchStore, runId: string, name: string): P
   return { shape: tensor.record.shape, data: tensor.array };
 }
 
-/** A stored run as an .iwb bundle. Rows are included unless the user leaves them out. */
-export async function exportRunBundle(
+/** A stored run as bundle content (encode it with app/bundle-content.ts). Rows are kept unless left out. */
+export async function runContent(
   store: WorkbenchStore,
   runId: string,
-  options: EncodeOptions & { readonly includeRows?: boolean; readonly model?: BundleContent['model']; readonly datasets?: BundleContent['datasets'] } = {},
-): Promise<Uint8Array<ArrayBuffer>> {
+  options: { readonly includeRows?: boolean; readonly model?: BundleContent['model']; readonly datasets?: BundleContent['datasets'] } = {},
+): Promise<BundleContent> {
   const run = await store.getRun(runId);
   if (!run) throw new Error(`no run '${runId}'`);
   const layers: BundleLayerInput[] = [];
@@ -104,14 +115,14 @@ export async function exportRunBundle(
     layers.push(layer as unknown as BundleLayerInput);
   }
   const scores: Record<string, unknown> = { measurement: run.measurement ?? 'unknown' };
-  for (const key of ['tau', 'influence', 'tauPerLayer', 'selfTau', 'queryTargetCounts'] as const) {
+  for (const key of MATRIX_SCORES) {
     const matrix = await readMatrix(store, runId, SCORE_TENSORS[key]);
     if (matrix) scores[key] = matrix;
   }
   const perToken = await readMatrix(store, runId, SCORE_TENSORS.tauPerToken);
   const offsets = await store.getTensor(runId, SCORE_TENSORS.tauPerTokenOffsets);
   if (perToken && offsets) scores.tauPerToken = { offsets: offsets.array as Int32Array, values: perToken };
-  const content: BundleContent = {
+  return {
     model: options.model ?? null,
     datasets: options.datasets ?? { train: null, query: null },
     strategy: run.strategy,
@@ -121,7 +132,6 @@ export async function exportRunBundle(
     ...(scores.tau || scores.selfTau ? { scores: scores as unknown as NonNullable<BundleContent['scores']> } : {}),
     rows: options.includeRows === false ? null : run.rows,
   };
-  return encodeBundle(content, options);
 }
 
 /**
@@ -137,14 +147,7 @@ export async function importBundle(store: WorkbenchStore, bytes: Uint8Array, opt
     measurement: manifest.scores?.measurement ?? null, rows: manifest.rows,
     source: { kind: 'bundle', name: options.name ?? manifest.model?.name ?? 'bundle' },
   }, 'imported');
-  const tensors = factorTensors(bundle.factors);
-  const { tau, influence, tauPerLayer, selfTau, queryTargetCounts, tauPerToken } = bundle.scores;
-  const named: [string, HostMatrix | undefined][] = [
-    [SCORE_TENSORS.tau, tau], [SCORE_TENSORS.influence, influence], [SCORE_TENSORS.tauPerLayer, tauPerLayer],
-    [SCORE_TENSORS.selfTau, selfTau], [SCORE_TENSORS.queryTargetCounts, queryTargetCounts], [SCORE_TENSORS.tauPerToken, tauPerToken?.values],
-  ];
-  for (const [name, matrix] of named) if (matrix) tensors.push(scoreTensor(name, matrix.shape, matrix.data));
-  if (tauPerToken) tensors.push(scoreTensor(SCORE_TENSORS.tauPerTokenOffsets, [tauPerToken.offsets.length], tauPerToken.offsets));
+  const tensors = contentTensors(bundle.factors.layers, bundle.scores);
   await store.createRunWithTensors({ ...run, stage: manifest.stages.at(-1) ?? null }, tensors);
   return (await store.getRun(run.id))!;
 }

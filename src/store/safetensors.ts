@@ -246,4 +246,3 @@ export function writeSafetensors(
   return out;
 }
 
-export * from './tensor-values';

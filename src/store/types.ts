@@ -5,9 +5,11 @@
  * Factors of a layer are kept the way kronfluence saves them — covariance and Λ as SUMS with their counts — so an
  * import from kronfluence and an export back are bit-exact. The engine's means are sum / count (see the helpers).
  */
-import type { HostMatrix } from '../influence/types';
-
-export type { HostMatrix } from '../influence/types';
+/** A host-side matrix: row-major float64 data and its shape (the engine's stage outputs are these, unchanged). */
+export interface HostMatrix {
+  readonly shape: readonly number[];
+  readonly data: Float64Array;
+}
 
 /** The factors of one tracked layer; every part is optional because each stage adds its own. */
 export interface LayerFactors {

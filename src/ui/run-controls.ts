@@ -1,10 +1,17 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import type { AttributionRequest, AttributionSource, BackendChoice, StrategyName } from '../worker/protocol';
+import {
+  DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS,
+  type AttributionRequest, type AttributionSource, type BackendChoice, type RunConfig, type StrategyName,
+} from '../worker/protocol';
+
+const defaults = DEFAULT_RUN_CONFIG;
+const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
 
 /**
- * What to attribute and how: the built-in demo or the user's model, tokenizer and JSONL files; backend; strategy.
- * Fires `start-attribution` (detail: AttributionRequest) and `cancel-attribution`.
+ * What to attribute and how: the built-in demo or the user's model, tokenizer and JSONL files; backend; strategy;
+ * and under "Options" every other field of the run configuration `iwb attribute` takes as a flag, with the same
+ * defaults (app/config.ts). Fires `start-attribution` (detail: AttributionRequest) and `cancel-attribution`.
  */
 @customElement('run-controls')
 export class RunControls extends LitElement {
@@ -19,6 +26,7 @@ export class RunControls extends LitElement {
   @query('#queries') private queriesInput!: HTMLInputElement;
   @query('#backend') private backendSelect!: HTMLSelectElement;
   @query('#strategy') private strategySelect!: HTMLSelectElement;
+  @query('#options') private options!: HTMLElement;
 
   static override styles = css`
     :host { display: block; margin: 1rem 0; }
@@ -26,6 +34,10 @@ export class RunControls extends LitElement {
     .files { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 0.6rem; margin-top: 0.4rem; }
     .row { display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
     .problem { color: #a4161a; }
+    details { margin: 0.5rem 0; }
+    .options { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 0.6rem; margin-top: 0.4rem; }
+    .options { justify-items: start; align-items: center; }
+    .options input[type='text'], .options input[type='number'], .options select { width: 18rem; }
     button { font-size: 1rem; padding: 0.3rem 1rem; }
   `;
 
@@ -58,34 +70,105 @@ export class RunControls extends LitElement {
             <option value="diagonal">diagonal</option><option value="identity">identity (gradient dot product)</option>
           </select>
         </label>
+        ${this.renderButton()}
+        <span class="problem" data-problem>${this.problem}</span>
+      </div>
+      ${this.renderConfigOptions()}
+    `;
+  }
+
+  private renderConfigOptions() {
+    const number = (id: string, label: string, placeholder: string) =>
+      html`<label for=${id}>${label}</label><input id=${id} type="number" min="1" step="1" placeholder=${placeholder} />`;
+    return html`
+      <details>
+        <summary>Options</summary>
+        <fieldset id="options" class="options" ?disabled=${this.running}>
+          <label for="damping">Damping δ</label>
+          <input id="damping" type="text" placeholder=${`heuristic: ${heuristicFactor} × mean(Λ) per layer`} />
+          <label for="fisher">Fisher</label>
+          <select id="fisher">${FISHER_MODES.map((m) => html`<option value=${m} ?selected=${m === defaults.fisher}>${m}</option>`)}</select>
+          <label for="measurement">Measurement</label>
+          <select id="measurement">
+            ${MEASUREMENTS.map((m) => html`<option value=${m} ?selected=${m === defaults.measurement}>${m}</option>`)}
+          </select>
+          <label for="track">Tracked layers (regex over node names)</label>
+          <input id="track" type="text" placeholder="MLP projections" />
+          <label for="per-token">Per-token scores</label>
+          <input id="per-token" type="checkbox" ?checked=${defaults.perToken} />
+          ${number('limit-train', 'Training examples', 'all (demo: its subsample)')}
+          ${number('limit-queries', 'Queries', 'all (demo: its subsample)')}
+          ${number('batch-size', 'Batch size (sequences)', String(defaults.batchSizes.fit))}
+          ${number('query-batch', 'Query batch', String(defaults.batchSizes.query))}
+          ${number('query-rank', 'Query rank (low-rank P_q)', 'exact')}
+          <label for="seed">Seed</label><input id="seed" type="number" min="0" step="1" placeholder=${String(defaults.seed)} />
+          <label for="refine-eigen">Refine eigenbases in float64</label>
+          <input id="refine-eigen" type="checkbox" ?checked=${defaults.refineEigen} />
+        </fieldset>
+      </details>
+    `;
+  }
+
+  private renderButton() {
+    return html`
         ${this.running
           ? html`<button data-action="cancel" @click=${this.cancel}>Cancel</button>`
           : html`<button data-action="start" @click=${this.start}>Attribute</button>`}
-        <span class="problem" data-problem>${this.problem}</span>
-      </div>
     `;
   }
 
   private async start(): Promise<void> {
     this.problem = '';
     let source: AttributionSource;
+    let config: RunConfig;
     try {
+      config = this.readConfig();
       source = this.useDemo ? { kind: 'demo', variant: this.demoVariant } : await this.readFiles();
     } catch (error) {
       this.problem = (error as Error).message;
       return;
     }
-    const request: AttributionRequest = {
-      source,
-      strategy: this.strategySelect.value as StrategyName,
-      damping: null,
-      backend: this.backendSelect.value as BackendChoice,
-      track: null,
-      perToken: false,
-      limitTrain: null,
-      limitQueries: null,
-    };
+    const request: AttributionRequest = { source, config };
     this.dispatchEvent(new CustomEvent<AttributionRequest>('start-attribution', { detail: request, bubbles: true, composed: true }));
+  }
+
+  /** The run configuration the controls show; an empty field keeps the default. The worker checks the rest. */
+  private readConfig(): RunConfig {
+    const field = <T extends HTMLInputElement | HTMLSelectElement>(id: string) => this.options.querySelector<T>(`#${id}`)!;
+    const text = (id: string) => field<HTMLInputElement>(id).value.trim();
+    const integer = (id: string, what: string, minimum: number): number | null => {
+      const value = text(id);
+      if (value === '') return null;
+      const number = Number(value);
+      if (!Number.isSafeInteger(number) || number < minimum) throw new Error(`${what}: "${value}" is not an integer ≥ ${minimum}`);
+      return number;
+    };
+    const dampingText = text('damping');
+    const dampingValue = Number(dampingText);
+    if (dampingText !== '' && !(Number.isFinite(dampingValue) && dampingValue >= 0)) {
+      throw new Error(`damping: "${dampingText}" is not a non-negative number (leave it empty for the heuristic)`);
+    }
+    const batch = integer('batch-size', 'batch size', 1);
+    const queryBatch = integer('query-batch', 'query batch', 1);
+    return {
+      ...defaults,
+      strategy: this.strategySelect.value as StrategyName,
+      backend: this.backendSelect.value as BackendChoice,
+      damping: dampingText === '' ? defaults.damping : { kind: 'absolute', value: dampingValue },
+      fisher: field<HTMLSelectElement>('fisher').value as RunConfig['fisher'],
+      measurement: field<HTMLSelectElement>('measurement').value as RunConfig['measurement'],
+      trackedLayers: text('track') === '' ? defaults.trackedLayers : text('track'),
+      perToken: field<HTMLInputElement>('per-token').checked,
+      limits: { train: integer('limit-train', 'training examples', 1), queries: integer('limit-queries', 'queries', 1) },
+      batchSizes: {
+        ...defaults.batchSizes,
+        ...(batch !== null && { fit: batch, train: batch }),
+        ...(queryBatch !== null && { query: queryBatch }),
+      },
+      queryRank: integer('query-rank', 'query rank', 1) ?? defaults.queryRank,
+      seed: integer('seed', 'seed', 0) ?? defaults.seed,
+      refineEigen: field<HTMLInputElement>('refine-eigen').checked,
+    };
   }
 
   private cancel(): void {

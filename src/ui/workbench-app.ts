@@ -10,7 +10,7 @@ import './influence-results';
 import './run-library';
 
 /** The engine's stages, as its progress names them (the worker's own steps, such as loading data, are not). */
-const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'query', 'scores', 'self']);
+const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'scores', 'self']);
 
 type RunState =
   | { readonly phase: 'idle' }

@@ -5,25 +5,23 @@
  */
 import { expose, transfer } from 'comlink';
 import { fetchSource } from '../data/dataset';
-import { prepareGradientGraph, runAttributionJob, type JobOutcome } from './attribution-job';
-import { chooseBackend, type ChosenBackend } from './backend-choice';
+import { chooseBackend, type ChosenBackend } from '../app/backend-choice';
+import { DEMO_MODEL_PATH, type RunInputs } from '../app/inputs';
+import type { JobOutcome } from '../app/job';
+import { topInfluences } from '../app/results';
 import { probeGpu, type GpuProbe } from './gpu-probe';
-import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from './inputs';
 import {
   CANCELLED_ERROR_NAME,
   type AttributionRequest,
   type AttributionSummary,
   type BackendChoice,
-  type BackendReport,
   type InfluenceTarget,
   type Normalization,
   type ProgressEvent,
   type TopInfluences,
 } from './protocol';
 import { benchmarkOf } from '../influence/aggregate';
-import type { CheckpointStore } from '../influence/types';
-import { holdAfterCheckpoint } from '../store/checkpoints';
-import { topInfluences } from './results';
+import { computeStoredRun, loadRequestInputs } from './page-run';
 import { PageRunStore, rankStored, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
 
@@ -39,9 +37,6 @@ let activeRunId: string | null = null;
 let runStore: Promise<PageRunStore> | null = null;
 /** The stored run last opened for viewing (ranked on request). */
 let viewed: { runId: string; results: StoredResults } | null = null;
-
-/** Small batches and one batch per chunk: progress after every batch, and cancellation within one batch. */
-const WORKER_BATCHES = { fit: 8, train: 8, query: 16, batchesPerChunk: 1 };
 
 const api = {
   probeGpu(): Promise<GpuProbe> {
@@ -116,53 +111,23 @@ async function openStored(runId: string): Promise<StoredRunView> {
   return { runId, name, summary: results.summary };
 }
 
-/**
- * One page run, kept as a stored run: a new one (`runId` null; its storage is checked before anything is computed)
- * or a resumed one. The engine checkpoints into it after every chunk; a cancel or a lost device leaves it paused
- * (resumable), another error failed; a finished run's results are stored with it.
- */
+/** One page run at a time (page-run.ts); its results stay here for the views the page asks for. */
 async function attribute(request: AttributionRequest, resumeId: string | null, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
   if (running) throw new Error('an attribution is already running; cancel it first');
   const controller = new AbortController();
   running = controller;
   finished = null;
-  let runId: string | null = null;
-  let checkpoint: CheckpointStore | undefined;
-  const step = (stage: string, backend?: BackendReport) =>
-    onProgress({ stage, done: 0, total: 1, unit: 'steps', itemsPerSecond: 0, etaSeconds: null, ...(backend ? { backend } : {}) });
   try {
-    step('loading data');
-    const inputs = await loadInputs(request, controller.signal);
-    const chosen = await backendFor(request.backend);
-    step('preparing the model', chosen.report);
-    const store = await stored();
-    if (resumeId !== null) {
-      runId = resumeId;
-      checkpoint = await store.resume(resumeId);
-    } else {
-      ({ runId, checkpoint } = await store.begin(request, inputs, prepareGradientGraph(inputs, request.track).layers));
-    }
-    if (request.holdAfterCheckpoint !== undefined && resumeId === null) {
-      checkpoint = holdAfterCheckpoint(checkpoint, request.holdAfterCheckpoint, controller.signal);
-    }
-    activeRunId = runId;
-    const outcome = await runAttributionJob(
-      inputs,
-      {
-        strategy: request.strategy,
-        damping: request.damping === null ? { kind: 'heuristic', factor: 0.1 } : { kind: 'absolute', value: request.damping },
-        track: request.track,
-        perToken: request.perToken,
-        batchSizes: WORKER_BATCHES,
-      },
-      chosen,
-      { onProgress: (event) => void onProgress({ ...event, backend: chosen.report }), signal: controller.signal, ortOnGpu: true, yieldBetweenBatches: true, checkpoint },
-    );
-    await store.finish(runId, outcome);
+    const environment = { store: await stored(), loadInputs, backendFor };
+    const { inputs, outcome } = await computeStoredRun(request, resumeId, environment, {
+      signal: controller.signal,
+      onProgress,
+      onRunId: (runId) => (activeRunId = runId),
+    });
     finished = outcome;
     const { result } = outcome;
     return {
-      backend: chosen.report,
+      backend: outcome.backend,
       strategy: result.config.strategy,
       trainCount: result.train.length,
       queries: result.queries.map((q, i) => ({ id: q.id, benchmark: benchmarkOf(q), prompt: outcome.queryTexts[i]?.prompt ?? '' })),
@@ -172,13 +137,8 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
       peakGpuBytes: outcome.peakGpuBytes,
     };
   } catch (error) {
-    const deviceLost = (error as Error).name === 'DeviceLostError';
     // A lost device is gone for good: the next run (or the resume) acquires a new one.
-    if (deviceLost) backends.delete(request.backend);
-    if (runId !== null) {
-      const resumable = controller.signal.aborted || deviceLost;
-      await (await stored()).stop(runId, resumable ? 'paused' : 'failed', controller.signal.aborted ? 'cancelled' : (error as Error).message);
-    }
+    if ((error as Error).name === 'DeviceLostError') backends.delete(request.config.backend);
     if (controller.signal.aborted) {
       const cancelled = new Error('the attribution was cancelled');
       cancelled.name = CANCELLED_ERROR_NAME;
@@ -202,22 +162,10 @@ function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
 }
 
 async function loadInputs(request: AttributionRequest, signal: AbortSignal): Promise<RunInputs> {
-  const limits = { ...(request.limitTrain !== null && { train: request.limitTrain }), ...(request.limitQueries !== null && { queries: request.limitQueries }) };
-  const { source } = request;
-  if (source.kind === 'demo') {
-    const trainedModel = source.variant === 'demo' ? await fetchOptional(DEMO_MODEL_PATH) : null;
-    return loadDemoInputs({ data: fetchSource(siteRoot), trainedModel }, source.variant, limits, signal);
-  }
-  return loadUserInputs(
-    {
-      model: { name: source.names.model, bytes: new Uint8Array(source.model) },
-      tokenizer: source.tokenizer === null ? null : { name: source.names.tokenizer ?? 'tokenizer.json', text: source.tokenizer },
-      train: { name: source.names.train, text: source.train },
-      queries: { name: source.names.queries, text: source.queries },
-    },
-    limits,
-    signal,
-  );
+  return loadRequestInputs(request, signal, async (variant) => ({
+    data: fetchSource(siteRoot),
+    trainedModel: variant === 'demo' ? await fetchOptional(DEMO_MODEL_PATH) : null,
+  }));
 }
 
 /** A file of the site that may not exist yet (a dev server answers unknown paths with the page itself). */

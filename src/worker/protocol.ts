@@ -3,8 +3,16 @@
  * The UI imports only these types and client.ts; it never imports the engine.
  */
 
-export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
-export type StrategyName = 'ekfac' | 'kfac' | 'diagonal' | 'identity';
+import type { BackendReport } from '../app/backend-choice';
+import type { StageTiming, ProgressEvent as JobProgress } from '../app/job';
+import type { RunConfig } from '../app/config';
+
+export type { BackendChoice, RunConfig } from '../app/config';
+export { DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS } from '../app/config';
+export type { BackendReport } from '../app/backend-choice';
+export type { StageTiming } from '../app/job';
+export type { InfluenceRow, InfluenceTarget, Normalization, TopInfluences } from '../app/results';
+export type StrategyName = RunConfig['strategy'];
 
 /** Where the model and data of a run come from. */
 export type AttributionSource =
@@ -24,15 +32,8 @@ export type AttributionSource =
 
 export interface AttributionRequest {
   readonly source: AttributionSource;
-  readonly strategy: StrategyName;
-  /** null: the heuristic 0.1 · mean(Λ) per layer; a number: absolute damping. */
-  readonly damping: number | null;
-  readonly backend: BackendChoice;
-  /** Source of a RegExp over node names choosing tracked layers; null: the model's MLP projections. */
-  readonly track: string | null;
-  readonly perToken: boolean;
-  readonly limitTrain: number | null;
-  readonly limitQueries: number | null;
+  /** The one run configuration (app/config.ts), defaults from DEFAULT_RUN_CONFIG, as the CLI's. */
+  readonly config: RunConfig;
   /**
    * Hold the run after the first checkpoint of this engine stage is stored, until it is cancelled or the page goes
    * away (the page's `?hold=<stage>`): an interruption point tests and demonstrations of resume control.
@@ -40,25 +41,9 @@ export interface AttributionRequest {
   readonly holdAfterCheckpoint?: string;
 }
 
-export interface ProgressEvent {
-  /** The engine stage (e.g. "covariance", "eigendecomposition", "lambda", "queries", "scores"). */
-  readonly stage: string;
-  readonly done: number;
-  readonly total: number;
-  /** What `done` counts ("tokens", "sequences", "layers", "pairs"). */
-  readonly unit: string;
-  readonly itemsPerSecond: number;
-  /** Seconds left in this stage at the current rate; null until a rate is known. */
-  readonly etaSeconds: number | null;
-  /** The backend the run uses and why, once it is chosen. */
+/** A run's progress, with the backend it runs on once that is chosen. */
+export interface ProgressEvent extends JobProgress {
   readonly backend?: BackendReport;
-}
-
-export interface BackendReport {
-  readonly kind: 'webgpu' | 'cpu';
-  readonly description: string;
-  /** Why this backend was chosen (hardware adapter, software adapter → CPU, user asked, no WebGPU…). */
-  readonly reason: string;
 }
 
 export interface QueryInfo {
@@ -66,14 +51,6 @@ export interface QueryInfo {
   /** The benchmark (domain) the query belongs to. */
   readonly benchmark: string;
   readonly prompt: string;
-}
-
-export interface StageTiming {
-  readonly stage: string;
-  readonly seconds: number;
-  /** Items processed and what they are (tokens for factor passes, pairs for scores); absent for untimed counts. */
-  readonly items?: number;
-  readonly unit?: string;
 }
 
 export interface AttributionSummary {
@@ -87,30 +64,6 @@ export interface AttributionSummary {
   readonly timings: readonly StageTiming[];
   /** Peak bytes of GPU buffers the engine held at once; null on the CPU backend. */
   readonly peakGpuBytes: number | null;
-}
-
-/** How scores are shown (src/influence/normalize.ts): raw influence, ÷ √self-influence, or ÷ token count. */
-export type Normalization = 'none' | 'self-influence' | 'token-count';
-
-export type InfluenceTarget = { readonly query: string } | { readonly benchmark: string };
-
-export interface InfluenceRow {
-  readonly trainId: string;
-  readonly score: number;
-  readonly prompt: string;
-  readonly response: string;
-  readonly domain: string | null;
-  readonly difficulty: string | null;
-}
-
-export interface TopInfluences {
-  readonly target: InfluenceTarget;
-  /** What the scores are: measurement, sign, normalisation. */
-  readonly label: string;
-  /** Largest positive influence first. */
-  readonly helpful: readonly InfluenceRow[];
-  /** Most negative influence first. */
-  readonly harmful: readonly InfluenceRow[];
 }
 
 /** Thrown across the boundary as a plain Error whose name is 'AttributionCancelled'. */

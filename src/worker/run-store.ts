@@ -6,20 +6,21 @@
  * A run's page request is kept in its config (`page`), with user files stored as files (by sha256), so a resume
  * after a reload has every input it needs without the user picking the files again.
  */
-import type { AttributionResult, CheckpointStore, ExampleMeta } from '../influence/types';
+import type { CheckpointStore, ExampleMeta } from '../influence/types';
 import { benchmarkOf } from '../influence/aggregate';
+import type { ScoredResult } from '../influence/normalize';
+import { bundleContent, encodeRunBundle, type StoredConfigExtras } from '../app/bundle-content';
+import { runCheckpointStore } from '../app/checkpoints';
+import type { JobOutcome } from '../app/job';
+import type { RunInputs } from '../app/inputs';
+import { topInfluences, type ExampleText } from '../app/results';
 import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
-import { runCheckpointStore } from '../store/checkpoints';
 import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
 import type { RunRecord } from '../store/records';
-import { createRun, exportRunBundle, importBundle, saveRunResults } from '../store/runs';
+import { createRun, importBundle, runContent, saveRunContent } from '../store/runs';
 import type { DatasetRow } from '../store/types';
-import type { JobOutcome } from './attribution-job';
-import { bundleContent } from './bundle-content';
-import type { RunInputs } from './inputs';
 import type { AttributionRequest, AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from './protocol';
-import { topInfluences, type ExampleText } from './results';
 import type { RunListing } from './run-protocol';
 
 /** What a run's config keeps of the page's request (the file bytes are stored files, named by id). */
@@ -33,7 +34,7 @@ interface StoredRequest {
 /** A finished or imported run opened for viewing: what topInfluences needs, rebuilt from stored tensors and rows. */
 export interface StoredResults {
   readonly summary: AttributionSummary;
-  readonly result: AttributionResult;
+  readonly result: ScoredResult;
   readonly trainTexts: readonly ExampleText[];
 }
 
@@ -78,7 +79,7 @@ export class PageRunStore {
    * quota's message when it will not fit), keep user files, and hand back the checkpoint store for the engine.
    */
   async begin(request: AttributionRequest, inputs: RunInputs, layers: readonly { dIn: number; dOut: number; hasBias: boolean }[]): Promise<{ runId: string; checkpoint: CheckpointStore }> {
-    const perTokenTokens = request.perToken ? inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0) : 0;
+    const perTokenTokens = request.config.perToken ? inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0) : 0;
     const estimate = estimateRunStorage({ layers, queries: inputs.queries.length, train: inputs.train.length, perTokenTokens });
     const source = request.source;
     const fileBytes = source.kind === 'files'
@@ -108,9 +109,9 @@ export class PageRunStore {
     }
     const page: StoredRequest = { request: kept, files, fingerprints };
     const run = await createRun(this.store, {
-      name: `${source.kind === 'demo' ? `${source.variant} demo` : source.names.model} · ${request.strategy} · ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
+      name: `${source.kind === 'demo' ? `${source.variant} demo` : source.names.model} · ${request.config.strategy} · ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
       config: { page },
-      strategy: request.strategy,
+      strategy: request.config.strategy,
       backend: null,
       layers: [],
       measurement: null,
@@ -147,11 +148,9 @@ export class PageRunStore {
 
   /** Keep the results of a finished run (factors, scores in one transaction; then the rows the view shows). */
   async finish(runId: string, outcome: JobOutcome): Promise<void> {
-    const { result } = outcome;
-    await saveRunResults(this.store, runId, result);
-    const { rows } = await bundleContent(result, { model: null, train: null, queries: null, trainTexts: outcome.trainTexts, queryTexts: outcome.queryTexts });
+    const content = await bundleContent(outcome, { model: null, train: null, queries: null });
     const run = await this.store.getRun(runId);
-    await this.store.updateRun(runId, { rows, config: { ...JSON.parse(JSON.stringify(result.config)) as Record<string, unknown>, page: run?.config.page ?? null } });
+    await saveRunContent(this.store, runId, content, { timings: outcome.result.timings, extraConfig: { page: run?.config.page ?? null } });
     // The results are stored: the checkpoint (about twice their size) has done its job.
     const tx = this.store.db.transaction(['checkpoints', 'chunks'], 'readwrite');
     await atomically(tx, () => issueAll([tx.objectStore('chunks').delete(this.store.chunkPrefixRange(runId, 'checkpoint/')), tx.objectStore('checkpoints').delete(runId)]));
@@ -166,9 +165,8 @@ export class PageRunStore {
     const run = await this.store.getRun(runId);
     if (!run) throw new Error(`no run '${runId}'`);
     const page = pageConfig(run);
-    // Scores in float64: the bundle opens to exactly the ranking the page showed.
     const sources = page ? { model: page.fingerprints.model, datasets: { train: page.fingerprints.train, query: page.fingerprints.queries } } : {};
-    return exportRunBundle(this.store, runId, { ...sources, scoreDtype: 'F64' });
+    return encodeRunBundle(await runContent(this.store, runId, sources), 'influence-workbench page');
   }
 
   /** Decode and check a bundle completely, then store it as a read-only run (a bad bundle stores nothing). */
@@ -183,7 +181,6 @@ export class PageRunStore {
     if (run.status !== 'complete' && run.status !== 'imported') throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
     const tensor = async (name: string) => (await this.store.getTensor(runId, name))?.array;
     const influence = await tensor(SCORE_TENSORS.influence);
-    const tau = await tensor(SCORE_TENSORS.tau);
     const selfTau = await tensor(SCORE_TENSORS.selfTau);
     if (!run.rows) throw new Error(`run "${run.name}" keeps no dataset rows, so its results cannot be shown`);
     const train: ExampleMeta[] = run.rows.train.map(metaOf);
@@ -191,27 +188,26 @@ export class PageRunStore {
     const pairs = train.length * queries.length;
     if (!(influence instanceof Float64Array) || influence.length !== pairs) throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
     const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
-    const result = {
-      // What the scores measure labels them; a bundle's config or, failing that, its manifest's scores say it.
-      config: { ...run.config, measurement: run.config.measurement ?? run.measurement },
-      backend: run.backend ?? 'unknown',
-      layers: [],
+    const measurement = run.config.measurement ?? run.measurement;
+    if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
+      throw new Error(`run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`);
+    }
+    const result: ScoredResult = {
+      config: { measurement },
       queries,
       train,
-      tau: tau instanceof Float64Array ? tau : new Float64Array(pairs),
       influence,
-      tauPerLayer: new Float64Array(0),
       selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
       // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see rank).
       trainTokenCounts: offsets instanceof Int32Array ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!) : new Int32Array(0),
-      queryTargetCounts: new Float64Array(queries.length),
-      tauPerToken: null,
-      factors: { strategy: run.strategy, layers: [] },
-      timings: [],
-    } as unknown as AttributionResult;
-    const backend = run.backend ?? 'unknown backend';
+    };
+    const extras = run.config as Partial<StoredConfigExtras>;
     const summary: AttributionSummary = {
-      backend: { kind: /cpu/i.test(backend) ? 'cpu' : 'webgpu', description: backend, reason: run.source ? `imported from ${run.source.name}` : 'stored run' },
+      backend: {
+        kind: extras.backendKind ?? null,
+        description: run.backend ?? 'unknown backend',
+        reason: run.source ? `imported from ${run.source.name}` : 'stored run',
+      },
       strategy: run.strategy,
       trainCount: train.length,
       queries: queries.map((q, i) => ({ id: q.id, benchmark: benchmarkOf(q), prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '' })),
@@ -233,9 +229,11 @@ export function rankStored(stored: StoredResults, target: InfluenceTarget, k: nu
   return topInfluences(stored.result, stored.trainTexts, target, k, normalization);
 }
 
+/** The page request a run keeps; null for imported runs and for runs stored before requests carried a RunConfig. */
 function pageConfig(run: RunRecord): StoredRequest | null {
   const page = run.config.page as StoredRequest | undefined | null;
-  return page && typeof page === 'object' && 'request' in page ? page : null;
+  const request = page && typeof page === 'object' && 'request' in page ? page.request : null;
+  return request && typeof request.config === 'object' && request.config !== null ? page! : null;
 }
 
 function metaOf(row: DatasetRow): ExampleMeta {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { serializeModel } from '../../src/onnx/protobuf';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { seededDemoModel } from '../../src/app/demo-model';
 import { openPage, servePage, type Served } from '../helpers/browser';
 import { bundleRowIds, tensorValues } from '../helpers/bundle-file';
 
@@ -159,5 +159,24 @@ test('user files: a malformed JSONL line is named; example text renders as text,
   expect(shown.some((text) => text.includes(injected))).toBe(true);
   expect(await page.locator('influence-list img, influence-list b').count()).toBe(0);
   expect(await page.evaluate(() => (window as unknown as { __iwbInjected?: number }).__iwbInjected)).toBeUndefined();
+  expect(pageErrors()).toEqual([]);
+});
+
+test("the run controls' options reach the engine: strategy, limits, batch size; a bad value is refused before a run", async () => {
+  await page.locator('run-controls input[data-source="demo"]').check();
+  await page.locator('run-controls select#backend').selectOption('cpu');
+  await page.locator('run-controls select#strategy').selectOption('diagonal');
+  await page.locator('run-controls details summary').click();
+  await page.locator('run-controls input#batch-size').fill('0');
+  await page.locator('run-controls button[data-action="start"]').click();
+  expect(await page.locator('run-controls [data-problem]').textContent()).toBe('batch size: "0" is not an integer ≥ 1');
+  expect(await page.locator('attribution-progress').count()).toBe(0);
+
+  await page.locator('run-controls input#batch-size').fill('3');
+  await page.locator('run-controls input#limit-train').fill('6');
+  await page.locator('run-controls input#limit-queries').fill('2');
+  await page.locator('run-controls button[data-action="start"]').click();
+  await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
+  expect(await page.locator('[data-run="done"]').textContent()).toMatch(/2 queries × 6 training examples, strategy diagonal/);
   expect(pageErrors()).toEqual([]);
 });

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { importKronfluence, type KronfluenceImport } from '../../src/store/kronfluence';
 import { nodeDirectorySource } from '../../src/store/node-file-source';
-import { readSafetensors, tensorToFloat64 } from '../../src/store/safetensors';
+import { readSafetensors } from '../../src/store/safetensors';
+import { tensorToFloat64 } from '../../src/store/tensor-values';
 import type { ExampleMeta, ExampleSet } from '../../src/influence/types';
 import { KRONFLUENCE_FIXTURES } from './fixtures';
 import { chainModel, tokenLmModel, type LinearParams, type TokenSequence } from './exact-models';

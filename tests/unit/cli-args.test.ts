@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { DEFAULT_RUN_CONFIG } from '../../src/app/config';
 import { CliUsageError, parseCommand } from '../../src/cli/args';
 
 function usageError(argv: string[]): string {
@@ -14,27 +15,33 @@ function usageError(argv: string[]): string {
 }
 
 describe('iwb argument parsing', () => {
-  test('defaults: demo inputs, ekfac, heuristic damping 0.1, automatic backend', () => {
+  test("defaults: demo inputs and the page's run configuration (ekfac, heuristic damping 0.1, automatic backend)", () => {
     const command = parseCommand(['attribute']);
     expect(command.name).toBe('attribute');
     if (command.name !== 'attribute') return;
-    expect(command.args).toMatchObject({ strategy: 'ekfac', damping: { kind: 'heuristic', factor: 0.1 }, perToken: false });
+    expect(command.args.config).toEqual(DEFAULT_RUN_CONFIG);
+    expect(command.args.config).toMatchObject({ strategy: 'ekfac', damping: { kind: 'heuristic', factor: 0.1 }, perToken: false, backend: 'auto' });
     expect(command.args.model).toBeUndefined();
-    expect(command.args.backend).toBeUndefined();
   });
 
   test('every flag is read', () => {
     const command = parseCommand([
       'attribute', '--model', 'm.onnx', '--tokenizer', 't.json', '--train', 'a.jsonl', '--queries', 'q.jsonl',
       '--out', 'r.iwb', '--json', 's.json', '--strategy', 'kfac', '--damping', '1e-3', '--track', 'mlp/c_fc',
-      '--per-token', '--backend', 'cpu', '--limit-train', '10', '--limit-queries', '3',
+      '--per-token', '--backend', 'cpu', '--limit-train', '10', '--limit-queries', '3', '--fisher', 'empirical',
+      '--measurement', 'summed-loss', '--batch-size', '5', '--query-batch', '7', '--query-rank', '2', '--seed', '0',
+      '--refine-eigen',
     ]);
     if (command.name !== 'attribute') throw new Error('expected attribute');
     expect(command.args).toMatchObject({
       model: 'm.onnx', tokenizer: 't.json', train: 'a.jsonl', queries: 'q.jsonl', out: 'r.iwb', json: 's.json',
-      strategy: 'kfac', damping: { kind: 'absolute', value: 1e-3 }, perToken: true, backend: 'cpu', limitTrain: 10, limitQueries: 3,
     });
-    expect(command.args.track?.test('/h.0/mlp/c_fc/MatMul')).toBe(true);
+    expect(command.args.config).toEqual({
+      ...DEFAULT_RUN_CONFIG,
+      strategy: 'kfac', damping: { kind: 'absolute', value: 1e-3 }, perToken: true, backend: 'cpu',
+      limits: { train: 10, queries: 3 }, fisher: 'empirical', measurement: 'summed-loss', trackedLayers: 'mlp/c_fc',
+      batchSizes: { ...DEFAULT_RUN_CONFIG.batchSizes, fit: 5, train: 5, query: 7 }, queryRank: 2, seed: 0, refineEigen: true,
+    });
   });
 
   test('help', () => {
@@ -49,7 +56,11 @@ describe('iwb argument parsing', () => {
     expect(usageError(['attribute', '--damping', '-1'])).toMatch(/Option '--damping' argument is ambiguous.*--damping=-XYZ/);
     expect(usageError(['attribute', '--limit-train', '2.5'])).toMatch(/--limit-train "2.5" is not a positive integer/);
     expect(usageError(['attribute', '--limit-queries', '0'])).toMatch(/--limit-queries/);
-    expect(usageError(['attribute', '--backend', 'tpu'])).toMatch(/--backend "tpu"/);
+    expect(usageError(['attribute', '--backend', 'tpu'])).toMatch(/--backend "tpu" is not one of auto, webgpu, cpu/);
+    expect(usageError(['attribute', '--fisher', 'true'])).toMatch(/--fisher "true" is not one of sampled, empirical/);
+    expect(usageError(['attribute', '--measurement', 'acc'])).toMatch(/--measurement "acc"/);
+    expect(usageError(['attribute', '--batch-size', '0'])).toMatch(/--batch-size "0" is not a positive integer/);
+    expect(usageError(['attribute', '--seed', 'x'])).toMatch(/--seed "x" is not a non-negative integer/);
     expect(usageError(['attribute', '--track', '(['])).toMatch(/--track "\(\[" is not a valid regular expression/);
     expect(usageError(['attribute', '--frobnicate'])).toMatch(/--frobnicate/);
     expect(usageError(['attribute', '--model'])).toMatch(/--model/);

@@ -8,7 +8,7 @@ import { afterAll, expect, test } from 'vitest';
 import { runCli } from '../../src/cli/main';
 import type { Model } from '../../src/onnx/ir';
 import { serializeModel } from '../../src/onnx/protobuf';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { seededDemoModel } from '../../src/app/demo-model';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-cli-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import { cli } from '../helpers/cli';
 import type { RunSummary } from '../../src/cli/summary';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { decodeBundle } from '../../src/store/bundle';
-import { seededDemoModel } from '../../src/worker/demo-model';
+import { seededDemoModel } from '../../src/app/demo-model';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,7 +8,8 @@ import type { Weights } from '../../src/models/weights';
 import { DataType } from '../../src/onnx/ir';
 import { parseModel, serializeModel } from '../../src/onnx/protobuf';
 import { ModelSession, padBatch } from '../../src/onnx/runtime';
-import { readSafetensors, tensorToFloat64 } from '../../src/store/safetensors';
+import { readSafetensors } from '../../src/store/safetensors';
+import { tensorToFloat64 } from '../../src/store/tensor-values';
 import { KRONFLUENCE_FIXTURES } from '../helpers/fixtures';
 
 const fixtures = pathToFileURL(`${KRONFLUENCE_FIXTURES}/`);

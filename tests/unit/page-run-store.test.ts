@@ -6,8 +6,10 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { expect, test } from 'vitest';
+import { DEFAULT_RUN_CONFIG } from '../../src/app/config';
 import { StorageQuotaError } from '../../src/store/quota';
-import type { RunInputs } from '../../src/worker/inputs';
+import { createRun } from '../../src/store/runs';
+import type { RunInputs } from '../../src/app/inputs';
 import type { AttributionRequest } from '../../src/worker/protocol';
 import { PageRunStore } from '../../src/worker/run-store';
 
@@ -21,13 +23,7 @@ const request: AttributionRequest = {
     queries: '{"prompt":"2+2=","response":"4"}\n',
     names: { model: 'tiny.onnx', tokenizer: 'tokenizer.json', train: 'train.jsonl', queries: 'queries.jsonl' },
   },
-  strategy: 'ekfac',
-  damping: null,
-  backend: 'cpu',
-  track: null,
-  perToken: false,
-  limitTrain: null,
-  limitQueries: null,
+  config: { ...DEFAULT_RUN_CONFIG, backend: 'cpu' },
 };
 const example = (id: string) => ({ id, inputIds: new Int32Array(6), promptLen: 3, extra: {} });
 /** Only what begin() reads of the loaded inputs. */
@@ -67,4 +63,12 @@ test("a run on the user's files keeps them: its request comes back whole for a r
   await expect(runs.open(runId)).rejects.toThrow(/is paused: it has no results yet/);
   await runs.delete(runId);
   expect(await runs.list(null)).toEqual([]);
+});
+
+test('a run stored before requests carried a run configuration is listed but not offered for resume', async () => {
+  const runs = await PageRunStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }, storage(1e9));
+  const old = { request: { source: { kind: 'demo', variant: 'micro' }, strategy: 'ekfac', damping: null }, files: null, fingerprints: {} };
+  const run = await createRun(runs.store, { name: 'old', config: { page: old }, strategy: 'ekfac', backend: null, layers: [], measurement: null });
+  expect((await runs.list(null))[0]).toMatchObject({ id: run.id, resumable: false });
+  await expect(runs.requestOf(run.id)).rejects.toThrow(/was not computed on this page, so it cannot be resumed here/);
 });

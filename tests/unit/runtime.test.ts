@@ -3,7 +3,8 @@ import { buildKronfluenceTokenLm, KRONFLUENCE_TOKEN_LM } from '../../src/models/
 import { buildMlpForward, initMlpWeights, logisticRegressionConfig } from '../../src/models/mlp';
 import { sampledTensor, seededNormal, seededUniform } from '../../src/models/weights';
 import { serializeModel } from '../../src/onnx/protobuf';
-import { loadOrt, ModelSession, padBatch, SessionCache } from '../../src/onnx/runtime';
+import { ModelSession, padBatch, SessionCache } from '../../src/onnx/runtime';
+import { loadOrt } from '../../src/platform/ort';
 
 const classifier = logisticRegressionConfig(3, 2);
 const classifierModel = buildMlpForward(classifier, initMlpWeights(classifier, 5));

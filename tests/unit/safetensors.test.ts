@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DTYPE_BYTES, MAX_HEADER_BYTES, SafetensorsError, readSafetensors, tensorFromArray, tensorToArray, tensorToFloat64,
-  writeSafetensors, type Dtype,
-} from '../../src/store/safetensors';
+import { DTYPE_BYTES, MAX_HEADER_BYTES, SafetensorsError, readSafetensors, writeSafetensors, type Dtype } from '../../src/store/safetensors';
+import { tensorFromArray, tensorToArray, tensorToFloat64 } from '../../src/store/tensor-values';
 import { readFixture } from '../helpers/fixtures';
 
 const fixture = (path: string) => new Uint8Array(readFixture(`kronfluence/${path}`));

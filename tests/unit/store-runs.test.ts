@@ -8,11 +8,14 @@ import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type ExampleSet, type ProgressEvent, type RunOptions } from '../../src/influence/types';
+import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type ExampleSet, type ProgressEvent, type RunOptions } from '../../src/influence/types';
 import { BundleError, decodeBundle } from '../../src/store/bundle';
-import { loadLatestCheckpoint, runCheckpointStore } from '../../src/store/checkpoints';
+import { runCheckpointStore } from '../../src/app/checkpoints';
+import { loadLatestCheckpoint } from '../../src/store/checkpoints';
 import { WorkbenchStore, type StoreEnvironment } from '../../src/store/db';
-import { createRun, exportRunBundle, importBundle, saveRunResults } from '../../src/store/runs';
+import { createRun, importBundle, runContent, saveRunContent } from '../../src/store/runs';
+import { bundleContent, encodeRunBundle } from '../../src/app/bundle-content';
+import { DEFAULT_RUN_CONFIG } from '../../src/app/config';
 import { readSafetensors } from '../../src/store/safetensors';
 import { tokenLmFixture } from '../helpers/exact-kronfluence';
 import { ExactGradientSource } from '../helpers/exact-source';
@@ -30,6 +33,18 @@ const newRun = {
   name: 'token lm', config: CONFIG as unknown as Record<string, unknown>, strategy: 'ekfac' as const, backend: 'CPU float64',
   measurement: CONFIG.measurement, layers: [],
 };
+
+/** The page's path for a finished run: app/bundle-content's mapping into the store, and its one writer back out. */
+async function saveRunResults(store: WorkbenchStore, runId: string, result: AttributionResult): Promise<void> {
+  const outcome = {
+    result, config: { ...DEFAULT_RUN_CONFIG, ...CONFIG }, backend: { kind: 'cpu', description: result.backend, reason: 'test' } as const,
+    trainTexts: [], queryTexts: [],
+  };
+  await saveRunContent(store, runId, await bundleContent(outcome, { model: null, train: null, queries: null }), { timings: result.timings });
+}
+async function exportRunBundle(store: WorkbenchStore, runId: string, options: { includeRows?: boolean } = {}): Promise<Uint8Array> {
+  return encodeRunBundle(await runContent(store, runId, options), 'test');
+}
 
 describe('resumable runs in IndexedDB', () => {
   it('a run interrupted in the lambda stage resumes after a reload to bit-identical scores', async () => {
@@ -69,7 +84,7 @@ describe('resumable runs in IndexedDB', () => {
     const store = await WorkbenchStore.open({ indexedDB: new IDBFactory(), IDBKeyRange });
     const run = await createRun(store, { ...newRun, rows: { train: set('train', TRAIN).examples, query: set('query', QUERIES).examples } });
     await saveRunResults(store, run.id, result);
-    const bytes = await exportRunBundle(store, run.id, { scoreDtype: 'F64' });
+    const bytes = await exportRunBundle(store, run.id);
     const bundle = await decodeBundle(bytes);
     expect(bundle.manifest.stages).toEqual(['covariance', 'eigen', 'lambda', 'scores', 'self']);
     expect(Array.from(bundle.scores.tau!.data)).toEqual(Array.from(result.tau));
@@ -79,7 +94,7 @@ describe('resumable runs in IndexedDB', () => {
     const elsewhere = await WorkbenchStore.open({ indexedDB: new IDBFactory(), IDBKeyRange });
     const imported = await importBundle(elsewhere, bytes, { name: 'shared with me' });
     expect(imported).toMatchObject({ status: 'imported', name: 'shared with me', source: { kind: 'bundle' } });
-    const again = readSafetensors(await exportRunBundle(elsewhere, imported.id, { scoreDtype: 'F64' }));
+    const again = readSafetensors(await exportRunBundle(elsewhere, imported.id));
     const original = readSafetensors(bytes);
     expect([...again.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
     for (const [name, tensor] of original.tensors) expect(again.tensors.get(name), name).toEqual(tensor);

@@ -119,13 +119,15 @@ export class CpuBackend implements Backend {
     return new CpuTensor(changeBasisBatch(g, 0, count, s, a, dOut, dIn, direction), matrices.shape);
   }
 
-  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor, qA: Tensor): void {
+  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void {
     const check = new ShapeCheck('accumulateLambda');
     const b = unpackBatch(check, batch);
     const lambdaData = check.expect(lambda, 'lambda', [b.dOut, b.dInPrime]).data;
-    const s = check.expect(qS, 'qS', [b.dOut, b.dOut]).data;
-    const a = check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]).data;
-    const rotated = changeBasisBatch(sequenceGradientsOf(b), 0, b.sequences, s, a, b.dOut, b.dInPrime, 'into');
+    if ((qS === null) !== (qA === null)) check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
+    const s = qS && check.expect(qS, 'qS', [b.dOut, b.dOut]).data;
+    const a = qA && check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]).data;
+    const gradients = sequenceGradientsOf(b);
+    const rotated = s && a ? changeBasisBatch(gradients, 0, b.sequences, s, a, b.dOut, b.dInPrime, 'into') : gradients;
     const size = b.dOut * b.dInPrime;
     for (let n = 0; n < b.sequences; n++) {
       for (let i = 0; i < size; i++) lambdaData[i]! += rotated[n * size + i]! ** 2;
@@ -154,6 +156,21 @@ export class CpuBackend implements Backend {
       for (let q = 0; q < count; q++) rotated[q * size + i]! /= denominator;
     }
     return new CpuTensor(changeBasisBatch(rotated, 0, count, s, a, dOut, dIn, 'back'), queryGradients.shape);
+  }
+
+  divideDamped(gradients: Tensor, lambda: Tensor, damping: Damping): CpuTensor {
+    const check = new ShapeCheck('divideDamped');
+    const g = check.expect(gradients, 'gradients', ['N', 'dOut', 'dIn']).data;
+    const lambdaData = check.expect(lambda, 'lambda', ['dOut', 'dIn']).data;
+    const delta = dampingOf(lambdaData, damping, check);
+    const size = lambdaData.length;
+    for (let i = 0; i < size; i++) {
+      const denominator = lambdaData[i]! + delta;
+      if (!(denominator > 0)) check.fail(`Λ + δ = ${denominator} at (${Math.floor(i / check.dim('dIn'))}, ${i % check.dim('dIn')}) is not positive; raise the damping`);
+    }
+    const out = new Float64Array(g.length);
+    for (let i = 0; i < g.length; i++) out[i] = g[i]! / (lambdaData[i % size]! + delta);
+    return new CpuTensor(out, gradients.shape);
   }
 
   scores(preconditioned: Tensor, batch: TokenBatch, perToken: boolean): CpuTensor {
@@ -267,7 +284,8 @@ function dampingOf(lambda: Float64Array, damping: Damping, check: ShapeCheck): n
     if (lambda.length === 0) check.fail('heuristic damping needs a non-empty Λ');
     let sum = 0;
     for (let i = 0; i < lambda.length; i++) sum += lambda[i]!;
-    return (damping.factor * sum) / lambda.length;
+    // factor · mean(Λ), the mean taken first: the engine's δ has always been rounded this way.
+    return damping.factor * (sum / lambda.length);
   }
   return check.fail(`unknown damping kind ${(damping as { kind: unknown }).kind}`);
 }

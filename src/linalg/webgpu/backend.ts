@@ -99,15 +99,19 @@ export class WebGpuBackend implements Backend {
     return this.changeBasis(check, g, s, a, direction);
   }
 
-  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor, qA: Tensor): void {
-    const check = new OperandCheck('accumulateLambda', { lambda, ...batchOperands(batch), qS, qA });
+  accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void {
+    const check = new OperandCheck('accumulateLambda', { lambda, ...batchOperands(batch), ...(qS && { qS }), ...(qA && { qA }) });
     const b = unpackBatch(check, batch);
     const lambdaTensor = check.expect(lambda, 'lambda', [b.dOut, b.dInPrime]);
-    const s = check.expect(qS, 'qS', [b.dOut, b.dOut]);
-    const a = check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]);
+    if ((qS === null) !== (qA === null)) check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
     const gradients = this.buildSequenceGradients(check, b);
-    const rotated = this.changeBasis(check, gradients, s, a, 'into');
-    this.runtime.release(gradients);
+    let rotated = gradients;
+    if (qS && qA) {
+      const s = check.expect(qS, 'qS', [b.dOut, b.dOut]);
+      const a = check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]);
+      rotated = this.changeBasis(check, gradients, s, a, 'into');
+      this.runtime.release(gradients);
+    }
     squareAccumulate(this.runtime, check, rotated, b.sequences, lambdaTensor);
     this.runtime.release(rotated);
   }
@@ -132,6 +136,19 @@ export class WebGpuBackend implements Backend {
     divideDamped(this.runtime, check, rotated, check.dim('Q'), lambdaTensor, delta);
     const out = this.changeBasis(check, rotated, s, a, 'back');
     this.runtime.release(rotated, delta);
+    return out;
+  }
+
+  /** The diagonal strategy: a copy of the gradients divided in place by ekfac.wgsl's divide_damped. */
+  divideDamped(gradients: Tensor, lambda: Tensor, damping: Damping): GpuTensor {
+    const check = new OperandCheck('divideDamped', { gradients, lambda });
+    const g = check.expect(gradients, 'gradients', ['N', 'dOut', 'dIn']);
+    const lambdaTensor = check.expect(lambda, 'lambda', ['dOut', 'dIn']);
+    const delta = dampingTensor(this.runtime, check, lambdaTensor, damping);
+    const out = this.runtime.allocate(g.shape, 'divideDamped');
+    this.runtime.copy([{ from: g, fromStart: 0, to: out, toStart: 0, count: g.size }]);
+    divideDamped(this.runtime, check, out, check.dim('N'), lambdaTensor, delta);
+    this.runtime.release(delta);
     return out;
   }
 

@@ -4,7 +4,7 @@
  * written in closed form (softmax − one-hot, masked; 2·(y − t)) rather than differentiated through the loss ops.
  */
 import { DataType } from '../ir';
-import type { LossSpec } from '../gradient-graph';
+import type { LossSpec } from '../gradient-spec';
 import type { Emitter } from './emitter';
 import type { GraphFacts } from './shapes';
 

@@ -4,7 +4,7 @@
  * with a bias (as kronfluence treats nn.Linear); so is a Gemm whose C is such an initializer.
  */
 import { isFloatType, type Graph, type Node } from '../ir';
-import { DEFAULT_TRACKED, type GradientSpec } from '../gradient-graph';
+import { DEFAULT_TRACKED, type GradientSpec } from '../gradient-spec';
 import { floatAttr, intAttr } from './shapes';
 
 export interface TrackedCandidate {

@@ -8,7 +8,7 @@
  * as constant. Ops on the gradient path without a VJP are all reported before any node is emitted.
  */
 import { DataType, defaultOpset, isFloatType, type Dim, type Graph, type Model, type Node } from '../ir';
-import type { GradientGraph, GradientSpec, TrackedLayer } from '../gradient-graph';
+import type { GradientGraph, GradientSpec, TrackedLayer } from '../gradient-spec';
 import { Emitter } from './emitter';
 import { appendLoss, LOSS_NAMES } from './loss';
 import { inferFacts, type GraphFacts } from './shapes';

@@ -8,6 +8,7 @@ import { subsample } from '../data/demo-build';
 import { TextTokenizer } from '../data/tokenizer';
 import { parseModel } from '../onnx/protobuf';
 import type { Model } from '../onnx/ir';
+import type { RunLimits } from './config';
 import { seededDemoModel } from './demo-model';
 
 export interface RunInputs {
@@ -34,10 +35,8 @@ export interface UserFiles {
   readonly queries: { readonly name: string; readonly text: string };
 }
 
-export interface Limits {
-  readonly train?: number;
-  readonly queries?: number;
-}
+/** How many examples a run takes (null: all of the user's rows, or the demo's default subsample). */
+export type Limits = RunLimits;
 
 export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
   const model = readModel(files.model.name, files.model.bytes);
@@ -58,8 +57,8 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
   const train = await readExamples(files.train.name, files.train.text, tokenizer, limits.train, signal);
   const queries = await readExamples(files.queries.name, files.queries.text, tokenizer, limits.queries, signal);
   const left = [
-    limits.train !== undefined && `first ${train.length} training rows of ${files.train.name}`,
-    limits.queries !== undefined && `first ${queries.length} query rows of ${files.queries.name}`,
+    limits.train !== null && `first ${train.length} training rows of ${files.train.name}`,
+    limits.queries !== null && `first ${queries.length} query rows of ${files.queries.name}`,
   ].filter(Boolean);
   return {
     model,
@@ -84,7 +83,7 @@ async function readExamples(
   file: string,
   text: string,
   tokenizer: TextTokenizer | undefined,
-  limit: number | undefined,
+  limit: number | null,
   signal: AbortSignal | undefined,
 ): Promise<Example[]> {
   const examples: Example[] = [];
@@ -94,7 +93,7 @@ async function readExamples(
     } catch (error) {
       throw new InputError(`${file}:${row.line}: ${(error as Error).message}`);
     }
-    if (limit !== undefined && examples.length >= limit) break;
+    if (limit !== null && examples.length >= limit) break;
   }
   if (examples.length === 0) throw new InputError(`${file}: has no rows`);
   return examples;
@@ -108,7 +107,7 @@ async function* chunks(text: string): AsyncGenerator<string> {
  * How much of the demo a run uses by default: it must finish in a few minutes on the CPU backend of a 2-core
  * machine. Stratified by domain (training) and benchmark (queries), drawn with the data's own seeded subsampler.
  */
-export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, Required<Limits>>> = {
+export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, { readonly train: number; readonly queries: number }>> = {
   // Measured on the trained demo model, 2-core machine, no load: 64 × 8 took 5 min 52 s, dominated by self-influence.
   demo: { train: 32, queries: 4 },
   micro: { train: 16, queries: 4 },
@@ -128,7 +127,7 @@ export const DEMO_MODEL_PATH = 'models/demo/model.onnx';
 
 export async function loadDemoInputs(files: DemoFiles, variant: DemoVariant, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
   const demo = await loadDemoDataset(files.data, variant, { signal });
-  const want = { ...DEMO_DEFAULT_LIMITS[variant], ...definedOnly(limits) };
+  const want = { train: limits.train ?? DEMO_DEFAULT_LIMITS[variant].train, queries: limits.queries ?? DEMO_DEFAULT_LIMITS[variant].queries };
   const train = stratified(demo.train, (e) => e.domain ?? '', want.train);
   const queries = stratified(demo.queries, (e) => e.domain ?? '', want.queries);
   const maxLength = Math.max(...[...train, ...queries].map((e) => e.inputIds.length));
@@ -163,8 +162,4 @@ function stratified(examples: readonly Example[], group: (e: Example) => string,
     for (const e of subsample(groups.get(key)!, Math.min(share, groups.get(key)!.length), 20250525)) chosen.add(e);
   });
   return examples.filter((e) => chosen.has(e));
-}
-
-function definedOnly(limits: Limits): Limits {
-  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
 }

@@ -7,7 +7,15 @@ import { cpuBackend } from '../linalg/cpu/backend';
 import type { Backend } from '../linalg/backend';
 import { acquireGpu } from '../linalg/webgpu/adapter';
 import { webGpuBackend, type WebGpuBackend } from '../linalg/webgpu/backend';
-import type { BackendChoice, BackendReport } from './protocol';
+import type { BackendChoice } from './config';
+
+export interface BackendReport {
+  /** null: not known (a stored or imported run that did not record it). */
+  readonly kind: 'webgpu' | 'cpu' | null;
+  readonly description: string;
+  /** Why this backend was chosen (hardware adapter, software adapter → CPU, user asked, no WebGPU…). */
+  readonly reason: string;
+}
 
 export interface ChosenBackend {
   readonly backend: Backend;
@@ -28,7 +36,7 @@ export async function chooseBackend(choice: BackendChoice, gpu: GPU | undefined)
   try {
     acquired = await acquireGpu(gpu);
   } catch (error) {
-    if (choice === 'webgpu') throw new Error(`WebGPU was requested but is unavailable: ${(error as Error).message}`);
+    if (choice === 'webgpu') throw new Error(`WebGPU was requested but is unavailable: ${(error as Error).message}`, { cause: error });
     return cpu(`no usable WebGPU adapter (${(error as Error).message})`);
   }
   if (acquired.report.software && choice === 'auto') {

@@ -1,36 +1,49 @@
-/** A finished run as the content of an .iwb bundle (src/store/bundle.ts), for the CLI's --out and the page's export. */
-import type { AttributionResult } from '../influence/types';
-import { fingerprintOf, type BundleContent, type Fingerprint } from '../store/bundle';
+/**
+ * The one mapping from a finished run to what is stored and shared: an .iwb bundle's content (src/store/bundle.ts).
+ * The CLI's --out encodes it with encodeRunBundle; the page stores the same content (store/runs.ts saveRunContent)
+ * and exports it back through encodeRunBundle, so both write the same tensors.
+ */
+import { encodeBundle, fingerprintOf, type BundleContent, type Fingerprint } from '../store/bundle';
 import type { DatasetRow } from '../store/types';
+import type { JobOutcome } from './job';
 import type { ExampleText } from './results';
 
 export interface BundleSources {
   readonly model: { readonly name: string; readonly bytes: Uint8Array } | null;
   readonly train: { readonly name: string; readonly bytes: Uint8Array } | null;
   readonly queries: { readonly name: string; readonly bytes: Uint8Array } | null;
-  readonly trainTexts: readonly ExampleText[];
-  readonly queryTexts: readonly ExampleText[];
   /** Leave the dataset rows out of the bundle. */
   readonly withoutRows?: boolean;
 }
 
-export async function bundleContent(result: AttributionResult, sources: BundleSources): Promise<BundleContent> {
+/** What a run's config records beside the RunConfig: which backend kind computed it. */
+export interface StoredConfigExtras {
+  readonly backendKind: 'cpu' | 'webgpu' | null;
+}
+
+/** What of a finished job the bundle keeps. */
+export type BundledOutcome = Pick<JobOutcome, 'result' | 'config' | 'backend' | 'trainTexts' | 'queryTexts'>;
+
+export async function bundleContent(outcome: BundledOutcome, sources: BundleSources): Promise<BundleContent> {
+  const { result } = outcome;
   const fingerprint = async (file: { name: string; bytes: Uint8Array } | null): Promise<Fingerprint | null> =>
     file ? fingerprintOf(file.name, file.bytes) : null;
   const q = result.queries.length;
   const n = result.train.length;
-  const row = (meta: AttributionResult['train'][number], text: ExampleText | undefined): DatasetRow => ({
+  const row = (meta: JobOutcome['result']['train'][number], text: ExampleText | undefined): DatasetRow => ({
     id: meta.id,
     ...(text ? { prompt: text.prompt, response: text.response } : {}),
     ...(meta.domain !== undefined ? { domain: meta.domain } : {}),
     ...(meta.difficulty !== undefined ? { difficulty: meta.difficulty } : {}),
     ...(meta.benchmark !== undefined ? { benchmark: meta.benchmark } : {}),
   });
+  const extras: StoredConfigExtras = { backendKind: outcome.backend.kind };
+  const perToken = result.tauPerToken;
   return {
     model: await fingerprint(sources.model),
     datasets: { train: await fingerprint(sources.train), query: await fingerprint(sources.queries) },
     strategy: result.config.strategy,
-    config: JSON.parse(JSON.stringify(result.config)) as Record<string, unknown>,
+    config: JSON.parse(JSON.stringify({ ...outcome.config, ...extras })) as Record<string, unknown>,
     backend: result.backend,
     layers: result.factors.layers.map((factors, l) => {
       const layer = result.layers[l]!;
@@ -50,15 +63,28 @@ export async function bundleContent(result: AttributionResult, sources: BundleSo
       tauPerLayer: { shape: [result.layers.length, q, n], data: result.tauPerLayer },
       selfTau: { shape: [n], data: result.selfTau },
       queryTargetCounts: { shape: [q], data: result.queryTargetCounts },
-      ...(result.tauPerToken
-        ? { tauPerToken: { offsets: result.tauPerToken.offsets, values: { shape: [q, result.tauPerToken.values.length / Math.max(q, 1)], data: result.tauPerToken.values } } }
+      ...(perToken
+        ? {
+            tauPerToken: {
+              offsets: perToken.offsets,
+              values: { shape: [q, perToken.offsets[n]!], data: perToken.values },
+            },
+          }
         : {}),
     },
     rows: sources.withoutRows
       ? null
       : {
-          train: result.train.map((meta, i) => row(meta, sources.trainTexts[i])),
-          query: result.queries.map((meta, i) => row(meta, sources.queryTexts[i])),
+          train: result.train.map((meta, i) => row(meta, outcome.trainTexts[i])),
+          query: result.queries.map((meta, i) => row(meta, outcome.queryTexts[i])),
         },
   };
+}
+
+/**
+ * The one bundle writer of the page's export and the CLI's --out. Scores in float64: a bundle opens to exactly the
+ * ranking the run showed (and page and CLI bundles of the same run hold the same bytes).
+ */
+export function encodeRunBundle(content: BundleContent, generator: string): Promise<Uint8Array<ArrayBuffer>> {
+  return encodeBundle(content, { scoreDtype: 'F64', generator });
 }

@@ -1,29 +1,47 @@
 /**
- * One attribution run from loaded inputs to results, shared by the worker and the CLI: gradient graph, onnxruntime
- * sessions (WebGPU EP on the backend's own device when the backend is WebGPU in a browser, wasm otherwise), the ONNX
- * gradient source, and the engine's runAttribution with progress and cancellation passed through.
+ * One attribution run from loaded inputs to results, shared by the worker and the CLI: onnxruntime sessions (WebGPU
+ * EP on the backend's own device when the backend is WebGPU in a browser, wasm otherwise) over the run's gradient
+ * graph (built once per run: gradientGraphFor), the ONNX gradient source, and the engine's runAttribution with
+ * progress, cancellation and checkpoints passed through.
  */
 import type { Example } from '../data/dataset';
 import { runAttribution } from '../influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type BatchSizes, type CheckpointStore, type Damping, type ExampleMeta, type GradientSource, type ProgressEvent as EngineProgress, type Strategy } from '../influence/types';
+import type {
+  AttributionResult, CheckpointStore, ExampleMeta, GradientSource, ProgressEvent as EngineProgress,
+} from '../influence/types';
 import { OnnxGradientSource, type OutputToTensor } from '../influence/onnx-source';
 import type { WebGpuBackend } from '../linalg/webgpu/backend';
 import { buildGradientGraph, type GradientGraph } from '../onnx/gradient-graph';
 import { DataType } from '../onnx/ir';
 import { ModelSession } from '../onnx/runtime';
 import type { ModelFactors } from '../store/types';
-import type { ChosenBackend } from './backend-choice';
+import type { BackendReport, ChosenBackend } from './backend-choice';
+import { engineConfig, type RunConfig } from './config';
 import { InputError, type RunInputs } from './inputs';
-import type { ProgressEvent, StageTiming } from './protocol';
 import type { ExampleText } from './results';
 
-export interface JobSettings {
-  readonly strategy: Strategy;
-  readonly damping: Damping;
-  /** RegExp source over node names; null: the MLP projections (the autodiff's default). */
-  readonly track: string | null;
-  readonly perToken: boolean;
-  readonly batchSizes?: Partial<BatchSizes>;
+/** Progress of a run as the page and the CLI show it (structured-clone safe). */
+export interface ProgressEvent {
+  /**
+   * The engine stage reporting progress (covariance, eigen, lambda, scores, self: the query preparation is timed but
+   * reports no progress of its own), or one of the app's steps before it ('loading data', 'preparing the model').
+   */
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+  /** What `done` counts ('sequences', 'pairs', 'layers', 'queries'; 'steps' for the app's own steps). */
+  readonly unit: string;
+  readonly itemsPerSecond: number;
+  /** Seconds left in this stage at the current rate; null until a rate is known. */
+  readonly etaSeconds: number | null;
+}
+
+export interface StageTiming {
+  readonly stage: string;
+  readonly seconds: number;
+  /** Items processed and what they are (tokens for factor passes, pairs for scores); absent for untimed counts. */
+  readonly items?: number;
+  readonly unit?: string;
 }
 
 export interface JobOptions {
@@ -36,7 +54,7 @@ export interface JobOptions {
    * backend, single-threaded wasm) would otherwise never let the page's cancel message in.
    */
   readonly yieldBetweenBatches?: boolean;
-  /** Where the engine checkpoints after every chunk and resumes from (a stored run's, src/store/checkpoints.ts). */
+  /** Where the engine checkpoints after every chunk and resumes from (a stored run's, app/checkpoints.ts). */
   readonly checkpoint?: CheckpointStore;
   /** Factors fitted elsewhere (kronfluence, an earlier run), given the tracked layers' names: fitting is skipped. */
   readonly factors?: (layerNames: readonly string[]) => ModelFactors;
@@ -44,6 +62,9 @@ export interface JobOptions {
 
 export interface JobOutcome {
   readonly result: AttributionResult;
+  /** The configuration the run used (its engine part is result.config). */
+  readonly config: RunConfig;
+  readonly backend: BackendReport;
   readonly trainTexts: readonly ExampleText[];
   readonly queryTexts: readonly ExampleText[];
   /** Per stage: seconds, and items with their unit (tokens for the factor passes, pairs for scores). */
@@ -58,19 +79,26 @@ export interface JobOutcome {
   readonly ortBackend: 'wasm' | 'webgpu';
 }
 
-export function prepareGradientGraph(inputs: RunInputs, track: string | null): GradientGraph {
+/** The run's gradient graph, tracking config.trackedLayers (null: the MLP projections, the autodiff's default). */
+export function gradientGraphFor(inputs: RunInputs, config: RunConfig): GradientGraph {
   try {
     return buildGradientGraph(inputs.model, {
       loss: { kind: 'token-cross-entropy' },
-      ...(track !== null ? { tracked: new RegExp(track) } : {}),
+      ...(config.trackedLayers !== null ? { tracked: new RegExp(config.trackedLayers) } : {}),
     });
   } catch (error) {
     throw new InputError(`${inputs.modelName}: ${(error as Error).message}`);
   }
 }
 
-export async function runAttributionJob(inputs: RunInputs, settings: JobSettings, chosen: ChosenBackend, options: JobOptions): Promise<JobOutcome> {
-  const graph = prepareGradientGraph(inputs, settings.track);
+/** Runs the engine over `inputs` with the graph from gradientGraphFor(inputs, config). */
+export async function runJob(
+  inputs: RunInputs,
+  graph: GradientGraph,
+  config: RunConfig,
+  chosen: ChosenBackend,
+  options: JobOptions,
+): Promise<JobOutcome> {
   checkVocabulary(inputs);
   const ortBackend = options.ortOnGpu && chosen.webgpu ? 'webgpu' : 'wasm';
   const device = chosen.webgpu?.runtime.device;
@@ -80,13 +108,6 @@ export async function runAttributionJob(inputs: RunInputs, settings: JobSettings
     const rows = { kind: 'sequences', train: inputs.train, query: inputs.queries, padId: inputs.tokenizer?.padId ?? 0 } as const;
     const onnxSource = new OnnxGradientSource(graph, session, rows, ortBackend === 'webgpu' ? wrapGpuOutputs(chosen.webgpu!) : undefined);
     const source = options.yieldBetweenBatches ? yieldingSource(onnxSource, options.signal) : onnxSource;
-    const config: AttributionConfig = {
-      ...DEFAULT_CONFIG,
-      strategy: settings.strategy,
-      damping: settings.damping,
-      perToken: settings.perToken,
-      batchSizes: { ...DEFAULT_CONFIG.batchSizes, ...settings.batchSizes },
-    };
     // onnxruntime compiles and allocates on its first run: do that outside the timed stages.
     (await source.gradients({ role: 'train', indices: [0], labels: 'given', seed: 0 }, chosen.backend)).release();
     const pool = chosen.webgpu?.runtime.pool;
@@ -96,7 +117,7 @@ export async function runAttributionJob(inputs: RunInputs, settings: JobSettings
       options.onProgress?.(toProtocolProgress(event));
     };
     const result = await runAttribution(
-      config,
+      engineConfig(config),
       {
         backend: chosen.backend,
         source,
@@ -109,6 +130,8 @@ export async function runAttributionJob(inputs: RunInputs, settings: JobSettings
     if (pool) peakGpuBytes = Math.max(peakGpuBytes, pool.bytesAllocated);
     return {
       result,
+      config,
+      backend: chosen.report,
       trainTexts: inputs.train.map((e) => exampleText(e, inputs)),
       queryTexts: inputs.queries.map((e) => exampleText(e, inputs)),
       timings: describeTimings(result, inputs),

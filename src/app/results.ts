@@ -4,9 +4,30 @@
  * engine's ScoreView: influence (positive = helps), raw or normalised, always with the label that says which.
  */
 import { benchmarkScores, topExamples, topExamplesForQuery, type RankedExample } from '../influence/aggregate';
-import { scoreView, type Normalization } from '../influence/normalize';
-import type { AttributionResult } from '../influence/types';
-import type { InfluenceRow, InfluenceTarget, TopInfluences } from './protocol';
+import { scoreView, type Normalization, type ScoredResult } from '../influence/normalize';
+
+export type { Normalization } from '../influence/normalize';
+
+export type InfluenceTarget = { readonly query: string } | { readonly benchmark: string };
+
+export interface InfluenceRow {
+  readonly trainId: string;
+  readonly score: number;
+  readonly prompt: string;
+  readonly response: string;
+  readonly domain: string | null;
+  readonly difficulty: string | null;
+}
+
+export interface TopInfluences {
+  readonly target: InfluenceTarget;
+  /** What the scores are: measurement, sign, normalisation. */
+  readonly label: string;
+  /** Largest positive influence first. */
+  readonly helpful: readonly InfluenceRow[];
+  /** Most negative influence first. */
+  readonly harmful: readonly InfluenceRow[];
+}
 
 export interface ExampleText {
   readonly prompt: string;
@@ -14,7 +35,7 @@ export interface ExampleText {
 }
 
 export function topInfluences(
-  result: AttributionResult,
+  result: ScoredResult,
   texts: readonly ExampleText[],
   target: InfluenceTarget,
   k: number,

@@ -1,0 +1,50 @@
+/**
+ * The one run configuration: what the page's run controls, the worker and `iwb attribute` all hand to a run, with one
+ * set of defaults. The engine's part (strategy, damping, Fisher, measurement, batch sizes, …) is src/influence's
+ * AttributionConfig with its DEFAULT_CONFIG; a run adds where it computes (backend) and how much data it takes
+ * (limits). Everything here is plain data, so it crosses the worker boundary and is stored with a run as it is.
+ */
+import {
+  DEFAULT_CONFIG,
+  type AttributionConfig,
+  type FisherMode,
+  type Measurement,
+  type Strategy,
+} from '../influence/types';
+
+export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
+
+export const STRATEGY_NAMES: readonly Strategy[] = ['ekfac', 'kfac', 'diagonal', 'identity'];
+export const FISHER_MODES: readonly FisherMode[] = ['sampled', 'empirical'];
+export const MEASUREMENTS: readonly Measurement[] = ['mean-log-likelihood', 'summed-loss'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'cpu'];
+
+export interface RunLimits {
+  /** First (user files) or stratified (demo) training examples to use; null: the source's default. */
+  readonly train: number | null;
+  readonly queries: number | null;
+}
+
+export interface RunConfig extends AttributionConfig {
+  /** 'auto': WebGPU on a hardware adapter, else the float64 CPU backend (app/backend-choice.ts). */
+  readonly backend: BackendChoice;
+  readonly limits: RunLimits;
+}
+
+export const DEFAULT_RUN_CONFIG: RunConfig = {
+  ...DEFAULT_CONFIG,
+  backend: 'auto',
+  limits: { train: null, queries: null },
+};
+
+/** What a caller may change: any field, and any part of the nested batch sizes and limits. */
+export type RunConfigChanges = Partial<Omit<RunConfig, 'batchSizes' | 'limits'>> & {
+  readonly batchSizes?: Partial<RunConfig['batchSizes']>;
+  readonly limits?: Partial<RunLimits>;
+};
+
+/** The engine's part of a run configuration. */
+export function engineConfig(config: RunConfig): AttributionConfig {
+  const { backend: _backend, limits: _limits, ...engine } = config;
+  return engine;
+}

@@ -1,0 +1,109 @@
+/**
+ * One page run kept as a stored run, apart from the comlink worker around it so Node tests run exactly this path:
+ * a new run (its storage is checked before anything is computed) or a resumed one; the engine checkpoints into it
+ * after every chunk; a cancel or a lost device leaves it paused (resumable), another error failed; a finished run's
+ * results are stored with it.
+ */
+import type { BackendReport, ChosenBackend } from '../app/backend-choice';
+import { holdAfterCheckpoint } from '../app/checkpoints';
+import { checkRunConfig } from '../app/config-check';
+import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
+import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
+import type { CheckpointStore } from '../influence/types';
+import type { AttributionRequest, ProgressEvent } from './protocol';
+import type { PageRunStore } from './run-store';
+
+export interface PageRunEnvironment {
+  readonly store: PageRunStore;
+  loadInputs(request: AttributionRequest, signal: AbortSignal): Promise<RunInputs>;
+  /** The backend for a choice (the worker keeps one device per choice across runs). */
+  backendFor(choice: AttributionRequest['config']['backend']): Promise<ChosenBackend>;
+}
+
+export interface PageRunHooks {
+  readonly signal: AbortSignal;
+  readonly onProgress: (event: ProgressEvent) => void;
+  /** The stored run's id, once it exists (the worker does not offer it for resume while it runs). */
+  readonly onRunId?: (runId: string) => void;
+}
+
+export async function computeStoredRun(
+  request: AttributionRequest,
+  resumeId: string | null,
+  environment: PageRunEnvironment,
+  hooks: PageRunHooks,
+): Promise<{ readonly runId: string; readonly inputs: RunInputs; readonly outcome: JobOutcome }> {
+  const { config } = request;
+  const { store } = environment;
+  const step = (stage: string, backend?: BackendReport) =>
+    hooks.onProgress({
+      stage,
+      done: 0,
+      total: 1,
+      unit: 'steps',
+      itemsPerSecond: 0,
+      etaSeconds: null,
+      ...(backend ? { backend } : {}),
+    });
+  let runId: string | null = null;
+  try {
+    checkRunConfig(config);
+    step('loading data');
+    const inputs = await environment.loadInputs(request, hooks.signal);
+    const chosen = await environment.backendFor(config.backend);
+    step('preparing the model', chosen.report);
+    const graph = gradientGraphFor(inputs, config);
+    let checkpoint: CheckpointStore;
+    if (resumeId !== null) {
+      runId = resumeId;
+      checkpoint = await store.resume(resumeId);
+    } else {
+      ({ runId, checkpoint } = await store.begin(request, inputs, graph.layers));
+      if (request.holdAfterCheckpoint !== undefined) {
+        checkpoint = holdAfterCheckpoint(checkpoint, request.holdAfterCheckpoint, hooks.signal);
+      }
+    }
+    hooks.onRunId?.(runId);
+    const outcome = await runJob(inputs, graph, config, chosen, {
+      onProgress: (event) => hooks.onProgress({ ...event, backend: chosen.report }),
+      signal: hooks.signal,
+      ortOnGpu: true,
+      yieldBetweenBatches: true,
+      checkpoint,
+    });
+    await store.finish(runId, outcome);
+    return { runId, inputs, outcome };
+  } catch (error) {
+    if (runId !== null) {
+      const resumable = hooks.signal.aborted || (error as Error).name === 'DeviceLostError';
+      await store.stop(
+        runId,
+        resumable ? 'paused' : 'failed',
+        hooks.signal.aborted ? 'cancelled' : (error as Error).message,
+      );
+    }
+    throw error;
+  }
+}
+
+/** The inputs of a page request: the user's files as sent, or the demo from `demoFiles` (the site's, in the worker). */
+export async function loadRequestInputs(
+  request: AttributionRequest,
+  signal: AbortSignal,
+  demoFiles: (variant: 'demo' | 'micro') => Promise<DemoFiles>,
+): Promise<RunInputs> {
+  const { source, config } = request;
+  if (source.kind === 'demo')
+    return loadDemoInputs(await demoFiles(source.variant), source.variant, config.limits, signal);
+  return loadUserInputs(
+    {
+      model: { name: source.names.model, bytes: new Uint8Array(source.model) },
+      tokenizer:
+        source.tokenizer === null ? null : { name: source.names.tokenizer ?? 'tokenizer.json', text: source.tokenizer },
+      train: { name: source.names.train, text: source.train },
+      queries: { name: source.names.queries, text: source.queries },
+    },
+    config.limits,
+    signal,
+  );
+}
