@@ -1,13 +1,41 @@
+import { VitePWA } from 'vite-plugin-pwa';
 import { defineConfig } from 'vitest/config';
 
 // One config for the page (vite), and the three test rigs (vitest projects):
 //   unit — plain Node; gpu — real WGSL on Dawn + SwiftShader in Node; e2e — headless Chromium.
 export default defineConfig({
   server: { host: '127.0.0.1', port: 5173, strictPort: false },
+  plugins: [
+    // Offline after the first visit: the service worker precaches the app, onnxruntime's wasm, the demo model, data
+    // and tokenizer (no network at run time). Tests (vitest) build nothing, so they skip it.
+    ...(process.env.VITEST
+      ? []
+      : [VitePWA({
+          registerType: 'autoUpdate',
+          injectRegister: 'script-defer',
+          manifest: false,
+          workbox: {
+            globPatterns: ['**/*.{js,css,html,svg,wasm,onnx,json,jsonl,md}'],
+            // onnxruntime's wasm (~25 MB) and the demo model are over Workbox's 2 MiB default.
+            maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
+            // Links with ?bundle=… or ?demo=… are the same page (no navigation fallback: there are two pages).
+            ignoreURLParametersMatching: [/.*/],
+            // The first visit's page is controlled as soon as the cache is full, so it is offline-ready without a reload.
+            clientsClaim: true,
+            skipWaiting: true,
+          },
+        })]),
+  ],
   preview: { host: '127.0.0.1', port: 4173 },
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
-  build: { target: 'es2022', sourcemap: true, chunkSizeWarningLimit: 4096 },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    chunkSizeWarningLimit: 4096,
+    // Two pages: the workbench and the teaching lab.
+    rollupOptions: { input: { main: 'index.html', teach: 'teach.html' } },
+  },
   test: {
     projects: [
       {

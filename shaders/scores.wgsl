@@ -11,11 +11,16 @@ struct Params {
   x_base: u32, x_query_stride: u32,
   y_base: u32, y_query_stride: u32, y_row_stride: u32, y_ones: u32,
   mask_base: u32, has_mask: u32,
-  out_base: u32, out_query_stride: u32,
-  tokens: u32,         // sequence_sums: tokens per sequence
+}
+
+// sequence_sums reads only these; an entry point binds one of the two structs at @binding(0).
+struct SumParams {
+  sequences: u32,      // sequences in this window
+  tokens: u32,         // tokens per sequence
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> sum_params: SumParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
 @group(0) @binding(3) var<storage, read> mask: array<f32>;
@@ -38,17 +43,17 @@ fn token_scores(@builtin(global_invocation_id) id: vec3<u32>) {
   }
   for (var i = 0u; i < stored; i = i + 1u) { sum = fma(x[x_row + i], y[y_row + i], sum); }
   // Padding scores exactly 0 (not -0, not NaN from whatever the padding rows hold).
-  out[params.out_base + q * params.out_query_stride + row] = select(weight * sum, 0.0, weight == 0.0);
+  out[q * params.rows + row] = select(weight * sum, 0.0, weight == 0.0);
 }
 
-// Here x holds token scores [Q, rows] (x_query_stride = rows) and out receives [Q, rows / tokens].
+// Here x holds token scores [Q, sequences · tokens] and out receives [Q, sequences].
 @compute @workgroup_size(WORKGROUP)
 fn sequence_sums(@builtin(global_invocation_id) id: vec3<u32>) {
   let sequence = id.x;
   let q = id.y;
-  if (sequence * params.tokens >= params.rows) { return; }
-  let first = params.x_base + q * params.x_query_stride + sequence * params.tokens;
+  if (sequence >= sum_params.sequences) { return; }
+  let first = (q * sum_params.sequences + sequence) * sum_params.tokens;
   var sum = 0.0;
-  for (var t = 0u; t < params.tokens; t = t + 1u) { sum = sum + x[first + t]; }
-  out[params.out_base + q * params.out_query_stride + sequence] = sum;
+  for (var t = 0u; t < sum_params.tokens; t = t + 1u) { sum = sum + x[first + t]; }
+  out[q * sum_params.sequences + sequence] = sum;
 }

@@ -16,13 +16,16 @@ export interface BundleSources {
   readonly withoutRows?: boolean;
 }
 
-/** What a run's config records beside the RunConfig: which backend kind computed it. */
+/** What a run's config records beside the RunConfig: which backend kind computed it, and its peak GPU memory. */
 export interface StoredConfigExtras {
   readonly backendKind: 'cpu' | 'webgpu' | null;
+  /** Bytes (null on the CPU backend); the workspace's overview shows it, also for bundles. */
+  readonly peakGpuBytes: number | null;
 }
 
 /** What of a finished job the bundle keeps. */
-export type BundledOutcome = Pick<JobOutcome, 'result' | 'config' | 'backend' | 'trainTexts' | 'queryTexts'>;
+export type BundledOutcome = Pick<JobOutcome, 'result' | 'config' | 'backend' | 'trainTexts' | 'queryTexts'> &
+  Partial<Pick<JobOutcome, 'peakGpuBytes'>>;
 
 export async function bundleContent(outcome: BundledOutcome, sources: BundleSources): Promise<BundleContent> {
   const { result } = outcome;
@@ -33,11 +36,14 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
   const row = (meta: JobOutcome['result']['train'][number], text: ExampleText | undefined): DatasetRow => ({
     id: meta.id,
     ...(text ? { prompt: text.prompt, response: text.response } : {}),
+    ...(text?.tokens ? { tokens: text.tokens } : {}),
+    ...(text?.tokenCategories ? { tokenCategories: text.tokenCategories } : {}),
+    ...(text?.segments ? { segments: text.segments } : {}),
     ...(meta.domain !== undefined ? { domain: meta.domain } : {}),
     ...(meta.difficulty !== undefined ? { difficulty: meta.difficulty } : {}),
     ...(meta.benchmark !== undefined ? { benchmark: meta.benchmark } : {}),
   });
-  const extras: StoredConfigExtras = { backendKind: outcome.backend.kind };
+  const extras: StoredConfigExtras = { backendKind: outcome.backend.kind, peakGpuBytes: outcome.peakGpuBytes ?? null };
   const perToken = result.tauPerToken;
   return {
     model: await fingerprint(sources.model),

@@ -19,6 +19,7 @@ import type { BackendReport, ChosenBackend } from './backend-choice';
 import { engineConfig, type RunConfig } from './config';
 import { InputError, type RunInputs } from './inputs';
 import type { ExampleText } from './results';
+import { withTokenDetail } from './token-rows';
 
 /** Progress of a run as the page and the CLI show it (structured-clone safe). */
 export interface ProgressEvent {
@@ -132,7 +133,8 @@ export async function runJob(
       result,
       config,
       backend: chosen.report,
-      trainTexts: inputs.train.map((e) => exampleText(e, inputs)),
+      // Training rows keep their tokens, categories and segments: the workspace's heatmaps and token analyses.
+      trainTexts: withTokenDetail(inputs.train.map((e) => exampleText(e, inputs)), inputs.train, inputs.tokenizer),
       queryTexts: inputs.queries.map((e) => exampleText(e, inputs)),
       timings: describeTimings(result, inputs),
       peakGpuBytes: pool ? peakGpuBytes : null,

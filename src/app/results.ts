@@ -32,6 +32,10 @@ export interface TopInfluences {
 export interface ExampleText {
   readonly prompt: string;
   readonly response: string;
+  /** What the workspace's token views need (src/app/token-rows.ts); kept in stored rows and bundles. */
+  readonly tokens?: readonly string[];
+  readonly tokenCategories?: readonly number[];
+  readonly segments?: readonly { readonly label: string; readonly start: number; readonly end: number }[];
 }
 
 export function topInfluences(

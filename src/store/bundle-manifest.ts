@@ -139,6 +139,17 @@ function row(value: unknown, path: string, fail: Fail): DatasetRow {
       return { label: field(segment, 'label', at, isString, 'a string', fail), start, end };
     });
   }
+  if (value.tokens !== undefined) {
+    if (!Array.isArray(value.tokens) || !value.tokens.every(isString)) fail(`manifest ${path}.tokens: expected a list of strings`);
+    out.tokens = [...value.tokens];
+  }
+  if (value.tokenCategories !== undefined) {
+    const categories = value.tokenCategories;
+    if (!Array.isArray(categories) || !categories.every((c) => isCount(c) && c < 256)) {
+      fail(`manifest ${path}.tokenCategories: expected a list of category indices (0–255)`);
+    }
+    out.tokenCategories = [...categories];
+  }
   return out as unknown as DatasetRow;
 }
 

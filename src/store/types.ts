@@ -67,6 +67,10 @@ export interface DatasetRow {
   readonly difficulty?: string;
   readonly benchmark?: string;
   readonly segments?: readonly { readonly label: string; readonly start: number; readonly end: number }[];
+  /** Training rows: each token's text, one per position of the sequence fed to the model (the heatmap's text). */
+  readonly tokens?: readonly string[];
+  /** Per position, an index into src/data's TOKEN_CATEGORIES (the token-category analysis); a plain list in JSON. */
+  readonly tokenCategories?: ArrayLike<number>;
 }
 
 function mean(sum: HostMatrix | undefined, count: number | undefined, what: string, layer: string): HostMatrix | null {

@@ -2,7 +2,10 @@ import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { InfluenceTarget, Normalization, TopInfluences } from '../worker/protocol';
 import type { RunListing, StoredRunView, StoredRunsApi } from '../worker/run-protocol';
+import type { WorkspaceApi } from '../worker/workspace-protocol';
+import { fetchBundle } from './workspace/bundle-url';
 import './influence-results';
+import './workspace/results-workspace';
 
 /**
  * Stored runs: list (name, status, date, backend, strategy), rename, delete, export as .iwb, resume an interrupted
@@ -12,6 +15,7 @@ import './influence-results';
 @customElement('run-library')
 export class RunLibrary extends LitElement {
   @property({ attribute: false }) api: StoredRunsApi | undefined;
+  @property({ attribute: false }) workspace: WorkspaceApi | undefined;
   /** Bump to reload the list (after a run ends). */
   @property({ type: Number }) generation = 0;
   /** While a run computes, resuming another is not offered. */
@@ -36,6 +40,29 @@ export class RunLibrary extends LitElement {
 
   override updated(changed: Map<string, unknown>): void {
     if (changed.has('api') || changed.has('generation')) void this.reload();
+    if (changed.has('api') && this.api && changed.get('api') === undefined) void this.openLinked();
+  }
+
+  /** ?bundle=<url> imports (once per content) and opens a linked bundle; ?run=<id> opens a stored run. */
+  private async openLinked(): Promise<void> {
+    const params = new URLSearchParams(location.search);
+    const url = params.get('bundle');
+    const runId = params.get('run');
+    if (url !== null) {
+      await this.act(async () => {
+        const fetched = await fetchBundle(url);
+        const known = (await this.api!.listRuns()).find((run) => run.imported && run.name === fetched.name);
+        try {
+          this.viewed = known ? await this.api!.openRun(known.id) : await this.api!.importBundle(fetched.bytes, fetched.name);
+        } catch (error) {
+          throw new Error(`${url} is not a bundle this workbench can open: ${(error as Error).message}`, { cause: error });
+        }
+      });
+    } else if (runId !== null) {
+      await this.act(async () => {
+        this.viewed = await this.api!.openRun(runId);
+      });
+    }
   }
 
   private async reload(): Promise<void> {
@@ -141,6 +168,7 @@ export class RunLibrary extends LitElement {
             <h2>Results of “${this.viewed.name}” (read-only)</h2>
             <p>${this.viewed.summary.queries.length} queries × ${this.viewed.summary.trainCount} training examples, strategy ${this.viewed.summary.strategy}, computed on ${this.viewed.summary.backend.description}.</p>
             <influence-results .summary=${this.viewed.summary} .fetchTop=${this.fetchViewed}></influence-results>
+            <results-workspace .api=${this.workspace} run-id=${this.viewed.runId}></results-workspace>
           </section>`
         : html``}
     `;

@@ -8,6 +8,7 @@ import './run-controls';
 import './attribution-progress';
 import './influence-results';
 import './run-library';
+import './workspace/results-workspace';
 
 /** The engine's stages, as its progress names them (the worker's own steps, such as loading data, are not). */
 const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'scores', 'self']);
@@ -80,7 +81,7 @@ export class WorkbenchApp extends LitElement {
   override render() {
     const run = this.run;
     return html`
-      <h1>Influence Workbench</h1>
+      <h1>Influence Workbench <a href="./teach.html" style="font-size: 0.9rem; font-weight: normal; margin-left: 1rem">Teaching lab →</a></h1>
       <p class="lead">Which training data made a language model good at math and code? EK-FAC influence functions, on your own GPU.</p>
       <gpu-status .probe=${this.probe}></gpu-status>
       <run-controls
@@ -92,6 +93,7 @@ export class WorkbenchApp extends LitElement {
       ${this.renderRun(run)}
       <run-library
         .api=${this.engine.runs}
+        .workspace=${this.engine.workspace}
         .generation=${this.storedGeneration}
         .busy=${run.phase === 'running'}
         @resume-run=${(e: CustomEvent<string>) => void this.start(null, e.detail)}
@@ -121,6 +123,7 @@ export class WorkbenchApp extends LitElement {
             <span data-stages-run=${run.stagesRun.join(' ')}>Stages run: ${run.stagesRun.join(' → ')}.</span>
           </p>
           <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>
+          ${s.runId ? html`<results-workspace .api=${this.engine.workspace} run-id=${s.runId}></results-workspace>` : ''}
         `;
       }
     }

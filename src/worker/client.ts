@@ -2,6 +2,7 @@ import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { EngineWorkerApi } from './engine.worker';
 import type { AttributionRequest, AttributionSummary, ProgressEvent } from './protocol';
 import type { StoredRunsApi } from './run-protocol';
+import type { WorkspaceApi } from './workspace-protocol';
 
 export interface EngineClient {
   readonly api: Remote<EngineWorkerApi>;
@@ -11,6 +12,8 @@ export interface EngineClient {
   resume(runId: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
   /** Stored runs and bundles. */
   readonly runs: StoredRunsApi;
+  /** The results workspace's per-view data of a stored run. */
+  readonly workspace: WorkspaceApi;
   terminate(): void;
 }
 
@@ -34,6 +37,13 @@ export function startEngineWorker(): EngineClient {
       importBundle: (bytes, name) => api.importBundle(transfer(bytes, [bytes.buffer]), name),
       openRun: (id) => api.openRun(id),
       topStoredInfluences: (runId, target, k, normalization) => api.topStoredInfluences(runId, target, k, normalization),
+    },
+    workspace: {
+      index: (runId) => api.workspaceIndex(runId),
+      overview: (runId, normalization) => api.workspaceOverview(runId, normalization),
+      queryScores: (runId, queryId) => api.workspaceQueryScores(runId, queryId),
+      example: (runId, trainId, target) => api.workspaceExample(runId, trainId, target),
+      analyses: (runId) => api.workspaceAnalyses(runId),
     },
     terminate: () => worker.terminate(),
   };

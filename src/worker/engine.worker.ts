@@ -24,6 +24,7 @@ import { benchmarkOf } from '../influence/aggregate';
 import { computeStoredRun, loadRequestInputs } from './page-run';
 import { PageRunStore, rankStored, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
+import { workspaceAnalyses, workspaceExample, workspaceIndex, workspaceOverview, workspaceQueryScores } from './workspace-data';
 
 const gpu = (self as unknown as { navigator: Navigator }).navigator.gpu;
 const siteRoot = new URL(import.meta.env.BASE_URL, self.location.origin).toString();
@@ -85,6 +86,28 @@ const api = {
     return rankStored(viewed!.results, target, k, normalization);
   },
 
+  async workspaceIndex(runId: string) {
+    const results = await viewedResults(runId);
+    const listing = (await (await stored()).list(activeRunId)).find((run) => run.id === runId);
+    return workspaceIndex(runId, results, listing?.imported ? listing.name : null);
+  },
+
+  async workspaceOverview(runId: string, normalization: Normalization) {
+    return workspaceOverview(await viewedResults(runId), normalization);
+  },
+
+  async workspaceQueryScores(runId: string, queryId: string) {
+    return workspaceQueryScores(await viewedResults(runId), queryId);
+  },
+
+  async workspaceExample(runId: string, trainId: string, target: InfluenceTarget) {
+    return workspaceExample(await viewedResults(runId), trainId, target);
+  },
+
+  async workspaceAnalyses(runId: string) {
+    return workspaceAnalyses(await viewedResults(runId));
+  },
+
   cancel(): void {
     running?.abort(new DOMException('attribution cancelled', 'AbortError'));
   },
@@ -103,6 +126,11 @@ function stored(): Promise<PageRunStore> {
   return runStore;
 }
 
+async function viewedResults(runId: string): Promise<StoredResults> {
+  if (viewed?.runId !== runId) await openStored(runId);
+  return viewed!.results;
+}
+
 async function openStored(runId: string): Promise<StoredRunView> {
   const store = await stored();
   const results = await store.open(runId);
@@ -119,7 +147,7 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
   finished = null;
   try {
     const environment = { store: await stored(), loadInputs, backendFor };
-    const { inputs, outcome } = await computeStoredRun(request, resumeId, environment, {
+    const { runId, inputs, outcome } = await computeStoredRun(request, resumeId, environment, {
       signal: controller.signal,
       onProgress,
       onRunId: (runId) => (activeRunId = runId),
@@ -127,6 +155,7 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
     finished = outcome;
     const { result } = outcome;
     return {
+      runId,
       backend: outcome.backend,
       strategy: result.config.strategy,
       trainCount: result.train.length,

@@ -54,6 +54,8 @@ export interface QueryInfo {
 }
 
 export interface AttributionSummary {
+  /** The stored run that keeps these results (the workspace opens it by this id); absent for a stored run's view. */
+  readonly runId?: string;
   readonly backend: BackendReport;
   readonly strategy: StrategyName;
   readonly trainCount: number;

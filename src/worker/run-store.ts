@@ -6,9 +6,8 @@
  * A run's page request is kept in its config (`page`), with user files stored as files (by sha256), so a resume
  * after a reload has every input it needs without the user picking the files again.
  */
-import type { CheckpointStore, ExampleMeta } from '../influence/types';
+import type { AttributionResult, CheckpointStore, ExampleMeta } from '../influence/types';
 import { benchmarkOf } from '../influence/aggregate';
-import type { ScoredResult } from '../influence/normalize';
 import { bundleContent, encodeRunBundle, type StoredConfigExtras } from '../app/bundle-content';
 import { runCheckpointStore } from '../app/checkpoints';
 import type { JobOutcome } from '../app/job';
@@ -34,8 +33,14 @@ interface StoredRequest {
 /** A finished or imported run opened for viewing: what topInfluences needs, rebuilt from stored tensors and rows. */
 export interface StoredResults {
   readonly summary: AttributionSummary;
-  readonly result: ScoredResult;
+  /** The scores and what the workspace aggregates beside them (per layer, per token, query target counts). */
+  readonly result: AttributionResult;
   readonly trainTexts: readonly ExampleText[];
+  /** What the workspace shows beside the scores: the rows (text, tokens, segments), layers and configuration. */
+  readonly rows: NonNullable<RunRecord['rows']>;
+  readonly layers: RunRecord['layers'];
+  readonly config: RunRecord['config'];
+  readonly name: string;
 }
 
 const encoder = new TextEncoder();
@@ -188,19 +193,31 @@ export class PageRunStore {
     const pairs = train.length * queries.length;
     if (!(influence instanceof Float64Array) || influence.length !== pairs) throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
     const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
+    const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
+    const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
+    const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
     const measurement = run.config.measurement ?? run.measurement;
     if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
       throw new Error(`run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`);
     }
-    const result: ScoredResult = {
-      config: { measurement },
+    // Everything the workspace's views aggregate (the engine's AttributionResult less what the store does not keep:
+    // τ itself, factors, engine timings); ranking needs only the ScoredResult part.
+    const result = {
+      config: { ...run.config, measurement },
+      backend: run.backend ?? 'unknown',
+      layers: run.layers.map((layer) => ({ ...layer, damping: layer.damping ?? 0, activationEigenRange: null, gradientEigenRange: null })),
       queries,
       train,
       influence,
+      tauPerLayer: perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs ? perLayer : new Float64Array(0),
       selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
       // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see rank).
       trainTokenCounts: offsets instanceof Int32Array ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!) : new Int32Array(0),
-    };
+      queryTargetCounts: targetCounts instanceof Float64Array && targetCounts.length === queries.length ? targetCounts : new Float64Array(queries.length),
+      tauPerToken: offsets instanceof Int32Array && perTokenValues instanceof Float64Array ? { offsets, values: perTokenValues } : null,
+      factors: { strategy: run.strategy, layers: [] },
+      timings: [],
+    } as unknown as AttributionResult;
     const extras = run.config as Partial<StoredConfigExtras>;
     const summary: AttributionSummary = {
       backend: {
@@ -214,10 +231,10 @@ export class PageRunStore {
       benchmarks: [...new Set(queries.map(benchmarkOf))],
       subsample: null,
       timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
-      peakGpuBytes: null,
+      peakGpuBytes: extras.peakGpuBytes ?? null,
     };
     const trainTexts = run.rows.train.map((row) => ({ prompt: row.prompt ?? row.text ?? '', response: row.response ?? '' }));
-    return { summary, result, trainTexts };
+    return { summary, result, trainTexts, rows: run.rows, layers: run.layers, config: run.config, name: run.name };
   }
 }
 
@@ -239,6 +256,8 @@ function pageConfig(run: RunRecord): StoredRequest | null {
 function metaOf(row: DatasetRow): ExampleMeta {
   return {
     id: row.id,
+    ...(row.segments !== undefined && { segments: row.segments }),
+    ...(row.tokenCategories !== undefined && { tokenCategories: row.tokenCategories }),
     ...(row.domain !== undefined && { domain: row.domain }),
     ...(row.difficulty !== undefined && { difficulty: row.difficulty }),
     ...(row.benchmark !== undefined && { benchmark: row.benchmark }),

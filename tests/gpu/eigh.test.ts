@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { cpuBackend } from '../../src/linalg/cpu/backend';
 import { refineEigenCpu } from '../../src/linalg/cpu/refine';
-import { eighGpu, EIGH_SHADERS, GPU_EIGH_DEFAULT_TOLERANCE, type GpuEighOptions } from '../../src/linalg/webgpu/eigh';
+import { eighGpu, EIGH_PROGRAMS, GPU_EIGH_DEFAULT_TOLERANCE, type GpuEighOptions } from '../../src/linalg/webgpu/eigh';
 import { GpuRuntime } from '../../src/linalg/webgpu/runtime';
 import { acquireGpu } from '../../src/linalg/webgpu/adapter';
 import { DeviceLostError } from '../../src/linalg/webgpu/errors';
@@ -9,7 +9,7 @@ import { nodeGpu } from '../../src/linalg/webgpu/node-gpu';
 import { testGpu } from '../helpers/gpu';
 import { covarianceLike, eigenResiduals, maxAbs, mulberry32, type SpectrumKind } from '../helpers/matrices';
 
-const runtime = testGpu().then((gpu) => GpuRuntime.create(gpu, EIGH_SHADERS));
+const runtime = testGpu().then((gpu) => GpuRuntime.create(gpu, EIGH_PROGRAMS));
 const cpu = cpuBackend();
 
 // The float32 targets of issue 2 §5; the eigenvalue bound is relative to ‖A‖_2 (absolute errors of order eps·‖A‖
@@ -109,7 +109,7 @@ describe('eighGpu errors', () => {
   });
 
   test('a working matrix over the storage binding limit is refused, naming the sizes', async () => {
-    const small = await GpuRuntime.create(await testGpu(), EIGH_SHADERS, { maxBindingBytes: 1024 });
+    const small = await GpuRuntime.create(await testGpu(), EIGH_PROGRAMS, { maxBindingBytes: 1024 });
     await expect(eighGpu(small, small.upload(new Float32Array(17 * 17), [17, 17]))).rejects.toThrow(
       /the 18×18 working matrix \(1296 bytes\) exceeds the storage binding limit 1024/,
     );
@@ -124,7 +124,7 @@ describe('eighGpu errors', () => {
 
   test('a device lost mid-decomposition rejects with DeviceLostError instead of hanging', async () => {
     // Its own device: destroying the shared one would break the other GPU tests of this process.
-    const own = await GpuRuntime.create(await acquireGpu(nodeGpu()), EIGH_SHADERS);
+    const own = await GpuRuntime.create(await acquireGpu(nodeGpu()), EIGH_PROGRAMS);
     const { matrix } = covarianceLike(mulberry32(6), 16, 'spread');
     const input = own.upload(matrix, [16, 16]);
     await expect(eighGpu(own, input, { onSweep: (sweep) => sweep === 1 && own.device.destroy() })).rejects.toBeInstanceOf(DeviceLostError);

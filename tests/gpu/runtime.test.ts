@@ -3,7 +3,9 @@ import type { Backend, Tensor } from '../../src/linalg/backend';
 import { acquireGpu } from '../../src/linalg/webgpu/adapter';
 import { webGpuBackend } from '../../src/linalg/webgpu/backend';
 import { DeviceLostError, KernelError } from '../../src/linalg/webgpu/errors';
+import { COVARIANCE_ACCUMULATE } from '../../src/linalg/webgpu/kernels/covariance';
 import { nodeGpu } from '../../src/linalg/webgpu/node-gpu';
+import type { KernelProgram } from '../../src/linalg/webgpu/program';
 import { f32, gpuBackend, randomBasis, randomBatch, randomValues, relativeError, toBatch } from './oracle';
 
 describe('GPU runtime', () => {
@@ -21,14 +23,10 @@ describe('GPU runtime', () => {
   test('a GPU validation error surfaces at the next read, naming the kernel', async () => {
     const gpu = await gpuBackend();
     const x = gpu.upload([1, 2, 3], [3]);
-    gpu.runtime.run({
-      kernel: 'test.missingBindings',
-      spec: { shader: 'covariance', entryPoint: 'accumulate' },
-      shapes: { x: [3] },
-      uniforms: [1, 1, 1, 0, 0, 0],
-      storage: [x],
-      workgroups: [1],
-    });
+    // A description that leaves out the shader's accumulator binding: the bind group does not match the pipeline.
+    const incomplete: KernelProgram = { ...COVARIANCE_ACCUMULATE, bindings: COVARIANCE_ACCUMULATE.bindings.slice(0, 2) };
+    const uniforms = { rows: 1, d: 1, d_prime: 1, x_base: 0, mask_base: 0, has_mask: 0 };
+    gpu.runtime.run(incomplete, { kernel: 'test.missingBindings', shapes: { x: [3] }, uniforms, bindings: { x, mask: x }, workgroups: [1] });
     await expect(gpu.read(x)).rejects.toThrow(/kernel "test.missingBindings" \(x=\[3\]\)/);
     // The error is reported once; the runtime goes on working.
     expect(await gpu.read(x)).toEqual(Float64Array.from([1, 2, 3]));

@@ -5,16 +5,44 @@
 import type { Backend, Damping, EighOptions, Tensor, TokenBatch } from '../backend';
 import { CpuBackend } from '../cpu/backend';
 import type { AcquiredGpu } from './adapter';
-import { EIGH_SHADERS, eighGpu, type GpuEigen } from './eigh';
-import { accumulateCovariance, finalizeCovariance, DEFAULT_COVARIANCE_TUNING, type CovarianceTuning } from './kernels/covariance';
-import { dampingTensor, divideDamped, squareAccumulate } from './kernels/ekfac';
-import { DEFAULT_GEMM_TUNING, gemm, type GemmTuning } from './kernels/gemm';
+import { EIGH_PROGRAMS, eighGpu, type GpuEigen } from './eigh';
+import {
+  accumulateCovariance,
+  COVARIANCE_ACCUMULATE,
+  COVARIANCE_FINALIZE,
+  DEFAULT_COVARIANCE_TUNING,
+  finalizeCovariance,
+  type CovarianceTuning,
+} from './kernels/covariance';
+import {
+  dampingTensor,
+  DIVIDE_DAMPED,
+  divideDamped,
+  REDUCE_FINISH,
+  REDUCE_PARTIAL_SUMS,
+  SQUARE_ACCUMULATE,
+  squareAccumulate,
+} from './kernels/ekfac';
+import { DEFAULT_GEMM_TUNING, GEMM, gemm, type GemmTuning } from './kernels/gemm';
 import { OperandCheck } from './kernels/operands';
-import { batchScores, type ScoreBatch } from './kernels/scores';
+import { batchScores, SEQUENCE_SUMS, TOKEN_SCORES, type ScoreBatch } from './kernels/scores';
+import type { KernelProgram } from './program';
 import { GpuRuntime, type RuntimeOptions } from './runtime';
 import type { GpuTensor } from './tensor';
 
-export const SHADERS = ['covariance', 'covariance-finalize', 'gemm', 'ekfac', 'reduce', 'scores', ...EIGH_SHADERS] as const;
+/** Every kernel the backend dispatches, described for the runtime (and checked against its WGSL by a unit test). */
+export const PROGRAMS: readonly KernelProgram[] = [
+  COVARIANCE_ACCUMULATE,
+  COVARIANCE_FINALIZE,
+  SQUARE_ACCUMULATE,
+  DIVIDE_DAMPED,
+  REDUCE_PARTIAL_SUMS,
+  REDUCE_FINISH,
+  GEMM,
+  TOKEN_SCORES,
+  SEQUENCE_SUMS,
+  ...EIGH_PROGRAMS,
+];
 
 export interface WebGpuBackendOptions extends RuntimeOptions {
   readonly covariance?: CovarianceTuning;
@@ -87,7 +115,7 @@ export class WebGpuBackend implements Backend {
   sequenceGradients(batch: TokenBatch): GpuTensor {
     const check = new OperandCheck('sequenceGradients', batchOperands(batch));
     const b = unpackBatch(check, batch);
-    return this.buildSequenceGradients(check, b);
+    return this.runtime.step(check.kernel, check.shapes, () => this.buildSequenceGradients(check, b));
   }
 
   rotate(matrices: Tensor, qS: Tensor, qA: Tensor, direction: 'into' | 'back'): GpuTensor {
@@ -96,7 +124,7 @@ export class WebGpuBackend implements Backend {
     const g = check.expect(matrices, 'matrices', ['N', 'dOut', 'dIn']);
     const s = check.expect(qS, 'qS', ['dOut', 'dOut']);
     const a = check.expect(qA, 'qA', ['dIn', 'dIn']);
-    return this.changeBasis(check, g, s, a, direction);
+    return this.runtime.step(check.kernel, check.shapes, () => this.changeBasis(check, g, s, a, direction));
   }
 
   accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void {
@@ -104,21 +132,26 @@ export class WebGpuBackend implements Backend {
     const b = unpackBatch(check, batch);
     const lambdaTensor = check.expect(lambda, 'lambda', [b.dOut, b.dInPrime]);
     if ((qS === null) !== (qA === null)) check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
-    const gradients = this.buildSequenceGradients(check, b);
-    let rotated = gradients;
-    if (qS && qA) {
-      const s = check.expect(qS, 'qS', [b.dOut, b.dOut]);
-      const a = check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]);
-      rotated = this.changeBasis(check, gradients, s, a, 'into');
-      this.runtime.release(gradients);
-    }
-    squareAccumulate(this.runtime, check, rotated, b.sequences, lambdaTensor);
-    this.runtime.release(rotated);
+    const bases =
+      qS && qA
+        ? ([check.expect(qS, 'qS', [b.dOut, b.dOut]), check.expect(qA, 'qA', [b.dInPrime, b.dInPrime])] as const)
+        : null;
+    this.runtime.step(check.kernel, check.shapes, () => {
+      const gradients = this.buildSequenceGradients(check, b);
+      let rotated = gradients;
+      if (bases) {
+        rotated = this.changeBasis(check, gradients, ...bases, 'into');
+        this.runtime.release(gradients);
+      }
+      squareAccumulate(this.runtime, check, rotated, b.sequences, lambdaTensor);
+      this.runtime.release(rotated);
+    });
   }
 
   async dampingValue(lambda: Tensor, damping: Damping): Promise<number> {
     const check = new OperandCheck('dampingValue', { lambda });
-    const delta = dampingTensor(this.runtime, check, check.expect(lambda, 'lambda', ['dOut', 'dIn']), damping);
+    const lambdaTensor = check.expect(lambda, 'lambda', ['dOut', 'dIn']);
+    const delta = this.runtime.step(check.kernel, check.shapes, () => dampingTensor(this.runtime, check, lambdaTensor, damping));
     const [value] = await this.runtime.read(delta);
     this.runtime.release(delta);
     return value!;
@@ -131,12 +164,14 @@ export class WebGpuBackend implements Backend {
     const s = check.expect(qS, 'qS', ['dOut', 'dOut']);
     const a = check.expect(qA, 'qA', ['dIn', 'dIn']);
     const lambdaTensor = check.expect(lambda, 'lambda', ['dOut', 'dIn']);
-    const delta = dampingTensor(this.runtime, check, lambdaTensor, damping);
-    const rotated = this.changeBasis(check, g, s, a, 'into');
-    divideDamped(this.runtime, check, rotated, check.dim('Q'), lambdaTensor, delta);
-    const out = this.changeBasis(check, rotated, s, a, 'back');
-    this.runtime.release(rotated, delta);
-    return out;
+    return this.runtime.step(check.kernel, check.shapes, () => {
+      const delta = dampingTensor(this.runtime, check, lambdaTensor, damping);
+      const rotated = this.changeBasis(check, g, s, a, 'into');
+      divideDamped(this.runtime, check, rotated, check.dim('Q'), lambdaTensor, delta);
+      const out = this.changeBasis(check, rotated, s, a, 'back');
+      this.runtime.release(rotated, delta);
+      return out;
+    });
   }
 
   /** The diagonal strategy: a copy of the gradients divided in place by ekfac.wgsl's divide_damped. */
@@ -144,19 +179,24 @@ export class WebGpuBackend implements Backend {
     const check = new OperandCheck('divideDamped', { gradients, lambda });
     const g = check.expect(gradients, 'gradients', ['N', 'dOut', 'dIn']);
     const lambdaTensor = check.expect(lambda, 'lambda', ['dOut', 'dIn']);
-    const delta = dampingTensor(this.runtime, check, lambdaTensor, damping);
-    const out = this.runtime.allocate(g.shape, 'divideDamped');
-    this.runtime.copy([{ from: g, fromStart: 0, to: out, toStart: 0, count: g.size }]);
-    divideDamped(this.runtime, check, out, check.dim('N'), lambdaTensor, delta);
-    this.runtime.release(delta);
-    return out;
+    return this.runtime.step(check.kernel, check.shapes, () => {
+      const delta = dampingTensor(this.runtime, check, lambdaTensor, damping);
+      const out = this.runtime.allocate(g.shape, 'divideDamped');
+      this.runtime.copy([{ from: g, fromStart: 0, to: out, toStart: 0, count: g.size }]);
+      divideDamped(this.runtime, check, out, check.dim('N'), lambdaTensor, delta);
+      this.runtime.release(delta);
+      return out;
+    });
   }
 
   scores(preconditioned: Tensor, batch: TokenBatch, perToken: boolean): GpuTensor {
     const check = new OperandCheck('scores', { preconditioned, ...batchOperands(batch) });
     const b = unpackBatch(check, batch);
     const p = check.expect(preconditioned, 'preconditioned', ['Q', b.dOut, b.dInPrime]);
-    return batchScores(this.runtime, check, check.dim('Q'), b, perToken, { preconditioned: p }, this.gemmTuning);
+    const operator = { preconditioned: p };
+    return this.runtime.step(check.kernel, check.shapes, () =>
+      batchScores(this.runtime, check, check.dim('Q'), b, perToken, operator, this.gemmTuning),
+    );
   }
 
   /** out[b] = ⟨a[b], c[b]⟩ as a batched [1 × X]·[X × 1] GEMM over the flattened rows. */
@@ -170,20 +210,16 @@ export class WebGpuBackend implements Backend {
     const width = rows === 0 ? 0 : first.size / rows;
     const out = this.runtime.allocate([rows], 'paired inner products');
     if (rows === 0) return out;
-    gemm(
-      this.runtime,
-      check,
-      {
-        m: 1,
-        n: 1,
-        k: width,
-        batch: rows,
-        a: { tensor: first, batchStride: width, ld: width },
-        b: { tensor: second, batchStride: width, ld: 1 },
-        c: { tensor: out, batchStride: 1, ld: 1 },
-      },
-      this.gemmTuning,
-    );
+    const call = {
+      m: 1,
+      n: 1,
+      k: width,
+      batch: rows,
+      a: { tensor: first, batchStride: width, ld: width },
+      b: { tensor: second, batchStride: width, ld: 1 },
+      c: { tensor: out, batchStride: 1, ld: 1 },
+    };
+    this.runtime.step(check.kernel, check.shapes, () => gemm(this.runtime, check, call, this.gemmTuning));
     return out;
   }
 
@@ -232,7 +268,9 @@ export class WebGpuBackend implements Backend {
     const uTensor = check.expect(u, 'u', ['Q', b.dOut, 'k']);
     const vTensor = check.expect(v, 'v', ['Q', b.dInPrime, 'k']);
     const factors = { u: uTensor, v: vTensor, rank: check.dim('k') };
-    return batchScores(this.runtime, check, check.dim('Q'), b, perToken, factors, this.gemmTuning);
+    return this.runtime.step(check.kernel, check.shapes, () =>
+      batchScores(this.runtime, check, check.dim('Q'), b, perToken, factors, this.gemmTuning),
+    );
   }
 
   /** G(n) = Σ_t m g ãᵀ: the gradients read transposed as A, the activations (with the ones column) as B. */
@@ -300,7 +338,7 @@ export class WebGpuBackend implements Backend {
 
 /** Loads the shaders and builds the backend on an acquired device (window, worker or Node). */
 export async function webGpuBackend(acquired: AcquiredGpu, options: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
-  return new WebGpuBackend(await GpuRuntime.create(acquired, SHADERS, options), options);
+  return new WebGpuBackend(await GpuRuntime.create(acquired, PROGRAMS, options), options);
 }
 
 function batchOperands(batch: TokenBatch): Record<string, Tensor | null> {

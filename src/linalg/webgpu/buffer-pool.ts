@@ -1,7 +1,7 @@
 /**
  * GPU buffers recycled by size class, so a stage that allocates the same temporaries batch after batch stops
  * allocating after the first batch. Reuse is safe without waiting for the GPU: queue operations run in submission
- * order, so work submitted before a release still sees the old contents.
+ * order and commands in recording order, so work recorded before a release still sees the old contents.
  */
 
 /** Size classes grow by 2^(1/4): at most ~19% of a pooled buffer is slack. */
@@ -16,7 +16,11 @@ export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
   private allocatedBytes = 0;
 
-  constructor(private readonly device: GPUDevice) {}
+  constructor(
+    private readonly device: GPUDevice,
+    /** Called before buffers are destroyed (the runtime submits pending commands that may use them). */
+    private readonly beforeDestroy: () => void = () => {},
+  ) {}
 
   /** A buffer of at least `bytes` bytes with exactly these usages; contents are undefined. */
   acquire(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
@@ -45,6 +49,7 @@ export class BufferPool {
 
   /** Frees the idle buffers (those released back to the pool). */
   trim(): void {
+    this.beforeDestroy();
     for (const list of this.free.values()) {
       for (const buffer of list) {
         this.allocatedBytes -= buffer.size;

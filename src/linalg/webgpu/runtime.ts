@@ -1,29 +1,33 @@
 /**
- * The GPU runtime under the kernels: tensors in pooled buffers, a pipeline cache keyed by shader + override
- * constants, one dispatch helper, error scopes that name the kernel and its shapes, and device loss turned into a
- * DeviceLostError that every pending and later call rejects with. Platform-free: a window, a worker and Node (Dawn)
- * all hand it a GPUDevice.
+ * The one GPU runtime under every kernel (the eigensolver included): tensors in pooled buffers, one pipeline cache
+ * keyed by shader + entry point + override constants, dispatches described by KernelPrograms (named uniforms packed
+ * by their layout, named bindings), and steps: the dispatches of one logical step (a backend call, a Jacobi sweep)
+ * share a command encoder and uniform arena (recorder.ts) and are submitted once, inside one pair of error scopes
+ * whose errors still name the failing kernel and its shapes. Device loss becomes a DeviceLostError that every
+ * pending and later call rejects with. Platform-free: a window, a worker and Node (Dawn) all hand it a GPUDevice.
  */
 import type { AcquiredGpu } from './adapter';
 import { BufferPool } from './buffer-pool';
 import { DeviceLostError, KernelError, type ShapeReport } from './errors';
+import {
+  packUniforms,
+  uniformLayout,
+  type BindingValues,
+  type KernelProgram,
+  type UniformLayout,
+  type UniformValues,
+} from './program';
+import { CommandRecorder } from './recorder';
 import { shaderSource } from './shaders';
+import { StepErrors } from './step-errors';
 import { GpuTensor, shapeSize } from './tensor';
 
 // The spec's GPUBufferUsage bits, spelled out: in Node the GPUBufferUsage global exists only after nodeGpu() runs,
 // which is later than this module loads.
-const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, STORAGE: 0x80 } as const;
 const MAP_MODE_READ = 0x1;
 const TENSOR_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
-const UNIFORM_USAGE = USAGE.UNIFORM | USAGE.COPY_DST;
 const READBACK_USAGE = USAGE.MAP_READ | USAGE.COPY_DST;
-
-/** One pipeline: an entry point of shaders/<shader>.wgsl specialised by WGSL `override` constants. */
-export interface KernelSpec {
-  readonly shader: string;
-  readonly entryPoint: string;
-  readonly constants?: Readonly<Record<string, number | boolean>>;
-}
 
 /** A storage binding: a whole tensor, or a window of it (see GpuRuntime.window). */
 export type StorageOperand = GpuTensor | BufferWindow;
@@ -35,15 +39,14 @@ export interface BufferWindow {
   readonly base: number;
 }
 
-export interface Dispatch {
+/** One dispatch of a program: named uniform values and operands, checked against the program's description. */
+export interface KernelCall<P extends KernelProgram> {
   /** Name used in errors, e.g. "covariance.accumulate". */
   readonly kernel: string;
-  readonly spec: KernelSpec;
   readonly shapes: ShapeReport;
-  /** Bound at @binding(0) as a uniform struct of u32 words (floats via f32Bits). */
-  readonly uniforms: readonly number[];
-  /** Bound at @binding(1), @binding(2), … in order; null leaves out a binding this entry point does not use. */
-  readonly storage: readonly (StorageOperand | null)[];
+  readonly constants?: Readonly<Record<string, number | boolean>>;
+  readonly uniforms: UniformValues<P>;
+  readonly bindings: BindingValues<P, StorageOperand>;
   readonly workgroups: readonly [number, number?, number?];
 }
 
@@ -52,9 +55,16 @@ export interface RuntimeOptions {
   readonly maxBindingBytes?: number;
 }
 
-export function f32Bits(value: number): number {
-  return new Uint32Array(new Float32Array([value]).buffer)[0]!;
+/** Cached bind groups before the cache starts over (they pin their buffers' JS objects, not GPU memory). */
+const BIND_GROUP_CACHE = 4096;
+
+interface PreparedProgram {
+  readonly layout: UniformLayout;
+  readonly bindingNames: ReadonlySet<string>;
 }
+
+/** A step body must encode synchronously: the step submits when it returns. */
+type Synchronous<T> = T extends PromiseLike<unknown> ? never : T;
 
 export class GpuRuntime {
   readonly device: GPUDevice;
@@ -62,12 +72,18 @@ export class GpuRuntime {
   /** Largest byte range one storage binding may cover (the device limit, or lower when a test asks). */
   readonly maxBindingBytes: number;
   readonly offsetAlignment: number;
+  readonly maxWorkgroupsPerDimension: number;
+  private readonly recorder: CommandRecorder;
+  private readonly errors: StepErrors;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly pending = new Set<Promise<void>>();
-  private failure: Error | undefined;
+  private readonly programs = new WeakMap<KernelProgram, PreparedProgram>();
   private lostInfo: DeviceLostError | undefined;
   private readonly lost: Promise<DeviceLostError>;
   private readonly emptyBuffer: GPUBuffer;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private bufferSerial = 0;
+  private bindGroupSerial = 0;
 
   private constructor(
     readonly acquired: AcquiredGpu,
@@ -75,10 +91,15 @@ export class GpuRuntime {
     options: RuntimeOptions,
   ) {
     this.device = acquired.device;
-    this.pool = new BufferPool(this.device);
+    this.recorder = new CommandRecorder(this.device, 'runtime step');
+    // Destroying a buffer that pending commands use would fail their submit: submit them first.
+    this.pool = new BufferPool(this.device, () => this.recorder.flush());
+    this.errors = new StepErrors(this.device);
     const limit = this.device.limits.maxStorageBufferBindingSize;
     this.maxBindingBytes = Math.min(limit, options.maxBindingBytes ?? limit);
     this.offsetAlignment = this.device.limits.minStorageBufferOffsetAlignment;
+    // Read once: in Dawn for Node every device.limits access builds a new object, and run() checks it per dispatch.
+    this.maxWorkgroupsPerDimension = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.lost = this.device.lost.then((info) => {
       this.lostInfo = new DeviceLostError(info.reason ?? 'unknown', info.message);
       return this.lostInfo;
@@ -86,21 +107,27 @@ export class GpuRuntime {
     this.emptyBuffer = this.device.createBuffer({ size: 16, usage: TENSOR_USAGE, label: 'empty operand' });
   }
 
-  /** Loads the named shader files once; pipelines are then built synchronously from them on first use. */
-  static async create(acquired: AcquiredGpu, shaders: readonly string[], options: RuntimeOptions = {}): Promise<GpuRuntime> {
+  /** Loads the shaders of the given programs once; pipelines are then built synchronously on first use. */
+  static async create(
+    acquired: AcquiredGpu,
+    programs: readonly KernelProgram[],
+    options: RuntimeOptions = {},
+  ): Promise<GpuRuntime> {
     const sources: Record<string, string> = {};
-    for (const name of shaders) sources[name] = await shaderSource(name);
+    for (const { shader } of programs) sources[shader] ??= await shaderSource(shader);
     return new GpuRuntime(acquired, sources, options);
+  }
+
+  /** Queue submissions so far: one per step (more only when a step overflows the uniform arena or reads back). */
+  get submits(): number {
+    return this.recorder.submits;
   }
 
   // ---- tensors ------------------------------------------------------------------------------------------------
 
   zeros(shape: readonly number[], label = 'tensor'): GpuTensor {
     const tensor = this.allocate(shape, label);
-    this.checkAlive('zeros');
-    const encoder = this.device.createCommandEncoder();
-    encoder.clearBuffer(tensor.buffer);
-    this.device.queue.submit([encoder.finish()]);
+    this.step('zeros', { shape: [...shape] }, () => this.recorder.commands().clearBuffer(tensor.buffer));
     return tensor;
   }
 
@@ -108,29 +135,59 @@ export class GpuRuntime {
   allocate(shape: readonly number[], label = 'tensor'): GpuTensor {
     const bytes = Math.max(4, shapeSize(shape) * 4);
     if (bytes > this.device.limits.maxBufferSize) {
-      throw new KernelError('allocate', { shape: [...shape] }, `${bytes} bytes exceed the device's maxBufferSize ${this.device.limits.maxBufferSize}`);
+      throw new KernelError(
+        'allocate',
+        { shape: [...shape] },
+        `${bytes} bytes exceed the device's maxBufferSize ${this.device.limits.maxBufferSize}`,
+      );
     }
     return new GpuTensor(this.pool.acquire(bytes, TENSOR_USAGE, label), [...shape], true);
   }
 
+  /**
+   * Inside a step the upload is a copy from a staging buffer, recorded in order with the step's dispatches (a pooled
+   * buffer may still be read by an earlier, unsubmitted dispatch; queue.writeBuffer would overtake it).
+   */
   upload(data: ArrayLike<number>, shape: readonly number[], label = 'upload'): GpuTensor {
     const size = shapeSize(shape);
-    if (data.length !== size) throw new KernelError('upload', { shape: [...shape], length: data.length }, `data has ${data.length} elements, shape needs ${size}`);
+    if (data.length !== size)
+      throw new KernelError(
+        'upload',
+        { shape: [...shape], length: data.length },
+        `data has ${data.length} elements, shape needs ${size}`,
+      );
     const tensor = this.allocate(shape, label);
     this.checkAlive('upload');
     const values = data instanceof Float32Array ? data : Float32Array.from(data);
-    if (size > 0) this.device.queue.writeBuffer(tensor.buffer, 0, values.buffer, values.byteOffset, size * 4);
+    if (size === 0) return tensor;
+    if (!this.recorder.pending) {
+      this.device.queue.writeBuffer(tensor.buffer, 0, values.buffer, values.byteOffset, size * 4);
+      return tensor;
+    }
+    const staging = this.device.createBuffer({
+      size: size * 4,
+      usage: USAGE.COPY_SRC,
+      mappedAtCreation: true,
+      label: `${label} staging`,
+    });
+    new Float32Array(staging.getMappedRange()).set(values);
+    staging.unmap();
+    this.recorder.commands().copyBufferToBuffer(staging, 0, tensor.buffer, 0, size * 4);
+    this.recorder.destroyAfterSubmit(staging);
     return tensor;
   }
 
   /** Wraps a buffer owned elsewhere (e.g. an onnxruntime-web output's tensor.gpuBuffer) without copying. */
   wrap(buffer: GPUBuffer, shape: readonly number[]): GpuTensor {
     const bytes = shapeSize(shape) * 4;
-    if (bytes > buffer.size) throw new KernelError('wrap', { shape: [...shape], bufferBytes: buffer.size }, `shape needs ${bytes} bytes`);
-    if ((buffer.usage & USAGE.STORAGE) === 0) throw new KernelError('wrap', { shape: [...shape] }, 'the buffer lacks STORAGE usage');
+    if (bytes > buffer.size)
+      throw new KernelError('wrap', { shape: [...shape], bufferBytes: buffer.size }, `shape needs ${bytes} bytes`);
+    if ((buffer.usage & USAGE.STORAGE) === 0)
+      throw new KernelError('wrap', { shape: [...shape] }, 'the buffer lacks STORAGE usage');
     return new GpuTensor(buffer, [...shape], false);
   }
 
+  /** Reuse by a later command of the same step is safe: commands run in recording order. */
   release(...tensors: GpuTensor[]): void {
     for (const tensor of tensors) {
       if (tensor.released) continue;
@@ -144,9 +201,8 @@ export class GpuRuntime {
     this.checkAlive('read');
     const bytes = tensor.size * 4;
     const staging = this.pool.acquire(Math.max(bytes, 4), READBACK_USAGE, 'readback');
-    const encoder = this.device.createCommandEncoder();
-    if (bytes > 0) encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes);
-    this.device.queue.submit([encoder.finish()]);
+    if (bytes > 0) this.recorder.commands().copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes);
+    this.recorder.flush();
     try {
       await this.untilLost(staging.mapAsync(MAP_MODE_READ, 0, Math.max(bytes, 4)), 'read');
     } catch (error) {
@@ -162,16 +218,21 @@ export class GpuRuntime {
   /** Resolves when the GPU has finished everything submitted; rejects on a kernel error or device loss. */
   async finish(): Promise<void> {
     this.checkAlive('finish');
+    this.recorder.flush();
     await this.untilLost(this.device.queue.onSubmittedWorkDone(), 'finish');
     await this.settle();
   }
 
   /** Copies count elements between tensors on the queue (no binding, so no binding-size limit). */
-  copy(regions: readonly { from: GpuTensor; fromStart: number; to: GpuTensor; toStart: number; count: number }[]): void {
-    this.checkAlive('copy');
-    const encoder = this.device.createCommandEncoder({ label: 'copy' });
-    for (const r of regions) if (r.count > 0) encoder.copyBufferToBuffer(r.from.buffer, r.fromStart * 4, r.to.buffer, r.toStart * 4, r.count * 4);
-    this.device.queue.submit([encoder.finish()]);
+  copy(
+    regions: readonly { from: GpuTensor; fromStart: number; to: GpuTensor; toStart: number; count: number }[],
+  ): void {
+    this.step('copy', {}, () => {
+      const encoder = this.recorder.commands();
+      for (const r of regions)
+        if (r.count > 0)
+          encoder.copyBufferToBuffer(r.from.buffer, r.fromStart * 4, r.to.buffer, r.toStart * 4, r.count * 4);
+    });
   }
 
   // ---- binding windows ----------------------------------------------------------------------------------------
@@ -181,13 +242,17 @@ export class GpuRuntime {
     return Math.floor((this.maxBindingBytes - this.offsetAlignment) / 4);
   }
 
-  /** Binds elements [start, start+count) of a tensor; `base` tells the shader where element `start` sits in the range. */
+  /** Binds elements [start, start+count) of a tensor; `base` says where element `start` sits in the bound range. */
   window(tensor: GpuTensor, start: number, count: number): BufferWindow {
     const startByte = start * 4;
     const offset = startByte - (startByte % this.offsetAlignment);
     const size = Math.max(4, startByte + count * 4 - offset);
     if (size > this.maxBindingBytes) {
-      throw new KernelError('window', { shape: [...tensor.shape], start, count }, `a ${size}-byte window exceeds the binding limit ${this.maxBindingBytes}`);
+      throw new KernelError(
+        'window',
+        { shape: [...tensor.shape], start, count },
+        `a ${size}-byte window exceeds the binding limit ${this.maxBindingBytes}`,
+      );
     }
     return { binding: { buffer: tensor.buffer, offset, size }, base: (startByte - offset) / 4 };
   }
@@ -197,115 +262,163 @@ export class GpuRuntime {
     return { binding: { buffer: this.emptyBuffer }, base: 0 };
   }
 
-  // ---- pipelines and dispatch ---------------------------------------------------------------------------------
+  // ---- steps and dispatch -------------------------------------------------------------------------------------
 
   /**
-   * Builds a pipeline ahead of use and rejects with the compiler's messages (line numbers included); the sync path
-   * in run() reports the same errors later, at the next read. (createComputePipelineAsync crashes Dawn in Node.)
+   * Runs `body`, which records dispatches, clears, copies and uploads, then submits them together. Errors the GPU
+   * reports for them surface at the next read/finish/settle as a KernelError naming the failing dispatch's kernel
+   * and shapes (or, when the message names none, this step's). A step inside a step joins it.
    */
-  async prepare(kernel: string, spec: KernelSpec): Promise<void> {
-    const key = pipelineKey(spec);
-    if (this.pipelines.has(key)) return;
-    this.checkAlive(`building ${kernel}`);
-    this.device.pushErrorScope('validation');
-    const descriptor = this.pipelineDescriptor(kernel, spec);
-    const pipeline = this.device.createComputePipeline(descriptor);
-    const error = await this.untilLost(this.device.popErrorScope(), `building ${kernel}`);
-    if (error) {
-      const info = await descriptor.compute.module.getCompilationInfo();
-      const messages = info.messages.map((m) => `shaders/${spec.shader}.wgsl:${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
-      throw new KernelError(kernel, { constants: JSON.stringify(spec.constants ?? {}) }, `pipeline creation failed: ${[error.message, ...messages].join('\n')}`);
+  step<T>(kernel: string, shapes: ShapeReport, body: () => Synchronous<T>): T {
+    if (this.errors.open) return body();
+    this.checkAlive(kernel);
+    this.errors.begin(kernel, shapes);
+    try {
+      const result = body();
+      if (typeof (result as { then?: unknown } | undefined)?.then === 'function') {
+        throw new KernelError(kernel, shapes, 'a step body must record synchronously (it returned a promise)');
+      }
+      return result;
+    } finally {
+      try {
+        this.recorder.flush();
+      } finally {
+        this.errors.end();
+      }
     }
-    this.pipelines.set(key, pipeline);
   }
 
-  run(dispatch: Dispatch): void {
-    this.checkAlive(dispatch.kernel);
-    const [x, y = 1, z = 1] = dispatch.workgroups;
-    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+  /** Records one dispatch (in the open step, or in a step of its own). */
+  run<P extends KernelProgram>(program: P, call: KernelCall<P>): void {
+    this.checkAlive(call.kernel);
+    const [x, y = 1, z = 1] = call.workgroups;
+    const maxGroups = this.maxWorkgroupsPerDimension;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
-      throw new KernelError(dispatch.kernel, dispatch.shapes, `grid ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${maxGroups}`);
+      throw new KernelError(
+        call.kernel,
+        call.shapes,
+        `grid ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${maxGroups}`,
+      );
     }
     if (x * y * z === 0) return;
-    this.device.pushErrorScope('out-of-memory');
-    this.device.pushErrorScope('validation');
-    try {
-      this.encodeAndSubmit(dispatch, [x, y, z]);
-    } finally {
-      // Popped even when encoding threw, so the device's scope stack stays balanced.
-      const validation = this.device.popErrorScope();
-      const memory = this.device.popErrorScope();
-      this.track(dispatch.kernel, dispatch.shapes, Promise.all([validation, memory]));
-    }
+    this.step(call.kernel, call.shapes, () => this.record(program, call, [x, y, z]));
   }
 
-  private encodeAndSubmit(dispatch: Dispatch, [x, y, z]: readonly [number, number, number]): void {
-    const pipeline = this.pipeline(dispatch.kernel, dispatch.spec);
-    const uniformWords = Uint32Array.from(dispatch.uniforms.length ? dispatch.uniforms : [0]);
-    const uniform = this.pool.acquire(uniformWords.byteLength, UNIFORM_USAGE, `${dispatch.kernel} uniforms`);
-    this.device.queue.writeBuffer(uniform, 0, uniformWords);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: Math.ceil(uniformWords.byteLength / 16) * 16 } }];
-    dispatch.storage.forEach((operand, i) => {
-      if (operand === null) return;
-      entries.push({ binding: i + 1, resource: operand instanceof GpuTensor ? { buffer: operand.buffer, size: Math.max(4, operand.size * 4) } : operand.binding });
+  private record<P extends KernelProgram>(
+    program: P,
+    call: KernelCall<P>,
+    grid: readonly [number, number, number],
+  ): void {
+    const fail = (problem: string): never => {
+      throw new KernelError(call.kernel, call.shapes, `${program.shader}.wgsl ${program.entryPoint}: ${problem}`);
+    };
+    const operands = call.bindings as Readonly<Record<string, StorageOperand | undefined>>;
+    const entries: GPUBindGroupEntry[] = [];
+    for (const { name, binding } of program.bindings) {
+      const operand = operands[name];
+      if (operand === undefined) fail(`binding "${name}" has no operand`);
+      entries.push({
+        binding,
+        resource:
+          operand instanceof GpuTensor
+            ? { buffer: operand.buffer, size: Math.max(4, operand.size * 4) }
+            : operand!.binding,
+      });
+    }
+    const { layout, bindingNames } = this.prepared(program);
+    for (const name in operands) if (!bindingNames.has(name)) fail(`"${name}" is not a binding of this kernel`);
+    const pipeline = this.pipeline(program, call.constants, fail);
+    const uniforms = this.recorder.uniforms(Math.ceil(layout.size / 16) * 16, (views, offset) =>
+      packUniforms(layout, call.uniforms, views, offset),
+    );
+    if (typeof uniforms === 'string') return fail(uniforms);
+    entries.unshift({ binding: 0, resource: uniforms });
+    const bindGroup = this.bindGroup(pipeline, entries, call.kernel);
+    this.errors.dispatched({
+      label: bindGroup.label,
+      kernel: call.kernel,
+      shapes: call.shapes,
+      pipeline: pipeline.label,
     });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: dispatch.kernel });
-    const encoder = this.device.createCommandEncoder({ label: dispatch.kernel });
-    const pass = encoder.beginComputePass({ label: dispatch.kernel });
+    const pass = this.recorder.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
-    pass.end();
-    this.device.queue.submit([encoder.finish()]);
-    this.pool.release(uniform);
+    pass.dispatchWorkgroups(...grid);
   }
 
-  private pipeline(kernel: string, spec: KernelSpec): GPUComputePipeline {
-    const key = pipelineKey(spec);
-    let pipeline = this.pipelines.get(key);
-    if (!pipeline) {
-      pipeline = this.device.createComputePipeline(this.pipelineDescriptor(kernel, spec));
-      this.pipelines.set(key, pipeline);
+  /**
+   * Bind groups are cached by pipeline and bound ranges: a Jacobi sweep repeats the same ~2n dispatches (the arena
+   * restarts at offset 0 every step) and a stage's batches reuse the same pooled buffers, so most dispatches find
+   * theirs, and creating one costs more than the dispatch it serves on SwiftShader. Labels stay unique per bind group,
+   * which is what lets a step's error name its dispatch.
+   */
+  private bindGroup(pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[], kernel: string): GPUBindGroup {
+    let key = pipeline.label;
+    for (const entry of entries) {
+      const { buffer, offset = 0, size = -1 } = entry.resource as GPUBufferBinding;
+      let id = this.bufferIds.get(buffer);
+      if (id === undefined) this.bufferIds.set(buffer, (id = ++this.bufferSerial));
+      key += `|${entry.binding}:${id}@${offset}+${size}`;
     }
-    return pipeline;
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+      const label = `${kernel}#${++this.bindGroupSerial}`;
+      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+      this.bindGroups.set(key, group);
+    }
+    return group;
   }
 
-  private pipelineDescriptor(kernel: string, spec: KernelSpec): GPUComputePipelineDescriptor {
-    const code = this.sources[spec.shader];
-    if (code === undefined) throw new KernelError(kernel, {}, `shader "${spec.shader}" was not loaded by this runtime`);
-    const module = this.device.createShaderModule({ code, label: `shaders/${spec.shader}.wgsl` });
-    const constants: Record<string, number> = {};
-    for (const [name, value] of Object.entries(spec.constants ?? {})) constants[name] = Number(value);
-    return { layout: 'auto', label: kernel, compute: { module, entryPoint: spec.entryPoint, constants } };
+  /** What recording a program needs from its description, derived once. */
+  private prepared(program: KernelProgram): PreparedProgram {
+    let prepared = this.programs.get(program);
+    if (!prepared) {
+      prepared = { layout: uniformLayout(program.uniforms), bindingNames: new Set(program.bindings.map((b) => b.name)) };
+      this.programs.set(program, prepared);
+    }
+    return prepared;
+  }
+
+  private pipeline(
+    program: KernelProgram,
+    constants: KernelCall<KernelProgram>['constants'],
+    fail: (problem: string) => never,
+  ): GPUComputePipeline {
+    const names = constants ? Object.keys(constants).sort() : [];
+    const assigned = names.map((n) => `${n}=${Number(constants![n])}`).join(',');
+    const key = `${program.shader}:${program.entryPoint}:${assigned}`;
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+    for (const name of names)
+      if (!program.constants?.includes(name)) fail(`"${name}" is not an override constant of this kernel`);
+    const code = this.sources[program.shader];
+    if (code === undefined) fail(`shader "${program.shader}" was not loaded by this runtime`);
+    const module = this.device.createShaderModule({ code: code!, label: `shaders/${program.shader}.wgsl` });
+    const values: Record<string, number> = {};
+    for (const name of names) values[name] = Number(constants![name]);
+    const pipeline = this.device.createComputePipeline({
+      layout: 'auto',
+      label: key,
+      compute: { module, entryPoint: program.entryPoint, constants: values },
+    });
+    this.errors.compiled(key, module);
+    this.pipelines.set(key, pipeline);
+    return pipeline;
   }
 
   // ---- errors and device loss ---------------------------------------------------------------------------------
 
-  private track(kernel: string, shapes: ShapeReport, scopes: Promise<(GPUError | null)[]>): void {
-    const done = scopes.then(
-      (errors) => {
-        const error = errors.find((e) => e !== null);
-        if (error && !this.failure) this.failure = new KernelError(kernel, shapes, `${error.constructor.name}: ${error.message}`);
-      },
-      () => undefined, // a popErrorScope on a lost device rejects; the loss itself is reported by checkAlive.
-    );
-    this.pending.add(done);
-    void done.finally(() => this.pending.delete(done));
-  }
-
-  /** Waits for the outcome of every dispatch so far; throws the first kernel error (once) or DeviceLostError. */
+  /** Waits for the outcome of every step so far; throws the first kernel error (once) or DeviceLostError. */
   async settle(): Promise<void> {
-    await this.untilLost(Promise.all([...this.pending]), 'settle');
+    await this.untilLost(this.errors.settled(), 'settle');
     this.throwIfFailed();
   }
 
   private throwIfFailed(): void {
     if (this.lostInfo) throw this.lostInfo;
-    const failure = this.failure;
-    if (failure) {
-      this.failure = undefined;
-      throw failure;
-    }
+    const failure = this.errors.takeFailure();
+    if (failure) throw failure;
   }
 
   private checkAlive(during: string): void {
@@ -333,12 +446,4 @@ export class GpuRuntime {
   whenLost(): Promise<DeviceLostError> {
     return this.lost;
   }
-}
-
-function pipelineKey(spec: KernelSpec): string {
-  const constants = Object.entries(spec.constants ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => `${k}=${Number(v)}`)
-    .join(',');
-  return `${spec.shader}:${spec.entryPoint}:${constants}`;
 }

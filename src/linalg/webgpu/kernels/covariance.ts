@@ -3,7 +3,8 @@
  * triangle until finalizeCovariance mirrors it once; rows are split into dispatches that fit a storage binding.
  */
 import type { Tensor } from '../../backend';
-import { f32Bits, type GpuRuntime } from '../runtime';
+import { kernelProgram } from '../program';
+import type { GpuRuntime } from '../runtime';
 import type { GpuTensor } from '../tensor';
 import { OperandCheck, unitsPerWindow } from './operands';
 
@@ -15,6 +16,39 @@ export interface CovarianceTuning {
 }
 
 export const DEFAULT_COVARIANCE_TUNING: CovarianceTuning = { side: 8, blockRows: 64 };
+
+export const COVARIANCE_ACCUMULATE = kernelProgram({
+  shader: 'covariance',
+  entryPoint: 'accumulate',
+  uniforms: [
+    { name: 'rows', type: 'u32' },
+    { name: 'd', type: 'u32' },
+    { name: 'd_prime', type: 'u32' },
+    { name: 'x_base', type: 'u32' },
+    { name: 'mask_base', type: 'u32' },
+    { name: 'has_mask', type: 'u32' },
+  ],
+  bindings: [
+    { name: 'x', binding: 1, access: 'read' },
+    { name: 'mask', binding: 2, access: 'read' },
+    { name: 'acc', binding: 3, access: 'read_write' },
+  ],
+  constants: ['SIDE', 'BLOCK_ROWS'],
+});
+
+export const COVARIANCE_FINALIZE = kernelProgram({
+  shader: 'covariance-finalize',
+  entryPoint: 'finalize',
+  uniforms: [
+    { name: 'd', type: 'u32' },
+    { name: 'inverse_count', type: 'f32' },
+  ],
+  bindings: [
+    { name: 'acc', binding: 1, access: 'read' },
+    { name: 'out', binding: 2, access: 'read_write' },
+  ],
+  constants: ['SIDE'],
+});
 
 export function accumulateCovariance(
   runtime: GpuRuntime,
@@ -40,23 +74,21 @@ export function accumulateCovariance(
   ]);
   const tilesPerSide = Math.ceil(dPrime / (4 * tuning.side));
   const upperTiles = (tilesPerSide * (tilesPerSide + 1)) / 2;
-  for (let r0 = 0; r0 < rows; r0 += chunk) {
-    const count = Math.min(chunk, rows - r0);
-    const xw = runtime.window(xs, r0 * d, count * d);
-    const mw = maskTensor ? runtime.window(maskTensor, r0, count) : runtime.empty;
-    runtime.run({
-      kernel: check.kernel,
-      spec: {
-        shader: 'covariance',
-        entryPoint: 'accumulate',
+  runtime.step(check.kernel, check.shapes, () => {
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const count = Math.min(chunk, rows - r0);
+      const xw = runtime.window(xs, r0 * d, count * d);
+      const mw = maskTensor ? runtime.window(maskTensor, r0, count) : runtime.empty;
+      runtime.run(COVARIANCE_ACCUMULATE, {
+        kernel: check.kernel,
+        shapes: check.shapes,
         constants: { SIDE: tuning.side, BLOCK_ROWS: tuning.blockRows },
-      },
-      shapes: check.shapes,
-      uniforms: [count, d, dPrime, xw.base, mw.base, maskTensor ? 1 : 0],
-      storage: [xw, mw, accumulator],
-      workgroups: [upperTiles],
-    });
-  }
+        uniforms: { rows: count, d, d_prime: dPrime, x_base: xw.base, mask_base: mw.base, has_mask: maskTensor !== null },
+        bindings: { x: xw, mask: mw, acc: accumulator },
+        workgroups: [upperTiles],
+      });
+    }
+  });
 }
 
 export function finalizeCovariance(runtime: GpuRuntime, acc: Tensor, count: number): GpuTensor {
@@ -67,12 +99,12 @@ export function finalizeCovariance(runtime: GpuRuntime, acc: Tensor, count: numb
   const d = check.dim('d');
   const out = runtime.allocate([d, d], 'covariance');
   const side = 16;
-  runtime.run({
+  runtime.run(COVARIANCE_FINALIZE, {
     kernel: check.kernel,
-    spec: { shader: 'covariance-finalize', entryPoint: 'finalize', constants: { SIDE: side } },
     shapes: check.shapes,
-    uniforms: [d, f32Bits(1 / count)],
-    storage: [accumulator, out],
+    constants: { SIDE: side },
+    uniforms: { d, inverse_count: 1 / count },
+    bindings: { acc: accumulator, out },
     workgroups: [Math.ceil(d / side), Math.ceil(d / side)],
   });
   return out;

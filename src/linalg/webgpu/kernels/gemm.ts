@@ -3,6 +3,7 @@
  * a batch stride of 0 shares an operand (an eigenbasis) across the batch. The batch is split into dispatches whose
  * every operand window fits one storage binding.
  */
+import { kernelProgram } from '../program';
 import type { GpuRuntime } from '../runtime';
 import type { GpuTensor } from '../tensor';
 import { unitsPerWindow, type OperandCheck } from './operands';
@@ -43,6 +44,35 @@ export interface GemmCall {
   readonly onesBN?: boolean;
 }
 
+export const GEMM = kernelProgram({
+  shader: 'gemm',
+  entryPoint: 'gemm',
+  uniforms: [
+    { name: 'm', type: 'u32' },
+    { name: 'n', type: 'u32' },
+    { name: 'k', type: 'u32' },
+    { name: 'lda', type: 'u32' },
+    { name: 'ldb', type: 'u32' },
+    { name: 'ldc', type: 'u32' },
+    { name: 'stride_a', type: 'u32' },
+    { name: 'stride_b', type: 'u32' },
+    { name: 'stride_c', type: 'u32' },
+    { name: 'base_a', type: 'u32' },
+    { name: 'base_b', type: 'u32' },
+    { name: 'base_c', type: 'u32' },
+    { name: 'mask_base', type: 'u32' },
+    { name: 'mask_stride', type: 'u32' },
+    { name: 'flags', type: 'u32' },
+  ],
+  bindings: [
+    { name: 'a', binding: 1, access: 'read' },
+    { name: 'b', binding: 2, access: 'read' },
+    { name: 'mask', binding: 3, access: 'read' },
+    { name: 'c', binding: 4, access: 'read_write' },
+  ],
+  constants: ['SIDE', 'TRANSPOSE_A', 'TRANSPOSE_B'],
+});
+
 const FLAG_ACCUMULATE = 1;
 const FLAG_MASK_K = 2;
 const FLAG_ONES_A_K = 4;
@@ -74,7 +104,7 @@ export function gemm(runtime: GpuRuntime, check: OperandCheck, call: GemmCall, t
     limit,
     windows.map(({ op, span }) => ({ fixed: span - op.batchStride, perUnit: op.batchStride })),
   );
-  const chunk = Math.min(perWindow, runtime.device.limits.maxComputeWorkgroupsPerDimension);
+  const chunk = Math.min(perWindow, runtime.maxWorkgroupsPerDimension);
   const edge = 4 * tuning.side;
   const flags =
     (call.accumulate ? FLAG_ACCUMULATE : 0) | (mask ? FLAG_MASK_K : 0) | (call.onesAK ? FLAG_ONES_A_K : 0) | (call.onesBN ? FLAG_ONES_B_N : 0);
@@ -86,23 +116,19 @@ export function gemm(runtime: GpuRuntime, check: OperandCheck, call: GemmCall, t
     const bw = bind(b, bSpan);
     const cw = bind(c, cSpan);
     const mw = mask ? bind(mask, k) : runtime.empty;
-    runtime.run({
+    runtime.run(GEMM, {
       kernel: check.kernel,
-      spec: {
-        shader: 'gemm',
-        entryPoint: 'gemm',
-        constants: { SIDE: tuning.side, TRANSPOSE_A: !!a.transpose, TRANSPOSE_B: !!b.transpose },
-      },
       shapes: check.shapes,
-      uniforms: [
+      constants: { SIDE: tuning.side, TRANSPOSE_A: !!a.transpose, TRANSPOSE_B: !!b.transpose },
+      uniforms: {
         m, n, k,
-        a.ld, b.ld, c.ld,
-        a.batchStride, b.batchStride, c.batchStride,
-        aw.base, bw.base, cw.base,
-        mw.base, mask?.batchStride ?? 0,
+        lda: a.ld, ldb: b.ld, ldc: c.ld,
+        stride_a: a.batchStride, stride_b: b.batchStride, stride_c: c.batchStride,
+        base_a: aw.base, base_b: bw.base, base_c: cw.base,
+        mask_base: mw.base, mask_stride: mask?.batchStride ?? 0,
         flags,
-      ],
-      storage: [aw, bw, mw, cw],
+      },
+      bindings: { a: aw, b: bw, mask: mw, c: cw },
       workgroups: [Math.ceil(n / edge), Math.ceil(m / edge), count],
     });
   }

@@ -4,6 +4,7 @@
  *   low rank:  (g U_q)[t] · (ã V_q)[t], with P_q ≈ U_q V_qᵀ.
  * Queries and sequences are chunked so every binding fits; the scores land in the output by queue copies.
  */
+import { kernelProgram } from '../program';
 import type { GpuRuntime } from '../runtime';
 import type { GpuTensor } from '../tensor';
 import { gemm, type GemmTuning } from './gemm';
@@ -28,6 +29,44 @@ export interface Factors {
 }
 
 const WORKGROUP = 64;
+
+export const TOKEN_SCORES = kernelProgram({
+  shader: 'scores',
+  entryPoint: 'token_scores',
+  uniforms: [
+    { name: 'rows', type: 'u32' },
+    { name: 'width', type: 'u32' },
+    { name: 'x_base', type: 'u32' },
+    { name: 'x_query_stride', type: 'u32' },
+    { name: 'y_base', type: 'u32' },
+    { name: 'y_query_stride', type: 'u32' },
+    { name: 'y_row_stride', type: 'u32' },
+    { name: 'y_ones', type: 'u32' },
+    { name: 'mask_base', type: 'u32' },
+    { name: 'has_mask', type: 'u32' },
+  ],
+  bindings: [
+    { name: 'x', binding: 1, access: 'read' },
+    { name: 'y', binding: 2, access: 'read' },
+    { name: 'mask', binding: 3, access: 'read' },
+    { name: 'out', binding: 4, access: 'read_write' },
+  ],
+  constants: ['WORKGROUP'],
+});
+
+export const SEQUENCE_SUMS = kernelProgram({
+  shader: 'scores',
+  entryPoint: 'sequence_sums',
+  uniforms: [
+    { name: 'sequences', type: 'u32' },
+    { name: 'tokens', type: 'u32' },
+  ],
+  bindings: [
+    { name: 'x', binding: 1, access: 'read' },
+    { name: 'out', binding: 4, access: 'read_write' },
+  ],
+  constants: ['WORKGROUP'],
+});
 
 export function batchScores(
   runtime: GpuRuntime,
@@ -54,7 +93,7 @@ export function batchScores(
   for (let q0 = 0; q0 < queries; q0 += queryChunk) {
     const qCount = Math.min(queryChunk, queries - q0);
     // Also bounded by the token_scores grid (one invocation per token row, at most maxGroups workgroups).
-    const gridRows = runtime.device.limits.maxComputeWorkgroupsPerDimension * WORKGROUP;
+    const gridRows = runtime.maxWorkgroupsPerDimension * WORKGROUP;
     const sequenceChunk = Math.min(
       unitsPerWindow(check, B, limit, [
         { fixed: 0, perUnit: T * Math.max(dIn, dOut) },
@@ -88,19 +127,23 @@ export function batchScores(
       const yWindow = right ? runtime.window(right, 0, right.size) : runtime.window(batch.activations, row0 * dIn, rows * dIn);
       const maskWindow = batch.mask ? runtime.window(batch.mask, row0, rows) : runtime.empty;
       const xWindow = runtime.window(left, 0, left.size);
-      runtime.run({
+      runtime.run(TOKEN_SCORES, {
         kernel: check.kernel,
-        spec: { shader: 'scores', entryPoint: 'token_scores', constants: { WORKGROUP } },
         shapes: check.shapes,
-        uniforms: [
-          rows, width,
-          xWindow.base, rows * width,
-          yWindow.base, right ? rows * width : 0, right ? width : dIn, !right && dInPrime > dIn ? 1 : 0,
-          maskWindow.base, batch.mask ? 1 : 0,
-          0, rows,
-          T,
-        ],
-        storage: [xWindow, yWindow, maskWindow, tokenScores],
+        constants: { WORKGROUP },
+        uniforms: {
+          rows,
+          width,
+          x_base: xWindow.base,
+          x_query_stride: rows * width,
+          y_base: yWindow.base,
+          y_query_stride: right ? rows * width : 0,
+          y_row_stride: right ? width : dIn,
+          y_ones: !right && dInPrime > dIn,
+          mask_base: maskWindow.base,
+          has_mask: batch.mask !== null,
+        },
+        bindings: { x: xWindow, y: yWindow, mask: maskWindow, out: tokenScores },
         workgroups: [Math.ceil(rows / WORKGROUP), qCount],
       });
       runtime.release(left);
@@ -111,12 +154,12 @@ export function batchScores(
         );
       } else {
         const sums = runtime.allocate([qCount, nCount], 'sequence scores');
-        runtime.run({
+        runtime.run(SEQUENCE_SUMS, {
           kernel: `${check.kernel}.sequenceSums`,
-          spec: { shader: 'scores', entryPoint: 'sequence_sums', constants: { WORKGROUP } },
           shapes: check.shapes,
-          uniforms: [rows, 0, 0, rows, 0, 0, 0, 0, 0, 0, 0, nCount, T],
-          storage: [tokenScores, null, null, sums],
+          constants: { WORKGROUP },
+          uniforms: { sequences: nCount, tokens: T },
+          bindings: { x: tokenScores, out: sums },
           workgroups: [Math.ceil(nCount / WORKGROUP), qCount],
         });
         runtime.copy(

@@ -1,0 +1,229 @@
+/**
+ * The lab's tiny language model: a bigram softmax model over a 14-word vocabulary, logits(next) = W [onehot(token), 1],
+ * trained on ten short sentences. One linear layer on one-hot inputs is an embedding with a bias, so the model is
+ * convex: Newton reaches the optimum, leave-one-out (one sentence out) retrains exactly, and the dense Gauss–Newton
+ * influence is the true Hessian's. The engine scores it as a sequence model (one position per predicted token) and
+ * keeps per-token scores: position t's score is credited to the token it predicts, t + 1.
+ */
+import { sampleLabels } from '../onnx/gradient-graph';
+import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
+import type { GradientBatch, GradientRequest, GradientSource, LayerInfo } from '../influence/types';
+import { addOuter, cholesky, choleskySolveFactor, dot } from './dense';
+import { logSoftmax } from './network';
+
+export const LM_TRAIN = [
+  'the cat sat on the mat',
+  'the dog sat on the rug',
+  'a cat ate the fish',
+  'the dog ate a fish',
+  'a bird sat on the mat',
+  'the cat chased the bird',
+  'the dog chased the cat',
+  'a bird ate a fish',
+  'the cat sat on the rug',
+  'a dog chased a bird',
+];
+export const LM_QUERIES = ['the dog sat on the mat', 'a cat chased the dog', 'the bird ate the fish'];
+export const LM_VOCAB = [
+  '<s>',
+  '</s>',
+  'the',
+  'a',
+  'cat',
+  'dog',
+  'bird',
+  'fish',
+  'sat',
+  'ate',
+  'chased',
+  'on',
+  'mat',
+  'rug',
+];
+export const LM_L2 = 0.01;
+
+const V = LM_VOCAB.length;
+const WIDTH = V + 1;
+export const LM_PARAMETERS = V * WIDTH;
+
+/** Token ids of a sentence with its <s> and </s>; names an unknown word. */
+export function tokenize(sentence: string): number[] {
+  return ['<s>', ...sentence.split(' '), '</s>'].map((word) => {
+    const id = LM_VOCAB.indexOf(word);
+    if (id < 0) throw new Error(`tiny LM: "${word}" is not in the vocabulary (${LM_VOCAB.join(' ')})`);
+    return id;
+  });
+}
+
+function logits(theta: ArrayLike<number>, token: number): Float64Array {
+  return Float64Array.from({ length: V }, (_, k) => theta[k * WIDTH + token] + theta[k * WIDTH + V]);
+}
+
+/** Σ_t log p(token t+1 | token t): the measurement f of a query sentence. */
+export function sentenceLogLikelihood(theta: ArrayLike<number>, ids: readonly number[]): number {
+  let total = 0;
+  for (let t = 0; t + 1 < ids.length; t++) total += logSoftmax(logits(theta, ids[t]))[ids[t + 1]];
+  return total;
+}
+
+/** ∇ of the sentence's summed loss, flat [V × (V+1)]: Σ_t (p_t − e_next) ⊗ [onehot, 1]. */
+export function sentenceGradient(theta: ArrayLike<number>, ids: readonly number[]): Float64Array {
+  const out = new Float64Array(LM_PARAMETERS);
+  for (let t = 0; t + 1 < ids.length; t++) {
+    const p = logSoftmax(logits(theta, ids[t])).map(Math.exp);
+    for (let k = 0; k < V; k++) {
+      const g = p[k] - (k === ids[t + 1] ? 1 : 0);
+      out[k * WIDTH + ids[t]] += g;
+      out[k * WIDTH + V] += g;
+    }
+  }
+  return out;
+}
+
+/** The sentence's Gauss–Newton (= Hessian) Σ_t (diag p − p pᵀ) ⊗ ã ãᵀ, added into h with weight w. */
+export function addSentenceHessian(h: Float64Array, theta: ArrayLike<number>, ids: readonly number[], w: number): void {
+  for (let t = 0; t + 1 < ids.length; t++) {
+    const p = logSoftmax(logits(theta, ids[t])).map(Math.exp);
+    const columns = [ids[t], V];
+    for (let i = 0; i < V; i++)
+      for (let j = 0; j < V; j++) {
+        const hij = w * ((i === j ? p[i] : 0) - p[i] * p[j]);
+        if (hij === 0) continue;
+        for (const a of columns) for (const b of columns) h[(i * WIDTH + a) * LM_PARAMETERS + j * WIDTH + b] += hij;
+      }
+  }
+}
+
+export interface LmObjective {
+  readonly sentences: readonly (readonly number[])[];
+  readonly weights?: ArrayLike<number>;
+  /** R = N · l2 with N the full training set's size. */
+  readonly ridge: number;
+}
+
+function lmValue(objective: LmObjective, theta: Float64Array): number {
+  let total = (objective.ridge / 2) * dot(theta, theta);
+  objective.sentences.forEach((s, n) => (total -= (objective.weights?.[n] ?? 1) * sentenceLogLikelihood(theta, s)));
+  return total;
+}
+
+export function lmGradient(objective: LmObjective, theta: Float64Array): Float64Array {
+  const g = theta.map((v) => objective.ridge * v);
+  objective.sentences.forEach((s, n) => {
+    const w = objective.weights?.[n] ?? 1;
+    if (w !== 0) sentenceGradient(theta, s).forEach((v, k) => (g[k] += w * v));
+  });
+  return g;
+}
+
+export function lmHessian(objective: LmObjective, theta: Float64Array): Float64Array {
+  const h = new Float64Array(LM_PARAMETERS * LM_PARAMETERS);
+  objective.sentences.forEach((s, n) => {
+    const w = objective.weights?.[n] ?? 1;
+    if (w !== 0) addSentenceHessian(h, theta, s, w);
+  });
+  for (let k = 0; k < LM_PARAMETERS; k++) h[k * LM_PARAMETERS + k] += objective.ridge;
+  return h;
+}
+
+/** Newton with backtracking until the step is negligible (the objective is strictly convex). */
+export function lmNewton(objective: LmObjective, start: Float64Array): Float64Array {
+  let theta = start.slice();
+  let value = lmValue(objective, theta);
+  for (let iteration = 0; iteration < 100; iteration++) {
+    const gradient = lmGradient(objective, theta);
+    const step = choleskySolveFactor(cholesky(lmHessian(objective, theta), LM_PARAMETERS), gradient, LM_PARAMETERS);
+    let scale = 1;
+    let candidate = theta.map((v, k) => v - step[k]);
+    while (lmValue(objective, candidate) > value - 1e-4 * scale * dot(step, gradient) && scale > 1e-10) {
+      scale /= 2;
+      candidate = theta.map((v, k) => v - scale * step[k]);
+    }
+    const candidateValue = lmValue(objective, candidate);
+    if (!(candidateValue <= value)) break;
+    theta = candidate;
+    value = candidateValue;
+    if (Math.sqrt(dot(step, step)) * scale < 1e-12 * (1 + Math.sqrt(dot(theta, theta)))) break;
+  }
+  return theta;
+}
+
+/** The engine's view of the LM: one tracked layer 'unembed' (V+1 → V), one position per predicted token. */
+export class LmSource implements GradientSource {
+  readonly layers: readonly LayerInfo[] = [{ name: 'unembed', dIn: V, dOut: V, hasBias: true }];
+
+  constructor(
+    private readonly theta: Float64Array,
+    private readonly sets: Readonly<Record<'train' | 'query', readonly (readonly number[])[]>>,
+  ) {}
+
+  sequenceLength(role: 'train' | 'query', index: number): number {
+    return this.sets[role][index].length - 1;
+  }
+
+  async gradients(request: GradientRequest, backend: Backend): Promise<GradientBatch> {
+    const sentences = request.indices.map((i) => this.sets[request.role][i]);
+    const b = sentences.length;
+    const t = Math.max(...sentences.map((s) => s.length - 1));
+    const activations = new Float64Array(b * t * V);
+    const gradients = new Float64Array(b * t * V);
+    const mask = new Float64Array(b * t);
+    const tokenLogLikelihoods = new Float64Array(b * t);
+    const loss = new Float64Array(b);
+    sentences.forEach((ids, i) => {
+      const positions = ids.length - 1;
+      const allLogits = new Float64Array(positions * V);
+      for (let p = 0; p < positions; p++) allLogits.set(logits(this.theta, ids[p]), p * V);
+      const labels =
+        request.labels === 'sampled'
+          ? Array.from(
+              sampleLabels({
+                logits: allLogits,
+                dims: [1, positions, V],
+                seed: request.seed,
+                rowKeys: [request.indices[i]],
+              }),
+              Number,
+            )
+          : ids.slice(1);
+      for (let p = 0; p < positions; p++) {
+        const cell = i * t + p;
+        mask[cell] = 1;
+        activations[cell * V + ids[p]] = 1;
+        const logp = logSoftmax(allLogits.subarray(p * V, (p + 1) * V));
+        for (let k = 0; k < V; k++) gradients[cell * V + k] = Math.exp(logp[k]) - (k === labels[p] ? 1 : 0);
+        tokenLogLikelihoods[cell] = logp[labels[p]];
+        loss[i] -= logp[labels[p]];
+      }
+    });
+    const tensors: Tensor[] = [
+      backend.upload(activations, [b, t, V]),
+      backend.upload(gradients, [b, t, V]),
+      backend.upload(mask, [b, t]),
+    ];
+    const layer: TokenBatch = { activations: tensors[0], gradients: tensors[1], mask: tensors[2], appendOnes: true };
+    return {
+      layers: [layer],
+      sequenceLength: t,
+      tokenCounts: sentences.map((s) => s.length - 1),
+      targetCounts: sentences.map((s) => s.length - 1),
+      loss,
+      tokenLogLikelihoods,
+      release: () => backend.release(...tensors),
+    };
+  }
+}
+
+/** The dense curvature C the exact method inverts: the Gauss–Newton (true Fisher) or Σ_n G_n G_nᵀ (empirical). */
+export function lmCurvature(
+  theta: Float64Array,
+  sentences: readonly (readonly number[])[],
+  fisher: 'true' | 'empirical',
+): Float64Array {
+  const c = new Float64Array(LM_PARAMETERS * LM_PARAMETERS);
+  for (const s of sentences) {
+    if (fisher === 'true') addSentenceHessian(c, theta, s, 1);
+    else addOuter(c, sentenceGradient(theta, s), 1);
+  }
+  return c;
+}

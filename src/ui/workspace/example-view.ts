@@ -1,0 +1,213 @@
+import { LitElement, css, html, type TemplateResult } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import { Task, TaskStatus } from '@lit/task';
+import * as Plot from '@observablehq/plot';
+import type { ExampleDetail, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
+import { divergingColor, formatScore, maxAbs, textColorOn, TICK_FORMAT } from './model';
+import { navigateEvent, valueOf, parseTarget, type Route } from './route';
+import { viewStyles } from './shared-styles';
+
+const SHOWN_EXAMPLES = 200;
+
+/**
+ * Training-example view: the example's tokens coloured by their influence on a query or a benchmark, its segments
+ * with their sums, its per-layer contributions and its self-influence. Token text is data: bound as text only.
+ */
+@customElement('example-view')
+export class ExampleView extends LitElement {
+  @property({ attribute: false }) api: WorkspaceApi | undefined;
+  @property({ attribute: false }) index: WorkspaceIndex | undefined;
+  @property({ attribute: false }) route: Route | undefined;
+  /** The token the keyboard cursor is on (arrow keys in the heatmap). */
+  @state() private cursor = -1;
+
+  private readonly detail = new Task(this, {
+    task: async ([api, index, example, target]) => {
+      const parsed = parseTarget(target);
+      return api && index && example && parsed ? api.example(index.runId, example, parsed) : undefined;
+    },
+    args: () => [this.api, this.index, this.exampleId(), this.target()] as const,
+  });
+
+  static override styles = [
+    viewStyles,
+    css`
+    .heatmap { white-space: pre-wrap; word-break: break-word;
+      font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
+      font-size: 0.85rem; line-height: 1.55; border: 1px solid #d8dce3; padding: 0.5rem; max-height: 32rem;
+        overflow: auto; }
+    .heatmap span { border-radius: 2px; }
+    .heatmap span.cursor { outline: 2px solid #1d4ed8; }
+    .heatmap span.boundary { border-left: 3px solid #1f2430; margin-left: 3px; padding-left: 1px; }
+    .facts { display: flex; gap: 2rem; flex-wrap: wrap; font-size: 0.95rem; }
+  `,
+  ];
+
+  private exampleId(): string {
+    return this.route?.example || this.index?.train[0]?.id || '';
+  }
+
+  private target(): string {
+    return (
+      this.route?.target || (this.index?.benchmarks[0] !== undefined ? `benchmark:${this.index.benchmarks[0]}` : '')
+    );
+  }
+
+  override updated(): void {
+    const done = this.detail.status === TaskStatus.COMPLETE && this.detail.value !== undefined;
+    if (done) this.setAttribute('data-ready', `${this.detail.value!.trainId}|${this.target()}`);
+    else this.removeAttribute('data-ready');
+  }
+
+  private go(change: Partial<Route>): void {
+    this.cursor = -1;
+    this.dispatchEvent(navigateEvent(change));
+  }
+
+  override render() {
+    const index = this.index;
+    const route = this.route;
+    if (!index || !route) return html``;
+    const current = this.exampleId();
+    const target = this.target();
+    const needle = route.find.toLowerCase();
+    const matching = index.train.filter(
+      (t) =>
+        t.id === current || !needle || t.id.toLowerCase().includes(needle) || t.prompt.toLowerCase().includes(needle),
+    );
+    const inQuery = target.startsWith('query:') ? target.slice(6) : route.query;
+    return html`
+      <div class="controls">
+        <label>Find a training example (id or text)<input type="search" data-example-search .value=${route.find}
+          @input=${(e: Event) => this.go({ find: valueOf(e) })} /></label>
+        <label>Training example<select data-example-select @change=${(e: Event) => this.go({ example: valueOf(e) })}>
+          ${matching.slice(0, SHOWN_EXAMPLES).map((t) => html`<option value=${t.id}
+            ?selected=${t.id === current}>${t.id} · ${t.domain} · ${t.difficulty}</option>`)}
+        </select></label>
+        <label>Influence on<select data-example-target @change=${(e: Event) => this.go({ target: valueOf(e) })}>
+          ${index.benchmarks.map((b) => html`<option value=${`benchmark:${b}`}
+            ?selected=${target === `benchmark:${b}`}>benchmark ${b} (mean over its queries)</option>`)}
+          ${inQuery ? html`<option value=${`query:${inQuery}`}
+            ?selected=${target === `query:${inQuery}`}>query ${inQuery}</option>` : html``}
+        </select></label>
+      </div>
+      ${this.detail.render({
+        pending: () => html`<p class="note">Loading the example…</p>`,
+        error: (error) => html`<p class="problem" data-error>${(error as Error).message}</p>`,
+        complete: (detail) => (detail ? this.renderDetail(index, detail) : html``),
+      })}
+    `;
+  }
+
+  private renderDetail(index: WorkspaceIndex, detail: ExampleDetail): TemplateResult {
+    const example = index.train.find((t) => t.id === detail.trainId)!;
+    const on =
+      'query' in detail.target
+        ? `query ${detail.target.query}`
+        : `benchmark ${detail.target.benchmark} (mean over its queries)`;
+    return html`
+      <h3>Training example <span data-example-id>${detail.trainId}</span> · ${example.domain} · ${example.difficulty}</h3>
+      <div class="facts">
+        <div>Influence on ${on}: <strong
+          class="num" data-example-influence>${formatScore(detail.influence)}</strong></div>
+        <div>Self-influence τ(n, n): <strong
+          class="num" data-self-influence>${formatScore(detail.selfInfluence)}</strong></div>
+        <div>Tokens: <span class="num">${detail.tokens.length}</span></div>
+      </div>
+      ${
+        detail.tokenValues
+          ? this.renderHeatmap(detail, detail.tokenValues)
+          : html`
+        <p class="note" data-no-tokens>This run kept no per-token scores (run with per-token scores on to see the heatmap).</p>
+        <div class="note">Prompt</div><pre class="text">${example.prompt}</pre>
+        <div class="note">Response</div><pre class="text">${example.response}</pre>`
+      }
+      ${this.renderSegments(detail)}
+      ${this.renderLayers(detail)}
+    `;
+  }
+
+  private renderHeatmap(detail: ExampleDetail, values: Float64Array): TemplateResult {
+    const color = divergingColor(maxAbs(values));
+    const starts = new Set(detail.segments.map((s) => s.start));
+    const cursor = this.cursor;
+    const describe = (t: number) => `token ${t} ${JSON.stringify(detail.tokens[t])}: ${formatScore(values[t]!)}`;
+    return html`
+      <h3>Per-token influence</h3>
+      <p class="note">Each token's colour is the influence credited to producing it (the score at position t belongs to the
+        token t + 1 it predicts). Hover a token for its value, or focus the text and use the arrow keys. A dark bar on a
+        token's left marks the start of a segment.</p>
+      <figure>${Plot.legend({ color: { ...color.options, label: 'influence per token (purple helps, orange harms)' }, tickFormat: TICK_FORMAT, width: 400, marginLeft: 18, marginRight: 18 })}</figure>
+      <div class="heatmap" data-heatmap tabindex="0" role="group"
+        aria-label="token heatmap; arrow keys move between tokens"
+        @keydown=${(e: KeyboardEvent) => this.moveCursor(e, values.length)}>${detail.tokens.map((token, t) => {
+          const background = color.apply(values[t]!);
+          return html`<span data-t=${t} data-value=${String(values[t])}
+            class="${cursor === t ? 'cursor' : ''} ${starts.has(t) ? 'boundary' : ''}"
+            style="background:${background};color:${textColorOn(background)}" title=${describe(t)}>${token}</span>`;
+        })}</div>
+      <p class="note num" aria-live="polite" data-cursor>${cursor >= 0 ? describe(cursor) : ''}</p>
+    `;
+  }
+
+  private moveCursor(event: KeyboardEvent, length: number): void {
+    const step =
+      event.key === 'ArrowRight'
+        ? 1
+        : event.key === 'ArrowLeft'
+          ? -1
+          : event.key === 'Home'
+            ? -length
+            : event.key === 'End'
+              ? length
+              : 0;
+    if (step === 0 || length === 0) return;
+    event.preventDefault();
+    this.cursor = Math.max(0, Math.min(length - 1, this.cursor < 0 ? 0 : this.cursor + step));
+    void this.updateComplete.then(() =>
+      this.renderRoot.querySelector(`[data-t="${this.cursor}"]`)?.scrollIntoView({ block: 'nearest' }),
+    );
+  }
+
+  private renderSegments(detail: ExampleDetail): TemplateResult {
+    if (detail.segments.length === 0) return html`<p class="note">This example has no segments.</p>`;
+    return html`<h3>Segments</h3>
+      <table class="plain" data-segments>
+        <thead><tr><th scope="col">Segment</th><th scope="col">Tokens</th><th scope="col">Σ influence</th></tr></thead>
+        <tbody>${detail.segments.map(
+          (s) => html`<tr data-segment=${s.label}><td>${s.label}</td><td class="num">${s.start}–${s.end - 1}</td>
+          <td class="num" data-sum=${String(s.sum)}>${detail.tokenValues ? formatScore(s.sum) : '—'}</td></tr>`,
+        )}</tbody>
+      </table>`;
+  }
+
+  private renderLayers(detail: ExampleDetail): TemplateResult {
+    if (detail.layers.length === 0) return html`<p class="note">This run kept no per-layer scores.</p>`;
+    return html`<h3>Per-layer contributions</h3>
+      <figure data-layers-chart>
+        ${Plot.plot({
+          width: 560,
+          height: 40 + 26 * detail.layers.length,
+          marginLeft: 170,
+          x: { label: 'influence', grid: true, tickFormat: TICK_FORMAT, ticks: 5 },
+          y: { label: null, domain: detail.layers.map((l) => l.name) },
+          marks: [
+            Plot.barX(detail.layers, {
+              x: 'value',
+              y: 'name',
+              fill: (d: { value: number }) => (d.value >= 0 ? '#5e3c99' : '#e66101'),
+            }),
+            Plot.ruleX([0], { stroke: '#1f2430' }),
+          ],
+          ariaLabel: 'influence of this example contributed by each tracked layer',
+        })}
+        <figcaption>Bars sum to the influence above (purple helps, orange harms).</figcaption>
+      </figure>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'example-view': ExampleView;
+  }
+}

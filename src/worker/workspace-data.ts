@@ -1,0 +1,311 @@
+/**
+ * The worker's answers to the workspace's view requests (workspace-protocol.ts), computed from a stored run with the
+ * engine's own aggregations (src/influence/aggregate.ts); this module adds only what they lack: sums and a seeded
+ * bootstrap interval for the cross-domain table, per-segment and per-layer sums of one example, and top tokens.
+ */
+import {
+  benchmarkOf,
+  benchmarkScores,
+  creditedTokenInfluence,
+  crossDomainTable,
+  segmentSummary,
+  tokenCategorySummary,
+} from '../influence/aggregate';
+import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
+import { TOKEN_CATEGORIES } from '../data/categories';
+import { seededUniform } from '../models/weights';
+import type { AttributionResult } from '../influence/types';
+import type { InfluenceTarget } from './protocol';
+import type { StoredResults } from './run-store';
+import type {
+  AnalysesData,
+  CrossDomainEntry,
+  ExampleDetail,
+  OverviewData,
+  QueryScores,
+  TopToken,
+  WorkspaceIndex,
+  WorkspaceSettings,
+} from './workspace-protocol';
+
+export const BOOTSTRAP_RESAMPLES = 1000;
+const TOP_TOKENS = 8;
+const MIN_TOKEN_COUNT = 3;
+
+const views = new WeakMap<StoredResults, Map<Normalization, ScoreView>>();
+
+function viewOf(stored: StoredResults, normalization: Normalization): ScoreView {
+  let cache = views.get(stored);
+  if (!cache) views.set(stored, (cache = new Map()));
+  let view = cache.get(normalization);
+  if (!view) cache.set(normalization, (view = scoreView(stored.result, normalization)));
+  return view;
+}
+
+function normalizationsOf(stored: StoredResults): Normalization[] {
+  const counted = stored.result.trainTokenCounts.length === stored.result.train.length;
+  return counted ? ['none', 'self-influence', 'token-count'] : ['none', 'self-influence'];
+}
+
+function settingsOf(stored: StoredResults, imported: string | null): WorkspaceSettings {
+  const config = stored.config;
+  const damping = config.damping as { kind?: string; factor?: number; value?: number } | undefined;
+  const text = (value: unknown, fallback: string) => (typeof value === 'string' ? value : fallback);
+  const page = config.page as { fingerprints?: { model?: { name?: string } | null } } | null | undefined;
+  return {
+    model: page?.fingerprints?.model?.name ?? null,
+    layers: stored.layers.map((layer) => ({
+      name: layer.name,
+      weightName: layer.weightName ?? null,
+      dIn: layer.dIn,
+      dOut: layer.dOut,
+      hasBias: layer.hasBias,
+      damping: layer.damping ?? null,
+    })),
+    strategy: stored.result.config.strategy ?? stored.summary.strategy,
+    damping:
+      damping?.kind === 'absolute'
+        ? `absolute ${damping.value}`
+        : damping?.kind === 'heuristic'
+          ? `heuristic ${damping.factor} · mean(Λ) per layer`
+          : 'not recorded',
+    fisher: text(config.fisher, 'not recorded'),
+    measurement: text(stored.result.config.measurement, 'not recorded'),
+    backend: stored.summary.backend.description,
+    perToken: stored.result.tauPerToken !== null,
+    queries: stored.result.queries.length,
+    train: stored.result.train.length,
+    timings: stored.summary.timings.map((t) => ({ stage: t.stage, seconds: t.seconds, items: t.items ?? null })),
+    peakGpuBytes: stored.summary.peakGpuBytes,
+    importedFrom: imported,
+  };
+}
+
+export function workspaceIndex(runId: string, stored: StoredResults, imported: string | null): WorkspaceIndex {
+  const { result, rows } = stored;
+  return {
+    runId,
+    name: stored.name,
+    imported: imported !== null,
+    settings: settingsOf(stored, imported),
+    benchmarks: [...new Set(result.queries.map(benchmarkOf))],
+    queries: result.queries.map((q, i) => ({
+      id: q.id,
+      benchmark: benchmarkOf(q),
+      prompt: rows.query[i]?.prompt ?? rows.query[i]?.text ?? '',
+      response: rows.query[i]?.response ?? '',
+    })),
+    train: result.train.map((example, n) => ({
+      id: example.id,
+      domain: example.domain ?? 'unknown',
+      difficulty: example.difficulty ?? 'unknown',
+      segments: [...new Set((example.segments ?? []).map((s) => s.label))],
+      tokenCount: result.trainTokenCounts.length === result.train.length ? result.trainTokenCounts[n]! : null,
+      selfInfluence: result.selfTau[n] ?? 0,
+      prompt: stored.trainTexts[n]?.prompt ?? '',
+      response: stored.trainTexts[n]?.response ?? '',
+    })),
+    hasPerToken: result.tauPerToken !== null,
+    hasPerLayer: result.tauPerLayer.length > 0,
+    normalizations: normalizationsOf(stored),
+  };
+}
+
+/** Percentile by linear interpolation of a sorted array. */
+function percentile(sorted: Float64Array, p: number): number {
+  const at = p * (sorted.length - 1);
+  const below = Math.floor(at);
+  const above = Math.min(below + 1, sorted.length - 1);
+  return sorted[below]! + (sorted[above]! - sorted[below]!) * (at - below);
+}
+
+export function workspaceOverview(stored: StoredResults, normalization: Normalization): OverviewData {
+  const { result } = stored;
+  const view = viewOf(stored, normalization);
+  const rows = benchmarkScores(view, result.queries);
+  const members = new Map<string, number[]>();
+  result.train.forEach((example, n) => {
+    const key = JSON.stringify([example.domain ?? 'unknown', example.difficulty ?? 'unknown']);
+    members.set(key, [...(members.get(key) ?? []), n]);
+  });
+  const seed = typeof result.config.seed === 'number' ? result.config.seed : 0;
+  const uniform = seededUniform(seed);
+  const resampled = new Float64Array(BOOTSTRAP_RESAMPLES);
+  const cells = crossDomainTable(view, result.queries, result.train).map((cell): CrossDomainEntry => {
+    const scores = rows.get(cell.benchmark)!.scores;
+    const group = members.get(JSON.stringify([cell.domain, cell.difficulty]))!;
+    for (let b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
+      let sum = 0;
+      for (let i = 0; i < group.length; i++) sum += scores[group[Math.floor(uniform() * group.length)]!]!;
+      resampled[b] = sum / group.length;
+    }
+    resampled.sort();
+    return {
+      ...cell,
+      sum: cell.mean * cell.trainCount,
+      low: percentile(resampled, 0.025),
+      high: percentile(resampled, 0.975),
+    };
+  });
+  return {
+    label: view.label,
+    cells,
+    bootstrap: { resamples: BOOTSTRAP_RESAMPLES, seed },
+    benchmarkScores: [...rows].map(([benchmark, { scores }]) => ({ benchmark, scores })),
+  };
+}
+
+function queryIndex(stored: StoredResults, id: string): number {
+  const q = stored.result.queries.findIndex((query) => query.id === id);
+  if (q < 0) throw new Error(`no query has id "${id}"`);
+  return q;
+}
+
+export function workspaceQueryScores(stored: StoredResults, queryId: string): QueryScores {
+  const q = queryIndex(stored, queryId);
+  const n = stored.result.train.length;
+  return {
+    query: queryId,
+    views: normalizationsOf(stored).map((normalization) => {
+      const view = viewOf(stored, normalization);
+      return { normalization, label: view.label, scores: view.values.slice(q * n, (q + 1) * n) };
+    }),
+  };
+}
+
+function targetQueries(stored: StoredResults, target: InfluenceTarget): number[] {
+  if ('query' in target) return [queryIndex(stored, target.query)];
+  const queries = stored.result.queries.flatMap((query, q) => (benchmarkOf(query) === target.benchmark ? [q] : []));
+  if (queries.length === 0) throw new Error(`no query belongs to benchmark "${target.benchmark}"`);
+  return queries;
+}
+
+export function workspaceExample(stored: StoredResults, trainId: string, target: InfluenceTarget): ExampleDetail {
+  const { result, rows } = stored;
+  const n = result.train.findIndex((example) => example.id === trainId);
+  if (n < 0) throw new Error(`no training example has id "${trainId}"`);
+  const queries = targetQueries(stored, target);
+  const train = result.train.length;
+  const pairs = result.queries.length * train;
+  const influence = queries.reduce((sum, q) => sum + result.influence[q * train + n]!, 0) / queries.length;
+  const scales = queryScales(result);
+  const tokenValues = result.tauPerToken ? creditedTokenInfluence(result, queries, n, 'next-token') : null;
+  const spans = result.train[n]!.segments ?? [];
+  // The data's segments cover the response; what precedes the first one is the prompt (and bos).
+  const first = Math.min(...spans.map((s) => s.start));
+  const withPrompt = spans.length > 0 && first > 0 ? [{ label: 'prompt', start: 0, end: first }, ...spans] : spans;
+  const segments = withPrompt.map(({ label, start, end }) => {
+    let sum = 0;
+    if (tokenValues) for (let t = start; t < Math.min(end, tokenValues.length); t++) sum += tokenValues[t]!;
+    return { label, start, end, sum };
+  });
+  const layers =
+    result.tauPerLayer.length === 0
+      ? []
+      : result.layers.map((layer, l) => ({
+          name: layer.name,
+          value:
+            queries.reduce((sum, q) => sum + scales[q]! * result.tauPerLayer[l * pairs + q * train + n]!, 0) /
+            queries.length,
+        }));
+  const length = tokenValues?.length ?? 0;
+  const storedTokens = rows.train[n]?.tokens ?? [];
+  return {
+    trainId,
+    target,
+    influence,
+    selfInfluence: result.selfTau[n] ?? 0,
+    // A run without token texts still gets one cell per scored position.
+    tokens:
+      storedTokens.length === length ? storedTokens : Array.from({ length }, (_, t) => storedTokens[t] ?? `#${t}`),
+    tokenValues,
+    segments,
+    layers,
+  };
+}
+
+/** Per domain, tokens (by text) ranked by their mean credited influence over every occurrence. */
+function topTokens(stored: StoredResults, queries: readonly number[]) {
+  const byDomain = new Map<string, Map<string, { sum: number; count: number }>>();
+  stored.result.train.forEach((example, n) => {
+    const tokens = stored.rows.train[n]?.tokens;
+    if (!tokens) return;
+    const values = creditedTokenInfluence(stored.result, queries, n, 'next-token');
+    const domain = example.domain ?? 'unknown';
+    let table = byDomain.get(domain);
+    if (!table) byDomain.set(domain, (table = new Map()));
+    for (let t = 0; t < Math.min(values.length, tokens.length); t++) {
+      const entry = table.get(tokens[t]!) ?? { sum: 0, count: 0 };
+      entry.sum += values[t]!;
+      entry.count++;
+      table.set(tokens[t]!, entry);
+    }
+  });
+  return [...byDomain]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([domain, table]) => {
+      const ranked: TopToken[] = [...table]
+        .filter(([, entry]) => entry.count >= MIN_TOKEN_COUNT)
+        .map(([token, entry]) => ({ token, mean: entry.sum / entry.count, count: entry.count }));
+      ranked.sort((a, b) => b.mean - a.mean || a.token.localeCompare(b.token));
+      return {
+        domain,
+        helpful: ranked.filter((t) => t.mean > 0).slice(0, TOP_TOKENS),
+        harmful: ranked
+          .filter((t) => t.mean < 0)
+          .reverse()
+          .slice(0, TOP_TOKENS),
+      };
+    });
+}
+
+/**
+ * The run reduced to one "query" per benchmark: its per-token row is the benchmark's mean of s_q · τ(q, n, t), summed
+ * in the order tokenInfluence sums it (so every aggregate below equals the one over the benchmark's queries bit for
+ * bit), with a unit scale ('summed-loss', one target token). The aggregations then read one row instead of hundreds.
+ */
+function perBenchmarkResult(stored: StoredResults, benchmarks: readonly string[]): AttributionResult {
+  const { result } = stored;
+  const tokens = result.tauPerToken!;
+  const total = tokens.offsets[tokens.offsets.length - 1]!;
+  const scales = queryScales(result);
+  const values = new Float64Array(benchmarks.length * total);
+  benchmarks.forEach((benchmark, b) => {
+    const queries = targetQueries(stored, { benchmark });
+    const row = values.subarray(b * total, (b + 1) * total);
+    for (const q of queries) {
+      const source = tokens.values.subarray(q * total, (q + 1) * total);
+      for (let t = 0; t < total; t++) row[t]! += (scales[q]! * source[t]!) / queries.length;
+    }
+  });
+  return {
+    ...result,
+    config: { ...result.config, measurement: 'summed-loss' },
+    queries: benchmarks.map((benchmark) => ({ id: benchmark, benchmark })),
+    queryTargetCounts: new Float64Array(benchmarks.length).fill(1),
+    tauPerToken: { offsets: tokens.offsets, values },
+  };
+}
+
+const analysesCache = new WeakMap<StoredResults, AnalysesData>();
+
+export function workspaceAnalyses(stored: StoredResults): AnalysesData {
+  if (!stored.result.tauPerToken)
+    throw new Error('this run has no per-token scores: run it with per-token scores on to see these analyses');
+  const cached = analysesCache.get(stored);
+  if (cached) return cached;
+  const benchmarks = [...new Set(stored.result.queries.map(benchmarkOf))];
+  const reduced = perBenchmarkResult(stored, benchmarks);
+  const view = { ...stored, result: reduced };
+  const data: AnalysesData = {
+    benchmarks: benchmarks.map((benchmark, b) => ({
+      benchmark,
+      segments: segmentSummary(reduced, [b]),
+      categories: tokenCategorySummary(reduced, [b], TOKEN_CATEGORIES),
+      topTokens: topTokens(view, [b]),
+    })),
+    minTokenCount: MIN_TOKEN_COUNT,
+  };
+  analysesCache.set(stored, data);
+  return data;
+}

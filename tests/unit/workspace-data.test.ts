@@ -1,0 +1,108 @@
+/**
+ * The worker's workspace answers (src/worker/workspace-data.ts) on the committed synthetic bundle: the overview's
+ * cells are the engine's crossDomainTable with a deterministic bootstrap interval around each mean; the analyses'
+ * one-row-per-benchmark reduction gives exactly the engine's segment and category summaries over the queries; an
+ * example's per-layer parts sum to its influence and its segments' sums to its tokens'.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TOKEN_CATEGORIES } from '../../src/data/categories';
+import { crossDomainTable, segmentSummary, tokenCategorySummary } from '../../src/influence/aggregate';
+import { scoreView } from '../../src/influence/normalize';
+import type { AttributionResult } from '../../src/influence/types';
+import { decodeBundle } from '../../src/store/bundle';
+import type { StoredResults } from '../../src/worker/run-store';
+import { workspaceAnalyses, workspaceExample, workspaceOverview } from '../../src/worker/workspace-data';
+
+async function stored(): Promise<StoredResults> {
+  const bundle = await decodeBundle(readFileSync('tests/fixtures/workspace/small.iwb'));
+  const rows = bundle.manifest.rows!;
+  const meta = (row: (typeof rows.train)[number]) => ({
+    id: row.id,
+    domain: row.domain,
+    difficulty: row.difficulty,
+    benchmark: row.benchmark,
+    segments: row.segments,
+    tokenCategories: row.tokenCategories,
+  });
+  const { offsets } = bundle.scores.tauPerToken!;
+  const result = {
+    config: { ...bundle.manifest.config, measurement: 'mean-log-likelihood' },
+    layers: bundle.manifest.layers.map((l) => ({
+      ...l,
+      damping: l.damping ?? 0,
+      activationEigenRange: null,
+      gradientEigenRange: null,
+    })),
+    queries: rows.query.map(meta),
+    train: rows.train.map(meta),
+    tau: bundle.scores.tau!.data,
+    influence: bundle.scores.influence!.data,
+    tauPerLayer: bundle.scores.tauPerLayer!.data,
+    selfTau: bundle.scores.selfTau!.data,
+    trainTokenCounts: Int32Array.from({ length: rows.train.length }, (_, n) => offsets[n + 1]! - offsets[n]!),
+    queryTargetCounts: bundle.scores.queryTargetCounts!.data,
+    tauPerToken: { offsets, values: bundle.scores.tauPerToken!.values.data },
+  } as unknown as AttributionResult;
+  return {
+    summary: {
+      backend: { kind: 'cpu', description: 'test', reason: 'test' },
+      strategy: 'ekfac',
+      trainCount: 30,
+      queries: [],
+      benchmarks: [],
+      subsample: null,
+      timings: [],
+      peakGpuBytes: null,
+    },
+    result,
+    trainTexts: rows.train.map((r) => ({ prompt: r.prompt ?? '', response: r.response ?? '' })),
+    rows,
+    layers: bundle.manifest.layers,
+    config: bundle.manifest.config,
+    name: 'small',
+  };
+}
+
+describe('workspace data', () => {
+  it('overview cells are crossDomainTable with a seeded bootstrap interval around the mean', async () => {
+    const data = await stored();
+    const first = workspaceOverview(data, 'self-influence');
+    const expected = crossDomainTable(scoreView(data.result, 'self-influence'), data.result.queries, data.result.train);
+    expect(first.cells.map((c) => [c.benchmark, c.domain, c.difficulty, c.mean, c.trainCount])).toEqual(
+      expected.map((c) => [c.benchmark, c.domain, c.difficulty, c.mean, c.trainCount]),
+    );
+    for (const cell of first.cells) {
+      expect(cell.low).toBeLessThanOrEqual(cell.mean);
+      expect(cell.high).toBeGreaterThanOrEqual(cell.mean);
+      expect(cell.high).toBeGreaterThan(cell.low);
+      expect(cell.sum).toBe(cell.mean * cell.trainCount);
+    }
+    // Same seed, same intervals (a fresh copy of the run, so nothing is cached).
+    expect(workspaceOverview(await stored(), 'self-influence').cells).toEqual(first.cells);
+  });
+
+  it("analyses equal the engine's summaries over each benchmark's queries, exactly", async () => {
+    const data = await stored();
+    const analyses = workspaceAnalyses(data);
+    for (const entry of analyses.benchmarks) {
+      const queries = data.result.queries.flatMap((q, i) => (q.benchmark === entry.benchmark ? [i] : []));
+      expect(entry.segments).toEqual(segmentSummary(data.result, queries));
+      expect(entry.categories).toEqual(tokenCategorySummary(data.result, queries, TOKEN_CATEGORIES));
+      expect(entry.topTokens.length).toBe(2);
+    }
+  });
+
+  it("an example's layer parts sum to its influence and its segments cover its tokens", async () => {
+    const data = await stored();
+    const detail = workspaceExample(data, 't7', { query: 'q1' });
+    const N = data.result.train.length;
+    expect(detail.influence).toBe(data.result.influence[1 * N + 7]);
+    expect(detail.layers.reduce((sum, l) => sum + l.value, 0)).toBeCloseTo(detail.influence, 12);
+    const tokens = Array.from(detail.tokenValues!).reduce((a, b) => a + b, 0);
+    expect(detail.segments.reduce((sum, s) => sum + s.sum, 0)).toBeCloseTo(tokens, 12);
+    expect(tokens).toBeCloseTo(detail.influence, 12);
+    expect(detail.segments[0]!.label).toBe('prompt');
+    expect(detail.tokens).toEqual(data.rows.train[7]!.tokens);
+  });
+});
