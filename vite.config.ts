@@ -28,7 +28,13 @@ export default defineConfig({
   ],
   preview: { host: '127.0.0.1', port: 4173 },
   worker: { format: 'es' },
-  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  optimizeDeps: {
+    exclude: ['onnxruntime-web'],
+    // The dev server's dependency scan starts from every page, the e2e rigs' test pages included. With two build
+    // inputs set below, Vite would otherwise scan only those two, find the test pages' dependencies late and reload
+    // the page mid-test.
+    entries: ['index.html', 'teach.html', 'tests/e2e/pages/*.html'],
+  },
   build: {
     target: 'es2022',
     sourcemap: true,

@@ -8,8 +8,9 @@ import type { WorkbenchStore } from '../store/db';
 
 /** Which stage a RunCheckpoint is in, and how far: the furthest-along part it holds. */
 export function checkpointPosition(checkpoint: RunCheckpoint): { stage: string; chunkIndex: number } {
-  if (checkpoint.self) return { stage: 'self', chunkIndex: checkpoint.self.nextIndex };
+  // Self-influence is usually finished inside the first scores pass, so a running scores pass is the furthest part.
   if (checkpoint.runningScores) return { stage: 'scores', chunkIndex: checkpoint.runningScores.nextIndex };
+  if (checkpoint.self) return { stage: 'self', chunkIndex: checkpoint.self.nextIndex };
   if (checkpoint.scores) return { stage: 'scores', chunkIndex: checkpoint.scores.completedQueries };
   if (checkpoint.lambda) return { stage: 'lambda', chunkIndex: checkpoint.lambda.nextIndex };
   if (checkpoint.eigen) return { stage: 'eigen', chunkIndex: 0 };

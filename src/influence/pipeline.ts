@@ -12,6 +12,7 @@ import { hostMatrix } from './host';
 import { accumulateLambda, averageLambda, emptyLambdaState } from './lambda';
 import { influenceFromTau } from './measurement';
 import { buildPreconditioner } from './preconditioner';
+import { validateScorePath } from './score-plan';
 import { strategyOf } from './strategies';
 import { fromModelFactors, toModelFactors } from './factors';
 import { emptyScoreState, emptySelfState, prepareQueries, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets, type ScoreContext } from './scores';
@@ -51,6 +52,7 @@ export function validateConfig(config: AttributionConfig): void {
   if (damping.kind === 'absolute' && !(damping.value >= 0)) throw new Error(`config.damping.value must be ≥ 0, got ${damping.value}`);
   if (damping.kind === 'heuristic' && !(damping.factor >= 0)) throw new Error(`config.damping.factor must be ≥ 0, got ${damping.factor}`);
   strategyOf(config.strategy);
+  if (config.scorePath !== undefined) validateScorePath(config.scorePath);
 }
 
 /** JSON with object keys sorted, so equal configurations built in another key order fingerprint the same. */
@@ -156,8 +158,11 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     const chunk = await timed('query', queryEnd, () => prepareQueries(context, queryStart, queryEnd));
     try {
       const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
+      // Self-influence not begun yet: this pass computes it from the same training gradients (no second pass).
+      const withSelf = record.self === undefined;
+      const fresh = emptyScoreState(layers.length, queryStart, queryEnd, trainSize, tokensPerRow, withSelf);
       const state = await timed('scores', queryEnd * trainSize, () =>
-        scoreTrainingSet(context, chunk, resumed ?? emptyScoreState(layers.length, queryStart, queryEnd, trainSize, tokensPerRow), trainSize, offsets, {
+        scoreTrainingSet(context, chunk, resumed ?? fresh, trainSize, offsets, {
           ...progress,
           progressOffset: queryStart * trainSize,
           progressTotal: querySize * trainSize,
@@ -165,6 +170,7 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
         }),
       );
       scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk.targetCounts);
+      if (state.selfPerLayer) record = { ...record, self: { nextIndex: trainSize, perLayer: state.selfPerLayer } };
     } finally {
       chunk.release();
     }

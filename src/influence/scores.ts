@@ -3,13 +3,17 @@
  *   P_q = Q_S [ (Q_Sᵀ G_q Q_A) ⊘ (Λ + δ) ] Q_Aᵀ per layer (G_q of the query's summed loss, given labels), optionally
  *   replaced by a rank-k factorisation; τ(q, n) = Σ_layers Σ_t g(n,t)ᵀ P_q ã(n,t) with the training example's given
  *   labels; per-token τ(q, n, t) on the training side; self-influence τ(n, n) = ⟨P_n, G(n)⟩ with the full P_n.
- * Per-example gradients are never stored for the training set: the backend contracts P with per-token a and g.
+ * Per layer and batch, score-plan.ts chooses between contracting P_q with every token's a and g (token form) and
+ * building each training sequence's G(n) once for one [Q × D]·[D × B] GEMM (sequence form); G(n) lives only for its
+ * batch. When self-influence is still to do, the first query chunk's pass computes it from the same G(n), so every
+ * training sequence's gradients are computed once for pairwise and self scores (not once per pass).
  */
 import type { Backend, Tensor } from '../linalg/backend';
 import { fetchBatch } from './batches';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, toBackend } from './host';
+import { DEFAULT_SCORE_PATH, planScores } from './score-plan';
 import type { AttributionConfig, GradientBatch, GradientSource, HostMatrix, Preconditioner, RunOptions, ScoreState, SelfState } from './types';
 
 /** One layer's query operator on the backend: the full P_q [Q, dOut, dIn'] or its rank-k factors. */
@@ -123,7 +127,15 @@ export function tokenOffsets(source: GradientSource, trainSize: number): Int32Ar
   return offsets;
 }
 
-export function emptyScoreState(layers: number, queryStart: number, queryEnd: number, trainSize: number, tokensPerRow: number | null): ScoreState {
+/** withSelf: this pass also computes self-influence from the same per-sequence gradients. */
+export function emptyScoreState(
+  layers: number,
+  queryStart: number,
+  queryEnd: number,
+  trainSize: number,
+  tokensPerRow: number | null,
+  withSelf = false,
+): ScoreState {
   const q = queryEnd - queryStart;
   return {
     queryStart,
@@ -131,51 +143,93 @@ export function emptyScoreState(layers: number, queryStart: number, queryEnd: nu
     nextIndex: 0,
     perLayer: hostMatrix([layers, q, trainSize], new Float64Array(layers * q * trainSize)),
     perToken: tokensPerRow === null ? null : hostMatrix([q, tokensPerRow], new Float64Array(q * tokensPerRow)),
+    ...(withSelf ? { selfPerLayer: hostMatrix([layers, trainSize], new Float64Array(layers * trainSize)) } : {}),
   };
 }
 
-/** Adds one training batch's scores into the (mutable copies of the) accumulators. */
+/** The mutable accumulators of one pass. */
+interface PassAccumulators {
+  readonly perLayer: Float64Array;
+  readonly perToken: Float64Array | null;
+  readonly self: Float64Array | null;
+}
+
+/** Adds one training batch's scores (and self-influence, when wanted) into the pass's accumulators. */
 async function scoreBatch(
   context: ScoreContext,
   chunk: QueryChunk,
   batch: GradientBatch,
   indices: readonly number[],
-  perLayer: Float64Array,
-  perToken: Float64Array | null,
+  acc: PassAccumulators,
   offsets: Int32Array | null,
   trainSize: number,
+  preconditioner: readonly LayerTensors[] | null,
 ): Promise<void> {
-  const { backend, layerIndices } = context;
+  const { backend, layerIndices, config } = context;
+  const { perLayer, perToken, self } = acc;
   const q = chunk.targetCounts.length;
   const b = indices.length;
   const t = batch.sequenceLength;
+  const tokens = batch.tokenCounts.reduce((sum, count) => sum + count, 0);
+  const range = `training examples ${indices[0]}–${indices[b - 1]}`;
   for (let l = 0; l < layerIndices.length; l++) {
     const operator = chunk.operators[l];
     const layerBatch = batch.layers[layerIndices[l]];
-    const wantTokens = perToken !== null;
-    const tensor =
-      operator.kind === 'full' ? backend.scores(operator.p, layerBatch, wantTokens) : backend.lowRankScores(operator.u, operator.v, layerBatch, wantTokens);
-    const values = await backend.read(tensor);
-    backend.release(tensor);
-    assertFinite(values, 'scores', layerName(context, l), 'the training scores', `training examples ${indices[0]}–${indices[b - 1]}`);
-    for (let qi = 0; qi < q; qi++) {
-      for (let bi = 0; bi < b; bi++) {
-        const n = indices[bi];
-        let score: number;
-        if (perToken !== null && offsets !== null) {
-          score = 0;
-          const base = (qi * b + bi) * t;
-          const length = offsets[n + 1] - offsets[n];
-          const row = qi * offsets[offsets.length - 1] + offsets[n];
-          for (let ti = 0; ti < length; ti++) {
-            score += values[base + ti];
-            perToken[row + ti] += values[base + ti];
+    const [, dOut, width] = operator.kind === 'full' ? operator.p.shape : operator.u.shape;
+    const plan = planScores(
+      {
+        queries: q,
+        sequences: b,
+        tokens,
+        dOut,
+        dInPrime: operator.kind === 'full' ? width : operator.v.shape[1],
+        rank: operator.kind === 'full' ? null : width,
+        perToken: perToken !== null,
+        gradientsBuiltAnyway: self !== null,
+        bytesPerElement: backend.precision === 'float64' ? 8 : 4,
+      },
+      config.scorePath ?? DEFAULT_SCORE_PATH,
+    );
+    const gradients = plan.form === 'sequence' || self !== null ? backend.sequenceGradients(layerBatch) : null;
+    try {
+      let tensor: Tensor;
+      if (plan.form === 'sequence' && operator.kind === 'full') tensor = backend.pairwiseInner(operator.p, gradients!);
+      else if (operator.kind === 'full') tensor = backend.scores(operator.p, layerBatch, perToken !== null);
+      else tensor = backend.lowRankScores(operator.u, operator.v, layerBatch, perToken !== null);
+      const values = await backend.read(tensor);
+      backend.release(tensor);
+      assertFinite(values, 'scores', layerName(context, l), 'the training scores', range);
+      for (let qi = 0; qi < q; qi++) {
+        for (let bi = 0; bi < b; bi++) {
+          const n = indices[bi];
+          let score: number;
+          if (perToken !== null && offsets !== null) {
+            score = 0;
+            const base = (qi * b + bi) * t;
+            const length = offsets[n + 1] - offsets[n];
+            const row = qi * offsets[offsets.length - 1] + offsets[n];
+            for (let ti = 0; ti < length; ti++) {
+              score += values[base + ti];
+              perToken[row + ti] += values[base + ti];
+            }
+          } else {
+            score = values[qi * b + bi];
           }
-        } else {
-          score = values[qi * b + bi];
+          perLayer[(l * q + qi) * trainSize + n] = score;
         }
-        perLayer[(l * q + qi) * trainSize + n] = score;
       }
+      if (self !== null) {
+        // ⟨P_n, G(n)⟩ from the G(n) just built, with the full (never low-rank) P_n.
+        const p = preconditionGradients(context, l, gradients!, preconditioner!);
+        const inner = backend.pairedInner(p, gradients!);
+        if (p !== gradients) backend.release(p);
+        const selfValues = await backend.read(inner);
+        backend.release(inner);
+        assertFinite(selfValues, 'self', layerName(context, l), 'the self-influence', range);
+        indices.forEach((n, i) => (self[l * trainSize + n] = selfValues[i]));
+      }
+    } finally {
+      if (gradients !== null) backend.release(gradients);
     }
   }
 }
@@ -192,35 +246,44 @@ export async function scoreTrainingSet(
   const { backend, source, config } = context;
   const perLayer = state.perLayer.data.slice();
   const perToken = state.perToken ? state.perToken.data.slice() : null;
+  const self = state.selfPerLayer ? state.selfPerLayer.data.slice() : null;
+  const preconditioner = self !== null ? uploadPreconditioner(context) : null;
   let next = state.nextIndex;
-  const snapshot = (nextIndex: number, layers: Float64Array, tokens: Float64Array | null): ScoreState => ({
+  type Values = Float64Array | null;
+  const snapshot = (nextIndex: number, layers: Float64Array, tokens: Values, selfValues: Values): ScoreState => ({
     ...state,
     nextIndex,
     perLayer: hostMatrix(state.perLayer.shape, layers),
     perToken: state.perToken && tokens ? hostMatrix(state.perToken.shape, tokens) : null,
+    ...(state.selfPerLayer && selfValues ? { selfPerLayer: hostMatrix(state.selfPerLayer.shape, selfValues) } : {}),
   });
-  await runPass(
-    {
-      ...trainingPass('scores', trainSize, state.nextIndex, 'train', config, options),
-      progressOffset: options.progressOffset,
-      progressTotal: options.progressTotal,
-      progressPerExample: chunk.targetCounts.length,
-    },
-    async (indices) => {
-      const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
-      try {
-        await scoreBatch(context, chunk, batch, indices, perLayer, perToken, offsets, trainSize);
-      } finally {
-        batch.release();
-      }
-    },
-    async (nextIndex) => {
-      // A checkpoint gets its own copy (the accumulators keep changing); without a store, nothing is copied.
-      if (options.saveState) await options.saveState(snapshot(nextIndex, perLayer.slice(), perToken?.slice() ?? null));
-      next = nextIndex;
-    },
-  );
-  return snapshot(next, perLayer, perToken);
+  try {
+    await runPass(
+      {
+        ...trainingPass('scores', trainSize, state.nextIndex, 'train', config, options),
+        progressOffset: options.progressOffset,
+        progressTotal: options.progressTotal,
+        progressPerExample: chunk.targetCounts.length,
+      },
+      async (indices) => {
+        const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
+        try {
+          await scoreBatch(context, chunk, batch, indices, { perLayer, perToken, self }, offsets, trainSize, preconditioner);
+        } finally {
+          batch.release();
+        }
+      },
+      async (nextIndex) => {
+        // A checkpoint gets its own copy (the accumulators keep changing); without a store, nothing is copied.
+        const copy = (values: Float64Array | null) => values?.slice() ?? null;
+        if (options.saveState) await options.saveState(snapshot(nextIndex, perLayer.slice(), copy(perToken), copy(self)));
+        next = nextIndex;
+      },
+    );
+  } finally {
+    if (preconditioner !== null) releasePreconditioner(backend, preconditioner);
+  }
+  return snapshot(next, perLayer, perToken, self);
 }
 
 export function emptySelfState(layers: number, trainSize: number): SelfState {

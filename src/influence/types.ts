@@ -17,6 +17,7 @@
 import type { Backend, Damping, Tensor, TokenBatch } from '../linalg/backend';
 import type { Span } from '../data/schema';
 import type { HostMatrix, ModelFactors } from '../store/types';
+import type { ScorePathOptions } from './score-plan';
 
 export type { Damping } from '../linalg/backend';
 
@@ -66,6 +67,8 @@ export interface AttributionConfig {
    * float64 residuals, as kronfluence's. O(d³) per factor in JavaScript, so meant for d up to about a thousand.
    */
   readonly refineEigen: boolean;
+  /** How pairwise scores are computed per layer and batch (score-plan.ts); absent: DEFAULT_SCORE_PATH (cost model). */
+  readonly scorePath?: ScorePathOptions;
 }
 
 /**
@@ -219,6 +222,8 @@ export interface ScoreState {
   readonly perLayer: HostMatrix;
   /** Per-token τ [Q_chunk, Σ_n T_n] (layers summed), when perToken. */
   readonly perToken: HostMatrix | null;
+  /** Self-influence τ(n, n) per layer [layers, N], when this pass computes it from the same G(n) (scores.ts). */
+  readonly selfPerLayer?: HostMatrix;
 }
 
 export interface SelfState {

@@ -48,6 +48,7 @@ export interface Eigen {
   readonly values: Tensor;
   /** Orthonormal eigenvectors as columns, [d, d]. */
   readonly vectors: Tensor;
+  /** Jacobi sweeps (or, for the CPU's tridiagonal solver at large d, implicit QL iterations). */
   readonly sweeps: number;
   /** off(A_final) / ‖A‖_F at the end. */
   readonly relativeOffDiagonal: number;
@@ -93,6 +94,11 @@ export interface Backend {
    * ⟨P_n, G(n)⟩ for a batch in O(B·dOut·dIn') instead of the B × B score block.
    */
   pairedInner(a: Tensor, c: Tensor): Tensor;
+  /**
+   * All inner products of two [Q, …] and [B, …] tensors with equal trailing shapes: out[q, b] = Σ a[q, …]·c[b, …],
+   * [Q, B], as one GEMM. Pairwise scores ⟨P_q, G(n)⟩ from per-sequence gradients (the sequence form of the scores).
+   */
+  pairwiseInner(a: Tensor, c: Tensor): Tensor;
   /** Rank-k factorisation P_q ≈ U_q V_qᵀ (truncated SVD): u [Q, dOut, k], v [Q, dIn', k]. */
   lowRank(preconditioned: Tensor, rank: number): Promise<{ u: Tensor; v: Tensor }>;
   /** Scores with P_q ≈ U_q V_qᵀ: τ[q,n,(t)] = Σ_t m (gᵀU_q)(V_qᵀ ã). */

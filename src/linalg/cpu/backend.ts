@@ -4,27 +4,26 @@
  * hide a bug; shapes are checked first and a mismatch names the method, the argument and the shapes.
  */
 import type { Backend, Damping, Eigen, EighOptions, Tensor, TokenBatch } from '../backend';
-import { changeBasis, matmul } from './dense';
-import { jacobiEigh } from './jacobi';
+import { changeBasisBatch, matmul } from './dense';
+import { JACOBI_MAX_DIMENSION, symmetricEigen } from './eigh';
+import { gemm } from './gemm';
 import { CpuTensor, ShapeCheck, asCpu, formatShape, shapeSize } from './tensor';
+import { sequenceGradientsOf, tokenScores, unpackBatch } from './token-rows';
 
-/** The token batch of a method call, as plain arrays with its dimensions. */
-interface CpuBatch {
-  readonly activations: Float64Array;
-  readonly gradients: Float64Array;
-  readonly mask: Float64Array | null;
-  readonly sequences: number;
-  readonly tokens: number;
-  readonly dIn: number;
-  /** dIn + 1 when a ones column is appended. */
-  readonly dInPrime: number;
-  readonly dOut: number;
+export interface CpuBackendOptions {
+  /** eigh uses Jacobi up to this d and Householder tridiagonalisation + implicit QL above (src/linalg/cpu/eigh.ts). */
+  readonly jacobiMaxDimension?: number;
 }
 
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   readonly precision = 'float64' as const;
   readonly description = 'CPU float64';
+  private readonly jacobiMaxDimension: number;
+
+  constructor(options: CpuBackendOptions = {}) {
+    this.jacobiMaxDimension = options.jacobiMaxDimension ?? JACOBI_MAX_DIMENSION;
+  }
 
   upload(data: ArrayLike<number>, shape: readonly number[]): CpuTensor {
     const size = shapeSize(shape);
@@ -58,16 +57,20 @@ export class CpuBackend implements Backend {
     const accData = check.expect(acc, 'acc', [dPrime, dPrime]).data;
     const maskData = mask === null ? null : check.expect(mask, 'mask', rowDims).data;
     const rows = shapeSize(x.shape.slice(0, -1));
-    const row = new Float64Array(dPrime);
-    for (let r = 0; r < rows; r++) {
-      const weight = maskData === null ? 1 : maskData[r]!;
-      if (weight === 0) continue;
-      for (let i = 0; i < d; i++) row[i] = xs[r * d + i]!;
-      if (appendOnes) row[d] = 1;
-      for (let i = 0; i < dPrime; i++) {
-        const wi = weight * row[i]!;
-        for (let j = i; j < dPrime; j++) accData[i * dPrime + j]! += wi * row[j]!;
-      }
+    // Σ_r w_r ã_r ã_rᵀ = X̃ᵀ (w ∘ X̃) over the rows with w ≠ 0, upper triangle only, in row blocks.
+    for (let first = 0; first < rows; first += COVARIANCE_ROW_BLOCK) {
+      const end = Math.min(rows, first + COVARIANCE_ROW_BLOCK);
+      const block = gatherCovarianceRows(xs, maskData, d, appendOnes, first, end);
+      if (block.count === 0) continue;
+      gemm(
+        dPrime,
+        dPrime,
+        block.count,
+        { data: block.weighted, ld: dPrime, transposed: true },
+        { data: block.rows, ld: dPrime },
+        { data: accData, ld: dPrime },
+        { accumulate: true, upperOnly: true },
+      );
     }
   }
 
@@ -91,7 +94,8 @@ export class CpuBackend implements Backend {
     const check = new ShapeCheck('eigh');
     const a = check.expect(matrix, 'matrix', ['d', 'd']).data;
     const d = check.dim('d');
-    const result = jacobiEigh(a, d, { ...options, caller: 'CpuBackend.eigh' });
+    const { jacobiMaxDimension } = this;
+    const result = symmetricEigen(a, d, { ...options, caller: 'CpuBackend.eigh', jacobiMaxDimension });
     return {
       values: new CpuTensor(result.values, [d]),
       vectors: new CpuTensor(result.vectors, [d, d]),
@@ -102,9 +106,7 @@ export class CpuBackend implements Backend {
 
   sequenceGradients(batch: TokenBatch): CpuTensor {
     const b = unpackBatch(new ShapeCheck('sequenceGradients'), batch);
-    const out = new Float64Array(b.sequences * b.dOut * b.dInPrime);
-    for (let n = 0; n < b.sequences; n++) addSequenceGradient(out, n * b.dOut * b.dInPrime, b, n);
-    return new CpuTensor(out, [b.sequences, b.dOut, b.dInPrime]);
+    return new CpuTensor(sequenceGradientsOf(b), [b.sequences, b.dOut, b.dInPrime]);
   }
 
   rotate(matrices: Tensor, qS: Tensor, qA: Tensor, direction: 'into' | 'back'): CpuTensor {
@@ -114,9 +116,7 @@ export class CpuBackend implements Backend {
     const s = check.expect(qS, 'qS', ['dOut', 'dOut']).data;
     const a = check.expect(qA, 'qA', ['dIn', 'dIn']).data;
     const [count, dOut, dIn] = [check.dim('N'), check.dim('dOut'), check.dim('dIn')];
-    const out = new Float64Array(g.length);
-    for (let n = 0; n < count; n++) out.set(changeBasis(g, n * dOut * dIn, s, a, dOut, dIn, direction), n * dOut * dIn);
-    return new CpuTensor(out, matrices.shape);
+    return new CpuTensor(changeBasisBatch(g, 0, count, s, a, dOut, dIn, direction), matrices.shape);
   }
 
   accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void {
@@ -126,12 +126,11 @@ export class CpuBackend implements Backend {
     if ((qS === null) !== (qA === null)) check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
     const s = qS && check.expect(qS, 'qS', [b.dOut, b.dOut]).data;
     const a = qA && check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]).data;
-    const gradient = new Float64Array(b.dOut * b.dInPrime);
+    const gradients = sequenceGradientsOf(b);
+    const rotated = s && a ? changeBasisBatch(gradients, 0, b.sequences, s, a, b.dOut, b.dInPrime, 'into') : gradients;
+    const size = b.dOut * b.dInPrime;
     for (let n = 0; n < b.sequences; n++) {
-      gradient.fill(0);
-      addSequenceGradient(gradient, 0, b, n);
-      const rotated = s && a ? changeBasis(gradient, 0, s, a, b.dOut, b.dInPrime, 'into') : gradient;
-      for (let i = 0; i < rotated.length; i++) lambdaData[i]! += rotated[i]! ** 2;
+      for (let i = 0; i < size; i++) lambdaData[i]! += rotated[n * size + i]! ** 2;
     }
   }
 
@@ -149,17 +148,14 @@ export class CpuBackend implements Backend {
     const lambdaData = check.expect(lambda, 'lambda', ['dOut', 'dIn']).data;
     const [count, dOut, dIn] = [check.dim('Q'), check.dim('dOut'), check.dim('dIn')];
     const delta = dampingOf(lambdaData, damping, check);
-    const out = new Float64Array(g.length);
-    for (let q = 0; q < count; q++) {
-      const rotated = changeBasis(g, q * dOut * dIn, s, a, dOut, dIn, 'into');
-      for (let i = 0; i < rotated.length; i++) {
-        const denominator = lambdaData[i]! + delta;
-        if (!(denominator > 0)) check.fail(`Λ + δ = ${denominator} at (${Math.floor(i / dIn)}, ${i % dIn}) is not positive; raise the damping`);
-        rotated[i]! /= denominator;
-      }
-      out.set(changeBasis(rotated, 0, s, a, dOut, dIn, 'back'), q * dOut * dIn);
+    const size = dOut * dIn;
+    const rotated = changeBasisBatch(g, 0, count, s, a, dOut, dIn, 'into');
+    for (let i = 0; i < size; i++) {
+      const denominator = lambdaData[i]! + delta;
+      if (!(denominator > 0)) check.fail(`Λ + δ = ${denominator} at (${Math.floor(i / dIn)}, ${i % dIn}) is not positive; raise the damping`);
+      for (let q = 0; q < count; q++) rotated[q * size + i]! /= denominator;
     }
-    return new CpuTensor(out, queryGradients.shape);
+    return new CpuTensor(changeBasisBatch(rotated, 0, count, s, a, dOut, dIn, 'back'), queryGradients.shape);
   }
 
   divideDamped(gradients: Tensor, lambda: Tensor, damping: Damping): CpuTensor {
@@ -182,23 +178,7 @@ export class CpuBackend implements Backend {
     const b = unpackBatch(check, batch);
     const p = check.expect(preconditioned, 'preconditioned', ['Q', b.dOut, b.dInPrime]).data;
     const queries = check.dim('Q');
-    const out = new Float64Array(queries * b.sequences * (perToken ? b.tokens : 1));
-    const projected = new Float64Array(b.dOut);
-    for (let q = 0; q < queries; q++) {
-      const offset = q * b.dOut * b.dInPrime;
-      forEachToken(b, (n, t, weight, activation, gradient) => {
-        // P_q ã, then gᵀ(P_q ã).
-        projected.fill(0);
-        for (let i = 0; i < b.dOut; i++) {
-          let sum = 0;
-          for (let j = 0; j < b.dInPrime; j++) sum += p[offset + i * b.dInPrime + j]! * activation(j);
-          projected[i] = sum;
-        }
-        let score = 0;
-        for (let i = 0; i < b.dOut; i++) score += gradient(i) * projected[i]!;
-        out[perToken ? (q * b.sequences + n) * b.tokens + t : q * b.sequences + n]! += weight * score;
-      });
-    }
+    const out = tokenScores(b, queries, perToken, { kind: 'full', p });
     return new CpuTensor(out, perToken ? [queries, b.sequences, b.tokens] : [queries, b.sequences]);
   }
 
@@ -221,9 +201,27 @@ export class CpuBackend implements Backend {
     return new CpuTensor(out, [rows]);
   }
 
+  pairwiseInner(a: Tensor, c: Tensor): CpuTensor {
+    const first = asCpu(a, 'pairwiseInner', 'a');
+    const second = asCpu(c, 'pairwiseInner', 'c');
+    const trailing = (t: CpuTensor) => formatShape(t.shape.slice(1));
+    if (first.shape.length < 1 || second.shape.length < 1 || trailing(first) !== trailing(second)) {
+      throw new Error(
+        `CpuBackend.pairwiseInner: a is ${formatShape(first.shape)} and c is ${formatShape(second.shape)}; ` +
+          'they must be [Q, …] and [B, …] with equal trailing shapes',
+      );
+    }
+    const [queries, rows] = [first.shape[0]!, second.shape[0]!];
+    const width = shapeSize(first.shape.slice(1));
+    const out = new Float64Array(queries * rows);
+    const transposed = { data: second.data, ld: width, transposed: true };
+    gemm(queries, rows, width, { data: first.data, ld: width }, transposed, { data: out, ld: rows });
+    return new CpuTensor(out, [queries, rows]);
+  }
+
   /**
    * Truncated SVD through the symmetric eigenproblem of the smaller Gram matrix (PᵀP when dIn' ≤ dOut, else PPᵀ),
-   * solved by the float64 Jacobi above. The singular values are folded into the projected side: with W the top-k
+   * solved by the float64 eigensolver above. The singular values are folded into the projected side: with W the top-k
    * eigenvectors of PᵀP, v = W and u = P W (so u vᵀ = P W Wᵀ, the best rank-k approximation, exactly P at full rank);
    * with PPᵀ, u = W and v = Pᵀ W. Squaring the condition number costs accuracy only in directions whose singular
    * values are below √eps·σ_max, which a rank-k truncation discards anyway.
@@ -245,7 +243,8 @@ export class CpuBackend implements Backend {
       const gram = gramOfColumns
         ? matmul(p, p, dIn, dOut, dIn, true, false, offset, offset)
         : matmul(p, p, dOut, dIn, dOut, false, true, offset, offset);
-      const { vectors } = jacobiEigh(gram, small, { caller: 'CpuBackend.lowRank' });
+      const { jacobiMaxDimension } = this;
+      const { vectors } = symmetricEigen(gram, small, { caller: 'CpuBackend.lowRank', jacobiMaxDimension });
       // The top-k eigenvectors are the last k columns (ascending order); keep them largest first.
       const top = new Float64Array(small * rank);
       for (let r = 0; r < small; r++) {
@@ -266,81 +265,13 @@ export class CpuBackend implements Backend {
     const uData = check.expect(u, 'u', ['Q', b.dOut, 'k']).data;
     const vData = check.expect(v, 'v', ['Q', b.dInPrime, 'k']).data;
     const [queries, rank] = [check.dim('Q'), check.dim('k')];
-    const out = new Float64Array(queries * b.sequences * (perToken ? b.tokens : 1));
-    for (let q = 0; q < queries; q++) {
-      forEachToken(b, (n, t, weight, activation, gradient) => {
-        let score = 0;
-        for (let r = 0; r < rank; r++) {
-          let gu = 0;
-          for (let i = 0; i < b.dOut; i++) gu += gradient(i) * uData[(q * b.dOut + i) * rank + r]!;
-          let va = 0;
-          for (let j = 0; j < b.dInPrime; j++) va += vData[(q * b.dInPrime + j) * rank + r]! * activation(j);
-          score += gu * va;
-        }
-        out[perToken ? (q * b.sequences + n) * b.tokens + t : q * b.sequences + n]! += weight * score;
-      });
-    }
+    const out = tokenScores(b, queries, perToken, { kind: 'low-rank', u: uData, v: vData, rank });
     return new CpuTensor(out, perToken ? [queries, b.sequences, b.tokens] : [queries, b.sequences]);
   }
 }
 
 export function cpuBackend(): CpuBackend {
   return new CpuBackend();
-}
-
-function unpackBatch(check: ShapeCheck, batch: TokenBatch): CpuBatch {
-  const activations = check.expect(batch.activations, 'batch.activations', ['B', 'T', 'dIn']).data;
-  const gradients = check.expect(batch.gradients, 'batch.gradients', ['B', 'T', 'dOut']).data;
-  const mask = batch.mask === null ? null : check.expect(batch.mask, 'batch.mask', ['B', 'T']).data;
-  const dIn = check.dim('dIn');
-  return {
-    activations,
-    gradients,
-    mask,
-    sequences: check.dim('B'),
-    tokens: check.dim('T'),
-    dIn,
-    dInPrime: dIn + (batch.appendOnes ? 1 : 0),
-    dOut: check.dim('dOut'),
-  };
-}
-
-/** Calls visit for every token with a nonzero mask weight, with accessors for ã (ones column included) and g. */
-function forEachToken(
-  b: CpuBatch,
-  visit: (n: number, t: number, weight: number, activation: (j: number) => number, gradient: (i: number) => number) => void,
-): void {
-  for (let n = 0; n < b.sequences; n++) {
-    for (let t = 0; t < b.tokens; t++) {
-      const token = n * b.tokens + t;
-      const weight = b.mask === null ? 1 : b.mask[token]!;
-      if (weight === 0) continue;
-      const aBase = token * b.dIn;
-      const gBase = token * b.dOut;
-      visit(
-        n,
-        t,
-        weight,
-        (j) => (j < b.dIn ? b.activations[aBase + j]! : 1),
-        (i) => b.gradients[gBase + i]!,
-      );
-    }
-  }
-}
-
-/** out[offset + i·dIn' + j] += Σ_t m g_i ã_j for sequence n. */
-function addSequenceGradient(out: Float64Array, offset: number, b: CpuBatch, n: number): void {
-  for (let t = 0; t < b.tokens; t++) {
-    const token = n * b.tokens + t;
-    const weight = b.mask === null ? 1 : b.mask[token]!;
-    if (weight === 0) continue;
-    for (let i = 0; i < b.dOut; i++) {
-      const gi = weight * b.gradients[token * b.dOut + i]!;
-      const row = offset + i * b.dInPrime;
-      for (let j = 0; j < b.dIn; j++) out[row + j]! += gi * b.activations[token * b.dIn + j]!;
-      if (b.dInPrime > b.dIn) out[row + b.dIn]! += gi;
-    }
-  }
 }
 
 function dampingOf(lambda: Float64Array, damping: Damping, check: ShapeCheck): number {
@@ -357,4 +288,38 @@ function dampingOf(lambda: Float64Array, damping: Damping, check: ShapeCheck): n
     return damping.factor * (sum / lambda.length);
   }
   return check.fail(`unknown damping kind ${(damping as { kind: unknown }).kind}`);
+}
+
+/** Rows of x per covariance GEMM, so the gathered copies stay bounded (≤ COVARIANCE_ROW_BLOCK · d' doubles each). */
+const COVARIANCE_ROW_BLOCK = 2048;
+
+/** Rows [first, end) of x with w ≠ 0 as ã (ones column appended) and w·ã; one shared array when every w is 1. */
+function gatherCovarianceRows(
+  xs: Float64Array,
+  mask: Float64Array | null,
+  d: number,
+  appendOnes: boolean,
+  first: number,
+  end: number,
+): { count: number; rows: Float64Array; weighted: Float64Array } {
+  const dPrime = d + (appendOnes ? 1 : 0);
+  let count = 0;
+  let unitWeights = true;
+  for (let r = first; r < end; r++) {
+    const w = mask === null ? 1 : mask[r]!;
+    if (w !== 0) count++;
+    if (w !== 0 && w !== 1) unitWeights = false;
+  }
+  const rows = new Float64Array(count * dPrime);
+  const weighted = unitWeights ? rows : new Float64Array(count * dPrime);
+  let o = 0;
+  for (let r = first; r < end; r++) {
+    const w = mask === null ? 1 : mask[r]!;
+    if (w === 0) continue;
+    rows.set(xs.subarray(r * d, (r + 1) * d), o * dPrime);
+    if (appendOnes) rows[o * dPrime + d] = 1;
+    if (!unitWeights) for (let j = 0; j < dPrime; j++) weighted[o * dPrime + j] = w * rows[o * dPrime + j]!;
+    o++;
+  }
+  return { count, rows, weighted };
 }

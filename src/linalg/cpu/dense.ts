@@ -1,4 +1,5 @@
-/** Small float64 dense kernels on row-major arrays, shared by the CPU backend's methods. */
+/** Float64 dense kernels on row-major arrays, shared by the CPU backend's methods; products go through gemm.ts. */
+import { gemm } from './gemm';
 
 /** out[m, n] = a[m, k] · b[k, n], with optional transposes of the stored operands (aT: a is stored [k, m]; bT: b is stored [n, k]). */
 export function matmul(
@@ -13,18 +14,10 @@ export function matmul(
   bOffset = 0,
 ): Float64Array {
   const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let l = 0; l < k; l++) {
-      const ail = aT ? a[aOffset + l * m + i]! : a[aOffset + i * k + l]!;
-      if (ail === 0) continue;
-      const row = i * n;
-      if (bT) for (let j = 0; j < n; j++) out[row + j]! += ail * b[bOffset + j * k + l]!;
-      else {
-        const bRow = bOffset + l * n;
-        for (let j = 0; j < n; j++) out[row + j]! += ail * b[bRow + j]!;
-      }
-    }
-  }
+  gemm(m, n, k, { data: a, offset: aOffset, ld: aT ? m : k, transposed: aT }, { data: b, offset: bOffset, ld: bT ? k : n, transposed: bT }, {
+    data: out,
+    ld: n,
+  });
   return out;
 }
 
@@ -38,11 +31,36 @@ export function changeBasis(
   dIn: number,
   direction: 'into' | 'back',
 ): Float64Array {
-  const into = direction === 'into';
-  const left = matmul(qS, matrices, dOut, dOut, dIn, into, false, 0, offset);
-  return matmul(left, qA, dOut, dIn, dIn, false, !into);
+  return changeBasisBatch(matrices, offset, 1, qS, qA, dOut, dIn, direction);
 }
 
+/**
+ * changeBasis for `count` consecutive [dOut, dIn] matrices: the left products one by one, then the right product of
+ * all of them stacked as one [count·dOut, dIn] GEMM (a taller operand keeps the micro-kernel busy when dOut is small).
+ */
+export function changeBasisBatch(
+  matrices: Float64Array,
+  offset: number,
+  count: number,
+  qS: Float64Array,
+  qA: Float64Array,
+  dOut: number,
+  dIn: number,
+  direction: 'into' | 'back',
+): Float64Array {
+  const into = direction === 'into';
+  const left = new Float64Array(count * dOut * dIn);
+  for (let n = 0; n < count; n++) {
+    gemm(dOut, dIn, dOut, { data: qS, ld: dOut, transposed: into }, { data: matrices, offset: offset + n * dOut * dIn, ld: dIn }, {
+      data: left,
+      offset: n * dOut * dIn,
+      ld: dIn,
+    });
+  }
+  const out = new Float64Array(count * dOut * dIn);
+  gemm(count * dOut, dIn, dIn, { data: left, ld: dIn }, { data: qA, ld: dIn, transposed: !into }, { data: out, ld: dIn });
+  return out;
+}
 export interface OrthonormalOptions {
   /** Named in errors. */
   readonly caller?: string;

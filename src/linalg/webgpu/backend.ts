@@ -223,6 +223,35 @@ export class WebGpuBackend implements Backend {
     return out;
   }
 
+  /** out[q, b] = ⟨a[q], c[b]⟩: one [Q × X]·[X × B] GEMM over the flattened rows (c read transposed). */
+  pairwiseInner(a: Tensor, c: Tensor): GpuTensor {
+    const check = new OperandCheck('pairwiseInner', { a, c });
+    if (a.shape.length < 1 || c.shape.length < 1) {
+      check.fail(`a and c need a leading batch axis, got [${a.shape.join(', ')}] and [${c.shape.join(', ')}]`);
+    }
+    const first = check.expect(a, 'a', a.shape.map((_, axis) => (axis === 0 ? 'Q' : `d${axis}`)));
+    const second = check.expect(c, 'c', c.shape.map((_, axis) => (axis === 0 ? 'B' : `d${axis}`)));
+    const [queries, rows] = [check.dim('Q'), check.dim('B')];
+    const width = queries === 0 ? 0 : first.size / queries;
+    const out = this.runtime.allocate([queries, rows], 'pairwise inner products');
+    if (queries === 0 || rows === 0) return out;
+    gemm(
+      this.runtime,
+      check,
+      {
+        m: queries,
+        n: rows,
+        k: width,
+        batch: 1,
+        a: { tensor: first, batchStride: 0, ld: width },
+        b: { tensor: second, batchStride: 0, ld: width, transpose: true },
+        c: { tensor: out, batchStride: 0, ld: rows },
+      },
+      this.gemmTuning,
+    );
+    return out;
+  }
+
   /** The SVD runs on the CPU in float64 (CpuBackend.lowRank) from a readback of P; the factors go back to the GPU. */
   async lowRank(preconditioned: Tensor, rank: number): Promise<{ u: GpuTensor; v: GpuTensor }> {
     const check = new OperandCheck('lowRank', { preconditioned });
