@@ -1,7 +1,7 @@
 /**
  * `npm run fuzz [-- --seed N] [-- --out FILE]`: the full seeded fuzz plan (tests/fuzz/run.ts, ≥ 10,000 cases over
  * JSONL, ONNX, bundles, flags, outputs and whole CLI runs). Writes the counts, the machine and any bad case (with
- * its seed) to bench/fuzz.json; exits 1 when there is a bad outcome.
+ * its seed) to docs/fuzz-latest.json; exits 1 when there is a bad outcome.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import { FULL_PLAN, runFuzz } from '../tests/fuzz/run';
 const { values } = parseArgs({ options: { seed: { type: 'string' }, out: { type: 'string' } } });
 const seed = values.seed === undefined ? 20261130 : Number(values.seed);
 if (!Number.isSafeInteger(seed)) throw new Error(`--seed ${values.seed} is not an integer`);
-const out = values.out ?? 'bench/fuzz.json';
+const out = values.out ?? 'docs/fuzz-latest.json';
 
 const report = await runFuzz(FULL_PLAN, seed, {
   hangMs: HANG_MS,

@@ -2,7 +2,7 @@
  * The seeded fuzz suite (issue 11): JSONL, ONNX, bundles, flags, outputs and a few whole CLI runs, each case
  * classified as a clean refusal, an accepted valid input, or a bad outcome. Case i of kind k uses seed
  * (base + k·10⁶ + i), so a bad case is reproduced by its seed alone. `npm test` runs a fast subset
- * (tests/unit/fuzz.test.ts), `npm run fuzz` the full plan (scripts/fuzz.ts), which writes bench/fuzz.json.
+ * (tests/unit/fuzz.test.ts), `npm run fuzz` the full plan (scripts/fuzz.ts), which writes docs/fuzz-latest.json.
  */
 import { bundleCase, bundleSetup, runBundleCase } from './bundles';
 import { describeError, FuzzViolation, Random, type BadCase, type Counts, type Outcome } from './classify';
