@@ -106,11 +106,15 @@ describe('GPU memory', () => {
     await run(config, fixture, gpu);
     gpu.runtime.pool.trim();
     expect(gpu.runtime.pool.bytesAllocated).toBe(before);
+    // Cancelled mid-way through the scores pass (one batch per chunk, so progress comes after every batch).
     const controller = new AbortController();
     const cancelled = runAttribution(
-      config,
+      { ...config, batchSizes: { ...BATCHES, batchesPerChunk: 1 } },
       { backend: gpu, source: new ExactGradientSource(fixture.model), trainSet: fixture.trainSet, querySet: fixture.querySet },
-      { signal: controller.signal, onProgress: (e) => e.stage === 'scores' && e.done > 0 && controller.abort(new Error('stop')) },
+      {
+        signal: controller.signal,
+        onProgress: (e) => e.stage === 'scores' && e.done > 0 && e.done < e.total && controller.abort(new Error('stop')),
+      },
     );
     await expect(cancelled).rejects.toThrow('stop');
     gpu.runtime.pool.trim();
