@@ -10,21 +10,24 @@ export default defineConfig({
     // and tokenizer (no network at run time). Tests (vitest) build nothing, so they skip it.
     ...(process.env.VITEST
       ? []
-      : [VitePWA({
-          registerType: 'autoUpdate',
-          injectRegister: 'script-defer',
-          manifest: false,
-          workbox: {
-            globPatterns: ['**/*.{js,css,html,svg,wasm,onnx,json,jsonl,md}'],
-            // onnxruntime's wasm (~25 MB) and the demo model are over Workbox's 2 MiB default.
-            maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
-            // Links with ?bundle=… or ?demo=… are the same page (no navigation fallback: there are two pages).
-            ignoreURLParametersMatching: [/.*/],
-            // The first visit's page is controlled as soon as the cache is full, so it is offline-ready without a reload.
-            clientsClaim: true,
-            skipWaiting: true,
-          },
-        })]),
+      : [
+          VitePWA({
+            registerType: 'autoUpdate',
+            injectRegister: 'script-defer',
+            manifest: false,
+            workbox: {
+              globPatterns: ['**/*.{js,css,html,svg,wasm,onnx,json,jsonl,md}'],
+              // onnxruntime's wasm (~25 MB) and the demo model are over Workbox's 2 MiB default.
+              maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
+              // Links with ?bundle=… or ?demo=… are the same page (no navigation fallback: there are two pages).
+              ignoreURLParametersMatching: [/.*/],
+              // The first visit's page is controlled as soon as the cache is full, so it is offline-ready without a
+              // reload.
+              clientsClaim: true,
+              skipWaiting: true,
+            },
+          }),
+        ]),
   ],
   preview: { host: '127.0.0.1', port: 4173 },
   worker: { format: 'es' },

@@ -1,7 +1,10 @@
 /** Test matrices and accuracy figures for the eigendecomposition cases of the kernel benchmark (float64 on the CPU). */
 import { orthonormalColumns } from '../src/linalg/cpu/dense';
 
-/** A symmetric d×d matrix like a real covariance: random orthonormal basis, eigenvalues spread over `decades` orders of magnitude. */
+/**
+ * A symmetric d×d matrix like a real covariance: random orthonormal basis, eigenvalues spread over `decades` orders of
+ * magnitude.
+ */
 export function covarianceLikeMatrix(d: number, decades: number): Float64Array {
   const basis = randomOrthonormal(d);
   const values = Float64Array.from({ length: d }, (_, i) => 10 ** (-decades * (i / Math.max(1, d - 1))));
@@ -18,7 +21,12 @@ export function covarianceLikeMatrix(d: number, decades: number): Float64Array {
 }
 
 /** ‖QᵀQ − I‖_max and ‖A − QΛQᵀ‖_F / ‖A‖_F for eigenvectors as the columns of q [d, d]. */
-export function eighAccuracy(a: Float64Array, values: Float64Array, q: Float64Array, d: number): Record<string, number> {
+export function eighAccuracy(
+  a: Float64Array,
+  values: Float64Array,
+  q: Float64Array,
+  d: number,
+): Record<string, number> {
   let orthogonality = 0;
   for (let i = 0; i < d; i++) {
     for (let j = i; j < d; j++) {

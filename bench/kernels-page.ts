@@ -76,7 +76,12 @@ function timing(runsMs: number[], flops: number): Timing {
 }
 
 /** Times `work` from the call to the GPU finishing it; `after` (untimed) cleans up each run. */
-async function timeGpu(device: GPUDevice, config: BenchConfig, work: () => Promise<unknown> | unknown, after: (out: unknown) => void): Promise<number[]> {
+async function timeGpu(
+  device: GPUDevice,
+  config: BenchConfig,
+  work: () => Promise<unknown> | unknown,
+  after: (out: unknown) => void,
+): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < config.warmup + config.runs; i++) {
     const start = performance.now();
@@ -127,7 +132,9 @@ interface Context {
 
 async function session(ctx: Context, bytes: Uint8Array, output: string): Promise<Ort.InferenceSession> {
   return ctx.ort.InferenceSession.create(bytes, {
-    executionProviders: [{ name: 'webgpu', device: ctx.acquired.device } as Ort.InferenceSession.ExecutionProviderConfig],
+    executionProviders: [
+      { name: 'webgpu', device: ctx.acquired.device } as Ort.InferenceSession.ExecutionProviderConfig,
+    ],
     preferredOutputLocation: { [output]: 'gpu-buffer' },
     graphOptimizationLevel: 'all',
   });
@@ -137,7 +144,11 @@ function gpuFeed(ctx: Context, tensor: Tensor): Ort.Tensor {
   return ctx.ort.Tensor.fromGpuBuffer(ctx.gpu.gpuBuffer(tensor), { dataType: 'float32', dims: [...tensor.shape] });
 }
 
-async function peerRun(peer: Ort.InferenceSession, feeds: Record<string, Ort.Tensor>, output: string): Promise<Ort.Tensor> {
+async function peerRun(
+  peer: Ort.InferenceSession,
+  feeds: Record<string, Ort.Tensor>,
+  output: string,
+): Promise<Ort.Tensor> {
   const results = await peer.run(feeds);
   return results[output]!;
 }
@@ -157,7 +168,12 @@ async function covarianceCase(ctx: Context, d: number, tokens: number): Promise<
   const oursMs = await timeGpu(acquired.device, config, ours, (out) => gpu.release(out as Tensor));
   const peer = await session(ctx, gramModel(tokens, d), 'Y');
   const feeds = { X: gpuFeed(ctx, x) };
-  const peerMs = await timeGpu(acquired.device, config, () => peerRun(peer, feeds, 'Y'), (out) => (out as Ort.Tensor).dispose());
+  const peerMs = await timeGpu(
+    acquired.device,
+    config,
+    () => peerRun(peer, feeds, 'Y'),
+    (out) => (out as Ort.Tensor).dispose(),
+  );
   const check = ours();
   const peerOut = await peerRun(peer, feeds, 'Y');
   const agreement = compare(await gpu.read(check), (await peerOut.getData(true)) as Float32Array);
@@ -169,7 +185,15 @@ async function covarianceCase(ctx: Context, d: number, tokens: number): Promise<
     cpu.accumulateCovariance(acc, xCpu, null, false);
     cpu.finalizeCovariance(acc, 1);
   });
-  return result('covariance (XᵀX, upper triangle + mirror)', { d, tokens }, flops, oursMs, peerMs, cpuFloat64Ms, agreement);
+  return result(
+    'covariance (XᵀX, upper triangle + mirror)',
+    { d, tokens },
+    flops,
+    oursMs,
+    peerMs,
+    cpuFloat64Ms,
+    agreement,
+  );
 }
 
 async function rotationCase(ctx: Context, d: number, count: number): Promise<CaseResult> {
@@ -179,18 +203,40 @@ async function rotationCase(ctx: Context, d: number, count: number): Promise<Cas
   const g = gpu.upload(inputs.G, [count, d, d]);
   const qA = gpu.upload(inputs.QA, [d, d]);
   const flops = count * 2 * (2 * d * d * d);
-  const oursMs = await timeGpu(acquired.device, config, () => gpu.rotate(g, qS, qA, 'into'), (out) => gpu.release(out as Tensor));
+  const oursMs = await timeGpu(
+    acquired.device,
+    config,
+    () => gpu.rotate(g, qS, qA, 'into'),
+    (out) => gpu.release(out as Tensor),
+  );
   const peer = await session(ctx, rotationModel(count, d, d), 'R');
   const feeds = { QS: gpuFeed(ctx, qS), G: gpuFeed(ctx, g), QA: gpuFeed(ctx, qA) };
-  const peerMs = await timeGpu(acquired.device, config, () => peerRun(peer, feeds, 'R'), (out) => (out as Ort.Tensor).dispose());
+  const peerMs = await timeGpu(
+    acquired.device,
+    config,
+    () => peerRun(peer, feeds, 'R'),
+    (out) => (out as Ort.Tensor).dispose(),
+  );
   const check = gpu.rotate(g, qS, qA, 'into');
   const peerOut = await peerRun(peer, feeds, 'R');
   const agreement = compare(await gpu.read(check), (await peerOut.getData(true)) as Float32Array);
   await peer.release();
   gpu.release(check, qS, g, qA);
-  const onCpu = [cpu.upload(inputs.G, [count, d, d]), cpu.upload(inputs.QS, [d, d]), cpu.upload(inputs.QA, [d, d])] as const;
+  const onCpu = [
+    cpu.upload(inputs.G, [count, d, d]),
+    cpu.upload(inputs.QS, [d, d]),
+    cpu.upload(inputs.QA, [d, d]),
+  ] as const;
   const cpuFloat64Ms = await timeCpu(config.cpuRuns, () => cpu.rotate(...onCpu, 'into'));
-  return result('rotation Q_Sᵀ G Q_A (two batched GEMMs)', { d, count }, flops, oursMs, peerMs, cpuFloat64Ms, agreement);
+  return result(
+    'rotation Q_Sᵀ G Q_A (two batched GEMMs)',
+    { d, count },
+    flops,
+    oursMs,
+    peerMs,
+    cpuFloat64Ms,
+    agreement,
+  );
 }
 
 /** The Jacobi pipelines compile on a tiny matrix first, so the timed runs need no warm-up of their own. */
@@ -212,7 +258,10 @@ async function eighCase(ctx: Context, d: number, timedRuns: number): Promise<Cas
     await acquired.device.queue.onSubmittedWorkDone();
     runs.push(performance.now() - start);
     if (i === timedRuns - 1) {
-      accuracy = { ...eighAccuracy(matrix, await gpu.read(eigen.values), await gpu.read(eigen.vectors), d), sweeps: eigen.sweeps };
+      accuracy = {
+        ...eighAccuracy(matrix, await gpu.read(eigen.values), await gpu.read(eigen.vectors), d),
+        sweeps: eigen.sweeps,
+      };
     }
     gpu.release(eigen.values, eigen.vectors);
   }
@@ -220,7 +269,15 @@ async function eighCase(ctx: Context, d: number, timedRuns: number): Promise<Cas
   const onCpu = cpu.upload(matrix, [d, d]);
   const cpuFloat64Ms = await timeCpu(1, () => cpu.eigh(onCpu));
   const note = `eigenvalues spread over 8 decades; ${timedRuns} timed run${timedRuns === 1 ? '' : 's'}; CPU float64 Jacobi timed once`;
-  return { kernel: 'eigh (parallel Jacobi)', shape: { d }, flops: 0, ours: timing(runs, 0), cpuFloat64Ms, accuracy, note };
+  return {
+    kernel: 'eigh (parallel Jacobi)',
+    shape: { d },
+    flops: 0,
+    ours: timing(runs, 0),
+    cpuFloat64Ms,
+    accuracy,
+    note,
+  };
 }
 
 function result(
@@ -244,7 +301,13 @@ function status(text: string): void {
 
 window.runKernelBench = async (config: BenchConfig): Promise<BenchResult> => {
   const acquired = await acquireGpu(navigator.gpu);
-  const ctx: Context = { acquired, gpu: await webGpuBackend(acquired, config.tuning), cpu: new CpuBackend(), ort: await loadOrt(), config };
+  const ctx: Context = {
+    acquired,
+    gpu: await webGpuBackend(acquired, config.tuning),
+    cpu: new CpuBackend(),
+    ort: await loadOrt(),
+    config,
+  };
   const cases: CaseResult[] = [];
   for (const { d, tokens } of config.covariance) {
     status(`covariance d=${d} tokens=${tokens}`);
@@ -260,10 +323,22 @@ window.runKernelBench = async (config: BenchConfig): Promise<BenchResult> => {
     try {
       cases.push(await eighCase(ctx, d, runs));
     } catch (error) {
-      cases.push({ kernel: 'eigh (parallel Jacobi)', shape: { d }, flops: 0, ours: timing([NaN], 0), note: (error as Error).message });
+      cases.push({
+        kernel: 'eigh (parallel Jacobi)',
+        shape: { d },
+        flops: 0,
+        ours: timing([NaN], 0),
+        note: (error as Error).message,
+      });
     }
   }
   status('done');
-  return { adapter: acquired.report.name, software: acquired.report.software, userAgent: navigator.userAgent, config, cases };
+  return {
+    adapter: acquired.report.name,
+    software: acquired.report.software,
+    userAgent: navigator.userAgent,
+    config,
+    cases,
+  };
 };
 status('ready');

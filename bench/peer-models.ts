@@ -33,7 +33,11 @@ function model(nodes: Node[], inputs: [string, number[]][], output: [string, num
 
 /** Y[d, d] = Xᵀ X for X [rows, d]. */
 export function gramModel(rows: number, d: number): Uint8Array {
-  return model([node('transpose', 'Transpose', ['X'], ['XT'], [1, 0]), node('matmul', 'MatMul', ['XT', 'X'], ['Y'])], [['X', [rows, d]]], ['Y', [d, d]]);
+  return model(
+    [node('transpose', 'Transpose', ['X'], ['XT'], [1, 0]), node('matmul', 'MatMul', ['XT', 'X'], ['Y'])],
+    [['X', [rows, d]]],
+    ['Y', [d, d]],
+  );
 }
 
 /** R[N, dOut, dIn] = Q_Sᵀ G[n] Q_A. */

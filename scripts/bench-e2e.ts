@@ -1,5 +1,6 @@
 /**
- * `npm run bench:e2e [-- --out FILE] [--limit-train N] [--limit-queries N] [--backends cpu,webgpu] [--demo demo|micro]`:
+ * `npm run bench:e2e [-- --out FILE] [--limit-train N] [--limit-queries N] [--backends cpu,webgpu] [--demo
+ * demo|micro]`:
  * one attribution of the demo model (the same subsample `iwb attribute` uses by default) on each backend, in Node:
  * the CPU float64 backend, and the WebGPU backend on Dawn's adapter (SwiftShader on a machine without a GPU).
  * onnxruntime-web runs the gradient graph on wasm in both (its WebGPU EP does not run on Dawn), so on WebGPU the
@@ -40,7 +41,9 @@ const inputs = await loadDemoInputs({ data: nodeSource(), trainedModel }, varian
 const config = runConfig({ limits });
 const graph = gradientGraphFor(inputs, config);
 const trainTokens = inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0);
-console.log(`${inputs.modelName}\n${inputs.subsample}\n${inputs.train.length} training examples (${trainTokens} tokens) x ${inputs.queries.length} queries`);
+console.log(
+  `${inputs.modelName}\n${inputs.subsample}\n${inputs.train.length} training examples (${trainTokens} tokens) x ${inputs.queries.length} queries`,
+);
 
 const runs: Record<string, unknown>[] = [];
 const outcomes = new Map<string, JobOutcome>();
@@ -80,7 +83,12 @@ for (const choice of backends as ('cpu' | 'webgpu')[]) {
 
 const report = {
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadAverageAtStart: loadBefore, loadAverageAtEnd: loadavg()[0] },
+  machine: {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    loadAverageAtStart: loadBefore,
+    loadAverageAtEnd: loadavg()[0],
+  },
   model: inputs.modelName,
   subsample: inputs.subsample,
   trainExamples: inputs.train.length,
@@ -94,7 +102,9 @@ const report = {
 const out = resolve(args.out);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, load average ${loadBefore.toFixed(1)} at start`);
+console.log(
+  `\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, load average ${loadBefore.toFixed(1)} at start`,
+);
 for (const r of runs) console.log(`${r.backend}: ${r.description}`);
 console.table(
   runs.map((r) => ({
@@ -121,9 +131,14 @@ function agreement(cpu: JobOutcome | undefined, gpu: JobOutcome | undefined) {
   const perQuery = cpu.result.queries.map((q, i) => {
     const a = cpu.result.influence.subarray(i * n, (i + 1) * n);
     const b = gpu.result.influence.subarray(i * n, (i + 1) * n);
-    const top = (x: Float64Array) => new Set([...x.keys()].sort((s, t) => Math.abs(x[t]!) - Math.abs(x[s]!)).slice(0, 10));
+    const top = (x: Float64Array) =>
+      new Set([...x.keys()].sort((s, t) => Math.abs(x[t]!) - Math.abs(x[s]!)).slice(0, 10));
     const topA = top(a);
-    return { query: q.id, spearman: pearson(ranks(a), ranks(b)), top10InCommon: [...top(b)].filter((k) => topA.has(k)).length };
+    return {
+      query: q.id,
+      spearman: pearson(ranks(a), ranks(b)),
+      top10InCommon: [...top(b)].filter((k) => topA.has(k)).length,
+    };
   });
   return { minSpearman: Math.min(...perQuery.map((p) => p.spearman)), perQuery };
 }

@@ -45,7 +45,11 @@ function relativeError(actual: Float64Array, expected: Float64Array): number {
 }
 
 /** Every EK-FAC kernel on one random batch; the outputs in a fixed order, read back as float64. */
-async function kernelOutputs(backend: Backend, [B, T, dIn, dOut]: readonly number[], inputs: Record<string, Float64Array>): Promise<Record<string, Float64Array>> {
+async function kernelOutputs(
+  backend: Backend,
+  [B, T, dIn, dOut]: readonly number[],
+  inputs: Record<string, Float64Array>,
+): Promise<Record<string, Float64Array>> {
   const dPrime = dIn! + 1;
   const batch = {
     activations: backend.upload(inputs.a!, [B!, T!, dIn!]),
@@ -79,7 +83,14 @@ async function kernelOutputs(backend: Backend, [B, T, dIn, dOut]: readonly numbe
 async function agreement(shape: readonly number[]): Promise<Record<string, number | string>> {
   const [B, T, dIn, dOut] = shape as [number, number, number, number];
   const mask = random(B * T).map((v) => (v < -0.5 ? 0 : 1));
-  const inputs = { a: random(B * T * dIn), g: random(B * T * dOut), mask, qS: orthonormal(dOut), qA: orthonormal(dIn + 1), p: random(2 * dOut * (dIn + 1)) };
+  const inputs = {
+    a: random(B * T * dIn),
+    g: random(B * T * dOut),
+    mask,
+    qS: orthonormal(dOut),
+    qA: orthonormal(dIn + 1),
+    p: random(2 * dOut * (dIn + 1)),
+  };
   const [ours, reference] = [await kernelOutputs(gpu, shape, inputs), await kernelOutputs(cpu, shape, inputs)];
   const row: Record<string, number | string> = { shape: `B=${B} T=${T} dIn=${dIn} dOut=${dOut} ones mask` };
   for (const name of Object.keys(reference)) row[name] = relativeError(ours[name]!, reference[name]!);
@@ -104,7 +115,13 @@ async function medianMs(work: () => Tensor): Promise<number> {
 }
 
 const dims = args.quick ? [64, 128] : [128, 256, 512, 1024, 2048];
-const agreementShapes = args.quick ? [[2, 7, 33, 9]] : [[2, 7, 33, 9], [3, 33, 130, 7], [4, 64, 256, 128]];
+const agreementShapes = args.quick
+  ? [[2, 7, 33, 9]]
+  : [
+      [2, 7, 33, 9],
+      [3, 33, 130, 7],
+      [4, 64, 256, 128],
+    ];
 const report = {
   date: new Date().toISOString(),
   adapter: acquired.report.name,
@@ -130,7 +147,11 @@ for (const d of dims) {
     gpu.release(x);
   }
   const count = 2;
-  const [qS, g, qA] = [gpu.upload(random(d * d), [d, d]), gpu.upload(random(count * d * d), [count, d, d]), gpu.upload(random(d * d), [d, d])];
+  const [qS, g, qA] = [
+    gpu.upload(random(d * d), [d, d]),
+    gpu.upload(random(count * d * d), [count, d, d]),
+    gpu.upload(random(d * d), [d, d]),
+  ];
   const ms = await medianMs(() => gpu.rotate(g, qS, qA, 'into'));
   report.rotation.push({ d, count, medianMs: ms, gflops: (count * 4 * d ** 3) / ms / 1e6 });
   gpu.release(qS, g, qA);
@@ -146,7 +167,11 @@ for (const d of dims.filter((n) => n <= (acquired.report.software ? 128 : 1024))
     const start = performance.now();
     const eigen = await gpu.eigh(tensor);
     times.push(performance.now() - start);
-    if (i === 4) accuracy = { ...eighAccuracy(matrix, await gpu.read(eigen.values), await gpu.read(eigen.vectors), d), sweeps: eigen.sweeps };
+    if (i === 4)
+      accuracy = {
+        ...eighAccuracy(matrix, await gpu.read(eigen.values), await gpu.read(eigen.vectors), d),
+        sweeps: eigen.sweeps,
+      };
     gpu.release(eigen.values, eigen.vectors);
   }
   report.eigh.push({ d, medianMs: times.sort((a, b) => a - b)[2]!, ...accuracy });

@@ -1,8 +1,10 @@
 /**
  * `npm run bench:kernels [-- --out FILE] [--quick] [--full] [--no-eigh]`: the kernel benchmark in headless Chromium on
  * its WebGPU adapter. Every GPU median is over ≥ 5 timed runs after warm-up, except the d = 512 eigendecomposition,
- * which runs once (it takes minutes on SwiftShader) unless --full. A Vite dev server serves bench/kernels.html (no build step); the page times our kernels against
- * onnxruntime-web's WebGPU EP on the same device (bench/kernels-page.ts); this script writes the JSON and prints a table.
+ * which runs once (it takes minutes on SwiftShader) unless --full. A Vite dev server serves bench/kernels.html (no
+ * build step); the page times our kernels against
+ * onnxruntime-web's WebGPU EP on the same device (bench/kernels-page.ts); this script writes the JSON and prints a
+ * table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -25,7 +27,8 @@ const { values: args } = parseArgs({
 });
 
 const runs = Number(args.runs);
-if (!(runs >= 5)) throw new Error(`--runs must be at least 5 (medians over fewer runs are not reported), got ${args.runs}`);
+if (!(runs >= 5))
+  throw new Error(`--runs must be at least 5 (medians over fewer runs are not reported), got ${args.runs}`);
 const dims = args.quick ? [64] : [128, 256, 512];
 const config: BenchConfig = {
   covariance: dims.flatMap((d) => (args.quick ? [256] : [512, 2048]).map((tokens) => ({ d, tokens }))),
@@ -64,7 +67,9 @@ try {
   const out = resolve(args.out);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\nadapter: ${result.adapter}${result.software ? ' (software)' : ''}; machine: ${report.machine.cpu}, ${report.machine.cores} cores`);
+  console.log(
+    `\nadapter: ${result.adapter}${result.software ? ' (software)' : ''}; machine: ${report.machine.cpu}, ${report.machine.cores} cores`,
+  );
   console.table(result.cases.map(row));
   console.log(`wrote ${out}`);
 } finally {
@@ -73,10 +78,13 @@ try {
 }
 
 function row(c: CaseResult): Record<string, string> {
-  const fixed = (v: number | null | undefined, digits: number) => (v === null || v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits));
+  const fixed = (v: number | null | undefined, digits: number) =>
+    v === null || v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits);
   return {
     kernel: c.kernel,
-    shape: Object.entries(c.shape).map(([k, v]) => `${k}=${v}`).join(' '),
+    shape: Object.entries(c.shape)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
     'ours ms': fixed(c.ours.medianMs, 1),
     'ours GFLOP/s': fixed(c.ours.gflops, 3),
     'peer ms': fixed(c.peer?.medianMs, 1),
@@ -84,6 +92,10 @@ function row(c: CaseResult): Record<string, string> {
     ratio: fixed(c.ratio, 2),
     'cpu f64 ms': fixed(c.cpuFloat64Ms, 1),
     agreement: c.agreement === undefined ? '' : c.agreement.toExponential(1),
-    accuracy: c.accuracy ? Object.entries(c.accuracy).map(([k, v]) => `${k}=${v.toPrecision(2)}`).join(' ') : (c.note ?? ''),
+    accuracy: c.accuracy
+      ? Object.entries(c.accuracy)
+          .map(([k, v]) => `${k}=${v.toPrecision(2)}`)
+          .join(' ')
+      : (c.note ?? ''),
   };
 }

@@ -1,6 +1,8 @@
 // Builds the demo's data and tokenizer from ../shared/data (GSM8K, MBPP), deterministically:
-//   npx tsx scripts/build-demo-data.ts            → public/data, public/tokenizer, public/data/micro, docs/data.md table
-//   npx tsx scripts/build-demo-data.ts --full [--out DIR]   → additionally every example, to DIR (default tmp/data-full)
+//   npx tsx scripts/build-demo-data.ts            → public/data, public/tokenizer, public/data/micro, docs/data.md
+// table
+//   npx tsx scripts/build-demo-data.ts --full [--out DIR]   → additionally every example, to DIR (default
+// tmp/data-full)
 // Rules: docs/data.md.
 
 import { createHash } from 'node:crypto';
@@ -9,7 +11,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trainByteLevelBpe } from '../src/data/bpe-trainer';
 import { DIFFICULTIES } from '../src/data/difficulty';
-import { gsm8kRow, mbppRow, mbppSplit, subsample, type DemoRow, type Gsm8kRecord, type MbppRecord } from '../src/data/demo-build';
+import {
+  gsm8kRow,
+  mbppRow,
+  mbppSplit,
+  subsample,
+  type DemoRow,
+  type Gsm8kRecord,
+  type MbppRecord,
+} from '../src/data/demo-build';
 import { toJsonl } from '../src/data/jsonl';
 import { DEMO_SPECIAL_TOKENS, TextTokenizer } from '../src/data/tokenizer';
 
@@ -53,7 +63,8 @@ function tokenCount(tokenizer: TextTokenizer, row: DemoRow): number {
   let counts = tokenCounts.get(tokenizer);
   if (!counts) tokenCounts.set(tokenizer, (counts = new Map()));
   let n = counts.get(row.id);
-  if (n === undefined) counts.set(row.id, (n = 2 + tokenizer.encode(row.prompt).length + tokenizer.encode(row.response).length));
+  if (n === undefined)
+    counts.set(row.id, (n = 2 + tokenizer.encode(row.prompt).length + tokenizer.encode(row.response).length));
   return n;
 }
 
@@ -124,8 +135,16 @@ function writeDataset(
     config: CONFIG,
     files: {
       train: { path: 'train.jsonl', rows: train.length, sha256: write(path.join(dir, 'train.jsonl'), toJsonl(train)) },
-      queries: { path: 'queries.jsonl', rows: queries.length, sha256: write(path.join(dir, 'queries.jsonl'), toJsonl(queries)) },
-      tokenizer: { path: path.relative(dir, tokenizerFile), vocab_size: tokenizer.vocabSize, sha256: write(tokenizerFile, tokenizerText) },
+      queries: {
+        path: 'queries.jsonl',
+        rows: queries.length,
+        sha256: write(path.join(dir, 'queries.jsonl'), toJsonl(queries)),
+      },
+      tokenizer: {
+        path: path.relative(dir, tokenizerFile),
+        vocab_size: tokenizer.vocabSize,
+        sha256: write(tokenizerFile, tokenizerText),
+      },
     },
     special_tokens: { pad: tokenizer.padId, bos: tokenizer.bosId, eos: tokenizer.eosId },
     difficulty: { train: distribution(train), queries: distribution(queries) },
@@ -137,7 +156,8 @@ function writeDataset(
 function copyLicences(dir: string): void {
   mkdirSync(dir, { recursive: true });
   // Copied by content, not with copyFile, so the files do not inherit shared/'s read-only mode.
-  const copy = (from: string, to: string): void => writeFileSync(path.join(dir, to), readFileSync(path.join(sharedData, from)));
+  const copy = (from: string, to: string): void =>
+    writeFileSync(path.join(dir, to), readFileSync(path.join(sharedData, from)));
   copy('gsm8k/LICENSE', 'LICENSE-GSM8K');
   copy('mbpp/LICENSE.md', 'LICENSE-MBPP.md');
   copy('README.md', 'SOURCES.md');
@@ -149,8 +169,12 @@ function main(): void {
   const outArg = args.indexOf('--out');
   const fullDir = path.resolve(repoRoot, outArg >= 0 ? args[outArg + 1]! : 'tmp/data-full');
 
-  const gsmTrain = readJsonlFile<Gsm8kRecord>(path.join(sharedData, 'gsm8k/train.jsonl')).map((r, i) => gsm8kRow(r, 'train', i));
-  const gsmTest = readJsonlFile<Gsm8kRecord>(path.join(sharedData, 'gsm8k/test.jsonl')).map((r, i) => gsm8kRow(r, 'test', i));
+  const gsmTrain = readJsonlFile<Gsm8kRecord>(path.join(sharedData, 'gsm8k/train.jsonl')).map((r, i) =>
+    gsm8kRow(r, 'train', i),
+  );
+  const gsmTest = readJsonlFile<Gsm8kRecord>(path.join(sharedData, 'gsm8k/test.jsonl')).map((r, i) =>
+    gsm8kRow(r, 'test', i),
+  );
   const mbpp = readJsonlFile<MbppRecord>(path.join(sharedData, 'mbpp/mbpp.jsonl'));
   const mbppTrain = mbpp.filter((r) => mbppSplit(r.task_id) !== 'test').map(mbppRow);
   const mbppTest = mbpp.filter((r) => mbppSplit(r.task_id) === 'test').map(mbppRow);
@@ -159,7 +183,10 @@ function main(): void {
 
   // The vocabulary is learned from every training text (never from the held-out queries).
   const started = performance.now();
-  const tokenizerJson = trainByteLevelBpe(allTrain.flatMap((r) => [r.prompt, r.response]), { vocabSize: CONFIG.vocabSize });
+  const tokenizerJson = trainByteLevelBpe(
+    allTrain.flatMap((r) => [r.prompt, r.response]),
+    { vocabSize: CONFIG.vocabSize },
+  );
   const tokenizer = TextTokenizer.fromJson(tokenizerJson);
   console.log(`tokenizer: ${tokenizer.vocabSize} tokens in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
@@ -175,7 +202,8 @@ function main(): void {
   const provenance = {
     sources: 'SOURCES.md (copied from ../shared/data/README.md)',
     licences: { gsm8k: 'MIT, LICENSE-GSM8K', mbpp: 'CC BY 4.0, LICENSE-MBPP.md' },
-    held_out: 'queries are GSM8K test and MBPP test (task ids 11-510); training uses GSM8K train and MBPP 1-10, 511-974',
+    held_out:
+      'queries are GSM8K test and MBPP test (task ids 11-510); training uses GSM8K train and MBPP 1-10, 511-974',
     dropped_for_length: {
       train: allTrain.filter((r) => !fits(r)).length,
       queries: allQueries.filter((r) => !fits(r)).length,
@@ -183,23 +211,47 @@ function main(): void {
   };
   const dataDir = path.join(publicDir, 'data');
   copyLicences(dataDir);
-  writeDataset(dataDir, path.join(publicDir, 'tokenizer/tokenizer.json'), tokenizerJson, demoTrain, demoQueries, provenance);
-  write(path.join(publicDir, 'tokenizer/tokenizer_config.json'), JSON.stringify(tokenizerConfig(CONFIG.maxTokens), null, 2) + '\n');
+  writeDataset(
+    dataDir,
+    path.join(publicDir, 'tokenizer/tokenizer.json'),
+    tokenizerJson,
+    demoTrain,
+    demoQueries,
+    provenance,
+  );
+  write(
+    path.join(publicDir, 'tokenizer/tokenizer_config.json'),
+    JSON.stringify(tokenizerConfig(CONFIG.maxTokens), null, 2) + '\n',
+  );
 
   // Micro: the shortest examples of each domain, with a tiny tokenizer of their own, for tests in seconds.
   const shortest = (rows: DemoRow[], n: number): DemoRow[] =>
     [...rows].sort((a, b) => tokenCount(tokenizer, a) - tokenCount(tokenizer, b) || (a.id < b.id ? -1 : 1)).slice(0, n);
   const byDomain = (rows: DemoRow[], d: 'math' | 'code'): DemoRow[] => rows.filter((r) => r.domain === d);
-  const microTrain = (['math', 'code'] as const).flatMap((d) => shortest(byDomain(demoTrain, d), CONFIG.micro.trainPerDomain));
-  const microQueries = (['math', 'code'] as const).flatMap((d) => shortest(byDomain(demoQueries, d), CONFIG.micro.queriesPerDomain));
-  const microTokenizer = trainByteLevelBpe(microTrain.flatMap((r) => [r.prompt, r.response]), { vocabSize: CONFIG.microVocabSize });
+  const microTrain = (['math', 'code'] as const).flatMap((d) =>
+    shortest(byDomain(demoTrain, d), CONFIG.micro.trainPerDomain),
+  );
+  const microQueries = (['math', 'code'] as const).flatMap((d) =>
+    shortest(byDomain(demoQueries, d), CONFIG.micro.queriesPerDomain),
+  );
+  const microTokenizer = trainByteLevelBpe(
+    microTrain.flatMap((r) => [r.prompt, r.response]),
+    { vocabSize: CONFIG.microVocabSize },
+  );
   const microDir = path.join(dataDir, 'micro');
   writeDataset(microDir, path.join(microDir, 'tokenizer.json'), microTokenizer, microTrain, microQueries, provenance);
 
-  const table = markdownTable({ 'all train': allTrain, 'all queries': allQueries, 'demo train': demoTrain, 'demo queries': demoQueries });
+  const table = markdownTable({
+    'all train': allTrain,
+    'all queries': allQueries,
+    'demo train': demoTrain,
+    'demo queries': demoQueries,
+  });
   replaceBlock(path.join(repoRoot, 'docs/data.md'), 'distribution', table);
   console.log(table);
-  console.log(`demo: ${demoTrain.length} train, ${demoQueries.length} queries; micro: ${microTrain.length} train, ${microQueries.length} queries`);
+  console.log(
+    `demo: ${demoTrain.length} train, ${demoQueries.length} queries; micro: ${microTrain.length} train, ${microQueries.length} queries`,
+  );
 
   if (full) {
     copyLicences(fullDir);

@@ -12,7 +12,10 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const sharedData = path.resolve(repoRoot, '../shared/data');
 const out = path.join(repoRoot, 'tests/fixtures/raw-data');
 
-const lines = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.trim().length > 0);
+const lines = (file: string): string[] =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().length > 0);
 const demoTrain = lines(path.join(repoRoot, 'public/data/train.jsonl')).map((l) => JSON.parse(l) as { id: string });
 const checked = [...demoTrain.slice(0, 50), ...demoTrain.slice(-50)].map((r) => r.id);
 
@@ -30,11 +33,17 @@ mkdirSync(out, { recursive: true });
 // Each GSM8K record keeps its 0-based line number in train.jsonl, which is what the demo id encodes.
 writeFileSync(
   path.join(out, 'gsm8k-train-sample.jsonl'),
-  [...gsmLines].sort((a, b) => a - b).map((n) => `{"line":${n},"record":${gsm[n]}}\n`).join(''),
+  [...gsmLines]
+    .sort((a, b) => a - b)
+    .map((n) => `{"line":${n},"record":${gsm[n]}}\n`)
+    .join(''),
 );
 writeFileSync(
   path.join(out, 'mbpp-sample.jsonl'),
-  [...mbppTasks].sort((a, b) => a - b).map((task) => `${mbpp[task - 1]}\n`).join(''),
+  [...mbppTasks]
+    .sort((a, b) => a - b)
+    .map((task) => `${mbpp[task - 1]}\n`)
+    .join(''),
 );
 copyFileSync(path.join(sharedData, 'gsm8k/LICENSE'), path.join(out, 'LICENSE-GSM8K'));
 copyFileSync(path.join(sharedData, 'mbpp/LICENSE.md'), path.join(out, 'LICENSE-MBPP.md'));

@@ -12,13 +12,16 @@ let hasVulkan;
 try {
   hasVulkan = execSync('ldconfig -p', { encoding: 'utf8' }).includes('libvulkan.so.1');
 } catch {
-  hasVulkan = existsSync('/usr/lib/x86_64-linux-gnu/libvulkan.so.1') || existsSync('/usr/lib/aarch64-linux-gnu/libvulkan.so.1');
+  hasVulkan =
+    existsSync('/usr/lib/x86_64-linux-gnu/libvulkan.so.1') || existsSync('/usr/lib/aarch64-linux-gnu/libvulkan.so.1');
 }
 if (!hasVulkan) missing.push('libvulkan1');
 
 if (missing.length === 0) process.exit(0);
 if (process.getuid?.() !== 0) {
-  console.error(`Missing system packages: ${missing.join(' ')}. Install them with: sudo apt-get install -y ${missing.join(' ')}`);
+  console.error(
+    `Missing system packages: ${missing.join(' ')}. Install them with: sudo apt-get install -y ${missing.join(' ')}`,
+  );
   process.exit(1);
 }
 console.log(`Installing system packages the tests need: ${missing.join(' ')}`);

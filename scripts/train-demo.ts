@@ -52,8 +52,13 @@ const training: TrainingConfig = {
 };
 const sequences = data.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
 const forward = buildGptForward(model, initGptWeights(model, seed));
-const parameterCount = [...forward.graph.initializers.values()].reduce((n, t) => n + (t.dims.length ? t.data.length : 0), 0);
-console.log(`demo model: ${parameterCount} parameters, ${sequences.length} training sequences, ${training.steps} steps of ${training.batchSize}`);
+const parameterCount = [...forward.graph.initializers.values()].reduce(
+  (n, t) => n + (t.dims.length ? t.data.length : 0),
+  0,
+);
+console.log(
+  `demo model: ${parameterCount} parameters, ${sequences.length} training sequences, ${training.steps} steps of ${training.batchSize}`,
+);
 
 const evalQueries = data.queries.slice(0, Number(values['eval-queries']));
 const initialLoss = await heldOutLoss(forward, evalQueries);
@@ -62,7 +67,9 @@ const result = await trainCausalLm(forward, sequences, training, {
   onStep: (s) => {
     history.push(s);
     if (s.step % 25 === 0 || s.step === s.steps - 1) {
-      console.log(`step ${s.step + 1}/${s.steps} loss ${s.loss.toFixed(4)} lr ${s.learningRate.toExponential(2)} |g| ${s.gradientNorm.toFixed(3)} ${(s.elapsedMs / 1000).toFixed(0)} s`);
+      console.log(
+        `step ${s.step + 1}/${s.steps} loss ${s.loss.toFixed(4)} lr ${s.learningRate.toExponential(2)} |g| ${s.gradientNorm.toFixed(3)} ${(s.elapsedMs / 1000).toFixed(0)} s`,
+      );
     }
   },
 });
@@ -72,7 +79,10 @@ const wallSeconds = (Date.now() - started) / 1000;
 
 const outDir = path.resolve(values.out!);
 await mkdir(outDir, { recursive: true });
-const bytes = serializeModel({ ...result.model, metadata: { ...result.model.metadata, 'iwb.model': 'demo-gpt', 'iwb.seed': String(seed) } });
+const bytes = serializeModel({
+  ...result.model,
+  metadata: { ...result.model.metadata, 'iwb.model': 'demo-gpt', 'iwb.seed': String(seed) },
+});
 await writeFile(path.join(outDir, 'model.onnx'), bytes);
 const report = {
   model,
@@ -82,11 +92,18 @@ const report = {
   heldOut: { initial: initialLoss, final: finalLoss, unigram: baseline },
   wallSeconds,
   machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}, Node ${process.version}`,
-  curve: history.map((s) => ({ step: s.step, loss: round(s.loss), learningRate: s.learningRate, gradientNorm: round(s.gradientNorm) })),
+  curve: history.map((s) => ({
+    step: s.step,
+    loss: round(s.loss),
+    learningRate: s.learningRate,
+    gradientNorm: round(s.gradientNorm),
+  })),
 };
 await writeFile(path.join(outDir, 'training.json'), JSON.stringify(report, null, 1) + '\n');
 console.log(JSON.stringify({ heldOut: report.heldOut, wallSeconds }, null, 1));
-console.log(`wrote ${path.join(outDir, 'model.onnx')} (${bytes.length} bytes) and training.json in ${wallSeconds.toFixed(0)} s`);
+console.log(
+  `wrote ${path.join(outDir, 'model.onnx')} (${bytes.length} bytes) and training.json in ${wallSeconds.toFixed(0)} s`,
+);
 
 function countTokens(examples: readonly Example[]): number {
   return examples.reduce((n, e) => n + e.inputIds.length, 0);

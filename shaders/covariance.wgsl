@@ -43,12 +43,15 @@ fn quad_of(first: u32) -> Quad {
   let columns = vec4<u32>(first, first + 1u, first + 2u, first + 3u);
   let last = max(params.d, 1u) - 1u;
   let keep = select(vec4<f32>(0.0), vec4<f32>(1.0), columns < vec4<u32>(params.d));
-  let ones = select(vec4<f32>(0.0), vec4<f32>(1.0), (columns == vec4<u32>(params.d)) & vec4<bool>(params.d_prime > params.d));
+  let is_ones_column = (columns == vec4<u32>(params.d)) & vec4<bool>(params.d_prime > params.d);
+  let ones = select(vec4<f32>(0.0), vec4<f32>(1.0), is_ones_column);
   return Quad(min(columns, vec4<u32>(last)), keep, ones);
 }
 
 fn load(q: Quad, row_start: u32) -> vec4<f32> {
-  let v = vec4<f32>(x[row_start + q.columns.x], x[row_start + q.columns.y], x[row_start + q.columns.z], x[row_start + q.columns.w]);
+  let v = vec4<f32>(
+    x[row_start + q.columns.x], x[row_start + q.columns.y], x[row_start + q.columns.z], x[row_start + q.columns.w]
+  );
   return fma(v, q.keep, q.ones);
 }
 

@@ -1,5 +1,6 @@
 // The Jacobi eigensolver's setup, convergence statistics and output (the rotations are in jacobi.wgsl).
-//   symmetrize_pad:   working[n, n] = (A + Aᵀ)/2 of the d×d source_matrix, zero in the padding row/column (n = d or d + 1);
+//   symmetrize_pad:   working[n, n] = (A + Aᵀ)/2 of the d×d source_matrix, zero in the padding row/column (n = d or d +
+// 1);
 //   row_statistics:   per row of working, (Σ off-diagonal², Σ all², max |a|);
 //   total_statistics: sums the rows into stats[offset .. offset + 4];
 //   scale:            working = working / max |a| (stats[2]), so float32 neither overflows nor underflows;
@@ -119,7 +120,9 @@ fn normalized_vectors(@builtin(global_invocation_id) id: vec3<u32>) {
   let d = params.d;
   if (i >= d) { return; }
   var norm_squared = 0.0;
-  for (var row = 0u; row < d; row = row + 1u) { norm_squared = norm_squared + rotated_basis[row * n + i] * rotated_basis[row * n + i]; }
+  for (var row = 0u; row < d; row = row + 1u) {
+    norm_squared = norm_squared + rotated_basis[row * n + i] * rotated_basis[row * n + i];
+  }
   let inverse_norm = 1.0 / sqrt(norm_squared);
   for (var row = 0u; row < d; row = row + 1u) { unit_columns[row * d + i] = rotated_basis[row * n + i] * inverse_norm; }
 }

@@ -29,14 +29,20 @@ export interface ChosenBackend {
 export async function chooseBackend(choice: BackendChoice, gpu: GPU | undefined): Promise<ChosenBackend> {
   const cpu = (reason: string): ChosenBackend => {
     const backend = cpuBackend();
-    return { backend, webgpu: null, report: { kind: 'cpu', description: backend.description, reason }, dispose: () => {} };
+    return {
+      backend,
+      webgpu: null,
+      report: { kind: 'cpu', description: backend.description, reason },
+      dispose: () => {},
+    };
   };
   if (choice === 'cpu') return cpu('CPU backend requested');
   let acquired;
   try {
     acquired = await acquireGpu(gpu);
   } catch (error) {
-    if (choice === 'webgpu') throw new Error(`WebGPU was requested but is unavailable: ${(error as Error).message}`, { cause: error });
+    if (choice === 'webgpu')
+      throw new Error(`WebGPU was requested but is unavailable: ${(error as Error).message}`, { cause: error });
     return cpu(`no usable WebGPU adapter (${(error as Error).message})`);
   }
   if (acquired.report.software && choice === 'auto') {

@@ -14,7 +14,11 @@ const SHAPES: Readonly<Record<DemoVariant, Pick<GptConfig, 'dModel' | 'nLayer' |
 
 export const SEEDED_DEMO_SEED = 0;
 
-export function seededDemoModel(variant: DemoVariant, vocabSize: number, maxPositions: number): { model: Model; description: string } {
+export function seededDemoModel(
+  variant: DemoVariant,
+  vocabSize: number,
+  maxPositions: number,
+): { model: Model; description: string } {
   const config: GptConfig = { ...SHAPES[variant], vocabSize, maxPositions, layerNormEpsilon: 1e-5, gelu: 'tanh' };
   const model = buildGptForward(config, initGptWeights(config, SEEDED_DEMO_SEED, 'float32'));
   const description =

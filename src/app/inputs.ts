@@ -12,7 +12,12 @@ import type { RunLimits } from './config';
 import { seededDemoModel } from './demo-model';
 import { InputError } from './input-error';
 import {
-  checkIdsInput, checkSequences, contextLength, precheckRowLength, type LocatedExample, type SequenceOptions,
+  checkIdsInput,
+  checkSequences,
+  contextLength,
+  precheckRowLength,
+  type LocatedExample,
+  type SequenceOptions,
 } from './input-checks';
 
 export interface RunInputs {
@@ -120,11 +125,12 @@ async function* chunks(text: string): AsyncGenerator<string> {
  * How much of the demo a run uses by default: it must finish in a few minutes on the CPU backend of a 2-core
  * machine. Stratified by domain (training) and benchmark (queries), drawn with the data's own seeded subsampler.
  */
-export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, { readonly train: number; readonly queries: number }>> = {
-  // Measured on the trained demo model, 2-core machine, no load: 64 × 8 took 5 min 52 s, dominated by self-influence.
-  demo: { train: 32, queries: 4 },
-  micro: { train: 16, queries: 4 },
-};
+export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, { readonly train: number; readonly queries: number }>> =
+  {
+    // Measured on the trained demo model, 2-core machine, no load: 64 × 8 took 5 min 52 s, dominated by self-influence.
+    demo: { train: 32, queries: 4 },
+    micro: { train: 16, queries: 4 },
+  };
 
 export interface DemoFiles {
   readonly data: DataSource;
@@ -138,9 +144,17 @@ export interface DemoFiles {
 /** Where the trained demo model lives under public/ (scripts/train-demo.ts writes it; the micro demo has none). */
 export const DEMO_MODEL_PATH = 'models/demo/model.onnx';
 
-export async function loadDemoInputs(files: DemoFiles, variant: DemoVariant, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
+export async function loadDemoInputs(
+  files: DemoFiles,
+  variant: DemoVariant,
+  limits: Limits,
+  signal?: AbortSignal,
+): Promise<RunInputs> {
   const demo = await loadDemoDataset(files.data, variant, { signal });
-  const want = { train: limits.train ?? DEMO_DEFAULT_LIMITS[variant].train, queries: limits.queries ?? DEMO_DEFAULT_LIMITS[variant].queries };
+  const want = {
+    train: limits.train ?? DEMO_DEFAULT_LIMITS[variant].train,
+    queries: limits.queries ?? DEMO_DEFAULT_LIMITS[variant].queries,
+  };
   const train = stratified(demo.train, (e) => e.domain ?? '', want.train);
   const queries = stratified(demo.queries, (e) => e.domain ?? '', want.queries);
   const maxLength = Math.max(...[...train, ...queries].map((e) => e.inputIds.length));
@@ -159,7 +173,8 @@ export async function loadDemoInputs(files: DemoFiles, variant: DemoVariant, lim
     tokenizer: demo.tokenizer,
     train,
     queries,
-    subsample: (left.length ? `Demo subsample: ${left.join(' and ')}, stratified by domain (seeded).` : '') + modelNote || null,
+    subsample:
+      (left.length ? `Demo subsample: ${left.join(' and ')}, stratified by domain (seeded).` : '') + modelNote || null,
   };
 }
 

@@ -7,7 +7,11 @@
 import type { Example } from '../data/dataset';
 import { runAttribution } from '../influence/pipeline';
 import type {
-  AttributionResult, CheckpointStore, ExampleMeta, GradientSource, ProgressEvent as EngineProgress,
+  AttributionResult,
+  CheckpointStore,
+  ExampleMeta,
+  GradientSource,
+  ProgressEvent as EngineProgress,
 } from '../influence/types';
 import { OnnxGradientSource, type OutputToTensor } from '../influence/onnx-source';
 import type { WebGpuBackend } from '../linalg/webgpu/backend';
@@ -105,10 +109,23 @@ export async function runJob(
   const ortBackend = options.ortOnGpu && chosen.webgpu ? 'webgpu' : 'wasm';
   const device = chosen.webgpu?.runtime.device;
   const gpuOutputs = graph.layers.flatMap((l) => [l.activationOutput, l.gradientOutput]);
-  const session = await ModelSession.create(graph.model, ortBackend === 'webgpu' ? { backend: 'webgpu', device, gpuOutputs } : {});
+  const session = await ModelSession.create(
+    graph.model,
+    ortBackend === 'webgpu' ? { backend: 'webgpu', device, gpuOutputs } : {},
+  );
   try {
-    const rows = { kind: 'sequences', train: inputs.train, query: inputs.queries, padId: inputs.tokenizer?.padId ?? 0 } as const;
-    const onnxSource = new OnnxGradientSource(graph, session, rows, ortBackend === 'webgpu' ? wrapGpuOutputs(chosen.webgpu!) : undefined);
+    const rows = {
+      kind: 'sequences',
+      train: inputs.train,
+      query: inputs.queries,
+      padId: inputs.tokenizer?.padId ?? 0,
+    } as const;
+    const onnxSource = new OnnxGradientSource(
+      graph,
+      session,
+      rows,
+      ortBackend === 'webgpu' ? wrapGpuOutputs(chosen.webgpu!) : undefined,
+    );
     const source = options.yieldBetweenBatches ? yieldingSource(onnxSource, options.signal) : onnxSource;
     // onnxruntime compiles and allocates on its first run: do that outside the timed stages.
     (await source.gradients({ role: 'train', indices: [0], labels: 'given', seed: 0 }, chosen.backend)).release();
@@ -127,7 +144,11 @@ export async function runJob(
         querySet: { role: 'query', examples: inputs.queries.map((e) => exampleMeta(e, 'query')) },
         ...(options.factors ? { factors: options.factors(graph.layers.map((l) => l.nodeName)) } : {}),
       },
-      { onProgress, ...(options.signal ? { signal: options.signal } : {}), ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) },
+      {
+        onProgress,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+      },
     );
     if (pool) peakGpuBytes = Math.max(peakGpuBytes, pool.bytesAllocated);
     return {
@@ -135,7 +156,11 @@ export async function runJob(
       config,
       backend: chosen.report,
       // Training rows keep their tokens, categories and segments: the workspace's heatmaps and token analyses.
-      trainTexts: withTokenDetail(inputs.train.map((e) => exampleText(e, inputs)), inputs.train, inputs.tokenizer),
+      trainTexts: withTokenDetail(
+        inputs.train.map((e) => exampleText(e, inputs)),
+        inputs.train,
+        inputs.tokenizer,
+      ),
       queryTexts: inputs.queries.map((e) => exampleText(e, inputs)),
       timings: describeTimings(result, inputs),
       peakGpuBytes: pool ? peakGpuBytes : null,
@@ -162,7 +187,9 @@ function yieldingSource(source: GradientSource, signal: AbortSignal | undefined)
 /** On the WebGPU EP, a and g arrive as GPUBuffers: the backend binds them in place. */
 function wrapGpuOutputs(webgpu: WebGpuBackend): OutputToTensor {
   return (output, shape, backend) =>
-    output.location === 'gpu-buffer' ? webgpu.wrapBuffer(output.gpuBuffer as GPUBuffer, shape) : backend.upload(output.data as ArrayLike<number>, shape);
+    output.location === 'gpu-buffer'
+      ? webgpu.wrapBuffer(output.gpuBuffer as GPUBuffer, shape)
+      : backend.upload(output.data as ArrayLike<number>, shape);
 }
 
 function batchBytes(graph: GradientGraph, inputs: RunInputs, batchSize: number): number {
@@ -176,7 +203,10 @@ function checkVocabulary(inputs: RunInputs): void {
   const embedding = findEmbeddings(inputs.model.graph).token;
   const vocab = embedding?.rows;
   if (vocab === undefined) return;
-  for (const [role, examples] of [['training', inputs.train], ['query', inputs.queries]] as const) {
+  for (const [role, examples] of [
+    ['training', inputs.train],
+    ['query', inputs.queries],
+  ] as const) {
     for (const example of examples) {
       const bad = example.inputIds.findIndex((id) => id >= vocab);
       if (bad >= 0) {
@@ -195,10 +225,18 @@ function exampleMeta(example: Example, role: 'train' | 'query'): ExampleMeta {
 }
 
 function exampleText(example: Example, inputs: RunInputs): ExampleText {
-  if (example.prompt !== undefined && example.response !== undefined) return { prompt: example.prompt, response: example.response };
+  if (example.prompt !== undefined && example.response !== undefined)
+    return { prompt: example.prompt, response: example.response };
   const ids = Array.from(example.inputIds);
-  if (!inputs.tokenizer) return { prompt: `(pre-tokenized: ${example.promptLen} prompt tokens)`, response: `(${ids.length - example.promptLen} response tokens)` };
-  return { prompt: inputs.tokenizer.decode(ids.slice(0, example.promptLen)), response: inputs.tokenizer.decode(ids.slice(example.promptLen)) };
+  if (!inputs.tokenizer)
+    return {
+      prompt: `(pre-tokenized: ${example.promptLen} prompt tokens)`,
+      response: `(${ids.length - example.promptLen} response tokens)`,
+    };
+  return {
+    prompt: inputs.tokenizer.decode(ids.slice(0, example.promptLen)),
+    response: inputs.tokenizer.decode(ids.slice(example.promptLen)),
+  };
 }
 
 function toProtocolProgress(event: EngineProgress): ProgressEvent {
@@ -212,7 +250,10 @@ function toProtocolProgress(event: EngineProgress): ProgressEvent {
   };
 }
 
-/** The engine times stages in sequences; the factor passes are reported in tokens and scoring in pairs, as the benchmark needs. */
+/**
+ * The engine times stages in sequences; the factor passes are reported in tokens and scoring in pairs, as the benchmark
+ * needs.
+ */
 function describeTimings(result: AttributionResult, inputs: RunInputs): StageTiming[] {
   const trainTokens = inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0);
   const pairs = inputs.train.length * inputs.queries.length;

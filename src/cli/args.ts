@@ -3,7 +3,14 @@
  * flag and what was wrong with it; main.ts prints that line and exits non-zero.
  */
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS, STRATEGY_NAMES, type RunConfig } from '../app/config';
+import {
+  BACKEND_CHOICES,
+  DEFAULT_RUN_CONFIG,
+  FISHER_MODES,
+  MEASUREMENTS,
+  STRATEGY_NAMES,
+  type RunConfig,
+} from '../app/config';
 import { runConfig } from '../app/config-check';
 
 export interface AttributeArgs {
@@ -93,7 +100,8 @@ const OPTIONS = {
 export function parseCommand(argv: readonly string[]): Command {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') return { name: 'help' };
-  if (command !== 'attribute') throw new CliUsageError(`unknown command "${command}" (the only command is "attribute"; see iwb --help)`);
+  if (command !== 'attribute')
+    throw new CliUsageError(`unknown command "${command}" (the only command is "attribute"; see iwb --help)`);
   let values: ReturnType<typeof parseAttributeFlags>;
   try {
     values = parseAttributeFlags(rest);
@@ -120,11 +128,15 @@ function parseAttributeFlags(args: string[]) {
 
 function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): AttributeArgs {
   const inputs = { model: values.model, tokenizer: values.tokenizer, train: values.train, queries: values.queries };
-  const given = Object.entries(inputs).filter(([, v]) => v !== undefined).map(([k]) => k);
+  const given = Object.entries(inputs)
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => k);
   if (given.length > 0) {
     const required = ['model', 'train', 'queries'].filter((k) => !given.includes(k));
     if (required.length > 0) {
-      throw new CliUsageError(`--${given[0]} needs ${required.map((k) => `--${k}`).join(' and ')} too (or give none of them for the demo)`);
+      throw new CliUsageError(
+        `--${given[0]} needs ${required.map((k) => `--${k}`).join(' and ')} too (or give none of them for the demo)`,
+      );
     }
   }
   const batchSize = positiveInteger('--batch-size', values['batch-size']);
@@ -142,7 +154,10 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
       train: positiveInteger('--limit-train', values['limit-train']) ?? null,
       queries: positiveInteger('--limit-queries', values['limit-queries']) ?? null,
     },
-    batchSizes: { ...(batchSize !== undefined && { fit: batchSize, train: batchSize }), ...(queryBatch !== undefined && { query: queryBatch }) },
+    batchSizes: {
+      ...(batchSize !== undefined && { fit: batchSize, train: batchSize }),
+      ...(queryBatch !== undefined && { query: queryBatch }),
+    },
     queryRank: positiveInteger('--query-rank', values['query-rank']) ?? defaults.queryRank,
     ...(seed !== undefined && { seed }),
     refineEigen: values['refine-eigen'] ?? defaults.refineEigen,
@@ -182,14 +197,17 @@ function track(value: string | undefined): string | null {
   try {
     new RegExp(value);
   } catch (error) {
-    throw new CliUsageError(`--track "${value}" is not a valid regular expression: ${firstLine((error as Error).message)}`);
+    throw new CliUsageError(
+      `--track "${value}" is not a valid regular expression: ${firstLine((error as Error).message)}`,
+    );
   }
   return value;
 }
 
 function demo(value: string | undefined, filesGiven: boolean): 'demo' | 'micro' {
   if (value === undefined) return 'demo';
-  if (filesGiven) throw new CliUsageError('--demo runs a built-in demo: leave out --model/--tokenizer/--train/--queries');
+  if (filesGiven)
+    throw new CliUsageError('--demo runs a built-in demo: leave out --model/--tokenizer/--train/--queries');
   if (value === 'demo' || value === 'micro') return value;
   throw new CliUsageError(`--demo "${value}" is not one of demo, micro`);
 }
@@ -216,5 +234,8 @@ function firstLine(message: string): string {
 }
 
 function oneLine(message: string): string {
-  return message.trim().split(/\s*\n\s*/).join(' ');
+  return message
+    .trim()
+    .split(/\s*\n\s*/)
+    .join(' ');
 }

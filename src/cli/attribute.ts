@@ -42,7 +42,9 @@ export async function attribute(
       onProgress: progress.update,
       ortOnGpu: false,
       ...(signal ? { signal } : {}),
-      ...(imported ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) } : {}),
+      ...(imported
+        ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) }
+        : {}),
     });
     progress.finish();
     const summary = runSummary(inputs, outcome);
@@ -108,7 +110,10 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
   if (args.model === undefined) {
     const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
     const inputs = await loadDemoInputs(
-      { data: nodeSource(), trainedModel: args.demo === 'demo' && existsSync(trained) ? await readFile(trained) : null },
+      {
+        data: nodeSource(),
+        trainedModel: args.demo === 'demo' && existsSync(trained) ? await readFile(trained) : null,
+      },
       args.demo,
       limits,
       signal,
@@ -127,13 +132,18 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
   return { inputs, bytes: { train: train.bytes, queries: queries.bytes } };
 }
 
-/** Dawn in Node; without a usable `webgpu` package the run falls back to the CPU (or fails when WebGPU was asked for). */
+/**
+ * Dawn in Node; without a usable `webgpu` package the run falls back to the CPU (or fails when WebGPU was asked for).
+ */
 async function nodeGpuOrUndefined(required: boolean): Promise<GPU | undefined> {
   try {
     const { nodeGpu } = await import('../linalg/webgpu/node-gpu');
     return nodeGpu();
   } catch (error) {
-    if (required) throw new Error(`--backend webgpu: the webgpu (Dawn) package could not load: ${(error as Error).message}`, { cause: error });
+    if (required)
+      throw new Error(`--backend webgpu: the webgpu (Dawn) package could not load: ${(error as Error).message}`, {
+        cause: error,
+      });
     return undefined;
   }
 }

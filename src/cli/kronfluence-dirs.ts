@@ -54,7 +54,10 @@ export function kronfluenceFiles(result: AttributionResult): Map<string, Uint8Ar
   const files = exportKronfluenceFactors(result.factors, { moduleName: moduleNameOfLayer });
   const q = result.queries.length;
   const n = result.train.length;
-  const scores = exportKronfluenceScores({ tau: { shape: [q, n], data: result.tau }, selfTau: { shape: [n], data: result.selfTau } });
+  const scores = exportKronfluenceScores({
+    tau: { shape: [q, n], data: result.tau },
+    selfTau: { shape: [n], data: result.selfTau },
+  });
   for (const [path, bytes] of scores) files.set(path, bytes);
   return files;
 }

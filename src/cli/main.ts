@@ -37,5 +37,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
 
 function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.trim().split(/\s*\n\s*/).join(' ');
+  return message
+    .trim()
+    .split(/\s*\n\s*/)
+    .join(' ');
 }

@@ -26,7 +26,12 @@ export interface RunSummary {
     readonly helpful: readonly RankedId[];
     readonly harmful: readonly RankedId[];
   }[];
-  readonly benchmarks: readonly { readonly benchmark: string; readonly queries: number; readonly helpful: readonly RankedId[]; readonly harmful: readonly RankedId[] }[];
+  readonly benchmarks: readonly {
+    readonly benchmark: string;
+    readonly queries: number;
+    readonly helpful: readonly RankedId[];
+    readonly harmful: readonly RankedId[];
+  }[];
   readonly crossDomain: readonly CrossDomainCell[];
   readonly timings: JobOutcome['timings'];
   readonly peakGpuBytes: number | null;
@@ -67,8 +72,12 @@ export function runSummary(inputs: RunInputs, outcome: JobOutcome): RunSummary {
 export function formatReport(summary: RunSummary, shown = 3): string {
   const lines: string[] = [];
   lines.push(`model: ${summary.model}`);
-  lines.push(`backend: ${summary.backend.description} (${summary.backend.reason}); onnxruntime-web ${summary.onnxruntime}`);
-  lines.push(`${summary.counts.queries} queries x ${summary.counts.train} training examples, ${summary.counts.layers} tracked layers, strategy ${summary.strategy}`);
+  lines.push(
+    `backend: ${summary.backend.description} (${summary.backend.reason}); onnxruntime-web ${summary.onnxruntime}`,
+  );
+  lines.push(
+    `${summary.counts.queries} queries x ${summary.counts.train} training examples, ${summary.counts.layers} tracked layers, strategy ${summary.strategy}`,
+  );
   if (summary.subsample) lines.push(summary.subsample);
   lines.push('stages:');
   for (const t of summary.timings) {
@@ -81,7 +90,10 @@ export function formatReport(summary: RunSummary, shown = 3): string {
     for (let i = 0; i < shown; i++) {
       const h = b.helpful[i];
       const x = b.harmful[i];
-      lines.push(`  ${h ? `${formatScore(h.influence)} ${h.id}` : ''.padEnd(12)}`.padEnd(44) + (x ? `${formatScore(x.influence)} ${x.id}` : ''));
+      lines.push(
+        `  ${h ? `${formatScore(h.influence)} ${h.id}` : ''.padEnd(12)}`.padEnd(44) +
+          (x ? `${formatScore(x.influence)} ${x.id}` : ''),
+      );
     }
   }
   lines.push('cross-domain mean influence (benchmark <- training domain, difficulty: mean [training examples]):');

@@ -32,7 +32,13 @@ export function byteLevelBpeJson(merges: ReadonlyArray<readonly [string, string]
     truncation: null,
     padding: null,
     added_tokens: specials.map((content, id) => ({
-      id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
     })),
     normalizer: null,
     pre_tokenizer: {
@@ -45,8 +51,15 @@ export function byteLevelBpeJson(merges: ReadonlyArray<readonly [string, string]
     post_processor: null,
     decoder: byteLevel,
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_suffix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab,
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_suffix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
       merges: merges.map(([a, b]) => `${a} ${b}`),
     },
   };
@@ -59,7 +72,8 @@ export function byteLevelBpeJson(merges: ReadonlyArray<readonly [string, string]
 export function trainByteLevelBpe(texts: Iterable<string>, options: TrainOptions): object {
   const minFrequency = options.minFrequency ?? 2;
   const baseSize = 3 + 256;
-  if (options.vocabSize < baseSize) throw new Error(`vocabSize ${options.vocabSize} is below the ${baseSize} base tokens`);
+  if (options.vocabSize < baseSize)
+    throw new Error(`vocabSize ${options.vocabSize} is below the ${baseSize} base tokens`);
   const preTokenizer = new Tokenizer(byteLevelBpeJson([]), {}).pre_tokenizer!;
   const wordCounts = new Map<string, number>();
   for (const text of texts) {

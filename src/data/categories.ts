@@ -13,14 +13,61 @@ export const CATEGORY_ID: Readonly<Record<TokenCategory, number>> = Object.fromE
 
 /** Natural-language logical connectors (whole words or phrases, any case). */
 export const LOGICAL_CONNECTORS = [
-  'so', 'therefore', 'thus', 'hence', 'then', 'because', 'since', 'consequently', 'if', 'otherwise', 'but',
-  'however', 'finally', 'which means', 'this means', 'that means', 'as a result',
+  'so',
+  'therefore',
+  'thus',
+  'hence',
+  'then',
+  'because',
+  'since',
+  'consequently',
+  'if',
+  'otherwise',
+  'but',
+  'however',
+  'finally',
+  'which means',
+  'this means',
+  'that means',
+  'as a result',
 ] as const;
 
 const PYTHON_KEYWORDS = [
-  'False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue', 'def', 'del',
-  'elif', 'else', 'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal',
-  'not', 'or', 'pass', 'raise', 'return', 'try', 'while', 'with', 'yield',
+  'False',
+  'None',
+  'True',
+  'and',
+  'as',
+  'assert',
+  'async',
+  'await',
+  'break',
+  'class',
+  'continue',
+  'def',
+  'del',
+  'elif',
+  'else',
+  'except',
+  'finally',
+  'for',
+  'from',
+  'global',
+  'if',
+  'import',
+  'in',
+  'is',
+  'lambda',
+  'nonlocal',
+  'not',
+  'or',
+  'pass',
+  'raise',
+  'return',
+  'try',
+  'while',
+  'with',
+  'yield',
 ];
 
 export type CategoryMode = 'text' | 'code';
@@ -31,7 +78,10 @@ export function categoryModeForDomain(domain: string | undefined): CategoryMode 
 }
 
 const connectorPattern = new RegExp(
-  `\\b(?:${[...LOGICAL_CONNECTORS].sort((a, b) => b.length - a.length).map((c) => c.replace(/ /g, '\\s+')).join('|')})\\b`,
+  `\\b(?:${[...LOGICAL_CONNECTORS]
+    .sort((a, b) => b.length - a.length)
+    .map((c) => c.replace(/ /g, '\\s+'))
+    .join('|')})\\b`,
   'giu',
 );
 const NUMBER = /\d+(?:[.,]\d+)*%?/gu;

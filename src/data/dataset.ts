@@ -147,7 +147,9 @@ export async function loadExamples(
 export type DemoVariant = 'demo' | 'micro';
 
 /** Paths of the demo files relative to public/ (the site root). */
-export const DEMO_PATHS: Readonly<Record<DemoVariant, { train: string; queries: string; tokenizer: string; manifest: string }>> = {
+export const DEMO_PATHS: Readonly<
+  Record<DemoVariant, { train: string; queries: string; tokenizer: string; manifest: string }>
+> = {
   demo: {
     train: 'data/train.jsonl',
     queries: 'data/queries.jsonl',

@@ -73,7 +73,9 @@ export function normalizeCode(code: string): string {
     .replace(/^\n+|\n+$/g, '');
 }
 
-/** MBPP: the prompt is the task text with its first test, "Task: …\nTest: assert …\nCode:\n"; the response is the code. */
+/**
+ * MBPP: the prompt is the task text with its first test, "Task: …\nTest: assert …\nCode:\n"; the response is the code.
+ */
 export function mbppRow(record: MbppRecord): DemoRow {
   const code = normalizeCode(record.code);
   const score = codeScore(codeShape(code));

@@ -100,7 +100,8 @@ export async function* parseJsonl(source: ByteChunks, options: ParseOptions): As
     }
     const row = validateRow(value, { file, line, vocabSize: options.vocabSize }, `${file}:${line}`);
     const seen = firstLineOfId.get(row.id);
-    if (seen !== undefined) throw new DataFormatError(file, line, `duplicate id "${row.id}" (first used on line ${seen})`);
+    if (seen !== undefined)
+      throw new DataFormatError(file, line, `duplicate id "${row.id}" (first used on line ${seen})`);
     firstLineOfId.set(row.id, line);
     rows++;
     options.onRow?.(rows);

@@ -70,7 +70,15 @@ export class DataFormatError extends Error {
 }
 
 const NAMED_FIELDS = new Set([
-  'id', 'prompt', 'response', 'messages', 'input_ids', 'prompt_len', 'domain', 'difficulty', 'segments',
+  'id',
+  'prompt',
+  'response',
+  'messages',
+  'input_ids',
+  'prompt_len',
+  'domain',
+  'difficulty',
+  'segments',
 ]);
 
 export interface RowContext {
@@ -105,7 +113,9 @@ export function validateRow(value: unknown, ctx: RowContext, generatedId: string
   const hasText = 'prompt' in obj || 'response' in obj;
   const hasChat = 'messages' in obj;
   const hasTokens = 'input_ids' in obj || 'prompt_len' in obj;
-  const shapes = [hasText && 'prompt/response', hasChat && 'messages', hasTokens && 'input_ids/prompt_len'].filter(Boolean);
+  const shapes = [hasText && 'prompt/response', hasChat && 'messages', hasTokens && 'input_ids/prompt_len'].filter(
+    Boolean,
+  );
   if (shapes.length === 0) fail('row has none of "prompt"/"response", "messages" or "input_ids"/"prompt_len"');
   if (shapes.length > 1) fail(`row mixes ${shapes.join(' and ')}; use one shape per row`);
 
@@ -117,7 +127,9 @@ export function validateRow(value: unknown, ctx: RowContext, generatedId: string
     }
     const pl = promptLen as number;
     if (pl >= inputIds.length) {
-      fail(`field "prompt_len" (${pl}) must be less than the length of "input_ids" (${inputIds.length}): no response tokens`);
+      fail(
+        `field "prompt_len" (${pl}) must be less than the length of "input_ids" (${inputIds.length}): no response tokens`,
+      );
     }
     if (pl === 0 && inputIds.length < 2) {
       fail(
@@ -165,7 +177,8 @@ function describe(v: unknown): string {
 function optionalId(v: unknown, fail: Fail): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'number' && Number.isInteger(v)) return String(v);
-  if (typeof v !== 'string' || v.length === 0) fail(`field "id" must be a non-empty string or an integer, got ${describe(v)}`);
+  if (typeof v !== 'string' || v.length === 0)
+    fail(`field "id" must be a non-empty string or an integer, got ${describe(v)}`);
   return v as string;
 }
 
@@ -186,23 +199,28 @@ function requiredString(obj: Record<string, unknown>, field: string, fail: Fail)
 function chatMessages(v: unknown, fail: Fail): ChatMessage[] {
   if (!Array.isArray(v) || v.length === 0) fail(`field "messages" must be a non-empty array, got ${describe(v)}`);
   const messages = (v as unknown[]).map((m, i) => {
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) fail(`field "messages[${i}]" must be an object, got ${describe(m)}`);
+    if (typeof m !== 'object' || m === null || Array.isArray(m))
+      fail(`field "messages[${i}]" must be an object, got ${describe(m)}`);
     const rec = m as Record<string, unknown>;
     if (typeof rec.role !== 'string' || rec.role.length === 0) {
       fail(`field "messages[${i}].role" must be a non-empty string, got ${describe(rec.role)}`);
     }
-    if (typeof rec.content !== 'string') fail(`field "messages[${i}].content" must be a string, got ${describe(rec.content)}`);
+    if (typeof rec.content !== 'string')
+      fail(`field "messages[${i}].content" must be a string, got ${describe(rec.content)}`);
     return { role: rec.role as string, content: rec.content as string };
   });
   const last = messages.length - 1;
   if (messages[last]!.role !== 'assistant') {
-    fail(`field "messages[${last}].role" must be "assistant" (the last message is the response), got "${messages[last]!.role}"`);
+    fail(
+      `field "messages[${last}].role" must be "assistant" (the last message is the response), got "${messages[last]!.role}"`,
+    );
   }
   return messages;
 }
 
 function tokenIds(v: unknown, vocabSize: number | undefined, fail: Fail): number[] {
-  if (!Array.isArray(v) || v.length === 0) fail(`field "input_ids" must be a non-empty array of integers, got ${describe(v)}`);
+  if (!Array.isArray(v) || v.length === 0)
+    fail(`field "input_ids" must be a non-empty array of integers, got ${describe(v)}`);
   const ids = v as unknown[];
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
@@ -220,7 +238,8 @@ function optionalSpans(v: unknown, limit: number, unit: string, fail: Fail): Spa
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) fail(`field "segments" must be an array of {label, start, end}, got ${describe(v)}`);
   return (v as unknown[]).map((s, i) => {
-    if (typeof s !== 'object' || s === null || Array.isArray(s)) fail(`field "segments[${i}]" must be an object, got ${describe(s)}`);
+    if (typeof s !== 'object' || s === null || Array.isArray(s))
+      fail(`field "segments[${i}]" must be an object, got ${describe(s)}`);
     const rec = s as Record<string, unknown>;
     if (typeof rec.label !== 'string' || rec.label.length === 0) {
       fail(`field "segments[${i}].label" must be a non-empty string, got ${describe(rec.label)}`);

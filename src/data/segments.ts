@@ -157,7 +157,11 @@ export function charSpansToTokenSpans(
       }
     }
     if (first >= 0) {
-      tokenSpans.push({ label: span.label, start: firstResponsePosition + first, end: firstResponsePosition + last + 1 });
+      tokenSpans.push({
+        label: span.label,
+        start: firstResponsePosition + first,
+        end: firstResponsePosition + last + 1,
+      });
     }
   }
   return tokenSpans;

@@ -81,7 +81,8 @@ export class TextTokenizer {
     this.bosId = find('bos_token', BOS_NAMES);
     this.eosId = find('eos_token', EOS_NAMES);
     this.padId = find('pad_token', PAD_NAMES) ?? this.eosId ?? 0;
-    const decoders = json.decoder?.type === 'Sequence' ? (json.decoder.decoders ?? []) : json.decoder ? [json.decoder] : [];
+    const decoders =
+      json.decoder?.type === 'Sequence' ? (json.decoder.decoders ?? []) : json.decoder ? [json.decoder] : [];
     this.exactOffsets = !json.normalizer && decoders.some((d) => d.type === 'ByteLevel');
     let longest = 0;
     if (this.exactOffsets) {

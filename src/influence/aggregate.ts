@@ -30,17 +30,31 @@ export function benchmarkOf(query: ExampleMeta): string {
 export function topExamples(scores: ArrayLike<number>, train: readonly ExampleMeta[], k: number): TopExamples {
   const order = Array.from({ length: scores.length }, (_, i) => i);
   const rank = (i: number): RankedExample => ({ index: i, id: train[i].id, score: scores[i] });
-  const helpful = [...order].sort((a, b) => scores[b] - scores[a] || a - b).slice(0, k).filter((i) => scores[i] > 0);
-  const harmful = [...order].sort((a, b) => scores[a] - scores[b] || a - b).slice(0, k).filter((i) => scores[i] < 0);
+  const helpful = [...order]
+    .sort((a, b) => scores[b] - scores[a] || a - b)
+    .slice(0, k)
+    .filter((i) => scores[i] > 0);
+  const harmful = [...order]
+    .sort((a, b) => scores[a] - scores[b] || a - b)
+    .slice(0, k)
+    .filter((i) => scores[i] < 0);
   return { helpful: helpful.map(rank), harmful: harmful.map(rank) };
 }
 
-export function topExamplesForQuery(view: ScoreView, train: readonly ExampleMeta[], query: number, k: number): TopExamples {
+export function topExamplesForQuery(
+  view: ScoreView,
+  train: readonly ExampleMeta[],
+  query: number,
+  k: number,
+): TopExamples {
   return topExamples(view.values.subarray(query * view.train, (query + 1) * view.train), train, k);
 }
 
 /** Per benchmark: the mean score row over its queries [N], and the query indices. */
-export function benchmarkScores(view: ScoreView, queries: readonly ExampleMeta[]): Map<string, { queries: number[]; scores: Float64Array }> {
+export function benchmarkScores(
+  view: ScoreView,
+  queries: readonly ExampleMeta[],
+): Map<string, { queries: number[]; scores: Float64Array }> {
   const out = new Map<string, { queries: number[]; scores: Float64Array }>();
   queries.forEach((query, q) => {
     const name = benchmarkOf(query);
@@ -64,7 +78,11 @@ export interface CrossDomainCell {
 }
 
 /** The cross-domain table, sorted by benchmark, domain, difficulty. */
-export function crossDomainTable(view: ScoreView, queries: readonly ExampleMeta[], train: readonly ExampleMeta[]): CrossDomainCell[] {
+export function crossDomainTable(
+  view: ScoreView,
+  queries: readonly ExampleMeta[],
+  train: readonly ExampleMeta[],
+): CrossDomainCell[] {
   const groups = new Map<string, { domain: string; difficulty: string; members: number[] }>();
   train.forEach((example, n) => {
     const domain = example.domain ?? 'unknown';
@@ -78,7 +96,14 @@ export function crossDomainTable(view: ScoreView, queries: readonly ExampleMeta[
   for (const [benchmark, { queries: members, scores }] of benchmarkScores(view, queries)) {
     for (const group of groups.values()) {
       const mean = group.members.reduce((sum, n) => sum + scores[n], 0) / group.members.length;
-      cells.push({ benchmark, domain: group.domain, difficulty: group.difficulty, mean, trainCount: group.members.length, queryCount: members.length });
+      cells.push({
+        benchmark,
+        domain: group.domain,
+        difficulty: group.difficulty,
+        mean,
+        trainCount: group.members.length,
+        queryCount: members.length,
+      });
     }
   }
   const key = (c: CrossDomainCell) => [c.benchmark, c.domain, c.difficulty];
@@ -89,7 +114,11 @@ export function crossDomainTable(view: ScoreView, queries: readonly ExampleMeta[
  * Per-token influence of one training example for a set of queries (their mean), on the measurement's scale:
  * s_q · τ(q, n, t) averaged over the queries. Needs a run with perToken.
  */
-export function tokenInfluence(result: AttributionResult, queries: readonly number[], trainIndex: number): Float64Array {
+export function tokenInfluence(
+  result: AttributionResult,
+  queries: readonly number[],
+  trainIndex: number,
+): Float64Array {
   const tokens = result.tauPerToken;
   if (!tokens) throw new Error('token-level aggregation needs a run with perToken: true');
   const { offsets, values } = tokens;
@@ -116,10 +145,21 @@ export interface GroupSummary {
 }
 
 function summarise(groups: Map<string, { sum: number; count: number; examples: Set<number> }>): GroupSummary[] {
-  return [...groups].map(([label, g]) => ({ label, sum: g.sum, mean: g.count > 0 ? g.sum / g.count : 0, count: g.count, examples: g.examples.size }));
+  return [...groups].map(([label, g]) => ({
+    label,
+    sum: g.sum,
+    mean: g.count > 0 ? g.sum / g.count : 0,
+    count: g.count,
+    examples: g.examples.size,
+  }));
 }
 
-function addTo(groups: Map<string, { sum: number; count: number; examples: Set<number> }>, label: string, value: number, example: number): void {
+function addTo(
+  groups: Map<string, { sum: number; count: number; examples: Set<number> }>,
+  label: string,
+  value: number,
+  example: number,
+): void {
   let group = groups.get(label);
   if (!group) groups.set(label, (group = { sum: 0, count: 0, examples: new Set() }));
   group.sum += value;
@@ -136,7 +176,12 @@ function addTo(groups: Map<string, { sum: number; count: number; examples: Set<n
 export type TokenAlignment = 'next-token' | 'same-token';
 
 /** Per-token influence of one training example credited to tokens under the given alignment. */
-export function creditedTokenInfluence(result: AttributionResult, queries: readonly number[], trainIndex: number, alignment: TokenAlignment): Float64Array {
+export function creditedTokenInfluence(
+  result: AttributionResult,
+  queries: readonly number[],
+  trainIndex: number,
+  alignment: TokenAlignment,
+): Float64Array {
   const positions = tokenInfluence(result, queries, trainIndex);
   if (alignment === 'same-token') return positions;
   const credited = new Float64Array(positions.length);
@@ -144,7 +189,9 @@ export function creditedTokenInfluence(result: AttributionResult, queries: reado
   // The last real position predicts nothing (its loss mask is 0), so its score is 0 for a causal LM; keep it visible
   // rather than dropping it if a source ever produces one.
   if (positions.length > 0 && positions[positions.length - 1] !== 0) {
-    throw new Error(`training example ${trainIndex}: the last position has a non-zero per-token score, so it is not a causal-LM score; use alignment 'same-token'`);
+    throw new Error(
+      `training example ${trainIndex}: the last position has a non-zero per-token score, so it is not a causal-LM score; use alignment 'same-token'`,
+    );
   }
   return credited;
 }
@@ -153,14 +200,20 @@ export function creditedTokenInfluence(result: AttributionResult, queries: reado
  * Sequence level: for the given queries (mean), the influence summed within each response segment of each training
  * example, then summarised per segment label (sum and mean over segment occurrences).
  */
-export function segmentSummary(result: AttributionResult, queries: readonly number[], alignment: TokenAlignment = 'next-token'): GroupSummary[] {
+export function segmentSummary(
+  result: AttributionResult,
+  queries: readonly number[],
+  alignment: TokenAlignment = 'next-token',
+): GroupSummary[] {
   const groups = new Map<string, { sum: number; count: number; examples: Set<number> }>();
   result.train.forEach((example, n) => {
     if (!example.segments || example.segments.length === 0) return;
     const tokens = creditedTokenInfluence(result, queries, n, alignment);
     for (const segment of example.segments) {
       if (segment.start < 0 || segment.end > tokens.length || segment.start > segment.end) {
-        throw new Error(`training example "${example.id}": segment "${segment.label}" [${segment.start}, ${segment.end}) is outside its ${tokens.length} tokens`);
+        throw new Error(
+          `training example "${example.id}": segment "${segment.label}" [${segment.start}, ${segment.end}) is outside its ${tokens.length} tokens`,
+        );
       }
       let sum = 0;
       for (let t = segment.start; t < segment.end; t++) sum += tokens[t];
@@ -182,11 +235,16 @@ export function tokenCategorySummary(
     if (!example.tokenCategories) return;
     const tokens = creditedTokenInfluence(result, queries, n, alignment);
     if (example.tokenCategories.length !== tokens.length) {
-      throw new Error(`training example "${example.id}": ${example.tokenCategories.length} token categories for ${tokens.length} tokens`);
+      throw new Error(
+        `training example "${example.id}": ${example.tokenCategories.length} token categories for ${tokens.length} tokens`,
+      );
     }
     for (let t = 0; t < tokens.length; t++) {
       const category = categoryNames[example.tokenCategories[t]];
-      if (category === undefined) throw new Error(`training example "${example.id}": token ${t} has unknown category ${example.tokenCategories[t]}`);
+      if (category === undefined)
+        throw new Error(
+          `training example "${example.id}": token ${t} has unknown category ${example.tokenCategories[t]}`,
+        );
       addTo(groups, category, tokens[t], n);
     }
   });

@@ -9,25 +9,36 @@ function shapeText(shape: readonly number[] | undefined): string {
   return shape ? `[${shape.join(', ')}]` : 'none';
 }
 
-export async function fetchBatch(source: GradientSource, request: GradientRequest, backend: Backend): Promise<GradientBatch> {
+export async function fetchBatch(
+  source: GradientSource,
+  request: GradientRequest,
+  backend: Backend,
+): Promise<GradientBatch> {
   const batch = await source.gradients(request, backend);
   const b = request.indices.length;
   const t = batch.sequenceLength;
   const where = `${request.role} examples ${request.indices[0]}–${request.indices[b - 1]}`;
   const problems: string[] = [];
-  if (batch.layers.length !== source.layers.length) problems.push(`${batch.layers.length} layers, the source declares ${source.layers.length}`);
+  if (batch.layers.length !== source.layers.length)
+    problems.push(`${batch.layers.length} layers, the source declares ${source.layers.length}`);
   batch.layers.forEach((layer, l) => {
     const info = source.layers[l];
     if (!info) return;
     const expect = (what: string, shape: readonly number[] | undefined, wanted: readonly number[]) => {
-      if (shapeText(shape) !== shapeText(wanted)) problems.push(`layer "${info.name}": ${what} ${shapeText(shape)}, expected ${shapeText(wanted)}`);
+      if (shapeText(shape) !== shapeText(wanted))
+        problems.push(`layer "${info.name}": ${what} ${shapeText(shape)}, expected ${shapeText(wanted)}`);
     };
     expect('activations', layer.activations.shape, [b, t, info.dIn]);
     expect('gradients', layer.gradients.shape, [b, t, info.dOut]);
     if (layer.mask) expect('mask', layer.mask.shape, [b, t]);
-    if (layer.appendOnes !== info.hasBias) problems.push(`layer "${info.name}": appendOnes is ${layer.appendOnes} but hasBias is ${info.hasBias}`);
+    if (layer.appendOnes !== info.hasBias)
+      problems.push(`layer "${info.name}": appendOnes is ${layer.appendOnes} but hasBias is ${info.hasBias}`);
   });
-  for (const [name, length] of [['tokenCounts', batch.tokenCounts.length], ['targetCounts', batch.targetCounts.length], ['loss', batch.loss.length]] as const) {
+  for (const [name, length] of [
+    ['tokenCounts', batch.tokenCounts.length],
+    ['targetCounts', batch.targetCounts.length],
+    ['loss', batch.loss.length],
+  ] as const) {
     if (length !== b) problems.push(`${name} has ${length} entries for ${b} examples`);
   }
   if (problems.length > 0) {

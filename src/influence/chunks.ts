@@ -84,14 +84,21 @@ export async function runPass(
   afterChunk: (nextIndex: number) => Promise<void>,
 ): Promise<void> {
   const { total, batchSize, batchesPerChunk, signal } = options;
-  if (!(batchSize >= 1) || !Number.isInteger(batchSize)) throw new Error(`${options.stage}: batch size must be a positive integer, got ${batchSize}`);
+  if (!(batchSize >= 1) || !Number.isInteger(batchSize))
+    throw new Error(`${options.stage}: batch size must be a positive integer, got ${batchSize}`);
   if (!(batchesPerChunk >= 1) || !Number.isInteger(batchesPerChunk)) {
     throw new Error(`${options.stage}: batchesPerChunk must be a positive integer, got ${batchesPerChunk}`);
   }
   const offset = options.progressOffset ?? 0;
   const perExample = options.progressPerExample ?? 1;
   const unit = options.progressPerExample === undefined ? 'sequences' : 'pairs';
-  const meter = new ProgressMeter(options.stage, unit, options.progressTotal ?? total, offset + options.start * perExample, options.onProgress);
+  const meter = new ProgressMeter(
+    options.stage,
+    unit,
+    options.progressTotal ?? total,
+    offset + options.start * perExample,
+    options.onProgress,
+  );
   let index = options.start;
   let batchesInChunk = 0;
   meter.report(offset + index * perExample);

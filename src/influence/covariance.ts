@@ -8,7 +8,15 @@ import { fetchBatch } from './batches';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, inputWidth, toBackend, toHost } from './host';
-import type { AttributionConfig, CovarianceFactors, CovarianceState, GradientSource, HostMatrix, LayerInfo, RunOptions } from './types';
+import type {
+  AttributionConfig,
+  CovarianceFactors,
+  CovarianceState,
+  GradientSource,
+  HostMatrix,
+  LayerInfo,
+  RunOptions,
+} from './types';
 
 export interface CovarianceInputs {
   readonly backend: Backend;
@@ -82,7 +90,11 @@ export async function accumulateCovariances(
 }
 
 /** A and S from the finished sums: mirrored, divided by the token count, checked. */
-export async function finalizeCovariances(backend: Backend, layers: readonly LayerInfo[], state: CovarianceState): Promise<CovarianceFactors> {
+export async function finalizeCovariances(
+  backend: Backend,
+  layers: readonly LayerInfo[],
+  state: CovarianceState,
+): Promise<CovarianceFactors> {
   if (state.tokenCount <= 0) throw new Error('covariance: the training set has no non-padding tokens');
   const activation: HostMatrix[] = [];
   const gradient: HostMatrix[] = [];

@@ -16,7 +16,12 @@ export async function eigendecomposeFactors(
   factors: CovarianceFactors,
   options: RunOptions & { readonly refine?: boolean },
 ): Promise<EigenFactors> {
-  const out = { activationValues: [] as HostMatrix[], activationVectors: [] as HostMatrix[], gradientValues: [] as HostMatrix[], gradientVectors: [] as HostMatrix[] };
+  const out = {
+    activationValues: [] as HostMatrix[],
+    activationVectors: [] as HostMatrix[],
+    gradientValues: [] as HostMatrix[],
+    gradientVectors: [] as HostMatrix[],
+  };
   const meter = new ProgressMeter('eigen', 'layers', layers.length, 0, options.onProgress);
   meter.report(0);
   for (let l = 0; l < layers.length; l++) {
@@ -30,7 +35,10 @@ export async function eigendecomposeFactors(
       try {
         eigen = await backend.eigh(tensor);
       } catch (error) {
-        throw new Error(`eigen: eigendecomposition of ${what} [${matrix.shape.join(' × ')}] of layer "${layers[l].name}" failed: ${(error as Error).message}`, { cause: error });
+        throw new Error(
+          `eigen: eigendecomposition of ${what} [${matrix.shape.join(' × ')}] of layer "${layers[l].name}" failed: ${(error as Error).message}`,
+          { cause: error },
+        );
       } finally {
         backend.release(tensor);
       }
@@ -39,12 +47,26 @@ export async function eigendecomposeFactors(
       backend.release(eigen.values, eigen.vectors);
       if (options.refine) {
         const d = matrix.shape[0];
-        const refined = refineEigenCpu(matrix.data, d, hostVectors.data, { caller: `eigen: layer "${layers[l].name}" ${what}` });
+        const refined = refineEigenCpu(matrix.data, d, hostVectors.data, {
+          caller: `eigen: layer "${layers[l].name}" ${what}`,
+        });
         hostValues = hostMatrix([d], refined.values);
         hostVectors = hostMatrix([d, d], refined.vectors);
       }
-      assertFinite(hostValues.data, 'eigen', layers[l].name, `the eigenvalues of ${what}`, `${matrix.shape[0]} × ${matrix.shape[1]}`);
-      assertFinite(hostVectors.data, 'eigen', layers[l].name, `the eigenvectors of ${what}`, `${matrix.shape[0]} × ${matrix.shape[1]}`);
+      assertFinite(
+        hostValues.data,
+        'eigen',
+        layers[l].name,
+        `the eigenvalues of ${what}`,
+        `${matrix.shape[0]} × ${matrix.shape[1]}`,
+      );
+      assertFinite(
+        hostVectors.data,
+        'eigen',
+        layers[l].name,
+        `the eigenvectors of ${what}`,
+        `${matrix.shape[0]} × ${matrix.shape[1]}`,
+      );
       values.push(hostValues);
       vectors.push(hostVectors);
     }

@@ -19,7 +19,13 @@ export class NonFiniteError extends Error {
 }
 
 /** Throws NonFiniteError at the first NaN or ±Inf of `data`. */
-export function assertFinite(data: ArrayLike<number>, stage: StageName, layer: string, quantity: string, where: string): void {
+export function assertFinite(
+  data: ArrayLike<number>,
+  stage: StageName,
+  layer: string,
+  quantity: string,
+  where: string,
+): void {
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) throw new NonFiniteError(stage, layer, quantity, i, data[i], where);
   }

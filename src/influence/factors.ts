@@ -27,9 +27,15 @@ export function toModelFactors(
     layers: layers.map((layer, l): LayerFactors => ({
       name: layer.name,
       ...(covariance && {
-        activationCovarianceSum: hostMatrix(covariance.activationSums[l].shape, symmetricFromUpper(covariance.activationSums[l])),
+        activationCovarianceSum: hostMatrix(
+          covariance.activationSums[l].shape,
+          symmetricFromUpper(covariance.activationSums[l]),
+        ),
         activationCount: covariance.tokenCount,
-        gradientCovarianceSum: hostMatrix(covariance.gradientSums[l].shape, symmetricFromUpper(covariance.gradientSums[l])),
+        gradientCovarianceSum: hostMatrix(
+          covariance.gradientSums[l].shape,
+          symmetricFromUpper(covariance.gradientSums[l]),
+        ),
         gradientCount: covariance.tokenCount,
       }),
       ...(eigen && {
@@ -52,14 +58,19 @@ export function fromModelFactors(
 ): { covariance?: CovarianceState; eigen?: EigenFactors; lambda?: LambdaState } {
   const strategy = definition.name;
   if (!definition.needsEigenbasis && !definition.needsLambda) return {};
-  if (factors.strategy !== strategy) throw new Error(`imported factors are for strategy '${factors.strategy}', the run asks for '${strategy}'`);
+  if (factors.strategy !== strategy)
+    throw new Error(`imported factors are for strategy '${factors.strategy}', the run asks for '${strategy}'`);
   const matched = layers.map((layer) => {
     const found = factors.layers.find((f) => f.name === layer.name);
-    if (!found) throw new Error(`imported factors have no layer "${layer.name}" (they have ${factors.layers.map((f) => f.name).join(', ')})`);
+    if (!found)
+      throw new Error(
+        `imported factors have no layer "${layer.name}" (they have ${factors.layers.map((f) => f.name).join(', ')})`,
+      );
     return found;
   });
   const need = <T>(layer: LayerFactors, part: keyof LayerFactors, value: T | undefined): T => {
-    if (value === undefined) throw new Error(`imported factors of layer "${layer.name}" lack ${part}, which strategy '${strategy}' needs`);
+    if (value === undefined)
+      throw new Error(`imported factors of layer "${layer.name}" lack ${part}, which strategy '${strategy}' needs`);
     return value;
   };
   const out: { covariance?: CovarianceState; eigen?: EigenFactors; lambda?: LambdaState } = {};
@@ -81,8 +92,13 @@ export function fromModelFactors(
   }
   if (definition.needsLambda) {
     const counts = new Set(matched.map((f) => need(f, 'lambdaCount', f.lambdaCount)));
-    if (counts.size !== 1) throw new Error(`imported factors: lambdaCount differs between layers (${[...counts].join(', ')})`);
-    out.lambda = { nextIndex: trainSize, sums: matched.map((f) => need(f, 'lambdaSum', f.lambdaSum)), sequenceCount: [...counts][0] };
+    if (counts.size !== 1)
+      throw new Error(`imported factors: lambdaCount differs between layers (${[...counts].join(', ')})`);
+    out.lambda = {
+      nextIndex: trainSize,
+      sums: matched.map((f) => need(f, 'lambdaSum', f.lambdaSum)),
+      sequenceCount: [...counts][0],
+    };
   }
   return out;
 }

@@ -4,7 +4,8 @@ import type { HostMatrix, LayerInfo } from './types';
 
 export function hostMatrix(shape: readonly number[], data: Float64Array): HostMatrix {
   const size = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== size) throw new Error(`host matrix of shape [${shape.join(', ')}] needs ${size} values, got ${data.length}`);
+  if (data.length !== size)
+    throw new Error(`host matrix of shape [${shape.join(', ')}] needs ${size} values, got ${data.length}`);
   return { shape: [...shape], data };
 }
 

@@ -53,7 +53,11 @@ export async function accumulateLambda(
       trainingPass('lambda', inputs.trainSize, state.nextIndex, 'fit', config, options),
       async (indices) => {
         const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
-        const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: lambdaSeed(config.seed) }, backend);
+        const batch = await fetchBatch(
+          source,
+          { role: 'train', indices, labels, seed: lambdaSeed(config.seed) },
+          backend,
+        );
         try {
           layerIndices.forEach((sourceIndex, l) =>
             backend.accumulateLambda(sums[l], batch.layers[sourceIndex], qS?.[l] ?? null, qA?.[l] ?? null),
@@ -83,5 +87,10 @@ export async function accumulateLambda(
 /** Λ averaged over sequences. */
 export function averageLambda(state: LambdaState): HostMatrix[] {
   if (state.sequenceCount <= 0) throw new Error('lambda: the training set is empty');
-  return state.sums.map((m) => hostMatrix(m.shape, m.data.map((v) => v / state.sequenceCount)));
+  return state.sums.map((m) =>
+    hostMatrix(
+      m.shape,
+      m.data.map((v) => v / state.sequenceCount),
+    ),
+  );
 }

@@ -10,12 +10,19 @@ import type { Measurement } from './types';
 /** The factor s_q with influence(q, n) = s_q · τ(q, n). */
 export function measurementScale(measurement: Measurement, targetCount: number): number {
   if (measurement === 'summed-loss') return 1;
-  if (!(targetCount > 0)) throw new Error(`measurement: a query has ${targetCount} measured tokens; the mean log-likelihood needs at least one`);
+  if (!(targetCount > 0))
+    throw new Error(
+      `measurement: a query has ${targetCount} measured tokens; the mean log-likelihood needs at least one`,
+    );
   return 1 / targetCount;
 }
 
 /** influence [Q × N] from τ [Q × N]. */
-export function influenceFromTau(tau: Float64Array, queryTargetCounts: ArrayLike<number>, measurement: Measurement): Float64Array {
+export function influenceFromTau(
+  tau: Float64Array,
+  queryTargetCounts: ArrayLike<number>,
+  measurement: Measurement,
+): Float64Array {
   const queries = queryTargetCounts.length;
   const trainSize = queries === 0 ? 0 : tau.length / queries;
   const out = new Float64Array(tau.length);

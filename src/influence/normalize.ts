@@ -15,7 +15,10 @@ export type Normalization = 'none' | 'self-influence' | 'token-count';
  * What a score view reads of a result: a live run's AttributionResult, or a stored run's scores (which keep no
  * per-layer scores or factors; trainTokenCounts is empty when the run kept no per-token scores).
  */
-export type ScoredResult = Pick<AttributionResult, 'queries' | 'train' | 'influence' | 'selfTau' | 'trainTokenCounts'> & {
+export type ScoredResult = Pick<
+  AttributionResult,
+  'queries' | 'train' | 'influence' | 'selfTau' | 'trainTokenCounts'
+> & {
   readonly config: Pick<AttributionResult['config'], 'measurement'>;
 };
 
@@ -25,7 +28,10 @@ export interface ScoreView {
   readonly queries: number;
   readonly train: number;
   readonly normalization: Normalization;
-  /** A sentence for the UI and exports, e.g. "influence on the mean log-likelihood (positive = helps), ÷ √self-influence". */
+  /**
+   * A sentence for the UI and exports, e.g. "influence on the mean log-likelihood (positive = helps), ÷
+   * √self-influence".
+   */
   readonly label: string;
 }
 
@@ -46,11 +52,18 @@ export function scoreView(result: ScoredResult, normalization: Normalization = '
   const values = result.influence.slice();
   if (normalization !== 'none') {
     for (let n = 0; n < train; n++) {
-      const divisor = normalization === 'self-influence' ? Math.sqrt(Math.max(result.selfTau[n], 0)) : result.trainTokenCounts[n];
+      const divisor =
+        normalization === 'self-influence' ? Math.sqrt(Math.max(result.selfTau[n], 0)) : result.trainTokenCounts[n];
       for (let q = 0; q < queries; q++) values[q * train + n] = divisor > 0 ? values[q * train + n] / divisor : 0;
     }
   }
-  return { values, queries, train, normalization, label: `${MEASUREMENT_LABEL[result.config.measurement]}; ${NORMALIZATION_LABEL[normalization]}` };
+  return {
+    values,
+    queries,
+    train,
+    normalization,
+    label: `${MEASUREMENT_LABEL[result.config.measurement]}; ${NORMALIZATION_LABEL[normalization]}`,
+  };
 }
 
 /** s_q with influence = s_q · τ for each query (1/T_q for the mean log-likelihood). */

@@ -17,7 +17,9 @@ import { DataType } from '../onnx/ir';
 import { padBatch, type Feed, type ModelSession } from '../onnx/runtime';
 import type { GradientBatch, GradientRequest, GradientSource, LayerInfo } from './types';
 
-/** A token sequence: positions [0, promptLen) are the prompt, [promptLen, length) the response (src/data Example fits). */
+/**
+ * A token sequence: positions [0, promptLen) are the prompt, [promptLen, length) the response (src/data Example fits).
+ */
 export interface SequenceRow {
   readonly inputIds: ArrayLike<number>;
   readonly promptLen: number;
@@ -30,13 +32,19 @@ export interface FeatureRow {
 }
 
 export type OnnxRows =
-  | { readonly kind: 'sequences'; readonly train: readonly SequenceRow[]; readonly query: readonly SequenceRow[]; readonly padId?: number }
+  | {
+      readonly kind: 'sequences';
+      readonly train: readonly SequenceRow[];
+      readonly query: readonly SequenceRow[];
+      readonly padId?: number;
+    }
   | { readonly kind: 'features'; readonly train: readonly FeatureRow[]; readonly query: readonly FeatureRow[] };
 
 /** Turns one graph output into a backend tensor of the given shape (default: upload its host values). */
 export type OutputToTensor = (output: Ort.Tensor, shape: readonly number[], backend: Backend) => Tensor;
 
-const uploadOutput: OutputToTensor = (output, shape, backend) => backend.upload(output.data as ArrayLike<number>, shape);
+const uploadOutput: OutputToTensor = (output, shape, backend) =>
+  backend.upload(output.data as ArrayLike<number>, shape);
 
 export class OnnxGradientSource implements GradientSource {
   readonly layers: readonly LayerInfo[];
@@ -48,12 +56,20 @@ export class OnnxGradientSource implements GradientSource {
     private readonly rows: OnnxRows,
     private readonly toTensor: OutputToTensor = uploadOutput,
   ) {
-    this.layers = graph.layers.map((l) => ({ name: l.nodeName, weightName: l.weightName, dIn: l.dIn, dOut: l.dOut, hasBias: l.hasBias }));
+    this.layers = graph.layers.map((l) => ({
+      name: l.nodeName,
+      weightName: l.weightName,
+      dIn: l.dIn,
+      dOut: l.dOut,
+      hasBias: l.hasBias,
+    }));
     this.floatArray = graph.floatType === DataType.DOUBLE ? Float64Array : Float32Array;
     const expected = rows.kind === 'sequences' ? ['input_ids', 'attention_mask'] : ['features'];
     const missing = expected.filter((name) => !graph.inputs.forward.includes(name));
     if (missing.length > 0) {
-      throw new Error(`gradient graph: ${rows.kind} rows need forward input(s) ${missing.join(', ')}; the model has ${graph.inputs.forward.join(', ')}`);
+      throw new Error(
+        `gradient graph: ${rows.kind} rows need forward input(s) ${missing.join(', ')}; the model has ${graph.inputs.forward.join(', ')}`,
+      );
     }
   }
 
@@ -63,7 +79,8 @@ export class OnnxGradientSource implements GradientSource {
 
   private row(role: 'train' | 'query', index: number): { length: number } {
     const rows = this.rows[role];
-    if (!(index >= 0 && index < rows.length)) throw new Error(`${role} example ${index} does not exist (${rows.length} rows)`);
+    if (!(index >= 0 && index < rows.length))
+      throw new Error(`${role} example ${index} does not exist (${rows.length} rows)`);
     const row = rows[index];
     if ('inputIds' in row && !(row.promptLen >= 1 && row.promptLen < row.inputIds.length)) {
       throw new Error(
@@ -75,7 +92,8 @@ export class OnnxGradientSource implements GradientSource {
 
   async gradients(request: GradientRequest, backend: Backend): Promise<GradientBatch> {
     request.indices.forEach((i) => this.row(request.role, i));
-    const { feeds, tokens, lossMask, mask, tokenCounts, targetCounts } = this.rows.kind === 'sequences' ? this.sequenceFeeds(request) : this.featureFeeds(request);
+    const { feeds, tokens, lossMask, mask, tokenCounts, targetCounts } =
+      this.rows.kind === 'sequences' ? this.sequenceFeeds(request) : this.featureFeeds(request);
     let outputs = await this.session.run(feeds);
     if (request.labels === 'sampled') {
       const logits = outputs[this.graph.outputs.forward[0]];
@@ -88,7 +106,10 @@ export class OnnxGradientSource implements GradientSource {
         rowKeys: request.indices,
       });
       for (const output of Object.values(outputs)) output.dispose();
-      outputs = await this.session.run({ ...feeds, [this.graph.inputs.labels]: { data: labels, dims: feeds[this.graph.inputs.labels].dims } });
+      outputs = await this.session.run({
+        ...feeds,
+        [this.graph.inputs.labels]: { data: labels, dims: feeds[this.graph.inputs.labels].dims },
+      });
     }
     return this.batchFrom(outputs, request.indices.length, tokens, mask, tokenCounts, targetCounts, backend);
   }
@@ -96,10 +117,19 @@ export class OnnxGradientSource implements GradientSource {
   private sequenceFeeds(request: GradientRequest) {
     const rows = (this.rows as Extract<OnnxRows, { kind: 'sequences' }>)[request.role];
     const selected = request.indices.map((i) => rows[i]);
-    const padded = padBatch(selected.map((r) => Array.from(r.inputIds)), (this.rows as { padId?: number }).padId ?? 0);
+    const padded = padBatch(
+      selected.map((r) => Array.from(r.inputIds)),
+      (this.rows as { padId?: number }).padId ?? 0,
+    );
     const tokens = padded.inputIds.dims[1];
     const dims = [selected.length, tokens];
-    const targets = nextTokenTargets(padded.inputIds.data as BigInt64Array, [selected.length, tokens], selected.map((r) => r.promptLen), padded.lengths, this.floatArray === Float64Array ? 'float64' : 'float32');
+    const targets = nextTokenTargets(
+      padded.inputIds.data as BigInt64Array,
+      [selected.length, tokens],
+      selected.map((r) => r.promptLen),
+      padded.lengths,
+      this.floatArray === Float64Array ? 'float64' : 'float32',
+    );
     const feeds: Record<string, Feed> = {
       input_ids: padded.inputIds,
       attention_mask: padded.attentionMask,
@@ -123,14 +153,27 @@ export class OnnxGradientSource implements GradientSource {
     const width = selected[0].features.length;
     const features = new this.floatArray(selected.length * width);
     selected.forEach((r, i) => {
-      if (r.features.length !== width) throw new Error(`${request.role} example ${request.indices[i]} has ${r.features.length} features, not ${width}`);
+      if (r.features.length !== width)
+        throw new Error(
+          `${request.role} example ${request.indices[i]} has ${r.features.length} features, not ${width}`,
+        );
       features.set(Array.from(r.features), i * width);
     });
     const feeds: Record<string, Feed> = {
       features: { data: features, dims: [selected.length, width] },
-      [this.graph.inputs.labels]: { data: BigInt64Array.from(selected, (r) => BigInt(r.label)), dims: [selected.length] },
+      [this.graph.inputs.labels]: {
+        data: BigInt64Array.from(selected, (r) => BigInt(r.label)),
+        dims: [selected.length],
+      },
     };
-    return { feeds, tokens: 1, lossMask: null, mask: null, tokenCounts: selected.map(() => 1), targetCounts: selected.map(() => 1) };
+    return {
+      feeds,
+      tokens: 1,
+      lossMask: null,
+      mask: null,
+      tokenCounts: selected.map(() => 1),
+      targetCounts: selected.map(() => 1),
+    };
   }
 
   private batchFrom(
@@ -153,7 +196,9 @@ export class OnnxGradientSource implements GradientSource {
     });
     const loss = Float64Array.from(outputs[this.graph.outputs.loss].data as ArrayLike<number>);
     const logLikelihoodName = this.graph.outputs.tokenLogLikelihoods;
-    const tokenLogLikelihoods = logLikelihoodName ? Float64Array.from(outputs[logLikelihoodName].data as ArrayLike<number>) : new Float64Array(b * tokens);
+    const tokenLogLikelihoods = logLikelihoodName
+      ? Float64Array.from(outputs[logLikelihoodName].data as ArrayLike<number>)
+      : new Float64Array(b * tokens);
     return {
       layers,
       sequenceLength: tokens,

@@ -15,7 +15,16 @@ import { buildPreconditioner } from './preconditioner';
 import { validateScorePath } from './score-plan';
 import { strategyOf } from './strategies';
 import { fromModelFactors, toModelFactors } from './factors';
-import { emptyScoreState, emptySelfState, prepareQueries, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets, type ScoreContext } from './scores';
+import {
+  emptyScoreState,
+  emptySelfState,
+  prepareQueries,
+  scoreTrainingSet,
+  selfInfluence,
+  sumLayers,
+  tokenOffsets,
+  type ScoreContext,
+} from './scores';
 import type {
   AttributionConfig,
   AttributionInputs,
@@ -38,7 +47,9 @@ export function selectLayers(layers: readonly LayerInfo[], pattern: string | nul
   const regex = new RegExp(pattern);
   const selected = layers.flatMap((layer, i) => (regex.test(layer.name) ? [i] : []));
   if (selected.length === 0) {
-    throw new Error(`trackedLayers /${pattern}/ matches none of the source's layers: ${layers.map((l) => l.name).join(', ')}`);
+    throw new Error(
+      `trackedLayers /${pattern}/ matches none of the source's layers: ${layers.map((l) => l.name).join(', ')}`,
+    );
   }
   return selected;
 }
@@ -46,11 +57,15 @@ export function selectLayers(layers: readonly LayerInfo[], pattern: string | nul
 export function validateConfig(config: AttributionConfig): void {
   const { batchSizes, queryRank, damping } = config;
   for (const [name, value] of Object.entries(batchSizes)) {
-    if (!Number.isInteger(value) || value < 1) throw new Error(`config.batchSizes.${name} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`config.batchSizes.${name} must be a positive integer, got ${value}`);
   }
-  if (queryRank !== null && (!Number.isInteger(queryRank) || queryRank < 1)) throw new Error(`config.queryRank must be null or a positive integer, got ${queryRank}`);
-  if (damping.kind === 'absolute' && !(damping.value >= 0)) throw new Error(`config.damping.value must be ≥ 0, got ${damping.value}`);
-  if (damping.kind === 'heuristic' && !(damping.factor >= 0)) throw new Error(`config.damping.factor must be ≥ 0, got ${damping.factor}`);
+  if (queryRank !== null && (!Number.isInteger(queryRank) || queryRank < 1))
+    throw new Error(`config.queryRank must be null or a positive integer, got ${queryRank}`);
+  if (damping.kind === 'absolute' && !(damping.value >= 0))
+    throw new Error(`config.damping.value must be ≥ 0, got ${damping.value}`);
+  if (damping.kind === 'heuristic' && !(damping.factor >= 0))
+    throw new Error(`config.damping.factor must be ≥ 0, got ${damping.factor}`);
   strategyOf(config.strategy);
   if (config.scorePath !== undefined) validateScorePath(config.scorePath);
 }
@@ -58,23 +73,35 @@ export function validateConfig(config: AttributionConfig): void {
 /** JSON with object keys sorted, so equal configurations built in another key order fingerprint the same. */
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 
 /** What a checkpoint must agree with to be resumed. */
-export function runFingerprint(config: AttributionConfig, inputs: AttributionInputs, layers: readonly LayerInfo[]): string {
+export function runFingerprint(
+  config: AttributionConfig,
+  inputs: AttributionInputs,
+  layers: readonly LayerInfo[],
+): string {
   return canonicalJson({
     config,
     backend: [inputs.backend.kind, inputs.backend.precision],
     layers: layers.map((l) => [l.name, l.dIn, l.dOut, l.hasBias]),
     train: inputs.trainSet.examples.length,
     queries: inputs.querySet.examples.length,
-    importedFactors: inputs.factors ? inputs.factors.layers.map((l) => [l.name, l.lambdaCount ?? null, l.activationCount ?? null]) : null,
+    importedFactors: inputs.factors
+      ? inputs.factors.layers.map((l) => [l.name, l.lambdaCount ?? null, l.activationCount ?? null])
+      : null,
   });
 }
 
-export async function runAttribution(config: AttributionConfig, inputs: AttributionInputs, options: RunOptions = {}): Promise<AttributionResult> {
+export async function runAttribution(
+  config: AttributionConfig,
+  inputs: AttributionInputs,
+  options: RunOptions = {},
+): Promise<AttributionResult> {
   validateConfig(config);
   const { backend, source } = inputs;
   const trainSize = inputs.trainSet.examples.length;
@@ -84,10 +111,13 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
   const fingerprint = runFingerprint(config, inputs, layers);
   const loaded = (await options.checkpoint?.load()) ?? null;
   if (loaded !== null && loaded.fingerprint !== fingerprint) {
-    throw new Error('checkpoint: the saved run has a different configuration, model layers, data size or backend; start a new run');
+    throw new Error(
+      'checkpoint: the saved run has a different configuration, model layers, data size or backend; start a new run',
+    );
   }
   let record: RunCheckpoint = loaded ?? { version: 1, fingerprint, timings: [] };
-  if (inputs.factors) record = { ...record, ...fromModelFactors(inputs.factors, strategyOf(config.strategy), layers, trainSize) };
+  if (inputs.factors)
+    record = { ...record, ...fromModelFactors(inputs.factors, strategyOf(config.strategy), layers, trainSize) };
   const timings = new Map<StageName, StageTiming>(record.timings.map((t) => [t.stage, t]));
   const save = async (update: Partial<RunCheckpoint>): Promise<void> => {
     record = { ...record, ...update, timings: [...timings.values()] };
@@ -129,12 +159,18 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
   const needsLambda = strategy.needsLambda;
   if (needsLambda && (record.lambda === undefined || record.lambda.nextIndex < trainSize)) {
     // Λ in the eigenbasis (ekfac) or in the parameter basis (diagonal: no bases, no rotations).
-    const bases = needsEigen ? layers.map((_, l) => ({ qS: record.eigen!.gradientVectors[l], qA: record.eigen!.activationVectors[l] })) : null;
+    const bases = needsEigen
+      ? layers.map((_, l) => ({ qS: record.eigen!.gradientVectors[l], qA: record.eigen!.activationVectors[l] }))
+      : null;
     const lambda = await timed('lambda', trainSize, () =>
-      accumulateLambda({ backend, source, layerIndices, trainSize, config, bases }, record.lambda ?? emptyLambdaState(layers), {
-        ...progress,
-        saveState: (lambdaState) => save({ lambda: lambdaState }),
-      }),
+      accumulateLambda(
+        { backend, source, layerIndices, trainSize, config, bases },
+        record.lambda ?? emptyLambdaState(layers),
+        {
+          ...progress,
+          saveState: (lambdaState) => save({ lambda: lambdaState }),
+        },
+      ),
     );
     await save({ lambda });
   }
@@ -149,8 +185,12 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
   const tokensPerRow = offsets ? offsets[trainSize] : null;
   let scores = record.scores ?? {
     completedQueries: 0,
-    perLayer: hostMatrix([layers.length, querySize, trainSize], new Float64Array(layers.length * querySize * trainSize)),
-    perToken: tokensPerRow === null ? null : hostMatrix([querySize, tokensPerRow], new Float64Array(querySize * tokensPerRow)),
+    perLayer: hostMatrix(
+      [layers.length, querySize, trainSize],
+      new Float64Array(layers.length * querySize * trainSize),
+    ),
+    perToken:
+      tokensPerRow === null ? null : hostMatrix([querySize, tokensPerRow], new Float64Array(querySize * tokensPerRow)),
     queryTargetCounts: new Float64Array(querySize),
   };
   for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
@@ -207,7 +247,13 @@ export async function runAttribution(config: AttributionConfig, inputs: Attribut
     trainTokenCounts: Int32Array.from({ length: trainSize }, (_, n) => source.sequenceLength('train', n)),
     queryTargetCounts: scores.queryTargetCounts,
     tauPerToken: scores.perToken && offsets ? { offsets, values: scores.perToken.data } : null,
-    factors: toModelFactors(strategy.name, layers, record.covariance, record.eigen, needsLambda ? record.lambda : undefined),
+    factors: toModelFactors(
+      strategy.name,
+      layers,
+      record.covariance,
+      record.eigen,
+      needsLambda ? record.lambda : undefined,
+    ),
     timings: [...timings.values()],
   };
 }
@@ -250,5 +296,10 @@ function mergeQueryChunk(
   }
   const queryTargetCounts = scores.queryTargetCounts.slice();
   queryTargetCounts.set(targetCounts, queryStart);
-  return { completedQueries: queryEnd, perLayer: hostMatrix(scores.perLayer.shape, perLayer), perToken, queryTargetCounts };
+  return {
+    completedQueries: queryEnd,
+    perLayer: hostMatrix(scores.perLayer.shape, perLayer),
+    perToken,
+    queryTargetCounts,
+  };
 }

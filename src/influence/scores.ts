@@ -14,10 +14,20 @@ import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, toBackend } from './host';
 import { DEFAULT_SCORE_PATH, planScores } from './score-plan';
-import type { AttributionConfig, GradientBatch, GradientSource, HostMatrix, Preconditioner, RunOptions, ScoreState, SelfState } from './types';
+import type {
+  AttributionConfig,
+  GradientBatch,
+  GradientSource,
+  HostMatrix,
+  Preconditioner,
+  RunOptions,
+  ScoreState,
+  SelfState,
+} from './types';
 
 /** One layer's query operator on the backend: the full P_q [Q, dOut, dIn'] or its rank-k factors. */
-export type QueryOperator = { readonly kind: 'full'; readonly p: Tensor } | { readonly kind: 'low-rank'; readonly u: Tensor; readonly v: Tensor };
+export type QueryOperator =
+  { readonly kind: 'full'; readonly p: Tensor } | { readonly kind: 'low-rank'; readonly u: Tensor; readonly v: Tensor };
 
 export interface ScoreContext {
   readonly backend: Backend;
@@ -38,7 +48,12 @@ type LayerTensors = { readonly lambda: Tensor; readonly qS: Tensor | null; reado
  * P = (H + δ)⁻¹ G for per-sequence gradients [B, dOut, dIn']: in the eigenbasis (kfac, ekfac), by an elementwise
  * divide in the parameter basis (diagonal), or the gradients themselves (identity).
  */
-function preconditionGradients(context: ScoreContext, l: number, gradients: Tensor, layers: readonly LayerTensors[]): Tensor {
+function preconditionGradients(
+  context: ScoreContext,
+  l: number,
+  gradients: Tensor,
+  layers: readonly LayerTensors[],
+): Tensor {
   const tensors = layers[l];
   if (tensors === null) return gradients;
   const damping = { kind: 'absolute', value: context.preconditioner.damping[l] } as const;
@@ -90,7 +105,13 @@ export async function prepareQueries(context: ScoreContext, start: number, end: 
       if (p !== gradients) backend.release(gradients);
       const check = await backend.read(inner);
       backend.release(inner);
-      assertFinite(check, 'query', layerName(context, l), '⟨P_q, G_q⟩ of the preconditioned query gradients', `queries ${start}–${end - 1}`);
+      assertFinite(
+        check,
+        'query',
+        layerName(context, l),
+        '⟨P_q, G_q⟩ of the preconditioned query gradients',
+        `queries ${start}–${end - 1}`,
+      );
       const [, dOut, dInPrime] = p.shape;
       // A rank at or above min(dOut, dIn') would factorise exactly: the full P is then both exact and cheaper.
       if (config.queryRank === null || config.queryRank >= Math.min(dOut, dInPrime)) {
@@ -241,7 +262,11 @@ export async function scoreTrainingSet(
   state: ScoreState,
   trainSize: number,
   offsets: Int32Array | null,
-  options: RunOptions & { saveState?: (state: ScoreState) => Promise<void>; progressOffset: number; progressTotal: number },
+  options: RunOptions & {
+    saveState?: (state: ScoreState) => Promise<void>;
+    progressOffset: number;
+    progressTotal: number;
+  },
 ): Promise<ScoreState> {
   const { backend, source, config } = context;
   const perLayer = state.perLayer.data.slice();
@@ -268,7 +293,16 @@ export async function scoreTrainingSet(
       async (indices) => {
         const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
         try {
-          await scoreBatch(context, chunk, batch, indices, { perLayer, perToken, self }, offsets, trainSize, preconditioner);
+          await scoreBatch(
+            context,
+            chunk,
+            batch,
+            indices,
+            { perLayer, perToken, self },
+            offsets,
+            trainSize,
+            preconditioner,
+          );
         } finally {
           batch.release();
         }
@@ -276,7 +310,8 @@ export async function scoreTrainingSet(
       async (nextIndex) => {
         // A checkpoint gets its own copy (the accumulators keep changing); without a store, nothing is copied.
         const copy = (values: Float64Array | null) => values?.slice() ?? null;
-        if (options.saveState) await options.saveState(snapshot(nextIndex, perLayer.slice(), copy(perToken), copy(self)));
+        if (options.saveState)
+          await options.saveState(snapshot(nextIndex, perLayer.slice(), copy(perToken), copy(self)));
         next = nextIndex;
       },
     );
@@ -315,7 +350,13 @@ export async function selfInfluence(
             backend.release(...(p === gradients ? [gradients] : [p, gradients]));
             const values = await backend.read(inner);
             backend.release(inner);
-            assertFinite(values, 'self', layerName(context, l), 'the self-influence', `training examples ${indices[0]}–${indices[indices.length - 1]}`);
+            assertFinite(
+              values,
+              'self',
+              layerName(context, l),
+              'the self-influence',
+              `training examples ${indices[0]}–${indices[indices.length - 1]}`,
+            );
             indices.forEach((n, i) => (perLayer[l * trainSize + n] = values[i]));
           }
         } finally {

@@ -5,7 +5,8 @@
  * Sign and naming, used everywhere in this module:
  * - `tau` is kronfluence's raw score: τ(q, n) = Σ_layers ⟨P_q, G(n)⟩ with P_q = (H + δI)⁻¹ ∇L_q, where L_q is the
  *   query's SUMMED loss (cross-entropy summed over its measured tokens) and G(n) the gradient of training example n's
- *   summed loss. Positive τ: up-weighting n LOWERS the query's loss (kronfluence's convention, see its fixtures' README).
+ *   summed loss. Positive τ: up-weighting n LOWERS the query's loss (kronfluence's convention, see its fixtures'
+ * README).
  * - `influence` is the change of the measurement f when n is up-weighted, I(n) = −∇fᵀ(H + δI)⁻¹∇L(n), oriented so that
  *   POSITIVE = HELPS:
  *     measurement 'mean-log-likelihood' (default, the paper's): f = (1/T_q) Σ log p = −L_q/T_q  ⇒  I = +τ / T_q;
@@ -25,7 +26,10 @@ export type { Damping } from '../linalg/backend';
  * kfac: Λ = λ_S ⊗ λ_A; ekfac: Λ = mean_n (Q_Sᵀ G(n) Q_A)∘² (default). */
 export type Strategy = 'identity' | 'diagonal' | 'kfac' | 'ekfac';
 
-/** 'sampled': labels drawn from the model's predictive distribution (true Fisher, default); 'empirical': the data's labels. */
+/**
+ * 'sampled': labels drawn from the model's predictive distribution (true Fisher, default); 'empirical': the data's
+ * labels.
+ */
 export type FisherMode = 'sampled' | 'empirical';
 
 /** What a query measures: see the module comment for the sign of each. */
@@ -55,9 +59,14 @@ export interface AttributionConfig {
   readonly measurement: Measurement;
   /** Also keep per-token scores on the training side (memory: queries × Σ_n T_n × 8 bytes). */
   readonly perToken: boolean;
-  /** Replace P_q by a rank-k factorisation U_k V_kᵀ per layer (null: exact P_q; layers with min(dOut, dIn') ≤ k keep the exact P_q). */
+  /**
+   * Replace P_q by a rank-k factorisation U_k V_kᵀ per layer (null: exact P_q; layers with min(dOut, dIn') ≤ k keep the
+   * exact P_q).
+   */
   readonly queryRank: number | null;
-  /** RegExp source selecting tracked layers by name (null: every layer the source offers). Also given to the autodiff. */
+  /**
+   * RegExp source selecting tracked layers by name (null: every layer the source offers). Also given to the autodiff.
+   */
   readonly trackedLayers: string | null;
   readonly batchSizes: BatchSizes;
   /** Seeds the sampled labels (per example, independent of batching; see GradientRequest.seed). */
@@ -78,7 +87,8 @@ export interface AttributionConfig {
 export type TokenSegment = Span;
 
 /**
- * Per-example metadata the aggregations need (src/data's Example fits it as it is). Token positions are those of the sequence fed to the model.
+ * Per-example metadata the aggregations need (src/data's Example fits it as it is). Token positions are those of the
+ * sequence fed to the model.
  * Position t's per-token score uses a(n,t) and g(n,t); in a causal LM g(n,t) is the gradient of the loss of predicting
  * token t+1, so the aggregations credit it to token t+1 by default (aggregate.ts, TokenAlignment).
  */
@@ -125,7 +135,9 @@ export interface GradientRequest {
 
 /** One batch of gradients, resident on the backend the source was asked for. */
 export interface GradientBatch {
-  /** Per tracked layer (same order as `GradientSource.layers`): a [B,T,dIn], g [B,T,dOut], mask, appendOnes = hasBias. */
+  /**
+   * Per tracked layer (same order as `GradientSource.layers`): a [B,T,dIn], g [B,T,dOut], mask, appendOnes = hasBias.
+   */
   readonly layers: readonly TokenBatch[];
   /** Sequence length T of this batch (1 for non-sequence models). */
   readonly sequenceLength: number;
@@ -159,7 +171,10 @@ export interface ProgressEvent {
   readonly stage: StageName;
   readonly done: number;
   readonly total: number;
-  /** Units: 'sequences' (covariance, lambda, self), 'pairs' (scores: query × training pairs), 'layers' (eigen), 'queries' (query). */
+  /**
+   * Units: 'sequences' (covariance, lambda, self), 'pairs' (scores: query × training pairs), 'layers' (eigen),
+   * 'queries' (query).
+   */
   readonly unit: 'sequences' | 'pairs' | 'layers' | 'queries';
   readonly itemsPerSecond: number;
   /** Seconds left at the current rate (NaN before the first chunk). */
@@ -298,7 +313,9 @@ export interface AttributionResult {
   readonly trainTokenCounts: Int32Array;
   /** Measured token count per query (T_q of the mean-log-likelihood measurement). */
   readonly queryTargetCounts: Float64Array;
-  /** Per-token raw τ on the training side when config.perToken: offsets [N+1] into each query's row of length Σ_n T_n. */
+  /**
+   * Per-token raw τ on the training side when config.perToken: offsets [N+1] into each query's row of length Σ_n T_n.
+   */
   readonly tauPerToken: { readonly offsets: Int32Array; readonly values: Float64Array } | null;
   /** The fitted factors (covariance sums, eigendecompositions, Λ sums, with counts) in kronfluence's layout. */
   readonly factors: ModelFactors;

@@ -65,7 +65,10 @@ export interface Backend {
   read(tensor: Tensor): Promise<Float64Array>;
   release(...tensors: Tensor[]): void;
 
-  /** acc [d', d'] += Σ_{n,t} m(n,t) ã ãᵀ over the rows of x [B, T, d] (or [rows, d] with mask [rows]); ã = [x, 1] when appendOnes. Only the upper triangle need be valid until finalizeCovariance. */
+  /**
+   * acc [d', d'] += Σ_{n,t} m(n,t) ã ãᵀ over the rows of x [B, T, d] (or [rows, d] with mask [rows]); ã = [x, 1] when
+   * appendOnes. Only the upper triangle need be valid until finalizeCovariance.
+   */
   accumulateCovariance(acc: Tensor, x: Tensor, mask: Tensor | null, appendOnes: boolean): void;
   /** Full symmetric matrix acc / count (mirrors the accumulated triangle). */
   finalizeCovariance(acc: Tensor, count: number): Tensor;
@@ -83,9 +86,13 @@ export interface Backend {
   accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void;
   /** The damping value δ for a (sequence-averaged) Λ: absolute, or factor · mean(Λ). */
   dampingValue(lambda: Tensor, damping: Damping): Promise<number>;
-  /** P_q = Q_S [ (Q_Sᵀ G_q Q_A) ⊘ (Λ + δ) ] Q_Aᵀ for each of the query gradients [Q, dOut, dIn']. Λ is already averaged. */
+  /**
+   * P_q = Q_S [ (Q_Sᵀ G_q Q_A) ⊘ (Λ + δ) ] Q_Aᵀ for each of the query gradients [Q, dOut, dIn']. Λ is already averaged.
+   */
   precondition(queryGradients: Tensor, qS: Tensor, qA: Tensor, lambda: Tensor, damping: Damping): Tensor;
-  /** P = G ⊘ (Λ + δ) for each of the gradients [N, dOut, dIn'], elementwise: the diagonal strategy's preconditioning. */
+  /**
+   * P = G ⊘ (Λ + δ) for each of the gradients [N, dOut, dIn'], elementwise: the diagonal strategy's preconditioning.
+   */
   divideDamped(gradients: Tensor, lambda: Tensor, damping: Damping): Tensor;
   /** τ[q, n] = Σ_t m(n,t) g(n,t)ᵀ P_q ã(n,t): [Q, B]; with perToken, [Q, B, T] (padding scores are 0). */
   scores(preconditioned: Tensor, batch: TokenBatch, perToken: boolean): Tensor;

@@ -9,7 +9,16 @@
 import { attr, GraphBuilder } from '../onnx/builder';
 import { DataType, type Model } from '../onnx/ir';
 import { gelu, layerNorm, linear, type GeluForm } from './layers';
-import { requireWeight, sampledTensor, seededNormal, seededUniform, weightsDataType, type FloatDtype, type WeightTensor, type Weights } from './weights';
+import {
+  requireWeight,
+  sampledTensor,
+  seededNormal,
+  seededUniform,
+  weightsDataType,
+  type FloatDtype,
+  type WeightTensor,
+  type Weights,
+} from './weights';
 
 export interface GptConfig {
   readonly vocabSize: number;
@@ -66,10 +75,13 @@ export function initGptWeights(config: GptConfig, seed: number, dtype: FloatDtyp
   const weights: Record<string, WeightTensor> = {};
   for (const [name, dims, init] of gptParameters(config)) {
     const sample =
-      init === 'normal' ? () => 0.02 * normal()
-      : init === 'residual-normal' ? () => residualStd * normal()
-      : init === 'ones' ? () => 1
-      : () => 0;
+      init === 'normal'
+        ? () => 0.02 * normal()
+        : init === 'residual-normal'
+          ? () => residualStd * normal()
+          : init === 'ones'
+            ? () => 1
+            : () => 0;
     weights[name] = sampledTensor(dtype, dims, sample);
   }
   return weights;
@@ -77,7 +89,8 @@ export function initGptWeights(config: GptConfig, seed: number, dtype: FloatDtyp
 
 function validateGptConfig(config: GptConfig): void {
   for (const key of ['vocabSize', 'maxPositions', 'dModel', 'nLayer', 'nHead', 'dMlp'] as const) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) throw new Error(`GptConfig.${key} must be a positive integer, got ${config[key]}`);
+    if (!Number.isInteger(config[key]) || config[key] < 1)
+      throw new Error(`GptConfig.${key} must be a positive integer, got ${config[key]}`);
   }
   if (config.dModel % config.nHead !== 0) {
     throw new Error(`GptConfig: dModel ${config.dModel} is not divisible by nHead ${config.nHead}`);
@@ -93,7 +106,9 @@ export function buildGptForward(config: GptConfig, weights: Weights): Model {
   validateGptConfig(config);
   const floatType = weightsDataType(weights);
   if (floatType === DataType.DOUBLE && config.gelu === 'erf') {
-    throw new Error("GptConfig.gelu 'erf' with float64 weights: onnxruntime's wasm EP has no float64 Erf kernel; use 'tanh'");
+    throw new Error(
+      "GptConfig.gelu 'erf' with float64 weights: onnxruntime's wasm EP has no float64 Erf kernel; use 'tanh'",
+    );
   }
   const { dModel: D, nHead: H, dMlp: F } = config;
   const b = new GraphBuilder('main_graph');
@@ -122,30 +137,60 @@ export function buildGptForward(config: GptConfig, weights: Weights): Model {
       const prefix = `h.${i}`;
       const normed1 = layerNorm(b, weights, hidden, 'ln_1', `${prefix}.ln_1`, D, config.layerNormEpsilon);
       const attended = b.scope('attn', () => {
-        const qkv = linear(b, weights, normed1, { module: 'c_attn', param: `${prefix}.attn.c_attn`, dIn: D, dOut: 3 * D, bias: true, layout: 'in-out' }, 'matmul');
+        const qkv = linear(
+          b,
+          weights,
+          normed1,
+          { module: 'c_attn', param: `${prefix}.attn.c_attn`, dIn: D, dOut: 3 * D, bias: true, layout: 'in-out' },
+          'matmul',
+        );
         return attention(qkv, `${prefix}.attn`);
       });
       const residual1 = b.op1('Add', [hidden, attended]);
       const normed2 = layerNorm(b, weights, residual1, 'ln_2', `${prefix}.ln_2`, D, config.layerNormEpsilon);
       const mlpOut = b.scope('mlp', () => {
-        const up = linear(b, weights, normed2, { module: 'c_fc', param: `${prefix}.mlp.c_fc`, dIn: D, dOut: F, bias: true, layout: 'in-out' }, 'matmul');
+        const up = linear(
+          b,
+          weights,
+          normed2,
+          { module: 'c_fc', param: `${prefix}.mlp.c_fc`, dIn: D, dOut: F, bias: true, layout: 'in-out' },
+          'matmul',
+        );
         const activated = b.scope('act', () => gelu(b, up, config.gelu, floatType));
-        return linear(b, weights, activated, { module: 'c_proj', param: `${prefix}.mlp.c_proj`, dIn: F, dOut: D, bias: true, layout: 'in-out' }, 'matmul');
+        return linear(
+          b,
+          weights,
+          activated,
+          { module: 'c_proj', param: `${prefix}.mlp.c_proj`, dIn: F, dOut: D, bias: true, layout: 'in-out' },
+          'matmul',
+        );
       });
       return b.op1('Add', [residual1, mlpOut]);
     });
   }
   const final = layerNorm(b, weights, hidden, 'ln_f', 'ln_f', D, config.layerNormEpsilon);
-  const head = { module: 'lm_head', dIn: D, dOut: config.vocabSize, bias: false, layout: 'out-in', outputName: 'logits' } as const;
+  const head = {
+    module: 'lm_head',
+    dIn: D,
+    dOut: config.vocabSize,
+    bias: false,
+    layout: 'out-in',
+    outputName: 'logits',
+  } as const;
   linear(b, weights, final, head, 'matmul');
   b.output('logits', floatType, ['batch', 'sequence', config.vocabSize]);
   return b.build({ metadata: { 'iwb.architecture': 'gpt', 'iwb.config': JSON.stringify(config) } });
 
   /** Causal multi-head self-attention on the fused q|k|v projection [B, T, 3D]; returns the c_proj output. */
   function attention(qkv: string, param: string): string {
-    const [q, k, v] = b.op('Split', [qkv, b.int64s([D, D, D])], { axis: attr.int(2) }, { outputs: 3 }) as [string, string, string];
+    const [q, k, v] = b.op('Split', [qkv, b.int64s([D, D, D])], { axis: attr.int(2) }, { outputs: 3 }) as [
+      string,
+      string,
+      string,
+    ];
     const heads = b.int64s([0, 0, H, D / H]);
-    const split = (x: string, perm: number[]) => b.op1('Transpose', [b.op1('Reshape', [x, heads])], { perm: attr.ints(perm) });
+    const split = (x: string, perm: number[]) =>
+      b.op1('Transpose', [b.op1('Reshape', [x, heads])], { perm: attr.ints(perm) });
     const query = split(q, [0, 2, 1, 3]); // [B, H, T, Dh]
     const keyT = split(k, [0, 2, 3, 1]); // [B, H, Dh, T]
     const value = split(v, [0, 2, 1, 3]); // [B, H, T, Dh]
@@ -153,6 +198,12 @@ export function buildGptForward(config: GptConfig, weights: Weights): Model {
     const probs = b.op1('Softmax', [b.op1('Where', [visible, scores, maskedScore])], { axis: attr.int(-1) });
     const context = b.op1('Transpose', [b.op1('MatMul', [probs, value])], { perm: attr.ints([0, 2, 1, 3]) });
     const merged = b.op1('Reshape', [context, b.int64s([0, 0, D])]);
-    return linear(b, weights, merged, { module: 'c_proj', param: `${param}.c_proj`, dIn: D, dOut: D, bias: true, layout: 'in-out' }, 'matmul');
+    return linear(
+      b,
+      weights,
+      merged,
+      { module: 'c_proj', param: `${param}.c_proj`, dIn: D, dOut: D, bias: true, layout: 'in-out' },
+      'matmul',
+    );
   }
 }

@@ -30,7 +30,10 @@ export interface TokenLmConfig {
   readonly dHidden: number;
 }
 
-/** token_lm: vocabulary 12 (token 0 = padding), emb 12×8, up Linear(8, 16), down Linear(16, 8), unembed Linear(8, 12, bias=False). */
+/**
+ * token_lm: vocabulary 12 (token 0 = padding), emb 12×8, up Linear(8, 16), down Linear(16, 8), unembed Linear(8, 12,
+ * bias=False).
+ */
 export const KRONFLUENCE_TOKEN_LM: TokenLmConfig = { vocabSize: 12, dModel: 8, dHidden: 16 };
 
 /**
@@ -47,7 +50,13 @@ export function buildKronfluenceTokenLm(weights: Weights, config: TokenLmConfig 
   const hidden = b.scope('emb', () => b.op1('Gather', [table, ids]));
   const up = linear(b, weights, hidden, { module: 'up', dIn: D, dOut: F, bias: true, layout: 'out-in' }, 'matmul');
   const activated = b.op1('Tanh', [up]);
-  const down = linear(b, weights, activated, { module: 'down', dIn: F, dOut: D, bias: true, layout: 'out-in' }, 'matmul');
+  const down = linear(
+    b,
+    weights,
+    activated,
+    { module: 'down', dIn: F, dOut: D, bias: true, layout: 'out-in' },
+    'matmul',
+  );
   const residual = b.op1('Add', [hidden, down]);
   const head = { module: 'unembed', dIn: D, dOut: V, bias: false, layout: 'out-in', outputName: 'logits' } as const;
   linear(b, weights, residual, head, 'matmul');

@@ -36,7 +36,9 @@ export function linear(b: GraphBuilder, weights: Weights, x: string, spec: Linea
     const stored = spec.layout === 'out-in' ? [spec.dOut, spec.dIn] : [spec.dIn, spec.dOut];
     const weight = requireWeight(weights, `${param}.weight`, stored);
     const biasName = `${param}.bias`;
-    const bias = spec.bias ? b.initializer(biasName, [spec.dOut], requireWeight(weights, biasName, [spec.dOut]).data) : null;
+    const bias = spec.bias
+      ? b.initializer(biasName, [spec.dOut], requireWeight(weights, biasName, [spec.dOut]).data)
+      : null;
     if (form === 'gemm') {
       const w = b.initializer(`${param}.weight`, weight.dims, weight.data);
       const transB = spec.layout === 'out-in' ? 1 : 0;
@@ -51,7 +53,15 @@ export function linear(b: GraphBuilder, weights: Weights, x: string, spec: Linea
 }
 
 /** LayerNormalization over the last axis with '<param>.weight' and '<param>.bias', in scope `module`. */
-export function layerNorm(b: GraphBuilder, weights: Weights, x: string, module: string, param: string, dim: number, epsilon: number): string {
+export function layerNorm(
+  b: GraphBuilder,
+  weights: Weights,
+  x: string,
+  module: string,
+  param: string,
+  dim: number,
+  epsilon: number,
+): string {
   return b.scope(module, () => {
     const scale = b.initializer(`${param}.weight`, [dim], requireWeight(weights, `${param}.weight`, [dim]).data);
     const shift = b.initializer(`${param}.bias`, [dim], requireWeight(weights, `${param}.bias`, [dim]).data);

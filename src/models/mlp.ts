@@ -9,7 +9,14 @@
 import { GraphBuilder } from '../onnx/builder';
 import type { Model } from '../onnx/ir';
 import { linear, type LinearForm } from './layers';
-import { sampledTensor, seededUniform, weightsDataType, type FloatDtype, type WeightTensor, type Weights } from './weights';
+import {
+  sampledTensor,
+  seededUniform,
+  weightsDataType,
+  type FloatDtype,
+  type WeightTensor,
+  type Weights,
+} from './weights';
 
 /** 'linear' puts no activation between layers: a deep linear network (an exact test case for EK-FAC). */
 export type MlpActivation = 'relu' | 'tanh' | 'linear';
@@ -31,23 +38,42 @@ export interface MlpConfig {
 export function mlpLayerNames(config: MlpConfig): string[] {
   const count = config.hiddenDims.length + 1;
   const names = config.layerNames ? [...config.layerNames] : Array.from({ length: count }, (_, i) => `fc${i + 1}`);
-  if (names.length !== count) throw new Error(`MlpConfig.layerNames has ${names.length} names for ${count} linear layers`);
+  if (names.length !== count)
+    throw new Error(`MlpConfig.layerNames has ${names.length} names for ${count} linear layers`);
   return names;
 }
 
 /** Linear layer dims [dIn, dOut] in order. */
 export function mlpLayerDims(config: MlpConfig): [number, number][] {
   const widths = [config.inputDim, ...config.hiddenDims, config.outputDim];
-  for (const width of widths) if (!Number.isInteger(width) || width < 1) throw new Error(`MlpConfig: layer width ${width} is not a positive integer`);
+  for (const width of widths)
+    if (!Number.isInteger(width) || width < 1)
+      throw new Error(`MlpConfig: layer width ${width} is not a positive integer`);
   return widths.slice(1).map((dOut, i) => [widths[i]!, dOut]);
 }
 
 export function linearRegressionConfig(inputDim: number, outputDim = 1): MlpConfig {
-  return { inputDim, hiddenDims: [], outputDim, activation: 'linear', linearForm: 'gemm', task: 'regression', layerNames: ['linear'] };
+  return {
+    inputDim,
+    hiddenDims: [],
+    outputDim,
+    activation: 'linear',
+    linearForm: 'gemm',
+    task: 'regression',
+    layerNames: ['linear'],
+  };
 }
 
 export function logisticRegressionConfig(inputDim: number, classes: number): MlpConfig {
-  return { inputDim, hiddenDims: [], outputDim: classes, activation: 'linear', linearForm: 'gemm', task: 'classification', layerNames: ['linear'] };
+  return {
+    inputDim,
+    hiddenDims: [],
+    outputDim: classes,
+    activation: 'linear',
+    linearForm: 'gemm',
+    task: 'classification',
+    layerNames: ['linear'],
+  };
 }
 
 /** PyTorch's nn.Linear default: weight and bias uniform in ±1/√d_in. */
@@ -73,9 +99,17 @@ export function buildMlpForward(config: MlpConfig, weights: Weights): Model {
   const layers = mlpLayerDims(config);
   layers.forEach(([dIn, dOut], i) => {
     const isLast = i === layers.length - 1;
-    const spec = { module: names[i]!, dIn, dOut, bias: true, layout: 'out-in' as const, outputName: isLast ? outputName : undefined };
+    const spec = {
+      module: names[i]!,
+      dIn,
+      dOut,
+      bias: true,
+      layout: 'out-in' as const,
+      outputName: isLast ? outputName : undefined,
+    };
     hidden = linear(b, weights, hidden, spec, config.linearForm);
-    if (!isLast && config.activation !== 'linear') hidden = b.op1(config.activation === 'relu' ? 'Relu' : 'Tanh', [hidden]);
+    if (!isLast && config.activation !== 'linear')
+      hidden = b.op1(config.activation === 'relu' ? 'Relu' : 'Tanh', [hidden]);
   });
   b.output(outputName, floatType, ['batch', config.outputDim]);
   return b.build({

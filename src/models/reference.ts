@@ -14,7 +14,15 @@ function values(weights: Weights, name: string): Float64Array {
 }
 
 /** rows × dIn → rows × dOut with y = x·W (+ b); W is [dIn, dOut] ('in-out') or [dOut, dIn] ('out-in'). */
-function affine(x: Float64Array, rows: number, dIn: number, dOut: number, w: Float64Array, layout: 'in-out' | 'out-in', bias: Float64Array | null): Float64Array {
+function affine(
+  x: Float64Array,
+  rows: number,
+  dIn: number,
+  dOut: number,
+  w: Float64Array,
+  layout: 'in-out' | 'out-in',
+  bias: Float64Array | null,
+): Float64Array {
   const y = new Float64Array(rows * dOut);
   for (let r = 0; r < rows; r++) {
     for (let o = 0; o < dOut; o++) {
@@ -26,7 +34,14 @@ function affine(x: Float64Array, rows: number, dIn: number, dOut: number, w: Flo
   return y;
 }
 
-function layerNormRows(x: Float64Array, rows: number, dim: number, gamma: Float64Array, beta: Float64Array, epsilon: number): Float64Array {
+function layerNormRows(
+  x: Float64Array,
+  rows: number,
+  dim: number,
+  gamma: Float64Array,
+  beta: Float64Array,
+  epsilon: number,
+): Float64Array {
   const y = new Float64Array(x.length);
   for (let r = 0; r < rows; r++) {
     let mean = 0;
@@ -75,32 +90,57 @@ function geluValue(x: number, form: GptConfig['gelu']): number {
 }
 
 /** Features [batch, inputDim] → outputs [batch, outputDim]. */
-export function mlpReference(config: MlpConfig, weights: Weights, features: ArrayLike<number>, batch: number): Float64Array {
+export function mlpReference(
+  config: MlpConfig,
+  weights: Weights,
+  features: ArrayLike<number>,
+  batch: number,
+): Float64Array {
   const names = mlpLayerNames(config);
   const layers = mlpLayerDims(config);
   let x: Float64Array = Float64Array.from(features);
   layers.forEach(([dIn, dOut], i) => {
-    x = affine(x, batch, dIn, dOut, values(weights, `${names[i]}.weight`), 'out-in', values(weights, `${names[i]}.bias`));
-    if (i < layers.length - 1 && config.activation !== 'linear') x = x.map((v) => (config.activation === 'relu' ? Math.max(v, 0) : Math.tanh(v)));
+    x = affine(
+      x,
+      batch,
+      dIn,
+      dOut,
+      values(weights, `${names[i]}.weight`),
+      'out-in',
+      values(weights, `${names[i]}.bias`),
+    );
+    if (i < layers.length - 1 && config.activation !== 'linear')
+      x = x.map((v) => (config.activation === 'relu' ? Math.max(v, 0) : Math.tanh(v)));
   });
   return x;
 }
 
 /** kronfluence token_lm: ids [batch][sequence] → logits [batch, sequence, vocab]. */
-export function tokenLmReference(config: TokenLmConfig, weights: Weights, ids: readonly (readonly number[])[]): Float64Array {
+export function tokenLmReference(
+  config: TokenLmConfig,
+  weights: Weights,
+  ids: readonly (readonly number[])[],
+): Float64Array {
   const { vocabSize: V, dModel: D, dHidden: F } = config;
   const flat = ids.flat();
   const emb = values(weights, 'emb.weight');
   const h = new Float64Array(flat.length * D);
   flat.forEach((id, r) => h.set(emb.subarray(id * D, (id + 1) * D), r * D));
-  const up = affine(h, flat.length, D, F, values(weights, 'up.weight'), 'out-in', values(weights, 'up.bias')).map(Math.tanh);
+  const up = affine(h, flat.length, D, F, values(weights, 'up.weight'), 'out-in', values(weights, 'up.bias')).map(
+    Math.tanh,
+  );
   const down = affine(up, flat.length, F, D, values(weights, 'down.weight'), 'out-in', values(weights, 'down.bias'));
   const h2 = h.map((v, i) => v + down[i]!);
   return affine(h2, flat.length, D, V, values(weights, 'unembed.weight'), 'out-in', null);
 }
 
 /** GPT: ids and mask [batch][sequence] (mask 1 = token) → logits [batch, sequence, vocab]. */
-export function gptReference(config: GptConfig, weights: Weights, ids: readonly (readonly number[])[], mask: readonly (readonly number[])[]): Float64Array {
+export function gptReference(
+  config: GptConfig,
+  weights: Weights,
+  ids: readonly (readonly number[])[],
+  mask: readonly (readonly number[])[],
+): Float64Array {
   const { vocabSize: V, dModel: D, nHead: H, dMlp: F } = config;
   const eps = Math.fround(config.layerNormEpsilon); // ONNX float attributes are float32
   const T = ids[0]!.length;
@@ -118,7 +158,8 @@ export function gptReference(config: GptConfig, weights: Weights, ids: readonly 
       const context = new Float64Array(T * D);
       for (let head = 0; head < H; head++) {
         for (let i = 0; i < T; i++) {
-          // Keys j ≤ i that are not padding; if none (a fully padded prefix), exporters' finfo.min fill gives uniform weights.
+          // Keys j ≤ i that are not padding; if none (a fully padded prefix), exporters' finfo.min fill gives uniform
+          // weights.
           const keys = [...Array(T).keys()].filter((j) => j <= i && mask[n]![j] === 1);
           const allowed = keys.length > 0 ? keys : [...Array(T).keys()];
           const scores = allowed.map((j) => {
@@ -139,7 +180,9 @@ export function gptReference(config: GptConfig, weights: Weights, ids: readonly 
       const attended = affine(context, T, D, D, p('attn.c_proj.weight'), 'in-out', p('attn.c_proj.bias'));
       h = h.map((v, i) => v + attended[i]!);
       const m = layerNormRows(h, T, D, p('ln_2.weight'), p('ln_2.bias'), eps);
-      const up = affine(m, T, D, F, p('mlp.c_fc.weight'), 'in-out', p('mlp.c_fc.bias')).map((v) => geluValue(v, config.gelu));
+      const up = affine(m, T, D, F, p('mlp.c_fc.weight'), 'in-out', p('mlp.c_fc.bias')).map((v) =>
+        geluValue(v, config.gelu),
+      );
       const down = affine(up, T, F, D, p('mlp.c_proj.weight'), 'in-out', p('mlp.c_proj.bias'));
       h = h.map((v, i) => v + down[i]!);
     }

@@ -40,7 +40,10 @@ export function floatArray(dtype: FloatDtype, length: number): FloatArray {
 
 /** A tensor filled by `sample()` per element. */
 export function sampledTensor(dtype: FloatDtype, dims: readonly number[], sample: () => number): WeightTensor {
-  const data = floatArray(dtype, dims.reduce((a, b) => a * b, 1));
+  const data = floatArray(
+    dtype,
+    dims.reduce((a, b) => a * b, 1),
+  );
   for (let i = 0; i < data.length; i++) data[i] = sample();
   return { dims: [...dims], data };
 }

@@ -5,7 +5,17 @@
  * Naming follows torch.onnx: inside scope '/h.0/mlp/c_fc' an op MatMul is named '/h.0/mlp/c_fc/MatMul'
  * (then '_1', '_2', ... on repeats) and its outputs '/h.0/mlp/c_fc/MatMul_output_0', ...
  */
-import { DataType, type Attribute, type Dim, type Graph, type Model, type Node, type TensorInit, type TensorValues, type ValueInfo } from './ir';
+import {
+  DataType,
+  type Attribute,
+  type Dim,
+  type Graph,
+  type Model,
+  type Node,
+  type TensorInit,
+  type TensorValues,
+  type ValueInfo,
+} from './ir';
 
 /** Attribute constructors; float attributes are rounded to float32, which is what the wire format stores. */
 export const attr = {
@@ -129,30 +139,42 @@ export class GraphBuilder {
   initializer(name: string, dims: readonly number[], data: TensorValues): string;
   initializer(nameOrTensor: string | TensorInit, dims?: readonly number[], data?: TensorValues): string {
     const tensor: TensorInit =
-      typeof nameOrTensor === 'string' ? { name: nameOrTensor, dataType: dataTypeOf(data!), dims: [...dims!], data: data! } : nameOrTensor;
+      typeof nameOrTensor === 'string'
+        ? { name: nameOrTensor, dataType: dataTypeOf(data!), dims: [...dims!], data: data! }
+        : nameOrTensor;
     const count = tensor.dims.reduce((a, b) => a * b, 1);
     if (tensor.data.length !== count) {
-      throw new Error(`initializer '${tensor.name}': ${tensor.data.length} values for dims [${tensor.dims}] (${count} needed)`);
+      throw new Error(
+        `initializer '${tensor.name}': ${tensor.data.length} values for dims [${tensor.dims}] (${count} needed)`,
+      );
     }
-    if (this.takenValueNames.has(tensor.name)) throw new Error(`initializer '${tensor.name}': the name is already used`);
+    if (this.takenValueNames.has(tensor.name))
+      throw new Error(`initializer '${tensor.name}': the name is already used`);
     this.takenValueNames.add(tensor.name);
     this.initializers.set(tensor.name, tensor);
     return tensor.name;
   }
 
   /** Appends a node and returns its output names. '' in `inputs` marks an omitted optional input. */
-  op(opType: string, inputs: readonly string[], attributes: Record<string, Attribute> = {}, options: OpOptions = {}): string[] {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, Attribute> = {},
+    options: OpOptions = {},
+  ): string[] {
     const scope = this.scopes.map((part) => `/${part}`).join('');
     const name = this.reserve(options.name ?? `${scope}/${opType}`, this.takenNodeNames);
     for (const input of inputs) {
-      if (input !== '' && !this.takenValueNames.has(input)) throw new Error(`node '${name}' (${opType}): input '${input}' is not defined`);
+      if (input !== '' && !this.takenValueNames.has(input))
+        throw new Error(`node '${name}' (${opType}): input '${input}' is not defined`);
     }
     const requested = options.outputs ?? 1;
     const outputs =
       typeof requested === 'number'
         ? Array.from({ length: requested }, (_, i) => this.uniqueValueName(`${name}_output_${i}`))
         : requested.map((out) => {
-            if (this.takenValueNames.has(out)) throw new Error(`node '${name}' (${opType}): output '${out}' is already defined`);
+            if (this.takenValueNames.has(out))
+              throw new Error(`node '${name}' (${opType}): output '${out}' is already defined`);
             this.takenValueNames.add(out);
             return out;
           });
@@ -161,7 +183,12 @@ export class GraphBuilder {
   }
 
   /** op() for the common single-output case. */
-  op1(opType: string, inputs: readonly string[], attributes: Record<string, Attribute> = {}, options: OpOptions = {}): string {
+  op1(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, Attribute> = {},
+    options: OpOptions = {},
+  ): string {
     return this.op(opType, inputs, attributes, options)[0]!;
   }
 

@@ -19,7 +19,10 @@ export type LossSpec =
    * graph (true Fisher; any labels will do for that first run, the logits do not depend on them).
    */
   | { readonly kind: 'token-cross-entropy'; readonly logits?: string }
-  /** Classifier cross-entropy: logits [B, C], extra input `labels` int64 [B]; per-example loss = −log softmax(logits)[label]. */
+  /**
+   * Classifier cross-entropy: logits [B, C], extra input `labels` int64 [B]; per-example loss = −log
+   * softmax(logits)[label].
+   */
   | { readonly kind: 'cross-entropy'; readonly logits?: string }
   /**
    * Squared error, summed (no ½, as torch's mse_loss(reduction='sum')): outputs [B, …], extra input `targets` of the
@@ -92,10 +95,12 @@ export interface GradientGraph {
     readonly forward: readonly string[];
     /** Per-example loss [B]. */
     readonly loss: string;
-    /** Log-likelihood of each label: [B, T] for token-cross-entropy (0 where masked), [B] for cross-entropy; null for mse. */
+    /**
+     * Log-likelihood of each label: [B, T] for token-cross-entropy (0 where masked), [B] for cross-entropy; null for
+     * mse.
+     */
     readonly tokenLogLikelihoods: string | null;
     /** Initializer name → graph output holding d(Σ loss)/d(initializer), same shape; only with parameterGradients. */
     readonly parameterGradients: ReadonlyMap<string, string> | null;
   };
 }
-

@@ -38,7 +38,9 @@ export interface TensorInit {
   readonly name: string;
   readonly dataType: DataType;
   readonly dims: readonly number[];
-  /** Typed array matching dataType (BOOL as Uint8Array, INT64 as BigInt64Array, FLOAT16/BFLOAT16 as Uint16Array bits). */
+  /**
+   * Typed array matching dataType (BOOL as Uint8Array, INT64 as BigInt64Array, FLOAT16/BFLOAT16 as Uint16Array bits).
+   */
   readonly data: TensorValues;
 }
 

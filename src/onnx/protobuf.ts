@@ -306,7 +306,10 @@ function writeTensor(tensor: TensorInit, where: string): pb.ITensorProto {
   const at = `${where} › tensor '${tensor.name}'`;
   const ctor = arrayCtor(tensor.dataType, at);
   if (!(tensor.data instanceof ctor)) {
-    throw new OnnxFormatError(at, `data is a ${tensor.data.constructor.name}, ${DataType[tensor.dataType]} needs a ${ctor.name}`);
+    throw new OnnxFormatError(
+      at,
+      `data is a ${tensor.data.constructor.name}, ${DataType[tensor.dataType]} needs a ${ctor.name}`,
+    );
   }
   const count = elementCount(tensor.dims);
   if (tensor.data.length !== count) {
@@ -328,7 +331,9 @@ function writeValueInfo(info: ValueInfo): pb.IValueInfoProto {
       tensorType: {
         elemType: info.elemType,
         shape: info.shape
-          ? { dim: info.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d === null ? {} : { dimParam: d })) }
+          ? {
+              dim: info.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d === null ? {} : { dimParam: d })),
+            }
           : null,
       },
     },

@@ -44,9 +44,21 @@ export interface SessionOptions {
 }
 
 const ARRAY_FOR: Record<OrtType, string> = {
-  float32: 'Float32Array', float64: 'Float64Array', float16: 'Uint16Array', int64: 'BigInt64Array', int32: 'Int32Array',
-  int16: 'Int16Array', int8: 'Int8Array', uint64: 'BigUint64Array', uint32: 'Uint32Array', uint16: 'Uint16Array',
-  uint8: 'Uint8Array', bool: 'Uint8Array', string: 'Array', int4: 'Int8Array', uint4: 'Uint8Array',
+  float32: 'Float32Array',
+  float64: 'Float64Array',
+  float16: 'Uint16Array',
+  int64: 'BigInt64Array',
+  int32: 'Int32Array',
+  int16: 'Int16Array',
+  int8: 'Int8Array',
+  uint64: 'BigUint64Array',
+  uint32: 'Uint32Array',
+  uint16: 'Uint16Array',
+  uint8: 'Uint8Array',
+  bool: 'Uint8Array',
+  string: 'Array',
+  int4: 'Int8Array',
+  uint4: 'Uint8Array',
 };
 
 function formatShape(shape: readonly Dim[] | null): string {
@@ -70,13 +82,17 @@ export class ModelSession {
     const ort = await loadOrt();
     const sessionOptions: Ort.InferenceSession.SessionOptions = { executionProviders: ['wasm'] };
     if (backend === 'webgpu') {
-      if (isNode) throw new Error("backend 'webgpu': onnxruntime-web's WebGPU EP does not run on Dawn in Node; use 'wasm'");
+      if (isNode)
+        throw new Error("backend 'webgpu': onnxruntime-web's WebGPU EP does not run on Dawn in Node; use 'wasm'");
       if (!options.device) throw new Error("backend 'webgpu' needs the workbench's GPUDevice (options.device)");
       sessionOptions.executionProviders = [{ name: 'webgpu', device: options.device }];
       const known = new Set(ir.graph.outputs.map((o) => o.name));
       const unknown = (options.gpuOutputs ?? []).filter((name) => !known.has(name));
-      if (unknown.length > 0) throw new Error(`gpuOutputs: the model has no output ${unknown.map((n) => `'${n}'`).join(', ')}`);
-      sessionOptions.preferredOutputLocation = Object.fromEntries((options.gpuOutputs ?? []).map((name) => [name, 'gpu-buffer'] as const));
+      if (unknown.length > 0)
+        throw new Error(`gpuOutputs: the model has no output ${unknown.map((n) => `'${n}'`).join(', ')}`);
+      sessionOptions.preferredOutputLocation = Object.fromEntries(
+        (options.gpuOutputs ?? []).map((name) => [name, 'gpu-buffer'] as const),
+      );
     } else if ((options.gpuOutputs?.length ?? 0) > 0) {
       throw new Error("gpuOutputs needs backend 'webgpu'");
     }
@@ -89,12 +105,15 @@ export class ModelSession {
     const declared = new Set(this.inputs.map((i) => i.name));
     const extra = Object.keys(feeds).filter((name) => !declared.has(name));
     if (extra.length > 0) {
-      throw new Error(`unknown input ${extra.map((n) => `'${n}'`).join(', ')}; the model's inputs are ${[...declared].join(', ')}`);
+      throw new Error(
+        `unknown input ${extra.map((n) => `'${n}'`).join(', ')}; the model's inputs are ${[...declared].join(', ')}`,
+      );
     }
     const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const input of this.inputs) {
       const feed = feeds[input.name];
-      if (!feed) throw new Error(`input '${input.name}' (${DataType[input.elemType]} ${formatShape(input.shape)}) is missing`);
+      if (!feed)
+        throw new Error(`input '${input.name}' (${DataType[input.elemType]} ${formatShape(input.shape)}) is missing`);
       ortFeeds[input.name] = this.toOrtTensor(input, feed);
     }
     return (await this.session.run(ortFeeds)) as Record<string, Ort.Tensor>;
@@ -110,9 +129,11 @@ export class ModelSession {
     const at = `input '${input.name}' (declared ${type} ${formatShape(input.shape)})`;
     const dims = feed.dims;
     if (input.shape) {
-      if (dims.length !== input.shape.length) throw new Error(`${at}: fed a tensor of rank ${dims.length}, dims [${dims}]`);
+      if (dims.length !== input.shape.length)
+        throw new Error(`${at}: fed a tensor of rank ${dims.length}, dims [${dims}]`);
       input.shape.forEach((d, axis) => {
-        if (typeof d === 'number' && dims[axis] !== d) throw new Error(`${at}: axis ${axis} is ${dims[axis]}, the model fixes it to ${d}`);
+        if (typeof d === 'number' && dims[axis] !== d)
+          throw new Error(`${at}: axis ${axis} is ${dims[axis]}, the model fixes it to ${d}`);
       });
     }
     if (feed instanceof this.ort.Tensor) {
@@ -121,7 +142,8 @@ export class ModelSession {
     }
     const host = feed as HostTensor;
     const expected = ARRAY_FOR[type];
-    if (host.data.constructor.name !== expected) throw new Error(`${at}: fed a ${host.data.constructor.name}, ${type} needs a ${expected}`);
+    if (host.data.constructor.name !== expected)
+      throw new Error(`${at}: fed a ${host.data.constructor.name}, ${type} needs a ${expected}`);
     const count = dims.reduce((a, b) => a * b, 1);
     if (host.data.length !== count) throw new Error(`${at}: ${host.data.length} values for dims [${dims}]`);
     return new this.ort.Tensor(type, host.data as Ort.Tensor.DataTypeMap[typeof type], dims);
@@ -163,13 +185,15 @@ export function padBatch(sequences: readonly (readonly number[])[], padId = 0, l
   const lengths = sequences.map((s) => s.length);
   const width = length ?? Math.max(...lengths);
   const tooLong = lengths.findIndex((l) => l > width);
-  if (tooLong >= 0) throw new Error(`padBatch: sequence ${tooLong} has ${lengths[tooLong]} tokens, more than the length ${width}`);
+  if (tooLong >= 0)
+    throw new Error(`padBatch: sequence ${tooLong} has ${lengths[tooLong]} tokens, more than the length ${width}`);
   if (width === 0) throw new Error('padBatch: every sequence is empty');
   const ids = new BigInt64Array(sequences.length * width).fill(BigInt(padId));
   const mask = new BigInt64Array(sequences.length * width);
   sequences.forEach((sequence, row) => {
     sequence.forEach((token, t) => {
-      if (!Number.isInteger(token) || token < 0) throw new Error(`padBatch: sequence ${row}, position ${t}: token ${token} is not a non-negative integer`);
+      if (!Number.isInteger(token) || token < 0)
+        throw new Error(`padBatch: sequence ${row}, position ${t}: token ${token} is not a non-negative integer`);
       ids[row * width + t] = BigInt(token);
       mask[row * width + t] = 1n;
     });

@@ -71,20 +71,35 @@ type Fail = (message: string) => never;
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function field<T>(object: Record<string, unknown>, key: string, path: string, check: (value: unknown) => value is T, want: string, fail: Fail): T {
+function field<T>(
+  object: Record<string, unknown>,
+  key: string,
+  path: string,
+  check: (value: unknown) => value is T,
+  want: string,
+  fail: Fail,
+): T {
   const value = object[key];
   if (!check(value)) fail(`manifest ${path}${key}: expected ${want}, found ${JSON.stringify(value)?.slice(0, 60)}`);
   return value;
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';
-const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 const isPositiveCount = (value: unknown): value is number => isCount(value) && value > 0;
 const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isSha256 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
 
-function optional<T>(object: Record<string, unknown>, key: string, path: string, check: (value: unknown) => value is T, want: string, fail: Fail): T | undefined {
+function optional<T>(
+  object: Record<string, unknown>,
+  key: string,
+  path: string,
+  check: (value: unknown) => value is T,
+  want: string,
+  fail: Fail,
+): T | undefined {
   return object[key] === undefined ? undefined : field(object, key, path, check, want, fail);
 }
 
@@ -140,7 +155,8 @@ function row(value: unknown, path: string, fail: Fail): DatasetRow {
     });
   }
   if (value.tokens !== undefined) {
-    if (!Array.isArray(value.tokens) || !value.tokens.every(isString)) fail(`manifest ${path}.tokens: expected a list of strings`);
+    if (!Array.isArray(value.tokens) || !value.tokens.every(isString))
+      fail(`manifest ${path}.tokens: expected a list of strings`);
     out.tokens = [...value.tokens];
   }
   if (value.tokenCategories !== undefined) {
@@ -167,9 +183,11 @@ function rows(value: unknown, fail: Fail): BundleManifest['rows'] {
 /** Check and rebuild a parsed manifest (fields only; the tensors are checked against it by bundle.ts). */
 export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
   if (!isObject(parsed)) fail('manifest is not a JSON object');
-  if (parsed.format !== BUNDLE_FORMAT) fail(`manifest format is ${JSON.stringify(parsed.format)}, not "${BUNDLE_FORMAT}"`);
+  if (parsed.format !== BUNDLE_FORMAT)
+    fail(`manifest format is ${JSON.stringify(parsed.format)}, not "${BUNDLE_FORMAT}"`);
   const version = field(parsed, 'version', '', isPositiveCount, 'a positive integer', fail);
-  if (version !== BUNDLE_VERSION) fail(`unknown bundle version ${version} (this workbench reads version ${BUNDLE_VERSION})`);
+  if (version !== BUNDLE_VERSION)
+    fail(`unknown bundle version ${version} (this workbench reads version ${BUNDLE_VERSION})`);
   const datasets = parsed.datasets;
   if (!isObject(datasets)) fail('manifest datasets: expected an object');
   const strategy = parsed.strategy;
@@ -179,8 +197,14 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
   if (!isObject(parsed.config)) fail('manifest config: expected an object');
   const backend = parsed.backend === null ? null : field(parsed, 'backend', '', isString, 'a string or null', fail);
   const stages = parsed.stages;
-  if (!Array.isArray(stages) || !stages.every((stage) => (BUNDLE_STAGES as readonly unknown[]).includes(stage)) || new Set(stages).size !== stages.length) {
-    fail(`manifest stages: expected distinct names from ${BUNDLE_STAGES.join(', ')}, found ${JSON.stringify(stages)?.slice(0, 80)}`);
+  if (
+    !Array.isArray(stages) ||
+    !stages.every((stage) => (BUNDLE_STAGES as readonly unknown[]).includes(stage)) ||
+    new Set(stages).size !== stages.length
+  ) {
+    fail(
+      `manifest stages: expected distinct names from ${BUNDLE_STAGES.join(', ')}, found ${JSON.stringify(stages)?.slice(0, 80)}`,
+    );
   }
   if (!Array.isArray(parsed.layers)) fail('manifest layers: expected a list');
   let scores: BundleScoresInfo | null = null;
@@ -198,7 +222,9 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
   const checksums: Record<string, { sha256: string }> = {};
   for (const [name, entry] of Object.entries(tensors)) {
     if (!isObject(entry)) fail(`manifest tensors["${name}"]: expected an object`);
-    checksums[name] = { sha256: field(entry, 'sha256', `tensors["${name}"].`, isSha256, '64 lower-case hex digits', fail) };
+    checksums[name] = {
+      sha256: field(entry, 'sha256', `tensors["${name}"].`, isSha256, '64 lower-case hex digits', fail),
+    };
   }
   return {
     format: BUNDLE_FORMAT,
@@ -206,7 +232,10 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
     createdAt: field(parsed, 'createdAt', '', isString, 'a string', fail),
     generator: field(parsed, 'generator', '', isString, 'a string', fail),
     model: fingerprint(parsed.model, 'model', fail),
-    datasets: { train: fingerprint(datasets.train, 'datasets.train', fail), query: fingerprint(datasets.query, 'datasets.query', fail) },
+    datasets: {
+      train: fingerprint(datasets.train, 'datasets.train', fail),
+      query: fingerprint(datasets.query, 'datasets.query', fail),
+    },
     strategy,
     config: JSON.parse(JSON.stringify(parsed.config)) as Record<string, unknown>,
     backend,

@@ -5,8 +5,16 @@
  * throws a BundleError — it never stores anything, so a failed import cannot leave a partial record.
  */
 import {
-  BUNDLE_FORMAT, BUNDLE_VERSION, BundleError, MANIFEST_KEY, MANIFEST_SHA256_KEY, validateManifest,
-  type BundleLayer, type BundleManifest, type BundleStage, type Fingerprint,
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  BundleError,
+  MANIFEST_KEY,
+  MANIFEST_SHA256_KEY,
+  validateManifest,
+  type BundleLayer,
+  type BundleManifest,
+  type BundleStage,
+  type Fingerprint,
 } from './bundle-manifest';
 import { SafetensorsError, readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors';
 import { floatTensor, tensorFromArray, tensorToArray, tensorToFloat64 } from './tensor-values';
@@ -81,7 +89,8 @@ export interface Bundle {
 }
 
 function stagesOf(content: BundleContent): BundleStage[] {
-  const all = (parts: readonly LayerPart[]) => content.layers.length > 0 && content.layers.every((layer) => parts.every((part) => layer[part] !== undefined));
+  const all = (parts: readonly LayerPart[]) =>
+    content.layers.length > 0 && content.layers.every((layer) => parts.every((part) => layer[part] !== undefined));
   const present: BundleStage[] = [];
   if (all(STAGE_PARTS.covariance)) present.push('covariance');
   if (all(STAGE_PARTS.eigen)) present.push('eigen');
@@ -92,7 +101,10 @@ function stagesOf(content: BundleContent): BundleStage[] {
 }
 
 /** Encode a run's results. Parts of a stage that not every layer has are left out (the stage is not listed). */
-export async function encodeBundle(content: BundleContent, options: EncodeOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
+export async function encodeBundle(
+  content: BundleContent,
+  options: EncodeOptions = {},
+): Promise<Uint8Array<ArrayBuffer>> {
   const stages = stagesOf(content);
   const tensors = new Map<string, SafetensorsTensor>();
   content.layers.forEach((layer, index) => {
@@ -109,7 +121,11 @@ export async function encodeBundle(content: BundleContent, options: EncodeOption
   if (scores) {
     for (const key of MATRIX_SCORES) {
       const matrix = scores[key];
-      if (matrix) tensors.set(SCORE_TENSORS[key], floatTensor(matrix.shape, matrix.data, key === 'queryTargetCounts' ? 'F64' : scoreDtype));
+      if (matrix)
+        tensors.set(
+          SCORE_TENSORS[key],
+          floatTensor(matrix.shape, matrix.data, key === 'queryTargetCounts' ? 'F64' : scoreDtype),
+        );
     }
     if (scores.tauPerToken) {
       const { offsets, values } = scores.tauPerToken;
@@ -134,22 +150,33 @@ export async function encodeBundle(content: BundleContent, options: EncodeOption
     layers: content.layers.map((layer): BundleLayer => ({
       name: layer.name,
       ...(layer.weightName !== undefined && { weightName: layer.weightName }),
-      dIn: layer.dIn, dOut: layer.dOut, hasBias: layer.hasBias,
-      ...(stages.includes('covariance') && { activationCount: layer.activationCount, gradientCount: layer.gradientCount }),
+      dIn: layer.dIn,
+      dOut: layer.dOut,
+      hasBias: layer.hasBias,
+      ...(stages.includes('covariance') && {
+        activationCount: layer.activationCount,
+        gradientCount: layer.gradientCount,
+      }),
       ...(stages.includes('lambda') && { lambdaCount: layer.lambdaCount }),
       ...(layer.damping !== undefined && { damping: layer.damping }),
     })),
-    scores: scores && tau ? {
-      queries: scores.tau ? scores.tau.shape[0]! : 1,
-      train: tau.shape[tau.shape.length - 1]!,
-      measurement: scores.measurement,
-    } : null,
+    scores:
+      scores && tau
+        ? {
+            queries: scores.tau ? scores.tau.shape[0]! : 1,
+            train: tau.shape[tau.shape.length - 1]!,
+            measurement: scores.measurement,
+          }
+        : null,
     tensors: checksums,
     rows: content.rows ?? null,
   };
   const manifestText = JSON.stringify(manifest);
   // Validate what we write with the reader's own rules, so a bundle we export is always one we can import.
-  const bytes = writeSafetensors(tensors, { [MANIFEST_KEY]: manifestText, [MANIFEST_SHA256_KEY]: await sha256Hex(manifestText) });
+  const bytes = writeSafetensors(tensors, {
+    [MANIFEST_KEY]: manifestText,
+    [MANIFEST_SHA256_KEY]: await sha256Hex(manifestText),
+  });
   await decodeBundle(bytes);
   return bytes;
 }
@@ -161,7 +188,8 @@ function expectShape(name: string, tensor: SafetensorsTensor, shape: readonly nu
 }
 
 function finiteFloats(name: string, tensor: SafetensorsTensor): HostMatrix {
-  if (tensor.dtype !== 'F64' && tensor.dtype !== 'F32') throw new BundleError(`tensor '${name}' has dtype ${tensor.dtype}, expected F64 or F32`);
+  if (tensor.dtype !== 'F64' && tensor.dtype !== 'F32')
+    throw new BundleError(`tensor '${name}' has dtype ${tensor.dtype}, expected F64 or F32`);
   const data = tensorToFloat64(tensor, name);
   const bad = data.findIndex((value) => !Number.isFinite(value));
   if (bad >= 0) throw new BundleError(`tensor '${name}' element ${bad} is ${data[bad]}: NaN/Inf is not allowed`);
@@ -173,7 +201,10 @@ function finiteFloats(name: string, tensor: SafetensorsTensor): HostMatrix {
  * Nothing else escapes: an unexpected exception (a bug the checks missed) becomes a BundleError that keeps it as
  * `cause`, so callers handle one error type and tests can still tell such a case from a deliberate refusal.
  */
-export async function decodeBundle(input: Uint8Array | ArrayBuffer, options: { readonly maxBytes?: number } = {}): Promise<Bundle> {
+export async function decodeBundle(
+  input: Uint8Array | ArrayBuffer,
+  options: { readonly maxBytes?: number } = {},
+): Promise<Bundle> {
   try {
     return await decodeChecked(input, options);
   } catch (error) {
@@ -189,7 +220,8 @@ async function decodeChecked(
 ): Promise<Bundle> {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
-  if (bytes.byteLength > maxBytes) throw new BundleError(`bundle is ${bytes.byteLength} bytes, over the ${maxBytes}-byte limit`);
+  if (bytes.byteLength > maxBytes)
+    throw new BundleError(`bundle is ${bytes.byteLength} bytes, over the ${maxBytes}-byte limit`);
   let file;
   try {
     file = readSafetensors(bytes, { maxTensors: MAX_BUNDLE_TENSORS });
@@ -198,9 +230,14 @@ async function decodeChecked(
     throw error;
   }
   const manifestText = file.metadata[MANIFEST_KEY];
-  if (manifestText === undefined) throw new BundleError(`no manifest: __metadata__ has no "${MANIFEST_KEY}" (a safetensors file, but not an .iwb bundle)`);
-  if (file.metadata[MANIFEST_SHA256_KEY] !== await sha256Hex(manifestText)) {
-    throw new BundleError(`manifest checksum mismatch: __metadata__["${MANIFEST_SHA256_KEY}"] does not match the manifest's sha256`);
+  if (manifestText === undefined)
+    throw new BundleError(
+      `no manifest: __metadata__ has no "${MANIFEST_KEY}" (a safetensors file, but not an .iwb bundle)`,
+    );
+  if (file.metadata[MANIFEST_SHA256_KEY] !== (await sha256Hex(manifestText))) {
+    throw new BundleError(
+      `manifest checksum mismatch: __metadata__["${MANIFEST_SHA256_KEY}"] does not match the manifest's sha256`,
+    );
   }
   const fail = (message: string): never => {
     throw new BundleError(message);
@@ -215,22 +252,31 @@ async function decodeChecked(
   const manifest = validateManifest(parsed, fail);
   checkManifestInvariants(manifest, fail);
   const known = new Set<string>(Object.values(SCORE_TENSORS));
-  manifest.layers.forEach((_, index) => Object.values(LAYER_PARTS).forEach((part) => known.add(`layers.${index}.${part}`)));
+  manifest.layers.forEach((_, index) =>
+    Object.values(LAYER_PARTS).forEach((part) => known.add(`layers.${index}.${part}`)),
+  );
   for (const name of file.tensors.keys()) {
     if (!(name in manifest.tensors)) throw new BundleError(`tensor '${name}' is not listed in the manifest`);
-    if (!known.has(name)) throw new BundleError(`tensor '${name}' is not part of bundle version ${manifest.version} (layers.<i>.<factor> or scores.*)`);
+    if (!known.has(name))
+      throw new BundleError(
+        `tensor '${name}' is not part of bundle version ${manifest.version} (layers.<i>.<factor> or scores.*)`,
+      );
   }
   for (const [name, { sha256 }] of Object.entries(manifest.tensors)) {
     const tensor = file.tensors.get(name);
     if (!tensor) throw new BundleError(`tensor '${name}' is listed in the manifest but missing from the file`);
-    if (await sha256Hex(tensor.data) !== sha256) throw new BundleError(`checksum mismatch in tensor '${name}'`);
+    if ((await sha256Hex(tensor.data)) !== sha256) throw new BundleError(`checksum mismatch in tensor '${name}'`);
   }
   const take = (name: string): SafetensorsTensor | undefined => file.tensors.get(name);
   const layers = manifest.layers.map((info, index): BundleLayerInput => {
     const dIn = info.dIn + (info.hasBias ? 1 : 0);
     const shapes: Record<LayerPart, number[]> = {
-      activationCovarianceSum: [dIn, dIn], activationEigenvectors: [dIn, dIn], activationEigenvalues: [dIn],
-      gradientCovarianceSum: [info.dOut, info.dOut], gradientEigenvectors: [info.dOut, info.dOut], gradientEigenvalues: [info.dOut],
+      activationCovarianceSum: [dIn, dIn],
+      activationEigenvectors: [dIn, dIn],
+      activationEigenvalues: [dIn],
+      gradientCovarianceSum: [info.dOut, info.dOut],
+      gradientEigenvectors: [info.dOut, info.dOut],
+      gradientEigenvalues: [info.dOut],
       lambdaSum: [info.dOut, dIn],
     };
     const layer: Record<string, unknown> = { ...info };
@@ -239,15 +285,22 @@ async function decodeChecked(
         const name = `layers.${index}.${LAYER_PARTS[part]}`;
         const tensor = take(name);
         if (manifest.stages.includes(stage) !== (tensor !== undefined)) {
-          throw new BundleError(`tensor '${name}' ${tensor ? 'is present but' : 'is missing though'} stage '${stage}' is ${tensor ? 'not listed' : 'listed'} (layer '${info.name}')`);
+          throw new BundleError(
+            `tensor '${name}' ${tensor ? 'is present but' : 'is missing though'} stage '${stage}' is ${tensor ? 'not listed' : 'listed'} (layer '${info.name}')`,
+          );
         }
         if (!tensor) continue;
         expectShape(name, tensor, shapes[part]);
         layer[part] = finiteFloats(name, tensor);
       }
     }
-    if (manifest.stages.includes('covariance') && (info.activationCount === undefined || info.gradientCount === undefined)) {
-      throw new BundleError(`manifest layers[${index}] ('${info.name}'): the covariance stage needs activationCount and gradientCount`);
+    if (
+      manifest.stages.includes('covariance') &&
+      (info.activationCount === undefined || info.gradientCount === undefined)
+    ) {
+      throw new BundleError(
+        `manifest layers[${index}] ('${info.name}'): the covariance stage needs activationCount and gradientCount`,
+      );
     }
     if (manifest.stages.includes('lambda') && info.lambdaCount === undefined) {
       throw new BundleError(`manifest layers[${index}] ('${info.name}'): the lambda stage needs lambdaCount`);
@@ -259,24 +312,32 @@ async function decodeChecked(
   return { manifest, factors: { strategy: manifest.strategy, layers }, scores };
 }
 
-function decodeScores(manifest: BundleManifest, take: (name: string) => SafetensorsTensor | undefined): Bundle['scores'] {
+function decodeScores(
+  manifest: BundleManifest,
+  take: (name: string) => SafetensorsTensor | undefined,
+): Bundle['scores'] {
   const scoreNames = Object.values(SCORE_TENSORS) as string[];
   const present = scoreNames.filter((name) => take(name) !== undefined);
   const info = manifest.scores;
   if (!info) {
-    if (present.length) throw new BundleError(`tensor '${present[0]}' is present but the manifest has no scores section`);
+    if (present.length)
+      throw new BundleError(`tensor '${present[0]}' is present but the manifest has no scores section`);
     return {};
   }
   for (const stage of ['scores', 'self'] as const) {
     const name = stage === 'scores' ? SCORE_TENSORS.tau : SCORE_TENSORS.selfTau;
     if (manifest.stages.includes(stage) !== (take(name) !== undefined)) {
-      throw new BundleError(`stage '${stage}' and tensor '${name}' disagree: listed ${manifest.stages.includes(stage)}, present ${take(name) !== undefined}`);
+      throw new BundleError(
+        `stage '${stage}' and tensor '${name}' disagree: listed ${manifest.stages.includes(stage)}, present ${take(name) !== undefined}`,
+      );
     }
   }
   const { queries, train } = info;
   const rows = manifest.rows;
   if (rows && (rows.train.length !== train || (manifest.stages.includes('scores') && rows.query.length !== queries))) {
-    throw new BundleError(`manifest rows (${rows.query.length} queries, ${rows.train.length} training rows) do not match the scores (${queries} × ${train})`);
+    throw new BundleError(
+      `manifest rows (${rows.query.length} queries, ${rows.train.length} training rows) do not match the scores (${queries} × ${train})`,
+    );
   }
   const out: Record<string, unknown> = {};
   const matrix = (key: 'tau' | 'influence' | 'tauPerLayer' | 'selfTau' | 'queryTargetCounts', shape: number[]) => {
@@ -293,17 +354,29 @@ function decodeScores(manifest: BundleManifest, take: (name: string) => Safetens
   const values = take(SCORE_TENSORS.tauPerToken);
   const offsetsTensor = take(SCORE_TENSORS.tauPerTokenOffsets);
   if ((values === undefined) !== (offsetsTensor === undefined)) {
-    throw new BundleError(`'${SCORE_TENSORS.tauPerToken}' and '${SCORE_TENSORS.tauPerTokenOffsets}' must come together`);
+    throw new BundleError(
+      `'${SCORE_TENSORS.tauPerToken}' and '${SCORE_TENSORS.tauPerTokenOffsets}' must come together`,
+    );
   }
   if (values && offsetsTensor) {
-    if (offsetsTensor.dtype !== 'I32') throw new BundleError(`tensor '${SCORE_TENSORS.tauPerTokenOffsets}' has dtype ${offsetsTensor.dtype}, expected I32`);
+    if (offsetsTensor.dtype !== 'I32')
+      throw new BundleError(
+        `tensor '${SCORE_TENSORS.tauPerTokenOffsets}' has dtype ${offsetsTensor.dtype}, expected I32`,
+      );
     expectShape(SCORE_TENSORS.tauPerTokenOffsets, offsetsTensor, [train + 1]);
     const offsets = tensorToArray(offsetsTensor) as Int32Array;
     const total = values.shape[1] ?? -1;
     for (let i = 0; i <= train; i++) {
       const previous = i === 0 ? 0 : offsets[i - 1]!;
-      if ((i === 0 && offsets[0] !== 0) || offsets[i]! < previous || offsets[i]! > total || (i === train && offsets[i] !== total)) {
-        throw new BundleError(`tensor '${SCORE_TENSORS.tauPerTokenOffsets}' element ${i} = ${offsets[i]} is not a valid offset into ${total} tokens`);
+      if (
+        (i === 0 && offsets[0] !== 0) ||
+        offsets[i]! < previous ||
+        offsets[i]! > total ||
+        (i === train && offsets[i] !== total)
+      ) {
+        throw new BundleError(
+          `tensor '${SCORE_TENSORS.tauPerTokenOffsets}' element ${i} = ${offsets[i]} is not a valid offset into ${total} tokens`,
+        );
       }
     }
     expectShape(SCORE_TENSORS.tauPerToken, values, [queries, total]);
@@ -318,4 +391,3 @@ export async function decodeBundleFile(file: Blob, options: { readonly maxBytes?
   if (file.size > maxBytes) throw new BundleError(`bundle is ${file.size} bytes, over the ${maxBytes}-byte limit`);
   return decodeBundle(new Uint8Array(await file.arrayBuffer()), options);
 }
-

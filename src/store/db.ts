@@ -8,13 +8,25 @@
  */
 import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import {
-  CHUNK_BYTES, arrayTypeName, fromChunks, toChunks,
-  type CheckpointRecord, type ChunkRecord, type FileKind, type FileRecord, type RunRecord, type StoredArray, type TensorKind, type TensorRecord,
+  CHUNK_BYTES,
+  arrayTypeName,
+  fromChunks,
+  toChunks,
+  type CheckpointRecord,
+  type ChunkRecord,
+  type FileKind,
+  type FileRecord,
+  type RunRecord,
+  type StoredArray,
+  type TensorKind,
+  type TensorRecord,
 } from './records';
 import { sha256Hex } from './hash';
 
 export const DATABASE_NAME = 'influence-workbench';
-/** v1: files, runs, tensors, chunks. v2: checkpoints store; runs gain updatedAt (indexed), source, estimatedBytes, rows. */
+/**
+ * v1: files, runs, tensors, chunks. v2: checkpoints store; runs gain updatedAt (indexed), source, estimatedBytes, rows.
+ */
 export const SCHEMA_VERSION = 2;
 
 export interface WorkbenchSchema extends DBSchema {
@@ -40,10 +52,19 @@ export function browserEnvironment(): StoreEnvironment {
   return { indexedDB, IDBKeyRange };
 }
 
-const FILE_STORES: Readonly<Record<FileKind, 'models' | 'tokenizers' | 'datasets'>> = { model: 'models', tokenizer: 'tokenizers', dataset: 'datasets' };
+const FILE_STORES: Readonly<Record<FileKind, 'models' | 'tokenizers' | 'datasets'>> = {
+  model: 'models',
+  tokenizer: 'tokenizers',
+  dataset: 'datasets',
+};
 
 /** Bring the schema from `oldVersion` up to `newVersion`, one step at a time, keeping every record. */
-function upgradeSchema(db: IDBPDatabase<WorkbenchSchema>, oldVersion: number, newVersion: number, transaction: UpgradeTransaction): void {
+function upgradeSchema(
+  db: IDBPDatabase<WorkbenchSchema>,
+  oldVersion: number,
+  newVersion: number,
+  transaction: UpgradeTransaction,
+): void {
   if (oldVersion < 1 && newVersion >= 1) {
     for (const store of Object.values(FILE_STORES)) db.createObjectStore(store, { keyPath: 'id' });
     db.createObjectStore('runs', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
@@ -58,7 +79,13 @@ function upgradeSchema(db: IDBPDatabase<WorkbenchSchema>, oldVersion: number, ne
     void runs.openCursor().then(async function backfill(cursor): Promise<void> {
       if (!cursor) return;
       const run = cursor.value as Partial<RunRecord> & { id: string; createdAt: string };
-      await cursor.update({ source: null, estimatedBytes: null, rows: null, ...run, updatedAt: run.updatedAt ?? run.createdAt } as RunRecord);
+      await cursor.update({
+        source: null,
+        estimatedBytes: null,
+        rows: null,
+        ...run,
+        updatedAt: run.updatedAt ?? run.createdAt,
+      } as RunRecord);
       return backfill(await cursor.continue());
     });
   }
@@ -71,7 +98,12 @@ export async function openWorkbenchDatabase(
 ): Promise<WorkbenchDatabase> {
   const request = environment.indexedDB.open(options.name ?? DATABASE_NAME, options.version ?? SCHEMA_VERSION);
   request.addEventListener('upgradeneeded', (event) => {
-    upgradeSchema(wrap(request.result) as WorkbenchDatabase, event.oldVersion, event.newVersion ?? SCHEMA_VERSION, wrap(request.transaction!) as unknown as UpgradeTransaction);
+    upgradeSchema(
+      wrap(request.result) as WorkbenchDatabase,
+      event.oldVersion,
+      event.newVersion ?? SCHEMA_VERSION,
+      wrap(request.transaction!) as unknown as UpgradeTransaction,
+    );
   });
   request.addEventListener('blocked', () => {
     console.warn('the workbench database is open in another tab with an older version; close that tab to upgrade');
@@ -84,7 +116,10 @@ export async function openWorkbenchDatabase(
  * (A request that throws synchronously, such as a put of a value that cannot be cloned, does not abort a
  * transaction by itself: without this, the requests queued before it would commit.)
  */
-export async function atomically<T>(tx: { abort(): void; readonly done: Promise<void> }, body: () => Promise<T>): Promise<T> {
+export async function atomically<T>(
+  tx: { abort(): void; readonly done: Promise<void> },
+  body: () => Promise<T>,
+): Promise<T> {
   try {
     const result = await body();
     await tx.done;
@@ -125,10 +160,21 @@ export type RunPatch = Partial<Omit<RunRecord, 'id' | 'createdAt'>>;
 
 /** Everything the page, the worker and the CLI do with stored data. */
 export class WorkbenchStore {
-  constructor(readonly db: WorkbenchDatabase, private readonly keyRange: typeof IDBKeyRange, readonly chunkBytes = CHUNK_BYTES) {}
+  constructor(
+    readonly db: WorkbenchDatabase,
+    private readonly keyRange: typeof IDBKeyRange,
+    readonly chunkBytes = CHUNK_BYTES,
+  ) {}
 
-  static async open(environment: StoreEnvironment, options: { readonly name?: string; readonly chunkBytes?: number } = {}): Promise<WorkbenchStore> {
-    return new WorkbenchStore(await openWorkbenchDatabase(environment, options), environment.IDBKeyRange, options.chunkBytes);
+  static async open(
+    environment: StoreEnvironment,
+    options: { readonly name?: string; readonly chunkBytes?: number } = {},
+  ): Promise<WorkbenchStore> {
+    return new WorkbenchStore(
+      await openWorkbenchDatabase(environment, options),
+      environment.IDBKeyRange,
+      options.chunkBytes,
+    );
   }
 
   close(): void {
@@ -137,7 +183,9 @@ export class WorkbenchStore {
 
   /** Keys [owner, part?, …] of every chunk under `owner` (and `part`). */
   chunkRange(owner: string, part?: string): IDBKeyRange {
-    return part === undefined ? this.keyRange.bound([owner], [owner, []]) : this.keyRange.bound([owner, part], [owner, part, []]);
+    return part === undefined
+      ? this.keyRange.bound([owner], [owner, []])
+      : this.keyRange.bound([owner, part], [owner, part, []]);
   }
 
   /** Keys of every chunk under parts starting with `prefix`. */
@@ -151,7 +199,14 @@ export class WorkbenchStore {
   async putFile(kind: FileKind, name: string, bytes: Uint8Array): Promise<FileRecord> {
     const id = await sha256Hex(bytes);
     const chunks = toChunks(bytes, this.chunkBytes);
-    const record: FileRecord = { id, kind, name, bytes: bytes.byteLength, chunkCount: chunks.length, storedAt: new Date().toISOString() };
+    const record: FileRecord = {
+      id,
+      kind,
+      name,
+      bytes: bytes.byteLength,
+      chunkCount: chunks.length,
+      storedAt: new Date().toISOString(),
+    };
     const tx = this.db.transaction([FILE_STORES[kind], 'chunks'], 'readwrite');
     const owner = `${kind}:${id}`;
     return atomically(tx, async () => {
@@ -171,7 +226,12 @@ export class WorkbenchStore {
     const record = await tx.objectStore(FILE_STORES[kind]).get(id);
     if (!record) throw new Error(`no stored ${kind} '${id}'`);
     const chunks = await tx.objectStore('chunks').getAll(this.chunkRange(`${kind}:${id}`));
-    return fromChunks(chunks.map((chunk) => chunk.data), 'Uint8Array', record.bytes, `${kind} '${record.name}'`) as Uint8Array;
+    return fromChunks(
+      chunks.map((chunk) => chunk.data),
+      'Uint8Array',
+      record.bytes,
+      `${kind} '${record.name}'`,
+    ) as Uint8Array;
   }
 
   async deleteFile(kind: FileKind, id: string): Promise<void> {
@@ -216,12 +276,14 @@ export class WorkbenchStore {
   /** Remove a run with its tensors, chunks and checkpoint, all in one transaction. */
   async deleteRun(id: string): Promise<void> {
     const tx = this.db.transaction(['runs', 'tensors', 'chunks', 'checkpoints'], 'readwrite');
-    await atomically(tx, () => issueAll([
-      tx.objectStore('chunks').delete(this.chunkRange(id)),
-      tx.objectStore('tensors').delete(this.keyRange.bound([id], [id, []])),
-      tx.objectStore('checkpoints').delete(id),
-      tx.objectStore('runs').delete(id),
-    ]));
+    await atomically(tx, () =>
+      issueAll([
+        tx.objectStore('chunks').delete(this.chunkRange(id)),
+        tx.objectStore('tensors').delete(this.keyRange.bound([id], [id, []])),
+        tx.objectStore('checkpoints').delete(id),
+        tx.objectStore('runs').delete(id),
+      ]),
+    );
   }
 
   // Tensors -----------------------------------------------------------------------------------------------
@@ -255,11 +317,18 @@ export class WorkbenchStore {
   ): Promise<void> {
     for (const { tensor, chunks } of prepared) {
       const record: TensorRecord = {
-        runId, name: tensor.name, kind: tensor.kind, arrayType: arrayTypeName(tensor.array), shape: [...tensor.shape],
-        byteLength: tensor.array.byteLength, chunkCount: chunks.length,
+        runId,
+        name: tensor.name,
+        kind: tensor.kind,
+        arrayType: arrayTypeName(tensor.array),
+        shape: [...tensor.shape],
+        byteLength: tensor.array.byteLength,
+        chunkCount: chunks.length,
       };
       await tx.objectStore('chunks').delete(this.chunkRange(runId, tensor.name));
-      await issueAll(chunks.map((data, index) => tx.objectStore('chunks').put({ owner: runId, part: tensor.name, index, data })));
+      await issueAll(
+        chunks.map((data, index) => tx.objectStore('chunks').put({ owner: runId, part: tensor.name, index, data })),
+      );
       await tx.objectStore('tensors').put(record);
     }
   }
@@ -274,7 +343,15 @@ export class WorkbenchStore {
     const record = await tx.objectStore('tensors').get([runId, name]);
     if (!record) return undefined;
     const chunks = await tx.objectStore('chunks').getAll(this.chunkRange(runId, name));
-    return { record, array: fromChunks(chunks.map((chunk) => chunk.data), record.arrayType, record.byteLength, `run '${runId}' tensor '${name}'`) };
+    return {
+      record,
+      array: fromChunks(
+        chunks.map((chunk) => chunk.data),
+        record.arrayType,
+        record.byteLength,
+        `run '${runId}' tensor '${name}'`,
+      ),
+    };
   }
 
   /** How many records each store holds (what the "nothing partial" tests compare). */

@@ -1,7 +1,8 @@
 /**
  * kronfluence's saved-artefact layout (kronfluence 1.0.x), read and written:
  *   factors_<strategy>/  activation_covariance, gradient_covariance, activation_eigenvectors, activation_eigenvalues,
- *                        gradient_eigenvectors, gradient_eigenvalues, lambda_matrix, num_activation_covariance_processed,
+ *                        gradient_eigenvectors, gradient_eigenvalues, lambda_matrix,
+ * num_activation_covariance_processed,
  *                        num_gradient_covariance_processed, num_lambda_processed — one `.safetensors` each, keyed by
  *                        module name — and factor_arguments.json;
  *   scores_<name>/       pairwise_scores.safetensors or self_scores.safetensors (`all_modules`, and one tensor per
@@ -72,11 +73,14 @@ export interface KronfluenceImport {
   readonly self: readonly KronfluenceScores[];
 }
 
-const FACTOR_FILE_NAMES = new Set([...Object.values(MATRIX_FILES), ...Object.values(COUNT_FILES)].map((name) => `${name}.safetensors`));
+const FACTOR_FILE_NAMES = new Set(
+  [...Object.values(MATRIX_FILES), ...Object.values(COUNT_FILES)].map((name) => `${name}.safetensors`),
+);
 
 async function readChecked(source: FileSource, path: string, maxBytes: number): Promise<Uint8Array> {
   const size = source.size(path);
-  if (size > maxBytes) throw new KronfluenceError(`${path}: ${size} bytes is over the ${maxBytes}-byte limit for one file`);
+  if (size > maxBytes)
+    throw new KronfluenceError(`${path}: ${size} bytes is over the ${maxBytes}-byte limit for one file`);
   return source.read(path);
 }
 
@@ -93,7 +97,8 @@ async function readJsonArguments(source: FileSource, path: string): Promise<Reco
 }
 
 function toHostMatrix(tensor: SafetensorsTensor, where: string): HostMatrix {
-  if (!FLOAT_DTYPES.has(tensor.dtype)) throw new KronfluenceError(`${where}: expected a floating-point tensor, found ${tensor.dtype}`);
+  if (!FLOAT_DTYPES.has(tensor.dtype))
+    throw new KronfluenceError(`${where}: expected a floating-point tensor, found ${tensor.dtype}`);
   const data = tensorToFloat64(tensor, where);
   const bad = data.findIndex((value) => !Number.isFinite(value));
   if (bad >= 0) throw new KronfluenceError(`${where}: element ${bad} is ${data[bad]} (NaN/Inf)`);
@@ -101,8 +106,14 @@ function toHostMatrix(tensor: SafetensorsTensor, where: string): HostMatrix {
 }
 
 function toCount(tensor: SafetensorsTensor, where: string): number {
-  if (!INTEGER_DTYPES.has(tensor.dtype) || tensor.data.byteLength === 0 || tensor.shape.reduce((a, b) => a * b, 1) !== 1) {
-    throw new KronfluenceError(`${where}: expected one integer, found ${tensor.dtype} of shape [${tensor.shape.join(', ')}]`);
+  if (
+    !INTEGER_DTYPES.has(tensor.dtype) ||
+    tensor.data.byteLength === 0 ||
+    tensor.shape.reduce((a, b) => a * b, 1) !== 1
+  ) {
+    throw new KronfluenceError(
+      `${where}: expected one integer, found ${tensor.dtype} of shape [${tensor.shape.join(', ')}]`,
+    );
   }
   const value = tensorToFloat64(tensor, where)[0]!;
   if (value < 0) throw new KronfluenceError(`${where}: count ${value} is negative`);
@@ -112,10 +123,14 @@ function toCount(tensor: SafetensorsTensor, where: string): number {
 function chooseDirectory(candidates: string[], wanted: string | undefined, what: string): string | null {
   if (wanted !== undefined) {
     const match = candidates.find((directory) => directory === wanted || baseName(directory) === wanted);
-    if (!match) throw new KronfluenceError(`no ${what} directory '${wanted}' in the selection (found: ${candidates.join(', ') || 'none'})`);
+    if (!match)
+      throw new KronfluenceError(
+        `no ${what} directory '${wanted}' in the selection (found: ${candidates.join(', ') || 'none'})`,
+      );
     return match;
   }
-  if (candidates.length > 1) throw new KronfluenceError(`the selection holds several ${what} directories (${candidates.join(', ')}); pick one`);
+  if (candidates.length > 1)
+    throw new KronfluenceError(`the selection holds several ${what} directories (${candidates.join(', ')}); pick one`);
   return candidates[0] ?? null;
 }
 
@@ -125,25 +140,45 @@ function checkLayerShapes(layer: LayerFactors, directory: string): void {
   };
   const square = (matrix: HostMatrix | undefined, file: string): number | null => {
     if (!matrix) return null;
-    if (matrix.shape.length !== 2 || matrix.shape[0] !== matrix.shape[1]) fail(`${file} has shape [${matrix.shape.join(', ')}], expected a square matrix`);
+    if (matrix.shape.length !== 2 || matrix.shape[0] !== matrix.shape[1])
+      fail(`${file} has shape [${matrix.shape.join(', ')}], expected a square matrix`);
     return matrix.shape[0]!;
   };
   const vector = (values: HostMatrix | undefined, size: number | null, file: string): void => {
-    if (values && size !== null && (values.shape.length !== 1 || values.shape[0] !== size)) fail(`${file} has shape [${values.shape.join(', ')}], expected [${size}]`);
+    if (values && size !== null && (values.shape.length !== 1 || values.shape[0] !== size))
+      fail(`${file} has shape [${values.shape.join(', ')}], expected [${size}]`);
   };
-  const dIn = square(layer.activationCovarianceSum, MATRIX_FILES.activationCovarianceSum) ?? square(layer.activationEigenvectors, MATRIX_FILES.activationEigenvectors);
-  const dOut = square(layer.gradientCovarianceSum, MATRIX_FILES.gradientCovarianceSum) ?? square(layer.gradientEigenvectors, MATRIX_FILES.gradientEigenvectors);
-  if (layer.activationEigenvectors && square(layer.activationEigenvectors, MATRIX_FILES.activationEigenvectors) !== dIn) fail(`activation_eigenvectors [${layer.activationEigenvectors.shape.join(', ')}] do not match the activation covariance (${dIn})`);
-  if (layer.gradientEigenvectors && square(layer.gradientEigenvectors, MATRIX_FILES.gradientEigenvectors) !== dOut) fail(`gradient_eigenvectors [${layer.gradientEigenvectors.shape.join(', ')}] do not match the gradient covariance (${dOut})`);
+  const dIn =
+    square(layer.activationCovarianceSum, MATRIX_FILES.activationCovarianceSum) ??
+    square(layer.activationEigenvectors, MATRIX_FILES.activationEigenvectors);
+  const dOut =
+    square(layer.gradientCovarianceSum, MATRIX_FILES.gradientCovarianceSum) ??
+    square(layer.gradientEigenvectors, MATRIX_FILES.gradientEigenvectors);
+  if (layer.activationEigenvectors && square(layer.activationEigenvectors, MATRIX_FILES.activationEigenvectors) !== dIn)
+    fail(
+      `activation_eigenvectors [${layer.activationEigenvectors.shape.join(', ')}] do not match the activation covariance (${dIn})`,
+    );
+  if (layer.gradientEigenvectors && square(layer.gradientEigenvectors, MATRIX_FILES.gradientEigenvectors) !== dOut)
+    fail(
+      `gradient_eigenvectors [${layer.gradientEigenvectors.shape.join(', ')}] do not match the gradient covariance (${dOut})`,
+    );
   vector(layer.activationEigenvalues, dIn, MATRIX_FILES.activationEigenvalues);
   vector(layer.gradientEigenvalues, dOut, MATRIX_FILES.gradientEigenvalues);
   const lambda = layer.lambdaSum;
-  if (lambda && (lambda.shape.length !== 2 || (dOut !== null && lambda.shape[0] !== dOut) || (dIn !== null && lambda.shape[1] !== dIn))) {
+  if (
+    lambda &&
+    (lambda.shape.length !== 2 ||
+      (dOut !== null && lambda.shape[0] !== dOut) ||
+      (dIn !== null && lambda.shape[1] !== dIn))
+  ) {
     fail(`lambda_matrix has shape [${lambda.shape.join(', ')}], expected [${dOut ?? 'dOut'}, ${dIn ?? 'dIn'}]`);
   }
 }
 
-function inferStrategy(args: Record<string, unknown> | null, layer: LayerFactors | undefined): ModelFactors['strategy'] {
+function inferStrategy(
+  args: Record<string, unknown> | null,
+  layer: LayerFactors | undefined,
+): ModelFactors['strategy'] {
   const named = args?.strategy;
   if (named === 'identity' || named === 'diagonal' || named === 'kfac' || named === 'ekfac') return named;
   if (layer?.activationEigenvectors) return layer.lambdaSum ? 'ekfac' : 'kfac';
@@ -155,7 +190,10 @@ async function importFactors(source: FileSource, directory: string, maxBytes: nu
   const layers = new Map<string, Record<string, unknown>>();
   let moduleNames: string[] | null = null;
   let firstFile = '';
-  const parts: [FactorPart, string][] = [...Object.entries(MATRIX_FILES), ...Object.entries(COUNT_FILES)] as [FactorPart, string][];
+  const parts: [FactorPart, string][] = [...Object.entries(MATRIX_FILES), ...Object.entries(COUNT_FILES)] as [
+    FactorPart,
+    string,
+  ][];
   for (const [part, file] of parts) {
     const path = `${prefix}${file}.safetensors`;
     if (!source.paths.includes(path)) continue;
@@ -169,7 +207,9 @@ async function importFactors(source: FileSource, directory: string, maxBytes: nu
       const missing = moduleNames.filter((name) => !tensors.has(name));
       const extra = names.filter((name) => !layers.has(name));
       if (missing.length || extra.length) {
-        throw new KronfluenceError(`${path}: modules differ from ${firstFile} (missing: ${missing.join(', ') || 'none'}; extra: ${extra.join(', ') || 'none'})`);
+        throw new KronfluenceError(
+          `${path}: modules differ from ${firstFile} (missing: ${missing.join(', ') || 'none'}; extra: ${extra.join(', ') || 'none'})`,
+        );
       }
     }
     for (const [name, tensor] of tensors) {
@@ -195,11 +235,15 @@ async function importScores(source: FileSource, path: string, maxBytes: number):
   }
   if (!total) {
     const modules = [...perModule.values()];
-    if (modules.length === 0) throw new KronfluenceError(`${path}: holds no scores (no '${ALL_MODULES}' and no module tensors)`);
+    if (modules.length === 0)
+      throw new KronfluenceError(`${path}: holds no scores (no '${ALL_MODULES}' and no module tensors)`);
     const shape = modules[0]!.shape;
     const sum = new Float64Array(modules[0]!.data.length);
     for (const [name, matrix] of perModule) {
-      if (matrix.shape.join() !== shape.join()) throw new KronfluenceError(`${path}: module '${name}' scores have shape [${matrix.shape.join(', ')}], others [${shape.join(', ')}]`);
+      if (matrix.shape.join() !== shape.join())
+        throw new KronfluenceError(
+          `${path}: module '${name}' scores have shape [${matrix.shape.join(', ')}], others [${shape.join(', ')}]`,
+        );
       matrix.data.forEach((value, i) => (sum[i] = sum[i]! + value));
     }
     total = { shape, data: sum };
@@ -211,7 +255,9 @@ async function importScores(source: FileSource, path: string, maxBytes: number):
 /** Read a kronfluence output directory (or any part of one: just factors, just scores). */
 export async function importKronfluence(source: FileSource, options: ImportOptions = {}): Promise<KronfluenceImport> {
   const maxBytes = options.maxFileBytes ?? 2 ** 31;
-  const factorDirectories = [...new Set(source.paths.filter((path) => FACTOR_FILE_NAMES.has(baseName(path))).map(directoryOf))].sort();
+  const factorDirectories = [
+    ...new Set(source.paths.filter((path) => FACTOR_FILE_NAMES.has(baseName(path))).map(directoryOf)),
+  ].sort();
   const factorsDirectory = chooseDirectory(factorDirectories, options.factorsDirectory, 'factors');
   const scorePaths = (file: string) => source.paths.filter((path) => baseName(path) === file).sort();
   const result: KronfluenceImport = {
@@ -220,21 +266,39 @@ export async function importKronfluence(source: FileSource, options: ImportOptio
     self: await Promise.all(scorePaths(SELF_SCORES_FILE).map((path) => importScores(source, path, maxBytes))),
   };
   if (!result.factors && result.pairwise.length === 0 && result.self.length === 0) {
-    throw new KronfluenceError(`no kronfluence factors or scores in the selection (${source.paths.length} files; expected e.g. factors_ekfac/lambda_matrix.safetensors)`);
+    throw new KronfluenceError(
+      `no kronfluence factors or scores in the selection (${source.paths.length} files; expected e.g. factors_ekfac/lambda_matrix.safetensors)`,
+    );
   }
   return result;
 }
 
 /** kronfluence's FactorArguments with the values our runs use; what its loaders expect to find beside the factors. */
-function factorArguments(strategy: ModelFactors['strategy'], dtype: 'F64' | 'F32', overrides: Readonly<Record<string, unknown>>): Record<string, unknown> {
+function factorArguments(
+  strategy: ModelFactors['strategy'],
+  dtype: 'F64' | 'F32',
+  overrides: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
   const torchDtype = dtype === 'F64' ? 'torch.float64' : 'torch.float32';
   return {
-    strategy, use_empirical_fisher: false, amp_dtype: null, amp_scale: 65536.0, has_shared_parameters: false,
-    covariance_max_examples: 100000, covariance_data_partitions: 1, covariance_module_partitions: 1,
-    activation_covariance_dtype: torchDtype, gradient_covariance_dtype: torchDtype, eigendecomposition_dtype: torchDtype,
-    lambda_max_examples: 100000, lambda_data_partitions: 1, lambda_module_partitions: 1,
-    use_iterative_lambda_aggregation: false, offload_activations_to_cpu: false,
-    per_sample_gradient_dtype: torchDtype, lambda_dtype: torchDtype,
+    strategy,
+    use_empirical_fisher: false,
+    amp_dtype: null,
+    amp_scale: 65536.0,
+    has_shared_parameters: false,
+    covariance_max_examples: 100000,
+    covariance_data_partitions: 1,
+    covariance_module_partitions: 1,
+    activation_covariance_dtype: torchDtype,
+    gradient_covariance_dtype: torchDtype,
+    eigendecomposition_dtype: torchDtype,
+    lambda_max_examples: 100000,
+    lambda_data_partitions: 1,
+    lambda_module_partitions: 1,
+    use_iterative_lambda_aggregation: false,
+    offload_activations_to_cpu: false,
+    per_sample_gradient_dtype: torchDtype,
+    lambda_dtype: torchDtype,
     ...overrides,
   };
 }
@@ -280,9 +344,12 @@ export function exportKronfluenceFactors(factors: ModelFactors, options: ExportO
       const name = moduleName(layer.name);
       if (tensors.has(name)) throw new KronfluenceError(`two layers map to module name '${name}'`);
       const value = layer[part]!;
-      tensors.set(name, typeof value === 'number'
-        ? tensorFromArray('I64', [1], BigInt64Array.of(BigInt(value)))
-        : floatTensor(value.shape, value.data, dtype));
+      tensors.set(
+        name,
+        typeof value === 'number'
+          ? tensorFromArray('I64', [1], BigInt64Array.of(BigInt(value)))
+          : floatTensor(value.shape, value.data, dtype),
+      );
     }
     files.set(`${directory}/${file}.safetensors`, writeSafetensors(tensors, metadata));
   }
@@ -290,11 +357,25 @@ export function exportKronfluenceFactors(factors: ModelFactors, options: ExportO
   return files;
 }
 
-/** Raw τ in kronfluence's score layout: scores_pairwise/pairwise_scores.safetensors and scores_self/self_scores.safetensors. */
-export function exportKronfluenceScores(scores: { readonly tau?: HostMatrix; readonly selfTau?: HostMatrix }, dtype: 'F64' | 'F32' = 'F64'): Map<string, Uint8Array> {
+/**
+ * Raw τ in kronfluence's score layout: scores_pairwise/pairwise_scores.safetensors and
+ * scores_self/self_scores.safetensors.
+ */
+export function exportKronfluenceScores(
+  scores: { readonly tau?: HostMatrix; readonly selfTau?: HostMatrix },
+  dtype: 'F64' | 'F32' = 'F64',
+): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
-  if (scores.tau) files.set(`scores_pairwise/${PAIRWISE_SCORES_FILE}`, writeSafetensors({ [ALL_MODULES]: floatTensor(scores.tau.shape, scores.tau.data, dtype) }));
-  if (scores.selfTau) files.set(`scores_self/${SELF_SCORES_FILE}`, writeSafetensors({ [ALL_MODULES]: floatTensor(scores.selfTau.shape, scores.selfTau.data, dtype) }));
+  if (scores.tau)
+    files.set(
+      `scores_pairwise/${PAIRWISE_SCORES_FILE}`,
+      writeSafetensors({ [ALL_MODULES]: floatTensor(scores.tau.shape, scores.tau.data, dtype) }),
+    );
+  if (scores.selfTau)
+    files.set(
+      `scores_self/${SELF_SCORES_FILE}`,
+      writeSafetensors({ [ALL_MODULES]: floatTensor(scores.selfTau.shape, scores.selfTau.data, dtype) }),
+    );
   if (files.size === 0) throw new KronfluenceError('no scores to export');
   return files;
 }

@@ -55,7 +55,10 @@ const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
  * Ask for persistent storage (so the browser does not evict a long run's results) and check that `bytes` fit.
  * `storage` is navigator.storage in the page; tests pass their own.
  */
-export async function ensureStorageFor(bytes: number, storage: StorageManager | undefined = globalThis.navigator?.storage): Promise<StorageCheck> {
+export async function ensureStorageFor(
+  bytes: number,
+  storage: StorageManager | undefined = globalThis.navigator?.storage,
+): Promise<StorageCheck> {
   if (!storage) return { persisted: false, quota: null, usage: null };
   // persist() exists on the page's StorageManager, not on a worker's: ask where it can be asked.
   const page = storage as StorageManager & { persist?: () => Promise<boolean> };
@@ -66,7 +69,7 @@ export async function ensureStorageFor(bytes: number, storage: StorageManager | 
     if (bytes > free) {
       throw new StorageQuotaError(
         `this run needs about ${megabytes(bytes)} of browser storage but only ${megabytes(free)} is free ` +
-        `(quota ${megabytes(quota)}, used ${megabytes(usage ?? 0)}). Delete old runs, or track fewer layers or examples.`,
+          `(quota ${megabytes(quota)}, used ${megabytes(usage ?? 0)}). Delete old runs, or track fewer layers or examples.`,
       );
     }
   }

@@ -82,16 +82,37 @@ export interface CheckpointRecord {
   readonly chunkIndex: number;
   readonly savedAt: string;
   readonly skeleton: unknown;
-  readonly arrays: readonly { readonly arrayType: ArrayTypeName; readonly byteLength: number; readonly chunkCount: number }[];
+  readonly arrays: readonly {
+    readonly arrayType: ArrayTypeName;
+    readonly byteLength: number;
+    readonly chunkCount: number;
+  }[];
 }
 
 const ARRAY_TYPES = {
-  Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array, BigInt64Array, BigUint64Array,
+  Float64Array,
+  Float32Array,
+  Int32Array,
+  Uint32Array,
+  Int16Array,
+  Uint16Array,
+  Int8Array,
+  Uint8Array,
+  BigInt64Array,
+  BigUint64Array,
 } as const;
 export type ArrayTypeName = keyof typeof ARRAY_TYPES;
 export type StoredArray =
-  | Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array
-  | BigInt64Array | BigUint64Array;
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | BigInt64Array
+  | BigUint64Array;
 
 export function arrayTypeName(array: ArrayBufferView): ArrayTypeName {
   const name = array.constructor.name;
@@ -110,9 +131,15 @@ export function toChunks(array: ArrayBufferView, chunkBytes = CHUNK_BYTES): Arra
 }
 
 /** Reassemble chunks into an array of the given type, checking the total length first. */
-export function fromChunks(chunks: readonly ArrayBuffer[], arrayType: ArrayTypeName, byteLength: number, where: string): StoredArray {
+export function fromChunks(
+  chunks: readonly ArrayBuffer[],
+  arrayType: ArrayTypeName,
+  byteLength: number,
+  where: string,
+): StoredArray {
   const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
-  if (total !== byteLength) throw new Error(`${where}: stored chunks hold ${total} bytes, the record says ${byteLength}`);
+  if (total !== byteLength)
+    throw new Error(`${where}: stored chunks hold ${total} bytes, the record says ${byteLength}`);
   const bytes = new Uint8Array(byteLength);
   let offset = 0;
   for (const chunk of chunks) {

@@ -5,20 +5,39 @@
  * not the engine: src/app maps a result to bundle content.
  */
 import {
-  LAYER_PARTS, MATRIX_SCORES, SCORE_TENSORS, STAGE_PARTS, decodeBundle,
-  type BundleContent, type BundleLayer, type BundleLayerInput, type LayerPart,
+  LAYER_PARTS,
+  MATRIX_SCORES,
+  SCORE_TENSORS,
+  STAGE_PARTS,
+  decodeBundle,
+  type BundleContent,
+  type BundleLayer,
+  type BundleLayerInput,
+  type LayerPart,
 } from './bundle';
 import type { NewTensor, WorkbenchStore } from './db';
 import type { RunRecord, StageTimingRecord, TensorKind } from './records';
 import type { HostMatrix, LayerFactors, ScoreTensors } from './types';
 
-export type NewRun = Pick<RunRecord, 'name' | 'config' | 'strategy' | 'backend' | 'layers' | 'measurement'> & Partial<Pick<RunRecord, 'modelId' | 'datasetIds' | 'rows' | 'estimatedBytes' | 'source'>>;
+export type NewRun = Pick<RunRecord, 'name' | 'config' | 'strategy' | 'backend' | 'layers' | 'measurement'> &
+  Partial<Pick<RunRecord, 'modelId' | 'datasetIds' | 'rows' | 'estimatedBytes' | 'source'>>;
 
 function newRunRecord(init: NewRun, status: RunRecord['status']): RunRecord {
   const now = new Date().toISOString();
   return {
-    id: `run-${globalThis.crypto.randomUUID()}`, createdAt: now, updatedAt: now, status, stage: null, timings: [], error: null,
-    modelId: null, datasetIds: [], rows: null, estimatedBytes: null, source: null, ...init,
+    id: `run-${globalThis.crypto.randomUUID()}`,
+    createdAt: now,
+    updatedAt: now,
+    status,
+    stage: null,
+    timings: [],
+    error: null,
+    modelId: null,
+    datasetIds: [],
+    rows: null,
+    estimatedBytes: null,
+    source: null,
+    ...init,
   };
 }
 
@@ -37,7 +56,8 @@ function factorTensors(layers: readonly LayerFactors[]): NewTensor[] {
   layers.forEach((layer, index) => {
     for (const [part, file] of Object.entries(LAYER_PARTS) as [LayerPart, string][]) {
       const matrix = layer[part];
-      if (matrix) out.push({ name: `layers.${index}.${file}`, kind: partKind(part), shape: matrix.shape, array: matrix.data });
+      if (matrix)
+        out.push({ name: `layers.${index}.${file}`, kind: partKind(part), shape: matrix.shape, array: matrix.data });
     }
   });
   return out;
@@ -77,15 +97,24 @@ export async function saveRunContent(
   details: { readonly timings: readonly StageTimingRecord[]; readonly extraConfig?: Readonly<Record<string, unknown>> },
 ): Promise<void> {
   const layers: BundleLayer[] = content.layers.map((layer) => ({
-    name: layer.name, ...(layer.weightName !== undefined && { weightName: layer.weightName }),
-    dIn: layer.dIn, dOut: layer.dOut, hasBias: layer.hasBias, ...(layer.damping !== undefined && { damping: layer.damping }),
+    name: layer.name,
+    ...(layer.weightName !== undefined && { weightName: layer.weightName }),
+    dIn: layer.dIn,
+    dOut: layer.dOut,
+    hasBias: layer.hasBias,
+    ...(layer.damping !== undefined && { damping: layer.damping }),
     ...(layer.activationCount !== undefined && { activationCount: layer.activationCount }),
     ...(layer.gradientCount !== undefined && { gradientCount: layer.gradientCount }),
     ...(layer.lambdaCount !== undefined && { lambdaCount: layer.lambdaCount }),
   }));
   await store.putTensors(runId, contentTensors(content.layers, content.scores), {
-    status: 'complete', stage: 'done', layers, backend: content.backend, timings: details.timings,
-    measurement: content.scores?.measurement ?? null, rows: content.rows ?? null,
+    status: 'complete',
+    stage: 'done',
+    layers,
+    backend: content.backend,
+    timings: details.timings,
+    measurement: content.scores?.measurement ?? null,
+    rows: content.rows ?? null,
     config: { ...content.config, ...details.extraConfig },
   });
 }
@@ -93,7 +122,8 @@ export async function saveRunContent(
 async function readMatrix(store: WorkbenchStore, runId: string, name: string): Promise<HostMatrix | undefined> {
   const tensor = await store.getTensor(runId, name);
   if (!tensor) return undefined;
-  if (!(tensor.array instanceof Float64Array)) throw new Error(`run '${runId}' tensor '${name}' is ${tensor.record.arrayType}, expected Float64Array`);
+  if (!(tensor.array instanceof Float64Array))
+    throw new Error(`run '${runId}' tensor '${name}' is ${tensor.record.arrayType}, expected Float64Array`);
   return { shape: tensor.record.shape, data: tensor.array };
 }
 
@@ -101,7 +131,11 @@ async function readMatrix(store: WorkbenchStore, runId: string, name: string): P
 export async function runContent(
   store: WorkbenchStore,
   runId: string,
-  options: { readonly includeRows?: boolean; readonly model?: BundleContent['model']; readonly datasets?: BundleContent['datasets'] } = {},
+  options: {
+    readonly includeRows?: boolean;
+    readonly model?: BundleContent['model'];
+    readonly datasets?: BundleContent['datasets'];
+  } = {},
 ): Promise<BundleContent> {
   const run = await store.getRun(runId);
   if (!run) throw new Error(`no run '${runId}'`);
@@ -138,15 +172,26 @@ export async function runContent(
  * Import an .iwb bundle as a read-only run. The bundle is decoded and checked completely first; only then is the run
  * written, in one transaction — a bad bundle leaves the store exactly as it was.
  */
-export async function importBundle(store: WorkbenchStore, bytes: Uint8Array, options: { readonly name?: string; readonly maxBytes?: number } = {}): Promise<RunRecord> {
+export async function importBundle(
+  store: WorkbenchStore,
+  bytes: Uint8Array,
+  options: { readonly name?: string; readonly maxBytes?: number } = {},
+): Promise<RunRecord> {
   const bundle = await decodeBundle(bytes, options);
   const { manifest } = bundle;
-  const run = newRunRecord({
-    name: options.name ?? `imported ${manifest.createdAt}`,
-    config: manifest.config, strategy: manifest.strategy, backend: manifest.backend, layers: manifest.layers,
-    measurement: manifest.scores?.measurement ?? null, rows: manifest.rows,
-    source: { kind: 'bundle', name: options.name ?? manifest.model?.name ?? 'bundle' },
-  }, 'imported');
+  const run = newRunRecord(
+    {
+      name: options.name ?? `imported ${manifest.createdAt}`,
+      config: manifest.config,
+      strategy: manifest.strategy,
+      backend: manifest.backend,
+      layers: manifest.layers,
+      measurement: manifest.scores?.measurement ?? null,
+      rows: manifest.rows,
+      source: { kind: 'bundle', name: options.name ?? manifest.model?.name ?? 'bundle' },
+    },
+    'imported',
+  );
   const tensors = contentTensors(bundle.factors.layers, bundle.scores);
   await store.createRunWithTensors({ ...run, stage: manifest.stages.at(-1) ?? null }, tensors);
   return (await store.getRun(run.id))!;

@@ -6,16 +6,38 @@
  */
 
 export type Dtype =
-  | 'F64' | 'F32' | 'F16' | 'BF16'
-  | 'I64' | 'I32' | 'I16' | 'I8'
-  | 'U64' | 'U32' | 'U16' | 'U8'
-  | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
+  | 'U8'
+  | 'BOOL'
+  | 'F8_E4M3'
+  | 'F8_E5M2';
 
 export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2,
-  I64: 8, I32: 4, I16: 2, I8: 1,
-  U64: 8, U32: 4, U16: 2, U8: 1,
-  BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 
 /** The reference reader refuses headers above 100 MB; so do we, before decoding a byte of it. */
@@ -67,7 +89,8 @@ export function elementCount(shape: readonly number[]): number {
   let count = 1;
   for (const dim of shape) {
     count *= dim;
-    if (!Number.isSafeInteger(count)) throw new SafetensorsError(`shape [${shape.join(', ')}] has more than 2^53 elements`);
+    if (!Number.isSafeInteger(count))
+      throw new SafetensorsError(`shape [${shape.join(', ')}] has more than 2^53 elements`);
   }
   return count;
 }
@@ -87,7 +110,9 @@ export function readHeaderLength(bytes: Uint8Array, fail: (message: string) => n
     fail(`header length ${headerLength} bytes is over the ${MAX_HEADER_BYTES}-byte limit`);
   }
   if (8 + headerLength > bytes.length) {
-    fail(`header length ${headerLength} runs beyond the file: header would end at byte ${8 + headerLength}, file has ${bytes.length} bytes (truncated?)`);
+    fail(
+      `header length ${headerLength} runs beyond the file: header would end at byte ${8 + headerLength}, file has ${bytes.length} bytes (truncated?)`,
+    );
   }
   if (headerLength < 2) fail(`header length ${headerLength} is too small to hold a JSON object`);
   return headerLength;
@@ -146,9 +171,11 @@ function parseMetadata(value: unknown, fail: (message: string) => never): Record
 
 function parseEntry(name: string, value: unknown, fail: (message: string) => never): HeaderEntry {
   const where = `tensor '${name}'`;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${where}: header entry is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(`${where}: header entry is not an object`);
   const info = value as Record<string, unknown>;
-  if (!isDtype(info.dtype)) fail(`${where}: unknown dtype ${JSON.stringify(info.dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+  if (!isDtype(info.dtype))
+    fail(`${where}: unknown dtype ${JSON.stringify(info.dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
   const shape = info.shape;
   if (!Array.isArray(shape) || !shape.every(isNonNegativeSafeInteger)) {
     fail(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
@@ -167,7 +194,9 @@ function parseEntry(name: string, value: unknown, fail: (message: string) => nev
   }
   const expected = count * DTYPE_BYTES[info.dtype];
   if (expected !== end - begin) {
-    fail(`${where}: shape [${(shape as number[]).join(', ')}] × ${info.dtype} (${DTYPE_BYTES[info.dtype]} bytes) needs ${expected} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    fail(
+      `${where}: shape [${(shape as number[]).join(', ')}] × ${info.dtype} (${DTYPE_BYTES[info.dtype]} bytes) needs ${expected} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+    );
   }
   return { name, dtype: info.dtype, shape: shape as number[], begin, end };
 }
@@ -179,21 +208,29 @@ function checkLayout(entries: HeaderEntry[], dataLength: number, fail: (message:
   for (const entry of entries) {
     const position = previous ? previous.end : 0;
     if (entry.begin < position) {
-      fail(`tensor '${entry.name}' data_offsets [${entry.begin}, ${entry.end}] overlap tensor '${previous!.name}' [${previous!.begin}, ${previous!.end}]`);
+      fail(
+        `tensor '${entry.name}' data_offsets [${entry.begin}, ${entry.end}] overlap tensor '${previous!.name}' [${previous!.begin}, ${previous!.end}]`,
+      );
     }
     if (entry.begin > position) {
-      fail(previous
-        ? `hole in the data section: tensor '${previous.name}' ends at ${previous.end} but the next tensor '${entry.name}' begins at ${entry.begin}`
-        : `hole in the data section: the first tensor '${entry.name}' begins at ${entry.begin}, not 0`);
+      fail(
+        previous
+          ? `hole in the data section: tensor '${previous.name}' ends at ${previous.end} but the next tensor '${entry.name}' begins at ${entry.begin}`
+          : `hole in the data section: the first tensor '${entry.name}' begins at ${entry.begin}, not 0`,
+      );
     }
     if (entry.end > dataLength) {
-      fail(`tensor '${entry.name}' data_offsets [${entry.begin}, ${entry.end}] run beyond the data section (${dataLength} bytes; file truncated?)`);
+      fail(
+        `tensor '${entry.name}' data_offsets [${entry.begin}, ${entry.end}] run beyond the data section (${dataLength} bytes; file truncated?)`,
+      );
     }
     previous = entry;
   }
   const covered = previous ? previous.end : 0;
   if (covered !== dataLength) {
-    fail(`data section has ${dataLength} bytes but the tensors cover only ${covered} (${dataLength - covered} trailing bytes)`);
+    fail(
+      `data section has ${dataLength} bytes but the tensors cover only ${covered} (${dataLength - covered} trailing bytes)`,
+    );
   }
 }
 
@@ -236,30 +273,39 @@ export function writeSafetensors(
   tensors: ReadonlyMap<string, SafetensorsTensor> | Readonly<Record<string, SafetensorsTensor>>,
   metadata: Readonly<Record<string, string>> = {},
 ): Uint8Array<ArrayBuffer> {
-  const entries: [string, SafetensorsTensor][] = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
-  entries.sort(([nameA, a], [nameB, b]) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (nameA < nameB ? -1 : nameA > nameB ? 1 : 0));
+  const entries: [string, SafetensorsTensor][] =
+    tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  entries.sort(
+    ([nameA, a], [nameB, b]) =>
+      DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (nameA < nameB ? -1 : nameA > nameB ? 1 : 0),
+  );
   const header: Record<string, unknown> = {};
   const metadataEntries = Object.entries(metadata);
   if (metadataEntries.length > 0) {
     for (const [key, value] of metadataEntries) {
-      if (typeof value !== 'string') throw new SafetensorsError(`${METADATA_KEY}.${key} must be a string, found ${typeof value}`);
+      if (typeof value !== 'string')
+        throw new SafetensorsError(`${METADATA_KEY}.${key} must be a string, found ${typeof value}`);
     }
     header[METADATA_KEY] = { ...metadata };
   }
   let offset = 0;
   for (const [name, tensor] of entries) {
     if (name === METADATA_KEY) throw new SafetensorsError(`'${METADATA_KEY}' is reserved and cannot name a tensor`);
-    if (!isDtype(tensor.dtype)) throw new SafetensorsError(`tensor '${name}': unknown dtype ${JSON.stringify(tensor.dtype)}`);
+    if (!isDtype(tensor.dtype))
+      throw new SafetensorsError(`tensor '${name}': unknown dtype ${JSON.stringify(tensor.dtype)}`);
     const expected = elementCount(tensor.shape) * DTYPE_BYTES[tensor.dtype];
     if (tensor.data.byteLength !== expected) {
-      throw new SafetensorsError(`tensor '${name}': shape [${tensor.shape.join(', ')}] × ${tensor.dtype} needs ${expected} bytes, data has ${tensor.data.byteLength}`);
+      throw new SafetensorsError(
+        `tensor '${name}': shape [${tensor.shape.join(', ')}] × ${tensor.dtype} needs ${expected} bytes, data has ${tensor.data.byteLength}`,
+      );
     }
     header[name] = { dtype: tensor.dtype, shape: [...tensor.shape], data_offsets: [offset, offset + expected] };
     offset += expected;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headerLength = Math.ceil(json.length / 8) * 8;
-  if (headerLength > MAX_HEADER_BYTES) throw new SafetensorsError(`header of ${headerLength} bytes is over the ${MAX_HEADER_BYTES}-byte limit`);
+  if (headerLength > MAX_HEADER_BYTES)
+    throw new SafetensorsError(`header of ${headerLength} bytes is over the ${MAX_HEADER_BYTES}-byte limit`);
   const out = new Uint8Array(8 + headerLength + offset);
   const view = new DataView(out.buffer);
   view.setUint32(0, headerLength % 2 ** 32, true);
@@ -273,4 +319,3 @@ export function writeSafetensors(
   }
   return out;
 }
-

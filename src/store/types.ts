@@ -43,7 +43,9 @@ export interface ModelFactors {
   readonly layers: readonly LayerFactors[];
 }
 
-/** Pairwise and self scores. `tau` is kronfluence's raw score (the query's summed loss; positive = lowers that loss). */
+/**
+ * Pairwise and self scores. `tau` is kronfluence's raw score (the query's summed loss; positive = lowers that loss).
+ */
 export interface ScoreTensors {
   /** τ [Q, N] row-major. */
   readonly tau?: HostMatrix;
@@ -75,7 +77,8 @@ export interface DatasetRow {
 
 function mean(sum: HostMatrix | undefined, count: number | undefined, what: string, layer: string): HostMatrix | null {
   if (!sum) return null;
-  if (count === undefined || !(count > 0)) throw new RangeError(`layer '${layer}': ${what} has no positive count (${count})`);
+  if (count === undefined || !(count > 0))
+    throw new RangeError(`layer '${layer}': ${what} has no positive count (${count})`);
   return { shape: sum.shape, data: sum.data.map((value) => value / count) };
 }
 

@@ -73,13 +73,18 @@ export async function trainCausalLm(
   options: TrainOptions = {},
 ): Promise<TrainingResult> {
   if (data.length === 0) throw new Error('trainCausalLm: no training sequences');
-  const gradientGraph = buildGradientGraph(forward, { loss: { kind: 'token-cross-entropy' }, tracked: [], parameterGradients: true });
+  const gradientGraph = buildGradientGraph(forward, {
+    loss: { kind: 'token-cross-entropy' },
+    tracked: [],
+    parameterGradients: true,
+  });
   const gradientOutputs = gradientGraph.outputs.parameterGradients!;
   const names = [...gradientOutputs.keys()];
   const parameters = new Map<string, Float32Array | Float64Array>();
   for (const name of names) {
     const data = forward.graph.initializers.get(name)!.data;
-    if (!(data instanceof Float32Array || data instanceof Float64Array)) throw new Error(`trainCausalLm: parameter "${name}" is not float32/float64`);
+    if (!(data instanceof Float32Array || data instanceof Float64Array))
+      throw new Error(`trainCausalLm: parameter "${name}" is not float32/float64`);
     parameters.set(name, data.slice());
   }
   const dims = new Map(names.map((n) => [n, forward.graph.initializers.get(n)!.dims] as const));
@@ -94,7 +99,12 @@ export async function trainCausalLm(
       const batch = Array.from({ length: config.batchSize }, () => data[sample()]!);
       const padded = padBatch(batch.map((s) => Array.from(s.inputIds)));
       const width = padded.inputIds.dims[1]!;
-      const targets = nextTokenTargets(padded.inputIds.data as BigInt64Array, [batch.length, width], batch.map((s) => s.promptLen), padded.lengths);
+      const targets = nextTokenTargets(
+        padded.inputIds.data as BigInt64Array,
+        [batch.length, width],
+        batch.map((s) => s.promptLen),
+        padded.lengths,
+      );
       const feeds: Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: readonly number[] }> = {
         input_ids: padded.inputIds as { data: BigInt64Array; dims: number[] },
         attention_mask: padded.attentionMask as { data: BigInt64Array; dims: number[] },
@@ -109,9 +119,30 @@ export async function trainCausalLm(
       const lossSum = (out[gradientGraph.outputs.loss]!.data as Float32Array).reduce((a, b) => a + b, 0);
       const gradients = new Map(names.map((n) => [n, out[gradientOutputs.get(n)!]!.data as Float32Array] as const));
       const norm = globalNorm(gradients) / tokens;
-      const learningRate = warmupCosine(step, config.peakLearningRate, config.warmupSteps, config.steps, config.minLearningRateRatio ?? 0.1);
-      adamWStep(parameters, gradients, state, { learningRate, weightDecay: config.weightDecay, noDecay: NO_DECAY }, learningRate, clipScale(norm, config.clipNorm) / tokens);
-      const record = { step, steps: config.steps, loss: lossSum / tokens, learningRate, gradientNorm: norm, tokens, elapsedMs: performance.now() - start };
+      const learningRate = warmupCosine(
+        step,
+        config.peakLearningRate,
+        config.warmupSteps,
+        config.steps,
+        config.minLearningRateRatio ?? 0.1,
+      );
+      adamWStep(
+        parameters,
+        gradients,
+        state,
+        { learningRate, weightDecay: config.weightDecay, noDecay: NO_DECAY },
+        learningRate,
+        clipScale(norm, config.clipNorm) / tokens,
+      );
+      const record = {
+        step,
+        steps: config.steps,
+        loss: lossSum / tokens,
+        learningRate,
+        gradientNorm: norm,
+        tokens,
+        elapsedMs: performance.now() - start,
+      };
       if (!Number.isFinite(record.loss)) throw new Error(`trainCausalLm: loss is ${record.loss} at step ${step}`);
       history.push(record);
       await options.onStep?.(record);
@@ -130,7 +161,8 @@ export function mixtureSampler(data: readonly { weight?: number }[], seed: numbe
   let total = 0;
   data.forEach((d, i) => {
     const w = d.weight ?? 1;
-    if (!(w >= 0) || !Number.isFinite(w)) throw new Error(`mixture weight of sequence ${i} is ${w}; weights must be finite and ≥ 0`);
+    if (!(w >= 0) || !Number.isFinite(w))
+      throw new Error(`mixture weight of sequence ${i} is ${w}; weights must be finite and ≥ 0`);
     total += w;
     cumulative[i] = total;
   });

@@ -62,7 +62,9 @@ export function adamWStep(
     const gradient = gradients.get(name);
     if (!gradient) throw new Error(`AdamW: no gradient for parameter "${name}"`);
     if (gradient.length !== parameter.length) {
-      throw new Error(`AdamW: gradient of "${name}" has ${gradient.length} elements, the parameter ${parameter.length}`);
+      throw new Error(
+        `AdamW: gradient of "${name}" has ${gradient.length} elements, the parameter ${parameter.length}`,
+      );
     }
     let m = state.firstMoment.get(name);
     let v = state.secondMoment.get(name);
@@ -84,7 +86,13 @@ export function adamWStep(
 }
 
 /** Linear warm-up from 0 to peak over warmupSteps, then cosine decay to minRatio·peak at totalSteps. */
-export function warmupCosine(step: number, peak: number, warmupSteps: number, totalSteps: number, minRatio = 0.1): number {
+export function warmupCosine(
+  step: number,
+  peak: number,
+  warmupSteps: number,
+  totalSteps: number,
+  minRatio = 0.1,
+): number {
   if (step < warmupSteps) return (peak * (step + 1)) / warmupSteps;
   const progress = Math.min(1, (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps));
   return peak * (minRatio + (1 - minRatio) * 0.5 * (1 + Math.cos(Math.PI * progress)));

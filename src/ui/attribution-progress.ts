@@ -26,9 +26,11 @@ export class AttributionProgress extends LitElement {
         <span>${formatRate(p.itemsPerSecond)} ${p.unit}/s</span>
         <span>${p.etaSeconds === null ? '' : `about ${formatSeconds(p.etaSeconds)} left`}</span>
       </div>
-      ${p.backend
-        ? html`<div class="line" data-progress-backend=${p.backend.kind}>Backend: ${p.backend.description} (${p.backend.reason})</div>`
-        : ''}
+      ${
+        p.backend
+          ? html`<div class="line" data-progress-backend=${p.backend.kind}>Backend: ${p.backend.description} (${p.backend.reason})</div>`
+          : ''
+      }
     `;
   }
 }

@@ -17,13 +17,16 @@ export class GpuStatus extends LitElement {
   override render() {
     const probe = this.probe;
     if (!probe) return html`<span data-state="probing">Looking for a WebGPU adapter…</span>`;
-    if (!probe.available) return html`<span class="bad" data-state="none">No WebGPU: ${probe.reason} The CPU backend will be used.</span>`;
+    if (!probe.available)
+      return html`<span class="bad" data-state="none">No WebGPU: ${probe.reason} The CPU backend will be used.</span>`;
     const { adapter } = probe;
     return html`<span data-state=${adapter.software ? 'software' : 'hardware'}>
       WebGPU adapter: <code data-adapter>${adapter.name}</code>
-      ${adapter.software
-        ? html`<span class="warn"> — software/fallback adapter: expect it to be far slower than a real GPU.</span>`
-        : html` — hardware adapter.`}
+      ${
+        adapter.software
+          ? html`<span class="warn"> — software/fallback adapter: expect it to be far slower than a real GPU.</span>`
+          : html` — hardware adapter.`
+      }
     </span>`;
   }
 }

@@ -27,9 +27,10 @@ export class InfluenceList extends LitElement {
   override render() {
     return html`
       <h3>${this.heading}</h3>
-      ${this.rows.length === 0
-        ? html`<p class="meta">No training example has ${this.kind === 'helpful' ? 'positive' : 'negative'} influence.</p>`
-        : html`<ol>
+      ${
+        this.rows.length === 0
+          ? html`<p class="meta">No training example has ${this.kind === 'helpful' ? 'positive' : 'negative'} influence.</p>`
+          : html`<ol>
             ${this.rows.map(
               (row) => html`<li data-train-id=${row.trainId}>
                 <span class="score" data-score data-value=${String(row.score)} title=${String(row.score)}
@@ -39,13 +40,15 @@ export class InfluenceList extends LitElement {
                 <pre data-text>${row.prompt}\n→ ${row.response}</pre>
               </li>`,
             )}
-          </ol>`}
+          </ol>`
+      }
     `;
   }
 }
 
 function formatScore(score: number): string {
-  const text = Math.abs(score) >= 1e4 || (score !== 0 && Math.abs(score) < 1e-3) ? score.toExponential(3) : score.toFixed(4);
+  const text =
+    Math.abs(score) >= 1e4 || (score !== 0 && Math.abs(score) < 1e-3) ? score.toExponential(3) : score.toFixed(4);
   return score > 0 ? `+${text}` : text;
 }
 

@@ -4,7 +4,11 @@ import { Task } from '@lit/task';
 import type { AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from '../worker/protocol';
 import './influence-list';
 
-export type TopInfluenceQuery = (target: InfluenceTarget, k: number, normalization: Normalization) => Promise<TopInfluences>;
+export type TopInfluenceQuery = (
+  target: InfluenceTarget,
+  k: number,
+  normalization: Normalization,
+) => Promise<TopInfluences>;
 
 /** Pick a query or a whole benchmark; show its top helpful and harmful training examples (fetched from the worker). */
 @customElement('influence-results')
@@ -45,10 +49,12 @@ export class InfluenceResults extends LitElement {
         Influence on
         <select data-target @change=${(e: Event) => (this.selection = (e.target as HTMLSelectElement).value)}>
           ${summary.benchmarks.map(
-            (b) => html`<option value=${`benchmark:${b}`} ?selected=${this.effectiveSelection() === `benchmark:${b}`}>benchmark ${b} (mean over its queries)</option>`,
+            (b) =>
+              html`<option value=${`benchmark:${b}`} ?selected=${this.effectiveSelection() === `benchmark:${b}`}>benchmark ${b} (mean over its queries)</option>`,
           )}
           ${summary.queries.map(
-            (q) => html`<option value=${`query:${q.id}`} ?selected=${this.effectiveSelection() === `query:${q.id}`}>${q.benchmark} · ${q.id}: ${truncate(q.prompt, 80)}</option>`,
+            (q) =>
+              html`<option value=${`query:${q.id}`} ?selected=${this.effectiveSelection() === `query:${q.id}`}>${q.benchmark} · ${q.id}: ${truncate(q.prompt, 80)}</option>`,
           )}
         </select>
       </label>

@@ -2,8 +2,14 @@ import { LitElement, css, html } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { readPickedModel, readPickedText } from '../worker/picked-files';
 import {
-  DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS,
-  type AttributionRequest, type AttributionSource, type BackendChoice, type RunConfig, type StrategyName,
+  DEFAULT_RUN_CONFIG,
+  FISHER_MODES,
+  MEASUREMENTS,
+  type AttributionRequest,
+  type AttributionSource,
+  type BackendChoice,
+  type RunConfig,
+  type StrategyName,
 } from '../worker/protocol';
 
 const defaults = DEFAULT_RUN_CONFIG;
@@ -48,14 +54,16 @@ export class RunControls extends LitElement {
         <legend>Model and data</legend>
         <label><input type="radio" name="source" data-source="demo" .checked=${this.useDemo} @change=${() => (this.useDemo = true)} /> Built-in demo${this.demoVariant === 'micro' ? ' (micro)' : ''}</label>
         <label><input type="radio" name="source" data-source="files" .checked=${!this.useDemo} @change=${() => (this.useDemo = false)} /> My files</label>
-        ${this.useDemo
-          ? html``
-          : html`<div class="files">
+        ${
+          this.useDemo
+            ? html``
+            : html`<div class="files">
               <label for="model">Model (.onnx)</label><input id="model" type="file" accept=".onnx" />
               <label for="tokenizer">Tokenizer (tokenizer.json)</label><input id="tokenizer" type="file" accept=".json" />
               <label for="train">Training data (.jsonl)</label><input id="train" type="file" accept=".jsonl,.json" />
               <label for="queries">Queries (.jsonl)</label><input id="queries" type="file" accept=".jsonl,.json" />
-            </div>`}
+            </div>`
+        }
       </fieldset>
       <div class="row">
         <label>Backend
@@ -112,9 +120,11 @@ export class RunControls extends LitElement {
 
   private renderButton() {
     return html`
-        ${this.running
-          ? html`<button data-action="cancel" @click=${this.cancel}>Cancel</button>`
-          : html`<button data-action="start" @click=${this.start}>Attribute</button>`}
+        ${
+          this.running
+            ? html`<button data-action="cancel" @click=${this.cancel}>Cancel</button>`
+            : html`<button data-action="start" @click=${this.start}>Attribute</button>`
+        }
     `;
   }
 
@@ -130,18 +140,22 @@ export class RunControls extends LitElement {
       return;
     }
     const request: AttributionRequest = { source, config };
-    this.dispatchEvent(new CustomEvent<AttributionRequest>('start-attribution', { detail: request, bubbles: true, composed: true }));
+    this.dispatchEvent(
+      new CustomEvent<AttributionRequest>('start-attribution', { detail: request, bubbles: true, composed: true }),
+    );
   }
 
   /** The run configuration the controls show; an empty field keeps the default. The worker checks the rest. */
   private readConfig(): RunConfig {
-    const field = <T extends HTMLInputElement | HTMLSelectElement>(id: string) => this.options.querySelector<T>(`#${id}`)!;
+    const field = <T extends HTMLInputElement | HTMLSelectElement>(id: string) =>
+      this.options.querySelector<T>(`#${id}`)!;
     const text = (id: string) => field<HTMLInputElement>(id).value.trim();
     const integer = (id: string, what: string, minimum: number): number | null => {
       const value = text(id);
       if (value === '') return null;
       const number = Number(value);
-      if (!Number.isSafeInteger(number) || number < minimum) throw new Error(`${what}: "${value}" is not an integer ≥ ${minimum}`);
+      if (!Number.isSafeInteger(number) || number < minimum)
+        throw new Error(`${what}: "${value}" is not an integer ≥ ${minimum}`);
       return number;
     };
     const dampingText = text('damping');
@@ -160,7 +174,10 @@ export class RunControls extends LitElement {
       measurement: field<HTMLSelectElement>('measurement').value as RunConfig['measurement'],
       trackedLayers: text('track') === '' ? defaults.trackedLayers : text('track'),
       perToken: field<HTMLInputElement>('per-token').checked,
-      limits: { train: integer('limit-train', 'training examples', 1), queries: integer('limit-queries', 'queries', 1) },
+      limits: {
+        train: integer('limit-train', 'training examples', 1),
+        queries: integer('limit-queries', 'queries', 1),
+      },
       batchSizes: {
         ...defaults.batchSizes,
         ...(batch !== null && { fit: batch, train: batch }),

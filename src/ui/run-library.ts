@@ -53,9 +53,13 @@ export class RunLibrary extends LitElement {
         const fetched = await fetchBundle(url);
         const known = (await this.api!.listRuns()).find((run) => run.imported && run.name === fetched.name);
         try {
-          this.viewed = known ? await this.api!.openRun(known.id) : await this.api!.importBundle(fetched.bytes, fetched.name);
+          this.viewed = known
+            ? await this.api!.openRun(known.id)
+            : await this.api!.importBundle(fetched.bytes, fetched.name);
         } catch (error) {
-          throw new Error(`${url} is not a bundle this workbench can open: ${(error as Error).message}`, { cause: error });
+          throw new Error(`${url} is not a bundle this workbench can open: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
       });
     } else if (runId !== null) {
@@ -103,7 +107,9 @@ export class RunLibrary extends LitElement {
   private download(run: RunListing): Promise<void> {
     return this.act(async () => {
       const bytes = await this.api!.exportRun(run.id);
-      const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      const url = URL.createObjectURL(
+        new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }),
+      );
       const link = document.createElement('a');
       link.href = url;
       link.download = `${run.name.replace(/[\\/:*?"<>|]+/g, '_')}.iwb`;
@@ -122,7 +128,10 @@ export class RunLibrary extends LitElement {
     if (!file) return Promise.resolve();
     return this.act(async () => {
       this.viewed = null;
-      this.viewed = await this.api!.importBundle(new Uint8Array(await file.arrayBuffer()), file.name.replace(/\.iwb$/i, ''));
+      this.viewed = await this.api!.importBundle(
+        new Uint8Array(await file.arrayBuffer()),
+        file.name.replace(/\.iwb$/i, ''),
+      );
     });
   }
 
@@ -136,18 +145,22 @@ export class RunLibrary extends LitElement {
     const interrupted = this.runs.filter((run) => run.resumable && run.status !== 'paused');
     return html`
       <h2>Stored runs</h2>
-      ${interrupted.length > 0 && !this.busy
-        ? html`<p class="offer" data-resume-offer>
+      ${
+        interrupted.length > 0 && !this.busy
+          ? html`<p class="offer" data-resume-offer>
             ${interrupted.length === 1 ? 'A run was interrupted' : `${interrupted.length} runs were interrupted`} (page reload, crash or lost GPU).
             It can carry on from its last checkpoint: press Resume.
           </p>`
-        : html``}
-      ${this.runs.length === 0
-        ? html`<p data-no-runs>No stored runs yet.</p>`
-        : html`<table>
+          : html``
+      }
+      ${
+        this.runs.length === 0
+          ? html`<p data-no-runs>No stored runs yet.</p>`
+          : html`<table>
             <thead><tr><th>Name</th><th>Status</th><th>Date</th><th>Backend</th><th>Strategy</th><th></th></tr></thead>
             <tbody>${this.runs.map((run) => this.renderRun(run))}</tbody>
-          </table>`}
+          </table>`
+      }
       <div
         class="drop ${this.dragging ? 'dragging' : ''}"
         data-drop
@@ -163,18 +176,24 @@ export class RunLibrary extends LitElement {
         </label>
       </div>
       ${this.problem ? html`<p class="problem" data-library-error>${this.problem}</p>` : html``}
-      ${this.viewed
-        ? html`<section class="view" data-viewed-run=${this.viewed.runId}>
+      ${
+        this.viewed
+          ? html`<section class="view" data-viewed-run=${this.viewed.runId}>
             <h2>Results of “${this.viewed.name}” (read-only)</h2>
             <p>${this.viewed.summary.queries.length} queries × ${this.viewed.summary.trainCount} training examples, strategy ${this.viewed.summary.strategy}, computed on ${this.viewed.summary.backend.description}.</p>
             <influence-results .summary=${this.viewed.summary} .fetchTop=${this.fetchViewed}></influence-results>
             <results-workspace .api=${this.workspace} run-id=${this.viewed.runId}></results-workspace>
           </section>`
-        : html``}
+          : html``
+      }
     `;
   }
 
-  private readonly fetchViewed = (target: InfluenceTarget, k: number, normalization: Normalization): Promise<TopInfluences> => {
+  private readonly fetchViewed = (
+    target: InfluenceTarget,
+    k: number,
+    normalization: Normalization,
+  ): Promise<TopInfluences> => {
     const viewed = this.viewed;
     if (!viewed || !this.api) return Promise.reject(new Error('no stored run is open'));
     return this.api.topStoredInfluences(viewed.runId, target, k, normalization);
@@ -184,12 +203,14 @@ export class RunLibrary extends LitElement {
     const date = new Date(run.createdAt).toLocaleString();
     return html`<tr data-run-id=${run.id} data-status=${run.status}>
       <td>
-        ${this.editing === run.id
-          ? html`<form @submit=${(e: SubmitEvent) => {
-              e.preventDefault();
-              void this.rename(run, e.target as HTMLFormElement);
-            }}><input name="name" data-rename-input .value=${run.name} /><button type="submit" data-action="save-name">Save</button></form>`
-          : html`<span data-run-name>${run.name}</span>`}
+        ${
+          this.editing === run.id
+            ? html`<form @submit=${(e: SubmitEvent) => {
+                e.preventDefault();
+                void this.rename(run, e.target as HTMLFormElement);
+              }}><input name="name" data-rename-input .value=${run.name} /><button type="submit" data-action="save-name">Save</button></form>`
+            : html`<span data-run-name>${run.name}</span>`
+        }
       </td>
       <td><span data-run-status>${run.status}${run.stage && run.status !== 'complete' ? ` (${run.stage})` : ''}</span>${run.error ? html`<br /><small>${run.error}</small>` : html``}</td>
       <td>${date}</td>

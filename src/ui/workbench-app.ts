@@ -2,7 +2,14 @@ import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { startEngineWorker } from '../worker/client';
 import type { GpuProbe } from '../worker/gpu-probe';
-import { CANCELLED_ERROR_NAME, type AttributionRequest, type AttributionSummary, type InfluenceTarget, type Normalization, type ProgressEvent } from '../worker/protocol';
+import {
+  CANCELLED_ERROR_NAME,
+  type AttributionRequest,
+  type AttributionSummary,
+  type InfluenceTarget,
+  type Normalization,
+  type ProgressEvent,
+} from '../worker/protocol';
 import './gpu-status';
 import './run-controls';
 import './attribution-progress';
@@ -29,7 +36,9 @@ export class WorkbenchApp extends LitElement {
   private readonly engine = startEngineWorker();
   /** ?demo=micro runs the tiny demo (tests; a first look in seconds). */
   private readonly demoVariant = new URLSearchParams(location.search).get('demo') === 'micro' ? 'micro' : 'demo';
-  /** ?hold=<stage>: new runs wait after their first checkpoint of that stage (AttributionRequest.holdAfterCheckpoint). */
+  /**
+   * ?hold=<stage>: new runs wait after their first checkpoint of that stage (AttributionRequest.holdAfterCheckpoint).
+   */
   private readonly holdStage = new URLSearchParams(location.search).get('hold');
 
   static override styles = css`
@@ -66,7 +75,9 @@ export class WorkbenchApp extends LitElement {
     };
     if (request && this.holdStage) request = { ...request, holdAfterCheckpoint: this.holdStage };
     try {
-      const summary = request ? await this.engine.attribute(request, onProgress) : await this.engine.resume(resumeId!, onProgress);
+      const summary = request
+        ? await this.engine.attribute(request, onProgress)
+        : await this.engine.resume(resumeId!, onProgress);
       this.run = { phase: 'done', summary, stagesRun };
     } catch (error) {
       const { name, message } = error as Error;

@@ -36,7 +36,8 @@ export function startEngineWorker(): EngineClient {
       exportRun: (id) => api.exportRun(id),
       importBundle: (bytes, name) => api.importBundle(transfer(bytes, [bytes.buffer]), name),
       openRun: (id) => api.openRun(id),
-      topStoredInfluences: (runId, target, k, normalization) => api.topStoredInfluences(runId, target, k, normalization),
+      topStoredInfluences: (runId, target, k, normalization) =>
+        api.topStoredInfluences(runId, target, k, normalization),
     },
     workspace: {
       index: (runId) => api.workspaceIndex(runId),

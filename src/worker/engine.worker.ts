@@ -24,7 +24,13 @@ import { benchmarkOf } from '../influence/aggregate';
 import { computeStoredRun, loadRequestInputs } from './page-run';
 import { PageRunStore, rankStored, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
-import { workspaceAnalyses, workspaceExample, workspaceIndex, workspaceOverview, workspaceQueryScores } from './workspace-data';
+import {
+  workspaceAnalyses,
+  workspaceExample,
+  workspaceIndex,
+  workspaceOverview,
+  workspaceQueryScores,
+} from './workspace-data';
 
 const gpu = (self as unknown as { navigator: Navigator }).navigator.gpu;
 const siteRoot = new URL(import.meta.env.BASE_URL, self.location.origin).toString();
@@ -44,7 +50,10 @@ const api = {
     return probeGpu(gpu);
   },
 
-  startAttribution(request: AttributionRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
+  startAttribution(
+    request: AttributionRequest,
+    onProgress: (event: ProgressEvent) => void,
+  ): Promise<AttributionSummary> {
     return attribute(request, null, onProgress);
   },
 
@@ -81,7 +90,12 @@ const api = {
     return openStored(id);
   },
 
-  async topStoredInfluences(runId: string, target: InfluenceTarget, k: number, normalization: Normalization): Promise<TopInfluences> {
+  async topStoredInfluences(
+    runId: string,
+    target: InfluenceTarget,
+    k: number,
+    normalization: Normalization,
+  ): Promise<TopInfluences> {
     if (viewed?.runId !== runId) await openStored(runId);
     return rankStored(viewed!.results, target, k, normalization);
   },
@@ -140,7 +154,11 @@ async function openStored(runId: string): Promise<StoredRunView> {
 }
 
 /** One page run at a time (page-run.ts); its results stay here for the views the page asks for. */
-async function attribute(request: AttributionRequest, resumeId: string | null, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
+async function attribute(
+  request: AttributionRequest,
+  resumeId: string | null,
+  onProgress: (event: ProgressEvent) => void,
+): Promise<AttributionSummary> {
   if (running) throw new Error('an attribution is already running; cancel it first');
   const controller = new AbortController();
   running = controller;
@@ -159,7 +177,11 @@ async function attribute(request: AttributionRequest, resumeId: string | null, o
       backend: outcome.backend,
       strategy: result.config.strategy,
       trainCount: result.train.length,
-      queries: result.queries.map((q, i) => ({ id: q.id, benchmark: benchmarkOf(q), prompt: outcome.queryTexts[i]?.prompt ?? '' })),
+      queries: result.queries.map((q, i) => ({
+        id: q.id,
+        benchmark: benchmarkOf(q),
+        prompt: outcome.queryTexts[i]?.prompt ?? '',
+      })),
       benchmarks: [...new Set(result.queries.map(benchmarkOf))],
       subsample: inputs.subsample,
       timings: outcome.timings,

@@ -11,7 +11,8 @@ export async function probeGpu(gpu: GPU | undefined): Promise<GpuProbe> {
     device.destroy();
     return { available: true, adapter: report };
   } catch (error) {
-    const reason = error instanceof GpuUnavailableError ? error.message : `device request failed: ${(error as Error).message}`;
+    const reason =
+      error instanceof GpuUnavailableError ? error.message : `device request failed: ${(error as Error).message}`;
     return { available: false, reason };
   }
 }

@@ -27,7 +27,12 @@ export type AttributionSource =
       readonly train: string;
       readonly queries: string;
       /** The files' names, so errors can name the file at fault. */
-      readonly names: { readonly model: string; readonly tokenizer: string | null; readonly train: string; readonly queries: string };
+      readonly names: {
+        readonly model: string;
+        readonly tokenizer: string | null;
+        readonly train: string;
+        readonly queries: string;
+      };
     };
 
 export interface AttributionRequest {

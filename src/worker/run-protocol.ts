@@ -41,5 +41,10 @@ export interface StoredRunsApi {
   exportRun(id: string): Promise<Uint8Array>;
   importBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
   openRun(id: string): Promise<StoredRunView>;
-  topStoredInfluences(runId: string, target: InfluenceTarget, k: number, normalization: Normalization): Promise<TopInfluences>;
+  topStoredInfluences(
+    runId: string,
+    target: InfluenceTarget,
+    k: number,
+    normalization: Normalization,
+  ): Promise<TopInfluences>;
 }

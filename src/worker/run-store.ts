@@ -24,10 +24,23 @@ import type { RunListing } from './run-protocol';
 
 /** What a run's config keeps of the page's request (the file bytes are stored files, named by id). */
 interface StoredRequest {
-  readonly request: Omit<AttributionRequest, 'source'> & { readonly source: { kind: 'demo'; variant: 'demo' | 'micro' } | { kind: 'files'; names: Extract<AttributionRequest['source'], { kind: 'files' }>['names'] } };
+  readonly request: Omit<AttributionRequest, 'source'> & {
+    readonly source:
+      | { kind: 'demo'; variant: 'demo' | 'micro' }
+      | { kind: 'files'; names: Extract<AttributionRequest['source'], { kind: 'files' }>['names'] };
+  };
   /** Stored file ids (sha256) of the model, tokenizer, train and query files for a 'files' run. */
-  readonly files: { readonly model: string; readonly tokenizer: string | null; readonly train: string; readonly queries: string } | null;
-  readonly fingerprints: { readonly model: Fingerprint | null; readonly train: Fingerprint | null; readonly queries: Fingerprint | null };
+  readonly files: {
+    readonly model: string;
+    readonly tokenizer: string | null;
+    readonly train: string;
+    readonly queries: string;
+  } | null;
+  readonly fingerprints: {
+    readonly model: Fingerprint | null;
+    readonly train: Fingerprint | null;
+    readonly queries: Fingerprint | null;
+  };
 }
 
 /** A finished or imported run opened for viewing: what topInfluences needs, rebuilt from stored tensors and rows. */
@@ -46,10 +59,16 @@ export interface StoredResults {
 const encoder = new TextEncoder();
 
 export class PageRunStore {
-  private constructor(readonly store: WorkbenchStore, private readonly storage: StorageManager | undefined) {}
+  private constructor(
+    readonly store: WorkbenchStore,
+    private readonly storage: StorageManager | undefined,
+  ) {}
 
   /** The worker passes nothing (the browser's IndexedDB and navigator.storage); tests pass their own. */
-  static async open(environment: StoreEnvironment = browserEnvironment(), storage: StorageManager | undefined = globalThis.navigator?.storage): Promise<PageRunStore> {
+  static async open(
+    environment: StoreEnvironment = browserEnvironment(),
+    storage: StorageManager | undefined = globalThis.navigator?.storage,
+  ): Promise<PageRunStore> {
     return new PageRunStore(await WorkbenchStore.open(environment), storage);
   }
 
@@ -66,7 +85,10 @@ export class PageRunStore {
       strategy: run.strategy,
       error: run.error,
       imported: run.source !== null,
-      resumable: run.id !== active && (run.status === 'running' || run.status === 'paused' || run.status === 'created') && pageConfig(run) !== null,
+      resumable:
+        run.id !== active &&
+        (run.status === 'running' || run.status === 'paused' || run.status === 'created') &&
+        pageConfig(run) !== null,
       viewable: run.status === 'complete' || run.status === 'imported',
     }));
   }
@@ -83,23 +105,49 @@ export class PageRunStore {
    * Create the stored run for a page request before any computing: check the storage it needs (refusing with the
    * quota's message when it will not fit), keep user files, and hand back the checkpoint store for the engine.
    */
-  async begin(request: AttributionRequest, inputs: RunInputs, layers: readonly { dIn: number; dOut: number; hasBias: boolean }[]): Promise<{ runId: string; checkpoint: CheckpointStore }> {
+  async begin(
+    request: AttributionRequest,
+    inputs: RunInputs,
+    layers: readonly { dIn: number; dOut: number; hasBias: boolean }[],
+  ): Promise<{ runId: string; checkpoint: CheckpointStore }> {
     const perTokenTokens = request.config.perToken ? inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0) : 0;
-    const estimate = estimateRunStorage({ layers, queries: inputs.queries.length, train: inputs.train.length, perTokenTokens });
+    const estimate = estimateRunStorage({
+      layers,
+      queries: inputs.queries.length,
+      train: inputs.train.length,
+      perTokenTokens,
+    });
     const source = request.source;
-    const fileBytes = source.kind === 'files'
-      ? { model: new Uint8Array(source.model), tokenizer: source.tokenizer === null ? null : encoder.encode(source.tokenizer), train: encoder.encode(source.train), queries: encoder.encode(source.queries) }
-      : null;
-    const storedFileBytes = fileBytes ? fileBytes.model.byteLength + (fileBytes.tokenizer?.byteLength ?? 0) + fileBytes.train.byteLength + fileBytes.queries.byteLength : 0;
+    const fileBytes =
+      source.kind === 'files'
+        ? {
+            model: new Uint8Array(source.model),
+            tokenizer: source.tokenizer === null ? null : encoder.encode(source.tokenizer),
+            train: encoder.encode(source.train),
+            queries: encoder.encode(source.queries),
+          }
+        : null;
+    const storedFileBytes = fileBytes
+      ? fileBytes.model.byteLength +
+        (fileBytes.tokenizer?.byteLength ?? 0) +
+        fileBytes.train.byteLength +
+        fileBytes.queries.byteLength
+      : 0;
     await ensureStorageFor(estimate.bytes + storedFileBytes, this.storage);
 
     let files: StoredRequest['files'] = null;
-    let fingerprints: StoredRequest['fingerprints'] = { model: inputs.modelBytes ? await fingerprintOf(inputs.modelName, inputs.modelBytes) : null, train: null, queries: null };
+    let fingerprints: StoredRequest['fingerprints'] = {
+      model: inputs.modelBytes ? await fingerprintOf(inputs.modelName, inputs.modelBytes) : null,
+      train: null,
+      queries: null,
+    };
     let kept: StoredRequest['request'];
     if (source.kind === 'files' && fileBytes) {
       const { names } = source;
       const model = await this.store.putFile('model', names.model, fileBytes.model);
-      const tokenizer = fileBytes.tokenizer ? await this.store.putFile('tokenizer', names.tokenizer ?? 'tokenizer.json', fileBytes.tokenizer) : null;
+      const tokenizer = fileBytes.tokenizer
+        ? await this.store.putFile('tokenizer', names.tokenizer ?? 'tokenizer.json', fileBytes.tokenizer)
+        : null;
       const train = await this.store.putFile('dataset', names.train, fileBytes.train);
       const queries = await this.store.putFile('dataset', names.queries, fileBytes.queries);
       files = { model: model.id, tokenizer: tokenizer?.id ?? null, train: train.id, queries: queries.id };
@@ -127,7 +175,9 @@ export class PageRunStore {
     return { runId: run.id, checkpoint: runCheckpointStore(this.store, run.id) };
   }
 
-  /** Mark a stored run running again and hand back its checkpoint store (the engine resumes from its last checkpoint). */
+  /**
+   * Mark a stored run running again and hand back its checkpoint store (the engine resumes from its last checkpoint).
+   */
   async resume(runId: string): Promise<CheckpointStore> {
     await this.store.updateRun(runId, { status: 'running', error: null });
     return runCheckpointStore(this.store, runId);
@@ -144,21 +194,33 @@ export class PageRunStore {
     if (!files) throw new Error(`run "${run.name}" has no stored input files`);
     const decoder = new TextDecoder();
     const model = await this.store.getFileBytes('model', files.model);
-    const tokenizer = files.tokenizer === null ? null : decoder.decode(await this.store.getFileBytes('tokenizer', files.tokenizer));
+    const tokenizer =
+      files.tokenizer === null ? null : decoder.decode(await this.store.getFileBytes('tokenizer', files.tokenizer));
     const train = decoder.decode(await this.store.getFileBytes('dataset', files.train));
     const queries = decoder.decode(await this.store.getFileBytes('dataset', files.queries));
     const bytes = model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength) as ArrayBuffer;
-    return { ...request, source: { kind: 'files', model: bytes, tokenizer, train, queries, names: request.source.names } };
+    return {
+      ...request,
+      source: { kind: 'files', model: bytes, tokenizer, train, queries, names: request.source.names },
+    };
   }
 
   /** Keep the results of a finished run (factors, scores in one transaction; then the rows the view shows). */
   async finish(runId: string, outcome: JobOutcome): Promise<void> {
     const content = await bundleContent(outcome, { model: null, train: null, queries: null });
     const run = await this.store.getRun(runId);
-    await saveRunContent(this.store, runId, content, { timings: outcome.result.timings, extraConfig: { page: run?.config.page ?? null } });
+    await saveRunContent(this.store, runId, content, {
+      timings: outcome.result.timings,
+      extraConfig: { page: run?.config.page ?? null },
+    });
     // The results are stored: the checkpoint (about twice their size) has done its job.
     const tx = this.store.db.transaction(['checkpoints', 'chunks'], 'readwrite');
-    await atomically(tx, () => issueAll([tx.objectStore('chunks').delete(this.store.chunkPrefixRange(runId, 'checkpoint/')), tx.objectStore('checkpoints').delete(runId)]));
+    await atomically(tx, () =>
+      issueAll([
+        tx.objectStore('chunks').delete(this.store.chunkPrefixRange(runId, 'checkpoint/')),
+        tx.objectStore('checkpoints').delete(runId),
+      ]),
+    );
   }
 
   /** A run that stopped: 'paused' (cancelled, device lost: resumable from its checkpoint) or 'failed'. */
@@ -170,7 +232,12 @@ export class PageRunStore {
     const run = await this.store.getRun(runId);
     if (!run) throw new Error(`no run '${runId}'`);
     const page = pageConfig(run);
-    const sources = page ? { model: page.fingerprints.model, datasets: { train: page.fingerprints.train, query: page.fingerprints.queries } } : {};
+    const sources = page
+      ? {
+          model: page.fingerprints.model,
+          datasets: { train: page.fingerprints.train, query: page.fingerprints.queries },
+        }
+      : {};
     return encodeRunBundle(await runContent(this.store, runId, sources), 'influence-workbench page');
   }
 
@@ -183,7 +250,8 @@ export class PageRunStore {
   async open(runId: string): Promise<StoredResults> {
     const run = await this.store.getRun(runId);
     if (!run) throw new Error(`no run '${runId}'`);
-    if (run.status !== 'complete' && run.status !== 'imported') throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
+    if (run.status !== 'complete' && run.status !== 'imported')
+      throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
     const tensor = async (name: string) => (await this.store.getTensor(runId, name))?.array;
     const influence = await tensor(SCORE_TENSORS.influence);
     const selfTau = await tensor(SCORE_TENSORS.selfTau);
@@ -191,30 +259,51 @@ export class PageRunStore {
     const train: ExampleMeta[] = run.rows.train.map(metaOf);
     const queries: ExampleMeta[] = run.rows.query.map(metaOf);
     const pairs = train.length * queries.length;
-    if (!(influence instanceof Float64Array) || influence.length !== pairs) throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
+    if (!(influence instanceof Float64Array) || influence.length !== pairs)
+      throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
     const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
     const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
     const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
     const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
     const measurement = run.config.measurement ?? run.measurement;
     if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
-      throw new Error(`run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`);
+      throw new Error(
+        `run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`,
+      );
     }
     // Everything the workspace's views aggregate (the engine's AttributionResult less what the store does not keep:
     // τ itself, factors, engine timings); ranking needs only the ScoredResult part.
     const result = {
       config: { ...run.config, measurement },
       backend: run.backend ?? 'unknown',
-      layers: run.layers.map((layer) => ({ ...layer, damping: layer.damping ?? 0, activationEigenRange: null, gradientEigenRange: null })),
+      layers: run.layers.map((layer) => ({
+        ...layer,
+        damping: layer.damping ?? 0,
+        activationEigenRange: null,
+        gradientEigenRange: null,
+      })),
       queries,
       train,
       influence,
-      tauPerLayer: perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs ? perLayer : new Float64Array(0),
+      tauPerLayer:
+        perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs
+          ? perLayer
+          : new Float64Array(0),
       selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
-      // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see rank).
-      trainTokenCounts: offsets instanceof Int32Array ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!) : new Int32Array(0),
-      queryTargetCounts: targetCounts instanceof Float64Array && targetCounts.length === queries.length ? targetCounts : new Float64Array(queries.length),
-      tauPerToken: offsets instanceof Int32Array && perTokenValues instanceof Float64Array ? { offsets, values: perTokenValues } : null,
+      // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see
+      // rank).
+      trainTokenCounts:
+        offsets instanceof Int32Array
+          ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!)
+          : new Int32Array(0),
+      queryTargetCounts:
+        targetCounts instanceof Float64Array && targetCounts.length === queries.length
+          ? targetCounts
+          : new Float64Array(queries.length),
+      tauPerToken:
+        offsets instanceof Int32Array && perTokenValues instanceof Float64Array
+          ? { offsets, values: perTokenValues }
+          : null,
       factors: { strategy: run.strategy, layers: [] },
       timings: [],
     } as unknown as AttributionResult;
@@ -227,21 +316,35 @@ export class PageRunStore {
       },
       strategy: run.strategy,
       trainCount: train.length,
-      queries: queries.map((q, i) => ({ id: q.id, benchmark: benchmarkOf(q), prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '' })),
+      queries: queries.map((q, i) => ({
+        id: q.id,
+        benchmark: benchmarkOf(q),
+        prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '',
+      })),
       benchmarks: [...new Set(queries.map(benchmarkOf))],
       subsample: null,
       timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
       peakGpuBytes: extras.peakGpuBytes ?? null,
     };
-    const trainTexts = run.rows.train.map((row) => ({ prompt: row.prompt ?? row.text ?? '', response: row.response ?? '' }));
+    const trainTexts = run.rows.train.map((row) => ({
+      prompt: row.prompt ?? row.text ?? '',
+      response: row.response ?? '',
+    }));
     return { summary, result, trainTexts, rows: run.rows, layers: run.layers, config: run.config, name: run.name };
   }
 }
 
 /** Rank a stored run's results; 'token-count' needs token counts, which only runs with per-token scores keep. */
-export function rankStored(stored: StoredResults, target: InfluenceTarget, k: number, normalization: Normalization): TopInfluences {
+export function rankStored(
+  stored: StoredResults,
+  target: InfluenceTarget,
+  k: number,
+  normalization: Normalization,
+): TopInfluences {
   if (normalization === 'token-count' && stored.result.trainTokenCounts.length !== stored.result.train.length) {
-    throw new Error('this stored run keeps no token counts (only runs with per-token scores do): choose another normalisation');
+    throw new Error(
+      'this stored run keeps no token counts (only runs with per-token scores do): choose another normalisation',
+    );
   }
   return topInfluences(stored.result, stored.trainTexts, target, k, normalization);
 }

@@ -1,5 +1,11 @@
 import { proxy, transfer, wrap, type Remote } from 'comlink';
-import type { TRAINING_CANCELLED as WorkerCancelledName, TrainOutcome, TrainProgress, TrainRequest, TrainWorkerApi } from './train.worker';
+import type {
+  TRAINING_CANCELLED as WorkerCancelledName,
+  TrainOutcome,
+  TrainProgress,
+  TrainRequest,
+  TrainWorkerApi,
+} from './train.worker';
 
 export type { TrainingData, TrainOutcome, TrainProgress, TrainRequest } from './train.worker';
 
@@ -13,7 +19,9 @@ export interface TrainClient {
    * request.model's buffer is transferred to the worker (detached here), not copied.
    */
   train(request: TrainRequest, onStep: (progress: TrainProgress) => void | Promise<void>): Promise<TrainOutcome>;
-  /** Stop the running run after its current step; its `train` promise rejects with an error named TRAINING_CANCELLED. */
+  /**
+   * Stop the running run after its current step; its `train` promise rejects with an error named TRAINING_CANCELLED.
+   */
   cancel(): Promise<void>;
   terminate(): void;
 }

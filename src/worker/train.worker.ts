@@ -80,7 +80,11 @@ const api = {
 function withThroughput(step: TrainingStep, tokensSoFar: number): TrainProgress {
   const seconds = step.elapsedMs / 1000;
   const remainingSteps = step.steps - step.step - 1;
-  return { ...step, tokensPerSecond: seconds > 0 ? tokensSoFar / seconds : 0, etaMs: (step.elapsedMs / (step.step + 1)) * remainingSteps };
+  return {
+    ...step,
+    tokensPerSecond: seconds > 0 ? tokensSoFar / seconds : 0,
+    etaMs: (step.elapsedMs / (step.step + 1)) * remainingSteps,
+  };
 }
 
 async function sequencesOf(data: TrainingData, signal: AbortSignal): Promise<TrainingSequence[]> {

@@ -44,7 +44,9 @@ test('cancel stops a run mid-stage, and the worker takes the next run', async ()
   await page.locator('run-controls button[data-action="start"]').click();
   const stage = page.locator('attribution-progress [data-progress-stage]');
   await expect.poll(() => stage.textContent(), { timeout: 240_000, interval: 250 }).toMatch(/covariance/);
-  expect(await page.locator('attribution-progress [data-progress-backend]').getAttribute('data-progress-backend')).toBe('cpu');
+  expect(await page.locator('attribution-progress [data-progress-backend]').getAttribute('data-progress-backend')).toBe(
+    'cpu',
+  );
   expect(await page.locator('attribution-progress progress').getAttribute('max')).toBe('1');
   await page.locator('run-controls button[data-action="cancel"]').click();
   await page.locator('[data-run="cancelled"]').waitFor({ timeout: 60_000 });
@@ -82,9 +84,14 @@ test('the micro demo runs on the automatic backend: the top helpful and harmful 
 
   // A single query: its own ranking is fetched from the worker.
   await page.locator('influence-results select[data-target]').selectOption('query:mbpp-234');
-  await page.locator('influence-results [data-shown-target="query:mbpp-234"] influence-list li').first().waitFor({ timeout: 30_000 });
+  await page
+    .locator('influence-results [data-shown-target="query:mbpp-234"] influence-list li')
+    .first()
+    .waitFor({ timeout: 30_000 });
   expect((await scores('helpful')).every((s) => s > 0)).toBe(true);
-  expect(await page.locator('influence-results [data-score-label]').textContent()).toMatch(/positive = helps.*not normalised/);
+  expect(await page.locator('influence-results [data-score-label]').textContent()).toMatch(
+    /positive = helps.*not normalised/,
+  );
 
   // Normalised scores say so.
   await page.locator('influence-results select[data-normalization]').selectOption('self-influence');
@@ -103,7 +110,10 @@ test('the WebGPU engine, chosen explicitly on the software adapter, gives the CP
     expect(await page.locator('[data-run="done"] [data-backend]').getAttribute('data-backend')).toBe(backend);
     const row = page.locator('run-library tr[data-run-id]').first();
     await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('complete');
-    const [download] = await Promise.all([page.waitForEvent('download'), row.locator('button[data-action="export"]').click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row.locator('button[data-action="export"]').click(),
+    ]);
     const bytes = readFileSync((await download.path())!);
     await row.locator('button[data-action="delete"]').click();
     await page.locator('run-library [data-no-runs]').waitFor({ timeout: 30_000 });
@@ -127,19 +137,26 @@ test('the WebGPU engine, chosen explicitly on the software adapter, gives the CP
 
 test('user files: a malformed JSONL line is named; example text renders as text, never as HTML', async () => {
   await open('?demo=micro');
-  const vocabSize = (JSON.parse(readFileSync('public/data/micro/tokenizer.json', 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+  const vocabSize = (
+    JSON.parse(readFileSync('public/data/micro/tokenizer.json', 'utf8')) as { model: { vocab: Record<string, number> } }
+  ).model.vocab;
   const { model } = seededDemoModel('micro', Math.max(...Object.values(vocabSize)) + 1, 512);
   const modelBytes = Buffer.from(serializeModel(model));
   const tokenizer = readFileSync('public/data/micro/tokenizer.json');
   const queries = readFileSync('public/data/micro/queries.jsonl');
-  const rows = readFileSync('public/data/micro/train.jsonl', 'utf8').trim().split('\n').slice(0, 4).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const rows = readFileSync('public/data/micro/train.jsonl', 'utf8')
+    .trim()
+    .split('\n')
+    .slice(0, 4)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   const injected = '<img src=x onerror="window.__iwbInjected = 1"><b>bold?</b>';
   rows[0] = { ...rows[0], prompt: `${injected}\n${String(rows[0]!.prompt)}` };
   const train = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 
   await page.locator('run-controls input[data-source="files"]').check();
   await page.locator('run-controls select#backend').selectOption('cpu');
-  const pick = async (id: string, name: string, buffer: Buffer) => page.locator(`run-controls input#${id}`).setInputFiles({ name, mimeType: 'application/octet-stream', buffer });
+  const pick = async (id: string, name: string, buffer: Buffer) =>
+    page.locator(`run-controls input#${id}`).setInputFiles({ name, mimeType: 'application/octet-stream', buffer });
   await pick('model', 'micro.onnx', modelBytes);
   await pick('tokenizer', 'tokenizer.json', tokenizer);
   await pick('queries', 'queries.jsonl', queries);
@@ -177,6 +194,8 @@ test("the run controls' options reach the engine: strategy, limits, batch size; 
   await page.locator('run-controls input#limit-queries').fill('2');
   await page.locator('run-controls button[data-action="start"]').click();
   await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
-  expect(await page.locator('[data-run="done"]').textContent()).toMatch(/2 queries × 6 training examples, strategy diagonal/);
+  expect(await page.locator('[data-run="done"]').textContent()).toMatch(
+    /2 queries × 6 training examples, strategy diagonal/,
+  );
   expect(pageErrors()).toEqual([]);
 });

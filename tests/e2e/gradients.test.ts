@@ -14,7 +14,11 @@ let server: ViteDevServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  server = await createServer({ server: { port: 0, host: '127.0.0.1', strictPort: false }, logLevel: 'warn', cacheDir: 'node_modules/.vite-e2e-gradients' });
+  server = await createServer({
+    server: { port: 0, host: '127.0.0.1', strictPort: false },
+    logLevel: 'warn',
+    cacheDir: 'node_modules/.vite-e2e-gradients',
+  });
   await server.listen();
   browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_FLAGS, headless: true });
 });

@@ -21,7 +21,11 @@ beforeAll(async () => {
   const output = await build({
     configFile: false,
     logLevel: 'warn',
-    build: { write: false, minify: false, lib: { entry: 'tests/fixtures/store/resume-page.ts', formats: ['iife'], name: 'iwbResume' } },
+    build: {
+      write: false,
+      minify: false,
+      lib: { entry: 'tests/fixtures/store/resume-page.ts', formats: ['iife'], name: 'iwbResume' },
+    },
   });
   const chunk = (Array.isArray(output) ? output[0]! : (output as Rolldown.RolldownOutput)).output[0];
   pageScript = chunk.type === 'chunk' ? chunk.code : '';
@@ -36,7 +40,10 @@ test('a run interrupted by a page reload mid-stage resumes from IndexedDB to bit
   const { page, errors } = await openPage(served);
   await page.addScriptTag({ content: pageScript });
   const runId = await page.evaluate(() => iwbResume.startRun());
-  await page.waitForFunction(() => iwbResume.status.lastCheckpointStage === 'lambda', undefined, { timeout: 240_000, polling: 100 });
+  await page.waitForFunction(() => iwbResume.status.lastCheckpointStage === 'lambda', undefined, {
+    timeout: 240_000,
+    polling: 100,
+  });
   await page.reload();
 
   await page.addScriptTag({ content: pageScript });
@@ -50,7 +57,9 @@ test('a run interrupted by a page reload mid-stage resumes from IndexedDB to bit
   expect(resumed.result.tau).toEqual(uninterrupted.tau);
   expect(resumed.result.selfTau).toEqual(uninterrupted.selfTau);
   // ...and equal to Node's run up to the last bits (Node's and Chromium's V8 round Math.exp/log differently).
-  const relative = Math.max(...reference.tau.map((value, i) => Math.abs(value - resumed.result.tau[i]!) / (Math.abs(value) + 1e-300)));
+  const relative = Math.max(
+    ...reference.tau.map((value, i) => Math.abs(value - resumed.result.tau[i]!) / (Math.abs(value) + 1e-300)),
+  );
   expect(relative).toBeLessThan(1e-10);
   expect(resumed.result.tau).not.toEqual(new Array(reference.tau.length).fill(0));
   expect(errors).toEqual([]);

@@ -34,7 +34,10 @@ async function open(query: string): Promise<void> {
 }
 
 async function exportFirstRow(): Promise<Buffer> {
-  const [download] = await Promise.all([page.waitForEvent('download'), rows().first().locator('button[data-action="export"]').click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    rows().first().locator('button[data-action="export"]').click(),
+  ]);
   return readFileSync((await download.path())!);
 }
 
@@ -48,10 +51,15 @@ function storedCounts(): Promise<Record<string, number>> {
     });
     const names = [...db.objectStoreNames];
     const tx = db.transaction(names);
-    const counts = await Promise.all(names.map((name) => new Promise<number>((resolve) => {
-      const request = tx.objectStore(name).count();
-      request.onsuccess = () => resolve(request.result);
-    })));
+    const counts = await Promise.all(
+      names.map(
+        (name) =>
+          new Promise<number>((resolve) => {
+            const request = tx.objectStore(name).count();
+            request.onsuccess = () => resolve(request.result);
+          }),
+      ),
+    );
     db.close();
     return Object.fromEntries(names.map((name, i) => [name, counts[i]!]));
   });
@@ -66,13 +74,15 @@ const rows = () => page.locator('run-library tr[data-run-id]');
 /** [train id, score text, list kind] of the helpful and harmful lists under `scope`. */
 async function ranking(scope: string): Promise<string[][]> {
   await page.locator(`${scope} influence-list li`).first().waitFor({ timeout: 30_000 });
-  return page.locator(`${scope} influence-list li`).evaluateAll((items) =>
-    items.map((li) => [
-      li.getAttribute('data-train-id') ?? '',
-      li.querySelector('[data-score]')?.textContent ?? '',
-      ((li.getRootNode() as ShadowRoot).host?.getAttribute('kind')) ?? '',
-    ]),
-  );
+  return page
+    .locator(`${scope} influence-list li`)
+    .evaluateAll((items) =>
+      items.map((li) => [
+        li.getAttribute('data-train-id') ?? '',
+        li.querySelector('[data-score]')?.textContent ?? '',
+        (li.getRootNode() as ShadowRoot).host?.getAttribute('kind') ?? '',
+      ]),
+    );
 }
 
 async function runMicroDemoOnCpu(): Promise<void> {
@@ -101,7 +111,11 @@ function storedCheckpointStage(): Promise<string | null> {
 
 interface NodeSummary {
   queries: { id: string; helpful: { id: string; influence: number }[]; harmful: { id: string; influence: number }[] }[];
-  benchmarks: { benchmark: string; helpful: { id: string; influence: number }[]; harmful: { id: string; influence: number }[] }[];
+  benchmarks: {
+    benchmark: string;
+    helpful: { id: string; influence: number }[];
+    harmful: { id: string; influence: number }[];
+  }[];
 }
 
 /** The same micro-demo run computed in Node by `iwb attribute` (CPU float64), as its --json summary. */
@@ -127,13 +141,20 @@ test('a finished run is stored with the scores Node computes, exports as .iwb, d
   const live = await ranking('workbench-app > influence-results');
 
   // The page's first benchmark view lists Node's top examples for that benchmark, with Node's values.
-  const shownValues = await page.locator('workbench-app > influence-results influence-list[kind="helpful"] [data-score]')
+  const shownValues = await page
+    .locator('workbench-app > influence-results influence-list[kind="helpful"] [data-score]')
     .evaluateAll((spans) => spans.map((span) => Number(span.getAttribute('data-value'))));
   const nodeHelpful = node.benchmarks[0]!.helpful;
   expect(shownValues.length).toBeGreaterThan(0);
-  const scale = Math.max(...node.queries.flatMap((q) => [...q.helpful, ...q.harmful].map((r) => Math.abs(r.influence))));
-  expect(live.filter(([, , kind]) => kind === 'helpful').map(([id]) => id)).toEqual(nodeHelpful.slice(0, shownValues.length).map((r) => r.id));
-  shownValues.forEach((value, i) => expect(Math.abs(value - nodeHelpful[i]!.influence)).toBeLessThanOrEqual(RELATIVE * scale));
+  const scale = Math.max(
+    ...node.queries.flatMap((q) => [...q.helpful, ...q.harmful].map((r) => Math.abs(r.influence))),
+  );
+  expect(live.filter(([, , kind]) => kind === 'helpful').map(([id]) => id)).toEqual(
+    nodeHelpful.slice(0, shownValues.length).map((r) => r.id),
+  );
+  shownValues.forEach((value, i) =>
+    expect(Math.abs(value - nodeHelpful[i]!.influence)).toBeLessThanOrEqual(RELATIVE * scale),
+  );
 
   await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(1);
   const row = rows().first();
@@ -148,7 +169,10 @@ test('a finished run is stored with the scores Node computes, exports as .iwb, d
   await row.locator('button[data-action="save-name"]').click();
   await expect.poll(() => rows().first().locator('[data-run-name]').textContent()).toBe('my <b>micro</b> run');
 
-  const [download] = await Promise.all([page.waitForEvent('download'), rows().first().locator('button[data-action="export"]').click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    rows().first().locator('button[data-action="export"]').click(),
+  ]);
   expect(download.suggestedFilename()).toBe('my _b_micro_b_ run.iwb');
   const bundle = readFileSync((await download.path())!);
   expect(tensorBytes(bundle, 'scores.tau').byteLength).toBe(4 * 16 * 8);
@@ -160,14 +184,18 @@ test('a finished run is stored with the scores Node computes, exports as .iwb, d
     for (const { id, influence: expected } of [...query.helpful, ...query.harmful]) {
       const ti = ids.train.indexOf(id);
       expect(ti, id).toBeGreaterThanOrEqual(0);
-      expect(Math.abs(influence[qi * ids.train.length + ti]! - expected), `${query.id} ← ${id}`).toBeLessThanOrEqual(RELATIVE * scale);
+      expect(Math.abs(influence[qi * ids.train.length + ti]! - expected), `${query.id} ← ${id}`).toBeLessThanOrEqual(
+        RELATIVE * scale,
+      );
     }
   }
 
   await rows().first().locator('button[data-action="delete"]').click();
   await page.locator('run-library [data-no-runs]').waitFor({ timeout: 10_000 });
 
-  await page.locator('run-library input[data-import]').setInputFiles({ name: 'shared.iwb', mimeType: 'application/octet-stream', buffer: bundle });
+  await page
+    .locator('run-library input[data-import]')
+    .setInputFiles({ name: 'shared.iwb', mimeType: 'application/octet-stream', buffer: bundle });
   await page.locator('run-library [data-viewed-run]').waitFor({ timeout: 30_000 });
   expect(await ranking('run-library')).toEqual(live);
   await expect.poll(() => rows().count()).toBe(1);
@@ -177,9 +205,13 @@ test('a finished run is stored with the scores Node computes, exports as .iwb, d
   const beforeCorrupt = await storedCounts();
   const corrupt = Buffer.from(bundle);
   corrupt[corrupt.length - 3] ^= 0x40;
-  await page.locator('run-library input[data-import]').setInputFiles({ name: 'corrupt.iwb', mimeType: 'application/octet-stream', buffer: corrupt });
+  await page
+    .locator('run-library input[data-import]')
+    .setInputFiles({ name: 'corrupt.iwb', mimeType: 'application/octet-stream', buffer: corrupt });
   await page.locator('run-library [data-library-error]').waitFor({ timeout: 30_000 });
-  expect(await page.locator('run-library [data-library-error]').textContent()).toMatch(/checksum mismatch in tensor '[^']+'/);
+  expect(await page.locator('run-library [data-library-error]').textContent()).toMatch(
+    /checksum mismatch in tensor '[^']+'/,
+  );
   expect(await rows().count()).toBe(1);
   expect(await storedCounts()).toEqual(beforeCorrupt);
   expect(pageErrors()).toEqual([]);
@@ -190,7 +222,8 @@ test('a run interrupted by a reload is offered for resume and ends with the unin
   await open('?demo=micro');
   await runMicroDemoOnCpu();
   const uninterrupted = await ranking('workbench-app > influence-results');
-  const stagesRun = async () => (await page.locator('[data-run="done"] [data-stages-run]').getAttribute('data-stages-run'))!.split(' ');
+  const stagesRun = async () =>
+    (await page.locator('[data-run="done"] [data-stages-run]').getAttribute('data-stages-run'))!.split(' ');
   const allStages = await stagesRun();
   expect(allStages.slice(0, 3)).toEqual(['covariance', 'eigen', 'lambda']);
   const reference = await exportFirstRow();
@@ -229,28 +262,33 @@ test('a run interrupted by a reload is offered for resume and ends with the unin
   expect(pageErrors()).toEqual([]);
 });
 
-test("a bundle dropped on the page opens read-only; its text renders as text, never as HTML", async () => {
+test('a bundle dropped on the page opens read-only; its text renders as text, never as HTML', async () => {
   await open('?demo=micro');
   await page.locator('run-library [data-no-runs]').waitFor({ timeout: 30_000 });
   const injected = '<img src=x onerror="window.__iwbInjected = 1"><b>bold?</b>';
-  const shared = Buffer.from(await encodeBundle({
-    model: null,
-    datasets: { train: null, query: null },
-    strategy: 'ekfac',
-    config: { measurement: 'mean-log-likelihood' },
-    backend: 'CPU float64',
-    layers: [],
-    scores: {
-      measurement: 'mean-log-likelihood',
-      tau: { shape: [1, 2], data: Float64Array.of(3, -2) },
-      influence: { shape: [1, 2], data: Float64Array.of(1.5, -0.25) },
-      selfTau: { shape: [2], data: Float64Array.of(4, 9) },
-    },
-    rows: {
-      train: [{ id: 'evil', prompt: injected, response: '</pre><script>window.__iwbInjected = 2</script>', domain: 'math' }, { id: 'plain', prompt: 'p', response: 'r', domain: 'code' }],
-      query: [{ id: 'q', prompt: 'what?', response: 'this', benchmark: 'gsm8k' }],
-    },
-  }));
+  const shared = Buffer.from(
+    await encodeBundle({
+      model: null,
+      datasets: { train: null, query: null },
+      strategy: 'ekfac',
+      config: { measurement: 'mean-log-likelihood' },
+      backend: 'CPU float64',
+      layers: [],
+      scores: {
+        measurement: 'mean-log-likelihood',
+        tau: { shape: [1, 2], data: Float64Array.of(3, -2) },
+        influence: { shape: [1, 2], data: Float64Array.of(1.5, -0.25) },
+        selfTau: { shape: [2], data: Float64Array.of(4, 9) },
+      },
+      rows: {
+        train: [
+          { id: 'evil', prompt: injected, response: '</pre><script>window.__iwbInjected = 2</script>', domain: 'math' },
+          { id: 'plain', prompt: 'p', response: 'r', domain: 'code' },
+        ],
+        query: [{ id: 'q', prompt: 'what?', response: 'this', benchmark: 'gsm8k' }],
+      },
+    }),
+  );
   const before = await rows().count();
   const transfer = await page.evaluateHandle((base64) => {
     const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -260,10 +298,17 @@ test("a bundle dropped on the page opens read-only; its text renders as text, ne
   }, shared.toString('base64'));
   await page.locator('run-library [data-drop]').dispatchEvent('drop', { dataTransfer: transfer });
   await page.locator('run-library section[data-viewed-run] h2', { hasText: 'dropped' }).waitFor({ timeout: 30_000 });
-  expect(await ranking('run-library')).toEqual([['evil', '+1.5000', 'helpful'], ['plain', '-0.2500', 'harmful']]);
+  expect(await ranking('run-library')).toEqual([
+    ['evil', '+1.5000', 'helpful'],
+    ['plain', '-0.2500', 'harmful'],
+  ]);
   const texts = await page.locator('run-library influence-list [data-text]').allTextContents();
   expect(texts[0]).toBe(`${injected}\n→ </pre><script>window.__iwbInjected = 2</script>`);
-  expect(await page.locator('run-library influence-list img, run-library influence-list b, run-library influence-list script').count()).toBe(0);
+  expect(
+    await page
+      .locator('run-library influence-list img, run-library influence-list b, run-library influence-list script')
+      .count(),
+  ).toBe(0);
   expect(await page.evaluate(() => (window as unknown as { __iwbInjected?: number }).__iwbInjected)).toBeUndefined();
   await expect.poll(() => rows().count()).toBe(before + 1);
   expect(pageErrors()).toEqual([]);

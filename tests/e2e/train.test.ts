@@ -19,10 +19,22 @@ let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
-const training: TrainingConfig = { steps: 20, batchSize: 4, peakLearningRate: 1e-2, warmupSteps: 3, weightDecay: 0.01, clipNorm: 1, seed: 11 };
+const training: TrainingConfig = {
+  steps: 20,
+  batchSize: 4,
+  peakLearningRate: 1e-2,
+  warmupSteps: 3,
+  weightDecay: 0.01,
+  clipNorm: 1,
+  seed: 11,
+};
 
 beforeAll(async () => {
-  server = await createServer({ server: { port: 0, host: '127.0.0.1', strictPort: false }, logLevel: 'warn', cacheDir: 'node_modules/.vite-e2e-train' });
+  server = await createServer({
+    server: { port: 0, host: '127.0.0.1', strictPort: false },
+    logLevel: 'warn',
+    cacheDir: 'node_modules/.vite-e2e-train',
+  });
   await server.listen();
   browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_FLAGS, headless: true });
   page = await browser.newPage();
@@ -43,12 +55,25 @@ async function microModel(): Promise<{ bytes: Uint8Array; sequences: { inputIds:
   const micro = await loadDemoDataset(nodeSource(), 'micro');
   const sequences = micro.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
   const longest = Math.max(...sequences.map((s) => s.inputIds.length));
-  const gpt: GptConfig = { vocabSize: micro.tokenizer.vocabSize, maxPositions: longest, dModel: 16, nLayer: 1, nHead: 2, dMlp: 32, layerNormEpsilon: 1e-5, gelu: 'tanh' };
+  const gpt: GptConfig = {
+    vocabSize: micro.tokenizer.vocabSize,
+    maxPositions: longest,
+    dModel: 16,
+    nLayer: 1,
+    nHead: 2,
+    dMlp: 32,
+    layerNormEpsilon: 1e-5,
+    gelu: 'tanh',
+  };
   return { bytes: serializeModel(buildGptForward(gpt, initGptWeights(gpt, 5))), sequences };
 }
 
 function runInPage(bytes: Uint8Array, config: TrainingConfig, cancelAfterStep?: number): Promise<PageRun> {
-  return page.evaluate(([model, c, at]) => window.trainPage!.run(model, c, at), [Array.from(bytes), config, cancelAfterStep] as const);
+  return page.evaluate(([model, c, at]) => window.trainPage!.run(model, c, at), [
+    Array.from(bytes),
+    config,
+    cancelAfterStep,
+  ] as const);
 }
 
 test('cancelled and malformed runs reject cleanly; the worker then trains a tiny GPT as Node does', async () => {
@@ -60,7 +85,10 @@ test('cancelled and malformed runs reject cleanly; the worker then trains a tiny
   expect(cancelled.progress.map((p) => p.step)).toEqual([0, 1, 2]);
 
   const garbage = await runInPage(new TextEncoder().encode('not a model'), training);
-  expect(garbage.error).toMatchObject({ name: 'OnnxFormatError', message: expect.stringMatching(/not a valid ONNX protobuf/) });
+  expect(garbage.error).toMatchObject({
+    name: 'OnnxFormatError',
+    message: expect.stringMatching(/not a valid ONNX protobuf/),
+  });
   expect(garbage.progress).toEqual([]);
 
   const browserRun = await runInPage(bytes, training);
@@ -86,7 +114,8 @@ test('cancelled and malformed runs reject cleanly; the worker then trains a tiny
   const initial = parseModel(bytes);
   const trained = parseModel(Uint8Array.from(browserRun.model!));
   expect([...trained.graph.initializers.keys()]).toEqual([...initial.graph.initializers.keys()]);
-  const weights = (m: typeof initial) => Array.from(m.graph.initializers.get('h.0.mlp.c_fc.weight')!.data as Float32Array);
+  const weights = (m: typeof initial) =>
+    Array.from(m.graph.initializers.get('h.0.mlp.c_fc.weight')!.data as Float32Array);
   expect(weights(trained)).not.toEqual(weights(initial));
 
   // The same bytes, data and seed in Node. Both run onnxruntime-web's wasm kernels in float32 on one thread here and

@@ -22,7 +22,12 @@ describe('covariance accumulation against the float64 CPU backend', () => {
       const results = [];
       for (const backend of [gpu, cpu]) {
         const acc = backend.zeros([dPrime, dPrime]);
-        backend.accumulateCovariance(acc, backend.upload(x, [rows, d]), mask && backend.upload(mask, [rows]), appendOnes);
+        backend.accumulateCovariance(
+          acc,
+          backend.upload(x, [rows, d]),
+          mask && backend.upload(mask, [rows]),
+          appendOnes,
+        );
         results.push(backend.finalizeCovariance(acc, 3));
       }
       const { gpu: g, cpu: c } = await readBoth(gpu, results[0]!, results[1]!);
@@ -43,7 +48,11 @@ describe('covariance accumulation against the float64 CPU backend', () => {
       gpu.accumulateCovariance(accGpu, gpu.upload(x, [B, T, d]), gpu.upload(mask, [B, T]), true);
       cpu.accumulateCovariance(accCpu, cpu.upload(x, [B, T, d]), cpu.upload(mask, [B, T]), true);
     }
-    const { gpu: g, cpu: c } = await readBoth(gpu, gpu.finalizeCovariance(accGpu, 400), cpu.finalizeCovariance(accCpu, 400));
+    const { gpu: g, cpu: c } = await readBoth(
+      gpu,
+      gpu.finalizeCovariance(accGpu, 400),
+      cpu.finalizeCovariance(accCpu, 400),
+    );
     expect(relativeError(g, c)).toBeLessThan(TOLERANCE);
   });
 

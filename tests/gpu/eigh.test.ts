@@ -33,14 +33,19 @@ async function gpuEigh(matrix: Float64Array, d: number, options?: GpuEighOptions
   }
 }
 
-async function expectAccurate(matrix: Float64Array, d: number, result: { values: Float64Array; vectors: Float64Array }) {
+async function expectAccurate(
+  matrix: Float64Array,
+  d: number,
+  result: { values: Float64Array; vectors: Float64Array },
+) {
   const { orthogonality, relativeReconstruction } = eigenResiduals(matrix, result.values, result.vectors);
   expect(orthogonality).toBeLessThanOrEqual(ORTHOGONALITY);
   expect(relativeReconstruction).toBeLessThanOrEqual(RECONSTRUCTION);
   for (let i = 1; i < d; i++) expect(result.values[i]).toBeGreaterThanOrEqual(result.values[i - 1]!);
   const reference = await cpu.read((await cpu.eigh(cpu.upload(matrix, [d, d]))).values);
   const spectralNorm = Math.max(maxAbs(reference), Number.MIN_VALUE);
-  for (let i = 0; i < d; i++) expect(Math.abs(result.values[i]! - reference[i]!)).toBeLessThanOrEqual(EIGENVALUE * spectralNorm);
+  for (let i = 0; i < d; i++)
+    expect(Math.abs(result.values[i]! - reference[i]!)).toBeLessThanOrEqual(EIGENVALUE * spectralNorm);
   return { orthogonality, relativeReconstruction };
 }
 
@@ -74,7 +79,9 @@ describe('float32 Jacobi eigendecomposition on the GPU against the float64 CPU b
     for (const scale of [1e25, 1e-25]) {
       const { matrix } = covarianceLike(mulberry32(11), 7, 'spread', scale);
       const result = await gpuEigh(matrix, 7);
-      expect(eigenResiduals(matrix, result.values, result.vectors).relativeReconstruction).toBeLessThanOrEqual(RECONSTRUCTION);
+      expect(eigenResiduals(matrix, result.values, result.vectors).relativeReconstruction).toBeLessThanOrEqual(
+        RECONSTRUCTION,
+      );
       expect(Math.abs(result.values[6]! - scale)).toBeLessThanOrEqual(EIGENVALUE * scale);
     }
   });
@@ -97,8 +104,12 @@ describe('eighGpu errors', () => {
 
   test('a non-square matrix, a NaN entry and bad options are refused', async () => {
     const rt = await runtime;
-    await expect(eighGpu(rt, rt.upload(new Float32Array(12), [3, 4]))).rejects.toThrow(/kernel "eigh" \(matrix=\[3, 4\]\): matrix must be square/);
-    await expect(eighGpu(rt, rt.upload(new Float32Array(8), [2, 2, 2]))).rejects.toThrow(/matrix must be square, \[d, d\]/);
+    await expect(eighGpu(rt, rt.upload(new Float32Array(12), [3, 4]))).rejects.toThrow(
+      /kernel "eigh" \(matrix=\[3, 4\]\): matrix must be square/,
+    );
+    await expect(eighGpu(rt, rt.upload(new Float32Array(8), [2, 2, 2]))).rejects.toThrow(
+      /matrix must be square, \[d, d\]/,
+    );
     const withNaN = new Float64Array(16);
     withNaN[5] = NaN;
     await expect(gpuEigh(withNaN, 4)).rejects.toThrow(/matrix has 1 non-finite entries/);
@@ -115,10 +126,13 @@ describe('eighGpu errors', () => {
     );
   });
 
-  test('cancellation between sweeps rejects with the signal\'s reason', async () => {
+  test("cancellation between sweeps rejects with the signal's reason", async () => {
     const { matrix } = covarianceLike(mulberry32(4), 16, 'spread');
     const controller = new AbortController();
-    const options = { signal: controller.signal, onSweep: () => controller.abort(new Error('user cancelled the eigendecomposition')) };
+    const options = {
+      signal: controller.signal,
+      onSweep: () => controller.abort(new Error('user cancelled the eigendecomposition')),
+    };
     await expect(gpuEigh(matrix, 16, options)).rejects.toThrow(/user cancelled the eigendecomposition/);
   });
 
@@ -127,7 +141,8 @@ describe('eighGpu errors', () => {
     const own = await GpuRuntime.create(await acquireGpu(nodeGpu()), EIGH_PROGRAMS);
     const { matrix } = covarianceLike(mulberry32(6), 16, 'spread');
     const input = own.upload(matrix, [16, 16]);
-    await expect(eighGpu(own, input, { onSweep: (sweep) => sweep === 1 && own.device.destroy() })).rejects.toBeInstanceOf(DeviceLostError);
+    await expect(
+      eighGpu(own, input, { onSweep: (sweep) => sweep === 1 && own.device.destroy() }),
+    ).rejects.toBeInstanceOf(DeviceLostError);
   });
 });
-

@@ -1,6 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import type { Backend } from '../../src/linalg/backend';
-import { cpu, f32, gpuBackend, randomBasis, randomBatch, randomValues, readBoth, relativeError, toBatch } from './oracle';
+import {
+  cpu,
+  f32,
+  gpuBackend,
+  randomBasis,
+  randomBatch,
+  randomValues,
+  readBoth,
+  relativeError,
+  toBatch,
+} from './oracle';
 
 // Tolerances, relative to the float64 result's Frobenius norm: one float32 GEMM stays near 1e-7·√K; two chained
 // GEMMs (a rotation) near 1e-6; rotations plus a division by Λ + δ near 1e-5.
@@ -23,7 +33,11 @@ describe('EK-FAC kernels against the float64 CPU backend', () => {
     test(`sequenceGradients ${label}`, async () => {
       const gpu = await gpuBackend();
       const data = randomBatch(B, T, dIn, dOut, appendOnes, masked, B * 100 + T);
-      const { gpu: g, cpu: c } = await readBoth(gpu, gpu.sequenceGradients(toBatch(gpu, data)), cpu.sequenceGradients(toBatch(cpu, data)));
+      const { gpu: g, cpu: c } = await readBoth(
+        gpu,
+        gpu.sequenceGradients(toBatch(gpu, data)),
+        cpu.sequenceGradients(toBatch(cpu, data)),
+      );
       expect(relativeError(g, c)).toBeLessThan(ONE_GEMM);
     });
 
@@ -34,7 +48,12 @@ describe('EK-FAC kernels against the float64 CPU backend', () => {
       const qA = randomBasis(dInPrime, 7);
       for (const direction of ['into', 'back'] as const) {
         const run = (backend: Backend) =>
-          backend.rotate(backend.upload(matrices, [B, dOut, dInPrime]), backend.upload(qS, [dOut, dOut]), backend.upload(qA, [dInPrime, dInPrime]), direction);
+          backend.rotate(
+            backend.upload(matrices, [B, dOut, dInPrime]),
+            backend.upload(qS, [dOut, dOut]),
+            backend.upload(qA, [dInPrime, dInPrime]),
+            direction,
+          );
         const { gpu: g, cpu: c } = await readBoth(gpu, run(gpu), run(cpu));
         expect(relativeError(g, c)).toBeLessThan(ROTATION);
       }
@@ -48,13 +67,21 @@ describe('EK-FAC kernels against the float64 CPU backend', () => {
       for (let batch = 0; batch < 3; batch++) {
         const data = randomBatch(B, T, dIn, dOut, appendOnes, masked, 1000 + batch);
         [gpu, cpu].forEach((backend: Backend, i) =>
-          backend.accumulateLambda(lambdas[i]!, toBatch(backend, data), backend.upload(qS, [dOut, dOut]), backend.upload(qA, [dInPrime, dInPrime])),
+          backend.accumulateLambda(
+            lambdas[i]!,
+            toBatch(backend, data),
+            backend.upload(qS, [dOut, dOut]),
+            backend.upload(qA, [dInPrime, dInPrime]),
+          ),
         );
       }
       const { gpu: lg, cpu: lc } = await readBoth(gpu, lambdas[0]!, lambdas[1]!);
       expect(relativeError(lg, lc)).toBeLessThan(ROTATION);
 
-      for (const damping of [{ kind: 'heuristic', factor: 0.1 }, { kind: 'absolute', value: 0.25 }] as const) {
+      for (const damping of [
+        { kind: 'heuristic', factor: 0.1 },
+        { kind: 'absolute', value: 0.25 },
+      ] as const) {
         const deltaGpu = await gpu.dampingValue(lambdas[0]!, damping);
         const deltaCpu = await cpu.dampingValue(lambdas[1]!, damping);
         expect(Math.abs(deltaGpu - deltaCpu)).toBeLessThanOrEqual(1e-5 * Math.abs(deltaCpu) + 1e-12);
@@ -79,7 +106,8 @@ describe('EK-FAC kernels against the float64 CPU backend', () => {
       const data = randomBatch(B, T, dIn, dOut, appendOnes, masked, 77);
       const p = f32(randomValues(Q * dOut * dInPrime, 78));
       for (const perToken of [false, true]) {
-        const run = (backend: Backend) => backend.scores(backend.upload(p, [Q, dOut, dInPrime]), toBatch(backend, data), perToken);
+        const run = (backend: Backend) =>
+          backend.scores(backend.upload(p, [Q, dOut, dInPrime]), toBatch(backend, data), perToken);
         const { gpu: g, cpu: c } = await readBoth(gpu, run(gpu), run(cpu));
         expect(relativeError(g, c)).toBeLessThan(ONE_GEMM * 5);
       }
@@ -88,7 +116,12 @@ describe('EK-FAC kernels against the float64 CPU backend', () => {
       const [u, v] = [f32(await cpu.read(factors.u)), f32(await cpu.read(factors.v))];
       for (const perToken of [false, true]) {
         const run = (backend: Backend) =>
-          backend.lowRankScores(backend.upload(u, [Q, dOut, rank]), backend.upload(v, [Q, dInPrime, rank]), toBatch(backend, data), perToken);
+          backend.lowRankScores(
+            backend.upload(u, [Q, dOut, rank]),
+            backend.upload(v, [Q, dInPrime, rank]),
+            toBatch(backend, data),
+            perToken,
+          );
         const { gpu: g, cpu: c } = await readBoth(gpu, run(gpu), run(cpu));
         expect(relativeError(g, c)).toBeLessThan(ONE_GEMM * 5);
       }
@@ -133,11 +166,14 @@ describe('EK-FAC kernels against the float64 CPU backend', () => {
     const gpu = await gpuBackend();
     const d = 33;
     const x = f32(randomValues(40 * d, 31));
-    const covariance = cpu.finalizeCovariance((() => {
-      const acc = cpu.zeros([d, d]);
-      cpu.accumulateCovariance(acc, cpu.upload(x, [40, d]), null, false);
-      return acc;
-    })(), 40);
+    const covariance = cpu.finalizeCovariance(
+      (() => {
+        const acc = cpu.zeros([d, d]);
+        cpu.accumulateCovariance(acc, cpu.upload(x, [40, d]), null, false);
+        return acc;
+      })(),
+      40,
+    );
     const matrix = f32(await cpu.read(covariance));
     const eigen = await gpu.eigh(gpu.upload(matrix, [d, d]));
     expect(eigen.vectors.shape).toEqual([d, d]);

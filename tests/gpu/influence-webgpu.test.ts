@@ -12,7 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { webGpuBackend } from '../../src/linalg/webgpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type CheckpointStore, type ProgressEvent, type RunCheckpoint, type Strategy } from '../../src/influence/types';
+import {
+  DEFAULT_CONFIG,
+  type AttributionConfig,
+  type AttributionResult,
+  type CheckpointStore,
+  type ProgressEvent,
+  type RunCheckpoint,
+  type Strategy,
+} from '../../src/influence/types';
 import type { Backend } from '../../src/linalg/backend';
 import { maxRelativeError, row, spearman } from '../helpers/exact-dense';
 import { mlpClassifierFixture, tokenLmFixture, type Fixture } from '../helpers/exact-kronfluence';
@@ -25,11 +33,18 @@ const fixtures = { mlp_classifier: await mlpClassifierFixture(), token_lm: await
 const BATCHES = { fit: 16, train: 16, query: 8, batchesPerChunk: 4 };
 
 function run(config: AttributionConfig, fixture: Fixture, backend: Backend): Promise<AttributionResult> {
-  return runAttribution(config, { backend, source: new ExactGradientSource(fixture.model), trainSet: fixture.trainSet, querySet: fixture.querySet });
+  return runAttribution(config, {
+    backend,
+    source: new ExactGradientSource(fixture.model),
+    trainSet: fixture.trainSet,
+    querySet: fixture.querySet,
+  });
 }
 
 function topIndices(values: Float64Array, k: number): number[] {
-  return Array.from(values.keys()).sort((a, b) => values[b] - values[a]).slice(0, k);
+  return Array.from(values.keys())
+    .sort((a, b) => values[b] - values[a])
+    .slice(0, k);
 }
 
 async function compareBackends(fixture: Fixture, strategy: Strategy): Promise<void> {
@@ -61,7 +76,9 @@ async function compareBackends(fixture: Fixture, strategy: Strategy): Promise<vo
   expect(measured.self, 'self').toBeLessThanOrEqual(bar);
   expect(measured.perToken, 'per-token').toBeLessThanOrEqual(bar);
   onGpu.layers.forEach((layer, l) => {
-    expect(Math.abs(layer.damping - onCpu.layers[l].damping), layer.name).toBeLessThanOrEqual(1e-5 * Math.abs(onCpu.layers[l].damping));
+    expect(Math.abs(layer.damping - onCpu.layers[l].damping), layer.name).toBeLessThanOrEqual(
+      1e-5 * Math.abs(onCpu.layers[l].damping),
+    );
   });
 }
 
@@ -84,11 +101,19 @@ describe('WebGPU float32 EK-FAC', () => {
 
     it(`${name}: reproduces kronfluence's pairwise and self scores (Spearman ≥ 0.99 per query)`, async () => {
       const fixture = fixtures[name];
-      const config: AttributionConfig = { ...DEFAULT_CONFIG, fisher: 'empirical', measurement: 'summed-loss', batchSizes: BATCHES };
+      const config: AttributionConfig = {
+        ...DEFAULT_CONFIG,
+        fisher: 'empirical',
+        measurement: 'summed-loss',
+        batchSizes: BATCHES,
+      };
       const result = await run(config, fixture, gpu);
       const reference = fixture.reference.pairwise[0].total;
       const [queries, train] = reference.shape;
-      for (let q = 0; q < queries; q++) expect(spearman(row(result.tau, q, train), row(reference.data, q, train)), `query ${q}`).toBeGreaterThanOrEqual(0.99);
+      for (let q = 0; q < queries; q++)
+        expect(spearman(row(result.tau, q, train), row(reference.data, q, train)), `query ${q}`).toBeGreaterThanOrEqual(
+          0.99,
+        );
       expect(spearman(result.selfTau, fixture.reference.self[0].total.data)).toBeGreaterThanOrEqual(0.99);
       // Values (measured 3.9e-6 for the MLP and 8.7e-7 for the token LM, relative to the largest score).
       expect(maxRelativeError(result.tau, reference.data)).toBeLessThanOrEqual(2e-5);
@@ -110,10 +135,16 @@ describe('GPU memory', () => {
     const controller = new AbortController();
     const cancelled = runAttribution(
       { ...config, batchSizes: { ...BATCHES, batchesPerChunk: 1 } },
-      { backend: gpu, source: new ExactGradientSource(fixture.model), trainSet: fixture.trainSet, querySet: fixture.querySet },
+      {
+        backend: gpu,
+        source: new ExactGradientSource(fixture.model),
+        trainSet: fixture.trainSet,
+        querySet: fixture.querySet,
+      },
       {
         signal: controller.signal,
-        onProgress: (e) => e.stage === 'scores' && e.done > 0 && e.done < e.total && controller.abort(new Error('stop')),
+        onProgress: (e) =>
+          e.stage === 'scores' && e.done > 0 && e.done < e.total && controller.abort(new Error('stop')),
       },
     );
     await expect(cancelled).rejects.toThrow('stop');
@@ -125,15 +156,29 @@ describe('GPU memory', () => {
 describe('resuming on the GPU', () => {
   it('a run cancelled mid-Λ and mid-scores resumes from its checkpoint to the same float32 result, bit for bit', async () => {
     const fixture = fixtures.token_lm;
-    const config: AttributionConfig = { ...DEFAULT_CONFIG, batchSizes: { fit: 8, train: 8, query: 3, batchesPerChunk: 1 } };
-    const inputs = { backend: gpu, source: new ExactGradientSource(fixture.model), trainSet: fixture.trainSet, querySet: fixture.querySet };
+    const config: AttributionConfig = {
+      ...DEFAULT_CONFIG,
+      batchSizes: { fit: 8, train: 8, query: 3, batchesPerChunk: 1 },
+    };
+    const inputs = {
+      backend: gpu,
+      source: new ExactGradientSource(fixture.model),
+      trainSet: fixture.trainSet,
+      querySet: fixture.querySet,
+    };
     const reference = await runAttribution(config, inputs);
     for (const stage of ['lambda', 'scores'] as const) {
       let saved: RunCheckpoint | null = null;
-      const checkpoint: CheckpointStore = { load: async () => (saved ? structuredClone(saved) : null), save: async (c) => void (saved = structuredClone(c)) };
+      const checkpoint: CheckpointStore = {
+        load: async () => (saved ? structuredClone(saved) : null),
+        save: async (c) => void (saved = structuredClone(c)),
+      };
       const controller = new AbortController();
-      const onProgress = (e: ProgressEvent) => e.stage === stage && e.done >= 16 && controller.abort(new Error(`stop in ${stage}`));
-      await expect(runAttribution(config, inputs, { checkpoint, signal: controller.signal, onProgress })).rejects.toThrow(`stop in ${stage}`);
+      const onProgress = (e: ProgressEvent) =>
+        e.stage === stage && e.done >= 16 && controller.abort(new Error(`stop in ${stage}`));
+      await expect(
+        runAttribution(config, inputs, { checkpoint, signal: controller.signal, onProgress }),
+      ).rejects.toThrow(`stop in ${stage}`);
       const resumed = await runAttribution(config, inputs, { checkpoint });
       expect(Array.from(resumed.tau), stage).toEqual(Array.from(reference.tau));
       expect(Array.from(resumed.selfTau), stage).toEqual(Array.from(reference.selfTau));

@@ -66,7 +66,15 @@ export interface BatchData {
   readonly appendOnes: boolean;
 }
 
-export function randomBatch(B: number, T: number, dIn: number, dOut: number, appendOnes: boolean, masked: boolean, seed: number): BatchData {
+export function randomBatch(
+  B: number,
+  T: number,
+  dIn: number,
+  dOut: number,
+  appendOnes: boolean,
+  masked: boolean,
+  seed: number,
+): BatchData {
   return {
     activations: f32(randomValues(B * T * dIn, seed)),
     gradients: f32(randomValues(B * T * dOut, seed + 1)),
@@ -93,7 +101,11 @@ export function randomBasis(d: number, seed: number): Float64Array {
   return f32(orthonormalColumns(randomValues(d * d, seed), d, { caller: 'randomBasis' }));
 }
 
-export async function readBoth(gpu: Backend, gpuTensor: Tensor, cpuTensor: Tensor): Promise<{ gpu: Float64Array; cpu: Float64Array }> {
+export async function readBoth(
+  gpu: Backend,
+  gpuTensor: Tensor,
+  cpuTensor: Tensor,
+): Promise<{ gpu: Float64Array; cpu: Float64Array }> {
   expect(gpuTensor.shape).toEqual(cpuTensor.shape);
   return { gpu: await gpu.read(gpuTensor), cpu: await cpu.read(cpuTensor) };
 }

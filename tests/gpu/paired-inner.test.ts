@@ -2,7 +2,12 @@ import { describe, expect, test } from 'vitest';
 import { cpu, f32, gpuBackend, randomValues, readBoth, relativeError } from './oracle';
 
 describe('paired inner products ⟨a[b], c[b]⟩ against the float64 CPU backend', () => {
-  const shapes: number[][] = [[1, 1], [7, 3, 5], [4, 33, 130], [16, 9, 257]];
+  const shapes: number[][] = [
+    [1, 1],
+    [7, 3, 5],
+    [4, 33, 130],
+    [16, 9, 257],
+  ];
   for (const shape of shapes) {
     test(`shape [${shape.join(', ')}]`, async () => {
       const gpu = await gpuBackend();
@@ -26,7 +31,12 @@ describe('paired inner products ⟨a[b], c[b]⟩ against the float64 CPU backend
 });
 
 describe('pairwise inner products ⟨a[q], c[b]⟩ (the sequence form of the scores) against the float64 CPU backend', () => {
-  const shapes: [number, number, number[]][] = [[1, 1, [1]], [3, 7, [3, 5]], [2, 33, [33, 7]], [5, 16, [9, 130]]];
+  const shapes: [number, number, number[]][] = [
+    [1, 1, [1]],
+    [3, 7, [3, 5]],
+    [2, 33, [33, 7]],
+    [5, 16, [9, 130]],
+  ];
   for (const [queries, rows, trailing] of shapes) {
     test(`[${queries}, ${trailing.join(', ')}] × [${rows}, ${trailing.join(', ')}]`, async () => {
       const gpu = await gpuBackend();
@@ -45,6 +55,8 @@ describe('pairwise inner products ⟨a[q], c[b]⟩ (the sequence form of the sco
 
   test('trailing shapes that differ are refused, naming the kernel and both shapes', async () => {
     const gpu = await gpuBackend();
-    expect(() => gpu.pairwiseInner(gpu.zeros([2, 3]), gpu.zeros([5, 4]))).toThrow(/pairwiseInner.*a=\[2, 3\].*c=\[5, 4\]/);
+    expect(() => gpu.pairwiseInner(gpu.zeros([2, 3]), gpu.zeros([5, 4]))).toThrow(
+      /pairwiseInner.*a=\[2, 3\].*c=\[5, 4\]/,
+    );
   });
 });

@@ -14,19 +14,32 @@ describe('GPU runtime', () => {
     const acc = gpu.zeros([6, 6]);
     const x = gpu.upload(new Float32Array(35), [7, 5]);
     expect(() => gpu.accumulateCovariance(acc, x, null, false)).toThrow(KernelError);
-    expect(() => gpu.accumulateCovariance(acc, x, null, false)).toThrow(/accumulateCovariance.*acc=\[6, 6\].*x=\[7, 5\].*acc axis 0 is 6, expected 5/);
+    expect(() => gpu.accumulateCovariance(acc, x, null, false)).toThrow(
+      /accumulateCovariance.*acc=\[6, 6\].*x=\[7, 5\].*acc axis 0 is 6, expected 5/,
+    );
     const p = gpu.upload(new Float32Array(2 * 3 * 4), [2, 3, 4]);
     const batch = toBatch(gpu, randomBatch(1, 2, 4, 3, true, false, 1));
-    expect(() => gpu.scores(p, batch, false)).toThrow(/kernel "scores".*preconditioned=\[2, 3, 4\].*axis 2 is 4, expected 5/);
+    expect(() => gpu.scores(p, batch, false)).toThrow(
+      /kernel "scores".*preconditioned=\[2, 3, 4\].*axis 2 is 4, expected 5/,
+    );
   });
 
   test('a GPU validation error surfaces at the next read, naming the kernel', async () => {
     const gpu = await gpuBackend();
     const x = gpu.upload([1, 2, 3], [3]);
     // A description that leaves out the shader's accumulator binding: the bind group does not match the pipeline.
-    const incomplete: KernelProgram = { ...COVARIANCE_ACCUMULATE, bindings: COVARIANCE_ACCUMULATE.bindings.slice(0, 2) };
+    const incomplete: KernelProgram = {
+      ...COVARIANCE_ACCUMULATE,
+      bindings: COVARIANCE_ACCUMULATE.bindings.slice(0, 2),
+    };
     const uniforms = { rows: 1, d: 1, d_prime: 1, x_base: 0, mask_base: 0, has_mask: 0 };
-    gpu.runtime.run(incomplete, { kernel: 'test.missingBindings', shapes: { x: [3] }, uniforms, bindings: { x, mask: x }, workgroups: [1] });
+    gpu.runtime.run(incomplete, {
+      kernel: 'test.missingBindings',
+      shapes: { x: [3] },
+      uniforms,
+      bindings: { x, mask: x },
+      workgroups: [1],
+    });
     await expect(gpu.read(x)).rejects.toThrow(/kernel "test.missingBindings" \(x=\[3\]\)/);
     // The error is reported once; the runtime goes on working.
     expect(await gpu.read(x)).toEqual(Float64Array.from([1, 2, 3]));
@@ -88,7 +101,10 @@ describe('GPU runtime', () => {
   test('wrapBuffer reads a foreign GPUBuffer without copying and release leaves it alive', async () => {
     const gpu = await gpuBackend();
     const device = gpu.runtime.device;
-    const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const buffer = device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     device.queue.writeBuffer(buffer, 0, new Float32Array([1, 2, 3, 4]));
     const tensor = gpu.wrapBuffer(buffer, [2, 2]);
     const acc = gpu.zeros([2, 2]);

@@ -21,7 +21,8 @@ export const CHROMIUM_FLAGS = [
 
 export function chromiumPath(): string {
   const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(path)) throw new Error(`e2e tests need Chromium at ${path} (apt-get install chromium), or set CHROMIUM_PATH`);
+  if (!existsSync(path))
+    throw new Error(`e2e tests need Chromium at ${path} (apt-get install chromium), or set CHROMIUM_PATH`);
   return path;
 }
 
@@ -33,8 +34,12 @@ export interface Served {
 
 /** Serve dist/ (run `npm run build` first) and launch Chromium. */
 export async function servePage(): Promise<Served> {
-  if (!existsSync('dist/index.html')) throw new Error('dist/index.html is missing: run `npm run build` before the e2e tests');
-  const server: PreviewServer = await preview({ preview: { port: 0, host: '127.0.0.1', strictPort: false }, logLevel: 'warn' });
+  if (!existsSync('dist/index.html'))
+    throw new Error('dist/index.html is missing: run `npm run build` before the e2e tests');
+  const server: PreviewServer = await preview({
+    preview: { port: 0, host: '127.0.0.1', strictPort: false },
+    logLevel: 'warn',
+  });
   const address = server.httpServer.address();
   if (!address || typeof address === 'string') throw new Error('preview server has no TCP address');
   const url = `http://127.0.0.1:${address.port}/`;

@@ -5,7 +5,13 @@
 import type { HostMatrix } from '../../src/influence/types';
 
 /** Row-major [rows × cols] product. */
-export function matmul(a: ArrayLike<number>, b: ArrayLike<number>, rows: number, inner: number, cols: number): Float64Array {
+export function matmul(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  rows: number,
+  inner: number,
+  cols: number,
+): Float64Array {
   const out = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     for (let k = 0; k < inner; k++) {
@@ -28,7 +34,8 @@ export function kron(a: ArrayLike<number>, p: number, b: ArrayLike<number>, q: n
   const out = new Float64Array(n * n);
   for (let i = 0; i < p; i++)
     for (let j = 0; j < p; j++)
-      for (let k = 0; k < q; k++) for (let l = 0; l < q; l++) out[(i * q + k) * n + (j * q + l)] = a[i * p + j] * b[k * q + l];
+      for (let k = 0; k < q; k++)
+        for (let l = 0; l < q; l++) out[(i * q + k) * n + (j * q + l)] = a[i * p + j] * b[k * q + l];
   return out;
 }
 
@@ -49,7 +56,8 @@ export function ekfacMatrix(qS: HostMatrix, qA: HostMatrix, lambda: HostMatrix, 
   const basis = kron(qS.data, dOut, qA.data, dIn);
   const n = dOut * dIn;
   const scaled = new Float64Array(n * n);
-  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) scaled[r * n + c] = basis[r * n + c] * (lambda.data[c] + damping);
+  for (let r = 0; r < n; r++)
+    for (let c = 0; c < n; c++) scaled[r * n + c] = basis[r * n + c] * (lambda.data[c] + damping);
   return matmul(scaled, transpose(basis, n, n), n, n, n);
 }
 
@@ -136,7 +144,7 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function ranks(values: ArrayLike<number>): Float64Array {
   const order = Array.from({ length: values.length }, (_, i) => i).sort((i, j) => values[i] - values[j]);
   const out = new Float64Array(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start + 1;
     while (end < order.length && values[order[end]] === values[order[start]]) end++;
     for (let k = start; k < end; k++) out[order[k]] = (start + end - 1) / 2;

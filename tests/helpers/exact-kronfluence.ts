@@ -22,9 +22,17 @@ async function weights(name: string): Promise<Map<string, Float64Array>> {
   return new Map([...file.tensors].map(([key, tensor]) => [key, tensorToFloat64(tensor, key)]));
 }
 
-function linear(w: Map<string, Float64Array>, name: string, dIn: number, dOut: number, bias: boolean, activation: LinearParams['activation']): LinearParams {
+function linear(
+  w: Map<string, Float64Array>,
+  name: string,
+  dIn: number,
+  dOut: number,
+  bias: boolean,
+  activation: LinearParams['activation'],
+): LinearParams {
   const weight = w.get(`${name}.weight`);
-  if (!weight || weight.length !== dIn * dOut) throw new Error(`fixture: ${name}.weight missing or not [${dOut}, ${dIn}]`);
+  if (!weight || weight.length !== dIn * dOut)
+    throw new Error(`fixture: ${name}.weight missing or not [${dOut}, ${dIn}]`);
   return { name, dIn, dOut, activation, weight, bias: bias ? w.get(`${name}.bias`)! : null };
 }
 
@@ -49,12 +57,28 @@ export async function mlpClassifierFixture(): Promise<Fixture> {
     train: { x: number[][]; y: number[] };
     queries: { x: number[][]; y: number[] };
   };
-  const layers = [linear(w, 'fc1', 6, 16, true, 'relu'), linear(w, 'fc2', 16, 16, true, 'relu'), linear(w, 'fc3', 16, 3, true, 'none')];
-  const model = chainModel(layers, { kind: 'cross-entropy' }, {
-    x: { train: data.train.x.map((r) => Float64Array.from(r)), query: data.queries.x.map((r) => Float64Array.from(r)) },
-    y: { train: data.train.y, query: data.queries.y },
-  });
-  return { model, trainSet: exampleSet('train', data.train.y.length), querySet: exampleSet('query', data.queries.y.length), reference: await kronfluenceReference('mlp_classifier') };
+  const layers = [
+    linear(w, 'fc1', 6, 16, true, 'relu'),
+    linear(w, 'fc2', 16, 16, true, 'relu'),
+    linear(w, 'fc3', 16, 3, true, 'none'),
+  ];
+  const model = chainModel(
+    layers,
+    { kind: 'cross-entropy' },
+    {
+      x: {
+        train: data.train.x.map((r) => Float64Array.from(r)),
+        query: data.queries.x.map((r) => Float64Array.from(r)),
+      },
+      y: { train: data.train.y, query: data.queries.y },
+    },
+  );
+  return {
+    model,
+    trainSet: exampleSet('train', data.train.y.length),
+    querySet: exampleSet('query', data.queries.y.length),
+    reference: await kronfluenceReference('mlp_classifier'),
+  };
 }
 
 export async function tokenLmFixture(): Promise<Fixture> {
@@ -64,7 +88,8 @@ export async function tokenLmFixture(): Promise<Fixture> {
     train: { input_ids: number[]; prompt_len: number }[];
     queries: { input_ids: number[]; prompt_len: number }[];
   };
-  const sequences = (rows: typeof data.train): TokenSequence[] => rows.map((r) => ({ inputIds: r.input_ids, promptLength: r.prompt_len }));
+  const sequences = (rows: typeof data.train): TokenSequence[] =>
+    rows.map((r) => ({ inputIds: r.input_ids, promptLength: r.prompt_len }));
   const embedding = w.get('emb.weight')!;
   const dModel = embedding.length / data.vocab_size;
   const model = tokenLmModel(
@@ -78,14 +103,23 @@ export async function tokenLmFixture(): Promise<Fixture> {
     },
     { train: sequences(data.train), query: sequences(data.queries) },
   );
-  return { model, trainSet: exampleSet('train', data.train.length), querySet: exampleSet('query', data.queries.length), reference: await kronfluenceReference('token_lm') };
+  return {
+    model,
+    trainSet: exampleSet('train', data.train.length),
+    querySet: exampleSet('query', data.queries.length),
+    reference: await kronfluenceReference('token_lm'),
+  };
 }
 
 /** The fixture's weights in the model builders' record format (float64, PyTorch names). */
-export async function fixtureWeights(name: 'mlp_classifier' | 'token_lm'): Promise<Record<string, { dims: number[]; data: Float64Array }>> {
+export async function fixtureWeights(
+  name: 'mlp_classifier' | 'token_lm',
+): Promise<Record<string, { dims: number[]; data: Float64Array }>> {
   const bytes = new Uint8Array(await readFile(`${FIXTURES}/${name}/model.safetensors`));
   const file = readSafetensors(bytes, { source: `${name}/model.safetensors` });
-  return Object.fromEntries([...file.tensors].map(([key, tensor]) => [key, { dims: [...tensor.shape], data: tensorToFloat64(tensor, key) }]));
+  return Object.fromEntries(
+    [...file.tensors].map(([key, tensor]) => [key, { dims: [...tensor.shape], data: tensorToFloat64(tensor, key) }]),
+  );
 }
 
 export async function fixtureData(name: 'mlp_classifier' | 'token_lm'): Promise<Record<string, unknown>> {

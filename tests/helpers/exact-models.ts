@@ -4,7 +4,8 @@
  *    multiclass logistic regression, deep linear networks;
  *  - the kronfluence token LM (embedding, residual tanh MLP, unembedding; response-only next-token cross-entropy).
  * g is always the gradient of the example's own SUMMED loss with respect to the layer output (pre-activation).
- * Sampled labels use the ONNX path's own sampler (src/onnx/gradient-graph.ts), keyed by (seed, example index, position).
+ * Sampled labels use the ONNX path's own sampler (src/onnx/gradient-graph.ts), keyed by (seed, example index,
+ * position).
  */
 import { sampleLabels } from '../../src/onnx/gradient-graph';
 import type { LayerInfo } from '../../src/influence/types';
@@ -49,7 +50,12 @@ function activate(kind: LinearParams['activation'], y: Float64Array): Float64Arr
 }
 
 /** dL/dy from dL/dh for h = act(y). */
-function activationBackward(kind: LinearParams['activation'], y: Float64Array, h: Float64Array, gh: Float64Array): Float64Array {
+function activationBackward(
+  kind: LinearParams['activation'],
+  y: Float64Array,
+  h: Float64Array,
+  gh: Float64Array,
+): Float64Array {
   if (kind === 'relu') return gh.map((v, i) => (y[i] > 0 ? v : 0));
   if (kind === 'tanh') return gh.map((v, i) => v * (1 - h[i] * h[i]));
   return gh.slice();
@@ -73,8 +79,13 @@ export interface ChainData {
   readonly y: Readonly<Record<'train' | 'query', readonly (number | Float64Array)[]>>;
 }
 
-/** Forward and backward of a Linear chain for one input and output gradient seed; returns per-layer a, g and the output. */
-export function chainForward(layers: readonly LinearParams[], x: Float64Array): { inputs: Float64Array[]; pre: Float64Array[]; post: Float64Array[] } {
+/**
+ * Forward and backward of a Linear chain for one input and output gradient seed; returns per-layer a, g and the output.
+ */
+export function chainForward(
+  layers: readonly LinearParams[],
+  x: Float64Array,
+): { inputs: Float64Array[]; pre: Float64Array[]; post: Float64Array[] } {
   const inputs: Float64Array[] = [];
   const pre: Float64Array[] = [];
   const post: Float64Array[] = [];
@@ -89,7 +100,11 @@ export function chainForward(layers: readonly LinearParams[], x: Float64Array): 
   return { inputs, pre, post };
 }
 
-export function chainBackward(layers: readonly LinearParams[], forward: ReturnType<typeof chainForward>, outputGradient: Float64Array): Float64Array[] {
+export function chainBackward(
+  layers: readonly LinearParams[],
+  forward: ReturnType<typeof chainForward>,
+  outputGradient: Float64Array,
+): Float64Array[] {
   const g: Float64Array[] = new Array(layers.length);
   let gh = outputGradient;
   for (let l = layers.length - 1; l >= 0; l--) {
@@ -121,7 +136,8 @@ export function chainModel(layers: readonly LinearParams[], loss: ChainLoss, dat
         logLikelihood = logp[label];
         lossValue = -logLikelihood;
       } else {
-        if (labels === 'sampled') throw new Error('chainModel: sampled labels for mse are not defined here (see deepLinearFisherModel)');
+        if (labels === 'sampled')
+          throw new Error('chainModel: sampled labels for mse are not defined here (see deepLinearFisherModel)');
         const target = data.y[role][index] as Float64Array;
         outputGradient = output.map((v, k) => 2 * (v - target[k]));
         lossValue = output.reduce((s, v, k) => s + (v - target[k]) ** 2, 0);
@@ -160,7 +176,13 @@ export function deepLinearFisherModel(layers: readonly LinearParams[], data: Cha
       const seedGradient = new Float64Array(outputs);
       seedGradient[k] = Math.SQRT2;
       const g = chainBackward(layers, forward, seedGradient);
-      return { layers: layers.map((_, l) => ({ a: forward.inputs[l], g: g[l] })), length: 1, loss: 0, tokenLogLikelihoods: new Float64Array(1), targetCount: 1 };
+      return {
+        layers: layers.map((_, l) => ({ a: forward.inputs[l], g: g[l] })),
+        length: 1,
+        loss: 0,
+        tokenLogLikelihoods: new Float64Array(1),
+        targetCount: 1,
+      };
     },
   };
 }
@@ -182,10 +204,14 @@ export interface TokenSequence {
 }
 
 /**
- * The kronfluence fixture's token LM: h = emb[id]; h2 = h + down(tanh(up(h))); logits = unembed(h2). Position t predicts
+ * The kronfluence fixture's token LM: h = emb[id]; h2 = h + down(tanh(up(h))); logits = unembed(h2). Position t
+ * predicts
  * token t+1; only response targets t = promptLength−1 … length−2 count. Tracked: up, down, unembed.
  */
-export function tokenLmModel(params: TokenLmParams, data: Readonly<Record<'train' | 'query', readonly TokenSequence[]>>): ExactModel {
+export function tokenLmModel(
+  params: TokenLmParams,
+  data: Readonly<Record<'train' | 'query', readonly TokenSequence[]>>,
+): ExactModel {
   const { up, down, unembed, dModel } = params;
   return {
     layers: [up, down, unembed].map(linearLayerInfo),
@@ -194,8 +220,16 @@ export function tokenLmModel(params: TokenLmParams, data: Readonly<Record<'train
     example(role, index, labels, seed): ExampleGradients {
       const { inputIds, promptLength } = data[role][index];
       const length = inputIds.length;
-      const a = [new Float64Array(length * up.dIn), new Float64Array(length * down.dIn), new Float64Array(length * unembed.dIn)];
-      const g = [new Float64Array(length * up.dOut), new Float64Array(length * down.dOut), new Float64Array(length * unembed.dOut)];
+      const a = [
+        new Float64Array(length * up.dIn),
+        new Float64Array(length * down.dIn),
+        new Float64Array(length * unembed.dIn),
+      ];
+      const g = [
+        new Float64Array(length * up.dOut),
+        new Float64Array(length * down.dOut),
+        new Float64Array(length * unembed.dOut),
+      ];
       const tokenLogLikelihoods = new Float64Array(length);
       let loss = 0;
       const forward = Array.from({ length }, (_, t) => {
@@ -230,7 +264,10 @@ export function tokenLmModel(params: TokenLmParams, data: Readonly<Record<'train
         const gZ = applyTransposed(down, gH2);
         g[2].set(gLogits, t * unembed.dOut);
         g[1].set(gH2, t * down.dOut);
-        g[0].set(gZ.map((v, i) => v * (1 - z[i] * z[i])), t * up.dOut);
+        g[0].set(
+          gZ.map((v, i) => v * (1 - z[i] * z[i])),
+          t * up.dOut,
+        );
       });
       return {
         layers: a.map((activations, l) => ({ a: activations, g: g[l] })),

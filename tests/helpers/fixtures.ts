@@ -13,8 +13,10 @@ const root = fileURLToPath(new URL('../fixtures/', import.meta.url));
 export function fixturePath(relative: string): string {
   const file = `${root}${relative}`;
   if (!existsSync(file)) {
-    throw new Error(`test fixture missing: tests/fixtures/${relative} (committed with the repository; ` +
-      'raw-data samples are rebuilt by `npx tsx scripts/build-test-fixtures.ts`)');
+    throw new Error(
+      `test fixture missing: tests/fixtures/${relative} (committed with the repository; ` +
+        'raw-data samples are rebuilt by `npx tsx scripts/build-test-fixtures.ts`)',
+    );
   }
   return file;
 }

@@ -12,7 +12,7 @@ export function testGpu(): Promise<AcquiredGpu> {
   shared ??= acquireGpu(nodeGpu()).catch((error: unknown) => {
     throw new Error(
       `GPU tests need a WebGPU adapter: ${(error as Error).message}. ` +
-        'Install Debian\'s chromium (it ships the SwiftShader Vulkan driver) and libvulkan1; see README.',
+        "Install Debian's chromium (it ships the SwiftShader Vulkan driver) and libvulkan1; see README.",
     );
   });
   return shared;

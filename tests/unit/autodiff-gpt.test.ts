@@ -13,7 +13,16 @@ import { gptReference, type GptBatch } from './gpt-reference';
 
 ort.env.wasm.numThreads = 1;
 
-const config: GptConfig = { vocabSize: 11, maxPositions: 8, dModel: 8, nLayer: 2, nHead: 2, dMlp: 16, layerNormEpsilon: 1e-5, gelu: 'tanh' };
+const config: GptConfig = {
+  vocabSize: 11,
+  maxPositions: 8,
+  dModel: 8,
+  nLayer: 2,
+  nHead: 2,
+  dMlp: 16,
+  layerNormEpsilon: 1e-5,
+  gelu: 'tanh',
+};
 
 /** Random weights everywhere (non-zero biases, LayerNorm scales far from 1) so that every gradient term matters. */
 function randomWeights(seed: number) {
@@ -34,9 +43,24 @@ function makeBatch(rows: { ids: number[]; promptLength: number }[], sequence: nu
   const B = rows.length;
   const inputIds = new Array<number>(B * sequence).fill(0);
   const attentionMask = new Array<number>(B * sequence).fill(0);
-  rows.forEach((row, b) => row.ids.forEach((id, t) => ((inputIds[b * sequence + t] = id), (attentionMask[b * sequence + t] = 1))));
-  const targets = nextTokenTargets(inputIds, [B, sequence], rows.map((r) => r.promptLength), rows.map((r) => r.ids.length), 'float64');
-  const batch: GptBatch = { batch: B, sequence, inputIds, attentionMask, labels: Array.from(targets.labels, Number), lossMask: Array.from(targets.lossMask) };
+  rows.forEach((row, b) =>
+    row.ids.forEach((id, t) => ((inputIds[b * sequence + t] = id), (attentionMask[b * sequence + t] = 1))),
+  );
+  const targets = nextTokenTargets(
+    inputIds,
+    [B, sequence],
+    rows.map((r) => r.promptLength),
+    rows.map((r) => r.ids.length),
+    'float64',
+  );
+  const batch: GptBatch = {
+    batch: B,
+    sequence,
+    inputIds,
+    attentionMask,
+    labels: Array.from(targets.labels, Number),
+    lossMask: Array.from(targets.lossMask),
+  };
   const feeds = {
     input_ids: new ort.Tensor('int64', BigInt64Array.from(inputIds, BigInt), [B, sequence]),
     attention_mask: new ort.Tensor('int64', BigInt64Array.from(attentionMask, BigInt), [B, sequence]),
@@ -72,7 +96,10 @@ describe('GPT gradient graph against the plain-TypeScript reference (float64)', 
   const reference = gptReference(config, parameterValues, batch);
 
   beforeAll(async () => {
-    graph = buildGradientGraph(buildGptForward(config, weights), { loss: { kind: 'token-cross-entropy' }, parameterGradients: true });
+    graph = buildGradientGraph(buildGptForward(config, weights), {
+      loss: { kind: 'token-cross-entropy' },
+      parameterGradients: true,
+    });
     session = await ort.InferenceSession.create(serializeModel(graph.model), { executionProviders: ['wasm'] });
     outputs = await session.run(feeds);
   }, 120_000); // session creation (ORT's wasm start-up and graph optimisation) is slow on a loaded 2-core machine
@@ -89,7 +116,9 @@ describe('GPT gradient graph against the plain-TypeScript reference (float64)', 
   it('computes the same logits, per-example loss and per-token log-likelihoods', () => {
     expect(maxAbsDiff(values(outputs.logits), reference.logits)).toBeLessThan(1e-10);
     expect(maxAbsDiff(values(outputs[graph.outputs.loss]), reference.loss)).toBeLessThan(1e-10);
-    expect(maxAbsDiff(values(outputs[graph.outputs.tokenLogLikelihoods!]), reference.tokenLogLikelihood)).toBeLessThan(1e-10);
+    expect(maxAbsDiff(values(outputs[graph.outputs.tokenLogLikelihoods!]), reference.tokenLogLikelihood)).toBeLessThan(
+      1e-10,
+    );
   });
 
   it('computes the same gradient for every parameter', () => {
@@ -101,7 +130,10 @@ describe('GPT gradient graph against the plain-TypeScript reference (float64)', 
         // The MatMul path stores lm_head transposed ([d_model, vocab]) as 'lm_head.weight.T'.
         initializer = 'lm_head.weight.T';
         const { vocabSize: V, dModel: D } = config;
-        expected = Float64Array.from({ length: V * D }, (_, k) => reference.gradients.get(name)![(k % V) * D + Math.floor(k / V)]);
+        expected = Float64Array.from(
+          { length: V * D },
+          (_, k) => reference.gradients.get(name)![(k % V) * D + Math.floor(k / V)],
+        );
       }
       const actual = values(outputs[gradients.get(initializer)!]);
       expect(maxAbs(expected), name).toBeGreaterThan(1e-6);
@@ -112,7 +144,8 @@ describe('GPT gradient graph against the plain-TypeScript reference (float64)', 
   it('outputs the same activations a and output gradients g at every tracked layer', () => {
     graph.layers.forEach((layer, index) => {
       const trace = reference.mlp[Math.floor(index / 2)];
-      const [a, g] = index % 2 === 0 ? [trace.cFcInput, trace.cFcOutputGrad] : [trace.cProjInput, trace.cProjOutputGrad];
+      const [a, g] =
+        index % 2 === 0 ? [trace.cFcInput, trace.cFcOutputGrad] : [trace.cProjInput, trace.cProjOutputGrad];
       expect(outputs[layer.activationOutput].dims).toEqual([2, 6, layer.dIn]);
       expect(outputs[layer.gradientOutput].dims).toEqual([2, 6, layer.dOut]);
       expect(maxAbsDiff(values(outputs[layer.activationOutput]), a)).toBeLessThan(1e-11);
@@ -130,13 +163,18 @@ describe('GPT gradient graph against the plain-TypeScript reference (float64)', 
       for (let r = 0; r < rowsCount; r++) {
         for (let o = 0; o < layer.dOut; o++) {
           biasGrad[o] += g[r * layer.dOut + o];
-          for (let i = 0; i < layer.dIn; i++) weightGrad[i * layer.dOut + o] += a[r * layer.dIn + i] * g[r * layer.dOut + o];
+          for (let i = 0; i < layer.dIn; i++)
+            weightGrad[i * layer.dOut + o] += a[r * layer.dIn + i] * g[r * layer.dOut + o];
         }
       }
       expect(layer.weightLayout).toBe('in-out');
       const gradients = graph.outputs.parameterGradients!;
-      expect(maxAbsDiff(weightGrad, values(outputs[gradients.get(layer.weightName)!]))).toBeLessThan(1e-12 * Math.max(1, maxAbs(weightGrad)));
-      expect(maxAbsDiff(biasGrad, values(outputs[gradients.get(layer.biasName!)!]))).toBeLessThan(1e-12 * Math.max(1, maxAbs(biasGrad)));
+      expect(maxAbsDiff(weightGrad, values(outputs[gradients.get(layer.weightName)!]))).toBeLessThan(
+        1e-12 * Math.max(1, maxAbs(weightGrad)),
+      );
+      expect(maxAbsDiff(biasGrad, values(outputs[gradients.get(layer.biasName!)!]))).toBeLessThan(
+        1e-12 * Math.max(1, maxAbs(biasGrad)),
+      );
     }
   });
 
@@ -144,13 +182,28 @@ describe('GPT gradient graph against the plain-TypeScript reference (float64)', 
     for (let row = 0; row < rows.length; row++) {
       const length = rows[row].ids.length;
       const alone = await session.run(makeBatch([rows[row]], length).feeds);
-      const slice = (tensor: ort.Tensor, width: number) => values(tensor).slice(row * 6 * width, (row * 6 + length) * width);
-      expect(Math.abs(values(alone[graph.outputs.loss])[0] - values(outputs[graph.outputs.loss])[row])).toBeLessThan(1e-12);
-      expect(maxAbsDiff(values(alone[graph.outputs.tokenLogLikelihoods!]), slice(outputs[graph.outputs.tokenLogLikelihoods!], 1))).toBeLessThan(1e-12);
+      const slice = (tensor: ort.Tensor, width: number) =>
+        values(tensor).slice(row * 6 * width, (row * 6 + length) * width);
+      expect(Math.abs(values(alone[graph.outputs.loss])[0] - values(outputs[graph.outputs.loss])[row])).toBeLessThan(
+        1e-12,
+      );
+      expect(
+        maxAbsDiff(
+          values(alone[graph.outputs.tokenLogLikelihoods!]),
+          slice(outputs[graph.outputs.tokenLogLikelihoods!], 1),
+        ),
+      ).toBeLessThan(1e-12);
       for (const layer of graph.layers) {
-        expect(maxAbsDiff(values(alone[layer.activationOutput]), slice(outputs[layer.activationOutput], layer.dIn))).toBeLessThan(1e-12);
-        expect(maxAbsDiff(values(alone[layer.gradientOutput]), slice(outputs[layer.gradientOutput], layer.dOut))).toBeLessThan(1e-12);
-        const padded = values(outputs[layer.gradientOutput]).slice((row * 6 + length) * layer.dOut, (row + 1) * 6 * layer.dOut);
+        expect(
+          maxAbsDiff(values(alone[layer.activationOutput]), slice(outputs[layer.activationOutput], layer.dIn)),
+        ).toBeLessThan(1e-12);
+        expect(
+          maxAbsDiff(values(alone[layer.gradientOutput]), slice(outputs[layer.gradientOutput], layer.dOut)),
+        ).toBeLessThan(1e-12);
+        const padded = values(outputs[layer.gradientOutput]).slice(
+          (row * 6 + length) * layer.dOut,
+          (row + 1) * 6 * layer.dOut,
+        );
         expect(padded.every((v) => v === 0)).toBe(true);
       }
     }

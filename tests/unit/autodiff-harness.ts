@@ -60,13 +60,25 @@ export interface GradientCheck {
  * Compare d(Σ (y − t)²)/dθ from the gradient graph (MSE loss, parameterGradients) with central differences, for
  * every element of the given initializers θ. `feeds` are the forward graph's own inputs. Targets are random.
  */
-export async function checkParameterGradients(model: Model, parameters: readonly string[], feeds: Feeds, step: number, seed = 7): Promise<GradientCheck> {
+export async function checkParameterGradients(
+  model: Model,
+  parameters: readonly string[],
+  feeds: Feeds,
+  step: number,
+  seed = 7,
+): Promise<GradientCheck> {
   const output = model.graph.outputs[0];
   const type: FloatName = output.elemType === DataType.DOUBLE ? 'float64' : 'float32';
-  const forward = await ort.InferenceSession.create(serializeModel(liftInitializers(model, parameters)), { executionProviders: ['wasm'] });
-  const current = new Map<string, Float64Array>(parameters.map((name) => [name, Float64Array.from(model.graph.initializers.get(name)!.data as Float64Array)]));
+  const forward = await ort.InferenceSession.create(serializeModel(liftInitializers(model, parameters)), {
+    executionProviders: ['wasm'],
+  });
+  const current = new Map<string, Float64Array>(
+    parameters.map((name) => [name, Float64Array.from(model.graph.initializers.get(name)!.data as Float64Array)]),
+  );
   const parameterFeeds = (): Feeds =>
-    Object.fromEntries(parameters.map((name) => [name, floatTensor(type, model.graph.initializers.get(name)!.dims, current.get(name)!)]));
+    Object.fromEntries(
+      parameters.map((name) => [name, floatTensor(type, model.graph.initializers.get(name)!.dims, current.get(name)!)]),
+    );
   const first = (await forward.run({ ...feeds, ...parameterFeeds() }))[output.name];
   const random = uniform(seed);
   const targets = Array.from({ length: first.data.length }, () => random() * 2 - 1);
@@ -100,7 +112,12 @@ export async function checkParameterGradients(model: Model, parameters: readonly
   return { maxError, scale, checked };
 }
 
-export function tensorInit(name: string, type: FloatName, dims: readonly number[], values: ArrayLike<number>): TensorInit {
+export function tensorInit(
+  name: string,
+  type: FloatName,
+  dims: readonly number[],
+  values: ArrayLike<number>,
+): TensorInit {
   return {
     name,
     dataType: type === 'float64' ? DataType.DOUBLE : DataType.FLOAT,

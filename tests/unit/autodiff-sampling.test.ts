@@ -62,8 +62,12 @@ describe('sampleLabels', () => {
   });
 
   it('names bad input', () => {
-    expect(() => sampleLabels({ logits: new Float32Array(9), dims: [1, 2, 5], seed: 1 })).toThrow('logits has 9 values, dims [1, 2, 5] need 10');
-    expect(() => sampleLabels({ logits: new Float32Array([NaN, 1]), dims: [1, 1, 2], seed: 1 })).toThrow('non-finite logits at row 0, position 0');
+    expect(() => sampleLabels({ logits: new Float32Array(9), dims: [1, 2, 5], seed: 1 })).toThrow(
+      'logits has 9 values, dims [1, 2, 5] need 10',
+    );
+    expect(() => sampleLabels({ logits: new Float32Array([NaN, 1]), dims: [1, 1, 2], seed: 1 })).toThrow(
+      'non-finite logits at row 0, position 0',
+    );
   });
 });
 

@@ -12,12 +12,23 @@ import { buildGradientGraph, DEFAULT_TRACKED, type GradientGraph } from '../../s
 import { DataType } from '../../src/onnx/ir';
 import { run, uniform, values } from './autodiff-harness';
 
-const classifier: MlpConfig = { inputDim: 5, hiddenDims: [7, 6], outputDim: 3, activation: 'tanh', linearForm: 'gemm', task: 'classification' };
+const classifier: MlpConfig = {
+  inputDim: 5,
+  hiddenDims: [7, 6],
+  outputDim: 3,
+  activation: 'tanh',
+  linearForm: 'gemm',
+  task: 'classification',
+};
 const B = 4;
 
 function features(seed: number, rows: number, dim: number): ort.Tensor {
   const random = uniform(seed);
-  return new ort.Tensor('float64', Float64Array.from({ length: rows * dim }, () => random() * 2 - 1), [rows, dim]);
+  return new ort.Tensor(
+    'float64',
+    Float64Array.from({ length: rows * dim }, () => random() * 2 - 1),
+    [rows, dim],
+  );
 }
 
 /** Σ over rows of g aᵀ, laid out as the weight initializer is stored. */
@@ -46,7 +57,9 @@ describe('classifier cross-entropy (Gemm layers, nn.Linear layout)', () => {
   it('per-example loss and log-likelihood, seed softmax − one-hot, Σ g aᵀ = weight gradient, Σ g = bias gradient', async () => {
     const model = buildMlpForward(classifier, initMlpWeights(classifier, 5, 'float64'));
     const graph = buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, parameterGradients: true });
-    expect(graph.layers.map((l) => [l.nodeName, l.opType, l.weightName, l.weightLayout, l.biasName, l.dIn, l.dOut])).toEqual([
+    expect(
+      graph.layers.map((l) => [l.nodeName, l.opType, l.weightName, l.weightLayout, l.biasName, l.dIn, l.dOut]),
+    ).toEqual([
       ['/fc1/Gemm', 'Gemm', 'fc1.weight', 'out-in', 'fc1.bias', 5, 7],
       ['/fc2/Gemm', 'Gemm', 'fc2.weight', 'out-in', 'fc2.bias', 7, 6],
       ['/fc3/Gemm', 'Gemm', 'fc3.weight', 'out-in', 'fc3.bias', 6, 3],
@@ -63,13 +76,21 @@ describe('classifier cross-entropy (Gemm layers, nn.Linear layout)', () => {
       const logTotal = Math.log(row.reduce((s, x) => s + Math.exp(x), 0));
       expect(values(outputs.loss)[b]).toBeCloseTo(logTotal - row[labels[b]], 12);
       expect(values(outputs[graph.outputs.tokenLogLikelihoods!])[b]).toBeCloseTo(row[labels[b]] - logTotal, 12);
-      row.forEach((x, c) => expect(lastGrad[b * 3 + c]).toBeCloseTo(Math.exp(x - logTotal) - (c === labels[b] ? 1 : 0), 12));
+      row.forEach((x, c) =>
+        expect(lastGrad[b * 3 + c]).toBeCloseTo(Math.exp(x - logTotal) - (c === labels[b] ? 1 : 0), 12),
+      );
     }
     graph.layers.forEach((layer, index) => {
       expect(outputs[layer.activationOutput].dims).toEqual([B, 1, layer.dIn]);
-      expectClose(summedOuterProduct(graph, outputs, index), values(outputs[graph.outputs.parameterGradients!.get(layer.weightName)!]), 1e-12);
+      expectClose(
+        summedOuterProduct(graph, outputs, index),
+        values(outputs[graph.outputs.parameterGradients!.get(layer.weightName)!]),
+        1e-12,
+      );
       const g = values(outputs[layer.gradientOutput]);
-      const biasGrad = Array.from({ length: layer.dOut }, (_, o) => g.filter((_, k) => k % layer.dOut === o).reduce((s, v) => s + v, 0));
+      const biasGrad = Array.from({ length: layer.dOut }, (_, o) =>
+        g.filter((_, k) => k % layer.dOut === o).reduce((s, v) => s + v, 0),
+      );
       expectClose(biasGrad, values(outputs[graph.outputs.parameterGradients!.get(layer.biasName!)!]), 1e-12);
     });
   });
@@ -78,15 +99,32 @@ describe('classifier cross-entropy (Gemm layers, nn.Linear layout)', () => {
     const model = buildMlpForward({ ...classifier, linearForm: 'matmul' }, initMlpWeights(classifier, 5, 'float64'));
     const graph = buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/fc2/MatMul'] });
     expect(graph.layers).toHaveLength(1);
-    expect(graph.layers[0]).toMatchObject({ nodeName: '/fc2/MatMul', weightName: 'fc2.weight.T', weightLayout: 'in-out', biasName: 'fc2.bias', biasNodeName: '/fc2/Add', hasBias: true });
+    expect(graph.layers[0]).toMatchObject({
+      nodeName: '/fc2/MatMul',
+      weightName: 'fc2.weight.T',
+      weightLayout: 'in-out',
+      biasName: 'fc2.bias',
+      biasNodeName: '/fc2/Add',
+      hasBias: true,
+    });
   });
 });
 
 describe('token cross-entropy', () => {
   it('masked positions may carry the −100 label: loss, log-likelihoods and g are those of label 0 there', async () => {
     const random = uniform(8);
-    const tensor = (dims: number[]) => ({ dims, data: Float64Array.from({ length: dims.reduce((p, d) => p * d, 1) }, () => random() - 0.5) });
-    const weights = { 'emb.weight': tensor([12, 8]), 'up.weight': tensor([16, 8]), 'up.bias': tensor([16]), 'down.weight': tensor([8, 16]), 'down.bias': tensor([8]), 'unembed.weight': tensor([12, 8]) };
+    const tensor = (dims: number[]) => ({
+      dims,
+      data: Float64Array.from({ length: dims.reduce((p, d) => p * d, 1) }, () => random() - 0.5),
+    });
+    const weights = {
+      'emb.weight': tensor([12, 8]),
+      'up.weight': tensor([16, 8]),
+      'up.bias': tensor([16]),
+      'down.weight': tensor([8, 16]),
+      'down.bias': tensor([8]),
+      'unembed.weight': tensor([12, 8]),
+    };
     const graph = buildGradientGraph(buildKronfluenceTokenLm(weights), { loss: { kind: 'token-cross-entropy' } });
     const ids = new ort.Tensor('int64', BigInt64Array.from([3, 5, 7, 0], BigInt), [1, 4]);
     const feeds = (labels: number[]) => ({
@@ -97,7 +135,11 @@ describe('token cross-entropy', () => {
     });
     const withSentinel = await run(graph.model, feeds([-100, 7, 2, -100]));
     const withZero = await run(graph.model, feeds([0, 7, 2, 0]));
-    for (const name of [graph.outputs.loss, graph.outputs.tokenLogLikelihoods!, ...graph.layers.map((l) => l.gradientOutput)]) {
+    for (const name of [
+      graph.outputs.loss,
+      graph.outputs.tokenLogLikelihoods!,
+      ...graph.layers.map((l) => l.gradientOutput),
+    ]) {
       expect(values(withSentinel[name]), name).toEqual(values(withZero[name]));
     }
     expect(values(withSentinel[graph.outputs.loss])[0]).toBeGreaterThan(0);
@@ -107,30 +149,57 @@ describe('token cross-entropy', () => {
 describe('MSE (linear regression)', () => {
   it('loss Σ (y − t)² per example and g = 2(y − t)', async () => {
     const config = linearRegressionConfig(3, 2);
-    const graph = buildGradientGraph(buildMlpForward(config, initMlpWeights(config, 3, 'float64')), { loss: { kind: 'mse' }, tracked: ['/linear/Gemm'] });
+    const graph = buildGradientGraph(buildMlpForward(config, initMlpWeights(config, 3, 'float64')), {
+      loss: { kind: 'mse' },
+      tracked: ['/linear/Gemm'],
+    });
     const targets = features(4, B, 2);
     const outputs = await run(graph.model, { features: features(12, B, 3), targets });
     const y = values(outputs.outputs);
     const t = values(targets);
-    for (let b = 0; b < B; b++) expect(values(outputs.loss)[b]).toBeCloseTo((y[2 * b] - t[2 * b]) ** 2 + (y[2 * b + 1] - t[2 * b + 1]) ** 2, 12);
-    expectClose(values(outputs[graph.layers[0].gradientOutput]), y.map((v, k) => 2 * (v - t[k])), 1e-12);
+    for (let b = 0; b < B; b++)
+      expect(values(outputs.loss)[b]).toBeCloseTo((y[2 * b] - t[2 * b]) ** 2 + (y[2 * b + 1] - t[2 * b + 1]) ** 2, 12);
+    expectClose(
+      values(outputs[graph.layers[0].gradientOutput]),
+      y.map((v, k) => 2 * (v - t[k])),
+      1e-12,
+    );
     expect(graph.outputs.tokenLogLikelihoods).toBeNull();
   });
 });
 
 describe('choosing tracked layers', () => {
   it('the default pattern takes MLP projections and leaves attention out', () => {
-    const tracked = ['/h.0/mlp/c_fc/MatMul', '/h.11/mlp/c_proj/MatMul', '/fc1/Gemm', '/model/layers.3/mlp/down_proj/MatMul', '/up/MatMul', '/block/ffn/w2/MatMul'];
-    const untracked = ['/h.0/attn/c_proj/MatMul', '/h.0/attn/c_attn/MatMul', '/model/layers.3/self_attn/o_proj/MatMul', '/lm_head/MatMul', '/h.0/attn/MatMul'];
+    const tracked = [
+      '/h.0/mlp/c_fc/MatMul',
+      '/h.11/mlp/c_proj/MatMul',
+      '/fc1/Gemm',
+      '/model/layers.3/mlp/down_proj/MatMul',
+      '/up/MatMul',
+      '/block/ffn/w2/MatMul',
+    ];
+    const untracked = [
+      '/h.0/attn/c_proj/MatMul',
+      '/h.0/attn/c_attn/MatMul',
+      '/model/layers.3/self_attn/o_proj/MatMul',
+      '/lm_head/MatMul',
+      '/h.0/attn/MatMul',
+    ];
     for (const name of tracked) expect(DEFAULT_TRACKED.test(name), name).toBe(true);
     for (const name of untracked) expect(DEFAULT_TRACKED.test(name), name).toBe(false);
   });
 
   it('names what is wrong with a requested layer, or that none matched', () => {
     const model = buildMlpForward(classifier, initMlpWeights(classifier, 5, 'float64'));
-    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/fc9/Gemm'] })).toThrow('tracked layer "/fc9/Gemm": no node of that name');
-    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/Tanh'] })).toThrow('tracked layer "/Tanh" cannot be tracked: it is a Tanh, not a MatMul or Gemm');
-    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: /attention/ })).toThrow(/no tracked layer: .*candidates: Gemm "\/fc1\/Gemm"/);
+    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/fc9/Gemm'] })).toThrow(
+      'tracked layer "/fc9/Gemm": no node of that name',
+    );
+    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/Tanh'] })).toThrow(
+      'tracked layer "/Tanh" cannot be tracked: it is a Tanh, not a MatMul or Gemm',
+    );
+    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: /attention/ })).toThrow(
+      /no tracked layer: .*candidates: Gemm "\/fc1\/Gemm"/,
+    );
   });
 });
 
@@ -150,22 +219,37 @@ describe('errors before anything runs', () => {
   }
 
   it('an op without a VJP on the gradient path is named with its node', () => {
-    expect(() => buildGradientGraph(modelWith('Cos'), { loss: { kind: 'cross-entropy' } })).toThrow(/^unsupported op "Cos" at node "\/head\/strange" \(on the gradient path/);
-    expect(() => buildGradientGraph(modelWith('FastGelu', 'com.microsoft'), { loss: { kind: 'cross-entropy' } })).toThrow('unsupported op "com.microsoft.FastGelu" at node "/head/strange"');
+    expect(() => buildGradientGraph(modelWith('Cos'), { loss: { kind: 'cross-entropy' } })).toThrow(
+      /^unsupported op "Cos" at node "\/head\/strange" \(on the gradient path/,
+    );
+    expect(() =>
+      buildGradientGraph(modelWith('FastGelu', 'com.microsoft'), { loss: { kind: 'cross-entropy' } }),
+    ).toThrow('unsupported op "com.microsoft.FastGelu" at node "/head/strange"');
   });
 
   it('the same graph with a supported op builds, although side paths hold a Cos and a measured Sin', () => {
-    expect(buildGradientGraph(modelWith('Tanh'), { loss: { kind: 'cross-entropy' } }).layers.map((l) => l.nodeName)).toEqual(['/fc1/MatMul']);
+    expect(
+      buildGradientGraph(modelWith('Tanh'), { loss: { kind: 'cross-entropy' } }).layers.map((l) => l.nodeName),
+    ).toEqual(['/fc1/MatMul']);
   });
 
   it('rejects opsets below 13 and reserved names', () => {
     const old = modelWith('Tanh');
-    expect(() => buildGradientGraph({ ...old, opsetImports: [{ domain: '', version: 11 }] }, { loss: { kind: 'cross-entropy' } })).toThrow('opset ≥ 13');
+    expect(() =>
+      buildGradientGraph({ ...old, opsetImports: [{ domain: '', version: 11 }] }, { loss: { kind: 'cross-entropy' } }),
+    ).toThrow('opset ≥ 13');
     const b = new GraphBuilder('main_graph');
     const x = b.input('labels', DataType.FLOAT, ['batch', 4]);
-    b.op1('MatMul', [x, b.initializer('fc1.weight', [4, 3], new Float32Array(12))], {}, { outputs: ['logits'], name: '/fc1/MatMul' });
+    b.op1(
+      'MatMul',
+      [x, b.initializer('fc1.weight', [4, 3], new Float32Array(12))],
+      {},
+      { outputs: ['logits'], name: '/fc1/MatMul' },
+    );
     b.output('logits', DataType.FLOAT, ['batch', 3]);
-    expect(() => buildGradientGraph(b.build(), { loss: { kind: 'cross-entropy' } })).toThrow('already has a value named "labels"');
+    expect(() => buildGradientGraph(b.build(), { loss: { kind: 'cross-entropy' } })).toThrow(
+      'already has a value named "labels"',
+    );
   });
 
   it('refuses to track a Gemm with alpha ≠ 1, or a layer that does not reach the loss', () => {
@@ -176,7 +260,11 @@ describe('errors before anything runs', () => {
     b.op1('MatMul', [x, b.initializer('fc2.weight', [4, 3], new Float32Array(12))], {}, { name: '/fc2/MatMul' });
     b.output('logits', DataType.FLOAT, ['batch', 3]);
     const model = b.build();
-    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/fc1/Gemm'] })).toThrow('it is a Gemm with alpha ≠ 1');
-    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/fc2/MatMul'] })).toThrow('tracked layer MatMul "/fc2/MatMul" does not affect the loss');
+    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/fc1/Gemm'] })).toThrow(
+      'it is a Gemm with alpha ≠ 1',
+    );
+    expect(() => buildGradientGraph(model, { loss: { kind: 'cross-entropy' }, tracked: ['/fc2/MatMul'] })).toThrow(
+      'tracked layer MatMul "/fc2/MatMul" does not affect the loss',
+    );
   });
 });

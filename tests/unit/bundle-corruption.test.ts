@@ -28,7 +28,8 @@ describe('corrupted bundle corpus', () => {
     const headerEnd = 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true));
     const cuts = [...Array(headerEnd + 1).keys()];
     for (let cut = headerEnd + 1; cut < bytes.length; cut += 7) cuts.push(cut);
-    for (const cut of cuts) expect(await outcome(bytes.subarray(0, cut), original), `cut at ${cut}`).toBe('BundleError');
+    for (const cut of cuts)
+      expect(await outcome(bytes.subarray(0, cut), original), `cut at ${cut}`).toBe('BundleError');
     expect(cuts.length).toBeGreaterThan(1000);
   });
 

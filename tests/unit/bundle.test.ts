@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BUNDLE_FORMAT, BundleError, MANIFEST_KEY, MANIFEST_SHA256_KEY, decodeBundle, decodeBundleFile, encodeBundle, sha256Hex,
+  BUNDLE_FORMAT,
+  BundleError,
+  MANIFEST_KEY,
+  MANIFEST_SHA256_KEY,
+  decodeBundle,
+  decodeBundleFile,
+  encodeBundle,
+  sha256Hex,
 } from '../../src/store/bundle';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../../src/store/safetensors';
 import { floatTensor } from '../../src/store/tensor-values';
@@ -24,7 +31,10 @@ async function forge(
 }
 
 async function expectBundleError(bytes: Uint8Array, message: RegExp): Promise<void> {
-  const outcome = await decodeBundle(bytes).then(() => null, (error: unknown) => error);
+  const outcome = await decodeBundle(bytes).then(
+    () => null,
+    (error: unknown) => error,
+  );
   expect(outcome).toBeInstanceOf(BundleError);
   expect((outcome as Error).message).toMatch(message);
 }
@@ -62,16 +72,40 @@ describe('.iwb encode and decode', () => {
   it('lists only the stages every layer has (a run exported after the covariance stage)', async () => {
     const content = sampleContent();
     const partial = {
-      ...content, scores: undefined, rows: null,
-      layers: content.layers.map(({ name, dIn, dOut, hasBias, activationCovarianceSum, gradientCovarianceSum, activationCount, gradientCount }) =>
-        ({ name, dIn, dOut, hasBias, activationCovarianceSum, gradientCovarianceSum, activationCount, gradientCount })),
+      ...content,
+      scores: undefined,
+      rows: null,
+      layers: content.layers.map(
+        ({
+          name,
+          dIn,
+          dOut,
+          hasBias,
+          activationCovarianceSum,
+          gradientCovarianceSum,
+          activationCount,
+          gradientCount,
+        }) => ({
+          name,
+          dIn,
+          dOut,
+          hasBias,
+          activationCovarianceSum,
+          gradientCovarianceSum,
+          activationCount,
+          gradientCount,
+        }),
+      ),
     };
     const bytes = await encodeBundle(partial);
     const bundle = await decodeBundle(bytes);
     expect(bundle.manifest.stages).toEqual(['covariance']);
     expect(bundle.factors.layers[1]!.lambdaSum).toBeUndefined();
     expect([...readSafetensors(bytes).tensors.keys()].sort()).toEqual([
-      'layers.0.activation_covariance', 'layers.0.gradient_covariance', 'layers.1.activation_covariance', 'layers.1.gradient_covariance',
+      'layers.0.activation_covariance',
+      'layers.0.gradient_covariance',
+      'layers.1.activation_covariance',
+      'layers.1.gradient_covariance',
     ]);
   });
 
@@ -100,35 +134,78 @@ describe('bad bundles give a BundleError that names the problem', () => {
     await expectBundleError(tampered, /checksum mismatch in tensor 'scores\.[a-z_]+'/);
     const file = readSafetensors(bytes);
     const manifest = file.metadata[MANIFEST_KEY]!.replace('"text 1"', '"text X"');
-    await expectBundleError(writeSafetensors(file.tensors, { ...file.metadata, [MANIFEST_KEY]: manifest }), /manifest checksum mismatch/);
+    await expectBundleError(
+      writeSafetensors(file.tensors, { ...file.metadata, [MANIFEST_KEY]: manifest }),
+      /manifest checksum mismatch/,
+    );
   });
 
   it('unknown version, wrong format, missing manifest', async () => {
     const bytes = await encodeBundle(sampleContent());
-    await expectBundleError(await forge(bytes, (m) => (m.version = 2)), /unknown bundle version 2 \(this workbench reads version 1\)/);
+    await expectBundleError(
+      await forge(bytes, (m) => (m.version = 2)),
+      /unknown bundle version 2 \(this workbench reads version 1\)/,
+    );
     await expectBundleError(await forge(bytes, (m) => (m.format = 'other')), /manifest format is "other"/);
     await expectBundleError(writeSafetensors({ x: floatTensor([1], [1]) }), /no manifest/);
-    await expectBundleError(bytes.subarray(0, 20), /not a valid safetensors file: header length \d+ runs beyond the file/);
+    await expectBundleError(
+      bytes.subarray(0, 20),
+      /not a valid safetensors file: header length \d+ runs beyond the file/,
+    );
   });
 
   it('NaN or Inf in scores and factors, naming the tensor and element', async () => {
     const bytes = await encodeBundle(sampleContent());
-    await expectBundleError(await forge(bytes, (_m, t) => t.set('scores.tau', floatTensor([3, 5], Array.from({ length: 15 }, (_, i) => (i === 7 ? NaN : i)), 'F32'))),
-      /tensor 'scores\.tau' element 7 is NaN/);
-    await expectBundleError(await forge(bytes, (_m, t) => t.set('layers.1.lambda_matrix', floatTensor([4, 2], [1, 2, 3, Infinity, 5, 6, 7, 8]))),
-      /tensor 'layers\.1\.lambda_matrix' element 3 is Infinity/);
+    await expectBundleError(
+      await forge(bytes, (_m, t) =>
+        t.set(
+          'scores.tau',
+          floatTensor(
+            [3, 5],
+            Array.from({ length: 15 }, (_, i) => (i === 7 ? NaN : i)),
+            'F32',
+          ),
+        ),
+      ),
+      /tensor 'scores\.tau' element 7 is NaN/,
+    );
+    await expectBundleError(
+      await forge(bytes, (_m, t) =>
+        t.set('layers.1.lambda_matrix', floatTensor([4, 2], [1, 2, 3, Infinity, 5, 6, 7, 8])),
+      ),
+      /tensor 'layers\.1\.lambda_matrix' element 3 is Infinity/,
+    );
   });
 
   it('shapes, stages and rows that disagree with the manifest', async () => {
     const bytes = await encodeBundle(sampleContent());
-    await expectBundleError(await forge(bytes, (_m, t) => t.set('layers.0.activation_eigenvalues', floatTensor([3], [1, 2, 3]))),
-      /'layers\.0\.activation_eigenvalues' has shape \[3\], expected \[4\]/);
-    await expectBundleError(await forge(bytes, (_m, t) => t.delete('layers.1.gradient_eigenvectors')),
-      /'layers\.1\.gradient_eigenvectors' is missing though stage 'eigen' is listed/);
-    await expectBundleError(await forge(bytes, (m) => (m.stages = ['covariance'])), /is present but stage 'eigen' is not listed/);
-    await expectBundleError(await forge(bytes, (m) => m.rows.train.pop()), /rows \(3 queries, 4 training rows\) do not match the scores \(3 × 5\)/);
-    await expectBundleError(await forge(bytes, (m) => (m.rows.train[1].segments[0].end = -1)), /rows\.train\[1\]\.segments\[0\]\.end/);
-    await expectBundleError(await forge(bytes, (m) => (m.layers[0].dIn = 'three')), /manifest layers\[0\]\.dIn: expected a positive integer/);
-    await expectBundleError(await forge(bytes, (_m, t) => t.set('extra', floatTensor([1], [1]))), /tensor 'extra' is not part of bundle version 1/);
+    await expectBundleError(
+      await forge(bytes, (_m, t) => t.set('layers.0.activation_eigenvalues', floatTensor([3], [1, 2, 3]))),
+      /'layers\.0\.activation_eigenvalues' has shape \[3\], expected \[4\]/,
+    );
+    await expectBundleError(
+      await forge(bytes, (_m, t) => t.delete('layers.1.gradient_eigenvectors')),
+      /'layers\.1\.gradient_eigenvectors' is missing though stage 'eigen' is listed/,
+    );
+    await expectBundleError(
+      await forge(bytes, (m) => (m.stages = ['covariance'])),
+      /is present but stage 'eigen' is not listed/,
+    );
+    await expectBundleError(
+      await forge(bytes, (m) => m.rows.train.pop()),
+      /rows \(3 queries, 4 training rows\) do not match the scores \(3 × 5\)/,
+    );
+    await expectBundleError(
+      await forge(bytes, (m) => (m.rows.train[1].segments[0].end = -1)),
+      /rows\.train\[1\]\.segments\[0\]\.end/,
+    );
+    await expectBundleError(
+      await forge(bytes, (m) => (m.layers[0].dIn = 'three')),
+      /manifest layers\[0\]\.dIn: expected a positive integer/,
+    );
+    await expectBundleError(
+      await forge(bytes, (_m, t) => t.set('extra', floatTensor([1], [1]))),
+      /tensor 'extra' is not part of bundle version 1/,
+    );
   });
 });

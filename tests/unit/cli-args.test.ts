@@ -20,27 +20,80 @@ describe('iwb argument parsing', () => {
     expect(command.name).toBe('attribute');
     if (command.name !== 'attribute') return;
     expect(command.args.config).toEqual(DEFAULT_RUN_CONFIG);
-    expect(command.args.config).toMatchObject({ strategy: 'ekfac', damping: { kind: 'heuristic', factor: 0.1 }, perToken: false, backend: 'auto' });
+    expect(command.args.config).toMatchObject({
+      strategy: 'ekfac',
+      damping: { kind: 'heuristic', factor: 0.1 },
+      perToken: false,
+      backend: 'auto',
+    });
     expect(command.args.model).toBeUndefined();
   });
 
   test('every flag is read', () => {
     const command = parseCommand([
-      'attribute', '--model', 'm.onnx', '--tokenizer', 't.json', '--train', 'a.jsonl', '--queries', 'q.jsonl',
-      '--out', 'r.iwb', '--json', 's.json', '--strategy', 'kfac', '--damping', '1e-3', '--track', 'mlp/c_fc',
-      '--per-token', '--backend', 'cpu', '--limit-train', '10', '--limit-queries', '3', '--fisher', 'empirical',
-      '--measurement', 'summed-loss', '--batch-size', '5', '--query-batch', '7', '--query-rank', '2', '--seed', '0',
+      'attribute',
+      '--model',
+      'm.onnx',
+      '--tokenizer',
+      't.json',
+      '--train',
+      'a.jsonl',
+      '--queries',
+      'q.jsonl',
+      '--out',
+      'r.iwb',
+      '--json',
+      's.json',
+      '--strategy',
+      'kfac',
+      '--damping',
+      '1e-3',
+      '--track',
+      'mlp/c_fc',
+      '--per-token',
+      '--backend',
+      'cpu',
+      '--limit-train',
+      '10',
+      '--limit-queries',
+      '3',
+      '--fisher',
+      'empirical',
+      '--measurement',
+      'summed-loss',
+      '--batch-size',
+      '5',
+      '--query-batch',
+      '7',
+      '--query-rank',
+      '2',
+      '--seed',
+      '0',
       '--refine-eigen',
     ]);
     if (command.name !== 'attribute') throw new Error('expected attribute');
     expect(command.args).toMatchObject({
-      model: 'm.onnx', tokenizer: 't.json', train: 'a.jsonl', queries: 'q.jsonl', out: 'r.iwb', json: 's.json',
+      model: 'm.onnx',
+      tokenizer: 't.json',
+      train: 'a.jsonl',
+      queries: 'q.jsonl',
+      out: 'r.iwb',
+      json: 's.json',
     });
     expect(command.args.config).toEqual({
       ...DEFAULT_RUN_CONFIG,
-      strategy: 'kfac', damping: { kind: 'absolute', value: 1e-3 }, perToken: true, backend: 'cpu',
-      limits: { train: 10, queries: 3 }, fisher: 'empirical', measurement: 'summed-loss', trackedLayers: 'mlp/c_fc',
-      batchSizes: { ...DEFAULT_RUN_CONFIG.batchSizes, fit: 5, train: 5, query: 7 }, queryRank: 2, seed: 0, refineEigen: true,
+      strategy: 'kfac',
+      damping: { kind: 'absolute', value: 1e-3 },
+      perToken: true,
+      backend: 'cpu',
+      limits: { train: 10, queries: 3 },
+      fisher: 'empirical',
+      measurement: 'summed-loss',
+      trackedLayers: 'mlp/c_fc',
+      batchSizes: { ...DEFAULT_RUN_CONFIG.batchSizes, fit: 5, train: 5, query: 7 },
+      queryRank: 2,
+      seed: 0,
+      refineEigen: true,
     });
   });
 
@@ -50,10 +103,14 @@ describe('iwb argument parsing', () => {
   });
 
   test('bad flags give one line naming the flag', () => {
-    expect(usageError(['attribute', '--strategy', 'newton'])).toMatch(/--strategy "newton" is not one of ekfac, kfac, diagonal, identity/);
+    expect(usageError(['attribute', '--strategy', 'newton'])).toMatch(
+      /--strategy "newton" is not one of ekfac, kfac, diagonal, identity/,
+    );
     expect(usageError(['attribute', '--damping', 'lots'])).toMatch(/--damping "lots"/);
     expect(usageError(['attribute', '--damping=-1'])).toMatch(/--damping "-1"/);
-    expect(usageError(['attribute', '--damping', '-1'])).toMatch(/Option '--damping' argument is ambiguous.*--damping=-XYZ/);
+    expect(usageError(['attribute', '--damping', '-1'])).toMatch(
+      /Option '--damping' argument is ambiguous.*--damping=-XYZ/,
+    );
     expect(usageError(['attribute', '--limit-train', '2.5'])).toMatch(/--limit-train "2.5" is not a positive integer/);
     expect(usageError(['attribute', '--limit-queries', '0'])).toMatch(/--limit-queries/);
     expect(usageError(['attribute', '--backend', 'tpu'])).toMatch(/--backend "tpu" is not one of auto, webgpu, cpu/);

@@ -24,8 +24,12 @@ function write(name: string, content: string | Uint8Array): string {
 }
 
 function microModel(edit: (model: Model) => Model = (m) => m): string {
-  const vocab = (JSON.parse(readFileSync(TOKENIZER, 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
-  return write(`micro-${Math.random().toString(36).slice(2)}.onnx`, serializeModel(edit(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model)));
+  const vocab = (JSON.parse(readFileSync(TOKENIZER, 'utf8')) as { model: { vocab: Record<string, number> } }).model
+    .vocab;
+  return write(
+    `micro-${Math.random().toString(36).slice(2)}.onnx`,
+    serializeModel(edit(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model)),
+  );
 }
 
 /** Runs in-process; returns the exit code and the one stderr line (and asserts there is exactly one). */
@@ -38,8 +42,26 @@ async function failure(argv: string[]): Promise<{ code: number; line: string }> 
 }
 
 const inputs = (overrides: Partial<Record<'model' | 'tokenizer' | 'train' | 'queries', string>>) => {
-  const files = { model: overrides.model ?? microModel(), tokenizer: TOKENIZER, train: TRAIN, queries: QUERIES, ...overrides };
-  return ['attribute', '--model', files.model, '--tokenizer', files.tokenizer, '--train', files.train, '--queries', files.queries, '--backend', 'cpu'];
+  const files = {
+    model: overrides.model ?? microModel(),
+    tokenizer: TOKENIZER,
+    train: TRAIN,
+    queries: QUERIES,
+    ...overrides,
+  };
+  return [
+    'attribute',
+    '--model',
+    files.model,
+    '--tokenizer',
+    files.tokenizer,
+    '--train',
+    files.train,
+    '--queries',
+    files.queries,
+    '--backend',
+    'cpu',
+  ];
 };
 
 test('a missing file names the flag and the path', async () => {
@@ -58,7 +80,10 @@ test('a malformed JSONL line names the file and the line', async () => {
 test('an op without a VJP on the gradient path names the model, the op and the node', async () => {
   const model = microModel((m) => ({
     ...m,
-    graph: { ...m.graph, nodes: m.graph.nodes.map((n) => (n.name === '/h.0/mlp/act/Tanh' ? { ...n, opType: 'Celu' } : n)) },
+    graph: {
+      ...m.graph,
+      nodes: m.graph.nodes.map((n) => (n.name === '/h.0/mlp/act/Tanh' ? { ...n, opType: 'Celu' } : n)),
+    },
   }));
   const { code, line } = await failure(inputs({ model }));
   expect(code).toBe(1);
@@ -76,12 +101,16 @@ test('a tokenizer that does not fit the model names the file, the line and the e
   const model = microModel();
   const { code, line } = await failure(inputs({ model, tokenizer: 'public/tokenizer/tokenizer.json' }));
   expect(code).toBe(1);
-  expect(line).toMatch(/^iwb: public\/data\/micro\/train.jsonl:1: token id \d+ at position \d+ is outside the vocabulary of \d+ .*\(embedding "wte.weight", the Gather fed by input_ids\)/);
+  expect(line).toMatch(
+    /^iwb: public\/data\/micro\/train.jsonl:1: token id \d+ at position \d+ is outside the vocabulary of \d+ .*\(embedding "wte.weight", the Gather fed by input_ids\)/,
+  );
 });
 
 test('a bad flag exits 2 through the installed bin (tsx registration, one line on stderr)', async () => {
   const run = promisify(execFile);
-  const result = await run(process.execPath, ['bin/iwb.mjs', 'attribute', '--strategy', 'newton'], { timeout: 60_000 }).then(
+  const result = await run(process.execPath, ['bin/iwb.mjs', 'attribute', '--strategy', 'newton'], {
+    timeout: 60_000,
+  }).then(
     () => ({ code: 0, stderr: '' }),
     (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
   );

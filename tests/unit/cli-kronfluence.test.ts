@@ -30,15 +30,29 @@ test('factors written in kronfluence layout score the same run again without fit
   const common = ['attribute', '--demo', 'micro', '--backend', 'cpu', '--quiet'];
   const out = path.join(dir, 'kf');
   const readPairwise = (root: string): Float64Array =>
-    tensorToArray(readSafetensors(new Uint8Array(readFileSync(path.join(root, 'scores_pairwise', 'pairwise_scores.safetensors')))).tensors.get('all_modules')!) as Float64Array;
+    tensorToArray(
+      readSafetensors(
+        new Uint8Array(readFileSync(path.join(root, 'scores_pairwise', 'pairwise_scores.safetensors'))),
+      ).tensors.get('all_modules')!,
+    ) as Float64Array;
   const first = await cli([...common, '--kronfluence-out', out]);
   expect(first.stderr.split('\n').filter((l) => l.startsWith('iwb:'))).toEqual([]);
   expect(first.code).toBe(0);
-  const lambda = readSafetensors(new Uint8Array(readFileSync(path.join(out, 'factors_ekfac', 'lambda_matrix.safetensors'))));
+  const lambda = readSafetensors(
+    new Uint8Array(readFileSync(path.join(out, 'factors_ekfac', 'lambda_matrix.safetensors'))),
+  );
   expect([...lambda.tensors.keys()].sort()).toEqual(['h.0.mlp.c_fc', 'h.0.mlp.c_proj']);
 
   const again = path.join(dir, 'kf-again');
-  const second = await cli([...common, '--factors', out, '--json', path.join(dir, 'b.json'), '--kronfluence-out', again]);
+  const second = await cli([
+    ...common,
+    '--factors',
+    out,
+    '--json',
+    path.join(dir, 'b.json'),
+    '--kronfluence-out',
+    again,
+  ]);
   expect(second.stderr.split('\n').filter((l) => l.startsWith('iwb:'))).toEqual([]);
   expect(second.code).toBe(0);
   const stages = (JSON.parse(readFileSync(path.join(dir, 'b.json'), 'utf8')) as RunSummary).timings.map((t) => t.stage);
@@ -60,7 +74,16 @@ test('factors written in kronfluence layout score the same run again without fit
 test('--factors with modules that do not match the model names the layer and what the files have', async () => {
   // kronfluence's token_lm factors (modules up, down, unembed) offered for the micro demo's GPT.
   const factors = path.join(FIXTURES, 'token_lm', 'kronfluence', 'token_lm');
-  const { code, stderr } = await cli(['attribute', '--demo', 'micro', '--backend', 'cpu', '--quiet', '--factors', factors]);
+  const { code, stderr } = await cli([
+    'attribute',
+    '--demo',
+    'micro',
+    '--backend',
+    'cpu',
+    '--quiet',
+    '--factors',
+    factors,
+  ]);
   expect(code).not.toBe(0);
   expect(stderr).toMatch(
     /--factors .*no factors for layer "\/h\.0\/mlp\/c_fc\/MatMul" \(module "h\.0\.mlp\.c_fc"\); the files have .*up/,
@@ -73,19 +96,37 @@ test("kronfluence's own factor directory scores its token LM through the CLI to 
   try {
     const model = path.join(work, 'token_lm.onnx');
     writeFileSync(model, serializeModel(buildKronfluenceTokenLm(await fixtureWeights('token_lm'))));
-    const data = (await fixtureData('token_lm')) as Record<'train' | 'queries', { input_ids: number[]; prompt_len: number }[]>;
+    const data = (await fixtureData('token_lm')) as Record<
+      'train' | 'queries',
+      { input_ids: number[]; prompt_len: number }[]
+    >;
     const jsonl = (rows: typeof data.train) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
     writeFileSync(path.join(work, 'train.jsonl'), jsonl(data.train));
     writeFileSync(path.join(work, 'queries.jsonl'), jsonl(data.queries));
     const out = path.join(work, 'ours');
     const { code, stderr } = await cli([
-      'attribute', '--model', model, '--train', path.join(work, 'train.jsonl'), '--queries', path.join(work, 'queries.jsonl'),
-      '--backend', 'cpu', '--track', '.', '--quiet',
-      '--factors', path.join(FIXTURES, 'token_lm', 'kronfluence', 'token_lm'), '--kronfluence-out', out,
+      'attribute',
+      '--model',
+      model,
+      '--train',
+      path.join(work, 'train.jsonl'),
+      '--queries',
+      path.join(work, 'queries.jsonl'),
+      '--backend',
+      'cpu',
+      '--track',
+      '.',
+      '--quiet',
+      '--factors',
+      path.join(FIXTURES, 'token_lm', 'kronfluence', 'token_lm'),
+      '--kronfluence-out',
+      out,
     ]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    const pairwise = readSafetensors(new Uint8Array(readFileSync(path.join(out, 'scores_pairwise', 'pairwise_scores.safetensors'))));
+    const pairwise = readSafetensors(
+      new Uint8Array(readFileSync(path.join(out, 'scores_pairwise', 'pairwise_scores.safetensors'))),
+    );
     const ours = tensorToArray(pairwise.tensors.get('all_modules')!) as Float64Array;
     const reference = await kronfluenceReference('token_lm');
     expect(ours.length).toBe(6 * 40);

@@ -1,4 +1,7 @@
-/** `iwb attribute` in-process on micro inputs: the demo path, the user-files path, the --json summary and the .iwb bundle. */
+/**
+ * `iwb attribute` in-process on micro inputs: the demo path, the user-files path, the --json summary and the .iwb
+ * bundle.
+ */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +17,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function microFiles(): { model: string; tokenizer: string; train: string; queries: string } {
   const tokenizer = 'public/data/micro/tokenizer.json';
-  const vocab = (JSON.parse(readFileSync(tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+  const vocab = (JSON.parse(readFileSync(tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model
+    .vocab;
   const model = path.join(dir, 'micro.onnx');
   writeFileSync(model, serializeModel(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model));
   return { model, tokenizer, train: 'public/data/micro/train.jsonl', queries: 'public/data/micro/queries.jsonl' };
@@ -25,8 +29,21 @@ test('user files: --json has per-query top 10 helpful and harmful ids, the cross
   const json = path.join(dir, 'summary.json');
   const out = path.join(dir, 'result.iwb');
   const { code, stdout, stderr } = await cli([
-    'attribute', '--model', files.model, '--tokenizer', files.tokenizer, '--train', files.train, '--queries', files.queries,
-    '--backend', 'cpu', '--json', json, '--out', out,
+    'attribute',
+    '--model',
+    files.model,
+    '--tokenizer',
+    files.tokenizer,
+    '--train',
+    files.train,
+    '--queries',
+    files.queries,
+    '--backend',
+    'cpu',
+    '--json',
+    json,
+    '--out',
+    out,
   ]);
   expect(stderr.split('\n').filter((l) => l.startsWith('iwb:'))).toEqual([]);
   expect(code).toBe(0);
@@ -40,8 +57,12 @@ test('user files: --json has per-query top 10 helpful and harmful ids, the cross
     expect(query.helpful.length).toBeLessThanOrEqual(10);
     expect(query.harmful.length).toBeLessThanOrEqual(10);
     expect(query.helpful.length + query.harmful.length).toBeGreaterThanOrEqual(Math.min(16, 10));
-    expect(query.helpful.every((r, i) => r.influence > 0 && (i === 0 || r.influence <= query.helpful[i - 1]!.influence))).toBe(true);
-    expect(query.harmful.every((r, i) => r.influence < 0 && (i === 0 || r.influence >= query.harmful[i - 1]!.influence))).toBe(true);
+    expect(
+      query.helpful.every((r, i) => r.influence > 0 && (i === 0 || r.influence <= query.helpful[i - 1]!.influence)),
+    ).toBe(true);
+    expect(
+      query.harmful.every((r, i) => r.influence < 0 && (i === 0 || r.influence >= query.harmful[i - 1]!.influence)),
+    ).toBe(true);
   }
   // Self-influence comes out of the scores pass (the same training gradients), not a pass of its own.
   expect(summary.timings.map((t) => t.stage)).toEqual(['covariance', 'eigen', 'lambda', 'query', 'scores']);
@@ -65,7 +86,22 @@ test('user files: --json has per-query top 10 helpful and harmful ids, the cross
 
 test('no inputs: the built-in demo (micro variant), limited and stratified, says what it subsampled', async () => {
   const json = path.join(dir, 'demo.json');
-  const { code, stderr } = await cli(['attribute', '--demo', 'micro', '--backend', 'cpu', '--limit-train', '6', '--limit-queries', '2', '--strategy', 'kfac', '--quiet', '--json', json]);
+  const { code, stderr } = await cli([
+    'attribute',
+    '--demo',
+    'micro',
+    '--backend',
+    'cpu',
+    '--limit-train',
+    '6',
+    '--limit-queries',
+    '2',
+    '--strategy',
+    'kfac',
+    '--quiet',
+    '--json',
+    json,
+  ]);
   expect(stderr).toBe('');
   expect(code).toBe(0);
   const summary = JSON.parse(readFileSync(json, 'utf8')) as RunSummary;

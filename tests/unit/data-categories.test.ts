@@ -1,12 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CATEGORY_ID, charCategories, TOKEN_CATEGORIES, tokenCategories, type TokenCategory } from '../../src/data/categories';
+import {
+  CATEGORY_ID,
+  charCategories,
+  TOKEN_CATEGORIES,
+  tokenCategories,
+  type TokenCategory,
+} from '../../src/data/categories';
 import { toExample } from '../../src/data/dataset';
 import type { TextRow, TokenRow } from '../../src/data/schema';
 import { TextTokenizer } from '../../src/data/tokenizer';
 
 const publicDir = new URL('../../public/', import.meta.url);
-const tokenizer = TextTokenizer.fromJson(JSON.parse(readFileSync(new URL('tokenizer/tokenizer.json', publicDir), 'utf8')));
+const tokenizer = TextTokenizer.fromJson(
+  JSON.parse(readFileSync(new URL('tokenizer/tokenizer.json', publicDir), 'utf8')),
+);
 const train = new Map<string, TextRow>(
   readFileSync(new URL('data/train.jsonl', publicDir), 'utf8')
     .trim()
@@ -29,7 +37,14 @@ const categoryOf = (tokens: Array<[string, TokenCategory]>, text: string): Token
 
 /** Per character of `text`, the category names, joined for readable comparisons. */
 function charLabels(text: string, mode: 'text' | 'code'): string {
-  const short: Record<TokenCategory, string> = { other: '.', connector: 'C', number: 'N', operator: 'O', code_syntax: 'S', identifier: 'I' };
+  const short: Record<TokenCategory, string> = {
+    other: '.',
+    connector: 'C',
+    number: 'N',
+    operator: 'O',
+    code_syntax: 'S',
+    identifier: 'I',
+  };
   return [...charCategories(text, mode)].map((c) => short[TOKEN_CATEGORIES[c]!]).join('');
 }
 
@@ -96,7 +111,13 @@ describe('token category of a token', () => {
   it('takes the majority of non-space characters, prefers a specific category on ties, and whitespace-only by all', () => {
     const text = 'ab 12';
     const cats = Uint8Array.from([5, 5, 0, 2, 2]);
-    expect([...tokenCategories(text, cats, [[0, 2], [2, 5], [2, 3]])]).toEqual([5, 2, 0]);
+    expect([
+      ...tokenCategories(text, cats, [
+        [0, 2],
+        [2, 5],
+        [2, 3],
+      ]),
+    ]).toEqual([5, 2, 0]);
     const tie = Uint8Array.from([0, 3]);
     expect([...tokenCategories('a+', tie, [[0, 2]])]).toEqual([CATEGORY_ID.operator]);
   });
@@ -107,15 +128,21 @@ describe('pre-tokenized rows', () => {
     for (const id of ['gsm8k-train-00014', 'mbpp-2']) {
       const fromText = toExample(train.get(id)!, tokenizer);
       const row: TokenRow = {
-        kind: 'tokens', id, line: 1, extra: {}, domain: fromText.domain!,
-        inputIds: [...fromText.inputIds], promptLen: fromText.promptLen,
+        kind: 'tokens',
+        id,
+        line: 1,
+        extra: {},
+        domain: fromText.domain!,
+        inputIds: [...fromText.inputIds],
+        promptLen: fromText.promptLen,
       };
       const fromTokens = toExample(row, tokenizer);
       expect([...fromTokens.tokenCategories]).toEqual([...fromText.tokenCategories]);
-      expect(fromTokens.segments).toEqual([{ label: 'response', start: fromText.promptLen, end: fromText.inputIds.length }]);
+      expect(fromTokens.segments).toEqual([
+        { label: 'response', start: fromText.promptLen, end: fromText.inputIds.length },
+      ]);
       // Without a tokenizer the ids are used as they are and every token is "other".
       expect([...toExample(row, undefined).tokenCategories].every((c) => c === CATEGORY_ID.other)).toBe(true);
     }
   });
 });
-

@@ -5,7 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemoDataset, fetchSource, type DemoDataset, type Example } from '../../src/data/dataset';
 import {
-  gsm8kRow, mbppRow, mbppSplit, normalizeCode, stripCalculatorAnnotations, subsample, type Gsm8kRecord, type MbppRecord,
+  gsm8kRow,
+  mbppRow,
+  mbppSplit,
+  normalizeCode,
+  stripCalculatorAnnotations,
+  subsample,
+  type Gsm8kRecord,
+  type MbppRecord,
 } from '../../src/data/demo-build';
 import { codeDifficulty, codeScore, codeShape, gsm8kSteps, mathDifficulty } from '../../src/data/difficulty';
 import { nodeSource } from '../../src/data/node-source';
@@ -14,14 +21,24 @@ import { readFixtureText } from '../helpers/fixtures';
 
 const publicDir = fileURLToPath(new URL('../../public/', import.meta.url));
 /** The committed sample of raw records (tests/fixtures/raw-data): GSM8K train by line number, MBPP by task id. */
-const jsonLines = (file: string): unknown[] => readFixtureText(file).trim().split('\n').map((l) => JSON.parse(l));
+const jsonLines = (file: string): unknown[] =>
+  readFixtureText(file)
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 const gsmTrainByLine = new Map(
-  (jsonLines('raw-data/gsm8k-train-sample.jsonl') as { line: number; record: Gsm8kRecord }[]).map((r) => [r.line, r.record]),
+  (jsonLines('raw-data/gsm8k-train-sample.jsonl') as { line: number; record: Gsm8kRecord }[]).map((r) => [
+    r.line,
+    r.record,
+  ]),
 );
 const mbppByTask = new Map((jsonLines('raw-data/mbpp-sample.jsonl') as MbppRecord[]).map((r) => [r.task_id, r]));
 function sampled<K, V>(map: Map<K, V>, key: K, what: string): V {
   const value = map.get(key);
-  if (!value) throw new Error(`${what} ${String(key)} is not in the committed raw-data sample; rerun scripts/build-test-fixtures.ts`);
+  if (!value)
+    throw new Error(
+      `${what} ${String(key)} is not in the committed raw-data sample; rerun scripts/build-test-fixtures.ts`,
+    );
   return value;
 }
 
@@ -35,7 +52,8 @@ function checkExample(ex: Example, vocabSize: number): void {
   // The dataset's segments tile the response positions exactly, in order.
   let at = ex.promptLen;
   for (const s of ex.segments) {
-    if (s.start !== at || s.end <= s.start) throw new Error(`${ex.id}: segment ${s.label} [${s.start}, ${s.end}) does not continue at ${at}`);
+    if (s.start !== at || s.end <= s.start)
+      throw new Error(`${ex.id}: segment ${s.label} [${s.start}, ${s.end}) does not continue at ${at}`);
     at = s.end;
   }
   expect(at).toBe(ex.inputIds.length);
@@ -133,7 +151,10 @@ describe('demo dataset (public/data, public/tokenizer)', () => {
         ? gsm8kRow(sampled(gsmTrainByLine, line, 'GSM8K train line'), 'train', line)
         : mbppRow(sampled(mbppByTask, Number(ex.id.slice(5)), 'MBPP task'));
       expect({ id: ex.id, prompt: ex.prompt, response: ex.response, difficulty: ex.difficulty }).toEqual({
-        id: expected.id, prompt: expected.prompt, response: expected.response, difficulty: expected.difficulty,
+        id: expected.id,
+        prompt: expected.prompt,
+        response: expected.response,
+        difficulty: expected.difficulty,
       });
     }
   });
@@ -144,7 +165,9 @@ describe('demo rows from raw records', () => {
     const raw = sampled(gsmTrainByLine, 0, 'GSM8K train line');
     const row = gsm8kRow(raw, 'train', 0);
     expect(row.id).toBe('gsm8k-train-00000');
-    expect(row.response).toBe('Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.\n#### 72');
+    expect(row.response).toBe(
+      'Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.\n#### 72',
+    );
     expect(row.prompt.startsWith('Question: Natalia sold clips')).toBe(true);
     expect(row.prompt.endsWith('\nAnswer:\n')).toBe(true);
     expect([row.difficulty_measure, row.difficulty]).toEqual([2, 'easy']);
@@ -177,7 +200,14 @@ describe('demo rows from raw records', () => {
 
   it('MBPP splits follow the Hugging Face loader', () => {
     expect([1, 10, 11, 510, 511, 600, 601, 974].map(mbppSplit)).toEqual([
-      'prompt', 'prompt', 'test', 'test', 'validation', 'validation', 'train', 'train',
+      'prompt',
+      'prompt',
+      'test',
+      'test',
+      'validation',
+      'validation',
+      'train',
+      'train',
     ]);
   });
 

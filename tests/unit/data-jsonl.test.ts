@@ -86,7 +86,16 @@ describe('row formats', () => {
       { file: 'train.jsonl', onRow: (n) => seen.push(n) },
     );
     expect(rows).toEqual([
-      { kind: 'text', id: 'a', line: 1, prompt: 'Q', response: 'R', domain: 'math', difficulty: 'easy', extra: { source: { x: 1 } } },
+      {
+        kind: 'text',
+        id: 'a',
+        line: 1,
+        prompt: 'Q',
+        response: 'R',
+        domain: 'math',
+        difficulty: 'easy',
+        extra: { source: { x: 1 } },
+      },
       { kind: 'text', id: 'train.jsonl:2', line: 2, prompt: 'Q2', response: 'R2', difficulty: '3', extra: {} },
     ]);
     expect(seen).toEqual([1, 2]);
@@ -133,13 +142,31 @@ describe('validation errors name the file, line and field', () => {
     ['{"prompt":"p","response":"r","domain":["math"]}', 'train.jsonl:2: field "domain" must be a string, got an array'],
     ['{"id":"","prompt":"p","response":"r"}', 'train.jsonl:2: field "id" must be a non-empty string or an integer'],
     ['{"messages":[{"role":"user","content":"hi"}]}', 'train.jsonl:2: field "messages[0].role" must be "assistant"'],
-    ['{"messages":[{"role":"user"},{"role":"assistant","content":"a"}]}', 'train.jsonl:2: field "messages[0].content" must be a string'],
-    ['{"input_ids":[1,2],"prompt_len":2}', 'train.jsonl:2: field "prompt_len" (2) must be less than the length of "input_ids" (2)'],
-    ['{"input_ids":[1,-2],"prompt_len":0}', 'train.jsonl:2: field "input_ids[1]" must be a non-negative integer, got number -2'],
+    [
+      '{"messages":[{"role":"user"},{"role":"assistant","content":"a"}]}',
+      'train.jsonl:2: field "messages[0].content" must be a string',
+    ],
+    [
+      '{"input_ids":[1,2],"prompt_len":2}',
+      'train.jsonl:2: field "prompt_len" (2) must be less than the length of "input_ids" (2)',
+    ],
+    [
+      '{"input_ids":[1,-2],"prompt_len":0}',
+      'train.jsonl:2: field "input_ids[1]" must be a non-negative integer, got number -2',
+    ],
     ['{"input_ids":[1,2],"prompt_len":0.5}', 'train.jsonl:2: field "prompt_len" must be a non-negative integer'],
-    ['{"prompt":"p","response":"r","segments":[{"label":"a","start":0,"end":2}]}', 'train.jsonl:2: field "segments[0].end" must be an integer in [0, 1]'],
-    ['{"prompt":"p","response":"rr","segments":[{"label":"a","start":2,"end":1}]}', 'train.jsonl:2: field "segments[0]" has start 2 after end 1'],
-    ['{"prompt":"p","response":"r","segments":[{"start":0,"end":1}]}', 'train.jsonl:2: field "segments[0].label" must be a non-empty string'],
+    [
+      '{"prompt":"p","response":"r","segments":[{"label":"a","start":0,"end":2}]}',
+      'train.jsonl:2: field "segments[0].end" must be an integer in [0, 1]',
+    ],
+    [
+      '{"prompt":"p","response":"rr","segments":[{"label":"a","start":2,"end":1}]}',
+      'train.jsonl:2: field "segments[0]" has start 2 after end 1',
+    ],
+    [
+      '{"prompt":"p","response":"r","segments":[{"start":0,"end":1}]}',
+      'train.jsonl:2: field "segments[0].label" must be a non-empty string',
+    ],
   ])('%s', async (bad, message) => {
     expect(await parseError(good + bad + '\n' + good)).toContain(message);
   });
@@ -148,9 +175,9 @@ describe('validation errors name the file, line and field', () => {
     expect(await parseError('{"id":"x","prompt":"p","response":"r"}\n\n{"id":"x","prompt":"p","response":"r"}\n')).toBe(
       'train.jsonl:3: duplicate id "x" (first used on line 1)',
     );
-    expect(await parseError('{"prompt":"p","response":"r"}\n{"id":"train.jsonl:1","prompt":"p","response":"r"}\n')).toContain(
-      'train.jsonl:2: duplicate id "train.jsonl:1"',
-    );
+    expect(
+      await parseError('{"prompt":"p","response":"r"}\n{"id":"train.jsonl:1","prompt":"p","response":"r"}\n'),
+    ).toContain('train.jsonl:2: duplicate id "train.jsonl:1"');
   });
 });
 

@@ -11,10 +11,15 @@ beforeAll(async () => {
 }, 120_000);
 
 test('the committed demo model fits its tokenizer and beats the unigram baseline on held-out math and code', async () => {
-  const model = parseModel(new Uint8Array(readFileSync(new URL('../../public/models/demo/model.onnx', import.meta.url))));
+  const model = parseModel(
+    new Uint8Array(readFileSync(new URL('../../public/models/demo/model.onnx', import.meta.url))),
+  );
   const card = JSON.parse(readFileSync(new URL('../../public/models/demo/training.json', import.meta.url), 'utf8'));
   expect(model.graph.initializers.get('wte.weight')!.dims).toEqual([data.tokenizer.vocabSize, card.model.dModel]);
-  const sample = [...data.queries.filter((q) => q.domain === 'math').slice(0, 12), ...data.queries.filter((q) => q.domain === 'code').slice(0, 12)];
+  const sample = [
+    ...data.queries.filter((q) => q.domain === 'math').slice(0, 12),
+    ...data.queries.filter((q) => q.domain === 'code').slice(0, 12),
+  ];
   const loss = await heldOutLoss(model, sample);
   const unigram = unigramBaseline(data.train, sample, data.tokenizer.vocabSize);
   expect(loss.byDomain.math).toBeLessThan(unigram.byDomain.math! - 1);

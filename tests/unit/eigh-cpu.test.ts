@@ -1,7 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import { cpuBackend } from '../../src/linalg/cpu/backend';
 import { jacobiEigh } from '../../src/linalg/cpu/jacobi';
-import { covarianceLike, eigenResiduals, maxAbsDifference, mulberry32, randomMatrix, type SpectrumKind } from '../helpers/matrices';
+import {
+  covarianceLike,
+  eigenResiduals,
+  maxAbsDifference,
+  mulberry32,
+  randomMatrix,
+  type SpectrumKind,
+} from '../helpers/matrices';
 
 const backend = cpuBackend();
 
@@ -65,7 +72,9 @@ describe('CPU float64 Jacobi eigh', () => {
   });
 
   test('bad input: non-square shape, NaN entry, bad options', async () => {
-    await expect(backend.eigh(backend.zeros([3, 4]))).rejects.toThrow(/CpuBackend\.eigh: matrix has shape \[3, 4\], expected \[d, d\]/);
+    await expect(backend.eigh(backend.zeros([3, 4]))).rejects.toThrow(
+      /CpuBackend\.eigh: matrix has shape \[3, 4\], expected \[d, d\]/,
+    );
     const withNaN = new Float64Array(4);
     withNaN[3] = NaN;
     await expect(backend.eigh(backend.upload(withNaN, [2, 2]))).rejects.toThrow(/entry \(1, 1\) of \[2, 2\] is NaN/);

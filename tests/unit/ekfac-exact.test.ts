@@ -7,19 +7,37 @@
  *     Gauss–Newton block of layer l (J_n computed by differencing the network, which is affine in W_l). Tested ≤ 1e-10.
  *  2. For any model (here the nonlinear token LM with padding): Λ = diag((Q_S⊗Q_A)ᵀ F (Q_S⊗Q_A)) with F the dense
  *     per-sequence Fisher, i.e. EK-FAC's eigenvalues are the exact Fisher's diagonal in the Kronecker eigenbasis.
- *  3. Pairwise scores equal Σ_l vec(G_q)ᵀ M_l⁻¹ vec(G_n) with M_l the strategy's matrix materialised and solved densely.
+ *  3. Pairwise scores equal Σ_l vec(G_q)ᵀ M_l⁻¹ vec(G_n) with M_l the strategy's matrix materialised and solved
+ * densely.
  */
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type ExampleSet, type HostMatrix, type Strategy } from '../../src/influence/types';
+import {
+  DEFAULT_CONFIG,
+  type AttributionConfig,
+  type AttributionResult,
+  type ExampleSet,
+  type HostMatrix,
+  type Strategy,
+} from '../../src/influence/types';
 import { choleskySolve, dot, ekfacMatrix, kron, maxRelativeError, outer } from '../helpers/exact-dense';
-import { chainForward, deepLinearFisherModel, randomLinear, seededRandom, type LinearParams } from '../helpers/exact-models';
+import {
+  chainForward,
+  deepLinearFisherModel,
+  randomLinear,
+  seededRandom,
+  type LinearParams,
+} from '../helpers/exact-models';
 import { tokenLmFixture } from '../helpers/exact-kronfluence';
 import { ExactGradientSource, type ExactModel } from '../helpers/exact-source';
 
 const backend = new CpuBackend();
-const CONFIG: AttributionConfig = { ...DEFAULT_CONFIG, fisher: 'empirical', batchSizes: { fit: 5, train: 6, query: 3, batchesPerChunk: 2 } };
+const CONFIG: AttributionConfig = {
+  ...DEFAULT_CONFIG,
+  fisher: 'empirical',
+  batchSizes: { fit: 5, train: 6, query: 3, batchesPerChunk: 2 },
+};
 
 function set(role: 'train' | 'query', count: number): ExampleSet {
   return { role, examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })) };
@@ -54,7 +72,10 @@ describe('deep linear network, summed MSE: EK-FAC of each layer is its exact Gau
   const inputs = Array.from({ length: 9 }, () => Float64Array.from({ length: 4 }, () => random.normal()));
   const targets = Array.from({ length: 9 }, () => Float64Array.from({ length: 2 }, () => random.normal()));
   const outputs = 2;
-  const model = deepLinearFisherModel(layers, { x: { train: inputs, query: inputs.slice(0, 2) }, y: { train: targets, query: targets.slice(0, 2) } });
+  const model = deepLinearFisherModel(layers, {
+    x: { train: inputs, query: inputs.slice(0, 2) },
+    y: { train: targets, query: targets.slice(0, 2) },
+  });
 
   /** GN_l = Σ_n J_nᵀ 2I J_n with J_n[:, p] = f(θ + e_p) − f(θ) (exact: f is affine in layer l's parameters). */
   function gaussNewtonBlock(l: number): Float64Array {
@@ -84,15 +105,21 @@ describe('deep linear network, summed MSE: EK-FAC of each layer is its exact Gau
   for (const strategy of ['ekfac', 'kfac'] as const) {
     it(`${strategy}: (Q_S⊗Q_A) diag(Λ) (Q_S⊗Q_A)ᵀ = GN_l / #sequences to 1e-10`, async () => {
       const sequences = inputs.length * outputs;
-      const result = await runAttribution({ ...CONFIG, strategy }, {
-        backend,
-        source: new ExactGradientSource(model),
-        trainSet: set('train', sequences),
-        querySet: set('query', 1),
-      });
+      const result = await runAttribution(
+        { ...CONFIG, strategy },
+        {
+          backend,
+          source: new ExactGradientSource(model),
+          trainSet: set('train', sequences),
+          querySet: set('query', 1),
+        },
+      );
       layers.forEach((layer, l) => {
         const f = result.factors.layers[l];
-        const lambda = strategy === 'ekfac' ? layerMatrix(result, l).lambda : outer(f.gradientEigenvalues!.data, f.activationEigenvalues!.data);
+        const lambda =
+          strategy === 'ekfac'
+            ? layerMatrix(result, l).lambda
+            : outer(f.gradientEigenvalues!.data, f.activationEigenvalues!.data);
         const ours = ekfacMatrix(f.gradientEigenvectors!, f.activationEigenvectors!, lambda, 0);
         const exact = gaussNewtonBlock(l).map((v) => v / sequences);
         expect(maxRelativeError(ours, exact), `layer ${layer.name}`).toBeLessThan(1e-10);
@@ -105,7 +132,12 @@ describe('EK-FAC eigenvalues are the exact Fisher diagonal in the Kronecker eige
   it('Λ = diag((Q_S⊗Q_A)ᵀ F (Q_S⊗Q_A)), F = mean_n vec(G_n) vec(G_n)ᵀ, to 1e-12', async () => {
     const fixture = await tokenLmFixture();
     const train = 12;
-    const result = await runAttribution(CONFIG, { backend, source: new ExactGradientSource(fixture.model), trainSet: set('train', train), querySet: set('query', 1) });
+    const result = await runAttribution(CONFIG, {
+      backend,
+      source: new ExactGradientSource(fixture.model),
+      trainSet: set('train', train),
+      querySet: set('query', 1),
+    });
     fixture.model.layers.forEach((info, l) => {
       const { qS, qA, lambda } = layerMatrix(result, l);
       const basis = kron(qS.data, qS.shape[0], qA.data, qA.shape[0]);
@@ -129,7 +161,9 @@ describe('EK-FAC eigenvalues are the exact Fisher diagonal in the Kronecker eige
 function dropSmallestSingularPair(p: Float64Array, rows: number, cols: number): Float64Array {
   expect(cols).toBeLessThanOrEqual(rows);
   const gram = new Float64Array(cols * cols);
-  for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) for (let r = 0; r < rows; r++) gram[i * cols + j] += p[r * cols + i] * p[r * cols + j];
+  for (let i = 0; i < cols; i++)
+    for (let j = 0; j < cols; j++)
+      for (let r = 0; r < rows; r++) gram[i * cols + j] += p[r * cols + i] * p[r * cols + j];
   let v = new Float64Array(cols).fill(1);
   for (let iteration = 0; iteration < 200; iteration++) {
     const next = choleskySolve(gram, v, cols);
@@ -157,7 +191,12 @@ describe('pairwise scores equal dense solves with each strategy’s materialised
       const queries = 3;
       const result = await runAttribution(
         { ...CONFIG, strategy, queryRank },
-        { backend, source: new ExactGradientSource(fixture.model), trainSet: set('train', train), querySet: set('query', queries) },
+        {
+          backend,
+          source: new ExactGradientSource(fixture.model),
+          trainSet: set('train', train),
+          querySet: set('query', queries),
+        },
       );
       const expected = new Float64Array(queries * train);
       fixture.model.layers.forEach((info, l) => {
@@ -173,7 +212,10 @@ describe('pairwise scores equal dense solves with each strategy’s materialised
           for (let i = 0; i < p; i++) matrix[i * p + i] = f.lambdaSum!.data[i] / f.lambdaCount! + damping;
         } else {
           const f = result.factors.layers[l];
-          const lambda = strategy === 'ekfac' ? layerMatrix(result, l).lambda : outer(f.gradientEigenvalues!.data, f.activationEigenvalues!.data);
+          const lambda =
+            strategy === 'ekfac'
+              ? layerMatrix(result, l).lambda
+              : outer(f.gradientEigenvalues!.data, f.activationEigenvalues!.data);
           matrix = ekfacMatrix(f.gradientEigenvectors!, f.activationEigenvectors!, lambda, damping);
         }
         for (let q = 0; q < queries; q++) {
@@ -182,7 +224,8 @@ describe('pairwise scores equal dense solves with each strategy’s materialised
             expect(queryRank, 'this oracle drops one singular pair only').toBe(Math.min(info.dOut, dIn) - 1);
             solved = dropSmallestSingularPair(solved, info.dOut, dIn);
           }
-          for (let n = 0; n < train; n++) expected[q * train + n] += dot(solved, sequenceGradient(fixture.model, 'train', n, l));
+          for (let n = 0; n < train; n++)
+            expected[q * train + n] += dot(solved, sequenceGradient(fixture.model, 'train', n, l));
         }
       });
       expect(maxRelativeError(result.tau, expected)).toBeLessThan(1e-10);

@@ -43,7 +43,14 @@ export interface GptReference {
 }
 
 /** y[r, o] = Σ_i x[r, i]·w[i, o] + b[o] for w stored [dIn, dOut]. */
-function affine(x: Float64Array, rows: number, dIn: number, dOut: number, w: Float64Array, b: Float64Array | null): Float64Array {
+function affine(
+  x: Float64Array,
+  rows: number,
+  dIn: number,
+  dOut: number,
+  w: Float64Array,
+  b: Float64Array | null,
+): Float64Array {
   const y = new Float64Array(rows * dOut);
   for (let r = 0; r < rows; r++) {
     for (let o = 0; o < dOut; o++) {
@@ -56,7 +63,16 @@ function affine(x: Float64Array, rows: number, dIn: number, dOut: number, w: Flo
 }
 
 /** Backward of affine: returns dx, accumulates dw and db. */
-function affineBack(x: Float64Array, gy: Float64Array, rows: number, dIn: number, dOut: number, w: Float64Array, gw: Float64Array, gb: Float64Array | null): Float64Array {
+function affineBack(
+  x: Float64Array,
+  gy: Float64Array,
+  rows: number,
+  dIn: number,
+  dOut: number,
+  w: Float64Array,
+  gw: Float64Array,
+  gb: Float64Array | null,
+): Float64Array {
   const gx = new Float64Array(rows * dIn);
   for (let r = 0; r < rows; r++) {
     for (let o = 0; o < dOut; o++) {
@@ -76,7 +92,14 @@ interface NormSaved {
   readonly inverseStd: Float64Array;
 }
 
-function layerNorm(x: Float64Array, rows: number, d: number, gamma: Float64Array, beta: Float64Array, eps: number): { y: Float64Array; saved: NormSaved } {
+function layerNorm(
+  x: Float64Array,
+  rows: number,
+  d: number,
+  gamma: Float64Array,
+  beta: Float64Array,
+  eps: number,
+): { y: Float64Array; saved: NormSaved } {
   const y = new Float64Array(x.length);
   const normalized = new Float64Array(x.length);
   const inverseStd = new Float64Array(rows);
@@ -94,7 +117,15 @@ function layerNorm(x: Float64Array, rows: number, d: number, gamma: Float64Array
   return { y, saved: { normalized, inverseStd } };
 }
 
-function layerNormBack(gy: Float64Array, saved: NormSaved, rows: number, d: number, gamma: Float64Array, gGamma: Float64Array, gBeta: Float64Array): Float64Array {
+function layerNormBack(
+  gy: Float64Array,
+  saved: NormSaved,
+  rows: number,
+  d: number,
+  gamma: Float64Array,
+  gGamma: Float64Array,
+  gBeta: Float64Array,
+): Float64Array {
   const gx = new Float64Array(gy.length);
   for (let r = 0; r < rows; r++) {
     let meanG = 0;
@@ -135,7 +166,9 @@ export function gptReference(shape: GptShape, params: ParameterValues, data: Gpt
     if (!value) throw new Error(`gptReference: parameter ${name} missing`);
     return value;
   };
-  const gradients = new Map<string, Float64Array>([...params].map(([name, value]) => [name, new Float64Array(value.length)]));
+  const gradients = new Map<string, Float64Array>(
+    [...params].map(([name, value]) => [name, new Float64Array(value.length)]),
+  );
   const g = (name: string): Float64Array => gradients.get(name)!;
 
   // Embeddings.
@@ -174,7 +207,8 @@ export function gptReference(shape: GptShape, params: ParameterValues, data: Gpt
           const scores = new Float64Array(T);
           for (let j = 0; j < T; j++) {
             let s = 0;
-            for (let c = 0; c < Dh; c++) s += qkv[(b * T + i) * 3 * D + head * Dh + c] * qkv[(b * T + j) * 3 * D + D + head * Dh + c];
+            for (let c = 0; c < Dh; c++)
+              s += qkv[(b * T + i) * 3 * D + head * Dh + c] * qkv[(b * T + j) * 3 * D + D + head * Dh + c];
             scores[j] = visible(b, i, j) ? s / Math.sqrt(Dh) : -Number.MAX_VALUE;
           }
           const max = Math.max(...scores);
@@ -183,7 +217,8 @@ export function gptReference(shape: GptShape, params: ParameterValues, data: Gpt
           for (let j = 0; j < T; j++) {
             const prob = Math.exp(scores[j] - max) / total;
             probs[((b * H + head) * T + i) * T + j] = prob;
-            for (let c = 0; c < Dh; c++) context[(b * T + i) * D + head * Dh + c] += prob * qkv[(b * T + j) * 3 * D + 2 * D + head * Dh + c];
+            for (let c = 0; c < Dh; c++)
+              context[(b * T + i) * D + head * Dh + c] += prob * qkv[(b * T + j) * 3 * D + 2 * D + head * Dh + c];
           }
         }
       }
@@ -200,7 +235,8 @@ export function gptReference(shape: GptShape, params: ParameterValues, data: Gpt
   const { y: final, saved: lnf } = layerNorm(hidden, N, D, p('ln_f.weight'), p('ln_f.bias'), eps);
   const head = p('lm_head.weight');
   const logits = new Float64Array(N * V);
-  for (let r = 0; r < N; r++) for (let v = 0; v < V; v++) for (let i = 0; i < D; i++) logits[r * V + v] += final[r * D + i] * head[v * D + i];
+  for (let r = 0; r < N; r++)
+    for (let v = 0; v < V; v++) for (let i = 0; i < D; i++) logits[r * V + v] += final[r * D + i] * head[v * D + i];
 
   // Loss: per-token log-likelihood of the label, masked; its gradient is mask · (softmax − one-hot).
   const loss = new Float64Array(B);
@@ -233,13 +269,48 @@ export function gptReference(shape: GptShape, params: ParameterValues, data: Gpt
     const h = `h.${l}`;
     const s = saved[l];
     const gDown = gHidden;
-    const gActivated = affineBack(s.activated, gDown, N, F, D, p(`${h}.mlp.c_proj.weight`), g(`${h}.mlp.c_proj.weight`), g(`${h}.mlp.c_proj.bias`));
+    const gActivated = affineBack(
+      s.activated,
+      gDown,
+      N,
+      F,
+      D,
+      p(`${h}.mlp.c_proj.weight`),
+      g(`${h}.mlp.c_proj.weight`),
+      g(`${h}.mlp.c_proj.bias`),
+    );
     const gUp = gActivated.map((v, k) => v * geluDerivative(s.up[k]));
     mlp[l] = { cFcInput: s.normed2, cFcOutputGrad: gUp, cProjInput: s.activated, cProjOutputGrad: gDown };
-    const gNormed2 = affineBack(s.normed2, gUp, N, D, F, p(`${h}.mlp.c_fc.weight`), g(`${h}.mlp.c_fc.weight`), g(`${h}.mlp.c_fc.bias`));
-    const gResidual1 = layerNormBack(gNormed2, s.ln2, N, D, p(`${h}.ln_2.weight`), g(`${h}.ln_2.weight`), g(`${h}.ln_2.bias`));
+    const gNormed2 = affineBack(
+      s.normed2,
+      gUp,
+      N,
+      D,
+      F,
+      p(`${h}.mlp.c_fc.weight`),
+      g(`${h}.mlp.c_fc.weight`),
+      g(`${h}.mlp.c_fc.bias`),
+    );
+    const gResidual1 = layerNormBack(
+      gNormed2,
+      s.ln2,
+      N,
+      D,
+      p(`${h}.ln_2.weight`),
+      g(`${h}.ln_2.weight`),
+      g(`${h}.ln_2.bias`),
+    );
     for (let k = 0; k < gResidual1.length; k++) gResidual1[k] += gHidden[k];
-    const gContext = affineBack(s.context, gResidual1, N, D, D, p(`${h}.attn.c_proj.weight`), g(`${h}.attn.c_proj.weight`), g(`${h}.attn.c_proj.bias`));
+    const gContext = affineBack(
+      s.context,
+      gResidual1,
+      N,
+      D,
+      D,
+      p(`${h}.attn.c_proj.weight`),
+      g(`${h}.attn.c_proj.weight`),
+      g(`${h}.attn.c_proj.bias`),
+    );
     const gQkv = new Float64Array(N * 3 * D);
     for (let b = 0; b < B; b++) {
       for (let head = 0; head < H; head++) {
@@ -266,8 +337,25 @@ export function gptReference(shape: GptShape, params: ParameterValues, data: Gpt
         }
       }
     }
-    const gNormed1 = affineBack(s.normed1, gQkv, N, D, 3 * D, p(`${h}.attn.c_attn.weight`), g(`${h}.attn.c_attn.weight`), g(`${h}.attn.c_attn.bias`));
-    const gInput = layerNormBack(gNormed1, s.ln1, N, D, p(`${h}.ln_1.weight`), g(`${h}.ln_1.weight`), g(`${h}.ln_1.bias`));
+    const gNormed1 = affineBack(
+      s.normed1,
+      gQkv,
+      N,
+      D,
+      3 * D,
+      p(`${h}.attn.c_attn.weight`),
+      g(`${h}.attn.c_attn.weight`),
+      g(`${h}.attn.c_attn.bias`),
+    );
+    const gInput = layerNormBack(
+      gNormed1,
+      s.ln1,
+      N,
+      D,
+      p(`${h}.ln_1.weight`),
+      g(`${h}.ln_1.weight`),
+      g(`${h}.ln_1.bias`),
+    );
     gHidden = gInput.map((v, k) => v + gResidual1[k]);
   }
   for (let r = 0; r < N; r++) {

@@ -4,7 +4,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
-import { benchmarkScores, creditedTokenInfluence, crossDomainTable, segmentSummary, tokenCategorySummary, tokenInfluence, topExamplesForQuery } from '../../src/influence/aggregate';
+import {
+  benchmarkScores,
+  creditedTokenInfluence,
+  crossDomainTable,
+  segmentSummary,
+  tokenCategorySummary,
+  tokenInfluence,
+  topExamplesForQuery,
+} from '../../src/influence/aggregate';
 import { scoreView } from '../../src/influence/normalize';
 import { runAttribution } from '../../src/influence/pipeline';
 import { DEFAULT_CONFIG, type ExampleMeta } from '../../src/influence/types';
@@ -30,10 +38,18 @@ const train: ExampleMeta[] = Array.from({ length: TRAIN }, (_, n) => {
     tokenCategories: Array.from({ length }, (_, t) => (n + t) % CATEGORIES.length),
   };
 });
-const queries: ExampleMeta[] = Array.from({ length: QUERIES }, (_, q) => ({ id: `q${q}`, benchmark: q < 4 ? 'gsm8k' : 'mbpp' }));
+const queries: ExampleMeta[] = Array.from({ length: QUERIES }, (_, q) => ({
+  id: `q${q}`,
+  benchmark: q < 4 ? 'gsm8k' : 'mbpp',
+}));
 const result = await runAttribution(
   { ...DEFAULT_CONFIG, perToken: true, batchSizes: { fit: 8, train: 8, query: 6, batchesPerChunk: 2 } },
-  { backend: new CpuBackend(), source: new ExactGradientSource(fixture.model), trainSet: { role: 'train', examples: train }, querySet: { role: 'query', examples: queries } },
+  {
+    backend: new CpuBackend(),
+    source: new ExactGradientSource(fixture.model),
+    trainSet: { role: 'train', examples: train },
+    querySet: { role: 'query', examples: queries },
+  },
 );
 const close = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(b)));
 
@@ -45,7 +61,12 @@ describe('aggregations', () => {
       const top = topExamplesForQuery(view, train, q, 3);
       const sorted = [...row].sort((a, b) => b - a);
       expect(top.helpful.map((e) => e.score)).toEqual(sorted.filter((v) => v > 0).slice(0, 3));
-      expect(top.harmful.map((e) => e.score)).toEqual([...sorted].reverse().filter((v) => v < 0).slice(0, 3));
+      expect(top.harmful.map((e) => e.score)).toEqual(
+        [...sorted]
+          .reverse()
+          .filter((v) => v < 0)
+          .slice(0, 3),
+      );
       top.helpful.forEach((e) => expect(e.id).toBe(train[e.index].id));
     }
   });
@@ -54,11 +75,14 @@ describe('aggregations', () => {
     const view = scoreView(result);
     const benchmarks = benchmarkScores(view, queries);
     expect([...benchmarks.keys()]).toEqual(['gsm8k', 'mbpp']);
-    for (let n = 0; n < TRAIN; n++) close(benchmarks.get('mbpp')!.scores[n], (view.values[4 * TRAIN + n] + view.values[5 * TRAIN + n]) / 2);
+    for (let n = 0; n < TRAIN; n++)
+      close(benchmarks.get('mbpp')!.scores[n], (view.values[4 * TRAIN + n] + view.values[5 * TRAIN + n]) / 2);
     const table = crossDomainTable(view, queries, train);
     expect(table).toHaveLength(2 * 2 * 2);
     for (const cell of table) {
-      const members = train.flatMap((e, n) => (e.domain === cell.domain && e.difficulty === cell.difficulty ? [n] : []));
+      const members = train.flatMap((e, n) =>
+        e.domain === cell.domain && e.difficulty === cell.difficulty ? [n] : [],
+      );
       const qs = queries.flatMap((e, q) => (e.benchmark === cell.benchmark ? [q] : []));
       let sum = 0;
       for (const q of qs) for (const n of members) sum += view.values[q * TRAIN + n];
@@ -70,13 +94,21 @@ describe('aggregations', () => {
   it('segment sums and token-category sums add up to the examples’ influence', () => {
     const view = scoreView(result);
     const gsm8k = [0, 1, 2, 3];
-    const total = benchmarkScores(view, queries).get('gsm8k')!.scores.reduce((a, b) => a + b, 0);
+    const total = benchmarkScores(view, queries)
+      .get('gsm8k')!
+      .scores.reduce((a, b) => a + b, 0);
     const segments = segmentSummary(result, gsm8k);
     expect(segments.map((s) => s.label).sort()).toEqual(['final_answer', 'reasoning']);
-    close(segments.reduce((sum, s) => sum + s.sum, 0), total);
+    close(
+      segments.reduce((sum, s) => sum + s.sum, 0),
+      total,
+    );
     segments.forEach((s) => expect(s.count).toBe(TRAIN));
     const categories = tokenCategorySummary(result, gsm8k, CATEGORIES);
-    close(categories.reduce((sum, c) => sum + c.sum, 0), total);
+    close(
+      categories.reduce((sum, c) => sum + c.sum, 0),
+      total,
+    );
     expect(categories.reduce((sum, c) => sum + c.count, 0)).toBe(result.trainTokenCounts.reduce((a, b) => a + b, 0));
     categories.forEach((c) => close(c.mean, c.sum / c.count));
   });
@@ -105,14 +137,22 @@ describe('aggregations', () => {
       expect(Array.from(creditedTokenInfluence(result, [0], n, 'same-token'))).toEqual(Array.from(positions));
     }
     // A category that only the first token of every example has gets nothing under 'next-token'.
-    const firstOnly = { ...result, train: train.map((e) => ({ ...e, tokenCategories: Array.from(e.tokenCategories!, (_, t) => (t === 0 ? 1 : 0)) })) };
+    const firstOnly = {
+      ...result,
+      train: train.map((e) => ({ ...e, tokenCategories: Array.from(e.tokenCategories!, (_, t) => (t === 0 ? 1 : 0)) })),
+    };
     const byCategory = tokenCategorySummary(firstOnly, [0], CATEGORIES);
     expect(byCategory.find((c) => c.label === 'number')!.sum).toBe(0);
-    expect(tokenCategorySummary(firstOnly, [0], CATEGORIES, 'same-token').find((c) => c.label === 'number')!.sum).not.toBe(0);
+    expect(
+      tokenCategorySummary(firstOnly, [0], CATEGORIES, 'same-token').find((c) => c.label === 'number')!.sum,
+    ).not.toBe(0);
   });
 
   it('segment errors name the example', () => {
-    const bad = { ...result, train: [{ ...train[0], segments: [{ label: 'x', start: 0, end: 99 }] }, ...train.slice(1)] };
+    const bad = {
+      ...result,
+      train: [{ ...train[0], segments: [{ label: 'x', start: 0, end: 99 }] }, ...train.slice(1)],
+    };
     expect(() => segmentSummary(bad, [0], 'same-token')).toThrow(/"t0": segment "x" \[0, 99\) is outside/);
   });
 });

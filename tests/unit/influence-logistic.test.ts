@@ -37,9 +37,14 @@ const random = seededRandom(5);
 const truth = Float64Array.from({ length: CLASSES * FEATURES }, () => random.normal());
 
 function draw(count: number): { x: Float64Array[]; y: number[] } {
-  const x = Array.from({ length: count }, () => Float64Array.from({ length: FEATURES }, (_, k) => FEATURE_SCALES[k] * random.normal()));
+  const x = Array.from({ length: count }, () =>
+    Float64Array.from({ length: FEATURES }, (_, k) => FEATURE_SCALES[k] * random.normal()),
+  );
   const y = x.map((xi) => {
-    const logits = Float64Array.from({ length: CLASSES }, (_, c) => dot(truth.subarray(c * FEATURES, (c + 1) * FEATURES), xi) + random.normal());
+    const logits = Float64Array.from(
+      { length: CLASSES },
+      (_, c) => dot(truth.subarray(c * FEATURES, (c + 1) * FEATURES), xi) + random.normal(),
+    );
     return logits.indexOf(Math.max(...logits));
   });
   return { x, y };
@@ -49,7 +54,12 @@ const queries = draw(QUERIES);
 
 /** θ as [C × (d+1)] row-major, bias last: the layer's vec_r layout. */
 function logProbabilities(theta: Float64Array, x: Float64Array): Float64Array {
-  return logSoftmax(Float64Array.from({ length: CLASSES }, (_, c) => dot(theta.subarray(c * WIDTH, c * WIDTH + FEATURES), x) + theta[c * WIDTH + FEATURES]));
+  return logSoftmax(
+    Float64Array.from(
+      { length: CLASSES },
+      (_, c) => dot(theta.subarray(c * WIDTH, c * WIDTH + FEATURES), x) + theta[c * WIDTH + FEATURES],
+    ),
+  );
 }
 
 function extended(x: Float64Array): Float64Array {
@@ -60,7 +70,10 @@ function extended(x: Float64Array): Float64Array {
 function lossGradient(theta: Float64Array, x: Float64Array, y: number): Float64Array {
   const p = logProbabilities(theta, x).map(Math.exp);
   const xt = extended(x);
-  return Float64Array.from({ length: PARAMS }, (_, k) => (p[Math.floor(k / WIDTH)] - (Math.floor(k / WIDTH) === y ? 1 : 0)) * xt[k % WIDTH]);
+  return Float64Array.from(
+    { length: PARAMS },
+    (_, k) => (p[Math.floor(k / WIDTH)] - (Math.floor(k / WIDTH) === y ? 1 : 0)) * xt[k % WIDTH],
+  );
 }
 
 /** GGN (= Hessian for this convex model): Σ_n (diag p − p pᵀ) ⊗ x̃ x̃ᵀ. */
@@ -113,10 +126,17 @@ function model(theta: Float64Array) {
     dIn: FEATURES,
     dOut: CLASSES,
     activation: 'none',
-    weight: Float64Array.from({ length: CLASSES * FEATURES }, (_, k) => theta[Math.floor(k / FEATURES) * WIDTH + (k % FEATURES)]),
+    weight: Float64Array.from(
+      { length: CLASSES * FEATURES },
+      (_, k) => theta[Math.floor(k / FEATURES) * WIDTH + (k % FEATURES)],
+    ),
     bias: Float64Array.from({ length: CLASSES }, (_, c) => theta[c * WIDTH + FEATURES]),
   };
-  return chainModel([layer], { kind: 'cross-entropy' }, { x: { train: train.x, query: queries.x }, y: { train: train.y, query: queries.y } });
+  return chainModel(
+    [layer],
+    { kind: 'cross-entropy' },
+    { x: { train: train.x, query: queries.x }, y: { train: train.y, query: queries.y } },
+  );
 }
 
 function set(role: 'train' | 'query', count: number): ExampleSet {
@@ -147,7 +167,12 @@ describe('multiclass logistic regression', () => {
   it('sign and scale: retraining with example n up-weighted moves the query log-likelihood by ε·I(n)/N', async () => {
     const result = await runAttribution(
       { ...DEFAULT_CONFIG, strategy: 'ekfac', damping: { kind: 'absolute', value: DAMPING } },
-      { backend: new CpuBackend(), source: new ExactGradientSource(model(optimum)), trainSet: set('train', TRAIN), querySet: set('query', 1) },
+      {
+        backend: new CpuBackend(),
+        source: new ExactGradientSource(model(optimum)),
+        trainSet: set('train', TRAIN),
+        querySet: set('query', 1),
+      },
     );
     const epsilon = 1e-4;
     const baseline = logProbabilities(optimum, queries.x[0])[queries.y[0]];
@@ -170,7 +195,12 @@ describe('multiclass logistic regression', () => {
   it('leave-one-out: removing example n and retraining changes the query log-likelihood by about −I(n)/N', async () => {
     const result = await runAttribution(
       { ...DEFAULT_CONFIG, strategy: 'ekfac', damping: { kind: 'absolute', value: DAMPING } },
-      { backend: new CpuBackend(), source: new ExactGradientSource(model(optimum)), trainSet: set('train', TRAIN), querySet: set('query', QUERIES) },
+      {
+        backend: new CpuBackend(),
+        source: new ExactGradientSource(model(optimum)),
+        trainSet: set('train', TRAIN),
+        querySet: set('query', QUERIES),
+      },
     );
     const actual: number[] = [];
     const predicted: number[] = [];
@@ -179,7 +209,9 @@ describe('multiclass logistic regression', () => {
       weights[n] = 0;
       const retrained = fit(weights, optimum);
       for (let q = 0; q < QUERIES; q++) {
-        const change = logProbabilities(retrained, queries.x[q])[queries.y[q]] - logProbabilities(optimum, queries.x[q])[queries.y[q]];
+        const change =
+          logProbabilities(retrained, queries.x[q])[queries.y[q]] -
+          logProbabilities(optimum, queries.x[q])[queries.y[q]];
         actual.push(change);
         predicted.push(-result.influence[q * TRAIN + n] / TRAIN);
       }
@@ -198,15 +230,24 @@ describe('linear datamodeling score', () => {
   it('LDS over random 50% subsets: the summed influence of a subset ranks the retrained models’ query log-likelihoods', async () => {
     const result = await runAttribution(
       { ...DEFAULT_CONFIG, damping: { kind: 'absolute', value: DAMPING } },
-      { backend: new CpuBackend(), source: new ExactGradientSource(model(optimum)), trainSet: set('train', TRAIN), querySet: set('query', QUERIES) },
+      {
+        backend: new CpuBackend(),
+        source: new ExactGradientSource(model(optimum)),
+        trainSet: set('train', TRAIN),
+        querySet: set('query', QUERIES),
+      },
     );
     const subsets = 24;
     const chooser = seededRandom(99);
-    const masks = Array.from({ length: subsets }, () => Float64Array.from({ length: TRAIN }, () => (chooser.uniform() < 0.5 ? 1 : 0)));
+    const masks = Array.from({ length: subsets }, () =>
+      Float64Array.from({ length: TRAIN }, () => (chooser.uniform() < 0.5 ? 1 : 0)),
+    );
     const retrained = masks.map((weights) => fit(weights, optimum));
     const lds: number[] = [];
     for (let q = 0; q < QUERIES; q++) {
-      const predicted = masks.map((weights) => weights.reduce((sum, w, n) => sum + w * result.influence[q * TRAIN + n], 0));
+      const predicted = masks.map((weights) =>
+        weights.reduce((sum, w, n) => sum + w * result.influence[q * TRAIN + n], 0),
+      );
       const actual = retrained.map((theta) => logProbabilities(theta, queries.x[q])[queries.y[q]]);
       lds.push(spearman(predicted, actual));
     }

@@ -26,15 +26,27 @@ import { ExactGradientSource, type ExactModel } from '../helpers/exact-source';
 const backend = new CpuBackend();
 const TRAIN = 14;
 const QUERIES = 5;
-const BASE: AttributionConfig = { ...DEFAULT_CONFIG, seed: 3, batchSizes: { fit: 4, train: 5, query: 2, batchesPerChunk: 1 } };
+const BASE: AttributionConfig = {
+  ...DEFAULT_CONFIG,
+  seed: 3,
+  batchSizes: { fit: 4, train: 5, query: 2, batchesPerChunk: 1 },
+};
 const fixture = await tokenLmFixture();
 
 function set(role: 'train' | 'query', count: number): ExampleSet {
   return { role, examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })) };
 }
 
-async function run(config: AttributionConfig, model: ExactModel = fixture.model, options = {}): Promise<AttributionResult> {
-  return runAttribution(config, { backend, source: new ExactGradientSource(model), trainSet: set('train', TRAIN), querySet: set('query', QUERIES) }, options);
+async function run(
+  config: AttributionConfig,
+  model: ExactModel = fixture.model,
+  options = {},
+): Promise<AttributionResult> {
+  return runAttribution(
+    config,
+    { backend, source: new ExactGradientSource(model), trainSet: set('train', TRAIN), querySet: set('query', QUERIES) },
+    options,
+  );
 }
 
 class MemoryCheckpoints implements CheckpointStore {
@@ -56,10 +68,13 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
     const tokens = await run({ ...BASE, perToken: true });
     const { offsets, values } = tokens.tauPerToken!;
     const rowLength = offsets[TRAIN];
-    expect(rowLength).toBe(Array.from({ length: TRAIN }, (_, n) => fixture.model.length('train', n)).reduce((a, b) => a + b));
+    expect(rowLength).toBe(
+      Array.from({ length: TRAIN }, (_, n) => fixture.model.length('train', n)).reduce((a, b) => a + b),
+    );
     const summed = new Float64Array(QUERIES * TRAIN);
     for (let q = 0; q < QUERIES; q++)
-      for (let n = 0; n < TRAIN; n++) for (let t = offsets[n]; t < offsets[n + 1]; t++) summed[q * TRAIN + n] += values[q * rowLength + t];
+      for (let n = 0; n < TRAIN; n++)
+        for (let t = offsets[n]; t < offsets[n + 1]; t++) summed[q * TRAIN + n] += values[q * rowLength + t];
     expect(maxRelativeError(summed, plain.tau)).toBeLessThan(1e-12);
     expect(maxRelativeError(tokens.tau, plain.tau)).toBeLessThan(1e-12);
   });
@@ -85,7 +100,12 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
     };
     const result = await runAttribution(
       { ...BASE, measurement: 'summed-loss', batchSizes: { ...BASE.batchSizes, query: 6 } },
-      { backend, source: new ExactGradientSource(asQueries), trainSet: set('train', TRAIN), querySet: set('query', TRAIN) },
+      {
+        backend,
+        source: new ExactGradientSource(asQueries),
+        trainSet: set('train', TRAIN),
+        querySet: set('query', TRAIN),
+      },
     );
     const diagonal = Float64Array.from({ length: TRAIN }, (_, n) => result.tau[n * TRAIN + n]);
     expect(maxRelativeError(result.selfTau, diagonal)).toBeLessThan(1e-12);
@@ -93,8 +113,16 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
   });
 
   it('batch sizes and padding do not change any result (sampled labels included)', async () => {
-    const unpadded = await run({ ...BASE, perToken: true, batchSizes: { fit: 1, train: 1, query: 1, batchesPerChunk: 3 } });
-    const padded = await run({ ...BASE, perToken: true, batchSizes: { fit: 9, train: 14, query: 5, batchesPerChunk: 1 } });
+    const unpadded = await run({
+      ...BASE,
+      perToken: true,
+      batchSizes: { fit: 1, train: 1, query: 1, batchesPerChunk: 3 },
+    });
+    const padded = await run({
+      ...BASE,
+      perToken: true,
+      batchSizes: { fit: 9, train: 14, query: 5, batchesPerChunk: 1 },
+    });
     expect(maxRelativeError(padded.tau, unpadded.tau)).toBeLessThan(1e-12);
     expect(maxRelativeError(padded.selfTau, unpadded.selfTau)).toBeLessThan(1e-12);
     expect(maxRelativeError(padded.tauPerToken!.values, unpadded.tauPerToken!.values)).toBeLessThan(1e-12);
@@ -105,17 +133,26 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
     const config: AttributionConfig = { ...BASE, perToken: true };
     const reference = await run(config);
     // Self-influence is computed inside the scores pass (from the same G(n)), so a cancelled scores pass covers it.
-    for (const [stage, afterEvents] of [['covariance', 2], ['lambda', 3], ['scores', 4]] as [StageName, number][]) {
+    for (const [stage, afterEvents] of [
+      ['covariance', 2],
+      ['lambda', 3],
+      ['scores', 4],
+    ] as [StageName, number][]) {
       const store = new MemoryCheckpoints();
       const controller = new AbortController();
       let seen = 0;
       const onProgress = (event: ProgressEvent) => {
         if (event.stage === stage && ++seen === afterEvents) controller.abort(new Error(`stop in ${stage}`));
       };
-      await expect(run(config, fixture.model, { checkpoint: store, signal: controller.signal, onProgress })).rejects.toThrow(`stop in ${stage}`);
+      await expect(
+        run(config, fixture.model, { checkpoint: store, signal: controller.signal, onProgress }),
+      ).rejects.toThrow(`stop in ${stage}`);
       expect(store.saved, stage).not.toBeNull();
       const resumedEvents: ProgressEvent[] = [];
-      const resumed = await run(config, fixture.model, { checkpoint: store, onProgress: (e: ProgressEvent) => resumedEvents.push(e) });
+      const resumed = await run(config, fixture.model, {
+        checkpoint: store,
+        onProgress: (e: ProgressEvent) => resumedEvents.push(e),
+      });
       // Resumed, not restarted: the first event of the resumed session is in the stage that was cancelled.
       expect(resumedEvents[0].stage, stage).toBe(stage);
       expect(Array.from(resumed.tau), stage).toEqual(Array.from(reference.tau));
@@ -127,7 +164,9 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
   it('refuses a checkpoint of a different run', async () => {
     const store = new MemoryCheckpoints();
     await run(BASE, fixture.model, { checkpoint: store });
-    await expect(run({ ...BASE, strategy: 'kfac' }, fixture.model, { checkpoint: store })).rejects.toThrow(/different configuration/);
+    await expect(run({ ...BASE, strategy: 'kfac' }, fixture.model, { checkpoint: store })).rejects.toThrow(
+      /different configuration/,
+    );
   });
 
   it('reports progress per stage with done ≤ total, ending at total', async () => {
@@ -154,7 +193,9 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
       example(role, index, labels, seed) {
         const example = fixture.model.example(role, index, labels, seed);
         if (role !== 'train' || index !== 6) return example;
-        const layers = example.layers.map((layer, l) => (l === 1 ? { a: layer.a, g: layer.g.map((v, k) => (k === 3 ? Number.NaN : v)) } : layer));
+        const layers = example.layers.map((layer, l) =>
+          l === 1 ? { a: layer.a, g: layer.g.map((v, k) => (k === 3 ? Number.NaN : v)) } : layer,
+        );
         return { ...example, layers };
       },
     };
@@ -195,7 +236,9 @@ describe('gradient source contract', () => {
       gradients: (request, b) => honest.gradients(request, b),
     };
     const inputs = { backend, source: lying, trainSet: set('train', TRAIN), querySet: set('query', QUERIES) };
-    await expect(runAttribution(BASE, inputs)).rejects.toThrow(/malformed batch for train examples 0–3: layer "down": activations \[4, \d+, 16\], expected \[4, \d+, 15\]/);
+    await expect(runAttribution(BASE, inputs)).rejects.toThrow(
+      /malformed batch for train examples 0–3: layer "down": activations \[4, \d+, 16\], expected \[4, \d+, 15\]/,
+    );
   });
 });
 
@@ -211,7 +254,12 @@ describe('label sampling', () => {
         return honest.gradients(request, b);
       },
     };
-    await runAttribution(BASE, { backend, source: recording, trainSet: set('train', TRAIN), querySet: set('query', QUERIES) });
+    await runAttribution(BASE, {
+      backend,
+      source: recording,
+      trainSet: set('train', TRAIN),
+      querySet: set('query', QUERIES),
+    });
     const fitBatches = Math.ceil(TRAIN / BASE.batchSizes.fit);
     const sampled = requests.filter((r) => r.labels === 'sampled');
     expect(sampled).toHaveLength(2 * fitBatches);

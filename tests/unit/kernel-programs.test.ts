@@ -111,7 +111,8 @@ describe('uniform layout and packing', () => {
       { name: 'rows', type: 'u32' },
       { name: 'shift', type: 'vec2<f32>' },
     ]);
-    const pack = (values: Record<string, unknown>) => packUniforms(layout, values, uniformViews(new ArrayBuffer(32)), 0);
+    const pack = (values: Record<string, unknown>) =>
+      packUniforms(layout, values, uniformViews(new ArrayBuffer(32)), 0);
     expect(pack({ shift: [0, 0] })).toMatch(/uniform "rows" \(u32\) has no value/);
     expect(pack({ rows: 1, shift: [0, 0], cols: 2 })).toMatch(/uniform "cols" is not a field/);
     expect(pack({ rows: 1, shift: [0] })).toMatch(/uniform "shift" \(vec2<f32>\) needs 2 components/);

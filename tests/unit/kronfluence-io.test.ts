@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KRONFLUENCE_FIXTURES } from '../helpers/fixtures';
 import { browserFileSource, memoryFileSource } from '../../src/store/file-source';
-import { KronfluenceError, exportKronfluenceFactors, exportKronfluenceScores, importKronfluence } from '../../src/store/kronfluence';
+import {
+  KronfluenceError,
+  exportKronfluenceFactors,
+  exportKronfluenceScores,
+  importKronfluence,
+} from '../../src/store/kronfluence';
 import { nodeDirectorySource, writeFilesToDirectory } from '../../src/store/node-file-source';
 import { readSafetensors, writeSafetensors } from '../../src/store/safetensors';
 import { floatTensor } from '../../src/store/tensor-values';
@@ -45,8 +50,12 @@ describe('importing what kronfluence wrote', () => {
     expect([fc1.activationCount, fc1.gradientCount, fc1.lambdaCount]).toEqual([64, 64, 64]);
     // The eigendecomposition is of the mean: this pins down that the saved covariances are sums.
     for (const layer of factors.layers) {
-      expect(reconstructionError(layer.activationEigenvectors!, layer.activationEigenvalues!, activationCovariance(layer)!)).toBeLessThan(1e-12);
-      expect(reconstructionError(layer.gradientEigenvectors!, layer.gradientEigenvalues!, gradientCovariance(layer)!)).toBeLessThan(1e-12);
+      expect(
+        reconstructionError(layer.activationEigenvectors!, layer.activationEigenvalues!, activationCovariance(layer)!),
+      ).toBeLessThan(1e-12);
+      expect(
+        reconstructionError(layer.gradientEigenvectors!, layer.gradientEigenvalues!, gradientCovariance(layer)!),
+      ).toBeLessThan(1e-12);
     }
     expect(imported.pairwise).toHaveLength(1);
     expect(imported.pairwise[0]!.total.shape).toEqual([8, 64]);
@@ -109,33 +118,49 @@ describe('exporting ours in kronfluence layout', () => {
 
   it('refuses to export a part only some layers have', () => {
     const layer = (name: string, withLambda: boolean) => ({
-      name, ...(withLambda ? { lambdaSum: { shape: [1, 1], data: Float64Array.of(1) }, lambdaCount: 2 } : {}),
+      name,
+      ...(withLambda ? { lambdaSum: { shape: [1, 1], data: Float64Array.of(1) }, lambdaCount: 2 } : {}),
     });
-    expect(() => exportKronfluenceFactors({ strategy: 'diagonal', layers: [layer('a', true), layer('b', false)] })).toThrow(/lambda_matrix: layers b do not have it/);
+    expect(() =>
+      exportKronfluenceFactors({ strategy: 'diagonal', layers: [layer('a', true), layer('b', false)] }),
+    ).toThrow(/lambda_matrix: layers b do not have it/);
   });
 });
 
 describe('bad kronfluence directories give a clear error', () => {
   const lambdaFile = (tensors: Record<string, HostMatrix>) =>
-    writeSafetensors(Object.fromEntries(Object.entries(tensors).map(([name, m]) => [name, floatTensor(m.shape, m.data)])));
-  const eye = (d: number) => ({ shape: [d, d], data: Float64Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0)) });
+    writeSafetensors(
+      Object.fromEntries(Object.entries(tensors).map(([name, m]) => [name, floatTensor(m.shape, m.data)])),
+    );
+  const eye = (d: number) => ({
+    shape: [d, d],
+    data: Float64Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0)),
+  });
 
   it('names modules that differ between files', async () => {
     const files = new Map([
       ['f/activation_eigenvectors.safetensors', lambdaFile({ a: eye(2), b: eye(2) })],
       ['f/lambda_matrix.safetensors', lambdaFile({ a: eye(2) })],
     ]);
-    await expect(importKronfluence(memoryFileSource(files))).rejects.toThrow(/f\/lambda_matrix.safetensors: modules differ .*missing: b/);
+    await expect(importKronfluence(memoryFileSource(files))).rejects.toThrow(
+      /f\/lambda_matrix.safetensors: modules differ .*missing: b/,
+    );
   });
 
   it('names the layer and file of a NaN and of a shape mismatch', async () => {
-    const nan = new Map([['f/lambda_matrix.safetensors', lambdaFile({ up: { shape: [1, 2], data: Float64Array.of(1, NaN) } })]]);
-    await expect(importKronfluence(memoryFileSource(nan))).rejects.toThrow(/lambda_matrix.safetensors: module 'up': element 1 is NaN/);
+    const nan = new Map([
+      ['f/lambda_matrix.safetensors', lambdaFile({ up: { shape: [1, 2], data: Float64Array.of(1, NaN) } })],
+    ]);
+    await expect(importKronfluence(memoryFileSource(nan))).rejects.toThrow(
+      /lambda_matrix.safetensors: module 'up': element 1 is NaN/,
+    );
     const mismatch = new Map([
       ['f/activation_covariance.safetensors', lambdaFile({ up: eye(3) })],
       ['f/lambda_matrix.safetensors', lambdaFile({ up: { shape: [2, 2], data: new Float64Array(4) } })],
     ]);
-    await expect(importKronfluence(memoryFileSource(mismatch))).rejects.toThrow(/module 'up': lambda_matrix has shape \[2, 2\], expected \[dOut, 3\]/);
+    await expect(importKronfluence(memoryFileSource(mismatch))).rejects.toThrow(
+      /module 'up': lambda_matrix has shape \[2, 2\], expected \[dOut, 3\]/,
+    );
   });
 
   it('asks which factors directory when there are several, and refuses an empty or oversized selection', async () => {
@@ -143,9 +168,17 @@ describe('bad kronfluence directories give a clear error', () => {
       ['factors_ekfac/lambda_matrix.safetensors', lambdaFile({ a: eye(1) })],
       ['factors_diag/lambda_matrix.safetensors', lambdaFile({ a: eye(1) })],
     ]);
-    await expect(importKronfluence(memoryFileSource(two))).rejects.toThrow(/several factors directories \(factors_diag, factors_ekfac\)/);
-    expect((await importKronfluence(memoryFileSource(two), { factorsDirectory: 'factors_diag' })).factors!.strategy).toBe('diagonal');
-    await expect(importKronfluence(memoryFileSource(new Map([['x.txt', new Uint8Array(1)]])))).rejects.toThrow(KronfluenceError);
-    await expect(importKronfluence(memoryFileSource(two), { factorsDirectory: 'factors_diag', maxFileBytes: 10 })).rejects.toThrow(/over the 10-byte limit/);
+    await expect(importKronfluence(memoryFileSource(two))).rejects.toThrow(
+      /several factors directories \(factors_diag, factors_ekfac\)/,
+    );
+    expect(
+      (await importKronfluence(memoryFileSource(two), { factorsDirectory: 'factors_diag' })).factors!.strategy,
+    ).toBe('diagonal');
+    await expect(importKronfluence(memoryFileSource(new Map([['x.txt', new Uint8Array(1)]])))).rejects.toThrow(
+      KronfluenceError,
+    );
+    await expect(
+      importKronfluence(memoryFileSource(two), { factorsDirectory: 'factors_diag', maxFileBytes: 10 }),
+    ).rejects.toThrow(/over the 10-byte limit/);
   });
 });

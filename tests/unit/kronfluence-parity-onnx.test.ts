@@ -15,7 +15,13 @@ import { buildGradientGraph, type LossSpec } from '../../src/onnx/gradient-graph
 import type { Model } from '../../src/onnx/ir';
 import { ModelSession } from '../../src/onnx/runtime';
 import { maxRelativeError } from '../helpers/exact-dense';
-import { fixtureData, fixtureWeights, kronfluenceReference, mlpClassifierFixture, tokenLmFixture } from '../helpers/exact-kronfluence';
+import {
+  fixtureData,
+  fixtureWeights,
+  kronfluenceReference,
+  mlpClassifierFixture,
+  tokenLmFixture,
+} from '../helpers/exact-kronfluence';
 import { ExactGradientSource } from '../helpers/exact-source';
 
 const SETTINGS: AttributionConfig = {
@@ -29,13 +35,23 @@ function set(role: 'train' | 'query', count: number): ExampleSet {
   return { role, examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })) };
 }
 
-async function checkParity(name: 'mlp_classifier' | 'token_lm', model: Model, loss: LossSpec, rows: OnnxRows, moduleNames: string[]): Promise<void> {
+async function checkParity(
+  name: 'mlp_classifier' | 'token_lm',
+  model: Model,
+  loss: LossSpec,
+  rows: OnnxRows,
+  moduleNames: string[],
+): Promise<void> {
   const graph = buildGradientGraph(model, { loss, tracked: /./ });
   const session = await ModelSession.create(graph.model);
   try {
     const source = new OnnxGradientSource(graph, session, rows);
     expect(source.layers.map((l) => l.weightName?.split('.')[0])).toEqual(moduleNames);
-    const inputs = { backend: new CpuBackend(), trainSet: set('train', rows.train.length), querySet: set('query', rows.query.length) };
+    const inputs = {
+      backend: new CpuBackend(),
+      trainSet: set('train', rows.train.length),
+      querySet: set('query', rows.query.length),
+    };
     const result = await runAttribution(SETTINGS, { ...inputs, source });
     // The defaults (true Fisher from sampled labels, mean log-likelihood): ORT's pass and the plain-TS model draw the
     // same labels from the same (seed, example, position), so the two runs agree to rounding.
@@ -60,33 +76,61 @@ async function checkParity(name: 'mlp_classifier' | 'token_lm', model: Model, lo
 
 describe('parity with kronfluence through ONNX + autodiff + onnxruntime-web (wasm, float64)', () => {
   it('mlp_classifier', async () => {
-    const data = (await fixtureData('mlp_classifier')) as { train: { x: number[][]; y: number[] }; queries: { x: number[][]; y: number[] } };
+    const data = (await fixtureData('mlp_classifier')) as {
+      train: { x: number[][]; y: number[] };
+      queries: { x: number[][]; y: number[] };
+    };
     const rows: OnnxRows = {
       kind: 'features',
       train: data.train.x.map((features, i) => ({ features, label: data.train.y[i] })),
       query: data.queries.x.map((features, i) => ({ features, label: data.queries.y[i] })),
     };
-    await checkParity('mlp_classifier', buildKronfluenceMlpClassifier(await fixtureWeights('mlp_classifier')), { kind: 'cross-entropy' }, rows, ['fc1', 'fc2', 'fc3']);
+    await checkParity(
+      'mlp_classifier',
+      buildKronfluenceMlpClassifier(await fixtureWeights('mlp_classifier')),
+      { kind: 'cross-entropy' },
+      rows,
+      ['fc1', 'fc2', 'fc3'],
+    );
   });
 
   it('token_lm (padding, response-only loss)', async () => {
-    const data = (await fixtureData('token_lm')) as Record<'train' | 'queries', { input_ids: number[]; prompt_len: number }[]>;
+    const data = (await fixtureData('token_lm')) as Record<
+      'train' | 'queries',
+      { input_ids: number[]; prompt_len: number }[]
+    >;
     const toRows = (list: typeof data.train) => list.map((r) => ({ inputIds: r.input_ids, promptLen: r.prompt_len }));
     const rows: OnnxRows = { kind: 'sequences', train: toRows(data.train), query: toRows(data.queries) };
-    await checkParity('token_lm', buildKronfluenceTokenLm(await fixtureWeights('token_lm')), { kind: 'token-cross-entropy' }, rows, ['up', 'down', 'unembed']);
+    await checkParity(
+      'token_lm',
+      buildKronfluenceTokenLm(await fixtureWeights('token_lm')),
+      { kind: 'token-cross-entropy' },
+      rows,
+      ['up', 'down', 'unembed'],
+    );
   });
 });
 
 describe('OnnxGradientSource input checks', () => {
   it('names the example whose prompt or response is empty', async () => {
-    const graph = buildGradientGraph(buildKronfluenceTokenLm(await fixtureWeights('token_lm')), { loss: { kind: 'token-cross-entropy' }, tracked: /./ });
+    const graph = buildGradientGraph(buildKronfluenceTokenLm(await fixtureWeights('token_lm')), {
+      loss: { kind: 'token-cross-entropy' },
+      tracked: /./,
+    });
     const session = await ModelSession.create(graph.model);
     try {
-      const rows: OnnxRows = { kind: 'sequences', train: [{ inputIds: [3, 4, 5], promptLen: 1 }, { inputIds: [3, 4], promptLen: 2 }], query: [] };
+      const rows: OnnxRows = {
+        kind: 'sequences',
+        train: [
+          { inputIds: [3, 4, 5], promptLen: 1 },
+          { inputIds: [3, 4], promptLen: 2 },
+        ],
+        query: [],
+      };
       const source = new OnnxGradientSource(graph, session, rows);
-      await expect(source.gradients({ role: 'train', indices: [0, 1], labels: 'given', seed: 0 }, new CpuBackend())).rejects.toThrow(
-        'train example 1: promptLen 2 with 2 tokens',
-      );
+      await expect(
+        source.gradients({ role: 'train', indices: [0, 1], labels: 'given', seed: 0 }, new CpuBackend()),
+      ).rejects.toThrow('train example 1: promptLen 2 with 2 tokens');
       expect(() => source.sequenceLength('query', 0)).toThrow('query example 0 does not exist (0 rows)');
     } finally {
       await session.release();

@@ -33,10 +33,22 @@ async function checkParity(fixture: Fixture): Promise<void> {
     expect(theirs, ours.name).toBeDefined();
     expect(ours.activationCount).toBe(theirs.activationCount);
     expect(ours.lambdaCount).toBe(theirs.lambdaCount);
-    expect(maxRelativeError(ours.activationCovarianceSum!.data, theirs.activationCovarianceSum!.data), `${ours.name} A`).toBeLessThan(1e-12);
-    expect(maxRelativeError(ours.gradientCovarianceSum!.data, theirs.gradientCovarianceSum!.data), `${ours.name} S`).toBeLessThan(1e-12);
-    expect(maxRelativeError(ours.activationEigenvalues!.data, theirs.activationEigenvalues!.data), `${ours.name} λ_A`).toBeLessThan(1e-9);
-    expect(maxRelativeError(ours.gradientEigenvalues!.data, theirs.gradientEigenvalues!.data), `${ours.name} λ_S`).toBeLessThan(1e-9);
+    expect(
+      maxRelativeError(ours.activationCovarianceSum!.data, theirs.activationCovarianceSum!.data),
+      `${ours.name} A`,
+    ).toBeLessThan(1e-12);
+    expect(
+      maxRelativeError(ours.gradientCovarianceSum!.data, theirs.gradientCovarianceSum!.data),
+      `${ours.name} S`,
+    ).toBeLessThan(1e-12);
+    expect(
+      maxRelativeError(ours.activationEigenvalues!.data, theirs.activationEigenvalues!.data),
+      `${ours.name} λ_A`,
+    ).toBeLessThan(1e-9);
+    expect(
+      maxRelativeError(ours.gradientEigenvalues!.data, theirs.gradientEigenvalues!.data),
+      `${ours.name} λ_S`,
+    ).toBeLessThan(1e-9);
     // Squares in the eigenbasis: the eigenvectors' signs do not matter, and these spectra have no repeated eigenvalues.
     expect(maxRelativeError(ours.lambdaSum!.data, theirs.lambdaSum!.data), `${ours.name} Λ`).toBeLessThan(1e-9);
   }
@@ -62,12 +74,18 @@ describe('scoring with factors imported from kronfluence', () => {
     const fixture = await tokenLmFixture();
     const subset = { role: 'train' as const, examples: fixture.trainSet.examples.slice(0, 10) };
     const source = new ExactGradientSource(fixture.model);
-    const result = await runAttribution(
-      KRONFLUENCE_SETTINGS,
-      { backend: new CpuBackend(), source, trainSet: subset, querySet: fixture.querySet, factors: fixture.reference.factors! },
-    );
+    const result = await runAttribution(KRONFLUENCE_SETTINGS, {
+      backend: new CpuBackend(),
+      source,
+      trainSet: subset,
+      querySet: fixture.querySet,
+      factors: fixture.reference.factors!,
+    });
     const [queries, train] = fixture.reference.pairwise[0].total.shape;
-    const expected = Float64Array.from({ length: queries * 10 }, (_, i) => fixture.reference.pairwise[0].total.data[Math.floor(i / 10) * train + (i % 10)]);
+    const expected = Float64Array.from(
+      { length: queries * 10 },
+      (_, i) => fixture.reference.pairwise[0].total.data[Math.floor(i / 10) * train + (i % 10)],
+    );
     expect(maxRelativeError(result.tau, expected)).toBeLessThan(1e-9);
     // No fitting pass ran: the training set was read once, for scores and self-influence together.
     expect(result.timings.map((t) => t.stage)).toEqual(['query', 'scores']);
@@ -75,10 +93,19 @@ describe('scoring with factors imported from kronfluence', () => {
 
   it('refuses factors of another strategy or with missing layers, naming what is wrong', async () => {
     const fixture = await tokenLmFixture();
-    const inputs = { backend: new CpuBackend(), source: new ExactGradientSource(fixture.model), trainSet: fixture.trainSet, querySet: fixture.querySet };
+    const inputs = {
+      backend: new CpuBackend(),
+      source: new ExactGradientSource(fixture.model),
+      trainSet: fixture.trainSet,
+      querySet: fixture.querySet,
+    };
     const factors = fixture.reference.factors!;
-    await expect(runAttribution({ ...KRONFLUENCE_SETTINGS, strategy: 'diagonal' }, { ...inputs, factors })).rejects.toThrow(/strategy 'ekfac', the run asks for 'diagonal'/);
+    await expect(
+      runAttribution({ ...KRONFLUENCE_SETTINGS, strategy: 'diagonal' }, { ...inputs, factors }),
+    ).rejects.toThrow(/strategy 'ekfac', the run asks for 'diagonal'/);
     const partial = { ...factors, layers: factors.layers.filter((l) => l.name !== 'down') };
-    await expect(runAttribution(KRONFLUENCE_SETTINGS, { ...inputs, factors: partial })).rejects.toThrow(/no layer "down"/);
+    await expect(runAttribution(KRONFLUENCE_SETTINGS, { ...inputs, factors: partial })).rejects.toThrow(
+      /no layer "down"/,
+    );
   });
 });

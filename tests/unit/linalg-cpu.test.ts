@@ -18,7 +18,15 @@ const backend = cpuBackend();
 const AWKWARD = [1, 7, 33, 130];
 
 /** A random batch plus the plain arrays it was made from, so the tests can write the formulas out naively. */
-function randomBatch(rng: Rng, sequences: number, tokens: number, dIn: number, dOut: number, appendOnes: boolean, masked = true) {
+function randomBatch(
+  rng: Rng,
+  sequences: number,
+  tokens: number,
+  dIn: number,
+  dOut: number,
+  appendOnes: boolean,
+  masked = true,
+) {
   const activations = randomMatrix(rng, sequences * tokens, dIn);
   const gradients = randomMatrix(rng, sequences * tokens, dOut);
   const mask = masked ? randomMask(rng, sequences * tokens) : null;
@@ -29,7 +37,8 @@ function randomBatch(rng: Rng, sequences: number, tokens: number, dIn: number, d
     appendOnes,
   };
   const dInPrime = dIn + (appendOnes ? 1 : 0);
-  const a = (token: number) => Array.from({ length: dInPrime }, (_, j) => (j < dIn ? activations[token * dIn + j]! : 1));
+  const a = (token: number) =>
+    Array.from({ length: dInPrime }, (_, j) => (j < dIn ? activations[token * dIn + j]! : 1));
   const g = (token: number) => Array.from(gradients.subarray(token * dOut, (token + 1) * dOut));
   const m = (token: number) => (mask === null ? 1 : mask[token]!);
   /** G(n) = Σ_t m g ãᵀ as an explicit sum of outer products. */
@@ -38,7 +47,8 @@ function randomBatch(rng: Rng, sequences: number, tokens: number, dIn: number, d
     for (let t = 0; t < tokens; t++) {
       const token = n * tokens + t;
       const [gt, at] = [g(token), a(token)];
-      for (let i = 0; i < dOut; i++) for (let j = 0; j < dInPrime; j++) out[i * dInPrime + j]! += m(token) * gt[i]! * at[j]!;
+      for (let i = 0; i < dOut; i++)
+        for (let j = 0; j < dInPrime; j++) out[i * dInPrime + j]! += m(token) * gt[i]! * at[j]!;
     }
     return out;
   };
@@ -66,7 +76,9 @@ describe('tensors', () => {
     expect([...(await backend.read(backend.zeros([2, 2])))]).toEqual([0, 0, 0, 0]);
     backend.release(t);
     await expect(backend.read(t)).rejects.toThrow(/used after release/);
-    expect(() => backend.upload([1, 2, 3], [2, 2])).toThrow(/CpuBackend\.upload: 3 values do not fill shape \[2, 2\] \(4 elements\)/);
+    expect(() => backend.upload([1, 2, 3], [2, 2])).toThrow(
+      /CpuBackend\.upload: 3 values do not fill shape \[2, 2\] \(4 elements\)/,
+    );
   });
 });
 
@@ -77,7 +89,10 @@ describe('covariance', () => {
       const acc = backend.zeros([d + 1, d + 1]);
       const expected = new Float64Array((d + 1) * (d + 1));
       let count = 0;
-      for (const [sequences, tokens] of [[3, 5], [2, 7]] as const) {
+      for (const [sequences, tokens] of [
+        [3, 5],
+        [2, 7],
+      ] as const) {
         const { batch, a, m } = randomBatch(rng, sequences, tokens, d, 1, true);
         backend.accumulateCovariance(acc, batch.activations, batch.mask, true);
         for (let token = 0; token < sequences * tokens; token++) {
@@ -88,9 +103,13 @@ describe('covariance', () => {
         }
       }
       const upper = await backend.read(acc);
-      for (let i = 0; i <= d; i++) for (let j = i; j <= d; j++) expect(upper[i * (d + 1) + j]).toBeCloseTo(expected[i * (d + 1) + j]!, 10);
+      for (let i = 0; i <= d; i++)
+        for (let j = i; j <= d; j++) expect(upper[i * (d + 1) + j]).toBeCloseTo(expected[i * (d + 1) + j]!, 10);
       const covariance = await backend.read(backend.finalizeCovariance(acc, count));
-      expectClose(covariance, expected.map((value) => value / count));
+      expectClose(
+        covariance,
+        expected.map((value) => value / count),
+      );
       // The ones column makes the corner the fraction of counted tokens (1) and the last row the mean activation.
       expect(covariance[(d + 1) * (d + 1) - 1]).toBeCloseTo(1, 14);
     });
@@ -124,13 +143,19 @@ describe('covariance', () => {
 });
 
 describe('per-sequence gradients, rotation, eigenvalue correction', () => {
-  for (const [dIn, dOut] of [[1, 7], [7, 1], [33, 7], [130, 33]] as const) {
+  for (const [dIn, dOut] of [
+    [1, 7],
+    [7, 1],
+    [33, 7],
+    [130, 33],
+  ] as const) {
     test(`sequenceGradients matches Σ_t m g ãᵀ, dIn = ${dIn}, dOut = ${dOut}`, async () => {
       const { batch, dInPrime, sequenceGradient } = randomBatch(mulberry32(dIn + dOut), 3, 5, dIn, dOut, true);
       const result = backend.sequenceGradients(batch);
       expect(result.shape).toEqual([3, dOut, dInPrime]);
       const data = await backend.read(result);
-      for (let n = 0; n < 3; n++) expectClose(data.subarray(n * dOut * dInPrime, (n + 1) * dOut * dInPrime), sequenceGradient(n));
+      for (let n = 0; n < 3; n++)
+        expectClose(data.subarray(n * dOut * dInPrime, (n + 1) * dOut * dInPrime), sequenceGradient(n));
     });
 
     test(`rotate into and back, and accumulateLambda, dIn = ${dIn}, dOut = ${dOut}`, async () => {
@@ -144,7 +169,13 @@ describe('per-sequence gradients, rotation, eigenvalue correction', () => {
       backend.accumulateLambda(lambda, batch, qST, qAT);
       const expectedLambda = new Float64Array(dOut * dInPrime);
       for (let n = 0; n < 2; n++) {
-        const expected = matmul(matmul(transpose(qS, dOut, dOut), sequenceGradient(n), dOut, dOut, dInPrime), qA, dOut, dInPrime, dInPrime);
+        const expected = matmul(
+          matmul(transpose(qS, dOut, dOut), sequenceGradient(n), dOut, dOut, dInPrime),
+          qA,
+          dOut,
+          dInPrime,
+          dInPrime,
+        );
         expectClose(rotated.subarray(n * dOut * dInPrime, (n + 1) * dOut * dInPrime), expected);
         expected.forEach((value, i) => (expectedLambda[i]! += value * value));
       }
@@ -155,7 +186,9 @@ describe('per-sequence gradients, rotation, eigenvalue correction', () => {
   }
 
   test('shape mismatch in rotate names both shapes', () => {
-    expect(() => backend.rotate(backend.zeros([2, 3, 4]), backend.zeros([3, 3]), backend.zeros([5, 5]), 'into')).toThrow(
+    expect(() =>
+      backend.rotate(backend.zeros([2, 3, 4]), backend.zeros([3, 3]), backend.zeros([5, 5]), 'into'),
+    ).toThrow(
       /CpuBackend\.rotate: qA has shape \[5, 5\], expected \[dIn, dIn\], but dIn = 4 from matrices \[2, 3, 4\]/,
     );
   });
@@ -166,10 +199,16 @@ describe('damping and preconditioning', () => {
     const lambda = backend.upload([1, 2, 3, 6], [2, 2]);
     expect(await backend.dampingValue(lambda, { kind: 'absolute', value: 0.25 })).toBe(0.25);
     expect(await backend.dampingValue(lambda, { kind: 'heuristic', factor: 0.1 })).toBeCloseTo(0.3, 15);
-    await expect(backend.dampingValue(lambda, { kind: 'absolute', value: -1 })).rejects.toThrow(/absolute damping must be finite and ≥ 0/);
+    await expect(backend.dampingValue(lambda, { kind: 'absolute', value: -1 })).rejects.toThrow(
+      /absolute damping must be finite and ≥ 0/,
+    );
   });
 
-  for (const [dIn, dOut] of [[1, 1], [7, 33], [33, 7]] as const) {
+  for (const [dIn, dOut] of [
+    [1, 1],
+    [7, 33],
+    [33, 7],
+  ] as const) {
     test(`with a K-FAC Λ = λ_S λ_Aᵀ, P solves S P A + δ P = G (dense Kronecker identity), dIn = ${dIn}, dOut = ${dOut}`, async () => {
       const rng = mulberry32(dIn * 7 + dOut);
       const [qS, qA] = [randomOrthogonal(rng, dOut), randomOrthogonal(rng, dIn)];
@@ -189,11 +228,25 @@ describe('damping and preconditioning', () => {
         ),
       );
       const fromSpectrum = (q: Float64Array, values: number[], d: number) =>
-        matmul(matmul(q, new Float64Array(d * d).map((_, k) => (k % (d + 1) === 0 ? values[k / (d + 1)]! : 0)), d, d, d), transpose(q, d, d), d, d, d);
+        matmul(
+          matmul(
+            q,
+            new Float64Array(d * d).map((_, k) => (k % (d + 1) === 0 ? values[k / (d + 1)]! : 0)),
+            d,
+            d,
+            d,
+          ),
+          transpose(q, d, d),
+          d,
+          d,
+          d,
+        );
       const [s, a] = [fromSpectrum(qS, lambdaS, dOut), fromSpectrum(qA, lambdaA, dIn)];
       for (let q = 0; q < 3; q++) {
         const pq = p.subarray(q * dOut * dIn, (q + 1) * dOut * dIn);
-        const applied = matmul(matmul(s, pq, dOut, dOut, dIn), a, dOut, dIn, dIn).map((value, i) => value + delta * pq[i]!);
+        const applied = matmul(matmul(s, pq, dOut, dOut, dIn), a, dOut, dIn, dIn).map(
+          (value, i) => value + delta * pq[i]!,
+        );
         expectClose(applied, queries.subarray(q * dOut * dIn, (q + 1) * dOut * dIn), 1e-11);
       }
     });
@@ -201,14 +254,19 @@ describe('damping and preconditioning', () => {
 
   test('non-positive Λ + δ is refused with its position', () => {
     const eye = backend.upload([1], [1, 1]);
-    expect(() => backend.precondition(backend.zeros([1, 1, 1]), eye, eye, backend.zeros([1, 1]), { kind: 'absolute', value: 0 })).toThrow(
-      /precondition: Λ \+ δ = 0 at \(0, 0\) is not positive/,
-    );
+    expect(() =>
+      backend.precondition(backend.zeros([1, 1, 1]), eye, eye, backend.zeros([1, 1]), { kind: 'absolute', value: 0 }),
+    ).toThrow(/precondition: Λ \+ δ = 0 at \(0, 0\) is not positive/);
   });
 });
 
 describe('scores and low-rank scores', () => {
-  for (const [dIn, dOut, appendOnes] of [[1, 1, false], [7, 33, true], [33, 7, true], [130, 7, false]] as const) {
+  for (const [dIn, dOut, appendOnes] of [
+    [1, 1, false],
+    [7, 33, true],
+    [33, 7, true],
+    [130, 7, false],
+  ] as const) {
     test(`pairwise = ⟨P_q, G(n)⟩, per-token sums to pairwise, padding = 0; dIn = ${dIn}, dOut = ${dOut}, ones = ${appendOnes}`, async () => {
       const rng = mulberry32(dIn + 100 * dOut);
       const [queries, sequences, tokens] = [2, 3, 7];
@@ -234,7 +292,12 @@ describe('scores and low-rank scores', () => {
     });
   }
 
-  for (const [dOut, dIn] of [[7, 33], [33, 7], [1, 7], [130, 33]] as const) {
+  for (const [dOut, dIn] of [
+    [7, 33],
+    [33, 7],
+    [1, 7],
+    [130, 33],
+  ] as const) {
     test(`lowRank: at full rank u vᵀ = P and the scores are reproduced; at rank k the error is the discarded singular values (dOut = ${dOut}, dIn = ${dIn})`, async () => {
       const rng = mulberry32(dOut * 13 + dIn);
       const full = Math.min(dOut, dIn);
@@ -243,7 +306,8 @@ describe('scores and low-rank scores', () => {
       const [left, right] = [randomOrthogonal(rng, dOut), randomOrthogonal(rng, dIn)];
       const p = new Float64Array(dOut * dIn);
       for (let i = 0; i < dOut; i++) {
-        for (let j = 0; j < dIn; j++) for (let r = 0; r < full; r++) p[i * dIn + j]! += left[i * dOut + r]! * sigma[r]! * right[j * dIn + r]!;
+        for (let j = 0; j < dIn; j++)
+          for (let r = 0; r < full; r++) p[i * dIn + j]! += left[i * dOut + r]! * sigma[r]! * right[j * dIn + r]!;
       }
       const pT = backend.upload(p, [1, dOut, dIn]);
       const { batch } = randomBatch(rng, 2, 5, dIn, dOut, false);
@@ -258,7 +322,9 @@ describe('scores and low-rank scores', () => {
         expectClose(await backend.read(backend.lowRankScores(u, v, batch, true)), expectedScores, 1e-12);
         if (rank === full) expectClose(expectedScores, await backend.read(backend.scores(pT, batch, true)), 1e-12);
       }
-      await expect(backend.lowRank(pT, full + 1)).rejects.toThrow(new RegExp(`lowRank: rank must be an integer in \\[1, ${full}\\]`));
+      await expect(backend.lowRank(pT, full + 1)).rejects.toThrow(
+        new RegExp(`lowRank: rank must be an integer in \\[1, ${full}\\]`),
+      );
     });
   }
 

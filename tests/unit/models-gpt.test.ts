@@ -5,7 +5,16 @@ import { seededNormal, seededUniform, type FloatDtype, type Weights } from '../.
 import { parseModel, serializeModel } from '../../src/onnx/protobuf';
 import { ModelSession, padBatch } from '../../src/onnx/runtime';
 
-const config: GptConfig = { vocabSize: 13, maxPositions: 12, dModel: 8, nHead: 2, nLayer: 2, dMlp: 16, layerNormEpsilon: 1e-5, gelu: 'erf' };
+const config: GptConfig = {
+  vocabSize: 13,
+  maxPositions: 12,
+  dModel: 8,
+  nHead: 2,
+  nLayer: 2,
+  dMlp: 16,
+  layerNormEpsilon: 1e-5,
+  gelu: 'erf',
+};
 const sessions: ModelSession[] = [];
 afterAll(async () => Promise.all(sessions.map((s) => s.release())));
 
@@ -25,7 +34,11 @@ function gptWeights(dtype: FloatDtype, gelu: GptConfig['gelu']): [GptConfig, Wei
   return [c, randomised(initGptWeights(c, 7, dtype), 8, 0.3)];
 }
 
-async function runGpt(c: GptConfig, weights: Weights, sequences: number[][]): Promise<{ logits: Float64Array; T: number }> {
+async function runGpt(
+  c: GptConfig,
+  weights: Weights,
+  sequences: number[][],
+): Promise<{ logits: Float64Array; T: number }> {
   const session = await ModelSession.create(buildGptForward(c, weights));
   sessions.push(session);
   const batch = padBatch(sequences, 0);
@@ -65,7 +78,11 @@ describe('GPT forward graph', () => {
   it('right-padding leaves every real position of every sequence unchanged', async () => {
     for (const dtype of ['float64', 'float32'] as const) {
       const [c, weights] = gptWeights(dtype, 'tanh');
-      const ragged = [[3, 1, 4, 1, 5, 9, 2, 6], [2, 7, 1], [8, 2, 8, 1, 8]];
+      const ragged = [
+        [3, 1, 4, 1, 5, 9, 2, 6],
+        [2, 7, 1],
+        [8, 2, 8, 1, 8],
+      ];
       const { logits, T } = await runGpt(c, weights, ragged);
       const tolerance = dtype === 'float64' ? 1e-12 : 1e-5;
       for (const [row, sequence] of ragged.entries()) {
@@ -80,7 +97,15 @@ describe('GPT forward graph', () => {
     const [c, weights] = gptWeights('float32', 'erf');
     const model = buildGptForward(c, weights);
     const names = model.graph.nodes.map((n) => n.name);
-    for (const expected of ['/h.0/mlp/c_fc/MatMul', '/h.0/mlp/c_fc/Add', '/h.1/mlp/c_proj/MatMul', '/h.0/attn/c_attn/MatMul', '/h.0/ln_1/LayerNormalization', '/lm_head/MatMul', '/wte/Gather']) {
+    for (const expected of [
+      '/h.0/mlp/c_fc/MatMul',
+      '/h.0/mlp/c_fc/Add',
+      '/h.1/mlp/c_proj/MatMul',
+      '/h.0/attn/c_attn/MatMul',
+      '/h.0/ln_1/LayerNormalization',
+      '/lm_head/MatMul',
+      '/wte/Gather',
+    ]) {
       expect(names).toContain(expected);
     }
     expect(new Set(names).size).toBe(names.length);
@@ -90,7 +115,10 @@ describe('GPT forward graph', () => {
     expect(model.graph.initializers.size).toBe(gptParameters(c).length);
     // Integer and boolean side paths like exporters emit.
     for (const op of ['Shape', 'Range', 'Less', 'Not', 'And', 'Cast', 'Where', 'Split', 'Softmax', 'Erf']) {
-      expect(model.graph.nodes.some((n) => n.opType === op), op).toBe(true);
+      expect(
+        model.graph.nodes.some((n) => n.opType === op),
+        op,
+      ).toBe(true);
     }
     expect(model.graph.inputs.map((i) => [i.name, i.shape])).toEqual([
       ['input_ids', ['batch', 'sequence']],
@@ -116,9 +144,13 @@ describe('GPT forward graph', () => {
   it('names the missing or misshapen weight and refuses float64 with erf', () => {
     const weights = { ...initGptWeights(config, 1) };
     delete (weights as Record<string, unknown>)['h.1.mlp.c_proj.bias'];
-    expect(() => buildGptForward(config, weights)).toThrow(/weight 'h.1.mlp.c_proj.bias' is missing \(expected dims \[8\]\)/);
+    expect(() => buildGptForward(config, weights)).toThrow(
+      /weight 'h.1.mlp.c_proj.bias' is missing \(expected dims \[8\]\)/,
+    );
     const misshapen = { ...initGptWeights(config, 1), 'ln_f.weight': { dims: [9], data: new Float32Array(9) } };
-    expect(() => buildGptForward(config, misshapen)).toThrow(/weight 'ln_f.weight' has dims \[9\], the architecture needs \[8\]/);
+    expect(() => buildGptForward(config, misshapen)).toThrow(
+      /weight 'ln_f.weight' has dims \[9\], the architecture needs \[8\]/,
+    );
     expect(() => buildGptForward(config, initGptWeights(config, 1, 'float64'))).toThrow(/no float64 Erf kernel/);
     expect(() => initGptWeights({ ...config, nHead: 3 }, 1)).toThrow(/dModel 8 is not divisible by nHead 3/);
   });

@@ -26,7 +26,9 @@ describe('GraphBuilder', () => {
   it('rejects undefined inputs, duplicate names and wrong initializer sizes, naming them', () => {
     const b = new GraphBuilder();
     b.input('x', DataType.FLOAT, [2]);
-    expect(() => b.op('Relu', ['nope'], {}, { name: '/act/Relu' })).toThrow(/node '\/act\/Relu' \(Relu\): input 'nope' is not defined/);
+    expect(() => b.op('Relu', ['nope'], {}, { name: '/act/Relu' })).toThrow(
+      /node '\/act\/Relu' \(Relu\): input 'nope' is not defined/,
+    );
     expect(() => b.input('x', DataType.FLOAT, [2])).toThrow(/graph input 'x': the name is already used/);
     expect(() => b.initializer('w', [2, 3], new Float32Array(5))).toThrow(/initializer 'w': 5 values for dims \[2,3\]/);
     expect(() => b.output('missing', DataType.FLOAT, null)).toThrow(/graph output 'missing'/);

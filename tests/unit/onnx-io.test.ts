@@ -65,7 +65,10 @@ const richModel: Model = {
         domain: '',
         inputs: ['cond'],
         outputs: ['y'],
-        attributes: { then_branch: { type: 'graph', value: thenBranch }, else_branch: { type: 'graph', value: thenBranch } },
+        attributes: {
+          then_branch: { type: 'graph', value: thenBranch },
+          else_branch: { type: 'graph', value: thenBranch },
+        },
       },
       {
         name: 'attrs',
@@ -127,7 +130,13 @@ describe('ONNX protobuf I/O', () => {
         name: 'slice',
         opType: 'X',
         // INT64_MAX, as exporters write "to the end": a double cannot hold it, so it reads as 2^53 − 1.
-        attribute: [{ name: 'end', type: onnx.AttributeProto.AttributeType.INT, i: { low: -1, high: 0x7fffffff, unsigned: false } }],
+        attribute: [
+          {
+            name: 'end',
+            type: onnx.AttributeProto.AttributeType.INT,
+            i: { low: -1, high: 0x7fffffff, unsigned: false },
+          },
+        ],
       }),
     ];
     const model = parseModel(onnx.ModelProto.encode(proto).finish());
@@ -150,17 +159,25 @@ describe('ONNX protobuf I/O', () => {
   it('names the tensor, node or setting at fault', () => {
     const external = encoded({
       name: 'g',
-      initializer: [{ name: 'w', dataType: 1, dims: [2], dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] }],
+      initializer: [
+        { name: 'w', dataType: 1, dims: [2], dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] },
+      ],
     });
     expect(() => parseModel(external)).toThrow(/tensor 'w'.*external file/);
-    const short = encoded({ name: 'g', initializer: [{ name: 'w', dataType: 1, dims: [3], rawData: new Uint8Array(8) }] });
+    const short = encoded({
+      name: 'g',
+      initializer: [{ name: 'w', dataType: 1, dims: [3], rawData: new Uint8Array(8) }],
+    });
     expect(() => parseModel(short)).toThrow(/graph 'g' › tensor 'w': holds 2 elements but dims \[3\] need 3/);
     const badAttr = encoded({
       name: 'g',
       node: [{ name: '/h.0/odd', opType: 'X', attribute: [{ name: 'tp', type: 13, tp: {} }] }],
     });
     expect(() => parseModel(badAttr)).toThrow(/node '\/h.0\/odd' \(X\) › attribute 'tp': attribute type TYPE_PROTO/);
-    const stringTensor = encoded({ name: 'g', initializer: [{ name: 'vocab', dataType: 8, dims: [1], stringData: [] }] });
+    const stringTensor = encoded({
+      name: 'g',
+      initializer: [{ name: 'vocab', dataType: 8, dims: [1], stringData: [] }],
+    });
     expect(() => parseModel(stringTensor)).toThrow(/tensor 'vocab': tensor data type STRING is not supported/);
     expect(() => parseModel(encoded({ name: 'g' }, 11))).toThrow(/opset 11 is outside the supported range 13–21/);
     expect(() => parseModel(encoded({ name: 'g' }, 17, { functions: [{ name: 'f', domain: 'x' }] }))).toThrow(
@@ -168,8 +185,13 @@ describe('ONNX protobuf I/O', () => {
     );
     expect(() => parseModel(new Uint8Array([0xff, 0xff, 0xff]))).toThrow(/not a valid ONNX protobuf/);
     const wrongArray = structuredClone(richModel);
-    (wrongArray.graph.initializers as Map<string, TensorInit>).set('f64', tensor('f64', DataType.DOUBLE, [1], new Float32Array(1)));
-    expect(() => serializeModel(wrongArray)).toThrow(/tensor 'f64': data is a Float32Array, DOUBLE needs a Float64Array/);
+    (wrongArray.graph.initializers as Map<string, TensorInit>).set(
+      'f64',
+      tensor('f64', DataType.DOUBLE, [1], new Float32Array(1)),
+    );
+    expect(() => serializeModel(wrongArray)).toThrow(
+      /tensor 'f64': data is a Float32Array, DOUBLE needs a Float64Array/,
+    );
   });
 
   it('writes bytes that onnxruntime-web runs correctly (float64 weights, int64 side path, symbolic batch)', async () => {
@@ -195,8 +217,22 @@ describe('ONNX protobuf I/O', () => {
             outputs: ['zero'],
             attributes: { value: { type: 'tensor', value: tensor('', DataType.INT64, [], new BigInt64Array([0n])) } },
           },
-          { name: 'batch', opType: 'Gather', domain: '', inputs: ['shp', 'zero'], outputs: ['n'], attributes: { axis: { type: 'int', value: 0 } } },
-          { name: 'cast', opType: 'Cast', domain: '', inputs: ['n'], outputs: ['nf'], attributes: { to: { type: 'int', value: DataType.DOUBLE } } },
+          {
+            name: 'batch',
+            opType: 'Gather',
+            domain: '',
+            inputs: ['shp', 'zero'],
+            outputs: ['n'],
+            attributes: { axis: { type: 'int', value: 0 } },
+          },
+          {
+            name: 'cast',
+            opType: 'Cast',
+            domain: '',
+            inputs: ['n'],
+            outputs: ['nf'],
+            attributes: { to: { type: 'int', value: DataType.DOUBLE } },
+          },
           { name: 'scale', opType: 'Mul', domain: '', inputs: ['lin', 'nf'], outputs: ['y'], attributes: {} },
         ],
         inputs: [{ name: 'x', elemType: DataType.DOUBLE, shape: ['batch', 3] }],
@@ -246,7 +282,9 @@ describe('ONNX protobuf I/O', () => {
     expect(init('keep')).toEqual(new Uint8Array([1, 0]));
     expect(init('shift')).toEqual(Uint16Array.from(expected.shift_bits));
     expect(init('big')).toEqual(new BigInt64Array([BigInt(expected.big)])); // 2^62 + 1: exact, not via a double
-    expect(model.graph.nodes.find((n) => n.opType === 'Constant')!.attributes).toEqual({ value_ints: { type: 'ints', value: [-1] } });
+    expect(model.graph.nodes.find((n) => n.opType === 'Constant')!.attributes).toEqual({
+      value_ints: { type: 'ints', value: [-1] },
+    });
 
     const x = new ort.Tensor('float32', Float32Array.from(expected.x.flat()), [2, 3]);
     for (const source of [bytes, serializeModel(model)]) {

@@ -27,11 +27,20 @@ const request: AttributionRequest = {
 };
 const example = (id: string) => ({ id, inputIds: new Int32Array(6), promptLen: 3, extra: {} });
 /** Only what begin() reads of the loaded inputs. */
-const inputs = { modelName: 'tiny.onnx', modelBytes, train: [example('t0'), example('t1')], queries: [example('q0')] } as unknown as RunInputs;
+const inputs = {
+  modelName: 'tiny.onnx',
+  modelBytes,
+  train: [example('t0'), example('t1')],
+  queries: [example('q0')],
+} as unknown as RunInputs;
 const layers = [{ dIn: 64, dOut: 256, hasBias: true }];
 
 function storage(quota: number): StorageManager {
-  return { persisted: async () => false, persist: async () => true, estimate: async () => ({ quota, usage: 1000 }) } as unknown as StorageManager;
+  return {
+    persisted: async () => false,
+    persist: async () => true,
+    estimate: async () => ({ quota, usage: 1000 }),
+  } as unknown as StorageManager;
 }
 
 test('a run that will not fit is refused with the quota message, and nothing is stored', async () => {
@@ -39,7 +48,9 @@ test('a run that will not fit is refused with the quota message, and nothing is 
   const before = await runs.store.counts();
   const refusal = runs.begin(request, inputs, layers);
   await expect(refusal).rejects.toBeInstanceOf(StorageQuotaError);
-  await expect(refusal).rejects.toThrow(/this run needs about [\d.]+ MB of browser storage but only 0\.0 MB is free \(quota 0\.1 MB, used 0\.0 MB\)/);
+  await expect(refusal).rejects.toThrow(
+    /this run needs about [\d.]+ MB of browser storage but only 0\.0 MB is free \(quota 0\.1 MB, used 0\.0 MB\)/,
+  );
   expect(await runs.store.counts()).toEqual(before);
   expect(await runs.list(null)).toEqual([]);
 });
@@ -48,7 +59,14 @@ test("a run on the user's files keeps them: its request comes back whole for a r
   const runs = await PageRunStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }, storage(1e9));
   const { runId } = await runs.begin(request, inputs, layers);
   const [listed] = await runs.list(null);
-  expect(listed).toMatchObject({ id: runId, status: 'created', strategy: 'ekfac', resumable: true, viewable: false, imported: false });
+  expect(listed).toMatchObject({
+    id: runId,
+    status: 'created',
+    strategy: 'ekfac',
+    resumable: true,
+    viewable: false,
+    imported: false,
+  });
   expect(listed!.name).toMatch(/^tiny\.onnx · ekfac · /);
   // The run this worker is computing is not one to resume.
   expect((await runs.list(runId))[0]!.resumable).toBe(false);
@@ -56,7 +74,10 @@ test("a run on the user's files keeps them: its request comes back whole for a r
   const again = await runs.requestOf(runId);
   if (again.source.kind !== 'files' || request.source.kind !== 'files') throw new Error('expected a files request');
   expect(new Uint8Array(again.source.model)).toEqual(modelBytes);
-  expect({ ...again, source: { ...again.source, model: null } }).toEqual({ ...request, source: { ...request.source, model: null } });
+  expect({ ...again, source: { ...again.source, model: null } }).toEqual({
+    ...request,
+    source: { ...request.source, model: null },
+  });
 
   await runs.stop(runId, 'paused', 'cancelled');
   expect((await runs.list(null))[0]).toMatchObject({ status: 'paused', error: 'cancelled', resumable: true });
@@ -67,8 +88,19 @@ test("a run on the user's files keeps them: its request comes back whole for a r
 
 test('a run stored before requests carried a run configuration is listed but not offered for resume', async () => {
   const runs = await PageRunStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }, storage(1e9));
-  const old = { request: { source: { kind: 'demo', variant: 'micro' }, strategy: 'ekfac', damping: null }, files: null, fingerprints: {} };
-  const run = await createRun(runs.store, { name: 'old', config: { page: old }, strategy: 'ekfac', backend: null, layers: [], measurement: null });
+  const old = {
+    request: { source: { kind: 'demo', variant: 'micro' }, strategy: 'ekfac', damping: null },
+    files: null,
+    fingerprints: {},
+  };
+  const run = await createRun(runs.store, {
+    name: 'old',
+    config: { page: old },
+    strategy: 'ekfac',
+    backend: null,
+    layers: [],
+    measurement: null,
+  });
   expect((await runs.list(null))[0]).toMatchObject({ id: run.id, resumable: false });
   await expect(runs.requestOf(run.id)).rejects.toThrow(/was not computed on this page, so it cannot be resumed here/);
 });

@@ -37,22 +37,30 @@ describe('ModelSession', () => {
     const { logits } = await first!.run({ features: { data: new Float32Array([1, 2, 3, 0, 0, 0]), dims: [2, 3] } });
     expect(logits!.dims).toEqual([2, 2]);
     // Zero features give the bias exactly.
-    expect(Array.from((logits!.data as Float32Array).subarray(2))).toEqual(Array.from(classifierModel.graph.initializers.get('linear.bias')!.data as Float32Array));
+    expect(Array.from((logits!.data as Float32Array).subarray(2))).toEqual(
+      Array.from(classifierModel.graph.initializers.get('linear.bias')!.data as Float32Array),
+    );
   });
 
   it('refuses missing, unknown, mistyped and misshapen inputs with the input named', async () => {
     const session = await cache.get('logreg', () => classifierModel);
     const ok = new Float32Array(6);
     await expect(session.run({})).rejects.toThrow(/input 'features' \(FLOAT \[batch, 3\]\) is missing/);
-    await expect(session.run({ features: { data: ok, dims: [2, 3] }, labels: { data: ok, dims: [6] } })).rejects.toThrow(/unknown input 'labels'; the model's inputs are features/);
+    await expect(
+      session.run({ features: { data: ok, dims: [2, 3] }, labels: { data: ok, dims: [6] } }),
+    ).rejects.toThrow(/unknown input 'labels'; the model's inputs are features/);
     await expect(session.run({ features: { data: new Float64Array(6), dims: [2, 3] } })).rejects.toThrow(
       /input 'features' \(declared float32 \[batch, 3\]\): fed a Float64Array, float32 needs a Float32Array/,
     );
-    await expect(session.run({ features: { data: ok, dims: [3, 2] } })).rejects.toThrow(/axis 1 is 2, the model fixes it to 3/);
+    await expect(session.run({ features: { data: ok, dims: [3, 2] } })).rejects.toThrow(
+      /axis 1 is 2, the model fixes it to 3/,
+    );
     await expect(session.run({ features: { data: ok, dims: [6] } })).rejects.toThrow(/fed a tensor of rank 1/);
     await expect(session.run({ features: { data: ok, dims: [3, 3] } })).rejects.toThrow(/6 values for dims \[3,3\]/);
     const ort = await loadOrt();
-    await expect(session.run({ features: new ort.Tensor('int32', new Int32Array(6), [2, 3]) })).rejects.toThrow(/fed a int32 tensor/);
+    await expect(session.run({ features: new ort.Tensor('int32', new Int32Array(6), [2, 3]) })).rejects.toThrow(
+      /fed a int32 tensor/,
+    );
   });
 
   it('feeds an LM its padded batch', async () => {
@@ -71,11 +79,17 @@ describe('ModelSession', () => {
     const { logits } = await session.run({ input_ids: batch.inputIds, attention_mask: batch.attentionMask });
     expect(logits!.dims).toEqual([2, 3, V]);
     expect(logits!.type).toBe('float32');
-    await expect(session.run({ input_ids: batch.inputIds })).rejects.toThrow(/input 'attention_mask' \(INT64 \[batch, sequence\]\) is missing/);
+    await expect(session.run({ input_ids: batch.inputIds })).rejects.toThrow(
+      /input 'attention_mask' \(INT64 \[batch, sequence\]\) is missing/,
+    );
   });
 
   it('says why WebGPU options cannot apply', async () => {
-    await expect(ModelSession.create(classifierModel, { gpuOutputs: ['logits'] })).rejects.toThrow(/gpuOutputs needs backend 'webgpu'/);
-    await expect(ModelSession.create(classifierModel, { backend: 'webgpu' })).rejects.toThrow(/does not run on Dawn in Node/);
+    await expect(ModelSession.create(classifierModel, { gpuOutputs: ['logits'] })).rejects.toThrow(
+      /gpuOutputs needs backend 'webgpu'/,
+    );
+    await expect(ModelSession.create(classifierModel, { backend: 'webgpu' })).rejects.toThrow(
+      /does not run on Dawn in Node/,
+    );
   });
 });

@@ -6,7 +6,10 @@ import { fixturePath } from '../helpers/fixtures';
 
 test('tensors read from a Node Buffer (pooled, non-zero byteOffset) decode to their own values', () => {
   const values = Float64Array.from([1.5, -2.25, 3e-300, 7]);
-  const bytes = writeSafetensors({ w: tensorFromArray('F64', [2, 2], values), b: tensorFromArray('F32', [1], Float32Array.of(9)) });
+  const bytes = writeSafetensors({
+    w: tensorFromArray('F64', [2, 2], values),
+    b: tensorFromArray('F32', [1], Float32Array.of(9)),
+  });
   // Buffer.from(arrayBuffer-copy) of a small file lands in Node's shared pool at an offset, as readFileSync's does.
   const pooled = Buffer.concat([Buffer.from('padding'), Buffer.from(bytes)]).subarray(7);
   expect(pooled.byteOffset).not.toBe(0);

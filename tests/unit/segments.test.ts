@@ -6,10 +6,14 @@ import { charSpansToTokenSpans, codeSegments, mathSegments, SEGMENT_LABELS } fro
 import { TextTokenizer } from '../../src/data/tokenizer';
 
 const publicDir = new URL('../../public/', import.meta.url);
-const tokenizer = TextTokenizer.fromJson(JSON.parse(readFileSync(new URL('tokenizer/tokenizer.json', publicDir), 'utf8')));
+const tokenizer = TextTokenizer.fromJson(
+  JSON.parse(readFileSync(new URL('tokenizer/tokenizer.json', publicDir), 'utf8')),
+);
 const demoRows = new Map<string, TextRow>();
 for (const file of ['train', 'queries']) {
-  for (const line of readFileSync(new URL(`data/${file}.jsonl`, publicDir), 'utf8').trim().split('\n')) {
+  for (const line of readFileSync(new URL(`data/${file}.jsonl`, publicDir), 'utf8')
+    .trim()
+    .split('\n')) {
     const r = JSON.parse(line) as { id: string; domain: string; prompt: string; response: string };
     demoRows.set(r.id, { ...r, kind: 'text', line: 0, extra: {} });
   }
@@ -19,7 +23,8 @@ const row = (id: string): TextRow => {
   if (!r) throw new Error(`demo row ${id} missing`);
   return r;
 };
-const texts = (text: string, spans: Span[]): Array<[string, string]> => spans.map((s) => [s.label, text.slice(s.start, s.end)]);
+const texts = (text: string, spans: Span[]): Array<[string, string]> =>
+  spans.map((s) => [s.label, text.slice(s.start, s.end)]);
 
 describe('math segments on GSM8K', () => {
   it('gsm8k-train-00014: three reasoning steps, then the final answer', () => {
@@ -52,7 +57,10 @@ describe('math segments on GSM8K', () => {
       ['final_answer', 'The answer is 5.\n'],
       ['after_answer', 'Let me check: 5 + 5 = 10, so yes.\nDone.'],
     ]);
-    expect(mathSegments('x = 2\nFinal answer: $\\boxed{2}$').map((s) => s.label)).toEqual(['reasoning', 'final_answer']);
+    expect(mathSegments('x = 2\nFinal answer: $\\boxed{2}$').map((s) => s.label)).toEqual([
+      'reasoning',
+      'final_answer',
+    ]);
     expect(mathSegments('no marker here\nat all').map((s) => s.label)).toEqual(['reasoning', 'reasoning']);
     // Blank lines after the answer stay with it: whitespace alone is not continued exploration.
     expect(texts('\n1 + 1 = 2\n#### 2\n\n', mathSegments('\n1 + 1 = 2\n#### 2\n\n'))).toEqual([
@@ -115,7 +123,12 @@ describe('code segments on MBPP', () => {
 
 describe('character spans to token spans', () => {
   it('gives each token to the span holding its first character and drops empty spans', () => {
-    const offsets: Array<[number, number]> = [[0, 2], [2, 5], [5, 6], [6, 9]];
+    const offsets: Array<[number, number]> = [
+      [0, 2],
+      [2, 5],
+      [5, 6],
+      [6, 9],
+    ];
     const spans: Span[] = [
       { label: 'a', start: 0, end: 3 },
       { label: 'b', start: 3, end: 5 },
@@ -139,7 +152,10 @@ describe('character spans to token spans', () => {
   });
 
   it('any other domain gets one span over the whole response', () => {
-    const ex = toExample({ kind: 'text', id: 'x', line: 1, extra: {}, prompt: 'Hi\n', response: 'Hello there.' }, tokenizer);
+    const ex = toExample(
+      { kind: 'text', id: 'x', line: 1, extra: {}, prompt: 'Hi\n', response: 'Hello there.' },
+      tokenizer,
+    );
     expect(ex.segments).toEqual([{ label: SEGMENT_LABELS.response, start: ex.promptLen, end: ex.inputIds.length }]);
   });
 });

@@ -8,7 +8,14 @@ import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type AttributionResult, type ExampleSet, type ProgressEvent, type RunOptions } from '../../src/influence/types';
+import {
+  DEFAULT_CONFIG,
+  type AttributionConfig,
+  type AttributionResult,
+  type ExampleSet,
+  type ProgressEvent,
+  type RunOptions,
+} from '../../src/influence/types';
 import { BundleError, decodeBundle } from '../../src/store/bundle';
 import { runCheckpointStore } from '../../src/app/checkpoints';
 import { loadLatestCheckpoint } from '../../src/store/checkpoints';
@@ -23,26 +30,56 @@ import { seededRandom } from '../fixtures/store/sample-bundle';
 
 const TRAIN = 10;
 const QUERIES = 4;
-const CONFIG: AttributionConfig = { ...DEFAULT_CONFIG, seed: 5, perToken: true, batchSizes: { fit: 3, train: 4, query: 2, batchesPerChunk: 1 } };
+const CONFIG: AttributionConfig = {
+  ...DEFAULT_CONFIG,
+  seed: 5,
+  perToken: true,
+  batchSizes: { fit: 3, train: 4, query: 2, batchesPerChunk: 1 },
+};
 const fixture = await tokenLmFixture();
-const set = (role: 'train' | 'query', count: number): ExampleSet => ({ role, examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })) });
+const set = (role: 'train' | 'query', count: number): ExampleSet => ({
+  role,
+  examples: Array.from({ length: count }, (_, i) => ({ id: `${role}${i}` })),
+});
 const attribute = (options: RunOptions = {}) =>
-  runAttribution(CONFIG, { backend: new CpuBackend(), source: new ExactGradientSource(fixture.model), trainSet: set('train', TRAIN), querySet: set('query', QUERIES) }, options);
+  runAttribution(
+    CONFIG,
+    {
+      backend: new CpuBackend(),
+      source: new ExactGradientSource(fixture.model),
+      trainSet: set('train', TRAIN),
+      querySet: set('query', QUERIES),
+    },
+    options,
+  );
 const reference = await attribute();
 const newRun = {
-  name: 'token lm', config: CONFIG as unknown as Record<string, unknown>, strategy: 'ekfac' as const, backend: 'CPU float64',
-  measurement: CONFIG.measurement, layers: [],
+  name: 'token lm',
+  config: CONFIG as unknown as Record<string, unknown>,
+  strategy: 'ekfac' as const,
+  backend: 'CPU float64',
+  measurement: CONFIG.measurement,
+  layers: [],
 };
 
 /** The page's path for a finished run: app/bundle-content's mapping into the store, and its one writer back out. */
 async function saveRunResults(store: WorkbenchStore, runId: string, result: AttributionResult): Promise<void> {
   const outcome = {
-    result, config: { ...DEFAULT_RUN_CONFIG, ...CONFIG }, backend: { kind: 'cpu', description: result.backend, reason: 'test' } as const,
-    trainTexts: [], queryTexts: [],
+    result,
+    config: { ...DEFAULT_RUN_CONFIG, ...CONFIG },
+    backend: { kind: 'cpu', description: result.backend, reason: 'test' } as const,
+    trainTexts: [],
+    queryTexts: [],
   };
-  await saveRunContent(store, runId, await bundleContent(outcome, { model: null, train: null, queries: null }), { timings: result.timings });
+  await saveRunContent(store, runId, await bundleContent(outcome, { model: null, train: null, queries: null }), {
+    timings: result.timings,
+  });
 }
-async function exportRunBundle(store: WorkbenchStore, runId: string, options: { includeRows?: boolean } = {}): Promise<Uint8Array> {
+async function exportRunBundle(
+  store: WorkbenchStore,
+  runId: string,
+  options: { includeRows?: boolean } = {},
+): Promise<Uint8Array> {
   return encodeRunBundle(await runContent(store, runId, options), 'test');
 }
 
@@ -56,7 +93,9 @@ describe('resumable runs in IndexedDB', () => {
     const onProgress = (event: ProgressEvent) => {
       if (event.stage === 'lambda' && ++lambdaEvents === 2) controller.abort(new Error('tab closed'));
     };
-    await expect(attribute({ checkpoint: runCheckpointStore(first, run.id), signal: controller.signal, onProgress })).rejects.toThrow('tab closed');
+    await expect(
+      attribute({ checkpoint: runCheckpointStore(first, run.id), signal: controller.signal, onProgress }),
+    ).rejects.toThrow('tab closed');
     first.close();
 
     const reloaded = await WorkbenchStore.open(environment, { chunkBytes: 256 });
@@ -65,7 +104,10 @@ describe('resumable runs in IndexedDB', () => {
     expect(saved!.chunkIndex).toBeGreaterThan(0);
     expect((await reloaded.getRun(run.id))!.status).toBe('running');
     const stages: string[] = [];
-    const resumed = await attribute({ checkpoint: runCheckpointStore(reloaded, run.id), onProgress: (event) => stages.push(event.stage) });
+    const resumed = await attribute({
+      checkpoint: runCheckpointStore(reloaded, run.id),
+      onProgress: (event) => stages.push(event.stage),
+    });
     expect(stages[0]).toBe('lambda');
     expect(Array.from(resumed.tau)).toEqual(Array.from(reference.tau));
     expect(Array.from(resumed.selfTau)).toEqual(Array.from(reference.selfTau));
@@ -82,14 +124,19 @@ describe('resumable runs in IndexedDB', () => {
   it('exports a finished run as .iwb, imports it into another browser, and exports the same tensors again', async () => {
     const result = reference;
     const store = await WorkbenchStore.open({ indexedDB: new IDBFactory(), IDBKeyRange });
-    const run = await createRun(store, { ...newRun, rows: { train: set('train', TRAIN).examples, query: set('query', QUERIES).examples } });
+    const run = await createRun(store, {
+      ...newRun,
+      rows: { train: set('train', TRAIN).examples, query: set('query', QUERIES).examples },
+    });
     await saveRunResults(store, run.id, result);
     const bytes = await exportRunBundle(store, run.id);
     const bundle = await decodeBundle(bytes);
     expect(bundle.manifest.stages).toEqual(['covariance', 'eigen', 'lambda', 'scores', 'self']);
     expect(Array.from(bundle.scores.tau!.data)).toEqual(Array.from(result.tau));
     expect(bundle.manifest.rows!.train).toHaveLength(TRAIN);
-    expect(bundle.factors.layers.map((layer) => layer.lambdaSum)).toEqual(result.factors.layers.map((layer) => layer.lambdaSum));
+    expect(bundle.factors.layers.map((layer) => layer.lambdaSum)).toEqual(
+      result.factors.layers.map((layer) => layer.lambdaSum),
+    );
 
     const elsewhere = await WorkbenchStore.open({ indexedDB: new IDBFactory(), IDBKeyRange });
     const imported = await importBundle(elsewhere, bytes, { name: 'shared with me' });
@@ -122,9 +169,13 @@ describe('resumable runs in IndexedDB', () => {
     }
     let refused = 0;
     for (const corrupted of corpus) {
-      const outcome = await importBundle(store, corrupted).then(() => 'imported', (error: unknown) => error);
+      const outcome = await importBundle(store, corrupted).then(
+        () => 'imported',
+        (error: unknown) => error,
+      );
       if (outcome === 'imported') {
-        // A flip that lands in JSON whitespace still decodes to the same, valid bundle: a whole new run, not a partial one.
+        // A flip that lands in JSON whitespace still decodes to the same, valid bundle: a whole new run, not a partial
+        // one.
         before = await store.counts();
         continue;
       }

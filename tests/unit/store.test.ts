@@ -10,7 +10,11 @@ import { createRun, type NewRun } from '../../src/store/runs';
 
 const environment = (): StoreEnvironment => ({ indexedDB: new IDBFactory(), IDBKeyRange });
 const NEW_RUN: NewRun = {
-  name: 'first run', config: { strategy: 'ekfac' }, strategy: 'ekfac', backend: 'CPU float64', measurement: 'mean-log-likelihood',
+  name: 'first run',
+  config: { strategy: 'ekfac' },
+  strategy: 'ekfac',
+  backend: 'CPU float64',
+  measurement: 'mean-log-likelihood',
   layers: [{ name: 'up', dIn: 3, dOut: 2, hasBias: true }],
 };
 
@@ -40,10 +44,14 @@ describe('files and tensors in chunks', () => {
     const run = await createRun(store, NEW_RUN);
     const lambda = Float64Array.from({ length: 8 }, (_, i) => i / 3);
     const offsets = Int32Array.of(0, 2, 5);
-    await store.putTensors(run.id, [
-      { name: 'layers.0.lambda_matrix', kind: 'lambda', shape: [2, 4], array: lambda },
-      { name: 'scores.tau_per_token_offsets', kind: 'score', shape: [3], array: offsets },
-    ], { status: 'complete' });
+    await store.putTensors(
+      run.id,
+      [
+        { name: 'layers.0.lambda_matrix', kind: 'lambda', shape: [2, 4], array: lambda },
+        { name: 'scores.tau_per_token_offsets', kind: 'score', shape: [3], array: offsets },
+      ],
+      { status: 'complete' },
+    );
     expect((await store.getTensor(run.id, 'layers.0.lambda_matrix'))!.array).toEqual(lambda);
     expect((await store.getTensor(run.id, 'scores.tau_per_token_offsets'))!.array).toEqual(offsets);
     expect((await store.listTensors(run.id, 'lambda')).map((t) => t.name)).toEqual(['layers.0.lambda_matrix']);
@@ -71,7 +79,9 @@ describe('runs', () => {
     await store.renameRun(first.id, '  renamed  ');
     expect((await store.listRuns()).map((run) => run.name)).toEqual(['renamed', 'second run']);
     await expect(store.renameRun(first.id, '   ')).rejects.toThrow(/cannot be empty/);
-    await store.putTensors(first.id, [{ name: 'scores.tau', kind: 'score', shape: [100], array: new Float64Array(100) }]);
+    await store.putTensors(first.id, [
+      { name: 'scores.tau', kind: 'score', shape: [100], array: new Float64Array(100) },
+    ]);
     await saveCheckpoint(store, first.id, 'covariance', 3, { sums: new Float64Array(50) });
     await store.putTensors(second.id, [{ name: 'scores.tau', kind: 'score', shape: [4], array: new Float64Array(4) }]);
     const before = await store.counts();
@@ -88,9 +98,12 @@ describe('runs', () => {
 
 describe('checkpoints', () => {
   const payload = (step: number) => ({
-    version: 1, fingerprint: 'abc', timings: [{ stage: 'covariance', seconds: 1.5, items: 3 }],
+    version: 1,
+    fingerprint: 'abc',
+    timings: [{ stage: 'covariance', seconds: 1.5, items: 3 }],
     covariance: {
-      nextIndex: step, tokenCount: 10 * step,
+      nextIndex: step,
+      tokenCount: 10 * step,
       activationSums: [{ shape: [3, 3], data: Float64Array.from({ length: 9 }, (_, i) => i * step) }],
       gradientSums: [{ shape: [20, 20], data: Float64Array.from({ length: 400 }, (_, i) => i + step) }],
     },
@@ -132,18 +145,44 @@ describe('schema upgrade', () => {
     const v1 = await openWorkbenchDatabase(env, { version: 1 });
     expect([...v1.objectStoreNames]).not.toContain('checkpoints');
     const oldRun = {
-      id: 'run-old', name: 'from v1', createdAt: '2026-01-01T00:00:00.000Z', status: 'complete', stage: 'done', config: { seed: 1 },
-      strategy: 'ekfac', backend: 'CPU float64', modelId: null, datasetIds: [], layers: [], measurement: null, timings: [], error: null,
+      id: 'run-old',
+      name: 'from v1',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      status: 'complete',
+      stage: 'done',
+      config: { seed: 1 },
+      strategy: 'ekfac',
+      backend: 'CPU float64',
+      modelId: null,
+      datasetIds: [],
+      layers: [],
+      measurement: null,
+      timings: [],
+      error: null,
     };
     await (v1 as any).put('runs', oldRun);
-    await v1.put('tensors', { runId: 'run-old', name: 'scores.tau', kind: 'score', arrayType: 'Float64Array', shape: [2], byteLength: 16, chunkCount: 1 });
+    await v1.put('tensors', {
+      runId: 'run-old',
+      name: 'scores.tau',
+      kind: 'score',
+      arrayType: 'Float64Array',
+      shape: [2],
+      byteLength: 16,
+      chunkCount: 1,
+    });
     await v1.put('chunks', { owner: 'run-old', part: 'scores.tau', index: 0, data: Float64Array.of(1.5, -2).buffer });
     v1.close();
 
     const store = await WorkbenchStore.open(env);
     expect(store.db.version).toBe(SCHEMA_VERSION);
     expect([...store.db.objectStoreNames]).toContain('checkpoints');
-    expect(await store.getRun('run-old')).toEqual({ ...oldRun, updatedAt: oldRun.createdAt, source: null, estimatedBytes: null, rows: null });
+    expect(await store.getRun('run-old')).toEqual({
+      ...oldRun,
+      updatedAt: oldRun.createdAt,
+      source: null,
+      estimatedBytes: null,
+      rows: null,
+    });
     expect((await store.getTensor('run-old', 'scores.tau'))!.array).toEqual(Float64Array.of(1.5, -2));
     expect((await store.listRuns()).map((run) => run.id)).toEqual(['run-old']);
     await saveCheckpoint(store, 'run-old', 'scores', 0, { x: 1 });
@@ -159,20 +198,25 @@ describe('quota', () => {
     expect(estimate.factorBytes).toBe(54 * 8);
     expect(estimate.scoreBytes).toBe(3100 * 8);
     expect(estimate.bytes).toBe(3 * (54 + 3100) * 8);
-    expect(estimateRunStorage({ layers, queries: 10, train: 100, perTokenTokens: 500 }).scoreBytes).toBe((3100 + 5000) * 8);
+    expect(estimateRunStorage({ layers, queries: 10, train: 100, perTokenTokens: 500 }).scoreBytes).toBe(
+      (3100 + 5000) * 8,
+    );
   });
 
   it('asks for persistence and refuses a run that does not fit, saying how much is needed and free', async () => {
     let persistAsked = 0;
-    const storage = (quota: number, usage: number) => ({
-      persisted: async () => false,
-      persist: async () => (persistAsked++, true),
-      estimate: async () => ({ quota, usage }),
-    }) as unknown as StorageManager;
+    const storage = (quota: number, usage: number) =>
+      ({
+        persisted: async () => false,
+        persist: async () => (persistAsked++, true),
+        estimate: async () => ({ quota, usage }),
+      }) as unknown as StorageManager;
     expect(await ensureStorageFor(1e6, storage(10e6, 2e6))).toEqual({ persisted: true, quota: 10e6, usage: 2e6 });
     expect(persistAsked).toBe(1);
     const refusal = ensureStorageFor(9e6, storage(10e6, 2e6));
     await expect(refusal).rejects.toThrow(StorageQuotaError);
-    await expect(ensureStorageFor(9e6, storage(10e6, 2e6))).rejects.toThrow(/needs about 9\.0 MB .* only 8\.0 MB is free \(quota 10\.0 MB, used 2\.0 MB\)/);
+    await expect(ensureStorageFor(9e6, storage(10e6, 2e6))).rejects.toThrow(
+      /needs about 9\.0 MB .* only 8\.0 MB is free \(quota 10\.0 MB, used 2\.0 MB\)/,
+    );
   });
 });

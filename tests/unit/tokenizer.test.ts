@@ -67,7 +67,8 @@ describe('demo tokenizer (public/tokenizer/tokenizer.json through @huggingface/t
       const r = JSON.parse(line) as { text: string; code: string; test_list: string[] };
       texts.push(r.text, r.code, ...r.test_list);
     }
-    // 2,972 training rows and 400 queries (two texts each), 51 GSM8K records (two), 51 MBPP tasks (text, code, 3 tests).
+    // 2,972 training rows and 400 queries (two texts each), 51 GSM8K records (two), 51 MBPP tasks (text, code, 3
+    // tests).
     expect(texts.length).toBe(2 * (2972 + 400) + 2 * 51 + 51 * 5);
     expect(texts.some((t) => t.includes('<<') && t.includes('>>'))).toBe(true);
     expect(texts.some((t) => t.includes('\r\n'))).toBe(true);
@@ -96,7 +97,9 @@ describe('vocabulary builder', () => {
 
   it('stops when no pair reaches minFrequency, and refuses a vocabulary below the byte base', () => {
     // "ab ab ab" pre-tokenizes to ab, Ġab, Ġab: a+b is seen 3 times, Ġ+ab twice, nothing else after that.
-    const json = trainByteLevelBpe(['ab ab ab'], { vocabSize: 1000, minFrequency: 2 }) as { model: { merges: string[] } };
+    const json = trainByteLevelBpe(['ab ab ab'], { vocabSize: 1000, minFrequency: 2 }) as {
+      model: { merges: string[] };
+    };
     expect(json.model.merges).toEqual(['a b', 'Ġ ab']);
     const once = trainByteLevelBpe(['ab ab'], { vocabSize: 1000, minFrequency: 2 }) as { model: { merges: string[] } };
     expect(once.model.merges).toEqual(['a b']);
@@ -108,7 +111,10 @@ describe('vocabulary builder', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { prompt: string; response: string });
-    const rebuilt = trainByteLevelBpe(rows.flatMap((r) => [r.prompt, r.response]), { vocabSize: 512 });
+    const rebuilt = trainByteLevelBpe(
+      rows.flatMap((r) => [r.prompt, r.response]),
+      { vocabSize: 512 },
+    );
     expect(rebuilt).toEqual(readJson(new URL('data/micro/tokenizer.json', publicDir)));
   });
 
@@ -155,11 +161,20 @@ describe('a user tokenizer that does not spell bytes (WordPiece fixture)', () =>
     const { ids, offsets } = wordPiece.encodeWithOffsets(text);
     expect(wordPiece.exactOffsets).toBe(false);
     expect(ids.map((id, i) => [wordPiece.tokenText(id), text.slice(...offsets[i]!)])).toEqual([
-      ['so', 'so'], ['the', 'the'], ['cat', 'cat'], ['##s', 's'], ['sat', 'sat'], ['.', '.'],
-      ['1', '1'], ['##2', '2'], ['=', '='], ['Ca', 'Ca'], ['##t', 't'], ['[UNK]', ''],
+      ['so', 'so'],
+      ['the', 'the'],
+      ['cat', 'cat'],
+      ['##s', 's'],
+      ['sat', 'sat'],
+      ['.', '.'],
+      ['1', '1'],
+      ['##2', '2'],
+      ['=', '='],
+      ['Ca', 'Ca'],
+      ['##t', 't'],
+      ['[UNK]', ''],
     ]);
     expect(wordPiece.padId).toBe(0);
     expect(wordPiece.bosId).toBeUndefined();
   });
 });
-

@@ -5,7 +5,15 @@ import { gptReference } from '../../src/models/reference';
 import { heldOutLoss, unigramBaseline } from '../../src/train/evaluate';
 
 function example(ids: number[], promptLen: number, domain: string): Example {
-  return { id: ids.join('-'), domain, inputIds: Int32Array.from(ids), promptLen, segments: [], tokenCategories: new Uint8Array(ids.length), extra: {} };
+  return {
+    id: ids.join('-'),
+    domain,
+    inputIds: Int32Array.from(ids),
+    promptLen,
+    segments: [],
+    tokenCategories: new Uint8Array(ids.length),
+    extra: {},
+  };
 }
 
 test('unigram baseline: add-one smoothed response-token frequencies of the training set, per domain', () => {
@@ -18,7 +26,16 @@ test('unigram baseline: add-one smoothed response-token frequencies of the train
 });
 
 test('held-out loss equals the float64 reference forward on response targets', async () => {
-  const config = { vocabSize: 7, maxPositions: 8, dModel: 8, nLayer: 1, nHead: 2, dMlp: 16, layerNormEpsilon: 1e-5, gelu: 'tanh' as const };
+  const config = {
+    vocabSize: 7,
+    maxPositions: 8,
+    dModel: 8,
+    nLayer: 1,
+    nHead: 2,
+    dMlp: 16,
+    layerNormEpsilon: 1e-5,
+    gelu: 'tanh' as const,
+  };
   const weights = initGptWeights(config, 5, 'float32');
   const examples = [example([1, 4, 5, 6], 2, 'math'), example([1, 2, 3], 1, 'code')];
   const loss = await heldOutLoss(buildGptForward(config, weights), examples);

@@ -3,7 +3,16 @@ import { buildGptForward, initGptWeights, type GptConfig } from '../../src/model
 import { mixtureSampler, trainCausalLm, type TrainingSequence } from '../../src/train/loop';
 import { parametersAsInputs } from '../../src/train/parameters';
 
-const config: GptConfig = { vocabSize: 10, maxPositions: 12, dModel: 16, nLayer: 1, nHead: 2, dMlp: 32, layerNormEpsilon: 1e-5, gelu: 'tanh' };
+const config: GptConfig = {
+  vocabSize: 10,
+  maxPositions: 12,
+  dModel: 16,
+  nLayer: 1,
+  nHead: 2,
+  dMlp: 32,
+  layerNormEpsilon: 1e-5,
+  gelu: 'tanh',
+};
 
 /** A learnable task: after the prompt [1, k], the response counts up from k (mod 8, shifted past the specials). */
 function countingTask(): TrainingSequence[] {
@@ -14,7 +23,15 @@ function countingTask(): TrainingSequence[] {
   });
 }
 
-const trainConfig = { steps: 60, batchSize: 4, peakLearningRate: 3e-2, warmupSteps: 5, weightDecay: 0.01, clipNorm: 1, seed: 7 };
+const trainConfig = {
+  steps: 60,
+  batchSize: 4,
+  peakLearningRate: 3e-2,
+  warmupSteps: 5,
+  weightDecay: 0.01,
+  clipNorm: 1,
+  seed: 7,
+};
 
 describe('trainCausalLm', () => {
   test('learns a small sequence task, and the same seed reproduces the run exactly', async () => {
@@ -29,7 +46,8 @@ describe('trainCausalLm', () => {
 
     const b = await trainCausalLm(buildGptForward(config, initGptWeights(config, 3)), countingTask(), trainConfig);
     expect(b.history.map((h) => h.loss)).toEqual(historyA.map((h) => h.loss));
-    const trained = (m: typeof a.model) => Array.from(m.graph.initializers.get('h.0.mlp.c_fc.weight')!.data as Float32Array);
+    const trained = (m: typeof a.model) =>
+      Array.from(m.graph.initializers.get('h.0.mlp.c_fc.weight')!.data as Float32Array);
     expect(trained(b.model)).toEqual(trained(a.model));
     expect(trained(a.model)).not.toEqual(before);
     expect(Array.from(forward.graph.initializers.get('h.0.mlp.c_fc.weight')!.data as Float32Array)).toEqual(before);
@@ -37,7 +55,9 @@ describe('trainCausalLm', () => {
 
   test('a sequence without response tokens is refused with the step named', async () => {
     const bad = [{ inputIds: [1, 2], promptLen: 2 }];
-    await expect(trainCausalLm(buildGptForward(config, initGptWeights(config, 1)), bad, { ...trainConfig, steps: 1 })).rejects.toThrow(/step 0/);
+    await expect(
+      trainCausalLm(buildGptForward(config, initGptWeights(config, 1)), bad, { ...trainConfig, steps: 1 }),
+    ).rejects.toThrow(/step 0/);
   });
 });
 

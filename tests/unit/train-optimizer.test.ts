@@ -5,7 +5,13 @@ describe('AdamW', () => {
   test('first step moves each weight by lr·sign(g) (bias-corrected) plus decoupled decay', () => {
     const w = new Float64Array([1, -2, 0.5]);
     const state = createAdamWState();
-    adamWStep(new Map([['w', w]]), new Map([['w', [0.3, -4, 0]]]), state, { learningRate: 0.1, weightDecay: 0.01 }, 0.1);
+    adamWStep(
+      new Map([['w', w]]),
+      new Map([['w', [0.3, -4, 0]]]),
+      state,
+      { learningRate: 0.1, weightDecay: 0.01 },
+      0.1,
+    );
     // After one step m̂ = g and v̂ = g², so the Adam update is g/(|g|+ε) ≈ sign(g); a zero gradient leaves decay alone.
     expect(w[0]).toBeCloseTo(1 - 0.1 * (1 + 0.01 * 1), 7);
     expect(w[1]).toBeCloseTo(-2 - 0.1 * (-1 + 0.01 * -2), 7);
@@ -30,15 +36,28 @@ describe('AdamW', () => {
 
   test('noDecay parameters are not decayed; a missing gradient is an error naming the parameter', () => {
     const bias = new Float64Array([1]);
-    adamWStep(new Map([['fc.bias', bias]]), new Map([['fc.bias', [0]]]), createAdamWState(), { learningRate: 1, weightDecay: 0.5, noDecay: /bias/ }, 1);
+    adamWStep(
+      new Map([['fc.bias', bias]]),
+      new Map([['fc.bias', [0]]]),
+      createAdamWState(),
+      { learningRate: 1, weightDecay: 0.5, noDecay: /bias/ },
+      1,
+    );
     expect(bias[0]).toBe(1);
-    expect(() => adamWStep(new Map([['a', new Float64Array(1)]]), new Map(), createAdamWState(), { learningRate: 1 }, 1)).toThrow(/"a"/);
+    expect(() =>
+      adamWStep(new Map([['a', new Float64Array(1)]]), new Map(), createAdamWState(), { learningRate: 1 }, 1),
+    ).toThrow(/"a"/);
   });
 });
 
 describe('clipping and schedule', () => {
   test('global norm and clip scale', () => {
-    const norm = globalNorm(new Map([['a', [3]], ['b', [4]]]));
+    const norm = globalNorm(
+      new Map([
+        ['a', [3]],
+        ['b', [4]],
+      ]),
+    );
     expect(norm).toBe(5);
     expect(clipScale(norm, 1)).toBeCloseTo(0.2, 10);
     expect(clipScale(norm, 10)).toBe(1);

@@ -26,16 +26,45 @@ interface Case {
 }
 
 const i64 = (b: GraphBuilder, values: number[]) => b.int64s(values);
-const one = (b: GraphBuilder, op: string, inputs: string[], attributes: Record<string, Attribute> = {}) => b.op1(op, inputs, attributes);
+const one = (b: GraphBuilder, op: string, inputs: string[], attributes: Record<string, Attribute> = {}) =>
+  b.op1(op, inputs, attributes);
 
 const cases: Case[] = [
-  { name: 'Add, bias broadcast [2,3,4] + [4]', params: { a: { dims: [2, 3, 4] }, b: { dims: [4] } }, build: (b, p) => one(b, 'Add', [p.a, p.b]) },
-  { name: 'Add, both broadcast [1,4] + [3,1]', params: { a: { dims: [1, 4] }, b: { dims: [3, 1] } }, build: (b, p) => one(b, 'Add', [p.a, p.b]) },
-  { name: 'Sub [2,3] − [3]', params: { a: { dims: [2, 3] }, b: { dims: [3] } }, build: (b, p) => one(b, 'Sub', [p.a, p.b]) },
-  { name: 'Mul [2,3] · [2,1]', params: { a: { dims: [2, 3] }, b: { dims: [2, 1] } }, build: (b, p) => one(b, 'Mul', [p.a, p.b]) },
-  { name: 'Div [2,3] / [3]', params: { a: { dims: [2, 3] }, b: { dims: [3], low: 0.5, high: 2 } }, build: (b, p) => one(b, 'Div', [p.a, p.b]) },
-  { name: 'Pow, tensor exponent', params: { a: { dims: [2, 3], low: 0.5, high: 2 }, e: { dims: [3], low: 0.5, high: 3 } }, build: (b, p) => one(b, 'Pow', [p.a, p.e]) },
-  { name: 'Pow, constant exponent 3', params: { a: { dims: [5] } }, build: (b, p, t) => one(b, 'Pow', [p.a, b.scalar(3, t)]) },
+  {
+    name: 'Add, bias broadcast [2,3,4] + [4]',
+    params: { a: { dims: [2, 3, 4] }, b: { dims: [4] } },
+    build: (b, p) => one(b, 'Add', [p.a, p.b]),
+  },
+  {
+    name: 'Add, both broadcast [1,4] + [3,1]',
+    params: { a: { dims: [1, 4] }, b: { dims: [3, 1] } },
+    build: (b, p) => one(b, 'Add', [p.a, p.b]),
+  },
+  {
+    name: 'Sub [2,3] − [3]',
+    params: { a: { dims: [2, 3] }, b: { dims: [3] } },
+    build: (b, p) => one(b, 'Sub', [p.a, p.b]),
+  },
+  {
+    name: 'Mul [2,3] · [2,1]',
+    params: { a: { dims: [2, 3] }, b: { dims: [2, 1] } },
+    build: (b, p) => one(b, 'Mul', [p.a, p.b]),
+  },
+  {
+    name: 'Div [2,3] / [3]',
+    params: { a: { dims: [2, 3] }, b: { dims: [3], low: 0.5, high: 2 } },
+    build: (b, p) => one(b, 'Div', [p.a, p.b]),
+  },
+  {
+    name: 'Pow, tensor exponent',
+    params: { a: { dims: [2, 3], low: 0.5, high: 2 }, e: { dims: [3], low: 0.5, high: 3 } },
+    build: (b, p) => one(b, 'Pow', [p.a, p.e]),
+  },
+  {
+    name: 'Pow, constant exponent 3',
+    params: { a: { dims: [5] } },
+    build: (b, p, t) => one(b, 'Pow', [p.a, b.scalar(3, t)]),
+  },
   { name: 'Neg', params: { a: { dims: [4] } }, build: (b, p) => one(b, 'Neg', [p.a]) },
   { name: 'Exp', params: { a: { dims: [4] } }, build: (b, p) => one(b, 'Exp', [p.a]) },
   { name: 'Log', params: { a: { dims: [4], low: 0.5, high: 3 } }, build: (b, p) => one(b, 'Log', [p.a]) },
@@ -45,11 +74,35 @@ const cases: Case[] = [
   { name: 'Sigmoid', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'Sigmoid', [p.a]) },
   { name: 'Relu', params: { a: { dims: [8] } }, build: (b, p) => one(b, 'Relu', [p.a]) },
   { name: 'Erf (float32)', type: 'float32', params: { a: { dims: [5] } }, build: (b, p) => one(b, 'Erf', [p.a]) },
-  { name: 'Gelu exact, opset 20 (float32)', type: 'float32', opset: 20, params: { a: { dims: [5], low: -2, high: 2 } }, build: (b, p) => one(b, 'Gelu', [p.a]) },
-  { name: 'Gelu tanh, opset 20 (float32)', type: 'float32', opset: 20, params: { a: { dims: [5], low: -2, high: 2 } }, build: (b, p) => one(b, 'Gelu', [p.a], { approximate: attr.string('tanh') }) },
-  { name: 'Softmax axis −1', params: { a: { dims: [2, 5] } }, build: (b, p) => one(b, 'Softmax', [p.a], { axis: attr.int(-1) }) },
-  { name: 'Softmax axis 0', params: { a: { dims: [3, 2] } }, build: (b, p) => one(b, 'Softmax', [p.a], { axis: attr.int(0) }) },
-  { name: 'LogSoftmax', params: { a: { dims: [2, 5] } }, build: (b, p) => one(b, 'LogSoftmax', [p.a], { axis: attr.int(1) }) },
+  {
+    name: 'Gelu exact, opset 20 (float32)',
+    type: 'float32',
+    opset: 20,
+    params: { a: { dims: [5], low: -2, high: 2 } },
+    build: (b, p) => one(b, 'Gelu', [p.a]),
+  },
+  {
+    name: 'Gelu tanh, opset 20 (float32)',
+    type: 'float32',
+    opset: 20,
+    params: { a: { dims: [5], low: -2, high: 2 } },
+    build: (b, p) => one(b, 'Gelu', [p.a], { approximate: attr.string('tanh') }),
+  },
+  {
+    name: 'Softmax axis −1',
+    params: { a: { dims: [2, 5] } },
+    build: (b, p) => one(b, 'Softmax', [p.a], { axis: attr.int(-1) }),
+  },
+  {
+    name: 'Softmax axis 0',
+    params: { a: { dims: [3, 2] } },
+    build: (b, p) => one(b, 'Softmax', [p.a], { axis: attr.int(0) }),
+  },
+  {
+    name: 'LogSoftmax',
+    params: { a: { dims: [2, 5] } },
+    build: (b, p) => one(b, 'LogSoftmax', [p.a], { axis: attr.int(1) }),
+  },
   {
     name: 'LayerNormalization over the last axis',
     params: { x: { dims: [2, 3, 4] }, g: { dims: [4] }, h: { dims: [4] } },
@@ -60,32 +113,90 @@ const cases: Case[] = [
     params: { x: { dims: [2, 3, 4] }, g: { dims: [3, 4] } },
     build: (b, p) => one(b, 'LayerNormalization', [p.x, p.g], { axis: attr.int(1) }),
   },
-  { name: 'ReduceSum axes [1], keepdims 0', params: { a: { dims: [2, 3, 4] } }, build: (b, p) => one(b, 'ReduceSum', [p.a, i64(b, [1])], { keepdims: attr.int(0) }) },
-  { name: 'ReduceSum axes [−1], keepdims 1', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'ReduceSum', [p.a, i64(b, [-1])]) },
-  { name: 'ReduceSum over all axes', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'Unsqueeze', [one(b, 'ReduceSum', [p.a], { keepdims: attr.int(0) }), i64(b, [0])]) },
-  { name: 'ReduceMean opset 17 (axes attribute)', params: { a: { dims: [2, 3, 4] } }, build: (b, p) => one(b, 'ReduceMean', [p.a], { axes: attr.ints([0, 2]), keepdims: attr.int(0) }) },
-  { name: 'ReduceMean opset 18 (axes input)', opset: 18, params: { a: { dims: [2, 3, 4] } }, build: (b, p) => one(b, 'ReduceMean', [p.a, i64(b, [2])], { keepdims: attr.int(0) }) },
-  { name: 'MatMul [2,3,4] @ weight [4,5]', params: { a: { dims: [2, 3, 4] }, w: { dims: [4, 5] } }, build: (b, p) => one(b, 'MatMul', [p.a, p.w]) },
-  { name: 'MatMul batched with broadcast [2,2,3,4] @ [2,1,4,3]', params: { a: { dims: [2, 2, 3, 4] }, w: { dims: [2, 1, 4, 3] } }, build: (b, p) => one(b, 'MatMul', [p.a, p.w]) },
-  { name: 'MatMul vector @ matrix', params: { a: { dims: [4] }, w: { dims: [4, 3] } }, build: (b, p) => one(b, 'MatMul', [p.a, p.w]) },
-  { name: 'MatMul matrix @ vector', params: { a: { dims: [2, 3, 4] }, w: { dims: [4] } }, build: (b, p) => one(b, 'MatMul', [p.a, p.w]) },
+  {
+    name: 'ReduceSum axes [1], keepdims 0',
+    params: { a: { dims: [2, 3, 4] } },
+    build: (b, p) => one(b, 'ReduceSum', [p.a, i64(b, [1])], { keepdims: attr.int(0) }),
+  },
+  {
+    name: 'ReduceSum axes [−1], keepdims 1',
+    params: { a: { dims: [2, 3] } },
+    build: (b, p) => one(b, 'ReduceSum', [p.a, i64(b, [-1])]),
+  },
+  {
+    name: 'ReduceSum over all axes',
+    params: { a: { dims: [2, 3] } },
+    build: (b, p) => one(b, 'Unsqueeze', [one(b, 'ReduceSum', [p.a], { keepdims: attr.int(0) }), i64(b, [0])]),
+  },
+  {
+    name: 'ReduceMean opset 17 (axes attribute)',
+    params: { a: { dims: [2, 3, 4] } },
+    build: (b, p) => one(b, 'ReduceMean', [p.a], { axes: attr.ints([0, 2]), keepdims: attr.int(0) }),
+  },
+  {
+    name: 'ReduceMean opset 18 (axes input)',
+    opset: 18,
+    params: { a: { dims: [2, 3, 4] } },
+    build: (b, p) => one(b, 'ReduceMean', [p.a, i64(b, [2])], { keepdims: attr.int(0) }),
+  },
+  {
+    name: 'MatMul [2,3,4] @ weight [4,5]',
+    params: { a: { dims: [2, 3, 4] }, w: { dims: [4, 5] } },
+    build: (b, p) => one(b, 'MatMul', [p.a, p.w]),
+  },
+  {
+    name: 'MatMul batched with broadcast [2,2,3,4] @ [2,1,4,3]',
+    params: { a: { dims: [2, 2, 3, 4] }, w: { dims: [2, 1, 4, 3] } },
+    build: (b, p) => one(b, 'MatMul', [p.a, p.w]),
+  },
+  {
+    name: 'MatMul vector @ matrix',
+    params: { a: { dims: [4] }, w: { dims: [4, 3] } },
+    build: (b, p) => one(b, 'MatMul', [p.a, p.w]),
+  },
+  {
+    name: 'MatMul matrix @ vector',
+    params: { a: { dims: [2, 3, 4] }, w: { dims: [4] } },
+    build: (b, p) => one(b, 'MatMul', [p.a, p.w]),
+  },
   {
     name: 'Gemm transB, bias [5], alpha/beta',
     params: { a: { dims: [3, 4] }, w: { dims: [5, 4] }, c: { dims: [5] } },
-    build: (b, p) => one(b, 'Gemm', [p.a, p.w, p.c], { transB: attr.int(1), alpha: attr.float(0.5), beta: attr.float(2) }),
+    build: (b, p) =>
+      one(b, 'Gemm', [p.a, p.w, p.c], { transB: attr.int(1), alpha: attr.float(0.5), beta: attr.float(2) }),
   },
   {
     name: 'Gemm transA, C [3,1]',
     params: { a: { dims: [4, 3] }, w: { dims: [4, 5] }, c: { dims: [3, 1] } },
     build: (b, p) => one(b, 'Gemm', [p.a, p.w, p.c], { transA: attr.int(1) }),
   },
-  { name: 'Gemm transA and transB, no C', params: { a: { dims: [4, 3] }, w: { dims: [5, 4] } }, build: (b, p) => one(b, 'Gemm', [p.a, p.w], { transA: attr.int(1), transB: attr.int(1) }) },
+  {
+    name: 'Gemm transA and transB, no C',
+    params: { a: { dims: [4, 3] }, w: { dims: [5, 4] } },
+    build: (b, p) => one(b, 'Gemm', [p.a, p.w], { transA: attr.int(1), transB: attr.int(1) }),
+  },
   { name: 'Reshape', params: { a: { dims: [2, 6] } }, build: (b, p) => one(b, 'Reshape', [p.a, i64(b, [3, -1])]) },
-  { name: 'Transpose perm', params: { a: { dims: [2, 3, 4] } }, build: (b, p) => one(b, 'Transpose', [p.a], { perm: attr.ints([1, 2, 0]) }) },
+  {
+    name: 'Transpose perm',
+    params: { a: { dims: [2, 3, 4] } },
+    build: (b, p) => one(b, 'Transpose', [p.a], { perm: attr.ints([1, 2, 0]) }),
+  },
   { name: 'Transpose default', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'Transpose', [p.a]) },
-  { name: 'Unsqueeze then Squeeze', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'Squeeze', [one(b, 'Unsqueeze', [p.a, i64(b, [0, 3])]), i64(b, [0])]) },
-  { name: 'Flatten axis 2', params: { a: { dims: [2, 3, 2] } }, build: (b, p) => one(b, 'Flatten', [p.a], { axis: attr.int(2) }) },
-  { name: 'Concat axis 1', params: { a: { dims: [2, 1] }, c: { dims: [2, 3] }, d: { dims: [2, 2] } }, build: (b, p) => one(b, 'Concat', [p.a, p.c, p.d], { axis: attr.int(1) }) },
+  {
+    name: 'Unsqueeze then Squeeze',
+    params: { a: { dims: [2, 3] } },
+    build: (b, p) => one(b, 'Squeeze', [one(b, 'Unsqueeze', [p.a, i64(b, [0, 3])]), i64(b, [0])]),
+  },
+  {
+    name: 'Flatten axis 2',
+    params: { a: { dims: [2, 3, 2] } },
+    build: (b, p) => one(b, 'Flatten', [p.a], { axis: attr.int(2) }),
+  },
+  {
+    name: 'Concat axis 1',
+    params: { a: { dims: [2, 1] }, c: { dims: [2, 3] }, d: { dims: [2, 2] } },
+    build: (b, p) => one(b, 'Concat', [p.a, p.c, p.d], { axis: attr.int(1) }),
+  },
   {
     name: 'Split sizes, one piece unused',
     params: { a: { dims: [2, 6] } },
@@ -120,11 +231,29 @@ const cases: Case[] = [
     params: { a: { dims: [2, 3] }, c: { dims: [3] } },
     build: (b, p) => one(b, 'Where', [b.constant(DataType.BOOL, [2, 1], [1, 0]), p.a, p.c]),
   },
-  { name: 'Cast to float32 and back (float32 tolerances)', type: 'float32', params: { a: { dims: [4] } }, build: (b, p) => one(b, 'Cast', [one(b, 'Cast', [p.a], { to: attr.int(DataType.DOUBLE) })], { to: attr.int(DataType.FLOAT) }) },
-  { name: 'Expand [3,1] → [2,3,4]', params: { a: { dims: [3, 1] } }, build: (b, p) => one(b, 'Expand', [p.a, i64(b, [2, 3, 4])]) },
+  {
+    name: 'Cast to float32 and back (float32 tolerances)',
+    type: 'float32',
+    params: { a: { dims: [4] } },
+    build: (b, p) =>
+      one(b, 'Cast', [one(b, 'Cast', [p.a], { to: attr.int(DataType.DOUBLE) })], { to: attr.int(DataType.FLOAT) }),
+  },
+  {
+    name: 'Expand [3,1] → [2,3,4]',
+    params: { a: { dims: [3, 1] } },
+    build: (b, p) => one(b, 'Expand', [p.a, i64(b, [2, 3, 4])]),
+  },
   { name: 'Dropout in inference mode', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'Dropout', [p.a]) },
-  { name: 'Identity and a Constant operand', params: { a: { dims: [3] } }, build: (b, p, t) => one(b, 'Mul', [one(b, 'Identity', [p.a]), b.constant(t, [3], [1, -2, 3])]) },
-  { name: 'Sum of three with broadcast', params: { a: { dims: [2, 3] }, c: { dims: [3] }, d: { dims: [1] } }, build: (b, p) => one(b, 'Sum', [p.a, p.c, p.d]) },
+  {
+    name: 'Identity and a Constant operand',
+    params: { a: { dims: [3] } },
+    build: (b, p, t) => one(b, 'Mul', [one(b, 'Identity', [p.a]), b.constant(t, [3], [1, -2, 3])]),
+  },
+  {
+    name: 'Sum of three with broadcast',
+    params: { a: { dims: [2, 3] }, c: { dims: [3] }, d: { dims: [1] } },
+    build: (b, p) => one(b, 'Sum', [p.a, p.c, p.d]),
+  },
   {
     name: 'a value with several consumers (accumulation)',
     params: { a: { dims: [4] } },
@@ -135,7 +264,9 @@ const cases: Case[] = [
     params: { a: { dims: [2, 3] }, c: { dims: [3] } },
     build: (b, p) => {
       // The float round trip hides the shape vector's values from static inference.
-      const shape = one(b, 'Cast', [one(b, 'Cast', [i64(b, [1, 3])], { to: attr.int(DataType.FLOAT) })], { to: attr.int(DataType.INT64) });
+      const shape = one(b, 'Cast', [one(b, 'Cast', [i64(b, [1, 3])], { to: attr.int(DataType.FLOAT) })], {
+        to: attr.int(DataType.INT64),
+      });
       return one(b, 'Mul', [p.a, one(b, 'Reshape', [p.c, shape])]);
     },
   },

@@ -28,7 +28,9 @@ export class CpuBackend implements Backend {
   upload(data: ArrayLike<number>, shape: readonly number[]): CpuTensor {
     const size = shapeSize(shape);
     if (data.length !== size) {
-      throw new Error(`CpuBackend.upload: ${data.length} values do not fill shape ${formatShape(shape)} (${size} elements)`);
+      throw new Error(
+        `CpuBackend.upload: ${data.length} values do not fill shape ${formatShape(shape)} (${size} elements)`,
+      );
     }
     return new CpuTensor(Float64Array.from(data), shape);
   }
@@ -38,7 +40,13 @@ export class CpuBackend implements Backend {
   }
 
   async read(tensor: Tensor): Promise<Float64Array> {
-    return new ShapeCheck('read').expect(tensor, 'tensor', tensor.shape.map((_, i) => `d${i}`)).data.slice();
+    return new ShapeCheck('read')
+      .expect(
+        tensor,
+        'tensor',
+        tensor.shape.map((_, i) => `d${i}`),
+      )
+      .data.slice();
   }
 
   release(...tensors: Tensor[]): void {
@@ -111,7 +119,8 @@ export class CpuBackend implements Backend {
 
   rotate(matrices: Tensor, qS: Tensor, qA: Tensor, direction: 'into' | 'back'): CpuTensor {
     const check = new ShapeCheck('rotate');
-    if (direction !== 'into' && direction !== 'back') check.fail(`direction must be 'into' or 'back', got ${String(direction)}`);
+    if (direction !== 'into' && direction !== 'back')
+      check.fail(`direction must be 'into' or 'back', got ${String(direction)}`);
     const g = check.expect(matrices, 'matrices', ['N', 'dOut', 'dIn']).data;
     const s = check.expect(qS, 'qS', ['dOut', 'dOut']).data;
     const a = check.expect(qA, 'qA', ['dIn', 'dIn']).data;
@@ -123,7 +132,8 @@ export class CpuBackend implements Backend {
     const check = new ShapeCheck('accumulateLambda');
     const b = unpackBatch(check, batch);
     const lambdaData = check.expect(lambda, 'lambda', [b.dOut, b.dInPrime]).data;
-    if ((qS === null) !== (qA === null)) check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
+    if ((qS === null) !== (qA === null))
+      check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
     const s = qS && check.expect(qS, 'qS', [b.dOut, b.dOut]).data;
     const a = qA && check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]).data;
     const gradients = sequenceGradientsOf(b);
@@ -152,7 +162,8 @@ export class CpuBackend implements Backend {
     const rotated = changeBasisBatch(g, 0, count, s, a, dOut, dIn, 'into');
     for (let i = 0; i < size; i++) {
       const denominator = lambdaData[i]! + delta;
-      if (!(denominator > 0)) check.fail(`Λ + δ = ${denominator} at (${Math.floor(i / dIn)}, ${i % dIn}) is not positive; raise the damping`);
+      if (!(denominator > 0))
+        check.fail(`Λ + δ = ${denominator} at (${Math.floor(i / dIn)}, ${i % dIn}) is not positive; raise the damping`);
       for (let q = 0; q < count; q++) rotated[q * size + i]! /= denominator;
     }
     return new CpuTensor(changeBasisBatch(rotated, 0, count, s, a, dOut, dIn, 'back'), queryGradients.shape);
@@ -166,7 +177,10 @@ export class CpuBackend implements Backend {
     const size = lambdaData.length;
     for (let i = 0; i < size; i++) {
       const denominator = lambdaData[i]! + delta;
-      if (!(denominator > 0)) check.fail(`Λ + δ = ${denominator} at (${Math.floor(i / check.dim('dIn'))}, ${i % check.dim('dIn')}) is not positive; raise the damping`);
+      if (!(denominator > 0))
+        check.fail(
+          `Λ + δ = ${denominator} at (${Math.floor(i / check.dim('dIn'))}, ${i % check.dim('dIn')}) is not positive; raise the damping`,
+        );
     }
     const out = new Float64Array(g.length);
     for (let i = 0; i < g.length; i++) out[i] = g[i]! / (lambdaData[i % size]! + delta);
@@ -186,7 +200,9 @@ export class CpuBackend implements Backend {
     const first = asCpu(a, 'pairedInner', 'a');
     const second = asCpu(c, 'pairedInner', 'c');
     if (first.shape.length < 1 || formatShape(first.shape) !== formatShape(second.shape)) {
-      throw new Error(`pairedInner: a is ${formatShape(first.shape)} and c is ${formatShape(second.shape)}; they must have one equal shape [B, …]`);
+      throw new Error(
+        `pairedInner: a is ${formatShape(first.shape)} and c is ${formatShape(second.shape)}; they must have one equal shape [B, …]`,
+      );
     }
     const rows = first.shape[0]!;
     const width = rows === 0 ? 0 : first.size / rows;
@@ -232,7 +248,9 @@ export class CpuBackend implements Backend {
     const [queries, dOut, dIn] = [check.dim('Q'), check.dim('dOut'), check.dim('dIn')];
     const maxRank = Math.min(dOut, dIn);
     if (!Number.isInteger(rank) || rank < 1 || rank > maxRank) {
-      check.fail(`rank must be an integer in [1, ${maxRank}] for preconditioned ${formatShape(preconditioned.shape)}, got ${rank}`);
+      check.fail(
+        `rank must be an integer in [1, ${maxRank}] for preconditioned ${formatShape(preconditioned.shape)}, got ${rank}`,
+      );
     }
     const gramOfColumns = dIn <= dOut;
     const small = gramOfColumns ? dIn : dOut;
@@ -276,11 +294,13 @@ export function cpuBackend(): CpuBackend {
 
 function dampingOf(lambda: Float64Array, damping: Damping, check: ShapeCheck): number {
   if (damping.kind === 'absolute') {
-    if (!(damping.value >= 0) || !Number.isFinite(damping.value)) check.fail(`absolute damping must be finite and ≥ 0, got ${damping.value}`);
+    if (!(damping.value >= 0) || !Number.isFinite(damping.value))
+      check.fail(`absolute damping must be finite and ≥ 0, got ${damping.value}`);
     return damping.value;
   }
   if (damping.kind === 'heuristic') {
-    if (!(damping.factor >= 0) || !Number.isFinite(damping.factor)) check.fail(`heuristic damping factor must be finite and ≥ 0, got ${damping.factor}`);
+    if (!(damping.factor >= 0) || !Number.isFinite(damping.factor))
+      check.fail(`heuristic damping factor must be finite and ≥ 0, got ${damping.factor}`);
     if (lambda.length === 0) check.fail('heuristic damping needs a non-empty Λ');
     let sum = 0;
     for (let i = 0; i < lambda.length; i++) sum += lambda[i]!;

@@ -1,7 +1,10 @@
 /** Float64 dense kernels on row-major arrays, shared by the CPU backend's methods; products go through gemm.ts. */
 import { gemm } from './gemm';
 
-/** out[m, n] = a[m, k] · b[k, n], with optional transposes of the stored operands (aT: a is stored [k, m]; bT: b is stored [n, k]). */
+/**
+ * out[m, n] = a[m, k] · b[k, n], with optional transposes of the stored operands (aT: a is stored [k, m]; bT: b is
+ * stored [n, k]).
+ */
 export function matmul(
   a: Float64Array,
   b: Float64Array,
@@ -14,10 +17,17 @@ export function matmul(
   bOffset = 0,
 ): Float64Array {
   const out = new Float64Array(m * n);
-  gemm(m, n, k, { data: a, offset: aOffset, ld: aT ? m : k, transposed: aT }, { data: b, offset: bOffset, ld: bT ? k : n, transposed: bT }, {
-    data: out,
-    ld: n,
-  });
+  gemm(
+    m,
+    n,
+    k,
+    { data: a, offset: aOffset, ld: aT ? m : k, transposed: aT },
+    { data: b, offset: bOffset, ld: bT ? k : n, transposed: bT },
+    {
+      data: out,
+      ld: n,
+    },
+  );
   return out;
 }
 
@@ -51,14 +61,28 @@ export function changeBasisBatch(
   const into = direction === 'into';
   const left = new Float64Array(count * dOut * dIn);
   for (let n = 0; n < count; n++) {
-    gemm(dOut, dIn, dOut, { data: qS, ld: dOut, transposed: into }, { data: matrices, offset: offset + n * dOut * dIn, ld: dIn }, {
-      data: left,
-      offset: n * dOut * dIn,
-      ld: dIn,
-    });
+    gemm(
+      dOut,
+      dIn,
+      dOut,
+      { data: qS, ld: dOut, transposed: into },
+      { data: matrices, offset: offset + n * dOut * dIn, ld: dIn },
+      {
+        data: left,
+        offset: n * dOut * dIn,
+        ld: dIn,
+      },
+    );
   }
   const out = new Float64Array(count * dOut * dIn);
-  gemm(count * dOut, dIn, dIn, { data: left, ld: dIn }, { data: qA, ld: dIn, transposed: !into }, { data: out, ld: dIn });
+  gemm(
+    count * dOut,
+    dIn,
+    dIn,
+    { data: left, ld: dIn },
+    { data: qA, ld: dIn, transposed: !into },
+    { data: out, ld: dIn },
+  );
   return out;
 }
 export interface OrthonormalOptions {
@@ -72,7 +96,11 @@ export interface OrthonormalOptions {
 }
 
 /** Modified Gram–Schmidt, twice ("twice is enough"), on the columns of a row-major [d, d] matrix. */
-export function orthonormalColumns(vectors: ArrayLike<number>, d: number, options: OrthonormalOptions = {}): Float64Array {
+export function orthonormalColumns(
+  vectors: ArrayLike<number>,
+  d: number,
+  options: OrthonormalOptions = {},
+): Float64Array {
   const caller = options.caller ?? 'orthonormalColumns';
   const minimumKept = options.minimumKept ?? 0;
   // Work on rows of the transpose so each column is contiguous.
@@ -93,7 +121,9 @@ export function orthonormalColumns(vectors: ArrayLike<number>, d: number, option
       for (let i = 0; i < d; i++) norm += columns[cj + i]! ** 2;
       norm = Math.sqrt(norm);
       if (!(norm > minimumKept * Math.sqrt(original)) || norm === 0) {
-        throw new Error(`${caller}: column ${j} of vectors is (nearly) dependent on the previous ones (norm ${Math.sqrt(original)} → ${norm})`);
+        throw new Error(
+          `${caller}: column ${j} of vectors is (nearly) dependent on the previous ones (norm ${Math.sqrt(original)} → ${norm})`,
+        );
       }
       for (let i = 0; i < d; i++) columns[cj + i]! /= norm;
     }

@@ -32,7 +32,8 @@ export function jacobiEigh(matrix: ArrayLike<number>, d: number, options: Jacobi
   const tolerance = options.tolerance ?? CPU_EIGH_DEFAULT_TOLERANCE;
   const maxSweeps = options.maxSweeps ?? CPU_EIGH_DEFAULT_MAX_SWEEPS;
   if (!(tolerance > 0)) throw new Error(`${caller}: tolerance must be > 0, got ${tolerance}`);
-  if (!Number.isInteger(maxSweeps) || maxSweeps < 0) throw new Error(`${caller}: maxSweeps must be a non-negative integer, got ${maxSweeps}`);
+  if (!Number.isInteger(maxSweeps) || maxSweeps < 0)
+    throw new Error(`${caller}: maxSweeps must be a non-negative integer, got ${maxSweeps}`);
   if (matrix.length !== d * d) throw new Error(`${caller}: ${matrix.length} values do not form a [${d}, ${d}] matrix`);
 
   const a = symmetricPart(matrix, d, caller);
@@ -88,7 +89,9 @@ function sumOfSquares(a: Float64Array, d: number, withDiagonal: boolean): number
   return sum;
 }
 
-/** A ← JᵀAJ with the rotation in the (p, q) plane that zeroes a_pq (Golub & Van Loan's symmetric Schur step); Vᵀ ← JᵀVᵀ. */
+/**
+ * A ← JᵀAJ with the rotation in the (p, q) plane that zeroes a_pq (Golub & Van Loan's symmetric Schur step); Vᵀ ← JᵀVᵀ.
+ */
 function rotate(a: Float64Array, vt: Float64Array, d: number, p: number, q: number): void {
   const apq = a[p * d + q]!;
   if (apq === 0) return;
@@ -124,7 +127,13 @@ function rotate(a: Float64Array, vt: Float64Array, d: number, p: number, q: numb
   }
 }
 
-function sortedResult(values: Float64Array, vt: Float64Array, d: number, sweeps: number, relativeOff: number): JacobiResult {
+function sortedResult(
+  values: Float64Array,
+  vt: Float64Array,
+  d: number,
+  sweeps: number,
+  relativeOff: number,
+): JacobiResult {
   const order = Array.from({ length: d }, (_, i) => i).sort((i, j) => values[i]! - values[j]!);
   const sortedValues = new Float64Array(d);
   const vectors = new Float64Array(d * d);

@@ -9,7 +9,8 @@ import { matmul, orthonormalColumns } from './dense';
 import { jacobiEigh, type JacobiOptions, type JacobiResult } from './jacobi';
 
 /**
- * matrix: row-major [d, d] symmetric (its symmetric part is used); vectors: row-major [d, d] approximate eigenvectors as
+ * matrix: row-major [d, d] symmetric (its symmetric part is used); vectors: row-major [d, d] approximate eigenvectors
+ * as
  * columns (any order, any float precision). Returns ascending eigenvalues and their refined eigenvector columns.
  */
 export function refineEigenCpu(
@@ -20,7 +21,8 @@ export function refineEigenCpu(
 ): JacobiResult {
   const caller = options.caller ?? 'refineEigenCpu';
   if (matrix.length !== d * d) throw new Error(`${caller}: matrix has ${matrix.length} values, expected [${d}, ${d}]`);
-  if (vectors.length !== d * d) throw new Error(`${caller}: vectors has ${vectors.length} values, expected [${d}, ${d}]`);
+  if (vectors.length !== d * d)
+    throw new Error(`${caller}: vectors has ${vectors.length} values, expected [${d}, ${d}]`);
   // An approximate eigenbasis keeps nearly all of each column's norm; losing half of it means dependent input.
   const q = orthonormalColumns(vectors, d, { caller, minimumKept: 0.5 });
   const a = Float64Array.from(matrix);

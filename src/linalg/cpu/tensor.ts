@@ -34,7 +34,8 @@ export class CpuTensor implements Tensor {
 export function shapeSize(shape: readonly number[]): number {
   let size = 1;
   for (const extent of shape) {
-    if (!Number.isInteger(extent) || extent < 0) throw new Error(`invalid shape [${shape.join(', ')}]: extents must be non-negative integers`);
+    if (!Number.isInteger(extent) || extent < 0)
+      throw new Error(`invalid shape [${shape.join(', ')}]: extents must be non-negative integers`);
     size *= extent;
   }
   return size;
@@ -65,13 +66,17 @@ export class ShapeCheck {
     const cpu = asCpu(tensor, this.method, argument);
     const expected = `[${pattern.join(', ')}]`;
     if (cpu.shape.length !== pattern.length) {
-      throw new Error(`CpuBackend.${this.method}: ${argument} has shape ${formatShape(cpu.shape)}, expected ${expected}`);
+      throw new Error(
+        `CpuBackend.${this.method}: ${argument} has shape ${formatShape(cpu.shape)}, expected ${expected}`,
+      );
     }
     pattern.forEach((dim, axis) => {
       const extent = cpu.shape[axis]!;
       if (typeof dim === 'number') {
         if (extent !== dim) {
-          throw new Error(`CpuBackend.${this.method}: ${argument} has shape ${formatShape(cpu.shape)}, expected ${expected}`);
+          throw new Error(
+            `CpuBackend.${this.method}: ${argument} has shape ${formatShape(cpu.shape)}, expected ${expected}`,
+          );
         }
         return;
       }

@@ -1,6 +1,7 @@
 /**
  * Adapter and device acquisition, the same in a window, a worker and Node.
- * The caller passes the GPU entry point (navigator.gpu in a browser, nodeGpu() in Node) so this file has no platform imports.
+ * The caller passes the GPU entry point (navigator.gpu in a browser, nodeGpu() in Node) so this file has no platform
+ * imports.
  */
 
 export interface AdapterReport {
@@ -64,7 +65,8 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
     );
   }
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new GpuUnavailableError('WebGPU is present but no adapter was found (requestAdapter returned null).');
+  if (!adapter)
+    throw new GpuUnavailableError('WebGPU is present but no adapter was found (requestAdapter returned null).');
   const report = describeAdapter(adapter);
   const requiredLimits: Record<string, number> = {};
   for (const key of LIMIT_KEYS) requiredLimits[key] = report.limits[key]!;

@@ -74,27 +74,48 @@ export class WebGpuBackend implements Backend {
     return this.runtime.zeros(shape);
   }
 
-  /** A Tensor over a GPUBuffer owned elsewhere (e.g. onnxruntime-web's tensor.gpuBuffer), without copying; release() leaves the buffer alone. */
+  /**
+   * A Tensor over a GPUBuffer owned elsewhere (e.g. onnxruntime-web's tensor.gpuBuffer), without copying; release()
+   * leaves the buffer alone.
+   */
   wrapBuffer(buffer: GPUBuffer, shape: readonly number[]): GpuTensor {
     return this.runtime.wrap(buffer, shape);
   }
 
-  /** The GPUBuffer behind a tensor (float32, row-major from byte 0), e.g. for onnxruntime-web's Tensor.fromGpuBuffer. */
+  /**
+   * The GPUBuffer behind a tensor (float32, row-major from byte 0), e.g. for onnxruntime-web's Tensor.fromGpuBuffer.
+   */
   gpuBuffer(tensor: Tensor): GPUBuffer {
     const check = new OperandCheck('gpuBuffer', { tensor });
-    return check.expect(tensor, 'tensor', tensor.shape.map((_, i) => `d${i}`)).buffer;
+    return check.expect(
+      tensor,
+      'tensor',
+      tensor.shape.map((_, i) => `d${i}`),
+    ).buffer;
   }
 
   async read(tensor: Tensor): Promise<Float64Array> {
     const check = new OperandCheck('read', { tensor });
-    const values = await this.runtime.read(check.expect(tensor, 'tensor', tensor.shape.map((_, i) => `d${i}`)));
+    const values = await this.runtime.read(
+      check.expect(
+        tensor,
+        'tensor',
+        tensor.shape.map((_, i) => `d${i}`),
+      ),
+    );
     return Float64Array.from(values);
   }
 
   release(...tensors: Tensor[]): void {
     for (const tensor of tensors) {
       const check = new OperandCheck('release', { tensor });
-      this.runtime.release(check.expect(tensor, 'tensor', tensor.shape.map((_, i) => `d${i}`)));
+      this.runtime.release(
+        check.expect(
+          tensor,
+          'tensor',
+          tensor.shape.map((_, i) => `d${i}`),
+        ),
+      );
     }
   }
 
@@ -120,7 +141,8 @@ export class WebGpuBackend implements Backend {
 
   rotate(matrices: Tensor, qS: Tensor, qA: Tensor, direction: 'into' | 'back'): GpuTensor {
     const check = new OperandCheck(`rotate.${direction}`, { matrices, qS, qA });
-    if (direction !== 'into' && direction !== 'back') check.fail(`direction must be 'into' or 'back', got ${String(direction)}`);
+    if (direction !== 'into' && direction !== 'back')
+      check.fail(`direction must be 'into' or 'back', got ${String(direction)}`);
     const g = check.expect(matrices, 'matrices', ['N', 'dOut', 'dIn']);
     const s = check.expect(qS, 'qS', ['dOut', 'dOut']);
     const a = check.expect(qA, 'qA', ['dIn', 'dIn']);
@@ -128,10 +150,16 @@ export class WebGpuBackend implements Backend {
   }
 
   accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void {
-    const check = new OperandCheck('accumulateLambda', { lambda, ...batchOperands(batch), ...(qS && { qS }), ...(qA && { qA }) });
+    const check = new OperandCheck('accumulateLambda', {
+      lambda,
+      ...batchOperands(batch),
+      ...(qS && { qS }),
+      ...(qA && { qA }),
+    });
     const b = unpackBatch(check, batch);
     const lambdaTensor = check.expect(lambda, 'lambda', [b.dOut, b.dInPrime]);
-    if ((qS === null) !== (qA === null)) check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
+    if ((qS === null) !== (qA === null))
+      check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
     const bases =
       qS && qA
         ? ([check.expect(qS, 'qS', [b.dOut, b.dOut]), check.expect(qA, 'qA', [b.dInPrime, b.dInPrime])] as const)
@@ -151,7 +179,9 @@ export class WebGpuBackend implements Backend {
   async dampingValue(lambda: Tensor, damping: Damping): Promise<number> {
     const check = new OperandCheck('dampingValue', { lambda });
     const lambdaTensor = check.expect(lambda, 'lambda', ['dOut', 'dIn']);
-    const delta = this.runtime.step(check.kernel, check.shapes, () => dampingTensor(this.runtime, check, lambdaTensor, damping));
+    const delta = this.runtime.step(check.kernel, check.shapes, () =>
+      dampingTensor(this.runtime, check, lambdaTensor, damping),
+    );
     const [value] = await this.runtime.read(delta);
     this.runtime.release(delta);
     return value!;
@@ -229,8 +259,16 @@ export class WebGpuBackend implements Backend {
     if (a.shape.length < 1 || c.shape.length < 1) {
       check.fail(`a and c need a leading batch axis, got [${a.shape.join(', ')}] and [${c.shape.join(', ')}]`);
     }
-    const first = check.expect(a, 'a', a.shape.map((_, axis) => (axis === 0 ? 'Q' : `d${axis}`)));
-    const second = check.expect(c, 'c', c.shape.map((_, axis) => (axis === 0 ? 'B' : `d${axis}`)));
+    const first = check.expect(
+      a,
+      'a',
+      a.shape.map((_, axis) => (axis === 0 ? 'Q' : `d${axis}`)),
+    );
+    const second = check.expect(
+      c,
+      'c',
+      c.shape.map((_, axis) => (axis === 0 ? 'B' : `d${axis}`)),
+    );
     const [queries, rows] = [check.dim('Q'), check.dim('B')];
     const width = queries === 0 ? 0 : first.size / queries;
     const out = this.runtime.allocate([queries, rows], 'pairwise inner products');
@@ -297,7 +335,13 @@ export class WebGpuBackend implements Backend {
   }
 
   /** 'into': Q_Sᵀ G Q_A; 'back': Q_S R Q_Aᵀ — two batched GEMMs with the eigenbases shared across the batch. */
-  private changeBasis(check: OperandCheck, g: GpuTensor, qS: GpuTensor, qA: GpuTensor, direction: 'into' | 'back'): GpuTensor {
+  private changeBasis(
+    check: OperandCheck,
+    g: GpuTensor,
+    qS: GpuTensor,
+    qA: GpuTensor,
+    direction: 'into' | 'back',
+  ): GpuTensor {
     const [count, dOut, dIn] = g.shape as [number, number, number];
     const matrix = dOut * dIn;
     const left = this.runtime.allocate([count, dOut, dIn], 'rotation half-step');

@@ -27,7 +27,8 @@ export class KernelError extends Error {
 /**
  * The GPUDevice is gone (driver reset, device.destroy(), tab backgrounded too long). Every pending and later
  * operation of the runtime rejects with this instead of hanging; the caller recovers by acquiring a new device
- * (acquireGpu) and building a new backend, then re-running the stage: results computed so far on the lost device are gone.
+ * (acquireGpu) and building a new backend, then re-running the stage: results computed so far on the lost device are
+ * gone.
  */
 export class DeviceLostError extends Error {
   override readonly name = 'DeviceLostError';
@@ -36,6 +37,8 @@ export class DeviceLostError extends Error {
     readonly detail: string,
     readonly during?: string,
   ) {
-    super(`GPU device lost (${reason}${detail ? `: ${detail}` : ''})${during ? ` during ${during}` : ''}; acquire a new device to continue`);
+    super(
+      `GPU device lost (${reason}${detail ? `: ${detail}` : ''})${during ? ` during ${during}` : ''}; acquire a new device to continue`,
+    );
   }
 }

@@ -122,7 +122,8 @@ export function packUniforms(
   views: UniformViews,
   byteOffset: number,
 ): string | null {
-  for (const name in values) if (!layout.names.has(name)) return `uniform "${name}" is not a field of the kernel's Params`;
+  for (const name in values)
+    if (!layout.names.has(name)) return `uniform "${name}" is not a field of the kernel's Params`;
   for (const { field, offset, components, scalar } of layout.fields) {
     const raw = values[field.name];
     if (raw === undefined) return `uniform "${field.name}" (${field.type}) has no value`;

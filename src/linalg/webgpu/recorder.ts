@@ -54,7 +54,8 @@ export class CommandRecorder {
   }
 
   /**
-   * A uniform slice of `size` bytes filled by `pack` (views of the arena, byte offset into them); reuses the previous slice
+   * A uniform slice of `size` bytes filled by `pack` (views of the arena, byte offset into them); reuses the previous
+   * slice
    * when the bytes are identical (the Jacobi rounds bind the same (n, round) twice). Returns the binding, or the
    * problem `pack` reported.
    */
@@ -96,7 +97,6 @@ export class CommandRecorder {
     this.submits++;
     for (const buffer of this.afterSubmit.splice(0)) buffer.destroy();
   }
-
 }
 
 function sameWords(words: Uint32Array, a: number, b: number, size: number): boolean {

@@ -374,7 +374,10 @@ export class GpuRuntime {
   private prepared(program: KernelProgram): PreparedProgram {
     let prepared = this.programs.get(program);
     if (!prepared) {
-      prepared = { layout: uniformLayout(program.uniforms), bindingNames: new Set(program.bindings.map((b) => b.name)) };
+      prepared = {
+        layout: uniformLayout(program.uniforms),
+        bindingNames: new Set(program.bindings.map((b) => b.name)),
+      };
       this.programs.set(program, prepared);
     }
     return prepared;

@@ -7,6 +7,7 @@ let cache: Record<string, string> | undefined;
 export async function shaderSource(name: string): Promise<string> {
   cache ??= await shaderFiles();
   const source = cache[name];
-  if (source === undefined) throw new Error(`shader "shaders/${name}.wgsl" not found (have: ${Object.keys(cache).join(', ')})`);
+  if (source === undefined)
+    throw new Error(`shader "shaders/${name}.wgsl" not found (have: ${Object.keys(cache).join(', ')})`);
   return source;
 }

@@ -30,7 +30,12 @@ export class Emitter {
   }
 
   /** Emit one node; returns its output names (fresh unless given). */
-  node(opType: string, inputs: readonly string[], attributes: AttributeValues = {}, outputs: number | string[] = 1): string[] {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attributes: AttributeValues = {},
+    outputs: number | string[] = 1,
+  ): string[] {
     const attrs: Record<string, Attribute> = {};
     for (const [key, value] of Object.entries(attributes)) attrs[key] = toAttribute(key, value);
     return this.builder.scope('gradient', () => this.builder.op(opType, inputs, attrs, { outputs }));
@@ -59,7 +64,12 @@ export class Emitter {
 
   /** A one-element float tensor, as ConstantOfShape's value attribute wants. */
   fillValue(value: number, type: DataType): TensorInit {
-    return { name: '', dataType: type, dims: [1], data: type === DataType.DOUBLE ? new Float64Array([value]) : new Float32Array([value]) };
+    return {
+      name: '',
+      dataType: type,
+      dims: [1],
+      data: type === DataType.DOUBLE ? new Float64Array([value]) : new Float32Array([value]),
+    };
   }
 
   zerosLike(value: string, type: DataType): string {
@@ -69,7 +79,10 @@ export class Emitter {
   /** ReduceSum; `axes` is a list of static axes or the name of a 1-D int64 value. */
   reduceSum(x: string, axes: readonly number[] | string, keepdims: boolean, noopWithEmptyAxes = false): string {
     const axesInput = typeof axes === 'string' ? axes : this.int64(axes);
-    return this.op('ReduceSum', [x, axesInput], { keepdims: keepdims ? 1 : 0, noop_with_empty_axes: noopWithEmptyAxes ? 1 : 0 });
+    return this.op('ReduceSum', [x, axesInput], {
+      keepdims: keepdims ? 1 : 0,
+      noop_with_empty_axes: noopWithEmptyAxes ? 1 : 0,
+    });
   }
 
   reduceMean(x: string, axes: readonly number[], keepdims: boolean): string {

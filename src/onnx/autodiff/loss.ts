@@ -19,7 +19,13 @@ export interface AppendedLoss {
   readonly seed: string;
 }
 
-export const LOSS_NAMES = { labels: 'labels', targets: 'targets', lossMask: 'loss_mask', loss: 'loss', tokenLogLikelihoods: 'token_log_likelihood' };
+export const LOSS_NAMES = {
+  labels: 'labels',
+  targets: 'targets',
+  lossMask: 'loss_mask',
+  loss: 'loss',
+  tokenLogLikelihoods: 'token_log_likelihood',
+};
 
 export function appendLoss(emit: Emitter, facts: GraphFacts, spec: LossSpec, predicted: string): AppendedLoss {
   const { type, dims } = facts.facts(predicted);
@@ -46,7 +52,10 @@ export function appendLoss(emit: Emitter, facts: GraphFacts, spec: LossSpec, pre
   const safeLabels = emit.op('Where', [emit.op('Less', [labels, zero]), zero, labels]);
   const column = emit.unsqueeze(safeLabels, [-1]);
   const logProbabilities = emit.op('LogSoftmax', [predicted], { axis: -1 });
-  const picked = emit.op('Squeeze', [emit.op('GatherElements', [logProbabilities, column], { axis: -1 }), emit.int64([-1])]);
+  const picked = emit.op('Squeeze', [
+    emit.op('GatherElements', [logProbabilities, column], { axis: -1 }),
+    emit.int64([-1]),
+  ]);
   const vocabulary = emit.reshape(emit.dimOf(predicted, -1), []);
   const classes = emit.op('Range', [zero, vocabulary, emit.int64([1], true)]);
   const oneHot = emit.op('Cast', [emit.op('Equal', [column, classes])], { to: floatType });
@@ -54,7 +63,14 @@ export function appendLoss(emit: Emitter, facts: GraphFacts, spec: LossSpec, pre
   if (!perToken) {
     emit.node('Identity', [picked], {}, [LOSS_NAMES.tokenLogLikelihoods]);
     emit.node('Neg', [picked], {}, [LOSS_NAMES.loss]);
-    return { labels, lossMask: null, loss: LOSS_NAMES.loss, tokenLogLikelihoods: LOSS_NAMES.tokenLogLikelihoods, seeded: predicted, seed: residual };
+    return {
+      labels,
+      lossMask: null,
+      loss: LOSS_NAMES.loss,
+      tokenLogLikelihoods: LOSS_NAMES.tokenLogLikelihoods,
+      seeded: predicted,
+      seed: residual,
+    };
   }
   const lossMask = emit.builder.input(LOSS_NAMES.lossMask, floatType, labelDims);
   emit.node('Mul', [picked, lossMask], {}, [LOSS_NAMES.tokenLogLikelihoods]);

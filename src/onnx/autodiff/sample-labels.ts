@@ -35,7 +35,10 @@ export interface SampleLabelsOptions {
   /** [rows × positions]; 0 marks positions not to sample (they get label 0). Omitted: sample everywhere. */
   readonly mask?: ArrayLike<number>;
   readonly seed: number;
-  /** A stable key per row (e.g. the example's index in the dataset) so that batching does not change a sample. Default: the row index. */
+  /**
+   * A stable key per row (e.g. the example's index in the dataset) so that batching does not change a sample. Default:
+   * the row index.
+   */
   readonly rowKeys?: ArrayLike<number>;
 }
 
@@ -44,10 +47,14 @@ export function sampleLabels(options: SampleLabelsOptions): BigInt64Array {
   const { logits, dims, mask, seed, rowKeys } = options;
   const [rows, positions, vocab] = dims;
   if (logits.length !== rows * positions * vocab) {
-    throw new Error(`sampleLabels: logits has ${logits.length} values, dims [${dims.join(', ')}] need ${rows * positions * vocab}`);
+    throw new Error(
+      `sampleLabels: logits has ${logits.length} values, dims [${dims.join(', ')}] need ${rows * positions * vocab}`,
+    );
   }
-  if (mask && mask.length !== rows * positions) throw new Error(`sampleLabels: mask has ${mask.length} values, expected ${rows * positions}`);
-  if (rowKeys && rowKeys.length !== rows) throw new Error(`sampleLabels: rowKeys has ${rowKeys.length} values, expected ${rows}`);
+  if (mask && mask.length !== rows * positions)
+    throw new Error(`sampleLabels: mask has ${mask.length} values, expected ${rows * positions}`);
+  if (rowKeys && rowKeys.length !== rows)
+    throw new Error(`sampleLabels: rowKeys has ${rowKeys.length} values, expected ${rows}`);
   const labels = new BigInt64Array(rows * positions);
   const probabilities = new Float64Array(vocab);
   for (let row = 0; row < rows; row++) {
@@ -94,8 +101,10 @@ export interface SampleTargetsOptions {
  */
 export function sampleRegressionTargets(options: SampleTargetsOptions): Float64Array {
   const { outputs, rows, seed, rowKeys } = options;
-  if (rows < 1 || outputs.length % rows !== 0) throw new Error(`sampleRegressionTargets: ${outputs.length} outputs do not split into ${rows} rows`);
-  if (rowKeys && rowKeys.length !== rows) throw new Error(`sampleRegressionTargets: rowKeys has ${rowKeys.length} values, expected ${rows}`);
+  if (rows < 1 || outputs.length % rows !== 0)
+    throw new Error(`sampleRegressionTargets: ${outputs.length} outputs do not split into ${rows} rows`);
+  if (rowKeys && rowKeys.length !== rows)
+    throw new Error(`sampleRegressionTargets: rowKeys has ${rowKeys.length} values, expected ${rows}`);
   const perRow = outputs.length / rows;
   const targets = new Float64Array(outputs.length);
   for (let row = 0; row < rows; row++) {
@@ -128,14 +137,17 @@ export function nextTokenTargets(
   floatType: 'float32' | 'float64' = 'float32',
 ): NextTokenTargets {
   const [rows, positions] = dims;
-  if (inputIds.length !== rows * positions) throw new Error(`nextTokenTargets: ${inputIds.length} ids for dims [${rows}, ${positions}]`);
+  if (inputIds.length !== rows * positions)
+    throw new Error(`nextTokenTargets: ${inputIds.length} ids for dims [${rows}, ${positions}]`);
   const labels = new BigInt64Array(rows * positions);
   const lossMask = floatType === 'float64' ? new Float64Array(rows * positions) : new Float32Array(rows * positions);
   for (let row = 0; row < rows; row++) {
     const promptLength = promptLengths[row];
     const length = lengths[row];
     if (!(promptLength >= 1 && promptLength <= length && length <= positions)) {
-      throw new Error(`nextTokenTargets: row ${row} has prompt length ${promptLength} and length ${length} (positions ${positions})`);
+      throw new Error(
+        `nextTokenTargets: row ${row} has prompt length ${promptLength} and length ${length} (positions ${positions})`,
+      );
     }
     for (let t = promptLength - 1; t < length - 1; t++) {
       labels[row * positions + t] = BigInt(inputIds[row * positions + t + 1]);

@@ -21,15 +21,65 @@ export interface GraphFacts {
   staticDims(value: string): readonly number[] | null;
 }
 
-const BOOL_OUTPUT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
+const BOOL_OUTPUT = new Set([
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'IsNaN',
+  'IsInf',
+]);
 const INT64_OUTPUT = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin']);
 const SAME_SHAPE = new Set([
-  'Neg', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Relu', 'Sigmoid', 'Gelu', 'Softmax', 'LogSoftmax',
-  'Identity', 'Dropout', 'Cast', 'Not', 'Abs', 'Floor', 'Ceil', 'IsNaN', 'IsInf', 'CumSum', 'Trilu', 'LayerNormalization',
+  'Neg',
+  'Sqrt',
+  'Reciprocal',
+  'Exp',
+  'Log',
+  'Tanh',
+  'Erf',
+  'Relu',
+  'Sigmoid',
+  'Gelu',
+  'Softmax',
+  'LogSoftmax',
+  'Identity',
+  'Dropout',
+  'Cast',
+  'Not',
+  'Abs',
+  'Floor',
+  'Ceil',
+  'IsNaN',
+  'IsInf',
+  'CumSum',
+  'Trilu',
+  'LayerNormalization',
 ]);
 const BROADCAST = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor',
-  'Max', 'Min', 'Sum', 'Where', 'Mod',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Max',
+  'Min',
+  'Sum',
+  'Where',
+  'Mod',
 ]);
 
 export function tensorInts(tensor: TensorInit): number[] | null {
@@ -65,11 +115,14 @@ export function constantNodeTensor(node: Node): TensorInit | null {
   const f = a.value_float;
   if (f?.type === 'float') return { name: '', dataType: DataType.FLOAT, dims: [], data: new Float32Array([f.value]) };
   const fs = a.value_floats;
-  if (fs?.type === 'floats') return { name: '', dataType: DataType.FLOAT, dims: [fs.value.length], data: new Float32Array(fs.value) };
+  if (fs?.type === 'floats')
+    return { name: '', dataType: DataType.FLOAT, dims: [fs.value.length], data: new Float32Array(fs.value) };
   const i = a.value_int;
-  if (i?.type === 'int') return { name: '', dataType: DataType.INT64, dims: [], data: new BigInt64Array([BigInt(i.value)]) };
+  if (i?.type === 'int')
+    return { name: '', dataType: DataType.INT64, dims: [], data: new BigInt64Array([BigInt(i.value)]) };
   const is = a.value_ints;
-  if (is?.type === 'ints') return { name: '', dataType: DataType.INT64, dims: [is.value.length], data: BigInt64Array.from(is.value, BigInt) };
+  if (is?.type === 'ints')
+    return { name: '', dataType: DataType.INT64, dims: [is.value.length], data: BigInt64Array.from(is.value, BigInt) };
   return null;
 }
 
@@ -104,8 +157,15 @@ function normalizeAxis(axis: number, rank: number): number {
  * except x[0:e] with a symbolic end e, which is e (a run where e exceeded the axis would fail in the op that
  * broadcasts the slice against e-sized values, exporters' causal-mask pattern).
  */
-function sliceDims(input: readonly Dim[], symbolicStarts: Dim[] | null, symbolicEnds: Dim[] | null, axesIn: number[] | null, steps: number[] | null): Dim[] {
-  const numeric = (values: Dim[] | null) => (values && values.every((v) => typeof v === 'number') ? (values as number[]) : null);
+function sliceDims(
+  input: readonly Dim[],
+  symbolicStarts: Dim[] | null,
+  symbolicEnds: Dim[] | null,
+  axesIn: number[] | null,
+  steps: number[] | null,
+): Dim[] {
+  const numeric = (values: Dim[] | null) =>
+    values && values.every((v) => typeof v === 'number') ? (values as number[]) : null;
   const [starts, ends] = [numeric(symbolicStarts), numeric(symbolicEnds)];
   const rank = input.length;
   const axes = axesIn ?? (starts ? [...starts.keys()] : null);
@@ -149,7 +209,12 @@ function contentArithmetic(op: string, left: Dim[] | null, right: Dim[] | null):
 }
 
 /** The element values of a node's output when it is a shape vector derived from dims and constants, else null. */
-function shapeVectorContent(node: Node, inputDims: readonly Dim[] | null, symbolic: (name: string) => Dim[] | null, ints: (name: string) => number[] | null): Dim[] | null {
+function shapeVectorContent(
+  node: Node,
+  inputDims: readonly Dim[] | null,
+  symbolic: (name: string) => Dim[] | null,
+  ints: (name: string) => number[] | null,
+): Dim[] | null {
   const input = node.inputs[0] ? symbolic(node.inputs[0]) : null;
   switch (node.opType) {
     case 'Shape': {
@@ -186,7 +251,10 @@ function shapeVectorContent(node: Node, inputDims: readonly Dim[] | null, symbol
       if (!input || !starts || !ends || (axes && (axes.length !== 1 || normalizeAxis(axes[0], 1) !== 0))) return null;
       const picked = sliceDims([input.length], starts, ends, [0], steps)[0] as number;
       const step = steps?.[0] ?? 1;
-      const first = Math.min(Math.max(starts[0] < 0 ? starts[0] + input.length : starts[0], step > 0 ? 0 : -1), step > 0 ? input.length : input.length - 1);
+      const first = Math.min(
+        Math.max(starts[0] < 0 ? starts[0] + input.length : starts[0], step > 0 ? 0 : -1),
+        step > 0 ? input.length : input.length - 1,
+      );
       return Array.from({ length: picked }, (_, k) => input[first + k * step] ?? null);
     }
     default:
@@ -207,7 +275,7 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
     if (ints) contents.set(name, ints);
   }
   const get = (name: string): ValueFacts => facts.get(name) ?? { type: null, dims: null };
-  const symbolic = (name: string | undefined): Dim[] | null => (name ? contents.get(name) ?? null : null);
+  const symbolic = (name: string | undefined): Dim[] | null => (name ? (contents.get(name) ?? null) : null);
   const ints = (name: string | undefined): number[] | null => {
     const values = symbolic(name);
     return values && values.every((v) => typeof v === 'number') ? (values as number[]) : null;
@@ -254,7 +322,9 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
     } else if (op === 'Reshape') {
       const shape = symbolic(node.inputs[1]);
       if (shape) {
-        dims = shape.map((d, i) => (d === 0 && !intAttr(node, 'allowzero', 0) ? x.dims?.[i] ?? null : d === -1 ? null : d));
+        dims = shape.map((d, i) =>
+          d === 0 && !intAttr(node, 'allowzero', 0) ? (x.dims?.[i] ?? null) : d === -1 ? null : d,
+        );
         const knownInput = x.dims?.every((d) => typeof d === 'number');
         const known = dims.every((d) => typeof d === 'number');
         if (!known && knownInput && dims.filter((d) => d === null).length === 1) {
@@ -272,7 +342,7 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
         const outRank = x.dims.length + axes.length;
         const set = new Set(axes.map((a) => normalizeAxis(a, outRank)));
         const rest = [...x.dims];
-        dims = Array.from({ length: outRank }, (_, i) => (set.has(i) ? 1 : rest.shift() ?? null));
+        dims = Array.from({ length: outRank }, (_, i) => (set.has(i) ? 1 : (rest.shift() ?? null)));
       }
     } else if (op === 'Squeeze') {
       const axes = axesOf(node, 1, 13);
@@ -285,14 +355,21 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
     } else if (op === 'Flatten') {
       if (x.dims && rank !== null) {
         const axis = normalizeAxis(intAttr(node, 'axis', 1), rank);
-        const product = (ds: readonly Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, d) => p * d, 1) : null);
+        const product = (ds: readonly Dim[]): Dim =>
+          ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, d) => p * d, 1) : null;
         dims = [product(x.dims.slice(0, axis)), product(x.dims.slice(axis))];
       }
     } else if (op === 'Concat') {
       if (inputs.every((i) => i.dims) && rank !== null) {
         const axis = normalizeAxis(intAttr(node, 'axis', 0), rank);
         const sizes = inputs.map((i) => i.dims![axis]);
-        dims = x.dims!.map((d, i) => (i === axis ? (sizes.every((s) => typeof s === 'number') ? (sizes as number[]).reduce((p, s) => p + s, 0) : null) : d));
+        dims = x.dims!.map((d, i) =>
+          i === axis
+            ? sizes.every((s) => typeof s === 'number')
+              ? (sizes as number[]).reduce((p, s) => p + s, 0)
+              : null
+            : d,
+        );
       }
     } else if (op === 'Split') {
       if (x.dims && rank !== null) {
@@ -305,7 +382,14 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
         continue;
       }
     } else if (op === 'Slice') {
-      if (x.dims && rank !== null) dims = sliceDims(x.dims, symbolic(node.inputs[1]), symbolic(node.inputs[2]), ints(node.inputs[3]), ints(node.inputs[4]));
+      if (x.dims && rank !== null)
+        dims = sliceDims(
+          x.dims,
+          symbolic(node.inputs[1]),
+          symbolic(node.inputs[2]),
+          ints(node.inputs[3]),
+          ints(node.inputs[4]),
+        );
     } else if (op === 'Gather') {
       const indices = inputs[1]?.dims;
       if (x.dims && indices && rank !== null) {
@@ -327,18 +411,24 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
       type = value?.type === 'tensor' ? value.value.dataType : DataType.FLOAT;
       const shape = symbolic(node.inputs[0]);
       const shapeDims = inputs[0]?.dims;
-      dims = shape ? [...shape] : shapeDims && typeof shapeDims[0] === 'number' ? new Array<Dim>(shapeDims[0]).fill(null) : null;
+      dims = shape
+        ? [...shape]
+        : shapeDims && typeof shapeDims[0] === 'number'
+          ? new Array<Dim>(shapeDims[0]).fill(null)
+          : null;
     } else if (op === 'Range') {
       const [start, limit, delta] = node.inputs.map((name) => symbolic(name)?.[0] ?? null);
       if (start === 0 && delta === 1 && limit !== null) dims = [limit];
-      else if (typeof start === 'number' && typeof limit === 'number' && typeof delta === 'number') dims = [Math.max(0, Math.ceil((limit - start) / delta))];
+      else if (typeof start === 'number' && typeof limit === 'number' && typeof delta === 'number')
+        dims = [Math.max(0, Math.ceil((limit - start) / delta))];
       else dims = [null];
     } else if (op === 'Expand') {
       const shape = symbolic(node.inputs[1]);
       if (shape && x.dims) dims = broadcastDims([x.dims, shape]);
       else {
         const shapeDims = inputs[1]?.dims;
-        if (shapeDims && typeof shapeDims[0] === 'number' && rank !== null) dims = new Array<Dim>(Math.max(rank, shapeDims[0])).fill(null);
+        if (shapeDims && typeof shapeDims[0] === 'number' && rank !== null)
+          dims = new Array<Dim>(Math.max(rank, shapeDims[0])).fill(null);
       }
     } else if (op.startsWith('Reduce')) {
       const axes = axesOf(node, 1, op === 'ReduceSum' ? 13 : 18);
@@ -355,7 +445,8 @@ export function inferFacts(graph: Graph, opset: number): GraphFacts {
     node.outputs.forEach((output, index) => {
       if (!output) return;
       const declared = facts.get(output);
-      const inferred: ValueFacts = index === 0 ? { type, dims } : { type: op === 'LayerNormalization' ? type : null, dims: null };
+      const inferred: ValueFacts =
+        index === 0 ? { type, dims } : { type: op === 'LayerNormalization' ? type : null, dims: null };
       facts.set(output, {
         type: declared?.type ?? inferred.type,
         dims: inferred.dims ?? declared?.dims ?? null,

@@ -30,7 +30,8 @@ function disqualification(graph: Graph, node: Node): string | null {
   if (node.opType !== 'MatMul' && node.opType !== 'Gemm') return `it is a ${node.opType}, not a MatMul or Gemm`;
   const weight = graph.initializers.get(node.inputs[1]);
   if (!weight) return `its weight input "${node.inputs[1]}" is not an initializer`;
-  if (!isFloatType(weight.dataType) || weight.dims.length !== 2) return `its weight "${weight.name}" is not a 2-D floating-point tensor`;
+  if (!isFloatType(weight.dataType) || weight.dims.length !== 2)
+    return `its weight "${weight.name}" is not a 2-D floating-point tensor`;
   if (node.opType === 'Gemm' && intAttr(node, 'transA', 0)) return 'it is a Gemm with transA = 1';
   if (node.opType === 'Gemm' && floatAttr(node, 'alpha', 1) !== 1) return 'it is a Gemm with alpha ≠ 1';
   return null;
@@ -42,7 +43,13 @@ function candidate(graph: Graph, node: Node, consumers: ReadonlyMap<string, Node
   const [dIn, dOut] = outIn ? [weight.dims[1], weight.dims[0]] : [weight.dims[0], weight.dims[1]];
   const isBias = (name: string | undefined): boolean => {
     const bias = name ? graph.initializers.get(name) : undefined;
-    return !!bias && isFloatType(bias.dataType) && bias.dims.reduce((p, d) => p * d, 1) === dOut && bias.dims[bias.dims.length - 1] === dOut && bias.dims.length <= 2;
+    return (
+      !!bias &&
+      isFloatType(bias.dataType) &&
+      bias.dims.reduce((p, d) => p * d, 1) === dOut &&
+      bias.dims[bias.dims.length - 1] === dOut &&
+      bias.dims.length <= 2
+    );
   };
   let biasName: string | null = null;
   let biasNodeName: string | null = null;
@@ -58,12 +65,23 @@ function candidate(graph: Graph, node: Node, consumers: ReadonlyMap<string, Node
       biasNodeName = add.name;
     }
   }
-  return { node, weightName: weight.name, weightLayout: outIn ? 'out-in' : 'in-out', dIn, dOut, biasName, biasNodeName, output, input: node.inputs[0] };
+  return {
+    node,
+    weightName: weight.name,
+    weightLayout: outIn ? 'out-in' : 'in-out',
+    dIn,
+    dOut,
+    biasName,
+    biasNodeName,
+    output,
+    input: node.inputs[0],
+  };
 }
 
 export function findTrackedLayers(graph: Graph, tracked: GradientSpec['tracked']): TrackedCandidate[] {
   const consumers = new Map<string, Node[]>();
-  for (const node of graph.nodes) for (const input of node.inputs) consumers.set(input, [...(consumers.get(input) ?? []), node]);
+  for (const node of graph.nodes)
+    for (const input of node.inputs) consumers.set(input, [...(consumers.get(input) ?? []), node]);
   const qualifying = graph.nodes.filter((node) => disqualification(graph, node) === null);
   let chosen: Node[];
   if (Array.isArray(tracked)) {
@@ -81,7 +99,9 @@ export function findTrackedLayers(graph: Graph, tracked: GradientSpec['tracked']
     chosen = qualifying.filter((node) => pattern.test(node.name));
     if (chosen.length === 0) {
       const names = qualifying.map(describe).join(', ') || 'none';
-      throw new Error(`no tracked layer: no MatMul/Gemm with an initializer weight has a name matching ${pattern} (candidates: ${names})`);
+      throw new Error(
+        `no tracked layer: no MatMul/Gemm with an initializer weight has a name matching ${pattern} (candidates: ${names})`,
+      );
     }
   }
   return chosen.map((node) => candidate(graph, node, consumers));

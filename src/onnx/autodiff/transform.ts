@@ -3,7 +3,8 @@
  *
  * Only what the outputs need is differentiated. A value is *active* when it is floating point and depends on a
  * source (a tracked layer's output, or with parameterGradients any floating-point initializer); it is *relevant*
- * when the loss depends on it through floating-point values. Nodes with an active and relevant output get a VJP; everything else — integer and
+ * when the loss depends on it through floating-point values. Nodes with an active and relevant output get a VJP;
+ * everything else — integer and
  * boolean side paths (Shape, Range, Equal, Where conditions, …), values computed only from constants — is treated
  * as constant. Ops on the gradient path without a VJP are all reported before any node is emitted.
  */
@@ -34,7 +35,9 @@ function checkTopologicalOrder(graph: Graph): void {
   for (const node of graph.nodes) {
     for (const input of node.inputs) {
       if (input && !defined.has(input)) {
-        throw new Error(`graph "${graph.name}" is not in topological order or is missing a value: ${nodeLabel(node)} (${node.opType}) reads "${input}" before it is defined`);
+        throw new Error(
+          `graph "${graph.name}" is not in topological order or is missing a value: ${nodeLabel(node)} (${node.opType}) reads "${input}" before it is defined`,
+        );
       }
     }
     for (const output of node.outputs) if (output) defined.add(output);
@@ -48,7 +51,9 @@ function predictedValue(graph: Graph, facts: GraphFacts, spec: GradientSpec): st
   if (!name) throw new Error(`graph "${graph.name}" has no floating-point output to put a ${spec.loss.kind} loss on`);
   const type = facts.facts(name).type;
   if (type !== DataType.FLOAT && type !== DataType.DOUBLE) {
-    throw new Error(`loss input "${name}" must be float32 or float64 (found ${type === null ? 'an unknown type' : DataType[type]}; is it a value of graph "${graph.name}"?)`);
+    throw new Error(
+      `loss input "${name}" must be float32 or float64 (found ${type === null ? 'an unknown type' : DataType[type]}; is it a value of graph "${graph.name}"?)`,
+    );
   }
   return name;
 }
@@ -56,7 +61,10 @@ function predictedValue(graph: Graph, facts: GraphFacts, spec: GradientSpec): st
 export function buildGradientModel(model: Model, spec: GradientSpec): GradientGraph {
   const graph = model.graph;
   const opset = defaultOpset(model);
-  if (opset < MIN_OPSET) throw new Error(`gradient graphs need ai.onnx opset ≥ ${MIN_OPSET}; model "${graph.name}" has opset ${opset} (re-export with opset_version=17)`);
+  if (opset < MIN_OPSET)
+    throw new Error(
+      `gradient graphs need ai.onnx opset ≥ ${MIN_OPSET}; model "${graph.name}" has opset ${opset} (re-export with opset_version=17)`,
+    );
   checkTopologicalOrder(graph);
   const facts = inferFacts(graph, opset);
   const predicted = predictedValue(graph, facts, spec);
@@ -75,27 +83,39 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
   const sourceOutputs = new Set(layers.map((l) => l.output));
   for (const node of graph.nodes) {
     const fed = node.inputs.some((i) => active.has(i));
-    for (const output of node.outputs) if (output && (fed || sourceOutputs.has(output)) && isActiveType(output)) active.add(output);
+    for (const output of node.outputs)
+      if (output && (fed || sourceOutputs.has(output)) && isActiveType(output)) active.add(output);
   }
   // Relevance flows only along floating-point edges: a value read only by Shape (or as a Where condition, …) is not.
   const relevant = new Set<string>([predicted]);
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
     const node = graph.nodes[i];
-    if (node.outputs.some((o) => relevant.has(o))) for (const input of node.inputs) if (input && isActiveType(input)) relevant.add(input);
+    if (node.outputs.some((o) => relevant.has(o)))
+      for (const input of node.inputs) if (input && isActiveType(input)) relevant.add(input);
   }
   const onPath = graph.nodes.filter((node) => node.outputs.some((o) => active.has(o) && relevant.has(o)));
   const unsupported = onPath.filter((node) => (node.domain !== '' && node.domain !== 'ai.onnx') || !VJPS[node.opType]);
   if (unsupported.length > 0) {
-    const list = unsupported.map((n) => `unsupported op "${n.domain ? n.domain + '.' : ''}${n.opType}" at ${nodeLabel(n)}`).join('; ');
-    throw new Error(`${list} (on the gradient path from the tracked layers to the loss; ops with VJPs: ${SUPPORTED_OPS.join(', ')})`);
+    const list = unsupported
+      .map((n) => `unsupported op "${n.domain ? n.domain + '.' : ''}${n.opType}" at ${nodeLabel(n)}`)
+      .join('; ');
+    throw new Error(
+      `${list} (on the gradient path from the tracked layers to the loss; ops with VJPs: ${SUPPORTED_OPS.join(', ')})`,
+    );
   }
   for (const layer of layers) {
-    if (!relevant.has(layer.output)) throw new Error(`tracked layer ${layer.node.opType} "${layer.node.name}" does not affect the loss on "${predicted}"`);
+    if (!relevant.has(layer.output))
+      throw new Error(
+        `tracked layer ${layer.node.opType} "${layer.node.name}" does not affect the loss on "${predicted}"`,
+      );
   }
 
   const emit = new Emitter(graph, opset);
   for (const reserved of Object.values(LOSS_NAMES)) {
-    if (emit.builder.hasValue(reserved)) throw new Error(`model "${graph.name}" already has a value named "${reserved}", which the gradient graph reserves for its loss`);
+    if (emit.builder.hasValue(reserved))
+      throw new Error(
+        `model "${graph.name}" already has a value named "${reserved}", which the gradient graph reserves for its loss`,
+      );
   }
   const loss = appendLoss(emit, facts, spec.loss, predicted);
 
@@ -127,7 +147,8 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
       floatType: (value) => (facts.facts(value).type === DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT),
       rank: (value) => {
         const dims = facts.facts(value).dims;
-        if (!dims) throw ctx.fail(`the rank of "${value}" could not be inferred (add value_info, or export with static ranks)`);
+        if (!dims)
+          throw ctx.fail(`the rank of "${value}" could not be inferred (add value_info, or export with static ranks)`);
         return dims.length;
       },
       fail: (reason) => new Error(`cannot differentiate ${node.opType} at ${nodeLabel(node)}: ${reason}`),
@@ -142,11 +163,13 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
   const output = (name: string, type: DataType, shape: readonly Dim[]): void => emit.builder.output(name, type, shape);
   const batch = facts.facts(predicted).dims?.[0] ?? 'batch';
   output(loss.loss, floatType, [batch]);
-  if (loss.tokenLogLikelihoods) output(loss.tokenLogLikelihoods, floatType, facts.facts(predicted).dims?.slice(0, -1) ?? [batch, 'sequence']);
+  if (loss.tokenLogLikelihoods)
+    output(loss.tokenLogLikelihoods, floatType, facts.facts(predicted).dims?.slice(0, -1) ?? [batch, 'sequence']);
   // a and g become [B, T, d] with B taken from the first graph input's axis 0, so that a layer applied to
   // flattened rows [B·T, d] (HF Conv1D exports as Reshape → Gemm) still yields per-sequence token rows.
   const batchSize = graph.inputs.length > 0 && layers.length > 0 ? emit.dimOf(graph.inputs[0].name, 0) : null;
-  const tokenRows = (width: number) => (batchSize ? emit.op('Concat', [batchSize, emit.int64([-1, width])], { axis: 0 }) : emit.int64([0, -1, width]));
+  const tokenRows = (width: number) =>
+    batchSize ? emit.op('Concat', [batchSize, emit.int64([-1, width])], { axis: 0 }) : emit.int64([0, -1, width]);
   const tracked: TrackedLayer[] = layers.map((layer, index) => {
     const g = gradientOf(layer.output);
     if (!g) throw new Error(`tracked layer "${layer.node.name}" received no gradient from the loss`);
@@ -180,7 +203,10 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
       const gradName = `grad/${name}`;
       const grad = gradientOf(name);
       if (grad) emit.node('Identity', [grad], {}, [gradName]);
-      else emit.node('ConstantOfShape', [emit.int64(tensor.dims)], { value: emit.fillValue(0, tensor.dataType) }, [gradName]);
+      else
+        emit.node('ConstantOfShape', [emit.int64(tensor.dims)], { value: emit.fillValue(0, tensor.dataType) }, [
+          gradName,
+        ]);
       parameterGradients.set(name, gradName);
       output(gradName, tensor.dataType, tensor.dims);
     }

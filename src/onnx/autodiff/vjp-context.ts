@@ -26,7 +26,8 @@ export interface VjpContext {
 export type Vjp = (ctx: VjpContext, outputGrads: readonly (string | null)[]) => (string | null)[];
 
 /**
- * Reduce `grad`, which has the (broadcast) shape of the forward value `output`, back to the shape of `input`: sum over the leading
+ * Reduce `grad`, which has the (broadcast) shape of the forward value `output`, back to the shape of `input`: sum over
+ * the leading
  * axes `input` lacks and over the axes where `input` has size 1. Static facts decide the axes when they can;
  * otherwise the axes are computed at run time (Shape, Equal, NonZero) and ReduceSum takes them as an input.
  */

@@ -9,27 +9,35 @@ function unary(derivative: (ctx: VjpContext, gy: string, x: string, y: string) =
 
 const passThrough = unary((_ctx, gy) => gy);
 
-function binary(rule: (ctx: VjpContext, gy: string, a: string, b: string, y: string) => [string | null, string | null]): Vjp {
+function binary(
+  rule: (ctx: VjpContext, gy: string, a: string, b: string, y: string) => [string | null, string | null],
+): Vjp {
   return (ctx, [gy]) => {
     if (!gy) return [null, null];
     const [a, b] = ctx.node.inputs;
     const y = ctx.node.outputs[0];
     const [ga, gb] = rule(ctx, gy, a, b, y);
-    return [ga && ctx.wants(0) ? unbroadcast(ctx, ga, a, y) : null, gb && ctx.wants(1) ? unbroadcast(ctx, gb, b, y) : null];
+    return [
+      ga && ctx.wants(0) ? unbroadcast(ctx, ga, a, y) : null,
+      gb && ctx.wants(1) ? unbroadcast(ctx, gb, b, y) : null,
+    ];
   };
 }
 
 export const elementwiseVjps: Record<string, Vjp> = {
   Identity: passThrough,
   Dropout: (ctx, grads) => {
-    if (intAttr(ctx.node, 'training_mode', 0) || (ctx.node.inputs[2] ?? '') !== '') throw ctx.fail('Dropout in training mode is not differentiable here');
+    if (intAttr(ctx.node, 'training_mode', 0) || (ctx.node.inputs[2] ?? '') !== '')
+      throw ctx.fail('Dropout in training mode is not differentiable here');
     return passThrough(ctx, grads);
   },
   Cast: unary((ctx, gy, x) => ctx.emit.op('Cast', [gy], { to: ctx.floatType(x) })),
   Neg: unary((ctx, gy) => ctx.emit.op('Neg', [gy])),
   Exp: unary((ctx, gy, _x, y) => ctx.emit.op('Mul', [gy, y])),
   Log: unary((ctx, gy, x) => ctx.emit.op('Div', [gy, x])),
-  Sqrt: unary((ctx, gy, x, y) => ctx.emit.op('Div', [ctx.emit.op('Mul', [gy, ctx.emit.scalar(0.5, ctx.floatType(x))]), y])),
+  Sqrt: unary((ctx, gy, x, y) =>
+    ctx.emit.op('Div', [ctx.emit.op('Mul', [gy, ctx.emit.scalar(0.5, ctx.floatType(x))]), y]),
+  ),
   Reciprocal: unary((ctx, gy, _x, y) => ctx.emit.op('Neg', [ctx.emit.op('Mul', [gy, ctx.emit.op('Mul', [y, y])])])),
   Tanh: unary((ctx, gy, x, y) => {
     const e = ctx.emit;
@@ -67,7 +75,10 @@ export const elementwiseVjps: Record<string, Vjp> = {
     }
     // y = xΦ(x): y' = Φ(x) + xφ(x)
     const cdf = e.op('Mul', [half, e.op('Add', [one, e.op('Erf', [e.op('Mul', [x, e.scalar(Math.SQRT1_2, t)])])])]);
-    const pdf = e.op('Mul', [e.op('Exp', [e.op('Mul', [x2, e.scalar(-0.5, t)])]), e.scalar(1 / Math.sqrt(2 * Math.PI), t)]);
+    const pdf = e.op('Mul', [
+      e.op('Exp', [e.op('Mul', [x2, e.scalar(-0.5, t)])]),
+      e.scalar(1 / Math.sqrt(2 * Math.PI), t),
+    ]);
     return e.op('Mul', [gy, e.op('Add', [cdf, e.op('Mul', [x, pdf])])]);
   }),
   Softmax: unary((ctx, gy, _x, y) => {
@@ -94,7 +105,9 @@ export const elementwiseVjps: Record<string, Vjp> = {
     const t = ctx.floatType(a);
     const exponent = ctx.facts.facts(b).type === t ? b : e.op('Cast', [b], { to: t });
     return [
-      ctx.wants(0) ? e.op('Mul', [gy, e.op('Mul', [exponent, e.op('Pow', [a, e.op('Sub', [exponent, e.scalar(1, t)])])])]) : null,
+      ctx.wants(0)
+        ? e.op('Mul', [gy, e.op('Mul', [exponent, e.op('Pow', [a, e.op('Sub', [exponent, e.scalar(1, t)])])])])
+        : null,
       ctx.wants(1) ? e.op('Mul', [gy, e.op('Mul', [y, e.op('Log', [a])])]) : null,
     ];
   }),
@@ -110,6 +123,10 @@ export const elementwiseVjps: Record<string, Vjp> = {
       ctx.wants(2) ? unbroadcast(ctx, e.op('Where', [condition, zero, gy]), b, y) : null,
     ];
   },
-  Expand: (ctx, [gy]) => [gy && ctx.wants(0) ? unbroadcast(ctx, gy, ctx.node.inputs[0], ctx.node.outputs[0]) : null, null],
-  Sum: (ctx, [gy]) => ctx.node.inputs.map((input, i) => (gy && ctx.wants(i) ? unbroadcast(ctx, gy, input, ctx.node.outputs[0]) : null)),
+  Expand: (ctx, [gy]) => [
+    gy && ctx.wants(0) ? unbroadcast(ctx, gy, ctx.node.inputs[0], ctx.node.outputs[0]) : null,
+    null,
+  ],
+  Sum: (ctx, [gy]) =>
+    ctx.node.inputs.map((input, i) => (gy && ctx.wants(i) ? unbroadcast(ctx, gy, input, ctx.node.outputs[0]) : null)),
 };

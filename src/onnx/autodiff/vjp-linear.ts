@@ -20,16 +20,25 @@ const matMul: Vjp = (ctx, [gy]) => {
     // Promote the vector operand(s) to matrices, as MatMul itself does, then reduce back to the input shapes.
     const a2 = ra === 1 ? e.unsqueeze(a, [0]) : a;
     const b2 = rb === 1 ? e.unsqueeze(b, [-1]) : b;
-    const gy2 = ra === 1 && rb === 1 ? e.reshape(gy, [1, 1]) : ra === 1 ? e.unsqueeze(gy, [-2]) : rb === 1 ? e.unsqueeze(gy, [-1]) : gy;
+    const gy2 =
+      ra === 1 && rb === 1
+        ? e.reshape(gy, [1, 1])
+        : ra === 1
+          ? e.unsqueeze(gy, [-2])
+          : rb === 1
+            ? e.unsqueeze(gy, [-1])
+            : gy;
     const [ra2, rb2] = [Math.max(ra, 2), Math.max(rb, 2)];
-    const back = (grad: string, promoted: string, input: string) => e.reshape(unbroadcastTo(ctx, grad, promoted, null), e.op('Shape', [input]));
+    const back = (grad: string, promoted: string, input: string) =>
+      e.reshape(unbroadcastTo(ctx, grad, promoted, null), e.op('Shape', [input]));
     return [
       ctx.wants(0) ? back(e.op('MatMul', [gy2, transposeLast(ctx, b2, rb2)]), a2, a) : null,
       ctx.wants(1) ? back(e.op('MatMul', [transposeLast(ctx, a2, ra2), gy2]), b2, b) : null,
     ];
   }
   const yDims = ctx.facts.facts(y).dims;
-  const withLast = (dims: readonly Dim[] | null): Dim[] | null => (yDims && dims ? [...yDims.slice(0, -2), ...dims.slice(-2)] : null);
+  const withLast = (dims: readonly Dim[] | null): Dim[] | null =>
+    yDims && dims ? [...yDims.slice(0, -2), ...dims.slice(-2)] : null;
   const aDims = ctx.facts.facts(a).dims;
   const bDims = ctx.facts.facts(b).dims;
   let ga: string | null = null;
@@ -39,8 +48,14 @@ const matMul: Vjp = (ctx, [gy]) => {
     if (rb === 2 && ra > 2) {
       // A weight shared across the batch: fold the batch axes into rows instead of summing batched outer products.
       const staticB = ctx.facts.staticDims(b);
-      const rowsOfA = e.reshape(a, staticB ? e.int64([-1, staticB[0]]) : e.op('Concat', [e.int64([-1]), e.dimOf(b, 0)], { axis: 0 }));
-      const rowsOfG = e.reshape(gy, staticB ? e.int64([-1, staticB[1]]) : e.op('Concat', [e.int64([-1]), e.dimOf(b, 1)], { axis: 0 }));
+      const rowsOfA = e.reshape(
+        a,
+        staticB ? e.int64([-1, staticB[0]]) : e.op('Concat', [e.int64([-1]), e.dimOf(b, 0)], { axis: 0 }),
+      );
+      const rowsOfG = e.reshape(
+        gy,
+        staticB ? e.int64([-1, staticB[1]]) : e.op('Concat', [e.int64([-1]), e.dimOf(b, 1)], { axis: 0 }),
+      );
       gb = e.op('MatMul', [e.op('Transpose', [rowsOfA], { perm: [1, 0] }), rowsOfG]);
     } else {
       gb = unbroadcastTo(ctx, e.op('MatMul', [transposeLast(ctx, a, ra), gy]), b, withLast(bDims));
@@ -93,11 +108,15 @@ const layerNormalization: Vjp = (ctx, grads) => {
   const mean = e.reduceMean(x, axes, true);
   const centred = e.op('Sub', [x, mean]);
   const variance = e.reduceMean(e.op('Mul', [centred, centred]), axes, true);
-  const inverseStd = e.op('Reciprocal', [e.op('Sqrt', [e.op('Add', [variance, e.scalar(floatAttr(ctx.node, 'epsilon', 1e-5), t)])])]);
+  const inverseStd = e.op('Reciprocal', [
+    e.op('Sqrt', [e.op('Add', [variance, e.scalar(floatAttr(ctx.node, 'epsilon', 1e-5), t)])]),
+  ]);
   const normalized = e.op('Mul', [centred, inverseStd]);
   const leadingSum = (value: string): string => {
     const staticScale = ctx.facts.staticDims(scale);
-    const rows = staticScale ? e.int64([-1, ...staticScale]) : e.op('Concat', [e.int64([-1]), e.op('Shape', [scale])], { axis: 0 });
+    const rows = staticScale
+      ? e.int64([-1, ...staticScale])
+      : e.op('Concat', [e.int64([-1]), e.op('Shape', [scale])], { axis: 0 });
     return e.reduceSum(e.reshape(value, rows), [0], false);
   };
   let gx: string | null = null;
@@ -121,8 +140,12 @@ function reduction(mean: boolean): Vjp {
     const e = ctx.emit;
     const x = ctx.node.inputs[0];
     const axesFromInput = ctx.opset >= (mean ? 18 : 13);
-    const axesName = axesFromInput ? ctx.node.inputs[1] ?? '' : '';
-    const axes = axesFromInput ? (axesName ? ctx.facts.constantInts(axesName) : []) : intsAttr(ctx.node, 'axes') ?? [];
+    const axesName = axesFromInput ? (ctx.node.inputs[1] ?? '') : '';
+    const axes = axesFromInput
+      ? axesName
+        ? ctx.facts.constantInts(axesName)
+        : []
+      : (intsAttr(ctx.node, 'axes') ?? []);
     const keepdims = intAttr(ctx.node, 'keepdims', 1);
     const reducesNothing = axes !== null && axes.length === 0 && intAttr(ctx.node, 'noop_with_empty_axes', 0) === 1;
     if (reducesNothing) return [gy, null];
@@ -130,7 +153,9 @@ function reduction(mean: boolean): Vjp {
     const kept = keepdims || reducesAll ? gy : e.unsqueeze(gy, axes ?? axesName);
     let gx = e.op('Expand', [kept, e.op('Shape', [x])]);
     if (mean) {
-      const count = e.op('Cast', [e.op('Div', [e.op('Size', [x]), e.op('Size', [ctx.node.outputs[0]])])], { to: ctx.floatType(x) });
+      const count = e.op('Cast', [e.op('Div', [e.op('Size', [x]), e.op('Size', [ctx.node.outputs[0]])])], {
+        to: ctx.floatType(x),
+      });
       gx = e.op('Div', [gx, count]);
     }
     return [gx, null];

@@ -36,7 +36,11 @@ const concat: Vjp = (ctx, [gy]) => {
   });
   const sizes = staticSizes.every((s) => s !== null)
     ? e.int64(staticSizes as number[])
-    : e.op('Concat', inputs.map((x) => e.dimOf(x, axis)), { axis: 0 });
+    : e.op(
+        'Concat',
+        inputs.map((x) => e.dimOf(x, axis)),
+        { axis: 0 },
+      );
   const pieces = e.node('Split', [gy, sizes], { axis }, inputs.length);
   return inputs.map((_, i) => (ctx.wants(i) ? pieces[i] : null));
 };
@@ -59,7 +63,9 @@ function flatIndices(ctx: VjpContext, x: string): string {
 /** A zero tensor of x's shape, flattened, receives gy at the flat indices that the forward op picked. */
 function scatterBack(ctx: VjpContext, x: string, gy: string, pickedIndices: string, reduction: 'none' | 'add'): string {
   const e = ctx.emit;
-  const zeros = e.op('ConstantOfShape', [e.reshape(e.op('Size', [x]), [1])], { value: e.fillValue(0, ctx.floatType(x)) });
+  const zeros = e.op('ConstantOfShape', [e.reshape(e.op('Size', [x]), [1])], {
+    value: e.fillValue(0, ctx.floatType(x)),
+  });
   const attributes: AttributeValues = reduction === 'add' ? { axis: 0, reduction } : { axis: 0 };
   const scattered = e.op('ScatterElements', [zeros, e.reshape(pickedIndices, [-1]), e.reshape(gy, [-1])], attributes);
   return e.reshape(scattered, e.op('Shape', [x]));
@@ -80,7 +86,10 @@ const gather: Vjp = (ctx, [gy]) => {
   const axis = intAttr(ctx.node, 'axis', 0);
   if (ctx.opset < 16) {
     // No scatter with reduction before opset 16: rows of the table receive one-hot(indices)ᵀ · gy instead.
-    if (axis !== 0) throw ctx.fail(`the gradient of Gather on axis ${axis} needs ScatterElements with reduction="add" (opset ≥ 16; this model has opset ${ctx.opset})`);
+    if (axis !== 0)
+      throw ctx.fail(
+        `the gradient of Gather on axis ${axis} needs ScatterElements with reduction="add" (opset ≥ 16; this model has opset ${ctx.opset})`,
+      );
     const column = e.unsqueeze(e.reshape(indices, [-1]), [-1]);
     const classes = e.op('Range', [e.int64([0], true), e.reshape(e.dimOf(data, 0), []), e.int64([1], true)]);
     const oneHot = e.op('Cast', [e.op('Equal', [column, classes])], { to: ctx.floatType(data) });
@@ -91,7 +100,8 @@ const gather: Vjp = (ctx, [gy]) => {
   if (axis === 0) {
     // Embedding lookup: rows of the table receive the sum of the gradients of every position that read them.
     const zeros = e.op('ConstantOfShape', [e.op('Shape', [data])], { value: e.fillValue(0, ctx.floatType(data)) });
-    const rowIndices = ctx.facts.facts(indices).type === DataType.INT64 ? indices : e.op('Cast', [indices], { to: DataType.INT64 });
+    const rowIndices =
+      ctx.facts.facts(indices).type === DataType.INT64 ? indices : e.op('Cast', [indices], { to: DataType.INT64 });
     return [e.op('ScatterND', [zeros, e.unsqueeze(rowIndices, [-1]), gy], { reduction: 'add' }), null];
   }
   const picked = e.op('Gather', [flatIndices(ctx, data), indices], { axis });

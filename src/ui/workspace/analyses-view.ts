@@ -100,9 +100,7 @@ export class AnalysesView extends LitElement {
           scope="col">Σ</th>
           <th scope="col">count</th><th scope="col">examples</th></tr></thead>
         <tbody>${rows.map(
-          (
-            r,
-          ) => html`<tr data-group=${`${r.benchmark}|${r.label}`} data-mean=${String(r.mean)}><td>${r.benchmark}</td>
+          (r) => html`<tr data-group=${`${r.benchmark}|${r.label}`} data-mean=${String(r.mean)}><td>${r.benchmark}</td>
             <td>${r.label}</td>
           <td class="num">${formatScore(r.mean)}</td><td class="num">${formatScore(r.sum)}</td><td
             class="num">${r.count}</td><td class="num">${r.examples}</td></tr>`,

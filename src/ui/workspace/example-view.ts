@@ -81,14 +81,22 @@ export class ExampleView extends LitElement {
         <label>Find a training example (id or text)<input type="search" data-example-search .value=${route.find}
           @input=${(e: Event) => this.go({ find: valueOf(e) })} /></label>
         <label>Training example<select data-example-select @change=${(e: Event) => this.go({ example: valueOf(e) })}>
-          ${matching.slice(0, SHOWN_EXAMPLES).map((t) => html`<option value=${t.id}
-            ?selected=${t.id === current}>${t.id} · ${t.domain} · ${t.difficulty}</option>`)}
+          ${matching.slice(0, SHOWN_EXAMPLES).map(
+            (t) => html`<option value=${t.id}
+            ?selected=${t.id === current}>${t.id} · ${t.domain} · ${t.difficulty}</option>`,
+          )}
         </select></label>
         <label>Influence on<select data-example-target @change=${(e: Event) => this.go({ target: valueOf(e) })}>
-          ${index.benchmarks.map((b) => html`<option value=${`benchmark:${b}`}
-            ?selected=${target === `benchmark:${b}`}>benchmark ${b} (mean over its queries)</option>`)}
-          ${inQuery ? html`<option value=${`query:${inQuery}`}
-            ?selected=${target === `query:${inQuery}`}>query ${inQuery}</option>` : html``}
+          ${index.benchmarks.map(
+            (b) => html`<option value=${`benchmark:${b}`}
+            ?selected=${target === `benchmark:${b}`}>benchmark ${b} (mean over its queries)</option>`,
+          )}
+          ${
+            inQuery
+              ? html`<option value=${`query:${inQuery}`}
+            ?selected=${target === `query:${inQuery}`}>query ${inQuery}</option>`
+              : html``
+          }
         </select></label>
       </div>
       ${this.detail.render({

@@ -61,8 +61,10 @@ export class OverviewView extends LitElement {
         <label>Scores shown
           <select data-overview-norm
             @change=${(e: Event) => this.dispatchEvent(navigateEvent({ norm: valueOf(e) as Normalization }))}>
-            ${index.normalizations.map((n) => html`<option value=${n}
-              ?selected=${this.route?.norm === n}>${NORMALIZATION_LABELS[n]}</option>`)}
+            ${index.normalizations.map(
+              (n) => html`<option value=${n}
+              ?selected=${this.route?.norm === n}>${NORMALIZATION_LABELS[n]}</option>`,
+            )}
           </select>
         </label>
       </div>
@@ -140,10 +142,14 @@ export class OverviewView extends LitElement {
       <div style="overflow-x:auto">
       <table class="heat" data-cross-domain>
         <thead>
-          <tr><td></td>${domains.map((d) => html`<th scope="colgroup"
-            colspan=${columns.filter(([cd]) => cd === d).length}>${d}</th>`)}</tr>
-          <tr><th scope="col">benchmark</th>${columns.map(([, difficulty]) => html`<th
-            scope="col">${difficulty}</th>`)}</tr>
+          <tr><td></td>${domains.map(
+            (d) => html`<th scope="colgroup"
+            colspan=${columns.filter(([cd]) => cd === d).length}>${d}</th>`,
+          )}</tr>
+          <tr><th scope="col">benchmark</th>${columns.map(
+            ([, difficulty]) => html`<th
+            scope="col">${difficulty}</th>`,
+          )}</tr>
         </thead>
         <tbody>
           ${benchmarks.map(

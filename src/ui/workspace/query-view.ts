@@ -94,8 +94,10 @@ export class QueryView extends LitElement {
           <label class="note"
             for="query-list">${matching.length} queries${matching.length > SHOWN_QUERIES ? `, first ${SHOWN_QUERIES} shown` : ''}</label>
           <select id="query-list" size="8" data-query-list @change=${(e: Event) => this.go({ query: valueOf(e) })}>
-            ${matching.slice(0, SHOWN_QUERIES).map((q) => html`<option value=${q.id}
-              ?selected=${q.id === query?.id}>${q.benchmark} · ${q.id}: ${q.prompt.slice(0, 90)}</option>`)}
+            ${matching.slice(0, SHOWN_QUERIES).map(
+              (q) => html`<option value=${q.id}
+              ?selected=${q.id === query?.id}>${q.benchmark} · ${q.id}: ${q.prompt.slice(0, 90)}</option>`,
+            )}
           </select>
         </div>
         <div>${query ? this.renderQuery(query) : html`<p class="note">No queries.</p>`}</div>

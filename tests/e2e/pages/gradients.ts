@@ -1,5 +1,6 @@
 /**
- * Test page: a tiny token LM's gradient graph runs on onnxruntime-web's WebGPU EP on the workbench's own device, with each
+ * Test page: a tiny token LM's gradient graph runs on onnxruntime-web's WebGPU EP on the workbench's own device, with
+ * each
  * tracked layer's a and g kept as GPUBuffers; those buffers go straight into the WebGPU backend's covariance kernel
  * (no read-back). The same graph on the wasm EP, fed to the CPU float64 backend, is the reference. The page puts
  * its findings on window.gradientsResult for tests/e2e/gradients.test.ts.
@@ -44,7 +45,10 @@ const rows = [
 /** The kronfluence token LM's architecture (embedding, up → tanh → down residual, unembed) with seeded weights. */
 function tokenLmWeights() {
   const normal = seededNormal(seededUniform(21));
-  const tensor = (dims: number[]) => ({ dims, data: Float32Array.from({ length: dims.reduce((p, d) => p * d, 1) }, () => 0.5 * normal()) });
+  const tensor = (dims: number[]) => ({
+    dims,
+    data: Float32Array.from({ length: dims.reduce((p, d) => p * d, 1) }, () => 0.5 * normal()),
+  });
   return {
     'emb.weight': tensor([V, D]),
     'up.weight': tensor([F, D]),
@@ -56,7 +60,13 @@ function tokenLmWeights() {
 }
 const [B, T] = [rows.length, 8];
 
-async function covariance(backend: Backend, x: Tensor, mask: Tensor, appendOnes: boolean, tokens: number): Promise<Float64Array> {
+async function covariance(
+  backend: Backend,
+  x: Tensor,
+  mask: Tensor,
+  appendOnes: boolean,
+  tokens: number,
+): Promise<Float64Array> {
   const d = x.shape[2] + (appendOnes ? 1 : 0);
   const acc = backend.zeros([d, d]);
   backend.accumulateCovariance(acc, x, mask, appendOnes);
@@ -80,15 +90,28 @@ async function main(): Promise<GradientsResult> {
   const acquired = await acquireGpu(navigator.gpu);
   const gpu = await webGpuBackend(acquired);
   const cpu = cpuBackend();
-  const graph = buildGradientGraph(buildKronfluenceTokenLm(tokenLmWeights()), { loss: { kind: 'token-cross-entropy' } });
+  const graph = buildGradientGraph(buildKronfluenceTokenLm(tokenLmWeights()), {
+    loss: { kind: 'token-cross-entropy' },
+  });
   const layerOutputs = graph.layers.flatMap((l) => [l.activationOutput, l.gradientOutput]);
-  const onGpu = await ModelSession.create(graph.model, { backend: 'webgpu', device: acquired.device, gpuOutputs: layerOutputs });
+  const onGpu = await ModelSession.create(graph.model, {
+    backend: 'webgpu',
+    device: acquired.device,
+    gpuOutputs: layerOutputs,
+  });
   const onCpu = await ModelSession.create(graph.model, { backend: 'wasm' });
 
   const inputIds = new BigInt64Array(B * T);
   const attentionMask = new BigInt64Array(B * T);
-  rows.forEach((row, b) => row.ids.forEach((id, t) => ((inputIds[b * T + t] = BigInt(id)), (attentionMask[b * T + t] = 1n))));
-  const targets = nextTokenTargets(inputIds, [B, T], rows.map((r) => r.promptLength), rows.map((r) => r.ids.length));
+  rows.forEach((row, b) =>
+    row.ids.forEach((id, t) => ((inputIds[b * T + t] = BigInt(id)), (attentionMask[b * T + t] = 1n))),
+  );
+  const targets = nextTokenTargets(
+    inputIds,
+    [B, T],
+    rows.map((r) => r.promptLength),
+    rows.map((r) => r.ids.length),
+  );
   const feeds = {
     input_ids: { data: inputIds, dims: [B, T] },
     attention_mask: { data: attentionMask, dims: [B, T] },
@@ -106,7 +129,11 @@ async function main(): Promise<GradientsResult> {
   for (const layer of graph.layers) {
     const pair = (name: string) => {
       const tensor: Ort.Tensor = gpuOutputs[name];
-      return { tensor, wrapped: gpu.wrapBuffer(tensor.gpuBuffer as GPUBuffer, tensor.dims), reference: cpu.upload(cpuOutputs[name].data as Float32Array, cpuOutputs[name].dims) };
+      return {
+        tensor,
+        wrapped: gpu.wrapBuffer(tensor.gpuBuffer as GPUBuffer, tensor.dims),
+        reference: cpu.upload(cpuOutputs[name].data as Float32Array, cpuOutputs[name].dims),
+      };
     };
     const a = pair(layer.activationOutput);
     const g = pair(layer.gradientOutput);
@@ -129,5 +156,12 @@ async function main(): Promise<GradientsResult> {
 
 main()
   .then((result) => (window.gradientsResult = result))
-  .catch((error: unknown) => (window.gradientsResult = { adapter: '', layers: [], error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error) }))
+  .catch(
+    (error: unknown) =>
+      (window.gradientsResult = {
+        adapter: '',
+        layers: [],
+        error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error),
+      }),
+  )
   .finally(() => (document.getElementById('status')!.textContent = 'done'));

@@ -25,12 +25,15 @@ window.trainPage = {
   async run(model, config, cancelAfterStep) {
     const progress: TrainProgress[] = [];
     try {
-      const outcome = await client.train({ model: Uint8Array.from(model), data: { demo: 'micro' }, config }, async (step) => {
-        progress.push(step);
-        // Awaited: the worker has taken the cancel before this step's acknowledgement lets its loop go on (the two
-        // travel on different message ports, so without the await their order is not guaranteed).
-        if (step.step === cancelAfterStep) await client.cancel();
-      });
+      const outcome = await client.train(
+        { model: Uint8Array.from(model), data: { demo: 'micro' }, config },
+        async (step) => {
+          progress.push(step);
+          // Awaited: the worker has taken the cancel before this step's acknowledgement lets its loop go on (the two
+          // travel on different message ports, so without the await their order is not guaranteed).
+          if (step.step === cancelAfterStep) await client.cancel();
+        },
+      );
       return { progress, model: Array.from(outcome.model), history: outcome.history, sequences: outcome.sequences };
     } catch (error) {
       const { name, message } = error as Error;

@@ -83,7 +83,14 @@ export function accumulateCovariance(
         kernel: check.kernel,
         shapes: check.shapes,
         constants: { SIDE: tuning.side, BLOCK_ROWS: tuning.blockRows },
-        uniforms: { rows: count, d, d_prime: dPrime, x_base: xw.base, mask_base: mw.base, has_mask: maskTensor !== null },
+        uniforms: {
+          rows: count,
+          d,
+          d_prime: dPrime,
+          x_base: xw.base,
+          mask_base: mw.base,
+          has_mask: maskTensor !== null,
+        },
         bindings: { x: xw, mask: mw, acc: accumulator },
         workgroups: [upperTiles],
       });
@@ -109,4 +116,3 @@ export function finalizeCovariance(runtime: GpuRuntime, acc: Tensor, count: numb
   });
   return out;
 }
-

@@ -106,26 +106,47 @@ function overStack(
 }
 
 /** Λ += Σ_n R[n]∘² for rotated [count, …Λ.shape]. */
-export function squareAccumulate(runtime: GpuRuntime, check: OperandCheck, rotated: GpuTensor, count: number, lambda: GpuTensor): void {
+export function squareAccumulate(
+  runtime: GpuRuntime,
+  check: OperandCheck,
+  rotated: GpuTensor,
+  count: number,
+  lambda: GpuTensor,
+): void {
   overStack(runtime, check, rotated, count, lambda, null);
 }
 
 /** R[n] ⊘= (Λ + δ) in place, δ = damping[0]. */
-export function divideDamped(runtime: GpuRuntime, check: OperandCheck, rotated: GpuTensor, count: number, lambda: GpuTensor, damping: GpuTensor): void {
+export function divideDamped(
+  runtime: GpuRuntime,
+  check: OperandCheck,
+  rotated: GpuTensor,
+  count: number,
+  lambda: GpuTensor,
+  damping: GpuTensor,
+): void {
   overStack(runtime, check, rotated, count, lambda, damping);
 }
 
 /** A 1-element tensor holding δ: the absolute value, or factor · mean(Λ) reduced on the GPU. */
-export function dampingTensor(runtime: GpuRuntime, check: OperandCheck, lambda: GpuTensor, damping: Damping): GpuTensor {
+export function dampingTensor(
+  runtime: GpuRuntime,
+  check: OperandCheck,
+  lambda: GpuTensor,
+  damping: Damping,
+): GpuTensor {
   if (damping.kind === 'absolute') {
-    if (!(damping.value >= 0) || !Number.isFinite(damping.value)) check.fail(`absolute damping must be finite and ≥ 0, got ${damping.value}`);
+    if (!(damping.value >= 0) || !Number.isFinite(damping.value))
+      check.fail(`absolute damping must be finite and ≥ 0, got ${damping.value}`);
     return runtime.upload([damping.value], [1], 'damping');
   }
   if (damping.kind !== 'heuristic') return check.fail(`unknown damping kind ${(damping as { kind: unknown }).kind}`);
-  if (!(damping.factor >= 0) || !Number.isFinite(damping.factor)) check.fail(`heuristic damping factor must be finite and ≥ 0, got ${damping.factor}`);
+  if (!(damping.factor >= 0) || !Number.isFinite(damping.factor))
+    check.fail(`heuristic damping factor must be finite and ≥ 0, got ${damping.factor}`);
   const size = lambda.size;
   if (size === 0) check.fail('heuristic damping needs a non-empty Λ');
-  if (size > runtime.maxWindowElements) check.fail(`Λ has ${size} elements, over one binding (${runtime.maxWindowElements})`);
+  if (size > runtime.maxWindowElements)
+    check.fail(`Λ has ${size} elements, over one binding (${runtime.maxWindowElements})`);
   const groups = Math.min(MAX_PARTIALS, Math.ceil(size / WORKGROUP));
   const partials = runtime.allocate([groups], 'damping partial sums');
   const out = runtime.allocate([1], 'damping');

@@ -83,7 +83,12 @@ function footprint(rows: number, cols: number, ld: number): number {
   return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
 }
 
-export function gemm(runtime: GpuRuntime, check: OperandCheck, call: GemmCall, tuning: GemmTuning = DEFAULT_GEMM_TUNING): void {
+export function gemm(
+  runtime: GpuRuntime,
+  check: OperandCheck,
+  call: GemmCall,
+  tuning: GemmTuning = DEFAULT_GEMM_TUNING,
+): void {
   const { m, n, k, batch, a, b, c } = call;
   const kStored = k - (call.onesAK ? 1 : 0);
   const nStored = n - (call.onesBN ? 1 : 0);
@@ -107,7 +112,10 @@ export function gemm(runtime: GpuRuntime, check: OperandCheck, call: GemmCall, t
   const chunk = Math.min(perWindow, runtime.maxWorkgroupsPerDimension);
   const edge = 4 * tuning.side;
   const flags =
-    (call.accumulate ? FLAG_ACCUMULATE : 0) | (mask ? FLAG_MASK_K : 0) | (call.onesAK ? FLAG_ONES_A_K : 0) | (call.onesBN ? FLAG_ONES_B_N : 0);
+    (call.accumulate ? FLAG_ACCUMULATE : 0) |
+    (mask ? FLAG_MASK_K : 0) |
+    (call.onesAK ? FLAG_ONES_A_K : 0) |
+    (call.onesBN ? FLAG_ONES_B_N : 0);
   for (let b0 = 0; b0 < batch; b0 += chunk) {
     const count = Math.min(chunk, batch - b0);
     const bind = (op: { tensor: GpuTensor; start?: number; batchStride: number }, span: number) =>
@@ -121,11 +129,20 @@ export function gemm(runtime: GpuRuntime, check: OperandCheck, call: GemmCall, t
       shapes: check.shapes,
       constants: { SIDE: tuning.side, TRANSPOSE_A: !!a.transpose, TRANSPOSE_B: !!b.transpose },
       uniforms: {
-        m, n, k,
-        lda: a.ld, ldb: b.ld, ldc: c.ld,
-        stride_a: a.batchStride, stride_b: b.batchStride, stride_c: c.batchStride,
-        base_a: aw.base, base_b: bw.base, base_c: cw.base,
-        mask_base: mw.base, mask_stride: mask?.batchStride ?? 0,
+        m,
+        n,
+        k,
+        lda: a.ld,
+        ldb: b.ld,
+        ldc: c.ld,
+        stride_a: a.batchStride,
+        stride_b: b.batchStride,
+        stride_c: c.batchStride,
+        base_a: aw.base,
+        base_b: bw.base,
+        base_c: cw.base,
+        mask_base: mw.base,
+        mask_stride: mask?.batchStride ?? 0,
         flags,
       },
       bindings: { a: aw, b: bw, mask: mw, c: cw },

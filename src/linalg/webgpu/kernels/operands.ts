@@ -11,7 +11,10 @@ export class OperandCheck {
   private readonly dims = new Map<string, number>();
   readonly shapes: Record<string, readonly number[] | number | string | boolean> = {};
 
-  constructor(readonly kernel: string, operands: Readonly<Record<string, Tensor | null>>) {
+  constructor(
+    readonly kernel: string,
+    operands: Readonly<Record<string, Tensor | null>>,
+  ) {
     for (const [name, tensor] of Object.entries(operands)) if (tensor) this.shapes[name] = [...tensor.shape];
   }
 
@@ -23,13 +26,16 @@ export class OperandCheck {
   expect(tensor: Tensor, name: string, dims: readonly (string | number)[]): GpuTensor {
     if (!(tensor instanceof GpuTensor)) this.fail(`${name} is not a WebGPU tensor (was it made by another backend?)`);
     if (tensor.released) this.fail(`${name} was used after release`);
-    if (tensor.shape.length !== dims.length) this.fail(`${name} has rank ${tensor.shape.length}, expected [${dims.join(', ')}]`);
+    if (tensor.shape.length !== dims.length)
+      this.fail(`${name} has rank ${tensor.shape.length}, expected [${dims.join(', ')}]`);
     dims.forEach((dim, axis) => {
       const extent = tensor.shape[axis]!;
       const expected = typeof dim === 'number' ? dim : this.dims.get(dim);
       if (expected === undefined) this.dims.set(dim as string, extent);
       else if (expected !== extent) {
-        this.fail(`${name} axis ${axis} is ${extent}, expected ${typeof dim === 'number' ? dim : `${dim} = ${expected}`}`);
+        this.fail(
+          `${name} axis ${axis} is ${extent}, expected ${typeof dim === 'number' ? dim : `${dim} = ${expected}`}`,
+        );
       }
     });
     return tensor;
@@ -47,10 +53,16 @@ export class OperandCheck {
 }
 
 /** The largest chunk of `total` units such that every operand window (fixed + perUnit·units elements) fits `limit`. */
-export function unitsPerWindow(check: OperandCheck, total: number, limit: number, operands: readonly { fixed: number; perUnit: number }[]): number {
+export function unitsPerWindow(
+  check: OperandCheck,
+  total: number,
+  limit: number,
+  operands: readonly { fixed: number; perUnit: number }[],
+): number {
   let units = total;
   for (const { fixed, perUnit } of operands) {
-    if (fixed + perUnit > limit) check.fail(`one unit needs ${fixed + perUnit} elements in a binding, over the limit of ${limit}`);
+    if (fixed + perUnit > limit)
+      check.fail(`one unit needs ${fixed + perUnit} elements in a binding, over the limit of ${limit}`);
     if (perUnit > 0) units = Math.min(units, Math.floor((limit - fixed) / perUnit));
   }
   return Math.max(1, units);

@@ -112,7 +112,20 @@ export function batchScores(
       const leftOperand = factors
         ? { tensor: factors.u, start: q0 * dOut * width, batchStride: dOut * width, ld: width }
         : { tensor: preconditioned!, start: q0 * dOut * dInPrime, batchStride: dOut * dInPrime, ld: dInPrime };
-      gemm(runtime, check, { m: rows, n: width, k: dOut, batch: qCount, a: gRows, b: leftOperand, c: { tensor: left, batchStride: rows * width, ld: width } }, tuning);
+      gemm(
+        runtime,
+        check,
+        {
+          m: rows,
+          n: width,
+          k: dOut,
+          batch: qCount,
+          a: gRows,
+          b: leftOperand,
+          c: { tensor: left, batchStride: rows * width, ld: width },
+        },
+        tuning,
+      );
       let right: GpuTensor | null = null;
       if (factors) {
         right = runtime.allocate([qCount, rows, width], 'ã V');
@@ -120,11 +133,22 @@ export function batchScores(
         gemm(
           runtime,
           check,
-          { m: rows, n: width, k: dInPrime, batch: qCount, a: aRows, b: vOperand, c: { tensor: right, batchStride: rows * width, ld: width }, onesAK: dInPrime > dIn },
+          {
+            m: rows,
+            n: width,
+            k: dInPrime,
+            batch: qCount,
+            a: aRows,
+            b: vOperand,
+            c: { tensor: right, batchStride: rows * width, ld: width },
+            onesAK: dInPrime > dIn,
+          },
           tuning,
         );
       }
-      const yWindow = right ? runtime.window(right, 0, right.size) : runtime.window(batch.activations, row0 * dIn, rows * dIn);
+      const yWindow = right
+        ? runtime.window(right, 0, right.size)
+        : runtime.window(batch.activations, row0 * dIn, rows * dIn);
       const maskWindow = batch.mask ? runtime.window(batch.mask, row0, rows) : runtime.empty;
       const xWindow = runtime.window(left, 0, left.size);
       runtime.run(TOKEN_SCORES, {
@@ -150,7 +174,13 @@ export function batchScores(
       if (right) runtime.release(right);
       if (perToken) {
         runtime.copy(
-          Array.from({ length: qCount }, (_, q) => ({ from: tokenScores, fromStart: q * rows, to: out, toStart: (q0 + q) * B * T + row0, count: rows })),
+          Array.from({ length: qCount }, (_, q) => ({
+            from: tokenScores,
+            fromStart: q * rows,
+            to: out,
+            toStart: (q0 + q) * B * T + row0,
+            count: rows,
+          })),
         );
       } else {
         const sums = runtime.allocate([qCount, nCount], 'sequence scores');
@@ -163,7 +193,13 @@ export function batchScores(
           workgroups: [Math.ceil(nCount / WORKGROUP), qCount],
         });
         runtime.copy(
-          Array.from({ length: qCount }, (_, q) => ({ from: sums, fromStart: q * nCount, to: out, toStart: (q0 + q) * B + n0, count: nCount })),
+          Array.from({ length: qCount }, (_, q) => ({
+            from: sums,
+            fromStart: q * nCount,
+            to: out,
+            toStart: (q0 + q) * B + n0,
+            count: nCount,
+          })),
         );
         runtime.release(sums);
       }
