@@ -4,6 +4,7 @@
  */
 import { attribute, type CliIo } from './attribute';
 import { CliUsageError, parseCommand, USAGE } from './args';
+import { BUNDLE_USAGE, exportCommand, inspectCommand } from './bundle-commands';
 import { evaluateCommand, EVALUATE_USAGE } from './evaluate';
 
 const defaultIo: CliIo = {
@@ -14,6 +15,15 @@ const defaultIo: CliIo = {
 
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   if (argv[0] === 'evaluate') return evaluateCommand(argv.slice(1), io);
+  if (argv[0] === 'inspect' || argv[0] === 'export') {
+    try {
+      await (argv[0] === 'inspect' ? inspectCommand : exportCommand)(argv.slice(1), io);
+      return 0;
+    } catch (error) {
+      io.stderr(`iwb: ${oneLine(error)}\n`);
+      return error instanceof CliUsageError ? 2 : 1;
+    }
+  }
   let command;
   try {
     command = parseCommand(argv);
@@ -22,7 +32,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
     return error instanceof CliUsageError ? 2 : 1;
   }
   if (command.name === 'help') {
-    io.stdout(`${USAGE}\n\n${EVALUATE_USAGE}\n`);
+    io.stdout(`${USAGE}\n\n${EVALUATE_USAGE}\n\n${BUNDLE_USAGE}\n`);
     return 0;
   }
   try {
