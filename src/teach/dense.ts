@@ -54,39 +54,5 @@ export function addOuter(m: Float64Array, v: ArrayLike<number>, w: number): void
   }
 }
 
-/** NaN when either side is constant (no correlation to speak of). */
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  if (n !== b.length) throw new Error(`pearson: lengths ${n} and ${b.length}`);
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i] / n;
-    mb += b[i] / n;
-  }
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
-}
-
-export function ranks(values: ArrayLike<number>): Float64Array {
-  const order = Array.from({ length: values.length }, (_, i) => i).sort((i, j) => values[i] - values[j]);
-  const out = new Float64Array(values.length);
-  for (let start = 0; start < order.length;) {
-    let end = start + 1;
-    while (end < order.length && values[order[end]] === values[order[start]]) end++;
-    for (let k = start; k < end; k++) out[order[k]] = (start + end - 1) / 2;
-    start = end;
-  }
-  return out;
-}
-
-export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return pearson(ranks(a), ranks(b));
-}
+// Correlations: one implementation, the evaluation's (ties share their average rank; NaN for a constant side).
+export { pearson, ranks, spearman } from '../eval/stats';

@@ -121,41 +121,8 @@ export function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): nu
   return num / den;
 }
 
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i] / n;
-    mb += b[i] / n;
-  }
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
-
-/** Ranks with ties averaged. */
-export function ranks(values: ArrayLike<number>): Float64Array {
-  const order = Array.from({ length: values.length }, (_, i) => i).sort((i, j) => values[i] - values[j]);
-  const out = new Float64Array(values.length);
-  for (let start = 0; start < order.length;) {
-    let end = start + 1;
-    while (end < order.length && values[order[end]] === values[order[start]]) end++;
-    for (let k = start; k < end; k++) out[order[k]] = (start + end - 1) / 2;
-    start = end;
-  }
-  return out;
-}
-
-export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return pearson(ranks(a), ranks(b));
-}
+// Correlations come from the product's one implementation (src/eval/stats.ts, tested there).
+export { pearson, ranks, spearman } from '../../src/eval/stats';
 
 /** Rows [r] of a row-major [rows × cols] matrix. */
 export function row(data: ArrayLike<number>, r: number, cols: number): Float64Array {
