@@ -2,6 +2,7 @@
  * Dense float64 linear algebra for exactness tests: the EK-FAC matrix materialised, dense solves, Kronecker
  * products and rank correlations. Written plainly (no tricks), independent of src/linalg.
  */
+import { cholesky, choleskySolveFactor } from '../../src/teach/dense';
 import type { HostMatrix } from '../../src/influence/types';
 
 /** Row-major [rows × cols] product. */
@@ -61,34 +62,9 @@ export function ekfacMatrix(qS: HostMatrix, qA: HostMatrix, lambda: HostMatrix, 
   return matmul(scaled, transpose(basis, n, n), n, n, n);
 }
 
-/** Solves M x = b for a symmetric positive definite M by Cholesky. */
+/** Solves M x = b for a symmetric positive definite M by Cholesky (the teaching lab's factorisation). */
 export function choleskySolve(m: ArrayLike<number>, b: ArrayLike<number>, n: number): Float64Array {
-  const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = m[i * n + j];
-      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
-      if (i === j) {
-        if (!(s > 0)) throw new Error(`choleskySolve: matrix not positive definite at pivot ${i} (${s})`);
-        l[i * n + i] = Math.sqrt(s);
-      } else {
-        l[i * n + j] = s / l[j * n + j];
-      }
-    }
-  }
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) s -= l[i * n + k] * y[k];
-    y[i] = s / l[i * n + i];
-  }
-  const x = new Float64Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i];
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i] * x[k];
-    x[i] = s / l[i * n + i];
-  }
-  return x;
+  return choleskySolveFactor(cholesky(m, n), b, n);
 }
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,14 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { cpuBackend } from '../../src/linalg/cpu/backend';
 import { jacobiEigh } from '../../src/linalg/cpu/jacobi';
-import {
-  covarianceLike,
-  eigenResiduals,
-  maxAbsDifference,
-  mulberry32,
-  randomMatrix,
-  type SpectrumKind,
-} from '../helpers/matrices';
+import { covarianceLike, eigenResiduals, mulberry32, randomMatrix, type SpectrumKind } from '../helpers/matrices';
+import { expectFloat64Eigh } from '../helpers/eigh-checks';
 
 const backend = cpuBackend();
 
@@ -17,17 +11,7 @@ describe('CPU float64 Jacobi eigh', () => {
   for (const kind of kinds) {
     for (const d of [1, 2, 7, 33, 130]) {
       test(`${kind} spectrum, d = ${d}: float64 residuals and the known eigenvalues`, async () => {
-        const { matrix, eigenvalues } = covarianceLike(mulberry32(d * 31 + kind.length), d, kind, 3.5);
-        const eigen = await backend.eigh(backend.upload(matrix, [d, d]));
-        const values = await backend.read(eigen.values);
-        const vectors = await backend.read(eigen.vectors);
-        const { orthogonality, relativeReconstruction } = eigenResiduals(matrix, values, vectors);
-        expect(orthogonality).toBeLessThanOrEqual(1e-12);
-        expect(relativeReconstruction).toBeLessThanOrEqual(1e-12);
-        for (let i = 1; i < d; i++) expect(values[i]).toBeGreaterThanOrEqual(values[i - 1]!);
-        // Perturbation bound for symmetric matrices: |λ_i − λ̂_i| ≤ ‖E‖_2 ≲ eps·‖A‖.
-        expect(maxAbsDifference(values, eigenvalues)).toBeLessThanOrEqual(1e-12 * 3.5);
-        expect(eigen.relativeOffDiagonal).toBeLessThanOrEqual(1e-14);
+        await expectFloat64Eigh(backend, d * 31 + kind.length, d, kind);
       });
     }
   }
