@@ -69,7 +69,8 @@ export class DataFormatError extends Error {
   }
 }
 
-const NAMED_FIELDS = new Set([
+/** The row fields the schema reads; anything else is kept as extra metadata. */
+export const ROW_FIELDS = [
   'id',
   'prompt',
   'response',
@@ -79,7 +80,8 @@ const NAMED_FIELDS = new Set([
   'domain',
   'difficulty',
   'segments',
-]);
+] as const;
+const NAMED_FIELDS = new Set<string>(ROW_FIELDS);
 
 export interface RowContext {
   file: string;

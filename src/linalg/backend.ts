@@ -32,6 +32,43 @@ export interface TokenBatch {
   readonly appendOnes: boolean;
 }
 
+/** A backend's operand checker: names each shape mismatch, and binds named dimensions across operands. */
+export interface OperandChecker<T> {
+  expect(tensor: Tensor, name: string, dims: readonly (string | number)[]): T;
+  dim(name: string): number;
+}
+
+/** A token batch with its shapes checked against each other, as a backend's own tensors (T) and dimensions. */
+export interface CheckedTokenBatch<T> {
+  readonly activations: T; // [B, T, dIn]
+  readonly gradients: T; // [B, T, dOut]
+  readonly mask: T | null; // [B, T]
+  readonly sequences: number;
+  readonly tokens: number;
+  readonly dIn: number;
+  /** dIn + 1 when a ones column is appended. */
+  readonly dInPrime: number;
+  readonly dOut: number;
+}
+
+/** The one shape check of a token batch, shared by the backends. */
+export function checkTokenBatch<T>(check: OperandChecker<T>, batch: TokenBatch): CheckedTokenBatch<T> {
+  const activations = check.expect(batch.activations, 'batch.activations', ['B', 'T', 'dIn']);
+  const gradients = check.expect(batch.gradients, 'batch.gradients', ['B', 'T', 'dOut']);
+  const mask = batch.mask === null ? null : check.expect(batch.mask, 'batch.mask', ['B', 'T']);
+  const dIn = check.dim('dIn');
+  return {
+    activations,
+    gradients,
+    mask,
+    sequences: check.dim('B'),
+    tokens: check.dim('T'),
+    dIn,
+    dInPrime: dIn + (batch.appendOnes ? 1 : 0),
+    dOut: check.dim('dOut'),
+  };
+}
+
 export type Damping =
   | { readonly kind: 'absolute'; readonly value: number }
   /** δ = factor · mean(Λ) of the layer (kronfluence's heuristic uses factor 0.1). */

@@ -10,9 +10,9 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { crossDomainTable, segmentSummary } from '../../src/influence/aggregate';
 import { scoreView, type Normalization } from '../../src/influence/normalize';
-import type { AttributionResult } from '../../src/influence/types';
 import { decodeBundle, type Bundle } from '../../src/store/bundle';
 import { servePage, type Served } from '../helpers/browser';
+import { resultOfBundle } from '../helpers/bundle-result';
 
 const SHOTS = 'test-results/workspace';
 const small = readFileSync('tests/fixtures/workspace/small.iwb');
@@ -41,31 +41,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await served?.close();
 });
-
-/** The bundle as the engine's result type, built here from its tensors (not by the page's code). */
-function resultOf(decoded: Bundle): AttributionResult {
-  const rows = decoded.manifest.rows!;
-  const meta = (row: (typeof rows.train)[number]) => ({
-    id: row.id,
-    domain: row.domain,
-    difficulty: row.difficulty,
-    benchmark: row.benchmark,
-    segments: row.segments,
-    tokenCategories: row.tokenCategories,
-  });
-  const offsets = decoded.scores.tauPerToken!.offsets;
-  return {
-    config: { measurement: 'mean-log-likelihood' },
-    queries: rows.query.map(meta),
-    train: rows.train.map(meta),
-    influence: decoded.scores.influence!.data,
-    tau: decoded.scores.tau!.data,
-    selfTau: decoded.scores.selfTau!.data,
-    trainTokenCounts: Int32Array.from({ length: rows.train.length }, (_, n) => offsets[n + 1]! - offsets[n]!),
-    queryTargetCounts: decoded.scores.queryTargetCounts!.data,
-    tauPerToken: { offsets, values: decoded.scores.tauPerToken!.values.data },
-  } as unknown as AttributionResult;
-}
 
 async function open(path: string): Promise<{ page: Page; errors: string[] }> {
   const page = await context.newPage();
@@ -97,7 +72,7 @@ describe('workspace on a bundle opened by URL', () => {
           high: Number(td.getAttribute('data-high')),
         })),
       );
-      const result = resultOf(bundle);
+      const result = resultOfBundle(bundle);
       const expected = crossDomainTable(scoreView(result, norm), result.queries, result.train);
       expect(cells.length).toBe(expected.length);
       for (const want of expected) {
@@ -171,7 +146,7 @@ describe('workspace on a bundle opened by URL', () => {
     const link = (await page.locator('results-workspace [data-view-link]').getAttribute('href'))!;
     expect(link).toContain('bundle=fixtures');
     expect(link).toContain('query=q3');
-    const result = resultOf(bundle);
+    const result = resultOfBundle(bundle);
     const N = result.train.length;
     const raw = scoreView(result, 'none').values.subarray(3 * N, 4 * N);
     const shown = scoreView(result, 'self-influence').values.subarray(3 * N, 4 * N);
@@ -211,7 +186,7 @@ describe('workspace on a bundle opened by URL', () => {
   test('sequence and token analyses equal segmentSummary; tabs move with the arrow keys', async () => {
     const { page } = await open('?bundle=fixtures/small.iwb#view=analyses');
     await page.locator('analyses-view[data-ready]').waitFor({ timeout: 60_000 });
-    const result = resultOf(bundle);
+    const result = resultOfBundle(bundle);
     const gsm8k = result.queries.flatMap((q, i) => (q.benchmark === 'gsm8k' ? [i] : []));
     for (const group of segmentSummary(result, gsm8k)) {
       const mean = Number(

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { toExample } from '../../src/data/dataset';
 import { parseJsonl } from '../../src/data/jsonl';
 import { checkLineLengths, decodeUtf8Strict, InputLimitError } from '../../src/data/limits';
-import { DataFormatError } from '../../src/data/schema';
+import { DataFormatError, ROW_FIELDS } from '../../src/data/schema';
 import { TextTokenizer } from '../../src/data/tokenizer';
 import type { Model } from '../../src/onnx/ir';
 import { checkSequences, precheckRowLength, type LocatedExample } from '../../src/app/input-checks';
@@ -39,18 +39,7 @@ export function jsonlSetup(): JsonlSetup {
   return { tokenizer, model, lines };
 }
 
-const FIELDS = [
-  'id',
-  'prompt',
-  'response',
-  'messages',
-  'input_ids',
-  'prompt_len',
-  'domain',
-  'difficulty',
-  'segments',
-  'extra',
-];
+const FIELDS = [...ROW_FIELDS, 'extra'];
 
 function mutateRow(random: Random, line: string): string {
   let row: Record<string, unknown>;

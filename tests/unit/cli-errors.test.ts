@@ -7,15 +7,12 @@ import { promisify } from 'node:util';
 import { afterAll, expect, test } from 'vitest';
 import { runCli } from '../../src/cli/main';
 import type { Model } from '../../src/onnx/ir';
-import { serializeModel } from '../../src/onnx/protobuf';
-import { seededDemoModel } from '../../src/app/demo-model';
+import { attributeArgs, MICRO_DATA, microModelBytes, type UserFiles } from '../helpers/cli';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-cli-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const TOKENIZER = 'public/data/micro/tokenizer.json';
-const TRAIN = 'public/data/micro/train.jsonl';
-const QUERIES = 'public/data/micro/queries.jsonl';
+const TRAIN = MICRO_DATA.train;
 
 function write(name: string, content: string | Uint8Array): string {
   const file = path.join(dir, name);
@@ -23,13 +20,8 @@ function write(name: string, content: string | Uint8Array): string {
   return file;
 }
 
-function microModel(edit: (model: Model) => Model = (m) => m): string {
-  const vocab = (JSON.parse(readFileSync(TOKENIZER, 'utf8')) as { model: { vocab: Record<string, number> } }).model
-    .vocab;
-  return write(
-    `micro-${Math.random().toString(36).slice(2)}.onnx`,
-    serializeModel(edit(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model)),
-  );
+function microModel(edit?: (model: Model) => Model): string {
+  return write(`micro-${Math.random().toString(36).slice(2)}.onnx`, microModelBytes(edit));
 }
 
 /** Runs in-process; returns the exit code and the one stderr line (and asserts there is exactly one). */
@@ -41,28 +33,8 @@ async function failure(argv: string[]): Promise<{ code: number; line: string }> 
   return { code, line: lines[0]! };
 }
 
-const inputs = (overrides: Partial<Record<'model' | 'tokenizer' | 'train' | 'queries', string>>) => {
-  const files = {
-    model: overrides.model ?? microModel(),
-    tokenizer: TOKENIZER,
-    train: TRAIN,
-    queries: QUERIES,
-    ...overrides,
-  };
-  return [
-    'attribute',
-    '--model',
-    files.model,
-    '--tokenizer',
-    files.tokenizer,
-    '--train',
-    files.train,
-    '--queries',
-    files.queries,
-    '--backend',
-    'cpu',
-  ];
-};
+const inputs = (overrides: Partial<UserFiles>) =>
+  attributeArgs({ ...MICRO_DATA, model: overrides.model ?? microModel(), ...overrides });
 
 test('a missing file names the flag and the path', async () => {
   const missing = path.join(dir, 'nope.jsonl');

@@ -2,49 +2,22 @@
  * `iwb attribute` in-process on micro inputs: the demo path, the user-files path, the --json summary and the .iwb
  * bundle.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { cli } from '../helpers/cli';
+import { attributeArgs, cli, microUserFiles } from '../helpers/cli';
 import type { RunSummary } from '../../src/cli/summary';
-import { serializeModel } from '../../src/onnx/protobuf';
 import { decodeBundle } from '../../src/store/bundle';
-import { seededDemoModel } from '../../src/app/demo-model';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function microFiles(): { model: string; tokenizer: string; train: string; queries: string } {
-  const tokenizer = 'public/data/micro/tokenizer.json';
-  const vocab = (JSON.parse(readFileSync(tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model
-    .vocab;
-  const model = path.join(dir, 'micro.onnx');
-  writeFileSync(model, serializeModel(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model));
-  return { model, tokenizer, train: 'public/data/micro/train.jsonl', queries: 'public/data/micro/queries.jsonl' };
-}
-
 test('user files: --json has per-query top 10 helpful and harmful ids, the cross-domain table and stage timings; --out is a valid bundle', async () => {
-  const files = microFiles();
+  const files = microUserFiles(dir);
   const json = path.join(dir, 'summary.json');
   const out = path.join(dir, 'result.iwb');
-  const { code, stdout, stderr } = await cli([
-    'attribute',
-    '--model',
-    files.model,
-    '--tokenizer',
-    files.tokenizer,
-    '--train',
-    files.train,
-    '--queries',
-    files.queries,
-    '--backend',
-    'cpu',
-    '--json',
-    json,
-    '--out',
-    out,
-  ]);
+  const { code, stdout, stderr } = await cli(attributeArgs(files, '--json', json, '--out', out));
   expect(stderr.split('\n').filter((l) => l.startsWith('iwb:'))).toEqual([]);
   expect(code).toBe(0);
   expect(stdout).toMatch(/4 queries x 16 training examples, 2 tracked layers, strategy ekfac/);

@@ -5,34 +5,25 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { chooseBackend } from '../../src/app/backend-choice';
 import { DEFAULT_RUN_CONFIG } from '../../src/app/config';
-import { seededDemoModel } from '../../src/app/demo-model';
-import { serializeModel } from '../../src/onnx/protobuf';
 import { decodeBundle } from '../../src/store/bundle';
 import { readSafetensors } from '../../src/store/safetensors';
 import { computeStoredRun, loadRequestInputs } from '../../src/worker/page-run';
 import type { AttributionRequest } from '../../src/worker/protocol';
 import { PageRunStore } from '../../src/worker/run-store';
-import { cli } from '../helpers/cli';
+import { attributeArgs, cli, microUserFiles } from '../helpers/cli';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-page-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const files = {
-  tokenizer: 'public/data/micro/tokenizer.json',
-  train: 'public/data/micro/train.jsonl',
-  queries: 'public/data/micro/queries.jsonl',
-  model: path.join(dir, 'micro.onnx'),
-};
-const vocab = (JSON.parse(readFileSync(files.tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model
-  .vocab;
-const modelBytes = serializeModel(seededDemoModel('micro', Math.max(...Object.values(vocab)) + 1, 512).model);
-writeFileSync(files.model, modelBytes);
+const files = microUserFiles(dir);
+// A fresh copy: a Buffer from readFileSync may be a view into Node's shared pool.
+const modelBytes = new Uint8Array(readFileSync(files.model));
 
 const storage = {
   persisted: async () => true,
@@ -41,23 +32,9 @@ const storage = {
 
 test('the page path and `iwb attribute --out` write byte-identical tensors for one run (CPU)', async () => {
   // A small batch and per-token scores: several chunks (so several checkpoints on the page side) and every tensor.
-  const flags = ['--backend', 'cpu', '--per-token', '--batch-size', '5', '--query-batch', '3', '--limit-train', '10'];
+  const flags = ['--per-token', '--batch-size', '5', '--query-batch', '3', '--limit-train', '10'];
   const out = path.join(dir, 'cli.iwb');
-  const cliRun = await cli([
-    'attribute',
-    '--model',
-    files.model,
-    '--tokenizer',
-    files.tokenizer,
-    '--train',
-    files.train,
-    '--queries',
-    files.queries,
-    '--out',
-    out,
-    '--quiet',
-    ...flags,
-  ]);
+  const cliRun = await cli([...attributeArgs(files, '--out', out, '--quiet'), ...flags]);
   expect(cliRun.stderr).toBe('');
   expect(cliRun.code).toBe(0);
 

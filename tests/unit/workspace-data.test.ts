@@ -4,46 +4,20 @@
  * one-row-per-benchmark reduction gives exactly the engine's segment and category summaries over the queries; an
  * example's per-layer parts sum to its influence and its segments' sums to its tokens'.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TOKEN_CATEGORIES } from '../../src/data/categories';
 import { crossDomainTable, segmentSummary, tokenCategorySummary } from '../../src/influence/aggregate';
 import { scoreView } from '../../src/influence/normalize';
-import type { AttributionResult } from '../../src/influence/types';
 import { decodeBundle } from '../../src/store/bundle';
 import type { StoredResults } from '../../src/worker/run-store';
+import { readFixture } from '../helpers/fixtures';
+import { resultOfBundle } from '../helpers/bundle-result';
 import { workspaceAnalyses, workspaceExample, workspaceOverview } from '../../src/worker/workspace-data';
 
 async function stored(): Promise<StoredResults> {
-  const bundle = await decodeBundle(readFileSync('tests/fixtures/workspace/small.iwb'));
+  const bundle = await decodeBundle(readFixture('workspace/small.iwb'));
   const rows = bundle.manifest.rows!;
-  const meta = (row: (typeof rows.train)[number]) => ({
-    id: row.id,
-    domain: row.domain,
-    difficulty: row.difficulty,
-    benchmark: row.benchmark,
-    segments: row.segments,
-    tokenCategories: row.tokenCategories,
-  });
-  const { offsets } = bundle.scores.tauPerToken!;
-  const result = {
-    config: { ...bundle.manifest.config, measurement: 'mean-log-likelihood' },
-    layers: bundle.manifest.layers.map((l) => ({
-      ...l,
-      damping: l.damping ?? 0,
-      activationEigenRange: null,
-      gradientEigenRange: null,
-    })),
-    queries: rows.query.map(meta),
-    train: rows.train.map(meta),
-    tau: bundle.scores.tau!.data,
-    influence: bundle.scores.influence!.data,
-    tauPerLayer: bundle.scores.tauPerLayer!.data,
-    selfTau: bundle.scores.selfTau!.data,
-    trainTokenCounts: Int32Array.from({ length: rows.train.length }, (_, n) => offsets[n + 1]! - offsets[n]!),
-    queryTargetCounts: bundle.scores.queryTargetCounts!.data,
-    tauPerToken: { offsets, values: bundle.scores.tauPerToken!.values.data },
-  } as unknown as AttributionResult;
+  const result = resultOfBundle(bundle);
   return {
     summary: {
       backend: { kind: 'cpu', description: 'test', reason: 'test' },

@@ -3,7 +3,7 @@
  * ones column appended to the activations and the mask weight folded into them, so every token product is a plain
  * blocked GEMM (gemm.ts) with no branches on padding inside it.
  */
-import type { TokenBatch } from '../backend';
+import { checkTokenBatch, type TokenBatch } from '../backend';
 import { gemm } from './gemm';
 import type { ShapeCheck } from './tensor';
 
@@ -21,19 +21,12 @@ export interface CpuBatch {
 }
 
 export function unpackBatch(check: ShapeCheck, batch: TokenBatch): CpuBatch {
-  const activations = check.expect(batch.activations, 'batch.activations', ['B', 'T', 'dIn']).data;
-  const gradients = check.expect(batch.gradients, 'batch.gradients', ['B', 'T', 'dOut']).data;
-  const mask = batch.mask === null ? null : check.expect(batch.mask, 'batch.mask', ['B', 'T']).data;
-  const dIn = check.dim('dIn');
+  const checked = checkTokenBatch(check, batch);
   return {
-    activations,
-    gradients,
-    mask,
-    sequences: check.dim('B'),
-    tokens: check.dim('T'),
-    dIn,
-    dInPrime: dIn + (batch.appendOnes ? 1 : 0),
-    dOut: check.dim('dOut'),
+    ...checked,
+    activations: checked.activations.data,
+    gradients: checked.gradients.data,
+    mask: checked.mask?.data ?? null,
   };
 }
 

@@ -2,7 +2,14 @@
  * The float32 WebGPU backend: every Backend method as WGSL kernels on one GPUDevice, with tensors in GPUBuffers.
  * Nothing is read back between stages unless a method returns a number (dampingValue) or the caller reads.
  */
-import type { Backend, Damping, EighOptions, Tensor, TokenBatch } from '../backend';
+import {
+  checkTokenBatch,
+  type Backend,
+  type Damping,
+  type EighOptions,
+  type Tensor,
+  type TokenBatch,
+} from '../backend';
 import { CpuBackend } from '../cpu/backend';
 import type { AcquiredGpu } from './adapter';
 import { EIGH_PROGRAMS, eighGpu, type GpuEigen } from './eigh';
@@ -391,18 +398,5 @@ function batchOperands(batch: TokenBatch): Record<string, Tensor | null> {
 
 function unpackBatch(check: OperandCheck, batch: TokenBatch): ScoreBatch {
   check.note('appendOnes', batch.appendOnes);
-  const activations = check.expect(batch.activations, 'batch.activations', ['B', 'T', 'dIn']);
-  const gradients = check.expect(batch.gradients, 'batch.gradients', ['B', 'T', 'dOut']);
-  const mask = batch.mask === null ? null : check.expect(batch.mask, 'batch.mask', ['B', 'T']);
-  const dIn = check.dim('dIn');
-  return {
-    activations,
-    gradients,
-    mask,
-    sequences: check.dim('B'),
-    tokens: check.dim('T'),
-    dIn,
-    dInPrime: dIn + (batch.appendOnes ? 1 : 0),
-    dOut: check.dim('dOut'),
-  };
+  return checkTokenBatch(check, batch);
 }
