@@ -34,7 +34,8 @@ const { values: args } = parseArgs({
     track: { type: 'string' },
   },
 });
-if (args.model !== undefined && args.model !== 'gpt2-small') throw new Error(`--model: "${args.model}" is not gpt2-small`);
+if (args.model !== undefined && args.model !== 'gpt2-small')
+  throw new Error(`--model: "${args.model}" is not gpt2-small`);
 const gpt2 = args.model === 'gpt2-small';
 const variant = args.demo === 'micro' ? 'micro' : 'demo';
 const defaults = gpt2 ? { train: 8, queries: 2 } : DEMO_DEFAULT_LIMITS[variant];

@@ -12,6 +12,7 @@
  *   lambda          factors + Σ D·E + token batch(B_fit) + 2·B_fit·D_max·E   (G(n) and its rotation, one layer)
  *   query           factors + Σ D·E + 2·Qc·Σ D·E + token batch(Qc)           (G_q and P_q of every layer)
  *   scores          factors + Σ D·E + Qc·Σ D·E + token batch(B) + 2·B·D_max·E   (P_q kept; G(n), P_n per layer)
+ *                   + the G(n) kept across query chunks: what the budget has left, up to N·Σ D·E (several chunks)
  *   gradient graph  2·weights + tokens·4·(3·V + Σ_linears (dIn + dOut))   onnxruntime's wasm heap (logits, softmax
  *                   and its gradient per token, activations saved for the backward pass); rough, against 4 GiB
  * Each single tensor must also fit one storage binding (WebGPU) and every total the memory budget.
@@ -76,6 +77,8 @@ export interface MemoryPlan {
   readonly batchSizes: BatchSizes;
   /** The sequence form's G budget per layer and batch (config.scorePath.memoryBytes). */
   readonly scoreMemoryBytes: number;
+  /** G(n) kept across query chunks (config.scorePath.cacheBytes): what is left of the budget, 0 for one chunk. */
+  readonly cacheBytes: number;
   readonly stages: readonly StageEstimate[];
   readonly peakBytes: number;
   readonly seconds: number;
@@ -88,11 +91,16 @@ export interface MemoryPlan {
 /** The planned configuration: the config with the plan's batch sizes and score budget (unchanged where they fit). */
 export function applyPlan<C extends AttributionConfig>(config: C, plan: MemoryPlan): C {
   const scorePath = config.scorePath ?? DEFAULT_SCORE_PATH;
+  const changed = plan.scoreMemoryBytes !== scorePath.memoryBytes || plan.cacheBytes !== (scorePath.cacheBytes ?? 0);
   return {
     ...config,
     batchSizes: plan.batchSizes,
-    ...(plan.scoreMemoryBytes !== scorePath.memoryBytes && {
-      scorePath: { ...scorePath, memoryBytes: plan.scoreMemoryBytes },
+    ...(changed && {
+      scorePath: {
+        ...scorePath,
+        memoryBytes: plan.scoreMemoryBytes,
+        ...(plan.cacheBytes > 0 && { cacheBytes: plan.cacheBytes }),
+      },
     }),
   };
 }
@@ -221,14 +229,22 @@ export function planMemory(
     seconds: ort(data.queryTokens) + flops(data.queryTokens * buildG + data.queries * (needsFit ? 2 * rotate : 0)),
   });
   const batches = Math.ceil(data.train / train);
+  // G(n) of the whole training set, kept across query chunks as far as the budget allows (gradient-cache.ts).
+  const allG = data.train * sumD * E;
+  const cacheable = chunks > 1 && !config.perToken && config.queryRank === null;
+  const cacheBytes = cacheable ? Math.max(0, Math.min(allG, device.memoryBudgetBytes - scoreBytes(train))) : 0;
+  const kept = allG > 0 ? cacheBytes / allG : 0;
+  const pass = ort(data.trainTokens) + flops(batches * scoreMultiplyAdds);
+  const keptPass = flops(held(query) * data.train * sumD);
   stages.push({
     stage: 'scores',
-    peakBytes: scoreBytes(train),
-    seconds: chunks * (ort(data.trainTokens) + flops(batches * scoreMultiplyAdds)),
+    peakBytes: scoreBytes(train) + cacheBytes,
+    seconds: pass + (chunks - 1) * ((1 - kept) * pass + kept * keptPass),
   });
   return {
     batchSizes: { ...config.batchSizes, fit, train, query },
     scoreMemoryBytes,
+    cacheBytes,
     stages,
     peakBytes: Math.max(...stages.map((s) => s.peakBytes)),
     seconds: stages.reduce((s, x) => s + x.seconds, 0),
