@@ -7,7 +7,7 @@ export type Estimator = (request: AttributionRequest) => Promise<RunEstimate>;
 /**
  * The run settings' estimate before starting: memory per stage against the device's budget and binding limit, time per
  * stage, and the batch sizes the memory planner chose (app/run-plan.ts, the same plan `iwb attribute --plan` prints).
- * Recomputed by the worker whenever `request` changes; an answer to an older request is dropped.
+ * Recomputed by the worker whenever `request` changes.
  */
 @customElement('run-estimate')
 export class RunEstimateView extends LitElement {
@@ -16,7 +16,7 @@ export class RunEstimateView extends LitElement {
   @state() private estimate: RunEstimate | null = null;
   @state() private pending = false;
   @state() private problem = '';
-  private serial = 0;
+  private queued = false;
 
   static override styles = css`
     :host { display: block; margin: 0.5rem 0; font-size: 0.9rem; }
@@ -32,20 +32,28 @@ export class RunEstimateView extends LitElement {
     if ((changed.has('request') || changed.has('estimator')) && this.request && this.estimator) void this.refresh();
   }
 
+  /**
+   * One estimate in flight at a time (a large model costs the worker seconds and memory to parse): a change meanwhile
+   * is estimated once the current one is back, with the settings of that moment.
+   */
   private async refresh(): Promise<void> {
-    const serial = ++this.serial;
+    if (this.pending) {
+      this.queued = true;
+      return;
+    }
     this.pending = true;
     try {
-      const estimate = await this.estimator!(this.request!);
-      if (serial !== this.serial) return;
-      this.estimate = estimate;
+      this.estimate = await this.estimator!(this.request!);
       this.problem = '';
     } catch (error) {
-      if (serial !== this.serial) return;
       this.estimate = null;
       this.problem = (error as Error).message;
     } finally {
-      if (serial === this.serial) this.pending = false;
+      this.pending = false;
+    }
+    if (this.queued) {
+      this.queued = false;
+      void this.refresh();
     }
   }
 
