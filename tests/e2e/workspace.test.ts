@@ -97,6 +97,8 @@ describe('workspace on a bundle opened by URL', () => {
   test('the heatmap shows the bundle per-token scores of the example, credited to the predicted token', async () => {
     const { page } = await open('?bundle=fixtures/small.iwb#view=example&example=t5&target=benchmark:gsm8k');
     await page.locator('example-view[data-ready="t5|benchmark:gsm8k"]').waitFor({ timeout: 60_000 });
+    // Tokens past the first screen are appended after the first paint; the heatmap says when all are there.
+    await page.locator('example-view [data-heatmap][data-complete]').waitFor({ timeout: 60_000 });
     const spans = await page
       .locator('example-view [data-heatmap] span[data-t]')
       .evaluateAll((nodes) => nodes.map((n) => ({ text: n.textContent, value: Number(n.getAttribute('data-value')) })));
