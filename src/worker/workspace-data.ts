@@ -99,6 +99,8 @@ export function workspaceIndex(runId: string, stored: StoredResults, imported: s
       benchmark: benchmarkOf(q),
       prompt: rows.query[i]?.prompt ?? rows.query[i]?.text ?? '',
       response: rows.query[i]?.response ?? '',
+      tokens: rows.query[i]?.tokens ?? null,
+      tokenLoss: rows.query[i]?.tokenLoss ?? null,
     })),
     train: result.train.map((example, n) => ({
       id: example.id,

@@ -185,6 +185,36 @@ describe('workspace on a bundle opened by URL', () => {
     await page.close();
   });
 
+  test("the query's per-token loss shows the bundle's values; a bundle without them says not stored", async () => {
+    const { page, errors } = await open('?bundle=fixtures/small.iwb#view=query&query=q3');
+    await page.locator('query-view[data-ready="q3|none|shown"]').waitFor({ timeout: 60_000 });
+    const row = bundle.manifest.rows!.query[3]!;
+    const spans = await page
+      .locator('query-view query-loss [data-query-loss] span[data-t]')
+      .evaluateAll((nodes) => nodes.map((n) => ({ text: n.textContent, value: n.getAttribute('data-value') })));
+    expect(spans.map((s) => s.text)).toEqual(row.tokens);
+    expect(spans.map((s) => (s.value === 'NaN' ? null : Number(s.value)))).toEqual(row.tokenLoss);
+    const measured = row.tokenLoss!.filter((l): l is number => l !== null);
+    const summary = (await page.locator('query-view query-loss [data-loss-summary]').textContent())!;
+    expect(summary.replace(/\s+/g, ' ')).toContain(
+      `${measured.reduce((a, b) => a + b, 0).toFixed(4)} nats summed over ${measured.length} tokens`,
+    );
+    await page.locator('query-view query-loss [data-query-loss]').focus();
+    await page.keyboard.press('End');
+    const last = row.tokens!.length - 1;
+    await expect
+      .poll(() => page.locator('query-view query-loss [data-loss-cursor]').textContent())
+      .toContain(`token ${last} ${JSON.stringify(row.tokens![last])}: loss ${row.tokenLoss![last]!.toFixed(4)} nats`);
+    await page.locator('query-view').screenshot({ path: `${SHOTS}/query-loss.png` });
+    expect(errors).toEqual([]);
+    const old = await open('?bundle=fixtures/hostile.iwb#view=query');
+    await old.page.locator('query-view[data-ready]').waitFor({ timeout: 60_000 });
+    expect(await old.page.locator('query-view [data-loss-not-stored]').textContent()).toContain('not stored');
+    expect(await old.page.locator('query-view query-loss').count()).toBe(0);
+    await page.close();
+    await old.page.close();
+  });
+
   test('sequence and token analyses equal segmentSummary; tabs move with the arrow keys', async () => {
     const { page } = await open('?bundle=fixtures/small.iwb#view=analyses');
     await page.locator('analyses-view[data-ready]').waitFor({ timeout: 60_000 });

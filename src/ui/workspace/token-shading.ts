@@ -120,5 +120,7 @@ export function cursorStep(key: string, cursor: number, length: number): number 
   const step =
     key === 'ArrowRight' ? 1 : key === 'ArrowLeft' ? -1 : key === 'Home' ? -length : key === 'End' ? length : 0;
   if (step === 0 || length === 0) return null;
-  return Math.max(0, Math.min(length - 1, cursor < 0 ? 0 : cursor + step));
+  // Without a cursor yet, any key but End starts on the first token.
+  const next = cursor < 0 ? (key === 'End' ? length - 1 : 0) : cursor + step;
+  return Math.max(0, Math.min(length - 1, next));
 }
