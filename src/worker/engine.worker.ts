@@ -125,7 +125,11 @@ const api = {
     const results = await viewedResults(runId);
     const listing = (await (await stored()).list(activeRunId)).find((run) => run.id === runId);
     const unstored = inMemory.get(runId)?.run.name;
-    const index = workspaceIndex(runId, results, unstored ?? (listing?.imported ? listing.name : null));
+    const index = {
+      ...workspaceIndex(runId, results, unstored ?? (listing?.imported ? listing.name : null)),
+      // The results may have been opened before a rename: the store has the name now.
+      name: listing?.name ?? results.name,
+    };
     // Runs after this answer is posted; a macrotask between pieces lets the views' requests in.
     void precomputeWorkspace(results, () => new Promise((resolve) => setTimeout(resolve, 0)));
     return index;
