@@ -31,6 +31,7 @@ export class ExampleView extends LitElement {
   @property({ attribute: false }) route: Route | undefined;
   /** The token the keyboard cursor is on (arrow keys in the heatmap). */
   @state() private cursor = -1;
+  private readonly charts = new WeakMap<ExampleDetail, Map<string, Element>>();
   /** The heatmap's spans, built once per example detail (token-shading.ts). */
   private shaded: {
     detail: ExampleDetail;
@@ -179,13 +180,30 @@ export class ExampleView extends LitElement {
       <p class="note">Each token's colour is the influence credited to producing it (the score at position t belongs to the
         token t + 1 it predicts). Hover a token for its value, or focus the text and use the arrow keys. A dark bar on a
         token's left marks the start of a segment.</p>
-      <figure>${Plot.legend({ color: { ...color.options, label: 'influence per token (purple helps, orange harms)' }, tickFormat: TICK_FORMAT, width: 400, marginLeft: 18, marginRight: 18 })}</figure>
+      <figure>${this.chart(detail, 'legend', () =>
+        Plot.legend({
+          color: { ...color.options, label: 'influence per token (purple helps, orange harms)' },
+          tickFormat: TICK_FORMAT,
+          width: 400,
+          marginLeft: 18,
+          marginRight: 18,
+        }),
+      )}</figure>
       <div class="heatmap" data-heatmap tabindex="0" role="group"
         aria-label="token heatmap; arrow keys move between tokens"
         @mouseover=${(e: Event) => titleOnHover(e, describe)}
         @keydown=${(e: KeyboardEvent) => this.moveCursor(e, values.length)}>${this.shaded.spans}</div>
       <p class="note num" aria-live="polite" data-cursor>${cursor >= 0 ? describe(cursor) : ''}</p>
     `;
+  }
+
+  /** A chart of the example shown, built once per detail: a keypress re-renders the view, not its charts. */
+  private chart(detail: ExampleDetail, key: string, build: () => Element): Element {
+    let charts = this.charts.get(detail);
+    if (!charts) this.charts.set(detail, (charts = new Map()));
+    let chart = charts.get(key);
+    if (!chart) charts.set(key, (chart = build()));
+    return chart;
   }
 
   private moveCursor(event: KeyboardEvent, length: number): void {
@@ -214,22 +232,24 @@ export class ExampleView extends LitElement {
     if (detail.layers.length === 0) return html`<p class="note">This run kept no per-layer scores.</p>`;
     return html`<h3>Per-layer contributions</h3>
       <figure data-layers-chart>
-        ${Plot.plot({
-          width: 560,
-          height: 40 + 26 * detail.layers.length,
-          marginLeft: 170,
-          x: { label: 'influence', grid: true, tickFormat: TICK_FORMAT, ticks: 5 },
-          y: { label: null, domain: detail.layers.map((l) => l.name) },
-          marks: [
-            Plot.barX(detail.layers, {
-              x: 'value',
-              y: 'name',
-              fill: (d: { value: number }) => (d.value >= 0 ? '#5e3c99' : '#e66101'),
-            }),
-            Plot.ruleX([0], { stroke: '#1f2430' }),
-          ],
-          ariaLabel: 'influence of this example contributed by each tracked layer',
-        })}
+        ${this.chart(detail, 'layers', () =>
+          Plot.plot({
+            width: 560,
+            height: 40 + 26 * detail.layers.length,
+            marginLeft: 170,
+            x: { label: 'influence', grid: true, tickFormat: TICK_FORMAT, ticks: 5 },
+            y: { label: null, domain: detail.layers.map((l) => l.name) },
+            marks: [
+              Plot.barX(detail.layers, {
+                x: 'value',
+                y: 'name',
+                fill: (d: { value: number }) => (d.value >= 0 ? '#5e3c99' : '#e66101'),
+              }),
+              Plot.ruleX([0], { stroke: '#1f2430' }),
+            ],
+            ariaLabel: 'influence of this example contributed by each tracked layer',
+          }),
+        )}
         <figcaption>Bars sum to the influence above (purple helps, orange harms).</figcaption>
       </figure>`;
   }

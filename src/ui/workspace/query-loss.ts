@@ -15,7 +15,8 @@ export class QueryLoss extends LitElement {
   @property({ attribute: false }) tokens: readonly string[] = [];
   @property({ attribute: false }) loss: readonly (number | null)[] = [];
   @state() private cursor = -1;
-  private built: { loss: readonly (number | null)[]; spans: DocumentFragment } | null = null;
+  /** Built once per query: a keypress re-renders the cursor line, not the tokens or the legend. */
+  private built: { loss: readonly (number | null)[]; spans: DocumentFragment; legend: Element } | null = null;
 
   static override styles = [
     viewStyles,
@@ -44,24 +45,25 @@ export class QueryLoss extends LitElement {
     const measured = this.loss.filter((l): l is number => l !== null);
     const max = Math.max(0, ...measured);
     const total = measured.reduce((sum, l) => sum + l, 0);
-    const colour = Plot.scale({ color: { type: 'linear', scheme: SCHEME, domain: [0, max || 1] } });
     if (this.built?.loss !== this.loss) {
+      const colour = Plot.scale({ color: { type: 'linear', scheme: SCHEME, domain: [0, max || 1] } });
       const values = Float64Array.from(this.loss, (l) => (l === null ? NaN : l));
       const palette = sequentialPalette(max, (v) => String(colour.apply(v)));
       const shading = { tokens: this.tokens, values, palette, describe: (t: number) => this.describe(t) };
-      this.built = { loss: this.loss, spans: shadedTokens(shading) };
+      const legend = Plot.legend({
+        color: { type: 'linear', scheme: SCHEME, domain: [0, max || 1], label: 'loss per token (nats)' },
+        width: 320,
+        marginLeft: 12,
+        marginRight: 12,
+      });
+      this.built = { loss: this.loss, spans: shadedTokens(shading), legend };
     }
     return html`
       <p class="note" data-loss-summary>Loss of the reference response: <span class="num">${total.toFixed(4)}</span>
         nats summed over ${measured.length} tokens (mean <span
           class="num">${(total / Math.max(1, measured.length)).toFixed(4)}</span>). Each response token is shaded by
         the loss of predicting it; prompt tokens are not measured.</p>
-      <figure>${Plot.legend({
-        color: { type: 'linear', scheme: SCHEME, domain: [0, max || 1], label: 'loss per token (nats)' },
-        width: 320,
-        marginLeft: 12,
-        marginRight: 12,
-      })}</figure>
+      <figure>${this.built.legend}</figure>
       <div class="tokens" data-query-loss tabindex="0" role="group"
         aria-label="query tokens shaded by loss; arrow keys move between tokens"
         @mouseover=${(e: Event) => titleOnHover(e, (t) => this.describe(t))}
