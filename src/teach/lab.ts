@@ -13,7 +13,7 @@ import { runAttribution } from '../influence/pipeline';
 import { DEFAULT_CONFIG, type AttributionResult, type GradientSource, type Strategy } from '../influence/types';
 import { CpuBackend } from '../linalg/cpu/backend';
 import { addOuter, cholesky, choleskySolveFactor, dot, pearson, spearman } from './dense';
-import { exampleHessian, newton, objectiveHessian, train, type Objective } from './fit';
+import { exampleHessians, newton, objectiveHessian, train, type Objective } from './fit';
 import { MODELS, type TeachModel } from './models';
 import { exampleTerms, flatGradient, layerShapes, parameterCount, type Example } from './network';
 import { ChainSource } from './source';
@@ -187,13 +187,15 @@ export function leaveOneOut(inputs: LabInputs, theta: Float64Array): Float64Arra
   const out = new Float64Array(inputs.test.length * n);
   const full = objectiveOf(inputs);
   const hessian = inputs.loo === 'warm' ? objectiveHessian(full, theta) : null;
+  const pieces = hessian ? exampleHessians(full, theta) : null;
+  const pp = theta.length * theta.length;
   for (let i = 0; i < n; i++) {
     const weights = new Float64Array(n).fill(1);
     weights[i] = 0;
     const objective = objectiveOf(inputs, weights);
     let retrained: Float64Array;
-    if (hessian) {
-      const without = exampleHessian(full, theta, i).map((v, k) => hessian[k] - v);
+    if (hessian && pieces) {
+      const without = hessian.map((v, k) => v - pieces[i * pp + k]);
       retrained = newton(objective, theta, { hessian: without, maxIterations: 100 }).theta;
     } else retrained = train(objective, inputs.seed);
     inputs.test.forEach((q, qi) => (out[qi * n + i] = logLikelihood(inputs.model, retrained, q) - baseline[qi]));

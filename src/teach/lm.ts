@@ -8,7 +8,8 @@
 import { sampleLabels } from '../onnx/gradient-graph';
 import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
 import type { GradientBatch, GradientRequest, GradientSource, LayerInfo } from '../influence/types';
-import { addOuter, cholesky, choleskySolveFactor, dot } from './dense';
+import { newtonMinimise, type SecondOrderObjective } from '../train/newton';
+import { addOuter, dot } from './dense';
 import { logSoftmax } from './network';
 
 export const LM_TRAIN = [
@@ -126,26 +127,14 @@ export function lmHessian(objective: LmObjective, theta: Float64Array): Float64A
   return h;
 }
 
-/** Newton with backtracking until the step is negligible (the objective is strictly convex). */
+/** Newton (the training loop's Newton rule) from `start` until the step is negligible: J is strictly convex. */
 export function lmNewton(objective: LmObjective, start: Float64Array): Float64Array {
-  let theta = start.slice();
-  let value = lmValue(objective, theta);
-  for (let iteration = 0; iteration < 100; iteration++) {
-    const gradient = lmGradient(objective, theta);
-    const step = choleskySolveFactor(cholesky(lmHessian(objective, theta), LM_PARAMETERS), gradient, LM_PARAMETERS);
-    let scale = 1;
-    let candidate = theta.map((v, k) => v - step[k]);
-    while (lmValue(objective, candidate) > value - 1e-4 * scale * dot(step, gradient) && scale > 1e-10) {
-      scale /= 2;
-      candidate = theta.map((v, k) => v - scale * step[k]);
-    }
-    const candidateValue = lmValue(objective, candidate);
-    if (!(candidateValue <= value)) break;
-    theta = candidate;
-    value = candidateValue;
-    if (Math.sqrt(dot(step, step)) * scale < 1e-12 * (1 + Math.sqrt(dot(theta, theta)))) break;
-  }
-  return theta;
+  const second: SecondOrderObjective = {
+    value: (theta) => lmValue(objective, theta),
+    gradient: (theta) => ({ value: lmValue(objective, theta), gradient: lmGradient(objective, theta) }),
+    hessian: (theta) => lmHessian(objective, theta),
+  };
+  return newtonMinimise(second, start, { maxIterations: 100 }).theta;
 }
 
 /** The engine's view of the LM: one tracked layer 'unembed' (V+1 → V), one position per predicted token. */
