@@ -254,12 +254,32 @@ export interface Agreement {
   readonly spearman: number;
 }
 
+/**
+ * Values that differ by less than 1e-9 of the largest |value| made equal (to the smallest of their run), so that
+ * Spearman ranks them as ties. Examples in symmetric roles have mathematically equal scores and leave-one-out changes
+ * (the tiny LM's "the cat sat on the mat" and "… the rug" for a query without either word); left alone, float noise
+ * — which differs between Node and a browser's V8 — would order them and move Spearman's third digit.
+ */
+export function snapTies(values: ArrayLike<number>): Float64Array {
+  const out = Float64Array.from(values);
+  let scale = 0;
+  for (const v of out) scale = Math.max(scale, Math.abs(v));
+  const order = Array.from(out, (_, i) => i).sort((a, b) => out[a] - out[b]);
+  let runStart = 0;
+  for (let k = 1; k < order.length; k++) {
+    if (out[order[k]] - values[order[runStart]] <= 1e-9 * scale) out[order[k]] = out[order[runStart]];
+    else runStart = k;
+  }
+  return out;
+}
+
 /** Each method's predicted change against the actual leave-one-out change, for query q. */
 export function agreements(result: ScoredRun, q: number): Record<Method, Agreement> {
   const actual = queryRow(result.loo, q, result.trainCount);
+  const actualTied = snapTies(actual);
   const entries = METHODS.map((m) => {
     const predicted = predictedChange(result, m, q);
-    return [m, { pearson: pearson(predicted, actual), spearman: spearman(predicted, actual) }] as const;
+    return [m, { pearson: pearson(predicted, actual), spearman: spearman(snapTies(predicted), actualTied) }] as const;
   });
   return Object.fromEntries(entries) as Record<Method, Agreement>;
 }

@@ -47,13 +47,22 @@ const V = LM_VOCAB.length;
 const WIDTH = V + 1;
 export const LM_PARAMETERS = V * WIDTH;
 
-/** Token ids of a sentence with its <s> and </s>; names an unknown word. */
+/** The canonical form of a typed sentence: lower case, single spaces, no leading or trailing space. */
+export function normaliseSentence(sentence: string): string {
+  return sentence.trim().toLowerCase().split(/\s+/).join(' ');
+}
+
+/** Token ids of a sentence with its <s> and </s>; names an empty sentence or an unknown word. */
 export function tokenize(sentence: string): number[] {
-  return ['<s>', ...sentence.split(' '), '</s>'].map((word) => {
+  const words = normaliseSentence(sentence);
+  if (words === '') throw new Error('tiny LM: a sentence needs at least one word');
+  const ids = words.split(' ').map((word) => {
     const id = LM_VOCAB.indexOf(word);
-    if (id < 0) throw new Error(`tiny LM: "${word}" is not in the vocabulary (${LM_VOCAB.join(' ')})`);
+    // <s> and </s> (ids 0 and 1) are markers the model adds, not words a sentence may contain.
+    if (id < 2) throw new Error(`tiny LM: "${word}" is not in the vocabulary (${LM_VOCAB.slice(2).join(' ')})`);
     return id;
   });
+  return [0, ...ids, 1];
 }
 
 function logits(theta: ArrayLike<number>, token: number): Float64Array {
