@@ -144,6 +144,7 @@ export class LabLm extends LitElement {
           <tr>
             <th>Training sentence (tokens: EK-FAC per-token τ)</th>
             <th>τ (${this.method})</th>
+            <th><span class="visually-hidden">Edit</span></th>
           </tr>
         </thead>
         <tbody>
@@ -151,10 +152,10 @@ export class LabLm extends LitElement {
             const ids = r.train[i];
             if (this.editing === i)
               return html`<tr data-sentence=${i}>
-                <td colspan="2">${this.editor(i)}</td>
+                <td colspan="3">${this.editor(i)}</td>
               </tr>`;
             return html`<tr data-sentence=${i} data-score=${String(scores[i])}>
-              <td class="tokens">${this.actions(i)}
+              <td class="tokens">
                 <span class="token start">${LM_VOCAB[ids[0]]}</span>${ids.slice(1).map((id, t) => {
                   const v = row[offsets[i] + t];
                   return html`<span
@@ -170,6 +171,7 @@ export class LabLm extends LitElement {
                 <span class="bar" style="background:${divergingColour(scores[i] / sentenceScale)}"></span
                 >${formatNumber(scores[i])}
               </td>
+              <td class="row-actions">${this.actions(i)}</td>
             </tr>`;
           })}
         </tbody>
