@@ -2,7 +2,7 @@
  * Dense float64 linear algebra for exactness tests: the EK-FAC matrix materialised, dense solves, Kronecker
  * products and rank correlations. Written plainly (no tricks), independent of src/linalg.
  */
-import { cholesky, choleskySolveFactor } from '../../src/linalg/cpu/cholesky';
+import { cholesky, choleskySolveFactor } from '../../src/teach/dense';
 import type { HostMatrix } from '../../src/influence/types';
 
 /** Row-major [rows × cols] product. */
