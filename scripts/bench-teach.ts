@@ -1,7 +1,8 @@
 /**
  * bench:teach — how fluid the teaching lab is: retrain + rescore of a 200-point 2-D problem on the CPU float64
  * backend (goal ≤ 300 ms), as the lab does it after every edit, plus the leave-one-out retraining that follows.
- * Medians over repeats of wall and process CPU time (the machine is shared: report both), JSON on stdout. Usage: tsx scripts/bench-teach.ts [repeats]
+ * Medians over repeats of wall and process CPU time (the machine is shared: report both), JSON on stdout.
+ * Usage: tsx scripts/bench-teach.ts [repeats]
  */
 import { cpus, loadavg } from 'node:os';
 import { engineScores, exactScores, leaveOneOut, objectiveOf, type LabInputs } from '../src/teach/lab';
