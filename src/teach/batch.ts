@@ -2,8 +2,8 @@
  * The lab's chain (./network.ts) evaluated for all training points at once: per layer the inputs of every point as
  * one [N × (dIn + 1)] matrix (the 1 last), so forward and backward are three matrix products per layer over the
  * whole batch instead of N small per-point passes. Fitting calls this hundreds of times per edit (AdamW steps, Newton
- * iterations, finite-difference Hessian columns), which is why it exists next to the per-example Workspace: same
- * numbers (tested to 1e-12), several times less time per full-batch gradient.
+ * iterations, finite-difference Hessian columns); the per-example chain (network.ts) stays the reference it is tested
+ * against (1e-12) and what the engine's gradient source reads.
  *
  * The products are plain loops, not the CPU backend's blocked GEMM (src/linalg/cpu/gemm.ts): with widths ≤ 7 its
  * packing and edge handling cost more than the multiply-adds (measured 2× slower at [200 × 6 × 3]); the lab uses the

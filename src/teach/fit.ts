@@ -138,7 +138,7 @@ export function objectiveHessian(objective: Objective, theta: Float64Array): Flo
 }
 
 /** The objective as the training loop's Newton rule sees it. */
-export function secondOrder(objective: Objective): SecondOrderObjective {
+function secondOrder(objective: Objective): SecondOrderObjective {
   return {
     value: (theta) => objectiveValue(objective, theta),
     gradient: (theta) => {

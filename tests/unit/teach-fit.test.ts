@@ -7,7 +7,7 @@ import { BatchChain } from '../../src/teach/batch';
 import { exampleHessians, initialParameters, objectiveHessian } from '../../src/teach/fit';
 import { objectiveOf } from '../../src/teach/lab';
 import { MODELS } from '../../src/teach/models';
-import { exampleTerms, flatGradient, Workspace } from '../../src/teach/network';
+import { exampleTerms, flatGradient } from '../../src/teach/network';
 
 const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
@@ -21,10 +21,13 @@ describe('BatchChain', () => {
       const theta = initialParameters(spec, 4);
       const weights = Float64Array.from(train, (_, i) => (i % 3 === 0 ? 0 : 1 + (i % 2)));
       const chain = new BatchChain(spec, train);
-      const workspace = new Workspace(spec);
       const expected = new Float64Array(theta.length);
       let loss = 0;
-      train.forEach((e, i) => (loss += weights[i] * workspace.accumulate(theta, e, 'given', weights[i], expected)));
+      train.forEach((e, i) => {
+        const terms = exampleTerms(spec, theta, e, 'given');
+        loss += weights[i] * terms.loss;
+        flatGradient(spec, terms).forEach((v, k) => (expected[k] += weights[i] * v));
+      });
       const gradient = new Float64Array(theta.length);
       expect(chain.gradient(theta, gradient, weights)).toBeCloseTo(loss, 12);
       expect(maxDiff(gradient, expected)).toBeLessThan(1e-12 * maxAbs(expected));
@@ -45,10 +48,11 @@ describe('finite-difference Hessians of the MLP', () => {
     const objective = objectiveOf(inputs);
     const theta = initialParameters(MODELS.mlp.spec, 3);
     const p = theta.length;
-    const workspace = new Workspace(objective.spec);
     const gradientAt = (t: Float64Array) => {
       const g = t.map((v) => objective.ridge * v);
-      inputs.train.forEach((e) => workspace.accumulate(t, e, 'given', 1, g));
+      inputs.train.forEach((e) =>
+        flatGradient(objective.spec, exampleTerms(objective.spec, t, e, 'given')).forEach((v, k) => (g[k] += v)),
+      );
       return g;
     };
     const reference = new Float64Array(p * p);
