@@ -2,11 +2,11 @@
  * Training the lab's models to the optimum of the L2-regularised objective
  *   J(θ; w) = Σ_n w_n L_n(θ) + (R/2)‖θ‖²,  R = N · l2 (N the full training-set size, kept when a point is left out),
  * so that the damped Gauss–Newton matrix GGN/N + l2·I is J's Hessian / N for the convex models and influence
- * functions' first-order prediction can be checked against leave-one-out retraining.
- *  - convex models (linear / logistic regression): Newton (their Hessian is the Gauss–Newton matrix) from θ = 0;
- *  - the MLP: full-batch AdamW (the project's optimiser, src/train/optimizer.ts, with its warm-up + cosine schedule)
- *    from a seeded initialisation, then Newton steps that polish θ to a local minimum (‖∇J‖ ~ 1e-12), since
- *    influence functions assume one.
+ * functions' first-order prediction can be checked against leave-one-out retraining. Every fit runs through the
+ * project's training loop (src/train/core.ts) with the chain evaluated batched (./batch.ts):
+ *  - convex models (linear / logistic regression): the Newton rule (their Hessian is the Gauss–Newton matrix) from 0;
+ *  - the MLP: the AdamW rule on J/N with the warm-up + cosine schedule from a seeded initialisation, then the Newton
+ *    rule that polishes θ to a local minimum (‖∇J‖ ~ 1e-14), since influence functions assume one.
  */
 import { gemm } from '../linalg/cpu/gemm';
 import { adamWRule, runLoop, TrainingLoop } from '../train/core';
@@ -205,8 +205,8 @@ export function adamFit(
 }
 
 /**
- * The lab's training procedure for a model: convex → Gauss–Newton (= Newton) from 0; MLP → AdamW from the seeded
- * initialisation, then Gauss–Newton polish.
+ * The lab's training procedure for a model: convex → Newton from 0; MLP → AdamW from the seeded initialisation, then
+ * Newton with the Hessian refreshed every 4 steps (chord steps between: each refresh costs P + 1 batched gradients).
  */
 export function train(objective: Objective, seed: number): Float64Array {
   if (isConvex(objective)) return newton(objective, new Float64Array(parameterCount(objective.spec))).theta;
