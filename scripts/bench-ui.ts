@@ -6,7 +6,8 @@
  * long) is opened through ?bundle=; then, with its results already in the worker, each view's first paint is timed
  * in the page (from the hash change to the first animation frame after the view marks itself ready, so rAF granularity
  * ~16 ms), and the ranked list is scrolled for 180 frames to time its frames. JSON out; a benchmark, not a test:
- * the figures depend on the machine and its load, which are recorded with them.
+ * the figures depend on the machine and its load, which are recorded with them, with each visit's main-thread busy
+ * time (CDP Performance metrics; it includes the bench's own polling for the ready view).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -207,13 +208,37 @@ const cases: {
   },
   { view: 'sequences and tokens', hash: () => '#view=analyses', tag: 'analyses-view', ready: () => '' },
 ];
-const views: { view: string; firstPaintMs: number[]; allDrawnMs?: number[] }[] = [];
+/**
+ * The page's main-thread busy time (CDP Performance metrics: TaskDuration, of which script, style and layout) over a
+ * visit: CPU time the visit cost the page's thread, far less sensitive to the machine's load than the wall time.
+ */
+const metrics = await context.newCDPSession(page);
+await metrics.send('Performance.enable');
+async function mainThread(): Promise<Record<string, number>> {
+  const { metrics: list } = await metrics.send('Performance.getMetrics');
+  return Object.fromEntries(list.map((m) => [m.name, m.value]));
+}
+const BUSY = ['TaskDuration', 'ScriptDuration', 'RecalcStyleDuration', 'LayoutDuration'] as const;
+
+const views: {
+  view: string;
+  firstPaintMs: number[];
+  allDrawnMs?: number[];
+  /** Per visit, the main thread's busy milliseconds until the end of the visit (everything drawn). */
+  mainThreadMs: Record<(typeof BUSY)[number], number>[];
+}[] = [];
 for (const c of cases) {
   const times: { first: number; all: number }[] = [];
+  const busy: Record<(typeof BUSY)[number], number>[] = [];
   for (let i = 0; i < repeats; i++) {
     // Leave the view first, so each repeat is a first paint (the worker caches what it computed, as for a user).
     await firstPaint(page, '#view=overview', 'overview-view', 'none');
+    const before = await mainThread();
     const { value, top } = await profiled(page, () => paints(page, c.hash(i), c.tag, c.ready(i), c.complete));
+    const after = await mainThread();
+    busy.push(
+      Object.fromEntries(BUSY.map((k) => [k, Math.round((after[k]! - before[k]!) * 1000)])) as (typeof busy)[number],
+    );
     times.push(value);
     if (top.length > 0) console.log(`  ${c.view} #${i + 1}, main thread self time:\n    ${top.join('\n    ')}`);
   }
@@ -222,9 +247,11 @@ for (const c of cases) {
     view: c.view,
     firstPaintMs: ms((t) => t.first),
     ...(c.complete ? { allDrawnMs: ms((t) => t.all) } : {}),
+    mainThreadMs: busy,
   });
   const all = c.complete ? `; everything drawn ${ms((t) => t.all).join(', ')} ms` : '';
-  console.log(`${c.view}: first paint ${ms((t) => t.first).join(', ')} ms${all}`);
+  const cpu = busy.map((b) => b.TaskDuration).join(', ');
+  console.log(`${c.view}: first paint ${ms((t) => t.first).join(', ')} ms${all}; main thread busy ${cpu} ms`);
 }
 
 await firstPaint(page, '#view=query&query=q3', 'query-view', 'q3|none|shown');
