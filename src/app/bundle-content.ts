@@ -42,6 +42,7 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
     ...(text?.tokens ? { tokens: text.tokens } : {}),
     ...(text?.tokenCategories ? { tokenCategories: text.tokenCategories } : {}),
     ...(text?.segments ? { segments: text.segments } : {}),
+    ...(text?.tokenLoss ? { tokenLoss: text.tokenLoss } : {}),
     ...(meta.domain !== undefined ? { domain: meta.domain } : {}),
     ...(meta.difficulty !== undefined ? { difficulty: meta.difficulty } : {}),
     ...(meta.benchmark !== undefined ? { benchmark: meta.benchmark } : {}),

@@ -166,6 +166,12 @@ function row(value: unknown, path: string, fail: Fail): DatasetRow {
     }
     out.tokenCategories = [...categories];
   }
+  if (value.tokenLoss !== undefined) {
+    const loss = value.tokenLoss;
+    if (!Array.isArray(loss) || !loss.every((l) => l === null || (isFiniteNumber(l) && l >= 0)))
+      fail(`manifest ${path}.tokenLoss: expected a list of losses (finite numbers ≥ 0, or null where not measured)`);
+    out.tokenLoss = [...loss];
+  }
   return out as unknown as DatasetRow;
 }
 

@@ -79,8 +79,13 @@ export function checkManifestInvariants(manifest: BundleManifest, fail: Fail): v
       if (seen !== undefined)
         fail(`manifest rows.${role}[${i}].id "${row.id.slice(0, 60)}" repeats rows.${role}[${seen}].id`);
       first.set(row.id, i);
-      // Segments, tokens and categories index the positions of the sequence the model was fed.
+      // Segments, tokens, categories and losses index the positions of the sequence the model was fed.
       const positions = row.tokens?.length;
+      if (row.tokenLoss !== undefined && row.tokenLoss.length !== positions) {
+        fail(
+          `manifest rows.${role}[${i}].tokenLoss has ${row.tokenLoss.length} entries for ${positions ?? 'no'} tokens`,
+        );
+      }
       if (positions === undefined) return;
       if (row.tokenCategories !== undefined && row.tokenCategories.length !== positions) {
         fail(

@@ -168,15 +168,17 @@ export async function runContent(
   };
 }
 
-/**
- * Import an .iwb bundle as a read-only run. The bundle is decoded and checked completely first; only then is the run
- * written, in one transaction — a bad bundle leaves the store exactly as it was.
- */
-export async function importBundle(
-  store: WorkbenchStore,
+/** A decoded bundle as the read-only run it would be stored as, and its tensors: nothing is written. */
+export interface BundleRun {
+  readonly run: RunRecord;
+  readonly tensors: readonly NewTensor[];
+}
+
+/** Decode and check an .iwb bundle completely, as a read-only run record and its tensors (viewed or stored). */
+export async function bundleRun(
   bytes: Uint8Array,
   options: { readonly name?: string; readonly maxBytes?: number } = {},
-): Promise<RunRecord> {
+): Promise<BundleRun> {
   const bundle = await decodeBundle(bytes, options);
   const { manifest } = bundle;
   const run = newRunRecord(
@@ -192,7 +194,26 @@ export async function importBundle(
     },
     'imported',
   );
-  const tensors = contentTensors(bundle.factors.layers, bundle.scores);
-  await store.createRunWithTensors({ ...run, stage: manifest.stages.at(-1) ?? null }, tensors);
-  return (await store.getRun(run.id))!;
+  return {
+    run: { ...run, stage: manifest.stages.at(-1) ?? null },
+    tensors: contentTensors(bundle.factors.layers, bundle.scores),
+  };
+}
+
+/** Store a bundle's run in one transaction (a failure leaves the store as it was). */
+export async function storeBundleRun(store: WorkbenchStore, bundle: BundleRun): Promise<RunRecord> {
+  await store.createRunWithTensors(bundle.run, bundle.tensors);
+  return (await store.getRun(bundle.run.id))!;
+}
+
+/**
+ * Import an .iwb bundle as a read-only run. The bundle is decoded and checked completely first; only then is the run
+ * written, in one transaction — a bad bundle leaves the store exactly as it was.
+ */
+export async function importBundle(
+  store: WorkbenchStore,
+  bytes: Uint8Array,
+  options: { readonly name?: string; readonly maxBytes?: number } = {},
+): Promise<RunRecord> {
+  return storeBundleRun(store, await bundleRun(bytes, options));
 }

@@ -35,6 +35,8 @@ export function startEngineWorker(): EngineClient {
       deleteRun: (id) => api.deleteRun(id),
       exportRun: (id) => api.exportRun(id),
       importBundle: (bytes, name) => api.importBundle(transfer(bytes, [bytes.buffer]), name),
+      viewBundle: (bytes, name) => api.viewBundle(transfer(bytes, [bytes.buffer]), name),
+      keepBundle: (runId) => api.keepBundle(runId),
       openRun: (id) => api.openRun(id),
       topStoredInfluences: (runId, target, k, normalization) =>
         api.topStoredInfluences(runId, target, k, normalization),

@@ -23,7 +23,7 @@ import {
 } from './protocol';
 import { benchmarkOf } from '../influence/aggregate';
 import { computeStoredRun, estimateRequest, loadRequestInputs } from './page-run';
-import { PageRunStore, rankStored, type StoredResults } from './run-store';
+import { PageRunStore, rankStored, viewBundle, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
 import {
   workspaceAnalyses,
@@ -31,6 +31,7 @@ import {
   workspaceIndex,
   workspaceOverview,
   workspaceQueryScores,
+  precomputeWorkspace,
 } from './workspace-data';
 
 const gpu = (self as unknown as { navigator: Navigator }).navigator.gpu;
@@ -43,8 +44,14 @@ let finished: JobOutcome | null = null;
 /** The stored run being computed now (not one to offer for resume). */
 let activeRunId: string | null = null;
 let runStore: Promise<PageRunStore> | null = null;
-/** The stored run last opened for viewing (ranked on request). */
-let viewed: { runId: string; results: StoredResults } | null = null;
+/**
+ * The stored runs last opened for viewing, most recent last: two, because a page can show a finished run's
+ * workspace and an opened stored run's at once, and reopening one from the store for each request would thrash.
+ */
+const KEPT_OPEN = 2;
+let viewed: { runId: string; results: StoredResults }[] = [];
+/** Bundles viewed without storing them (?bundle= links), by run id, until kept or the page goes. */
+const inMemory = new Map<string, Awaited<ReturnType<typeof viewBundle>>>();
 
 const api = {
   probeGpu(): Promise<GpuProbe> {
@@ -79,7 +86,7 @@ const api = {
   async deleteRun(id: string): Promise<void> {
     if (id === activeRunId) throw new Error('this run is being computed: cancel it before deleting it');
     await (await stored()).delete(id);
-    if (viewed?.runId === id) viewed = null;
+    viewed = viewed.filter((open) => open.runId !== id);
   },
 
   async exportRun(id: string): Promise<Uint8Array> {
@@ -92,6 +99,21 @@ const api = {
     return openStored(await (await stored()).importBundle(bytes, name));
   },
 
+  /** Check a bundle completely and open it read-only without storing it (keepBundle stores it later). */
+  async viewBundle(bytes: Uint8Array, name: string): Promise<StoredRunView> {
+    const bundle = await viewBundle(bytes, name);
+    inMemory.set(bundle.run.id, bundle);
+    return openStored(bundle.run.id);
+  },
+
+  /** Store a bundle opened by viewBundle, under the same run id (one transaction: all or nothing). */
+  async keepBundle(runId: string): Promise<void> {
+    const bundle = inMemory.get(runId);
+    if (!bundle) throw new Error(`no bundle is open without being stored under id ${runId}`);
+    await (await stored()).keepBundle(bundle);
+    inMemory.delete(runId);
+  },
+
   openRun(id: string): Promise<StoredRunView> {
     return openStored(id);
   },
@@ -102,14 +124,21 @@ const api = {
     k: number,
     normalization: Normalization,
   ): Promise<TopInfluences> {
-    if (viewed?.runId !== runId) await openStored(runId);
-    return rankStored(viewed!.results, target, k, normalization);
+    return rankStored(await viewedResults(runId), target, k, normalization);
   },
 
   async workspaceIndex(runId: string) {
     const results = await viewedResults(runId);
     const listing = (await (await stored()).list(activeRunId)).find((run) => run.id === runId);
-    return workspaceIndex(runId, results, listing?.imported ? listing.name : null);
+    const unstored = inMemory.get(runId)?.run.name;
+    const index = {
+      ...workspaceIndex(runId, results, unstored ?? (listing?.imported ? listing.name : null)),
+      // The results may have been opened before a rename: the store has the name now.
+      name: listing?.name ?? results.name,
+    };
+    // Runs after this answer is posted; a macrotask between pieces lets the views' requests in.
+    void precomputeWorkspace(results, () => new Promise((resolve) => setTimeout(resolve, 0)));
+    return index;
   },
 
   async workspaceOverview(runId: string, normalization: Normalization) {
@@ -147,15 +176,18 @@ function stored(): Promise<PageRunStore> {
 }
 
 async function viewedResults(runId: string): Promise<StoredResults> {
-  if (viewed?.runId !== runId) await openStored(runId);
-  return viewed!.results;
+  const open = viewed.find((entry) => entry.runId === runId);
+  if (open) return open.results;
+  await openStored(runId);
+  return viewed[viewed.length - 1]!.results;
 }
 
 async function openStored(runId: string): Promise<StoredRunView> {
   const store = await stored();
-  const results = await store.open(runId);
-  viewed = { runId, results };
-  const name = (await store.list(activeRunId)).find((run) => run.id === runId)?.name ?? runId;
+  const results =
+    viewed.find((entry) => entry.runId === runId)?.results ?? inMemory.get(runId)?.results ?? (await store.open(runId));
+  viewed = [...viewed.filter((entry) => entry.runId !== runId), { runId, results }].slice(-KEPT_OPEN);
+  const name = (await store.list(activeRunId)).find((run) => run.id === runId)?.name ?? results.name;
   return { runId, name, summary: results.summary };
 }
 

@@ -38,6 +38,10 @@ export interface WorkspaceQuery {
   readonly benchmark: string;
   readonly prompt: string;
   readonly response: string;
+  /** Each position's text, or null when the run kept none. */
+  readonly tokens: readonly string[] | null;
+  /** Per token, the loss of predicting it (null: not measured, the prompt); null when the run did not record it. */
+  readonly tokenLoss: readonly (number | null)[] | null;
 }
 
 export interface WorkspaceTrainExample {

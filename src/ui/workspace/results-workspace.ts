@@ -1,7 +1,16 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
-import { formatRoute, parseRoute, VIEWS, type Route, type ViewName } from './route';
+import {
+  DEFAULT_ROUTE,
+  formatRoute,
+  hashAddress,
+  parseRoute,
+  VIEWS,
+  workspaceAddress,
+  type Route,
+  type ViewName,
+} from './route';
 import './overview-view';
 import './query-view';
 import './example-view';
@@ -16,15 +25,18 @@ const VIEW_LABELS: Readonly<Record<ViewName, string>> = {
 
 /**
  * The results workspace of one stored run (a finished page run, an opened one, an imported bundle): four views
- * behind tabs, their state in the URL hash (route.ts). Views fire `navigate` with a partial route to move.
+ * behind tabs, their state in the URL hash (route.ts) under this workspace's address, so two workspaces on one page
+ * each keep their own view and a link restores the one it was made in. Views fire `navigate` with a partial route.
  */
 @customElement('results-workspace')
 export class ResultsWorkspace extends LitElement {
   @property({ attribute: false }) api: WorkspaceApi | undefined;
   @property({ attribute: 'run-id' }) runId = '';
+  /** Where its state lives in the hash (route.ts workspaceAddress); `run=<runId>` unless given. */
+  @property() address = '';
   @state() private index: WorkspaceIndex | undefined;
   @state() private problem = '';
-  @state() private route: Route = parseRoute(location.hash);
+  @state() private route: Route = DEFAULT_ROUTE;
 
   static override styles = css`
     :host { display: block; margin-top: 1rem; border-top: 1px solid #d8dce3; padding-top: 0.5rem; }
@@ -42,7 +54,19 @@ export class ResultsWorkspace extends LitElement {
     a { color: #1d4ed8; }
   `;
 
-  private readonly onHashChange = () => (this.route = parseRoute(location.hash));
+  private ownAddress(): string {
+    return this.address || workspaceAddress('run', this.runId);
+  }
+
+  /** The hash is this workspace's: it names this address, or none (an older link, claimed by who reads it first). */
+  private owns(hash: string): boolean {
+    const named = hashAddress(hash);
+    return named === null || named === this.ownAddress();
+  }
+
+  private readonly onHashChange = () => {
+    if (this.owns(location.hash)) this.route = parseRoute(location.hash);
+  };
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -52,6 +76,15 @@ export class ResultsWorkspace extends LitElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     removeEventListener('hashchange', this.onHashChange);
+  }
+
+  override willUpdate(changed: Map<string, unknown>): void {
+    if (!changed.has('runId') && !changed.has('address')) return;
+    if (this.owns(location.hash)) {
+      this.route = parseRoute(location.hash);
+      // Name the owner now, so a second workspace opened later does not take this state for its own.
+      if (this.runId) this.writeHash();
+    } else this.route = DEFAULT_ROUTE;
   }
 
   override updated(changed: Map<string, unknown>): void {
@@ -70,17 +103,23 @@ export class ResultsWorkspace extends LitElement {
 
   private navigate(change: Partial<Route>): void {
     this.route = { ...this.route, ...change };
-    history.replaceState(history.state, '', `${location.pathname}${location.search}${formatRoute(this.route)}`);
+    this.writeHash();
   }
 
-  /** A link that reopens this view: ?bundle= links stay as they are, otherwise the stored run by id. */
+  private writeHash(): void {
+    const hash = formatRoute(this.route, this.ownAddress());
+    history.replaceState(history.state, '', `${location.pathname}${location.search}${hash}`);
+  }
+
+  /** A link that reopens this view: a ?bundle= link's workspace keeps the link, others name the stored run. */
   private linkToView(): string {
     const params = new URLSearchParams(location.search);
-    if (!params.has('bundle')) {
+    if (!this.ownAddress().startsWith('bundle=')) {
       params.delete('demo');
+      params.delete('bundle');
       params.set('run', this.runId);
     }
-    return `${location.pathname}?${params.toString()}${formatRoute(this.route)}`;
+    return `${location.pathname}?${params.toString()}${formatRoute(this.route, this.ownAddress())}`;
   }
 
   private onTabKey(event: KeyboardEvent): void {
