@@ -112,7 +112,12 @@ function gemmForm(model: Model): Model {
   for (const node of model.graph.nodes) {
     const weight = model.graph.initializers.get(node.inputs[1] ?? '');
     if (node.opType !== 'MatMul' || !weight) {
-      b.op(node.opType, node.inputs, { ...node.attributes }, { name: node.name, outputs: node.outputs, domain: node.domain });
+      b.op(
+        node.opType,
+        node.inputs,
+        { ...node.attributes },
+        { name: node.name, outputs: node.outputs, domain: node.domain },
+      );
       continue;
     }
     const [dIn, dOut] = weight.dims as [number, number];

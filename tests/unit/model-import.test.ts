@@ -46,7 +46,9 @@ describe('default tracking finds the MLP projections', () => {
     expect(found.map((l) => [l.dims, l.role])).toEqual(GPT2_MLP.map((l) => [l.dims, l.role]));
     // They are the same Gemms as in the TorchScript export: the weights they read say so.
     const weights = layers.filter((l) => l.tracked).map((l) => l.weightName);
-    expect(weights).toEqual([0, 1].flatMap((i) => [`mlp.c_fc`, `mlp.c_proj`].map((m) => `transformer.h.${i}.${m}.weight`)));
+    expect(weights).toEqual(
+      [0, 1].flatMap((i) => [`mlp.c_fc`, `mlp.c_proj`].map((m) => `transformer.h.${i}.${m}.weight`)),
+    );
     // The tied lm_head reads the shared embedding through a Transpose: a 16 -> 512 layer on wte, not tracked.
     expect(layers.at(-1)).toMatchObject({ weightName: 'transformer.wte.weight', dIn: 16, dOut: 512, tracked: false });
   });
@@ -103,7 +105,9 @@ describe('external data', () => {
     const whole = externalFiles()[0]!.bytes;
     const cut = [{ name: 'model.onnx.data', bytes: whole.subarray(0, whole.length - 100) }];
     expect(() => external(cut)).toThrow(
-      new RegExp(`needs bytes \\d+–${whole.length} of 'model\\.onnx\\.data', which has only ${whole.length - 100} bytes`),
+      new RegExp(
+        `needs bytes \\d+–${whole.length} of 'model\\.onnx\\.data', which has only ${whole.length - 100} bytes`,
+      ),
     );
   });
 });
@@ -131,7 +135,7 @@ describe('float16 and bfloat16 weights are cast to float32 on load', () => {
   });
 });
 
-describe("the inputs an Optimum export asks for", () => {
+describe('the inputs an Optimum export asks for', () => {
   const inputs = fixture('gpt2-optimum.onnx').graph.inputs;
   it('position_ids count the tokens (0 on padding), past_key_values are empty [B, heads, 0, head_dim]', () => {
     const ids = BigInt64Array.from([5, 6, 7, 0, 8, 9, 0, 0].map(BigInt));
