@@ -4,6 +4,7 @@
  */
 import { loadDemoDataset, toExample, type DataSource, type DemoVariant, type Example } from '../data/dataset';
 import { parseJsonl } from '../data/jsonl';
+import { INPUT_LIMITS } from '../data/limits';
 import { subsample } from '../data/demo-build';
 import { TextTokenizer } from '../data/tokenizer';
 import { toFloat32 } from '../onnx/precision';
@@ -100,6 +101,14 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
  * (onnx/precision.ts says why).
  */
 export function readModel(name: string, bytes: Uint8Array, externalData: ModelFile['externalData'] = []): Model {
+  const total = externalData.reduce((sum, file) => sum + file.bytes.length, bytes.length);
+  if (total > INPUT_LIMITS.model) {
+    // The gradient graph reaches onnxruntime as one protobuf with every weight inline.
+    throw new InputError(
+      `${name}: ${total} bytes with its external data, over the ${INPUT_LIMITS.model} bytes one ONNX protobuf can ` +
+        'hold; models over 2 GB are not supported yet',
+    );
+  }
   const external = new Map(externalData.map((file) => [file.name.split(/[\\/]/).pop()!, file.bytes]));
   try {
     return toFloat32(parseModel(bytes, external));

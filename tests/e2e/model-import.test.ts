@@ -98,3 +98,25 @@ test('external data picked with the model: layers listed before the run, WebGPU 
   expect(Math.max(...gpu.map((v, i) => Math.abs(v - cpu[i]!))) / scale).toBeLessThanOrEqual(1e-3);
   expect(errors.filter((e) => !e.includes('[W:onnxruntime'))).toEqual([]);
 }, 600_000);
+
+test('an Optimum export (position_ids, empty past_key_values) runs on the WebGPU engine', async () => {
+  ({ page, errors } = await openPage(served, '?demo=micro'));
+  await page.locator('run-controls input[data-source="files"]').check();
+  await page.locator('run-controls details summary').click();
+  const model = 'tests/fixtures/models/gpt2-optimum.onnx';
+  await page.locator('run-controls input#model').setInputFiles(file('gpt2-optimum.onnx', model));
+  await expect
+    .poll(() => page.locator('model-layers-view [data-layers-summary]').textContent(), { timeout: 30_000 })
+    .toMatch(/Inputs fed: input_ids, attention_mask, position_ids, past_key_values\.0\.key/);
+  await page.locator('run-controls input#tokenizer').setInputFiles(file('tokenizer.json', MICRO_DATA.tokenizer));
+  await page.locator('run-controls input#train').setInputFiles(file('train.jsonl', MICRO_DATA.train));
+  await page.locator('run-controls input#queries').setInputFiles(file('queries.jsonl', MICRO_DATA.queries));
+  await page.locator('run-controls input#limit-train').fill('3');
+  await page.locator('run-controls input#limit-queries').fill('1');
+  await page.locator('run-controls select#backend').selectOption('webgpu');
+  await page.locator('run-controls button[data-action="start"]').click();
+  await page.locator('[data-run="done"]').waitFor({ timeout: 290_000 });
+  expect(await page.locator('[data-run="done"]').textContent()).toMatch(/1 queries? × 3 training examples/);
+  expect(await page.locator('[data-run="done"] [data-backend]').getAttribute('data-backend')).toBe('webgpu');
+  expect(errors.filter((e) => !e.includes('[W:onnxruntime'))).toEqual([]);
+}, 600_000);
