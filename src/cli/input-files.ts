@@ -102,6 +102,13 @@ export async function readModelFiles(
   }
   const externalData = [];
   for (const location of locations) {
+    // As onnx's own checker: a data file lies in the model's folder or below it, never elsewhere.
+    if (dataFile === undefined && (path.isAbsolute(location) || location.split(/[\\/]/).includes('..'))) {
+      throw new InputLimitError(
+        `--model ${modelFile}: external data location '${location}' points outside the model's folder; ` +
+          'pass the file with --model-data FILE',
+      );
+    }
     const file = dataFile ?? path.join(path.dirname(modelFile), location);
     if (dataFile === undefined && !existsSync(file)) {
       throw new InputLimitError(

@@ -19,6 +19,9 @@ import {
   type TensorValues,
   type ValueInfo,
 } from './ir';
+import { readExternalData, type ExternalFiles } from './external-data';
+
+export { externalDataLocations, type ExternalFiles } from './external-data';
 
 const { onnx } = onnxProto;
 type Int64 = number | { low: number; high: number; unsigned?: boolean };
@@ -103,12 +106,6 @@ function elementCount(dims: readonly number[]): number {
 
 // ---------------------------------------------------------------------------------------------- reading
 
-/**
- * The files that hold tensors stored outside the model (ONNX external data: `model.onnx` + `model.onnx.data`), by
- * the `location` each tensor names (relative to the model's folder).
- */
-export type ExternalFiles = ReadonlyMap<string, Uint8Array>;
-
 interface ReadContext {
   readonly external: ExternalFiles | undefined;
 }
@@ -125,80 +122,12 @@ function readTensor(proto: pb.ITensorProto, where: string, context: ReadContext)
   const isExternal =
     (proto.externalData?.length ?? 0) > 0 || proto.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
   const data = isExternal
-    ? readExternalData(proto, ctor, count, at, context.external)
+    ? readExternalData(proto, ctor, count, context.external, (problem) => new OnnxFormatError(at, problem))
     : readTensorData(proto, dataType, ctor, at);
   if (data.length !== count) {
     throw new OnnxFormatError(at, `holds ${data.length} elements but dims [${dims}] need ${count}`);
   }
   return { name, dataType, dims, data };
-}
-
-/** The tensor's bytes from its external file: `location`, `offset` (default 0), `length` (default: what dims need). */
-function readExternalData(
-  proto: pb.ITensorProto,
-  ctor: TypedArrayCtor,
-  count: number,
-  at: string,
-  external: ExternalFiles | undefined,
-): TensorValues {
-  const entries = new Map((proto.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
-  const location = entries.get('location');
-  if (!location) throw new OnnxFormatError(at, 'is stored externally but names no location');
-  const file = external?.get(location) ?? external?.get(location.split('/').pop()!);
-  if (!file) {
-    throw new OnnxFormatError(
-      at,
-      `data is stored in the external file '${location}', which was not given ` +
-        '(keep it beside the model, pass it with --model-data, or pick/drop it together with the model)',
-    );
-  }
-  const number = (key: string, fallback: number): number => {
-    const text = entries.get(key);
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value))
-      throw new OnnxFormatError(at, `external data ${key} '${text}' is not a non-negative integer`);
-    return value;
-  };
-  const offset = number('offset', 0);
-  const needed = count * ctor.BYTES_PER_ELEMENT;
-  const length = number('length', needed);
-  if (length !== needed) {
-    throw new OnnxFormatError(
-      at,
-      `external data length ${length} in '${location}' is not the ${needed} bytes its dims need`,
-    );
-  }
-  if (offset + length > file.length) {
-    throw new OnnxFormatError(
-      at,
-      `needs bytes ${offset}–${offset + length} of '${location}', which has only ${file.length} bytes (truncated?)`,
-    );
-  }
-  // Copy: the tensor must not alias (or keep alive) the whole data file, and typed arrays need aligned offsets.
-  const copy = new Uint8Array(length);
-  copy.set(file.subarray(offset, offset + length));
-  return new ctor(copy.buffer);
-}
-
-/** The external data files a model's tensors name (empty for a model with every tensor inline). */
-export function externalDataLocations(bytes: Uint8Array): string[] {
-  let proto: pb.ModelProto;
-  try {
-    proto = onnx.ModelProto.decode(bytes);
-  } catch {
-    return []; // parseModel reports the malformed model.
-  }
-  const locations = new Set<string>();
-  const visit = (graph: pb.IGraphProto | null | undefined): void => {
-    for (const tensor of graph?.initializer ?? []) {
-      const location = tensor.externalData?.find((e) => e.key === 'location')?.value;
-      if (location) locations.add(location);
-    }
-    for (const node of graph?.node ?? []) for (const attribute of node.attribute ?? []) visit(attribute.g);
-  };
-  visit(proto.graph);
-  return [...locations];
 }
 
 function readTensorData(proto: pb.ITensorProto, dataType: DataType, ctor: TypedArrayCtor, at: string): TensorValues {

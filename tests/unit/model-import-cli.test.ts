@@ -177,3 +177,48 @@ describe('exported models attribute end to end like their reference form', () =>
     expectClose(await scores(file), want);
   }, 300_000);
 });
+
+describe('iwb layers', () => {
+  it('lists the linear layers and marks the tracked MLP projections, found by structure', async () => {
+    const result = await cli(['layers', `${DIR}/gpt2-dynamo-style.onnx`]);
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    const lines = result.stdout.split('\n');
+    expect(lines[0]).toMatch(/gpt2-dynamo-style\.onnx: 9 linear layers, 4 tracked \(\*\), 4256 tracked parameters$/);
+    expect(lines[1]).toBe('inputs fed: input_ids, attention_mask; vocabulary 512, context 512');
+    expect(lines.filter((l) => l.startsWith('*')).map((l) => l.split(/\s{2,}/).slice(1, 5))).toEqual([
+      ['node_Gemm_193', 'Gemm', '16 -> 64 +bias', 'MLP 0 up'],
+      ['node_Gemm_232', 'Gemm', '64 -> 16 +bias', 'MLP 0 down'],
+      ['node_Gemm_411', 'Gemm', '16 -> 64 +bias', 'MLP 1 up'],
+      ['node_Gemm_450', 'Gemm', '64 -> 16 +bias', 'MLP 1 down'],
+    ]);
+    const json = await cli(['layers', `${DIR}/llama-style.onnx`, '--json', '--track', 'down_proj']);
+    const parsed = JSON.parse(json.stdout) as { layers: { nodeName: string; tracked: boolean }[] };
+    expect(parsed.layers.filter((l) => l.tracked).map((l) => l.nodeName)).toEqual([
+      '/layers.0/mlp/down_proj/MatMul',
+      '/layers.1/mlp/down_proj/MatMul',
+    ]);
+  });
+
+  it('exits 1 naming the problem: a pattern that tracks nothing, external data missing or outside the folder', async () => {
+    const none = await cli(['layers', `${DIR}/gpt2-torchscript.onnx`, '--track', 'nothing-matches']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(
+      /^iwb: no tracked layer: no MatMul\/Gemm with an initializer weight has a name matching/,
+    );
+    const moved = path.join(work, 'alone.onnx');
+    const bytes = readFileSync(`${DIR}/gpt2-external/model.onnx`);
+    writeFileSync(moved, bytes);
+    const missing = await cli(['layers', moved]);
+    expect([missing.code, missing.stderr]).toEqual([
+      1,
+      `iwb: --model ${moved}: its weights are stored in the external file 'model.onnx.data', not found at ` +
+        `${path.join(work, 'model.onnx.data')}; put it beside the model or pass --model-data FILE\n`,
+    ]);
+    // Same-length rewrite of every location string: the protobuf stays valid.
+    const escaping = Buffer.from(bytes.toString('latin1').replaceAll('model.onnx.data', '../x.onnx.data1'), 'latin1');
+    writeFileSync(moved, escaping);
+    const outside = await cli(['layers', moved]);
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toMatch(/external data location '\.\.\/x\.onnx\.data1' points outside the model's folder/);
+  });
+});
