@@ -112,6 +112,16 @@ describe('external data', () => {
   });
 });
 
+describe('size', () => {
+  it('refuses a model whose data pass 2 GB before reading it (the gradient graph is one protobuf)', () => {
+    // Only the length is read before the refusal: a stand-in for 2 GiB of weights.
+    const huge = { name: 'model.onnx.data', bytes: { length: 2 ** 31 } as Uint8Array };
+    expect(() => external([huge])).toThrow(
+      /^model\.onnx: \d+ bytes with its external data, over the 2147483647 bytes one ONNX protobuf can hold/,
+    );
+  });
+});
+
 describe('float16 and bfloat16 weights are cast to float32 on load', () => {
   const reference = fixture('gpt2-torchscript.onnx').graph.initializers;
   it.each([
@@ -146,6 +156,13 @@ describe('the inputs an Optimum export asks for', () => {
     expect(feeds.attention_mask!.data).toBe(mask);
     expect(feeds['past_key_values.0.key']!.dims).toEqual([2, 2, 0, 8]);
     expect(feeds['past_key_values.1.value']!.data).toHaveLength(0);
+  });
+
+  it('feeds int32 ids where the graph declares them, and no mask where the graph has none', () => {
+    const declared = [{ name: 'input_ids', elemType: DataType.INT32, shape: ['batch', 'sequence'] }];
+    const feeds = sequenceFeeds(declared, BigInt64Array.from([3n, 4n]), BigInt64Array.from([1n, 1n]), [1, 2]);
+    expect(Object.keys(feeds)).toEqual(['input_ids']);
+    expect(feeds.input_ids!.data).toEqual(Int32Array.from([3, 4]));
   });
 
   it('refuses an input it cannot fill, naming it', () => {
