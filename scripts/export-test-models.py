@@ -10,9 +10,12 @@ can attribute them on public/data/micro. The weights are random (seeded), scaled
   attention_mask, position_ids, past_key_values.N.key/value [batch, heads, past, head_dim]; outputs logits and
   present.N.key/value.
 - gpt2-dynamo-style.onnx: gpt2-torchscript.onnx rewritten to what torch.onnx's dynamo exporter writes (torch 1.13 has
-  no dynamo exporter, and onnx 1.12's version converter stops at opset 17, so the opset stays 17): nodes named
-  node_<Op>_<n> and values val_<n> (no module paths, so only the graph's structure tells the MLP projections apart),
-  and the tied lm_head as MatMul(x, Transpose(wte)) on the one shared initializer instead of a folded copy.
+  no dynamo exporter): opset 18, nodes named node_<Op>_<n> and values val_<n> (no module paths, so only the graph's
+  structure tells the MLP projections apart), and the tied lm_head as MatMul(x, Transpose(wte)) on the one shared
+  initializer instead of a folded copy.
+- llama-dynamo-style.onnx: llama-style.onnx rewritten the same way, every nn.Linear weight stored as the module holds
+  it ([out, in], named model.layers.0.mlp.gate_proj.weight, ...) and read through a Transpose node, and RMSNorm's
+  ReduceMean taking its axes as an input (opset 18).
 - llama-style.onnx: RMSNorm, nn.Linear without bias (MatMul on a transposed weight initializer), a SiLU-gated MLP
   (gate_proj, up_proj, down_proj), untied lm_head.
 - gpt2-fp16.onnx / gpt2-bf16.onnx: gpt2-torchscript.onnx with every float tensor in float16 / bfloat16 (weights,
@@ -281,11 +284,46 @@ def to_low_precision(model, elem_type):
     return model
 
 
-def dynamo_style(model):
-    """The dynamo exporter's anonymous names: node_<Op>_<n>, val_<n> (graph inputs/outputs and initializers keep
-    theirs); the tied lm_head reads the shared embedding through a Transpose node."""
+def opset_18(model):
+    """Opset 18, the dynamo exporter's default. Of the ops these graphs use only ReduceMean changed (its axes move
+    from an attribute to an input); onnx 1.12's version converter and checker stop at 17, so this is done by hand."""
     graph = model.graph
-    folded = [t for t in graph.initializer if t.name.startswith("onnx::MatMul")]
+    for index in range(len(graph.node) - 1, -1, -1):
+        node = graph.node[index]
+        if node.op_type != "ReduceMean":
+            continue
+        axes = next(a for a in node.attribute if a.name == "axes")
+        name = f"{node.output[0]}_axes"
+        constant = helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(axes.ints, np.int64)))
+        node.attribute.remove(axes)
+        node.input.append(name)
+        graph.node.insert(index, constant)
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            entry.version = 18
+    model.ir_version = 8
+    return model
+
+
+def dynamo_style(model, tied=True):
+    """The dynamo exporter's anonymous names: node_<Op>_<n>, val_<n> (graph inputs/outputs and initializers keep
+    theirs), opset 18; the tied lm_head reads the shared embedding through a Transpose node."""
+    graph = model.graph
+    if not tied:
+        # nn.Linear weights as the module stores them ([out, in], named after the parameter), read through Transpose.
+        weights = {t.name: t for t in graph.initializer}
+        for index in range(len(graph.node) - 1, -1, -1):
+            node = graph.node[index]
+            folded = weights.get(node.input[1]) if node.op_type == "MatMul" else None
+            if folded is None or not folded.name.startswith("onnx::MatMul"):
+                continue
+            module = node.name.strip("/").rsplit("/", 1)[0].replace("/", ".")
+            param = f"{module}.weight" if module == "lm_head" else f"model.{module}.weight"
+            stored = numpy_helper.from_array(np.ascontiguousarray(numpy_helper.to_array(folded).T), param)
+            graph.initializer.remove(folded)
+            graph.initializer.append(stored)
+            graph.node.insert(index, helper.make_node("Transpose", [param], [folded.name], perm=[1, 0]))
+    folded = [t for t in graph.initializer if t.name.startswith("onnx::MatMul")] if tied else []
     for tensor in folded:
         graph.initializer.remove(tensor)
         transpose = helper.make_node("Transpose", ["transformer.wte.weight"], [tensor.name], perm=[1, 0])
@@ -306,8 +344,7 @@ def dynamo_style(model):
         if info.name in renamed:
             info.name = renamed[info.name]
     model.producer_name = "pytorch"
-    onnx.checker.check_model(model)
-    return model
+    return opset_18(model)
 
 
 def main():
@@ -348,6 +385,8 @@ def main():
             {"input_ids": seq, "attention_mask": seq, "logits": seq},
         )
     onnx.save(dynamo_style(onnx.load(str(OUT / "gpt2-torchscript.onnx"))), str(OUT / "gpt2-dynamo-style.onnx"))
+    llama_dynamo = dynamo_style(onnx.load(str(OUT / "llama-style.onnx")), tied=False)
+    onnx.save(llama_dynamo, str(OUT / "llama-dynamo-style.onnx"))
     onnx.save(to_low_precision(onnx.load(str(OUT / "gpt2-torchscript.onnx")), TensorProto.FLOAT16),
               str(OUT / "gpt2-fp16.onnx"))
     onnx.save(to_low_precision(onnx.load(str(OUT / "gpt2-torchscript.onnx")), TensorProto.BFLOAT16),

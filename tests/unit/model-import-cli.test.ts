@@ -171,10 +171,11 @@ describe('exported models attribute end to end like their reference form', () =>
     300_000,
   );
 
-  it('LLaMA-style MatMul linears = the same graph with Gemm(transB = 1) linears', async () => {
+  it('LLaMA-style MatMul linears = the same graph with Gemm(transB = 1) linears = the dynamo-style rewrite', async () => {
     const file = `${DIR}/llama-style.onnx`;
     const want = await scores(write('llama-gemm.onnx', gemmForm(readModel('llama', readFileSync(file)))));
     expectClose(await scores(file), want);
+    expectClose(await scores(`${DIR}/llama-dynamo-style.onnx`), want);
   }, 300_000);
 });
 

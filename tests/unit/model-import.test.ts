@@ -64,6 +64,19 @@ describe('default tracking finds the MLP projections', () => {
     );
   });
 
+  it('in the dynamo-style LLaMA (opset 18, anonymous names, nn.Linear weights read through Transpose)', () => {
+    const layers = listLinearLayers(fixture('llama-dynamo-style.onnx').graph);
+    expect(layers.filter((l) => DEFAULT_TRACKED.test(l.nodeName))).toEqual([]);
+    const found = layers.filter((l) => l.tracked).map((l) => [l.weightName, `${l.dIn}x${l.dOut}`, l.mlpRole]);
+    expect(found).toEqual(
+      [0, 1].flatMap((i) => [
+        [`model.layers.${i}.mlp.gate_proj.weight`, '16x64', 'gate'],
+        [`model.layers.${i}.mlp.up_proj.weight`, '16x64', 'up'],
+        [`model.layers.${i}.mlp.down_proj.weight`, '64x16', 'down'],
+      ]),
+    );
+  });
+
   it("finds a block's second c_proj named c_proj_1, which the name pattern misses", () => {
     const { model } = seededDemoModel('micro', 32, 16);
     const renamed = model.graph.nodes.map((n) => ({
