@@ -69,8 +69,8 @@ export class RunControls extends LitElement {
         ${
           this.useDemo
             ? html``
-            : html`<div class="files">
-              <label for="model">Model (.onnx, with its .onnx.data if it has one)</label>
+            : html`<div class="files" data-model-drop @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${this.modelDropped}>
+              <label for="model">Model (.onnx, with its .onnx.data if it has one: pick or drop both)</label>
               <input id="model" type="file" multiple accept=".onnx,.data,.bin" @change=${this.modelPicked} />
               <label for="tokenizer">Tokenizer (tokenizer.json)</label><input id="tokenizer" type="file" accept=".json" />
               <label for="train">Training data (.jsonl)</label><input id="train" type="file" accept=".jsonl,.json" />
@@ -202,6 +202,17 @@ export class RunControls extends LitElement {
       seed: integer('seed', 'seed', 0) ?? defaults.seed,
       refineEigen: field<HTMLInputElement>('refine-eigen').checked,
     };
+  }
+
+  /** Model files dropped on the files box: they become the model input's files, as if picked together. */
+  private async modelDropped(event: DragEvent): Promise<void> {
+    event.preventDefault();
+    const dropped = [...(event.dataTransfer?.files ?? [])].filter((f) => /\.(onnx|data|bin)$/i.test(f.name));
+    if (dropped.length === 0) return;
+    const transfer = new DataTransfer();
+    for (const file of dropped) transfer.items.add(file);
+    this.modelInput.files = transfer.files;
+    await this.modelPicked();
   }
 
   /** A model was picked: read it (with its data files) and list its layers under Options. */

@@ -1,6 +1,6 @@
 /**
- * A model with external data in the page (headless Chromium, WebGPU on SwiftShader): the user picks model.onnx
- * with its model.onnx.data; the run settings list the linear layers with their dims and mark the MLP projections the
+ * A model with external data in the page (headless Chromium, WebGPU on SwiftShader): the user drops model.onnx
+ * alone (the page names the missing model.onnx.data), then picks it with its model.onnx.data; the run settings list the linear layers with their dims and mark the MLP projections the
  * run will track (and follow the tracked-layer pattern); without the data file the page names it. The run on the
  * WebGPU engine (onnxruntime's WebGPU EP for the gradient graph) gives the CLI's CPU float64 scores for the same
  * inputs to float32 accuracy.
@@ -48,7 +48,16 @@ test('external data picked with the model: layers listed before the run, WebGPU 
   await page.locator('run-controls details summary').click();
   const model = page.locator('run-controls input#model');
 
-  await model.setInputFiles([file('model.onnx', MODEL)]);
+  // Dropped alone on the files box, the graph cannot be read without its data file, which is named.
+  const dropped = await page.evaluateHandle(
+    (bytes) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], 'model.onnx'));
+      return transfer;
+    },
+    [...readFileSync(MODEL)],
+  );
+  await page.locator('run-controls [data-model-drop]').dispatchEvent('drop', { dataTransfer: dropped });
   await expect
     .poll(() => page.locator('model-layers-view [data-layers-problem]').textContent(), { timeout: 30_000 })
     .toMatch(/data is stored in the external file 'model\.onnx\.data', which was not given/);
@@ -95,7 +104,8 @@ test('external data picked with the model: layers listed before the run, WebGPU 
   expect(gpu.length).toBe(cpu.length);
   const scale = Math.max(...cpu.map(Math.abs));
   expect(scale).toBeGreaterThan(0);
-  expect(Math.max(...gpu.map((v, i) => Math.abs(v - cpu[i]!))) / scale).toBeLessThanOrEqual(1e-3);
+  // Measured 1.1e-5 (SwiftShader, float32 GPU path vs float64 CPU).
+  expect(Math.max(...gpu.map((v, i) => Math.abs(v - cpu[i]!))) / scale).toBeLessThanOrEqual(1e-4);
   expect(errors.filter((e) => !e.includes('[W:onnxruntime'))).toEqual([]);
 }, 600_000);
 
