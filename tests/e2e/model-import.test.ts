@@ -1,9 +1,9 @@
 /**
  * A model with external data in the page (headless Chromium, WebGPU on SwiftShader): the user drops model.onnx
- * alone (the page names the missing model.onnx.data), then picks it with its model.onnx.data; the run settings list the linear layers with their dims and mark the MLP projections the
- * run will track (and follow the tracked-layer pattern); without the data file the page names it. The run on the
- * WebGPU engine (onnxruntime's WebGPU EP for the gradient graph) gives the CLI's CPU float64 scores for the same
- * inputs to float32 accuracy.
+ * alone (the page names the missing model.onnx.data), then picks it with its model.onnx.data; the run settings list
+ * the linear layers with their dims and mark the MLP projections the run will track (and follow the tracked-layer
+ * pattern). The run on the WebGPU engine (onnxruntime's WebGPU EP for the gradient graph) gives the CLI's CPU
+ * float64 scores for the same inputs to float32 accuracy.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
