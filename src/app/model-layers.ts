@@ -7,6 +7,7 @@
 import { sequenceInputRoles } from '../onnx/feeds';
 import { listLinearLayers, type LinearLayerInfo } from '../onnx/gradient-graph';
 import type { Model } from '../onnx/ir';
+import { CAST_FROM_KEY } from '../onnx/precision';
 import { findEmbeddings } from '../onnx/structure';
 
 export type { LinearLayerInfo } from '../onnx/gradient-graph';
@@ -17,6 +18,8 @@ export interface ModelLayers {
   readonly inputs: readonly string[];
   readonly vocabulary: number | null;
   readonly context: number | null;
+  /** 'float16' / 'bfloat16' when the model's weights were cast to float32 on load, else null. */
+  readonly castFrom: string | null;
   /** Why the choice cannot run (no layer matches, an input we cannot fill), or null. */
   readonly problem: string | null;
 }
@@ -27,6 +30,7 @@ export function modelLayers(model: Model, trackedLayers: string | null): ModelLa
     inputs: model.graph.inputs.map((i) => i.name),
     vocabulary: token?.rows ?? null,
     context: position?.rows ?? null,
+    castFrom: model.metadata[CAST_FROM_KEY] ?? null,
   };
   let problem: string | null = null;
   try {
@@ -63,7 +67,8 @@ export function formatModelLayers(name: string, summary: ModelLayers): string {
   return [
     `${name}: ${summary.layers.length} linear layers, ${tracked.length} tracked (*), ${parameters} tracked parameters`,
     `inputs fed: ${summary.inputs.join(', ')}; vocabulary ${summary.vocabulary ?? 'unknown'}, ` +
-      `context ${summary.context ?? 'not fixed by the graph'}`,
+      `context ${summary.context ?? 'not fixed by the graph'}` +
+      (summary.castFrom ? `; ${summary.castFrom} weights cast to float32 on load` : ''),
     line(header),
     ...rows.map(line),
     ...(summary.problem ? [`problem: ${summary.problem}`] : []),

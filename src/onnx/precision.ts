@@ -78,7 +78,14 @@ export function hasHalfPrecision(model: Model): boolean {
   );
 }
 
+/** Metadata key recording the cast, so that listings can say what was loaded ('float16', 'bfloat16' or both). */
+export const CAST_FROM_KEY = 'iwb.cast_to_float32_from';
+
 /** The model with every float16/bfloat16 tensor and type made float32 (the same model when it has none). */
 export function toFloat32(model: Model): Model {
-  return hasHalfPrecision(model) ? { ...model, graph: graphToFloat32(model.graph) } : model;
+  if (!hasHalfPrecision(model)) return model;
+  const weights = [...model.graph.initializers.values()].map((t) => t.dataType);
+  const from = [DataType.FLOAT16, DataType.BFLOAT16].filter((t) => weights.includes(t));
+  const label = from.map((t) => (t === DataType.FLOAT16 ? 'float16' : 'bfloat16')).join(', ') || 'float16';
+  return { ...model, metadata: { ...model.metadata, [CAST_FROM_KEY]: label }, graph: graphToFloat32(model.graph) };
 }

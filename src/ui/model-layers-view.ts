@@ -34,6 +34,7 @@ export class ModelLayersView extends LitElement {
         ${tracked.length} of ${summary.layers.length} linear layers tracked (${parameters.toLocaleString('en')}
         parameters). Inputs fed: ${summary.inputs.join(', ')}. Vocabulary ${summary.vocabulary ?? 'unknown'}, context
         ${summary.context ?? 'not fixed by the graph'}.
+        ${summary.castFrom ? `Its ${summary.castFrom} weights are cast to float32 on load.` : ''}
       </p>
       ${summary.problem ? html`<p class="problem" data-layers-problem>${summary.problem}</p>` : ''}
       <table>

@@ -16,7 +16,7 @@ import { DataType, type Model } from '../../src/onnx/ir';
 const DIR = 'tests/fixtures/models';
 const fixture = (name: string): Model => readModel(name, readFileSync(`${DIR}/${name}`));
 const externalFiles = () => [{ name: 'model.onnx.data', bytes: readFileSync(`${DIR}/gpt2-external/model.onnx.data`) }];
-const external = (data = externalFiles()): Model =>
+const external = (data: { name: string; bytes: Uint8Array }[] = externalFiles()): Model =>
   readModel('model.onnx', readFileSync(`${DIR}/gpt2-external/model.onnx`), data);
 
 function tracked(model: Model): { node: string; dims: string; role: string | null }[] {
@@ -153,6 +153,8 @@ describe('float16 and bfloat16 weights are cast to float32 on load', () => {
         expect(Math.abs(got[i]! - w), `${key}[${i}]`).toBeLessThanOrEqual(Math.abs(w) * halfUlp + 2 ** -24);
       });
     }
+    expect(modelLayers(model, null).castFrom).toBe(name === 'gpt2-fp16.onnx' ? 'float16' : 'bfloat16');
+    expect(modelLayers(fixture('gpt2-torchscript.onnx'), null).castFrom).toBeNull();
     const casts = model.graph.nodes.filter((n) => n.opType === 'Cast').map((n) => n.attributes.to?.value);
     expect(casts.every((to) => to !== DataType.FLOAT16 && to !== DataType.BFLOAT16)).toBe(true);
   });
