@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { openPage, servePage, type Served } from '../helpers/browser';
+import { openPage, servePage, storedCheckpointStage, type Served } from '../helpers/browser';
 import { tensorValues } from '../helpers/bundle-file';
 import { attributeArgs, cli, MICRO_DATA } from '../helpers/cli';
 
@@ -128,5 +128,46 @@ test('an Optimum export (position_ids, empty past_key_values) runs on the WebGPU
   await page.locator('[data-run="done"]').waitFor({ timeout: 290_000 });
   expect(await page.locator('[data-run="done"]').textContent()).toMatch(/1 queries? × 3 training examples/);
   expect(await page.locator('[data-run="done"] [data-backend]').getAttribute('data-backend')).toBe('webgpu');
+  expect(errors.filter((e) => !e.includes('[W:onnxruntime'))).toEqual([]);
+}, 600_000);
+
+test('a run on a model with external data, interrupted by a reload, resumes with its data file from the store', async () => {
+  ({ page, errors } = await openPage(served, '?demo=micro&hold=lambda'));
+  page.on('dialog', (dialog) => void dialog.accept());
+  await page.locator('run-controls input[data-source="files"]').check();
+  await page
+    .locator('run-controls input#model')
+    .setInputFiles([file('model.onnx', MODEL), file('model.onnx.data', DATA)]);
+  await page.locator('run-controls input#tokenizer').setInputFiles(file('tokenizer.json', MICRO_DATA.tokenizer));
+  await page.locator('run-controls input#train').setInputFiles(file('train.jsonl', MICRO_DATA.train));
+  await page.locator('run-controls input#queries').setInputFiles(file('queries.jsonl', MICRO_DATA.queries));
+  await page.locator('run-controls details summary').click();
+  await page.locator('run-controls input#limit-train').fill('4');
+  await page.locator('run-controls input#limit-queries').fill('2');
+  await page.locator('run-controls select#fisher').selectOption('empirical');
+  await page.locator('run-controls select#backend').selectOption('cpu');
+  await page.locator('run-controls button[data-action="start"]').click();
+  // Held after its first Λ checkpoint: the reload lands mid-run on any machine.
+  await expect.poll(() => storedCheckpointStage(page), { timeout: 240_000, interval: 250 }).toBe('lambda');
+  await page.goto(`${served.url}?demo=micro`);
+  const row = page.locator('run-library tr[data-run-id]').first();
+  await page.locator('run-library [data-resume-offer]').waitFor({ timeout: 30_000 });
+  await row.locator('button[data-action="resume"]').click();
+  await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
+  await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('complete');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    row.locator('button[data-action="export"]').click(),
+  ]);
+  const resumed = tensorValues(readFileSync((await download.path())!), 'scores.influence');
+
+  const out = path.join(work, 'cpu-resume.iwb');
+  const flags = ['--fisher', 'empirical', '--limit-train', '4', '--limit-queries', '2', '--quiet', '--out', out];
+  const result = await cli(attributeArgs({ model: MODEL, ...MICRO_DATA }, ...flags));
+  expect(result.code, result.stderr).toBe(0);
+  const cpu = tensorValues(readFileSync(out), 'scores.influence');
+  const scale = Math.max(...cpu.map(Math.abs));
+  // The page's CPU engine and the CLI's are the same float64 code; batching may sum in another order.
+  expect(Math.max(...resumed.map((v, i) => Math.abs(v - cpu[i]!))) / scale).toBeLessThanOrEqual(1e-9);
   expect(errors.filter((e) => !e.includes('[W:onnxruntime'))).toEqual([]);
 }, 600_000);
