@@ -12,6 +12,10 @@ import { nodeSource } from '../data/node-source';
 import { chooseBackend } from '../app/backend-choice';
 import { STRATEGY_NAMES } from '../app/config';
 import { runEvaluationJob, type EvaluationSettings } from '../app/evaluation-job';
+import { bundleContent, encodeRunBundle, evaluationContent } from '../app/bundle-content';
+import type { JobOutcome } from '../app/job';
+import type { Model } from '../onnx/ir';
+import { serializeModel } from '../onnx/protobuf';
 import { loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
 import { checkpointFromJson, checkpointToJson } from '../eval/store';
 import { evaluationJson, formatEvaluation } from '../eval/summary';
@@ -27,13 +31,14 @@ export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T
                     [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
                     [--loo K] [--seed S] [--damping heuristic|<number>]
                     [--steps N] [--batch-size B] [--lr LR] [--training-seed S]
-                    [--checkpoint FILE] [--out result.json] [--quiet]
+                    [--checkpoint FILE] [--out result.json|result.iwb] [--quiet]
 
 The model is the initialisation: it is trained on all training examples (the model whose influence is scored) and
 retrained from the same weights on M random subsets of a fraction A of them (R seeds each); LDS is the mean over
 queries of the Spearman correlation between a subset's summed influence and its retrained measurement (the mean
 log-likelihood of the query's reference response), with a bootstrap 95 % interval. --loo K also retrains without
 each query's top and bottom K examples. --checkpoint FILE saves every retrain: run the same command again to resume.
+--out FILE.iwb writes a bundle: the scores of the richest strategy evaluated (EK-FAC first) and the evaluation.
 Defaults: --demo micro, M 100, A 0.5, R 1, all four strategies, K 0, --steps 200 --batch-size 8 --lr 0.01.`;
 
 const OPTIONS = {
@@ -155,8 +160,13 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   const chosen = await chooseBackend('cpu', undefined);
   const started = performance.now();
   let result;
+  const bundled = bundledStrategy(settings.strategies);
+  let attributed: { outcome: JobOutcome; model: Model } | null = null;
   try {
     result = await runEvaluationJob(inputs, settings, chosen, {
+      onAttributed: (strategy, outcome, model) => {
+        if (strategy === bundled) attributed = { outcome, model };
+      },
       ...(flags.checkpoint === undefined ? {} : { store: fileStore(flags.checkpoint) }),
       onStep: log,
       onRetrain: (e) => {
@@ -167,13 +177,30 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   } finally {
     chosen.dispose();
   }
-  if (flags.out !== undefined) {
+  if (flags.out !== undefined && isBundlePath(flags.out)) {
+    const { outcome, model } = attributed!;
+    const content = await bundleContent(outcome, {
+      model: { name: `${inputs.modelName} trained by iwb evaluate`, bytes: serializeModel(model) },
+      train: null,
+      queries: null,
+    });
+    const evaluation = evaluationContent(result, { ...settings.training, damping: settings.damping });
+    const data = await encodeRunBundle({ ...content, evaluation }, 'iwb evaluate');
+    await writeOutputsAtomically([{ flag: '--out', file: flags.out, data }]);
+  } else if (flags.out !== undefined) {
     const { training, damping } = settings;
     const seconds = (performance.now() - started) / 1000;
     const json = { ...evaluationJson(result), training, damping, model: inputs.modelName, wallSeconds: seconds };
     await writeOutputsAtomically([{ flag: '--out', file: flags.out, data: JSON.stringify(json, null, 2) + '\n' }]);
   }
   if (!flags.quiet) io.stdout(`${formatEvaluation(result)}\n`);
+}
+
+const isBundlePath = (file: string): boolean => file.toLowerCase().endsWith('.iwb');
+
+/** A bundle holds one strategy's scores: the richest evaluated. */
+function bundledStrategy(strategies: readonly Strategy[]): Strategy {
+  return [...STRATEGY_ORDER].reverse().find((s) => strategies.includes(s))!;
 }
 
 function checkInputs(flags: Flags): void {
