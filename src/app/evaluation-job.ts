@@ -22,6 +22,26 @@ export interface EvaluationSettings {
   readonly training: TrainingConfig;
 }
 
+/** The training every evaluation uses unless told otherwise (CLI flags and the page's fields change these four). */
+export const EVALUATION_TRAINING_DEFAULTS = { steps: 200, batchSize: 8, peakLearningRate: 1e-2, seed: 0 } as const;
+
+/** The training configuration from its four settings: warm-up a tenth of the steps, decay, clipping as the demo's. */
+export function evaluationTraining(
+  settings: Partial<Pick<TrainingConfig, 'steps' | 'batchSize' | 'peakLearningRate' | 'seed'>> = {},
+): TrainingConfig {
+  const { steps, batchSize, peakLearningRate, seed } = { ...EVALUATION_TRAINING_DEFAULTS, ...settings };
+  return {
+    steps,
+    batchSize,
+    peakLearningRate,
+    warmupSteps: Math.max(1, Math.round(steps / 10)),
+    minLearningRateRatio: 0.1,
+    weightDecay: 0.01,
+    clipNorm: 1,
+    seed,
+  };
+}
+
 export interface EvaluationJobOptions {
   readonly store?: EvaluationStore;
   readonly signal?: AbortSignal;

@@ -11,7 +11,12 @@ import { parseArgs } from 'node:util';
 import { nodeSource } from '../data/node-source';
 import { chooseBackend } from '../app/backend-choice';
 import { STRATEGY_NAMES } from '../app/config';
-import { runEvaluationJob, type EvaluationSettings } from '../app/evaluation-job';
+import {
+  EVALUATION_TRAINING_DEFAULTS,
+  evaluationTraining,
+  runEvaluationJob,
+  type EvaluationSettings,
+} from '../app/evaluation-job';
 import { bundleContent, encodeRunBundle, evaluationContent } from '../app/bundle-content';
 import type { JobOutcome } from '../app/job';
 import type { Model } from '../onnx/ir';
@@ -130,17 +135,13 @@ function settingsFrom(flags: Flags): EvaluationSettings {
   };
   const strategies = strategyList(flags.strategies);
   const damping = dampingFlag(flags.damping);
-  const steps = integer('--steps', flags.steps, 200, 1);
-  const training = {
-    steps,
-    batchSize: integer('--batch-size', flags['batch-size'], 8, 1),
-    peakLearningRate: number('--lr', flags.lr, 1e-2),
-    warmupSteps: Math.max(1, Math.round(steps / 10)),
-    minLearningRateRatio: 0.1,
-    weightDecay: 0.01,
-    clipNorm: 1,
-    seed: integer('--training-seed', flags['training-seed'], 0, 0),
-  };
+  const d = EVALUATION_TRAINING_DEFAULTS;
+  const training = evaluationTraining({
+    steps: integer('--steps', flags.steps, d.steps, 1),
+    batchSize: integer('--batch-size', flags['batch-size'], d.batchSize, 1),
+    peakLearningRate: number('--lr', flags.lr, d.peakLearningRate),
+    seed: integer('--training-seed', flags['training-seed'], d.seed, 0),
+  });
   optionalInteger('--limit-train', flags['limit-train']);
   optionalInteger('--limit-queries', flags['limit-queries']);
   return { evaluation, strategies, damping, training };

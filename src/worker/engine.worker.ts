@@ -24,6 +24,9 @@ import { benchmarkOf } from '../influence/aggregate';
 import { computeStoredRun, loadRequestInputs } from './page-run';
 import { PageRunStore, rankStored, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
+import { computeStoredEvaluation, pendingEvaluations } from './page-evaluation';
+import { evaluationData } from './evaluation-data';
+import { EVALUATION_CANCELLED, type EvaluationProgressEvent, type PageEvaluationRequest } from './evaluation-protocol';
 import {
   workspaceAnalyses,
   workspaceExample,
@@ -42,6 +45,9 @@ let finished: JobOutcome | null = null;
 /** The stored run being computed now (not one to offer for resume). */
 let activeRunId: string | null = null;
 let runStore: Promise<PageRunStore> | null = null;
+/** The page evaluation running now (one at a time, beside at most one attribution) and its stored run. */
+let evaluating: AbortController | null = null;
+let evaluatingRunId: string | null = null;
 /** The stored run last opened for viewing (ranked on request). */
 let viewed: { runId: string; results: StoredResults } | null = null;
 
@@ -103,7 +109,33 @@ const api = {
   async workspaceIndex(runId: string) {
     const results = await viewedResults(runId);
     const listing = (await (await stored()).list(activeRunId)).find((run) => run.id === runId);
-    return workspaceIndex(runId, results, listing?.imported ? listing.name : null);
+    const run = await (await stored()).store.getRun(runId);
+    return {
+      ...workspaceIndex(runId, results, listing?.imported ? listing.name : null),
+      hasEvaluation: !!run?.evaluation,
+    };
+  },
+
+  async workspaceEvaluation(runId: string) {
+    const { result } = await viewedResults(runId);
+    const ids = (rows: readonly { id: string }[]) => rows.map((row) => row.id);
+    return evaluationData((await stored()).store, runId, ids(result.queries), ids(result.train));
+  },
+
+  startEvaluation(request: PageEvaluationRequest, onProgress: (event: EvaluationProgressEvent) => void) {
+    return evaluate(request, null, onProgress);
+  },
+
+  resumeEvaluation(runId: string, onProgress: (event: EvaluationProgressEvent) => void) {
+    return evaluate(null, runId, onProgress);
+  },
+
+  async pendingEvaluations() {
+    return pendingEvaluations((await stored()).store, evaluatingRunId);
+  },
+
+  cancelEvaluation(): void {
+    evaluating?.abort(new DOMException('evaluation cancelled', 'AbortError'));
   },
 
   async workspaceOverview(runId: string, normalization: Normalization) {
@@ -199,6 +231,40 @@ async function attribute(
   } finally {
     running = null;
     activeRunId = null;
+  }
+}
+
+/** One page evaluation at a time (page-evaluation.ts); resolves with the stored run's id. */
+async function evaluate(
+  request: PageEvaluationRequest | null,
+  resumeId: string | null,
+  onProgress: (event: EvaluationProgressEvent) => void,
+): Promise<string> {
+  if (evaluating) throw new Error('an evaluation is already running; cancel it first');
+  const controller = new AbortController();
+  evaluating = controller;
+  try {
+    const environment = {
+      store: (await stored()).store,
+      demoFiles: async () => ({ data: fetchSource(siteRoot), trainedModel: null }),
+      // Retrains and attribution run on the CPU in float64 (onnxruntime's wasm backend for the training steps).
+      backend: () => backendFor('cpu'),
+    };
+    return await computeStoredEvaluation(request, resumeId, environment, {
+      signal: controller.signal,
+      onProgress,
+      onRunId: (runId) => (evaluatingRunId = runId),
+    });
+  } catch (error) {
+    if (controller.signal.aborted) {
+      const cancelled = new Error('the evaluation was cancelled; its finished retrains are kept');
+      cancelled.name = EVALUATION_CANCELLED;
+      throw cancelled;
+    }
+    throw error;
+  } finally {
+    evaluating = null;
+    evaluatingRunId = null;
   }
 }
 
