@@ -10,6 +10,12 @@ import { viewStyles } from './shared-styles';
 
 type StrategyData = EvaluationData['strategies'][number];
 
+/** A recorded configuration in words: `key value` pairs (values as JSON: it is data, shown, never interpreted). */
+const describe = (record: Readonly<Record<string, unknown>>): string =>
+  Object.entries(record)
+    .map(([key, value]) => `${key} ${JSON.stringify(value)}`)
+    .join(', ');
+
 /** Correlations and LDS: three decimals, '—' where undefined (no query ranked, no LOO). */
 const corr = (value: number | null): string => (value === null ? '—' : value.toFixed(3));
 
@@ -38,6 +44,7 @@ export class EvaluationView extends LitElement {
     dl.protocol { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 1rem; font-size: 0.9rem; margin: 0; }
     dt { color: #4a5263; }
     dd { margin: 0; }
+    dd.wrap { overflow-wrap: anywhere; }
   `,
   ];
 
@@ -87,7 +94,7 @@ export class EvaluationView extends LitElement {
       ${this.ldsTable(data)}
       <dl class="protocol" data-protocol>
         <dt>measurement</dt><dd>${measurement}</dd>
-        <dt>training</dt><dd>${training ? JSON.stringify(training) : 'not recorded'}</dd>
+        <dt>training</dt><dd class="wrap">${training ? describe(training) : 'not recorded'}</dd>
       </dl>
       <h3>LDS of each query</h3>
       ${this.perQueryChart(data)}
@@ -164,6 +171,7 @@ export class EvaluationView extends LitElement {
       width: 520,
       height: 340,
       marginLeft: 70,
+      inset: 12,
       grid: true,
       x: { label: `predicted: Σ influence over the subset (${strategy.strategy})`, tickFormat: TICK_FORMAT },
       y: { label: 'measured after retraining', tickFormat: TICK_FORMAT },
@@ -203,6 +211,7 @@ export class EvaluationView extends LitElement {
       width: 520,
       height: 340,
       marginLeft: 70,
+      inset: 12,
       grid: true,
       x: { label: `predicted change −I/N (${strategy.strategy})`, tickFormat: TICK_FORMAT },
       y: { label: 'actual change when left out', tickFormat: TICK_FORMAT },
