@@ -147,8 +147,10 @@ export class EvaluationPanel extends LitElement {
   private renderPending(running: boolean) {
     if (this.pendingProblem) return html`<p class="problem" data-eval-pending-problem>${this.pendingProblem}</p>`;
     if (this.pending.length === 0) return '';
-    return html`<ul data-eval-pending>${this.pending.map(
-      (p) => html`<li>${p.name}: ${p.retrainsSaved} retrains saved
+    return html`<p class="note" id="pending-label">Unfinished evaluations (cancelled, or stopped by a reload):</p>
+      <ul data-eval-pending aria-labelledby="pending-label">${this.pending.map(
+        (p) => html`<li>${p.name} (${p.request.variant} demo, M = ${p.request.subsets}, ${p.request.steps} steps,
+        ${p.request.strategies.join(', ')}): ${p.retrainsSaved} retrains saved
         ${
           running
             ? ''
@@ -156,7 +158,7 @@ export class EvaluationPanel extends LitElement {
               @click=${() => void this.run((onProgress) => this.api!.resume(p.runId, onProgress))}>Resume</button>`
         }
       </li>`,
-    )}</ul>`;
+      )}</ul>`;
   }
 
   private renderPhase() {

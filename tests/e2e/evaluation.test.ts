@@ -12,8 +12,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bootstrapMean, spearman } from '../../src/eval/stats';
 import { decodeBundle, type Bundle } from '../../src/store/bundle';
 import { servePage, type Served } from '../helpers/browser';
+import { resign } from '../helpers/bundle-edit';
 
 const SHOTS = 'test-results/evaluation';
+const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
 const fixture = readFileSync('tests/fixtures/evaluation/micro.iwb');
 let served: Served;
 let context: BrowserContext;
@@ -26,6 +28,14 @@ beforeAll(async () => {
   context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 1000 } });
   await context.route('**/fixtures/micro-eval.iwb', (route) =>
     route.fulfill({ body: fixture, contentType: 'application/octet-stream' }),
+  );
+  // The same evaluation with HTML and script in a query id and the training settings the view shows.
+  const hostile = await resign(new Uint8Array(fixture), (manifest) => {
+    manifest.rows.query[0].id = HOSTILE;
+    manifest.evaluation.training = { [HOSTILE]: HOSTILE };
+  });
+  await context.route('**/fixtures/hostile-eval.iwb', (route) =>
+    route.fulfill({ body: Buffer.from(hostile), contentType: 'application/octet-stream' }),
   );
 });
 afterAll(async () => {
@@ -138,6 +148,17 @@ describe('Evaluation view on a bundle opened by URL', () => {
     await page.locator('analyses-view').waitFor();
     await page.close();
   });
+});
+
+test('text from a hostile bundle stays text in the Evaluation view', async () => {
+  const { page, errors } = await open('?bundle=fixtures/hostile-eval.iwb#view=evaluation');
+  await page.locator('evaluation-view[data-ready]').waitFor({ timeout: 60_000 });
+  expect(await page.locator('evaluation-view [data-eval-query-id]').textContent()).toBe(HOSTILE);
+  expect(await page.locator('evaluation-view [data-protocol]').textContent()).toContain(HOSTILE);
+  expect(await page.locator('evaluation-view img, evaluation-view script').count()).toBe(0);
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  expect(errors).toEqual([]);
+  await page.close();
 });
 
 /** The page's form set to a tiny evaluation: 8 examples, 2 queries, 4 subsets, 3 steps, identity and EK-FAC. */
