@@ -2,9 +2,10 @@
  * The Evaluation view and the page's evaluation, on the built page in headless Chromium. On the committed bundle
  * (tests/fixtures/evaluation/micro.iwb, a real `iwb evaluate` made by scripts/evaluation-fixture.ts): the LDS table
  * equals the LDS recomputed here in Node from the bundle's own predictions and measurements (Spearman per query, the
- * seeded bootstrap), and the scatter's points are the bundle's; a deep link restores the view. In the page: an
- * evaluation held after its third saved retrain (`?evalHold=3`, a deterministic interruption point), reloaded and
- * resumed, retrains only what is missing and ends with exactly the numbers of an uninterrupted one.
+ * seeded bootstrap), and the scatter's points are the bundle's; a deep link restores the view; hostile text stays
+ * text. In the page: an evaluation held after its third saved retrain (`?evalHold=3`, a deterministic interruption
+ * point), cancelled, reloaded and resumed, retrains only what is missing and ends with exactly the numbers of an
+ * uninterrupted one.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -182,7 +183,7 @@ async function shown(page: Page) {
   return { lds: await ldsRows(page), points: await subsetPoints(page) };
 }
 
-test('an evaluation interrupted by a reload resumes from IndexedDB, retrains only what is missing, same numbers', async () => {
+test('an evaluation cancelled and reloaded resumes from IndexedDB, retrains only what is missing, same numbers', async () => {
   const held = await open('?demo=micro&evalHold=3');
   await fillForm(held.page);
   await held.page.locator('evaluation-panel button[data-eval-start]').click();
@@ -208,6 +209,10 @@ test('an evaluation interrupted by a reload resumes from IndexedDB, retrains onl
         }),
     );
   await expect.poll(stored, { timeout: 240_000, interval: 250 }).toBe(true);
+  // Cancel: the evaluation stops, keeps its retrains and is offered for resume; then a reload, which must keep it too.
+  await held.page.locator('evaluation-panel button[data-eval-cancel]').click();
+  expect(await held.page.locator('evaluation-panel [data-eval-stopped]').textContent()).toContain('cancelled');
+  await held.page.locator('evaluation-panel [data-eval-pending] button[data-eval-resume]').waitFor();
   await held.page.reload();
   const resume = held.page.locator('evaluation-panel [data-eval-pending] button[data-eval-resume]');
   await resume.waitFor({ timeout: 60_000 });
