@@ -162,11 +162,12 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   const started = performance.now();
   let result;
   const bundled = bundledStrategy(settings.strategies);
-  let attributed: { outcome: JobOutcome; model: Model } | null = null;
+  const attributed = new Map<Strategy, { outcome: JobOutcome; model: Model }>();
   try {
     result = await runEvaluationJob(inputs, settings, chosen, {
       onAttributed: (strategy, outcome, model) => {
-        if (strategy === bundled) attributed = { outcome, model };
+        // Only the bundled strategy's outcome is kept (a bundle holds one strategy's scores).
+        if (strategy === bundled && isBundlePath(flags.out ?? '')) attributed.set(strategy, { outcome, model });
       },
       ...(flags.checkpoint === undefined ? {} : { store: fileStore(flags.checkpoint) }),
       onStep: log,
@@ -179,7 +180,7 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
     chosen.dispose();
   }
   if (flags.out !== undefined && isBundlePath(flags.out)) {
-    const { outcome, model } = attributed!;
+    const { outcome, model } = attributed.get(bundled)!;
     const content = await bundleContent(outcome, {
       model: { name: `${inputs.modelName} trained by iwb evaluate`, bytes: serializeModel(model) },
       train: null,

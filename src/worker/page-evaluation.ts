@@ -6,8 +6,7 @@
  * exactly what `iwb evaluate --out FILE.iwb` writes, and opens in the workspace's Evaluation view.
  */
 import type { ChosenBackend } from '../app/backend-choice';
-import { bundleContent } from '../app/bundle-content';
-import { evaluationContent } from '../app/bundle-content';
+import { bundleContent, evaluationContent } from '../app/bundle-content';
 import { evaluationTraining, runEvaluationJob, type EvaluationSettings } from '../app/evaluation-job';
 import { holdAfterRetrains, runEvaluationStore } from '../app/evaluation-store';
 import { loadDemoInputs, type DemoFiles } from '../app/inputs';
@@ -15,7 +14,8 @@ import type { JobOutcome } from '../app/job';
 import { DEFAULT_EVALUATION } from '../eval/types';
 import type { Model } from '../onnx/ir';
 import { serializeModel } from '../onnx/protobuf';
-import { atomically, issueAll, type WorkbenchStore } from '../store/db';
+import { deleteCheckpoint } from '../store/checkpoints';
+import type { WorkbenchStore } from '../store/db';
 import { createRun, saveRunContent } from '../store/runs';
 import type { EvaluationProgressEvent, PageEvaluationRequest, PendingEvaluation } from './evaluation-protocol';
 
@@ -113,14 +113,14 @@ export async function computeStoredEvaluation(
     if (resumeId === null && request!.holdAfterRetrains !== undefined)
       evaluationStore = holdAfterRetrains(evaluationStore, request!.holdAfterRetrains, hooks.signal);
     const chosen = await environment.backend();
-    let attributed: { outcome: JobOutcome; model: Model } | null = null;
+    const attributed = new Map<string, { outcome: JobOutcome; model: Model }>();
     let resumed = 0;
     const result = await runEvaluationJob(inputs, settings, chosen, {
       store: evaluationStore,
       signal: hooks.signal,
       onStep: (line) => step(line.startsWith('influence') ? 'attributing' : 'training', line),
       onAttributed: (strategy, outcome, model) => {
-        if (strategy === bundled) attributed = { outcome, model };
+        if (strategy === bundled) attributed.set(strategy, { outcome, model });
       },
       onRetrain: (e) => {
         if (e.resumed) resumed++;
@@ -128,7 +128,7 @@ export async function computeStoredEvaluation(
         hooks.onProgress({ phase: 'retraining', message, done: e.done, total: e.total, resumed });
       },
     });
-    const { outcome, model } = attributed as unknown as { outcome: JobOutcome; model: Model };
+    const { outcome, model } = attributed.get(bundled)!;
     const content = await bundleContent(outcome, {
       model: { name: `${inputs.modelName} trained on this page`, bytes: serializeModel(model) },
       train: null,
@@ -144,13 +144,8 @@ export async function computeStoredEvaluation(
         extraConfig: { pageEvaluation: request },
       },
     );
-    const tx = store.db.transaction(['checkpoints', 'chunks'], 'readwrite');
-    await atomically(tx, () =>
-      issueAll([
-        tx.objectStore('chunks').delete(store.chunkPrefixRange(runId!, 'checkpoint/')),
-        tx.objectStore('checkpoints').delete(runId!),
-      ]),
-    );
+    // The evaluation is stored with the run: its retrains have done their job.
+    await deleteCheckpoint(store, runId);
     return runId;
   } catch (error) {
     if (runId !== null) {
