@@ -14,8 +14,7 @@ import type { JobOutcome } from '../app/job';
 import type { RunInputs } from '../app/inputs';
 import { topInfluences, type ExampleText } from '../app/results';
 import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
-import { deleteCheckpoint } from '../store/checkpoints';
-import { WorkbenchStore, browserEnvironment, type StoreEnvironment } from '../store/db';
+import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
 import type { RunRecord } from '../store/records';
 import { createRun, importBundle, runContent, saveRunContent } from '../store/runs';
@@ -215,7 +214,13 @@ export class PageRunStore {
       extraConfig: { page: run?.config.page ?? null },
     });
     // The results are stored: the checkpoint (about twice their size) has done its job.
-    await deleteCheckpoint(this.store, runId);
+    const tx = this.store.db.transaction(['checkpoints', 'chunks'], 'readwrite');
+    await atomically(tx, () =>
+      issueAll([
+        tx.objectStore('chunks').delete(this.store.chunkPrefixRange(runId, 'checkpoint/')),
+        tx.objectStore('checkpoints').delete(runId),
+      ]),
+    );
   }
 
   /** A run that stopped: 'paused' (cancelled, device lost: resumable from its checkpoint) or 'failed'. */
