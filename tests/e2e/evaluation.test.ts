@@ -95,12 +95,16 @@ describe('Evaluation view on a bundle opened by URL', () => {
     const column = (values: Float64Array, query: number) =>
       Float64Array.from({ length: m }, (_, row) => values[row * q + query]!);
     const rows = await ldsRows(page);
+    const perQueryCells = await page
+      .locator('evaluation-view table[data-per-query-table] tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
     expect(rows.map((r) => r.strategy)).toEqual(['identity', 'diagonal', 'kfac', 'ekfac']);
     evaluation.strategies.forEach((s, index) => {
       const perQuery = Float64Array.from({ length: q }, (_, i) => spearman(column(s.predictions, i), column(f, i)));
       // The engine's bootstrap stream for strategy position s (src/eval/evaluate.ts).
       const want = bootstrapMean(perQuery, config.bootstrapSamples, config.seed + 7919 * (index + 1));
       const got = rows[index]!;
+      perQuery.forEach((lds, i) => expect(perQueryCells[i]![index]).toBe(Number.isFinite(lds) ? lds.toFixed(3) : '—'));
       expect(got.mean).toBeCloseTo(want.mean, 12);
       expect(got.low).toBeCloseTo(want.low, 12);
       expect(got.high).toBeCloseTo(want.high, 12);

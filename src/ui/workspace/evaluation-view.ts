@@ -155,8 +155,18 @@ export class EvaluationView extends LitElement {
       ariaLabel: 'LDS of each query, per strategy',
     });
     chart.setAttribute('data-per-query-chart', '');
-    return html`<figure>${chart}<figcaption>Unranked queries (a measurement or prediction that never varied) are
-      left out.</figcaption></figure>`;
+    return html`<div class="charts"><figure>${chart}<figcaption>Unranked queries (a measurement or prediction that
+      never varied) are left out.</figcaption></figure>
+      <details><summary class="note">The numbers</summary><table class="plain" data-per-query-table>
+        <thead><tr><th scope="col">query</th>${data.strategies.map(
+          (s) => html`<th scope="col" class="num">${s.strategy}</th>`,
+        )}</tr></thead>
+        <tbody>${data.queryIds.map(
+          (id, q) =>
+            html`<tr><th scope="row">${id}</th>${data.strategies.map(
+              (s) => html`<td class="num">${s.ranked[q] ? s.perQuery[q]!.toFixed(3) : '—'}</td>`,
+            )}</tr>`,
+        )}</tbody></table></details></div>`;
   }
 
   private subsetScatter(data: EvaluationData, strategy: StrategyData, q: number): TemplateResult {
