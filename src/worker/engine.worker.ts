@@ -25,6 +25,11 @@ import { benchmarkOf } from '../influence/aggregate';
 import { computeStoredRun, estimateRequest, loadRequestInputs } from './page-run';
 import { PageRunStore, rankStored, viewBundle, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
+import { computeStoredEvaluation, pendingEvaluations } from './page-evaluation';
+import { evaluationData } from './evaluation-data';
+import { evaluationOf, runEvaluation } from '../store/runs';
+import type { BundleEvaluation } from '../store/bundle-eval';
+import { EVALUATION_CANCELLED, type EvaluationProgressEvent, type PageEvaluationRequest } from './evaluation-protocol';
 import {
   workspaceAnalyses,
   workspaceExample,
@@ -52,6 +57,9 @@ const KEPT_OPEN = 2;
 let viewed: { runId: string; results: StoredResults }[] = [];
 /** Bundles viewed without storing them (?bundle= links), by run id, until kept or the page goes. */
 const inMemory = new Map<string, Awaited<ReturnType<typeof viewBundle>>>();
+/** The page evaluation running now (one at a time, beside at most one attribution) and its stored run. */
+let evaluating: AbortController | null = null;
+let evaluatingRunId: string | null = null;
 
 const api = {
   probeGpu(): Promise<GpuProbe> {
@@ -130,15 +138,39 @@ const api = {
   async workspaceIndex(runId: string) {
     const results = await viewedResults(runId);
     const listing = (await (await stored()).list(activeRunId)).find((run) => run.id === runId);
-    const unstored = inMemory.get(runId)?.run.name;
+    const unstored = inMemory.get(runId);
+    const run = unstored?.run ?? (await (await stored()).store.getRun(runId));
     const index = {
-      ...workspaceIndex(runId, results, unstored ?? (listing?.imported ? listing.name : null)),
+      ...workspaceIndex(runId, results, unstored?.run.name ?? (listing?.imported ? listing.name : null)),
       // The results may have been opened before a rename: the store has the name now.
       name: listing?.name ?? results.name,
+      hasEvaluation: !!run?.evaluation,
     };
     // Runs after this answer is posted; a macrotask between pieces lets the views' requests in.
     void precomputeWorkspace(results, () => new Promise((resolve) => setTimeout(resolve, 0)));
     return index;
+  },
+
+  async workspaceEvaluation(runId: string) {
+    const { result } = await viewedResults(runId);
+    const ids = (rows: readonly { id: string }[]) => rows.map((row) => row.id);
+    return evaluationData(await evaluationOfRun(runId), ids(result.queries), ids(result.train));
+  },
+
+  startEvaluation(request: PageEvaluationRequest, onProgress: (event: EvaluationProgressEvent) => void) {
+    return evaluate(request, null, onProgress);
+  },
+
+  resumeEvaluation(runId: string, onProgress: (event: EvaluationProgressEvent) => void) {
+    return evaluate(null, runId, onProgress);
+  },
+
+  async pendingEvaluations() {
+    return pendingEvaluations((await stored()).store, evaluatingRunId);
+  },
+
+  cancelEvaluation(): void {
+    evaluating?.abort(new DOMException('evaluation cancelled', 'AbortError'));
   },
 
   async workspaceOverview(runId: string, normalization: Normalization) {
@@ -173,6 +205,14 @@ function stored(): Promise<PageRunStore> {
     runStore.catch(() => (runStore = null));
   }
   return runStore;
+}
+
+/** A run's evaluation, from the store or from an unstored bundle's tensors in memory (null if it has none). */
+async function evaluationOfRun(runId: string): Promise<BundleEvaluation | null> {
+  const unstored = inMemory.get(runId);
+  if (!unstored) return runEvaluation((await stored()).store, runId);
+  const tensors = new Map(unstored.tensors.map((tensor) => [tensor.name, tensor.array]));
+  return evaluationOf(unstored.run, async (name) => tensors.get(name));
 }
 
 async function viewedResults(runId: string): Promise<StoredResults> {
@@ -237,6 +277,40 @@ async function attribute(
   } finally {
     running = null;
     activeRunId = null;
+  }
+}
+
+/** One page evaluation at a time (page-evaluation.ts); resolves with the stored run's id. */
+async function evaluate(
+  request: PageEvaluationRequest | null,
+  resumeId: string | null,
+  onProgress: (event: EvaluationProgressEvent) => void,
+): Promise<string> {
+  if (evaluating) throw new Error('an evaluation is already running; cancel it first');
+  const controller = new AbortController();
+  evaluating = controller;
+  try {
+    const environment = {
+      store: (await stored()).store,
+      demoFiles: async () => ({ data: fetchSource(siteRoot), trainedModel: null }),
+      // Retrains and attribution run on the CPU in float64 (onnxruntime's wasm backend for the training steps).
+      backend: () => backendFor('cpu'),
+    };
+    return await computeStoredEvaluation(request, resumeId, environment, {
+      signal: controller.signal,
+      onProgress,
+      onRunId: (runId) => (evaluatingRunId = runId),
+    });
+  } catch (error) {
+    if (controller.signal.aborted) {
+      const cancelled = new Error('the evaluation was cancelled; its finished retrains are kept');
+      cancelled.name = EVALUATION_CANCELLED;
+      throw cancelled;
+    }
+    throw error;
+  } finally {
+    evaluating = null;
+    evaluatingRunId = null;
   }
 }
 

@@ -15,18 +15,21 @@ import './overview-view';
 import './query-view';
 import './example-view';
 import './analyses-view';
+import './evaluation-view';
 
 const VIEW_LABELS: Readonly<Record<ViewName, string>> = {
   overview: 'Overview',
   query: 'Query',
   example: 'Training example',
   analyses: 'Sequences and tokens',
+  evaluation: 'Evaluation',
 };
 
 /**
- * The results workspace of one stored run (a finished page run, an opened one, an imported bundle): four views
- * behind tabs, their state in the URL hash (route.ts) under this workspace's address, so two workspaces on one page
- * each keep their own view and a link restores the one it was made in. Views fire `navigate` with a partial route.
+ * The results workspace of one stored run (a finished page run, an opened one, an imported bundle): its views behind
+ * tabs (Evaluation only when the run carries one), their state in the URL hash (route.ts) under this workspace's
+ * address, so two workspaces on one page each keep their own view and a link restores the one it was made in. Views
+ * fire `navigate` with a partial route.
  */
 @customElement('results-workspace')
 export class ResultsWorkspace extends LitElement {
@@ -122,17 +125,23 @@ export class ResultsWorkspace extends LitElement {
     return `${location.pathname}?${params.toString()}${formatRoute(this.route, this.ownAddress())}`;
   }
 
+  /** The Evaluation tab only for runs that carry an evaluation (a deep link to it elsewhere says there is none). */
+  private views(): readonly ViewName[] {
+    return VIEWS.filter((view) => view !== 'evaluation' || this.index?.hasEvaluation || this.route.view === view);
+  }
+
   private onTabKey(event: KeyboardEvent): void {
-    const at = VIEWS.indexOf(this.route.view);
+    const views = this.views();
+    const at = views.indexOf(this.route.view);
     const next =
       event.key === 'ArrowRight'
-        ? (at + 1) % VIEWS.length
+        ? (at + 1) % views.length
         : event.key === 'ArrowLeft'
-          ? (at + VIEWS.length - 1) % VIEWS.length
+          ? (at + views.length - 1) % views.length
           : -1;
     if (next < 0) return;
     event.preventDefault();
-    this.navigate({ view: VIEWS[next]! });
+    this.navigate({ view: views[next]! });
     void this.updateComplete.then(() =>
       this.renderRoot.querySelector<HTMLElement>(`[role='tab'][aria-selected='true']`)?.focus(),
     );
@@ -150,7 +159,7 @@ export class ResultsWorkspace extends LitElement {
         <a href=${this.linkToView()} data-view-link>Link to this view</a> (opens these results in this browser; with
         <code>?bundle=</code> in the address, in any browser that can fetch the bundle).</p>
       <div role="tablist" aria-label="Workspace views" @keydown=${(e: KeyboardEvent) => this.onTabKey(e)}>
-        ${VIEWS.map(
+        ${this.views().map(
           (view) => html`<button role="tab" id=${`tab-${view}`} aria-controls="view-panel" data-tab=${view}
             aria-selected=${route.view === view ? 'true' : 'false'} tabindex=${route.view === view ? 0 : -1}
             @click=${() => this.navigate({ view })}>${VIEW_LABELS[view]}</button>`,
@@ -173,6 +182,8 @@ export class ResultsWorkspace extends LitElement {
         return html`<example-view .api=${api} .index=${index} .route=${route}></example-view>`;
       case 'analyses':
         return html`<analyses-view .api=${api} .index=${index} .route=${route}></analyses-view>`;
+      case 'evaluation':
+        return html`<evaluation-view .api=${api} .index=${index} .route=${route}></evaluation-view>`;
     }
   }
 }

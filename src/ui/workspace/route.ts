@@ -7,7 +7,7 @@
 import type { InfluenceTarget, Normalization } from '../../worker/protocol';
 import type { SortKey } from './model';
 
-export const VIEWS = ['overview', 'query', 'example', 'analyses'] as const;
+export const VIEWS = ['overview', 'query', 'example', 'analyses', 'evaluation'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export interface Route {
@@ -26,6 +26,8 @@ export interface Route {
   readonly find: string;
   readonly example: string;
   readonly target: string;
+  /** Evaluation view: the strategy whose per-query scatter is shown ('' for the bundle's own). */
+  readonly strategy: string;
 }
 
 export const DEFAULT_ROUTE: Route = {
@@ -42,6 +44,7 @@ export const DEFAULT_ROUTE: Route = {
   find: '',
   example: '',
   target: '',
+  strategy: '',
 };
 
 const NORMS: readonly Normalization[] = ['none', 'self-influence', 'token-count'];
@@ -68,6 +71,7 @@ export function parseRoute(hash: string): Route {
     find: text('find'),
     example: text('example'),
     target: text('target'),
+    strategy: text('strategy'),
   };
 }
 
