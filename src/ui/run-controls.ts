@@ -1,5 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
+import type { DemoVariant } from '../data/dataset';
 import { readPickedModel, readPickedText } from '../worker/picked-files';
 import {
   DEFAULT_RUN_CONFIG,
@@ -23,8 +24,11 @@ const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping
 @customElement('run-controls')
 export class RunControls extends LitElement {
   @property({ type: Boolean }) running = false;
-  /** Which built-in demo the demo choice runs ('micro': the tiny test version, from the page's ?demo=micro). */
-  @property() demoVariant: 'demo' | 'micro' = 'demo';
+  /**
+   * Which built-in demo the demo choice runs: 'demo' or 'after' (the after-answer variant, docs/data.md), chosen here
+   * or by the page's ?demo=after; 'micro' (?demo=micro) is the tiny test version and offers no choice.
+   */
+  @property() demoVariant: DemoVariant = 'demo';
   @state() private useDemo = true;
   @state() private problem = '';
   @query('#model') private modelInput!: HTMLInputElement;
@@ -56,7 +60,7 @@ export class RunControls extends LitElement {
         <label><input type="radio" name="source" data-source="files" .checked=${!this.useDemo} @change=${() => (this.useDemo = false)} /> My files</label>
         ${
           this.useDemo
-            ? html``
+            ? this.renderDemoChoice()
             : html`<div class="files">
               <label for="model">Model (.onnx)</label><input id="model" type="file" accept=".onnx" />
               <label for="tokenizer">Tokenizer (tokenizer.json)</label><input id="tokenizer" type="file" accept=".json" />
@@ -84,6 +88,17 @@ export class RunControls extends LitElement {
       </div>
       ${this.renderConfigOptions()}
     `;
+  }
+
+  private renderDemoChoice() {
+    if (this.demoVariant === 'micro') return html``;
+    const pick = (event: Event) => (this.demoVariant = (event.target as HTMLSelectElement).value as DemoVariant);
+    return html`<div class="files"><label for="demo-variant">Demo data</label>
+      <select id="demo-variant" @change=${pick}>
+        <option value="demo" ?selected=${this.demoVariant === 'demo'}>GSM8K + MBPP</option>
+        <option value="after" ?selected=${this.demoVariant === 'after'}>GSM8K + MBPP, half the answers followed by a
+          re-check / test trace (after-answer segments)</option>
+      </select></div>`;
   }
 
   private renderConfigOptions() {

@@ -1,5 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
+import type { DemoVariant } from '../data/dataset';
 import { startEngineWorker } from '../worker/client';
 import type { GpuProbe } from '../worker/gpu-probe';
 import {
@@ -34,8 +35,8 @@ export class WorkbenchApp extends LitElement {
   /** Bumped when a run ends, so the stored-runs list reloads. */
   @state() private storedGeneration = 0;
   private readonly engine = startEngineWorker();
-  /** ?demo=micro runs the tiny demo (tests; a first look in seconds). */
-  private readonly demoVariant = new URLSearchParams(location.search).get('demo') === 'micro' ? 'micro' : 'demo';
+  /** ?demo=micro runs the tiny demo (tests; a first look in seconds); ?demo=after the after-answer variant. */
+  private readonly demoVariant = demoVariantOf(new URLSearchParams(location.search).get('demo'));
   /**
    * ?hold=<stage>: new runs wait after their first checkpoint of that stage (AttributionRequest.holdAfterCheckpoint).
    */
@@ -139,4 +140,8 @@ export class WorkbenchApp extends LitElement {
       }
     }
   }
+}
+
+function demoVariantOf(value: string | null): DemoVariant {
+  return value === 'micro' || value === 'after' ? value : 'demo';
 }
