@@ -1,6 +1,5 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import type { DemoVariant } from '../data/dataset';
 import { readPickedModel, readPickedText } from '../worker/picked-files';
 import {
   DEFAULT_RUN_CONFIG,
@@ -9,6 +8,7 @@ import {
   type AttributionRequest,
   type AttributionSource,
   type BackendChoice,
+  type DemoVariant,
   type RunConfig,
   type StrategyName,
 } from '../worker/protocol';

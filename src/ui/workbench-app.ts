@@ -1,12 +1,12 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import type { DemoVariant } from '../data/dataset';
 import { startEngineWorker } from '../worker/client';
 import type { GpuProbe } from '../worker/gpu-probe';
 import {
   CANCELLED_ERROR_NAME,
   type AttributionRequest,
   type AttributionSummary,
+  type DemoVariant,
   type InfluenceTarget,
   type Normalization,
   type ProgressEvent,

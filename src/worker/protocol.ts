@@ -8,6 +8,8 @@ import type { StageTiming, ProgressEvent as JobProgress } from '../app/job';
 import type { RunConfig } from '../app/config';
 import type { DemoVariant } from '../data/dataset';
 
+export type { DemoVariant };
+
 export type { BackendChoice, RunConfig } from '../app/config';
 export { DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS } from '../app/config';
 export type { BackendReport } from '../app/backend-choice';
