@@ -100,6 +100,8 @@ const report = {
   },
   heldOut: { initial: initialLoss, final: finalLoss, unigram: baseline },
   wallSeconds,
+  // CPU time of this process (onnxruntime's wasm runs on this thread): what the training costs on an idle machine.
+  cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}, Node ${process.version}`,
   curve: history.map((s) => ({
     step: s.step,
