@@ -275,6 +275,23 @@ describe('shipped variant (public/data/after)', () => {
     }
   });
 
+  it('states only true arithmetic in every shipped re-check, and names the final number only when it is reached', () => {
+    let equations = 0;
+    for (const row of readRows('data/after/train.jsonl').filter((r) => r.after_answer === 'gsm8k-recheck')) {
+      const [solution, recheck] = [row.response.slice(0, row.segments!.at(-1)!.start), row.segments!.at(-1)!];
+      const final = /#### (.*)\n$/.exec(solution)![1]!.replace(/,/g, '');
+      for (const line of row.response.slice(recheck.start).split('\n').slice(1)) {
+        const eq = /^(?:Backwards: )?(.+ = .+)$/.exec(line);
+        if (eq) {
+          expect(floatHolds(eq[1]!), `${row.id}: ${line}`).toBe(true);
+          equations++;
+        } else if (line.startsWith('The steps give')) expect(line, row.id).toBe(`The steps give ${final} again.`);
+        else expect(line, row.id).toBe('Each step checks out.');
+      }
+    }
+    expect(equations).toBeGreaterThan(4000);
+  });
+
   it('holds, for every row of the raw sample, the segment the generator writes from its record', () => {
     const tokenizer = TextTokenizer.fromJson(JSON.parse(readFileSync(`${publicDir}tokenizer/tokenizer.json`, 'utf8')));
     const shipped = new Map(readRows('data/after/train.jsonl').map((r) => [r.id, r]));
