@@ -50,6 +50,7 @@ const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Mat
 const loadBefore = loadavg().map((v) => v.toFixed(2));
 const started = Date.now();
 let run: Record<string, unknown> = {};
+let command = process.argv.slice(2);
 
 if (!values.analyse) {
   const perGroup = Number(values['per-group']);
@@ -117,7 +118,11 @@ if (!values.analyse) {
     loadAfter: loadavg().map((v) => v.toFixed(2)),
   };
 } else if (existsSync(file('result.json'))) {
-  run = (JSON.parse(readFileSync(file('result.json'), 'utf8')) as { run: Record<string, unknown> }).run;
+  // The attribution's record is kept: --analyse recomputes only the statistics.
+  ({ run, command } = JSON.parse(readFileSync(file('result.json'), 'utf8')) as {
+    run: Record<string, unknown>;
+    command: string[];
+  });
 }
 
 const sums = new Map(
@@ -136,7 +141,4 @@ for (const e of effects) {
   }
 }
 console.log(lines.join('\n'));
-writeFileSync(
-  file('result.json'),
-  JSON.stringify({ command: process.argv.slice(2), seed, machine, run, effects }, null, 1) + '\n',
-);
+writeFileSync(file('result.json'), JSON.stringify({ command, seed, machine, run, effects }, null, 1) + '\n');
