@@ -1,5 +1,5 @@
 /**
- * One evaluation from loaded inputs (issue 14 §1), shared by the CLI and, later, the page's worker: train the
+ * One evaluation from loaded inputs (issue 14 §1), shared by the CLI and the page's worker: train the
  * initial model on all training examples, attribute it with each strategy, then score the influences against
  * retrains on random subsets and leave-one-out (src/eval), every retrain by the project's training loop.
  */
@@ -11,7 +11,8 @@ import { trainCausalLm, type TrainingConfig } from '../train/loop';
 import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';
 import type { RunInputs } from './inputs';
-import { gradientGraphFor, runJob } from './job';
+import { gradientGraphFor, runJob, type JobOutcome } from './job';
+import type { Model } from '../onnx/ir';
 
 export interface EvaluationSettings {
   readonly evaluation: EvaluationConfig;
@@ -21,12 +22,34 @@ export interface EvaluationSettings {
   readonly training: TrainingConfig;
 }
 
+/** The training every evaluation uses unless told otherwise (CLI flags and the page's fields change these four). */
+export const EVALUATION_TRAINING_DEFAULTS = { steps: 200, batchSize: 8, peakLearningRate: 1e-2, seed: 0 } as const;
+
+/** The training configuration from its four settings: warm-up a tenth of the steps, decay, clipping as the demo's. */
+export function evaluationTraining(
+  settings: Partial<Pick<TrainingConfig, 'steps' | 'batchSize' | 'peakLearningRate' | 'seed'>> = {},
+): TrainingConfig {
+  const { steps, batchSize, peakLearningRate, seed } = { ...EVALUATION_TRAINING_DEFAULTS, ...settings };
+  return {
+    steps,
+    batchSize,
+    peakLearningRate,
+    warmupSteps: Math.max(1, Math.round(steps / 10)),
+    minLearningRateRatio: 0.1,
+    weightDecay: 0.01,
+    clipNorm: 1,
+    seed,
+  };
+}
+
 export interface EvaluationJobOptions {
   readonly store?: EvaluationStore;
   readonly signal?: AbortSignal;
   /** One line per step: base training, each strategy's attribution (with its seconds). */
   readonly onStep?: (line: string) => void;
   readonly onRetrain?: (event: EvaluationProgress) => void;
+  /** Each strategy's attribution of the model trained on all examples (`trained`), e.g. for a bundle's scores. */
+  readonly onAttributed?: (strategy: Strategy, outcome: JobOutcome, trained: Model) => void;
 }
 
 export async function runEvaluationJob(
@@ -53,6 +76,7 @@ export async function runEvaluationJob(
       ...signal,
     });
     influence.set(strategy, outcome.result.influence);
+    options.onAttributed?.(strategy, outcome, trained.model);
     const seconds = outcome.timings.reduce((sum, t) => sum + t.seconds, 0);
     step(`influence (${strategy}): ${seconds.toFixed(1)} s (${outcome.timings.map((t) => t.stage).join(', ')})`);
   }

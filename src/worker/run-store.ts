@@ -17,8 +17,16 @@ import { topInfluences, type ExampleText } from '../app/results';
 import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
 import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
-import type { RunRecord } from '../store/records';
-import { createRun, importBundle, runContent, saveRunContent } from '../store/runs';
+import type { RunRecord, StoredArray } from '../store/records';
+import {
+  bundleRun,
+  createRun,
+  importBundle,
+  runContent,
+  saveRunContent,
+  storeBundleRun,
+  type BundleRun,
+} from '../store/runs';
 import type { DatasetRow } from '../store/types';
 import type { AttributionRequest, AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from './protocol';
 import type { RunListing } from './run-protocol';
@@ -247,92 +255,111 @@ export class PageRunStore {
     return (await importBundle(this.store, bytes, { name })).id;
   }
 
+  /** Store a bundle viewed without storing (viewBundle), under the id it was viewed with. */
+  async keepBundle(viewed: BundleRun): Promise<string> {
+    return (await storeBundleRun(this.store, viewed)).id;
+  }
+
   /** A complete or imported run as results the page can rank: influence, self-influence and rows from the store. */
   async open(runId: string): Promise<StoredResults> {
     const run = await this.store.getRun(runId);
     if (!run) throw new Error(`no run '${runId}'`);
-    if (run.status !== 'complete' && run.status !== 'imported')
-      throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
-    const tensor = async (name: string) => (await this.store.getTensor(runId, name))?.array;
-    const influence = await tensor(SCORE_TENSORS.influence);
-    const selfTau = await tensor(SCORE_TENSORS.selfTau);
-    if (!run.rows) throw new Error(`run "${run.name}" keeps no dataset rows, so its results cannot be shown`);
-    const train: ExampleMeta[] = run.rows.train.map(metaOf);
-    const queries: ExampleMeta[] = run.rows.query.map(metaOf);
-    const pairs = train.length * queries.length;
-    if (!(influence instanceof Float64Array) || influence.length !== pairs)
-      throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
-    const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
-    const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
-    const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
-    const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
-    const measurement = run.config.measurement ?? run.measurement;
-    if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
-      throw new Error(
-        `run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`,
-      );
-    }
-    // Everything the workspace's views aggregate (the engine's AttributionResult less what the store does not keep:
-    // τ itself, factors, engine timings); ranking needs only the ScoredResult part.
-    const result = {
-      config: { ...run.config, measurement },
-      backend: run.backend ?? 'unknown',
-      layers: run.layers.map((layer) => ({
-        ...layer,
-        damping: layer.damping ?? 0,
-        activationEigenRange: null,
-        gradientEigenRange: null,
-      })),
-      queries,
-      train,
-      influence,
-      tauPerLayer:
-        perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs
-          ? perLayer
-          : new Float64Array(0),
-      selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
-      // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see
-      // rank).
-      trainTokenCounts:
-        offsets instanceof Int32Array
-          ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!)
-          : new Int32Array(0),
-      queryTargetCounts:
-        targetCounts instanceof Float64Array && targetCounts.length === queries.length
-          ? targetCounts
-          : new Float64Array(queries.length),
-      tauPerToken:
-        offsets instanceof Int32Array && perTokenValues instanceof Float64Array
-          ? { offsets, values: perTokenValues }
-          : null,
-      factors: { strategy: run.strategy, layers: [] },
-      timings: [],
-    } as unknown as AttributionResult;
-    const extras = run.config as Partial<StoredConfigExtras>;
-    const summary: AttributionSummary = {
-      backend: {
-        kind: extras.backendKind ?? null,
-        description: run.backend ?? 'unknown backend',
-        reason: run.source ? `imported from ${run.source.name}` : 'stored run',
-      },
-      strategy: run.strategy,
-      trainCount: train.length,
-      queries: queries.map((q, i) => ({
-        id: q.id,
-        benchmark: benchmarkOf(q),
-        prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '',
-      })),
-      benchmarks: [...new Set(queries.map(benchmarkOf))],
-      subsample: null,
-      timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
-      peakGpuBytes: extras.peakGpuBytes ?? null,
-    };
-    const trainTexts = run.rows.train.map((row) => ({
-      prompt: row.prompt ?? row.text ?? '',
-      response: row.response ?? '',
-    }));
-    return { summary, result, trainTexts, rows: run.rows, layers: run.layers, config: run.config, name: run.name };
+    return resultsOf(run, async (name) => (await this.store.getTensor(runId, name))?.array);
   }
+}
+
+/** A bundle opened read-only and kept in memory only (a ?bundle= link): decoded and checked like an import. */
+export async function viewBundle(bytes: Uint8Array, name: string): Promise<BundleRun & { results: StoredResults }> {
+  const viewed = await bundleRun(bytes, { name });
+  const tensors = new Map(viewed.tensors.map((tensor) => [tensor.name, tensor.array]));
+  return { ...viewed, results: await resultsOf(viewed.run, async (tensorName) => tensors.get(tensorName)) };
+}
+
+/** A complete or imported run's record and tensors as the results the page ranks and the workspace shows. */
+async function resultsOf(
+  run: RunRecord,
+  tensor: (name: string) => Promise<StoredArray | undefined>,
+): Promise<StoredResults> {
+  if (run.status !== 'complete' && run.status !== 'imported')
+    throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
+  const influence = await tensor(SCORE_TENSORS.influence);
+  const selfTau = await tensor(SCORE_TENSORS.selfTau);
+  if (!run.rows) throw new Error(`run "${run.name}" keeps no dataset rows, so its results cannot be shown`);
+  const train: ExampleMeta[] = run.rows.train.map(metaOf);
+  const queries: ExampleMeta[] = run.rows.query.map(metaOf);
+  const pairs = train.length * queries.length;
+  if (!(influence instanceof Float64Array) || influence.length !== pairs)
+    throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
+  const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
+  const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
+  const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
+  const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
+  const measurement = run.config.measurement ?? run.measurement;
+  if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
+    throw new Error(
+      `run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`,
+    );
+  }
+  // Everything the workspace's views aggregate (the engine's AttributionResult less what the store does not keep:
+  // τ itself, factors, engine timings); ranking needs only the ScoredResult part.
+  const result = {
+    config: { ...run.config, measurement },
+    backend: run.backend ?? 'unknown',
+    layers: run.layers.map((layer) => ({
+      ...layer,
+      damping: layer.damping ?? 0,
+      activationEigenRange: null,
+      gradientEigenRange: null,
+    })),
+    queries,
+    train,
+    influence,
+    tauPerLayer:
+      perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs
+        ? perLayer
+        : new Float64Array(0),
+    selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
+    // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see
+    // rank).
+    trainTokenCounts:
+      offsets instanceof Int32Array
+        ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!)
+        : new Int32Array(0),
+    queryTargetCounts:
+      targetCounts instanceof Float64Array && targetCounts.length === queries.length
+        ? targetCounts
+        : new Float64Array(queries.length),
+    tauPerToken:
+      offsets instanceof Int32Array && perTokenValues instanceof Float64Array
+        ? { offsets, values: perTokenValues }
+        : null,
+    factors: { strategy: run.strategy, layers: [] },
+    timings: [],
+  } as unknown as AttributionResult;
+  const extras = run.config as Partial<StoredConfigExtras>;
+  const summary: AttributionSummary = {
+    backend: {
+      kind: extras.backendKind ?? null,
+      description: run.backend ?? 'unknown backend',
+      reason: run.source ? `imported from ${run.source.name}` : 'stored run',
+    },
+    strategy: run.strategy,
+    trainCount: train.length,
+    queries: queries.map((q, i) => ({
+      id: q.id,
+      benchmark: benchmarkOf(q),
+      prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '',
+    })),
+    benchmarks: [...new Set(queries.map(benchmarkOf))],
+    subsample: null,
+    timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
+    peakGpuBytes: extras.peakGpuBytes ?? null,
+  };
+  const trainTexts = run.rows.train.map((row) => ({
+    prompt: row.prompt ?? row.text ?? '',
+    response: row.response ?? '',
+  }));
+  return { summary, result, trainTexts, rows: run.rows, layers: run.layers, config: run.config, name: run.name };
 }
 
 /** Rank a stored run's results; 'token-count' needs token counts, which only runs with per-token scores keep. */
