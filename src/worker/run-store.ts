@@ -41,6 +41,8 @@ interface StoredRequest {
   /** Stored file ids (sha256) of the model, tokenizer, train and query files for a 'files' run. */
   readonly files: {
     readonly model: string;
+    /** The model's external data files (`model.onnx.data`), by name and stored id; absent in older runs. */
+    readonly modelData?: readonly { readonly name: string; readonly id: string }[];
     readonly tokenizer: string | null;
     readonly train: string;
     readonly queries: string;
@@ -131,6 +133,7 @@ export class PageRunStore {
       source.kind === 'files'
         ? {
             model: new Uint8Array(source.model),
+            modelData: (source.modelData ?? []).map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })),
             tokenizer: source.tokenizer === null ? null : encoder.encode(source.tokenizer),
             train: encoder.encode(source.train),
             queries: encoder.encode(source.queries),
@@ -138,6 +141,7 @@ export class PageRunStore {
         : null;
     const storedFileBytes = fileBytes
       ? fileBytes.model.byteLength +
+        fileBytes.modelData.reduce((sum, f) => sum + f.bytes.byteLength, 0) +
         (fileBytes.tokenizer?.byteLength ?? 0) +
         fileBytes.train.byteLength +
         fileBytes.queries.byteLength
@@ -154,12 +158,17 @@ export class PageRunStore {
     if (source.kind === 'files' && fileBytes) {
       const { names } = source;
       const model = await this.store.putFile('model', names.model, fileBytes.model);
+      // A resume needs the data files as much as the graph: kept beside it, by the names the graph gives them.
+      const modelData = [];
+      for (const data of fileBytes.modelData) {
+        modelData.push({ name: data.name, id: (await this.store.putFile('model', data.name, data.bytes)).id });
+      }
       const tokenizer = fileBytes.tokenizer
         ? await this.store.putFile('tokenizer', names.tokenizer ?? 'tokenizer.json', fileBytes.tokenizer)
         : null;
       const train = await this.store.putFile('dataset', names.train, fileBytes.train);
       const queries = await this.store.putFile('dataset', names.queries, fileBytes.queries);
-      files = { model: model.id, tokenizer: tokenizer?.id ?? null, train: train.id, queries: queries.id };
+      files = { model: model.id, modelData, tokenizer: tokenizer?.id ?? null, train: train.id, queries: queries.id };
       fingerprints = {
         model: { name: names.model, sha256: model.id, bytes: model.bytes },
         train: { name: names.train, sha256: train.id, bytes: train.bytes },
@@ -207,10 +216,22 @@ export class PageRunStore {
       files.tokenizer === null ? null : decoder.decode(await this.store.getFileBytes('tokenizer', files.tokenizer));
     const train = decoder.decode(await this.store.getFileBytes('dataset', files.train));
     const queries = decoder.decode(await this.store.getFileBytes('dataset', files.queries));
-    const bytes = model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength) as ArrayBuffer;
+    const buffer = (b: Uint8Array) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    const modelData = [];
+    for (const data of files.modelData ?? []) {
+      modelData.push({ name: data.name, bytes: buffer(await this.store.getFileBytes('model', data.id)) });
+    }
     return {
       ...request,
-      source: { kind: 'files', model: bytes, tokenizer, train, queries, names: request.source.names },
+      source: {
+        kind: 'files',
+        model: buffer(model),
+        modelData,
+        tokenizer,
+        train,
+        queries,
+        names: request.source.names,
+      },
     };
   }
 
