@@ -3,6 +3,7 @@
  * EP) and writes public/models/demo/{model.onnx, training.json, MODEL_CARD.md}.
  *
  *   npm run train:demo [-- --steps N --batch B --seed S --out DIR]
+ *   npm run train:demo -- --data after --out public/models/demo-after   (the after-answer variant, same settings)
  *
  * Deterministic for a given seed and configuration on the same machine (seeded init, seeded batches, float64 AdamW).
  */
@@ -24,11 +25,14 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '20250525' },
     'eval-queries': { type: 'string', default: '400' },
     out: { type: 'string', default: 'public/models/demo' },
+    data: { type: 'string', default: 'demo' },
   },
 });
 
 const started = Date.now();
-const data = await loadDemoDataset(nodeSource(), 'demo');
+if (values.data !== 'demo' && values.data !== 'after')
+  throw new Error(`--data must be demo or after, got ${values.data}`);
+const data = await loadDemoDataset(nodeSource(), values.data);
 const model: GptConfig = {
   vocabSize: data.tokenizer.vocabSize,
   maxPositions: 384,
@@ -88,9 +92,16 @@ const report = {
   model,
   parameterCount,
   training,
-  data: { train: sequences.length, evalQueries: evalQueries.length, trainTokens: countTokens(data.train) },
+  data: {
+    variant: values.data,
+    train: sequences.length,
+    evalQueries: evalQueries.length,
+    trainTokens: countTokens(data.train),
+  },
   heldOut: { initial: initialLoss, final: finalLoss, unigram: baseline },
   wallSeconds,
+  // CPU time of this process (onnxruntime's wasm runs on this thread): what the training costs on an idle machine.
+  cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.platform()} ${os.release()}, Node ${process.version}`,
   curve: history.map((s) => ({
     step: s.step,

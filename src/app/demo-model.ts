@@ -9,6 +9,7 @@ import { buildGptForward, initGptWeights, type GptConfig } from '../models/gpt';
 
 const SHAPES: Readonly<Record<DemoVariant, Pick<GptConfig, 'dModel' | 'nLayer' | 'nHead' | 'dMlp'>>> = {
   demo: { dModel: 64, nLayer: 2, nHead: 4, dMlp: 256 },
+  after: { dModel: 64, nLayer: 2, nHead: 4, dMlp: 256 },
   micro: { dModel: 16, nLayer: 1, nHead: 2, dMlp: 32 },
 };
 

@@ -179,20 +179,29 @@ export const DEMO_DEFAULT_LIMITS: Readonly<Record<DemoVariant, { readonly train:
   {
     // Measured on the trained demo model, 2-core machine, no load: 64 × 8 took 5 min 52 s, dominated by self-influence.
     demo: { train: 32, queries: 4 },
+    after: { train: 32, queries: 4 },
     micro: { train: 16, queries: 4 },
   };
 
 export interface DemoFiles {
   readonly data: DataSource;
   /**
-   * The trained demo model's bytes (public/models/demo/model.onnx), used by the 'demo' variant; without it (and for
-   * 'micro', which has no trained model) a seeded model of the same family runs.
+   * The variant's trained model's bytes (DEMO_MODEL_PATHS); without it (and for 'micro', which has no trained model)
+   * a seeded model of the same family runs.
    */
   readonly trainedModel: Uint8Array | null;
 }
 
-/** Where the trained demo model lives under public/ (scripts/train-demo.ts writes it; the micro demo has none). */
-export const DEMO_MODEL_PATH = 'models/demo/model.onnx';
+/**
+ * Where each variant's trained model lives under public/ (scripts/train-demo.ts writes them; the micro demo has none).
+ * The after-answer variant's model is the demo's family and training settings, trained on its own data.
+ */
+export const DEMO_MODEL_PATHS: Readonly<Record<DemoVariant, string | null>> = {
+  demo: 'models/demo/model.onnx',
+  after: 'models/demo-after/model.onnx',
+  micro: null,
+};
+export const DEMO_MODEL_PATH = DEMO_MODEL_PATHS.demo!;
 
 export async function loadDemoInputs(
   files: DemoFiles,
@@ -218,9 +227,10 @@ export async function loadDemoInputs(
   const train = sampled?.train.rows ?? stratified(demo.train, (e) => e.domain ?? '', want.train);
   const queries = sampled?.queries.rows ?? stratified(demo.queries, (e) => e.domain ?? '', want.queries);
   const maxLength = Math.max(...[...train, ...queries].map((e) => e.inputIds.length));
-  const trained = variant === 'demo' ? files.trainedModel : null;
+  const modelPath = DEMO_MODEL_PATHS[variant];
+  const trained = modelPath === null ? null : files.trainedModel;
   const seeded = trained === null ? seededDemoModel(variant, demo.tokenizer.vocabSize, maxLength) : null;
-  const model = seeded ? seeded.model : readModel(DEMO_MODEL_PATH, trained!);
+  const model = seeded ? seeded.model : readModel(modelPath!, trained!);
   const left = [
     train.length < demo.train.length && `${train.length} of ${demo.train.length} training examples`,
     queries.length < demo.queries.length && `${queries.length} of ${demo.queries.length} queries`,
@@ -228,7 +238,7 @@ export async function loadDemoInputs(
   const modelNote = seeded ? ` No trained model for this demo: ${seeded.description}.` : '';
   return {
     model,
-    modelName: seeded ? seeded.description : `trained demo model (public/${DEMO_MODEL_PATH})`,
+    modelName: seeded ? seeded.description : `trained demo model (public/${modelPath!})`,
     modelBytes: trained,
     tokenizer: demo.tokenizer,
     train,

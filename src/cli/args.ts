@@ -12,6 +12,7 @@ import {
   type RunConfig,
 } from '../app/config';
 import { runConfig } from '../app/config-check';
+import type { DemoVariant } from '../data/dataset';
 
 export interface AttributeArgs {
   /** The four inputs; all undefined means the built-in demo. */
@@ -34,8 +35,8 @@ export interface AttributeArgs {
   readonly quiet: boolean;
   /** Print the memory plan and time estimate and exit. */
   readonly plan: boolean;
-  /** Which built-in demo runs without inputs: 'micro' is the tiny test version. */
-  readonly demo: 'demo' | 'micro';
+  /** Which built-in demo runs without inputs: 'micro' is the tiny test version, 'after' the after-answer variant. */
+  readonly demo: DemoVariant;
   /** The run configuration, the page's: defaults from app/config.ts, changed by the flags. */
   readonly config: RunConfig;
 }
@@ -58,7 +59,7 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--limit-train N] [--limit-queries N] [--sample N] [--sample-queries N]
                      [--batch-size N] [--query-batch N] [--plan]
                      [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
-                     [--demo demo|micro] [--quiet] [--factors DIR] [--kronfluence-out DIR]
+                     [--demo demo|micro|after] [--quiet] [--factors DIR] [--kronfluence-out DIR]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
@@ -246,12 +247,12 @@ function track(value: string | undefined): string | null {
   return value;
 }
 
-function demo(value: string | undefined, filesGiven: boolean): 'demo' | 'micro' {
+function demo(value: string | undefined, filesGiven: boolean): DemoVariant {
   if (value === undefined) return 'demo';
   if (filesGiven)
     throw new CliUsageError('--demo runs a built-in demo: leave out --model/--tokenizer/--train/--queries');
-  if (value === 'demo' || value === 'micro') return value;
-  throw new CliUsageError(`--demo "${value}" is not one of demo, micro`);
+  if (value === 'demo' || value === 'micro' || value === 'after') return value;
+  throw new CliUsageError(`--demo "${value}" is not one of demo, micro, after`);
 }
 
 function positiveInteger(flag: string, value: string | undefined): number | undefined {

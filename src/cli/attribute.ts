@@ -7,7 +7,7 @@ import { defaultPublicDir, nodeSource } from '../data/node-source';
 import { serializeModel } from '../onnx/protobuf';
 import { chooseBackend } from '../app/backend-choice';
 import { bundleContent, encodeRunBundle } from '../app/bundle-content';
-import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
+import { DEMO_MODEL_PATHS, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type ProgressEvent } from '../app/job';
 import { formatPlan, planJob } from '../app/run-plan';
 import type { AttributeArgs } from './args';
@@ -148,11 +148,12 @@ interface LoadedInputs {
 async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<LoadedInputs> {
   const limits = { ...args.config.limits, seed: args.config.seed, maxLength: args.maxLength, truncate: args.truncate };
   if (args.model === undefined) {
-    const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
+    const modelPath = DEMO_MODEL_PATHS[args.demo];
+    const trained = modelPath === null ? null : path.join(defaultPublicDir(), modelPath);
     const inputs = await loadDemoInputs(
       {
         data: nodeSource(),
-        trainedModel: args.demo === 'demo' && existsSync(trained) ? await readFile(trained) : null,
+        trainedModel: trained !== null && existsSync(trained) ? await readFile(trained) : null,
       },
       args.demo,
       limits,

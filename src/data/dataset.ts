@@ -144,7 +144,8 @@ export async function loadExamples(
   return examples;
 }
 
-export type DemoVariant = 'demo' | 'micro';
+/** 'demo': the built-in demo; 'micro': its tiny test version; 'after': the demo with after-answer segments. */
+export type DemoVariant = 'demo' | 'micro' | 'after';
 
 /** Paths of the demo files relative to public/ (the site root). */
 export const DEMO_PATHS: Readonly<
@@ -155,6 +156,12 @@ export const DEMO_PATHS: Readonly<
     queries: 'data/queries.jsonl',
     tokenizer: 'tokenizer/tokenizer.json',
     manifest: 'data/manifest.json',
+  },
+  after: {
+    train: 'data/after/train.jsonl',
+    queries: 'data/queries.jsonl',
+    tokenizer: 'tokenizer/tokenizer.json',
+    manifest: 'data/after/manifest.json',
   },
   micro: {
     train: 'data/micro/train.jsonl',

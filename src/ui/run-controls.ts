@@ -19,6 +19,7 @@ import {
   type AttributionRequest,
   type AttributionSource,
   type BackendChoice,
+  type DemoVariant,
   type RunConfig,
   type StrategyName,
 } from '../worker/protocol';
@@ -34,8 +35,11 @@ const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping
 @customElement('run-controls')
 export class RunControls extends LitElement {
   @property({ type: Boolean }) running = false;
-  /** Which built-in demo the demo choice runs ('micro': the tiny test version, from the page's ?demo=micro). */
-  @property() demoVariant: 'demo' | 'micro' = 'demo';
+  /**
+   * Which built-in demo the demo choice runs: 'demo' or 'after' (the after-answer variant, docs/data.md), chosen here
+   * or by the page's ?demo=after; 'micro' (?demo=micro) is the tiny test version and offers no choice.
+   */
+  @property() demoVariant: DemoVariant = 'demo';
   /** Computes the memory plan and time estimate of the settings shown (the worker's); none: no estimate. */
   @property({ attribute: false }) estimator: Estimator | null = null;
   @state() private useDemo = true;
@@ -75,7 +79,7 @@ export class RunControls extends LitElement {
         <label><input type="radio" name="source" data-source="files" .checked=${!this.useDemo} @change=${() => (this.useDemo = false)} /> My files</label>
         ${
           this.useDemo
-            ? html``
+            ? this.renderDemoChoice()
             : html`<div class="files" data-model-drop @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${this.modelDropped}>
               <label for="model">Model (.onnx, with its .onnx.data if it has one: pick or drop both)</label>
               <input id="model" type="file" multiple accept=".onnx,.data,.bin" @change=${this.modelPicked} />
@@ -134,6 +138,17 @@ export class RunControls extends LitElement {
         // The start button reports bad settings; the estimate waits for good ones.
       }
     }, 300);
+  }
+
+  private renderDemoChoice() {
+    if (this.demoVariant === 'micro') return html``;
+    const pick = (event: Event) => (this.demoVariant = (event.target as HTMLSelectElement).value as DemoVariant);
+    return html`<div class="files"><label for="demo-variant">Demo data</label>
+      <select id="demo-variant" @change=${pick}>
+        <option value="demo" ?selected=${this.demoVariant === 'demo'}>GSM8K + MBPP</option>
+        <option value="after" ?selected=${this.demoVariant === 'after'}>GSM8K + MBPP, half the answers followed by a
+          re-check / test trace (after-answer segments)</option>
+      </select></div>`;
   }
 
   private renderConfigOptions() {

@@ -6,6 +6,7 @@ import {
   CANCELLED_ERROR_NAME,
   type AttributionRequest,
   type AttributionSummary,
+  type DemoVariant,
   type InfluenceTarget,
   type Normalization,
   type ProgressEvent,
@@ -35,8 +36,8 @@ export class WorkbenchApp extends LitElement {
   /** Bumped when a run ends, so the stored-runs list reloads. */
   @state() private storedGeneration = 0;
   private readonly engine = startEngineWorker();
-  /** ?demo=micro runs the tiny demo (tests; a first look in seconds). */
-  private readonly demoVariant = new URLSearchParams(location.search).get('demo') === 'micro' ? 'micro' : 'demo';
+  /** ?demo=micro runs the tiny demo (tests; a first look in seconds); ?demo=after the after-answer variant. */
+  private readonly demoVariant = demoVariantOf(new URLSearchParams(location.search).get('demo'));
   /**
    * ?hold=<stage>: new runs wait after their first checkpoint of that stage (AttributionRequest.holdAfterCheckpoint).
    */
@@ -143,4 +144,8 @@ export class WorkbenchApp extends LitElement {
       }
     }
   }
+}
+
+function demoVariantOf(value: string | null): DemoVariant {
+  return value === 'micro' || value === 'after' ? value : 'demo';
 }

@@ -6,7 +6,7 @@
 import { expose, transfer } from 'comlink';
 import { fetchSource } from '../data/dataset';
 import { chooseBackend, type ChosenBackend } from '../app/backend-choice';
-import { DEMO_MODEL_PATH, type RunInputs } from '../app/inputs';
+import { DEMO_MODEL_PATHS, type RunInputs } from '../app/inputs';
 import type { JobOutcome } from '../app/job';
 import { topInfluences } from '../app/results';
 import { probeGpu, type GpuProbe } from './gpu-probe';
@@ -325,10 +325,10 @@ function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
 }
 
 async function loadInputs(request: AttributionRequest, signal: AbortSignal): Promise<RunInputs> {
-  return loadRequestInputs(request, signal, async (variant) => ({
-    data: fetchSource(siteRoot),
-    trainedModel: variant === 'demo' ? await fetchOptional(DEMO_MODEL_PATH) : null,
-  }));
+  return loadRequestInputs(request, signal, async (variant) => {
+    const modelPath = DEMO_MODEL_PATHS[variant];
+    return { data: fetchSource(siteRoot), trainedModel: modelPath === null ? null : await fetchOptional(modelPath) };
+  });
 }
 
 /** A file of the site that may not exist yet (a dev server answers unknown paths with the page itself). */

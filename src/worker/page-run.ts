@@ -10,6 +10,7 @@ import { checkRunConfig } from '../app/config-check';
 import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
 import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
+import type { DemoVariant } from '../data/dataset';
 import type { CheckpointStore } from '../influence/types';
 import type { AttributionRequest, ProgressEvent } from './protocol';
 import type { PageRunStore } from './run-store';
@@ -93,7 +94,7 @@ export async function computeStoredRun(
 export async function loadRequestInputs(
   request: AttributionRequest,
   signal: AbortSignal,
-  demoFiles: (variant: 'demo' | 'micro') => Promise<DemoFiles>,
+  demoFiles: (variant: DemoVariant) => Promise<DemoFiles>,
 ): Promise<RunInputs> {
   const { source, config } = request;
   if (source.kind === 'demo')

@@ -6,6 +6,9 @@
 import type { BackendReport } from '../app/backend-choice';
 import type { StageTiming, ProgressEvent as JobProgress } from '../app/job';
 import type { RunConfig } from '../app/config';
+import type { DemoVariant } from '../data/dataset';
+
+export type { DemoVariant };
 
 export type { BackendChoice, RunConfig } from '../app/config';
 export { DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS } from '../app/config';
@@ -18,7 +21,7 @@ export type StrategyName = RunConfig['strategy'];
 /** Where the model and data of a run come from. */
 export type AttributionSource =
   /** The built-in demo; 'micro' is its tiny version (tests, a first look in seconds). */
-  | { readonly kind: 'demo'; readonly variant: 'demo' | 'micro' }
+  | { readonly kind: 'demo'; readonly variant: DemoVariant }
   | {
       readonly kind: 'files';
       /** ONNX forward model bytes. */

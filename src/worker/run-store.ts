@@ -12,6 +12,7 @@ import { bundleContent, encodeRunBundle, type StoredConfigExtras } from '../app/
 import { runCheckpointStore } from '../app/checkpoints';
 import type { JobOutcome } from '../app/job';
 import type { RunInputs } from '../app/inputs';
+import type { DemoVariant } from '../data/dataset';
 import { topInfluences, type ExampleText } from '../app/results';
 import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
 import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
@@ -34,7 +35,7 @@ import type { RunListing } from './run-protocol';
 interface StoredRequest {
   readonly request: Omit<AttributionRequest, 'source'> & {
     readonly source:
-      | { kind: 'demo'; variant: 'demo' | 'micro' }
+      | { kind: 'demo'; variant: DemoVariant }
       | { kind: 'files'; names: Extract<AttributionRequest['source'], { kind: 'files' }>['names'] };
   };
   /** Stored file ids (sha256) of the model, tokenizer, train and query files for a 'files' run. */

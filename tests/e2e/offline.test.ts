@@ -53,6 +53,8 @@ test('after the first visit, a reload with the network cut shows the page and ru
   for (const needed of [
     'index.html',
     'models/demo/model.onnx',
+    'models/demo-after/model.onnx',
+    'data/after/train.jsonl',
     'data/micro/train.jsonl',
     'data/train.jsonl',
     'tokenizer/tokenizer.json',

@@ -1,0 +1,40 @@
+/**
+ * `npx tsx scripts/shoot-sequences.ts [BUNDLE.iwb] [OUT_DIR]`: the workspace's sequence analyses on a run of the
+ * after-answer variant (default bench/sequences/run.iwb from `npm run experiment:sequences`), and the heatmap of
+ * a training example that carries an after-answer segment, on GSM8K. Needs the built page (`npm run build`).
+ * Writes OUT_DIR/sequences-after-answer.png and OUT_DIR/sequences-after-answer-example.png (default docs/screenshots).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { servePage } from '../tests/helpers/browser';
+
+const [bundlePath = 'bench/sequences/run.iwb', out = 'docs/screenshots'] = process.argv.slice(2);
+const bytes = readFileSync(bundlePath);
+const carrying = readFileSync(bundlePath.replace(/run\.iwb$/, 'train.jsonl'), 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l) as { id: string; after_answer?: string })
+  .find((r) => r.after_answer === 'gsm8k-recheck');
+mkdirSync(out, { recursive: true });
+const served = await servePage();
+const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 1000 } });
+await context.route('**/shots/run.iwb', (route) =>
+  route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
+);
+const page = await context.newPage();
+await page.goto(`${served.url}?bundle=shots/run.iwb`);
+await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });
+await page.locator('results-workspace [data-tab="analyses"]').click();
+await page.locator('analyses-view[data-ready]').waitFor({ timeout: 600_000 });
+await page
+  .locator('analyses-view details')
+  .first()
+  .evaluate((d) => ((d as HTMLDetailsElement).open = true));
+await page.locator('analyses-view').screenshot({ path: `${out}/sequences-after-answer.png` });
+if (carrying) {
+  const hash = `#view=example&example=${encodeURIComponent(carrying.id)}&target=benchmark:math`;
+  await page.goto(`${served.url}?bundle=shots/run.iwb${hash}`);
+  await page.locator(`example-view[data-ready^="${carrying.id}|"]`).waitFor({ timeout: 600_000 });
+  await page.locator('results-workspace').screenshot({ path: `${out}/sequences-after-answer-example.png` });
+}
+await served.close();
+console.log(`wrote ${out}/sequences-after-answer.png${carrying ? ' and sequences-after-answer-example.png' : ''}`);
