@@ -226,7 +226,8 @@ export class PageRunStore {
       source: {
         kind: 'files',
         model: buffer(model),
-        modelData,
+        // As the request had it: a model without external data files carries no modelData field.
+        ...(modelData.length > 0 ? { modelData } : {}),
         tokenizer,
         train,
         queries,
