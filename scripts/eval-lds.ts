@@ -7,7 +7,8 @@
  *   npm run eval:lds -- --saved-only the LDS of the retrains saved so far (trains nothing; bench/eval-lds.partial.json)
  *
  * Every retrain is checkpointed in bench/eval-lds[-short].checkpoint.json and each strategy's influence in
- * bench/eval-lds[-short].checkpoint.json.influence.json: an interrupted run continues when started again. The result JSON is written next to it; the table goes to stdout.
+ * bench/eval-lds[-short].checkpoint.json.influence.json: an interrupted run continues when started again. The
+ * result JSON is written next to it; the table goes to stdout.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
