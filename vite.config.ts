@@ -16,7 +16,8 @@ export default defineConfig({
             injectRegister: 'script-defer',
             manifest: false,
             workbox: {
-              globPatterns: ['**/*.{js,css,html,svg,wasm,onnx,json,jsonl,md}'],
+              // woff2: KaTeX's fonts for the teaching lab's formulas (browsers take woff2 first from its @font-face).
+              globPatterns: ['**/*.{js,css,html,svg,wasm,onnx,json,jsonl,md,woff2}'],
               // onnxruntime's wasm (~25 MB) and the demo model are over Workbox's 2 MiB default.
               maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
               // Links with ?bundle=… or ?demo=… are the same page (no navigation fallback: there are two pages).

@@ -1,8 +1,9 @@
 /**
- * Why the lab does not train through onnxruntime-web: one full-batch gradient of the lab's MLP (2-6-6-2, 200 points)
- * as an ORT wasm session.run of our own gradient graph (src/onnx, the path src/train/loop.ts uses; float32, in Node)
- * against the lab's float64 TypeScript gradient (src/teach/fit.ts). A lab update needs ~300 such gradients for the
- * fit alone. Medians of 50 runs, JSON on stdout. Usage: tsx scripts/bench-teach-ort.ts
+ * Why the lab's gradients do not go through onnxruntime-web: one full-batch gradient of the lab's MLP (2-6-6-2, 200
+ * points) as an ORT wasm session.run of our own gradient graph (src/onnx, the path src/train/loop.ts uses; float32,
+ * in Node) against the lab's batched float64 TypeScript gradient (src/teach/batch.ts via src/teach/fit.ts). A lab
+ * update needs ~700 such gradients (AdamW steps, Newton iterations, Hessian columns). Medians of 50 runs of wall and
+ * process CPU time (ORT may use threads; the machine is shared), JSON on stdout. Usage: tsx scripts/bench-teach-ort.ts
  */
 import { cpus, loadavg } from 'node:os';
 import { buildMlpForward, initMlpWeights, type MlpConfig } from '../src/models/mlp';
@@ -45,16 +46,25 @@ function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
-async function time(work: () => unknown): Promise<number> {
-  const samples: number[] = [];
+/** Median wall and process CPU (user + system) ms of work, after 5 warm-up runs. */
+async function time(work: () => unknown): Promise<{ wallMs: number; cpuMs: number }> {
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < RUNS + 5; r++) {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     await work();
-    if (r >= 5) samples.push(performance.now() - start);
+    const used = process.cpuUsage(cpuStart);
+    if (r >= 5) {
+      wall.push(performance.now() - start);
+      cpu.push((used.user + used.system) / 1000);
+    }
   }
-  return Math.round(median(samples) * 1000) / 1000;
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return { wallMs: round(median(wall)), cpuMs: round(median(cpu)) };
 }
 
+const loadAtStart = loadavg()[0];
 const ortMs = await time(() => session.run(feeds));
 const objective = objectiveOf({ model: 'mlp', train });
 const theta = initialParameters(MODELS.mlp.spec, 3);
@@ -65,12 +75,13 @@ console.log(
     {
       benchmark: 'teach-ort',
       what: 'one full-batch loss gradient, MLP 2-6-6-2, 200 points',
-      ortWasmSessionRunMs: ortMs,
-      typescriptFloat64Ms: tsMs,
+      ortWasmSessionRun: ortMs,
+      typescriptBatchedFloat64: tsMs,
       node: process.version,
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
-      loadAverage1m: loadavg()[0],
+      loadAverage1mAtStart: loadAtStart,
+      loadAverage1mAtEnd: loadavg()[0],
       runs: RUNS,
     },
     null,

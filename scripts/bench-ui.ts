@@ -1,11 +1,13 @@
 /**
- * `npm run bench:ui [-- --out FILE] [--queries 400] [--train 2972] [--min-tokens 8] [--max-tokens 24] [--repeats 3]`:
+ * `npm run bench:ui [-- --out FILE] [--queries 400] [--train 2972] [--min-tokens 8] [--max-tokens 24] [--repeats 3]
+ * [--profile]`:
  * the results workspace at the full demo's size, in headless Chromium on the built page (run `npm run build` first).
  * A synthetic bundle of that shape (scripts/workspace-bundle.ts; per-token scores; training example 0 is 2,000 tokens
  * long) is opened through ?bundle=; then, with its results already in the worker, each view's first paint is timed
  * in the page (from the hash change to the first animation frame after the view marks itself ready, so rAF granularity
  * ~16 ms), and the ranked list is scrolled for 180 frames to time its frames. JSON out; a benchmark, not a test:
- * the figures depend on the machine and its load, which are recorded with them.
+ * the figures depend on the machine and its load, which are recorded with them, with each visit's main-thread busy
+ * time (CDP Performance metrics; it includes the bench's own polling for the ready view).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -25,6 +27,8 @@ const { values: args } = parseArgs({
     'min-tokens': { type: 'string', default: '8' },
     'max-tokens': { type: 'string', default: '24' },
     repeats: { type: 'string', default: '3' },
+    /** Also record the page's main-thread CPU profile of each visit and print its heaviest functions. */
+    profile: { type: 'boolean', default: false },
   },
 });
 const shape = {
@@ -67,7 +71,7 @@ const chromium = served.browser.version();
  * In-page code as text: tsx (esbuild keepNames) would wrap named functions in a `__name` helper the page lacks.
  * Set the hash, then wait for an element `tag` with data-ready = `ready` (through shadow roots) and one more frame.
  */
-const FIRST_PAINT = `async ({ hash, tag, ready }) => {
+const FIRST_PAINT = `async ({ hash, tag, ready, complete }) => {
   function find(root) {
     for (const el of root.querySelectorAll('*')) {
       if (el.tagName.toLowerCase() === tag && el.getAttribute('data-ready') === ready) return el;
@@ -86,11 +90,65 @@ const FIRST_PAINT = `async ({ hash, tag, ready }) => {
     if (find(document)) break;
   }
   await frame();
-  return performance.now() - t0;
+  const first = performance.now() - t0;
+  if (!complete) return { first, all: first };
+  for (;;) {
+    const view = find(document);
+    if (view && view.shadowRoot.querySelector(complete)) break;
+    await frame();
+  }
+  await frame();
+  return { first, all: performance.now() - t0 };
 }`;
 
+/** Milliseconds to the first paint, and to the paint with everything drawn (`complete` matches in the view). */
+async function paints(
+  page: Page,
+  hash: string,
+  tag: string,
+  ready: string,
+  complete?: string,
+): Promise<{ first: number; all: number }> {
+  const args = JSON.stringify({ hash, tag, ready, complete: complete ?? null });
+  return page.evaluate(`(${FIRST_PAINT})(${args})`) as Promise<{ first: number; all: number }>;
+}
+
 async function firstPaint(page: Page, hash: string, tag: string, ready: string): Promise<number> {
-  return page.evaluate(`(${FIRST_PAINT})(${JSON.stringify({ hash, tag, ready })})`) as Promise<number>;
+  return (await paints(page, hash, tag, ready)).first;
+}
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+}
+
+/** The heaviest functions of a V8 CPU profile by self time (samples × interval), as "name (file:line) ms". */
+function heaviest(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }, top = 8): string[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id)!.callFrame;
+    const file = frame.url.split('/').pop() || '(native)';
+    const key = `${frame.functionName || '(anonymous)'} (${file}:${frame.lineNumber + 1})`;
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...self]
+    .filter(([key]) => !key.startsWith('(idle)') && !key.startsWith('(program)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([key, ms]) => `${key} ${ms.toFixed(1)} ms`);
+}
+
+async function profiled<T>(page: Page, run: () => Promise<T>): Promise<{ value: T; top: string[] }> {
+  if (!args.profile) return { value: await run(), top: [] };
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const value = await run();
+  const { profile } = await cdp.send('Profiler.stop');
+  await cdp.detach();
+  return { value, top: heaviest(profile as Parameters<typeof heaviest>[0]) };
 }
 
 const SCROLL = `async (list) => {
@@ -115,7 +173,14 @@ await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 1_800_
 const openSeconds = (performance.now() - openStart) / 1000;
 console.log(`import + open + overview: ${openSeconds.toFixed(1)} s`);
 
-const cases: { view: string; hash: (i: number) => string; tag: string; ready: (i: number) => string }[] = [
+const cases: {
+  view: string;
+  hash: (i: number) => string;
+  tag: string;
+  ready: (i: number) => string;
+  /** In the view's shadow root once everything is drawn (the heatmap appends tokens past the first screen later). */
+  complete?: string;
+}[] = [
   {
     view: 'overview (÷ √self-influence)',
     hash: (i) => `#norm=self-influence&r=${i}`,
@@ -133,6 +198,7 @@ const cases: { view: string; hash: (i: number) => string; tag: string; ready: (i
     hash: (i) => `#view=example&example=t0&target=query:q${(20 + i) % shape.queries}`,
     tag: 'example-view',
     ready: (i) => `t0|query:q${(20 + i) % shape.queries}`,
+    complete: '[data-heatmap][data-complete]',
   },
   {
     view: 'training example (short)',
@@ -142,16 +208,50 @@ const cases: { view: string; hash: (i: number) => string; tag: string; ready: (i
   },
   { view: 'sequences and tokens', hash: () => '#view=analyses', tag: 'analyses-view', ready: () => '' },
 ];
-const views: { view: string; firstPaintMs: number[] }[] = [];
+/**
+ * The page's main-thread busy time (CDP Performance metrics: TaskDuration, of which script, style and layout) over a
+ * visit: CPU time the visit cost the page's thread, far less sensitive to the machine's load than the wall time.
+ */
+const metrics = await context.newCDPSession(page);
+await metrics.send('Performance.enable');
+async function mainThread(): Promise<Record<string, number>> {
+  const { metrics: list } = await metrics.send('Performance.getMetrics');
+  return Object.fromEntries(list.map((m) => [m.name, m.value]));
+}
+const BUSY = ['TaskDuration', 'ScriptDuration', 'RecalcStyleDuration', 'LayoutDuration'] as const;
+
+const views: {
+  view: string;
+  firstPaintMs: number[];
+  allDrawnMs?: number[];
+  /** Per visit, the main thread's busy milliseconds until the end of the visit (everything drawn). */
+  mainThreadMs: Record<(typeof BUSY)[number], number>[];
+}[] = [];
 for (const c of cases) {
-  const times: number[] = [];
+  const times: { first: number; all: number }[] = [];
+  const busy: Record<(typeof BUSY)[number], number>[] = [];
   for (let i = 0; i < repeats; i++) {
-    // Leave the view first, so each repeat is a first paint (the analyses are recomputed per visit too).
+    // Leave the view first, so each repeat is a first paint (the worker caches what it computed, as for a user).
     await firstPaint(page, '#view=overview', 'overview-view', 'none');
-    times.push(await firstPaint(page, c.hash(i), c.tag, c.ready(i)));
+    const before = await mainThread();
+    const { value, top } = await profiled(page, () => paints(page, c.hash(i), c.tag, c.ready(i), c.complete));
+    const after = await mainThread();
+    busy.push(
+      Object.fromEntries(BUSY.map((k) => [k, Math.round((after[k]! - before[k]!) * 1000)])) as (typeof busy)[number],
+    );
+    times.push(value);
+    if (top.length > 0) console.log(`  ${c.view} #${i + 1}, main thread self time:\n    ${top.join('\n    ')}`);
   }
-  views.push({ view: c.view, firstPaintMs: times.map((t) => Math.round(t)) });
-  console.log(`${c.view}: first paint ${times.map((t) => `${t.toFixed(0)} ms`).join(', ')}`);
+  const ms = (pick: (t: { first: number; all: number }) => number) => times.map((t) => Math.round(pick(t)));
+  views.push({
+    view: c.view,
+    firstPaintMs: ms((t) => t.first),
+    ...(c.complete ? { allDrawnMs: ms((t) => t.all) } : {}),
+    mainThreadMs: busy,
+  });
+  const all = c.complete ? `; everything drawn ${ms((t) => t.all).join(', ')} ms` : '';
+  const cpu = busy.map((b) => b.TaskDuration).join(', ');
+  console.log(`${c.view}: first paint ${ms((t) => t.first).join(', ')} ms${all}; main thread busy ${cpu} ms`);
 }
 
 await firstPaint(page, '#view=query&query=q3', 'query-view', 'q3|none|shown');

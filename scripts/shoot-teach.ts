@@ -24,6 +24,19 @@ try {
     await page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
     console.log('wrote', `${out}/${name}.png`);
   }
+  // The tiny LM with an added sentence, one sentence being edited and a refused word named.
+  await page.goto(served.url + 'teach.html?model=lm');
+  await page.waitForSelector('teach-app[data-status="ready"]', { timeout: 120_000 });
+  const generation = Number((await page.getAttribute('teach-app', 'data-generation')) ?? 0);
+  await page.fill('lab-lm input[data-add]', 'the bird chased the cat');
+  await page.click('lab-lm button[data-action="add"]');
+  await page.waitForFunction((g) => Number(document.querySelector('teach-app')!.dataset.generation) > g, generation);
+  await page.click('lab-lm button[data-action="edit"][data-index="2"]');
+  await page.fill('lab-lm input[data-add]', 'the horse ate a fish');
+  await page.click('lab-lm button[data-action="add"]');
+  await page.waitForSelector('lab-lm [data-problem]');
+  await page.screenshot({ path: `${out}/teach-lm-edit.png`, fullPage: false });
+  console.log('wrote', `${out}/teach-lm-edit.png`);
   for (const preset of ['outlier', 'mislabelled', 'low-damping', 'nonconvex']) {
     const before = Number((await page.getAttribute('teach-app', 'data-generation')) ?? 0);
     await page.click(`button[data-preset="${preset}"]`);

@@ -20,6 +20,22 @@ export interface SyntheticShape {
   readonly seed?: number;
   /** Make training example 0 this many tokens long (the heatmap's long case). */
   readonly firstTokens?: number;
+  /** Query rows without tokens and per-token loss, as bundles written before runs recorded them. */
+  readonly withoutQueryLoss?: boolean;
+}
+
+/**
+ * Query tokens and their loss per token (null on the prompt), from their own generator so the scores' stream, and
+ * so every score of a fixture, is the same with or without them.
+ */
+function queryTokens(q: number, seed: number): Pick<DatasetRow, 'tokens' | 'tokenLoss'> {
+  const random = seededUniform(seed * 7919 + q + 1);
+  const length = 6 + Math.floor(random() * 10);
+  const promptLen = 2 + Math.floor(random() * 3);
+  const tokens = Array.from({ length }, (_, t) =>
+    t === 0 ? '<|bos|>' : ` ${WORDS[Math.floor(random() * WORDS.length)]}`,
+  );
+  return { tokens, tokenLoss: tokens.map((_, t) => (t < promptLen ? null : 4 * random() ** 2)) };
 }
 
 const WORDS = [
@@ -90,6 +106,7 @@ export function syntheticContent(shape: SyntheticShape): BundleContent {
     prompt: hostile(`Query ${q}: compute ${q} * 3.`),
     response: hostile(`${q} * 3 = ${q * 3}. The answer is ${q * 3}.`),
     benchmark: benchmarks[q % 2]!,
+    ...(shape.withoutQueryLoss ? {} : queryTokens(q, shape.seed ?? 7)),
   }));
   const targetCounts = Float64Array.from({ length: Q }, () => 3 + Math.floor(random() * 8));
   const perToken = new Float64Array(Q * total);
@@ -161,6 +178,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const out = 'tests/fixtures/workspace';
   mkdirSync(out, { recursive: true });
   writeFileSync(`${out}/small.iwb`, await syntheticBundle({ queries: 6, train: 30, tokens: [8, 40] }));
-  writeFileSync(`${out}/hostile.iwb`, await syntheticBundle({ queries: 2, train: 6, tokens: [6, 12], hostile: true }));
+  // The hostile bundle also stands for bundles written before query losses were recorded.
+  const hostile = { queries: 2, train: 6, tokens: [6, 12], hostile: true, withoutQueryLoss: true } as const;
+  writeFileSync(`${out}/hostile.iwb`, await syntheticBundle(hostile));
   console.log(`wrote ${out}/small.iwb and ${out}/hostile.iwb`);
 }

@@ -3,7 +3,14 @@
  * The CLI's --out encodes it with encodeRunBundle; the page stores the same content (store/runs.ts saveRunContent)
  * and exports it back through encodeRunBundle, so both write the same tensors.
  */
-import { encodeBundle, fingerprintOf, type BundleContent, type Fingerprint } from '../store/bundle';
+import type { EvaluationResult } from '../eval/types';
+import {
+  encodeBundle,
+  fingerprintOf,
+  type BundleContent,
+  type BundleEvaluation,
+  type Fingerprint,
+} from '../store/bundle';
 import type { DatasetRow } from '../store/types';
 import type { JobOutcome } from './job';
 import type { ExampleText } from './results';
@@ -39,6 +46,7 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
     ...(text?.tokens ? { tokens: text.tokens } : {}),
     ...(text?.tokenCategories ? { tokenCategories: text.tokenCategories } : {}),
     ...(text?.segments ? { segments: text.segments } : {}),
+    ...(text?.tokenLoss ? { tokenLoss: text.tokenLoss } : {}),
     ...(meta.domain !== undefined ? { domain: meta.domain } : {}),
     ...(meta.difficulty !== undefined ? { difficulty: meta.difficulty } : {}),
     ...(meta.benchmark !== undefined ? { benchmark: meta.benchmark } : {}),
@@ -84,6 +92,48 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
           train: result.train.map((meta, i) => row(meta, outcome.trainTexts[i])),
           query: result.queries.map((meta, i) => row(meta, outcome.queryTexts[i])),
         },
+  };
+}
+
+const orNull = (value: number): number | null => (Number.isFinite(value) ? value : null);
+
+/**
+ * An evaluation (src/eval) as the bundle's `eval.*` tensors and manifest section. An undefined per-query LDS (NaN: the
+ * query's measurement or prediction never varied) is stored as 0 with its `ranked` flag 0, since bundles hold no NaN.
+ */
+export function evaluationContent(
+  result: EvaluationResult,
+  training: Readonly<Record<string, unknown>> | null,
+): BundleEvaluation {
+  const { config, loo } = result;
+  const looOf = (strategy: string) => loo?.byStrategy.find((s) => s.strategy === strategy);
+  return {
+    info: {
+      config: { ...config, looStrategy: config.looPerQuery > 0 ? config.looStrategy : null },
+      measurement: result.measurement,
+      training: training === null ? null : (JSON.parse(JSON.stringify(training)) as Record<string, unknown>),
+      strategies: result.strategies.map((s) => ({
+        strategy: s.strategy,
+        mean: orNull(s.lds.mean),
+        low: orNull(s.lds.low),
+        high: orNull(s.lds.high),
+        queries: s.lds.count,
+        looPearson: loo ? orNull(looOf(s.strategy)!.pearson) : null,
+        looSpearman: loo ? orNull(looOf(s.strategy)!.spearman) : null,
+      })),
+      looExamples: loo?.examples.length ?? 0,
+    },
+    subsetMask: result.subsetMask,
+    subsetMeasurements: result.subsetMeasurements,
+    fullMeasurements: result.fullMeasurements,
+    strategies: result.strategies.map((s) => ({
+      strategy: s.strategy,
+      perQuery: s.perQuery.map((v) => (Number.isFinite(v) ? v : 0)),
+      ranked: Uint8Array.from(s.perQuery, (v) => (Number.isFinite(v) ? 1 : 0)),
+      predictions: s.predictions,
+      looPredicted: looOf(s.strategy)?.predicted ?? new Float64Array(0),
+    })),
+    loo: loo && { examples: loo.examples, chosen: loo.chosen, actual: loo.actual },
   };
 }
 

@@ -14,13 +14,18 @@ const SHAPES: Readonly<Record<DemoVariant, Pick<GptConfig, 'dModel' | 'nLayer' |
 
 export const SEEDED_DEMO_SEED = 0;
 
+/** The seeded demo GPT's configuration (its weights: initGptWeights(config, SEEDED_DEMO_SEED, 'float32')). */
+export function seededDemoConfig(variant: DemoVariant, vocabSize: number, maxPositions: number): GptConfig {
+  return { ...SHAPES[variant], vocabSize, maxPositions, layerNormEpsilon: 1e-5, gelu: 'tanh' };
+}
+
 export function seededDemoModel(
   variant: DemoVariant,
   vocabSize: number,
   maxPositions: number,
   seed = SEEDED_DEMO_SEED,
 ): { model: Model; description: string } {
-  const config: GptConfig = { ...SHAPES[variant], vocabSize, maxPositions, layerNormEpsilon: 1e-5, gelu: 'tanh' };
+  const config = seededDemoConfig(variant, vocabSize, maxPositions);
   const model = buildGptForward(config, initGptWeights(config, seed, 'float32'));
   const description =
     `untrained GPT (seed ${seed}, ${config.nLayer} layers, d_model ${config.dModel}, d_mlp ${config.dMlp}, ` +

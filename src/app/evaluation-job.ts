@@ -1,5 +1,5 @@
 /**
- * One evaluation from loaded inputs (issue 14 §1), shared by the CLI and, later, the page's worker: train the
+ * One evaluation from loaded inputs (issue 14 §1), shared by the CLI and the page's worker: train the
  * initial model on all training examples, attribute it with each strategy, then score the influences against
  * retrains on random subsets and leave-one-out (src/eval), every retrain by the project's training loop.
  */
@@ -11,7 +11,8 @@ import { trainCausalLm, type TrainingConfig } from '../train/loop';
 import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';
 import type { RunInputs } from './inputs';
-import { gradientGraphFor, runJob } from './job';
+import { gradientGraphFor, runJob, type JobOutcome } from './job';
+import type { Model } from '../onnx/ir';
 
 export interface EvaluationSettings {
   readonly evaluation: EvaluationConfig;
@@ -21,9 +22,32 @@ export interface EvaluationSettings {
   readonly training: TrainingConfig;
 }
 
+/** The training every evaluation uses unless told otherwise (CLI flags and the page's fields change these four). */
+export const EVALUATION_TRAINING_DEFAULTS = { steps: 200, batchSize: 8, peakLearningRate: 1e-2, seed: 0 } as const;
+
+/** The training configuration from its four settings: warm-up a tenth of the steps, decay, clipping as the demo's. */
+export function evaluationTraining(
+  settings: Partial<Pick<TrainingConfig, 'steps' | 'batchSize' | 'peakLearningRate' | 'seed'>> = {},
+): TrainingConfig {
+  const { steps, batchSize, peakLearningRate, seed } = { ...EVALUATION_TRAINING_DEFAULTS, ...settings };
+  return {
+    steps,
+    batchSize,
+    peakLearningRate,
+    warmupSteps: Math.max(1, Math.round(steps / 10)),
+    minLearningRateRatio: 0.1,
+    weightDecay: 0.01,
+    clipNorm: 1,
+    seed,
+  };
+}
+
 export interface EvaluationJobOptions {
   readonly store?: EvaluationStore;
-  /** Saved influence per strategy, so that a resumed or partial evaluation does not attribute again. */
+  /**
+   * Saved influence per strategy, so that a resumed or partial evaluation does not attribute again. Not read when
+   * onAttributed is given (a bundle needs each strategy's whole outcome), but still written.
+   */
   readonly influenceCache?: InfluenceCache;
   /** Score against the retrains in the store only (EvaluationOptions.savedOnly). */
   readonly savedOnly?: boolean;
@@ -31,12 +55,8 @@ export interface EvaluationJobOptions {
   /** One line per step: base training, each strategy's attribution (with its seconds). */
   readonly onStep?: (line: string) => void;
   readonly onRetrain?: (event: EvaluationProgress) => void;
-}
-
-/** Influence [Q × N] saved under a key that names the model, data, training configuration, strategy and damping. */
-export interface InfluenceCache {
-  load(key: string): Promise<Float64Array | null>;
-  save(key: string, influence: Float64Array): Promise<void>;
+  /** Each strategy's attribution of the model trained on all examples (`trained`), e.g. for a bundle's scores. */
+  readonly onAttributed?: (strategy: Strategy, outcome: JobOutcome, trained: Model) => void;
 }
 
 export async function runEvaluationJob(
@@ -50,15 +70,18 @@ export async function runEvaluationJob(
   const signal = options.signal ? { signal: options.signal } : {};
   const train = inputs.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
   const queries = inputs.queries.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
+
   const retrainer = await causalLmRetrainer({ initial: inputs.model, train, queries, training });
 
   const influence = new Map<Strategy, Float64Array>();
   // The retrainer's fingerprint names the initial model, data and training configuration: the trained model too.
   const keyOf = (strategy: Strategy) =>
     JSON.stringify({ retrainer: retrainer.fingerprint, strategy, damping: settings.damping });
-  for (const strategy of settings.strategies) {
-    const cached = (await options.influenceCache?.load(keyOf(strategy))) ?? null;
-    if (cached) influence.set(strategy, cached);
+  if (!options.onAttributed) {
+    for (const strategy of settings.strategies) {
+      const cached = (await options.influenceCache?.load(keyOf(strategy))) ?? null;
+      if (cached) influence.set(strategy, cached);
+    }
   }
   const missing = settings.strategies.filter((s) => !influence.has(s));
   if (missing.length < settings.strategies.length)
@@ -76,6 +99,7 @@ export async function runEvaluationJob(
       });
       influence.set(strategy, outcome.result.influence);
       await options.influenceCache?.save(keyOf(strategy), outcome.result.influence);
+      options.onAttributed?.(strategy, outcome, trained.model);
       const seconds = outcome.timings.reduce((sum, t) => sum + t.seconds, 0);
       step(`influence (${strategy}): ${seconds.toFixed(1)} s (${outcome.timings.map((t) => t.stage).join(', ')})`);
     }
@@ -88,4 +112,10 @@ export async function runEvaluationJob(
     ...(options.savedOnly ? { savedOnly: true } : {}),
     ...(options.onRetrain ? { onProgress: options.onRetrain } : {}),
   });
+}
+
+/** Influence [Q × N] saved under a key that names the model, data, training configuration, strategy and damping. */
+export interface InfluenceCache {
+  load(key: string): Promise<Float64Array | null>;
+  save(key: string, influence: Float64Array): Promise<void>;
 }

@@ -4,8 +4,10 @@
  */
 import { loadDemoDataset, toExample, type DataSource, type DemoVariant, type Example } from '../data/dataset';
 import { parseJsonl } from '../data/jsonl';
+import { INPUT_LIMITS } from '../data/limits';
 import { subsample } from '../data/demo-build';
 import { TextTokenizer } from '../data/tokenizer';
+import { toFloat32 } from '../onnx/precision';
 import { parseModel } from '../onnx/protobuf';
 import type { Model } from '../onnx/ir';
 import type { RunLimits } from './config';
@@ -34,8 +36,15 @@ export interface RunInputs {
 
 export { InputError } from './input-error';
 
+/** A model file, with the external data files its tensors name (`model.onnx.data`), matched by file name. */
+export interface ModelFile {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly externalData?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
+}
+
 export interface UserFiles {
-  readonly model: { readonly name: string; readonly bytes: Uint8Array };
+  readonly model: ModelFile;
   readonly tokenizer: { readonly name: string; readonly text: string } | null;
   readonly train: { readonly name: string; readonly text: string };
   readonly queries: { readonly name: string; readonly text: string };
@@ -48,7 +57,7 @@ export interface UserFiles {
 export type Limits = RunLimits & SequenceOptions;
 
 export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
-  const model = readModel(files.model.name, files.model.bytes);
+  const model = readModel(files.model.name, files.model.bytes, files.model.externalData);
   checkIdsInput(files.model.name, model);
   let tokenizer: TextTokenizer | undefined;
   if (files.tokenizer) {
@@ -87,9 +96,22 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
   };
 }
 
-export function readModel(name: string, bytes: Uint8Array): Model {
+/**
+ * Parses a model (its external data from `externalData`, by file name) and casts float16/bfloat16 to float32
+ * (onnx/precision.ts says why).
+ */
+export function readModel(name: string, bytes: Uint8Array, externalData: ModelFile['externalData'] = []): Model {
+  const total = externalData.reduce((sum, file) => sum + file.bytes.length, bytes.length);
+  if (total > INPUT_LIMITS.model) {
+    // The gradient graph reaches onnxruntime as one protobuf with every weight inline.
+    throw new InputError(
+      `${name}: ${total} bytes with its external data, over the ${INPUT_LIMITS.model} bytes one ONNX protobuf can ` +
+        'hold; models over 2 GB are not supported yet',
+    );
+  }
+  const external = new Map(externalData.map((file) => [file.name.split(/[\\/]/).pop()!, file.bytes]));
   try {
-    return parseModel(bytes);
+    return toFloat32(parseModel(bytes, external));
   } catch (error) {
     throw new InputError(`${name}: ${(error as Error).message}`);
   }

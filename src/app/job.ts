@@ -24,7 +24,7 @@ import type { BackendReport, ChosenBackend } from './backend-choice';
 import { engineConfig, type RunConfig } from './config';
 import { InputError, type RunInputs } from './inputs';
 import type { ExampleText } from './results';
-import { withTokenDetail } from './token-rows';
+import { withQueryLoss, withTokenDetail } from './token-rows';
 
 /** Progress of a run as the page and the CLI show it (structured-clone safe). */
 export interface ProgressEvent {
@@ -161,7 +161,13 @@ export async function runJob(
         inputs.train,
         inputs.tokenizer,
       ),
-      queryTexts: inputs.queries.map((e) => exampleText(e, inputs)),
+      // Queries keep theirs too, with their loss per token (the query view's shading).
+      queryTexts: withQueryLoss(
+        inputs.queries.map((e) => exampleText(e, inputs)),
+        inputs.queries,
+        inputs.tokenizer,
+        result.queryTokenLoss,
+      ),
       timings: describeTimings(result, inputs),
       peakGpuBytes: pool ? peakGpuBytes : null,
       batchBytes: batchBytes(graph, inputs, config.batchSizes.fit),

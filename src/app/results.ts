@@ -36,6 +36,11 @@ export interface ExampleText {
   readonly tokens?: readonly string[];
   readonly tokenCategories?: readonly number[];
   readonly segments?: readonly { readonly label: string; readonly start: number; readonly end: number }[];
+  /**
+   * A query's loss per token, credited to the token predicted (token t carries −log p(token t | tokens < t)); null for
+   * tokens the measurement does not count (the prompt). Queries only; absent when the run did not record it.
+   */
+  readonly tokenLoss?: readonly (number | null)[];
 }
 
 export function topInfluences(

@@ -16,6 +16,8 @@ import { runConfig } from '../app/config-check';
 export interface AttributeArgs {
   /** The four inputs; all undefined means the built-in demo. */
   readonly model?: string;
+  /** The model's external data file, when not beside it under the name the model gives. */
+  readonly modelData?: string;
   readonly tokenizer?: string;
   readonly train?: string;
   readonly queries?: string;
@@ -46,6 +48,7 @@ const defaults = DEFAULT_RUN_CONFIG;
 const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
 
 export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --train train.jsonl --queries queries.jsonl]
+                     [--model-data M.onnx.data]
                      [--out result.iwb] [--json summary.json]
                      [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
                      [--fisher sampled|empirical] [--measurement mean-log-likelihood|summed-loss]
@@ -65,10 +68,13 @@ Scores are influence on the query's mean response log-likelihood: positive = the
 --factors DIR scores with factors from a kronfluence factors directory (or an earlier --kronfluence-out) instead of
 fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.
 --max-length N is the model's context (default: the size of its position embedding); a longer row is refused with
-its file:line, or cut to N tokens with --truncate. The outputs are written whole or not at all.`;
+its file:line, or cut to N tokens with --truncate. The outputs are written whole or not at all.
+A model with external data (model.onnx + model.onnx.data) is read with its data file from beside it, or from
+--model-data FILE. float16/bfloat16 weights are cast to float32 on load. iwb layers MODEL lists what --track chooses.`;
 
 const OPTIONS = {
   model: { type: 'string' },
+  'model-data': { type: 'string' },
   tokenizer: { type: 'string' },
   train: { type: 'string' },
   queries: { type: 'string' },
@@ -101,7 +107,9 @@ export function parseCommand(argv: readonly string[]): Command {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') return { name: 'help' };
   if (command !== 'attribute')
-    throw new CliUsageError(`unknown command "${command}" (the only command is "attribute"; see iwb --help)`);
+    throw new CliUsageError(
+      `unknown command "${command}" (commands: attribute, layers, evaluate, inspect, export; see iwb --help)`,
+    );
   let values: ReturnType<typeof parseAttributeFlags>;
   try {
     values = parseAttributeFlags(rest);
@@ -162,8 +170,11 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     ...(seed !== undefined && { seed }),
     refineEigen: values['refine-eigen'] ?? defaults.refineEigen,
   });
+  if (values['model-data'] !== undefined && values.model === undefined)
+    throw new CliUsageError('--model-data needs --model (it is the data file of that model)');
   return {
     ...inputs,
+    ...(values['model-data'] !== undefined && { modelData: values['model-data'] }),
     out: values.out,
     json: values.json,
     factors: values.factors,

@@ -9,8 +9,7 @@ import { bundleContent, encodeRunBundle } from '../app/bundle-content';
 import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type ProgressEvent } from '../app/job';
 import type { AttributeArgs } from './args';
-import { INPUT_LIMITS } from '../data/limits';
-import { readInputBytes, readInputText } from './input-files';
+import { readInputText, readModelFiles } from './input-files';
 import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
 import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
@@ -89,6 +88,7 @@ function plannedOutputs(args: AttributeArgs) {
 function plannedInputs(args: AttributeArgs) {
   const flags = [
     ['--model', args.model],
+    ['--model-data', args.modelData],
     ['--tokenizer', args.tokenizer],
     ['--train', args.train],
     ['--queries', args.queries],
@@ -120,14 +120,14 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
     );
     return { inputs, bytes: {} };
   }
-  const model = await readInputBytes('--model', args.model, INPUT_LIMITS.model);
+  const model = await readModelFiles(args.model, args.modelData);
   const tokenizer =
     args.tokenizer === undefined
       ? null
       : { name: args.tokenizer, text: (await readInputText('--tokenizer', args.tokenizer, 'tokenizer')).text };
   const train = { name: args.train!, ...(await readInputText('--train', args.train!, 'jsonl')) };
   const queries = { name: args.queries!, ...(await readInputText('--queries', args.queries!, 'jsonl')) };
-  const files = { model: { name: args.model, bytes: model }, tokenizer, train, queries };
+  const files = { model: { name: args.model, ...model }, tokenizer, train, queries };
   const inputs = await loadUserInputs(files, limits, signal);
   return { inputs, bytes: { train: train.bytes, queries: queries.bytes } };
 }

@@ -11,12 +11,14 @@ import type { CliIo } from './attribute';
 import { CliUsageError } from './args';
 import { readInputBytes } from './input-files';
 import { checkOutputPaths, writeOutputsAtomically } from './output';
+import { evaluationCsv, evaluationLines } from './bundle-evaluation';
 
 /** A bundle is read whole; Node's Buffers stop at 2 GiB here, and so does this. */
 const BUNDLE_LIMIT = 2 ** 31 - 1;
 
-export const BUNDLE_USAGE = `Usage: iwb inspect FILE.iwb [--top K]       manifest, checksums, top K per query (default 5)
-       iwb export FILE.iwb --csv DIR           scores.csv (query_id, train_id, tau, influence) and self.csv`;
+export const BUNDLE_USAGE = `Usage: iwb inspect FILE.iwb [--top K]       manifest, checksums, top K per query (default 5), evaluation
+       iwb export FILE.iwb --csv DIR           scores.csv (query_id, train_id, tau, influence) and self.csv;
+                                               with an evaluation also lds.csv, lds_subsets.csv (and loo.csv)`;
 
 interface Parsed {
   readonly file: string;
@@ -86,6 +88,7 @@ export async function inspectCommand(argv: readonly string[], io: CliIo): Promis
       lines.push(`  ${queryId}: helpful ${shown(order.slice(0, k))} | harmful ${shown(order.slice(-k).reverse())}`);
     }
   }
+  lines.push(...evaluationLines(bundle));
   io.stdout(lines.join('\n') + '\n');
 }
 
@@ -114,9 +117,17 @@ export async function exportCommand(argv: readonly string[], io: CliIo): Promise
     }
   }
   const self = ['train_id,self_tau', ...trainIds.map((id, n) => `${id},${selfTau ? selfTau.data[n] : ''}`)];
-  await writeOutputsAtomically([
+  const files = [
     { ...outputs[0]!, data: scores.join('\n') + '\n' },
     { ...outputs[1]!, data: self.join('\n') + '\n' },
-  ]);
-  io.stdout(`${outputs.map((o) => o.file).join(', ')}: ${queries * train} scores, ${train} self-influences\n`);
+  ];
+  const evaluation = evaluationCsv(bundle, queryIds, trainIds);
+  for (const [name, lines] of Object.entries(evaluation))
+    files.push({ flag: '--csv', file: path.join(dir, name), data: lines.join('\n') + '\n' });
+  if (files.length > 2) await checkOutputPaths(files.slice(2), [{ flag: 'bundle', file }]);
+  await writeOutputsAtomically(files);
+  const evaluated = bundle.evaluation ? `, the evaluation (${Object.keys(evaluation).join(', ')})` : '';
+  io.stdout(
+    `${files.map((o) => o.file).join(', ')}: ${queries * train} scores, ${train} self-influences${evaluated}\n`,
+  );
 }

@@ -11,7 +11,17 @@ import { parseArgs } from 'node:util';
 import { nodeSource } from '../data/node-source';
 import { chooseBackend } from '../app/backend-choice';
 import { STRATEGY_NAMES } from '../app/config';
-import { runEvaluationJob, type EvaluationSettings, type InfluenceCache } from '../app/evaluation-job';
+import {
+  EVALUATION_TRAINING_DEFAULTS,
+  evaluationTraining,
+  runEvaluationJob,
+  type EvaluationSettings,
+  type InfluenceCache,
+} from '../app/evaluation-job';
+import { bundleContent, encodeRunBundle, evaluationContent } from '../app/bundle-content';
+import type { JobOutcome } from '../app/job';
+import type { Model } from '../onnx/ir';
+import { serializeModel } from '../onnx/protobuf';
 import { loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
 import { checkpointFromJson, checkpointToJson } from '../eval/store';
 import { evaluationJson, formatEvaluation } from '../eval/summary';
@@ -27,7 +37,7 @@ export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T
                     [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
                     [--loo K] [--seed S] [--damping heuristic|<number>]
                     [--steps N] [--batch-size B] [--lr LR] [--training-seed S]
-                    [--checkpoint FILE [--saved-only]] [--out result.json] [--quiet]
+                    [--checkpoint FILE [--saved-only]] [--out result.json|result.iwb] [--quiet]
 
 The model is the initialisation: it is trained on all training examples (the model whose influence is scored) and
 retrained from the same weights on M random subsets of a fraction A of them (R seeds each); LDS is the mean over
@@ -36,6 +46,7 @@ log-likelihood of the query's reference response), with a bootstrap 95 % interva
 each query's top and bottom K examples. --checkpoint FILE saves every retrain (and each strategy's influence in
 FILE.influence.json): run the same command again to resume. --saved-only trains nothing and scores the subsets whose
 retrains are saved so far: a partial result of a long evaluation.
+--out FILE.iwb writes a bundle: the scores of the richest strategy evaluated (EK-FAC first) and the evaluation.
 Defaults: --demo micro, M 100, A 0.5, R 1, all four strategies, K 0, --steps 200 --batch-size 8 --lr 0.01.`;
 
 const OPTIONS = {
@@ -128,17 +139,13 @@ function settingsFrom(flags: Flags): EvaluationSettings {
   };
   const strategies = strategyList(flags.strategies);
   const damping = dampingFlag(flags.damping);
-  const steps = integer('--steps', flags.steps, 200, 1);
-  const training = {
-    steps,
-    batchSize: integer('--batch-size', flags['batch-size'], 8, 1),
-    peakLearningRate: number('--lr', flags.lr, 1e-2),
-    warmupSteps: Math.max(1, Math.round(steps / 10)),
-    minLearningRateRatio: 0.1,
-    weightDecay: 0.01,
-    clipNorm: 1,
-    seed: integer('--training-seed', flags['training-seed'], 0, 0),
-  };
+  const d = EVALUATION_TRAINING_DEFAULTS;
+  const training = evaluationTraining({
+    steps: integer('--steps', flags.steps, d.steps, 1),
+    batchSize: integer('--batch-size', flags['batch-size'], d.batchSize, 1),
+    peakLearningRate: number('--lr', flags.lr, d.peakLearningRate),
+    seed: integer('--training-seed', flags['training-seed'], d.seed, 0),
+  });
   optionalInteger('--limit-train', flags['limit-train']);
   optionalInteger('--limit-queries', flags['limit-queries']);
   return { evaluation, strategies, damping, training };
@@ -158,8 +165,19 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   const chosen = await chooseBackend('cpu', undefined);
   const started = performance.now();
   let result;
+  const bundled = bundledStrategy(settings.strategies);
+  const attributed = new Map<Strategy, { outcome: JobOutcome; model: Model }>();
   try {
     result = await runEvaluationJob(inputs, settings, chosen, {
+      // Only a bundle needs the attribution outcomes (and then the saved influence is not read, see the job).
+      ...(isBundlePath(flags.out ?? '')
+        ? {
+            onAttributed: (strategy: Strategy, outcome: JobOutcome, model: Model) => {
+              // Only the bundled strategy's outcome is kept (a bundle holds one strategy's scores).
+              if (strategy === bundled) attributed.set(strategy, { outcome, model });
+            },
+          }
+        : {}),
       ...(flags.checkpoint === undefined
         ? {}
         : {
@@ -176,13 +194,30 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   } finally {
     chosen.dispose();
   }
-  if (flags.out !== undefined) {
+  if (flags.out !== undefined && isBundlePath(flags.out)) {
+    const { outcome, model } = attributed.get(bundled)!;
+    const content = await bundleContent(outcome, {
+      model: { name: `${inputs.modelName} trained by iwb evaluate`, bytes: serializeModel(model) },
+      train: null,
+      queries: null,
+    });
+    const evaluation = evaluationContent(result, { ...settings.training, damping: settings.damping });
+    const data = await encodeRunBundle({ ...content, evaluation }, 'iwb evaluate');
+    await writeOutputsAtomically([{ flag: '--out', file: flags.out, data }]);
+  } else if (flags.out !== undefined) {
     const { training, damping } = settings;
     const seconds = (performance.now() - started) / 1000;
     const json = { ...evaluationJson(result), training, damping, model: inputs.modelName, wallSeconds: seconds };
     await writeOutputsAtomically([{ flag: '--out', file: flags.out, data: JSON.stringify(json, null, 2) + '\n' }]);
   }
   if (!flags.quiet) io.stdout(`${formatEvaluation(result)}\n`);
+}
+
+const isBundlePath = (file: string): boolean => file.toLowerCase().endsWith('.iwb');
+
+/** A bundle holds one strategy's scores: the richest evaluated. */
+function bundledStrategy(strategies: readonly Strategy[]): Strategy {
+  return [...STRATEGY_ORDER].reverse().find((s) => strategies.includes(s))!;
 }
 
 function checkInputs(flags: Flags): void {

@@ -4,8 +4,10 @@
  * file grows meanwhile, and text decoded strictly (src/data/limits.ts) — never `toString('utf8')`, which turns bad
  * bytes into U+FFFD without a word.
  */
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { externalDataLocations } from '../onnx/protobuf';
 import { checkLineLengths, decodeUtf8Strict, INPUT_LIMITS, InputLimitError, type InputKind } from '../data/limits';
 
 /** What stat says a path is, in words, for a path that is not a regular file. */
@@ -78,4 +80,44 @@ export async function readInputText(
   const bytes = await readInputBytes(flag, file, INPUT_LIMITS[kind]);
   if (kind === 'jsonl') checkLineLengths(file, bytes, INPUT_LIMITS.jsonlLine);
   return { bytes, text: decodeUtf8Strict(file, bytes) };
+}
+
+/**
+ * A model and the external data files its tensors name (`model.onnx.data`): each read from beside the model, or
+ * from `dataFile` (--model-data) when given. A missing data file is refused here, naming where it was looked for.
+ */
+export async function readModelFiles(
+  modelFile: string,
+  dataFile: string | undefined,
+): Promise<{ bytes: Buffer; externalData: { name: string; bytes: Buffer }[] }> {
+  const bytes = await readInputBytes('--model', modelFile, INPUT_LIMITS.model);
+  const locations = externalDataLocations(bytes);
+  if (dataFile !== undefined && locations.length === 0)
+    throw new InputLimitError(`--model-data ${dataFile}: ${modelFile} stores every tensor inline; leave it out`);
+  if (dataFile !== undefined && locations.length > 1) {
+    throw new InputLimitError(
+      `--model-data ${dataFile}: ${modelFile} names ${locations.length} data files (${locations.join(', ')}); ` +
+        'keep them beside the model instead',
+    );
+  }
+  const externalData = [];
+  for (const location of locations) {
+    // As onnx's own checker: a data file lies in the model's folder or below it, never elsewhere.
+    if (dataFile === undefined && (path.isAbsolute(location) || location.split(/[\\/]/).includes('..'))) {
+      throw new InputLimitError(
+        `--model ${modelFile}: external data location '${location}' points outside the model's folder; ` +
+          'pass the file with --model-data FILE',
+      );
+    }
+    const file = dataFile ?? path.join(path.dirname(modelFile), location);
+    if (dataFile === undefined && !existsSync(file)) {
+      throw new InputLimitError(
+        `--model ${modelFile}: its weights are stored in the external file '${location}', not found at ${file}; ` +
+          'put it beside the model or pass --model-data FILE',
+      );
+    }
+    const data = await readInputBytes(dataFile === undefined ? '--model' : '--model-data', file, INPUT_LIMITS.model);
+    externalData.push({ name: location, bytes: data });
+  }
+  return { bytes, externalData };
 }

@@ -6,6 +6,7 @@ import { attribute, type CliIo } from './attribute';
 import { CliUsageError, parseCommand, USAGE } from './args';
 import { BUNDLE_USAGE, exportCommand, inspectCommand } from './bundle-commands';
 import { evaluateCommand, EVALUATE_USAGE } from './evaluate';
+import { layersCommand, LAYERS_USAGE } from './layers';
 
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -15,6 +16,14 @@ const defaultIo: CliIo = {
 
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   if (argv[0] === 'evaluate') return evaluateCommand(argv.slice(1), io);
+  if (argv[0] === 'layers') {
+    try {
+      return (await layersCommand(argv.slice(1), io)) ? 0 : 1;
+    } catch (error) {
+      io.stderr(`iwb: ${oneLine(error)}\n`);
+      return error instanceof CliUsageError ? 2 : 1;
+    }
+  }
   if (argv[0] === 'inspect' || argv[0] === 'export') {
     try {
       await (argv[0] === 'inspect' ? inspectCommand : exportCommand)(argv.slice(1), io);
@@ -32,7 +41,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
     return error instanceof CliUsageError ? 2 : 1;
   }
   if (command.name === 'help') {
-    io.stdout(`${USAGE}\n\n${EVALUATE_USAGE}\n\n${BUNDLE_USAGE}\n`);
+    io.stdout(`${USAGE}\n\n${LAYERS_USAGE}\n\n${EVALUATE_USAGE}\n\n${BUNDLE_USAGE}\n`);
     return 0;
   }
   try {

@@ -20,6 +20,10 @@ export function ranks(values: ArrayLike<number>): Float64Array {
 export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`pearson: lengths ${a.length} and ${b.length} differ`);
   const n = a.length;
+  // Checked exactly: the float mean of a constant series can differ from its value by rounding, and the tiny
+  // deviations would then correlate as if they were data.
+  const constant = (x: ArrayLike<number>) => Array.prototype.every.call(x, (v: number) => v === x[0]);
+  if (n === 0 || constant(a) || constant(b)) return NaN;
   let meanA = 0;
   let meanB = 0;
   for (let i = 0; i < n; i++) {

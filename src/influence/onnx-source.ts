@@ -13,7 +13,8 @@
 import type * as Ort from 'onnxruntime-web';
 import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
 import { nextTokenTargets, sampleLabels, type GradientGraph } from '../onnx/gradient-graph';
-import { DataType } from '../onnx/ir';
+import { sequenceFeeds, sequenceInputRoles } from '../onnx/feeds';
+import { DataType, type ValueInfo } from '../onnx/ir';
 import { padBatch, type Feed, type ModelSession } from '../onnx/runtime';
 import type { GradientBatch, GradientRequest, GradientSource, LayerInfo } from './types';
 
@@ -49,6 +50,7 @@ const uploadOutput: OutputToTensor = (output, shape, backend) =>
 export class OnnxGradientSource implements GradientSource {
   readonly layers: readonly LayerInfo[];
   private readonly floatArray: Float32ArrayConstructor | Float64ArrayConstructor;
+  private readonly forwardInputs: readonly ValueInfo[];
 
   constructor(
     private readonly graph: GradientGraph,
@@ -64,13 +66,16 @@ export class OnnxGradientSource implements GradientSource {
       hasBias: l.hasBias,
     }));
     this.floatArray = graph.floatType === DataType.DOUBLE ? Float64Array : Float32Array;
-    const expected = rows.kind === 'sequences' ? ['input_ids', 'attention_mask'] : ['features'];
-    const missing = expected.filter((name) => !graph.inputs.forward.includes(name));
-    if (missing.length > 0) {
+    const forward = graph.model.graph.inputs.filter((i) => graph.inputs.forward.includes(i.name));
+    if (rows.kind === 'sequences') {
+      // Refused here, before any run, when the graph asks for an input we cannot fill.
+      sequenceInputRoles(forward);
+    } else if (!graph.inputs.forward.includes('features')) {
       throw new Error(
-        `gradient graph: ${rows.kind} rows need forward input(s) ${missing.join(', ')}; the model has ${graph.inputs.forward.join(', ')}`,
+        `gradient graph: features rows need a forward input 'features'; the model has ${graph.inputs.forward.join(', ')}`,
       );
     }
+    this.forwardInputs = forward;
   }
 
   sequenceLength(role: 'train' | 'query', index: number): number {
@@ -131,8 +136,12 @@ export class OnnxGradientSource implements GradientSource {
       this.floatArray === Float64Array ? 'float64' : 'float32',
     );
     const feeds: Record<string, Feed> = {
-      input_ids: padded.inputIds,
-      attention_mask: padded.attentionMask,
+      ...sequenceFeeds(
+        this.forwardInputs,
+        padded.inputIds.data as BigInt64Array,
+        padded.attentionMask.data as BigInt64Array,
+        [selected.length, tokens],
+      ),
       [this.graph.inputs.labels]: { data: targets.labels, dims },
     };
     if (this.graph.inputs.lossMask) feeds[this.graph.inputs.lossMask] = { data: targets.lossMask, dims };

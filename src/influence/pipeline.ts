@@ -23,6 +23,7 @@ import {
   selfInfluence,
   sumLayers,
   tokenOffsets,
+  type QueryChunk,
   type ScoreContext,
 } from './scores';
 import type {
@@ -182,6 +183,7 @@ export async function runAttribution(
   const context: ScoreContext = { backend, source, layerIndices, config, preconditioner };
 
   const offsets = config.perToken ? tokenOffsets(source, trainSize) : null;
+  const queryOffsets = tokenOffsets(source, querySize, 'query');
   const tokensPerRow = offsets ? offsets[trainSize] : null;
   let scores = record.scores ?? {
     completedQueries: 0,
@@ -192,6 +194,7 @@ export async function runAttribution(
     perToken:
       tokensPerRow === null ? null : hostMatrix([querySize, tokensPerRow], new Float64Array(querySize * tokensPerRow)),
     queryTargetCounts: new Float64Array(querySize),
+    queryTokenLoss: new Float64Array(queryOffsets[querySize]!),
   };
   for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
     const queryEnd = Math.min(querySize, queryStart + config.batchSizes.query);
@@ -209,7 +212,7 @@ export async function runAttribution(
           saveState: (runningScores) => save({ runningScores }),
         }),
       );
-      scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk.targetCounts);
+      scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk, queryOffsets);
       if (state.selfPerLayer) record = { ...record, self: { nextIndex: trainSize, perLayer: state.selfPerLayer } };
     } finally {
       chunk.release();
@@ -246,6 +249,7 @@ export async function runAttribution(
     selfTau: sumLayers(record.self!.perLayer),
     trainTokenCounts: Int32Array.from({ length: trainSize }, (_, n) => source.sequenceLength('train', n)),
     queryTargetCounts: scores.queryTargetCounts,
+    queryTokenLoss: scores.queryTokenLoss ? { offsets: queryOffsets, values: scores.queryTokenLoss } : null,
     tauPerToken: scores.perToken && offsets ? { offsets, values: scores.perToken.data } : null,
     factors: toModelFactors(
       strategy.name,
@@ -277,7 +281,8 @@ function mergeQueryChunk(
   chunkPerToken: HostMatrix | null,
   queryStart: number,
   queryEnd: number,
-  targetCounts: readonly number[],
+  chunk: QueryChunk,
+  queryOffsets: Int32Array,
 ): ScoreRecord {
   const [layerCount, querySize, trainSize] = scores.perLayer.shape;
   const chunkQueries = queryEnd - queryStart;
@@ -295,11 +300,15 @@ function mergeQueryChunk(
     perToken = hostMatrix(perToken.shape, data);
   }
   const queryTargetCounts = scores.queryTargetCounts.slice();
-  queryTargetCounts.set(targetCounts, queryStart);
+  queryTargetCounts.set(chunk.targetCounts, queryStart);
+  // A checkpoint from before the query losses were kept has none for its finished queries: none for the run then.
+  const queryTokenLoss = scores.queryTokenLoss?.slice();
+  chunk.tokenLoss.forEach((loss, q) => queryTokenLoss?.set(loss, queryOffsets[queryStart + q]!));
   return {
     completedQueries: queryEnd,
     perLayer: hostMatrix(scores.perLayer.shape, perLayer),
     perToken,
     queryTargetCounts,
+    ...(queryTokenLoss ? { queryTokenLoss } : {}),
   };
 }

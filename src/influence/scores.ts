@@ -86,7 +86,19 @@ export interface QueryChunk {
   readonly operators: QueryOperator[];
   /** Measured token count per query of the chunk. */
   readonly targetCounts: number[];
+  /**
+   * Per query of the chunk, its loss terms per position: −log p(label at t) where the measurement counts position t,
+   * 0 elsewhere, over its non-padding positions; they sum to the query's summed loss L_q.
+   */
+  readonly tokenLoss: Float64Array[];
   release(): void;
+}
+
+/** The loss terms of each example of a batch, per non-padding position (see QueryChunk.tokenLoss). */
+export function batchTokenLoss(batch: GradientBatch, lengths: readonly number[]): Float64Array[] {
+  const T = batch.sequenceLength;
+  // 0 − ℓ, not −ℓ: an unmeasured position is +0 rather than −0.
+  return lengths.map((length, b) => Float64Array.from({ length }, (_, t) => 0 - batch.tokenLogLikelihoods[b * T + t]));
 }
 
 /** Preconditions the queries [start, end) (one gradient request) and checks every P_q through ⟨P_q, G_q⟩. */
@@ -132,6 +144,10 @@ export async function prepareQueries(context: ScoreContext, start: number, end: 
   return {
     operators,
     targetCounts: [...batch.targetCounts],
+    tokenLoss: batchTokenLoss(
+      batch,
+      indices.map((q) => source.sequenceLength('query', q)),
+    ),
     release: () => operators.forEach((operator) => releaseOperator(backend, operator)),
   };
 }
@@ -141,10 +157,10 @@ function releaseOperator(backend: Backend, operator: QueryOperator): void {
   else backend.release(operator.u, operator.v);
 }
 
-/** Offsets of each training example's tokens in a per-token row: [N + 1]. */
-export function tokenOffsets(source: GradientSource, trainSize: number): Int32Array {
-  const offsets = new Int32Array(trainSize + 1);
-  for (let n = 0; n < trainSize; n++) offsets[n + 1] = offsets[n] + source.sequenceLength('train', n);
+/** Offsets of each example's tokens in a per-token row: [count + 1] (training examples unless `role` says). */
+export function tokenOffsets(source: GradientSource, count: number, role: 'train' | 'query' = 'train'): Int32Array {
+  const offsets = new Int32Array(count + 1);
+  for (let n = 0; n < count; n++) offsets[n + 1] = offsets[n] + source.sequenceLength(role, n);
   return offsets;
 }
 

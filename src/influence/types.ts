@@ -262,6 +262,8 @@ export interface RunCheckpoint {
     readonly perLayer: HostMatrix;
     readonly perToken: HostMatrix | null;
     readonly queryTargetCounts: Float64Array;
+    /** The finished queries' loss terms per position (AttributionResult.queryTokenLoss); absent in old checkpoints. */
+    readonly queryTokenLoss?: Float64Array;
   };
   readonly runningScores?: ScoreState;
   readonly self?: SelfState;
@@ -313,6 +315,12 @@ export interface AttributionResult {
   readonly trainTokenCounts: Int32Array;
   /** Measured token count per query (T_q of the mean-log-likelihood measurement). */
   readonly queryTargetCounts: Float64Array;
+  /**
+   * The query side's loss per position: values[offsets[q] + t] = −log p(label at t) where the measurement counts
+   * position t (a causal LM: the response's next tokens), 0 elsewhere; a query's terms sum to its summed loss L_q.
+   * Null when the run did not record it (resumed from a checkpoint written before it was recorded).
+   */
+  readonly queryTokenLoss: { readonly offsets: Int32Array; readonly values: Float64Array } | null;
   /**
    * Per-token raw τ on the training side when config.perToken: offsets [N+1] into each query's row of length Σ_n T_n.
    */

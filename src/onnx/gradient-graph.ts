@@ -34,3 +34,4 @@ export { sampleLabels, sampleRegressionTargets, nextTokenTargets, counterUniform
 export type { SampleLabelsOptions, SampleTargetsOptions, NextTokenTargets } from './autodiff/sample-labels';
 /** The op types the autodiff has VJPs for (integer/boolean side paths need none). */
 export { SUPPORTED_OPS } from './autodiff/transform';
+export { listLinearLayers, type LinearLayerInfo } from './autodiff/tracked';

@@ -19,6 +19,9 @@ import {
   type TensorValues,
   type ValueInfo,
 } from './ir';
+import { readExternalData, type ExternalFiles } from './external-data';
+
+export { externalDataLocations, type ExternalFiles } from './external-data';
 
 const { onnx } = onnxProto;
 type Int64 = number | { low: number; high: number; unsigned?: boolean };
@@ -103,23 +106,24 @@ function elementCount(dims: readonly number[]): number {
 
 // ---------------------------------------------------------------------------------------------- reading
 
-function readTensor(proto: pb.ITensorProto, where: string): TensorInit {
+interface ReadContext {
+  readonly external: ExternalFiles | undefined;
+}
+
+function readTensor(proto: pb.ITensorProto, where: string, context: ReadContext): TensorInit {
   const name = proto.name ?? '';
   const at = `${where} › tensor '${name}'`;
-  if ((proto.externalData?.length ?? 0) > 0 || proto.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    throw new OnnxFormatError(
-      at,
-      'data is stored in an external file; re-export with the weights inline ' +
-        '(torch.onnx.export(..., external_data=False) or onnx.save(model, path, save_as_external_data=False))',
-    );
-  }
   if (proto.segment) throw new OnnxFormatError(at, 'segmented tensors are not supported');
   const dataType = proto.dataType ?? 0;
   const dims = (proto.dims ?? []).map((d) => int64ToNumber(d));
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new OnnxFormatError(at, `invalid dims [${dims}]`);
   const ctor = arrayCtor(dataType, at);
   const count = elementCount(dims);
-  const data = readTensorData(proto, dataType, ctor, at);
+  const isExternal =
+    (proto.externalData?.length ?? 0) > 0 || proto.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
+  const data = isExternal
+    ? readExternalData(proto, ctor, count, context.external, (problem) => new OnnxFormatError(at, problem))
+    : readTensorData(proto, dataType, ctor, at);
   if (data.length !== count) {
     throw new OnnxFormatError(at, `holds ${data.length} elements but dims [${dims}] need ${count}`);
   }
@@ -186,7 +190,7 @@ function decodeString(bytes: Uint8Array | null | undefined): string {
   return new TextDecoder().decode(bytes ?? new Uint8Array(0));
 }
 
-function readAttribute(proto: pb.IAttributeProto, where: string): Attribute {
+function readAttribute(proto: pb.IAttributeProto, where: string, context: ReadContext): Attribute {
   const at = `${where} › attribute '${proto.name ?? ''}'`;
   const T = onnx.AttributeProto.AttributeType;
   switch (proto.type) {
@@ -198,10 +202,10 @@ function readAttribute(proto: pb.IAttributeProto, where: string): Attribute {
       return { type: 'string', value: decodeString(proto.s) };
     case T.TENSOR:
       if (!proto.t) throw new OnnxFormatError(at, 'TENSOR attribute without a tensor');
-      return { type: 'tensor', value: readTensor(proto.t, at) };
+      return { type: 'tensor', value: readTensor(proto.t, at, context) };
     case T.GRAPH:
       if (!proto.g) throw new OnnxFormatError(at, 'GRAPH attribute without a graph');
-      return { type: 'graph', value: readGraph(proto.g, at) };
+      return { type: 'graph', value: readGraph(proto.g, at, context) };
     case T.FLOATS:
       return { type: 'floats', value: [...(proto.floats ?? [])] };
     case T.INTS:
@@ -215,14 +219,14 @@ function readAttribute(proto: pb.IAttributeProto, where: string): Attribute {
   }
 }
 
-function readNode(proto: pb.INodeProto, index: number, where: string): Node {
+function readNode(proto: pb.INodeProto, index: number, where: string, context: ReadContext): Node {
   const name = proto.name ?? '';
   const opType = proto.opType ?? '';
   const at = `${where} › node '${name || `#${index}`}' (${opType})`;
   const attributes: Record<string, Attribute> = {};
   for (const attr of proto.attribute ?? []) {
     if (attr.refAttrName) throw new OnnxFormatError(at, `attribute '${attr.name}' refers to a function attribute`);
-    attributes[attr.name ?? ''] = readAttribute(attr, at);
+    attributes[attr.name ?? ''] = readAttribute(attr, at, context);
   }
   return {
     name,
@@ -234,7 +238,7 @@ function readNode(proto: pb.INodeProto, index: number, where: string): Node {
   };
 }
 
-function readGraph(proto: pb.IGraphProto, where: string): Graph {
+function readGraph(proto: pb.IGraphProto, where: string, context: ReadContext): Graph {
   const name = proto.name ?? '';
   const at = `${where} › graph '${name}'`;
   if ((proto.sparseInitializer?.length ?? 0) > 0) {
@@ -242,7 +246,7 @@ function readGraph(proto: pb.IGraphProto, where: string): Graph {
   }
   const initializers = new Map<string, TensorInit>();
   for (const tensor of proto.initializer ?? []) {
-    const init = readTensor(tensor, at);
+    const init = readTensor(tensor, at, context);
     if (initializers.has(init.name)) throw new OnnxFormatError(at, `initializer '${init.name}' appears twice`);
     initializers.set(init.name, init);
   }
@@ -253,7 +257,7 @@ function readGraph(proto: pb.IGraphProto, where: string): Graph {
   }
   return {
     name,
-    nodes: (proto.node ?? []).map((n, i) => readNode(n, i, at)),
+    nodes: (proto.node ?? []).map((n, i) => readNode(n, i, at, context)),
     inputs: (proto.input ?? []).map((v) => requireValueInfo(v, at, 'input')),
     outputs: (proto.output ?? []).map((v) => requireValueInfo(v, at, 'output')),
     initializers,
@@ -261,8 +265,11 @@ function readGraph(proto: pb.IGraphProto, where: string): Graph {
   };
 }
 
-/** Decodes an ONNX ModelProto. Throws OnnxFormatError naming the part at fault. */
-export function parseModel(bytes: Uint8Array): Model {
+/**
+ * Decodes an ONNX ModelProto; tensors stored externally are read from `external` (by their `location`). Throws
+ * OnnxFormatError naming the part at fault.
+ */
+export function parseModel(bytes: Uint8Array, external?: ExternalFiles): Model {
   let proto: pb.ModelProto;
   try {
     proto = onnx.ModelProto.decode(bytes);
@@ -295,7 +302,7 @@ export function parseModel(bytes: Uint8Array): Model {
     irVersion: int64ToNumber(proto.irVersion ?? 0),
     opsetImports,
     producerName: proto.producerName ?? '',
-    graph: readGraph(proto.graph, 'model'),
+    graph: readGraph(proto.graph, 'model', { external }),
     metadata,
   };
 }

@@ -64,6 +64,49 @@ export interface BundleManifest {
   readonly tensors: Readonly<Record<string, { readonly sha256: string }>>;
   /** Rows needed to show the results; null when the user left them out. */
   readonly rows: { readonly train: readonly DatasetRow[]; readonly query: readonly DatasetRow[] } | null;
+  /** The evaluation against retraining (LDS, leave-one-out) when the bundle carries one (`eval.*` tensors). */
+  readonly evaluation: BundleEvaluationInfo | null;
+}
+
+export const BUNDLE_STRATEGIES = ['identity', 'diagonal', 'kfac', 'ekfac'] as const;
+export type BundleStrategy = (typeof BUNDLE_STRATEGIES)[number];
+
+/** The protocol's parameters (src/eval's EvaluationConfig), as the bundle keeps them. */
+export interface BundleEvaluationConfig {
+  /** M */
+  readonly subsets: number;
+  /** α */
+  readonly fraction: number;
+  /** R */
+  readonly seedsPerSubset: number;
+  /** k: leave-one-out for each query's top and bottom k (0: none). */
+  readonly looPerQuery: number;
+  readonly looStrategy: BundleStrategy | null;
+  readonly seed: number;
+  readonly bootstrapSamples: number;
+}
+
+/** One strategy's LDS summary: the mean over ranked queries with its bootstrap 95 % interval (null: none ranked). */
+export interface BundleEvaluationStrategy {
+  readonly strategy: BundleStrategy;
+  readonly mean: number | null;
+  readonly low: number | null;
+  readonly high: number | null;
+  /** Queries with a defined LDS (the ones `eval.lds.<strategy>.ranked` marks). */
+  readonly queries: number;
+  /** Leave-one-out correlations of predicted and actual change (null without LOO, or when undefined). */
+  readonly looPearson: number | null;
+  readonly looSpearman: number | null;
+}
+
+export interface BundleEvaluationInfo {
+  readonly config: BundleEvaluationConfig;
+  readonly measurement: string;
+  /** How the model was (re)trained, as JSON; shown, never executed. */
+  readonly training: Readonly<Record<string, unknown>> | null;
+  readonly strategies: readonly BundleEvaluationStrategy[];
+  /** K: training examples left out one at a time (0 without LOO). */
+  readonly looExamples: number;
 }
 
 type Fail = (message: string) => never;
@@ -166,6 +209,12 @@ function row(value: unknown, path: string, fail: Fail): DatasetRow {
     }
     out.tokenCategories = [...categories];
   }
+  if (value.tokenLoss !== undefined) {
+    const loss = value.tokenLoss;
+    if (!Array.isArray(loss) || !loss.every((l) => l === null || (isFiniteNumber(l) && l >= 0)))
+      fail(`manifest ${path}.tokenLoss: expected a list of losses (finite numbers ≥ 0, or null where not measured)`);
+    out.tokenLoss = [...loss];
+  }
   return out as unknown as DatasetRow;
 }
 
@@ -180,6 +229,65 @@ function rows(value: unknown, fail: Fail): BundleManifest['rows'] {
   };
 }
 
+const isCorrelation = (value: unknown): value is number | null =>
+  value === null || (isFiniteNumber(value) && value >= -1 && value <= 1);
+const isSeed = (value: unknown): value is number => isCount(value);
+
+/** Check and rebuild a manifest's `evaluation` (its tensors are checked against it by bundle-eval.ts). */
+function evaluation(value: unknown, fail: Fail): BundleEvaluationInfo | null {
+  if (value === undefined || value === null) return null;
+  if (!isObject(value)) fail('manifest evaluation: expected an object or null');
+  const config = value.config;
+  if (!isObject(config)) fail('manifest evaluation.config: expected an object');
+  const at = 'evaluation.config.';
+  const fraction = field(config, 'fraction', at, isFiniteNumber, 'a number', fail);
+  if (!(fraction > 0 && fraction < 1))
+    fail(`manifest evaluation.config.fraction: expected 0 < α < 1, found ${fraction}`);
+  const subsets = field(config, 'subsets', at, isCount, 'an integer', fail);
+  if (subsets < 2) fail(`manifest evaluation.config.subsets: expected at least 2 subsets, found ${subsets}`);
+  const looStrategy = config.looStrategy;
+  if (looStrategy !== null && !(BUNDLE_STRATEGIES as readonly unknown[]).includes(looStrategy))
+    fail(`manifest evaluation.config.looStrategy: expected a strategy or null, found ${JSON.stringify(looStrategy)}`);
+  if (!Array.isArray(value.strategies) || value.strategies.length === 0)
+    fail('manifest evaluation.strategies: expected a non-empty list');
+  const strategies = value.strategies.map((entry: unknown, i: number): BundleEvaluationStrategy => {
+    const path = `evaluation.strategies[${i}].`;
+    if (!isObject(entry)) fail(`manifest ${path.slice(0, -1)}: expected an object`);
+    const strategy = entry.strategy;
+    if (!(BUNDLE_STRATEGIES as readonly unknown[]).includes(strategy))
+      fail(`manifest ${path}strategy: expected ${BUNDLE_STRATEGIES.join(', ')}, found ${JSON.stringify(strategy)}`);
+    return {
+      strategy: strategy as BundleStrategy,
+      mean: field(entry, 'mean', path, isCorrelation, 'a number in [−1, 1] or null', fail),
+      low: field(entry, 'low', path, isCorrelation, 'a number in [−1, 1] or null', fail),
+      high: field(entry, 'high', path, isCorrelation, 'a number in [−1, 1] or null', fail),
+      queries: field(entry, 'queries', path, isCount, 'a query count', fail),
+      looPearson: field(entry, 'looPearson', path, isCorrelation, 'a number in [−1, 1] or null', fail),
+      looSpearman: field(entry, 'looSpearman', path, isCorrelation, 'a number in [−1, 1] or null', fail),
+    };
+  });
+  const names = strategies.map((s) => s.strategy);
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) fail(`manifest evaluation.strategies lists ${repeated} twice`);
+  const training = value.training;
+  if (training !== null && !isObject(training)) fail('manifest evaluation.training: expected an object or null');
+  return {
+    config: {
+      subsets,
+      fraction,
+      seedsPerSubset: field(config, 'seedsPerSubset', at, isPositiveCount, 'a positive integer', fail),
+      looPerQuery: field(config, 'looPerQuery', at, isCount, 'an integer ≥ 0', fail),
+      looStrategy: looStrategy as BundleStrategy | null,
+      seed: field(config, 'seed', at, isSeed, 'an integer ≥ 0', fail),
+      bootstrapSamples: field(config, 'bootstrapSamples', at, isPositiveCount, 'a positive integer', fail),
+    },
+    measurement: field(value, 'measurement', 'evaluation.', isString, 'a string', fail),
+    training: training === null ? null : (JSON.parse(JSON.stringify(training)) as Record<string, unknown>),
+    strategies,
+    looExamples: field(value, 'looExamples', 'evaluation.', isCount, 'an integer ≥ 0', fail),
+  };
+}
+
 /** Check and rebuild a parsed manifest (fields only; the tensors are checked against it by bundle.ts). */
 export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
   if (!isObject(parsed)) fail('manifest is not a JSON object');
@@ -191,7 +299,7 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
   const datasets = parsed.datasets;
   if (!isObject(datasets)) fail('manifest datasets: expected an object');
   const strategy = parsed.strategy;
-  if (strategy !== 'identity' && strategy !== 'diagonal' && strategy !== 'kfac' && strategy !== 'ekfac') {
+  if (!(BUNDLE_STRATEGIES as readonly unknown[]).includes(strategy)) {
     fail(`manifest strategy: expected identity, diagonal, kfac or ekfac, found ${JSON.stringify(strategy)}`);
   }
   if (!isObject(parsed.config)) fail('manifest config: expected an object');
@@ -236,7 +344,7 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
       train: fingerprint(datasets.train, 'datasets.train', fail),
       query: fingerprint(datasets.query, 'datasets.query', fail),
     },
-    strategy,
+    strategy: strategy as BundleStrategy,
     config: JSON.parse(JSON.stringify(parsed.config)) as Record<string, unknown>,
     backend,
     stages: stages as BundleStage[],
@@ -244,5 +352,6 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
     scores,
     tensors: checksums,
     rows: rows(parsed.rows, fail),
+    evaluation: evaluation(parsed.evaluation, fail),
   };
 }

@@ -10,8 +10,11 @@ import type { HostMatrix } from './types';
 export const MAX_MANIFEST_DEPTH = 64;
 /** The manifest string's size limit (the safetensors header, which holds it, is limited to 100 MB). */
 export const MAX_MANIFEST_CHARS = 100_000_000;
-/** 7 factor tensors per layer and 7 score tensors: 4,096 layers is far beyond any model we track. */
-export const MAX_BUNDLE_TENSORS = 7 * 4096 + 7;
+/**
+ * 7 factor tensors per layer, 7 score tensors and 22 evaluation tensors (bundle-eval.ts's MAX_EVAL_TENSORS): 4,096
+ * layers is far beyond any model we track.
+ */
+export const MAX_BUNDLE_TENSORS = 7 * 4096 + 7 + 22;
 
 /** Relative tolerance of the float32-stored score identities (τ/T_q, Σ_layers τ_l = τ). */
 const SCORE_RTOL = 1e-4;
@@ -79,8 +82,13 @@ export function checkManifestInvariants(manifest: BundleManifest, fail: Fail): v
       if (seen !== undefined)
         fail(`manifest rows.${role}[${i}].id "${row.id.slice(0, 60)}" repeats rows.${role}[${seen}].id`);
       first.set(row.id, i);
-      // Segments, tokens and categories index the positions of the sequence the model was fed.
+      // Segments, tokens, categories and losses index the positions of the sequence the model was fed.
       const positions = row.tokens?.length;
+      if (row.tokenLoss !== undefined && row.tokenLoss.length !== positions) {
+        fail(
+          `manifest rows.${role}[${i}].tokenLoss has ${row.tokenLoss.length} entries for ${positions ?? 'no'} tokens`,
+        );
+      }
       if (positions === undefined) return;
       if (row.tokenCategories !== undefined && row.tokenCategories.length !== positions) {
         fail(

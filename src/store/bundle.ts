@@ -22,8 +22,10 @@ import type { DatasetRow, HostMatrix, LayerFactors, ModelFactors, ScoreTensors }
 import { sha256Hex } from './hash';
 import { MATRIX_FILES } from './kronfluence';
 import { checkJsonLimits, checkManifestInvariants, checkTensorInvariants, MAX_BUNDLE_TENSORS } from './bundle-validate';
+import { decodeEvaluation, evaluationTensorNames, evaluationTensors, type BundleEvaluation } from './bundle-eval';
 
 export * from './bundle-manifest';
+export { EVAL_TENSORS, type BundleEvaluation, type BundleEvaluationStrategyTensors } from './bundle-eval';
 export { sha256Hex } from './hash';
 
 /** Layer tensors are named `layers.<index>.<kronfluence file name>`. */
@@ -73,6 +75,8 @@ export interface BundleContent {
   readonly scores?: ScoreTensors & { readonly queryTargetCounts?: HostMatrix; readonly measurement: string };
   /** Omit (or null) to leave the dataset rows out of the bundle. */
   readonly rows?: { readonly train: readonly DatasetRow[]; readonly query: readonly DatasetRow[] } | null;
+  /** The evaluation against retraining (needs `scores`: its queries and training examples are theirs). */
+  readonly evaluation?: BundleEvaluation | null;
 }
 
 export interface EncodeOptions {
@@ -86,6 +90,7 @@ export interface Bundle {
   readonly manifest: BundleManifest;
   readonly factors: ModelFactors & { readonly layers: readonly BundleLayerInput[] };
   readonly scores: ScoreTensors & { readonly queryTargetCounts?: HostMatrix };
+  readonly evaluation: BundleEvaluation | null;
 }
 
 function stagesOf(content: BundleContent): BundleStage[] {
@@ -133,9 +138,16 @@ export async function encodeBundle(
       tensors.set(SCORE_TENSORS.tauPerTokenOffsets, tensorFromArray('I32', [offsets.length], offsets));
     }
   }
+  const tau = scores?.tau ?? scores?.selfTau;
+  const shape =
+    scores && tau ? { queries: scores.tau ? scores.tau.shape[0]! : 1, train: tau.shape[tau.shape.length - 1]! } : null;
+  if (content.evaluation) {
+    if (!shape) throw new BundleError('an evaluation can only be bundled with the scores it evaluates');
+    for (const [name, tensor] of evaluationTensors(content.evaluation, shape.queries, shape.train))
+      tensors.set(name, tensor);
+  }
   const checksums: Record<string, { sha256: string }> = {};
   for (const [name, tensor] of tensors) checksums[name] = { sha256: await sha256Hex(tensor.data) };
-  const tau = scores?.tau ?? scores?.selfTau;
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
@@ -160,16 +172,10 @@ export async function encodeBundle(
       ...(stages.includes('lambda') && { lambdaCount: layer.lambdaCount }),
       ...(layer.damping !== undefined && { damping: layer.damping }),
     })),
-    scores:
-      scores && tau
-        ? {
-            queries: scores.tau ? scores.tau.shape[0]! : 1,
-            train: tau.shape[tau.shape.length - 1]!,
-            measurement: scores.measurement,
-          }
-        : null,
+    scores: scores && shape ? { ...shape, measurement: scores.measurement } : null,
     tensors: checksums,
     rows: content.rows ?? null,
+    evaluation: content.evaluation?.info ?? null,
   };
   const manifestText = JSON.stringify(manifest);
   // Validate what we write with the reader's own rules, so a bundle we export is always one we can import.
@@ -255,11 +261,13 @@ async function decodeChecked(
   manifest.layers.forEach((_, index) =>
     Object.values(LAYER_PARTS).forEach((part) => known.add(`layers.${index}.${part}`)),
   );
+  if (manifest.evaluation) evaluationTensorNames(manifest.evaluation).forEach((name) => known.add(name));
   for (const name of file.tensors.keys()) {
     if (!(name in manifest.tensors)) throw new BundleError(`tensor '${name}' is not listed in the manifest`);
     if (!known.has(name))
       throw new BundleError(
-        `tensor '${name}' is not part of bundle version ${manifest.version} (layers.<i>.<factor> or scores.*)`,
+        `tensor '${name}' is not part of bundle version ${manifest.version} (layers.<i>.<factor>, scores.* or ` +
+          `the eval.* tensors of the manifest's evaluation)`,
       );
   }
   for (const [name, { sha256 }] of Object.entries(manifest.tensors)) {
@@ -309,7 +317,8 @@ async function decodeChecked(
   });
   const scores = decodeScores(manifest, take);
   checkTensorInvariants(manifest, layers, scores, fail);
-  return { manifest, factors: { strategy: manifest.strategy, layers }, scores };
+  const evaluation = decodeEvaluation(manifest, take, scores.influence);
+  return { manifest, factors: { strategy: manifest.strategy, layers }, scores, evaluation };
 }
 
 function decodeScores(

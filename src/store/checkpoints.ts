@@ -84,3 +84,14 @@ export async function loadLatestCheckpoint<T = unknown>(
     payload: joinArrays(record.skeleton, arrays) as T,
   };
 }
+
+/** Remove a run's checkpoint (its record and chunks) in one transaction, once its results are stored. */
+export async function deleteCheckpoint(store: WorkbenchStore, runId: string): Promise<void> {
+  const tx = store.db.transaction(['checkpoints', 'chunks'], 'readwrite');
+  await atomically(tx, () =>
+    issueAll([
+      tx.objectStore('chunks').delete(store.chunkPrefixRange(runId, CHECKPOINT_PART)),
+      tx.objectStore('checkpoints').delete(runId),
+    ]),
+  );
+}

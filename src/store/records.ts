@@ -2,7 +2,7 @@
  * The records of the IndexedDB store and the way large arrays travel into it: split into chunks of at most
  * CHUNK_BYTES, each its own record, so no single value is huge (browsers clone a value whole on read and write).
  */
-import type { BundleLayer } from './bundle-manifest';
+import type { BundleEvaluationInfo, BundleLayer } from './bundle-manifest';
 import type { DatasetRow } from './types';
 
 export const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -10,7 +10,7 @@ export const CHUNK_BYTES = 8 * 1024 * 1024;
 export type FileKind = 'model' | 'tokenizer' | 'dataset';
 export type RunStatus = 'created' | 'running' | 'paused' | 'failed' | 'complete' | 'imported';
 /** What a stored tensor is, so a run's factors, eigendecompositions, Λ and scores can be listed apart. */
-export type TensorKind = 'factor' | 'eigen' | 'lambda' | 'score';
+export type TensorKind = 'factor' | 'eigen' | 'lambda' | 'score' | 'evaluation';
 
 /** A model, tokenizer or dataset file; its bytes live in chunks owned by `${kind}:${id}`. */
 export interface FileRecord {
@@ -53,6 +53,8 @@ export interface RunRecord {
   readonly source: { readonly kind: 'bundle' | 'kronfluence'; readonly name: string } | null;
   /** estimateRunStorage's figure when the run was created. */
   readonly estimatedBytes: number | null;
+  /** The evaluation against retraining, when the run has one (its `eval.*` tensors beside the scores). */
+  readonly evaluation?: BundleEvaluationInfo | null;
 }
 
 /** A named array of a run: `layers.<i>.<factor>` or `scores.<name>`, as in a bundle. Its values live in chunks. */

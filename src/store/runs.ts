@@ -5,12 +5,14 @@
  * not the engine: src/app maps a result to bundle content.
  */
 import {
+  EVAL_TENSORS,
   LAYER_PARTS,
   MATRIX_SCORES,
   SCORE_TENSORS,
   STAGE_PARTS,
   decodeBundle,
   type BundleContent,
+  type BundleEvaluation,
   type BundleLayer,
   type BundleLayerInput,
   type LayerPart,
@@ -20,7 +22,7 @@ import type { RunRecord, StageTimingRecord, TensorKind } from './records';
 import type { HostMatrix, LayerFactors, ScoreTensors } from './types';
 
 export type NewRun = Pick<RunRecord, 'name' | 'config' | 'strategy' | 'backend' | 'layers' | 'measurement'> &
-  Partial<Pick<RunRecord, 'modelId' | 'datasetIds' | 'rows' | 'estimatedBytes' | 'source'>>;
+  Partial<Pick<RunRecord, 'modelId' | 'datasetIds' | 'rows' | 'estimatedBytes' | 'source' | 'evaluation'>>;
 
 function newRunRecord(init: NewRun, status: RunRecord['status']): RunRecord {
   const now = new Date().toISOString();
@@ -67,13 +69,52 @@ function scoreTensor(name: string, shape: readonly number[], array: Float64Array
   return { name, kind: 'score', shape, array };
 }
 
-/** The stored tensors of a run's factors and scores: one mapping for saved runs and imported bundles. */
+/** An evaluation's tensors under their bundle names (shapes as in docs/bundle-format.md). */
+function evaluationStoredTensors(evaluation: BundleEvaluation, queries: number, train: number): NewTensor[] {
+  const { subsets: m, seedsPerSubset: r } = evaluation.info.config;
+  const tensor = (name: string, shape: readonly number[], array: NewTensor['array']): NewTensor => ({
+    name,
+    kind: 'evaluation',
+    shape,
+    array,
+  });
+  const out = [
+    tensor(EVAL_TENSORS.subsetMask, [m, train], evaluation.subsetMask),
+    tensor(EVAL_TENSORS.subsetMeasurements, [m, r, queries], evaluation.subsetMeasurements),
+  ];
+  const loo = evaluation.loo;
+  if (loo) {
+    const k = loo.examples.length;
+    out.push(
+      tensor(EVAL_TENSORS.fullMeasurements, [r, queries], evaluation.fullMeasurements),
+      tensor(EVAL_TENSORS.looExamples, [k], loo.examples),
+      tensor(EVAL_TENSORS.looChosen, [queries, loo.chosen.length / queries], loo.chosen),
+      tensor(EVAL_TENSORS.looActual, [k, queries], loo.actual),
+    );
+  }
+  for (const s of evaluation.strategies) {
+    out.push(
+      tensor(EVAL_TENSORS.perQuery(s.strategy), [queries], s.perQuery),
+      tensor(EVAL_TENSORS.ranked(s.strategy), [queries], s.ranked),
+      tensor(EVAL_TENSORS.predictions(s.strategy), [m, queries], s.predictions),
+    );
+    if (loo) out.push(tensor(EVAL_TENSORS.looPredicted(s.strategy), [loo.examples.length, queries], s.looPredicted));
+  }
+  return out;
+}
+
+/** The stored tensors of a run's factors, scores and evaluation: one mapping for saved runs and imported bundles. */
 function contentTensors(
   layers: readonly LayerFactors[],
   scores: (ScoreTensors & { readonly queryTargetCounts?: HostMatrix }) | undefined,
+  evaluation: BundleEvaluation | null | undefined,
 ): NewTensor[] {
   const tensors = factorTensors(layers);
   if (!scores) return tensors;
+  if (evaluation && scores.influence) {
+    const [queries, train] = scores.influence.shape as [number, number];
+    tensors.push(...evaluationStoredTensors(evaluation, queries, train));
+  }
   for (const key of MATRIX_SCORES) {
     const matrix = scores[key];
     if (matrix) tensors.push(scoreTensor(SCORE_TENSORS[key], matrix.shape, matrix.data));
@@ -107,7 +148,7 @@ export async function saveRunContent(
     ...(layer.gradientCount !== undefined && { gradientCount: layer.gradientCount }),
     ...(layer.lambdaCount !== undefined && { lambdaCount: layer.lambdaCount }),
   }));
-  await store.putTensors(runId, contentTensors(content.layers, content.scores), {
+  await store.putTensors(runId, contentTensors(content.layers, content.scores, content.evaluation), {
     status: 'complete',
     stage: 'done',
     layers,
@@ -116,6 +157,7 @@ export async function saveRunContent(
     measurement: content.scores?.measurement ?? null,
     rows: content.rows ?? null,
     config: { ...content.config, ...details.extraConfig },
+    evaluation: content.evaluation?.info ?? null,
   });
 }
 
@@ -165,18 +207,66 @@ export async function runContent(
     layers,
     ...(scores.tau || scores.selfTau ? { scores: scores as unknown as NonNullable<BundleContent['scores']> } : {}),
     rows: options.includeRows === false ? null : run.rows,
+    evaluation: await runEvaluation(store, runId),
   };
 }
 
-/**
- * Import an .iwb bundle as a read-only run. The bundle is decoded and checked completely first; only then is the run
- * written, in one transaction — a bad bundle leaves the store exactly as it was.
- */
-export async function importBundle(
-  store: WorkbenchStore,
+/** A stored run's evaluation (as the bundle codec has it), or null when it has none. */
+export async function runEvaluation(store: WorkbenchStore, runId: string): Promise<BundleEvaluation | null> {
+  const run = await store.getRun(runId);
+  return run ? evaluationOf(run, async (name) => (await store.getTensor(runId, name))?.array) : null;
+}
+
+/** A run's evaluation read through a tensor lookup (the store's, or an unstored bundle's in memory); null if none. */
+export async function evaluationOf(
+  run: RunRecord,
+  tensor: (name: string) => Promise<unknown>,
+): Promise<BundleEvaluation | null> {
+  const info = run.evaluation;
+  if (!info) return null;
+  const get = async <T>(name: string, type: abstract new (...args: never[]) => T): Promise<T> => {
+    const array = await tensor(name);
+    if (!(array instanceof type)) throw new Error(`run '${run.id}': evaluation tensor '${name}' is missing`);
+    return array;
+  };
+  const looRun = info.config.looPerQuery > 0;
+  const strategies = [];
+  for (const { strategy } of info.strategies) {
+    strategies.push({
+      strategy,
+      perQuery: await get(EVAL_TENSORS.perQuery(strategy), Float64Array),
+      ranked: await get(EVAL_TENSORS.ranked(strategy), Uint8Array),
+      predictions: await get(EVAL_TENSORS.predictions(strategy), Float64Array),
+      looPredicted: looRun ? await get(EVAL_TENSORS.looPredicted(strategy), Float64Array) : new Float64Array(0),
+    });
+  }
+  return {
+    info,
+    subsetMask: await get(EVAL_TENSORS.subsetMask, Uint8Array),
+    subsetMeasurements: await get(EVAL_TENSORS.subsetMeasurements, Float64Array),
+    fullMeasurements: looRun ? await get(EVAL_TENSORS.fullMeasurements, Float64Array) : new Float64Array(0),
+    strategies,
+    loo: looRun
+      ? {
+          examples: await get(EVAL_TENSORS.looExamples, Int32Array),
+          chosen: await get(EVAL_TENSORS.looChosen, Int32Array),
+          actual: await get(EVAL_TENSORS.looActual, Float64Array),
+        }
+      : null,
+  };
+}
+
+/** A decoded bundle as the read-only run it would be stored as, and its tensors: nothing is written. */
+export interface BundleRun {
+  readonly run: RunRecord;
+  readonly tensors: readonly NewTensor[];
+}
+
+/** Decode and check an .iwb bundle completely, as a read-only run record and its tensors (viewed or stored). */
+export async function bundleRun(
   bytes: Uint8Array,
   options: { readonly name?: string; readonly maxBytes?: number } = {},
-): Promise<RunRecord> {
+): Promise<BundleRun> {
   const bundle = await decodeBundle(bytes, options);
   const { manifest } = bundle;
   const run = newRunRecord(
@@ -189,10 +279,30 @@ export async function importBundle(
       measurement: manifest.scores?.measurement ?? null,
       rows: manifest.rows,
       source: { kind: 'bundle', name: options.name ?? manifest.model?.name ?? 'bundle' },
+      evaluation: manifest.evaluation,
     },
     'imported',
   );
-  const tensors = contentTensors(bundle.factors.layers, bundle.scores);
-  await store.createRunWithTensors({ ...run, stage: manifest.stages.at(-1) ?? null }, tensors);
-  return (await store.getRun(run.id))!;
+  return {
+    run: { ...run, stage: manifest.stages.at(-1) ?? null },
+    tensors: contentTensors(bundle.factors.layers, bundle.scores, bundle.evaluation),
+  };
+}
+
+/** Store a bundle's run in one transaction (a failure leaves the store as it was). */
+export async function storeBundleRun(store: WorkbenchStore, bundle: BundleRun): Promise<RunRecord> {
+  await store.createRunWithTensors(bundle.run, bundle.tensors);
+  return (await store.getRun(bundle.run.id))!;
+}
+
+/**
+ * Import an .iwb bundle as a read-only run. The bundle is decoded and checked completely first; only then is the run
+ * written, in one transaction — a bad bundle leaves the store exactly as it was.
+ */
+export async function importBundle(
+  store: WorkbenchStore,
+  bytes: Uint8Array,
+  options: { readonly name?: string; readonly maxBytes?: number } = {},
+): Promise<RunRecord> {
+  return storeBundleRun(store, await bundleRun(bytes, options));
 }

@@ -69,10 +69,15 @@ export interface DatasetRow {
   readonly difficulty?: string;
   readonly benchmark?: string;
   readonly segments?: readonly { readonly label: string; readonly start: number; readonly end: number }[];
-  /** Training rows: each token's text, one per position of the sequence fed to the model (the heatmap's text). */
+  /** Each token's text, one per position of the sequence fed to the model (the heatmap's text). */
   readonly tokens?: readonly string[];
   /** Per position, an index into src/data's TOKEN_CATEGORIES (the token-category analysis); a plain list in JSON. */
   readonly tokenCategories?: ArrayLike<number>;
+  /**
+   * Query rows: per token, the loss of predicting it, −log p(token t | tokens < t) (≥ 0), null where the measurement
+   * does not count it (the prompt); needs `tokens`, one entry per token. Absent in runs that did not record it.
+   */
+  readonly tokenLoss?: readonly (number | null)[];
 }
 
 function mean(sum: HostMatrix | undefined, count: number | undefined, what: string, layer: string): HostMatrix | null {

@@ -2,24 +2,22 @@
  * Training the lab's models to the optimum of the L2-regularised objective
  *   J(θ; w) = Σ_n w_n L_n(θ) + (R/2)‖θ‖²,  R = N · l2 (N the full training-set size, kept when a point is left out),
  * so that the damped Gauss–Newton matrix GGN/N + l2·I is J's Hessian / N for the convex models and influence
- * functions' first-order prediction can be checked against leave-one-out retraining.
- *  - convex models (linear / logistic regression): Newton (their Hessian is the Gauss–Newton matrix) from θ = 0;
- *  - the MLP: full-batch AdamW (the project's optimiser, src/train/optimizer.ts, with its warm-up + cosine schedule)
- *    from a seeded initialisation, then Newton steps that polish θ to a local minimum (‖∇J‖ ~ 1e-12), since
- *    influence functions assume one.
+ * functions' first-order prediction can be checked against leave-one-out retraining. Every fit runs through the
+ * project's training loop (src/train/core.ts) with the chain evaluated batched (./batch.ts):
+ *  - convex models (linear / logistic regression): the Newton rule (their Hessian is the Gauss–Newton matrix) from 0;
+ *  - the MLP: the AdamW rule on J/N with the warm-up + cosine schedule from a seeded initialisation, then the Newton
+ *    rule that polishes θ to a local minimum (‖∇J‖ ~ 1e-14), since influence functions assume one.
  */
-import { adamWStep, createAdamWState, warmupCosine } from '../train/optimizer';
+import { gemm } from '../linalg/cpu/gemm';
+import { adamWRule, runLoop, TrainingLoop } from '../train/core';
+import { newtonMinimise, type NewtonOptions, type SecondOrderObjective } from '../train/newton';
+import { warmupCosine } from '../train/optimizer';
 import { seededUniform } from '../models/weights';
-import { addOuter, cholesky, choleskySolveFactor, dot } from './dense';
-import {
-  exampleTerms,
-  flatGradient,
-  layerShapes,
-  parameterCount,
-  Workspace,
-  type Example,
-  type NetworkSpec,
-} from './network';
+import { BatchChain } from './batch';
+import { dot } from './dense';
+import { layerShapes, parameterCount, type Example, type NetworkSpec } from './network';
+
+export type { NewtonOptions } from '../train/newton';
 
 export interface Objective {
   readonly spec: NetworkSpec;
@@ -30,176 +28,137 @@ export interface Objective {
   readonly ridge: number;
 }
 
-const workspaces = new WeakMap<NetworkSpec, Workspace>();
+/** One batched chain per training set (leave-one-out refits share it: they differ only in the weights). */
+const chains = new WeakMap<readonly Example[], BatchChain>();
 
-function workspace(spec: NetworkSpec): Workspace {
-  let w = workspaces.get(spec);
-  if (!w) {
-    w = new Workspace(spec);
-    workspaces.set(spec, w);
+function chainOf(objective: Objective): BatchChain {
+  let chain = chains.get(objective.examples);
+  if (!chain || chain.spec !== objective.spec) {
+    chain = new BatchChain(objective.spec, objective.examples);
+    chains.set(objective.examples, chain);
   }
-  return w;
-}
-
-function weightOf(objective: Objective, n: number): number {
-  return objective.weights ? objective.weights[n] : 1;
+  return chain;
 }
 
 export function objectiveValue(objective: Objective, theta: Float64Array): number {
-  let total = (objective.ridge / 2) * dot(theta, theta);
-  objective.examples.forEach((e, n) => {
-    const w = weightOf(objective, n);
-    if (w !== 0) total += w * workspace(objective.spec).loss(theta, e);
-  });
-  return total;
+  return chainOf(objective).loss(theta, objective.weights) + (objective.ridge / 2) * dot(theta, theta);
+}
+
+/** J and ∇J at θ, the gradient into `out`. */
+function valueAndGradient(objective: Objective, theta: Float64Array, out: Float64Array): number {
+  const value = chainOf(objective).gradient(theta, out, objective.weights);
+  for (let k = 0; k < theta.length; k++) out[k] += objective.ridge * theta[k];
+  return value + (objective.ridge / 2) * dot(theta, theta);
+}
+
+/** Σ_n w_n v_n v_nᵀ (+ R·I) for per-example vectors V [N × P]: one symmetric GEMM. */
+function weightedGram(v: Float64Array, n: number, p: number, weights?: ArrayLike<number>, ridge = 0): Float64Array {
+  const weighted = weights ? v.map((x, k) => x * weights[Math.floor(k / p)]) : v;
+  const out = new Float64Array(p * p);
+  gemm(p, p, n, { data: weighted, ld: p, transposed: true }, { data: v, ld: p }, { data: out, ld: p });
+  for (let k = 0; k < p; k++) out[k * p + k] += ridge;
+  return out;
 }
 
 /** ∇J, and (with curvature) the Gauss–Newton matrix of J: Σ w_n v_n v_nᵀ + R·I. */
 export function gradientAndCurvature(objective: Objective, theta: Float64Array, curvature: boolean) {
-  const p = theta.length;
-  const gradient = theta.map((v) => objective.ridge * v);
-  const ggn = curvature ? new Float64Array(p * p) : null;
-  const ws = workspace(objective.spec);
-  const v = ggn ? new Float64Array(p) : null;
-  objective.examples.forEach((e, n) => {
-    const w = weightOf(objective, n);
-    if (w === 0) return;
-    ws.accumulate(theta, e, 'given', w, gradient);
-    if (ggn && v) {
-      v.fill(0);
-      ws.accumulate(theta, e, 'fisher', 1, v);
-      addOuter(ggn, v, w);
-    }
-  });
-  if (ggn) for (let k = 0; k < p; k++) ggn[k * p + k] += objective.ridge;
-  return { gradient, ggn };
+  const gradient = new Float64Array(theta.length);
+  valueAndGradient(objective, theta, gradient);
+  if (!curvature) return { gradient, ggn: null };
+  const chain = chainOf(objective);
+  const v = chain.perExample(theta, 'fisher');
+  return { gradient, ggn: weightedGram(v, chain.n, chain.p, objective.weights, objective.ridge) };
 }
 
 function isConvex(objective: Objective): boolean {
   return objective.spec.widths.length === 2;
 }
 
-/** ∇ of one example's loss (given label), flat. */
-export function exampleGradient(
-  objective: Objective,
-  theta: Float64Array,
-  n: number,
-  out = new Float64Array(theta.length),
-): Float64Array {
-  out.fill(0);
-  workspace(objective.spec).accumulate(theta, objective.examples[n], 'given', 1, out);
-  return out;
+/**
+ * Forward-difference step for the MLP's Hessians: ~1e-7 relative accuracy, which only sets the linear rate at which
+ * Newton's iterations converge (to the exact stationary point, whatever the Hessian's error), at half the passes of
+ * central differences.
+ */
+const FD_STEP = 1e-7;
+
+/** Symmetrises a [p × p] matrix in place. */
+function symmetrise(m: Float64Array, p: number, offset = 0): void {
+  for (let i = 0; i < p; i++)
+    for (let j = 0; j < i; j++) {
+      const mean = (m[offset + i * p + j] + m[offset + j * p + i]) / 2;
+      m[offset + i * p + j] = m[offset + j * p + i] = mean;
+    }
 }
 
 /**
- * The Hessian of one example's loss. Convex models: the Gauss–Newton term v vᵀ is the whole Hessian. MLP: central
- * differences of the analytic gradient (symmetrised), accurate to ~1e-8 relative, which only changes how fast the
- * Newton iterations below converge, not where they converge to.
+ * Every example's loss Hessian ∇²L_n, [N × P × P]. Convex models: the Gauss–Newton term v vᵀ is the whole Hessian.
+ * MLP: forward differences of the batched per-example gradients, column by column (P + 1 passes), symmetrised.
  */
-export function exampleHessian(objective: Objective, theta: Float64Array, n: number): Float64Array {
-  const p = theta.length;
-  const out = new Float64Array(p * p);
+export function exampleHessians(objective: Objective, theta: Float64Array): Float64Array {
+  const chain = chainOf(objective);
+  const { n, p } = chain;
+  const out = new Float64Array(n * p * p);
   if (isConvex(objective)) {
-    addOuter(
-      out,
-      flatGradient(objective.spec, exampleTerms(objective.spec, theta, objective.examples[n], 'fisher')),
-      1,
-    );
+    const v = chain.perExample(theta, 'fisher');
+    for (let i = 0; i < n; i++)
+      for (let r = 0; r < p; r++) for (let c = 0; c < p; c++) out[i * p * p + r * p + c] = v[i * p + r] * v[i * p + c];
     return out;
   }
-  const h = 1e-5;
   const shifted = theta.slice();
-  const gp = new Float64Array(p);
-  const gm = new Float64Array(p);
+  const base = chain.perExample(theta, 'given');
+  const plus = new Float64Array(n * p);
   for (let k = 0; k < p; k++) {
-    shifted[k] = theta[k] + h;
-    exampleGradient(objective, shifted, n, gp);
-    shifted[k] = theta[k] - h;
-    exampleGradient(objective, shifted, n, gm);
+    shifted[k] = theta[k] + FD_STEP;
+    chain.perExample(shifted, 'given', plus);
     shifted[k] = theta[k];
-    for (let j = 0; j < p; j++) out[k * p + j] = (gp[j] - gm[j]) / (2 * h);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < p; j++) out[i * p * p + k * p + j] = (plus[i * p + j] - base[i * p + j]) / FD_STEP;
   }
-  for (let i = 0; i < p; i++)
-    for (let j = 0; j < i; j++) out[i * p + j] = out[j * p + i] = (out[i * p + j] + out[j * p + i]) / 2;
+  for (let i = 0; i < n; i++) symmetrise(out, p, i * p * p);
   return out;
 }
 
-/** ∇²J: Σ_n w_n ∇²L_n + R·I. */
+/** ∇²J: Σ_n w_n ∇²L_n + R·I (the MLP's by forward differences of the batched ∇J, P + 1 passes). */
 export function objectiveHessian(objective: Objective, theta: Float64Array): Float64Array {
+  if (isConvex(objective)) return gradientAndCurvature(objective, theta, true).ggn!;
   const p = theta.length;
   const out = new Float64Array(p * p);
-  objective.examples.forEach((_, n) => {
-    const w = weightOf(objective, n);
-    if (w === 0) return;
-    const hn = exampleHessian(objective, theta, n);
-    for (let k = 0; k < p * p; k++) out[k] += w * hn[k];
-  });
-  for (let k = 0; k < p; k++) out[k * p + k] += objective.ridge;
+  const shifted = theta.slice();
+  const base = new Float64Array(p);
+  valueAndGradient(objective, theta, base);
+  const plus = new Float64Array(p);
+  for (let k = 0; k < p; k++) {
+    shifted[k] = theta[k] + FD_STEP;
+    valueAndGradient(objective, shifted, plus);
+    shifted[k] = theta[k];
+    for (let j = 0; j < p; j++) out[k * p + j] = (plus[j] - base[j]) / FD_STEP;
+  }
+  symmetrise(out, p);
   return out;
 }
 
-/** Cholesky of M + μI with the smallest μ ∈ {0, 1e-8·s, 1e-6·s, …} that is positive definite (Levenberg). */
-function factorShifted(m: Float64Array, p: number): Float64Array {
-  let scale = 0;
-  for (let k = 0; k < p; k++) scale = Math.max(scale, Math.abs(m[k * p + k]));
-  for (let shift = 0; ; shift = shift === 0 ? 1e-8 * scale : shift * 100) {
-    try {
-      const shifted = m.slice();
-      for (let k = 0; k < p; k++) shifted[k * p + k] += shift;
-      return cholesky(shifted, p);
-    } catch (error) {
-      if (shift > scale) throw error;
-    }
-  }
-}
-
-export interface NewtonOptions {
-  readonly maxIterations?: number;
-  /** A fixed Hessian (the chord method): factored once, reused every iteration; default: computed at the iterates. */
-  readonly hessian?: Float64Array;
-  /** Recompute the Hessian every this many iterations (between: chord steps; each FD Hessian of the MLP is costly). */
-  readonly refreshEvery?: number;
+/** The objective as the training loop's Newton rule sees it. */
+function secondOrder(objective: Objective): SecondOrderObjective {
+  return {
+    value: (theta) => objectiveValue(objective, theta),
+    gradient: (theta) => {
+      const gradient = new Float64Array(theta.length);
+      return { value: valueAndGradient(objective, theta, gradient), gradient };
+    },
+    hessian: (theta) => objectiveHessian(objective, theta),
+  };
 }
 
 /**
- * Newton's method with a backtracking line search until the step is negligible (relative 1e-12): converges to the
- * optimum of the convex models and to the local minimum near `start` for the MLP. Returns θ and the iterations used.
+ * Newton's method (the training loop's Newton rule, src/train/newton.ts) until the step is negligible (relative
+ * 1e-12): the optimum of the convex models, the local minimum near `start` for the MLP.
  */
 export function newton(
   objective: Objective,
   start: Float64Array,
   options: NewtonOptions = {},
 ): { theta: Float64Array; iterations: number } {
-  const maxIterations = options.maxIterations ?? 50;
-  const p = start.length;
-  let theta = start.slice();
-  let value = objectiveValue(objective, theta);
-  const refreshEvery = options.refreshEvery ?? 1;
-  let factor = options.hessian ? factorShifted(options.hessian, p) : null;
-  for (let iteration = 0; iteration < maxIterations; iteration++) {
-    const { gradient } = gradientAndCurvature(objective, theta, false);
-    if (!options.hessian && iteration % refreshEvery === 0)
-      factor = factorShifted(objectiveHessian(objective, theta), p);
-    if (!factor) throw new Error('newton: no Hessian factor');
-    const step = choleskySolveFactor(factor, gradient, p);
-    const decrease = dot(step, gradient);
-    let scale = 1;
-    let candidate = theta;
-    let candidateValue = value;
-    for (let halvings = 0; halvings < 40; halvings++, scale /= 2) {
-      candidate = theta.map((v, k) => v - scale * step[k]);
-      candidateValue = objectiveValue(objective, candidate);
-      if (candidateValue <= value - 1e-4 * scale * decrease) break;
-    }
-    const size = Math.sqrt(dot(step, step)) * scale;
-    if (candidateValue <= value) {
-      theta = candidate;
-      value = candidateValue;
-    }
-    if (!(candidateValue <= value) || size < 1e-12 * (1 + Math.sqrt(dot(theta, theta))))
-      return { theta, iterations: iteration + 1 };
-  }
-  return { theta, iterations: maxIterations };
+  return newtonMinimise(secondOrder(objective), start, options);
 }
 
 /** PyTorch nn.Linear's default initialisation (uniform ±1/√d_in), seeded, in the flat layout. */
@@ -221,27 +180,33 @@ export interface AdamSchedule {
 
 export const MLP_SCHEDULE: AdamSchedule = { steps: 300, peakLearningRate: 0.05, warmupSteps: 10 };
 
-/** Full-batch AdamW on J / N (weight decay 0: the L2 term is part of J, so the optimum is J's). */
+/** Full-batch AdamW on J / N through the training loop (weight decay 0: the L2 term is part of J). */
 export function adamFit(
   objective: Objective,
   start: Float64Array,
   schedule: AdamSchedule = MLP_SCHEDULE,
 ): Float64Array {
   const theta = start.slice();
-  const parameters = new Map([['theta', theta]]);
-  const state = createAdamWState();
+  const gradient = new Float64Array(theta.length);
+  const gradients = new Map([['theta', gradient]]);
+  const loop = new TrainingLoop(new Map([['theta', theta]]), {
+    name: 'lab AdamW',
+    rule: adamWRule(),
+    maxSteps: schedule.steps,
+    schedule: (step) => warmupCosine(step, schedule.peakLearningRate, schedule.warmupSteps, schedule.steps),
+  });
   const scale = 1 / objective.examples.length;
-  for (let step = 0; step < schedule.steps; step++) {
-    const { gradient } = gradientAndCurvature(objective, theta, false);
-    const learningRate = warmupCosine(step, schedule.peakLearningRate, schedule.warmupSteps, schedule.steps);
-    adamWStep(parameters, new Map([['theta', gradient]]), state, { learningRate }, learningRate, scale);
-  }
+  runLoop(loop, () => ({
+    loss: valueAndGradient(objective, theta, gradient) * scale,
+    gradients,
+    gradientScale: scale,
+  }));
   return theta;
 }
 
 /**
- * The lab's training procedure for a model: convex → Gauss–Newton (= Newton) from 0; MLP → AdamW from the seeded
- * initialisation, then Gauss–Newton polish.
+ * The lab's training procedure for a model: convex → Newton from 0; MLP → AdamW from the seeded initialisation, then
+ * Newton with the Hessian refreshed every 4 steps (chord steps between: each refresh costs P + 1 batched gradients).
  */
 export function train(objective: Objective, seed: number): Float64Array {
   if (isConvex(objective)) return newton(objective, new Float64Array(parameterCount(objective.spec))).theta;

@@ -13,7 +13,7 @@ import { runAttribution } from '../influence/pipeline';
 import { DEFAULT_CONFIG, type AttributionResult, type GradientSource, type Strategy } from '../influence/types';
 import { CpuBackend } from '../linalg/cpu/backend';
 import { addOuter, cholesky, choleskySolveFactor, dot, pearson, spearman } from './dense';
-import { exampleHessian, newton, objectiveHessian, train, type Objective } from './fit';
+import { exampleHessians, newton, objectiveHessian, train, type Objective } from './fit';
 import { MODELS, type TeachModel } from './models';
 import { exampleTerms, flatGradient, layerShapes, parameterCount, type Example } from './network';
 import { ChainSource } from './source';
@@ -187,13 +187,15 @@ export function leaveOneOut(inputs: LabInputs, theta: Float64Array): Float64Arra
   const out = new Float64Array(inputs.test.length * n);
   const full = objectiveOf(inputs);
   const hessian = inputs.loo === 'warm' ? objectiveHessian(full, theta) : null;
+  const pieces = hessian ? exampleHessians(full, theta) : null;
+  const pp = theta.length * theta.length;
   for (let i = 0; i < n; i++) {
     const weights = new Float64Array(n).fill(1);
     weights[i] = 0;
     const objective = objectiveOf(inputs, weights);
     let retrained: Float64Array;
-    if (hessian) {
-      const without = exampleHessian(full, theta, i).map((v, k) => hessian[k] - v);
+    if (hessian && pieces) {
+      const without = hessian.map((v, k) => v - pieces[i * pp + k]);
       retrained = newton(objective, theta, { hessian: without, maxIterations: 100 }).theta;
     } else retrained = train(objective, inputs.seed);
     inputs.test.forEach((q, qi) => (out[qi * n + i] = logLikelihood(inputs.model, retrained, q) - baseline[qi]));
@@ -252,12 +254,32 @@ export interface Agreement {
   readonly spearman: number;
 }
 
+/**
+ * Values that differ by less than 1e-9 of the largest |value| made equal (to the smallest of their run), so that
+ * Spearman ranks them as ties. Examples in symmetric roles have mathematically equal scores and leave-one-out changes
+ * (the tiny LM's "the cat sat on the mat" and "… the rug" for a query without either word); left alone, float noise
+ * — which differs between Node and a browser's V8 — would order them and move Spearman's third digit.
+ */
+export function snapTies(values: ArrayLike<number>): Float64Array {
+  const out = Float64Array.from(values);
+  let scale = 0;
+  for (const v of out) scale = Math.max(scale, Math.abs(v));
+  const order = Array.from(out, (_, i) => i).sort((a, b) => out[a] - out[b]);
+  let runStart = 0;
+  for (let k = 1; k < order.length; k++) {
+    if (out[order[k]] - values[order[runStart]] <= 1e-9 * scale) out[order[k]] = out[order[runStart]];
+    else runStart = k;
+  }
+  return out;
+}
+
 /** Each method's predicted change against the actual leave-one-out change, for query q. */
 export function agreements(result: ScoredRun, q: number): Record<Method, Agreement> {
   const actual = queryRow(result.loo, q, result.trainCount);
+  const actualTied = snapTies(actual);
   const entries = METHODS.map((m) => {
     const predicted = predictedChange(result, m, q);
-    return [m, { pearson: pearson(predicted, actual), spearman: spearman(predicted, actual) }] as const;
+    return [m, { pearson: pearson(predicted, actual), spearman: spearman(snapTies(predicted), actualTied) }] as const;
   });
   return Object.fromEntries(entries) as Record<Method, Agreement>;
 }

@@ -9,7 +9,6 @@ import {
   LM_L2,
   LM_PARAMETERS,
   LM_QUERIES,
-  LM_TRAIN,
   LmSource,
   lmCurvature,
   lmNewton,
@@ -20,6 +19,8 @@ import {
 } from './lm';
 
 export interface LmInputs {
+  /** The training sentences (the page's defaults are LM_TRAIN); words from LM_VOCAB. */
+  readonly train: readonly string[];
   readonly damping: number;
   readonly fisher: Fisher;
   /** Seeds the engine's sampled labels (true Fisher). */
@@ -62,7 +63,14 @@ function exactScores(
 
 export async function runLmLab(inputs: LmInputs): Promise<LmResult> {
   const clock = () => performance.now();
-  const train = LM_TRAIN.map(tokenize);
+  if (inputs.train.length < 2) throw new Error(`the tiny LM needs at least 2 sentences, got ${inputs.train.length}`);
+  const train = inputs.train.map((sentence, i) => {
+    try {
+      return tokenize(sentence);
+    } catch (error) {
+      throw new Error(`sentence ${i + 1}: ${(error as Error).message}`, { cause: error });
+    }
+  });
   const queries = LM_QUERIES.map(tokenize);
   let start = clock();
   const full = objective(train);

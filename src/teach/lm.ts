@@ -8,7 +8,8 @@
 import { sampleLabels } from '../onnx/gradient-graph';
 import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
 import type { GradientBatch, GradientRequest, GradientSource, LayerInfo } from '../influence/types';
-import { addOuter, cholesky, choleskySolveFactor, dot } from './dense';
+import { newtonMinimise, type SecondOrderObjective } from '../train/newton';
+import { addOuter, dot } from './dense';
 import { logSoftmax } from './network';
 
 export const LM_TRAIN = [
@@ -46,13 +47,22 @@ const V = LM_VOCAB.length;
 const WIDTH = V + 1;
 export const LM_PARAMETERS = V * WIDTH;
 
-/** Token ids of a sentence with its <s> and </s>; names an unknown word. */
+/** The canonical form of a typed sentence: lower case, single spaces, no leading or trailing space. */
+export function normaliseSentence(sentence: string): string {
+  return sentence.trim().toLowerCase().split(/\s+/).join(' ');
+}
+
+/** Token ids of a sentence with its <s> and </s>; names an empty sentence or an unknown word. */
 export function tokenize(sentence: string): number[] {
-  return ['<s>', ...sentence.split(' '), '</s>'].map((word) => {
+  const words = normaliseSentence(sentence);
+  if (words === '') throw new Error('tiny LM: a sentence needs at least one word');
+  const ids = words.split(' ').map((word) => {
     const id = LM_VOCAB.indexOf(word);
-    if (id < 0) throw new Error(`tiny LM: "${word}" is not in the vocabulary (${LM_VOCAB.join(' ')})`);
+    // <s> and </s> (ids 0 and 1) are markers the model adds, not words a sentence may contain.
+    if (id < 2) throw new Error(`tiny LM: "${word}" is not in the vocabulary (${LM_VOCAB.slice(2).join(' ')})`);
     return id;
   });
+  return [0, ...ids, 1];
 }
 
 function logits(theta: ArrayLike<number>, token: number): Float64Array {
@@ -126,26 +136,14 @@ export function lmHessian(objective: LmObjective, theta: Float64Array): Float64A
   return h;
 }
 
-/** Newton with backtracking until the step is negligible (the objective is strictly convex). */
+/** Newton (the training loop's Newton rule) from `start` until the step is negligible: J is strictly convex. */
 export function lmNewton(objective: LmObjective, start: Float64Array): Float64Array {
-  let theta = start.slice();
-  let value = lmValue(objective, theta);
-  for (let iteration = 0; iteration < 100; iteration++) {
-    const gradient = lmGradient(objective, theta);
-    const step = choleskySolveFactor(cholesky(lmHessian(objective, theta), LM_PARAMETERS), gradient, LM_PARAMETERS);
-    let scale = 1;
-    let candidate = theta.map((v, k) => v - step[k]);
-    while (lmValue(objective, candidate) > value - 1e-4 * scale * dot(step, gradient) && scale > 1e-10) {
-      scale /= 2;
-      candidate = theta.map((v, k) => v - scale * step[k]);
-    }
-    const candidateValue = lmValue(objective, candidate);
-    if (!(candidateValue <= value)) break;
-    theta = candidate;
-    value = candidateValue;
-    if (Math.sqrt(dot(step, step)) * scale < 1e-12 * (1 + Math.sqrt(dot(theta, theta)))) break;
-  }
-  return theta;
+  const second: SecondOrderObjective = {
+    value: (theta) => lmValue(objective, theta),
+    gradient: (theta) => ({ value: lmValue(objective, theta), gradient: lmGradient(objective, theta) }),
+    hessian: (theta) => lmHessian(objective, theta),
+  };
+  return newtonMinimise(second, start, { maxIterations: 100 }).theta;
 }
 
 /** The engine's view of the LM: one tracked layer 'unembed' (V+1 → V), one position per predicted token. */

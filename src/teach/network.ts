@@ -5,10 +5,10 @@
  * W as [dOut × dIn'] row-major with the bias as the last column, so a layer's per-example gradient is vec_r(g ãᵀ),
  * exactly the G(n) the EK-FAC stages form from (a, g).
  *
- * Why plain TypeScript and not an ONNX graph on onnxruntime-web: the lab retrains once per edit and once per
- * training point for leave-one-out, i.e. hundreds of full-batch fits per interaction on models of ≤ 200 parameters;
- * a session.run per step costs more than the whole fit here. The engine's stages do not care: they take (a, g)
- * from any GradientSource (./source.ts).
+ * Why plain TypeScript and not an ONNX graph on onnxruntime-web: the lab needs float64 (Newton to a 1e-12 step,
+ * leave-one-out changes of 1e-6 in a log-likelihood) and Hessians, and its fits evaluate the chain batched
+ * (./batch.ts) faster than one ORT session.run (scripts/bench-teach-ort.ts). The engine's stages do not care: they
+ * take (a, g) from any GradientSource (./source.ts).
  */
 
 export type TeachLoss = 'mse' | 'cross-entropy';
@@ -177,98 +177,4 @@ export function predict(spec: NetworkSpec, theta: ArrayLike<number>, x: readonly
   const out = forward(spec, theta, x).output;
   if (spec.loss === 'mse') return out[0];
   return 1 / (1 + Math.exp(out[0] - out[1]));
-}
-
-/**
- * Allocation-free loss, gradient and Fisher pseudo-gradient of one example, into caller-owned buffers: fitting calls
- * these N × (steps + 2P per finite-difference Hessian) times, where exampleTerms' small arrays dominated the cost.
- */
-export class Workspace {
-  private readonly shapes: readonly LayerShape[];
-  /** Per layer: ã (with the 1), the layer output (tanh applied except on the last), and g. */
-  private readonly a: Float64Array[];
-  private readonly out: Float64Array[];
-  private readonly g: Float64Array[];
-  private readonly seed: Float64Array;
-  /** dL/d(output of layer l) during backpropagation. */
-  private readonly upstream: Float64Array[];
-
-  constructor(private readonly spec: NetworkSpec) {
-    this.shapes = layerShapes(spec);
-    this.a = this.shapes.map(({ dIn }) => new Float64Array(dIn + 1));
-    this.out = this.shapes.map(({ dOut }) => new Float64Array(dOut));
-    this.g = this.shapes.map(({ dOut }) => new Float64Array(dOut));
-    this.seed = new Float64Array(spec.widths[spec.widths.length - 1]);
-    this.upstream = this.shapes.map(({ dOut }) => new Float64Array(dOut));
-  }
-
-  private forward(theta: ArrayLike<number>, x: readonly number[]): Float64Array {
-    const last = this.shapes.length - 1;
-    this.shapes.forEach(({ dIn, dOut, offset }, l) => {
-      const a = this.a[l];
-      const source = l === 0 ? x : this.out[l - 1];
-      for (let j = 0; j < dIn; j++) a[j] = source[j];
-      a[dIn] = 1;
-      const y = this.out[l];
-      for (let i = 0; i < dOut; i++) {
-        let s = 0;
-        const row = offset + i * (dIn + 1);
-        for (let j = 0; j <= dIn; j++) s += theta[row + j] * a[j];
-        y[i] = l < last ? Math.tanh(s) : s;
-      }
-    });
-    return this.out[last];
-  }
-
-  /** The example's loss (given label). */
-  loss(theta: ArrayLike<number>, example: Example): number {
-    const out = this.forward(theta, example.x);
-    if (this.spec.loss === 'mse') return (out[0] - example.y) ** 2;
-    let max = -Infinity;
-    for (let k = 0; k < out.length; k++) max = Math.max(max, out[k]);
-    let sum = 0;
-    for (let k = 0; k < out.length; k++) sum += Math.exp(out[k] - max);
-    return max + Math.log(sum) - out[example.y];
-  }
-
-  /** target += weight · (flat gradient for the seed kind); returns the loss. = flatGradient(exampleTerms(…)). */
-  accumulate(theta: ArrayLike<number>, example: Example, kind: SeedKind, weight: number, target: Float64Array): number {
-    const loss = this.loss(theta, example);
-    const out = this.out[this.shapes.length - 1];
-    const seed = this.seed;
-    if (this.spec.loss === 'mse') seed[0] = kind === 'given' ? 2 * (out[0] - example.y) : Math.SQRT2;
-    else {
-      const logp = logSoftmax(out);
-      if (kind === 'given')
-        for (let k = 0; k < out.length; k++) seed[k] = Math.exp(logp[k]) - (k === example.y ? 1 : 0);
-      else {
-        const scale = Math.sqrt(Math.exp(logp[0] + logp[1]));
-        seed[0] = scale;
-        seed[1] = -scale;
-      }
-    }
-    let upstream: Float64Array = seed;
-    for (let l = this.shapes.length - 1; l >= 0; l--) {
-      const { dIn, dOut, offset } = this.shapes[l];
-      const g = this.g[l];
-      const y = this.out[l];
-      for (let i = 0; i < dOut; i++) g[i] = l < this.shapes.length - 1 ? upstream[i] * (1 - y[i] * y[i]) : upstream[i];
-      const a = this.a[l];
-      for (let i = 0; i < dOut; i++) {
-        const gi = weight * g[i];
-        const row = offset + i * (dIn + 1);
-        for (let j = 0; j <= dIn; j++) target[row + j] += gi * a[j];
-      }
-      if (l > 0) {
-        const below = this.upstream[l - 1];
-        below.fill(0);
-        for (let i = 0; i < dOut; i++) {
-          const row = offset + i * (dIn + 1);
-          for (let j = 0; j < dIn; j++) below[j] += theta[row + j] * g[i];
-        }
-        upstream = below;
-      }
-    }
-    return loss;
-  }
 }

@@ -1,10 +1,11 @@
 /**
  * The lab's whole state as a URL query string, so a teacher can hand out a link: model, data seed, the training
- * points (when edited), the query, the method that colours the plot, damping δ, the Fisher, how leave-one-out
- * retrains, and what the colours show. Parsing names the parameter and the value it could not read.
+ * points or the tiny LM's sentences (when edited), the query, the method that colours the plot, damping δ, the
+ * Fisher, how leave-one-out retrains, and what the colours show. Parsing names the parameter and the value it could
+ * not read.
  */
 import { METHODS, type Fisher, type LabInputs, type LooStart, type Method } from './lab';
-import { LM_L2, LM_QUERIES } from './lm';
+import { LM_L2, LM_QUERIES, LM_TRAIN, normaliseSentence, tokenize } from './lm';
 import type { LmInputs } from './lm-lab';
 import { MODELS, TEACH_MODELS, type TeachModel } from './models';
 import type { Example } from './network';
@@ -19,8 +20,10 @@ export const LAB_MODELS: readonly LabModel[] = [...TEACH_MODELS, 'lm'];
 export interface LabState {
   readonly model: LabModel;
   readonly seed: number;
-  /** null: the seed's generated points (always null for the LM, whose sentences are fixed). */
+  /** null: the seed's generated points (always null for the LM). */
   readonly points: readonly Example[] | null;
+  /** The tiny LM's training sentences; null: its defaults (LM_TRAIN), and always null for the 2-D models. */
+  readonly sentences: readonly string[] | null;
   readonly query: number;
   readonly method: Method | 'loo';
   readonly damping: number;
@@ -36,6 +39,7 @@ export function defaultState(model: LabModel = 'logistic'): LabState {
     model,
     seed: DEFAULT_SEED,
     points: null,
+    sentences: null,
     query: 0,
     method: 'ekfac',
     damping: model === 'lm' ? LM_L2 : MODELS[model].l2,
@@ -91,6 +95,28 @@ export function decodePoints(model: TeachModel, text: string): Example[] {
   });
 }
 
+/** At most this many sentences in a URL: each adds a leave-one-out retraining. */
+export const MAX_SENTENCES = 40;
+
+/** Sentences as "words.words.…": the vocabulary has no '.', and spaces travel as '+'. */
+export function encodeSentences(sentences: readonly string[]): string {
+  return sentences.join('.');
+}
+
+export function decodeSentences(text: string): string[] {
+  const sentences = text.split('.').map(normaliseSentence);
+  if (sentences.length < 2 || sentences.length > MAX_SENTENCES)
+    fail('sents', text, `2 to ${MAX_SENTENCES} sentences separated by "."`);
+  sentences.forEach((sentence, i) => {
+    try {
+      tokenize(sentence);
+    } catch (error) {
+      fail('sents', sentence, `sentence ${i + 1} in the vocabulary (${(error as Error).message})`);
+    }
+  });
+  return sentences;
+}
+
 export function parseState(search: string): LabState {
   const params = new URLSearchParams(search);
   const model = choice(params, 'model', LAB_MODELS, 'logistic');
@@ -100,11 +126,15 @@ export function parseState(search: string): LabState {
   if (model === 'lm' && pts) fail('pts', pts, 'no points: the tiny LM trains on fixed sentences');
   const points = model === 'lm' || pts === null || pts === '' ? null : decodePoints(model, pts);
   if (points && points.length < 2) fail('pts', pts!, 'at least 2 points');
+  const sents = params.get('sents');
+  if (model !== 'lm' && sents) fail('sents', sents, 'no sentences: only the tiny LM trains on sentences');
+  const sentences = model === 'lm' && sents ? decodeSentences(sents) : null;
   const testCount = model === 'lm' ? LM_QUERIES.length : MODELS[model].generate(seed).test.length;
   return {
     model,
     seed,
     points,
+    sentences,
     query: number(
       params,
       'q',
@@ -130,6 +160,7 @@ export function serializeState(state: LabState): string {
   if (state.loo !== base.loo) params.set('loo', state.loo);
   if (state.colour !== base.colour) params.set('colour', state.colour);
   if (state.points && state.model !== 'lm') params.set('pts', encodePoints(state.model, state.points));
+  if (state.sentences && state.model === 'lm') params.set('sents', encodeSentences(state.sentences));
   return `?${params.toString()}`;
 }
 
@@ -150,5 +181,5 @@ export function labInputs(state: LabState): LabInputs {
 
 /** What runLmLab needs for an LM state. */
 export function lmInputs(state: LabState): LmInputs {
-  return { damping: state.damping, fisher: state.fisher, seed: state.seed };
+  return { train: state.sentences ?? LM_TRAIN, damping: state.damping, fisher: state.fisher, seed: state.seed };
 }

@@ -1,14 +1,16 @@
 /**
  * The training loop on gradient graphs: any causal LM built as a forward ONNX graph, any weighted mixture of
- * examples, AdamW with warm-up + cosine decay and global-norm clipping. Seeded and reproducible: the batches are a
- * function of the seed, the optimiser is plain float64 TypeScript, and onnxruntime's wasm kernels are deterministic.
+ * examples, AdamW with warm-up + cosine decay and global-norm clipping — the model-agnostic loop (./core.ts) with an
+ * onnxruntime gradient source. Seeded and reproducible: the batches are a function of the seed, the optimiser is
+ * plain float64 TypeScript, and onnxruntime's wasm kernels are deterministic.
  * The same code serves the demo model (scripts/train-demo.ts) and, later, the reweighting experiments.
  */
 import { buildGradientGraph, nextTokenTargets } from '../onnx/gradient-graph';
 import type { Model } from '../onnx/ir';
 import { ModelSession, padBatch, type SessionOptions } from '../onnx/runtime';
 import { seededUniform } from '../models/weights';
-import { adamWStep, clipScale, createAdamWState, globalNorm, warmupCosine } from './optimizer';
+import { adamWRule, runLoopAsync, TrainingLoop, type Evaluation } from './core';
+import { warmupCosine } from './optimizer';
 import { parametersAsInputs } from './parameters';
 
 /** One training sequence: [bos] prompt response [eos]; loss on the response tokens only. */
@@ -89,64 +91,59 @@ export async function trainCausalLm(
   }
   const dims = new Map(names.map((n) => [n, forward.graph.initializers.get(n)!.dims] as const));
   const session = await ModelSession.create(parametersAsInputs(gradientGraph.model, names), options.session);
-  const state = createAdamWState();
   const sample = mixtureSampler(data, config.seed);
+  const loop = new TrainingLoop(parameters, {
+    name: 'trainCausalLm',
+    rule: adamWRule({ weightDecay: config.weightDecay, noDecay: NO_DECAY, clipNorm: config.clipNorm }),
+    maxSteps: config.steps,
+    schedule: (step) =>
+      warmupCosine(step, config.peakLearningRate, config.warmupSteps, config.steps, config.minLearningRateRatio ?? 0.1),
+  });
+  // One step's evaluation: a sampled batch through the gradient graph; the loss is per response token.
+  const evaluate = async (step: number): Promise<Evaluation> => {
+    const batch = Array.from({ length: config.batchSize }, () => data[sample()]!);
+    const padded = padBatch(batch.map((s) => Array.from(s.inputIds)));
+    const width = padded.inputIds.dims[1]!;
+    const targets = nextTokenTargets(
+      padded.inputIds.data as BigInt64Array,
+      [batch.length, width],
+      batch.map((s) => s.promptLen),
+      padded.lengths,
+    );
+    const feeds: Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: readonly number[] }> = {
+      input_ids: padded.inputIds as { data: BigInt64Array; dims: number[] },
+      attention_mask: padded.attentionMask as { data: BigInt64Array; dims: number[] },
+      [gradientGraph.inputs.labels]: { data: targets.labels, dims: [batch.length, width] },
+      [gradientGraph.inputs.lossMask!]: { data: targets.lossMask, dims: [batch.length, width] },
+    };
+    for (const name of names) feeds[name] = { data: parameters.get(name)!, dims: dims.get(name)! };
+    const out = await session.run(feeds);
+    let tokens = 0;
+    for (const m of targets.lossMask) tokens += m;
+    if (tokens === 0) throw new Error(`trainCausalLm: step ${step} drew a batch with no response tokens`);
+    const lossSum = (out[gradientGraph.outputs.loss]!.data as Float32Array).reduce((a, b) => a + b, 0);
+    const gradients = new Map(names.map((n) => [n, out[gradientOutputs.get(n)!]!.data as Float32Array] as const));
+    return { loss: lossSum / tokens, gradients, gradientScale: 1 / tokens, count: tokens };
+  };
   const history: TrainingStep[] = [];
   const start = performance.now();
   try {
-    for (let step = 0; step < config.steps; step++) {
-      if (options.signal?.aborted) throw options.signal.reason ?? new Error('training cancelled');
-      const batch = Array.from({ length: config.batchSize }, () => data[sample()]!);
-      const padded = padBatch(batch.map((s) => Array.from(s.inputIds)));
-      const width = padded.inputIds.dims[1]!;
-      const targets = nextTokenTargets(
-        padded.inputIds.data as BigInt64Array,
-        [batch.length, width],
-        batch.map((s) => s.promptLen),
-        padded.lengths,
-      );
-      const feeds: Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: readonly number[] }> = {
-        input_ids: padded.inputIds as { data: BigInt64Array; dims: number[] },
-        attention_mask: padded.attentionMask as { data: BigInt64Array; dims: number[] },
-        [gradientGraph.inputs.labels]: { data: targets.labels, dims: [batch.length, width] },
-        [gradientGraph.inputs.lossMask!]: { data: targets.lossMask, dims: [batch.length, width] },
-      };
-      for (const name of names) feeds[name] = { data: parameters.get(name)!, dims: dims.get(name)! };
-      const out = await session.run(feeds);
-      let tokens = 0;
-      for (const m of targets.lossMask) tokens += m;
-      if (tokens === 0) throw new Error(`trainCausalLm: step ${step} drew a batch with no response tokens`);
-      const lossSum = (out[gradientGraph.outputs.loss]!.data as Float32Array).reduce((a, b) => a + b, 0);
-      const gradients = new Map(names.map((n) => [n, out[gradientOutputs.get(n)!]!.data as Float32Array] as const));
-      const norm = globalNorm(gradients) / tokens;
-      const learningRate = warmupCosine(
-        step,
-        config.peakLearningRate,
-        config.warmupSteps,
-        config.steps,
-        config.minLearningRateRatio ?? 0.1,
-      );
-      adamWStep(
-        parameters,
-        gradients,
-        state,
-        { learningRate, weightDecay: config.weightDecay, noDecay: NO_DECAY },
-        learningRate,
-        clipScale(norm, config.clipNorm) / tokens,
-      );
-      const record = {
-        step,
-        steps: config.steps,
-        loss: lossSum / tokens,
-        learningRate,
-        gradientNorm: norm,
-        tokens,
-        elapsedMs: performance.now() - start,
-      };
-      if (!Number.isFinite(record.loss)) throw new Error(`trainCausalLm: loss is ${record.loss} at step ${step}`);
-      history.push(record);
-      await options.onStep?.(record);
-    }
+    await runLoopAsync(loop, evaluate, {
+      signal: options.signal,
+      onStep: (r) => {
+        const record = {
+          step: r.step,
+          steps: config.steps,
+          loss: r.loss,
+          learningRate: r.learningRate,
+          gradientNorm: r.gradientNorm,
+          tokens: r.count,
+          elapsedMs: performance.now() - start,
+        };
+        history.push(record);
+        return options.onStep?.(record);
+      },
+    });
   } finally {
     await session.release();
   }

@@ -1,6 +1,15 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { readPickedModel, readPickedText } from '../worker/picked-files';
+import { readPickedText } from '../worker/picked-files';
+import {
+  parsePickedModel,
+  previewLayers,
+  readPickedModelFiles,
+  type ModelLayers,
+  type PickedModel,
+  type PreviewModel,
+} from '../worker/model-preview';
+import './model-layers-view';
 import {
   DEFAULT_RUN_CONFIG,
   FISHER_MODES,
@@ -27,6 +36,9 @@ export class RunControls extends LitElement {
   @property() demoVariant: 'demo' | 'micro' = 'demo';
   @state() private useDemo = true;
   @state() private problem = '';
+  @state() private layers: ModelLayers | null = null;
+  @state() private layersProblem = '';
+  private picked: { files: PickedModel; model: PreviewModel } | null = null;
   @query('#model') private modelInput!: HTMLInputElement;
   @query('#tokenizer') private tokenizerInput!: HTMLInputElement;
   @query('#train') private trainInput!: HTMLInputElement;
@@ -57,8 +69,9 @@ export class RunControls extends LitElement {
         ${
           this.useDemo
             ? html``
-            : html`<div class="files">
-              <label for="model">Model (.onnx)</label><input id="model" type="file" accept=".onnx" />
+            : html`<div class="files" data-model-drop @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${this.modelDropped}>
+              <label for="model">Model (.onnx, with its .onnx.data if it has one: pick or drop both)</label>
+              <input id="model" type="file" multiple accept=".onnx,.data,.bin" @change=${this.modelPicked} />
               <label for="tokenizer">Tokenizer (tokenizer.json)</label><input id="tokenizer" type="file" accept=".json" />
               <label for="train">Training data (.jsonl)</label><input id="train" type="file" accept=".jsonl,.json" />
               <label for="queries">Queries (.jsonl)</label><input id="queries" type="file" accept=".jsonl,.json" />
@@ -102,7 +115,9 @@ export class RunControls extends LitElement {
             ${MEASUREMENTS.map((m) => html`<option value=${m} ?selected=${m === defaults.measurement}>${m}</option>`)}
           </select>
           <label for="track">Tracked layers (regex over node names)</label>
-          <input id="track" type="text" placeholder="MLP projections" />
+          <input id="track" type="text" placeholder="MLP projections" @input=${this.updateLayers} />
+          <span>Layers</span>
+          <model-layers-view .summary=${this.layers} problem=${this.layersProblem}></model-layers-view>
           <label for="per-token">Per-token scores</label>
           <input id="per-token" type="checkbox" ?checked=${defaults.perToken} />
           ${number('limit-train', 'Training examples', 'all (demo: its subsample)')}
@@ -189,6 +204,46 @@ export class RunControls extends LitElement {
     };
   }
 
+  /** Model files dropped on the files box: they become the model input's files, as if picked together. */
+  private async modelDropped(event: DragEvent): Promise<void> {
+    event.preventDefault();
+    const dropped = [...(event.dataTransfer?.files ?? [])].filter((f) => /\.(onnx|data|bin)$/i.test(f.name));
+    if (dropped.length === 0) return;
+    const transfer = new DataTransfer();
+    for (const file of dropped) transfer.items.add(file);
+    this.modelInput.files = transfer.files;
+    await this.modelPicked();
+  }
+
+  /** A model was picked: read it (with its data files) and list its layers under Options. */
+  private async modelPicked(): Promise<void> {
+    this.picked = null;
+    this.layers = null;
+    this.layersProblem = '';
+    const files = [...(this.modelInput.files ?? [])];
+    if (files.length === 0) return;
+    try {
+      const picked = await readPickedModelFiles(files);
+      this.picked = { files: picked, model: parsePickedModel(picked) };
+    } catch (error) {
+      this.layersProblem = (error as Error).message;
+      return;
+    }
+    this.updateLayers();
+  }
+
+  private updateLayers(): void {
+    if (!this.picked) return;
+    const track = this.options?.querySelector<HTMLInputElement>('#track')?.value.trim() ?? '';
+    try {
+      this.layers = previewLayers(this.picked.model, track === '' ? defaults.trackedLayers : track);
+      this.layersProblem = '';
+    } catch (error) {
+      this.layers = null;
+      this.layersProblem = `tracked layers: ${(error as Error).message}`;
+    }
+  }
+
   private cancel(): void {
     this.dispatchEvent(new CustomEvent('cancel-attribution', { bubbles: true, composed: true }));
   }
@@ -199,13 +254,16 @@ export class RunControls extends LitElement {
       if (!file) throw new Error(`choose the ${what} file`);
       return file;
     };
-    const model = pick(this.modelInput, 'model (.onnx)');
+    const models = [...(this.modelInput.files ?? [])];
+    if (models.length === 0) throw new Error('choose the model (.onnx) file');
+    const model = await readPickedModelFiles(models);
     const train = pick(this.trainInput, 'training data (.jsonl)');
     const queries = pick(this.queriesInput, 'queries (.jsonl)');
     const tokenizer = this.tokenizerInput.files?.[0] ?? null;
     return {
       kind: 'files',
-      model: await readPickedModel(model),
+      model: model.bytes,
+      modelData: model.data,
       tokenizer: tokenizer ? await readPickedText(tokenizer, 'tokenizer') : null,
       train: await readPickedText(train, 'jsonl'),
       queries: await readPickedText(queries, 'jsonl'),

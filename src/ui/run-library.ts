@@ -4,6 +4,7 @@ import type { InfluenceTarget, Normalization, TopInfluences } from '../worker/pr
 import type { RunListing, StoredRunView, StoredRunsApi } from '../worker/run-protocol';
 import type { WorkspaceApi } from '../worker/workspace-protocol';
 import { fetchBundle } from './workspace/bundle-url';
+import { workspaceAddress } from './workspace/route';
 import './influence-results';
 import './workspace/results-workspace';
 
@@ -24,6 +25,10 @@ export class RunLibrary extends LitElement {
   @state() private problem = '';
   @state() private editing: string | null = null;
   @state() private viewed: StoredRunView | null = null;
+  /** The viewed run's workspace address (route.ts): a ?bundle= link's is bundle=<digest>, others run=<id>. */
+  @state() private viewedAddress = '';
+  /** The viewed run came from a ?bundle= link and is not stored in this browser (until "Keep a copy"). */
+  @state() private unstored = false;
   @state() private dragging = false;
 
   static override styles = css`
@@ -43,7 +48,10 @@ export class RunLibrary extends LitElement {
     if (changed.has('api') && this.api && changed.get('api') === undefined) void this.openLinked();
   }
 
-  /** ?bundle=<url> imports (once per content) and opens a linked bundle; ?run=<id> opens a stored run. */
+  /**
+   * ?bundle=<url> opens a linked bundle read-only without storing it (the stored copy if "Keep a copy" made one
+   * earlier); ?run=<id> opens a stored run.
+   */
   private async openLinked(): Promise<void> {
     const params = new URLSearchParams(location.search);
     const url = params.get('bundle');
@@ -55,7 +63,9 @@ export class RunLibrary extends LitElement {
         try {
           this.viewed = known
             ? await this.api!.openRun(known.id)
-            : await this.api!.importBundle(fetched.bytes, fetched.name);
+            : await this.api!.viewBundle(fetched.bytes, fetched.name);
+          this.viewedAddress = workspaceAddress('bundle', fetched.digest);
+          this.unstored = !known;
         } catch (error) {
           throw new Error(`${url} is not a bundle this workbench can open: ${(error as Error).message}`, {
             cause: error,
@@ -63,10 +73,15 @@ export class RunLibrary extends LitElement {
         }
       });
     } else if (runId !== null) {
-      await this.act(async () => {
-        this.viewed = await this.api!.openRun(runId);
-      });
+      await this.open(runId);
     }
+  }
+
+  private keep(): Promise<void> {
+    return this.act(async () => {
+      await this.api!.keepBundle(this.viewed!.runId);
+      this.unstored = false;
+    });
   }
 
   private async reload(): Promise<void> {
@@ -118,9 +133,11 @@ export class RunLibrary extends LitElement {
     });
   }
 
-  private open(run: RunListing): Promise<void> {
+  private open(runId: string): Promise<void> {
     return this.act(async () => {
-      this.viewed = await this.api!.openRun(run.id);
+      this.viewed = await this.api!.openRun(runId);
+      this.viewedAddress = workspaceAddress('run', runId);
+      this.unstored = false;
     });
   }
 
@@ -132,6 +149,8 @@ export class RunLibrary extends LitElement {
         new Uint8Array(await file.arrayBuffer()),
         file.name.replace(/\.iwb$/i, ''),
       );
+      this.viewedAddress = workspaceAddress('run', this.viewed.runId);
+      this.unstored = false;
     });
   }
 
@@ -180,9 +199,17 @@ export class RunLibrary extends LitElement {
         this.viewed
           ? html`<section class="view" data-viewed-run=${this.viewed.runId}>
             <h2>Results of “${this.viewed.name}” (read-only)</h2>
+            ${
+              this.unstored
+                ? html`<p class="offer" data-not-stored>Opened from the link without storing it in this browser: it is
+                  gone when this page closes.
+                  <button data-action="keep" @click=${() => void this.keep()}>Keep a copy</button></p>`
+                : html``
+            }
             <p>${this.viewed.summary.queries.length} queries × ${this.viewed.summary.trainCount} training examples, strategy ${this.viewed.summary.strategy}, computed on ${this.viewed.summary.backend.description}.</p>
             <influence-results .summary=${this.viewed.summary} .fetchTop=${this.fetchViewed}></influence-results>
-            <results-workspace .api=${this.workspace} run-id=${this.viewed.runId}></results-workspace>
+            <results-workspace .api=${this.workspace} run-id=${this.viewed.runId}
+              address=${this.viewedAddress}></results-workspace>
           </section>`
           : html``
       }
@@ -217,7 +244,7 @@ export class RunLibrary extends LitElement {
       <td>${run.backend ?? '—'}</td>
       <td>${run.strategy}</td>
       <td>
-        ${run.viewable ? html`<button data-action="open" @click=${() => void this.open(run)}>Open</button>` : html``}
+        ${run.viewable ? html`<button data-action="open" @click=${() => void this.open(run.id)}>Open</button>` : html``}
         ${run.resumable && !this.busy ? html`<button data-action="resume" @click=${() => this.dispatchEvent(new CustomEvent('resume-run', { detail: run.id, bubbles: true, composed: true }))}>Resume</button>` : html``}
         ${run.viewable ? html`<button data-action="export" @click=${() => void this.download(run)}>Export .iwb</button>` : html``}
         <button data-action="rename" @click=${() => (this.editing = run.id)}>Rename</button>

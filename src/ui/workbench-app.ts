@@ -16,6 +16,7 @@ import './attribution-progress';
 import './influence-results';
 import './run-library';
 import './workspace/results-workspace';
+import './evaluation-panel';
 
 /** The engine's stages, as its progress names them (the worker's own steps, such as loading data, are not). */
 const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'scores', 'self']);
@@ -110,6 +111,7 @@ export class WorkbenchApp extends LitElement {
         .busy=${run.phase === 'running'}
         @resume-run=${(e: CustomEvent<string>) => void this.start(null, e.detail)}
       ></run-library>
+      <evaluation-panel .api=${this.engine.evaluation} .workspace=${this.engine.workspace}></evaluation-panel>
     `;
   }
 

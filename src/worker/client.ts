@@ -3,6 +3,16 @@ import type { EngineWorkerApi } from './engine.worker';
 import type { AttributionRequest, AttributionSummary, ProgressEvent } from './protocol';
 import type { StoredRunsApi } from './run-protocol';
 import type { WorkspaceApi } from './workspace-protocol';
+import type { EvaluationProgressEvent, PageEvaluationRequest, PendingEvaluation } from './evaluation-protocol';
+
+/** The page evaluation's calls (a plain object, for the same reason as StoredRunsApi). */
+export interface EvaluationApi {
+  /** Resolves with the stored run's id once every retrain is done and the evaluation stored. */
+  start(request: PageEvaluationRequest, onProgress: (event: EvaluationProgressEvent) => void): Promise<string>;
+  resume(runId: string, onProgress: (event: EvaluationProgressEvent) => void): Promise<string>;
+  pending(): Promise<PendingEvaluation[]>;
+  cancel(): Promise<void>;
+}
 
 export interface EngineClient {
   readonly api: Remote<EngineWorkerApi>;
@@ -14,6 +24,7 @@ export interface EngineClient {
   readonly runs: StoredRunsApi;
   /** The results workspace's per-view data of a stored run. */
   readonly workspace: WorkspaceApi;
+  readonly evaluation: EvaluationApi;
   terminate(): void;
 }
 
@@ -35,6 +46,8 @@ export function startEngineWorker(): EngineClient {
       deleteRun: (id) => api.deleteRun(id),
       exportRun: (id) => api.exportRun(id),
       importBundle: (bytes, name) => api.importBundle(transfer(bytes, [bytes.buffer]), name),
+      viewBundle: (bytes, name) => api.viewBundle(transfer(bytes, [bytes.buffer]), name),
+      keepBundle: (runId) => api.keepBundle(runId),
       openRun: (id) => api.openRun(id),
       topStoredInfluences: (runId, target, k, normalization) =>
         api.topStoredInfluences(runId, target, k, normalization),
@@ -45,6 +58,13 @@ export function startEngineWorker(): EngineClient {
       queryScores: (runId, queryId) => api.workspaceQueryScores(runId, queryId),
       example: (runId, trainId, target) => api.workspaceExample(runId, trainId, target),
       analyses: (runId) => api.workspaceAnalyses(runId),
+      evaluation: (runId) => api.workspaceEvaluation(runId),
+    },
+    evaluation: {
+      start: (request, onProgress) => api.startEvaluation(request, proxy(onProgress)),
+      resume: (runId, onProgress) => api.resumeEvaluation(runId, proxy(onProgress)),
+      pending: () => api.pendingEvaluations(),
+      cancel: () => api.cancelEvaluation(),
     },
     terminate: () => worker.terminate(),
   };

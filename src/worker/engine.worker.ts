@@ -22,14 +22,20 @@ import {
 } from './protocol';
 import { benchmarkOf } from '../influence/aggregate';
 import { computeStoredRun, loadRequestInputs } from './page-run';
-import { PageRunStore, rankStored, type StoredResults } from './run-store';
+import { PageRunStore, rankStored, viewBundle, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
+import { computeStoredEvaluation, pendingEvaluations } from './page-evaluation';
+import { evaluationData } from './evaluation-data';
+import { evaluationOf, runEvaluation } from '../store/runs';
+import type { BundleEvaluation } from '../store/bundle-eval';
+import { EVALUATION_CANCELLED, type EvaluationProgressEvent, type PageEvaluationRequest } from './evaluation-protocol';
 import {
   workspaceAnalyses,
   workspaceExample,
   workspaceIndex,
   workspaceOverview,
   workspaceQueryScores,
+  precomputeWorkspace,
 } from './workspace-data';
 
 const gpu = (self as unknown as { navigator: Navigator }).navigator.gpu;
@@ -42,8 +48,17 @@ let finished: JobOutcome | null = null;
 /** The stored run being computed now (not one to offer for resume). */
 let activeRunId: string | null = null;
 let runStore: Promise<PageRunStore> | null = null;
-/** The stored run last opened for viewing (ranked on request). */
-let viewed: { runId: string; results: StoredResults } | null = null;
+/**
+ * The stored runs last opened for viewing, most recent last: two, because a page can show a finished run's
+ * workspace and an opened stored run's at once, and reopening one from the store for each request would thrash.
+ */
+const KEPT_OPEN = 2;
+let viewed: { runId: string; results: StoredResults }[] = [];
+/** Bundles viewed without storing them (?bundle= links), by run id, until kept or the page goes. */
+const inMemory = new Map<string, Awaited<ReturnType<typeof viewBundle>>>();
+/** The page evaluation running now (one at a time, beside at most one attribution) and its stored run. */
+let evaluating: AbortController | null = null;
+let evaluatingRunId: string | null = null;
 
 const api = {
   probeGpu(): Promise<GpuProbe> {
@@ -73,7 +88,7 @@ const api = {
   async deleteRun(id: string): Promise<void> {
     if (id === activeRunId) throw new Error('this run is being computed: cancel it before deleting it');
     await (await stored()).delete(id);
-    if (viewed?.runId === id) viewed = null;
+    viewed = viewed.filter((open) => open.runId !== id);
   },
 
   async exportRun(id: string): Promise<Uint8Array> {
@@ -86,6 +101,21 @@ const api = {
     return openStored(await (await stored()).importBundle(bytes, name));
   },
 
+  /** Check a bundle completely and open it read-only without storing it (keepBundle stores it later). */
+  async viewBundle(bytes: Uint8Array, name: string): Promise<StoredRunView> {
+    const bundle = await viewBundle(bytes, name);
+    inMemory.set(bundle.run.id, bundle);
+    return openStored(bundle.run.id);
+  },
+
+  /** Store a bundle opened by viewBundle, under the same run id (one transaction: all or nothing). */
+  async keepBundle(runId: string): Promise<void> {
+    const bundle = inMemory.get(runId);
+    if (!bundle) throw new Error(`no bundle is open without being stored under id ${runId}`);
+    await (await stored()).keepBundle(bundle);
+    inMemory.delete(runId);
+  },
+
   openRun(id: string): Promise<StoredRunView> {
     return openStored(id);
   },
@@ -96,14 +126,45 @@ const api = {
     k: number,
     normalization: Normalization,
   ): Promise<TopInfluences> {
-    if (viewed?.runId !== runId) await openStored(runId);
-    return rankStored(viewed!.results, target, k, normalization);
+    return rankStored(await viewedResults(runId), target, k, normalization);
   },
 
   async workspaceIndex(runId: string) {
     const results = await viewedResults(runId);
     const listing = (await (await stored()).list(activeRunId)).find((run) => run.id === runId);
-    return workspaceIndex(runId, results, listing?.imported ? listing.name : null);
+    const unstored = inMemory.get(runId);
+    const run = unstored?.run ?? (await (await stored()).store.getRun(runId));
+    const index = {
+      ...workspaceIndex(runId, results, unstored?.run.name ?? (listing?.imported ? listing.name : null)),
+      // The results may have been opened before a rename: the store has the name now.
+      name: listing?.name ?? results.name,
+      hasEvaluation: !!run?.evaluation,
+    };
+    // Runs after this answer is posted; a macrotask between pieces lets the views' requests in.
+    void precomputeWorkspace(results, () => new Promise((resolve) => setTimeout(resolve, 0)));
+    return index;
+  },
+
+  async workspaceEvaluation(runId: string) {
+    const { result } = await viewedResults(runId);
+    const ids = (rows: readonly { id: string }[]) => rows.map((row) => row.id);
+    return evaluationData(await evaluationOfRun(runId), ids(result.queries), ids(result.train));
+  },
+
+  startEvaluation(request: PageEvaluationRequest, onProgress: (event: EvaluationProgressEvent) => void) {
+    return evaluate(request, null, onProgress);
+  },
+
+  resumeEvaluation(runId: string, onProgress: (event: EvaluationProgressEvent) => void) {
+    return evaluate(null, runId, onProgress);
+  },
+
+  async pendingEvaluations() {
+    return pendingEvaluations((await stored()).store, evaluatingRunId);
+  },
+
+  cancelEvaluation(): void {
+    evaluating?.abort(new DOMException('evaluation cancelled', 'AbortError'));
   },
 
   async workspaceOverview(runId: string, normalization: Normalization) {
@@ -140,16 +201,27 @@ function stored(): Promise<PageRunStore> {
   return runStore;
 }
 
+/** A run's evaluation, from the store or from an unstored bundle's tensors in memory (null if it has none). */
+async function evaluationOfRun(runId: string): Promise<BundleEvaluation | null> {
+  const unstored = inMemory.get(runId);
+  if (!unstored) return runEvaluation((await stored()).store, runId);
+  const tensors = new Map(unstored.tensors.map((tensor) => [tensor.name, tensor.array]));
+  return evaluationOf(unstored.run, async (name) => tensors.get(name));
+}
+
 async function viewedResults(runId: string): Promise<StoredResults> {
-  if (viewed?.runId !== runId) await openStored(runId);
-  return viewed!.results;
+  const open = viewed.find((entry) => entry.runId === runId);
+  if (open) return open.results;
+  await openStored(runId);
+  return viewed[viewed.length - 1]!.results;
 }
 
 async function openStored(runId: string): Promise<StoredRunView> {
   const store = await stored();
-  const results = await store.open(runId);
-  viewed = { runId, results };
-  const name = (await store.list(activeRunId)).find((run) => run.id === runId)?.name ?? runId;
+  const results =
+    viewed.find((entry) => entry.runId === runId)?.results ?? inMemory.get(runId)?.results ?? (await store.open(runId));
+  viewed = [...viewed.filter((entry) => entry.runId !== runId), { runId, results }].slice(-KEPT_OPEN);
+  const name = (await store.list(activeRunId)).find((run) => run.id === runId)?.name ?? results.name;
   return { runId, name, summary: results.summary };
 }
 
@@ -199,6 +271,40 @@ async function attribute(
   } finally {
     running = null;
     activeRunId = null;
+  }
+}
+
+/** One page evaluation at a time (page-evaluation.ts); resolves with the stored run's id. */
+async function evaluate(
+  request: PageEvaluationRequest | null,
+  resumeId: string | null,
+  onProgress: (event: EvaluationProgressEvent) => void,
+): Promise<string> {
+  if (evaluating) throw new Error('an evaluation is already running; cancel it first');
+  const controller = new AbortController();
+  evaluating = controller;
+  try {
+    const environment = {
+      store: (await stored()).store,
+      demoFiles: async () => ({ data: fetchSource(siteRoot), trainedModel: null }),
+      // Retrains and attribution run on the CPU in float64 (onnxruntime's wasm backend for the training steps).
+      backend: () => backendFor('cpu'),
+    };
+    return await computeStoredEvaluation(request, resumeId, environment, {
+      signal: controller.signal,
+      onProgress,
+      onRunId: (runId) => (evaluatingRunId = runId),
+    });
+  } catch (error) {
+    if (controller.signal.aborted) {
+      const cancelled = new Error('the evaluation was cancelled; its finished retrains are kept');
+      cancelled.name = EVALUATION_CANCELLED;
+      throw cancelled;
+    }
+    throw error;
+  } finally {
+    evaluating = null;
+    evaluatingRunId = null;
   }
 }
 

@@ -97,7 +97,11 @@ export async function loadRequestInputs(
     return loadDemoInputs(await demoFiles(source.variant), source.variant, config.limits, signal);
   return loadUserInputs(
     {
-      model: { name: source.names.model, bytes: new Uint8Array(source.model) },
+      model: {
+        name: source.names.model,
+        bytes: new Uint8Array(source.model),
+        externalData: (source.modelData ?? []).map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })),
+      },
       tokenizer:
         source.tokenizer === null ? null : { name: source.names.tokenizer ?? 'tokenizer.json', text: source.tokenizer },
       train: { name: source.names.train, text: source.train },

@@ -22,6 +22,8 @@ export type AttributionSource =
       readonly kind: 'files';
       /** ONNX forward model bytes. */
       readonly model: ArrayBuffer;
+      /** The model's external data files (`model.onnx.data`), picked or dropped with it; by file name. */
+      readonly modelData?: readonly { readonly name: string; readonly bytes: ArrayBuffer }[];
       /** Hugging Face tokenizer.json text; null when the JSONL rows are pre-tokenized. */
       readonly tokenizer: string | null;
       readonly train: string;

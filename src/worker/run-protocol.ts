@@ -40,6 +40,9 @@ export interface StoredRunsApi {
   /** The run as .iwb bytes. */
   exportRun(id: string): Promise<Uint8Array>;
   importBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
+  /** Open a bundle read-only without storing it; keepBundle stores it (same run id). */
+  viewBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
+  keepBundle(runId: string): Promise<void>;
   openRun(id: string): Promise<StoredRunView>;
   topStoredInfluences(
     runId: string,

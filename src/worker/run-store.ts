@@ -16,8 +16,16 @@ import { topInfluences, type ExampleText } from '../app/results';
 import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
 import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
-import type { RunRecord } from '../store/records';
-import { createRun, importBundle, runContent, saveRunContent } from '../store/runs';
+import type { RunRecord, StoredArray } from '../store/records';
+import {
+  bundleRun,
+  createRun,
+  importBundle,
+  runContent,
+  saveRunContent,
+  storeBundleRun,
+  type BundleRun,
+} from '../store/runs';
 import type { DatasetRow } from '../store/types';
 import type { AttributionRequest, AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from './protocol';
 import type { RunListing } from './run-protocol';
@@ -32,6 +40,8 @@ interface StoredRequest {
   /** Stored file ids (sha256) of the model, tokenizer, train and query files for a 'files' run. */
   readonly files: {
     readonly model: string;
+    /** The model's external data files (`model.onnx.data`), by name and stored id; absent in older runs. */
+    readonly modelData?: readonly { readonly name: string; readonly id: string }[];
     readonly tokenizer: string | null;
     readonly train: string;
     readonly queries: string;
@@ -122,6 +132,7 @@ export class PageRunStore {
       source.kind === 'files'
         ? {
             model: new Uint8Array(source.model),
+            modelData: (source.modelData ?? []).map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })),
             tokenizer: source.tokenizer === null ? null : encoder.encode(source.tokenizer),
             train: encoder.encode(source.train),
             queries: encoder.encode(source.queries),
@@ -129,6 +140,7 @@ export class PageRunStore {
         : null;
     const storedFileBytes = fileBytes
       ? fileBytes.model.byteLength +
+        fileBytes.modelData.reduce((sum, f) => sum + f.bytes.byteLength, 0) +
         (fileBytes.tokenizer?.byteLength ?? 0) +
         fileBytes.train.byteLength +
         fileBytes.queries.byteLength
@@ -145,12 +157,17 @@ export class PageRunStore {
     if (source.kind === 'files' && fileBytes) {
       const { names } = source;
       const model = await this.store.putFile('model', names.model, fileBytes.model);
+      // A resume needs the data files as much as the graph: kept beside it, by the names the graph gives them.
+      const modelData = [];
+      for (const data of fileBytes.modelData) {
+        modelData.push({ name: data.name, id: (await this.store.putFile('model', data.name, data.bytes)).id });
+      }
       const tokenizer = fileBytes.tokenizer
         ? await this.store.putFile('tokenizer', names.tokenizer ?? 'tokenizer.json', fileBytes.tokenizer)
         : null;
       const train = await this.store.putFile('dataset', names.train, fileBytes.train);
       const queries = await this.store.putFile('dataset', names.queries, fileBytes.queries);
-      files = { model: model.id, tokenizer: tokenizer?.id ?? null, train: train.id, queries: queries.id };
+      files = { model: model.id, modelData, tokenizer: tokenizer?.id ?? null, train: train.id, queries: queries.id };
       fingerprints = {
         model: { name: names.model, sha256: model.id, bytes: model.bytes },
         train: { name: names.train, sha256: train.id, bytes: train.bytes },
@@ -198,10 +215,22 @@ export class PageRunStore {
       files.tokenizer === null ? null : decoder.decode(await this.store.getFileBytes('tokenizer', files.tokenizer));
     const train = decoder.decode(await this.store.getFileBytes('dataset', files.train));
     const queries = decoder.decode(await this.store.getFileBytes('dataset', files.queries));
-    const bytes = model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength) as ArrayBuffer;
+    const buffer = (b: Uint8Array) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    const modelData = [];
+    for (const data of files.modelData ?? []) {
+      modelData.push({ name: data.name, bytes: buffer(await this.store.getFileBytes('model', data.id)) });
+    }
     return {
       ...request,
-      source: { kind: 'files', model: bytes, tokenizer, train, queries, names: request.source.names },
+      source: {
+        kind: 'files',
+        model: buffer(model),
+        modelData,
+        tokenizer,
+        train,
+        queries,
+        names: request.source.names,
+      },
     };
   }
 
@@ -246,92 +275,111 @@ export class PageRunStore {
     return (await importBundle(this.store, bytes, { name })).id;
   }
 
+  /** Store a bundle viewed without storing (viewBundle), under the id it was viewed with. */
+  async keepBundle(viewed: BundleRun): Promise<string> {
+    return (await storeBundleRun(this.store, viewed)).id;
+  }
+
   /** A complete or imported run as results the page can rank: influence, self-influence and rows from the store. */
   async open(runId: string): Promise<StoredResults> {
     const run = await this.store.getRun(runId);
     if (!run) throw new Error(`no run '${runId}'`);
-    if (run.status !== 'complete' && run.status !== 'imported')
-      throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
-    const tensor = async (name: string) => (await this.store.getTensor(runId, name))?.array;
-    const influence = await tensor(SCORE_TENSORS.influence);
-    const selfTau = await tensor(SCORE_TENSORS.selfTau);
-    if (!run.rows) throw new Error(`run "${run.name}" keeps no dataset rows, so its results cannot be shown`);
-    const train: ExampleMeta[] = run.rows.train.map(metaOf);
-    const queries: ExampleMeta[] = run.rows.query.map(metaOf);
-    const pairs = train.length * queries.length;
-    if (!(influence instanceof Float64Array) || influence.length !== pairs)
-      throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
-    const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
-    const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
-    const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
-    const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
-    const measurement = run.config.measurement ?? run.measurement;
-    if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
-      throw new Error(
-        `run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`,
-      );
-    }
-    // Everything the workspace's views aggregate (the engine's AttributionResult less what the store does not keep:
-    // τ itself, factors, engine timings); ranking needs only the ScoredResult part.
-    const result = {
-      config: { ...run.config, measurement },
-      backend: run.backend ?? 'unknown',
-      layers: run.layers.map((layer) => ({
-        ...layer,
-        damping: layer.damping ?? 0,
-        activationEigenRange: null,
-        gradientEigenRange: null,
-      })),
-      queries,
-      train,
-      influence,
-      tauPerLayer:
-        perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs
-          ? perLayer
-          : new Float64Array(0),
-      selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
-      // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see
-      // rank).
-      trainTokenCounts:
-        offsets instanceof Int32Array
-          ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!)
-          : new Int32Array(0),
-      queryTargetCounts:
-        targetCounts instanceof Float64Array && targetCounts.length === queries.length
-          ? targetCounts
-          : new Float64Array(queries.length),
-      tauPerToken:
-        offsets instanceof Int32Array && perTokenValues instanceof Float64Array
-          ? { offsets, values: perTokenValues }
-          : null,
-      factors: { strategy: run.strategy, layers: [] },
-      timings: [],
-    } as unknown as AttributionResult;
-    const extras = run.config as Partial<StoredConfigExtras>;
-    const summary: AttributionSummary = {
-      backend: {
-        kind: extras.backendKind ?? null,
-        description: run.backend ?? 'unknown backend',
-        reason: run.source ? `imported from ${run.source.name}` : 'stored run',
-      },
-      strategy: run.strategy,
-      trainCount: train.length,
-      queries: queries.map((q, i) => ({
-        id: q.id,
-        benchmark: benchmarkOf(q),
-        prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '',
-      })),
-      benchmarks: [...new Set(queries.map(benchmarkOf))],
-      subsample: null,
-      timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
-      peakGpuBytes: extras.peakGpuBytes ?? null,
-    };
-    const trainTexts = run.rows.train.map((row) => ({
-      prompt: row.prompt ?? row.text ?? '',
-      response: row.response ?? '',
-    }));
-    return { summary, result, trainTexts, rows: run.rows, layers: run.layers, config: run.config, name: run.name };
+    return resultsOf(run, async (name) => (await this.store.getTensor(runId, name))?.array);
   }
+}
+
+/** A bundle opened read-only and kept in memory only (a ?bundle= link): decoded and checked like an import. */
+export async function viewBundle(bytes: Uint8Array, name: string): Promise<BundleRun & { results: StoredResults }> {
+  const viewed = await bundleRun(bytes, { name });
+  const tensors = new Map(viewed.tensors.map((tensor) => [tensor.name, tensor.array]));
+  return { ...viewed, results: await resultsOf(viewed.run, async (tensorName) => tensors.get(tensorName)) };
+}
+
+/** A complete or imported run's record and tensors as the results the page ranks and the workspace shows. */
+async function resultsOf(
+  run: RunRecord,
+  tensor: (name: string) => Promise<StoredArray | undefined>,
+): Promise<StoredResults> {
+  if (run.status !== 'complete' && run.status !== 'imported')
+    throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
+  const influence = await tensor(SCORE_TENSORS.influence);
+  const selfTau = await tensor(SCORE_TENSORS.selfTau);
+  if (!run.rows) throw new Error(`run "${run.name}" keeps no dataset rows, so its results cannot be shown`);
+  const train: ExampleMeta[] = run.rows.train.map(metaOf);
+  const queries: ExampleMeta[] = run.rows.query.map(metaOf);
+  const pairs = train.length * queries.length;
+  if (!(influence instanceof Float64Array) || influence.length !== pairs)
+    throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
+  const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
+  const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
+  const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
+  const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
+  const measurement = run.config.measurement ?? run.measurement;
+  if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
+    throw new Error(
+      `run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`,
+    );
+  }
+  // Everything the workspace's views aggregate (the engine's AttributionResult less what the store does not keep:
+  // τ itself, factors, engine timings); ranking needs only the ScoredResult part.
+  const result = {
+    config: { ...run.config, measurement },
+    backend: run.backend ?? 'unknown',
+    layers: run.layers.map((layer) => ({
+      ...layer,
+      damping: layer.damping ?? 0,
+      activationEigenRange: null,
+      gradientEigenRange: null,
+    })),
+    queries,
+    train,
+    influence,
+    tauPerLayer:
+      perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs
+        ? perLayer
+        : new Float64Array(0),
+    selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
+    // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see
+    // rank).
+    trainTokenCounts:
+      offsets instanceof Int32Array
+        ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!)
+        : new Int32Array(0),
+    queryTargetCounts:
+      targetCounts instanceof Float64Array && targetCounts.length === queries.length
+        ? targetCounts
+        : new Float64Array(queries.length),
+    tauPerToken:
+      offsets instanceof Int32Array && perTokenValues instanceof Float64Array
+        ? { offsets, values: perTokenValues }
+        : null,
+    factors: { strategy: run.strategy, layers: [] },
+    timings: [],
+  } as unknown as AttributionResult;
+  const extras = run.config as Partial<StoredConfigExtras>;
+  const summary: AttributionSummary = {
+    backend: {
+      kind: extras.backendKind ?? null,
+      description: run.backend ?? 'unknown backend',
+      reason: run.source ? `imported from ${run.source.name}` : 'stored run',
+    },
+    strategy: run.strategy,
+    trainCount: train.length,
+    queries: queries.map((q, i) => ({
+      id: q.id,
+      benchmark: benchmarkOf(q),
+      prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '',
+    })),
+    benchmarks: [...new Set(queries.map(benchmarkOf))],
+    subsample: null,
+    timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
+    peakGpuBytes: extras.peakGpuBytes ?? null,
+  };
+  const trainTexts = run.rows.train.map((row) => ({
+    prompt: row.prompt ?? row.text ?? '',
+    response: row.response ?? '',
+  }));
+  return { summary, result, trainTexts, rows: run.rows, layers: run.layers, config: run.config, name: run.name };
 }
 
 /** Rank a stored run's results; 'token-count' needs token counts, which only runs with per-token scores keep. */

@@ -13,9 +13,15 @@ import {
 } from '../influence/aggregate';
 import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
 import { TOKEN_CATEGORIES } from '../data/categories';
-import { seededUniform } from '../models/weights';
 import type { AttributionResult } from '../influence/types';
 import type { InfluenceTarget } from './protocol';
+import {
+  bootstrapDraws,
+  bootstrapInterval,
+  BOOTSTRAP_RESAMPLES,
+  columnKey,
+  type BootstrapDraws,
+} from './workspace-bootstrap';
 import type { StoredResults } from './run-store';
 import type {
   AnalysesData,
@@ -28,7 +34,6 @@ import type {
   WorkspaceSettings,
 } from './workspace-protocol';
 
-export const BOOTSTRAP_RESAMPLES = 1000;
 const TOP_TOKENS = 8;
 const MIN_TOKEN_COUNT = 3;
 
@@ -94,6 +99,8 @@ export function workspaceIndex(runId: string, stored: StoredResults, imported: s
       benchmark: benchmarkOf(q),
       prompt: rows.query[i]?.prompt ?? rows.query[i]?.text ?? '',
       response: rows.query[i]?.response ?? '',
+      tokens: rows.query[i]?.tokens ?? null,
+      tokenLoss: rows.query[i]?.tokenLoss ?? null,
     })),
     train: result.train.map((example, n) => ({
       id: example.id,
@@ -111,42 +118,34 @@ export function workspaceIndex(runId: string, stored: StoredResults, imported: s
   };
 }
 
-/** Percentile by linear interpolation of a sorted array. */
-function percentile(sorted: Float64Array, p: number): number {
-  const at = p * (sorted.length - 1);
-  const below = Math.floor(at);
-  const above = Math.min(below + 1, sorted.length - 1);
-  return sorted[below]! + (sorted[above]! - sorted[below]!) * (at - below);
+const overviews = new WeakMap<StoredResults, Map<Normalization, OverviewData>>();
+const draws = new WeakMap<StoredResults, BootstrapDraws>();
+
+function seedOf(stored: StoredResults): number {
+  return typeof stored.result.config.seed === 'number' ? stored.result.config.seed : 0;
 }
 
+/** Computed once per run and normalisation (precomputeWorkspace computes them before a view asks). */
 export function workspaceOverview(stored: StoredResults, normalization: Normalization): OverviewData {
+  let cache = overviews.get(stored);
+  if (!cache) overviews.set(stored, (cache = new Map()));
+  let data = cache.get(normalization);
+  if (!data) cache.set(normalization, (data = computeOverview(stored, normalization)));
+  return data;
+}
+
+function computeOverview(stored: StoredResults, normalization: Normalization): OverviewData {
   const { result } = stored;
   const view = viewOf(stored, normalization);
   const rows = benchmarkScores(view, result.queries);
-  const members = new Map<string, number[]>();
-  result.train.forEach((example, n) => {
-    const key = JSON.stringify([example.domain ?? 'unknown', example.difficulty ?? 'unknown']);
-    members.set(key, [...(members.get(key) ?? []), n]);
-  });
-  const seed = typeof result.config.seed === 'number' ? result.config.seed : 0;
-  const uniform = seededUniform(seed);
-  const resampled = new Float64Array(BOOTSTRAP_RESAMPLES);
-  const cells = crossDomainTable(view, result.queries, result.train).map((cell): CrossDomainEntry => {
-    const scores = rows.get(cell.benchmark)!.scores;
-    const group = members.get(JSON.stringify([cell.domain, cell.difficulty]))!;
-    for (let b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
-      let sum = 0;
-      for (let i = 0; i < group.length; i++) sum += scores[group[Math.floor(uniform() * group.length)]!]!;
-      resampled[b] = sum / group.length;
-    }
-    resampled.sort();
-    return {
-      ...cell,
-      sum: cell.mean * cell.trainCount,
-      low: percentile(resampled, 0.025),
-      high: percentile(resampled, 0.975),
-    };
-  });
+  const seed = seedOf(stored);
+  let picked = draws.get(stored);
+  if (!picked) draws.set(stored, (picked = bootstrapDraws(result.train, seed)));
+  const cells = crossDomainTable(view, result.queries, result.train).map((cell): CrossDomainEntry => ({
+    ...cell,
+    sum: cell.mean * cell.trainCount,
+    ...bootstrapInterval(rows.get(cell.benchmark)!.scores, picked.get(columnKey(cell.domain, cell.difficulty))!),
+  }));
   return {
     label: view.label,
     cells,
@@ -260,52 +259,77 @@ function topTokens(stored: StoredResults, queries: readonly number[]) {
 }
 
 /**
- * The run reduced to one "query" per benchmark: its per-token row is the benchmark's mean of s_q · τ(q, n, t), summed
+ * The run reduced to one "query", the benchmark: its per-token row is the benchmark's mean of s_q · τ(q, n, t), summed
  * in the order tokenInfluence sums it (so every aggregate below equals the one over the benchmark's queries bit for
  * bit), with a unit scale ('summed-loss', one target token). The aggregations then read one row instead of hundreds.
  */
-function perBenchmarkResult(stored: StoredResults, benchmarks: readonly string[]): AttributionResult {
+function benchmarkResult(stored: StoredResults, benchmark: string): AttributionResult {
   const { result } = stored;
   const tokens = result.tauPerToken!;
   const total = tokens.offsets[tokens.offsets.length - 1]!;
   const scales = queryScales(result);
-  const values = new Float64Array(benchmarks.length * total);
-  benchmarks.forEach((benchmark, b) => {
-    const queries = targetQueries(stored, { benchmark });
-    const row = values.subarray(b * total, (b + 1) * total);
-    for (const q of queries) {
-      const source = tokens.values.subarray(q * total, (q + 1) * total);
-      for (let t = 0; t < total; t++) row[t]! += (scales[q]! * source[t]!) / queries.length;
-    }
-  });
+  const row = new Float64Array(total);
+  const queries = targetQueries(stored, { benchmark });
+  for (const q of queries) {
+    const source = tokens.values.subarray(q * total, (q + 1) * total);
+    for (let t = 0; t < total; t++) row[t]! += (scales[q]! * source[t]!) / queries.length;
+  }
   return {
     ...result,
     config: { ...result.config, measurement: 'summed-loss' },
-    queries: benchmarks.map((benchmark) => ({ id: benchmark, benchmark })),
-    queryTargetCounts: new Float64Array(benchmarks.length).fill(1),
-    tauPerToken: { offsets: tokens.offsets, values },
+    queries: [{ id: benchmark, benchmark }],
+    queryTargetCounts: new Float64Array(1).fill(1),
+    tauPerToken: { offsets: tokens.offsets, values: row },
   };
 }
 
-const analysesCache = new WeakMap<StoredResults, AnalysesData>();
+type BenchmarkAnalyses = AnalysesData['benchmarks'][number];
+
+const analysesCache = new WeakMap<StoredResults, Map<string, BenchmarkAnalyses>>();
+
+function benchmarkAnalyses(stored: StoredResults, benchmark: string): BenchmarkAnalyses {
+  let cache = analysesCache.get(stored);
+  if (!cache) analysesCache.set(stored, (cache = new Map()));
+  let entry = cache.get(benchmark);
+  if (!entry) {
+    const reduced = benchmarkResult(stored, benchmark);
+    entry = {
+      benchmark,
+      segments: segmentSummary(reduced, [0]),
+      categories: tokenCategorySummary(reduced, [0], TOKEN_CATEGORIES),
+      topTokens: topTokens({ ...stored, result: reduced }, [0]),
+    };
+    cache.set(benchmark, entry);
+  }
+  return entry;
+}
+
+function benchmarksOf(stored: StoredResults): string[] {
+  return [...new Set(stored.result.queries.map(benchmarkOf))];
+}
 
 export function workspaceAnalyses(stored: StoredResults): AnalysesData {
   if (!stored.result.tauPerToken)
     throw new Error('this run has no per-token scores: run it with per-token scores on to see these analyses');
-  const cached = analysesCache.get(stored);
-  if (cached) return cached;
-  const benchmarks = [...new Set(stored.result.queries.map(benchmarkOf))];
-  const reduced = perBenchmarkResult(stored, benchmarks);
-  const view = { ...stored, result: reduced };
-  const data: AnalysesData = {
-    benchmarks: benchmarks.map((benchmark, b) => ({
-      benchmark,
-      segments: segmentSummary(reduced, [b]),
-      categories: tokenCategorySummary(reduced, [b], TOKEN_CATEGORIES),
-      topTokens: topTokens(view, [b]),
-    })),
+  return {
+    benchmarks: benchmarksOf(stored).map((benchmark) => benchmarkAnalyses(stored, benchmark)),
     minTokenCount: MIN_TOKEN_COUNT,
   };
-  analysesCache.set(stored, data);
-  return data;
+}
+
+/**
+ * What the views ask for that takes longer than a frame (the overview under each normalisation with its bootstrap,
+ * the analyses per benchmark), computed right after a run is opened, one piece at a time with `pause()` between
+ * pieces so a view's request that arrives meanwhile is answered after the piece in progress, not after all of them.
+ */
+export async function precomputeWorkspace(stored: StoredResults, pause: () => Promise<void>): Promise<void> {
+  for (const normalization of normalizationsOf(stored)) {
+    workspaceOverview(stored, normalization);
+    await pause();
+  }
+  if (!stored.result.tauPerToken) return;
+  for (const benchmark of benchmarksOf(stored)) {
+    benchmarkAnalyses(stored, benchmark);
+    await pause();
+  }
 }

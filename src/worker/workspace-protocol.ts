@@ -4,6 +4,7 @@
  * run — a finished page run, an opened one, or an imported .iwb bundle — named by its run id.
  */
 import type { InfluenceTarget, Normalization } from './protocol';
+import type { EvaluationData } from './evaluation-protocol';
 
 export interface WorkspaceLayer {
   readonly name: string;
@@ -38,6 +39,10 @@ export interface WorkspaceQuery {
   readonly benchmark: string;
   readonly prompt: string;
   readonly response: string;
+  /** Each position's text, or null when the run kept none. */
+  readonly tokens: readonly string[] | null;
+  /** Per token, the loss of predicting it (null: not measured, the prompt); null when the run did not record it. */
+  readonly tokenLoss: readonly (number | null)[] | null;
 }
 
 export interface WorkspaceTrainExample {
@@ -68,6 +73,8 @@ export interface WorkspaceIndex {
   readonly hasPerLayer: boolean;
   /** The normalisations this run can show ('token-count' needs token counts). */
   readonly normalizations: readonly Normalization[];
+  /** The run carries an evaluation against retraining (the Evaluation view). */
+  readonly hasEvaluation?: boolean;
 }
 
 export interface CrossDomainEntry {
@@ -161,4 +168,5 @@ export interface WorkspaceApi {
   queryScores(runId: string, queryId: string): Promise<QueryScores>;
   example(runId: string, trainId: string, target: InfluenceTarget): Promise<ExampleDetail>;
   analyses(runId: string): Promise<AnalysesData>;
+  evaluation(runId: string): Promise<EvaluationData>;
 }

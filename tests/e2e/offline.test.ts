@@ -1,10 +1,11 @@
 /**
- * The built page works offline after one visit: its service worker (vite-plugin-pwa / Workbox) precaches the app,
- * onnxruntime's wasm, the demo model, data and tokenizers. With the network cut (context.setOffline) a reload still
- * shows the page, every precached file still loads, and a micro-demo run completes on the CPU backend and opens in the
- * results workspace.
+ * The built pages work offline after one visit: the service worker (vite-plugin-pwa / Workbox) precaches the app,
+ * onnxruntime's wasm, the demo model, data and tokenizers, and the teaching lab with its worker and KaTeX fonts. With
+ * the network cut (context.setOffline) a reload still shows the page, every precached file still loads, a micro-demo
+ * run completes on the CPU backend and opens in the results workspace, and the lab trains a model and shows scores.
  */
 import { readFileSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { servePage, type Served } from '../helpers/browser';
 
@@ -20,6 +21,31 @@ afterAll(async () => {
 /** The URLs Workbox precaches, read from the built service worker. */
 function precached(): string[] {
   return [...readFileSync('dist/sw.js', 'utf8').matchAll(/url:"([^"]+)"/g)].map((m) => m[1]!);
+}
+
+/** Final state: the worker is installed (precache complete), active and controlling this page. */
+async function controlled(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) =>
+        navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }),
+      );
+    }
+  });
+}
+
+/** Cuts the network and checks that it is cut. */
+async function goOffline(context: BrowserContext, page: Page): Promise<void> {
+  await context.setOffline(true);
+  expect(
+    await page.evaluate(() =>
+      fetch('https://example.com/').then(
+        () => 'online',
+        () => 'offline',
+      ),
+    ),
+  ).toBe('offline');
 }
 
 test('after the first visit, a reload with the network cut shows the page and runs the micro demo', async () => {
@@ -39,24 +65,8 @@ test('after the first visit, a reload with the network cut shows the page and ru
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(`${served.url}?demo=micro`);
-  // Final state: the worker is installed (precache complete), active and controlling this page.
-  await page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) {
-      await new Promise((resolve) =>
-        navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }),
-      );
-    }
-  });
-  await context.setOffline(true);
-  expect(
-    await page.evaluate(() =>
-      fetch('https://example.com/').then(
-        () => 'online',
-        () => 'offline',
-      ),
-    ),
-  ).toBe('offline');
+  await controlled(page);
+  await goOffline(context, page);
   await page.reload();
   await page.locator('run-controls button[data-action="start"]').waitFor({ timeout: 60_000 });
   const statuses = await page.evaluate(
@@ -81,5 +91,56 @@ test('after the first visit, a reload with the network cut shows the page and ru
   await page.locator('workbench-app results-workspace overview-view[data-ready="none"]').waitFor({ timeout: 60_000 });
   expect(await page.locator('workbench-app results-workspace td[data-cell]').count()).toBeGreaterThan(0);
   expect(errors.filter((e) => !e.includes('[W:onnxruntime'))).toEqual([]);
+  await context.close();
+});
+
+test('the teaching lab reloads with the network cut, trains the MLP and shows its scores and formulas', async () => {
+  const urls = precached();
+  expect(urls).toContain('teach.html');
+  expect(urls.some((url) => /lab\.worker-.*\.js$/.test(url))).toBe(true);
+  expect(urls.some((url) => /KaTeX_Main-Regular-.*\.woff2$/.test(url))).toBe(true);
+  const context = await served.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${served.url}teach.html?model=mlp&q=2`);
+  await controlled(page);
+  await goOffline(context, page);
+  // From here on (after the deliberate failed probe) any failed request means something was not cached.
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('requestfailed', (request) => errors.push(`failed: ${request.url()}`));
+  await page.reload();
+  // A finished run raises data-generation; 'ready' says its numbers belong to the state in the URL.
+  await page.waitForFunction(
+    () => {
+      const app = document.querySelector('teach-app') as HTMLElement | null;
+      return app !== null && Number(app.dataset.generation ?? 0) >= 1 && app.dataset.status === 'ready';
+    },
+    undefined,
+    { timeout: 180_000 },
+  );
+  const pearsons = await page.$$eval('lab-methods tr[data-method]', (rows) =>
+    rows.map((row) => Number((row as HTMLElement).dataset.pearson)),
+  );
+  expect(pearsons).toHaveLength(5);
+  expect(pearsons.every(Number.isFinite)).toBe(true);
+  const values = await page.$$eval('lab-plot g.train', (gs) => gs.map((g) => Number((g as HTMLElement).dataset.value)));
+  expect(values.length).toBeGreaterThan(0);
+  expect(values.every(Number.isFinite)).toBe(true);
+  // The formulas are typeset with KaTeX's own fonts, from the cache.
+  await page.locator('lab-inside .katex').first().waitFor();
+  const fonts = await page.evaluate(async () => {
+    await document.fonts.ready;
+    const katex = [...document.fonts].filter((f) => f.family.includes('KaTeX'));
+    return {
+      loaded: katex.filter((f) => f.status === 'loaded').length,
+      failed: katex.filter((f) => f.status === 'error').length,
+    };
+  });
+  expect(fonts.loaded).toBeGreaterThan(0);
+  expect(fonts.failed).toBe(0);
+  expect(errors).toEqual([]);
   await context.close();
 });

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { encodeBundle } from '../../src/store/bundle';
-import { openPage, servePage, type Served } from '../helpers/browser';
+import { openPage, servePage, storedCheckpointStage, type Served } from '../helpers/browser';
 import { bundleRowIds, tensorBytes, tensorValues } from '../helpers/bundle-file';
 import { cli } from '../helpers/cli';
 
@@ -89,24 +89,6 @@ async function runMicroDemoOnCpu(): Promise<void> {
   await page.locator('run-controls select#backend').selectOption('cpu');
   await page.locator('run-controls button[data-action="start"]').click();
   await page.locator('[data-run="done"]').waitFor({ timeout: 240_000 });
-}
-
-/** The checkpoint record IndexedDB holds for the page's one run (null: none). */
-function storedCheckpointStage(): Promise<string | null> {
-  return page.evaluate(async () => {
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open('influence-workbench');
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    if (!db.objectStoreNames.contains('checkpoints')) return null;
-    const all = await new Promise<{ stage: string }[]>((resolve) => {
-      const request = db.transaction('checkpoints').objectStore('checkpoints').getAll();
-      request.onsuccess = () => resolve(request.result as { stage: string }[]);
-    });
-    db.close();
-    return all[0]?.stage ?? null;
-  });
 }
 
 interface NodeSummary {
@@ -235,7 +217,7 @@ test('a run interrupted by a reload is offered for resume and ends with the unin
   await page.goto(`${served.url}?demo=micro&hold=lambda`);
   await page.locator('run-controls select#backend').selectOption('cpu');
   await page.locator('run-controls button[data-action="start"]').click();
-  await expect.poll(storedCheckpointStage, { timeout: 240_000, interval: 250 }).toBe('lambda');
+  await expect.poll(() => storedCheckpointStage(page), { timeout: 240_000, interval: 250 }).toBe('lambda');
   await page.goto(`${served.url}?demo=micro`); // a reload, without the hold
 
   await page.locator('run-library [data-resume-offer]').waitFor({ timeout: 30_000 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { pearson } from '../../src/teach/dense';
 import { agreements, METHODS, queryRow, runLab } from '../../src/teach/lab';
 import { runLmLab } from '../../src/teach/lm-lab';
+import { LM_TRAIN } from '../../src/teach/lm';
 import { labInputs, lmInputs, parseState } from '../../src/teach/state';
 import { formatNumber } from '../../src/ui/teach/colour';
 import { openPage, servePage, type Served } from '../helpers/browser';
@@ -184,5 +185,66 @@ test('the tiny LM: per-token scores in the page, and its correlations equal Node
   // Colour by EK-FAC (the default): each sentence's per-token scores sum to its score.
   for (const row of rows)
     expect(Math.abs(row.tokens.reduce((a, b) => a + b, 0) - row.score)).toBeLessThan(1e-9 * (1 + Math.abs(row.score)));
+  expect(errors).toEqual([]);
+});
+
+test('the tiny LM: edit, add and delete sentences; each retrains, the URL keeps them, words stay text', async () => {
+  await page.goto(`${served.url}teach.html?model=lm`);
+  let generation = await generationAbove(0);
+  const sentencesInUrl = () => parseState(new URL(page.url()).search).sentences;
+  expect(sentencesInUrl()).toBeNull();
+
+  await page.click('lab-lm button[data-action="edit"][data-index="0"]');
+  await page.fill('lab-lm input[data-edit="0"]', 'The bird  sat on the RUG');
+  await page.click('lab-lm button[data-action="save"]');
+  generation = await generationAbove(generation);
+  expect(sentencesInUrl()).toEqual(['the bird sat on the rug', ...LM_TRAIN.slice(1)]);
+  expect(await page.locator('lab-lm tr[data-sentence="0"] .tokens').textContent()).toContain('bird');
+
+  // Markup is not a word: refused with the word named, shown as text, and nothing retrains.
+  await page.fill('lab-lm input[data-add]', '<img src=x onerror=alert(1)> cat');
+  await page.click('lab-lm button[data-action="add"]');
+  await expect.poll(() => page.locator('lab-lm [data-problem]').textContent()).toContain('"<img" is not in the');
+  expect(await page.locator('lab-lm img').count()).toBe(0);
+  expect(await page.getAttribute('teach-app', 'data-status')).toBe('ready');
+  expect(sentencesInUrl()).toHaveLength(10);
+
+  await page.fill('lab-lm input[data-add]', 'a bird chased the dog');
+  await page.click('lab-lm button[data-action="add"]');
+  generation = await generationAbove(generation);
+  expect(await page.locator('lab-lm tr[data-sentence]').count()).toBe(11);
+  expect(sentencesInUrl()![10]).toBe('a bird chased the dog');
+
+  await page.click('lab-lm button[data-action="delete"][data-index="3"]');
+  await generationAbove(generation);
+  const expected = ['the bird sat on the rug', ...LM_TRAIN.slice(1, 3), ...LM_TRAIN.slice(4), 'a bird chased the dog'];
+  expect(sentencesInUrl()).toEqual(expected);
+  expect(await page.locator('lab-lm tr[data-sentence]').count()).toBe(10);
+
+  // The page's numbers are Node's on the same URL: correlations and every per-token score.
+  expectSame(await shownCorrelations(), await nodeCorrelations());
+  const state = parseState(new URL(page.url()).search);
+  const result = await runLmLab(lmInputs(state));
+  const { offsets, values } = result.perToken;
+  const perRow = offsets[result.trainCount];
+  const shown = await page.$$eval('lab-lm tr[data-sentence]', (trs) =>
+    trs.map((tr) => ({
+      index: Number((tr as HTMLElement).dataset.sentence),
+      tokens: Array.from(tr.querySelectorAll('[data-token-score]'), (t) =>
+        Number((t as HTMLElement).dataset.tokenScore),
+      ),
+    })),
+  );
+  for (const { index, tokens } of shown) {
+    const computed = values.subarray(state.query * perRow + offsets[index], state.query * perRow + offsets[index + 1]);
+    expect(tokens).toHaveLength(computed.length);
+    tokens.forEach((v, t) => expect(Math.abs(v - computed[t])).toBeLessThan(1e-9 * (1 + Math.abs(computed[t]))));
+  }
+
+  // The link reproduces the edited model.
+  await page.reload();
+  await generationAbove(0);
+  expect(sentencesInUrl()).toEqual(expected);
+  expect(await page.locator('lab-lm tr[data-sentence]').count()).toBe(10);
   expect(errors).toEqual([]);
 });

@@ -97,6 +97,8 @@ describe('workspace on a bundle opened by URL', () => {
   test('the heatmap shows the bundle per-token scores of the example, credited to the predicted token', async () => {
     const { page } = await open('?bundle=fixtures/small.iwb#view=example&example=t5&target=benchmark:gsm8k');
     await page.locator('example-view[data-ready="t5|benchmark:gsm8k"]').waitFor({ timeout: 60_000 });
+    // Tokens past the first screen are appended after the first paint; the heatmap says when all are there.
+    await page.locator('example-view [data-heatmap][data-complete]').waitFor({ timeout: 60_000 });
     const spans = await page
       .locator('example-view [data-heatmap] span[data-t]')
       .evaluateAll((nodes) => nodes.map((n) => ({ text: n.textContent, value: Number(n.getAttribute('data-value')) })));
@@ -181,6 +183,36 @@ describe('workspace on a bundle opened by URL', () => {
     await page.reload();
     await page.locator(`example-view[data-ready="${expected[0]!.id}|query:q3"]`).waitFor({ timeout: 60_000 });
     await page.close();
+  });
+
+  test("the query's per-token loss shows the bundle's values; a bundle without them says not stored", async () => {
+    const { page, errors } = await open('?bundle=fixtures/small.iwb#view=query&query=q3');
+    await page.locator('query-view[data-ready="q3|none|shown"]').waitFor({ timeout: 60_000 });
+    const row = bundle.manifest.rows!.query[3]!;
+    const spans = await page
+      .locator('query-view query-loss [data-query-loss] span[data-t]')
+      .evaluateAll((nodes) => nodes.map((n) => ({ text: n.textContent, value: n.getAttribute('data-value') })));
+    expect(spans.map((s) => s.text)).toEqual(row.tokens);
+    expect(spans.map((s) => (s.value === 'NaN' ? null : Number(s.value)))).toEqual(row.tokenLoss);
+    const measured = row.tokenLoss!.filter((l): l is number => l !== null);
+    const summary = (await page.locator('query-view query-loss [data-loss-summary]').textContent())!;
+    expect(summary.replace(/\s+/g, ' ')).toContain(
+      `${measured.reduce((a, b) => a + b, 0).toFixed(4)} nats summed over ${measured.length} tokens`,
+    );
+    await page.locator('query-view query-loss [data-query-loss]').focus();
+    await page.keyboard.press('End');
+    const last = row.tokens!.length - 1;
+    await expect
+      .poll(() => page.locator('query-view query-loss [data-loss-cursor]').textContent())
+      .toContain(`token ${last} ${JSON.stringify(row.tokens![last])}: loss ${row.tokenLoss![last]!.toFixed(4)} nats`);
+    await page.locator('query-view').screenshot({ path: `${SHOTS}/query-loss.png` });
+    expect(errors).toEqual([]);
+    const old = await open('?bundle=fixtures/hostile.iwb#view=query');
+    await old.page.locator('query-view[data-ready]').waitFor({ timeout: 60_000 });
+    expect(await old.page.locator('query-view [data-loss-not-stored]').textContent()).toContain('not stored');
+    expect(await old.page.locator('query-view query-loss').count()).toBe(0);
+    await page.close();
+    await old.page.close();
   });
 
   test('sequence and token analyses equal segmentSummary; tabs move with the arrow keys', async () => {

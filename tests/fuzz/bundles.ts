@@ -4,7 +4,7 @@
  */
 import { BundleError, decodeBundle, encodeBundle } from '../../src/store/bundle';
 import type { SafetensorsTensor } from '../../src/store/safetensors';
-import { sampleContent } from '../fixtures/store/sample-bundle';
+import { sampleContent, sampleEvaluation } from '../fixtures/store/sample-bundle';
 import { resign, values, type Json } from '../helpers/bundle-edit';
 import { checkRefusal, damageBytes, ODD_VALUES, violation, type Outcome, type Random } from './classify';
 
@@ -13,8 +13,10 @@ export interface BundleSetup {
 }
 
 export async function bundleSetup(): Promise<BundleSetup> {
+  const evaluated = sampleContent({ queries: 3, train: 6 });
   return {
     bundles: [
+      await encodeBundle({ ...evaluated, evaluation: sampleEvaluation(evaluated) }, { scoreDtype: 'F64' }),
       await encodeBundle(sampleContent({ queries: 2, train: 3, dims: [[2, 2]] })),
       await encodeBundle(sampleContent()),
       await encodeBundle(sampleContent({ rows: false })),
@@ -33,6 +35,9 @@ function pickPlace(random: Random, manifest: Json): [Json, string] {
     manifest.datasets,
     manifest.rows?.train?.[0],
     manifest.rows?.query?.[0],
+    manifest.evaluation,
+    manifest.evaluation?.config,
+    manifest.evaluation?.strategies?.[0],
   ].filter((p): p is Json => typeof p === 'object' && p !== null);
   const parent = random.pick(parents);
   const keys = Object.keys(parent);
@@ -82,7 +87,7 @@ function editTensors(random: Random, tensors: Map<string, SafetensorsTensor>): v
       tensors.delete(name);
       break;
     default:
-      tensors.set(random.pick(['scores.extra', 'layers.9.lambda_matrix', 'scores.tau']), {
+      tensors.set(random.pick(['scores.extra', 'layers.9.lambda_matrix', 'scores.tau', 'eval.lds.kfac.ranked']), {
         dtype: 'F32',
         shape: [0],
         data: new Uint8Array(0),

@@ -65,3 +65,21 @@ export async function openPage(served: Served, path = ''): Promise<{ page: Page;
   await page.goto(served.url + path);
   return { page, errors };
 }
+
+/** The engine stage of the checkpoint IndexedDB holds for the page's one run (null: none). */
+export function storedCheckpointStage(page: Page): Promise<string | null> {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('influence-workbench');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    if (!db.objectStoreNames.contains('checkpoints')) return null;
+    const all = await new Promise<{ stage: string }[]>((resolve) => {
+      const request = db.transaction('checkpoints').objectStore('checkpoints').getAll();
+      request.onsuccess = () => resolve(request.result as { stage: string }[]);
+    });
+    db.close();
+    return all[0]?.stage ?? null;
+  });
+}

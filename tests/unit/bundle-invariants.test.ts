@@ -128,6 +128,29 @@ describe('semantic invariants', () => {
     ).toBe('manifest rows.query[2].id "q-0" repeats rows.query[0].id');
   });
 
+  it("a query's token losses not one per token, negative, or without tokens", async () => {
+    expect(
+      await refusal((m) => {
+        m.rows.query[1].tokens = ['a', 'b', 'c'];
+        m.rows.query[1].tokenLoss = [null, 0.5];
+      }),
+    ).toBe('manifest rows.query[1].tokenLoss has 2 entries for 3 tokens');
+    expect(
+      await refusal((m) => {
+        m.rows.query[1].tokens = ['a', 'b'];
+        m.rows.query[1].tokenLoss = [null, -0.5];
+      }),
+    ).toBe(
+      'manifest rows.query[1].tokenLoss: expected a list of losses (finite numbers ≥ 0, or null where not measured)',
+    );
+    expect(
+      await refusal((m) => {
+        delete m.rows.query[1].tokens;
+        m.rows.query[1].tokenLoss = [null, 0.5];
+      }),
+    ).toBe('manifest rows.query[1].tokenLoss has 2 entries for no tokens');
+  });
+
   it('a manifest nested 10,000 deep (checksum valid) is a BundleError, not a stack overflow', async () => {
     const message = await refusal(
       () => {},

@@ -1,6 +1,7 @@
 /**
- * `iwb evaluate` in-process: the micro demo and user files (ONNX + tokenizer + JSONL), --out JSON, and resuming from
- * --checkpoint (the second run retrains nothing and reports the same numbers). Tiny settings keep it to seconds.
+ * `iwb evaluate` in-process: the micro demo and user files (ONNX + tokenizer + JSONL), --out JSON and .iwb (with
+ * inspect and export), and resuming from --checkpoint (the second run retrains nothing and reports the same
+ * numbers). Tiny settings keep it to seconds.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { afterAll, expect, test } from 'vitest';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { seededDemoModel } from '../../src/app/demo-model';
 import { cli } from '../helpers/cli';
+import { decodeBundle } from '../../src/store/bundle';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-evaluate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,7 +20,14 @@ const SMALL = ['--limit-train', '6', '--limit-queries', '2', '--subsets', '3', '
 interface EvaluationJson {
   trainSize: number;
   querySize: number;
-  lds: { strategy: string; mean: number; low: number; high: number; perQuery: (number | null)[] }[];
+  lds: {
+    strategy: string;
+    mean: number;
+    low: number;
+    high: number;
+    perQuery: (number | null)[];
+    predictions: number[];
+  }[];
   subsetMask: number[];
   loo: { examples: number[]; actual: number[]; byStrategy: { strategy: string }[] } | null;
   retrains: { done: number; resumed: number };
@@ -59,6 +68,50 @@ test('micro demo: LDS per strategy, --out JSON; a second run resumes every retra
   const again = JSON.parse(readFileSync(out, 'utf8')) as EvaluationJson;
   expect(again.lds).toEqual(result.lds);
   expect(again.loo).toEqual(result.loo);
+});
+
+test('--out FILE.iwb: a bundle with the scores and the evaluation, equal to the JSON; inspect and export show it', async () => {
+  const bundleFile = path.join(dir, 'micro.iwb');
+  const jsonFile = path.join(dir, 'micro-again.json');
+  const checkpoint = path.join(dir, 'bundle.checkpoint.json');
+  const args = ['evaluate', ...SMALL, '--strategies', 'identity,ekfac', '--loo', '1', '--checkpoint', checkpoint];
+  expect((await cli([...args, '--out', bundleFile])).code).toBe(0);
+  // The same evaluation as JSON, from the checkpoint: the bundle must hold exactly its numbers.
+  expect((await cli([...args, '--out', jsonFile])).code).toBe(0);
+  const json = JSON.parse(readFileSync(jsonFile, 'utf8')) as EvaluationJson;
+  const bundle = await decodeBundle(readFileSync(bundleFile));
+  expect(bundle.manifest.strategy).toBe('ekfac');
+  expect(bundle.manifest.generator).toBe('iwb evaluate');
+  const evaluation = bundle.evaluation!;
+  expect(evaluation.info.strategies.map((s) => [s.strategy, s.mean, s.low, s.high])).toEqual(
+    json.lds.map((s) => [s.strategy, s.mean, s.low, s.high]),
+  );
+  expect(Array.from(evaluation.subsetMask)).toEqual(json.subsetMask);
+  json.lds.forEach((s, i) => {
+    expect(Array.from(evaluation.strategies[i]!.predictions)).toEqual(s.predictions);
+    expect(Array.from(evaluation.strategies[i]!.perQuery)).toEqual(s.perQuery.map((v) => v ?? 0));
+  });
+  expect(Array.from(evaluation.loo!.actual)).toEqual(json.loo!.actual);
+
+  const inspected = await cli(['inspect', bundleFile]);
+  expect(inspected.code).toBe(0);
+  expect(inspected.stdout).toMatch(/evaluation: LDS over M = 3 subsets of α = 0\.5 \(R = 1 seed each, seed 0\)/);
+  expect(inspected.stdout).toMatch(
+    /^ {2}ekfac +LDS -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] over \d of 2 queries; LOO Pearson/m,
+  );
+  const csv = path.join(dir, 'csv');
+  const exported = await cli(['export', bundleFile, '--csv', csv]);
+  expect(exported.code).toBe(0);
+  const summary = readFileSync(path.join(csv, 'lds_summary.csv'), 'utf8').trim().split('\n');
+  expect(summary[0]).toBe('strategy,lds,low,high,queries_ranked,subsets,fraction,seeds,loo_pearson,loo_spearman');
+  expect(summary[2]!.split(',').slice(0, 4)).toEqual([
+    'ekfac',
+    ...[json.lds[1]!.mean, json.lds[1]!.low, json.lds[1]!.high].map(String),
+  ]);
+  const subsets = readFileSync(path.join(csv, 'lds_subsets.csv'), 'utf8').trim().split('\n');
+  expect(subsets).toHaveLength(1 + 2 * 3 * 2);
+  expect(Number(subsets[1]!.split(',')[3])).toBe(json.lds[0]!.predictions[0]);
+  expect(readFileSync(path.join(csv, 'loo.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + 2 * 2 * 2);
 });
 
 test('user files: ONNX model, tokenizer and JSONL', async () => {

@@ -273,6 +273,8 @@ describe('the engine and its statistics', () => {
     expect(Array.from(ranks([3, 1, 3, 2]))).toEqual([3.5, 1, 3.5, 2]);
     expect(spearman([1, 2, 3, 4], [10, 20, 20, 40])).toBeCloseTo(0.9486832980505138, 14);
     expect(Number.isNaN(spearman([1, 2, 3], [5, 5, 5]))).toBe(true);
+    // Six tied ranks of 3.5: their float mean is not exactly 3.5, yet the series is constant (undefined, not 0).
+    expect(Number.isNaN(spearman([1, 2, 3, 4, 5, 6], [-2, -2, -2, -2, -2, -2]))).toBe(true);
     const values = Float64Array.from({ length: 40 }, (_, i) => Math.cos(i * 0.7));
     const first = bootstrapMean(values, 500, 11);
     expect(bootstrapMean(values, 500, 11)).toEqual(first);

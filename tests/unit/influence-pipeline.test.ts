@@ -158,6 +158,7 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
       expect(Array.from(resumed.tau), stage).toEqual(Array.from(reference.tau));
       expect(Array.from(resumed.selfTau), stage).toEqual(Array.from(reference.selfTau));
       expect(Array.from(resumed.tauPerToken!.values), stage).toEqual(Array.from(reference.tauPerToken!.values));
+      expect(Array.from(resumed.queryTokenLoss!.values), stage).toEqual(Array.from(reference.queryTokenLoss!.values));
     }
   });
 
@@ -204,6 +205,19 @@ describe('runAttribution invariants (token LM, CPU float64)', () => {
     expect((error as NonFiniteError).stage).toBe('covariance');
     expect((error as NonFiniteError).layer).toBe('down');
     expect((error as Error).message).toMatch(/layer "down".*training examples 4–7/);
+  });
+
+  it("each query's loss per position is its model's −log-likelihood there, summing to its summed loss", async () => {
+    const result = await run(BASE);
+    const { offsets, values } = result.queryTokenLoss!;
+    for (let q = 0; q < QUERIES; q++) {
+      const example = fixture.model.example('query', q, 'given', BASE.seed);
+      const row = values.subarray(offsets[q], offsets[q + 1]);
+      expect(row.length).toBe(fixture.model.length('query', q));
+      expect(Array.from(row)).toEqual(Array.from(example.tokenLogLikelihoods, (l) => 0 - l));
+      expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(example.loss, 12);
+      expect(row.some((l) => l > 0)).toBe(true);
+    }
   });
 
   it('mean-log-likelihood influence is τ / T_q, summed-loss influence is τ', async () => {

@@ -1,7 +1,8 @@
 /**
  * The engine worker's stored runs (src/worker/run-store.ts) on fake-indexeddb: a run that will not fit the storage
  * quota is refused with the quota's message and stores nothing; a run on the user's files keeps them, so its
- * request comes back whole for a resume; the run being computed is not offered for resume; a pause is recorded.
+ * request comes back whole for a resume; the run being computed is not offered for resume; a pause is recorded; a
+ * bundle viewed from a link stores nothing until it is kept.
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
@@ -11,7 +12,8 @@ import { StorageQuotaError } from '../../src/store/quota';
 import { createRun } from '../../src/store/runs';
 import type { RunInputs } from '../../src/app/inputs';
 import type { AttributionRequest } from '../../src/worker/protocol';
-import { PageRunStore } from '../../src/worker/run-store';
+import { PageRunStore, viewBundle } from '../../src/worker/run-store';
+import { readFixture } from '../helpers/fixtures';
 
 const modelBytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) % 256);
 const request: AttributionRequest = {
@@ -103,4 +105,21 @@ test('a run stored before requests carried a run configuration is listed but not
   });
   expect((await runs.list(null))[0]).toMatchObject({ id: run.id, resumable: false });
   await expect(runs.requestOf(run.id)).rejects.toThrow(/was not computed on this page, so it cannot be resumed here/);
+});
+
+test('a bundle viewed from a link stores nothing; "Keep a copy" stores it whole under the same id', async () => {
+  const runs = await PageRunStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }, storage(1e12));
+  const before = await runs.store.counts();
+  const viewed = await viewBundle(readFixture('workspace/small.iwb'), 'small · 0123');
+  expect(await runs.store.counts()).toEqual(before);
+  expect(viewed.results.result.influence.length).toBe(viewed.results.result.queries.length * 30);
+  const id = await runs.keepBundle(viewed);
+  expect(id).toBe(viewed.run.id);
+  const listed = (await runs.list(null)).find((run) => run.id === id)!;
+  expect(listed).toMatchObject({ name: 'small · 0123', imported: true, viewable: true });
+  // The stored copy opens to the same numbers as the copy viewed in memory.
+  const reopened = await runs.open(id);
+  expect(reopened.result.influence).toEqual(viewed.results.result.influence);
+  expect(reopened.result.tauPerToken!.values).toEqual(viewed.results.result.tauPerToken!.values);
+  expect(reopened.rows).toEqual(viewed.results.rows);
 });

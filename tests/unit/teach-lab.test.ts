@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { pearson } from '../../src/teach/dense';
 import { gradientAndCurvature, newton } from '../../src/teach/fit';
-import { agreements, leverages, objectiveOf, runLab, type LabResult } from '../../src/teach/lab';
+import { agreements, leverages, objectiveOf, runLab, snapTies, type LabResult } from '../../src/teach/lab';
 import { MODELS } from '../../src/teach/models';
 import { forward } from '../../src/teach/network';
 import { LM_QUERIES, LM_TRAIN } from '../../src/teach/lm';
@@ -93,6 +93,11 @@ describe('MLP and the lab URL', () => {
     expect(result.loo.every(Number.isFinite)).toBe(true);
   });
 
+  it('Spearman treats float-noise differences as ties (symmetric examples), real differences as ranks', () => {
+    expect(Array.from(snapTies([1, 2 + 1e-13, 2, 0.5, 2 - 1e-13]))).toEqual([1, 2 - 1e-13, 2 - 1e-13, 0.5, 2 - 1e-13]);
+    expect(Array.from(snapTies([1, 1 + 1e-6, 3]))).toEqual([1, 1 + 1e-6, 3]);
+  });
+
   it('a state survives the URL, and a bad parameter is named', () => {
     const state = {
       ...defaultState('logistic'),
@@ -138,7 +143,7 @@ describe('failure-case presets say what the page then shows', () => {
     const state = preset('nonconvex').state();
     const scratch = agreements(await runLab(labInputs(state)), state.query).exact.pearson;
     const warm = agreements(await runLab(labInputs({ ...state, loo: 'warm' })), state.query).exact.pearson;
-    // Measured 0.08 and 0.76.
+    // Measured −0.001 and 0.86.
     expect(scratch).toBeLessThan(0.3);
     expect(warm).toBeGreaterThan(0.7);
   });
@@ -179,5 +184,35 @@ describe('the tiny LM', () => {
       const row = result.methods[method].tau.subarray(0, n);
       expect(LM_TRAIN[row.indexOf(Math.max(...row))]).toBe('the dog sat on the rug');
     }
+  });
+
+  it('edited sentences retrain: an added copy of the query helps it most, a deleted sentence is gone', async () => {
+    const base = lmInputs(defaultState('lm'));
+    const added = await runLmLab({ ...base, train: [...LM_TRAIN, 'The  dog sat on the MAT '] });
+    expect(added.trainCount).toBe(11);
+    expect(added.loo).toHaveLength(LM_QUERIES.length * 11);
+    for (const method of ['ekfac', 'exact'] as const) {
+      const row = added.methods[method].tau.subarray(0, 11);
+      expect(row.indexOf(Math.max(...row))).toBe(10);
+    }
+    const deleted = await runLmLab({ ...base, train: LM_TRAIN.filter((s) => s !== 'the dog sat on the rug') });
+    expect(deleted.train.map((ids) => ids.length)).toEqual(
+      LM_TRAIN.slice(0, 1)
+        .concat(LM_TRAIN.slice(2))
+        .map((s) => s.split(' ').length + 2),
+    );
+    await expect(runLmLab({ ...base, train: ['the cat', 'the zebra sat'] })).rejects.toThrow(
+      'sentence 2: tiny LM: "zebra" is not in the vocabulary',
+    );
+  });
+
+  it('the sentences travel in the URL, normalised; a bad one is named', () => {
+    const state = { ...defaultState('lm'), sentences: ['the cat sat on the mat', 'a dog ate a fish', 'the bird sat'] };
+    expect(parseState(serializeState(state))).toEqual(state);
+    expect(parseState('?model=lm&sents=The+CAT.a++dog').sentences).toEqual(['the cat', 'a dog']);
+    expect(() => parseState('?model=lm&sents=the+cat.the+zebra')).toThrow(/"zebra" is not in the vocabulary/);
+    expect(() => parseState('?model=lm&sents=the+cat.')).toThrow(/sentence 2/);
+    expect(() => parseState('?model=lm&sents=the+cat')).toThrow(/2 to 40 sentences/);
+    expect(() => parseState('?model=logistic&sents=the+cat.a+dog')).toThrow(/"sents"/);
   });
 });

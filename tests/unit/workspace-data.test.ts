@@ -12,7 +12,12 @@ import { decodeBundle } from '../../src/store/bundle';
 import type { StoredResults } from '../../src/worker/run-store';
 import { readFixture } from '../helpers/fixtures';
 import { resultOfBundle } from '../helpers/bundle-result';
-import { workspaceAnalyses, workspaceExample, workspaceOverview } from '../../src/worker/workspace-data';
+import {
+  precomputeWorkspace,
+  workspaceAnalyses,
+  workspaceExample,
+  workspaceOverview,
+} from '../../src/worker/workspace-data';
 
 async function stored(): Promise<StoredResults> {
   const bundle = await decodeBundle(readFixture('workspace/small.iwb'));
@@ -78,5 +83,22 @@ describe('workspace data', () => {
     expect(tokens).toBeCloseTo(detail.influence, 12);
     expect(detail.segments[0]!.label).toBe('prompt');
     expect(detail.tokens).toEqual(data.rows.train[7]!.tokens);
+  });
+});
+
+describe('workspace precomputation', () => {
+  it('computes every overview and the analyses before a view asks, pausing between pieces', async () => {
+    const data = await stored();
+    let pauses = 0;
+    await precomputeWorkspace(data, async () => void pauses++);
+    // Three normalisations and two benchmarks, one pause after each piece.
+    expect(pauses).toBe(5);
+    // Answers are the computed objects, not recomputed ones, and equal a fresh computation of the same run.
+    const overview = workspaceOverview(data, 'token-count');
+    expect(workspaceOverview(data, 'token-count')).toBe(overview);
+    expect(workspaceOverview(await stored(), 'token-count')).toEqual(overview);
+    const analyses = workspaceAnalyses(data);
+    expect(workspaceAnalyses(data).benchmarks[0]).toBe(analyses.benchmarks[0]);
+    expect(workspaceAnalyses(await stored())).toEqual(analyses);
   });
 });

@@ -1,7 +1,14 @@
 /** The workspace's presentation shaping (src/ui/workspace/model.ts, route.ts) on small hand-made inputs. */
 import { describe, expect, it } from 'vitest';
 import { concentrationCurve, distinct, divergingColor, rankExamples, textColorOn } from '../../src/ui/workspace/model';
-import { DEFAULT_ROUTE, formatRoute, parseRoute, parseTarget } from '../../src/ui/workspace/route';
+import {
+  DEFAULT_ROUTE,
+  formatRoute,
+  hashAddress,
+  parseRoute,
+  parseTarget,
+  workspaceAddress,
+} from '../../src/ui/workspace/route';
 import type { WorkspaceTrainExample } from '../../src/worker/workspace-protocol';
 
 const example = (
@@ -112,6 +119,16 @@ describe('route', () => {
     const hash = formatRoute(route);
     expect(hash).not.toContain('norm=');
     expect(parseRoute(hash)).toEqual(route);
+  });
+
+  it("puts the workspace's address first and reads it back, for ids that need escaping", () => {
+    const address = workspaceAddress('run', 'run-1&view=query');
+    const hash = formatRoute({ ...DEFAULT_ROUTE, view: 'query', query: 'q3' }, address);
+    expect(hash.startsWith(`#${address}&`)).toBe(true);
+    expect(hashAddress(hash)).toBe(address);
+    expect(parseRoute(hash)).toEqual({ ...DEFAULT_ROUTE, view: 'query', query: 'q3' });
+    expect(hashAddress(formatRoute(DEFAULT_ROUTE, workspaceAddress('bundle', 'ab12')))).toBe('bundle=ab12');
+    expect(hashAddress('#view=query&query=q3')).toBeNull();
   });
 
   it('falls back to the defaults for unknown values', () => {

@@ -175,9 +175,12 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
     if (!g) throw new Error(`tracked layer "${layer.node.name}" received no gradient from the loss`);
     const activationOutput = `tracked/${index}/activation`;
     const gradientOutput = `tracked/${index}/output_grad`;
-    emit.node('Reshape', [layer.input, tokenRows(layer.dIn)], {}, [activationOutput]);
-    emit.node('Reshape', [g, tokenRows(layer.dOut)], {}, [gradientOutput]);
+    // Gemm transA = 1 reads its rows as columns; alpha scales the product, so alpha·a pairs with g to give dW.
+    let input = layer.inputTransposed ? emit.op('Transpose', [layer.input], { perm: [1, 0] }) : layer.input;
     const type = facts.facts(layer.output).type ?? floatType;
+    if (layer.inputScale !== 1) input = emit.op('Mul', [input, emit.scalar(layer.inputScale, type)]);
+    emit.node('Reshape', [input, tokenRows(layer.dIn)], {}, [activationOutput]);
+    emit.node('Reshape', [g, tokenRows(layer.dOut)], {}, [gradientOutput]);
     output(activationOutput, type, [batch, 'tokens', layer.dIn]);
     output(gradientOutput, type, [batch, 'tokens', layer.dOut]);
     return {

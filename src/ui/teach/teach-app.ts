@@ -51,7 +51,7 @@ const MODEL_TITLES: Readonly<Record<LabModel, string>> = {
   linear: MODELS.linear.title,
   logistic: MODELS.logistic.title,
   mlp: MODELS.mlp.title,
-  lm: 'Tiny LM (bigram, 10 sentences)',
+  lm: 'Tiny LM (bigram, editable sentences)',
 };
 
 /**
@@ -255,7 +255,9 @@ export class TeachApp extends LitElement {
         )}
         ${
           lab.model === 'lm'
-            ? nothing
+            ? html`<button data-action="reset-sentences" @click=${() => this.patch({ sentences: null })}>
+                Reset sentences
+              </button>`
             : html`<button @click=${() => this.patch({ points: null })}>Reset points</button>`
         }
         <a href=${serializeState(lab)} class="permalink" title="This state as a link">Link to this state</a>
@@ -329,7 +331,12 @@ export class TeachApp extends LitElement {
         .result=${r}
         .query=${this.lab.query}
         .method=${this.lab.method}
+        .sentences=${lmInputs(this.lab).train}
         @select-query=${(e: CustomEvent<number>) => this.patch({ query: e.detail })}
+        @edit-sentences=${(e: CustomEvent<string[]>) => {
+          this.lesson = null;
+          this.patch({ sentences: e.detail });
+        }}
       ></lab-lm>
       <p class="status" aria-live="polite">${this.timing(r ? current : null, r?.trainCount ?? 0)}</p>`;
   }

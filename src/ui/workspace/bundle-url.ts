@@ -7,6 +7,8 @@ export interface FetchedBundle {
   readonly bytes: Uint8Array;
   /** The run's name: the file name and the first digits of the content's sha256, so one link opens one run. */
   readonly name: string;
+  /** Those digits (12 hex), the workspace's address in the hash (bundle=<digest>). */
+  readonly digest: string;
 }
 
 export async function fetchBundle(url: string, base: string = location.href): Promise<FetchedBundle> {
@@ -34,5 +36,5 @@ export async function fetchBundle(url: string, base: string = location.href): Pr
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   const hex = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join('');
   const file = decodeURIComponent(resolved.pathname.split('/').pop() || 'bundle').replace(/\.iwb$/i, '');
-  return { bytes, name: `${file} · ${hex}` };
+  return { bytes, name: `${file} · ${hex}`, digest: hex };
 }

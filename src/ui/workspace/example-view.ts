@@ -3,7 +3,18 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
 import type { ExampleDetail, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
-import { divergingColor, formatScore, maxAbs, textColorOn, TICK_FORMAT } from './model';
+import { divergingColor, formatScore, maxAbs, TICK_FORMAT } from './model';
+import {
+  cursorStep,
+  describeToken,
+  divergingPalette,
+  moveCursorClass,
+  shadedTokens,
+  titleOnHover,
+  appendRemaining,
+  FIRST_TOKENS,
+  type ShadedTokens,
+} from './token-shading';
 import { navigateEvent, valueOf, parseTarget, type Route } from './route';
 import { viewStyles } from './shared-styles';
 
@@ -20,6 +31,15 @@ export class ExampleView extends LitElement {
   @property({ attribute: false }) route: Route | undefined;
   /** The token the keyboard cursor is on (arrow keys in the heatmap). */
   @state() private cursor = -1;
+  private readonly charts = new WeakMap<ExampleDetail, Map<string, Element>>();
+  /** The heatmap's spans, built once per example detail (token-shading.ts). */
+  private shaded: {
+    detail: ExampleDetail;
+    shading: ShadedTokens;
+    spans: DocumentFragment;
+    /** The tokens after the first screen are still to be appended (appendRemaining). */
+    pending: boolean;
+  } | null = null;
 
   private readonly detail = new Task(this, {
     task: async ([api, index, example, target]) => {
@@ -38,6 +58,7 @@ export class ExampleView extends LitElement {
         overflow: auto; }
     .heatmap span { border-radius: 2px; }
     .heatmap span.cursor { outline: 2px solid #1d4ed8; }
+    /* The spans are built outside Lit's templates but inside this shadow root, so these rules reach them. */
     .heatmap span.boundary { border-left: 3px solid #1f2430; margin-left: 3px; padding-left: 1px; }
     .facts { display: flex; gap: 2rem; flex-wrap: wrap; font-size: 0.95rem; }
   `,
@@ -54,6 +75,15 @@ export class ExampleView extends LitElement {
   }
 
   override updated(): void {
+    const shaded = this.shaded;
+    const heatmap = this.renderRoot.querySelector<HTMLElement>('[data-heatmap]');
+    if (shaded?.pending && heatmap) {
+      shaded.pending = false;
+      // Lit keeps the same element from one example to the next.
+      heatmap.removeAttribute('data-complete');
+      if (shaded.shading.tokens.length <= FIRST_TOKENS) heatmap.setAttribute('data-complete', '');
+      else appendRemaining(heatmap, shaded.shading, () => this.shaded === shaded);
+    }
     const done = this.detail.status === TaskStatus.COMPLETE && this.detail.value !== undefined;
     if (done) this.setAttribute('data-ready', `${this.detail.value!.trainId}|${this.target()}`);
     else this.removeAttribute('data-ready');
@@ -136,45 +166,54 @@ export class ExampleView extends LitElement {
   }
 
   private renderHeatmap(detail: ExampleDetail, values: Float64Array): TemplateResult {
+    const describe = (t: number) => describeToken(detail.tokens, values, t);
+    if (this.shaded?.detail !== detail) {
+      const palette = divergingPalette(maxAbs(values));
+      const boundaries = new Set(detail.segments.map((s) => s.start));
+      const shading = { tokens: detail.tokens, values, palette, boundaries, describe };
+      this.shaded = { detail, shading, spans: shadedTokens(shading, 0, FIRST_TOKENS), pending: true };
+    }
     const color = divergingColor(maxAbs(values));
-    const starts = new Set(detail.segments.map((s) => s.start));
     const cursor = this.cursor;
-    const describe = (t: number) => `token ${t} ${JSON.stringify(detail.tokens[t])}: ${formatScore(values[t]!)}`;
     return html`
       <h3>Per-token influence</h3>
       <p class="note">Each token's colour is the influence credited to producing it (the score at position t belongs to the
         token t + 1 it predicts). Hover a token for its value, or focus the text and use the arrow keys. A dark bar on a
         token's left marks the start of a segment.</p>
-      <figure>${Plot.legend({ color: { ...color.options, label: 'influence per token (purple helps, orange harms)' }, tickFormat: TICK_FORMAT, width: 400, marginLeft: 18, marginRight: 18 })}</figure>
+      <figure>${this.chart(detail, 'legend', () =>
+        Plot.legend({
+          color: { ...color.options, label: 'influence per token (purple helps, orange harms)' },
+          tickFormat: TICK_FORMAT,
+          width: 400,
+          marginLeft: 18,
+          marginRight: 18,
+        }),
+      )}</figure>
       <div class="heatmap" data-heatmap tabindex="0" role="group"
         aria-label="token heatmap; arrow keys move between tokens"
-        @keydown=${(e: KeyboardEvent) => this.moveCursor(e, values.length)}>${detail.tokens.map((token, t) => {
-          const background = color.apply(values[t]!);
-          return html`<span data-t=${t} data-value=${String(values[t])}
-            class="${cursor === t ? 'cursor' : ''} ${starts.has(t) ? 'boundary' : ''}"
-            style="background:${background};color:${textColorOn(background)}" title=${describe(t)}>${token}</span>`;
-        })}</div>
+        @mouseover=${(e: Event) => titleOnHover(e, describe)}
+        @keydown=${(e: KeyboardEvent) => this.moveCursor(e, values.length)}>${this.shaded.spans}</div>
       <p class="note num" aria-live="polite" data-cursor>${cursor >= 0 ? describe(cursor) : ''}</p>
     `;
   }
 
+  /** A chart of the example shown, built once per detail: a keypress re-renders the view, not its charts. */
+  private chart(detail: ExampleDetail, key: string, build: () => Element): Element {
+    let charts = this.charts.get(detail);
+    if (!charts) this.charts.set(detail, (charts = new Map()));
+    let chart = charts.get(key);
+    if (!chart) charts.set(key, (chart = build()));
+    return chart;
+  }
+
   private moveCursor(event: KeyboardEvent, length: number): void {
-    const step =
-      event.key === 'ArrowRight'
-        ? 1
-        : event.key === 'ArrowLeft'
-          ? -1
-          : event.key === 'Home'
-            ? -length
-            : event.key === 'End'
-              ? length
-              : 0;
-    if (step === 0 || length === 0) return;
+    const next = cursorStep(event.key, this.cursor, length);
+    if (next === null) return;
     event.preventDefault();
-    this.cursor = Math.max(0, Math.min(length - 1, this.cursor < 0 ? 0 : this.cursor + step));
-    void this.updateComplete.then(() =>
-      this.renderRoot.querySelector(`[data-t="${this.cursor}"]`)?.scrollIntoView({ block: 'nearest' }),
-    );
+    const heatmap = this.renderRoot.querySelector('[data-heatmap]');
+    if (!heatmap) return;
+    moveCursorClass(heatmap, this.cursor, next)?.scrollIntoView({ block: 'nearest' });
+    this.cursor = next;
   }
 
   private renderSegments(detail: ExampleDetail): TemplateResult {
@@ -193,22 +232,24 @@ export class ExampleView extends LitElement {
     if (detail.layers.length === 0) return html`<p class="note">This run kept no per-layer scores.</p>`;
     return html`<h3>Per-layer contributions</h3>
       <figure data-layers-chart>
-        ${Plot.plot({
-          width: 560,
-          height: 40 + 26 * detail.layers.length,
-          marginLeft: 170,
-          x: { label: 'influence', grid: true, tickFormat: TICK_FORMAT, ticks: 5 },
-          y: { label: null, domain: detail.layers.map((l) => l.name) },
-          marks: [
-            Plot.barX(detail.layers, {
-              x: 'value',
-              y: 'name',
-              fill: (d: { value: number }) => (d.value >= 0 ? '#5e3c99' : '#e66101'),
-            }),
-            Plot.ruleX([0], { stroke: '#1f2430' }),
-          ],
-          ariaLabel: 'influence of this example contributed by each tracked layer',
-        })}
+        ${this.chart(detail, 'layers', () =>
+          Plot.plot({
+            width: 560,
+            height: 40 + 26 * detail.layers.length,
+            marginLeft: 170,
+            x: { label: 'influence', grid: true, tickFormat: TICK_FORMAT, ticks: 5 },
+            y: { label: null, domain: detail.layers.map((l) => l.name) },
+            marks: [
+              Plot.barX(detail.layers, {
+                x: 'value',
+                y: 'name',
+                fill: (d: { value: number }) => (d.value >= 0 ? '#5e3c99' : '#e66101'),
+              }),
+              Plot.ruleX([0], { stroke: '#1f2430' }),
+            ],
+            ariaLabel: 'influence of this example contributed by each tracked layer',
+          }),
+        )}
         <figcaption>Bars sum to the influence above (purple helps, orange harms).</figcaption>
       </figure>`;
   }

@@ -16,6 +16,7 @@ import {
 } from './model';
 import { navigateEvent, valueOf, type Route } from './route';
 import { viewStyles } from './shared-styles';
+import './query-loss';
 
 const SHOWN_QUERIES = 200;
 
@@ -115,8 +116,13 @@ export class QueryView extends LitElement {
       <div class="note">Prompt</div><pre class="text" data-query-prompt>${query.prompt}</pre>
       <div class="note">Reference response</div><pre
         class="text" data-query-response>${query.response || '(not stored)'}</pre>
-      <p class="note">Per-token loss of the response: not stored by this run (runs keep the per-token scores of training
-        examples, not the query's token losses).</p>`;
+      <h3>Per-token loss</h3>
+      ${
+        query.tokens && query.tokenLoss
+          ? html`<query-loss .tokens=${query.tokens} .loss=${query.tokenLoss}></query-loss>`
+          : html`<p class="note" data-loss-not-stored>Per-token loss of the response: not stored (this run or bundle was
+            made before runs recorded the query's loss per token).</p>`
+      }`;
   }
 
   private renderRanking(index: WorkspaceIndex, route: Route, scores: QueryScores): TemplateResult {

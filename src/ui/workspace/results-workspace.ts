@@ -1,30 +1,45 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
-import { formatRoute, parseRoute, VIEWS, type Route, type ViewName } from './route';
+import {
+  DEFAULT_ROUTE,
+  formatRoute,
+  hashAddress,
+  parseRoute,
+  VIEWS,
+  workspaceAddress,
+  type Route,
+  type ViewName,
+} from './route';
 import './overview-view';
 import './query-view';
 import './example-view';
 import './analyses-view';
+import './evaluation-view';
 
 const VIEW_LABELS: Readonly<Record<ViewName, string>> = {
   overview: 'Overview',
   query: 'Query',
   example: 'Training example',
   analyses: 'Sequences and tokens',
+  evaluation: 'Evaluation',
 };
 
 /**
- * The results workspace of one stored run (a finished page run, an opened one, an imported bundle): four views
- * behind tabs, their state in the URL hash (route.ts). Views fire `navigate` with a partial route to move.
+ * The results workspace of one stored run (a finished page run, an opened one, an imported bundle): its views behind
+ * tabs (Evaluation only when the run carries one), their state in the URL hash (route.ts) under this workspace's
+ * address, so two workspaces on one page each keep their own view and a link restores the one it was made in. Views
+ * fire `navigate` with a partial route.
  */
 @customElement('results-workspace')
 export class ResultsWorkspace extends LitElement {
   @property({ attribute: false }) api: WorkspaceApi | undefined;
   @property({ attribute: 'run-id' }) runId = '';
+  /** Where its state lives in the hash (route.ts workspaceAddress); `run=<runId>` unless given. */
+  @property() address = '';
   @state() private index: WorkspaceIndex | undefined;
   @state() private problem = '';
-  @state() private route: Route = parseRoute(location.hash);
+  @state() private route: Route = DEFAULT_ROUTE;
 
   static override styles = css`
     :host { display: block; margin-top: 1rem; border-top: 1px solid #d8dce3; padding-top: 0.5rem; }
@@ -42,7 +57,19 @@ export class ResultsWorkspace extends LitElement {
     a { color: #1d4ed8; }
   `;
 
-  private readonly onHashChange = () => (this.route = parseRoute(location.hash));
+  private ownAddress(): string {
+    return this.address || workspaceAddress('run', this.runId);
+  }
+
+  /** The hash is this workspace's: it names this address, or none (an older link, claimed by who reads it first). */
+  private owns(hash: string): boolean {
+    const named = hashAddress(hash);
+    return named === null || named === this.ownAddress();
+  }
+
+  private readonly onHashChange = () => {
+    if (this.owns(location.hash)) this.route = parseRoute(location.hash);
+  };
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -52,6 +79,15 @@ export class ResultsWorkspace extends LitElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     removeEventListener('hashchange', this.onHashChange);
+  }
+
+  override willUpdate(changed: Map<string, unknown>): void {
+    if (!changed.has('runId') && !changed.has('address')) return;
+    if (this.owns(location.hash)) {
+      this.route = parseRoute(location.hash);
+      // Name the owner now, so a second workspace opened later does not take this state for its own.
+      if (this.runId) this.writeHash();
+    } else this.route = DEFAULT_ROUTE;
   }
 
   override updated(changed: Map<string, unknown>): void {
@@ -70,30 +106,42 @@ export class ResultsWorkspace extends LitElement {
 
   private navigate(change: Partial<Route>): void {
     this.route = { ...this.route, ...change };
-    history.replaceState(history.state, '', `${location.pathname}${location.search}${formatRoute(this.route)}`);
+    this.writeHash();
   }
 
-  /** A link that reopens this view: ?bundle= links stay as they are, otherwise the stored run by id. */
+  private writeHash(): void {
+    const hash = formatRoute(this.route, this.ownAddress());
+    history.replaceState(history.state, '', `${location.pathname}${location.search}${hash}`);
+  }
+
+  /** A link that reopens this view: a ?bundle= link's workspace keeps the link, others name the stored run. */
   private linkToView(): string {
     const params = new URLSearchParams(location.search);
-    if (!params.has('bundle')) {
+    if (!this.ownAddress().startsWith('bundle=')) {
       params.delete('demo');
+      params.delete('bundle');
       params.set('run', this.runId);
     }
-    return `${location.pathname}?${params.toString()}${formatRoute(this.route)}`;
+    return `${location.pathname}?${params.toString()}${formatRoute(this.route, this.ownAddress())}`;
+  }
+
+  /** The Evaluation tab only for runs that carry an evaluation (a deep link to it elsewhere says there is none). */
+  private views(): readonly ViewName[] {
+    return VIEWS.filter((view) => view !== 'evaluation' || this.index?.hasEvaluation || this.route.view === view);
   }
 
   private onTabKey(event: KeyboardEvent): void {
-    const at = VIEWS.indexOf(this.route.view);
+    const views = this.views();
+    const at = views.indexOf(this.route.view);
     const next =
       event.key === 'ArrowRight'
-        ? (at + 1) % VIEWS.length
+        ? (at + 1) % views.length
         : event.key === 'ArrowLeft'
-          ? (at + VIEWS.length - 1) % VIEWS.length
+          ? (at + views.length - 1) % views.length
           : -1;
     if (next < 0) return;
     event.preventDefault();
-    this.navigate({ view: VIEWS[next]! });
+    this.navigate({ view: views[next]! });
     void this.updateComplete.then(() =>
       this.renderRoot.querySelector<HTMLElement>(`[role='tab'][aria-selected='true']`)?.focus(),
     );
@@ -111,7 +159,7 @@ export class ResultsWorkspace extends LitElement {
         <a href=${this.linkToView()} data-view-link>Link to this view</a> (opens these results in this browser; with
         <code>?bundle=</code> in the address, in any browser that can fetch the bundle).</p>
       <div role="tablist" aria-label="Workspace views" @keydown=${(e: KeyboardEvent) => this.onTabKey(e)}>
-        ${VIEWS.map(
+        ${this.views().map(
           (view) => html`<button role="tab" id=${`tab-${view}`} aria-controls="view-panel" data-tab=${view}
             aria-selected=${route.view === view ? 'true' : 'false'} tabindex=${route.view === view ? 0 : -1}
             @click=${() => this.navigate({ view })}>${VIEW_LABELS[view]}</button>`,
@@ -134,6 +182,8 @@ export class ResultsWorkspace extends LitElement {
         return html`<example-view .api=${api} .index=${index} .route=${route}></example-view>`;
       case 'analyses':
         return html`<analyses-view .api=${api} .index=${index} .route=${route}></analyses-view>`;
+      case 'evaluation':
+        return html`<evaluation-view .api=${api} .index=${index} .route=${route}></evaluation-view>`;
     }
   }
 }

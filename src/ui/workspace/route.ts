@@ -1,11 +1,13 @@
 /**
  * The workspace's view state lives in the URL hash, so a link (plus ?run= or ?bundle=, which pick the data)
- * reopens the same view: #view=query&query=q7&norm=self-influence&sort=raw&example=t12&target=benchmark:gsm8k.
+ * reopens the same view: #run=<id>&view=query&query=q7&norm=self-influence&sort=raw&example=t12&target=benchmark:gsm8k.
+ * The first part is the address of the workspace the state belongs to (a live run's and an opened run's workspace
+ * can share a page): `run=<run id>`, or `bundle=<sha256 prefix>` for a bundle opened from a ?bundle= link.
  */
 import type { InfluenceTarget, Normalization } from '../../worker/protocol';
 import type { SortKey } from './model';
 
-export const VIEWS = ['overview', 'query', 'example', 'analyses'] as const;
+export const VIEWS = ['overview', 'query', 'example', 'analyses', 'evaluation'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export interface Route {
@@ -24,6 +26,8 @@ export interface Route {
   readonly find: string;
   readonly example: string;
   readonly target: string;
+  /** Evaluation view: the strategy whose per-query scatter is shown ('' for the bundle's own). */
+  readonly strategy: string;
 }
 
 export const DEFAULT_ROUTE: Route = {
@@ -40,6 +44,7 @@ export const DEFAULT_ROUTE: Route = {
   find: '',
   example: '',
   target: '',
+  strategy: '',
 };
 
 const NORMS: readonly Normalization[] = ['none', 'self-influence', 'token-count'];
@@ -66,12 +71,30 @@ export function parseRoute(hash: string): Route {
     find: text('find'),
     example: text('example'),
     target: text('target'),
+    strategy: text('strategy'),
   };
 }
 
-/** Only what differs from the defaults, so links stay short. */
-export function formatRoute(route: Route): string {
-  const params = new URLSearchParams();
+const ADDRESS_KEYS = ['run', 'bundle'] as const;
+
+/** A workspace's address as it appears in the hash, e.g. "run=run-1234" (URL-encoded). */
+export function workspaceAddress(key: (typeof ADDRESS_KEYS)[number], value: string): string {
+  return new URLSearchParams([[key, value]]).toString();
+}
+
+/** The address a hash names, or null for a hash without one (links made before workspaces had addresses). */
+export function hashAddress(hash: string): string | null {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  for (const key of ADDRESS_KEYS) {
+    const value = params.get(key);
+    if (value !== null) return workspaceAddress(key, value);
+  }
+  return null;
+}
+
+/** The hash of a workspace's view: its address, then only what differs from the defaults, so links stay short. */
+export function formatRoute(route: Route, address = ''): string {
+  const params = new URLSearchParams(address);
   for (const key of Object.keys(DEFAULT_ROUTE) as (keyof Route)[]) {
     const value = route[key];
     if (value === DEFAULT_ROUTE[key]) continue;

@@ -1,0 +1,94 @@
+/**
+ * The page's evaluation path (src/worker/page-evaluation.ts) in Node on fake-indexeddb, as the engine worker runs it
+ * (micro demo data from public/, CPU float64, onnxruntime wasm retrains): an evaluation held after 2 saved retrains
+ * and cancelled is listed as pending with its request, resumes retraining only what is missing, and stores the
+ * bundled strategy's scores with an evaluation equal to an uninterrupted one's; the stored run exports as a bundle
+ * that decodes with the evaluation, and the Evaluation view's data comes from it.
+ */
+import 'fake-indexeddb/auto';
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { expect, test } from 'vitest';
+import { chooseBackend } from '../../src/app/backend-choice';
+import { encodeRunBundle } from '../../src/app/bundle-content';
+import { nodeSource } from '../../src/data/node-source';
+import { decodeBundle } from '../../src/store/bundle';
+import { WorkbenchStore } from '../../src/store/db';
+import { runContent, runEvaluation } from '../../src/store/runs';
+import { evaluationData } from '../../src/worker/evaluation-data';
+import type { EvaluationProgressEvent, PageEvaluationRequest } from '../../src/worker/evaluation-protocol';
+import { computeStoredEvaluation, pendingEvaluations } from '../../src/worker/page-evaluation';
+
+const request: PageEvaluationRequest = {
+  variant: 'micro',
+  limits: { train: 6, queries: 2 },
+  subsets: 3,
+  fraction: 0.5,
+  seedsPerSubset: 1,
+  looPerQuery: 1,
+  seed: 0,
+  strategies: ['ekfac', 'identity'],
+  steps: 3,
+};
+
+async function environment() {
+  return {
+    store: await WorkbenchStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }),
+    demoFiles: async () => ({ data: nodeSource(), trainedModel: null }),
+    backend: () => chooseBackend('cpu', undefined),
+  };
+}
+
+test('a held, cancelled page evaluation resumes with only the missing retrains and stores the same evaluation', async () => {
+  const env = await environment();
+  const controller = new AbortController();
+  const events: EvaluationProgressEvent[] = [];
+  let runId = '';
+  const held = computeStoredEvaluation({ ...request, holdAfterRetrains: 2 }, null, env, {
+    signal: controller.signal,
+    onProgress: (e) => events.push(e),
+    onRunId: (id) => (runId = id),
+  });
+  await expect
+    .poll(async () => (await pendingEvaluations(env.store, null))[0]?.retrainsSaved, { timeout: 60_000 })
+    .toBe(2);
+  controller.abort(new Error('cancelled by the test'));
+  await expect(held).rejects.toThrow('cancelled by the test');
+  expect((await env.store.getRun(runId))!.status).toBe('paused');
+  const [pending] = await pendingEvaluations(env.store, null);
+  expect(pending).toMatchObject({ runId, retrainsSaved: 2, request: { ...request, holdAfterRetrains: 2 } });
+
+  const resumedEvents: EvaluationProgressEvent[] = [];
+  const resumedId = await computeStoredEvaluation(null, runId, env, {
+    signal: new AbortController().signal,
+    onProgress: (e) => resumedEvents.push(e),
+  });
+  expect(resumedId).toBe(runId);
+  const last = resumedEvents.filter((e) => e.phase === 'retraining').at(-1)!;
+  expect(last.resumed).toBe(2);
+  expect(last.done).toBe(last.total);
+  const run = (await env.store.getRun(runId))!;
+  expect(run.status).toBe('complete');
+  expect(run.strategy).toBe('ekfac');
+  expect(await pendingEvaluations(env.store, null)).toEqual([]);
+
+  const fresh = await environment();
+  const freshId = await computeStoredEvaluation(request, null, fresh, {
+    signal: new AbortController().signal,
+    onProgress: () => {},
+  });
+  const resumed = (await runEvaluation(env.store, runId))!;
+  const uninterrupted = (await runEvaluation(fresh.store, freshId))!;
+  expect(resumed).toEqual(uninterrupted);
+  expect(resumed.info.strategies.map((s) => s.strategy)).toEqual(['identity', 'ekfac']);
+
+  const bundle = await decodeBundle(await encodeRunBundle(await runContent(env.store, runId), 'test'));
+  expect(bundle.evaluation).toEqual(resumed);
+  const rows = bundle.manifest.rows!;
+  const data = evaluationData(
+    resumed,
+    rows.query.map((r) => r.id),
+    rows.train.map((r) => r.id),
+  );
+  expect(data.measured).toHaveLength(3 * 2);
+  expect(data.loo!.trainIds.every((id) => rows.train.some((r) => r.id === id))).toBe(true);
+}, 240_000);
