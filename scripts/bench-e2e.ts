@@ -1,6 +1,6 @@
 /**
  * `npm run bench:e2e [-- --out FILE] [--limit-train N] [--limit-queries N] [--backends cpu,webgpu] [--demo
- * demo|micro]`:
+ * demo|micro] [--model gpt2-small --strategy S --track REGEX]`:
  * one attribution of the demo model (the same subsample `iwb attribute` uses by default) on each backend, in Node:
  * the CPU float64 backend, and the WebGPU backend on Dawn's adapter (SwiftShader on a machine without a GPU).
  * onnxruntime-web runs the gradient graph on wasm in both (its WebGPU EP does not run on Dawn), so on WebGPU the
@@ -17,6 +17,9 @@ import { runConfig } from '../src/app/config-check';
 import { DEMO_DEFAULT_LIMITS, DEMO_MODEL_PATH, loadDemoInputs } from '../src/app/inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from '../src/app/job';
 import { nodeGpu } from '../src/linalg/webgpu/node-gpu';
+import type { RunConfig } from '../src/app/config';
+import { formatPlan, planJob } from '../src/app/run-plan';
+import { gpt2SmallInputs } from './gpt2-small-inputs';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,20 +28,35 @@ const { values: args } = parseArgs({
     'limit-queries': { type: 'string' },
     backends: { type: 'string', default: 'cpu,webgpu' },
     demo: { type: 'string', default: 'demo' },
+    // The GPT-2-small-sized case (scripts/gpt2-small-inputs.ts), generated here; by default one tracked MLP layer.
+    model: { type: 'string' },
+    strategy: { type: 'string', default: 'ekfac' },
+    track: { type: 'string' },
   },
 });
+if (args.model !== undefined && args.model !== 'gpt2-small')
+  throw new Error(`--model: "${args.model}" is not gpt2-small`);
+const gpt2 = args.model === 'gpt2-small';
 const variant = args.demo === 'micro' ? 'micro' : 'demo';
+const defaults = gpt2 ? { train: 8, queries: 2 } : DEMO_DEFAULT_LIMITS[variant];
 const limits = {
-  train: args['limit-train'] ? Number(args['limit-train']) : DEMO_DEFAULT_LIMITS[variant].train,
-  queries: args['limit-queries'] ? Number(args['limit-queries']) : DEMO_DEFAULT_LIMITS[variant].queries,
+  train: args['limit-train'] ? Number(args['limit-train']) : defaults.train,
+  queries: args['limit-queries'] ? Number(args['limit-queries']) : defaults.queries,
+  sample: false,
 };
 const backends = args.backends.split(',').map((b) => b.trim());
 for (const b of backends) if (b !== 'cpu' && b !== 'webgpu') throw new Error(`--backends: "${b}" is not cpu or webgpu`);
 
 const loadBefore = loadavg()[0]!;
 const trainedModel = variant === 'demo' ? readFileSync(resolve(defaultPublicDir(), DEMO_MODEL_PATH)) : null;
-const inputs = await loadDemoInputs({ data: nodeSource(), trainedModel }, variant, limits);
-const config = runConfig({ limits });
+const inputs = gpt2
+  ? gpt2SmallInputs(limits.train, limits.queries)
+  : await loadDemoInputs({ data: nodeSource(), trainedModel }, variant, limits);
+const config = runConfig({
+  limits,
+  strategy: args.strategy as RunConfig['strategy'],
+  trackedLayers: args.track ?? (gpt2 ? String.raw`^/h\.0/mlp/c_fc/` : null),
+});
 const graph = gradientGraphFor(inputs, config);
 const trainTokens = inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0);
 console.log(
@@ -52,8 +70,11 @@ for (const choice of backends as ('cpu' | 'webgpu')[]) {
   const adapter = chosen.webgpu?.runtime.acquired.report ?? null;
   console.log(`\n${chosen.report.description} …`);
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   try {
-    const outcome = await runJob(inputs, graph, { ...config, backend: choice }, chosen, {
+    const planned = planJob(inputs, graph, { ...config, backend: choice }, chosen);
+    console.log(formatPlan(planned).join('\n'));
+    const outcome = await runJob(inputs, graph, planned.config, chosen, {
       ortOnGpu: false,
       onProgress: (e) => e.done === e.total && console.log(`  ${e.stage} ${e.done}/${e.total} ${e.unit}`),
     });
@@ -68,6 +89,10 @@ for (const choice of backends as ('cpu' | 'webgpu')[]) {
       description: chosen.report.description,
       adapter: adapter ? { name: adapter.name, software: adapter.software } : null,
       wallSeconds: (performance.now() - started) / 1000,
+      processCpuSeconds: cpuSeconds(process.cpuUsage(cpuStarted)),
+      estimatedSeconds: planned.plan.seconds,
+      estimatedStages: planned.plan.stages,
+      peakResidentBytes: process.resourceUsage().maxRSS * 1024,
       covarianceTokensPerSecond: rate('covariance'),
       lambdaTokensPerSecond: rate('lambda'),
       eigendecompositionSeconds: stage('eigen')?.seconds ?? null,
@@ -94,7 +119,8 @@ const report = {
   trainExamples: inputs.train.length,
   trainTokens,
   queries: inputs.queries.length,
-  strategy: 'ekfac',
+  strategy: config.strategy,
+  trackedLayers: graph.layers.map((l) => `${l.nodeName} [${l.dIn} → ${l.dOut}]`),
   onnxruntime: 'wasm (Node)',
   runs,
   agreement: agreement(outcomes.get('cpu'), outcomes.get('webgpu')),
@@ -115,10 +141,16 @@ console.table(
     'pairs/s': fixed(r.pairsScoredPerSecond),
     'peak GPU MiB': r.peakGpuBytes === null ? '' : ((r.peakGpuBytes as number) / 2 ** 20).toFixed(1),
     'wall s': fixed(r.wallSeconds),
+    'CPU s': fixed(r.processCpuSeconds),
+    'estimate s': fixed(r.estimatedSeconds),
   })),
 );
 if (report.agreement) console.log(`WebGPU float32 vs CPU float64: ${JSON.stringify(report.agreement)}`);
 console.log(`wrote ${out}`);
+
+function cpuSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
+}
 
 function fixed(value: unknown): string {
   return typeof value === 'number' ? (value >= 100 ? value.toFixed(0) : value.toPrecision(3)) : '';

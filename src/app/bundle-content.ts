@@ -12,6 +12,7 @@ import {
   type Fingerprint,
 } from '../store/bundle';
 import type { DatasetRow } from '../store/types';
+import type { InputSample } from './inputs';
 import type { JobOutcome } from './job';
 import type { ExampleText } from './results';
 
@@ -28,11 +29,13 @@ export interface StoredConfigExtras {
   readonly backendKind: 'cpu' | 'webgpu' | null;
   /** Bytes (null on the CPU backend); the workspace's overview shows it, also for bundles. */
   readonly peakGpuBytes: number | null;
+  /** How the examples were sampled (seed, N, strata counts) when they were; absent for first rows. */
+  readonly sample?: InputSample | null;
 }
 
 /** What of a finished job the bundle keeps. */
 export type BundledOutcome = Pick<JobOutcome, 'result' | 'config' | 'backend' | 'trainTexts' | 'queryTexts'> &
-  Partial<Pick<JobOutcome, 'peakGpuBytes'>>;
+  Partial<Pick<JobOutcome, 'peakGpuBytes' | 'sample'>>;
 
 export async function bundleContent(outcome: BundledOutcome, sources: BundleSources): Promise<BundleContent> {
   const { result } = outcome;
@@ -51,7 +54,11 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
     ...(meta.difficulty !== undefined ? { difficulty: meta.difficulty } : {}),
     ...(meta.benchmark !== undefined ? { benchmark: meta.benchmark } : {}),
   });
-  const extras: StoredConfigExtras = { backendKind: outcome.backend.kind, peakGpuBytes: outcome.peakGpuBytes ?? null };
+  const extras: StoredConfigExtras = {
+    backendKind: outcome.backend.kind,
+    peakGpuBytes: outcome.peakGpuBytes ?? null,
+    ...(outcome.sample ? { sample: outcome.sample } : {}),
+  };
   const perToken = result.tauPerToken;
   return {
     model: await fingerprint(sources.model),

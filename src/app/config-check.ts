@@ -33,11 +33,14 @@ export function checkRunConfig(config: RunConfig): void {
   oneOf('fisher', config.fisher, FISHER_MODES);
   oneOf('measurement', config.measurement, MEASUREMENTS);
   oneOf('backend', config.backend, BACKEND_CHOICES);
-  for (const [name, value] of Object.entries(config.limits)) {
+  for (const name of ['train', 'queries'] as const) {
+    const value = config.limits[name];
     if (value !== null && (!Number.isSafeInteger(value) || value < 1)) {
       throw new Error(`config.limits.${name} must be null or a positive integer, got ${value}`);
     }
   }
+  if (typeof config.limits.sample !== 'boolean')
+    throw new Error(`config.limits.sample must be true or false, got ${String(config.limits.sample)}`);
   if (!Number.isSafeInteger(config.seed) || config.seed < 0)
     throw new Error(`config.seed must be a non-negative integer, got ${config.seed}`);
   if (config.trackedLayers !== null) {

@@ -23,6 +23,11 @@ export interface RunLimits {
   /** First (user files) or stratified (demo) training examples to use; null: the source's default. */
   readonly train: number | null;
   readonly queries: number | null;
+  /**
+   * Take the limits as a seeded sample (the run's seed) stratified by domain × difficulty (queries: by benchmark)
+   * instead of the first rows (data/sample.ts). The demo always samples.
+   */
+  readonly sample: boolean;
 }
 
 export interface RunConfig extends AttributionConfig {
@@ -34,7 +39,7 @@ export interface RunConfig extends AttributionConfig {
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   ...DEFAULT_CONFIG,
   backend: 'auto',
-  limits: { train: null, queries: null },
+  limits: { train: null, queries: null, sample: false },
 };
 
 /** What a caller may change: any field, and any part of the nested batch sizes and limits. */

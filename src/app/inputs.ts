@@ -6,11 +6,12 @@ import { loadDemoDataset, toExample, type DataSource, type DemoVariant, type Exa
 import { parseJsonl } from '../data/jsonl';
 import { INPUT_LIMITS } from '../data/limits';
 import { subsample } from '../data/demo-build';
+import { describeSample, strataFields, stratifiedSample, type SampleReport } from '../data/sample';
 import { TextTokenizer } from '../data/tokenizer';
 import { toFloat32 } from '../onnx/precision';
 import { parseModel } from '../onnx/protobuf';
 import type { Model } from '../onnx/ir';
-import type { RunLimits } from './config';
+import { DEFAULT_RUN_CONFIG, type RunLimits } from './config';
 import { seededDemoModel } from './demo-model';
 import { InputError } from './input-error';
 import {
@@ -32,6 +33,13 @@ export interface RunInputs {
   readonly queries: readonly Example[];
   /** What was left out, in words; null when everything was used. */
   readonly subsample: string | null;
+  /** The stratified samples taken with limits.sample (seed, sizes, strata), for the manifest; null otherwise. */
+  readonly sample: InputSample | null;
+}
+
+export interface InputSample {
+  readonly train: SampleReport | null;
+  readonly queries: SampleReport | null;
 }
 
 export { InputError } from './input-error';
@@ -51,10 +59,12 @@ export interface UserFiles {
 }
 
 /**
- * How many examples a run takes (null: all of the user's rows, or the demo's default subsample), and the context
- * the rows are checked against (`--max-length`, `--truncate`; by default the model's position embedding).
+ * How many examples a run takes (null: all of the user's rows, or the demo's default subsample), whether as the
+ * first rows or as a stratified sample drawn with `seed` (the run's; default DEFAULT_RUN_CONFIG.seed), and the
+ * context the rows are checked against (`--max-length`, `--truncate`; by default the model's position embedding).
  */
-export type Limits = RunLimits & SequenceOptions;
+export type Limits = Omit<RunLimits, 'sample'> &
+  SequenceOptions & { readonly sample?: boolean; readonly seed?: number };
 
 export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
   const model = readModel(files.model.name, files.model.bytes, files.model.externalData);
@@ -75,25 +85,43 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
   }
   const sequences = { maxLength: limits.maxLength, truncate: limits.truncate };
   const context = { limit: contextLength(model, sequences), truncate: limits.truncate ?? false };
-  const read = async (file: { name: string; text: string }, limit: number | null) => {
-    const rows = await readExamples(file.name, file.text, tokenizer, limit, signal, context);
-    return checkSequences(files.model.name, model, rows, sequences);
+  const sampling = limits.sample === true;
+  const seed = limits.seed ?? DEFAULT_RUN_CONFIG.seed;
+  const read = async (file: { name: string; text: string }, limit: number | null, role: 'train' | 'query') => {
+    // A sample needs every row (its strata); the first rows need only the first `limit`.
+    const all = await readExamples(file.name, file.text, tokenizer, sampling ? null : limit, signal, context);
+    const sample = sampling && limit !== null ? sampleExamples(all, limit, seed, role) : null;
+    const rows = sample ? sample.rows : all;
+    return { examples: checkSequences(files.model.name, model, rows, sequences), report: sample?.report ?? null };
   };
-  const train = await read(files.train, limits.train);
-  const queries = await read(files.queries, limits.queries);
-  const left = [
-    limits.train !== null && `first ${train.length} training rows of ${files.train.name}`,
-    limits.queries !== null && `first ${queries.length} query rows of ${files.queries.name}`,
+  const train = await read(files.train, limits.train, 'train');
+  const queries = await read(files.queries, limits.queries, 'query');
+  const first = [
+    !sampling && limits.train !== null && `first ${train.examples.length} training rows of ${files.train.name}`,
+    !sampling && limits.queries !== null && `first ${queries.examples.length} query rows of ${files.queries.name}`,
   ].filter(Boolean);
+  const sampled = [
+    train.report && describeSample(`training rows of ${files.train.name}`, train.report),
+    queries.report && describeSample(`query rows of ${files.queries.name}`, queries.report),
+  ].filter(Boolean);
+  const notes = [first.length ? `Used the ${first.join(' and the ')}.` : '', ...sampled.map((s) => `${s}.`)];
   return {
     model,
     modelName: files.model.name,
     modelBytes: files.model.bytes,
     tokenizer,
-    train,
-    queries,
-    subsample: left.length ? `Used the ${left.join(' and the ')}.` : null,
+    train: train.examples,
+    queries: queries.examples,
+    subsample: notes.filter(Boolean).join(' ') || null,
+    sample: sampling ? { train: train.report, queries: queries.report } : null,
   };
+}
+
+function sampleExamples(rows: readonly LocatedExample[], count: number, seed: number, role: 'train' | 'query') {
+  const examples = rows.map((r) => r.example);
+  const { rows: chosen, report } = stratifiedSample(examples, count, seed, strataFields(examples, role));
+  const keep = new Set(chosen);
+  return { rows: rows.filter((r) => keep.has(r.example)), report };
 }
 
 /**
@@ -173,12 +201,22 @@ export async function loadDemoInputs(
   signal?: AbortSignal,
 ): Promise<RunInputs> {
   const demo = await loadDemoDataset(files.data, variant, { signal });
+  const seed = limits.seed ?? DEFAULT_RUN_CONFIG.seed;
   const want = {
     train: limits.train ?? DEMO_DEFAULT_LIMITS[variant].train,
     queries: limits.queries ?? DEMO_DEFAULT_LIMITS[variant].queries,
   };
-  const train = stratified(demo.train, (e) => e.domain ?? '', want.train);
-  const queries = stratified(demo.queries, (e) => e.domain ?? '', want.queries);
+  // Asked for a sample: the same stratified sample as for user files (domain × difficulty, the run's seed);
+  // otherwise the demo's own default subsample, an equal share per domain.
+  const sampled =
+    limits.sample === true
+      ? {
+          train: stratifiedSample(demo.train, want.train, seed, strataFields(demo.train, 'train')),
+          queries: stratifiedSample(demo.queries, want.queries, seed, strataFields(demo.queries, 'query')),
+        }
+      : null;
+  const train = sampled?.train.rows ?? stratified(demo.train, (e) => e.domain ?? '', want.train);
+  const queries = sampled?.queries.rows ?? stratified(demo.queries, (e) => e.domain ?? '', want.queries);
   const maxLength = Math.max(...[...train, ...queries].map((e) => e.inputIds.length));
   const trained = variant === 'demo' ? files.trainedModel : null;
   const seeded = trained === null ? seededDemoModel(variant, demo.tokenizer.vocabSize, maxLength) : null;
@@ -196,7 +234,17 @@ export async function loadDemoInputs(
     train,
     queries,
     subsample:
-      (left.length ? `Demo subsample: ${left.join(' and ')}, stratified by domain (seeded).` : '') + modelNote || null,
+      (sampled
+        ? [
+            describeSample('demo training examples', sampled.train.report),
+            describeSample('demo queries', sampled.queries.report),
+          ]
+            .map((line) => `${line}.`)
+            .join(' ')
+        : left.length
+          ? `Demo subsample: ${left.join(' and ')}, stratified by domain (seeded).`
+          : '') + modelNote || null,
+    sample: sampled ? { train: sampled.train.report, queries: sampled.queries.report } : null,
   };
 }
 

@@ -22,7 +22,7 @@ import { findEmbeddings } from '../onnx/structure';
 import type { ModelFactors } from '../store/types';
 import type { BackendReport, ChosenBackend } from './backend-choice';
 import { engineConfig, type RunConfig } from './config';
-import { InputError, type RunInputs } from './inputs';
+import { InputError, type InputSample, type RunInputs } from './inputs';
 import type { ExampleText } from './results';
 import { withQueryLoss, withTokenDetail } from './token-rows';
 
@@ -83,6 +83,8 @@ export interface JobOutcome {
    */
   readonly batchBytes: number;
   readonly ortBackend: 'wasm' | 'webgpu';
+  /** The stratified samples the inputs were drawn with (seed, sizes, strata); null for first rows or the demo's. */
+  readonly sample: InputSample | null;
 }
 
 /** The run's gradient graph, tracking config.trackedLayers (null: the MLP projections, the autodiff's default). */
@@ -172,6 +174,7 @@ export async function runJob(
       peakGpuBytes: pool ? peakGpuBytes : null,
       batchBytes: batchBytes(graph, inputs, config.batchSizes.fit),
       ortBackend,
+      sample: inputs.sample,
     };
   } finally {
     await session.release();

@@ -32,6 +32,8 @@ export interface AttributeArgs {
   /** Cut sequences longer than the context instead of refusing them. */
   readonly truncate: boolean;
   readonly quiet: boolean;
+  /** Print the memory plan and time estimate and exit. */
+  readonly plan: boolean;
   /** Which built-in demo runs without inputs: 'micro' is the tiny test version. */
   readonly demo: 'demo' | 'micro';
   /** The run configuration, the page's: defaults from app/config.ts, changed by the flags. */
@@ -53,13 +55,17 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
                      [--fisher sampled|empirical] [--measurement mean-log-likelihood|summed-loss]
                      [--track <regex>] [--per-token] [--backend auto|webgpu|cpu]
-                     [--limit-train N] [--limit-queries N] [--batch-size N] [--query-batch N]
+                     [--limit-train N] [--limit-queries N] [--sample N] [--sample-queries N]
+                     [--batch-size N] [--query-batch N] [--plan]
                      [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
                      [--demo demo|micro] [--quiet] [--factors DIR] [--kronfluence-out DIR]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
 --backend auto (default) is WebGPU on a hardware adapter and the float64 CPU backend otherwise.
+--limit-train/--limit-queries take the first N rows; --sample/--sample-queries take a seeded sample (--seed)
+stratified by domain x difficulty (queries: by benchmark) instead, in proportion with one row per stratum first.
+--plan prints the memory plan and time estimate for the model, data and backend, and exits without running.
 --batch-size (default ${defaults.batchSizes.fit}) sets the training sequences per batch of every pass over the
 training set; --query-batch (default ${defaults.batchSizes.query}) the queries scored together. --query-rank K
 replaces each preconditioned query gradient by a rank-K factorisation. --refine-eigen refines every
@@ -91,6 +97,9 @@ const OPTIONS = {
   backend: { type: 'string' },
   'limit-train': { type: 'string' },
   'limit-queries': { type: 'string' },
+  sample: { type: 'string' },
+  'sample-queries': { type: 'string' },
+  plan: { type: 'boolean' },
   'batch-size': { type: 'string' },
   'query-batch': { type: 'string' },
   'query-rank': { type: 'string' },
@@ -158,10 +167,7 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     trackedLayers: track(values.track),
     perToken: values['per-token'] ?? defaults.perToken,
     backend: oneOf('--backend', values.backend, BACKEND_CHOICES) ?? defaults.backend,
-    limits: {
-      train: positiveInteger('--limit-train', values['limit-train']) ?? null,
-      queries: positiveInteger('--limit-queries', values['limit-queries']) ?? null,
-    },
+    limits: limits(values),
     batchSizes: {
       ...(batchSize !== undefined && { fit: batchSize, train: batchSize }),
       ...(queryBatch !== undefined && { query: queryBatch }),
@@ -182,8 +188,33 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     maxLength: positiveInteger('--max-length', values['max-length']),
     truncate: values.truncate ?? false,
     quiet: values.quiet ?? false,
+    plan: values.plan ?? false,
     demo: demo(values.demo, given.length > 0),
     config,
+  };
+}
+
+/** --limit-* (first rows) or --sample* (a stratified sample), not both kinds at once: the two mean different rows. */
+function limits(values: ReturnType<typeof parseAttributeFlags>): RunConfig['limits'] {
+  const first = [values['limit-train'] && '--limit-train', values['limit-queries'] && '--limit-queries'];
+  const sampled = [values.sample && '--sample', values['sample-queries'] && '--sample-queries'];
+  const [firstFlag, sampleFlag] = [first.find(Boolean), sampled.find(Boolean)];
+  if (firstFlag && sampleFlag) {
+    throw new CliUsageError(
+      `${firstFlag} takes the first rows and ${sampleFlag} a stratified sample: use --sample and --sample-queries together`,
+    );
+  }
+  if (sampleFlag) {
+    return {
+      train: positiveInteger('--sample', values.sample) ?? null,
+      queries: positiveInteger('--sample-queries', values['sample-queries']) ?? null,
+      sample: true,
+    };
+  }
+  return {
+    train: positiveInteger('--limit-train', values['limit-train']) ?? null,
+    queries: positiveInteger('--limit-queries', values['limit-queries']) ?? null,
+    sample: false,
   };
 }
 

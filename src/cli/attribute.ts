@@ -1,6 +1,7 @@
 /** `iwb attribute`: the Node side of a run (files, Dawn, progress on stderr, outputs on disk). */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import path from 'node:path';
 import { defaultPublicDir, nodeSource } from '../data/node-source';
 import { serializeModel } from '../onnx/protobuf';
@@ -8,6 +9,7 @@ import { chooseBackend } from '../app/backend-choice';
 import { bundleContent, encodeRunBundle } from '../app/bundle-content';
 import { DEMO_MODEL_PATH, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type ProgressEvent } from '../app/job';
+import { formatPlan, planJob } from '../app/run-plan';
 import type { AttributeArgs } from './args';
 import { readInputText, readModelFiles } from './input-files';
 import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
@@ -37,8 +39,15 @@ export async function attribute(
   const chosen = await chooseBackend(config.backend, gpu);
   const progress = progressPrinter(io, args.quiet);
   try {
-    const outcome = await runJob(inputs, graph, config, chosen, {
-      onProgress: progress.update,
+    const planned = planJob(inputs, graph, config, chosen, cpuMemoryBudget());
+    // Logged once the run computes: a refusal before that (a bad token id) stays one line.
+    let planShown = args.quiet;
+    const outcome = await runJob(inputs, graph, planned.config, chosen, {
+      onProgress: (event) => {
+        if (!planShown) io.stderr(formatPlan(planned).join('\n') + '\n');
+        planShown = true;
+        progress.update(event);
+      },
       ortOnGpu: false,
       ...(signal ? { signal } : {}),
       ...(imported
@@ -75,6 +84,37 @@ export async function attribute(
   }
 }
 
+/**
+ * `iwb attribute --plan`: the memory plan and time estimate for these inputs on this backend, on stdout, without
+ * running (nothing is written).
+ */
+export async function planAttribute(args: AttributeArgs, io: CliIo, signal?: AbortSignal): Promise<void> {
+  const { inputs } = await loadInputs(args, signal);
+  const graph = gradientGraphFor(inputs, args.config);
+  const gpu = args.config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(args.config.backend === 'webgpu');
+  const chosen = await chooseBackend(args.config.backend, gpu);
+  try {
+    const planned = planJob(inputs, graph, args.config, chosen, cpuMemoryBudget());
+    const layers = graph.layers.map((l) => `${l.nodeName} [${l.dIn} → ${l.dOut}${l.hasBias ? ' + bias' : ''}]`);
+    io.stdout(
+      [
+        `model: ${inputs.modelName}; backend: ${chosen.report.description} (${chosen.report.reason})`,
+        `${inputs.train.length} training examples x ${inputs.queries.length} queries; ${layers.length} tracked layers:`,
+        ...layers.map((l) => `  ${l}`),
+        ...(inputs.subsample ? [inputs.subsample] : []),
+        ...formatPlan(planned),
+      ].join('\n') + '\n',
+    );
+  } finally {
+    chosen.dispose();
+  }
+}
+
+/** Half the machine's memory for the CPU backend's tensors (the rest: onnxruntime, the model, Node). */
+function cpuMemoryBudget(): number {
+  return Math.floor(totalmem() / 2);
+}
+
 function plannedOutputs(args: AttributeArgs) {
   return [
     ...(args.out !== undefined ? [{ flag: '--out', file: args.out }] : []),
@@ -106,7 +146,7 @@ interface LoadedInputs {
 }
 
 async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<LoadedInputs> {
-  const limits = { ...args.config.limits, maxLength: args.maxLength, truncate: args.truncate };
+  const limits = { ...args.config.limits, seed: args.config.seed, maxLength: args.maxLength, truncate: args.truncate };
   if (args.model === undefined) {
     const trained = path.join(defaultPublicDir(), DEMO_MODEL_PATH);
     const inputs = await loadDemoInputs(

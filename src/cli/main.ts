@@ -2,7 +2,7 @@
  * `iwb`: the workbench's engine from the command line. Returns the exit code: 0 done, 1 bad input or a failed run,
  * 2 bad usage. Every failure is ONE line on stderr naming the file, line, flag or node at fault.
  */
-import { attribute, type CliIo } from './attribute';
+import { attribute, planAttribute, type CliIo } from './attribute';
 import { CliUsageError, parseCommand, USAGE } from './args';
 import { BUNDLE_USAGE, exportCommand, inspectCommand } from './bundle-commands';
 import { evaluateCommand, EVALUATE_USAGE } from './evaluate';
@@ -45,7 +45,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
     return 0;
   }
   try {
-    await attribute(command.args, io);
+    if (command.args.plan) await planAttribute(command.args, io);
+    else await attribute(command.args, io);
     return 0;
   } catch (error) {
     io.stderr(`iwb: ${oneLine(error)}\n`);

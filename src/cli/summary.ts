@@ -19,6 +19,8 @@ export interface RunSummary {
   readonly strategy: string;
   readonly damping: readonly { readonly layer: string; readonly delta: number }[];
   readonly subsample: string | null;
+  /** The stratified samples (seed, N, strata counts) with --sample/--sample-queries; null otherwise. */
+  readonly sample: JobOutcome['sample'];
   readonly counts: { readonly train: number; readonly queries: number; readonly layers: number };
   readonly queries: readonly {
     readonly id: string;
@@ -55,6 +57,7 @@ export function runSummary(inputs: RunInputs, outcome: JobOutcome): RunSummary {
     strategy: result.config.strategy,
     damping: result.layers.map((l) => ({ layer: l.name, delta: l.damping })),
     subsample: inputs.subsample,
+    sample: outcome.sample,
     counts: { train: result.train.length, queries: result.queries.length, layers: result.layers.length },
     queries: result.queries.map((q) => ({ id: q.id, benchmark: benchmarkOf(q), ...ranked({ query: q.id }) })),
     benchmarks: benchmarks.map((benchmark) => ({

@@ -3,6 +3,7 @@
  * another width, a forgotten bias flag) is caught before any kernel runs, with the layer, the examples and the shapes.
  */
 import type { Backend } from '../linalg/backend';
+import { isOutOfMemory, OutOfMemoryError } from './errors';
 import type { GradientBatch, GradientRequest, GradientSource } from './types';
 
 function shapeText(shape: readonly number[] | undefined): string {
@@ -14,7 +15,12 @@ export async function fetchBatch(
   request: GradientRequest,
   backend: Backend,
 ): Promise<GradientBatch> {
-  const batch = await source.gradients(request, backend);
+  let batch: GradientBatch;
+  try {
+    batch = await source.gradients(request, backend);
+  } catch (error) {
+    throw isOutOfMemory(error) ? new OutOfMemoryError(request.indices.length, error) : error;
+  }
   const b = request.indices.length;
   const t = batch.sequenceLength;
   const where = `${request.role} examples ${request.indices[0]}–${request.indices[b - 1]}`;

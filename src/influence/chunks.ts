@@ -3,7 +3,7 @@
  * each chunk the caller's `afterChunk` runs (checkpoint), progress is reported and cancellation is checked. Memory
  * stays bounded by one batch plus the stage's accumulators, whatever the dataset size.
  */
-import { throwIfAborted } from './errors';
+import { OutOfMemoryError, throwIfAborted } from './errors';
 import type { AttributionConfig, ProgressEvent, RunOptions, StageName } from './types';
 
 export interface PassOptions {
@@ -76,14 +76,17 @@ export function now(): number {
 
 /**
  * Runs `processBatch` over [start, total) in batches; `afterChunk(nextIndex)` after every `batchesPerChunk` batches
- * and at the end. Cancellation is checked before every batch, so at most one batch of work is lost.
+ * and at the end. Cancellation is checked before every batch, so at most one batch of work is lost. A batch whose
+ * gradients could not be allocated (OutOfMemoryError, thrown by fetchBatch before anything is accumulated) is retried
+ * at half the size, and the pass goes on at that size: the memory planner's fallback when its model was wrong.
  */
 export async function runPass(
   options: PassOptions,
   processBatch: (indices: number[]) => Promise<void>,
   afterChunk: (nextIndex: number) => Promise<void>,
 ): Promise<void> {
-  const { total, batchSize, batchesPerChunk, signal } = options;
+  const { total, batchesPerChunk, signal } = options;
+  let batchSize = options.batchSize;
   if (!(batchSize >= 1) || !Number.isInteger(batchSize))
     throw new Error(`${options.stage}: batch size must be a positive integer, got ${batchSize}`);
   if (!(batchesPerChunk >= 1) || !Number.isInteger(batchesPerChunk)) {
@@ -105,7 +108,13 @@ export async function runPass(
   while (index < total) {
     throwIfAborted(signal);
     const end = Math.min(total, index + batchSize);
-    await processBatch(indexRange(index, end));
+    try {
+      await processBatch(indexRange(index, end));
+    } catch (error) {
+      if (!(error instanceof OutOfMemoryError) || end - index === 1) throw error;
+      batchSize = Math.max(1, Math.floor((end - index) / 2));
+      continue;
+    }
     index = end;
     batchesInChunk++;
     if (batchesInChunk === batchesPerChunk || index === total) {

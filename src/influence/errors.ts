@@ -39,3 +39,26 @@ export function abortError(signal: AbortSignal): unknown {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
 }
+
+/**
+ * A gradient batch that could not be allocated (onnxruntime's std::bad_alloc, a typed array or GPU buffer that does
+ * not fit). Thrown by fetchBatch before any accumulator is touched, so runPass may retry the same examples in halves.
+ */
+export class OutOfMemoryError extends Error {
+  override readonly name = 'OutOfMemoryError';
+  constructor(
+    readonly examples: number,
+    cause: unknown,
+  ) {
+    super(`out of memory for a batch of ${examples}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+const OUT_OF_MEMORY =
+  /bad_alloc|out of memory|outofmemory|allocation failed|invalid typed array length|array buffer allocation|Cannot enlarge memory/i;
+
+export function isOutOfMemory(error: unknown): boolean {
+  if (error instanceof OutOfMemoryError) return true;
+  const message = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  return OUT_OF_MEMORY.test(message);
+}

@@ -12,6 +12,7 @@ import { hostMatrix } from './host';
 import { accumulateLambda, averageLambda, emptyLambdaState } from './lambda';
 import { influenceFromTau } from './measurement';
 import { buildPreconditioner } from './preconditioner';
+import { SequenceGradientCache } from './gradient-cache';
 import { validateScorePath } from './score-plan';
 import { strategyOf } from './strategies';
 import { fromModelFactors, toModelFactors } from './factors';
@@ -196,28 +197,39 @@ export async function runAttribution(
     queryTargetCounts: new Float64Array(querySize),
     queryTokenLoss: new Float64Array(queryOffsets[querySize]!),
   };
-  for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
-    const queryEnd = Math.min(querySize, queryStart + config.batchSizes.query);
-    const chunk = await timed('query', queryEnd, () => prepareQueries(context, queryStart, queryEnd));
-    try {
-      const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
-      // Self-influence not begun yet: this pass computes it from the same training gradients (no second pass).
-      const withSelf = record.self === undefined;
-      const fresh = emptyScoreState(layers.length, queryStart, queryEnd, trainSize, tokensPerRow, withSelf);
-      const state = await timed('scores', queryEnd * trainSize, () =>
-        scoreTrainingSet(context, chunk, resumed ?? fresh, trainSize, offsets, {
-          ...progress,
-          progressOffset: queryStart * trainSize,
-          progressTotal: querySize * trainSize,
-          saveState: (runningScores) => save({ runningScores }),
-        }),
-      );
-      scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk, queryOffsets);
-      if (state.selfPerLayer) record = { ...record, self: { nextIndex: trainSize, perLayer: state.selfPerLayer } };
-    } finally {
-      chunk.release();
+  // G(n) kept across query chunks, within the planner's budget (exact; per-token and low-rank scores need the tokens).
+  const cacheBytes = config.perToken || config.queryRank !== null ? 0 : (config.scorePath?.cacheBytes ?? 0);
+  const cache = new SequenceGradientCache(backend, cacheBytes);
+  try {
+    for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
+      const queryEnd = Math.min(querySize, queryStart + config.batchSizes.query);
+      const chunk = await timed('query', queryEnd, () => prepareQueries(context, queryStart, queryEnd));
+      try {
+        const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
+        const chunkContext: ScoreContext = {
+          ...context,
+          ...(cacheBytes > 0 && { gradientCache: { cache, store: queryEnd < querySize } }),
+        };
+        // Self-influence not begun yet: this pass computes it from the same training gradients (no second pass).
+        const withSelf = record.self === undefined;
+        const fresh = emptyScoreState(layers.length, queryStart, queryEnd, trainSize, tokensPerRow, withSelf);
+        const state = await timed('scores', queryEnd * trainSize, () =>
+          scoreTrainingSet(chunkContext, chunk, resumed ?? fresh, trainSize, offsets, {
+            ...progress,
+            progressOffset: queryStart * trainSize,
+            progressTotal: querySize * trainSize,
+            saveState: (runningScores) => save({ runningScores }),
+          }),
+        );
+        scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk, queryOffsets);
+        if (state.selfPerLayer) record = { ...record, self: { nextIndex: trainSize, perLayer: state.selfPerLayer } };
+      } finally {
+        chunk.release();
+      }
+      await save({ scores, runningScores: undefined });
     }
-    await save({ scores, runningScores: undefined });
+  } finally {
+    cache.release();
   }
 
   if (record.self === undefined || record.self.nextIndex < trainSize) {

@@ -25,6 +25,11 @@ export interface ScorePathOptions {
   readonly form: 'auto' | ScoreForm;
   /** Bytes the sequence form may use for one layer's per-sequence gradients of one training batch. */
   readonly memoryBytes: number;
+  /**
+   * Bytes of G(n) kept across query chunks (gradient-cache.ts), so later chunks skip the gradient graph; absent or 0:
+   * none. The memory planner sets it from what the device has left.
+   */
+  readonly cacheBytes?: number;
 }
 
 /** 128 MiB: also the smallest maxStorageBufferBindingSize WebGPU guarantees, so one binding always holds G. */
@@ -80,7 +85,11 @@ export function validateScorePath(options: ScorePathOptions): void {
   if (!['auto', 'token', 'sequence'].includes(options.form)) {
     throw new Error(`config.scorePath.form must be 'auto', 'token' or 'sequence', got ${JSON.stringify(options.form)}`);
   }
-  if (!(options.memoryBytes >= 0) || !Number.isFinite(options.memoryBytes)) {
-    throw new Error(`config.scorePath.memoryBytes must be a finite number ≥ 0, got ${options.memoryBytes}`);
+  for (const name of ['memoryBytes', 'cacheBytes'] as const) {
+    const value = options[name];
+    if (value === undefined && name === 'cacheBytes') continue;
+    if (!(value! >= 0) || !Number.isFinite(value)) {
+      throw new Error(`config.scorePath.${name} must be a finite number ≥ 0, got ${value}`);
+    }
   }
 }

@@ -10,6 +10,7 @@
  */
 import type { Backend, Tensor } from '../linalg/backend';
 import { fetchBatch } from './batches';
+import { batchGradientBytes, scoreKeptBatch, type SequenceGradientCache } from './gradient-cache';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, toBackend } from './host';
@@ -35,6 +36,8 @@ export interface ScoreContext {
   readonly layerIndices: readonly number[];
   readonly config: AttributionConfig;
   readonly preconditioner: Preconditioner;
+  /** G(n) kept across query chunks; `store`: this chunk's pass adds to it (not the last chunk). */
+  readonly gradientCache?: { readonly cache: SequenceGradientCache; readonly store: boolean };
 }
 
 function layerName(context: ScoreContext, l: number): string {
@@ -209,6 +212,8 @@ async function scoreBatch(
   const t = batch.sequenceLength;
   const tokens = batch.tokenCounts.reduce((sum, count) => sum + count, 0);
   const range = `training examples ${indices[0]}–${indices[b - 1]}`;
+  const keep = keepForLaterChunks(context, chunk, batch, b);
+  const kept: Tensor[] = [];
   for (let l = 0; l < layerIndices.length; l++) {
     const operator = chunk.operators[l];
     const layerBatch = batch.layers[layerIndices[l]];
@@ -222,12 +227,13 @@ async function scoreBatch(
         dInPrime: operator.kind === 'full' ? width : operator.v.shape[1],
         rank: operator.kind === 'full' ? null : width,
         perToken: perToken !== null,
-        gradientsBuiltAnyway: self !== null,
+        gradientsBuiltAnyway: self !== null || keep !== null,
         bytesPerElement: backend.precision === 'float64' ? 8 : 4,
       },
       config.scorePath ?? DEFAULT_SCORE_PATH,
     );
-    const gradients = plan.form === 'sequence' || self !== null ? backend.sequenceGradients(layerBatch) : null;
+    const built = plan.form === 'sequence' || self !== null || keep !== null;
+    const gradients = built ? backend.sequenceGradients(layerBatch) : null;
     try {
       let tensor: Tensor;
       if (plan.form === 'sequence' && operator.kind === 'full') tensor = backend.pairwiseInner(operator.p, gradients!);
@@ -266,10 +272,27 @@ async function scoreBatch(
         indices.forEach((n, i) => (self[l * trainSize + n] = selfValues[i]));
       }
     } finally {
-      if (gradients !== null) backend.release(gradients);
+      if (gradients !== null && keep !== null) kept.push(gradients);
+      else if (gradients !== null) backend.release(gradients);
     }
   }
+  if (keep !== null) keep.put(indices, kept, keptBytes(context, batch, b));
 }
+
+/** The cache to keep this batch's G(n) in for later query chunks, or null (no cache, last chunk, no room). */
+function keepForLaterChunks(
+  context: ScoreContext,
+  chunk: QueryChunk,
+  batch: GradientBatch,
+  b: number,
+): SequenceGradientCache | null {
+  const cached = context.gradientCache;
+  if (!cached?.store || chunk.operators.some((o) => o.kind !== 'full')) return null;
+  return cached.cache.fits(keptBytes(context, batch, b)) ? cached.cache : null;
+}
+
+const keptBytes = (context: ScoreContext, batch: GradientBatch, b: number) =>
+  batchGradientBytes(batch, context.layerIndices, b, context.backend.precision === 'float64' ? 8 : 4);
 
 /** The pairwise pass for one query chunk, from `state.nextIndex` to the end of the training set. */
 export async function scoreTrainingSet(
@@ -307,6 +330,12 @@ export async function scoreTrainingSet(
         progressPerExample: chunk.targetCounts.length,
       },
       async (indices) => {
+        const cached = self === null && perToken === null ? context.gradientCache?.cache.get(indices) : undefined;
+        if (cached) {
+          const check = (values: Float64Array, l: number, where: string) =>
+            assertFinite(values, 'scores', layerName(context, l), 'the training scores', where);
+          return scoreKeptBatch(backend, chunk.operators, cached, indices, { perLayer, trainSize, check });
+        }
         const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
         try {
           await scoreBatch(

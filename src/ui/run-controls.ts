@@ -10,6 +10,8 @@ import {
   type PreviewModel,
 } from '../worker/model-preview';
 import './model-layers-view';
+import type { Estimator } from './run-estimate';
+import './run-estimate';
 import {
   DEFAULT_RUN_CONFIG,
   FISHER_MODES,
@@ -34,7 +36,12 @@ export class RunControls extends LitElement {
   @property({ type: Boolean }) running = false;
   /** Which built-in demo the demo choice runs ('micro': the tiny test version, from the page's ?demo=micro). */
   @property() demoVariant: 'demo' | 'micro' = 'demo';
+  /** Computes the memory plan and time estimate of the settings shown (the worker's); none: no estimate. */
+  @property({ attribute: false }) estimator: Estimator | null = null;
   @state() private useDemo = true;
+  /** The settings the estimate is for: rebuilt (debounced) whenever a setting changes. */
+  @state() private estimateRequest: AttributionRequest | null = null;
+  private settingsTimer: ReturnType<typeof setTimeout> | undefined;
   @state() private problem = '';
   @state() private layers: ModelLayers | null = null;
   @state() private layersProblem = '';
@@ -96,7 +103,37 @@ export class RunControls extends LitElement {
         <span class="problem" data-problem>${this.problem}</span>
       </div>
       ${this.renderConfigOptions()}
+      <run-estimate .estimator=${this.estimator} .request=${this.estimateRequest}></run-estimate>
     `;
+  }
+
+  protected override firstUpdated(): void {
+    for (const type of ['change', 'input']) this.renderRoot.addEventListener(type, () => this.settingsChanged());
+    this.settingsChanged();
+  }
+
+  protected override updated(changed: Map<string, unknown>): void {
+    if (changed.has('useDemo') || changed.has('demoVariant')) this.settingsChanged();
+  }
+
+  /** The request the settings make now, for the estimate; invalid or incomplete settings keep the last one. */
+  private settingsChanged(): void {
+    clearTimeout(this.settingsTimer);
+    this.settingsTimer = setTimeout(async () => {
+      if (this.running || !this.estimator) return;
+      try {
+        const config = this.readConfig();
+        const complete =
+          this.useDemo || [this.modelInput, this.trainInput, this.queriesInput].every((i) => i?.files?.[0]);
+        if (!complete) return;
+        const source: AttributionSource = this.useDemo
+          ? { kind: 'demo', variant: this.demoVariant }
+          : await this.readFiles();
+        this.estimateRequest = { source, config };
+      } catch {
+        // The start button reports bad settings; the estimate waits for good ones.
+      }
+    }, 300);
   }
 
   private renderConfigOptions() {
@@ -122,6 +159,8 @@ export class RunControls extends LitElement {
           <input id="per-token" type="checkbox" ?checked=${defaults.perToken} />
           ${number('limit-train', 'Training examples', 'all (demo: its subsample)')}
           ${number('limit-queries', 'Queries', 'all (demo: its subsample)')}
+          <label for="sample">Stratified sample (seeded) instead of the first rows</label>
+          <input id="sample" type="checkbox" ?checked=${defaults.limits.sample} />
           ${number('batch-size', 'Batch size (sequences)', String(defaults.batchSizes.fit))}
           ${number('query-batch', 'Query batch', String(defaults.batchSizes.query))}
           ${number('query-rank', 'Query rank (low-rank P_q)', 'exact')}
@@ -192,6 +231,7 @@ export class RunControls extends LitElement {
       limits: {
         train: integer('limit-train', 'training examples', 1),
         queries: integer('limit-queries', 'queries', 1),
+        sample: field<HTMLInputElement>('sample').checked,
       },
       batchSizes: {
         ...defaults.batchSizes,

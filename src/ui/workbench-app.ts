@@ -41,6 +41,7 @@ export class WorkbenchApp extends LitElement {
    * ?hold=<stage>: new runs wait after their first checkpoint of that stage (AttributionRequest.holdAfterCheckpoint).
    */
   private readonly holdStage = new URLSearchParams(location.search).get('hold');
+  private readonly estimator = (request: AttributionRequest) => this.engine.api.estimateRun(request);
 
   static override styles = css`
     :host { display: block; max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem; }
@@ -100,6 +101,7 @@ export class WorkbenchApp extends LitElement {
       <run-controls
         .running=${run.phase === 'running'}
         .demoVariant=${this.demoVariant}
+        .estimator=${this.estimator}
         @start-attribution=${(e: CustomEvent<AttributionRequest>) => void this.start(e.detail)}
         @cancel-attribution=${() => void this.engine.api.cancel()}
       ></run-controls>

@@ -18,10 +18,11 @@ import {
   type InfluenceTarget,
   type Normalization,
   type ProgressEvent,
+  type RunEstimate,
   type TopInfluences,
 } from './protocol';
 import { benchmarkOf } from '../influence/aggregate';
-import { computeStoredRun, loadRequestInputs } from './page-run';
+import { computeStoredRun, estimateRequest, loadRequestInputs } from './page-run';
 import { PageRunStore, rankStored, viewBundle, type StoredResults } from './run-store';
 import type { RunListing, StoredRunView } from './run-protocol';
 import { computeStoredEvaluation, pendingEvaluations } from './page-evaluation';
@@ -70,6 +71,11 @@ const api = {
     onProgress: (event: ProgressEvent) => void,
   ): Promise<AttributionSummary> {
     return attribute(request, null, onProgress);
+  },
+
+  /** The memory plan and time estimate of a run with these settings, computed without running it. */
+  estimateRun(request: AttributionRequest): Promise<RunEstimate> {
+    return estimateRequest(request, { loadInputs, backendFor }, new AbortController().signal);
   },
 
   /** Carry on a stored run (left running by a reload or crash, or paused) from its last checkpoint. */

@@ -9,6 +9,7 @@ import { holdAfterCheckpoint } from '../app/checkpoints';
 import { checkRunConfig } from '../app/config-check';
 import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
+import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
 import type { CheckpointStore } from '../influence/types';
 import type { AttributionRequest, ProgressEvent } from './protocol';
 import type { PageRunStore } from './run-store';
@@ -64,7 +65,9 @@ export async function computeStoredRun(
       }
     }
     hooks.onRunId?.(runId);
-    const outcome = await runJob(inputs, graph, config, chosen, {
+    // The same memory plan as `iwb attribute`: batch sizes the device holds (app/run-plan.ts).
+    const planned = planJob(inputs, graph, config, chosen);
+    const outcome = await runJob(inputs, graph, planned.config, chosen, {
       onProgress: (event) => hooks.onProgress({ ...event, backend: chosen.report }),
       signal: hooks.signal,
       ortOnGpu: true,
@@ -94,7 +97,12 @@ export async function loadRequestInputs(
 ): Promise<RunInputs> {
   const { source, config } = request;
   if (source.kind === 'demo')
-    return loadDemoInputs(await demoFiles(source.variant), source.variant, config.limits, signal);
+    return loadDemoInputs(
+      await demoFiles(source.variant),
+      source.variant,
+      { ...config.limits, seed: config.seed },
+      signal,
+    );
   return loadUserInputs(
     {
       model: {
@@ -107,7 +115,20 @@ export async function loadRequestInputs(
       train: { name: source.names.train, text: source.train },
       queries: { name: source.names.queries, text: source.queries },
     },
-    config.limits,
+    { ...config.limits, seed: config.seed },
     signal,
   );
+}
+
+/** The memory plan and time estimate of a request, before it runs (the page's run settings show it). */
+export async function estimateRequest(
+  request: AttributionRequest,
+  environment: Omit<PageRunEnvironment, 'store'>,
+  signal: AbortSignal,
+): Promise<RunEstimate> {
+  checkRunConfig(request.config);
+  const inputs = await environment.loadInputs(request, signal);
+  const chosen = await environment.backendFor(request.config.backend);
+  const graph = gradientGraphFor(inputs, request.config);
+  return runEstimate(planJob(inputs, graph, request.config, chosen), graph, inputs, chosen.report.description);
 }

@@ -10,6 +10,7 @@ import type { RunConfig } from '../app/config';
 export type { BackendChoice, RunConfig } from '../app/config';
 export { DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS } from '../app/config';
 export type { BackendReport } from '../app/backend-choice';
+export type { RunEstimate } from '../app/run-plan';
 export type { StageTiming } from '../app/job';
 export type { InfluenceRow, InfluenceTarget, Normalization, TopInfluences } from '../app/results';
 export type StrategyName = RunConfig['strategy'];

@@ -86,7 +86,7 @@ describe('iwb argument parsing', () => {
       damping: { kind: 'absolute', value: 1e-3 },
       perToken: true,
       backend: 'cpu',
-      limits: { train: 10, queries: 3 },
+      limits: { train: 10, queries: 3, sample: false },
       fisher: 'empirical',
       measurement: 'summed-loss',
       trackedLayers: 'mlp/c_fc',
@@ -95,6 +95,22 @@ describe('iwb argument parsing', () => {
       seed: 0,
       refineEigen: true,
     });
+  });
+
+  test('--sample and --sample-queries draw a stratified sample with the run seed; mixing with --limit-* is refused', () => {
+    const command = parseCommand(['attribute', '--sample', '24', '--sample-queries', '4', '--seed', '7', '--plan']);
+    if (command.name !== 'attribute') throw new Error('expected attribute');
+    expect(command.args.config.limits).toEqual({ train: 24, queries: 4, sample: true });
+    expect(command.args.config.seed).toBe(7);
+    expect(command.args.plan).toBe(true);
+    const trainOnly = parseCommand(['attribute', '--sample', '5']);
+    if (trainOnly.name !== 'attribute') throw new Error('expected attribute');
+    expect(trainOnly.args.config.limits).toEqual({ train: 5, queries: null, sample: true });
+    expect(trainOnly.args.plan).toBe(false);
+    expect(usageError(['attribute', '--sample', '5', '--limit-queries', '2'])).toMatch(
+      /--limit-queries takes the first rows and --sample a stratified sample/,
+    );
+    expect(usageError(['attribute', '--sample', '0'])).toMatch(/--sample "0" is not a positive integer/);
   });
 
   test('help', () => {

@@ -52,7 +52,7 @@ test('the page path and `iwb attribute --out` write byte-identical tensors for o
       backend: 'cpu',
       perToken: true,
       batchSizes: { ...DEFAULT_RUN_CONFIG.batchSizes, fit: 5, train: 5, query: 3 },
-      limits: { train: 10, queries: null },
+      limits: { train: 10, queries: null, sample: false },
     },
   };
   const store = await PageRunStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }, storage);

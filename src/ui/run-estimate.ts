@@ -1,0 +1,97 @@
+import { LitElement, css, html } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { AttributionRequest, RunEstimate } from '../worker/protocol';
+
+export type Estimator = (request: AttributionRequest) => Promise<RunEstimate>;
+
+/**
+ * The run settings' estimate before starting: memory per stage against the device's budget and binding limit, time per
+ * stage, and the batch sizes the memory planner chose (app/run-plan.ts, the same plan `iwb attribute --plan` prints).
+ * Recomputed by the worker whenever `request` changes.
+ */
+@customElement('run-estimate')
+export class RunEstimateView extends LitElement {
+  @property({ attribute: false }) estimator: Estimator | null = null;
+  @property({ attribute: false }) request: AttributionRequest | null = null;
+  @state() private estimate: RunEstimate | null = null;
+  @state() private pending = false;
+  @state() private problem = '';
+  private queued = false;
+
+  static override styles = css`
+    :host { display: block; margin: 0.5rem 0; font-size: 0.9rem; }
+    table { border-collapse: collapse; margin: 0.3rem 0; }
+    th, td { padding: 0.1rem 0.8rem 0.1rem 0; text-align: right; }
+    th:first-child, td:first-child { text-align: left; }
+    .note { color: #4a5263; }
+    .problem { color: #a4161a; }
+    ul { margin: 0.2rem 0; padding-left: 1.2rem; }
+  `;
+
+  protected override willUpdate(changed: Map<string, unknown>): void {
+    if ((changed.has('request') || changed.has('estimator')) && this.request && this.estimator) void this.refresh();
+  }
+
+  /**
+   * One estimate in flight at a time (a large model costs the worker seconds and memory to parse): a change meanwhile
+   * is estimated once the current one is back, with the settings of that moment.
+   */
+  private async refresh(): Promise<void> {
+    if (this.pending) {
+      this.queued = true;
+      return;
+    }
+    this.pending = true;
+    try {
+      this.estimate = await this.estimator!(this.request!);
+      this.problem = '';
+    } catch (error) {
+      this.estimate = null;
+      this.problem = (error as Error).message;
+    } finally {
+      this.pending = false;
+    }
+    if (this.queued) {
+      this.queued = false;
+      void this.refresh();
+    }
+  }
+
+  override render() {
+    const e = this.estimate;
+    const status = this.pending ? html`<span class="note" data-estimate-status>estimating…</span>` : '';
+    if (!e) {
+      return html`<section aria-label="Estimate before starting" data-estimate>
+        <strong>Estimate</strong> ${status}
+        ${this.problem ? html`<div class="problem" data-estimate-problem>${this.problem}</div>` : ''}
+      </section>`;
+    }
+    const b = e.batchSizes;
+    return html`<section aria-label="Estimate before starting" data-estimate>
+      <strong>Estimate</strong> for ${e.counts.train} training examples × ${e.counts.queries} queries on ${e.backend}
+      ${status}
+      <table>
+        <thead><tr><th scope="col">stage</th><th scope="col">peak memory</th><th scope="col">time</th></tr></thead>
+        <tbody>
+          ${e.stages.map(
+            (s) => html`<tr data-stage=${s.stage}><td>${s.stage}</td><td>${s.peak}</td><td>${s.time}</td></tr>`,
+          )}
+          <tr><th scope="row">total</th><td data-peak>${e.text.peak}</td><td data-seconds>${e.text.time}</td></tr>
+        </tbody>
+      </table>
+      <div class="note">
+        Batch ${b.fit} (factors) / ${b.train} (scores), query chunk ${b.query}; budget ${e.text.budget}, one
+        binding ${e.text.binding}. Tracked: ${e.layers.map((l) => `${l.name} [${l.dIn} → ${l.dOut}]`).join(', ')}.
+        Time from ${e.source}: good to a factor of a few on an idle machine.
+      </div>
+      ${e.changes.length ? html`<ul data-estimate-changes>${e.changes.map((c) => html`<li>smaller: ${c}</li>`)}</ul>` : ''}
+      ${e.problems.length ? html`<ul class="problem" data-estimate-problem>${e.problems.map((p) => html`<li>does not fit: ${p}</li>`)}</ul>` : ''}
+    </section>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'run-estimate': RunEstimateView;
+  }
+}
