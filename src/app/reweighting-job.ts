@@ -146,6 +146,7 @@ export async function runReweightingJob(
       train: pool,
       queries: tableQueries,
       subsample: null,
+      sample: null,
     };
     const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy: 'ekfac', backend: 'cpu' };
     const outcome = await runJob(inputs, gradientGraphFor(inputs, config), config, chosen, {
