@@ -171,7 +171,7 @@ function scoreSaved(
     renamed,
     { done: 0, resumed: kept.length * seeds.length + (looSaved ? looKeys.length : 0) },
   );
-  return { ...result, partialOf: subsets.length };
+  return kept.length < subsets.length ? { ...result, partialOf: subsets.length } : result;
 }
 
 function scoreRetrains(

@@ -146,6 +146,6 @@ export interface EvaluationResult {
   readonly loo: LooResult | null;
   /** Retrains done in this call and found in the store. */
   readonly retrains: { readonly done: number; readonly resumed: number };
-  /** With savedOnly: the configured subset count M, of which config.subsets were saved and scored; else absent. */
+  /** With savedOnly and some subsets unsaved: the configured M, of which config.subsets were scored; else absent. */
   readonly partialOf?: number;
 }
