@@ -37,14 +37,14 @@ export default defineConfig({
     // The dev server's dependency scan starts from every page, the e2e rigs' test pages included. With two build
     // inputs set below, Vite would otherwise scan only those two, find the test pages' dependencies late and reload
     // the page mid-test.
-    entries: ['index.html', 'teach.html', 'tests/e2e/pages/*.html'],
+    entries: ['index.html', 'teach.html', 'experiments.html', 'tests/e2e/pages/*.html'],
   },
   build: {
     target: 'es2022',
     sourcemap: true,
     chunkSizeWarningLimit: 4096,
-    // Two pages: the workbench and the teaching lab.
-    rollupOptions: { input: { main: 'index.html', teach: 'teach.html' } },
+    // Three pages: the workbench, the teaching lab and the experiments' results (read-only).
+    rollupOptions: { input: { main: 'index.html', teach: 'teach.html', experiments: 'experiments.html' } },
   },
   test: {
     projects: [

@@ -24,11 +24,12 @@ export function seededDemoModel(
   variant: DemoVariant,
   vocabSize: number,
   maxPositions: number,
+  seed = SEEDED_DEMO_SEED,
 ): { model: Model; description: string } {
   const config = seededDemoConfig(variant, vocabSize, maxPositions);
-  const model = buildGptForward(config, initGptWeights(config, SEEDED_DEMO_SEED, 'float32'));
+  const model = buildGptForward(config, initGptWeights(config, seed, 'float32'));
   const description =
-    `untrained GPT (seed ${SEEDED_DEMO_SEED}, ${config.nLayer} layers, d_model ${config.dModel}, d_mlp ${config.dMlp}, ` +
+    `untrained GPT (seed ${seed}, ${config.nLayer} layers, d_model ${config.dModel}, d_mlp ${config.dMlp}, ` +
     `vocab ${vocabSize}) from src/models/gpt.ts`;
   return { model, description };
 }

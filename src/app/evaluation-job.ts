@@ -44,6 +44,13 @@ export function evaluationTraining(
 
 export interface EvaluationJobOptions {
   readonly store?: EvaluationStore;
+  /**
+   * Saved influence per strategy, so that a resumed or partial evaluation does not attribute again. Not read when
+   * onAttributed is given (a bundle needs each strategy's whole outcome), but still written.
+   */
+  readonly influenceCache?: InfluenceCache;
+  /** Score against the retrains in the store only (EvaluationOptions.savedOnly). */
+  readonly savedOnly?: boolean;
   readonly signal?: AbortSignal;
   /** One line per step: base training, each strategy's attribution (with its seconds). */
   readonly onStep?: (line: string) => void;
@@ -64,27 +71,51 @@ export async function runEvaluationJob(
   const train = inputs.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
   const queries = inputs.queries.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
 
-  step(`training the model on all ${train.length} examples (${training.steps} steps of ${training.batchSize})`);
-  const trained = await trainCausalLm(inputs.model, train, training, signal);
-  step(`final training loss ${trained.history[trained.history.length - 1]!.loss.toFixed(4)}`);
-  const attributed = { ...inputs, model: trained.model, modelBytes: null };
-  const influence = new Map<Strategy, Float64Array>();
-  for (const strategy of settings.strategies) {
-    const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy, damping: settings.damping, backend: 'cpu' };
-    const outcome = await runJob(attributed, gradientGraphFor(attributed, config), config, chosen, {
-      ortOnGpu: false,
-      ...signal,
-    });
-    influence.set(strategy, outcome.result.influence);
-    options.onAttributed?.(strategy, outcome, trained.model);
-    const seconds = outcome.timings.reduce((sum, t) => sum + t.seconds, 0);
-    step(`influence (${strategy}): ${seconds.toFixed(1)} s (${outcome.timings.map((t) => t.stage).join(', ')})`);
-  }
-
   const retrainer = await causalLmRetrainer({ initial: inputs.model, train, queries, training });
-  return evaluateInfluence(settings.evaluation, retrainer, influence, {
+
+  const influence = new Map<Strategy, Float64Array>();
+  // The retrainer's fingerprint names the initial model, data and training configuration: the trained model too.
+  const keyOf = (strategy: Strategy) =>
+    JSON.stringify({ retrainer: retrainer.fingerprint, strategy, damping: settings.damping });
+  if (!options.onAttributed) {
+    for (const strategy of settings.strategies) {
+      const cached = (await options.influenceCache?.load(keyOf(strategy))) ?? null;
+      if (cached) influence.set(strategy, cached);
+    }
+  }
+  const missing = settings.strategies.filter((s) => !influence.has(s));
+  if (missing.length < settings.strategies.length)
+    step(`influence (${settings.strategies.filter((s) => influence.has(s)).join(', ')}): from the saved influence`);
+  if (missing.length > 0) {
+    step(`training the model on all ${train.length} examples (${training.steps} steps of ${training.batchSize})`);
+    const trained = await trainCausalLm(inputs.model, train, training, signal);
+    step(`final training loss ${trained.history[trained.history.length - 1]!.loss.toFixed(4)}`);
+    const attributed = { ...inputs, model: trained.model, modelBytes: null };
+    for (const strategy of missing) {
+      const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy, damping: settings.damping, backend: 'cpu' };
+      const outcome = await runJob(attributed, gradientGraphFor(attributed, config), config, chosen, {
+        ortOnGpu: false,
+        ...signal,
+      });
+      influence.set(strategy, outcome.result.influence);
+      await options.influenceCache?.save(keyOf(strategy), outcome.result.influence);
+      options.onAttributed?.(strategy, outcome, trained.model);
+      const seconds = outcome.timings.reduce((sum, t) => sum + t.seconds, 0);
+      step(`influence (${strategy}): ${seconds.toFixed(1)} s (${outcome.timings.map((t) => t.stage).join(', ')})`);
+    }
+  }
+  // The strategies in the order asked for, whichever came from the cache.
+  const ordered = new Map(settings.strategies.map((s) => [s, influence.get(s)!] as const));
+  return evaluateInfluence(settings.evaluation, retrainer, ordered, {
     ...signal,
     ...(options.store ? { store: options.store } : {}),
+    ...(options.savedOnly ? { savedOnly: true } : {}),
     ...(options.onRetrain ? { onProgress: options.onRetrain } : {}),
   });
+}
+
+/** Influence [Q × N] saved under a key that names the model, data, training configuration, strategy and damping. */
+export interface InfluenceCache {
+  load(key: string): Promise<Float64Array | null>;
+  save(key: string, influence: Float64Array): Promise<void>;
 }

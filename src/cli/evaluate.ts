@@ -16,6 +16,7 @@ import {
   evaluationTraining,
   runEvaluationJob,
   type EvaluationSettings,
+  type InfluenceCache,
 } from '../app/evaluation-job';
 import { bundleContent, encodeRunBundle, evaluationContent } from '../app/bundle-content';
 import type { JobOutcome } from '../app/job';
@@ -36,13 +37,15 @@ export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T
                     [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
                     [--loo K] [--seed S] [--damping heuristic|<number>]
                     [--steps N] [--batch-size B] [--lr LR] [--training-seed S]
-                    [--checkpoint FILE] [--out result.json|result.iwb] [--quiet]
+                    [--checkpoint FILE [--saved-only]] [--out result.json|result.iwb] [--quiet]
 
 The model is the initialisation: it is trained on all training examples (the model whose influence is scored) and
 retrained from the same weights on M random subsets of a fraction A of them (R seeds each); LDS is the mean over
 queries of the Spearman correlation between a subset's summed influence and its retrained measurement (the mean
 log-likelihood of the query's reference response), with a bootstrap 95 % interval. --loo K also retrains without
-each query's top and bottom K examples. --checkpoint FILE saves every retrain: run the same command again to resume.
+each query's top and bottom K examples. --checkpoint FILE saves every retrain (and each strategy's influence in
+FILE.influence.json): run the same command again to resume. --saved-only trains nothing and scores the subsets whose
+retrains are saved so far: a partial result of a long evaluation.
 --out FILE.iwb writes a bundle: the scores of the richest strategy evaluated (EK-FAC first) and the evaluation.
 Defaults: --demo micro, M 100, A 0.5, R 1, all four strategies, K 0, --steps 200 --batch-size 8 --lr 0.01.`;
 
@@ -66,6 +69,7 @@ const OPTIONS = {
   lr: { type: 'string' },
   'training-seed': { type: 'string' },
   checkpoint: { type: 'string' },
+  'saved-only': { type: 'boolean' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -165,11 +169,22 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   const attributed = new Map<Strategy, { outcome: JobOutcome; model: Model }>();
   try {
     result = await runEvaluationJob(inputs, settings, chosen, {
-      onAttributed: (strategy, outcome, model) => {
-        // Only the bundled strategy's outcome is kept (a bundle holds one strategy's scores).
-        if (strategy === bundled && isBundlePath(flags.out ?? '')) attributed.set(strategy, { outcome, model });
-      },
-      ...(flags.checkpoint === undefined ? {} : { store: fileStore(flags.checkpoint) }),
+      // Only a bundle needs the attribution outcomes (and then the saved influence is not read, see the job).
+      ...(isBundlePath(flags.out ?? '')
+        ? {
+            onAttributed: (strategy: Strategy, outcome: JobOutcome, model: Model) => {
+              // Only the bundled strategy's outcome is kept (a bundle holds one strategy's scores).
+              if (strategy === bundled) attributed.set(strategy, { outcome, model });
+            },
+          }
+        : {}),
+      ...(flags.checkpoint === undefined
+        ? {}
+        : {
+            store: fileStore(flags.checkpoint),
+            influenceCache: fileInfluenceCache(`${flags.checkpoint}.influence.json`),
+          }),
+      ...(flags['saved-only'] ? { savedOnly: true } : {}),
       onStep: log,
       onRetrain: (e) => {
         const elapsed = ((performance.now() - started) / 1000).toFixed(0);
@@ -212,6 +227,8 @@ function checkInputs(flags: Flags): void {
     if (missing.length > 0) throw new Error(`--${given[0]} needs ${missing.map((k) => `--${k}`).join(' and ')} too`);
     if (flags.demo !== undefined) throw new Error('--demo runs a built-in demo: leave out --model/--train/--queries');
   }
+  if (flags['saved-only'] && flags.checkpoint === undefined)
+    throw new Error('--saved-only scores the retrains saved in a checkpoint: give --checkpoint FILE');
   if (flags.demo !== undefined && flags.demo !== 'micro' && flags.demo !== 'demo') {
     throw new Error(`--demo "${flags.demo}" is not one of micro, demo`);
   }
@@ -255,6 +272,27 @@ function fileStore(file: string): EvaluationStore {
       const temporary = `${file}.partial`;
       await writeFile(temporary, checkpointToJson(checkpoint));
       await rename(temporary, file);
+    },
+  };
+}
+
+/** Each strategy's influence under its key, in one JSON file replaced whole after each strategy. */
+function fileInfluenceCache(file: string): InfluenceCache {
+  const read = async (): Promise<Record<string, number[]>> =>
+    existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Record<string, number[]>) : {};
+  return {
+    async load(key) {
+      const values = (await read())[key];
+      if (values === undefined) return null;
+      if (!Array.isArray(values) || !values.every((v) => typeof v === 'number' && Number.isFinite(v)))
+        throw new Error(`${file}: the saved influence is not a list of finite numbers`);
+      return Float64Array.from(values);
+    },
+    async save(key, influence) {
+      const all = { ...(await read()), [key]: Array.from(influence) };
+      await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+      await writeFile(`${file}.partial`, JSON.stringify(all));
+      await rename(`${file}.partial`, file);
     },
   };
 }

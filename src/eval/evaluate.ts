@@ -109,6 +109,7 @@ export async function evaluateInfluence(
     );
   }
   const retrains: Record<string, Float64Array> = { ...(loaded?.retrains ?? {}) };
+  if (options.savedOnly) return scoreSaved(config, retrainer, influence, subsets, chosen, looStrategy, retrains);
   let done = 0;
   let resumed = 0;
   for (const [index, job] of jobs.entries()) {
@@ -132,6 +133,59 @@ export async function evaluateInfluence(
     options.onProgress?.({ done: index + 1, total: jobs.length, key: job.key, resumed: saved !== undefined });
   }
 
+  return scoreRetrains(config, retrainer, influence, subsets, chosen, looStrategy, retrains, { done, resumed });
+}
+
+/** savedOnly: the subsets (and LOO) whose every retrain is saved, scored as a complete evaluation of that size. */
+function scoreSaved(
+  config: EvaluationConfig,
+  retrainer: Retrainer,
+  influence: InfluenceByStrategy,
+  subsets: readonly Int32Array[],
+  chosen: { examples: Int32Array; perQuery: number[][] } | null,
+  looStrategy: Strategy,
+  retrains: Record<string, Float64Array>,
+): EvaluationResult {
+  const seeds = Array.from({ length: config.seedsPerSubset }, (_, r) => r);
+  const kept = subsets.flatMap((members, m) =>
+    seeds.every((r) => retrains[`subset/${m}/seed/${r}`]) ? [{ members, m }] : [],
+  );
+  if (kept.length < 2)
+    throw new Error(`evaluation: only ${kept.length} subset(s) have all their retrains saved; LDS needs at least 2`);
+  // Renumber the saved subsets 0 … K−1 so the complete-evaluation code reads them in order.
+  const renamed: Record<string, Float64Array> = { ...retrains };
+  kept.forEach(({ m }, k) =>
+    seeds.forEach((r) => (renamed[`subset/${k}/seed/${r}`] = retrains[`subset/${m}/seed/${r}`]!)),
+  );
+  const looKeys = chosen
+    ? seeds.flatMap((r) => [`full/seed/${r}`, ...Array.from(chosen.examples, (n) => `loo/${n}/seed/${r}`)])
+    : [];
+  const looSaved = chosen !== null && looKeys.every((key) => retrains[key]);
+  const result = scoreRetrains(
+    { ...config, subsets: kept.length, looPerQuery: looSaved ? config.looPerQuery : 0 },
+    retrainer,
+    influence,
+    kept.map((k) => k.members),
+    looSaved ? chosen : null,
+    looStrategy,
+    renamed,
+    { done: 0, resumed: kept.length * seeds.length + (looSaved ? looKeys.length : 0) },
+  );
+  return kept.length < subsets.length ? { ...result, partialOf: subsets.length } : result;
+}
+
+function scoreRetrains(
+  config: EvaluationConfig,
+  retrainer: Retrainer,
+  influence: InfluenceByStrategy,
+  subsets: readonly Int32Array[],
+  chosen: { examples: Int32Array; perQuery: number[][] } | null,
+  looStrategy: Strategy,
+  retrains: Record<string, Float64Array>,
+  counts: { done: number; resumed: number },
+): EvaluationResult {
+  const { trainSize, querySize } = retrainer;
+  const seeds = config.seedsPerSubset;
   const subsetMeasurements = new Float64Array(subsets.length * seeds * querySize);
   for (let m = 0; m < subsets.length; m++)
     for (let r = 0; r < seeds; r++)
@@ -170,7 +224,7 @@ export async function evaluateInfluence(
     fullMeasurements,
     strategies,
     loo,
-    retrains: { done, resumed },
+    retrains: counts,
   };
 }
 

@@ -38,13 +38,15 @@ export function evaluationJson(result: EvaluationResult): Record<string, unknown
       })),
     },
     retrains: result.retrains,
+    ...(result.partialOf === undefined ? {} : { partialOf: result.partialOf }),
   };
 }
 
 export function formatEvaluation(result: EvaluationResult): string {
   const { config } = result;
   const lines = [
-    `LDS over ${config.subsets} subsets of ${Math.round(config.fraction * 100)} % of ${result.trainSize} training ` +
+    (result.partialOf === undefined ? '' : `PARTIAL (the saved retrains of ${result.partialOf} subsets): `) +
+      `LDS over ${config.subsets} subsets of ${Math.round(config.fraction * 100)} % of ${result.trainSize} training ` +
       `examples (${config.seedsPerSubset} seed${config.seedsPerSubset === 1 ? '' : 's'} each), ` +
       `${result.querySize} queries; measurement: ${result.measurement}`,
     'strategy   LDS     95 % interval (bootstrap over queries)',

@@ -84,6 +84,12 @@ export interface EvaluationProgress {
 
 export interface EvaluationOptions {
   readonly store?: EvaluationStore;
+  /**
+   * Train nothing: score the influence against the retrains already in the store (a partial result while a long
+   * evaluation is still running or was stopped). LDS uses the subsets whose every seed is saved; LOO is left out
+   * unless all of its retrains are saved.
+   */
+  readonly savedOnly?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: EvaluationProgress) => void;
 }
@@ -140,4 +146,6 @@ export interface EvaluationResult {
   readonly loo: LooResult | null;
   /** Retrains done in this call and found in the store. */
   readonly retrains: { readonly done: number; readonly resumed: number };
+  /** With savedOnly and some subsets unsaved: the configured M, of which config.subsets were scored; else absent. */
+  readonly partialOf?: number;
 }

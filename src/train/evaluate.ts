@@ -70,26 +70,58 @@ export async function responseLogLikelihoods(
   examples: readonly { readonly inputIds: ArrayLike<number>; readonly promptLen: number }[],
   batchSize = 8,
 ): Promise<Float64Array> {
+  return (await responseScores(forward, examples, batchSize)).logLikelihood;
+}
+
+export interface ResponseScores {
+  /** Mean log-likelihood per response token (nats). */
+  readonly logLikelihood: Float64Array;
+  /**
+   * 1 where the argmax at every response position, given the reference prefix, is the reference token: exactly the
+   * cases in which greedy decoding from the prompt reproduces the whole reference response, eos included.
+   */
+  readonly exactMatch: Uint8Array;
+}
+
+/** Both held-out measurements of each example's reference response from one forward pass per batch. */
+export async function responseScores(
+  forward: Model,
+  examples: readonly { readonly inputIds: ArrayLike<number>; readonly promptLen: number }[],
+  batchSize = 8,
+): Promise<ResponseScores> {
   const session = await ModelSession.create(forward);
-  const out = new Float64Array(examples.length);
+  const logLikelihood = new Float64Array(examples.length);
+  const exactMatch = new Uint8Array(examples.length);
   try {
     for (let start = 0; start < examples.length; start += batchSize) {
       const batch = examples.slice(start, start + batchSize);
       const padded = padBatch(batch.map((e) => Array.from(e.inputIds)));
       const logits = (await session.run({ input_ids: padded.inputIds, attention_mask: padded.attentionMask })).logits!;
       const [, width, vocab] = logits.dims as [number, number, number];
+      const values = logits.data as Float32Array;
       batch.forEach((example, row) => {
         let sum = 0;
+        let greedy = 1;
         for (let t = example.promptLen - 1; t < example.inputIds.length - 1; t++) {
-          sum += logSoftmaxAt(logits.data as Float32Array, (row * width + t) * vocab, vocab, example.inputIds[t + 1]!);
+          const offset = (row * width + t) * vocab;
+          sum += logSoftmaxAt(values, offset, vocab, example.inputIds[t + 1]!);
+          if (argmaxAt(values, offset, vocab) !== example.inputIds[t + 1]) greedy = 0;
         }
-        out[start + row] = sum / (example.inputIds.length - example.promptLen);
+        logLikelihood[start + row] = sum / (example.inputIds.length - example.promptLen);
+        exactMatch[start + row] = greedy;
       });
     }
   } finally {
     await session.release();
   }
-  return out;
+  return { logLikelihood, exactMatch };
+}
+
+/** The first index of the largest value (greedy decoding's choice). */
+function argmaxAt(values: Float32Array, offset: number, size: number): number {
+  let best = 0;
+  for (let i = 1; i < size; i++) if (values[offset + i]! > values[offset + best]!) best = i;
+  return best;
 }
 
 function logSoftmaxAt(values: Float32Array, offset: number, size: number, index: number): number {

@@ -95,7 +95,8 @@ export class WorkbenchApp extends LitElement {
   override render() {
     const run = this.run;
     return html`
-      <h1>Influence Workbench <a href="./teach.html" style="font-size: 0.9rem; font-weight: normal; margin-left: 1rem">Teaching lab →</a></h1>
+      <h1>Influence Workbench <a href="./teach.html" style="font-size: 0.9rem; font-weight: normal; margin-left: 1rem">Teaching lab →</a>
+        <a href="./experiments.html" style="font-size: 0.9rem; font-weight: normal; margin-left: 1rem">Experiments →</a></h1>
       <p class="lead">Which training data made a language model good at math and code? EK-FAC influence functions, on your own GPU.</p>
       <gpu-status .probe=${this.probe}></gpu-status>
       <run-controls

@@ -305,4 +305,39 @@ describe('the engine and its statistics', () => {
       }),
     ).rejects.toThrow(/another model/);
   });
+
+  it('savedOnly: the saved first K of M subsets score exactly as a complete evaluation with M = K', async () => {
+    // Measurements from a fixed function of the members: any deterministic retrainer will do.
+    const retrainer: Retrainer = {
+      trainSize: 10,
+      querySize: 3,
+      fingerprint: 'f',
+      measurement: 'm',
+      measure: async (members) =>
+        Float64Array.from({ length: 3 }, (_, q) => members.reduce((s, n) => s + Math.sin(n * (q + 1) + q), 0)),
+    };
+    const influence = new Map<Strategy, Float64Array>([
+      ['ekfac', Float64Array.from({ length: 30 }, (_, k) => Math.cos(k))],
+    ]);
+    const config = { ...DEFAULT_EVALUATION, subsets: 8, bootstrapSamples: 200, seed: 5 };
+    let saved: { version: 1; fingerprint: string; retrains: Record<string, Float64Array> } | null = null;
+    const store = { load: async () => saved, save: async (c: typeof saved) => void (saved = c) };
+    const complete5 = await evaluateInfluence({ ...config, subsets: 5 }, retrainer, influence);
+    // A run of 8 subsets that stopped after 5: only the first 5 retrains are in the store.
+    const controller = new AbortController();
+    let done = 0;
+    await expect(
+      evaluateInfluence(config, retrainer, influence, {
+        store,
+        signal: controller.signal,
+        onProgress: () => void (++done === 5 && controller.abort(new Error('stopped'))),
+      }),
+    ).rejects.toThrow(/stopped/);
+    const partial = await evaluateInfluence(config, retrainer, influence, { store, savedOnly: true });
+    expect(partial.partialOf).toBe(8);
+    expect(partial.config.subsets).toBe(5);
+    expect(partial.retrains).toEqual({ done: 0, resumed: 5 });
+    expect(partial.strategies[0]!.lds).toEqual(complete5.strategies[0]!.lds);
+    expect(Array.from(partial.subsetMask)).toEqual(Array.from(complete5.subsetMask));
+  });
 });

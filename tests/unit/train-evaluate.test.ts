@@ -2,7 +2,7 @@ import { expect, test } from 'vitest';
 import type { Example } from '../../src/data/dataset';
 import { buildGptForward, initGptWeights } from '../../src/models/gpt';
 import { gptReference } from '../../src/models/reference';
-import { heldOutLoss, unigramBaseline } from '../../src/train/evaluate';
+import { heldOutLoss, responseScores, unigramBaseline } from '../../src/train/evaluate';
 
 function example(ids: number[], promptLen: number, domain: string): Example {
   return {
@@ -56,4 +56,29 @@ test('held-out loss equals the float64 reference forward on response targets', a
   }
   expect(loss.byDomain.math).toBeCloseTo(expected.math!, 4);
   expect(loss.byDomain.code).toBeCloseTo(expected.code!, 4);
+});
+
+test('greedy exact match: 1 exactly when greedy decoding (float64 reference) reproduces the response', async () => {
+  const config = {
+    vocabSize: 7,
+    maxPositions: 8,
+    dModel: 8,
+    nLayer: 1,
+    nHead: 2,
+    dMlp: 16,
+    layerNormEpsilon: 1e-5,
+    gelu: 'tanh' as const,
+  };
+  const weights = initGptWeights(config, 11, 'float32');
+  const ids = [1, 4];
+  for (let k = 0; k < 4; k++) {
+    const logits = gptReference(config, weights, [ids], [ids.map(() => 1)]);
+    const row = Array.from(logits.subarray((ids.length - 1) * 7, ids.length * 7));
+    ids.push(row.indexOf(Math.max(...row)));
+  }
+  const greedy = example(ids, 2, 'math');
+  const changed = example([...ids.slice(0, 5), (ids[5]! + 1) % 7], 2, 'math');
+  const scores = await responseScores(buildGptForward(config, weights), [greedy, changed]);
+  expect(Array.from(scores.exactMatch)).toEqual([1, 0]);
+  expect(scores.logLikelihood[0]).toBeGreaterThan(scores.logLikelihood[1]!);
 });
