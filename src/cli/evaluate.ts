@@ -35,7 +35,7 @@ import { checkOutputPaths, writeOutputsAtomically } from './output';
 export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
                     [--demo micro|demo] [--limit-train N] [--limit-queries N]
                     [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
-                    [--loo K] [--seed S] [--damping heuristic|<number>]
+                    [--loo K] [--seed S] [--damping heuristic[:F]|<number>]
                     [--steps N] [--batch-size B] [--lr LR] [--training-seed S]
                     [--checkpoint FILE [--saved-only]] [--out result.json|result.iwb] [--quiet]
 
@@ -305,8 +305,15 @@ function strategyList(value: string | undefined): Strategy[] {
   return [...new Set(names as Strategy[])];
 }
 
-function dampingFlag(value: string | undefined) {
+/** `heuristic` is 0.1 × mean(Λ) per layer, `heuristic:F` is F × mean(Λ) (a damping sweep), a number is absolute. */
+export function dampingFlag(value: string | undefined) {
   if (value === undefined || value === 'heuristic') return { kind: 'heuristic', factor: 0.1 } as const;
+  const factor = /^heuristic:(.+)$/.exec(value)?.[1];
+  if (factor !== undefined) {
+    if (!DECIMAL.test(factor) || !(Number(factor) > 0) || !Number.isFinite(Number(factor)))
+      throw new Error(`--damping "${value}": the heuristic's factor must be a positive decimal number`);
+    return { kind: 'heuristic', factor: Number(factor) } as const;
+  }
   const parsed = Number(value);
   if (!DECIMAL.test(value) || !(parsed >= 0) || !Number.isFinite(parsed)) {
     throw new Error(`--damping "${value}" is neither "heuristic" nor a finite non-negative number`);

@@ -11,6 +11,7 @@ import { serializeModel } from '../../src/onnx/protobuf';
 import { seededDemoModel } from '../../src/app/demo-model';
 import { cli } from '../helpers/cli';
 import { decodeBundle } from '../../src/store/bundle';
+import { dampingFlag } from '../../src/cli/evaluate';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-evaluate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -153,4 +154,13 @@ test('bad flags are one usage line naming the flag (exit 2); a missing file name
   const missing = await cli(['evaluate', '--model', 'nope.onnx', '--train', 'a.jsonl', '--queries', 'b.jsonl']);
   expect(missing.code).toBe(1);
   expect(missing.stderr).toBe('iwb evaluate: --model nope.onnx: no such file\n');
+});
+
+test('--damping takes the heuristic with its own factor (a damping sweep), an absolute value, or refuses', () => {
+  expect(dampingFlag(undefined)).toEqual({ kind: 'heuristic', factor: 0.1 });
+  expect(dampingFlag('heuristic:0.01')).toEqual({ kind: 'heuristic', factor: 0.01 });
+  expect(dampingFlag('heuristic:1e-3')).toEqual({ kind: 'heuristic', factor: 0.001 });
+  expect(dampingFlag('0.5')).toEqual({ kind: 'absolute', value: 0.5 });
+  for (const bad of ['heuristic:0', 'heuristic:-1', 'heuristic:', 'heuristic:x', 'lots'])
+    expect(() => dampingFlag(bad)).toThrow(/--damping/);
 });
