@@ -5,24 +5,16 @@
  */
 import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildGptForward, gptParameters, type GptConfig } from '../../src/models/gpt';
+import { buildGptForward, gptParameters } from '../../src/models/gpt';
 import { buildGradientGraph, nextTokenTargets, type GradientGraph } from '../../src/onnx/gradient-graph';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { uniform, values } from './autodiff-harness';
 import { gptReference, type GptBatch } from './gpt-reference';
+import { tinyGpt } from '../helpers/tiny-gpt';
 
 ort.env.wasm.numThreads = 1;
 
-const config: GptConfig = {
-  vocabSize: 11,
-  maxPositions: 8,
-  dModel: 8,
-  nLayer: 2,
-  nHead: 2,
-  dMlp: 16,
-  layerNormEpsilon: 1e-5,
-  gelu: 'tanh',
-};
+const config = tinyGpt({ vocabSize: 11, maxPositions: 8, nLayer: 2 });
 
 /** Random weights everywhere (non-zero biases, LayerNorm scales far from 1) so that every gradient term matters. */
 function randomWeights(seed: number) {

@@ -9,18 +9,10 @@ import { evaluateInfluence } from '../../src/eval/evaluate';
 import { checkpointFromJson, checkpointToJson, memoryEvaluationStore } from '../../src/eval/store';
 import { DEFAULT_EVALUATION, type EvaluationConfig, type EvaluationStore } from '../../src/eval/types';
 import type { Strategy } from '../../src/influence/types';
-import { buildGptForward, initGptWeights, type GptConfig } from '../../src/models/gpt';
+import { buildGptForward, initGptWeights } from '../../src/models/gpt';
+import { tinyGpt } from '../helpers/tiny-gpt';
 
-const gpt: GptConfig = {
-  vocabSize: 10,
-  maxPositions: 12,
-  dModel: 8,
-  nLayer: 1,
-  nHead: 2,
-  dMlp: 16,
-  layerNormEpsilon: 1e-5,
-  gelu: 'tanh',
-};
+const gpt = tinyGpt({ vocabSize: 10, maxPositions: 12 });
 
 /** After the prompt [1, k] the response counts up from k (mod 8): a task the model learns within a few steps. */
 const sequences = Array.from({ length: 8 }, (_, k) => ({

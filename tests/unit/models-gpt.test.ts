@@ -4,17 +4,9 @@ import { erf, gptReference } from '../../src/models/reference';
 import { seededNormal, seededUniform, type FloatDtype, type Weights } from '../../src/models/weights';
 import { parseModel, serializeModel } from '../../src/onnx/protobuf';
 import { ModelSession, padBatch } from '../../src/onnx/runtime';
+import { tinyGpt } from '../helpers/tiny-gpt';
 
-const config: GptConfig = {
-  vocabSize: 13,
-  maxPositions: 12,
-  dModel: 8,
-  nHead: 2,
-  nLayer: 2,
-  dMlp: 16,
-  layerNormEpsilon: 1e-5,
-  gelu: 'erf',
-};
+const config = tinyGpt({ vocabSize: 13, maxPositions: 12, nLayer: 2, gelu: 'erf' });
 const sessions: ModelSession[] = [];
 afterAll(async () => Promise.all(sessions.map((s) => s.release())));
 

@@ -11,18 +11,10 @@ import {
   type ReweightStore,
   type ReweightTask,
 } from '../../src/eval/reweight-run';
-import { buildGptForward, initGptWeights, type GptConfig } from '../../src/models/gpt';
+import { buildGptForward, initGptWeights } from '../../src/models/gpt';
+import { tinyGpt } from '../helpers/tiny-gpt';
 
-const gpt: GptConfig = {
-  vocabSize: 10,
-  maxPositions: 12,
-  dModel: 8,
-  nLayer: 1,
-  nHead: 2,
-  dMlp: 16,
-  layerNormEpsilon: 1e-5,
-  gelu: 'tanh',
-};
+const gpt = tinyGpt({ vocabSize: 10, maxPositions: 12 });
 const difficulties = ['easy', 'hard'];
 /** After the prompt [1, k] the response counts up from k (mod 8); even k are 'math', odd 'code'. */
 const pool = Array.from({ length: 8 }, (_, k) => ({

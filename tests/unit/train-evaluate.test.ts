@@ -3,6 +3,7 @@ import type { Example } from '../../src/data/dataset';
 import { buildGptForward, initGptWeights } from '../../src/models/gpt';
 import { gptReference } from '../../src/models/reference';
 import { heldOutLoss, responseScores, unigramBaseline } from '../../src/train/evaluate';
+import { tinyGpt } from '../helpers/tiny-gpt';
 
 function example(ids: number[], promptLen: number, domain: string): Example {
   return {
@@ -26,16 +27,7 @@ test('unigram baseline: add-one smoothed response-token frequencies of the train
 });
 
 test('held-out loss equals the float64 reference forward on response targets', async () => {
-  const config = {
-    vocabSize: 7,
-    maxPositions: 8,
-    dModel: 8,
-    nLayer: 1,
-    nHead: 2,
-    dMlp: 16,
-    layerNormEpsilon: 1e-5,
-    gelu: 'tanh' as const,
-  };
+  const config = tinyGpt({ vocabSize: 7, maxPositions: 8 });
   const weights = initGptWeights(config, 5, 'float32');
   const examples = [example([1, 4, 5, 6], 2, 'math'), example([1, 2, 3], 1, 'code')];
   const loss = await heldOutLoss(buildGptForward(config, weights), examples);
@@ -59,16 +51,7 @@ test('held-out loss equals the float64 reference forward on response targets', a
 });
 
 test('greedy exact match: 1 exactly when greedy decoding (float64 reference) reproduces the response', async () => {
-  const config = {
-    vocabSize: 7,
-    maxPositions: 8,
-    dModel: 8,
-    nLayer: 1,
-    nHead: 2,
-    dMlp: 16,
-    layerNormEpsilon: 1e-5,
-    gelu: 'tanh' as const,
-  };
+  const config = tinyGpt({ vocabSize: 7, maxPositions: 8 });
   const weights = initGptWeights(config, 11, 'float32');
   const ids = [1, 4];
   for (let k = 0; k < 4; k++) {
