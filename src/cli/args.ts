@@ -276,7 +276,9 @@ function firstLine(message: string): string {
   return message.split('\n')[0]!.trim();
 }
 
-function oneLine(message: string): string {
+/** An error (or message) as one line, for the CLI's one-line refusals. */
+export function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
   return message
     .trim()
     .split(/\s*\n\s*/)

@@ -28,6 +28,7 @@ import { evaluationJson, formatEvaluation } from '../eval/summary';
 import { DEFAULT_EVALUATION, type EvaluationStore } from '../eval/types';
 import type { Strategy } from '../influence/types';
 import type { CliIo } from './attribute';
+import { oneLine } from './args';
 import { INPUT_LIMITS } from '../data/limits';
 import { readInputBytes, readInputText } from './input-files';
 import { checkOutputPaths, writeOutputsAtomically } from './output';
@@ -345,12 +346,4 @@ function integer(flag: string, value: string | undefined, fallback: number, mini
 
 function optionalInteger(flag: string, value: string | undefined): number | undefined {
   return value === undefined ? undefined : integer(flag, value, 0, 1);
-}
-
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message
-    .trim()
-    .split(/\s*\n\s*/)
-    .join(' ');
 }

@@ -3,7 +3,7 @@
  * 2 bad usage. Every failure is ONE line on stderr naming the file, line, flag or node at fault.
  */
 import { attribute, planAttribute, type CliIo } from './attribute';
-import { CliUsageError, parseCommand, USAGE } from './args';
+import { CliUsageError, oneLine, parseCommand, USAGE } from './args';
 import { BUNDLE_USAGE, exportCommand, inspectCommand } from './bundle-commands';
 import { evaluateCommand, EVALUATE_USAGE } from './evaluate';
 import { layersCommand, LAYERS_USAGE } from './layers';
@@ -53,12 +53,4 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
     if (process.env.IWB_DEBUG) io.stderr(`${(error as Error).stack}\n`);
     return 1;
   }
-}
-
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message
-    .trim()
-    .split(/\s*\n\s*/)
-    .join(' ');
 }
