@@ -52,7 +52,7 @@ for (const r of [1, 2, 3, 5, 10])
 
 for (let i = 0; i < rest.length; i++) {
   if (rest[i] !== '--lds') continue;
-  const match = /^([a-z]+)=([-\d.]+)@(\d+)$/.exec(rest[++i] ?? '');
+  const match = /^([a-z-]+)=([-\d.]+)@(\d+)$/.exec(rest[++i] ?? '');
   if (!match) throw new Error(`--lds takes STRATEGY=VALUE@R, got ${rest[i]}`);
   const [, strategy, value, seeds] = match;
   const measured = Number(value);
