@@ -6,7 +6,7 @@
 import { causalLmRetrainer } from '../eval/causal-lm';
 import { evaluateInfluence } from '../eval/evaluate';
 import type { EvaluationConfig, EvaluationProgress, EvaluationResult, EvaluationStore } from '../eval/types';
-import type { Damping, Strategy } from '../influence/types';
+import type { Damping, FisherMode, Strategy } from '../influence/types';
 import { trainCausalLm, type TrainingConfig } from '../train/loop';
 import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';
@@ -18,6 +18,8 @@ export interface EvaluationSettings {
   readonly evaluation: EvaluationConfig;
   readonly strategies: readonly Strategy[];
   readonly damping: Damping;
+  /** The Fisher the factors are fitted with (RunConfig.fisher); the default config's when absent. */
+  readonly fisher?: FisherMode;
   /** How the model is trained: on all examples (the model attributed) and on every subset, from `inputs.model`. */
   readonly training: TrainingConfig;
 }
@@ -75,8 +77,15 @@ export async function runEvaluationJob(
 
   const influence = new Map<Strategy, Float64Array>();
   // The retrainer's fingerprint names the initial model, data and training configuration: the trained model too.
+  // The default (sampled) Fisher is not named in the key, so influence saved before the choice existed stays valid.
+  const fisher = settings.fisher ?? DEFAULT_RUN_CONFIG.fisher;
   const keyOf = (strategy: Strategy) =>
-    JSON.stringify({ retrainer: retrainer.fingerprint, strategy, damping: settings.damping });
+    JSON.stringify({
+      retrainer: retrainer.fingerprint,
+      strategy,
+      damping: settings.damping,
+      ...(fisher === DEFAULT_RUN_CONFIG.fisher ? {} : { fisher }),
+    });
   if (!options.onAttributed) {
     for (const strategy of settings.strategies) {
       const cached = (await options.influenceCache?.load(keyOf(strategy))) ?? null;
@@ -92,7 +101,7 @@ export async function runEvaluationJob(
     step(`final training loss ${trained.history[trained.history.length - 1]!.loss.toFixed(4)}`);
     const attributed = { ...inputs, model: trained.model, modelBytes: null };
     for (const strategy of missing) {
-      const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy, damping: settings.damping, backend: 'cpu' };
+      const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy, damping: settings.damping, fisher, backend: 'cpu' };
       const outcome = await runJob(attributed, gradientGraphFor(attributed, config), config, chosen, {
         ortOnGpu: false,
         ...signal,

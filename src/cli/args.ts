@@ -219,7 +219,7 @@ function limits(values: ReturnType<typeof parseAttributeFlags>): RunConfig['limi
   };
 }
 
-function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+export function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new CliUsageError(`${flag} "${value}" is not one of ${allowed.join(', ')}`);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { nodeSource } from '../data/node-source';
 import { chooseBackend } from '../app/backend-choice';
-import { STRATEGY_NAMES } from '../app/config';
+import { DEFAULT_RUN_CONFIG, FISHER_MODES, STRATEGY_NAMES } from '../app/config';
 import {
   EVALUATION_TRAINING_DEFAULTS,
   evaluationTraining,
@@ -28,7 +28,7 @@ import { evaluationJson, formatEvaluation } from '../eval/summary';
 import { DEFAULT_EVALUATION, type EvaluationStore } from '../eval/types';
 import type { Strategy } from '../influence/types';
 import type { CliIo } from './attribute';
-import { oneLine } from './args';
+import { oneLine, oneOf } from './args';
 import { INPUT_LIMITS } from '../data/limits';
 import { readInputBytes, readInputText } from './input-files';
 import { checkOutputPaths, writeOutputsAtomically } from './output';
@@ -36,7 +36,7 @@ import { checkOutputPaths, writeOutputsAtomically } from './output';
 export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
                     [--demo micro|demo] [--limit-train N] [--limit-queries N]
                     [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
-                    [--loo K] [--seed S] [--damping heuristic[:F]|<number>]
+                    [--loo K] [--seed S] [--damping heuristic[:F]|<number>] [--fisher sampled|empirical]
                     [--steps N] [--batch-size B] [--lr LR] [--training-seed S]
                     [--checkpoint FILE [--saved-only]] [--out result.json|result.iwb] [--quiet]
 
@@ -65,6 +65,7 @@ const OPTIONS = {
   loo: { type: 'string' },
   seed: { type: 'string' },
   damping: { type: 'string' },
+  fisher: { type: 'string' },
   steps: { type: 'string' },
   'batch-size': { type: 'string' },
   lr: { type: 'string' },
@@ -140,6 +141,7 @@ function settingsFrom(flags: Flags): EvaluationSettings {
   };
   const strategies = strategyList(flags.strategies);
   const damping = dampingFlag(flags.damping);
+  const fisher = oneOf('--fisher', flags.fisher, FISHER_MODES) ?? DEFAULT_RUN_CONFIG.fisher;
   const d = EVALUATION_TRAINING_DEFAULTS;
   const training = evaluationTraining({
     steps: integer('--steps', flags.steps, d.steps, 1),
@@ -149,7 +151,7 @@ function settingsFrom(flags: Flags): EvaluationSettings {
   });
   optionalInteger('--limit-train', flags['limit-train']);
   optionalInteger('--limit-queries', flags['limit-queries']);
-  return { evaluation, strategies, damping, training };
+  return { evaluation, strategies, damping, fisher, training };
 }
 
 async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): Promise<void> {

@@ -164,3 +164,26 @@ test('--damping takes the heuristic with its own factor (a damping sweep), an ab
   for (const bad of ['heuristic:0', 'heuristic:-1', 'heuristic:', 'heuristic:x', 'lots'])
     expect(() => dampingFlag(bad)).toThrow(/--damping/);
 });
+
+test('--fisher empirical attributes again on the same retrains (not the sampled Fisher’s saved influence)', async () => {
+  const checkpoint = path.join(dir, 'fisher.checkpoint.json');
+  const base = ['evaluate', ...SMALL, '--strategies', 'ekfac', '--checkpoint', checkpoint];
+  const sampledFile = path.join(dir, 'fisher-sampled.json');
+  const empiricalFile = path.join(dir, 'fisher-empirical.json');
+  expect((await cli([...base, '--out', sampledFile])).code).toBe(0);
+  const empirical = await cli([...base, '--fisher', 'empirical', '--saved-only', '--out', empiricalFile]);
+  expect(empirical.code).toBe(0);
+  // The retrains are reused; the influence is not: the empirical Fisher's factors give other predictions.
+  expect(empirical.stdout).toMatch(/retrains: 0 run, 3 from the checkpoint/);
+  expect(empirical.stderr).toMatch(/influence \(ekfac\): [\d.]+ s/);
+  const [s, e] = [sampledFile, empiricalFile].map((f) => JSON.parse(readFileSync(f, 'utf8')) as EvaluationJson);
+  expect(e.subsetMask).toEqual(s.subsetMask);
+  expect(e.lds[0]!.predictions).not.toEqual(s.lds[0]!.predictions);
+  // A second empirical run reads its own saved influence: identical predictions, nothing attributed.
+  const again = await cli([...base, '--fisher', 'empirical', '--saved-only', '--out', empiricalFile]);
+  expect(again.stderr).toMatch(/influence \(ekfac\): from the saved influence/);
+  expect((JSON.parse(readFileSync(empiricalFile, 'utf8')) as EvaluationJson).lds).toEqual(e.lds);
+  const bad = await cli([...base, '--fisher', 'true']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/--fisher "true" is not one of sampled, empirical/);
+}, 180_000);
