@@ -35,6 +35,7 @@ async function environment() {
     store: await WorkbenchStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }),
     demoFiles: async () => ({ data: nodeSource(), trainedModel: null }),
     backend: () => chooseBackend('cpu', undefined),
+    backendFor: (choice: 'auto' | 'webgpu') => chooseBackend(choice, undefined),
   };
 }
 
@@ -55,7 +56,12 @@ test('a held, cancelled page evaluation resumes with only the missing retrains a
   await expect(held).rejects.toThrow('cancelled by the test');
   expect((await env.store.getRun(runId))!.status).toBe('paused');
   const [pending] = await pendingEvaluations(env.store, null);
-  expect(pending).toMatchObject({ runId, retrainsSaved: 2, request: { ...request, holdAfterRetrains: 2 } });
+  // A request without an EP is a wasm one (runs stored before the choice); the stored request says so.
+  expect(pending).toMatchObject({
+    runId,
+    retrainsSaved: 2,
+    request: { ...request, holdAfterRetrains: 2, retrainOn: 'wasm' },
+  });
 
   const resumedEvents: EvaluationProgressEvent[] = [];
   const resumedId = await computeStoredEvaluation(null, runId, env, {
@@ -83,6 +89,7 @@ test('a held, cancelled page evaluation resumes with only the missing retrains a
 
   const bundle = await decodeBundle(await encodeRunBundle(await runContent(env.store, runId), 'test'));
   expect(bundle.evaluation).toEqual(resumed);
+  expect(bundle.manifest.evaluation!.training).toMatchObject({ steps: 3, executionProvider: 'wasm' });
   const rows = bundle.manifest.rows!;
   const data = evaluationData(
     resumed,
@@ -92,3 +99,29 @@ test('a held, cancelled page evaluation resumes with only the missing retrains a
   expect(data.measured).toHaveLength(3 * 2);
   expect(data.loo!.trainIds.every((id) => rows.train.some((r) => r.id === id))).toBe(true);
 }, 240_000);
+
+test("'auto' without WebGPU retrains on the wasm EP and says why; 'webgpu' without WebGPU stops before storing", async () => {
+  const env = await environment();
+  const lines: string[] = [];
+  const hooks = {
+    signal: new AbortController().signal,
+    onProgress: (e: EvaluationProgressEvent) => lines.push(e.message),
+  };
+  const runId = await computeStoredEvaluation(
+    { ...request, subsets: 2, looPerQuery: 0, retrainOn: 'auto' },
+    null,
+    env,
+    hooks,
+  );
+  expect(lines[0]).toMatch(/^retraining on onnxruntime's wasm EP \(auto: no usable WebGPU adapter/);
+  expect(evaluationRequestOfRun((await env.store.getRun(runId))!.config)).toBe('wasm');
+
+  const before = (await env.store.listRuns()).length;
+  await expect(computeStoredEvaluation({ ...request, retrainOn: 'webgpu' }, null, env, hooks)).rejects.toThrow(
+    /^WebGPU was requested but is unavailable: WebGPU is not available here/,
+  );
+  expect(await env.store.listRuns()).toHaveLength(before);
+}, 120_000);
+
+const evaluationRequestOfRun = (config: Readonly<Record<string, unknown>>) =>
+  (config.pageEvaluation as PageEvaluationRequest).retrainOn;
