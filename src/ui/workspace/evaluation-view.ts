@@ -19,7 +19,7 @@ const describe = (record: Readonly<Record<string, unknown>>): string =>
 /** The onnxruntime EP the retrains ran on, as recorded (evaluations made before it was recorded ran on wasm). */
 function retrainedOn(training: Readonly<Record<string, unknown>> | null): string {
   const ep = training?.executionProvider;
-  if (ep === 'webgpu') return "onnxruntime's WebGPU EP (float32 on the GPU; repeats agree to float32 rounding)";
+  if (ep === 'webgpu') return "onnxruntime's WebGPU EP (float32 on the GPU; not bit-for-bit repeatable)";
   if (ep === 'wasm') return "onnxruntime's wasm EP (float32 on the CPU; bit-for-bit repeatable)";
   return 'not recorded (made before the EP was recorded: the wasm EP)';
 }
