@@ -165,8 +165,8 @@ export class EvaluationPanel extends LitElement {
     return html`<p class="note" id="pending-label">Unfinished evaluations (cancelled, or stopped by a reload):</p>
       <ul data-eval-pending aria-labelledby="pending-label">${this.pending.map(
         (p) => html`<li>${p.name} (${p.request.variant} demo, M = ${p.request.subsets}, ${p.request.steps} steps,
-        ${p.request.strategies.join(', ')}, ${EP_NAMES[p.request.retrainOn ?? 'wasm']}): ${p.retrainsSaved} retrains
-        saved
+        ${p.request.strategies.join(', ')}, ${EP_NAMES[p.request.retrainOn ?? 'wasm']}):
+        ${p.retrainsSaved} retrains saved
         ${
           running
             ? ''
