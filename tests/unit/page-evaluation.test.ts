@@ -9,6 +9,7 @@ import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { expect, test } from 'vitest';
 import { chooseBackend } from '../../src/app/backend-choice';
+import type { WebGpuBackend } from '../../src/linalg/webgpu/backend';
 import { encodeRunBundle } from '../../src/app/bundle-content';
 import { nodeSource } from '../../src/data/node-source';
 import { decodeBundle } from '../../src/store/bundle';
@@ -121,6 +122,34 @@ test("'auto' without WebGPU retrains on the wasm EP and says why; 'webgpu' witho
     /^WebGPU was requested but is unavailable: WebGPU is not available here/,
   );
   expect(await env.store.listRuns()).toHaveLength(before);
+}, 120_000);
+
+test('a device lost under the WebGPU EP pauses the run with one message, offered for resume', async () => {
+  const env = await environment();
+  // A WebGPU backend whose device is already lost; in Node its EP then fails at the first session, as a real loss
+  // makes onnxruntime fail at its next call.
+  const lost = { lost: Promise.resolve({ reason: 'unknown', message: 'the test lost it' }) } as unknown as GPUDevice;
+  const gpuEnv = {
+    ...env,
+    backendFor: async () => ({
+      ...(await chooseBackend('cpu', undefined)),
+      webgpu: { runtime: { device: lost } } as unknown as WebGpuBackend,
+      report: { kind: 'webgpu' as const, description: 'a lost device', reason: 'WebGPU requested' },
+    }),
+  };
+  let runId = '';
+  const run = computeStoredEvaluation({ ...request, retrainOn: 'webgpu' }, null, gpuEnv, {
+    signal: new AbortController().signal,
+    onProgress: () => {},
+    onRunId: (id) => (runId = id),
+  });
+  await expect(run).rejects.toThrow(
+    "the WebGPU device was lost while retraining on onnxruntime's WebGPU EP (the test lost it); the finished " +
+      'retrains are kept: resume the evaluation to carry on',
+  );
+  expect((await env.store.getRun(runId))!.status).toBe('paused');
+  const [pending] = await pendingEvaluations(env.store, null);
+  expect(pending).toMatchObject({ runId, request: { retrainOn: 'webgpu' } });
 }, 120_000);
 
 const evaluationRequestOfRun = (config: Readonly<Record<string, unknown>>) =>
