@@ -12,7 +12,8 @@ import {
 } from '../backend';
 import { CpuBackend } from '../cpu/backend';
 import type { AcquiredGpu } from './adapter';
-import { EIGH_PROGRAMS, eighGpu, type GpuEigen } from './eigh';
+import { EIGH_PROGRAMS, type GpuEigen } from './eigh';
+import { eighGpuAnySize } from './eigh-blocks';
 import {
   accumulateCovariance,
   COVARIANCE_ACCUMULATE,
@@ -134,10 +135,13 @@ export class WebGpuBackend implements Backend {
     return finalizeCovariance(this.runtime, acc, count);
   }
 
-  /** Parallel Jacobi in float32 on the GPU (eighGpu, src/linalg/webgpu/eigh.ts); throws when it does not converge. */
+  /**
+   * Parallel Jacobi in float32 on the GPU (eighGpu, src/linalg/webgpu/eigh.ts); a matrix whose working copy exceeds
+   * one storage binding goes to block Jacobi (eigh-blocks.ts). Throws when it does not converge.
+   */
   eigh(matrix: Tensor, options?: EighOptions): Promise<GpuEigen> {
     const check = new OperandCheck('eigh', { matrix });
-    return eighGpu(this.runtime, check.expect(matrix, 'matrix', ['d', 'd']), options);
+    return eighGpuAnySize(this.runtime, check.expect(matrix, 'matrix', ['d', 'd']), options);
   }
 
   sequenceGradients(batch: TokenBatch): GpuTensor {
