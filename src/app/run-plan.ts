@@ -53,6 +53,8 @@ export interface DeviceLimits {
   readonly software?: boolean;
   /** WebGPU: maxStorageBufferBindingSize as granted. */
   readonly maxBindingBytes?: number;
+  /** WebGPU: maxBufferSize as granted (default: the spec's 256 MiB). */
+  readonly maxBufferBytes?: number;
   /** Bytes the backend may hold; default: CPU 2 GiB, WebGPU 2 GiB (adapters do not report their memory). */
   readonly memoryBudgetBytes?: number;
 }
@@ -65,6 +67,7 @@ export function deviceProfile(limits: DeviceLimits): DeviceProfile {
       bytesPerElement: 8,
       // One Float64Array: engines cap a typed array at 2³² − 1 bytes or so; stay well under.
       maxBindingBytes: Math.min(budget, 2 * GiB),
+      maxBufferBytes: Math.min(budget, 2 * GiB),
       memoryBudgetBytes: budget,
       flopsPerSecond: THROUGHPUT.cpu.flops,
       eighSecondsPerCube: THROUGHPUT.cpu.eighPerCube,
@@ -76,6 +79,7 @@ export function deviceProfile(limits: DeviceLimits): DeviceProfile {
     kind: 'webgpu',
     bytesPerElement: 4,
     maxBindingBytes: limits.maxBindingBytes ?? 128 * 1024 ** 2,
+    maxBufferBytes: limits.maxBufferBytes ?? 256 * 1024 ** 2,
     memoryBudgetBytes: budget,
     flopsPerSecond: speed.flops,
     eighSecondsPerCube: speed.eighPerCube,
@@ -149,6 +153,7 @@ export function formatPlan(run: RunPlan): string[] {
     ),
     `  total about ${duration(plan.seconds)} (${device.source}; onnxruntime wasm at 12 GFLOP/s)`,
     ...plan.changes.map((c) => `  smaller: ${c}`),
+    ...plan.notes.map((n) => `  splits: ${n}`),
     ...plan.problems.map((p) => `  does not fit: ${p}`),
   ];
   return lines;
@@ -170,6 +175,7 @@ export function limitsOf(chosen: ChosenBackend, memoryBudgetBytes?: number): Dev
     kind: 'webgpu',
     software: runtime.acquired.report.software,
     maxBindingBytes: runtime.maxBindingBytes,
+    maxBufferBytes: runtime.device.limits.maxBufferSize,
     ...budget,
   };
 }
@@ -201,6 +207,7 @@ export interface RunEstimate {
   readonly text: { readonly peak: string; readonly time: string; readonly budget: string; readonly binding: string };
   readonly batchSizes: MemoryPlan['batchSizes'];
   readonly changes: readonly string[];
+  readonly notes: readonly string[];
   readonly problems: readonly string[];
   /** Where the throughput figures come from. */
   readonly source: string;
@@ -223,6 +230,7 @@ export function runEstimate(run: RunPlan, graph: GradientGraph, inputs: RunInput
     },
     batchSizes: plan.batchSizes,
     changes: plan.changes,
+    notes: plan.notes,
     problems: plan.problems,
     source: device.source,
     backend,

@@ -7,12 +7,8 @@ import { cpuBackend } from '../../src/linalg/cpu/backend';
 import { eigendecomposeFactors } from '../../src/influence/eigen';
 import { hostMatrix } from '../../src/influence/host';
 import { eighGpu } from '../../src/linalg/webgpu/eigh';
-import {
-  BLOCK_EIGH_PROGRAMS,
-  blockEighGpu,
-  defaultBlockSize,
-  type BlockEighOptions,
-} from '../../src/linalg/webgpu/eigh-blocks';
+import { defaultBlockSize } from '../../src/linalg/webgpu/block-layout';
+import { BLOCK_EIGH_PROGRAMS, blockEighGpu, type BlockEighOptions } from '../../src/linalg/webgpu/eigh-blocks';
 import { GpuRuntime } from '../../src/linalg/webgpu/runtime';
 import { webGpuBackend } from '../../src/linalg/webgpu/backend';
 import { testGpu } from '../helpers/gpu';

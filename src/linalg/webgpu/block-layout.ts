@@ -23,6 +23,28 @@ export interface ScaledInput {
   readonly nonFinite: number;
 }
 
+/**
+ * The largest block size b (with the fewest blocks, at least 2) whose pair block — 2b×2b, padded to 2b + 1 when odd
+ * by the inner solver — fits one binding window of `maxWindowElements` floats.
+ */
+export function defaultBlockSize(d: number, maxWindowElements: number): number {
+  for (let blocks = 2; blocks <= d; blocks++) {
+    const b = Math.ceil(d / blocks);
+    if ((2 * b + 1) ** 2 <= maxWindowElements) return b;
+  }
+  return 1;
+}
+
+/**
+ * Float32 bytes block Jacobi holds on the GPU at once: the block columns of A and V (k·b·d floats each, with the
+ * last block row's padding), the two new block columns of a rotation and the pair block with the inner solver's
+ * matrices (about five of (2b + 1)²).
+ */
+export function blockEighBytes(d: number, b: number): number {
+  const k = Math.ceil(d / b);
+  return 4 * (2 * k * b * d + 2 * k * b * b + 5 * (2 * b + 1) ** 2);
+}
+
 export class BlockLayout {
   readonly count: number;
 

@@ -23,7 +23,7 @@ import {
   type GpuEigen,
   type GpuEighOptions,
 } from './eigh';
-import { BlockLayout, type BlockColumns } from './block-layout';
+import { BlockLayout, defaultBlockSize, type BlockColumns } from './block-layout';
 import { KernelError } from './errors';
 import { GEMM, gemm } from './kernels/gemm';
 import { OperandCheck } from './kernels/operands';
@@ -49,18 +49,6 @@ const KERNEL = 'eigh.blocks';
 
 /** The programs blockEighGpu dispatches: the single-binding solver's and the GEMM. */
 export const BLOCK_EIGH_PROGRAMS = [...EIGH_PROGRAMS, GEMM] as const;
-
-/**
- * The largest block size b (with the fewest blocks, at least 2) whose pair block — an odd 2b×2b matrix padded to
- * 2b + 1 by the inner solver — fits one storage binding.
- */
-export function defaultBlockSize(d: number, maxWindowElements: number): number {
-  for (let blocks = 2; blocks <= d; blocks++) {
-    const b = Math.ceil(d / blocks);
-    if ((2 * b + 1) ** 2 <= maxWindowElements) return b;
-  }
-  return 1;
-}
 
 export async function blockEighGpu(
   runtime: GpuRuntime,

@@ -1,0 +1,92 @@
+/**
+ * The eigendecomposition stage of the memory plan (memory-plan.ts), and what a factor larger than one storage
+ * binding means for the stages around it.
+ *
+ * WebGPU: a factor whose Jacobi working matrix (d padded to even, squared, float32) fits one binding is decomposed
+ * whole — input, working matrix, vectors and sorted output, 4·d² floats. A larger one is split into blocks (block
+ * Jacobi, src/linalg/webgpu/eigh-blocks.ts): the d×d input and output are still single buffers (maxBufferSize, not
+ * the binding limit) and the blocks add blockEighBytes. Time: outer sweeps × block pairs × (the single-binding
+ * solver at 2b + the pair's GEMMs, ≈ 10·k·b³ multiply-adds), with SPLIT_SWEEPS outer sweeps.
+ * The covariance kernels bind the d'×d' accumulator whole and the rotations into the eigenbasis bind Q_S and Q_A
+ * whole (shared GEMM operands), so a factor over one binding is still refused for those stages, by name.
+ */
+import { blockEighBytes, defaultBlockSize } from '../linalg/webgpu/block-layout';
+
+/** What the eigen plan needs of a WebGPU device (memory-plan.ts's DeviceProfile has these and more). */
+export interface EigenDevice {
+  readonly bytesPerElement: 4 | 8;
+  readonly maxBindingBytes: number;
+  /** The largest single buffer (WebGPU maxBufferSize). */
+  readonly maxBufferBytes: number;
+  readonly flopsPerSecond: number;
+  readonly eighSecondsPerCube: number;
+}
+
+/**
+ * Outer block-Jacobi sweeps for planning: 2–7 measured at d = 40–256 (tests/gpu/eigh-blocks.test.ts,
+ * docs/benchmarks/eigh-split.json); more blocks take more.
+ */
+export const SPLIT_SWEEPS = 6;
+
+export interface EigenStagePlan {
+  /** Bytes beyond the factors for the largest factor's decomposition. */
+  readonly workingBytes: number;
+  readonly seconds: number;
+  /** Factors that split, in words. */
+  readonly notes: string[];
+  /** What cannot run (a buffer too small, stages that still bind a whole factor). */
+  readonly problems: string[];
+}
+
+/** WebGPU only. `sizes`: the d of every factor (A: d_in', S: d_out) of the tracked layers. */
+export function planEigenStage(sizes: readonly number[], device: EigenDevice): EigenStagePlan {
+  const E = device.bytesPerElement;
+  const notes: string[] = [];
+  const problems: string[] = [];
+  let workingBytes = 0;
+  let seconds = 0;
+  const split = new Set<number>();
+  for (const d of sizes) {
+    const whole = 4 * d * d * E;
+    const padded = (d + (d % 2)) ** 2 * E;
+    if (padded <= device.maxBindingBytes) {
+      workingBytes = Math.max(workingBytes, whole);
+      seconds += d ** 3 * device.eighSecondsPerCube;
+      continue;
+    }
+    const b = defaultBlockSize(d, Math.floor(device.maxBindingBytes / 4) - 64);
+    const k = Math.ceil(d / b);
+    split.add(d);
+    workingBytes = Math.max(workingBytes, 2 * d * d * E + blockEighBytes(d, b));
+    const pairs = (k * (k - 1)) / 2;
+    seconds +=
+      SPLIT_SWEEPS * pairs * ((2 * b) ** 3 * device.eighSecondsPerCube + (20 * k * b ** 3) / device.flopsPerSecond);
+    if (d * d * E > device.maxBufferBytes) {
+      problems.push(
+        `the eigendecomposition at d = ${d}: the ${mib(d * d * E)} factor exceeds one buffer ` +
+          `(maxBufferSize ${mib(device.maxBufferBytes)}); it splits into blocks, but arrives and leaves whole`,
+      );
+    }
+  }
+  for (const d of [...split].sort((x, y) => x - y)) {
+    const b = defaultBlockSize(d, Math.floor(device.maxBindingBytes / 4) - 64);
+    notes.push(
+      `the eigendecomposition at d = ${d} splits into ${Math.ceil(d / b)} blocks of ≤ ${b} ` +
+        `(its ${mib((d + (d % 2)) ** 2 * E)} working matrix exceeds one ${mib(device.maxBindingBytes)} binding)`,
+    );
+  }
+  if (split.size > 0) {
+    const largest = Math.max(...split);
+    problems.push(
+      `covariance at d = ${largest}: the kernels bind the ${largest}×${largest} accumulator whole ` +
+        `(${mib(largest * largest * E)}, over one binding); only the eigendecomposition splits`,
+      `rotations into the eigenbasis at d = ${largest}: the GEMMs bind Q whole (${mib(largest * largest * E)}, ` +
+        'over one binding); the Λ, query and score stages cannot run on this device',
+    );
+  }
+  return { workingBytes, seconds, notes, problems };
+}
+
+export function mib(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
