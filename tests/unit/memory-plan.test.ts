@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { deviceProfile, ORT_HEAP_BYTES, THROUGHPUT } from '../../src/app/run-plan';
+import { DEFAULT_RUN_CONFIG } from '../../src/app/config';
+import { deviceProfile, formatPlan, ORT_HEAP_BYTES, THROUGHPUT } from '../../src/app/run-plan';
 import { fetchBatch } from '../../src/influence/batches';
 import { runPass } from '../../src/influence/chunks';
 import { OutOfMemoryError } from '../../src/influence/errors';
@@ -106,6 +107,10 @@ describe('memory planner', () => {
       'rotations into the eigenbasis at d = 3072: the GEMMs bind Q whole (36.0 MiB, over one binding); the Λ, ' +
         'query and score stages cannot run on this device',
     ]);
+    // `iwb attribute --plan` and the run log say it too.
+    const lines = formatPlan({ plan, device, config: DEFAULT_RUN_CONFIG });
+    expect(lines).toContain(`  splits: ${plan.notes[0]}`);
+    expect(lines).toContain(`  does not fit: ${plan.problems[1]}`);
     const eigen = plan.stages.find((s) => s.stage === 'eigen')!;
     // Factors (A 769², S 3072²), the input and output d² and both block matrices, 2·4·768·3072, and a little.
     const factors = (769 ** 2 + 3072 ** 2) * 4;
