@@ -23,10 +23,11 @@ export interface EigenDevice {
 }
 
 /**
- * Outer block-Jacobi sweeps for planning: 2–7 measured at d = 40–256 (tests/gpu/eigh-blocks.test.ts,
- * docs/benchmarks/eigh-split.json); more blocks take more.
+ * Outer block-Jacobi sweeps for planning. With each pair solve costed as the single-binding solver's c·(2b)³, 4 sweeps
+ * put the estimate within 0.7–1.6× of the measured split/whole ratios at d = 256 with 3–5 blocks (2.2×, 2.8×, 3.8×;
+ * docs/benchmarks/eigh-split.json, 2–4 sweeps there, up to 7 with 12 blocks in tests).
  */
-export const SPLIT_SWEEPS = 6;
+export const SPLIT_SWEEPS = 4;
 
 export interface EigenStagePlan {
   /** Bytes beyond the factors for the largest factor's decomposition. */
