@@ -9,6 +9,9 @@ import { hostMatrix } from '../../src/influence/host';
 import { eighGpu } from '../../src/linalg/webgpu/eigh';
 import { defaultBlockSize } from '../../src/linalg/webgpu/block-layout';
 import { BLOCK_EIGH_PROGRAMS, blockEighGpu, type BlockEighOptions } from '../../src/linalg/webgpu/eigh-blocks';
+import { acquireGpu } from '../../src/linalg/webgpu/adapter';
+import { DeviceLostError } from '../../src/linalg/webgpu/errors';
+import { nodeGpu } from '../../src/linalg/webgpu/node-gpu';
 import { GpuRuntime } from '../../src/linalg/webgpu/runtime';
 import { webGpuBackend } from '../../src/linalg/webgpu/backend';
 import { testGpu } from '../helpers/gpu';
@@ -91,6 +94,13 @@ describe('block Jacobi eigendecomposition against the float64 CPU eigensolver', 
   test('d = 48 in four blocks of 12: rank-deficient (32 zero eigenvalues), scaled by 1e20', async () => {
     const { matrix } = covarianceLike(mulberry32(48), 48, 'rank-deficient', 1e20);
     await expectAccurate(matrix, 48, await split(matrix, 48, { blockSize: 12 }));
+  });
+
+  test('d = 50 in six blocks of 9 (the last one 5): spread spectrum scaled by 1e-20', async () => {
+    const { matrix } = covarianceLike(mulberry32(50), 50, 'spread', 1e-20);
+    const result = await split(matrix, 50, { blockSize: 9 });
+    expect(result.blocks).toBe(6);
+    await expectAccurate(matrix, 50, result);
   });
 
   test('d = 96 in blocks of 32: clustered spectrum (members within 1e-9 relative)', async () => {
@@ -178,6 +188,13 @@ describe('blockEighGpu errors', () => {
     await expect(blockEighGpu(small, matrix, 40, { blockSize: 16 })).rejects.toThrow(
       /a pair block of 2·16 rows needs 4356 bytes, over the binding limit 4096/,
     );
+  });
+
+  test('a device lost mid-decomposition rejects with DeviceLostError instead of hanging', async () => {
+    // Its own device: destroying the shared one would break the other GPU tests of this process.
+    const own = await GpuRuntime.create(await acquireGpu(nodeGpu()), BLOCK_EIGH_PROGRAMS);
+    const options = { blockSize: 16, onSweep: (sweep: number) => sweep === 1 && own.device.destroy() };
+    await expect(blockEighGpu(own, matrix, 40, options)).rejects.toBeInstanceOf(DeviceLostError);
   });
 
   test("cancellation between block pairs rejects with the signal's reason", async () => {
