@@ -53,8 +53,6 @@ export interface DeviceLimits {
   readonly software?: boolean;
   /** WebGPU: maxStorageBufferBindingSize as granted. */
   readonly maxBindingBytes?: number;
-  /** WebGPU: maxBufferSize as granted (default: the spec's 256 MiB). */
-  readonly maxBufferBytes?: number;
   /** Bytes the backend may hold; default: CPU 2 GiB, WebGPU 2 GiB (adapters do not report their memory). */
   readonly memoryBudgetBytes?: number;
 }
@@ -67,7 +65,6 @@ export function deviceProfile(limits: DeviceLimits): DeviceProfile {
       bytesPerElement: 8,
       // One Float64Array: engines cap a typed array at 2³² − 1 bytes or so; stay well under.
       maxBindingBytes: Math.min(budget, 2 * GiB),
-      maxBufferBytes: Math.min(budget, 2 * GiB),
       memoryBudgetBytes: budget,
       flopsPerSecond: THROUGHPUT.cpu.flops,
       eighSecondsPerCube: THROUGHPUT.cpu.eighPerCube,
@@ -79,7 +76,6 @@ export function deviceProfile(limits: DeviceLimits): DeviceProfile {
     kind: 'webgpu',
     bytesPerElement: 4,
     maxBindingBytes: limits.maxBindingBytes ?? 128 * 1024 ** 2,
-    maxBufferBytes: limits.maxBufferBytes ?? 256 * 1024 ** 2,
     memoryBudgetBytes: budget,
     flopsPerSecond: speed.flops,
     eighSecondsPerCube: speed.eighPerCube,
@@ -175,7 +171,6 @@ export function limitsOf(chosen: ChosenBackend, memoryBudgetBytes?: number): Dev
     kind: 'webgpu',
     software: runtime.acquired.report.software,
     maxBindingBytes: runtime.maxBindingBytes,
-    maxBufferBytes: runtime.device.limits.maxBufferSize,
     ...budget,
   };
 }

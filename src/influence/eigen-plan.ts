@@ -4,9 +4,9 @@
  *
  * WebGPU: a factor whose Jacobi working matrix (d padded to even, squared, float32) fits one binding is decomposed
  * whole — input, working matrix, vectors and sorted output, 4·d² floats. A larger one is split into blocks (block
- * Jacobi, src/linalg/webgpu/eigh-blocks.ts): the d×d input and output are still single buffers (maxBufferSize, not
- * the binding limit) and the blocks add blockEighBytes. Time: outer sweeps × block pairs × (the single-binding
- * solver at 2b + the pair's GEMMs, ≈ 10·k·b³ multiply-adds), with SPLIT_SWEEPS outer sweeps.
+ * Jacobi, src/linalg/webgpu/eigh-blocks.ts) and never held whole on the GPU: the eigen stage hands it over and gets
+ * it back on the host (Backend.eighHost), so the GPU holds the blocks alone (blockEighBytes). Time: SPLIT_SWEEPS outer
+ * sweeps × k(k − 1)/2 block pairs × (the single-binding solver at 2b + the pair's GEMMs, ≈ 10·k·b³ multiply-adds).
  * The covariance kernels bind the d'×d' accumulator whole and the rotations into the eigenbasis bind Q_S and Q_A
  * whole (shared GEMM operands), so a factor over one binding is still refused for those stages, by name.
  */
@@ -16,8 +16,6 @@ import { blockEighBytes, defaultBlockSize } from '../linalg/webgpu/block-layout'
 export interface EigenDevice {
   readonly bytesPerElement: 4 | 8;
   readonly maxBindingBytes: number;
-  /** The largest single buffer (WebGPU maxBufferSize). */
-  readonly maxBufferBytes: number;
   readonly flopsPerSecond: number;
   readonly eighSecondsPerCube: number;
 }
@@ -35,7 +33,7 @@ export interface EigenStagePlan {
   readonly seconds: number;
   /** Factors that split, in words. */
   readonly notes: string[];
-  /** What cannot run (a buffer too small, stages that still bind a whole factor). */
+  /** What cannot run: the stages that still bind a whole factor. */
   readonly problems: string[];
 }
 
@@ -58,16 +56,10 @@ export function planEigenStage(sizes: readonly number[], device: EigenDevice): E
     const b = defaultBlockSize(d, Math.floor(device.maxBindingBytes / 4) - 64);
     const k = Math.ceil(d / b);
     split.add(d);
-    workingBytes = Math.max(workingBytes, 2 * d * d * E + blockEighBytes(d, b));
+    workingBytes = Math.max(workingBytes, blockEighBytes(d, b));
     const pairs = (k * (k - 1)) / 2;
     seconds +=
       SPLIT_SWEEPS * pairs * ((2 * b) ** 3 * device.eighSecondsPerCube + (20 * k * b ** 3) / device.flopsPerSecond);
-    if (d * d * E > device.maxBufferBytes) {
-      problems.push(
-        `the eigendecomposition at d = ${d}: the ${mib(d * d * E)} factor exceeds one buffer ` +
-          `(maxBufferSize ${mib(device.maxBufferBytes)}); it splits into blocks, but arrives and leaves whole`,
-      );
-    }
   }
   for (const d of [...split].sort((x, y) => x - y)) {
     const b = defaultBlockSize(d, Math.floor(device.maxBindingBytes / 4) - 64);

@@ -9,7 +9,7 @@
  *   factors         Σ_l (d'² + dOut²)·E               A and S (covariance) or Q_A and Q_S (later stages)
  *   covariance      factors + token batch(B_fit)
  *   eigen           factors + 4·d_max²·E              input, working matrix, vectors and sorted output of one matrix
- *                   (WebGPU, split: factors + 2·d² + the blocks, eigen-plan.ts)
+ *                   (WebGPU, split into blocks: factors + the blocks, eigen-plan.ts)
  *   lambda          factors + Σ D·E + token batch(B_fit) + 2·B_fit·D_max·E   (G(n) and its rotation, one layer)
  *   query           factors + Σ D·E + 2·Qc·Σ D·E + token batch(Qc)           (G_q and P_q of every layer)
  *   scores          factors + Σ D·E + Qc·Σ D·E + token batch(B) + 2·B·D_max·E   (P_q kept; G(n), P_n per layer)
@@ -40,8 +40,6 @@ export interface DeviceProfile {
   readonly bytesPerElement: 4 | 8;
   /** The largest single tensor a kernel binds (WebGPU maxStorageBufferBindingSize; the budget on the CPU). */
   readonly maxBindingBytes: number;
-  /** The largest single buffer (WebGPU maxBufferSize; maxBindingBytes on the CPU). */
-  readonly maxBufferBytes: number;
   /** All the backend's tensors together. */
   readonly memoryBudgetBytes: number;
   /** Multiply-adds per second ÷ 2, i.e. FLOP/s, of the backend's products. */

@@ -164,6 +164,19 @@ describe('block Jacobi eigendecomposition against the float64 CPU eigensolver', 
 describe('blockEighGpu errors', () => {
   const { matrix } = covarianceLike(mulberry32(3), 40, 'spread');
 
+  test('the eigen stage passes a lost device on as DeviceLostError (the worker resumes on a new one)', async () => {
+    const own = await webGpuBackend(await acquireGpu(nodeGpu()), { maxBindingBytes: 4096 });
+    own.runtime.device.destroy();
+    await own.runtime.whenLost();
+    const layer = { name: 'mlp.fc', dIn: 39, dOut: 40, hasBias: true };
+    const factors = {
+      activation: [hostMatrix([40, 40], matrix)],
+      gradient: [hostMatrix([40, 40], matrix)],
+      tokenCount: 9,
+    };
+    await expect(eigendecomposeFactors(own, [layer], factors, {})).rejects.toBeInstanceOf(DeviceLostError);
+  });
+
   test('non-convergence throws, naming d, the blocks, the sweeps and the residual', async () => {
     for (const maxSweeps of [0, 1]) {
       await expect(split(matrix, 40, { blockSize: 16, maxSweeps })).rejects.toThrow(

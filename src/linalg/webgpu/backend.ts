@@ -7,13 +7,14 @@ import {
   type Backend,
   type Damping,
   type EighOptions,
+  type HostEigen,
   type Tensor,
   type TokenBatch,
 } from '../backend';
 import { CpuBackend } from '../cpu/backend';
 import type { AcquiredGpu } from './adapter';
 import { EIGH_PROGRAMS, type GpuEigen } from './eigh';
-import { eighGpuAnySize } from './eigh-blocks';
+import { eighGpuAnySize, eighGpuHost } from './eigh-blocks';
 import {
   accumulateCovariance,
   COVARIANCE_ACCUMULATE,
@@ -142,6 +143,11 @@ export class WebGpuBackend implements Backend {
   eigh(matrix: Tensor, options?: EighOptions): Promise<GpuEigen> {
     const check = new OperandCheck('eigh', { matrix });
     return eighGpuAnySize(this.runtime, check.expect(matrix, 'matrix', ['d', 'd']), options);
+  }
+
+  /** The eigen stage's path: a factor over one binding is never held whole on the GPU (eighGpuHost). */
+  eighHost(matrix: Float64Array, d: number, options?: EighOptions): Promise<HostEigen> {
+    return eighGpuHost(this.runtime, matrix, d, options);
   }
 
   sequenceGradients(batch: TokenBatch): GpuTensor {

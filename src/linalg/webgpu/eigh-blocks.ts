@@ -14,6 +14,7 @@
  * Input is symmetrised and scaled by max |a_ij| on the host (float64) as the single-binding path does on the GPU;
  * eigenvalues are the converged diagonal, scaled back; vectors are normalised and sorted on the host.
  */
+import type { HostEigen } from '../backend';
 import {
   EIGH_PROGRAMS,
   eighGpu,
@@ -35,12 +36,8 @@ export interface BlockEighOptions extends GpuEighOptions {
   readonly blockSize?: number;
 }
 
-/** A decomposition returned on the host: ascending values [d] and unit eigenvectors as the columns of [d, d]. */
-export interface HostEigen {
-  readonly values: Float64Array;
-  readonly vectors: Float64Array;
-  readonly sweeps: number;
-  readonly relativeOffDiagonal: number;
+/** A block decomposition, returned on the host, with the blocks it used. */
+export interface BlockEigen extends HostEigen {
   readonly blocks: number;
   readonly blockSize: number;
 }
@@ -55,7 +52,7 @@ export async function blockEighGpu(
   matrix: ArrayLike<number>,
   d: number,
   options: BlockEighOptions = {},
-): Promise<HostEigen> {
+): Promise<BlockEigen> {
   const shapes: Record<string, number | number[]> = { matrix: [d, d] };
   const fail = (problem: string): never => {
     throw new KernelError(KERNEL, shapes, problem);
@@ -330,4 +327,30 @@ export async function eighGpuAnySize(
     sweeps: result.sweeps,
     relativeOffDiagonal: result.relativeOffDiagonal,
   };
+}
+
+/**
+ * A host matrix's eigendecomposition, returned on the host: eighGpu (one upload, two reads) when its working matrix
+ * fits one storage binding, else blockEighGpu, which never holds the matrix whole on the GPU (so neither the binding
+ * nor the buffer size limit d).
+ */
+export async function eighGpuHost(
+  runtime: GpuRuntime,
+  matrix: Float64Array,
+  d: number,
+  options: BlockEighOptions = {},
+): Promise<HostEigen> {
+  if (options.blockSize !== undefined || jacobiWorkingBytes(d) > runtime.maxBindingBytes) {
+    return blockEighGpu(runtime, matrix, d, options);
+  }
+  const input = runtime.upload(matrix, [d, d], 'eigh.input');
+  try {
+    const eigen = await eighGpu(runtime, input, options);
+    const values = Float64Array.from(await runtime.read(eigen.values));
+    const vectors = Float64Array.from(await runtime.read(eigen.vectors));
+    runtime.release(eigen.values, eigen.vectors);
+    return { values, vectors, sweeps: eigen.sweeps, relativeOffDiagonal: eigen.relativeOffDiagonal };
+  } finally {
+    runtime.release(input);
+  }
 }
