@@ -31,6 +31,10 @@ import { OperandCheck } from './kernels/operands';
 import type { GpuRuntime } from './runtime';
 import type { GpuTensor } from './tensor';
 
+/**
+ * `tolerance` bounds the outer sweeps and every pair solve alike (a pair solve's residual is what writing diag(Λ)
+ * drops); `maxSweeps` caps the outer sweeps, `onSweep` reports them; pair solves keep the single-binding default cap.
+ */
 export interface BlockEighOptions extends GpuEighOptions {
   /** Rows and columns per block (the last block may be smaller); default: the largest that fits one binding. */
   readonly blockSize?: number;
