@@ -16,17 +16,9 @@ import { SequenceGradientCache } from './gradient-cache';
 import { validateScorePath } from './score-plan';
 import { strategyOf } from './strategies';
 import { fromModelFactors, toModelFactors } from './factors';
-import {
-  emptyScoreState,
-  emptySelfState,
-  prepareQueries,
-  scoreTrainingSet,
-  selfInfluence,
-  sumLayers,
-  tokenOffsets,
-  type QueryChunk,
-  type ScoreContext,
-} from './scores';
+import { prepareQueries, type QueryChunk } from './queries';
+import type { ScoreContext } from './score-context';
+import { emptyScoreState, emptySelfState, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets } from './scores';
 import type {
   AttributionConfig,
   AttributionInputs,
