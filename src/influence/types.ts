@@ -131,6 +131,12 @@ export interface GradientRequest {
    * only — never of its batch, batch position or padding — so batch size, chunking and resuming do not change results.
    */
   readonly seed: number;
+  /**
+   * With sampled labels: further seeds a later request will sample with (the Λ pass's, asked for by the covariance
+   * pass). A source may draw their labels now from the same logits and keep them, so that the later request needs no
+   * run for its logits. An optimisation only: the labels are the same function of (seed, example index, position).
+   */
+  readonly sampleAlso?: readonly number[];
 }
 
 /** One batch of gradients, resident on the backend the source was asked for. */
