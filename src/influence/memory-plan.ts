@@ -189,7 +189,7 @@ export function planMemory(
   const perSequenceTokens = data.trainTokens / Math.max(1, data.train);
   const buildG = dims.reduce((s, d) => s + d.dOut * d.dPrime, 0);
   const rotate = dims.reduce((s, d) => s + d.dOut * d.dPrime * (d.dOut + d.dPrime), 0);
-  // R(n) = Q_Sᵀ G(n) Q_A of one sequence: the CPU rotates its token rows first when that is cheaper (rotated-gradients.ts).
+  // R(n) = Q_Sᵀ G(n) Q_A of one sequence; the CPU rotates the token rows first when cheaper (rotated-gradients.ts).
   const rotateInto = (tokens: number) =>
     dims.reduce((s, d) => {
       const sequenceForm = tokens * d.dOut * d.dPrime + d.dOut * d.dPrime * (d.dOut + d.dPrime);
