@@ -12,7 +12,10 @@ import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';
 import type { RunInputs } from './inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from './job';
-import type { Model } from '../onnx/ir';
+import { serializeModel } from '../onnx/protobuf';
+import type { SessionOptions } from '../onnx/runtime';
+import type { BundleContent } from '../store/bundle';
+import { bundleContent } from './bundle-content';
 
 export interface EvaluationSettings {
   readonly evaluation: EvaluationConfig;
@@ -20,7 +23,15 @@ export interface EvaluationSettings {
   readonly damping: Damping;
   /** How the model is trained: on all examples (the model attributed) and on every subset, from `inputs.model`. */
   readonly training: TrainingConfig;
+  /**
+   * Where onnxruntime runs the training steps and measurements: its wasm EP (default; deterministic, the CLI's) or
+   * its WebGPU EP on `EvaluationJobOptions.gpuDevice` (the page, when it has WebGPU). Attribution is CPU float64 either
+   * way. Part of every retrain's fingerprint: retrains of one EP never resume another's.
+   */
+  readonly executionProvider?: RetrainEp;
 }
+
+export type RetrainEp = 'wasm' | 'webgpu';
 
 /** The training every evaluation uses unless told otherwise (CLI flags and the page's fields change these four). */
 export const EVALUATION_TRAINING_DEFAULTS = { steps: 200, batchSize: 8, peakLearningRate: 1e-2, seed: 0 } as const;
@@ -42,21 +53,39 @@ export function evaluationTraining(
   };
 }
 
+/** What a stored evaluation records of how its models were trained (the bundle's evaluation.training). */
+export function trainingRecord(settings: EvaluationSettings): Readonly<Record<string, unknown>> {
+  return { ...settings.training, damping: settings.damping, executionProvider: settings.executionProvider ?? 'wasm' };
+}
+
 export interface EvaluationJobOptions {
   readonly store?: EvaluationStore;
   /**
-   * Saved influence per strategy, so that a resumed or partial evaluation does not attribute again. Not read when
-   * onAttributed is given (a bundle needs each strategy's whole outcome), but still written.
+   * Saved influence per strategy (and the bundled strategy's bundle content), so that a resumed or partial
+   * evaluation does not train and attribute again.
    */
   readonly influenceCache?: InfluenceCache;
+  /** A bundle's scores: one strategy's whole attribution, as bundle content (fresh or from the cache). */
+  readonly bundled?: BundledScores;
   /** Score against the retrains in the store only (EvaluationOptions.savedOnly). */
   readonly savedOnly?: boolean;
   readonly signal?: AbortSignal;
+  /** The device onnxruntime's WebGPU EP runs on (settings.executionProvider 'webgpu'): the page's own. */
+  readonly gpuDevice?: GPUDevice;
   /** One line per step: base training, each strategy's attribution (with its seconds). */
   readonly onStep?: (line: string) => void;
   readonly onRetrain?: (event: EvaluationProgress) => void;
-  /** Each strategy's attribution of the model trained on all examples (`trained`), e.g. for a bundle's scores. */
-  readonly onAttributed?: (strategy: Strategy, outcome: JobOutcome, trained: Model) => void;
+}
+
+export interface BundledScores {
+  readonly strategy: Strategy;
+  /** The name of the trained model in the bundle (its fingerprint is of the model trained on all examples). */
+  readonly modelName: string;
+  /**
+   * The strategy's attribution of the model trained on all examples, as bundle content without an evaluation, and
+   * its stage timings (none when it came from the cache).
+   */
+  readonly onContent: (content: BundleContent, timings: JobOutcome['result']['timings']) => void;
 }
 
 export async function runEvaluationJob(
@@ -71,24 +100,40 @@ export async function runEvaluationJob(
   const train = inputs.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
   const queries = inputs.queries.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
 
-  const retrainer = await causalLmRetrainer({ initial: inputs.model, train, queries, training });
+  const ep = settings.executionProvider ?? 'wasm';
+  if (ep === 'webgpu' && !options.gpuDevice)
+    throw new Error("retraining on onnxruntime's WebGPU EP needs a WebGPU device, and none was given");
+  const session: SessionOptions = ep === 'webgpu' ? { backend: 'webgpu', device: options.gpuDevice! } : {};
+  const retrainer = await causalLmRetrainer({ initial: inputs.model, train, queries, training, session });
 
   const influence = new Map<Strategy, Float64Array>();
   // The retrainer's fingerprint names the initial model, data and training configuration: the trained model too.
   const keyOf = (strategy: Strategy) =>
     JSON.stringify({ retrainer: retrainer.fingerprint, strategy, damping: settings.damping });
-  if (!options.onAttributed) {
-    for (const strategy of settings.strategies) {
-      const cached = (await options.influenceCache?.load(keyOf(strategy))) ?? null;
-      if (cached) influence.set(strategy, cached);
-    }
+  const cache = options.influenceCache;
+  for (const strategy of settings.strategies) {
+    const cached = (await cache?.load(keyOf(strategy))) ?? null;
+    if (cached) influence.set(strategy, cached);
+  }
+  const bundled = options.bundled;
+  if (bundled) {
+    const content = (await cache?.loadContent?.(keyOf(bundled.strategy))) ?? null;
+    // Without its saved content the bundled strategy is attributed again: a bundle needs more than the influence.
+    const saved = content?.scores?.influence?.data;
+    if (content && saved) {
+      influence.set(bundled.strategy, saved);
+      bundled.onContent(content, []);
+    } else influence.delete(bundled.strategy);
   }
   const missing = settings.strategies.filter((s) => !influence.has(s));
   if (missing.length < settings.strategies.length)
     step(`influence (${settings.strategies.filter((s) => influence.has(s)).join(', ')}): from the saved influence`);
   if (missing.length > 0) {
-    step(`training the model on all ${train.length} examples (${training.steps} steps of ${training.batchSize})`);
-    const trained = await trainCausalLm(inputs.model, train, training, signal);
+    step(
+      `training the model on all ${train.length} examples (${training.steps} steps of ${training.batchSize}, ` +
+        `onnxruntime ${ep} EP)`,
+    );
+    const trained = await trainCausalLm(inputs.model, train, training, { ...signal, session });
     step(`final training loss ${trained.history[trained.history.length - 1]!.loss.toFixed(4)}`);
     const attributed = { ...inputs, model: trained.model, modelBytes: null };
     for (const strategy of missing) {
@@ -98,8 +143,13 @@ export async function runEvaluationJob(
         ...signal,
       });
       influence.set(strategy, outcome.result.influence);
-      await options.influenceCache?.save(keyOf(strategy), outcome.result.influence);
-      options.onAttributed?.(strategy, outcome, trained.model);
+      await cache?.save(keyOf(strategy), outcome.result.influence);
+      if (strategy === bundled?.strategy) {
+        const model = { name: bundled.modelName, bytes: serializeModel(trained.model) };
+        const content = await bundleContent(outcome, { model, train: null, queries: null });
+        await cache?.saveContent?.(keyOf(strategy), content);
+        bundled.onContent(content, outcome.result.timings);
+      }
       const seconds = outcome.timings.reduce((sum, t) => sum + t.seconds, 0);
       step(`influence (${strategy}): ${seconds.toFixed(1)} s (${outcome.timings.map((t) => t.stage).join(', ')})`);
     }
@@ -118,4 +168,7 @@ export async function runEvaluationJob(
 export interface InfluenceCache {
   load(key: string): Promise<Float64Array | null>;
   save(key: string, influence: Float64Array): Promise<void>;
+  /** The bundled strategy's bundle content (scores, factors, rows; no evaluation) under the same key. */
+  loadContent?(key: string): Promise<BundleContent | null>;
+  saveContent?(key: string, content: BundleContent): Promise<void>;
 }

@@ -4,9 +4,6 @@
  * training set (the model whose influence is evaluated) and retrained from the same weights on every subset, all by
  * the project's training loop. All the evaluation logic is in src/eval; this file is flags, files and printing.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { nodeSource } from '../data/node-source';
 import { chooseBackend } from '../app/backend-choice';
@@ -15,22 +12,20 @@ import {
   EVALUATION_TRAINING_DEFAULTS,
   evaluationTraining,
   runEvaluationJob,
+  trainingRecord,
   type EvaluationSettings,
-  type InfluenceCache,
 } from '../app/evaluation-job';
-import { bundleContent, encodeRunBundle, evaluationContent } from '../app/bundle-content';
-import type { JobOutcome } from '../app/job';
-import type { Model } from '../onnx/ir';
-import { serializeModel } from '../onnx/protobuf';
+import { encodeRunBundle, evaluationContent } from '../app/bundle-content';
 import { loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
-import { checkpointFromJson, checkpointToJson } from '../eval/store';
 import { evaluationJson, formatEvaluation } from '../eval/summary';
-import { DEFAULT_EVALUATION, type EvaluationStore } from '../eval/types';
+import { DEFAULT_EVALUATION } from '../eval/types';
+import type { BundleContent } from '../store/bundle';
 import type { Strategy } from '../influence/types';
 import type { CliIo } from './attribute';
 import { oneLine } from './args';
 import { INPUT_LIMITS } from '../data/limits';
 import { readInputBytes, readInputText } from './input-files';
+import { fileInfluenceCache, fileStore } from './evaluation-files';
 import { checkOutputPaths, writeOutputsAtomically } from './output';
 
 export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
@@ -45,7 +40,8 @@ retrained from the same weights on M random subsets of a fraction A of them (R s
 queries of the Spearman correlation between a subset's summed influence and its retrained measurement (the mean
 log-likelihood of the query's reference response), with a bootstrap 95 % interval. --loo K also retrains without
 each query's top and bottom K examples. --checkpoint FILE saves every retrain (and each strategy's influence in
-FILE.influence.json): run the same command again to resume. --saved-only trains nothing and scores the subsets whose
+FILE.influence.json; with --out x.iwb, the bundled attribution in FILE.influence.<hash>.iwb): run the same command
+again to resume: it trains and attributes nothing that is saved. --saved-only trains nothing and scores the subsets whose
 retrains are saved so far: a partial result of a long evaluation.
 --out FILE.iwb writes a bundle: the scores of the richest strategy evaluated (EK-FAC first) and the evaluation.
 Defaults: --demo micro, M 100, A 0.5, R 1, all four strategies, K 0, --steps 200 --batch-size 8 --lr 0.01.`;
@@ -166,16 +162,16 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   const chosen = await chooseBackend('cpu', undefined);
   const started = performance.now();
   let result;
-  const bundled = bundledStrategy(settings.strategies);
-  const attributed = new Map<Strategy, { outcome: JobOutcome; model: Model }>();
+  let bundled: BundleContent | null = null;
   try {
     result = await runEvaluationJob(inputs, settings, chosen, {
-      // Only a bundle needs the attribution outcomes (and then the saved influence is not read, see the job).
+      // A bundle holds the richest strategy's whole attribution; saved beside the checkpoint like the influence.
       ...(isBundlePath(flags.out ?? '')
         ? {
-            onAttributed: (strategy: Strategy, outcome: JobOutcome, model: Model) => {
-              // Only the bundled strategy's outcome is kept (a bundle holds one strategy's scores).
-              if (strategy === bundled) attributed.set(strategy, { outcome, model });
+            bundled: {
+              strategy: bundledStrategy(settings.strategies),
+              modelName: `${inputs.modelName} trained by iwb evaluate`,
+              onContent: (content: BundleContent) => (bundled = content),
             },
           }
         : {}),
@@ -195,20 +191,22 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   } finally {
     chosen.dispose();
   }
-  if (flags.out !== undefined && isBundlePath(flags.out)) {
-    const { outcome, model } = attributed.get(bundled)!;
-    const content = await bundleContent(outcome, {
-      model: { name: `${inputs.modelName} trained by iwb evaluate`, bytes: serializeModel(model) },
-      train: null,
-      queries: null,
-    });
-    const evaluation = evaluationContent(result, { ...settings.training, damping: settings.damping });
-    const data = await encodeRunBundle({ ...content, evaluation }, 'iwb evaluate');
+  if (flags.out !== undefined && bundled !== null) {
+    const evaluation = evaluationContent(result, trainingRecord(settings));
+    const data = await encodeRunBundle({ ...(bundled as BundleContent), evaluation }, 'iwb evaluate');
     await writeOutputsAtomically([{ flag: '--out', file: flags.out, data }]);
   } else if (flags.out !== undefined) {
     const { training, damping } = settings;
     const seconds = (performance.now() - started) / 1000;
-    const json = { ...evaluationJson(result), training, damping, model: inputs.modelName, wallSeconds: seconds };
+    const executionProvider = settings.executionProvider ?? 'wasm';
+    const json = {
+      ...evaluationJson(result),
+      training,
+      damping,
+      executionProvider,
+      model: inputs.modelName,
+      wallSeconds: seconds,
+    };
     await writeOutputsAtomically([{ flag: '--out', file: flags.out, data: JSON.stringify(json, null, 2) + '\n' }]);
   }
   if (!flags.quiet) io.stdout(`${formatEvaluation(result)}\n`);
@@ -259,43 +257,6 @@ async function loadInputs(flags: Flags): Promise<RunInputs> {
     },
     limits,
   );
-}
-
-/** The checkpoint file: replaced whole after every retrain (write a temporary file, then rename over the old one). */
-function fileStore(file: string): EvaluationStore {
-  return {
-    async load() {
-      if (!existsSync(file)) return null;
-      return checkpointFromJson(await readFile(file, 'utf8'), file);
-    },
-    async save(checkpoint) {
-      await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-      const temporary = `${file}.partial`;
-      await writeFile(temporary, checkpointToJson(checkpoint));
-      await rename(temporary, file);
-    },
-  };
-}
-
-/** Each strategy's influence under its key, in one JSON file replaced whole after each strategy. */
-function fileInfluenceCache(file: string): InfluenceCache {
-  const read = async (): Promise<Record<string, number[]>> =>
-    existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Record<string, number[]>) : {};
-  return {
-    async load(key) {
-      const values = (await read())[key];
-      if (values === undefined) return null;
-      if (!Array.isArray(values) || !values.every((v) => typeof v === 'number' && Number.isFinite(v)))
-        throw new Error(`${file}: the saved influence is not a list of finite numbers`);
-      return Float64Array.from(values);
-    },
-    async save(key, influence) {
-      const all = { ...(await read()), [key]: Array.from(influence) };
-      await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-      await writeFile(`${file}.partial`, JSON.stringify(all));
-      await rename(`${file}.partial`, file);
-    },
-  };
 }
 
 function strategyList(value: string | undefined): Strategy[] {

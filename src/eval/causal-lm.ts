@@ -18,6 +18,7 @@ export interface CausalLmTask {
   readonly train: readonly TrainingSequence[];
   readonly queries: readonly { readonly inputIds: ArrayLike<number>; readonly promptLen: number }[];
   readonly training: TrainingConfig;
+  /** Where onnxruntime runs every retrain's training steps and measurement: the wasm EP (default) or WebGPU EP. */
   readonly session?: SessionOptions;
   /** Called after each retrain with its final training loss (for progress lines). */
   readonly onRetrained?: (members: number, seed: number, finalLoss: number) => void;
@@ -32,7 +33,12 @@ export async function causalLmRetrainer(task: CausalLmTask): Promise<Retrainer> 
     train: train.map((s) => [Array.from(s.inputIds), s.promptLen, s.weight ?? 1]),
     queries: queries.map((s) => [Array.from(s.inputIds), s.promptLen]),
   });
-  const fingerprint = `causal-lm:${await sha256Hex(serializeModel(initial))}:${await sha256Hex(data)}`;
+  // Retrains on another EP are other numbers (float32 sums in another order): they must never resume each other's.
+  // The wasm EP keeps the plain prefix, so checkpoints written before the EP was chosen still resume.
+  const ep = task.session?.backend ?? 'wasm';
+  const prefix = ep === 'wasm' ? 'causal-lm' : `causal-lm@${ep}`;
+  const fingerprint = `${prefix}:${await sha256Hex(serializeModel(initial))}:${await sha256Hex(data)}`;
+  const session = task.session ?? {};
   return {
     trainSize: train.length,
     querySize: queries.length,
@@ -46,11 +52,15 @@ export async function causalLmRetrainer(task: CausalLmTask): Promise<Retrainer> 
         { ...training, seed: training.seed + seed },
         {
           ...(signal ? { signal } : {}),
-          ...(task.session ? { session: task.session } : {}),
+          session,
         },
       );
       task.onRetrained?.(members.length, seed, history[history.length - 1]?.loss ?? NaN);
-      return responseLogLikelihoods(model, queries);
+      try {
+        return await responseLogLikelihoods(model, queries, 8, session);
+      } catch (error) {
+        throw new Error(`measuring the queries on the ${ep} EP: ${(error as Error).message}`, { cause: error });
+      }
     },
   };
 }

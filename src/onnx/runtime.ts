@@ -86,6 +86,9 @@ export class ModelSession {
         throw new Error("backend 'webgpu': onnxruntime-web's WebGPU EP does not run on Dawn in Node; use 'wasm'");
       if (!options.device) throw new Error("backend 'webgpu' needs the workbench's GPUDevice (options.device)");
       sessionOptions.executionProviders = [{ name: 'webgpu', device: options.device }];
+      // ORT warns (on console.error) at every session that it placed shape nodes on its CPU EP, as it always does
+      // for this EP: expected, documented (docs/evaluation.md), and not an error of the page.
+      sessionOptions.logSeverityLevel = 3;
       const known = new Set(ir.graph.outputs.map((o) => o.name));
       const unknown = (options.gpuOutputs ?? []).filter((name) => !known.has(name));
       if (unknown.length > 0)

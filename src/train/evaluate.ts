@@ -4,7 +4,7 @@
  */
 import type { Example } from '../data/dataset';
 import type { Model } from '../onnx/ir';
-import { ModelSession, padBatch } from '../onnx/runtime';
+import { ModelSession, padBatch, type SessionOptions } from '../onnx/runtime';
 
 export interface DomainLoss {
   /** Mean negative log-likelihood per response token (nats), by domain and over all. */
@@ -69,8 +69,9 @@ export async function responseLogLikelihoods(
   forward: Model,
   examples: readonly { readonly inputIds: ArrayLike<number>; readonly promptLen: number }[],
   batchSize = 8,
+  session: SessionOptions = {},
 ): Promise<Float64Array> {
-  return (await responseScores(forward, examples, batchSize)).logLikelihood;
+  return (await responseScores(forward, examples, batchSize, session)).logLikelihood;
 }
 
 export interface ResponseScores {
@@ -88,8 +89,9 @@ export async function responseScores(
   forward: Model,
   examples: readonly { readonly inputIds: ArrayLike<number>; readonly promptLen: number }[],
   batchSize = 8,
+  options: SessionOptions = {},
 ): Promise<ResponseScores> {
-  const session = await ModelSession.create(forward);
+  const session = await ModelSession.create(forward, options);
   const logLikelihood = new Float64Array(examples.length);
   const exactMatch = new Uint8Array(examples.length);
   try {

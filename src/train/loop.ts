@@ -90,7 +90,15 @@ export async function trainCausalLm(
     parameters.set(name, data.slice());
   }
   const dims = new Map(names.map((n) => [n, forward.graph.initializers.get(n)!.dims] as const));
-  const session = await ModelSession.create(parametersAsInputs(gradientGraph.model, names), options.session);
+  const ep = options.session?.backend ?? 'wasm';
+  let session: ModelSession;
+  try {
+    session = await ModelSession.create(parametersAsInputs(gradientGraph.model, names), options.session);
+  } catch (error) {
+    throw new Error(`trainCausalLm: the gradient graph's session on the ${ep} EP: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   const sample = mixtureSampler(data, config.seed);
   const loop = new TrainingLoop(parameters, {
     name: 'trainCausalLm',
@@ -117,7 +125,12 @@ export async function trainCausalLm(
       [gradientGraph.inputs.lossMask!]: { data: targets.lossMask, dims: [batch.length, width] },
     };
     for (const name of names) feeds[name] = { data: parameters.get(name)!, dims: dims.get(name)! };
-    const out = await session.run(feeds);
+    let out;
+    try {
+      out = await session.run(feeds);
+    } catch (error) {
+      throw new Error(`trainCausalLm: step ${step} on the ${ep} EP: ${(error as Error).message}`, { cause: error });
+    }
     let tokens = 0;
     for (const m of targets.lossMask) tokens += m;
     if (tokens === 0) throw new Error(`trainCausalLm: step ${step} drew a batch with no response tokens`);

@@ -8,6 +8,7 @@ import {
   type EvaluationStrategy,
   type PageEvaluationRequest,
   type PendingEvaluation,
+  type RetrainChoice,
 } from '../worker/evaluation-protocol';
 import type { WorkspaceApi } from '../worker/workspace-protocol';
 import './workspace/results-workspace';
@@ -15,6 +16,15 @@ import './workspace/results-workspace';
 const STRATEGIES: readonly EvaluationStrategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
 
 const PRESET = PAGE_EVALUATION_PRESET;
+
+const EP_NAMES: Readonly<Record<RetrainChoice, string>> = {
+  auto: 'EP not chosen yet',
+  webgpu: 'WebGPU EP',
+  wasm: 'wasm EP',
+};
+
+const retrainChoice = (value: FormDataEntryValue | null): RetrainChoice =>
+  value === 'webgpu' || value === 'wasm' ? value : 'auto';
 
 type Phase =
   | { readonly kind: 'idle' }
@@ -77,6 +87,7 @@ export class EvaluationPanel extends LitElement {
       seed: 0,
       strategies: STRATEGIES.filter((s) => data.get(`strategy-${s}`) === 'on'),
       steps: number('steps'),
+      retrainOn: retrainChoice(data.get('retrain-on')),
       ...(this.hold !== null ? { holdAfterRetrains: Number(this.hold) } : {}),
     };
   }
@@ -126,6 +137,10 @@ export class EvaluationPanel extends LitElement {
         ${this.numberField('seeds', 'Seeds per subset R', PRESET.seedsPerSubset, 1)}
         ${this.numberField('loo', 'Leave-one-out k', PRESET.looPerQuery, 0)}
         ${this.numberField('steps', 'Training steps', PRESET.steps, 1)}
+        <label>Retrain on<select name="retrain-on" data-eval-ep>
+          <option value="auto" selected>auto (WebGPU EP on a hardware GPU)</option>
+          <option value="webgpu">onnxruntime WebGPU EP</option>
+          <option value="wasm">onnxruntime wasm EP (CPU)</option></select></label>
         <fieldset><legend>Strategies</legend>${STRATEGIES.map(
           (s) => html`<label><input type="checkbox" name=${`strategy-${s}`} checked />${s}</label>`,
         )}</fieldset>
@@ -150,7 +165,8 @@ export class EvaluationPanel extends LitElement {
     return html`<p class="note" id="pending-label">Unfinished evaluations (cancelled, or stopped by a reload):</p>
       <ul data-eval-pending aria-labelledby="pending-label">${this.pending.map(
         (p) => html`<li>${p.name} (${p.request.variant} demo, M = ${p.request.subsets}, ${p.request.steps} steps,
-        ${p.request.strategies.join(', ')}): ${p.retrainsSaved} retrains saved
+        ${p.request.strategies.join(', ')}, ${EP_NAMES[p.request.retrainOn ?? 'wasm']}):
+        ${p.retrainsSaved} retrains saved
         ${
           running
             ? ''

@@ -293,8 +293,9 @@ async function evaluate(
     const environment = {
       store: (await stored()).store,
       demoFiles: async () => ({ data: fetchSource(siteRoot), trainedModel: null }),
-      // Retrains and attribution run on the CPU in float64 (onnxruntime's wasm backend for the training steps).
+      // Attribution runs on the CPU in float64; retrains on the EP the request names (its device from backendFor).
       backend: () => backendFor('cpu'),
+      backendFor,
     };
     return await computeStoredEvaluation(request, resumeId, environment, {
       signal: controller.signal,
@@ -317,8 +318,11 @@ async function evaluate(
 function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
   let chosen = backends.get(choice);
   if (!chosen) {
-    chosen = chooseBackend(choice, gpu);
-    chosen.catch(() => backends.delete(choice));
+    const choosing = chooseBackend(choice, gpu);
+    chosen = choosing;
+    // A lost device is never lent again: the next run acquires a fresh one.
+    const forget = () => backends.get(choice) === choosing && backends.delete(choice);
+    choosing.then((c) => c.webgpu?.runtime.device.lost.then(forget), forget);
     backends.set(choice, chosen);
   }
   return chosen;

@@ -7,6 +7,8 @@ import type { BundleEvaluationInfo } from '../store/bundle-manifest';
 
 export type EvaluationStrategy = 'identity' | 'diagonal' | 'kfac' | 'ekfac';
 
+export type RetrainChoice = 'auto' | 'webgpu' | 'wasm';
+
 export interface PageEvaluationRequest {
   readonly variant: 'micro' | 'demo';
   readonly limits: { readonly train: number | null; readonly queries: number | null };
@@ -19,6 +21,12 @@ export interface PageEvaluationRequest {
   readonly strategies: readonly EvaluationStrategy[];
   /** Training steps of the model on all examples and of every retrain (batch size, rate: the evaluation defaults). */
   readonly steps: number;
+  /**
+   * Where onnxruntime runs the training steps and measurements: 'auto' (its WebGPU EP when the page's automatic
+   * backend choice is WebGPU, i.e. a hardware adapter; else wasm), 'webgpu' or 'wasm'. A started run keeps the EP
+   * it resolved to ('webgpu' | 'wasm'), so a resume retrains on the same EP; absent in runs stored before: wasm.
+   */
+  readonly retrainOn?: RetrainChoice;
   /** Wait once this many retrains are saved, until cancelled (the page's `?evalHold=<count>`, for tests). */
   readonly holdAfterRetrains?: number;
 }
@@ -66,7 +74,8 @@ export const EVALUATION_CANCELLED = 'EvaluationCancelled';
 
 /**
  * The page's preset: the micro demo, 8 subsets of half the data, 30 training steps, leave-one-out of each query's top
- * and bottom example — about a minute on a laptop's CPU (retrains run in the worker on onnxruntime's wasm backend).
+ * and bottom example — about a minute on a laptop's CPU (retrains run in the worker on onnxruntime, its WebGPU EP or
+ * its wasm EP: `retrainOn`).
  */
 export const PAGE_EVALUATION_PRESET = {
   subsets: 8,

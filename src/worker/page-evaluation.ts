@@ -6,24 +6,51 @@
  * exactly what `iwb evaluate --out FILE.iwb` writes, and opens in the workspace's Evaluation view.
  */
 import type { ChosenBackend } from '../app/backend-choice';
-import { bundleContent, evaluationContent } from '../app/bundle-content';
-import { evaluationTraining, runEvaluationJob, type EvaluationSettings } from '../app/evaluation-job';
+import { evaluationContent } from '../app/bundle-content';
+import {
+  evaluationTraining,
+  runEvaluationJob,
+  trainingRecord,
+  type EvaluationSettings,
+  type RetrainEp,
+} from '../app/evaluation-job';
 import { holdAfterRetrains, runEvaluationStore } from '../app/evaluation-store';
 import { loadDemoInputs, type DemoFiles } from '../app/inputs';
-import type { JobOutcome } from '../app/job';
 import { DEFAULT_EVALUATION } from '../eval/types';
-import type { Model } from '../onnx/ir';
-import { serializeModel } from '../onnx/protobuf';
 import { deleteCheckpoint } from '../store/checkpoints';
+import type { BundleContent } from '../store/bundle';
 import type { WorkbenchStore } from '../store/db';
+import type { StageTimingRecord } from '../store/records';
 import { createRun, saveRunContent } from '../store/runs';
-import type { EvaluationProgressEvent, PageEvaluationRequest, PendingEvaluation } from './evaluation-protocol';
+import type {
+  EvaluationProgressEvent,
+  PageEvaluationRequest,
+  PendingEvaluation,
+  RetrainChoice,
+} from './evaluation-protocol';
 
 export interface PageEvaluationEnvironment {
   readonly store: WorkbenchStore;
   /** The demo's data (the site's files in the worker); the model is always the demo family's seeded initialisation. */
   demoFiles(variant: 'micro' | 'demo'): Promise<DemoFiles>;
+  /** The backend attribution runs on (the CPU, float64). */
   backend(): Promise<ChosenBackend>;
+  /** The page's backend for a choice (one device per choice): 'auto' decides the EP, 'webgpu' lends its device. */
+  backendFor(choice: 'auto' | 'webgpu'): Promise<ChosenBackend>;
+}
+
+/** The EP a run retrains on and, for the WebGPU EP, its device; `why` is said in the progress line. */
+interface ResolvedEp {
+  readonly ep: RetrainEp;
+  readonly device: GPUDevice | null;
+  readonly why: string;
+}
+
+async function resolveEp(choice: RetrainChoice, environment: PageEvaluationEnvironment): Promise<ResolvedEp> {
+  if (choice === 'wasm') return { ep: 'wasm', device: null, why: 'chosen' };
+  const chosen = await environment.backendFor(choice);
+  if (chosen.webgpu) return { ep: 'webgpu', device: chosen.webgpu.runtime.device, why: chosen.report.reason };
+  return { ep: 'wasm', device: null, why: `auto: ${chosen.report.reason}` };
 }
 
 export interface PageEvaluationHooks {
@@ -49,6 +76,7 @@ export function settingsOf(request: PageEvaluationRequest): EvaluationSettings {
     strategies,
     damping: { kind: 'heuristic', factor: 0.1 },
     training: evaluationTraining({ steps: request.steps }),
+    executionProvider: request.retrainOn === 'webgpu' ? 'webgpu' : 'wasm',
   };
 }
 
@@ -79,6 +107,7 @@ export async function computeStoredEvaluation(
 ): Promise<string> {
   const { store } = environment;
   let runId = resumeId;
+  let lostDevice: string | null = null;
   try {
     if (resumeId !== null) {
       const run = await store.getRun(resumeId);
@@ -86,9 +115,14 @@ export async function computeStoredEvaluation(
       if (!request) throw new Error(`run '${resumeId}' is not an evaluation started on this page`);
       await store.updateRun(resumeId, { status: 'running', error: null });
     }
-    const settings = settingsOf(request!);
     const step = (phase: string, message: string) =>
       hooks.onProgress({ phase, message, done: 0, total: 0, resumed: 0 });
+    // A new run resolves 'auto' once and keeps the EP in its request; a resumed one retrains on the EP it started on
+    // (runs stored before the choice existed: wasm) or stops with the reason, never switching EP under its retrains.
+    const resolved = await resolveEp(request!.retrainOn ?? 'wasm', environment);
+    request = { ...request!, retrainOn: resolved.ep };
+    const settings = settingsOf(request);
+    step('loading', `retraining on onnxruntime's ${resolved.ep} EP (${resolved.why})`);
     step('loading', `loading the ${request!.variant} demo`);
     const inputs = await loadDemoInputs(
       await environment.demoFiles(request!.variant),
@@ -113,46 +147,55 @@ export async function computeStoredEvaluation(
     if (resumeId === null && request!.holdAfterRetrains !== undefined)
       evaluationStore = holdAfterRetrains(evaluationStore, request!.holdAfterRetrains, hooks.signal);
     const chosen = await environment.backend();
-    const attributed = new Map<string, { outcome: JobOutcome; model: Model }>();
+    let bundle: { content: BundleContent; timings: StageTimingRecord[] } | null = null;
     let resumed = 0;
+    void resolved.device?.lost.then((info) => (lostDevice = info.message || info.reason || 'no reason given'));
     const result = await runEvaluationJob(inputs, settings, chosen, {
       store: evaluationStore,
       signal: hooks.signal,
-      onStep: (line) => step(line.startsWith('influence') ? 'attributing' : 'training', line),
-      onAttributed: (strategy, outcome, model) => {
-        if (strategy === bundled) attributed.set(strategy, { outcome, model });
+      ...(resolved.device ? { gpuDevice: resolved.device } : {}),
+      bundled: {
+        strategy: bundled,
+        modelName: `${inputs.modelName} trained on this page`,
+        onContent: (content, timings) => (bundle = { content, timings: [...timings] }),
       },
+      onStep: (line) => step(line.startsWith('influence') ? 'attributing' : 'training', line),
       onRetrain: (e) => {
         if (e.resumed) resumed++;
         const message = `retrain ${e.done} of ${e.total} (${e.key})${e.resumed ? ', found in the store' : ''}`;
         hooks.onProgress({ phase: 'retraining', message, done: e.done, total: e.total, resumed });
       },
     });
-    const { outcome, model } = attributed.get(bundled)!;
-    const content = await bundleContent(outcome, {
-      model: { name: `${inputs.modelName} trained on this page`, bytes: serializeModel(model) },
-      train: null,
-      queries: null,
-    });
-    const evaluation = evaluationContent(result, { ...settings.training, damping: settings.damping });
+    const { content, timings } = bundle!;
+    const evaluation = evaluationContent(result, trainingRecord(settings));
     await saveRunContent(
       store,
       runId,
       { ...content, evaluation },
       {
-        timings: outcome.result.timings,
+        timings,
         extraConfig: { pageEvaluation: request },
       },
     );
     // The evaluation is stored with the run: its retrains have done their job.
     await deleteCheckpoint(store, runId);
     return runId;
-  } catch (error) {
+  } catch (caught) {
+    const error = lostDevice !== null ? deviceLostError(lostDevice, caught) : caught;
     if (runId !== null) {
-      const status = hooks.signal.aborted ? 'paused' : 'failed';
+      // A lost device leaves the run resumable, as a cancel does: its saved retrains are sound.
+      const status = hooks.signal.aborted || lostDevice !== null ? 'paused' : 'failed';
       const message = hooks.signal.aborted ? 'cancelled' : (error as Error).message;
       await store.updateRun(runId, { status, error: message }).catch(() => undefined);
     }
     throw error;
   }
+}
+
+/** One message for whatever onnxruntime threw once the device was gone: the cause, and that retrains are kept. */
+function deviceLostError(reason: string, caught: unknown): Error {
+  const message =
+    `the WebGPU device was lost while retraining on onnxruntime's WebGPU EP (${reason}); the finished retrains ` +
+    'are kept: resume the evaluation to carry on';
+  return new Error(message, { cause: caught });
 }

@@ -115,6 +115,30 @@ test('--out FILE.iwb: a bundle with the scores and the evaluation, equal to the 
   expect(readFileSync(path.join(csv, 'loo.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + 2 * 2 * 2);
 });
 
+test('--out FILE.iwb twice with --checkpoint: the second trains and attributes nothing and writes the same bundle', async () => {
+  const checkpoint = path.join(dir, 'reuse.checkpoint.json');
+  const [first, second] = [path.join(dir, 'reuse-1.iwb'), path.join(dir, 'reuse-2.iwb')];
+  const args = ['evaluate', ...SMALL, '--strategies', 'identity,ekfac', '--checkpoint', checkpoint];
+  const made = await cli([...args, '--out', first]);
+  expect(made.code).toBe(0);
+  expect(made.stderr).toMatch(/^training the model on all 6 examples/m);
+  expect(made.stderr).toMatch(/^influence \(ekfac\): [\d.]+ s/m);
+  const again = await cli([...args, '--out', second]);
+  expect(again.code).toBe(0);
+  expect(again.stderr).toMatch(/^influence \(identity, ekfac\): from the saved influence$/m);
+  expect(again.stderr).not.toMatch(/^training the model/m);
+  expect(again.stderr).not.toMatch(/^influence \((identity|ekfac)\): [\d.]+ s/m);
+  expect(again.stdout).toMatch(/retrains: 0 run, 3 from the checkpoint/);
+  // The same bundle but for the time it was written: every tensor's checksum, rows, factors, scores and evaluation.
+  const [a, b] = [await decodeBundle(readFileSync(first)), await decodeBundle(readFileSync(second))];
+  expect(b.manifest.createdAt >= a.manifest.createdAt).toBe(true);
+  expect({ ...b.manifest, createdAt: '' }).toEqual({ ...a.manifest, createdAt: '' });
+  expect(b.scores).toEqual(a.scores);
+  expect(b.factors).toEqual(a.factors);
+  expect(b.evaluation).toEqual(a.evaluation);
+  expect(a.manifest.evaluation!.training).toMatchObject({ steps: 3, executionProvider: 'wasm' });
+});
+
 test('user files: ONNX model, tokenizer and JSONL', async () => {
   const tokenizer = 'public/data/micro/tokenizer.json';
   const vocab = (JSON.parse(readFileSync(tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model

@@ -9,6 +9,7 @@ import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { expect, test } from 'vitest';
 import { chooseBackend } from '../../src/app/backend-choice';
+import type { WebGpuBackend } from '../../src/linalg/webgpu/backend';
 import { encodeRunBundle } from '../../src/app/bundle-content';
 import { nodeSource } from '../../src/data/node-source';
 import { decodeBundle } from '../../src/store/bundle';
@@ -35,6 +36,7 @@ async function environment() {
     store: await WorkbenchStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }),
     demoFiles: async () => ({ data: nodeSource(), trainedModel: null }),
     backend: () => chooseBackend('cpu', undefined),
+    backendFor: (choice: 'auto' | 'webgpu') => chooseBackend(choice, undefined),
   };
 }
 
@@ -55,7 +57,12 @@ test('a held, cancelled page evaluation resumes with only the missing retrains a
   await expect(held).rejects.toThrow('cancelled by the test');
   expect((await env.store.getRun(runId))!.status).toBe('paused');
   const [pending] = await pendingEvaluations(env.store, null);
-  expect(pending).toMatchObject({ runId, retrainsSaved: 2, request: { ...request, holdAfterRetrains: 2 } });
+  // A request without an EP is a wasm one (runs stored before the choice); the stored request says so.
+  expect(pending).toMatchObject({
+    runId,
+    retrainsSaved: 2,
+    request: { ...request, holdAfterRetrains: 2, retrainOn: 'wasm' },
+  });
 
   const resumedEvents: EvaluationProgressEvent[] = [];
   const resumedId = await computeStoredEvaluation(null, runId, env, {
@@ -83,6 +90,7 @@ test('a held, cancelled page evaluation resumes with only the missing retrains a
 
   const bundle = await decodeBundle(await encodeRunBundle(await runContent(env.store, runId), 'test'));
   expect(bundle.evaluation).toEqual(resumed);
+  expect(bundle.manifest.evaluation!.training).toMatchObject({ steps: 3, executionProvider: 'wasm' });
   const rows = bundle.manifest.rows!;
   const data = evaluationData(
     resumed,
@@ -92,3 +100,57 @@ test('a held, cancelled page evaluation resumes with only the missing retrains a
   expect(data.measured).toHaveLength(3 * 2);
   expect(data.loo!.trainIds.every((id) => rows.train.some((r) => r.id === id))).toBe(true);
 }, 240_000);
+
+test("'auto' without WebGPU retrains on the wasm EP and says why; 'webgpu' without WebGPU stops before storing", async () => {
+  const env = await environment();
+  const lines: string[] = [];
+  const hooks = {
+    signal: new AbortController().signal,
+    onProgress: (e: EvaluationProgressEvent) => lines.push(e.message),
+  };
+  const runId = await computeStoredEvaluation(
+    { ...request, subsets: 2, looPerQuery: 0, retrainOn: 'auto' },
+    null,
+    env,
+    hooks,
+  );
+  expect(lines[0]).toMatch(/^retraining on onnxruntime's wasm EP \(auto: no usable WebGPU adapter/);
+  expect(evaluationRequestOfRun((await env.store.getRun(runId))!.config)).toBe('wasm');
+
+  const before = (await env.store.listRuns()).length;
+  await expect(computeStoredEvaluation({ ...request, retrainOn: 'webgpu' }, null, env, hooks)).rejects.toThrow(
+    /^WebGPU was requested but is unavailable: WebGPU is not available here/,
+  );
+  expect(await env.store.listRuns()).toHaveLength(before);
+}, 120_000);
+
+test('a device lost under the WebGPU EP pauses the run with one message, offered for resume', async () => {
+  const env = await environment();
+  // A WebGPU backend whose device is already lost; in Node its EP then fails at the first session, as a real loss
+  // makes onnxruntime fail at its next call.
+  const lost = { lost: Promise.resolve({ reason: 'unknown', message: 'the test lost it' }) } as unknown as GPUDevice;
+  const gpuEnv = {
+    ...env,
+    backendFor: async () => ({
+      ...(await chooseBackend('cpu', undefined)),
+      webgpu: { runtime: { device: lost } } as unknown as WebGpuBackend,
+      report: { kind: 'webgpu' as const, description: 'a lost device', reason: 'WebGPU requested' },
+    }),
+  };
+  let runId = '';
+  const run = computeStoredEvaluation({ ...request, retrainOn: 'webgpu' }, null, gpuEnv, {
+    signal: new AbortController().signal,
+    onProgress: () => {},
+    onRunId: (id) => (runId = id),
+  });
+  await expect(run).rejects.toThrow(
+    "the WebGPU device was lost while retraining on onnxruntime's WebGPU EP (the test lost it); the finished " +
+      'retrains are kept: resume the evaluation to carry on',
+  );
+  expect((await env.store.getRun(runId))!.status).toBe('paused');
+  const [pending] = await pendingEvaluations(env.store, null);
+  expect(pending).toMatchObject({ runId, request: { retrainOn: 'webgpu' } });
+}, 120_000);
+
+const evaluationRequestOfRun = (config: Readonly<Record<string, unknown>>) =>
+  (config.pageEvaluation as PageEvaluationRequest).retrainOn;

@@ -34,6 +34,20 @@ const trainConfig = {
 };
 
 describe('trainCausalLm', () => {
+  test('an EP that cannot run the gradient graph stops the training with one message naming the EP and the stage', async () => {
+    const forward = buildGptForward(config, initGptWeights(config, 3));
+    // In Node the WebGPU EP is refused at session creation: the same path an op the EP cannot compile takes.
+    const training = trainCausalLm(
+      forward,
+      countingTask(),
+      { ...trainConfig, steps: 2 },
+      { session: { backend: 'webgpu' } },
+    );
+    await expect(training).rejects.toThrow(
+      /^trainCausalLm: the gradient graph's session on the webgpu EP: backend 'webgpu': onnxruntime-web's WebGPU EP/,
+    );
+  });
+
   test('learns a small sequence task, and the same seed reproduces the run exactly', async () => {
     const forward = buildGptForward(config, initGptWeights(config, 3));
     const before = Array.from(forward.graph.initializers.get('h.0.mlp.c_fc.weight')!.data as Float32Array);

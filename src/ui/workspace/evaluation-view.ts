@@ -16,6 +16,14 @@ const describe = (record: Readonly<Record<string, unknown>>): string =>
     .map(([key, value]) => `${key} ${JSON.stringify(value)}`)
     .join(', ');
 
+/** The onnxruntime EP the retrains ran on, as recorded (evaluations made before it was recorded ran on wasm). */
+function retrainedOn(training: Readonly<Record<string, unknown>> | null): string {
+  const ep = training?.executionProvider;
+  if (ep === 'webgpu') return "onnxruntime's WebGPU EP (float32 on the GPU; not bit-for-bit repeatable)";
+  if (ep === 'wasm') return "onnxruntime's wasm EP (float32 on the CPU; bit-for-bit repeatable)";
+  return 'not recorded (made before the EP was recorded: the wasm EP)';
+}
+
 /** Correlations and LDS: three decimals, '—' where undefined (no query ranked, no LOO). */
 const corr = (value: number | null): string => (value === null ? '—' : value.toFixed(3));
 
@@ -94,6 +102,7 @@ export class EvaluationView extends LitElement {
       ${this.ldsTable(data)}
       <dl class="protocol" data-protocol>
         <dt>measurement</dt><dd>${measurement}</dd>
+        <dt>retrained on</dt><dd data-retrain-ep>${retrainedOn(training)}</dd>
         <dt>training</dt><dd class="wrap">${training ? describe(training) : 'not recorded'}</dd>
       </dl>
       <h3>LDS of each query</h3>
