@@ -4,8 +4,9 @@
  *   training side; self-influence τ(n, n) = ⟨P_n, G(n)⟩ with the full P_n (computed as ⟨X(n), R(n)⟩, score-context.ts).
  * Per layer and batch, score-plan.ts chooses between contracting P_q with every token's a and g (token form) and
  * building each training sequence's G(n) once for one [Q × D]·[D × B] GEMM (sequence form); G(n) lives only for its
- * batch. When self-influence is still to do, the first query chunk's pass computes it from the same G(n), so every
- * training sequence's gradients are computed once for pairwise and self scores (not once per pass).
+ * batch. When self-influence is still to do, the first query chunk's pass computes it from the same batch (its G(n),
+ * or in an eigenbasis its rotated token rows), so every training sequence's gradients come from the gradient graph
+ * once for pairwise and self scores (not once per pass).
  */
 import type { Tensor } from '../linalg/backend';
 import { fetchBatch } from './batches';
