@@ -58,6 +58,7 @@ export function startEngineWorker(): EngineClient {
       queryScores: (runId, queryId) => api.workspaceQueryScores(runId, queryId),
       example: (runId, trainId, target) => api.workspaceExample(runId, trainId, target),
       analyses: (runId) => api.workspaceAnalyses(runId),
+      afterAnswer: (runId) => api.workspaceAfterAnswer(runId),
       evaluation: (runId) => api.workspaceEvaluation(runId),
     },
     evaluation: {

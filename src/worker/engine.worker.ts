@@ -34,6 +34,7 @@ import {
   workspaceAnalyses,
   workspaceExample,
   workspaceIndex,
+  workspaceAfterAnswer,
   workspaceOverview,
   workspaceQueryScores,
   precomputeWorkspace,
@@ -187,6 +188,10 @@ const api = {
 
   async workspaceAnalyses(runId: string) {
     return workspaceAnalyses(await viewedResults(runId));
+  },
+
+  async workspaceAfterAnswer(runId: string) {
+    return workspaceAfterAnswer(await viewedResults(runId));
   },
 
   cancel(): void {
