@@ -28,6 +28,8 @@ export interface RunInputs {
   /** What the model is, for messages and the bundle ("train.onnx", "seeded demo GPT …"). */
   readonly modelName: string;
   readonly modelBytes: Uint8Array | null;
+  /** The external data files the graph's tensors were read from (`model.onnx.data`), as given; none when inline. */
+  readonly modelData?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
   readonly tokenizer: TextTokenizer | undefined;
   readonly train: readonly Example[];
   readonly queries: readonly Example[];
@@ -109,6 +111,7 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
     model,
     modelName: files.model.name,
     modelBytes: files.model.bytes,
+    modelData: files.model.externalData ?? [],
     tokenizer,
     train: train.examples,
     queries: queries.examples,

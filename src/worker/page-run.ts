@@ -79,7 +79,9 @@ export async function computeStoredRun(
     return { runId, inputs, outcome };
   } catch (error) {
     if (runId !== null) {
-      const resumable = hooks.signal.aborted || (error as Error).name === 'DeviceLostError';
+      // A resume refused for a checkpoint that is not its inputs' leaves the run as it was: still paused, resumable.
+      const refused = resumeId !== null && (error as Error).name === 'CheckpointMismatchError';
+      const resumable = refused || hooks.signal.aborted || (error as Error).name === 'DeviceLostError';
       await store.stop(
         runId,
         resumable ? 'paused' : 'failed',
