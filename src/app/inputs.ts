@@ -51,6 +51,8 @@ export interface ModelFile {
   readonly name: string;
   readonly bytes: Uint8Array;
   readonly externalData?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
+  /** These bytes already parsed by readModel (the page's picked model): not parsed again. Read, never changed. */
+  readonly parsed?: Model;
 }
 
 export interface UserFiles {
@@ -69,7 +71,7 @@ export type Limits = Omit<RunLimits, 'sample'> &
   SequenceOptions & { readonly sample?: boolean; readonly seed?: number };
 
 export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
-  const model = readModel(files.model.name, files.model.bytes, files.model.externalData);
+  const model = files.model.parsed ?? readModel(files.model.name, files.model.bytes, files.model.externalData);
   checkIdsInput(files.model.name, model);
   let tokenizer: TextTokenizer | undefined;
   if (files.tokenizer) {
