@@ -92,8 +92,8 @@ export class AfterAnswerView extends LitElement {
         </select></label>
       </div>
       <h3>Differences</h3>
-      <p class="note"><b>with − without</b>: whole responses, examples with the segment minus examples without;
-        <b>rest − without</b>: the same comparison without the segment's own tokens; <b>after − rest</b>: per example
+      <p class="note"><strong>with − without</strong>: whole responses, examples with the segment minus examples without;
+        <strong>rest − without</strong>: the same comparison without the segment's own tokens; <strong>after − rest</strong>: per example
         with the segment, the segment minus the rest of its response. An interval that excludes 0 is a difference at
         95 %.</p>
       ${this.intervalChart(differences, 'difference of mean influence per example', 'data-difference-chart')}
