@@ -149,6 +149,7 @@ export function formatPlan(run: RunPlan): string[] {
     ),
     `  total about ${duration(plan.seconds)} (${device.source}; onnxruntime wasm at 12 GFLOP/s)`,
     ...plan.changes.map((c) => `  smaller: ${c}`),
+    ...plan.notes.map((n) => `  splits: ${n}`),
     ...plan.problems.map((p) => `  does not fit: ${p}`),
   ];
   return lines;
@@ -201,6 +202,7 @@ export interface RunEstimate {
   readonly text: { readonly peak: string; readonly time: string; readonly budget: string; readonly binding: string };
   readonly batchSizes: MemoryPlan['batchSizes'];
   readonly changes: readonly string[];
+  readonly notes: readonly string[];
   readonly problems: readonly string[];
   /** Where the throughput figures come from. */
   readonly source: string;
@@ -223,6 +225,7 @@ export function runEstimate(run: RunPlan, graph: GradientGraph, inputs: RunInput
     },
     batchSizes: plan.batchSizes,
     changes: plan.changes,
+    notes: plan.notes,
     problems: plan.problems,
     source: device.source,
     backend,

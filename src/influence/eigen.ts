@@ -1,5 +1,7 @@
 /**
  * Stage 2: eigendecomposition of the (symmetric) covariance factors, per layer: A = Q_A diag(λ_A) Q_Aᵀ, S likewise.
+ * On the host when the backend offers it (Backend.eighHost: WebGPU splits a factor over one binding into blocks
+ * without holding it whole), else through the backend's tensors.
  * With `refine`, each backend eigenbasis is refined in float64 on the host (a float32 GPU basis then has float64
  * residuals, as kronfluence's float64 eigh).
  */
@@ -30,23 +32,27 @@ export async function eigendecomposeFactors(
       [factors.activation[l], out.activationValues, out.activationVectors, 'A'],
       [factors.gradient[l], out.gradientValues, out.gradientVectors, 'S'],
     ] as const) {
-      const tensor = toBackend(backend, matrix);
-      let eigen;
+      let hostValues: HostMatrix;
+      let hostVectors: HostMatrix;
+      const d = matrix.shape[0];
       try {
-        eigen = await backend.eigh(tensor);
+        if (backend.eighHost) {
+          // WebGPU: a factor over one storage binding is split into blocks and never held whole on the GPU.
+          const eigen = await backend.eighHost(matrix.data, d);
+          hostValues = hostMatrix([d], eigen.values);
+          hostVectors = hostMatrix([d, d], eigen.vectors);
+        } else {
+          ({ hostValues, hostVectors } = await decompose(backend, matrix));
+        }
       } catch (error) {
+        // A lost device stays itself: the worker resumes the run on a new one.
+        if ((error as Error).name === 'DeviceLostError') throw error;
         throw new Error(
           `eigen: eigendecomposition of ${what} [${matrix.shape.join(' × ')}] of layer "${layers[l].name}" failed: ${(error as Error).message}`,
           { cause: error },
         );
-      } finally {
-        backend.release(tensor);
       }
-      let hostValues = await toHost(backend, eigen.values);
-      let hostVectors = await toHost(backend, eigen.vectors);
-      backend.release(eigen.values, eigen.vectors);
       if (options.refine) {
-        const d = matrix.shape[0];
         const refined = refineEigenCpu(matrix.data, d, hostVectors.data, {
           caller: `eigen: layer "${layers[l].name}" ${what}`,
         });
@@ -73,4 +79,20 @@ export async function eigendecomposeFactors(
     meter.report(l + 1);
   }
   return out;
+}
+
+async function decompose(
+  backend: Backend,
+  matrix: HostMatrix,
+): Promise<{ hostValues: HostMatrix; hostVectors: HostMatrix }> {
+  const tensor = toBackend(backend, matrix);
+  try {
+    const eigen = await backend.eigh(tensor);
+    const hostValues = await toHost(backend, eigen.values);
+    const hostVectors = await toHost(backend, eigen.vectors);
+    backend.release(eigen.values, eigen.vectors);
+    return { hostValues, hostVectors };
+  } finally {
+    backend.release(tensor);
+  }
 }

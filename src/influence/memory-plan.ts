@@ -9,6 +9,7 @@
  *   factors         Σ_l (d'² + dOut²)·E               A and S (covariance) or Q_A and Q_S (later stages)
  *   covariance      factors + token batch(B_fit)
  *   eigen           factors + 4·d_max²·E              input, working matrix, vectors and sorted output of one matrix
+ *                   (WebGPU, split into blocks: factors + the blocks, eigen-plan.ts)
  *   lambda          factors + Σ D·E + token batch(B_fit) + 2·B_fit·D_max·E   (G(n) and its rotation, one layer)
  *   query           factors + Σ D·E + 2·Qc·Σ D·E + token batch(Qc)           (G_q and P_q of every layer)
  *   scores          factors + Σ D·E + Qc·Σ D·E + token batch(B) + 2·B·D_max·E   (P_q kept; G(n), P_n per layer)
@@ -20,6 +21,8 @@
  * Rules: a batch size is the largest power-of-two fraction of the configured one (halving, as kronfluence's search)
  * whose stage fits; never below 1. The sequence form's G budget (score-plan.ts) is the smaller of its default and
  * one binding. What does not fit at batch 1 (a factor larger than a binding or the budget) is reported, not hidden.
+ * On WebGPU an eigendecomposition over one binding splits into blocks (eigen-plan.ts, said in `notes`); the covariance
+ * and rotation stages of such a factor still bind it whole and are listed as problems.
  *
  * Time model: multiply-adds per stage (gradient graph 2·P per token forward and 2·P backward; covariance tokens·d'²;
  * eigendecomposition c·d³; rotations 2·B·D·(dOut + d'); scores planScores' cost) at the device's documented throughput
@@ -28,11 +31,14 @@
 import type { AttributionConfig, BatchSizes, LayerInfo } from './types';
 import { DEFAULT_SCORE_PATH, planScores } from './score-plan';
 import { strategyOf } from './strategies';
+import { mib, planEigenStage } from './eigen-plan';
+
+export { mib };
 
 export interface DeviceProfile {
   readonly kind: 'cpu' | 'webgpu';
   readonly bytesPerElement: 4 | 8;
-  /** The largest single tensor (WebGPU maxStorageBufferBindingSize; the budget on the CPU). */
+  /** The largest single tensor a kernel binds (WebGPU maxStorageBufferBindingSize; the budget on the CPU). */
   readonly maxBindingBytes: number;
   /** All the backend's tensors together. */
   readonly memoryBudgetBytes: number;
@@ -86,6 +92,8 @@ export interface MemoryPlan {
   readonly changes: readonly string[];
   /** What does not fit even at batch 1: the run would fail; empty when it fits. */
   readonly problems: readonly string[];
+  /** How a stage adapts beyond batch sizes (an eigendecomposition split into blocks), in words. */
+  readonly notes: readonly string[];
 }
 
 /** The planned configuration: the config with the plan's batch sizes and score budget (unchanged where they fit). */
@@ -172,10 +180,24 @@ export function planMemory(
     device.maxBindingBytes,
   );
 
-  // Eigendecomposition: one matrix at a time, but whole.
+  // Eigendecomposition: one matrix at a time; on WebGPU split into blocks when it exceeds a binding (eigen-plan.ts).
   const dMax = Math.max(0, ...dims.flatMap((d) => [d.dPrime, d.dOut]));
-  const eigenBytes = factorBytes + 4 * dMax * dMax * E;
-  if (strategy.needsEigenbasis) {
+  const cubes = dims.reduce((s, d) => s + d.dPrime ** 3 + d.dOut ** 3, 0);
+  let eigenBytes = factorBytes + 4 * dMax * dMax * E;
+  let eigenSeconds = cubes * device.eighSecondsPerCube;
+  const notes: string[] = [];
+  if (strategy.needsEigenbasis && device.kind === 'webgpu') {
+    const eigen = planEigenStage(
+      dims.flatMap((d) => [d.dPrime, d.dOut]),
+      device,
+    );
+    eigenBytes = factorBytes + eigen.workingBytes;
+    eigenSeconds = eigen.seconds;
+    notes.push(...eigen.notes);
+    problems.push(...eigen.problems);
+    const problem = fits(`the eigendecomposition at d = ${dMax}`, eigenBytes, 0, 0);
+    if (problem) problems.push(problem);
+  } else if (strategy.needsEigenbasis) {
     const problem = fits(`the eigendecomposition at d = ${dMax}`, eigenBytes, dMax * dMax * E, 0);
     if (problem) problems.push(problem);
   }
@@ -213,8 +235,7 @@ export function planMemory(
       peakBytes: factorBytes + tokenBatch(fit),
       seconds: ort(data.trainTokens) + flops(covariance),
     });
-    const cubes = dims.reduce((s, d) => s + d.dPrime ** 3 + d.dOut ** 3, 0);
-    stages.push({ stage: 'eigen', peakBytes: eigenBytes, seconds: cubes * device.eighSecondsPerCube });
+    stages.push({ stage: 'eigen', peakBytes: eigenBytes, seconds: eigenSeconds });
   }
   if (strategy.needsLambda) {
     stages.push({
@@ -250,9 +271,6 @@ export function planMemory(
     seconds: stages.reduce((s, x) => s + x.seconds, 0),
     changes,
     problems,
+    notes,
   };
-}
-
-export function mib(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }

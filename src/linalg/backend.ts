@@ -91,6 +91,16 @@ export interface Eigen {
   readonly relativeOffDiagonal: number;
 }
 
+/** An eigendecomposition delivered on the host (Backend.eighHost). */
+export interface HostEigen {
+  /** Ascending eigenvalues, [d]. */
+  readonly values: Float64Array;
+  /** Orthonormal eigenvectors as the columns of a row-major [d, d] matrix. */
+  readonly vectors: Float64Array;
+  readonly sweeps: number;
+  readonly relativeOffDiagonal: number;
+}
+
 export interface Backend {
   readonly kind: BackendKind;
   readonly precision: 'float64' | 'float32';
@@ -111,6 +121,11 @@ export interface Backend {
   finalizeCovariance(acc: Tensor, count: number): Tensor;
   /** Symmetric eigendecomposition. Throws (never returns silently) when it does not converge. */
   eigh(matrix: Tensor, options?: EighOptions): Promise<Eigen>;
+  /**
+   * Optional: eigh of a host [d, d] matrix (row-major), result on the host, for a backend that decomposes matrices
+   * larger than it binds as one tensor without holding them whole (WebGPU: block Jacobi). The eigen stage prefers it.
+   */
+  eighHost?(matrix: Float64Array, d: number, options?: EighOptions): Promise<HostEigen>;
 
   /** Per-sequence weight gradients G(n) = Σ_t m(n,t) g(n,t) ã(n,t)ᵀ: [B, dOut, dIn']. */
   sequenceGradients(batch: TokenBatch): Tensor;

@@ -85,6 +85,7 @@ export class RunEstimateView extends LitElement {
         Time from ${e.source}: good to a factor of a few on an idle machine.
       </div>
       ${e.changes.length ? html`<ul data-estimate-changes>${e.changes.map((c) => html`<li>smaller: ${c}</li>`)}</ul>` : ''}
+      ${e.notes.length ? html`<ul data-estimate-notes>${e.notes.map((n) => html`<li>splits: ${n}</li>`)}</ul>` : ''}
       ${e.problems.length ? html`<ul class="problem" data-estimate-problem>${e.problems.map((p) => html`<li>does not fit: ${p}</li>`)}</ul>` : ''}
     </section>`;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { deviceProfile, ORT_HEAP_BYTES, THROUGHPUT } from '../../src/app/run-plan';
+import { DEFAULT_RUN_CONFIG } from '../../src/app/config';
+import { deviceProfile, formatPlan, ORT_HEAP_BYTES, THROUGHPUT } from '../../src/app/run-plan';
 import { fetchBatch } from '../../src/influence/batches';
 import { runPass } from '../../src/influence/chunks';
 import { OutOfMemoryError } from '../../src/influence/errors';
@@ -86,11 +87,45 @@ describe('memory planner', () => {
   });
 
   test('what does not fit at batch 1 is reported as a problem, not hidden', () => {
+    const device = deviceProfile({ kind: 'cpu', memoryBudgetBytes: 64 * MiB });
+    const plan = planMemory(config(), GPT2_LAYERS.slice(0, 1), GPT2, data(8, 2, 128), device);
+    // A (769²) and S (3072²) in float64 are 77 MiB before any working copy: over a 64 MiB budget.
+    expect(plan.problems.join(' ')).toMatch(/eigendecomposition at d = 3072: needs \S+ MiB of a 64\.0 MiB budget/);
+  });
+
+  test('WebGPU: a factor over one binding splits its eigendecomposition; covariance and rotations refuse', () => {
     const device = deviceProfile({ kind: 'webgpu', maxBindingBytes: 16 * MiB, memoryBudgetBytes: 4 * GiB });
     const plan = planMemory(config(), GPT2_LAYERS.slice(0, 1), GPT2, data(8, 2, 128), device);
-    // S is 3072² floats = 36 MiB: more than one 16 MiB binding.
-    expect(plan.problems.join(' ')).toMatch(
-      /eigendecomposition at d = 3072: its largest tensor 36\.0 MiB exceeds one binding/,
+    // S is 3072² floats = 36 MiB: more than one 16 MiB binding. A pair block of 2·1024 + 1 rows would just exceed it.
+    expect(plan.notes).toEqual([
+      'the eigendecomposition at d = 3072 splits into 4 blocks of ≤ 768 (its 36.0 MiB working matrix exceeds one ' +
+        '16.0 MiB binding)',
+    ]);
+    expect(plan.problems).toEqual([
+      'covariance at d = 3072: the kernels bind the 3072×3072 accumulator whole (36.0 MiB, over one binding); ' +
+        'only the eigendecomposition splits',
+      'rotations into the eigenbasis at d = 3072: the GEMMs bind Q whole (36.0 MiB, over one binding); the Λ, ' +
+        'query and score stages cannot run on this device',
+    ]);
+    // `iwb attribute --plan` and the run log say it too.
+    const lines = formatPlan({ plan, device, config: DEFAULT_RUN_CONFIG });
+    expect(lines).toContain(`  splits: ${plan.notes[0]}`);
+    expect(lines).toContain(`  does not fit: ${plan.problems[1]}`);
+    const eigen = plan.stages.find((s) => s.stage === 'eigen')!;
+    // Factors (A 769², S 3072²), the blocks of A and V (2·4·768·3072 floats), two new block columns and the pair solve
+    // (about five (2·768 + 1)² matrices): less than the 4·d² an unsplit solve would hold.
+    const factors = (769 ** 2 + 3072 ** 2) * 4;
+    expect(eigen.peakBytes).toBe(factors + 4 * (2 * 4 * 768 * 3072 + 2 * 4 * 768 ** 2 + 5 * 1537 ** 2));
+    expect(eigen.peakBytes).toBeLessThan(factors + 4 * 3072 ** 2 * 4);
+    // S: 4 sweeps × 6 pairs of the single-binding solver at 1536 (d³ at its rate; the GEMMs are negligible); A whole.
+    const whole = deviceProfile({ kind: 'webgpu', maxBindingBytes: 128 * MiB, memoryBudgetBytes: 4 * GiB });
+    const unsplit = planMemory(config(), GPT2_LAYERS.slice(0, 1), GPT2, data(8, 2, 128), whole);
+    expect(unsplit.notes).toEqual([]);
+    expect(unsplit.problems).toEqual([]);
+    const unsplitEigen = unsplit.stages.find((s) => s.stage === 'eigen')!;
+    expect(eigen.seconds / unsplitEigen.seconds).toBeCloseTo(
+      (4 * 6 * 1536 ** 3 + 769 ** 3) / (3072 ** 3 + 769 ** 3),
+      1,
     );
   });
 

@@ -7,12 +7,14 @@ import {
   type Backend,
   type Damping,
   type EighOptions,
+  type HostEigen,
   type Tensor,
   type TokenBatch,
 } from '../backend';
 import { CpuBackend } from '../cpu/backend';
 import type { AcquiredGpu } from './adapter';
-import { EIGH_PROGRAMS, eighGpu, type GpuEigen } from './eigh';
+import { EIGH_PROGRAMS, type GpuEigen } from './eigh';
+import { eighGpuAnySize, eighGpuHost } from './eigh-blocks';
 import {
   accumulateCovariance,
   COVARIANCE_ACCUMULATE,
@@ -134,10 +136,18 @@ export class WebGpuBackend implements Backend {
     return finalizeCovariance(this.runtime, acc, count);
   }
 
-  /** Parallel Jacobi in float32 on the GPU (eighGpu, src/linalg/webgpu/eigh.ts); throws when it does not converge. */
+  /**
+   * Parallel Jacobi in float32 on the GPU (eighGpu, src/linalg/webgpu/eigh.ts); a matrix whose working copy exceeds
+   * one storage binding goes to block Jacobi (eigh-blocks.ts). Throws when it does not converge.
+   */
   eigh(matrix: Tensor, options?: EighOptions): Promise<GpuEigen> {
     const check = new OperandCheck('eigh', { matrix });
-    return eighGpu(this.runtime, check.expect(matrix, 'matrix', ['d', 'd']), options);
+    return eighGpuAnySize(this.runtime, check.expect(matrix, 'matrix', ['d', 'd']), options);
+  }
+
+  /** The eigen stage's path: a factor over one binding is never held whole on the GPU (eighGpuHost). */
+  eighHost(matrix: Float64Array, d: number, options?: EighOptions): Promise<HostEigen> {
+    return eighGpuHost(this.runtime, matrix, d, options);
   }
 
   sequenceGradients(batch: TokenBatch): GpuTensor {

@@ -120,11 +120,11 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
   if (!(tolerance > 0)) fail(`tolerance must be > 0, got ${tolerance}`);
   if (!Number.isInteger(maxSweeps) || maxSweeps < 0) fail(`maxSweeps must be a non-negative integer, got ${maxSweeps}`);
   const n = d + (d % 2);
-  const matrixBytes = n * n * 4;
+  const matrixBytes = jacobiWorkingBytes(d);
   if (matrixBytes > runtime.maxBindingBytes) {
     fail(
       `the ${n}×${n} working matrix (${matrixBytes} bytes) exceeds the storage binding limit ` +
-        `${runtime.maxBindingBytes}; the Jacobi kernels bind it whole`,
+        `${runtime.maxBindingBytes}; the Jacobi kernels bind it whole (eighGpuAnySize splits it into blocks)`,
     );
   }
 
@@ -230,6 +230,12 @@ export async function eighGpu(runtime: GpuRuntime, matrix: GpuTensor, options: G
   } finally {
     for (const temporary of [working, vectors, rotations, rowStats, stats]) runtime.release(temporary);
   }
+}
+
+/** Bytes of the working matrix eighGpu binds whole: d × d, padded to even d. */
+export function jacobiWorkingBytes(d: number): number {
+  const n = d + (d % 2);
+  return n * n * 4;
 }
 
 function identity(n: number): Float32Array {
