@@ -28,6 +28,8 @@ export interface RunInputs {
   /** What the model is, for messages and the bundle ("train.onnx", "seeded demo GPT …"). */
   readonly modelName: string;
   readonly modelBytes: Uint8Array | null;
+  /** The external data files the graph's tensors were read from (`model.onnx.data`), as given; none when inline. */
+  readonly modelData?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
   readonly tokenizer: TextTokenizer | undefined;
   readonly train: readonly Example[];
   readonly queries: readonly Example[];
@@ -49,6 +51,8 @@ export interface ModelFile {
   readonly name: string;
   readonly bytes: Uint8Array;
   readonly externalData?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
+  /** These bytes already parsed by readModel (the page's picked model): not parsed again. Read, never changed. */
+  readonly parsed?: Model;
 }
 
 export interface UserFiles {
@@ -67,7 +71,7 @@ export type Limits = Omit<RunLimits, 'sample'> &
   SequenceOptions & { readonly sample?: boolean; readonly seed?: number };
 
 export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
-  const model = readModel(files.model.name, files.model.bytes, files.model.externalData);
+  const model = files.model.parsed ?? readModel(files.model.name, files.model.bytes, files.model.externalData);
   checkIdsInput(files.model.name, model);
   let tokenizer: TextTokenizer | undefined;
   if (files.tokenizer) {
@@ -109,6 +113,7 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
     model,
     modelName: files.model.name,
     modelBytes: files.model.bytes,
+    modelData: files.model.externalData ?? [],
     tokenizer,
     train: train.examples,
     queries: queries.examples,

@@ -258,6 +258,8 @@ export interface RunCheckpoint {
   readonly version: 1;
   /** Fingerprint of (config, layers, set sizes): a checkpoint from another run is refused. */
   readonly fingerprint: string;
+  /** The model files the run read (AttributionInputs.modelFiles); absent in older checkpoints and for built models. */
+  readonly modelFiles?: readonly ModelFileIdentity[];
   readonly covariance?: CovarianceState;
   readonly factors?: CovarianceFactors;
   readonly eigen?: EigenFactors;
@@ -346,6 +348,18 @@ export interface AttributionInputs {
    * and these are used, matched to the tracked layers by name. Their strategy must be the run's.
    */
   readonly factors?: ModelFactors;
+  /**
+   * The model's files as read (the graph, then each external data file): saved in the checkpoint, and a resume from
+   * files that differ is refused naming the file. Absent (a model built in memory): not checked.
+   */
+  readonly modelFiles?: readonly ModelFileIdentity[];
+}
+
+/** One file of the model by content: its name, lower-case hex sha256 and size. */
+export interface ModelFileIdentity {
+  readonly name: string;
+  readonly sha256: string;
+  readonly bytes: number;
 }
 
 export const DEFAULT_CONFIG: AttributionConfig = {
