@@ -230,7 +230,9 @@ export async function loadDemoInputs(
         }
       : null;
   const train = sampled?.train.rows ?? stratified(demo.train, (e) => e.domain ?? '', want.train);
-  const queries = sampled?.queries.rows ?? stratified(demo.queries, (e) => e.domain ?? '', want.queries);
+  const queries = (sampled?.queries.rows ?? stratified(demo.queries, (e) => e.domain ?? '', want.queries)).map(
+    demoBenchmark,
+  );
   const maxLength = Math.max(...[...train, ...queries].map((e) => e.inputIds.length));
   const modelPath = DEMO_MODEL_PATHS[variant];
   const trained = modelPath === null ? null : files.trainedModel;
@@ -261,6 +263,18 @@ export async function loadDemoInputs(
           : '') + modelNote || null,
     sample: sampled ? { train: sampled.train.report, queries: sampled.queries.report } : null,
   };
+}
+
+/**
+ * The demo's queries are GSM8K and MBPP test problems: each is given its benchmark's name the way a user's JSONL
+ * row carries it (a `benchmark` field), so the page and CLI name the benchmarks, not the domains. Named after the
+ * rows are chosen, so the demo's subsample and `--sample` draw the same queries as before.
+ */
+const DEMO_BENCHMARKS: Readonly<Record<string, string>> = { math: 'GSM8K', code: 'MBPP' };
+
+function demoBenchmark(query: Example): Example {
+  const benchmark = DEMO_BENCHMARKS[query.domain ?? ''];
+  return benchmark && query.extra.benchmark === undefined ? { ...query, extra: { ...query.extra, benchmark } } : query;
 }
 
 /** `count` examples spread evenly over the groups (seeded, stable), in the data's order. */
