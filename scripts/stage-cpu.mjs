@@ -2,8 +2,9 @@
  * Stage CPU seconds of a CLI run, for benchmarks on a shared machine (where wall time says little):
  *   node --import ./scripts/stage-cpu.mjs bin/iwb.mjs attribute …
  * Reads this process's CPU time (user + sys, all threads, onnxruntime's included) whenever a stage's progress line is
- * written, and prints each stage's share to stderr at exit. The CLI writes no line for the query stage, so the query
- * is counted with the stage whose line comes next.
+ * written, and prints each stage's share to stderr at exit. The query stage has its own line (before, its time was
+ * counted with the stage whose line came next). With several query chunks query and scores lines alternate and each
+ * stage keeps its last line's time, so the query figure also holds the scoring of every chunk but the last.
  */
 import { performance } from 'node:perf_hooks';
 

@@ -31,8 +31,8 @@ import { withQueryLoss, withTokenDetail } from './token-rows';
 /** Progress of a run as the page and the CLI show it (structured-clone safe). */
 export interface ProgressEvent {
   /**
-   * The engine stage reporting progress (covariance, eigen, lambda, scores, self: the query preparation is timed but
-   * reports no progress of its own), or one of the app's steps before it ('loading data', 'preparing the model').
+   * The engine stage reporting progress (covariance, eigen, lambda, query, scores, self; query chunks alternate with
+   * scoring), or one of the app's steps before it ('loading data', 'preparing the model').
    */
   readonly stage: string;
   readonly done: number;

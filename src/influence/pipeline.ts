@@ -226,10 +226,24 @@ export async function runAttribution(
   // G(n) kept across query chunks, within the planner's budget (exact; per-token and low-rank scores need the tokens).
   const cacheBytes = config.perToken || config.queryRank !== null ? 0 : (config.scorePath?.cacheBytes ?? 0);
   const cache = new SequenceGradientCache(backend, cacheBytes);
+  // The query stage's progress: chunks alternate with scoring, so its rate counts only the time spent preparing them.
+  const firstQuery = scores.completedQueries;
+  let querySeconds = 0;
   try {
-    for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
+    for (let queryStart = firstQuery; queryStart < querySize; queryStart += config.batchSizes.query) {
       const queryEnd = Math.min(querySize, queryStart + config.batchSizes.query);
+      const queryStartTime = now();
       const chunk = await timed('query', queryEnd, () => prepareQueries(context, queryStart, queryEnd));
+      querySeconds += (now() - queryStartTime) / 1000;
+      const rate = querySeconds > 0 ? (queryEnd - firstQuery) / querySeconds : 0;
+      options.onProgress?.({
+        stage: 'query',
+        done: queryEnd,
+        total: querySize,
+        unit: 'queries',
+        itemsPerSecond: rate,
+        etaSeconds: rate > 0 ? (querySize - queryEnd) / rate : Number.NaN,
+      });
       try {
         const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
         const chunkContext: ScoreContext = {
