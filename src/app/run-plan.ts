@@ -213,6 +213,17 @@ export interface RunEstimate {
 }
 
 export function runEstimate(run: RunPlan, graph: GradientGraph, inputs: RunInputs, backend: string): RunEstimate {
+  const layers = graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut }));
+  return estimateOf(run, layers, { train: inputs.train.length, queries: inputs.queries.length }, backend);
+}
+
+/** The estimate's fields from a plan alone (also for a plan made without a graph or inputs, e.g. a screenshot's). */
+export function estimateOf(
+  run: Pick<RunPlan, 'plan' | 'device'>,
+  layers: RunEstimate['layers'],
+  counts: RunEstimate['counts'],
+  backend: string,
+): RunEstimate {
   const { plan, device } = run;
   return {
     stages: plan.stages.map((s) => ({ ...s, peak: mib(s.peakBytes), time: duration(s.seconds) })),
@@ -230,7 +241,7 @@ export function runEstimate(run: RunPlan, graph: GradientGraph, inputs: RunInput
     problems: plan.problems,
     source: device.source,
     backend,
-    counts: { train: inputs.train.length, queries: inputs.queries.length },
-    layers: graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut })),
+    counts,
+    layers,
   };
 }
