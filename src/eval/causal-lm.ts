@@ -73,7 +73,9 @@ export async function causalLmRetrainer(task: CausalLmTask): Promise<Retrainer> 
     async release() {
       const opened = shared;
       shared = null;
-      await (await opened?.catch(() => null))?.release();
+      // Called from a finally: a session whose GPU device was lost may fail to release, and that must not hide the
+      // error that ended the evaluation (nor lose a finished one); there is nothing left to free then.
+      await (await opened?.catch(() => null))?.release().catch(() => undefined);
     },
   };
 }
