@@ -6,7 +6,9 @@
  *     --large), Jacobi at d = 512 for comparison, with the residuals ‖QᵀQ − I‖_max and ‖A − QΛQᵀ‖_F/‖A‖_F.
  * Rates are given against both wall time and this process's CPU time: the machine's cores are shared, and CPU time is
  * what one core delivers while it runs us. The load average is recorded before and after.
- * Options: --out FILE (default bench/cpu.json), --large (adds d = 3072; minutes), --quick (small sizes only).
+ *     With --large also d = 3072 of rank 608 (XᵀX of 608 token rows: the GPT-2-small covariance of issue 15's run).
+ * Options: --out FILE (default bench/cpu.json), --large (adds d = 3072; minutes), --quick (small sizes only),
+ * --eigen-only (skips the GEMMs and Jacobi).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -22,6 +24,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'bench/cpu.json' },
     large: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    'eigen-only': { type: 'boolean', default: false },
   },
 });
 
@@ -79,7 +82,7 @@ const gflops = (flops: number, t: Timing) => ({
 
 const loadBefore = loadavg();
 const gemmResults: unknown[] = [];
-for (const size of args.quick ? [64, 128] : [128, 256, 512, 1024]) {
+for (const size of args['eigen-only'] ? [] : args.quick ? [64, 128] : [128, 256, 512, 1024]) {
   const a = random(size * size, size);
   const b = random(size * size, size + 1);
   const c = new Float64Array(size * size);
@@ -128,9 +131,9 @@ for (const size of args.quick ? [64, 128] : [128, 256, 512, 1024]) {
   }
 }
 
-function covarianceLike(d: number, seed: number): Float64Array {
-  // XᵀX / rows of a random X with d/3 more rows than columns: a covariance-shaped, well-spread spectrum.
-  const rows = d + Math.ceil(d / 3);
+function covarianceLike(d: number, seed: number, rows = d + Math.ceil(d / 3)): Float64Array {
+  // XᵀX / rows of a random X with d/3 more rows than columns: a covariance-shaped, well-spread spectrum (or, with
+  // fewer rows than d, the rank-deficient covariance of a few hundred tokens).
   const x = random(rows * d, seed);
   const a = new Float64Array(d * d);
   gemm(d, d, rows, { data: x, ld: d, transposed: true }, { data: x, ld: d }, { data: a, ld: d });
@@ -157,17 +160,29 @@ function residuals(a: Float64Array, d: number, values: Float64Array, vectors: Fl
 }
 
 const eigenResults: unknown[] = [];
-const eigenSizes = args.quick ? [128] : [512, 1024, ...(args.large ? [3072] : [])];
-for (const d of eigenSizes) {
-  const a = covarianceLike(d, d);
+const eigenCases: (readonly [number, number | undefined])[] = args.quick
+  ? [[128, undefined]]
+  : [
+      [512, undefined],
+      [1024, undefined],
+      ...(args.large
+        ? ([
+            [3072, undefined],
+            [3072, 608],
+          ] as const)
+        : []),
+    ];
+for (const [d, rows] of eigenCases) {
+  const a = covarianceLike(d, d, rows);
   let result: ReturnType<typeof tridiagonalEigh> | undefined;
   const t = timed(() => (result = tridiagonalEigh(a, d)));
   const check = residuals(a, d, result!.values, result!.vectors);
-  eigenResults.push({ solver: 'householder + implicit QL', d, ...t, qlIterations: result!.iterations, ...check });
+  const rank = rows !== undefined && rows < d ? rows : d;
+  eigenResults.push({ solver: 'householder + implicit QL', d, rank, ...t, qlIterations: result!.iterations, ...check });
   console.log(
-    `eigh QL d = ${d}: ${t.cpuSeconds.toFixed(2)} s CPU, ${t.wallSeconds.toFixed(2)} s wall; ${JSON.stringify(check)}`,
+    `eigh QL d = ${d}, rank ${rank}: ${t.cpuSeconds.toFixed(2)} s CPU, ${t.wallSeconds.toFixed(2)} s wall; ${JSON.stringify(check)}`,
   );
-  if (d <= 512) {
+  if (d <= 512 && !args['eigen-only']) {
     let jacobi: ReturnType<typeof jacobiEigh> | undefined;
     const tj = timed(() => (jacobi = jacobiEigh(a, d)));
     const checkJ = residuals(a, d, jacobi!.values, jacobi!.vectors);

@@ -3,13 +3,14 @@
  * influence on held-out queries? EK-FAC with per-token scores, the after-answer demo model
  * (public/models/demo-after) on a seeded sample of its training data (public/data/after) and of the held-out queries.
  *
- *   npm run experiment:sequences [-- --per-group 24 --queries 12 --backend cpu --out bench/sequences]
+ *   npm run experiment:sequences [-- --per-group 24 --queries 12 --backend cpu --strategy ekfac --out bench/sequences]
  *
  * --per-group N: training examples per domain with the segment and as many without (4N in all);
  * --queries Q: held-out queries per benchmark (GSM8K test, MBPP test). Writes to --out: the sample (train.jsonl,
  * queries.jsonl), run.iwb (the bundle, for the page), sums.json (each training example's segment sums per
  * benchmark), result.json (the comparisons with bootstrap 95 % intervals, machine, load, wall and CPU time).
- * `--analyse` recomputes result.json from sums.json without attributing again.
+ * `--analyse` recomputes result.json from sums.json without attributing again. The e2e fixture of the page's "After the
+ * answer" view (tests/fixtures/sequences) is this script's output at `--per-group 3 --queries 2 --strategy identity`.
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -23,14 +24,16 @@ import { gradientGraphFor, runJob } from '../src/app/job';
 import type { VariantRow } from '../src/data/after-answer';
 import { subsample } from '../src/data/demo-build';
 import { toJsonl } from '../src/data/jsonl';
-import { segmentEffects, segmentSums, type ExampleSegments } from '../src/eval/segment-effects';
+import type { Strategy } from '../src/influence/types';
+import { SEGMENT_SEED, segmentEffects, segmentSums, type ExampleSegments } from '../src/eval/segment-effects';
 
 const { values } = parseArgs({
   options: {
     'per-group': { type: 'string', default: '24' },
     queries: { type: 'string', default: '12' },
     backend: { type: 'string', default: 'cpu' },
-    seed: { type: 'string', default: '20261201' },
+    strategy: { type: 'string', default: 'ekfac' },
+    seed: { type: 'string', default: String(SEGMENT_SEED) },
     out: { type: 'string', default: 'bench/sequences' },
     model: { type: 'string', default: 'public/models/demo-after/model.onnx' },
     analyse: { type: 'boolean', default: false },
@@ -87,7 +90,7 @@ if (!values.analyse) {
     },
     { train: null, queries: null },
   );
-  const config = runConfig({ strategy: 'ekfac', perToken: true, backend: values.backend as 'cpu' });
+  const config = runConfig({ strategy: values.strategy as Strategy, perToken: true, backend: values.backend as 'cpu' });
   const chosen = await chooseBackend(config.backend, undefined);
   let stage = '';
   const outcome = await runJob(inputs, gradientGraphFor(inputs, config), config, chosen, {
@@ -133,10 +136,15 @@ const benchmarkName: Record<string, string> = { math: 'GSM8K', code: 'MBPP' };
 const lines: string[] = [];
 for (const e of effects) {
   lines.push(`\n${benchmarkName[e.benchmark] ?? e.benchmark} queries <- ${e.domain} training examples`);
+  const f = (v: number) => (v >= 0 ? '+' : '') + v.toExponential(2);
   for (const g of e.groups) {
-    const f = (v: number) => (v >= 0 ? '+' : '') + v.toExponential(2);
     lines.push(
       `  ${g.group.padEnd(58)} mean ${f(g.mean)} [${f(g.low)}, ${f(g.high)}] n=${g.count}  per token ${f(g.perToken)}`,
+    );
+  }
+  for (const d of e.differences) {
+    lines.push(
+      `  ${`difference ${d.comparison}`.padEnd(58)} mean ${f(d.mean)} [${f(d.low)}, ${f(d.high)}] n=${d.count}`,
     );
   }
 }

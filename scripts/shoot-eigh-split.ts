@@ -6,8 +6,8 @@
  * Usage: tsx scripts/shoot-eigh-split.ts [outDir]
  */
 import { mkdirSync } from 'node:fs';
-import { deviceProfile, duration, THROUGHPUT, ORT_HEAP_BYTES, type RunEstimate } from '../src/app/run-plan';
-import { mib, planMemory } from '../src/influence/memory-plan';
+import { deviceProfile, estimateOf, THROUGHPUT, ORT_HEAP_BYTES } from '../src/app/run-plan';
+import { planMemory } from '../src/influence/memory-plan';
 import { DEFAULT_CONFIG } from '../src/influence/types';
 import { servePage } from '../tests/helpers/browser';
 
@@ -28,25 +28,12 @@ const graph = {
 const device = deviceProfile({ kind: 'webgpu', maxBindingBytes: 128 * 1024 ** 2, memoryBudgetBytes: 4 * 1024 ** 3 });
 const data = { train: 64, queries: 8, maxTokens: 512, trainTokens: 64 * 400, queryTokens: 8 * 400 };
 const plan = planMemory(DEFAULT_CONFIG, layers, graph, data, device);
-const estimate: RunEstimate = {
-  stages: plan.stages.map((s) => ({ ...s, peak: mib(s.peakBytes), time: duration(s.seconds) })),
-  peakBytes: plan.peakBytes,
-  seconds: plan.seconds,
-  text: {
-    peak: mib(plan.peakBytes),
-    time: duration(plan.seconds),
-    budget: mib(device.memoryBudgetBytes),
-    binding: mib(device.maxBindingBytes),
-  },
-  batchSizes: plan.batchSizes,
-  changes: plan.changes,
-  notes: plan.notes,
-  problems: plan.problems,
-  source: device.source,
-  backend: 'WebGPU float32 (a 128 MiB binding)',
-  counts: { train: data.train, queries: data.queries },
-  layers: layers.map(({ name, dIn, dOut }) => ({ name, dIn, dOut })),
-};
+const estimate = estimateOf(
+  { plan, device },
+  layers.map(({ name, dIn, dOut }) => ({ name, dIn, dOut })),
+  { train: data.train, queries: data.queries },
+  'WebGPU float32 (a 128 MiB binding)',
+);
 
 const served = await servePage();
 try {

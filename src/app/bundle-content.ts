@@ -17,7 +17,12 @@ import type { JobOutcome } from './job';
 import type { ExampleText } from './results';
 
 export interface BundleSources {
-  readonly model: { readonly name: string; readonly bytes: Uint8Array } | null;
+  /** The graph, with the external data files it was read with (their fingerprints go beside the graph's). */
+  readonly model: {
+    readonly name: string;
+    readonly bytes: Uint8Array;
+    readonly data?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
+  } | null;
   readonly train: { readonly name: string; readonly bytes: Uint8Array } | null;
   readonly queries: { readonly name: string; readonly bytes: Uint8Array } | null;
   /** Leave the dataset rows out of the bundle. */
@@ -62,6 +67,7 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
   const perToken = result.tauPerToken;
   return {
     model: await fingerprint(sources.model),
+    modelData: await Promise.all((sources.model?.data ?? []).map((f) => fingerprintOf(f.name, f.bytes))),
     datasets: { train: await fingerprint(sources.train), query: await fingerprint(sources.queries) },
     strategy: result.config.strategy,
     config: JSON.parse(JSON.stringify({ ...outcome.config, ...extras })) as Record<string, unknown>,

@@ -5,7 +5,7 @@
  */
 import { causalLmRetrainer } from '../eval/causal-lm';
 import { evaluateInfluence } from '../eval/evaluate';
-import type { EvaluationConfig, EvaluationProgress, EvaluationResult, EvaluationStore } from '../eval/types';
+import type { EvaluationConfig, EvaluationProgress, EvaluationResult, EvaluationStore, Retrainer } from '../eval/types';
 import type { Damping, FisherMode, Strategy } from '../influence/types';
 import { trainCausalLm, type TrainingConfig } from '../train/loop';
 import type { ChosenBackend } from './backend-choice';
@@ -97,8 +97,6 @@ export async function runEvaluationJob(
   options: EvaluationJobOptions = {},
 ): Promise<EvaluationResult> {
   const { training } = settings;
-  const step = options.onStep ?? (() => {});
-  const signal = options.signal ? { signal: options.signal } : {};
   const train = inputs.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
   const queries = inputs.queries.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
 
@@ -107,6 +105,27 @@ export async function runEvaluationJob(
     throw new Error("retraining on onnxruntime's WebGPU EP needs a WebGPU device, and none was given");
   const session: SessionOptions = ep === 'webgpu' ? { backend: 'webgpu', device: options.gpuDevice! } : {};
   const retrainer = await causalLmRetrainer({ initial: inputs.model, train, queries, training, session });
+  try {
+    return await evaluateWith(retrainer, session, inputs, settings, chosen, options);
+  } finally {
+    await retrainer.release?.();
+  }
+}
+
+/** The evaluation on one retrainer (whose sessions the caller releases, finished or cancelled). */
+async function evaluateWith(
+  retrainer: Retrainer,
+  session: SessionOptions,
+  inputs: RunInputs,
+  settings: EvaluationSettings,
+  chosen: ChosenBackend,
+  options: EvaluationJobOptions,
+): Promise<EvaluationResult> {
+  const { training } = settings;
+  const step = options.onStep ?? (() => {});
+  const signal = options.signal ? { signal: options.signal } : {};
+  const train = inputs.train.map((e) => ({ inputIds: e.inputIds, promptLen: e.promptLen }));
+  const ep = session.backend ?? 'wasm';
 
   const influence = new Map<Strategy, Float64Array>();
   // The retrainer's fingerprint names the initial model, data and training configuration: the trained model too.

@@ -28,6 +28,8 @@ export interface RunInputs {
   /** What the model is, for messages and the bundle ("train.onnx", "seeded demo GPT …"). */
   readonly modelName: string;
   readonly modelBytes: Uint8Array | null;
+  /** The external data files the graph's tensors were read from (`model.onnx.data`), as given; none when inline. */
+  readonly modelData?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
   readonly tokenizer: TextTokenizer | undefined;
   readonly train: readonly Example[];
   readonly queries: readonly Example[];
@@ -49,6 +51,8 @@ export interface ModelFile {
   readonly name: string;
   readonly bytes: Uint8Array;
   readonly externalData?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
+  /** These bytes already parsed by readModel (the page's picked model): not parsed again. Read, never changed. */
+  readonly parsed?: Model;
 }
 
 export interface UserFiles {
@@ -67,7 +71,7 @@ export type Limits = Omit<RunLimits, 'sample'> &
   SequenceOptions & { readonly sample?: boolean; readonly seed?: number };
 
 export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: AbortSignal): Promise<RunInputs> {
-  const model = readModel(files.model.name, files.model.bytes, files.model.externalData);
+  const model = files.model.parsed ?? readModel(files.model.name, files.model.bytes, files.model.externalData);
   checkIdsInput(files.model.name, model);
   let tokenizer: TextTokenizer | undefined;
   if (files.tokenizer) {
@@ -109,6 +113,7 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
     model,
     modelName: files.model.name,
     modelBytes: files.model.bytes,
+    modelData: files.model.externalData ?? [],
     tokenizer,
     train: train.examples,
     queries: queries.examples,
@@ -225,7 +230,9 @@ export async function loadDemoInputs(
         }
       : null;
   const train = sampled?.train.rows ?? stratified(demo.train, (e) => e.domain ?? '', want.train);
-  const queries = sampled?.queries.rows ?? stratified(demo.queries, (e) => e.domain ?? '', want.queries);
+  const queries = (sampled?.queries.rows ?? stratified(demo.queries, (e) => e.domain ?? '', want.queries)).map(
+    demoBenchmark,
+  );
   const maxLength = Math.max(...[...train, ...queries].map((e) => e.inputIds.length));
   const modelPath = DEMO_MODEL_PATHS[variant];
   const trained = modelPath === null ? null : files.trainedModel;
@@ -256,6 +263,18 @@ export async function loadDemoInputs(
           : '') + modelNote || null,
     sample: sampled ? { train: sampled.train.report, queries: sampled.queries.report } : null,
   };
+}
+
+/**
+ * The demo's queries are GSM8K and MBPP test problems: each is given its benchmark's name the way a user's JSONL
+ * row carries it (a `benchmark` field), so the page and CLI name the benchmarks, not the domains. Named after the
+ * rows are chosen, so the demo's subsample and `--sample` draw the same queries as before.
+ */
+const DEMO_BENCHMARKS: Readonly<Record<string, string>> = { math: 'GSM8K', code: 'MBPP' };
+
+function demoBenchmark(query: Example): Example {
+  const benchmark = DEMO_BENCHMARKS[query.domain ?? ''];
+  return benchmark && query.extra.benchmark === undefined ? { ...query, extra: { ...query.extra, benchmark } } : query;
 }
 
 /** `count` examples spread evenly over the groups (seeded, stable), in the data's order. */

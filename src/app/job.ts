@@ -11,6 +11,7 @@ import type {
   CheckpointStore,
   ExampleMeta,
   GradientSource,
+  ModelFileIdentity,
   ProgressEvent as EngineProgress,
 } from '../influence/types';
 import { OnnxGradientSource, type OutputToTensor } from '../influence/onnx-source';
@@ -20,6 +21,7 @@ import { DataType } from '../onnx/ir';
 import { ModelSession } from '../onnx/runtime';
 import { findEmbeddings } from '../onnx/structure';
 import type { ModelFactors } from '../store/types';
+import { fingerprintOf } from '../store/bundle';
 import type { BackendReport, ChosenBackend } from './backend-choice';
 import { engineConfig, type RunConfig } from './config';
 import { InputError, type InputSample, type RunInputs } from './inputs';
@@ -29,8 +31,8 @@ import { withQueryLoss, withTokenDetail } from './token-rows';
 /** Progress of a run as the page and the CLI show it (structured-clone safe). */
 export interface ProgressEvent {
   /**
-   * The engine stage reporting progress (covariance, eigen, lambda, scores, self: the query preparation is timed but
-   * reports no progress of its own), or one of the app's steps before it ('loading data', 'preparing the model').
+   * The engine stage reporting progress (covariance, eigen, lambda, query, scores, self; query chunks alternate with
+   * scoring), or one of the app's steps before it ('loading data', 'preparing the model').
    */
   readonly stage: string;
   readonly done: number;
@@ -99,6 +101,15 @@ export function gradientGraphFor(inputs: RunInputs, config: RunConfig): Gradient
   }
 }
 
+/**
+ * The model's files by content (the graph, then its external data files): a checkpoint keeps them, so a resume from
+ * another `model.onnx.data` (or graph) is refused naming the file.
+ */
+export async function modelFileIdentities(inputs: RunInputs): Promise<ModelFileIdentity[]> {
+  const files = [{ name: inputs.modelName, bytes: inputs.modelBytes! }, ...(inputs.modelData ?? [])];
+  return Promise.all(files.map((f) => fingerprintOf(f.name, f.bytes)));
+}
+
 /** Runs the engine over `inputs` with the graph from gradientGraphFor(inputs, config). */
 export async function runJob(
   inputs: RunInputs,
@@ -142,6 +153,7 @@ export async function runJob(
       {
         backend: chosen.backend,
         source,
+        ...(inputs.modelBytes ? { modelFiles: await modelFileIdentities(inputs) } : {}),
         trainSet: { role: 'train', examples: inputs.train.map((e) => exampleMeta(e, 'train')) },
         querySet: { role: 'query', examples: inputs.queries.map((e) => exampleMeta(e, 'query')) },
         ...(options.factors ? { factors: options.factors(graph.layers.map((l) => l.nodeName)) } : {}),

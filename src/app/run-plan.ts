@@ -27,7 +27,8 @@ const GiB = 1024 ** 3;
 /**
  * Measured throughputs (FLOP/s of the backend's products; seconds per d³ of one eigendecomposition):
  *   CPU float64: 3.5 GFLOP/s per core, `npm run bench:cpu` (blocked GEMM 128³–1024³, 2-core Xeon); the QL eigensolver
- *     took 0.78 / 4.7 / 150 CPU-s at d = 512 / 1024 / 3072, about 19·d³ flops at that rate.
+ *     with the one-pass tridiagonalisation took 0.79 / 5.6 / 121 CPU-s at d = 512 / 1024 / 3072 (full rank; 70 s at
+ *     rank 608, a covariance of 608 tokens), about 15·d³ flops at that rate.
  *   WebGPU on a software adapter (SwiftShader): 1.5 GFLOP/s (covariance d = 512, 2,048 tokens, 0.73 s) and 81.6 s
  *     for the Jacobi eigendecomposition at d = 512, `npm run bench:kernels` (README, Performance).
  *   WebGPU on a hardware adapter: 1.0 TFLOP/s (covariance at d = 512 on an NVIDIA H200; larger d runs faster, smaller
@@ -38,7 +39,7 @@ const GiB = 1024 ** 3;
  *     gpt2-small`, README).
  */
 export const THROUGHPUT = {
-  cpu: { flops: 3.5e9, eighPerCube: 19 / 3.5e9 },
+  cpu: { flops: 3.5e9, eighPerCube: 15 / 3.5e9 },
   software: { flops: 1.5e9, eighPerCube: 81.6 / 512 ** 3 },
   hardware: { flops: 1.0e12, eighPerCube: 0.135 / 512 ** 3 },
   ortWasm: 12e9,
@@ -212,6 +213,17 @@ export interface RunEstimate {
 }
 
 export function runEstimate(run: RunPlan, graph: GradientGraph, inputs: RunInputs, backend: string): RunEstimate {
+  const layers = graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut }));
+  return estimateOf(run, layers, { train: inputs.train.length, queries: inputs.queries.length }, backend);
+}
+
+/** The estimate's fields from a plan alone (also for a plan made without a graph or inputs, e.g. a screenshot's). */
+export function estimateOf(
+  run: Pick<RunPlan, 'plan' | 'device'>,
+  layers: RunEstimate['layers'],
+  counts: RunEstimate['counts'],
+  backend: string,
+): RunEstimate {
   const { plan, device } = run;
   return {
     stages: plan.stages.map((s) => ({ ...s, peak: mib(s.peakBytes), time: duration(s.seconds) })),
@@ -229,7 +241,7 @@ export function runEstimate(run: RunPlan, graph: GradientGraph, inputs: RunInput
     problems: plan.problems,
     source: device.source,
     backend,
-    counts: { train: inputs.train.length, queries: inputs.queries.length },
-    layers: graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut })),
+    counts,
+    layers,
   };
 }

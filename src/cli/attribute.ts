@@ -64,7 +64,7 @@ export async function attribute(
       const modelBytes = inputs.modelBytes ?? serializeModel(inputs.model);
       // The fingerprints are of the bytes this run read, not of whatever the paths hold now.
       const content = await bundleContent(outcome, {
-        model: { name: inputs.modelName, bytes: modelBytes },
+        model: { name: inputs.modelName, bytes: modelBytes, data: inputs.modelData ?? [] },
         train: args.train && bytes.train ? { name: path.basename(args.train), bytes: bytes.train } : null,
         queries: args.queries && bytes.queries ? { name: path.basename(args.queries), bytes: bytes.queries } : null,
       });

@@ -65,7 +65,8 @@ export async function inspectCommand(argv: readonly string[], io: CliIo): Promis
   const lines = [
     `${file}: ${bytes} bytes, ${m.format} version ${m.version}, created ${m.createdAt} by ${m.generator}`,
     `checksums: ${Object.keys(m.tensors).length} tensors, every sha256 verified`,
-    `model: ${m.model ? `${m.model.name} (sha256 ${m.model.sha256.slice(0, 16)}…)` : 'not recorded'}`,
+    `model: ${m.model ? `${m.model.name} (sha256 ${m.model.sha256.slice(0, 16)}…)` : 'not recorded'}` +
+      (m.modelData ?? []).map((f) => `, data ${f.name} (sha256 ${f.sha256.slice(0, 16)}…)`).join(''),
     `strategy ${m.strategy}; backend ${m.backend ?? 'not recorded'}; stages ${m.stages.join(', ') || 'none'}`,
     `layers (${m.layers.length}): ${m.layers.map((l) => `${l.name} [${l.dOut} × ${l.dIn}${l.hasBias ? ' + bias' : ''}]`).join('; ')}`,
   ];

@@ -7,12 +7,34 @@
  *   after   — the after-answer segment of the examples that carry one (after_answer for math, after_code for code);
  *   rest    — the other segments of the same examples, summed per example (the original response);
  *   without — the whole response of the examples without the segment (the same kind of text as `rest`);
+ *   with    — the whole response of the examples with the segment (after + rest);
  *   labels  — each segment label of the examples with the segment, per occurrence.
+ * and three differences, each with its own bootstrap interval: with − without (independent samples: does an example
+ * that carries the segment help more?), rest − without (the same kind of text on either side), and after − rest
+ * (paired per example: the segment against the rest of its own response). The page's "After the answer" view and
+ * `npm run experiment:sequences` both call these functions.
  */
 import { benchmarkOf, creditedTokenInfluence } from '../influence/aggregate';
-import type { AttributionResult } from '../influence/types';
-import { bootstrapMean } from './stats';
+import type { AttributionResult, ExampleMeta } from '../influence/types';
+import { bootstrapMean, bootstrapMeanDifference } from './stats';
 import type { MeanInterval } from './types';
+
+/** The bootstrap's seed and resamples unless told otherwise (the experiment's and the page's). */
+export const SEGMENT_SEED = 20261201;
+export const SEGMENT_RESAMPLES = 2000;
+
+/** The label of the segment after the answer, per training domain (src/data/segments.ts). */
+export const AFTER_LABEL: Readonly<Record<string, string>> = { math: 'after_answer', code: 'after_code' };
+
+/**
+ * Whether a training example carries an after-answer segment: its last segment has its domain's after label. In the
+ * after-answer demo variant that is exactly the rows given one (the plain GSM8K and MBPP responses end at the answer
+ * and at the code, so none of them gets that label from the segmenter; tests/unit/segment-effects.test.ts checks it).
+ */
+export function carriesAfterSegment(example: ExampleMeta): boolean {
+  const label = AFTER_LABEL[example.domain ?? ''];
+  return label !== undefined && example.segments?.at(-1)?.label === label;
+}
 
 /** The influence of one training example on one benchmark, summed per segment occurrence. */
 export interface ExampleSegments {
@@ -64,14 +86,22 @@ export interface DomainEffects {
   readonly domain: string;
   readonly afterLabel: string;
   readonly groups: readonly GroupEffect[];
+  readonly differences: readonly DifferenceEffect[];
 }
 
-const AFTER_LABEL: Readonly<Record<string, string>> = { math: 'after_answer', code: 'after_code' };
+export interface DifferenceEffect extends MeanInterval {
+  /** "with − without", "rest − without" or "after − rest". */
+  readonly comparison: string;
+  /** What is compared, in words. */
+  readonly detail: string;
+  /** Whether the two sides are the same examples (a mean of per-example differences) or independent samples. */
+  readonly paired: boolean;
+}
 
 function effect(group: string, members: readonly { sum: number; tokens: number }[], seed: number): GroupEffect {
   const interval = bootstrapMean(
     members.map((m) => m.sum),
-    2000,
+    SEGMENT_RESAMPLES,
     seed,
   );
   const sum = members.reduce((s, m) => s + m.sum, 0);
@@ -91,29 +121,47 @@ export function segmentEffects(sums: ReadonlyMap<string, readonly ExampleSegment
         sum: segs.reduce((s, x) => s + x.sum, 0),
         tokens: segs.reduce((s, x) => s + x.tokens, 0),
       });
+      const after = carrying.map((e) => e.segments.at(-1)!);
+      const rest = carrying.map((e) => total(e.segments.slice(0, -1)));
+      const without = ofDomain.filter((e) => !e.carries).map((e) => total(e.segments));
+      const withIt = carrying.map((e) => total(e.segments));
       const groups = [
-        effect(
-          `${afterLabel} (examples with the segment)`,
-          carrying.map((e) => e.segments.at(-1)!),
-          seed,
-        ),
-        effect(
-          'rest of the same examples',
-          carrying.map((e) => total(e.segments.slice(0, -1))),
-          seed,
-        ),
-        effect(
-          'whole response, examples without the segment',
-          ofDomain.filter((e) => !e.carries).map((e) => total(e.segments)),
-          seed,
-        ),
+        effect(`${afterLabel} (examples with the segment)`, after, seed),
+        effect('rest of the same examples', rest, seed),
+        effect('whole response, examples without the segment', without, seed),
+        effect('whole response, examples with the segment', withIt, seed),
+      ];
+      const sums = (xs: readonly { sum: number }[]) => xs.map((x) => x.sum);
+      const differences: DifferenceEffect[] = [
+        {
+          comparison: 'with − without',
+          detail: 'whole response: examples with the segment − examples without',
+          paired: false,
+          ...bootstrapMeanDifference(sums(withIt), sums(without), SEGMENT_RESAMPLES, seed),
+        },
+        {
+          comparison: 'rest − without',
+          detail: 'the original response: examples with the segment (without it) − examples without',
+          paired: false,
+          ...bootstrapMeanDifference(sums(rest), sums(without), SEGMENT_RESAMPLES, seed),
+        },
+        {
+          comparison: 'after − rest',
+          detail: `per example with the segment: its ${afterLabel} − the rest of its response`,
+          paired: true,
+          ...bootstrapMean(
+            after.map((a, i) => a.sum - rest[i]!.sum),
+            SEGMENT_RESAMPLES,
+            seed,
+          ),
+        },
       ];
       const labels = [...new Set(carrying.flatMap((e) => e.segments.slice(0, -1).map((s) => s.label)))].sort();
       for (const label of labels) {
         const members = carrying.flatMap((e) => e.segments.slice(0, -1).filter((s) => s.label === label));
         groups.push(effect(`${label} (per segment, examples with the segment)`, members, seed));
       }
-      out.push({ benchmark, domain, afterLabel, groups });
+      out.push({ benchmark, domain, afterLabel, groups, differences });
     }
   }
   return out;

@@ -55,6 +55,8 @@ export interface Retrainer {
    * measurement of each query [Q]; larger = better (a log-likelihood, a negative squared error).
    */
   measure(members: Int32Array, seed: number, signal?: AbortSignal): Promise<Float64Array>;
+  /** Frees what the retrains kept between calls (onnxruntime sessions); the owner calls it once it is done. */
+  release?(): Promise<void>;
 }
 
 /** Influence [Q × N] on the retrainer's measurement (positive = helps), e.g. AttributionResult.influence. */

@@ -8,6 +8,8 @@ import { fetchBatch } from './batches';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, inputWidth, toBackend, toHost } from './host';
+import { lambdaSeed } from './lambda';
+import { strategyOf } from './strategies';
 import type {
   AttributionConfig,
   CovarianceFactors,
@@ -65,7 +67,11 @@ export async function accumulateCovariances(
       trainingPass('covariance', inputs.trainSize, state.nextIndex, 'fit', config, options),
       async (indices) => {
         const labels = config.fisher === 'sampled' ? 'sampled' : 'given';
-        const batch = await fetchBatch(source, { role: 'train', indices, labels, seed: config.seed }, backend);
+        // The Λ pass will sample with its own seed from the same logits: draw its labels now (lambda.ts).
+        const sampleAlso =
+          labels === 'sampled' && strategyOf(config.strategy).needsLambda ? [lambdaSeed(config.seed)] : [];
+        const request = { role: 'train', indices, labels, seed: config.seed, sampleAlso } as const;
+        const batch = await fetchBatch(source, request, backend);
         try {
           layerIndices.forEach((sourceIndex, l) => {
             const layer = batch.layers[sourceIndex];

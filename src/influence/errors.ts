@@ -18,6 +18,14 @@ export class NonFiniteError extends Error {
   }
 }
 
+/**
+ * A checkpoint that is not this run's (another configuration, or model files that differ): nothing of it is used
+ * and nothing is overwritten, so the saved run can still be resumed with its own inputs.
+ */
+export class CheckpointMismatchError extends Error {
+  override name = 'CheckpointMismatchError';
+}
+
 /** Throws NonFiniteError at the first NaN or ±Inf of `data`. */
 export function assertFinite(
   data: ArrayLike<number>,

@@ -24,8 +24,10 @@
  * On WebGPU an eigendecomposition over one binding splits into blocks (eigen-plan.ts, said in `notes`); the covariance
  * and rotation stages of such a factor still bind it whole and are listed as problems.
  *
- * Time model: multiply-adds per stage (gradient graph 2·P per token forward and 2·P backward; covariance tokens·d'²;
- * eigendecomposition c·d³; rotations 2·B·D·(dOut + d'); scores planScores' cost) at the device's documented throughput
+ * Time model: multiply-adds per stage (gradient graph 2·P per token forward and 2·P backward, twice per batch for
+ * sampled labels except in the Λ pass after a covariance pass; covariance tokens·d'²; eigendecomposition c·d³;
+ * rotations B·D·(dOut + d') or, on the CPU when cheaper, T·(dOut² + d'² + D) per sequence; scores planScores' cost
+ * plus self-influence's rotations) at the device's documented throughput
  * (DeviceProfile): an estimate to within a factor of a few, for planning, not a measurement.
  */
 import type { AttributionConfig, BatchSizes, LayerInfo } from './types';
@@ -209,6 +211,16 @@ export function planMemory(
   const perSequenceTokens = data.trainTokens / Math.max(1, data.train);
   const buildG = dims.reduce((s, d) => s + d.dOut * d.dPrime, 0);
   const rotate = dims.reduce((s, d) => s + d.dOut * d.dPrime * (d.dOut + d.dPrime), 0);
+  // R(n) = Q_Sᵀ G(n) Q_A of one sequence; the CPU rotates the token rows first when cheaper (rotated-gradients.ts).
+  const rotateInto = (tokens: number) =>
+    dims.reduce((s, d) => {
+      const sequenceForm = tokens * d.dOut * d.dPrime + d.dOut * d.dPrime * (d.dOut + d.dPrime);
+      const tokenForm = tokens * (d.dOut ** 2 + d.dPrime ** 2 + d.dOut * d.dPrime);
+      return s + (device.kind === 'cpu' ? Math.min(sequenceForm, tokenForm) : sequenceForm);
+    }, 0);
+  // Sampled labels take a run for the logits first; the Λ pass's are drawn in the covariance pass (onnx-source.ts).
+  const sampled = config.fisher === 'sampled';
+  const eigenbasis = strategy.needsEigenbasis;
   const chunks = Math.ceil(data.queries / query);
   const scoreMultiplyAdds = layers.reduce((sum, _layer, l) => {
     const plan = planScores(
@@ -233,7 +245,7 @@ export function planMemory(
     stages.push({
       stage: 'covariance',
       peakBytes: factorBytes + tokenBatch(fit),
-      seconds: ort(data.trainTokens) + flops(covariance),
+      seconds: (sampled ? 2 : 1) * ort(data.trainTokens) + flops(covariance),
     });
     stages.push({ stage: 'eigen', peakBytes: eigenBytes, seconds: eigenSeconds });
   }
@@ -241,13 +253,20 @@ export function planMemory(
     stages.push({
       stage: 'lambda',
       peakBytes: factorBytes + lambdaBytes + tokenBatch(fit) + 2 * fit * maxD * E,
-      seconds: ort(data.trainTokens) + flops(data.trainTokens * buildG + data.train * rotate),
+      seconds:
+        (sampled && !eigenbasis ? 2 : 1) * ort(data.trainTokens) +
+        flops(eigenbasis ? data.train * rotateInto(perSequenceTokens) : data.trainTokens * buildG),
     });
   }
   stages.push({
     stage: 'query',
     peakBytes: queryBytes(held(query)),
-    seconds: ort(data.queryTokens) + flops(data.queryTokens * buildG + data.queries * (needsFit ? 2 * rotate : 0)),
+    seconds:
+      ort(data.queryTokens) +
+      flops(
+        data.queryTokens * buildG +
+          (eigenbasis ? data.queries * (rotateInto(data.queryTokens / Math.max(1, data.queries)) + rotate) : 0),
+      ),
   });
   const batches = Math.ceil(data.train / train);
   // G(n) of the whole training set, kept across query chunks as far as the budget allows (gradient-cache.ts).
@@ -256,11 +275,13 @@ export function planMemory(
   const cacheBytes = cacheable ? Math.max(0, Math.min(allG, device.memoryBudgetBytes - scoreBytes(train))) : 0;
   const kept = allG > 0 ? cacheBytes / allG : 0;
   const pass = ort(data.trainTokens) + flops(batches * scoreMultiplyAdds);
+  // Self-influence, in the first chunk's pass: ⟨X(n), R(n)⟩ needs R(n) in an eigenbasis (score-context.ts).
+  const self = eigenbasis ? flops(data.train * rotateInto(perSequenceTokens)) : 0;
   const keptPass = flops(held(query) * data.train * sumD);
   stages.push({
     stage: 'scores',
     peakBytes: scoreBytes(train) + cacheBytes,
-    seconds: pass + (chunks - 1) * ((1 - kept) * pass + kept * keptPass),
+    seconds: pass + self + (chunks - 1) * ((1 - kept) * pass + kept * keptPass),
   });
   return {
     batchSizes: { ...config.batchSizes, fit, train, query },

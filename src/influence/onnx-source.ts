@@ -5,7 +5,9 @@
  *
  * Sampled labels (the true Fisher): a first run with the data's labels gives the logits, labels are drawn from them
  * by `sampleLabels` keyed by (seed, example index, position) — so batching never changes a sample — and a second run
- * gives the gradients for those labels.
+ * gives the gradients for those labels. Labels for the seeds a request announces in `sampleAlso` (the Λ pass's, when
+ * the covariance pass runs) are drawn from the same logits and kept, so the later pass skips its first run: with
+ * GPT-2's 50,257-way head that run costs as much as the gradient run itself.
  *
  * Outputs reach the backend through `toTensor`: by default the host values are uploaded (ORT wasm); the worker passes
  * a function that wraps a WebGPU EP output's GPUBuffer as a backend Tensor, so a and g never leave the GPU.
@@ -99,24 +101,56 @@ export class OnnxGradientSource implements GradientSource {
     request.indices.forEach((i) => this.row(request.role, i));
     const { feeds, tokens, lossMask, mask, tokenCounts, targetCounts } =
       this.rows.kind === 'sequences' ? this.sequenceFeeds(request) : this.featureFeeds(request);
-    let outputs = await this.session.run(feeds);
-    if (request.labels === 'sampled') {
-      const logits = outputs[this.graph.outputs.forward[0]];
-      const vocab = logits.dims[logits.dims.length - 1];
-      const labels = sampleLabels({
-        logits: logits.data as Float32Array | Float64Array,
-        dims: [request.indices.length, tokens, vocab],
-        mask: lossMask ?? undefined,
-        seed: request.seed,
-        rowKeys: request.indices,
-      });
-      for (const output of Object.values(outputs)) output.dispose();
-      outputs = await this.session.run({
-        ...feeds,
-        [this.graph.inputs.labels]: { data: labels, dims: feeds[this.graph.inputs.labels].dims },
-      });
+    if (request.labels !== 'sampled') {
+      const outputs = await this.session.run(feeds);
+      return this.batchFrom(outputs, request.indices.length, tokens, mask, tokenCounts, targetCounts, backend);
     }
+    let labels = this.keptLabels(request, tokens);
+    if (labels === null) {
+      // A first run for the logits; labels for this seed and for the seeds a later pass announced.
+      const first = await this.session.run(feeds);
+      const logits = first[this.graph.outputs.forward[0]];
+      const sample = (seed: number) =>
+        sampleLabels({
+          logits: logits.data as Float32Array | Float64Array,
+          dims: [request.indices.length, tokens, logits.dims[logits.dims.length - 1]],
+          mask: lossMask ?? undefined,
+          seed,
+          rowKeys: request.indices,
+        });
+      labels = sample(request.seed);
+      for (const seed of request.sampleAlso ?? [])
+        if (seed !== request.seed) this.keepLabels(request, seed, sample(seed));
+      for (const output of Object.values(first)) output.dispose();
+    }
+    const outputs = await this.session.run({
+      ...feeds,
+      [this.graph.inputs.labels]: { data: labels, dims: feeds[this.graph.inputs.labels].dims },
+    });
     return this.batchFrom(outputs, request.indices.length, tokens, mask, tokenCounts, targetCounts, backend);
+  }
+
+  /** Sampled labels drawn ahead for (role, seed, example): each example's row, unpadded; taken once. */
+  private readonly labelsAhead = new Map<string, BigInt64Array>();
+
+  private keepLabels(request: GradientRequest, seed: number, labels: BigInt64Array): void {
+    const tokens = labels.length / request.indices.length;
+    request.indices.forEach((index, b) => {
+      const length = this.sequenceLength(request.role, index);
+      this.labelsAhead.set(`${request.role}:${seed}:${index}`, labels.slice(b * tokens, b * tokens + length));
+    });
+  }
+
+  /** The batch's labels [B × tokens] when every example's were drawn ahead for this seed (consumed), else null. */
+  private keptLabels(request: GradientRequest, tokens: number): BigInt64Array | null {
+    const keys = request.indices.map((index) => `${request.role}:${request.seed}:${index}`);
+    if (!keys.every((key) => this.labelsAhead.has(key))) return null;
+    const labels = new BigInt64Array(request.indices.length * tokens);
+    keys.forEach((key, b) => {
+      labels.set(this.labelsAhead.get(key)!, b * tokens);
+      this.labelsAhead.delete(key);
+    });
+    return labels;
   }
 
   private sequenceFeeds(request: GradientRequest) {

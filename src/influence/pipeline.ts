@@ -7,7 +7,7 @@
 import { now } from './chunks';
 import { accumulateCovariances, emptyCovarianceState, finalizeCovariances } from './covariance';
 import { eigendecomposeFactors } from './eigen';
-import { throwIfAborted } from './errors';
+import { CheckpointMismatchError, throwIfAborted } from './errors';
 import { hostMatrix } from './host';
 import { accumulateLambda, averageLambda, emptyLambdaState } from './lambda';
 import { influenceFromTau } from './measurement';
@@ -16,17 +16,9 @@ import { SequenceGradientCache } from './gradient-cache';
 import { validateScorePath } from './score-plan';
 import { strategyOf } from './strategies';
 import { fromModelFactors, toModelFactors } from './factors';
-import {
-  emptyScoreState,
-  emptySelfState,
-  prepareQueries,
-  scoreTrainingSet,
-  selfInfluence,
-  sumLayers,
-  tokenOffsets,
-  type QueryChunk,
-  type ScoreContext,
-} from './scores';
+import { prepareQueries, type QueryChunk } from './queries';
+import type { ScoreContext } from './score-context';
+import { emptyScoreState, emptySelfState, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets } from './scores';
 import type {
   AttributionConfig,
   AttributionInputs,
@@ -34,6 +26,7 @@ import type {
   HostMatrix,
   LayerInfo,
   LayerSummary,
+  ModelFileIdentity,
   RunCheckpoint,
   RunOptions,
   StageName,
@@ -99,6 +92,32 @@ export function runFingerprint(
   });
 }
 
+/**
+ * Why a checkpoint's model files are not these (one sentence naming the first file that differs), or null when they
+ * match or either side does not say (older checkpoints, models built in memory).
+ */
+export function modelFilesDiffer(
+  saved: readonly ModelFileIdentity[] | undefined,
+  now: readonly ModelFileIdentity[] | undefined,
+): string | null {
+  if (!saved || !now) return null;
+  const describe = (f: ModelFileIdentity) => `sha256 ${f.sha256.slice(0, 12)}…, ${f.bytes} bytes`;
+  const advice = 'resume with the files the run started with, or start a new run';
+  for (const file of saved) {
+    const current = now.find((f) => f.name === file.name);
+    if (!current)
+      return `checkpoint: the saved run read model file ${file.name}, which this run does not have; ${advice}`;
+    if (current.sha256 !== file.sha256 || current.bytes !== file.bytes) {
+      return (
+        `checkpoint: model file ${file.name} differs from the one the saved run read ` +
+        `(then ${describe(file)}; now ${describe(current)}); ${advice}`
+      );
+    }
+  }
+  const extra = now.find((f) => !saved.some((s) => s.name === f.name));
+  return extra ? `checkpoint: the saved run did not read model file ${extra.name}; ${advice}` : null;
+}
+
 export async function runAttribution(
   config: AttributionConfig,
   inputs: AttributionInputs,
@@ -112,12 +131,19 @@ export async function runAttribution(
   const layers = layerIndices.map((i) => source.layers[i]);
   const fingerprint = runFingerprint(config, inputs, layers);
   const loaded = (await options.checkpoint?.load()) ?? null;
+  const otherModel = loaded && modelFilesDiffer(loaded.modelFiles, inputs.modelFiles);
+  if (otherModel) throw new CheckpointMismatchError(otherModel);
   if (loaded !== null && loaded.fingerprint !== fingerprint) {
-    throw new Error(
+    throw new CheckpointMismatchError(
       'checkpoint: the saved run has a different configuration, model layers, data size or backend; start a new run',
     );
   }
-  let record: RunCheckpoint = loaded ?? { version: 1, fingerprint, timings: [] };
+  let record: RunCheckpoint = loaded ?? {
+    version: 1,
+    fingerprint,
+    ...(inputs.modelFiles ? { modelFiles: inputs.modelFiles } : {}),
+    timings: [],
+  };
   if (inputs.factors)
     record = { ...record, ...fromModelFactors(inputs.factors, strategyOf(config.strategy), layers, trainSize) };
   const timings = new Map<StageName, StageTiming>(record.timings.map((t) => [t.stage, t]));
@@ -200,10 +226,24 @@ export async function runAttribution(
   // G(n) kept across query chunks, within the planner's budget (exact; per-token and low-rank scores need the tokens).
   const cacheBytes = config.perToken || config.queryRank !== null ? 0 : (config.scorePath?.cacheBytes ?? 0);
   const cache = new SequenceGradientCache(backend, cacheBytes);
+  // The query stage's progress: chunks alternate with scoring, so its rate counts only the time spent preparing them.
+  const firstQuery = scores.completedQueries;
+  let querySeconds = 0;
   try {
-    for (let queryStart = scores.completedQueries; queryStart < querySize; queryStart += config.batchSizes.query) {
+    for (let queryStart = firstQuery; queryStart < querySize; queryStart += config.batchSizes.query) {
       const queryEnd = Math.min(querySize, queryStart + config.batchSizes.query);
+      const queryStartTime = now();
       const chunk = await timed('query', queryEnd, () => prepareQueries(context, queryStart, queryEnd));
+      querySeconds += (now() - queryStartTime) / 1000;
+      const rate = querySeconds > 0 ? (queryEnd - firstQuery) / querySeconds : 0;
+      options.onProgress?.({
+        stage: 'query',
+        done: queryEnd,
+        total: querySize,
+        unit: 'queries',
+        itemsPerSecond: rate,
+        etaSeconds: rate > 0 ? (querySize - queryEnd) / rate : Number.NaN,
+      });
       try {
         const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
         const chunkContext: ScoreContext = {

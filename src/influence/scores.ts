@@ -1,164 +1,31 @@
 /**
- * Stages 5–6: preconditioned query gradients and the score passes over the training set.
- *   P_q = Q_S [ (Q_Sᵀ G_q Q_A) ⊘ (Λ + δ) ] Q_Aᵀ per layer (G_q of the query's summed loss, given labels), optionally
- *   replaced by a rank-k factorisation; τ(q, n) = Σ_layers Σ_t g(n,t)ᵀ P_q ã(n,t) with the training example's given
- *   labels; per-token τ(q, n, t) on the training side; self-influence τ(n, n) = ⟨P_n, G(n)⟩ with the full P_n.
+ * Stage 6: the score passes over the training set, against the query operators of queries.ts.
+ *   τ(q, n) = Σ_layers Σ_t g(n,t)ᵀ P_q ã(n,t) with the training example's given labels; per-token τ(q, n, t) on the
+ *   training side; self-influence τ(n, n) = ⟨P_n, G(n)⟩ with the full P_n (computed as ⟨X(n), R(n)⟩, score-context.ts).
  * Per layer and batch, score-plan.ts chooses between contracting P_q with every token's a and g (token form) and
  * building each training sequence's G(n) once for one [Q × D]·[D × B] GEMM (sequence form); G(n) lives only for its
- * batch. When self-influence is still to do, the first query chunk's pass computes it from the same G(n), so every
- * training sequence's gradients are computed once for pairwise and self scores (not once per pass).
+ * batch. When self-influence is still to do, the first query chunk's pass computes it from the same batch (its G(n),
+ * or in an eigenbasis its rotated token rows), so every training sequence's gradients come from the gradient graph
+ * once for pairwise and self scores (not once per pass).
  */
-import type { Backend, Tensor } from '../linalg/backend';
+import type { Tensor } from '../linalg/backend';
 import { fetchBatch } from './batches';
 import { batchGradientBytes, scoreKeptBatch, type SequenceGradientCache } from './gradient-cache';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
-import { hostMatrix, toBackend } from './host';
+import { hostMatrix } from './host';
+import type { QueryChunk } from './queries';
+import {
+  layerName,
+  releasePreconditioner,
+  selfInner,
+  uploadPreconditioner,
+  usesSequenceGradients,
+  type LayerTensors,
+  type ScoreContext,
+} from './score-context';
 import { DEFAULT_SCORE_PATH, planScores } from './score-plan';
-import type {
-  AttributionConfig,
-  GradientBatch,
-  GradientSource,
-  HostMatrix,
-  Preconditioner,
-  RunOptions,
-  ScoreState,
-  SelfState,
-} from './types';
-
-/** One layer's query operator on the backend: the full P_q [Q, dOut, dIn'] or its rank-k factors. */
-export type QueryOperator =
-  { readonly kind: 'full'; readonly p: Tensor } | { readonly kind: 'low-rank'; readonly u: Tensor; readonly v: Tensor };
-
-export interface ScoreContext {
-  readonly backend: Backend;
-  readonly source: GradientSource;
-  readonly layerIndices: readonly number[];
-  readonly config: AttributionConfig;
-  readonly preconditioner: Preconditioner;
-  /** G(n) kept across query chunks; `store`: this chunk's pass adds to it (not the last chunk). */
-  readonly gradientCache?: { readonly cache: SequenceGradientCache; readonly store: boolean };
-}
-
-function layerName(context: ScoreContext, l: number): string {
-  return context.source.layers[context.layerIndices[l]].name;
-}
-
-/** Q_S, Q_A (null: the parameter basis) and Λ of one layer on the backend; null: no preconditioning. */
-type LayerTensors = { readonly lambda: Tensor; readonly qS: Tensor | null; readonly qA: Tensor | null } | null;
-
-/**
- * P = (H + δ)⁻¹ G for per-sequence gradients [B, dOut, dIn']: in the eigenbasis (kfac, ekfac), by an elementwise
- * divide in the parameter basis (diagonal), or the gradients themselves (identity).
- */
-function preconditionGradients(
-  context: ScoreContext,
-  l: number,
-  gradients: Tensor,
-  layers: readonly LayerTensors[],
-): Tensor {
-  const tensors = layers[l];
-  if (tensors === null) return gradients;
-  const damping = { kind: 'absolute', value: context.preconditioner.damping[l] } as const;
-  const { lambda, qS, qA } = tensors;
-  if (qS === null || qA === null) return context.backend.divideDamped(gradients, lambda, damping);
-  return context.backend.precondition(gradients, qS, qA, lambda, damping);
-}
-
-/** Each layer's preconditioner uploaded once per pass. */
-function uploadPreconditioner(context: ScoreContext): LayerTensors[] {
-  const { backend } = context;
-  return context.preconditioner.layers.map((layer) =>
-    layer === null
-      ? null
-      : {
-          lambda: toBackend(backend, layer.lambda),
-          qS: layer.bases ? toBackend(backend, layer.bases.qS) : null,
-          qA: layer.bases ? toBackend(backend, layer.bases.qA) : null,
-        },
-  );
-}
-
-function releasePreconditioner(backend: Backend, layers: readonly LayerTensors[]): void {
-  for (const tensors of layers) {
-    if (tensors) backend.release(...[tensors.lambda, tensors.qS, tensors.qA].filter((t): t is Tensor => t !== null));
-  }
-}
-
-export interface QueryChunk {
-  readonly operators: QueryOperator[];
-  /** Measured token count per query of the chunk. */
-  readonly targetCounts: number[];
-  /**
-   * Per query of the chunk, its loss terms per position: −log p(label at t) where the measurement counts position t,
-   * 0 elsewhere, over its non-padding positions; they sum to the query's summed loss L_q.
-   */
-  readonly tokenLoss: Float64Array[];
-  release(): void;
-}
-
-/** The loss terms of each example of a batch, per non-padding position (see QueryChunk.tokenLoss). */
-export function batchTokenLoss(batch: GradientBatch, lengths: readonly number[]): Float64Array[] {
-  const T = batch.sequenceLength;
-  // 0 − ℓ, not −ℓ: an unmeasured position is +0 rather than −0.
-  return lengths.map((length, b) => Float64Array.from({ length }, (_, t) => 0 - batch.tokenLogLikelihoods[b * T + t]));
-}
-
-/** Preconditions the queries [start, end) (one gradient request) and checks every P_q through ⟨P_q, G_q⟩. */
-export async function prepareQueries(context: ScoreContext, start: number, end: number): Promise<QueryChunk> {
-  const { backend, source, layerIndices, config } = context;
-  const indices = Array.from({ length: end - start }, (_, i) => start + i);
-  const batch = await fetchBatch(source, { role: 'query', indices, labels: 'given', seed: config.seed }, backend);
-  const bases = uploadPreconditioner(context);
-  const operators: QueryOperator[] = [];
-  try {
-    for (let l = 0; l < layerIndices.length; l++) {
-      const gradients = backend.sequenceGradients(batch.layers[layerIndices[l]]);
-      const p = preconditionGradients(context, l, gradients, bases);
-      // ⟨P_q, G_q⟩ per query: O(Q·dOut·dIn'), not the diagonal of a Q × Q score block.
-      const inner = backend.pairedInner(p, gradients);
-      if (p !== gradients) backend.release(gradients);
-      const check = await backend.read(inner);
-      backend.release(inner);
-      assertFinite(
-        check,
-        'query',
-        layerName(context, l),
-        '⟨P_q, G_q⟩ of the preconditioned query gradients',
-        `queries ${start}–${end - 1}`,
-      );
-      const [, dOut, dInPrime] = p.shape;
-      // A rank at or above min(dOut, dIn') would factorise exactly: the full P is then both exact and cheaper.
-      if (config.queryRank === null || config.queryRank >= Math.min(dOut, dInPrime)) {
-        operators.push({ kind: 'full', p });
-      } else {
-        const { u, v } = await backend.lowRank(p, config.queryRank);
-        backend.release(p);
-        operators.push({ kind: 'low-rank', u, v });
-      }
-    }
-  } catch (error) {
-    for (const operator of operators) releaseOperator(backend, operator);
-    throw error;
-  } finally {
-    releasePreconditioner(backend, bases);
-    batch.release();
-  }
-  return {
-    operators,
-    targetCounts: [...batch.targetCounts],
-    tokenLoss: batchTokenLoss(
-      batch,
-      indices.map((q) => source.sequenceLength('query', q)),
-    ),
-    release: () => operators.forEach((operator) => releaseOperator(backend, operator)),
-  };
-}
-
-function releaseOperator(backend: Backend, operator: QueryOperator): void {
-  if (operator.kind === 'full') backend.release(operator.p);
-  else backend.release(operator.u, operator.v);
-}
+import type { GradientBatch, GradientSource, HostMatrix, RunOptions, ScoreState, SelfState } from './types';
 
 /** Offsets of each example's tokens in a per-token row: [count + 1] (training examples unless `role` says). */
 export function tokenOffsets(source: GradientSource, count: number, role: 'train' | 'query' = 'train'): Int32Array {
@@ -218,6 +85,8 @@ async function scoreBatch(
     const operator = chunk.operators[l];
     const layerBatch = batch.layers[layerIndices[l]];
     const [, dOut, width] = operator.kind === 'full' ? operator.p.shape : operator.u.shape;
+    // Self-influence reads G(n) unless the layer has an eigenbasis (it then rotates the token rows: score-context.ts).
+    const selfReadsG = self !== null && usesSequenceGradients(preconditioner![l]);
     const plan = planScores(
       {
         queries: q,
@@ -227,12 +96,12 @@ async function scoreBatch(
         dInPrime: operator.kind === 'full' ? width : operator.v.shape[1],
         rank: operator.kind === 'full' ? null : width,
         perToken: perToken !== null,
-        gradientsBuiltAnyway: self !== null || keep !== null,
+        gradientsBuiltAnyway: selfReadsG || keep !== null,
         bytesPerElement: backend.precision === 'float64' ? 8 : 4,
       },
       config.scorePath ?? DEFAULT_SCORE_PATH,
     );
-    const built = plan.form === 'sequence' || self !== null || keep !== null;
+    const built = plan.form === 'sequence' || selfReadsG || keep !== null;
     const gradients = built ? backend.sequenceGradients(layerBatch) : null;
     try {
       let tensor: Tensor;
@@ -262,12 +131,8 @@ async function scoreBatch(
         }
       }
       if (self !== null) {
-        // ⟨P_n, G(n)⟩ from the G(n) just built, with the full (never low-rank) P_n.
-        const p = preconditionGradients(context, l, gradients!, preconditioner!);
-        const inner = backend.pairedInner(p, gradients!);
-        if (p !== gradients) backend.release(p);
-        const selfValues = await backend.read(inner);
-        backend.release(inner);
+        // ⟨P_n, G(n)⟩ from the same batch, with the full (never low-rank) P_n.
+        const selfValues = await selfInner(context, l, layerBatch, gradients, preconditioner!);
         assertFinite(selfValues, 'self', layerName(context, l), 'the self-influence', range);
         indices.forEach((n, i) => (self[l * trainSize + n] = selfValues[i]));
       }
@@ -389,12 +254,14 @@ export async function selfInfluence(
         try {
           for (let l = 0; l < layerIndices.length; l++) {
             // ⟨P_n, G(n)⟩ per sequence: O(B·dOut·dIn'), not the B × B block of pairwise scores.
-            const gradients = backend.sequenceGradients(batch.layers[layerIndices[l]]);
-            const p = preconditionGradients(context, l, gradients, bases);
-            const inner = backend.pairedInner(p, gradients);
-            backend.release(...(p === gradients ? [gradients] : [p, gradients]));
-            const values = await backend.read(inner);
-            backend.release(inner);
+            const layerBatch = batch.layers[layerIndices[l]];
+            const gradients = usesSequenceGradients(bases[l]) ? backend.sequenceGradients(layerBatch) : null;
+            let values: Float64Array;
+            try {
+              values = await selfInner(context, l, layerBatch, gradients, bases);
+            } finally {
+              if (gradients !== null) backend.release(gradients);
+            }
             assertFinite(
               values,
               'self',

@@ -131,6 +131,12 @@ export interface GradientRequest {
    * only — never of its batch, batch position or padding — so batch size, chunking and resuming do not change results.
    */
   readonly seed: number;
+  /**
+   * With sampled labels: further seeds a later request will sample with (the Λ pass's, asked for by the covariance
+   * pass). A source may draw their labels now from the same logits and keep them, so that the later request needs no
+   * run for its logits. An optimisation only: the labels are the same function of (seed, example index, position).
+   */
+  readonly sampleAlso?: readonly number[];
 }
 
 /** One batch of gradients, resident on the backend the source was asked for. */
@@ -252,6 +258,8 @@ export interface RunCheckpoint {
   readonly version: 1;
   /** Fingerprint of (config, layers, set sizes): a checkpoint from another run is refused. */
   readonly fingerprint: string;
+  /** The model files the run read (AttributionInputs.modelFiles); absent in older checkpoints and for built models. */
+  readonly modelFiles?: readonly ModelFileIdentity[];
   readonly covariance?: CovarianceState;
   readonly factors?: CovarianceFactors;
   readonly eigen?: EigenFactors;
@@ -340,6 +348,18 @@ export interface AttributionInputs {
    * and these are used, matched to the tracked layers by name. Their strategy must be the run's.
    */
   readonly factors?: ModelFactors;
+  /**
+   * The model's files as read (the graph, then each external data file): saved in the checkpoint, and a resume from
+   * files that differ is refused naming the file. Absent (a model built in memory): not checked.
+   */
+  readonly modelFiles?: readonly ModelFileIdentity[];
+}
+
+/** One file of the model by content: its name, lower-case hex sha256 and size. */
+export interface ModelFileIdentity {
+  readonly name: string;
+  readonly sha256: string;
+  readonly bytes: number;
 }
 
 export const DEFAULT_CONFIG: AttributionConfig = {

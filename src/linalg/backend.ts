@@ -129,6 +129,11 @@ export interface Backend {
 
   /** Per-sequence weight gradients G(n) = Σ_t m(n,t) g(n,t) ã(n,t)ᵀ: [B, dOut, dIn']. */
   sequenceGradients(batch: TokenBatch): Tensor;
+  /**
+   * R(n) = Q_Sᵀ G(n) Q_A for every sequence of the batch: [B, dOut, dIn'] — the same as rotate(sequenceGradients(b),
+   * 'into'), in whichever order of products is cheaper (the CPU rotates the token rows first when T < dims).
+   */
+  rotatedGradients(batch: TokenBatch, qS: Tensor, qA: Tensor): Tensor;
   /** Batched basis change of [N, dOut, dIn'] matrices: 'into' R = Q_Sᵀ G Q_A, 'back' G = Q_S R Q_Aᵀ. */
   rotate(matrices: Tensor, qS: Tensor, qA: Tensor, direction: 'into' | 'back'): Tensor;
   /**

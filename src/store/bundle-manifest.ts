@@ -52,6 +52,8 @@ export interface BundleManifest {
   readonly createdAt: string;
   readonly generator: string;
   readonly model: Fingerprint | null;
+  /** The model's external data files (`model.onnx.data`), by the names its graph gives them; absent when none. */
+  readonly modelData?: readonly Fingerprint[];
   readonly datasets: { readonly train: Fingerprint | null; readonly query: Fingerprint | null };
   readonly strategy: 'identity' | 'diagonal' | 'kfac' | 'ekfac';
   /** The run's configuration as JSON (AttributionConfig for our runs); shown, never executed. */
@@ -153,6 +155,18 @@ function fingerprint(value: unknown, path: string, fail: Fail): Fingerprint | nu
     name: field(value, 'name', `${path}.`, isString, 'a string', fail),
     sha256: field(value, 'sha256', `${path}.`, isSha256, '64 lower-case hex digits', fail),
     bytes: field(value, 'bytes', `${path}.`, isCount, 'a byte count', fail),
+  };
+}
+
+/** The optional `modelData` list: each entry a fingerprint (bundles before it, and models without data, omit it). */
+function modelData(value: unknown, fail: Fail): { modelData?: Fingerprint[] } {
+  if (value === undefined) return {};
+  if (!Array.isArray(value)) fail('manifest modelData: expected an array of file fingerprints');
+  return {
+    modelData: value.map((entry: unknown, i: number) => {
+      if (entry === null) fail(`manifest modelData[${i}]: expected an object`);
+      return fingerprint(entry, `modelData[${i}]`, fail)!;
+    }),
   };
 }
 
@@ -340,6 +354,7 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
     createdAt: field(parsed, 'createdAt', '', isString, 'a string', fail),
     generator: field(parsed, 'generator', '', isString, 'a string', fail),
     model: fingerprint(parsed.model, 'model', fail),
+    ...modelData(parsed.modelData, fail),
     datasets: {
       train: fingerprint(datasets.train, 'datasets.train', fail),
       query: fingerprint(datasets.query, 'datasets.query', fail),

@@ -67,6 +67,8 @@ export interface BundleLayerInput extends LayerFactors {
 
 export interface BundleContent {
   readonly model: Fingerprint | null;
+  /** The model's external data files; written to the manifest only when there are any. */
+  readonly modelData?: readonly Fingerprint[];
   readonly datasets: { readonly train: Fingerprint | null; readonly query: Fingerprint | null };
   readonly strategy: ModelFactors['strategy'];
   readonly config: Readonly<Record<string, unknown>>;
@@ -154,6 +156,7 @@ export async function encodeBundle(
     createdAt: options.createdAt ?? new Date().toISOString(),
     generator: options.generator ?? 'influence-workbench',
     model: content.model,
+    ...(content.modelData?.length ? { modelData: content.modelData } : {}),
     datasets: content.datasets,
     strategy: content.strategy,
     config: content.config,

@@ -176,6 +176,7 @@ export async function runContent(
   options: {
     readonly includeRows?: boolean;
     readonly model?: BundleContent['model'];
+    readonly modelData?: BundleContent['modelData'];
     readonly datasets?: BundleContent['datasets'];
   } = {},
 ): Promise<BundleContent> {
@@ -200,6 +201,7 @@ export async function runContent(
   if (perToken && offsets) scores.tauPerToken = { offsets: offsets.array as Int32Array, values: perToken };
   return {
     model: options.model ?? null,
+    ...(options.modelData?.length ? { modelData: options.modelData } : {}),
     datasets: options.datasets ?? { train: null, query: null },
     strategy: run.strategy,
     config: run.config,

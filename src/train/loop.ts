@@ -68,37 +68,72 @@ export interface TrainingResult {
  * initializer of rank ≥ 1, i.e. the graph's parameters as the exporter stored them (a transposed lm_head included).
  * Returns the trained model and the per-step history; the input model is not changed.
  */
+/**
+ * The gradient graph of a forward causal LM and its onnxruntime session, with the parameters as graph inputs: one
+ * session serves any number of trainings from any initial parameters (each feeds its own every step), so the retrains
+ * of an evaluation create it, and on the WebGPU EP compile its shaders, once. Release it when done.
+ */
+export class TrainingSession {
+  private constructor(
+    readonly forward: Model,
+    readonly graph: ReturnType<typeof buildGradientGraph>,
+    readonly names: readonly string[],
+    readonly session: ModelSession,
+    readonly ep: string,
+  ) {}
+
+  static async create(forward: Model, options: SessionOptions = {}): Promise<TrainingSession> {
+    const graph = buildGradientGraph(forward, {
+      loss: { kind: 'token-cross-entropy' },
+      tracked: [],
+      parameterGradients: true,
+    });
+    const names = [...graph.outputs.parameterGradients!.keys()];
+    const ep = options.backend ?? 'wasm';
+    try {
+      const session = await ModelSession.create(parametersAsInputs(graph.model, names), options);
+      return new TrainingSession(forward, graph, names, session, ep);
+    } catch (error) {
+      throw new Error(`trainCausalLm: the gradient graph's session on the ${ep} EP: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/**
+ * Trains the parameters of a forward causal LM (input_ids, attention_mask → logits): every floating-point
+ * initializer of rank ≥ 1, i.e. the graph's parameters as the exporter stored them (a transposed lm_head included).
+ * Returns the trained model and the per-step history; the input model is not changed. With `trainer` (a
+ * TrainingSession of the same forward model) the training runs on that session and leaves it open; the result is
+ * bit for bit the one of a fresh session, since the parameters and AdamW's state live here, not in the session.
+ */
 export async function trainCausalLm(
   forward: Model,
   data: readonly TrainingSequence[],
   config: TrainingConfig,
-  options: TrainOptions = {},
+  options: TrainOptions & { readonly trainer?: TrainingSession } = {},
 ): Promise<TrainingResult> {
   if (data.length === 0) throw new Error('trainCausalLm: no training sequences');
-  const gradientGraph = buildGradientGraph(forward, {
-    loss: { kind: 'token-cross-entropy' },
-    tracked: [],
-    parameterGradients: true,
-  });
+  if (options.trainer && options.trainer.forward !== forward)
+    throw new Error('trainCausalLm: the TrainingSession was made for another forward model');
+  const trainer = options.trainer ?? (await TrainingSession.create(forward, options.session));
+  const { graph: gradientGraph, names, session, ep } = trainer;
   const gradientOutputs = gradientGraph.outputs.parameterGradients!;
-  const names = [...gradientOutputs.keys()];
   const parameters = new Map<string, Float32Array | Float64Array>();
   for (const name of names) {
     const data = forward.graph.initializers.get(name)!.data;
-    if (!(data instanceof Float32Array || data instanceof Float64Array))
+    if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+      if (!options.trainer) await trainer.release();
       throw new Error(`trainCausalLm: parameter "${name}" is not float32/float64`);
+    }
     parameters.set(name, data.slice());
   }
   const dims = new Map(names.map((n) => [n, forward.graph.initializers.get(n)!.dims] as const));
-  const ep = options.session?.backend ?? 'wasm';
-  let session: ModelSession;
-  try {
-    session = await ModelSession.create(parametersAsInputs(gradientGraph.model, names), options.session);
-  } catch (error) {
-    throw new Error(`trainCausalLm: the gradient graph's session on the ${ep} EP: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
   const sample = mixtureSampler(data, config.seed);
   const loop = new TrainingLoop(parameters, {
     name: 'trainCausalLm',
@@ -158,7 +193,7 @@ export async function trainCausalLm(
       },
     });
   } finally {
-    await session.release();
+    if (!options.trainer) await trainer.release();
   }
   const initializers = new Map(forward.graph.initializers);
   for (const [name, data] of parameters) initializers.set(name, { ...initializers.get(name)!, data });

@@ -1,14 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { readPickedText } from '../worker/picked-files';
-import {
-  parsePickedModel,
-  previewLayers,
-  readPickedModelFiles,
-  type ModelLayers,
-  type PickedModel,
-  type PreviewModel,
-} from '../worker/model-preview';
+import type { ModelLayers } from '../worker/model-preview';
 import './model-layers-view';
 import type { Estimator } from './run-estimate';
 import './run-estimate';
@@ -16,21 +9,32 @@ import {
   DEFAULT_RUN_CONFIG,
   FISHER_MODES,
   MEASUREMENTS,
-  type AttributionRequest,
   type AttributionSource,
   type BackendChoice,
   type DemoVariant,
+  type PageRequest,
+  type PickedModelInfo,
+  type PickedSource,
   type RunConfig,
   type StrategyName,
 } from '../worker/protocol';
 
 const defaults = DEFAULT_RUN_CONFIG;
+
+/** The worker's handling of a picked model (engine.worker.ts pickModel / pickedLayers). */
+export interface PickedModelApi {
+  /** Hands the files (handles, not bytes) to the worker, which reads and parses them and keeps the model. */
+  pick(files: File[]): Promise<PickedModelInfo>;
+  layers(token: string, trackedLayers: string | null): Promise<ModelLayers>;
+}
 const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
 
 /**
  * What to attribute and how: the built-in demo or the user's model, tokenizer and JSONL files; backend; strategy;
  * and under "Options" every other field of the run configuration `iwb attribute` takes as a flag, with the same
- * defaults (app/config.ts). Fires `start-attribution` (detail: AttributionRequest) and `cancel-attribution`.
+ * defaults (app/config.ts). Fires `start-attribution` (detail: PageRequest) and `cancel-attribution`. A picked model
+ * goes to the worker once (`models.pick`), which parses it there and keeps it: the layer list and every estimate and
+ * run name it by its token, so the page's main thread neither parses nor re-sends its bytes.
  */
 @customElement('run-controls')
 export class RunControls extends LitElement {
@@ -42,14 +46,18 @@ export class RunControls extends LitElement {
   @property() demoVariant: DemoVariant = 'demo';
   /** Computes the memory plan and time estimate of the settings shown (the worker's); none: no estimate. */
   @property({ attribute: false }) estimator: Estimator | null = null;
+  /** Reads and parses picked models in the worker; none: a picked model cannot be used. */
+  @property({ attribute: false }) models: PickedModelApi | null = null;
   @state() private useDemo = true;
   /** The settings the estimate is for: rebuilt (debounced) whenever a setting changes. */
-  @state() private estimateRequest: AttributionRequest | null = null;
+  @state() private estimateRequest: PageRequest | null = null;
   private settingsTimer: ReturnType<typeof setTimeout> | undefined;
   @state() private problem = '';
   @state() private layers: ModelLayers | null = null;
   @state() private layersProblem = '';
-  private picked: { files: PickedModel; model: PreviewModel } | null = null;
+  /** The last pick in the worker: its info, or why it failed (the start button says it); null: nothing picked. */
+  private picking: Promise<PickedModelInfo> | null = null;
+  private picked: PickedModelInfo | null = null;
   @query('#model') private modelInput!: HTMLInputElement;
   @query('#tokenizer') private tokenizerInput!: HTMLInputElement;
   @query('#train') private trainInput!: HTMLInputElement;
@@ -130,7 +138,7 @@ export class RunControls extends LitElement {
         const complete =
           this.useDemo || [this.modelInput, this.trainInput, this.queriesInput].every((i) => i?.files?.[0]);
         if (!complete) return;
-        const source: AttributionSource = this.useDemo
+        const source: AttributionSource | PickedSource = this.useDemo
           ? { kind: 'demo', variant: this.demoVariant }
           : await this.readFiles();
         this.estimateRequest = { source, config };
@@ -199,7 +207,7 @@ export class RunControls extends LitElement {
 
   private async start(): Promise<void> {
     this.problem = '';
-    let source: AttributionSource;
+    let source: AttributionSource | PickedSource;
     let config: RunConfig;
     try {
       config = this.readConfig();
@@ -208,9 +216,9 @@ export class RunControls extends LitElement {
       this.problem = (error as Error).message;
       return;
     }
-    const request: AttributionRequest = { source, config };
+    const request: PageRequest = { source, config };
     this.dispatchEvent(
-      new CustomEvent<AttributionRequest>('start-attribution', { detail: request, bubbles: true, composed: true }),
+      new CustomEvent<PageRequest>('start-attribution', { detail: request, bubbles: true, composed: true }),
     );
   }
 
@@ -270,30 +278,39 @@ export class RunControls extends LitElement {
     await this.modelPicked();
   }
 
-  /** A model was picked: read it (with its data files) and list its layers under Options. */
+  /** A model was picked: the worker reads it (with its data files) and parses it; its layers go under Options. */
   private async modelPicked(): Promise<void> {
     this.picked = null;
     this.layers = null;
     this.layersProblem = '';
     const files = [...(this.modelInput.files ?? [])];
-    if (files.length === 0) return;
-    try {
-      const picked = await readPickedModelFiles(files);
-      this.picked = { files: picked, model: parsePickedModel(picked) };
-    } catch (error) {
-      this.layersProblem = (error as Error).message;
+    if (files.length === 0 || !this.models) {
+      this.picking = null;
       return;
     }
-    this.updateLayers();
+    const picking = (this.picking = this.models.pick(files));
+    try {
+      const picked = await picking;
+      if (picking !== this.picking) return; // another model was picked meanwhile
+      this.picked = picked;
+    } catch (error) {
+      if (picking === this.picking) this.layersProblem = (error as Error).message;
+      return;
+    }
+    await this.updateLayers();
   }
 
-  private updateLayers(): void {
-    if (!this.picked) return;
+  private async updateLayers(): Promise<void> {
+    const picked = this.picked;
+    if (!picked || !this.models) return;
     const track = this.options?.querySelector<HTMLInputElement>('#track')?.value.trim() ?? '';
     try {
-      this.layers = previewLayers(this.picked.model, track === '' ? defaults.trackedLayers : track);
+      const layers = await this.models.layers(picked.token, track === '' ? defaults.trackedLayers : track);
+      if (picked !== this.picked) return;
+      this.layers = layers;
       this.layersProblem = '';
     } catch (error) {
+      if (picked !== this.picked) return;
       this.layers = null;
       this.layersProblem = `tracked layers: ${(error as Error).message}`;
     }
@@ -303,26 +320,25 @@ export class RunControls extends LitElement {
     this.dispatchEvent(new CustomEvent('cancel-attribution', { bubbles: true, composed: true }));
   }
 
-  private async readFiles(): Promise<AttributionSource> {
+  private async readFiles(): Promise<PickedSource> {
     const pick = (input: HTMLInputElement, what: string): File => {
       const file = input.files?.[0];
       if (!file) throw new Error(`choose the ${what} file`);
       return file;
     };
-    const models = [...(this.modelInput.files ?? [])];
-    if (models.length === 0) throw new Error('choose the model (.onnx) file');
-    const model = await readPickedModelFiles(models);
+    if (!this.modelInput.files?.length || !this.picking) throw new Error('choose the model (.onnx) file');
+    // The worker has the model (or says why it could not read it); only the data files go with the request.
+    const model = await this.picking;
     const train = pick(this.trainInput, 'training data (.jsonl)');
     const queries = pick(this.queriesInput, 'queries (.jsonl)');
     const tokenizer = this.tokenizerInput.files?.[0] ?? null;
     return {
-      kind: 'files',
-      model: model.bytes,
-      modelData: model.data,
+      kind: 'picked',
+      model: model.token,
       tokenizer: tokenizer ? await readPickedText(tokenizer, 'tokenizer') : null,
       train: await readPickedText(train, 'jsonl'),
       queries: await readPickedText(queries, 'jsonl'),
-      names: { model: model.name, tokenizer: tokenizer?.name ?? null, train: train.name, queries: queries.name },
+      names: { tokenizer: tokenizer?.name ?? null, train: train.name, queries: queries.name },
     };
   }
 }

@@ -1,8 +1,8 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { AttributionRequest, RunEstimate } from '../worker/protocol';
+import type { PageRequest, RunEstimate } from '../worker/protocol';
 
-export type Estimator = (request: AttributionRequest) => Promise<RunEstimate>;
+export type Estimator = (request: PageRequest) => Promise<RunEstimate>;
 
 /**
  * The run settings' estimate before starting: memory per stage against the device's budget and binding limit, time per
@@ -12,7 +12,7 @@ export type Estimator = (request: AttributionRequest) => Promise<RunEstimate>;
 @customElement('run-estimate')
 export class RunEstimateView extends LitElement {
   @property({ attribute: false }) estimator: Estimator | null = null;
-  @property({ attribute: false }) request: AttributionRequest | null = null;
+  @property({ attribute: false }) request: PageRequest | null = null;
   @state() private estimate: RunEstimate | null = null;
   @state() private pending = false;
   @state() private problem = '';

@@ -4,7 +4,7 @@ import { startEngineWorker } from '../worker/client';
 import type { GpuProbe } from '../worker/gpu-probe';
 import {
   CANCELLED_ERROR_NAME,
-  type AttributionRequest,
+  type PageRequest,
   type AttributionSummary,
   type DemoVariant,
   type InfluenceTarget,
@@ -13,6 +13,7 @@ import {
 } from '../worker/protocol';
 import './gpu-status';
 import './run-controls';
+import type { PickedModelApi } from './run-controls';
 import './attribution-progress';
 import './influence-results';
 import './run-library';
@@ -39,10 +40,15 @@ export class WorkbenchApp extends LitElement {
   /** ?demo=micro runs the tiny demo (tests; a first look in seconds); ?demo=after the after-answer variant. */
   private readonly demoVariant = demoVariantOf(new URLSearchParams(location.search).get('demo'));
   /**
-   * ?hold=<stage>: new runs wait after their first checkpoint of that stage (AttributionRequest.holdAfterCheckpoint).
+   * ?hold=<stage>: new runs wait after their first checkpoint of that stage (PageRequest.holdAfterCheckpoint).
    */
   private readonly holdStage = new URLSearchParams(location.search).get('hold');
-  private readonly estimator = (request: AttributionRequest) => this.engine.api.estimateRun(request);
+  private readonly estimator = (request: PageRequest) => this.engine.api.estimateRun(request);
+  /** The model picked in the controls, read and parsed by the worker (once per pick). */
+  private readonly models: PickedModelApi = {
+    pick: (files) => this.engine.api.pickModel(files),
+    layers: (token, trackedLayers) => this.engine.api.pickedLayers(token, trackedLayers),
+  };
 
   static override styles = css`
     :host { display: block; max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem; }
@@ -67,7 +73,7 @@ export class WorkbenchApp extends LitElement {
   }
 
   /** A new run, or a stored one resumed from its last checkpoint (`resumeId`). */
-  private async start(request: AttributionRequest | null, resumeId?: string): Promise<void> {
+  private async start(request: PageRequest | null, resumeId?: string): Promise<void> {
     this.run = { phase: 'running', progress: undefined };
     this.storedGeneration++;
     // The engine stages this session ran, in order (a resumed run starts at its checkpoint's stage).
@@ -103,7 +109,8 @@ export class WorkbenchApp extends LitElement {
         .running=${run.phase === 'running'}
         .demoVariant=${this.demoVariant}
         .estimator=${this.estimator}
-        @start-attribution=${(e: CustomEvent<AttributionRequest>) => void this.start(e.detail)}
+        .models=${this.models}
+        @start-attribution=${(e: CustomEvent<PageRequest>) => void this.start(e.detail)}
         @cancel-attribution=${() => void this.engine.api.cancel()}
       ></run-controls>
       ${this.renderRun(run)}

@@ -1,6 +1,6 @@
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { EngineWorkerApi } from './engine.worker';
-import type { AttributionRequest, AttributionSummary, ProgressEvent } from './protocol';
+import type { AttributionSummary, PageRequest, ProgressEvent } from './protocol';
 import type { StoredRunsApi } from './run-protocol';
 import type { WorkspaceApi } from './workspace-protocol';
 import type { EvaluationProgressEvent, PageEvaluationRequest, PendingEvaluation } from './evaluation-protocol';
@@ -17,7 +17,7 @@ export interface EvaluationApi {
 export interface EngineClient {
   readonly api: Remote<EngineWorkerApi>;
   /** Start a run; progress arrives through the callback (a comlink proxy), the summary when it ends. */
-  attribute(request: AttributionRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
+  attribute(request: PageRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
   /** Carry on a stored run from its last checkpoint; progress and the summary as for attribute. */
   resume(runId: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
   /** Stored runs and bundles. */
@@ -35,7 +35,7 @@ export function startEngineWorker(): EngineClient {
   return {
     api,
     attribute(request, onProgress) {
-      // The model bytes move to the worker rather than being copied.
+      // The model bytes move to the worker rather than being copied (a picked model is there already).
       const sent = request.source.kind === 'files' ? transfer(request, [request.source.model]) : request;
       return api.startAttribution(sent, proxy(onProgress));
     },
@@ -58,6 +58,7 @@ export function startEngineWorker(): EngineClient {
       queryScores: (runId, queryId) => api.workspaceQueryScores(runId, queryId),
       example: (runId, trainId, target) => api.workspaceExample(runId, trainId, target),
       analyses: (runId) => api.workspaceAnalyses(runId),
+      afterAnswer: (runId) => api.workspaceAfterAnswer(runId),
       evaluation: (runId) => api.workspaceEvaluation(runId),
     },
     evaluation: {

@@ -10,6 +10,9 @@ import { DEMO_MODEL_PATHS, type RunInputs } from '../app/inputs';
 import type { JobOutcome } from '../app/job';
 import { topInfluences } from '../app/results';
 import { probeGpu, type GpuProbe } from './gpu-probe';
+import type { ModelLayers } from '../app/model-layers';
+import type { Model } from '../onnx/ir';
+import { PickedModels } from './picked-model';
 import {
   CANCELLED_ERROR_NAME,
   type AttributionRequest,
@@ -17,6 +20,8 @@ import {
   type BackendChoice,
   type InfluenceTarget,
   type Normalization,
+  type PageRequest,
+  type PickedModelInfo,
   type ProgressEvent,
   type RunEstimate,
   type TopInfluences,
@@ -34,6 +39,7 @@ import {
   workspaceAnalyses,
   workspaceExample,
   workspaceIndex,
+  workspaceAfterAnswer,
   workspaceOverview,
   workspaceQueryScores,
   precomputeWorkspace,
@@ -49,6 +55,8 @@ let finished: JobOutcome | null = null;
 /** The stored run being computed now (not one to offer for resume). */
 let activeRunId: string | null = null;
 let runStore: Promise<PageRunStore> | null = null;
+/** The model picked in the page: parsed once, for the layer list and the estimates, until another is picked. */
+const picked = new PickedModels();
 /**
  * The stored runs last opened for viewing, most recent last: two, because a page can show a finished run's
  * workspace and an opened stored run's at once, and reopening one from the store for each request would thrash.
@@ -66,16 +74,25 @@ const api = {
     return probeGpu(gpu);
   },
 
-  startAttribution(
-    request: AttributionRequest,
-    onProgress: (event: ProgressEvent) => void,
-  ): Promise<AttributionSummary> {
-    return attribute(request, null, onProgress);
+  startAttribution(request: PageRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
+    return attribute(picked.resolve(request).request, null, onProgress);
+  },
+
+  /** Read and parse a model picked in the page (File handles: the bytes are read here), kept until the next pick. */
+  pickModel(files: File[]): Promise<PickedModelInfo> {
+    return picked.pick(files);
+  },
+
+  /** The picked model's linear layers and which a run would track with this pattern (null: the default). */
+  pickedLayers(token: string, trackedLayers: string | null): ModelLayers {
+    return picked.layers(token, trackedLayers);
   },
 
   /** The memory plan and time estimate of a run with these settings, computed without running it. */
-  estimateRun(request: AttributionRequest): Promise<RunEstimate> {
-    return estimateRequest(request, { loadInputs, backendFor }, new AbortController().signal);
+  estimateRun(request: PageRequest): Promise<RunEstimate> {
+    const { request: resolved, parsed } = picked.resolve(request);
+    const environment = { loadInputs: (r: AttributionRequest, s: AbortSignal) => loadInputs(r, s, parsed), backendFor };
+    return estimateRequest(resolved, environment, new AbortController().signal);
   },
 
   /** Carry on a stored run (left running by a reload or crash, or paused) from its last checkpoint. */
@@ -187,6 +204,10 @@ const api = {
 
   async workspaceAnalyses(runId: string) {
     return workspaceAnalyses(await viewedResults(runId));
+  },
+
+  async workspaceAfterAnswer(runId: string) {
+    return workspaceAfterAnswer(await viewedResults(runId));
   },
 
   cancel(): void {
@@ -328,11 +349,20 @@ function backendFor(choice: BackendChoice): Promise<ChosenBackend> {
   return chosen;
 }
 
-async function loadInputs(request: AttributionRequest, signal: AbortSignal): Promise<RunInputs> {
-  return loadRequestInputs(request, signal, async (variant) => {
-    const modelPath = DEMO_MODEL_PATHS[variant];
-    return { data: fetchSource(siteRoot), trainedModel: modelPath === null ? null : await fetchOptional(modelPath) };
-  });
+async function loadInputs(
+  request: AttributionRequest,
+  signal: AbortSignal,
+  parsed: Model | null = null,
+): Promise<RunInputs> {
+  return loadRequestInputs(
+    request,
+    signal,
+    async (variant) => {
+      const modelPath = DEMO_MODEL_PATHS[variant];
+      return { data: fetchSource(siteRoot), trainedModel: modelPath === null ? null : await fetchOptional(modelPath) };
+    },
+    parsed,
+  );
 }
 
 /** A file of the site that may not exist yet (a dev server answers unknown paths with the page itself). */

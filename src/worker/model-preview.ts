@@ -1,16 +1,13 @@
 /**
- * The page's look at a picked model before a run (on the main thread: the UI imports only from the worker folder):
- * which file is the graph and which are its external data, and the linear layers a run would track.
+ * A picked model's files, read and parsed in the worker (picked-model.ts): which file is the graph and which are its
+ * external data. The UI imports only the layer list's types from here.
  */
 import { readModel } from '../app/inputs';
-import { modelLayers, type ModelLayers } from '../app/model-layers';
 import { InputLimitError } from '../data/limits';
 import { readPickedModel } from './picked-files';
 import type { Model } from '../onnx/ir';
 
 export type { LinearLayerInfo, ModelLayers } from '../app/model-layers';
-/** A parsed model, for previewLayers. */
-export type PreviewModel = Model;
 
 type Picked = Blob & { readonly name: string };
 
@@ -44,8 +41,4 @@ export function parsePickedModel(picked: PickedModel): Model {
     new Uint8Array(picked.bytes),
     picked.data.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })),
   );
-}
-
-export function previewLayers(model: Model, trackedLayers: string | null): ModelLayers {
-  return modelLayers(model, trackedLayers);
 }

@@ -12,6 +12,7 @@ import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
 import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
 import type { DemoVariant } from '../data/dataset';
 import type { CheckpointStore } from '../influence/types';
+import type { Model } from '../onnx/ir';
 import type { AttributionRequest, ProgressEvent } from './protocol';
 import type { PageRunStore } from './run-store';
 
@@ -79,7 +80,9 @@ export async function computeStoredRun(
     return { runId, inputs, outcome };
   } catch (error) {
     if (runId !== null) {
-      const resumable = hooks.signal.aborted || (error as Error).name === 'DeviceLostError';
+      // A resume refused for a checkpoint that is not its inputs' leaves the run as it was: still paused, resumable.
+      const refused = resumeId !== null && (error as Error).name === 'CheckpointMismatchError';
+      const resumable = refused || hooks.signal.aborted || (error as Error).name === 'DeviceLostError';
       await store.stop(
         runId,
         resumable ? 'paused' : 'failed',
@@ -90,11 +93,15 @@ export async function computeStoredRun(
   }
 }
 
-/** The inputs of a page request: the user's files as sent, or the demo from `demoFiles` (the site's, in the worker). */
+/**
+ * The inputs of a page request: the user's files as sent, or the demo from `demoFiles` (the site's, in the worker);
+ * `parsed`: the files' model already parsed (the picked model an estimate reuses).
+ */
 export async function loadRequestInputs(
   request: AttributionRequest,
   signal: AbortSignal,
   demoFiles: (variant: DemoVariant) => Promise<DemoFiles>,
+  parsed: Model | null = null,
 ): Promise<RunInputs> {
   const { source, config } = request;
   if (source.kind === 'demo')
@@ -110,6 +117,7 @@ export async function loadRequestInputs(
         name: source.names.model,
         bytes: new Uint8Array(source.model),
         externalData: (source.modelData ?? []).map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })),
+        ...(parsed ? { parsed } : {}),
       },
       tokenizer:
         source.tokenizer === null ? null : { name: source.names.tokenizer ?? 'tokenizer.json', text: source.tokenizer },

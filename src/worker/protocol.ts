@@ -41,6 +41,20 @@ export type AttributionSource =
       };
     };
 
+/**
+ * The user's files with the model picked in the page and kept in the worker (pickModel): the model's bytes cross to
+ * the worker once, when picked, not with every estimate or run. The worker turns it into a 'files' source.
+ */
+export interface PickedSource {
+  readonly kind: 'picked';
+  /** pickModel's token for the model picked last; an older token is refused. */
+  readonly model: string;
+  readonly tokenizer: string | null;
+  readonly train: string;
+  readonly queries: string;
+  readonly names: { readonly tokenizer: string | null; readonly train: string; readonly queries: string };
+}
+
 export interface AttributionRequest {
   readonly source: AttributionSource;
   /** The one run configuration (app/config.ts), defaults from DEFAULT_RUN_CONFIG, as the CLI's. */
@@ -50,6 +64,18 @@ export interface AttributionRequest {
    * away (the page's `?hold=<stage>`): an interruption point tests and demonstrations of resume control.
    */
   readonly holdAfterCheckpoint?: string;
+}
+
+/** What the page asks the worker to estimate or run: a request whose model may be the one picked (PickedSource). */
+export type PageRequest = Omit<AttributionRequest, 'source'> & { readonly source: AttributionSource | PickedSource };
+
+/** A model picked in the page, parsed and kept by the worker (pickModel): what the page shows of it. */
+export interface PickedModelInfo {
+  readonly token: string;
+  /** The graph's file name and the data files picked with it. */
+  readonly name: string;
+  readonly dataNames: readonly string[];
+  readonly bytes: number;
 }
 
 /** A run's progress, with the backend it runs on once that is chosen. */

@@ -49,6 +49,8 @@ interface StoredRequest {
   } | null;
   readonly fingerprints: {
     readonly model: Fingerprint | null;
+    /** The model's external data files as picked; absent in older runs and for models without any. */
+    readonly modelData?: readonly Fingerprint[];
     readonly train: Fingerprint | null;
     readonly queries: Fingerprint | null;
   };
@@ -159,7 +161,7 @@ export class PageRunStore {
       const { names } = source;
       const model = await this.store.putFile('model', names.model, fileBytes.model);
       // A resume needs the data files as much as the graph: kept beside it, by the names the graph gives them.
-      const modelData = [];
+      const modelData: { name: string; id: string }[] = [];
       for (const data of fileBytes.modelData) {
         modelData.push({ name: data.name, id: (await this.store.putFile('model', data.name, data.bytes)).id });
       }
@@ -171,6 +173,15 @@ export class PageRunStore {
       files = { model: model.id, modelData, tokenizer: tokenizer?.id ?? null, train: train.id, queries: queries.id };
       fingerprints = {
         model: { name: names.model, sha256: model.id, bytes: model.bytes },
+        ...(fileBytes.modelData.length > 0
+          ? {
+              modelData: fileBytes.modelData.map((f, i) => ({
+                name: f.name,
+                sha256: modelData[i]!.id,
+                bytes: f.bytes.byteLength,
+              })),
+            }
+          : {}),
         train: { name: names.train, sha256: train.id, bytes: train.bytes },
         queries: { name: names.queries, sha256: queries.id, bytes: queries.bytes },
       };
@@ -266,6 +277,7 @@ export class PageRunStore {
     const sources = page
       ? {
           model: page.fingerprints.model,
+          ...(page.fingerprints.modelData ? { modelData: page.fingerprints.modelData } : {}),
           datasets: { train: page.fingerprints.train, query: page.fingerprints.queries },
         }
       : {};

@@ -14,6 +14,13 @@ import {
 import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
 import { TOKEN_CATEGORIES } from '../data/categories';
 import type { AttributionResult } from '../influence/types';
+import {
+  carriesAfterSegment,
+  SEGMENT_RESAMPLES,
+  SEGMENT_SEED,
+  segmentEffects,
+  segmentSums,
+} from '../eval/segment-effects';
 import type { InfluenceTarget } from './protocol';
 import {
   bootstrapDraws,
@@ -24,6 +31,7 @@ import {
 } from './workspace-bootstrap';
 import type { StoredResults } from './run-store';
 import type {
+  AfterAnswerData,
   AnalysesData,
   CrossDomainEntry,
   ExampleDetail,
@@ -115,6 +123,7 @@ export function workspaceIndex(runId: string, stored: StoredResults, imported: s
     hasPerToken: result.tauPerToken !== null,
     hasPerLayer: result.tauPerLayer.length > 0,
     normalizations: normalizationsOf(stored),
+    hasAfterSegments: result.train.some(carriesAfterSegment),
   };
 }
 
@@ -317,6 +326,45 @@ export function workspaceAnalyses(stored: StoredResults): AnalysesData {
   };
 }
 
+const afterAnswers = new WeakMap<StoredResults, AfterAnswerData>();
+
+/**
+ * The after-answer comparison, with the experiment's statistics (src/eval/segment-effects.ts) on each benchmark's
+ * reduced row (benchmarkResult: the same sums as over its queries), computed once per run.
+ */
+export function workspaceAfterAnswer(stored: StoredResults): AfterAnswerData {
+  const cached = afterAnswers.get(stored);
+  if (cached) return cached;
+  const { result } = stored;
+  if (!result.tauPerToken)
+    throw new Error('this run has no per-token scores: run it with per-token scores on to compare segments');
+  const carriers = new Set(result.train.filter(carriesAfterSegment).map((e) => e.id));
+  if (carriers.size === 0) {
+    throw new Error(
+      'no training example of this run ends with an after-answer segment (after_answer for math, after_code for ' +
+        'code): run the after-answer demo variant (?demo=after) or data with such segments',
+    );
+  }
+  const effects = benchmarksOf(stored).flatMap((benchmark) =>
+    segmentEffects(
+      segmentSums(benchmarkResult(stored, benchmark), (id) => carriers.has(id)),
+      SEGMENT_SEED,
+    ),
+  );
+  const domains = [...new Set(result.train.map((e) => e.domain ?? 'unknown'))];
+  const data: AfterAnswerData = {
+    effects,
+    examples: domains.map((domain) => {
+      const ofDomain = result.train.filter((e) => (e.domain ?? 'unknown') === domain);
+      const withIt = ofDomain.filter((e) => carriers.has(e.id)).length;
+      return { domain, with: withIt, without: ofDomain.length - withIt };
+    }),
+    bootstrap: { resamples: SEGMENT_RESAMPLES, seed: SEGMENT_SEED },
+  };
+  afterAnswers.set(stored, data);
+  return data;
+}
+
 /**
  * What the views ask for that takes longer than a frame (the overview under each normalisation with its bootstrap,
  * the analyses per benchmark), computed right after a run is opened, one piece at a time with `pause()` between
@@ -332,4 +380,5 @@ export async function precomputeWorkspace(stored: StoredResults, pause: () => Pr
     benchmarkAnalyses(stored, benchmark);
     await pause();
   }
+  if (stored.result.train.some(carriesAfterSegment)) workspaceAfterAnswer(stored);
 }

@@ -5,6 +5,9 @@
  */
 import type { InfluenceTarget, Normalization } from './protocol';
 import type { EvaluationData } from './evaluation-protocol';
+import type { DifferenceEffect, DomainEffects, GroupEffect } from '../eval/segment-effects';
+
+export type { DifferenceEffect, DomainEffects, GroupEffect };
 
 export interface WorkspaceLayer {
   readonly name: string;
@@ -75,6 +78,8 @@ export interface WorkspaceIndex {
   readonly normalizations: readonly Normalization[];
   /** The run carries an evaluation against retraining (the Evaluation view). */
   readonly hasEvaluation?: boolean;
+  /** Some training example carries a labelled after-answer segment (the "After the answer" view). */
+  readonly hasAfterSegments: boolean;
 }
 
 export interface CrossDomainEntry {
@@ -162,11 +167,23 @@ export interface AnalysesData {
   readonly minTokenCount: number;
 }
 
+/**
+ * The after-answer comparison (src/eval/segment-effects.ts): per benchmark × training domain, groups of training
+ * examples' segment sums and the differences between them, each a mean with a seeded bootstrap 95 % interval.
+ */
+export interface AfterAnswerData {
+  readonly effects: readonly DomainEffects[];
+  /** Per training domain, the examples with and without an after-answer segment. */
+  readonly examples: readonly { readonly domain: string; readonly with: number; readonly without: number }[];
+  readonly bootstrap: { readonly resamples: number; readonly seed: number };
+}
+
 export interface WorkspaceApi {
   index(runId: string): Promise<WorkspaceIndex>;
   overview(runId: string, normalization: Normalization): Promise<OverviewData>;
   queryScores(runId: string, queryId: string): Promise<QueryScores>;
   example(runId: string, trainId: string, target: InfluenceTarget): Promise<ExampleDetail>;
   analyses(runId: string): Promise<AnalysesData>;
+  afterAnswer(runId: string): Promise<AfterAnswerData>;
   evaluation(runId: string): Promise<EvaluationData>;
 }

@@ -74,6 +74,11 @@ test('the micro demo runs on the automatic backend: the top helpful and harmful 
 
   // The default view is the first benchmark; every training example is either helpful or harmful.
   await page.locator('influence-list[kind="helpful"] li').first().waitFor({ timeout: 30_000 });
+  // The demo's queries are named by their benchmarks, not their domains.
+  const targets = await page
+    .locator('influence-results select[data-target] option')
+    .evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+  expect(targets.filter((t) => t.startsWith('benchmark:'))).toEqual(['benchmark:GSM8K', 'benchmark:MBPP']);
   const helpful = await scores('helpful');
   const harmful = await scores('harmful');
   expect(helpful.length + harmful.length).toBeGreaterThan(0);

@@ -240,9 +240,9 @@ describe('workspace on a bundle opened by URL', () => {
   test("a hostile bundle's text stays text in every view", async () => {
     const { page, errors } = await open('?bundle=fixtures/hostile.iwb');
     await page.locator('overview-view[data-ready]').waitFor({ timeout: 60_000 });
-    for (const view of ['query', 'example', 'analyses']) {
+    for (const view of ['query', 'example', 'analyses', 'after']) {
       await page.locator(`results-workspace [data-tab="${view}"]`).click();
-      await page.locator(`${view}-view[data-ready]`).waitFor({ timeout: 60_000 });
+      await page.locator(`${view === 'after' ? 'after-answer' : view}-view[data-ready]`).waitFor({ timeout: 60_000 });
       if (view === 'example') {
         expect(await page.locator('example-view [data-heatmap] span[data-t="1"]').textContent()).toContain('<script>');
       }

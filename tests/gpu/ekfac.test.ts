@@ -59,6 +59,21 @@ describe('EK-FAC kernels against the float64 CPU backend', () => {
       }
     });
 
+    test(`rotatedGradients (G(n) built and rotated on the GPU; the CPU may rotate token rows) ${label}`, async () => {
+      const gpu = await gpuBackend();
+      const data = randomBatch(B, T, dIn, dOut, appendOnes, masked, B * 300 + T);
+      const qS = randomBasis(dOut, 8);
+      const qA = randomBasis(dInPrime, 9);
+      const run = (backend: Backend) =>
+        backend.rotatedGradients(
+          toBatch(backend, data),
+          backend.upload(qS, [dOut, dOut]),
+          backend.upload(qA, [dInPrime, dInPrime]),
+        );
+      const { gpu: g, cpu: c } = await readBoth(gpu, run(gpu), run(cpu));
+      expect(relativeError(g, c)).toBeLessThan(ROTATION);
+    });
+
     test(`accumulateLambda over several batches, then damping and preconditioning ${label}`, async () => {
       const gpu = await gpuBackend();
       const qS = randomBasis(dOut, 8);

@@ -55,8 +55,14 @@ export async function servePage(): Promise<Served> {
 }
 
 /** A page whose console errors and page errors are collected, so tests can assert there were none. */
-export async function openPage(served: Served, path = ''): Promise<{ page: Page; errors: string[] }> {
+export async function openPage(
+  served: Served,
+  path = '',
+  options: { readonly init?: () => void } = {},
+): Promise<{ page: Page; errors: string[] }> {
   const page = await served.browser.newPage();
+  // A script that runs in the page before its own (e.g. to record what it posts to its workers).
+  if (options.init) await page.addInitScript(options.init);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {

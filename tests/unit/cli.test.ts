@@ -19,6 +19,10 @@ test('user files: --json has per-query top 10 helpful and harmful ids, the cross
   const out = path.join(dir, 'result.iwb');
   const { code, stdout, stderr } = await cli(attributeArgs(files, '--json', json, '--out', out));
   expect(stderr.split('\n').filter((l) => l.startsWith('iwb:'))).toEqual([]);
+  // Not a terminal: one progress line per engine stage, the query stage's included, each at its total.
+  const progress = stderr.split('\n').filter((l) => /^[a-z]+: \d+\/\d+ /.test(l));
+  expect(progress.map((l) => l.slice(0, l.indexOf(':')))).toEqual(['covariance', 'eigen', 'lambda', 'query', 'scores']);
+  expect(progress[3]).toMatch(/^query: 4\/4 queries \([\d.e+]+ queries\/s, 0 s left\)$/);
   expect(code).toBe(0);
   expect(stdout).toMatch(/4 queries x 16 training examples, 2 tracked layers, strategy ekfac/);
 
@@ -81,6 +85,7 @@ test('no inputs: the built-in demo (micro variant), limited and stratified, says
   expect(summary.counts).toEqual({ train: 6, queries: 2, layers: 2 });
   expect(summary.strategy).toBe('kfac');
   expect(summary.subsample).toMatch(/6 of 16 training examples and 2 of 4 queries, stratified by domain/);
-  expect(summary.queries.map((q) => q.benchmark).sort()).toEqual(['code', 'math']);
+  // The demo's queries carry their benchmarks' names (user rows without a `benchmark` field fall back to the domain).
+  expect(summary.queries.map((q) => q.benchmark).sort()).toEqual(['GSM8K', 'MBPP']);
   expect(summary.timings.map((t) => t.stage)).not.toContain('lambda');
 });

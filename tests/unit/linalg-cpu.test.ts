@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { TokenBatch } from '../../src/linalg/backend';
 import { cpuBackend } from '../../src/linalg/cpu/backend';
+import { rotationForm } from '../../src/linalg/cpu/rotated-gradients';
 import {
   frobenius,
   matmul,
@@ -184,6 +185,75 @@ describe('per-sequence gradients, rotation, eigenvalue correction', () => {
       expectClose(await backend.read(back), await backend.read(gradients));
     });
   }
+
+  /** Q_Sᵀ G(n) Q_A written out with the naive G(n). */
+  const expectedRotated =
+    (sequenceGradient: (n: number) => Float64Array, qS: Float64Array, qA: Float64Array) =>
+    (n: number, dOut: number, dInPrime: number) =>
+      matmul(
+        matmul(transpose(qS, dOut, dOut), sequenceGradient(n), dOut, dOut, dInPrime),
+        qA,
+        dOut,
+        dInPrime,
+        dInPrime,
+      );
+
+  // [dIn, dOut, tokens]: the token form (few tokens, wide layer) and the sequence form (many tokens, narrow layer).
+  for (const [dIn, dOut, tokens, form] of [
+    [33, 40, 6, 'token'],
+    [1, 7, 6, 'sequence'],
+    [130, 33, 9, 'token'],
+  ] as const) {
+    test(`rotatedGradients = Q_Sᵀ G(n) Q_A in the ${form} form, dIn = ${dIn}, dOut = ${dOut}, T = ${tokens}`, async () => {
+      const rng = mulberry32(5 * dIn + dOut);
+      const { batch, dInPrime, sequenceGradient } = randomBatch(rng, 3, tokens, dIn, dOut, true);
+      expect(rotationForm(tokens, dOut, dInPrime)).toBe(form);
+      const [qS, qA] = [randomOrthogonal(rng, dOut), randomOrthogonal(rng, dInPrime)];
+      const [qST, qAT] = [backend.upload(qS, [dOut, dOut]), backend.upload(qA, [dInPrime, dInPrime])];
+      const result = backend.rotatedGradients(batch, qST, qAT);
+      expect(result.shape).toEqual([3, dOut, dInPrime]);
+      const data = await backend.read(result);
+      const expected = expectedRotated(sequenceGradient, qS, qA);
+      for (let n = 0; n < 3; n++)
+        expectClose(data.subarray(n * dOut * dInPrime, (n + 1) * dOut * dInPrime), expected(n, dOut, dInPrime));
+      // The same as rotating the sequence form's G(n), the path it replaces.
+      expectClose(data, await backend.read(backend.rotate(backend.sequenceGradients(batch), qST, qAT, 'into')));
+    });
+  }
+
+  test('rotatedGradients picks the form per sequence: 1 unmasked token (token form) beside 6 (sequence form)', async () => {
+    const [dIn, dOut, tokens] = [1, 7, 6];
+    const rng = mulberry32(77);
+    const { batch: unmasked, dInPrime } = randomBatch(rng, 2, tokens, dIn, dOut, true, false);
+    expect(rotationForm(1, dOut, dInPrime)).toBe('token');
+    expect(rotationForm(6, dOut, dInPrime)).toBe('sequence');
+    // Sequence 0 keeps one token (weight 0.5), sequence 1 all six (fractional weights, as a loss mask may give).
+    const mask = [0, 0, 0.5, 0, 0, 0, 1, 0.25, 1, 2, 1, 1];
+    const batch: TokenBatch = { ...unmasked, mask: backend.upload(mask, [2, tokens]) };
+    const [qS, qA] = [randomOrthogonal(rng, dOut), randomOrthogonal(rng, dInPrime)];
+    const [qST, qAT] = [backend.upload(qS, [dOut, dOut]), backend.upload(qA, [dInPrime, dInPrime])];
+    const data = await backend.read(backend.rotatedGradients(batch, qST, qAT));
+    const g = await backend.read(backend.sequenceGradients(batch));
+    const size = dOut * dInPrime;
+    for (let n = 0; n < 2; n++) {
+      const expected = matmul(
+        matmul(transpose(qS, dOut, dOut), g.subarray(n * size, (n + 1) * size), dOut, dOut, dInPrime),
+        qA,
+        dOut,
+        dInPrime,
+        dInPrime,
+      );
+      expectClose(data.subarray(n * size, (n + 1) * size), expected);
+    }
+    expect(maxAbs(data.subarray(0, size))).toBeGreaterThan(0);
+  });
+
+  test('shape mismatch in rotatedGradients names the basis and the batch', () => {
+    const { batch } = randomBatch(mulberry32(3), 2, 3, 4, 5, true);
+    expect(() => backend.rotatedGradients(batch, backend.zeros([5, 5]), backend.zeros([4, 4]))).toThrow(
+      /CpuBackend\.rotatedGradients: qA has shape \[4, 4\], expected \[5, 5\]/,
+    );
+  });
 
   test('shape mismatch in rotate names both shapes', () => {
     expect(() =>

@@ -73,6 +73,7 @@ test('the page path and `iwb attribute --out` write byte-identical tensors for o
     'covariance',
     'eigen',
     'lambda',
+    'query',
     // Self-influence comes out of the scores pass (the same G(n)); no stage of its own.
     'scores',
   ]);

@@ -7,7 +7,7 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { expect, test } from 'vitest';
+import { expect, test, vi } from 'vitest';
 import { chooseBackend } from '../../src/app/backend-choice';
 import type { WebGpuBackend } from '../../src/linalg/webgpu/backend';
 import { encodeRunBundle } from '../../src/app/bundle-content';
@@ -15,6 +15,7 @@ import { nodeSource } from '../../src/data/node-source';
 import { decodeBundle } from '../../src/store/bundle';
 import { WorkbenchStore } from '../../src/store/db';
 import { runContent, runEvaluation } from '../../src/store/runs';
+import { TrainingSession } from '../../src/train/loop';
 import { evaluationData } from '../../src/worker/evaluation-data';
 import type { EvaluationProgressEvent, PageEvaluationRequest } from '../../src/worker/evaluation-protocol';
 import { computeStoredEvaluation, pendingEvaluations } from '../../src/worker/page-evaluation';
@@ -41,6 +42,9 @@ async function environment() {
 }
 
 test('a held, cancelled page evaluation resumes with only the missing retrains and stores the same evaluation', async () => {
+  // Every onnxruntime training session opened is released, whether the evaluation is cancelled or finishes.
+  const created = vi.spyOn(TrainingSession, 'create');
+  const released = vi.spyOn(TrainingSession.prototype, 'release');
   const env = await environment();
   const controller = new AbortController();
   const events: EvaluationProgressEvent[] = [];
@@ -55,6 +59,8 @@ test('a held, cancelled page evaluation resumes with only the missing retrains a
     .toBe(2);
   controller.abort(new Error('cancelled by the test'));
   await expect(held).rejects.toThrow('cancelled by the test');
+  expect(created.mock.calls.length).toBeGreaterThan(0);
+  expect(released).toHaveBeenCalledTimes(created.mock.calls.length);
   expect((await env.store.getRun(runId))!.status).toBe('paused');
   const [pending] = await pendingEvaluations(env.store, null);
   // A request without an EP is a wasm one (runs stored before the choice); the stored request says so.
@@ -79,10 +85,19 @@ test('a held, cancelled page evaluation resumes with only the missing retrains a
   expect(await pendingEvaluations(env.store, null)).toEqual([]);
 
   const fresh = await environment();
+  created.mockClear();
+  released.mockClear();
+  let retrains = 0;
   const freshId = await computeStoredEvaluation(request, null, fresh, {
     signal: new AbortController().signal,
-    onProgress: () => {},
+    onProgress: (e) => (retrains = e.phase === 'retraining' ? e.done : retrains),
   });
+  // One session for the model trained on all examples, one shared by every retrain (3 subsets, the full set, LOO).
+  expect(retrains).toBeGreaterThan(4);
+  expect(created).toHaveBeenCalledTimes(2);
+  expect(released).toHaveBeenCalledTimes(2);
+  created.mockRestore();
+  released.mockRestore();
   const resumed = (await runEvaluation(env.store, runId))!;
   const uninterrupted = (await runEvaluation(fresh.store, freshId))!;
   expect(resumed).toEqual(uninterrupted);

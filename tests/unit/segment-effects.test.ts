@@ -1,9 +1,14 @@
 /**
  * The after-answer experiment's statistics (src/eval/segment-effects.ts) on a real per-token run (token LM fixture,
- * CPU float64), checked against the engine's own segment aggregation and brute-force means.
+ * CPU float64), checked against the engine's own segment aggregation, brute-force means and differences, and a
+ * brute-force bootstrap; which shipped demo rows carry an after-answer segment by label.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { segmentEffects, segmentSums } from '../../src/eval/segment-effects';
+import { carriesAfterSegment, segmentEffects, segmentSums } from '../../src/eval/segment-effects';
+import { bootstrapMeanDifference } from '../../src/eval/stats';
+import { seededUniform } from '../../src/models/weights';
+import { segmentsForDomain } from '../../src/data/segments';
 import { segmentSummary } from '../../src/influence/aggregate';
 import { runAttribution } from '../../src/influence/pipeline';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
@@ -70,11 +75,29 @@ describe('segment effects', () => {
       const examples = sums.get(e.benchmark)!.filter((x) => x.domain === e.domain);
       const withIt = examples.filter((x) => x.carries);
       const withoutIt = examples.filter((x) => !x.carries);
-      const [after, rest, without, ...labels] = e.groups;
+      const [after, rest, without, whole, ...labels] = e.groups;
       expect(after!.group).toMatch(new RegExp(`^${e.afterLabel}`));
-      close(after!.mean, mean(withIt.map((x) => x.segments.at(-1)!.sum)));
-      close(rest!.mean, mean(withIt.map((x) => x.segments[0]!.sum + x.segments[1]!.sum)));
-      close(without!.mean, mean(withoutIt.map((x) => x.segments[0]!.sum)));
+      const afterSums = withIt.map((x) => x.segments.at(-1)!.sum);
+      const restSums = withIt.map((x) => x.segments[0]!.sum + x.segments[1]!.sum);
+      const withoutSums = withoutIt.map((x) => x.segments[0]!.sum);
+      const wholeSums = withIt.map((x) => x.segments[0]!.sum + x.segments[1]!.sum + x.segments[2]!.sum);
+      close(after!.mean, mean(afterSums));
+      close(rest!.mean, mean(restSums));
+      close(without!.mean, mean(withoutSums));
+      expect(whole!.group).toBe('whole response, examples with the segment');
+      close(whole!.mean, mean(wholeSums));
+      const [withMinusWithout, restMinusWithout, afterMinusRest] = e.differences;
+      close(withMinusWithout!.mean, mean(wholeSums) - mean(withoutSums));
+      close(restMinusWithout!.mean, mean(restSums) - mean(withoutSums));
+      close(afterMinusRest!.mean, mean(afterSums.map((a, i) => a - restSums[i]!)));
+      expect(e.differences.map((d) => [d.comparison, d.paired])).toEqual([
+        ['with − without', false],
+        ['rest − without', false],
+        ['after − rest', true],
+      ]);
+      const oracle = bruteDifference(wholeSums, withoutSums, 2000, 3);
+      close(withMinusWithout!.low, oracle.low);
+      close(withMinusWithout!.high, oracle.high);
       expect(labels.map((g) => g.group.split(' ')[0])).toEqual(['body', 'final']);
       for (const g of e.groups) {
         expect(g.low).toBeLessThanOrEqual(g.mean);
@@ -85,5 +108,71 @@ describe('segment effects', () => {
       close(after!.perToken, after!.sum / tokens);
     }
     expect(segmentEffects(sums, 3)).toEqual(effects);
+  });
+});
+
+/** The percentile bootstrap of mean(a) − mean(b) written out: every resample's difference, sorted, numpy's quantile. */
+function bruteDifference(a: number[], b: number[], samples: number, seed: number): { low: number; high: number } {
+  const uniform = seededUniform(seed);
+  const resample = (xs: number[]) => xs.map(() => xs[Math.floor(uniform() * xs.length)]!);
+  const diffs: number[] = [];
+  for (let s = 0; s < samples; s++) diffs.push(mean(resample(a)) - mean(resample(b)));
+  diffs.sort((x, y) => x - y);
+  const at = (p: number) => {
+    const i = p * (diffs.length - 1);
+    const lo = Math.floor(i);
+    return diffs[lo]! + (i - lo) * (diffs[Math.min(lo + 1, diffs.length - 1)]! - diffs[lo]!);
+  };
+  return { low: at(0.025), high: at(0.975) };
+}
+
+describe('bootstrap of a difference of means', () => {
+  it('equals the written-out resampling in float64 and is seeded', () => {
+    const random = seededUniform(11);
+    const a = Array.from({ length: 17 }, () => random() * 3 - 1);
+    const b = Array.from({ length: 9 }, () => random() * 2);
+    const got = bootstrapMeanDifference(a, b, 500, 5);
+    const want = bruteDifference(a, b, 500, 5);
+    close(got.mean, mean(a) - mean(b));
+    close(got.low, want.low);
+    close(got.high, want.high);
+    expect(got.count).toBe(17);
+    expect(bootstrapMeanDifference(a, b, 500, 5)).toEqual(got);
+    expect(bootstrapMeanDifference(a, b, 500, 6)).not.toEqual(got);
+    expect(bootstrapMeanDifference(a, [], 500, 5).mean).toBeNaN();
+  });
+});
+
+describe('which training examples carry an after-answer segment', () => {
+  const rows = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as { domain: string; response: string; segments?: unknown; after_answer?: string });
+  const meta = (r: ReturnType<typeof rows>[number]) => ({
+    id: '',
+    domain: r.domain,
+    segments:
+      (r.segments as { label: string; start: number; end: number }[]) ?? segmentsForDomain(r.domain, r.response),
+  });
+
+  it('in the after-answer variant, exactly the rows given one; in the plain demo data, none', () => {
+    const variant = rows('public/data/after/train.jsonl');
+    expect(variant.map((r) => carriesAfterSegment(meta(r)))).toEqual(variant.map((r) => r.after_answer !== undefined));
+    expect(variant.filter((r) => r.after_answer !== undefined).length).toBeGreaterThan(1000);
+    for (const file of ['public/data/train.jsonl', 'public/data/queries.jsonl'])
+      expect(rows(file).filter((r) => carriesAfterSegment(meta(r)))).toEqual([]);
+  });
+
+  it('needs the domain’s own label as the last segment', () => {
+    const seg = (label: string) => ({ label, start: 0, end: 1 });
+    expect(carriesAfterSegment({ id: 'a', domain: 'math', segments: [seg('reasoning'), seg('after_answer')] })).toBe(
+      true,
+    );
+    expect(carriesAfterSegment({ id: 'b', domain: 'code', segments: [seg('body'), seg('after_answer')] })).toBe(false);
+    expect(carriesAfterSegment({ id: 'c', domain: 'math', segments: [seg('after_answer'), seg('final_answer')] })).toBe(
+      false,
+    );
+    expect(carriesAfterSegment({ id: 'd', segments: [seg('after_code')] })).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ import type { Backend, Damping, Eigen, EighOptions, Tensor, TokenBatch } from '.
 import { changeBasisBatch, matmul } from './dense';
 import { JACOBI_MAX_DIMENSION, symmetricEigen } from './eigh';
 import { gemm } from './gemm';
+import { rotatedSequenceGradients } from './rotated-gradients';
 import { CpuTensor, ShapeCheck, asCpu, formatShape, shapeSize } from './tensor';
 import { sequenceGradientsOf, tokenScores, unpackBatch } from './token-rows';
 
@@ -128,6 +129,14 @@ export class CpuBackend implements Backend {
     return new CpuTensor(changeBasisBatch(g, 0, count, s, a, dOut, dIn, direction), matrices.shape);
   }
 
+  rotatedGradients(batch: TokenBatch, qS: Tensor, qA: Tensor): CpuTensor {
+    const check = new ShapeCheck('rotatedGradients');
+    const b = unpackBatch(check, batch);
+    const s = check.expect(qS, 'qS', [b.dOut, b.dOut]).data;
+    const a = check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]).data;
+    return new CpuTensor(rotatedSequenceGradients(b, s, a), [b.sequences, b.dOut, b.dInPrime]);
+  }
+
   accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void {
     const check = new ShapeCheck('accumulateLambda');
     const b = unpackBatch(check, batch);
@@ -136,8 +145,7 @@ export class CpuBackend implements Backend {
       check.fail('qS and qA must both be given (eigenbasis) or both be null (parameter basis)');
     const s = qS && check.expect(qS, 'qS', [b.dOut, b.dOut]).data;
     const a = qA && check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]).data;
-    const gradients = sequenceGradientsOf(b);
-    const rotated = s && a ? changeBasisBatch(gradients, 0, b.sequences, s, a, b.dOut, b.dInPrime, 'into') : gradients;
+    const rotated = s && a ? rotatedSequenceGradients(b, s, a) : sequenceGradientsOf(b);
     const size = b.dOut * b.dInPrime;
     for (let n = 0; n < b.sequences; n++) {
       for (let i = 0; i < size; i++) lambdaData[i]! += rotated[n * size + i]! ** 2;

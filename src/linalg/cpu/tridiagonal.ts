@@ -71,10 +71,15 @@ export function tridiagonalEigh(
 }
 
 /**
- * Householder reduction Q ᵀ A Q = T, in place. Step k annihilates row k beyond the superdiagonal with
- * H_k = I − β_k v vᵀ (v supported on k+1 … d−1, v_{k+1} = 1 after scaling is not assumed: v is stored as computed),
- * and applies it to the trailing block as the symmetric rank-2 update A ← A − v wᵀ − w vᵀ with
- * p = β A v, w = p − (β vᵀp / 2) v. v is left in row k (columns k+1 …), β_k in betas[k].
+ * Householder reduction Qᵀ A Q = T, in place. Step k annihilates row k beyond the superdiagonal with
+ * H_k = I − β_k v vᵀ (v supported on k+1 … d−1, stored as computed, not normalised), and applies it to the trailing
+ * block as the symmetric rank-2 update A ← A − v wᵀ − w vᵀ with p = β A v, w = p − (β vᵀp / 2) v. v is left in row k
+ * (columns k+1 …), β_k in betas[k].
+ *
+ * One pass over the trailing block per step instead of two: the update of step k is fused with the matrix-vector
+ * product of step k+1. Row k+1 is updated first, its reflector v' formed, and then each later row, just updated and
+ * still in cache, is dotted with v' (p'_i = β' A'_i· v'). The trailing block no longer fits in cache above d ≈ 500, so
+ * the memory traffic, not the flops, set the time; the arithmetic and its order are those of the two-pass form.
  */
 function tridiagonalise(
   a: Float64Array,
@@ -83,45 +88,39 @@ function tridiagonalise(
   offDiagonal: Float64Array,
   betas: Float64Array,
 ): void {
-  const p = new Float64Array(d);
+  let p = new Float64Array(d);
+  let pNext = new Float64Array(d);
+  if (d > 2) {
+    householderVector(a, d, 0, diagonal, offDiagonal, betas);
+    for (let i = 1; i < d; i++) p[i] = betas[0]! * dotFrom(a, i * d, 0, 1, d);
+  }
   for (let k = 0; k < d - 2; k++) {
     const row = k * d;
-    diagonal[k] = a[row + k]!;
-    let sigma = 0;
-    for (let j = k + 1; j < d; j++) sigma += a[row + j]! ** 2;
-    const x0 = a[row + k + 1]!;
-    const length = Math.sqrt(sigma);
-    if (sigma === 0 || sigma === x0 * x0) {
-      // Already tridiagonal in this row: H_k = I.
-      offDiagonal[k] = x0;
-      betas[k] = 0;
-      for (let j = k + 1; j < d; j++) a[row + j] = 0;
-      continue;
-    }
-    // alpha takes the sign opposite to x0 so v_0 = x0 − alpha does not cancel.
-    const alpha = x0 >= 0 ? -length : length;
-    a[row + k + 1] = x0 - alpha;
-    const vv = sigma - x0 * x0 + (x0 - alpha) ** 2;
-    const beta = 2 / vv;
-    betas[k] = beta;
-    offDiagonal[k] = alpha;
-    // p = β A22 v over the trailing block (rows and columns k+1 …), row by row.
+    const beta = betas[k]!;
+    // p ← w = p − (β vᵀp / 2) v.
     let vp = 0;
-    for (let i = k + 1; i < d; i++) {
-      const ri = i * d;
-      let sum = 0;
-      for (let j = k + 1; j < d; j++) sum += a[ri + j]! * a[row + j]!;
-      p[i] = beta * sum;
-      vp += a[row + i]! * p[i]!;
-    }
+    for (let i = k + 1; i < d; i++) vp += a[row + i]! * p[i]!;
     const half = 0.5 * beta * vp;
     for (let i = k + 1; i < d; i++) p[i]! -= half * a[row + i]!;
-    for (let i = k + 1; i < d; i++) {
+    updateRow(a, d, k, k + 1, p);
+    const next = k + 1 < d - 2;
+    if (next) householderVector(a, d, k + 1, diagonal, offDiagonal, betas);
+    const nextRow = (k + 1) * d;
+    const nextBeta = next ? betas[k + 1]! : 0;
+    for (let i = k + 2; i < d; i++) {
       const ri = i * d;
       const vi = a[row + i]!;
       const wi = p[i]!;
-      for (let j = k + 1; j < d; j++) a[ri + j]! -= vi * p[j]! + wi * a[row + j]!;
+      a[ri + k + 1]! -= vi * p[k + 1]! + wi * a[row + k + 1]!;
+      let sum = 0;
+      for (let j = k + 2; j < d; j++) {
+        const updated = a[ri + j]! - (vi * p[j]! + wi * a[row + j]!);
+        a[ri + j] = updated;
+        sum += updated * a[nextRow + j]!;
+      }
+      pNext[i] = nextBeta * sum;
     }
+    [p, pNext] = [pNext, p];
   }
   if (d >= 2) {
     diagonal[d - 2] = a[(d - 2) * d + d - 2]!;
@@ -132,6 +131,55 @@ function tridiagonalise(
   // Row d−2 and d−1 carry no reflector.
   if (d >= 2) betas[d - 2] = 0;
   if (d >= 1) betas[d - 1] = 0;
+}
+
+/** Σ_{j ≥ from} a[rowStart + j] · a[vectorRow·d + j]. */
+function dotFrom(a: Float64Array, rowStart: number, vectorRow: number, from: number, d: number): number {
+  const v = vectorRow * d;
+  let sum = 0;
+  for (let j = from; j < d; j++) sum += a[rowStart + j]! * a[v + j]!;
+  return sum;
+}
+
+/** Row i, columns k+1 …, of the trailing block ← itself − v_i wᵀ − w_i vᵀ (v in row k, w in `w`). */
+function updateRow(a: Float64Array, d: number, k: number, i: number, w: Float64Array): void {
+  const row = k * d;
+  const ri = i * d;
+  const vi = a[row + i]!;
+  const wi = w[i]!;
+  for (let j = k + 1; j < d; j++) a[ri + j]! -= vi * w[j]! + wi * a[row + j]!;
+}
+
+/**
+ * The reflector of step k from row k (already updated by every earlier step): d_k, e_k, β_k, and v in row k. A row
+ * that is already tridiagonal gets H_k = I (β_k = 0, v = 0).
+ */
+function householderVector(
+  a: Float64Array,
+  d: number,
+  k: number,
+  diagonal: Float64Array,
+  offDiagonal: Float64Array,
+  betas: Float64Array,
+): void {
+  const row = k * d;
+  diagonal[k] = a[row + k]!;
+  let sigma = 0;
+  for (let j = k + 1; j < d; j++) sigma += a[row + j]! ** 2;
+  const x0 = a[row + k + 1]!;
+  const length = Math.sqrt(sigma);
+  if (sigma === 0 || sigma === x0 * x0) {
+    offDiagonal[k] = x0;
+    betas[k] = 0;
+    for (let j = k + 1; j < d; j++) a[row + j] = 0;
+    return;
+  }
+  // alpha takes the sign opposite to x0 so v_0 = x0 − alpha does not cancel.
+  const alpha = x0 >= 0 ? -length : length;
+  a[row + k + 1] = x0 - alpha;
+  const vv = sigma - x0 * x0 + (x0 - alpha) ** 2;
+  betas[k] = 2 / vv;
+  offDiagonal[k] = alpha;
 }
 
 /**

@@ -166,6 +166,19 @@ export class WebGpuBackend implements Backend {
     return this.runtime.step(check.kernel, check.shapes, () => this.changeBasis(check, g, s, a, direction));
   }
 
+  rotatedGradients(batch: TokenBatch, qS: Tensor, qA: Tensor): GpuTensor {
+    const check = new OperandCheck('rotatedGradients', { ...batchOperands(batch), qS, qA });
+    const b = unpackBatch(check, batch);
+    const s = check.expect(qS, 'qS', [b.dOut, b.dOut]);
+    const a = check.expect(qA, 'qA', [b.dInPrime, b.dInPrime]);
+    return this.runtime.step(check.kernel, check.shapes, () => {
+      const gradients = this.buildSequenceGradients(check, b);
+      const rotated = this.changeBasis(check, gradients, s, a, 'into');
+      this.runtime.release(gradients);
+      return rotated;
+    });
+  }
+
   accumulateLambda(lambda: Tensor, batch: TokenBatch, qS: Tensor | null, qA: Tensor | null): void {
     const check = new OperandCheck('accumulateLambda', {
       lambda,

@@ -15,6 +15,7 @@ import './overview-view';
 import './query-view';
 import './example-view';
 import './analyses-view';
+import './after-answer-view';
 import './evaluation-view';
 
 const VIEW_LABELS: Readonly<Record<ViewName, string>> = {
@@ -22,14 +23,15 @@ const VIEW_LABELS: Readonly<Record<ViewName, string>> = {
   query: 'Query',
   example: 'Training example',
   analyses: 'Sequences and tokens',
+  after: 'After the answer',
   evaluation: 'Evaluation',
 };
 
 /**
  * The results workspace of one stored run (a finished page run, an opened one, an imported bundle): its views behind
- * tabs (Evaluation only when the run carries one), their state in the URL hash (route.ts) under this workspace's
- * address, so two workspaces on one page each keep their own view and a link restores the one it was made in. Views
- * fire `navigate` with a partial route.
+ * tabs (Evaluation and After the answer only when the run has what they show), their state in the URL hash
+ * (route.ts) under this workspace's address, so two workspaces on one page each keep their own view and a link
+ * restores the one it was made in. Views fire `navigate` with a partial route.
  */
 @customElement('results-workspace')
 export class ResultsWorkspace extends LitElement {
@@ -125,9 +127,16 @@ export class ResultsWorkspace extends LitElement {
     return `${location.pathname}?${params.toString()}${formatRoute(this.route, this.ownAddress())}`;
   }
 
-  /** The Evaluation tab only for runs that carry an evaluation (a deep link to it elsewhere says there is none). */
+  /**
+   * The Evaluation tab only for runs that carry an evaluation, After the answer only for runs with after-answer
+   * segments (a deep link to either elsewhere shows the tab, and the view says what the run lacks).
+   */
   private views(): readonly ViewName[] {
-    return VIEWS.filter((view) => view !== 'evaluation' || this.index?.hasEvaluation || this.route.view === view);
+    const has: Partial<Record<ViewName, boolean>> = {
+      evaluation: this.index?.hasEvaluation,
+      after: this.index?.hasAfterSegments,
+    };
+    return VIEWS.filter((view) => !(view in has) || has[view] || this.route.view === view);
   }
 
   private onTabKey(event: KeyboardEvent): void {
@@ -182,6 +191,8 @@ export class ResultsWorkspace extends LitElement {
         return html`<example-view .api=${api} .index=${index} .route=${route}></example-view>`;
       case 'analyses':
         return html`<analyses-view .api=${api} .index=${index} .route=${route}></analyses-view>`;
+      case 'after':
+        return html`<after-answer-view .api=${api} .index=${index} .route=${route}></after-answer-view>`;
       case 'evaluation':
         return html`<evaluation-view .api=${api} .index=${index} .route=${route}></evaluation-view>`;
     }

@@ -7,7 +7,7 @@
 import type { InfluenceTarget, Normalization } from '../../worker/protocol';
 import type { SortKey } from './model';
 
-export const VIEWS = ['overview', 'query', 'example', 'analyses', 'evaluation'] as const;
+export const VIEWS = ['overview', 'query', 'example', 'analyses', 'after', 'evaluation'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export interface Route {
