@@ -5,8 +5,9 @@
  *   npm run eval:lds                 the documented configuration
  *   npm run eval:lds -- --short      a short version (fewer subsets, examples and steps) to check the tooling
  *   npm run eval:lds -- --saved-only the LDS of the retrains saved so far (trains nothing; bench/eval-lds.partial.json)
- *   npm run eval:lds -- --seeds R    R retrains per subset (seeds 0 … R − 1), averaged; results in eval-lds-rR.*. The
- *                                    checkpoint is shared: seed r's retrains do not depend on R, so R = 2 reuses R = 1's
+ *   npm run eval:lds -- --seeds R    R retrains per subset (seeds 0 … R − 1), averaged; results in eval-lds-rR.*.
+ *                                    The checkpoint is shared: seed r's retrains do not depend on R, so R = 2 reuses
+ *                                    R = 1's
  *   npm run eval:lds -- --steps S    S training steps instead of 64 (longer training); its own files, eval-lds-sS.*
  *
  * Every retrain is checkpointed in bench/eval-lds[-short].checkpoint.json and each strategy's influence in

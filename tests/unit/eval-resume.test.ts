@@ -10,17 +10,11 @@ import { checkpointFromJson, checkpointToJson, memoryEvaluationStore } from '../
 import { DEFAULT_EVALUATION, type EvaluationConfig, type EvaluationStore } from '../../src/eval/types';
 import type { Strategy } from '../../src/influence/types';
 import { buildGptForward, initGptWeights } from '../../src/models/gpt';
-import { tinyGpt } from '../helpers/tiny-gpt';
+import { countingTask, tinyGpt } from '../helpers/tiny-gpt';
 
 const gpt = tinyGpt({ vocabSize: 10, maxPositions: 12 });
 
-/** After the prompt [1, k] the response counts up from k (mod 8): a task the model learns within a few steps. */
-const sequences = Array.from({ length: 8 }, (_, k) => ({
-  inputIds: [1, 2 + k, ...Array.from({ length: 4 }, (_, i) => 2 + ((k + i + 1) % 8))],
-  promptLen: 2,
-}));
-const train = sequences.slice(0, 6);
-const queries = sequences.slice(6);
+const { train, queries } = countingTask();
 const training = {
   steps: 8,
   batchSize: 3,

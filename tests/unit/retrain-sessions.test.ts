@@ -8,15 +8,10 @@ import { causalLmRetrainer } from '../../src/eval/causal-lm';
 import { buildGptForward, initGptWeights } from '../../src/models/gpt';
 import { responseLogLikelihoods } from '../../src/train/evaluate';
 import { trainCausalLm, TrainingSession } from '../../src/train/loop';
-import { tinyGpt } from '../helpers/tiny-gpt';
+import { countingTask, tinyGpt } from '../helpers/tiny-gpt';
 
 const gpt = tinyGpt({ vocabSize: 10, maxPositions: 12 });
-const sequences = Array.from({ length: 8 }, (_, k) => ({
-  inputIds: [1, 2 + k, ...Array.from({ length: 4 }, (_, i) => 2 + ((k + i + 1) % 8))],
-  promptLen: 2,
-}));
-const train = sequences.slice(0, 6);
-const queries = sequences.slice(6);
+const { train, queries } = countingTask();
 const training = {
   steps: 12,
   batchSize: 3,
