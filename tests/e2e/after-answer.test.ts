@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { carriesAfterSegment, SEGMENT_SEED, segmentEffects, segmentSums } from '../../src/eval/segment-effects';
 import { decodeBundle } from '../../src/store/bundle';
-import { servePage, type Served } from '../helpers/browser';
+import { openInContext, servePage, type Served } from '../helpers/browser';
 import { resultOfBundle } from '../helpers/bundle-result';
 import { readFixture } from '../helpers/fixtures';
 
@@ -32,10 +32,7 @@ afterAll(async () => {
 });
 
 async function open(path: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(served.url + path);
+  const { page, errors } = await openInContext(context, served, path);
   await page.locator('after-answer-view[data-ready]').waitFor({ timeout: 60_000 });
   return { page, errors };
 }

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { servePage, type Served } from '../helpers/browser';
+import { openInContext, servePage, type Served } from '../helpers/browser';
 
 const SHOTS = 'test-results/evaluation-webgpu';
 let served: Served;
@@ -37,11 +37,7 @@ afterAll(async () => {
 const TOLERANCE = 1e-4;
 
 async function open(path: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(served.url + path);
-  return { page, errors };
+  return openInContext(context, served, path);
 }
 
 /** A tiny evaluation: 8 examples, 2 queries, 4 subsets, no LOO, 3 steps, identity and EK-FAC, on the given EP. */

@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bootstrapMean, spearman } from '../../src/eval/stats';
 import { decodeBundle, type Bundle } from '../../src/store/bundle';
-import { servePage, type Served } from '../helpers/browser';
+import { openInContext, servePage, type Served } from '../helpers/browser';
 import { resign } from '../helpers/bundle-edit';
 
 const SHOTS = 'test-results/evaluation';
@@ -44,11 +44,7 @@ afterAll(async () => {
 });
 
 async function open(path: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(served.url + path);
-  return { page, errors };
+  return openInContext(context, served, path);
 }
 
 /** Each query's subset measurements averaged over the R seeds: [M × Q]. */

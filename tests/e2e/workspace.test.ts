@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { crossDomainTable, segmentSummary } from '../../src/influence/aggregate';
 import { scoreView, type Normalization } from '../../src/influence/normalize';
 import { decodeBundle, type Bundle } from '../../src/store/bundle';
-import { servePage, type Served } from '../helpers/browser';
+import { openInContext, servePage, type Served } from '../helpers/browser';
 import { resultOfBundle } from '../helpers/bundle-result';
 
 const SHOTS = 'test-results/workspace';
@@ -43,11 +43,7 @@ afterAll(async () => {
 });
 
 async function open(path: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(served.url + path);
-  return { page, errors };
+  return openInContext(context, served, path);
 }
 
 function closeTo(actual: number, expected: number): void {

@@ -3,7 +3,7 @@
  * Chromium by playwright-core with WebGPU on the SwiftShader adapter.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 
 export const CHROMIUM_FLAGS = [
@@ -68,6 +68,19 @@ export async function openPage(
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(`console: ${message.text()}`);
   });
+  await page.goto(served.url + path);
+  return { page, errors };
+}
+
+/** A page of a test's own context (routes, viewport) at served.url + path, with its page errors collected. */
+export async function openInContext(
+  context: BrowserContext,
+  served: Served,
+  path: string,
+): Promise<{ page: Page; errors: string[] }> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(served.url + path);
   return { page, errors };
 }

@@ -21,3 +21,8 @@ export function countingTask(): { train: CountingSequence[]; queries: CountingSe
   }));
   return { train: sequences.slice(0, 6), queries: sequences.slice(6) };
 }
+
+/** AdamW settings the counting task trains well with, for the given number of steps. */
+export function countingTraining(steps: number) {
+  return { steps, batchSize: 3, peakLearningRate: 3e-2, warmupSteps: 2, weightDecay: 0.01, clipNorm: 1, seed: 4 };
+}

@@ -10,20 +10,12 @@ import { checkpointFromJson, checkpointToJson, memoryEvaluationStore } from '../
 import { DEFAULT_EVALUATION, type EvaluationConfig, type EvaluationStore } from '../../src/eval/types';
 import type { Strategy } from '../../src/influence/types';
 import { buildGptForward, initGptWeights } from '../../src/models/gpt';
-import { countingTask, tinyGpt } from '../helpers/tiny-gpt';
+import { countingTask, countingTraining, tinyGpt } from '../helpers/tiny-gpt';
 
 const gpt = tinyGpt({ vocabSize: 10, maxPositions: 12 });
 
 const { train, queries } = countingTask();
-const training = {
-  steps: 8,
-  batchSize: 3,
-  peakLearningRate: 3e-2,
-  warmupSteps: 2,
-  weightDecay: 0.01,
-  clipNorm: 1,
-  seed: 4,
-};
+const training = countingTraining(8);
 const config: EvaluationConfig = { ...DEFAULT_EVALUATION, subsets: 3, looPerQuery: 1, bootstrapSamples: 200, seed: 2 };
 /** Any [Q × N] influence will do: resuming must not depend on it (it only chooses the LOO examples). */
 const influence = new Map<Strategy, Float64Array>([

@@ -8,19 +8,11 @@ import { causalLmRetrainer } from '../../src/eval/causal-lm';
 import { buildGptForward, initGptWeights } from '../../src/models/gpt';
 import { responseLogLikelihoods } from '../../src/train/evaluate';
 import { trainCausalLm, TrainingSession } from '../../src/train/loop';
-import { countingTask, tinyGpt } from '../helpers/tiny-gpt';
+import { countingTask, countingTraining, tinyGpt } from '../helpers/tiny-gpt';
 
 const gpt = tinyGpt({ vocabSize: 10, maxPositions: 12 });
 const { train, queries } = countingTask();
-const training = {
-  steps: 12,
-  batchSize: 3,
-  peakLearningRate: 3e-2,
-  warmupSteps: 2,
-  weightDecay: 0.01,
-  clipNorm: 1,
-  seed: 4,
-};
+const training = countingTraining(12);
 const retrains: [Int32Array, number][] = [
   [Int32Array.of(0, 2, 4), 0],
   [Int32Array.of(1, 3, 5), 1],
