@@ -219,12 +219,12 @@ describe('errors before anything runs', () => {
   }
 
   it('an op without a VJP on the gradient path is named with its node', () => {
-    expect(() => buildGradientGraph(modelWith('Cos'), { loss: { kind: 'cross-entropy' } })).toThrow(
-      /^unsupported op "Cos" at node "\/head\/strange" \(on the gradient path/,
+    expect(() => buildGradientGraph(modelWith('Atan'), { loss: { kind: 'cross-entropy' } })).toThrow(
+      /^unsupported op "Atan" at node "\/head\/strange" \(on the gradient path/,
     );
     expect(() =>
-      buildGradientGraph(modelWith('FastGelu', 'com.microsoft'), { loss: { kind: 'cross-entropy' } }),
-    ).toThrow('unsupported op "com.microsoft.FastGelu" at node "/head/strange"');
+      buildGradientGraph(modelWith('BiasSoftmax', 'com.microsoft'), { loss: { kind: 'cross-entropy' } }),
+    ).toThrow('unsupported op "com.microsoft.BiasSoftmax" at node "/head/strange"');
   });
 
   it('the same graph with a supported op builds, although side paths hold a Cos and a measured Sin', () => {

@@ -6,7 +6,7 @@
 import { DataType } from '../ir';
 import type { LossSpec } from '../gradient-spec';
 import type { Emitter } from './emitter';
-import type { GraphFacts } from './shapes';
+import type { GraphFacts } from './facts';
 
 /** The loss's inputs are registered on the emitter's builder as graph inputs. */
 export interface AppendedLoss {

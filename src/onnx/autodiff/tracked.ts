@@ -11,7 +11,7 @@
 import { isFloatType, type Graph, type Node, type TensorInit } from '../ir';
 import { DEFAULT_TRACKED, type GradientSpec } from '../gradient-spec';
 import { findMlpProjections, type MlpRole } from '../mlp-structure';
-import { floatAttr, intAttr } from './shapes';
+import { floatAttr, intAttr } from './facts';
 
 export interface TrackedCandidate {
   readonly node: Node;

@@ -14,15 +14,10 @@ import { Emitter } from './emitter';
 import { appendLoss, LOSS_NAMES } from './loss';
 import { inferFacts, type GraphFacts } from './shapes';
 import { findTrackedLayers } from './tracked';
-import type { Vjp, VjpContext } from './vjp-context';
-import { elementwiseVjps } from './vjp-elementwise';
-import { linearVjps } from './vjp-linear';
-import { shapeVjps } from './vjp-shape';
+import { opEntry, opKey, SUPPORTED_OPS } from './ops';
+import type { VjpContext } from './vjp-context';
 
-const VJPS: Readonly<Record<string, Vjp>> = { ...elementwiseVjps, ...linearVjps, ...shapeVjps, Constant: () => [] };
-
-/** Op types with a VJP (for documentation and error messages). */
-export const SUPPORTED_OPS: readonly string[] = Object.keys(VJPS).sort();
+export { SUPPORTED_OPS };
 
 const MIN_OPSET = 13;
 
@@ -94,7 +89,12 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
       for (const input of node.inputs) if (input && isActiveType(input)) relevant.add(input);
   }
   const onPath = graph.nodes.filter((node) => node.outputs.some((o) => active.has(o) && relevant.has(o)));
-  const unsupported = onPath.filter((node) => (node.domain !== '' && node.domain !== 'ai.onnx') || !VJPS[node.opType]);
+  const refused = onPath.find((node) => opEntry(node)?.refuse);
+  if (refused)
+    throw new Error(
+      `cannot differentiate ${opKey(refused)} at ${nodeLabel(refused)} (on the gradient path): ${opEntry(refused)!.refuse}`,
+    );
+  const unsupported = onPath.filter((node) => !opEntry(node)?.vjp);
   if (unsupported.length > 0) {
     const list = unsupported
       .map((n) => `unsupported op "${n.domain ? n.domain + '.' : ''}${n.opType}" at ${nodeLabel(n)}`)
@@ -153,7 +153,7 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
       },
       fail: (reason) => new Error(`cannot differentiate ${node.opType} at ${nodeLabel(node)}: ${reason}`),
     };
-    const inputGrads = VJPS[node.opType](ctx, outputGrads);
+    const inputGrads = opEntry(node)!.vjp!(ctx, outputGrads);
     inputGrads.forEach((grad, index) => {
       if (grad && ctx.wants(index)) addContribution(node.inputs[index], grad);
     });

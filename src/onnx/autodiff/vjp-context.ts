@@ -1,7 +1,7 @@
 /** What a vector-Jacobian product rule sees, and the broadcasting reduction every elementwise VJP needs. */
 import { DataType, type Dim, type Node } from '../ir';
 import type { Emitter } from './emitter';
-import type { GraphFacts } from './shapes';
+import type { GraphFacts } from './facts';
 
 export interface VjpContext {
   readonly emit: Emitter;

@@ -1,7 +1,9 @@
-/** VJPs of MatMul, Gemm, LayerNormalization, ReduceSum and ReduceMean. */
-import type { Dim } from '../ir';
-import { floatAttr, intAttr, intsAttr } from './shapes';
-import { unbroadcast, unbroadcastTo, type Vjp, type VjpContext } from './vjp-context';
+/** MatMul, Gemm and Einsum: shapes from the operands, gradients as products of the same kind. */
+import type { Dim } from '../../ir';
+import { broadcastDims, intAttr, floatAttr } from '../facts';
+import { unbroadcast, unbroadcastTo, type Vjp, type VjpContext } from '../vjp-context';
+import { einsumOps } from './einsum';
+import type { Infer, OpEntry } from './types';
 
 /** Swap the last two axes of a value of the given rank. */
 function transposeLast(ctx: VjpContext, x: string, rank: number): string {
@@ -91,81 +93,25 @@ const gemm: Vjp = (ctx, [gy]) => {
   return [ga, gb, gc];
 };
 
-/**
- * LayerNormalization over the axes [axis, rank): with x̂ = (x − μ)·r, r = 1/√(σ² + ε) and ĝ = gy·scale,
- * dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)); dscale = Σ gy·x̂ and dbias = Σ gy over the leading axes.
- */
-const layerNormalization: Vjp = (ctx, grads) => {
-  const [gy] = grads;
-  if (grads.slice(1).some((g) => g)) throw ctx.fail('gradients through the Mean / InvStdDev outputs are not supported');
-  if (!gy) return [null, null, null];
-  const e = ctx.emit;
-  const [x, scale, bias] = ctx.node.inputs;
-  const t = ctx.floatType(x);
-  let axis = intAttr(ctx.node, 'axis', -1);
-  if (axis >= 0) axis -= ctx.rank(x);
-  const axes = Array.from({ length: -axis }, (_, i) => axis + i);
-  const mean = e.reduceMean(x, axes, true);
-  const centred = e.op('Sub', [x, mean]);
-  const variance = e.reduceMean(e.op('Mul', [centred, centred]), axes, true);
-  const inverseStd = e.op('Reciprocal', [
-    e.op('Sqrt', [e.op('Add', [variance, e.scalar(floatAttr(ctx.node, 'epsilon', 1e-5), t)])]),
-  ]);
-  const normalized = e.op('Mul', [centred, inverseStd]);
-  const leadingSum = (value: string): string => {
-    const staticScale = ctx.facts.staticDims(scale);
-    const rows = staticScale
-      ? e.int64([-1, ...staticScale])
-      : e.op('Concat', [e.int64([-1]), e.op('Shape', [scale])], { axis: 0 });
-    return e.reduceSum(e.reshape(value, rows), [0], false);
-  };
-  let gx: string | null = null;
-  if (ctx.wants(0)) {
-    const gNormalized = e.op('Mul', [gy, scale]);
-    const meanG = e.reduceMean(gNormalized, axes, true);
-    const meanGx = e.reduceMean(e.op('Mul', [gNormalized, normalized]), axes, true);
-    gx = e.op('Mul', [inverseStd, e.op('Sub', [e.op('Sub', [gNormalized, meanG]), e.op('Mul', [normalized, meanGx])])]);
-  }
-  return [
-    gx,
-    ctx.wants(1) ? leadingSum(e.op('Mul', [gy, normalized])) : null,
-    bias && ctx.wants(2) ? leadingSum(gy) : null,
-  ];
+const matMulInfer: Infer = (ctx) => {
+  const [a, b] = [ctx.input(0).dims, ctx.input(1).dims];
+  let dims: Dim[] | null = null;
+  if (a && b && a.length >= 2 && b.length >= 2) {
+    const batch = broadcastDims([a.slice(0, -2), b.slice(0, -2)]);
+    dims = batch ? [...batch, a[a.length - 2], b[b.length - 1]] : null;
+  } else if (a && b && b.length === 1 && a.length >= 2) dims = a.slice(0, -1);
+  else if (a && b && a.length === 1 && b.length >= 2) dims = [...b.slice(0, -2), b[b.length - 1]];
+  return [{ dims }];
 };
 
-/** ReduceSum / ReduceMean: the gradient is gy re-expanded over the reduced axes (÷ the count for the mean). */
-function reduction(mean: boolean): Vjp {
-  return (ctx, [gy]) => {
-    if (!gy || !ctx.wants(0)) return [null, null];
-    const e = ctx.emit;
-    const x = ctx.node.inputs[0];
-    const axesFromInput = ctx.opset >= (mean ? 18 : 13);
-    const axesName = axesFromInput ? (ctx.node.inputs[1] ?? '') : '';
-    const axes = axesFromInput
-      ? axesName
-        ? ctx.facts.constantInts(axesName)
-        : []
-      : (intsAttr(ctx.node, 'axes') ?? []);
-    const keepdims = intAttr(ctx.node, 'keepdims', 1);
-    const reducesNothing = axes !== null && axes.length === 0 && intAttr(ctx.node, 'noop_with_empty_axes', 0) === 1;
-    if (reducesNothing) return [gy, null];
-    const reducesAll = axes !== null && axes.length === 0;
-    const kept = keepdims || reducesAll ? gy : e.unsqueeze(gy, axes ?? axesName);
-    let gx = e.op('Expand', [kept, e.op('Shape', [x])]);
-    if (mean) {
-      const count = e.op('Cast', [e.op('Div', [e.op('Size', [x]), e.op('Size', [ctx.node.outputs[0]])])], {
-        to: ctx.floatType(x),
-      });
-      gx = e.op('Div', [gx, count]);
-    }
-    return [gx, null];
-  };
-}
+const gemmInfer: Infer = (ctx) => {
+  const [a, b] = [ctx.input(0).dims, ctx.input(1).dims];
+  const dims = a && b ? [a[intAttr(ctx.node, 'transA', 0) ? 1 : 0], b[intAttr(ctx.node, 'transB', 0) ? 0 : 1]] : null;
+  return [{ dims }];
+};
 
-export const linearVjps: Record<string, Vjp> = {
-  MatMul: matMul,
-  Gemm: gemm,
-  LayerNormalization: layerNormalization,
-  ReduceSum: reduction(false),
-  ReduceMean: reduction(true),
+export const linearOps: Record<string, OpEntry> = {
+  MatMul: { infer: matMulInfer, vjp: matMul },
+  Gemm: { infer: gemmInfer, vjp: gemm },
+  ...einsumOps,
 };
