@@ -21,9 +21,12 @@ can attribute them on public/data/micro. The weights are random (seeded), scaled
 - gpt2-fp16.onnx / gpt2-bf16.onnx: gpt2-torchscript.onnx with every float tensor in float16 / bfloat16 (weights,
   constants, Cast targets, logits), as an fp16 export is.
 - gpt2-external/model.onnx + model.onnx.data: gpt2-torchscript.onnx with its weights in an external data file.
+- modern/{qwen2,phi3,gemma2}.onnx: Qwen2-, Phi-3- and Gemma-2-style causal LMs with their float64 EK-FAC reference
+  scores and pre-tokenized data (scripts/modern_models.py). `export-test-models.py modern` writes only these.
 """
 import math
 import pathlib
+import sys
 
 import numpy as np
 import onnx
@@ -349,6 +352,12 @@ def dynamo_style(model, tied=True):
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from modern_models import export_modern
+
+    export_modern(OUT, export)
+    if sys.argv[1:] == ["modern"]:
+        return
     torch.manual_seed(20251201)
     gpt2 = Gpt2LMHead().eval()
     ids = torch.randint(0, V, (2, 5))
