@@ -243,6 +243,55 @@ const cases: Case[] = [
     params: { a: { dims: [3, 1] } },
     build: (b, p) => one(b, 'Expand', [p.a, i64(b, [2, 3, 4])]),
   },
+  {
+    name: 'CumSum along axis 1',
+    params: { a: { dims: [2, 4] } },
+    build: (b, p) => one(b, 'CumSum', [p.a, b.constant(DataType.INT64, [], [1])]),
+  },
+  {
+    name: 'CumSum exclusive and reverse, axis −1',
+    params: { a: { dims: [3, 4] } },
+    build: (b, p) =>
+      one(b, 'CumSum', [p.a, b.constant(DataType.INT64, [], [-1])], { exclusive: attr.int(1), reverse: attr.int(1) }),
+  },
+  {
+    name: 'Trilu upper with k = 1 (a causal mask pattern)',
+    params: { a: { dims: [2, 3, 3] } },
+    build: (b, p) => one(b, 'Trilu', [p.a, b.constant(DataType.INT64, [], [1])]),
+  },
+  {
+    name: 'Trilu lower, no k',
+    params: { a: { dims: [3, 4] } },
+    build: (b, p) => one(b, 'Trilu', [p.a], { upper: attr.int(0) }),
+  },
+  { name: 'Sin', params: { a: { dims: [5] } }, build: (b, p) => one(b, 'Sin', [p.a]) },
+  { name: 'Cos', params: { a: { dims: [5] } }, build: (b, p) => one(b, 'Cos', [p.a]) },
+  {
+    name: 'GatherElements axis 1 with repeated indices',
+    params: { a: { dims: [2, 3] } },
+    build: (b, p) =>
+      one(b, 'GatherElements', [p.a, b.constant(DataType.INT64, [2, 4], [0, 2, 2, 1, 1, 1, 0, 2])], {
+        axis: attr.int(1),
+      }),
+  },
+  {
+    name: 'Einsum bhqd,bhkd->bhqk (attention scores)',
+    params: { q: { dims: [1, 2, 3, 4] }, k: { dims: [1, 2, 5, 4] } },
+    build: (b, p) => one(b, 'Einsum', [p.q, p.k], { equation: attr.string('bhqd,bhkd->bhqk') }),
+  },
+  {
+    name: 'Einsum i,j->ij (rotary outer product) and ...ij->...ji',
+    params: { a: { dims: [3] }, c: { dims: [4] } },
+    build: (b, p) =>
+      one(b, 'Einsum', [one(b, 'Einsum', [p.a, p.c], { equation: attr.string('i,j->ij') })], {
+        equation: attr.string('...ij->...ji'),
+      }),
+  },
+  {
+    name: 'Einsum with implicit output ij,jk',
+    params: { a: { dims: [2, 3] }, c: { dims: [3, 2] } },
+    build: (b, p) => one(b, 'Einsum', [p.a, p.c], { equation: attr.string('ij,jk') }),
+  },
   { name: 'Dropout in inference mode', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'Dropout', [p.a]) },
   {
     name: 'Identity and a Constant operand',
