@@ -57,7 +57,7 @@ const config = runConfig({
   strategy: args.strategy as RunConfig['strategy'],
   trackedLayers: args.track ?? (gpt2 ? String.raw`^/h\.0/mlp/c_fc/` : null),
 });
-const graph = gradientGraphFor(inputs, config);
+const graph = await gradientGraphFor(inputs, config);
 const trainTokens = inputs.train.reduce((sum, e) => sum + e.inputIds.length, 0);
 console.log(
   `${inputs.modelName}\n${inputs.subsample}\n${inputs.train.length} training examples (${trainTokens} tokens) x ${inputs.queries.length} queries`,

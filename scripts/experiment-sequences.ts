@@ -93,7 +93,7 @@ if (!values.analyse) {
   const config = runConfig({ strategy: values.strategy as Strategy, perToken: true, backend: values.backend as 'cpu' });
   const chosen = await chooseBackend(config.backend, undefined);
   let stage = '';
-  const outcome = await runJob(inputs, gradientGraphFor(inputs, config), config, chosen, {
+  const outcome = await runJob(inputs, await gradientGraphFor(inputs, config), config, chosen, {
     ortOnGpu: false,
     onProgress: (e) => {
       if (e.stage !== stage) console.log(`${new Date().toISOString().slice(11, 19)} ${(stage = e.stage)}`);

@@ -166,7 +166,7 @@ async function evaluateWith(
     const attributed = { ...inputs, model: trained.model, modelBytes: null };
     for (const strategy of missing) {
       const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy, damping: settings.damping, fisher, backend: 'cpu' };
-      const outcome = await runJob(attributed, gradientGraphFor(attributed, config), config, chosen, {
+      const outcome = await runJob(attributed, await gradientGraphFor(attributed, config), config, chosen, {
         ortOnGpu: false,
         ...signal,
       });

@@ -16,7 +16,9 @@ import type {
 } from '../influence/types';
 import { OnnxGradientSource, type OutputToTensor } from '../influence/onnx-source';
 import type { WebGpuBackend } from '../linalg/webgpu/backend';
-import { buildGradientGraph, type GradientGraph } from '../onnx/gradient-graph';
+import { buildGradientGraph, UnknownShapeError, type GradientGraph, type GradientSpec } from '../onnx/gradient-graph';
+import { sequenceFeeds } from '../onnx/feeds';
+import { observeShapes } from '../onnx/observe-shapes';
 import { DataType } from '../onnx/ir';
 import { ModelSession } from '../onnx/runtime';
 import { findEmbeddings } from '../onnx/structure';
@@ -89,13 +91,32 @@ export interface JobOutcome {
   readonly sample: InputSample | null;
 }
 
-/** The run's gradient graph, tracking config.trackedLayers (null: the MLP projections, the autodiff's default). */
-export function gradientGraphFor(inputs: RunInputs, config: RunConfig): GradientGraph {
+/**
+ * The run's gradient graph, tracking config.trackedLayers (null: the MLP projections, the autodiff's default). Where
+ * a VJP needs a rank that static inference cannot decide, the forward runs once on the first training row with the
+ * undecided values exposed (onnx/observe-shapes.ts) and the graph is built again with what that run recorded.
+ */
+export async function gradientGraphFor(inputs: RunInputs, config: RunConfig): Promise<GradientGraph> {
+  const spec: GradientSpec = {
+    loss: { kind: 'token-cross-entropy' },
+    ...(config.trackedLayers !== null ? { tracked: new RegExp(config.trackedLayers) } : {}),
+  };
   try {
-    return buildGradientGraph(inputs.model, {
-      loss: { kind: 'token-cross-entropy' },
-      ...(config.trackedLayers !== null ? { tracked: new RegExp(config.trackedLayers) } : {}),
-    });
+    try {
+      return buildGradientGraph(inputs.model, spec);
+    } catch (error) {
+      const first = inputs.train[0] ?? inputs.queries[0];
+      if (!(error instanceof UnknownShapeError) || !first) throw error;
+      const ids = BigInt64Array.from(first.inputIds, BigInt);
+      const feeds = sequenceFeeds(
+        inputs.model.graph.inputs,
+        ids,
+        ids.map(() => 1n),
+        [1, ids.length],
+      );
+      const observed = await observeShapes(inputs.model, feeds);
+      return buildGradientGraph(inputs.model, { ...spec, observed });
+    }
   } catch (error) {
     throw new InputError(`${inputs.modelName}: ${(error as Error).message}`);
   }

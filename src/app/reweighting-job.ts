@@ -149,7 +149,7 @@ export async function runReweightingJob(
       sample: null,
     };
     const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy: 'ekfac', backend: 'cpu' };
-    const outcome = await runJob(inputs, gradientGraphFor(inputs, config), config, chosen, {
+    const outcome = await runJob(inputs, await gradientGraphFor(inputs, config), config, chosen, {
       ortOnGpu: false,
       ...(options.signal ? { signal: options.signal } : {}),
     });

@@ -33,7 +33,7 @@ export async function attribute(
   // Refused before the run, not after minutes of it: an output that is an input, or two outputs one file.
   await checkOutputPaths(plannedOutputs(args), plannedInputs(args), outputFs);
   const { inputs, bytes } = await loadInputs(args, signal);
-  const graph = gradientGraphFor(inputs, config);
+  const graph = await gradientGraphFor(inputs, config);
   const imported = args.factors === undefined ? undefined : await readFactorsDirectory(args.factors);
   const gpu = config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(config.backend === 'webgpu');
   const chosen = await chooseBackend(config.backend, gpu);
@@ -90,7 +90,7 @@ export async function attribute(
  */
 export async function planAttribute(args: AttributeArgs, io: CliIo, signal?: AbortSignal): Promise<void> {
   const { inputs } = await loadInputs(args, signal);
-  const graph = gradientGraphFor(inputs, args.config);
+  const graph = await gradientGraphFor(inputs, args.config);
   const gpu = args.config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(args.config.backend === 'webgpu');
   const chosen = await chooseBackend(args.config.backend, gpu);
   try {

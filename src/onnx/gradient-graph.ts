@@ -35,3 +35,4 @@ export type { SampleLabelsOptions, SampleTargetsOptions, NextTokenTargets } from
 /** The op types the autodiff has VJPs for (integer/boolean side paths need none). */
 export { SUPPORTED_OPS } from './autodiff/transform';
 export { listLinearLayers, type LinearLayerInfo } from './autodiff/tracked';
+export { UnknownShapeError } from './autodiff/facts';

@@ -2,7 +2,7 @@
  * The types of the gradient graph (what goes in: GradientSpec; what comes out: GradientGraph), apart from the code
  * that builds it, so the autodiff can use them without importing its own caller.
  */
-import type { DataType, Model } from './ir';
+import type { DataType, Dim, Model } from './ir';
 
 /**
  * Which per-example loss the graph appends to the forward outputs. The loss of a batch is the SUM over its examples
@@ -38,6 +38,11 @@ export interface GradientSpec {
    * Default: `DEFAULT_TRACKED`, the MLP projections.
    */
   readonly tracked?: RegExp | readonly string[];
+  /**
+   * Element types and ranks recorded from a forward run (onnx/observe-shapes.ts) for the values static inference
+   * could not decide; used only where the graph and the inference say nothing.
+   */
+  readonly observed?: ReadonlyMap<string, { readonly type: DataType | null; readonly dims: readonly Dim[] | null }>;
   /**
    * Also output the gradient of the summed loss w.r.t. every floating-point initializer of rank ≥ 1 (training;
    * rank-0 initializers are the constants exporters store, not parameters). Default false.

@@ -55,7 +55,7 @@ export async function computeStoredRun(
     const inputs = await environment.loadInputs(request, hooks.signal);
     const chosen = await environment.backendFor(config.backend);
     step('preparing the model', chosen.report);
-    const graph = gradientGraphFor(inputs, config);
+    const graph = await gradientGraphFor(inputs, config);
     let checkpoint: CheckpointStore;
     if (resumeId !== null) {
       runId = resumeId;
@@ -138,6 +138,6 @@ export async function estimateRequest(
   checkRunConfig(request.config);
   const inputs = await environment.loadInputs(request, signal);
   const chosen = await environment.backendFor(request.config.backend);
-  const graph = gradientGraphFor(inputs, request.config);
+  const graph = await gradientGraphFor(inputs, request.config);
   return runEstimate(planJob(inputs, graph, request.config, chosen), graph, inputs, chosen.report.description);
 }

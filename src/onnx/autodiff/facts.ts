@@ -11,6 +11,20 @@ export interface ValueFacts {
   readonly dims: readonly Dim[] | null;
 }
 
+/**
+ * A VJP needed a fact (a rank) that static inference could not decide. `value` names it, so the caller can record
+ * it from a forward run (onnx/observe-shapes.ts) and build again.
+ */
+export class UnknownShapeError extends Error {
+  constructor(
+    message: string,
+    readonly value: string,
+  ) {
+    super(message);
+    this.name = 'UnknownShapeError';
+  }
+}
+
 export const UNKNOWN: ValueFacts = { type: null, dims: null };
 
 export interface GraphFacts {

@@ -12,6 +12,7 @@ import { DataType, defaultOpset, isFloatType, type Dim, type Graph, type Model, 
 import type { GradientGraph, GradientSpec, TrackedLayer } from '../gradient-spec';
 import { Emitter } from './emitter';
 import { appendLoss, LOSS_NAMES } from './loss';
+import { UnknownShapeError } from './facts';
 import { inferFacts, type GraphFacts } from './shapes';
 import { findTrackedLayers } from './tracked';
 import { opEntry, opKey, SUPPORTED_OPS } from './ops';
@@ -61,7 +62,7 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
       `gradient graphs need ai.onnx opset ≥ ${MIN_OPSET}; model "${graph.name}" has opset ${opset} (re-export with opset_version=17)`,
     );
   checkTopologicalOrder(graph);
-  const facts = inferFacts(graph, opset);
+  const facts = inferFacts(graph, opset, spec.observed);
   const predicted = predictedValue(graph, facts, spec);
   const layers = findTrackedLayers(graph, spec.tracked);
   const isActiveType = (value: string): boolean => {
@@ -148,7 +149,10 @@ export function buildGradientModel(model: Model, spec: GradientSpec): GradientGr
       rank: (value) => {
         const dims = facts.facts(value).dims;
         if (!dims)
-          throw ctx.fail(`the rank of "${value}" could not be inferred (add value_info, or export with static ranks)`);
+          throw new UnknownShapeError(
+            `cannot differentiate ${node.opType} at ${nodeLabel(node)}: the rank of "${value}" is unknown (neither the graph nor static inference${spec.observed ? ' nor a forward run' : ''} gives it)`,
+            value,
+          );
         return dims.length;
       },
       fail: (reason) => new Error(`cannot differentiate ${node.opType} at ${nodeLabel(node)}: ${reason}`),
