@@ -227,6 +227,15 @@ describe('errors before anything runs', () => {
     ).toThrow('unsupported op "com.microsoft.BiasSoftmax" at node "/head/strange"');
   });
 
+  it('a fused contrib op without a gradient rule is refused in one line saying how to export without it', () => {
+    for (const op of ['GroupQueryAttention', 'MultiHeadAttention', 'RotaryEmbedding'])
+      expect(() => buildGradientGraph(modelWith(op, 'com.microsoft'), { loss: { kind: 'cross-entropy' } })).toThrow(
+        new RegExp(
+          `^cannot differentiate com\\.microsoft\\.${op} at node "/head/strange" \\(on the gradient path\\): .*export the model without onnxruntime transformers optimization`,
+        ),
+      );
+  });
+
   it('the same graph with a supported op builds, although side paths hold a Cos and a measured Sin', () => {
     expect(
       buildGradientGraph(modelWith('Tanh'), { loss: { kind: 'cross-entropy' } }).layers.map((l) => l.nodeName),

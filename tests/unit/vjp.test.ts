@@ -3,7 +3,8 @@
  * whose differentiable tensors are initializers; the gradient graph (MSE loss against random targets, parameter
  * gradients on) runs on onnxruntime-web's wasm EP and is compared with (L(θ + h) − L(θ − h)) / 2h.
  * Float64 wherever the wasm EP has a double kernel (h = 1e-6, |error| ≤ 1e-7·max(1, |g|max));
- * float32 for Erf and Gelu, which it has only in float (h = 1e-2, |error| ≤ 2e-2·max(1, |g|max)).
+ * float32 for Erf, Gelu and the com.microsoft ops (FastGelu, BiasGelu, Skip(Simplified)LayerNormalization), which it
+ * has only in float (h = 1e-2, |error| ≤ 2e-2·max(1, |g|max)).
  */
 import { describe, expect, it } from 'vitest';
 import { attr, GraphBuilder } from '../../src/onnx/builder';
@@ -23,6 +24,8 @@ interface Case {
   readonly build: (b: GraphBuilder, p: Record<string, string>, type: DataType) => string;
   readonly opset?: number;
   readonly type?: FloatName;
+  /** The graph imports the com.microsoft domain (onnxruntime's contrib ops). */
+  readonly contrib?: boolean;
 }
 
 const i64 = (b: GraphBuilder, values: number[]) => b.int64s(values);
@@ -292,6 +295,59 @@ const cases: Case[] = [
     params: { a: { dims: [2, 3] }, c: { dims: [3, 2] } },
     build: (b, p) => one(b, 'Einsum', [p.a, p.c], { equation: attr.string('ij,jk') }),
   },
+  {
+    name: 'SimplifiedLayerNormalization (RMSNorm as onnxruntime fuses it)',
+    params: { x: { dims: [2, 3, 4] }, scale: { dims: [4] } },
+    build: (b, p) => one(b, 'SimplifiedLayerNormalization', [p.x, p.scale], { epsilon: attr.float(1e-5) }),
+  },
+  {
+    name: 'com.microsoft.SkipLayerNormalization with beta and bias, and the sum output used too (float32)',
+    type: 'float32',
+    contrib: true,
+    params: {
+      x: { dims: [2, 3, 4] },
+      skip: { dims: [2, 3, 4] },
+      gamma: { dims: [4] },
+      beta: { dims: [4] },
+      bias: { dims: [4] },
+    },
+    build: (b, p) => {
+      const [y, , , sum] = b.op(
+        'SkipLayerNormalization',
+        [p.x, p.skip, p.gamma, p.beta, p.bias],
+        { epsilon: attr.float(1e-5) },
+        { outputs: 4, domain: 'com.microsoft' },
+      );
+      return one(b, 'Mul', [y!, sum!]);
+    },
+  },
+  {
+    name: 'com.microsoft.SkipSimplifiedLayerNormalization with bias (float32)',
+    type: 'float32',
+    contrib: true,
+    params: { x: { dims: [2, 3, 4] }, skip: { dims: [2, 3, 4] }, gamma: { dims: [4] }, bias: { dims: [4] } },
+    build: (b, p) =>
+      b.op1(
+        'SkipSimplifiedLayerNormalization',
+        [p.x, p.skip, p.gamma, p.bias],
+        { epsilon: attr.float(1e-5) },
+        { domain: 'com.microsoft' },
+      ),
+  },
+  {
+    name: 'com.microsoft.FastGelu with bias (float32)',
+    contrib: true,
+    type: 'float32',
+    params: { x: { dims: [2, 4] }, bias: { dims: [4] } },
+    build: (b, p) => b.op1('FastGelu', [p.x, p.bias], {}, { domain: 'com.microsoft' }),
+  },
+  {
+    name: 'com.microsoft.BiasGelu (float32)',
+    contrib: true,
+    type: 'float32',
+    params: { a: { dims: [2, 4] }, bias: { dims: [4] } },
+    build: (b, p) => b.op1('BiasGelu', [p.a, p.bias], {}, { domain: 'com.microsoft' }),
+  },
   { name: 'Dropout in inference mode', params: { a: { dims: [2, 3] } }, build: (b, p) => one(b, 'Dropout', [p.a]) },
   {
     name: 'Identity and a Constant operand',
@@ -343,7 +399,8 @@ function buildCase(testCase: Case) {
   }
   const y = testCase.build(b, params, dataType);
   b.output(y, dataType, null);
-  return { model: b.build({ opset: testCase.opset ?? 17 }), type };
+  const extraOpsets = testCase.contrib ? [{ domain: 'com.microsoft', version: 1 }] : [];
+  return { model: b.build({ opset: testCase.opset ?? 17, extraOpsets }), type };
 }
 
 describe('VJPs against central finite differences', () => {

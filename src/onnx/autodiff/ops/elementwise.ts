@@ -34,13 +34,14 @@ const same = sameShape();
 const arithmetic = broadcast({ arithmetic: true });
 const boolean = { infer: broadcast({ type: BOOL }) };
 
-const gelu = unary((ctx, gy, x) => {
+/** gy · GELU'(x), in its tanh approximation or exact (erf) form. */
+export function geluGrad(ctx: VjpContext, gy: string, x: string, tanh: boolean): string {
   const e = ctx.emit;
   const t = ctx.floatType(x);
   const half = e.scalar(0.5, t);
   const one = e.scalar(1, t);
   const x2 = e.op('Mul', [x, x]);
-  if (stringAttr(ctx.node, 'approximate', 'none') === 'tanh') {
+  if (tanh) {
     // y = ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³): y' = ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²)
     const c = e.scalar(Math.sqrt(2 / Math.PI), t);
     const u = e.op('Mul', [c, e.op('Add', [x, e.op('Mul', [e.scalar(0.044715, t), e.op('Mul', [x2, x])])])]);
@@ -57,7 +58,9 @@ const gelu = unary((ctx, gy, x) => {
     e.scalar(1 / Math.sqrt(2 * Math.PI), t),
   ]);
   return e.op('Mul', [gy, e.op('Add', [cdf, e.op('Mul', [x, pdf])])]);
-});
+}
+
+const gelu = unary((ctx, gy, x) => geluGrad(ctx, gy, x, stringAttr(ctx.node, 'approximate', 'none') === 'tanh'));
 
 /**
  * CumSum along an axis: y_i = Σ_{j ≤ i} x_j, so dx_j = Σ_{i ≥ j} gy_i — the cumulative sum of gy in the other
