@@ -1,5 +1,6 @@
 """Tiny causal LMs written the way current Hugging Face architectures are (module structure and forward code follow
-transformers' modeling_qwen2.py, modeling_phi3.py and modeling_gemma2.py; nothing is imported from transformers),
+transformers' modeling_qwen2.py, modeling_phi3.py, modeling_gemma2.py, modeling_llama.py (rope_type "llama3"),
+modeling_mistral.py, modeling_gpt_neox.py and modeling_opt.py; nothing is imported from transformers),
 exported as-is with torch.onnx.export (opset 17, no onnx shape inference, so the graphs carry no value_info), plus
 each model's float64 EK-FAC scores with kronfluence semantics, computed here in torch with forward hooks.
 
@@ -9,7 +10,8 @@ Reference semantics (those of `iwb attribute --strategy ekfac --fisher empirical
 kronfluence's with damping_factor=None):
 - an example's loss is the cross-entropy summed over its response targets (position t predicts token t + 1 for
   t = prompt_len - 1 ... len - 2); a query's measurement is the same summed loss;
-- tracked layers: the MLP linears (gate_proj, up_proj, down_proj; Phi-3's fused gate_up_proj is one layer), no bias;
+- tracked layers: the MLP linears (gate_proj, up_proj, down_proj; Phi-3's fused gate_up_proj is one layer; NeoX's
+  dense_h_to_4h / dense_4h_to_h and OPT's fc1 / fc2, whose bias is a column of ones appended to the input);
 - A = sum over every token of every training sequence of a a^T / token count, S likewise from g = dL/dy (y the
   layer output); A = Q_A diag Q_A^T, S = Q_S diag Q_S^T;
 - Lambda = mean over training sequences of (Q_S^T G(n) Q_A)^2 with G(n) = sum_t g_t a_t^T;
@@ -28,6 +30,7 @@ V, D, H, KV, F, L = 96, 16, 4, 2, 32, 2
 HD = D // H
 THETA = 10000.0
 MIN = torch.finfo(torch.float32).min
+SLIDING_WINDOW = 3
 
 
 class RMSNorm(torch.nn.Module):
@@ -64,9 +67,23 @@ class GemmaRMSNorm(torch.nn.Module):
 
 
 class RotaryEmbedding(torch.nn.Module):
-    def __init__(self):
+    """Rotary embedding of `dim` channels; scaling="llama3" applies LLaMA-3.1's frequency rescaling
+    (_compute_llama3_parameters: factor 8, low/high frequency factors 1 and 4; original context 64 here, so that the
+    tiny head's two frequencies fall on both sides of it)."""
+
+    def __init__(self, dim=HD, theta=THETA, scaling=None):
         super().__init__()
-        inv_freq = 1.0 / (THETA ** (torch.arange(0, HD, 2, dtype=torch.int64).float() / HD))
+        inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+        if scaling == "llama3":
+            factor, low_freq_factor, high_freq_factor, old_context_len = 8.0, 1.0, 4.0, 64
+            low_freq_wavelen = old_context_len / low_freq_factor
+            high_freq_wavelen = old_context_len / high_freq_factor
+            wavelen = 2 * math.pi / inv_freq
+            inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+            smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+            smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+            is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+            inv_freq = torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def forward(self, x, position_ids):
@@ -147,6 +164,8 @@ class Phi3Attention(torch.nn.Module):
 class Gemma2Attention(Qwen2Attention):
     """Gemma-2: no q/k/v biases, attention-logit soft-capping (50)."""
 
+    softcap = 50.0
+
     def __init__(self):
         super().__init__()
         for name in ("q_proj", "k_proj", "v_proj"):
@@ -159,7 +178,13 @@ class Gemma2Attention(Qwen2Attention):
         k = self.k_proj(x).view(b, t, -1, HD).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, HD).transpose(1, 2)
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
-        return self.o_proj(attend(q, k, v, mask, softcap=50.0))
+        return self.o_proj(attend(q, k, v, mask, softcap=self.softcap))
+
+
+class LlamaAttention(Gemma2Attention):
+    """LLaMA / Mistral: no biases, no soft-capping."""
+
+    softcap = None
 
 
 class GatedMLP(torch.nn.Module):
@@ -197,12 +222,20 @@ class DecoderLayer(torch.nn.Module):
     def __init__(self, style):
         super().__init__()
         self.style = style
-        attention = {"qwen2": Qwen2Attention, "phi3": Phi3Attention, "gemma2": Gemma2Attention}[style]
+        attention = {
+            "qwen2": Qwen2Attention,
+            "phi3": Phi3Attention,
+            "gemma2": Gemma2Attention,
+            "llama3": LlamaAttention,
+            "mistral": LlamaAttention,
+        }[style]
         self.self_attn = attention()
         self.mlp = {
             "qwen2": lambda: GatedMLP(torch.nn.functional.silu),
             "phi3": Phi3MLP,
             "gemma2": lambda: GatedMLP(gelu_tanh),
+            "llama3": lambda: GatedMLP(torch.nn.functional.silu),
+            "mistral": lambda: GatedMLP(torch.nn.functional.silu),
         }[style]()
         norm = GemmaRMSNorm if style == "gemma2" else RMSNorm
         self.input_layernorm = norm()
@@ -226,7 +259,7 @@ class Inner(torch.nn.Module):
         self.embed_tokens = torch.nn.Embedding(V, D)
         self.layers = torch.nn.ModuleList([DecoderLayer(style) for _ in range(L)])
         self.norm = GemmaRMSNorm() if style == "gemma2" else RMSNorm()
-        self.rotary_emb = RotaryEmbedding()
+        self.rotary_emb = RotaryEmbedding(theta=500000.0, scaling="llama3") if style == "llama3" else RotaryEmbedding()
 
 
 class CausalLM(torch.nn.Module):
@@ -249,6 +282,9 @@ class CausalLM(torch.nn.Module):
         if self.style == "gemma2":
             x = x * torch.tensor(D**0.5, dtype=x.dtype)
         causal = torch.triu(torch.full((t, t), MIN, dtype=x.dtype), diagonal=1)
+        if self.style == "mistral":  # sliding window: key j is visible from i only when i - j < SLIDING_WINDOW
+            too_far = torch.tril(torch.ones(t, t, dtype=x.dtype), diagonal=-SLIDING_WINDOW) > 0
+            causal = causal.masked_fill(too_far, MIN)
         causal = causal[None, None, :, :].expand(b, 1, -1, -1)
         padding = attention_mask[:, None, None, :] == 0
         mask = causal.masked_fill(padding, MIN)
@@ -261,12 +297,173 @@ class CausalLM(torch.nn.Module):
         return logits
 
 
+class NeoXAttention(torch.nn.Module):
+    """GPTNeoXAttention: fused query_key_value with bias, heads laid out [b, t, H, 3 * HD], partial rotary (the first
+    half of each head's channels, rotary_pct 0.5), dense output with bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.rotary_ndims = HD // 2
+        self.query_key_value = torch.nn.Linear(D, 3 * D, bias=True)
+        self.dense = torch.nn.Linear(D, D, bias=True)
+
+    def forward(self, x, cos, sin, mask):
+        b, t, _ = x.shape
+        qkv = self.query_key_value(x).view(b, t, H, 3 * HD)
+        q = qkv[..., :HD].permute(0, 2, 1, 3)
+        k = qkv[..., HD : 2 * HD].permute(0, 2, 1, 3)
+        v = qkv[..., 2 * HD :].permute(0, 2, 1, 3)
+        q_rot, q_pass = q[..., : self.rotary_ndims], q[..., self.rotary_ndims :]
+        k_rot, k_pass = k[..., : self.rotary_ndims], k[..., self.rotary_ndims :]
+        q_rot, k_rot = apply_rotary_pos_emb(q_rot, k_rot, cos, sin)
+        q = torch.cat((q_rot, q_pass), dim=-1)
+        k = torch.cat((k_rot, k_pass), dim=-1)
+        weights = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(HD) + mask
+        weights = torch.nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(v.dtype)
+        out = torch.matmul(weights, v).permute(0, 2, 1, 3).reshape(b, t, D)
+        return self.dense(out)
+
+
+class NeoXMLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dense_h_to_4h = torch.nn.Linear(D, F)
+        self.dense_4h_to_h = torch.nn.Linear(F, D)
+
+    def forward(self, x):
+        return self.dense_4h_to_h(torch.nn.functional.gelu(self.dense_h_to_4h(x)))
+
+
+class NeoXLayer(torch.nn.Module):
+    """use_parallel_residual: x + attn(ln1(x)) + mlp(ln2(x))."""
+
+    def __init__(self):
+        super().__init__()
+        self.input_layernorm = torch.nn.LayerNorm(D)
+        self.post_attention_layernorm = torch.nn.LayerNorm(D)
+        self.attention = NeoXAttention()
+        self.mlp = NeoXMLP()
+
+    def forward(self, x, cos, sin, mask):
+        return x + self.attention(self.input_layernorm(x), cos, sin, mask) + self.mlp(self.post_attention_layernorm(x))
+
+
+class NeoXInner(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed_in = torch.nn.Embedding(V, D)
+        self.layers = torch.nn.ModuleList([NeoXLayer() for _ in range(L)])
+        self.final_layer_norm = torch.nn.LayerNorm(D)
+        self.rotary_emb = RotaryEmbedding(dim=HD // 2)
+
+
+class GPTNeoXForCausalLM(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gpt_neox = NeoXInner()
+        self.embed_out = torch.nn.Linear(D, V, bias=False)
+
+    def forward(self, input_ids, attention_mask):
+        position_ids = attention_mask.long().cumsum(-1) - 1
+        position_ids = position_ids.masked_fill(attention_mask == 0, 1)
+        b, t = input_ids.shape
+        x = self.gpt_neox.embed_in(input_ids)
+        causal = torch.triu(torch.full((t, t), MIN, dtype=x.dtype), diagonal=1)[None, None, :, :].expand(b, 1, -1, -1)
+        mask = causal.masked_fill(attention_mask[:, None, None, :] == 0, MIN)
+        cos, sin = self.gpt_neox.rotary_emb(x, position_ids)
+        for layer in self.gpt_neox.layers:
+            x = layer(x, cos, sin, mask)
+        return self.embed_out(self.gpt_neox.final_layer_norm(x))
+
+
+class OPTAttention(torch.nn.Module):
+    """OPTAttention: q scaled by head_dim^-0.5 before the product, biases everywhere, plain softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.q_proj = torch.nn.Linear(D, D)
+        self.k_proj = torch.nn.Linear(D, D)
+        self.v_proj = torch.nn.Linear(D, D)
+        self.out_proj = torch.nn.Linear(D, D)
+
+    def forward(self, x, mask):
+        b, t, _ = x.shape
+        q = (self.q_proj(x) * HD**-0.5).view(b, t, H, HD).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, H, HD).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, H, HD).transpose(1, 2)
+        weights = torch.nn.functional.softmax(torch.matmul(q, k.transpose(2, 3)) + mask, dim=-1)
+        return self.out_proj(torch.matmul(weights, v).transpose(1, 2).reshape(b, t, D))
+
+
+class OPTLayer(torch.nn.Module):
+    """do_layer_norm_before: pre-LN attention, then fc2(relu(fc1(final_layer_norm(x))))."""
+
+    def __init__(self):
+        super().__init__()
+        self.self_attn = OPTAttention()
+        self.self_attn_layer_norm = torch.nn.LayerNorm(D)
+        self.fc1 = torch.nn.Linear(D, F)
+        self.fc2 = torch.nn.Linear(F, D)
+        self.final_layer_norm = torch.nn.LayerNorm(D)
+
+    def forward(self, x, mask):
+        x = x + self.self_attn(self.self_attn_layer_norm(x), mask)
+        return x + self.fc2(torch.relu(self.fc1(self.final_layer_norm(x))))
+
+
+class OPTDecoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed_tokens = torch.nn.Embedding(V, D)
+        self.embed_positions = torch.nn.Embedding(64 + 2, D)  # OPTLearnedPositionalEmbedding: offset 2
+        self.layers = torch.nn.ModuleList([OPTLayer() for _ in range(L)])
+        self.final_layer_norm = torch.nn.LayerNorm(D)
+
+
+class OPTInner(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.decoder = OPTDecoder()
+
+
+class OPTForCausalLM(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.model = OPTInner()
+        self.lm_head = torch.nn.Linear(D, V, bias=False)
+        self.lm_head.weight = self.model.decoder.embed_tokens.weight
+
+    def forward(self, input_ids, attention_mask):
+        decoder = self.model.decoder
+        b, t = input_ids.shape
+        positions = (torch.cumsum(attention_mask, dim=1).type_as(attention_mask) * attention_mask).long() - 1
+        x = decoder.embed_tokens(input_ids) + decoder.embed_positions(positions + 2)
+        causal = torch.triu(torch.full((t, t), MIN, dtype=x.dtype), diagonal=1)[None, None, :, :].expand(b, 1, -1, -1)
+        mask = causal.masked_fill(attention_mask[:, None, None, :] == 0, MIN)
+        for layer in decoder.layers:
+            x = layer(x, mask)
+        return self.lm_head(decoder.final_layer_norm(x))
+
+
+def build(style):
+    if style == "gptneox":
+        return GPTNeoXForCausalLM()
+    if style == "opt":
+        return OPTForCausalLM()
+    return CausalLM(style)
+
+
 STYLES = {
     "qwen2": "Qwen2-style: RMSNorm, rotary embeddings (position ids = cumsum(mask) - 1), grouped-query attention "
     "(4 query heads, 2 key/value heads), q/k/v biases, softmax in float32 between two Casts, SwiGLU MLP, tied embeddings",
     "phi3": "Phi-3-style: fused qkv_proj and gate_up_proj (chunked in two), RMSNorm, rotary embeddings, GQA, untied lm_head",
     "gemma2": "Gemma-2-style: embeddings scaled by sqrt(d), RMSNorm (1 + w) in float32 with sandwich norms, GeGLU-tanh MLP, "
     "attention-logit (50) and final-logit (30) soft-capping, tied embeddings",
+    "llama3": "LLaMA-3-style: rotary scaling 'llama3' (theta 500000), GQA, no biases, SwiGLU MLP, untied lm_head",
+    "mistral": f"Mistral-style: LLaMA layers with a sliding-window causal mask (window {SLIDING_WINDOW})",
+    "gptneox": "GPT-NeoX/Pythia-style: parallel residual, partial rotary (half of each head), fused query_key_value, "
+    "LayerNorm, MLP dense_h_to_4h / dense_4h_to_h with biases and exact GELU, untied embed_out",
+    "opt": "OPT-style: learned positions with offset 2, pre-LayerNorm, biases everywhere, ReLU MLP fc1 / fc2, tied lm_head",
 }
 
 
@@ -281,8 +478,29 @@ def sequences(generator):
     return [row(i, "train") for i in range(4)], [row(i, "query") for i in range(2)]
 
 
+MLP_LINEARS = {"gate_proj", "up_proj", "down_proj", "gate_up_proj", "dense_h_to_4h", "dense_4h_to_h", "fc1", "fc2"}
+
+
 def tracked_modules(model):
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear) and ".mlp." in name]
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in MLP_LINEARS
+    ]
+
+
+def node_name(module):
+    """torch.onnx (1.13) names a node by the chain of modules whose forward ran: these models call their layers from
+    the top-level forward, so the path starts at the layer list, indices kept:
+    model.decoder.layers.0.fc1 -> /layers.0/fc1/MatMul."""
+    parts = []
+    names = module.split(".")
+    for part in names[names.index("layers") :]:
+        if part.isdigit():
+            parts[-1] += "." + part
+        else:
+            parts.append(part)
+    return "/" + "/".join(parts) + "/MatMul"
 
 
 def example_gradients(model, row):
@@ -307,7 +525,15 @@ def example_gradients(model, row):
     for h in handles:
         h.remove()
     model.zero_grad()
-    return {name: (a[0].detach(), y.grad[0].detach()) for name, (a, y) in seen.items()}
+    # A layer with a bias gets a column of ones appended to its input (kronfluence's bias handling).
+    biased = {name for name, m in modules if m.bias is not None}
+    out = {}
+    for name, (a, y) in seen.items():
+        a = a[0].detach()
+        if name in biased:
+            a = torch.cat([a, torch.ones(a.shape[0], 1, dtype=a.dtype)], dim=1)
+        out[name] = (a, y.grad[0].detach())
+    return out
 
 
 def ekfac_scores(model, train, queries):
@@ -342,7 +568,7 @@ def export_modern(out, export):
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     for index, style in enumerate(STYLES):
         torch.manual_seed(20251207 + index)
-        model = CausalLM(style).eval()
+        model = build(style).eval()
         # Weights at a scale where gradients are not tiny (random init of a 16-wide model is nearly uniform).
         with torch.no_grad():
             for p in model.parameters():
@@ -361,6 +587,7 @@ def export_modern(out, export):
             "model": f"{style}.onnx",
             "style": STYLES[style],
             "tracked": [name for name, _ in tracked_modules(model)],
+            "trackedNodes": [node_name(name) for name, _ in tracked_modules(model)],
             "settings": "EK-FAC, empirical Fisher, damping 0.1 * mean(Lambda) per layer, summed-loss measurement",
             "scores": scores.tolist(),
         }

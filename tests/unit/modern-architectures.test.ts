@@ -1,5 +1,7 @@
 /**
- * Causal LMs written like current Hugging Face architectures (tests/fixtures/models/modern, exported as-is by
+ * Causal LMs written like current Hugging Face architectures — Qwen2, Phi-3 (fused qkv_proj / gate_up_proj), Gemma-2,
+ * LLaMA-3 (rotary scaling), Mistral (sliding window), GPT-NeoX (parallel residual, partial rotary, biased MLP) and OPT
+ * (learned positions, ReLU, biased fc1 / fc2) — (tests/fixtures/models/modern, exported as-is by
  * torch.onnx with no value_info: see scripts/modern_models.py) attribute through `iwb attribute` on the CPU backend
  * and match the float64 EK-FAC scores that torch computed for the same weights and rows with forward hooks
  * (kronfluence semantics: empirical Fisher, MLP linears, damping 0.1 · mean Λ; summed-loss measurement, so the
@@ -18,40 +20,42 @@ const work = mkdtempSync(path.join(tmpdir(), 'iwb-modern-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Reference {
+  /** torch module names of the tracked linears, and the MatMul nodes torch.onnx wrote for them. */
   readonly tracked: readonly string[];
+  readonly trackedNodes: readonly string[];
   readonly scores: readonly (readonly number[])[];
 }
 
-/** `model.layers.0.mlp.gate_up_proj` (the torch module) → `/layers.0/mlp/gate_up_proj/MatMul` (torch.onnx's node). */
-const nodeOf = (module: string) => `/${module.replace(/^model\./, '').replaceAll('.mlp.', '/mlp/')}/MatMul`;
+describe.each(['qwen2', 'phi3', 'gemma2', 'llama3', 'mistral', 'gptneox', 'opt'])(
+  '%s-style export, as exported',
+  (style) => {
+    const model = `${DIR}/${style}.onnx`;
+    const reference = JSON.parse(readFileSync(`${DIR}/${style}.scores.json`, 'utf8')) as Reference;
 
-describe.each(['qwen2', 'phi3', 'gemma2'])('%s-style export, as exported', (style) => {
-  const model = `${DIR}/${style}.onnx`;
-  const reference = JSON.parse(readFileSync(`${DIR}/${style}.scores.json`, 'utf8')) as Reference;
+    it('tracks the MLP linears the reference tracks (a fused gate_up_proj is one layer)', async () => {
+      const { code, stdout } = await cli(['layers', model, '--json']);
+      expect(code).toBe(0);
+      const layers = (JSON.parse(stdout) as { layers: { nodeName: string; tracked: boolean }[] }).layers;
+      expect(layers.filter((l) => l.tracked).map((l) => l.nodeName)).toEqual(reference.trackedNodes);
+    });
 
-  it('tracks the MLP linears the reference tracks (a fused gate_up_proj is one layer)', async () => {
-    const { code, stdout } = await cli(['layers', model, '--json']);
-    expect(code).toBe(0);
-    const layers = (JSON.parse(stdout) as { layers: { nodeName: string; tracked: boolean }[] }).layers;
-    expect(layers.filter((l) => l.tracked).map((l) => l.nodeName)).toEqual(reference.tracked.map(nodeOf));
-  });
-
-  it('scores match the float64 torch reference within 1e-4 of the largest', async () => {
-    const out = path.join(work, `${style}.iwb`);
-    const { code, stderr } = await cli([
-      'attribute',
-      ...['--model', model, '--train', `${DIR}/train.jsonl`, '--queries', `${DIR}/queries.jsonl`],
-      ...['--backend', 'cpu', '--strategy', 'ekfac', '--fisher', 'empirical', '--measurement', 'summed-loss'],
-      ...['--quiet', '--out', out],
-    ]);
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
-    const got = tensorValues(readFileSync(out), 'scores.influence');
-    const want = reference.scores.flat();
-    expect(got.length).toBe(want.length);
-    const scale = Math.max(...want.map(Math.abs));
-    expect(scale).toBeGreaterThan(0);
-    const worst = Math.max(...want.map((w, i) => Math.abs(got[i]! - w)));
-    expect(worst / scale).toBeLessThanOrEqual(1e-4);
-  }, 300_000);
-});
+    it('scores match the float64 torch reference within 1e-4 of the largest', async () => {
+      const out = path.join(work, `${style}.iwb`);
+      const { code, stderr } = await cli([
+        'attribute',
+        ...['--model', model, '--train', `${DIR}/train.jsonl`, '--queries', `${DIR}/queries.jsonl`],
+        ...['--backend', 'cpu', '--strategy', 'ekfac', '--fisher', 'empirical', '--measurement', 'summed-loss'],
+        ...['--quiet', '--out', out],
+      ]);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      const got = tensorValues(readFileSync(out), 'scores.influence');
+      const want = reference.scores.flat();
+      expect(got.length).toBe(want.length);
+      const scale = Math.max(...want.map(Math.abs));
+      expect(scale).toBeGreaterThan(0);
+      const worst = Math.max(...want.map((w, i) => Math.abs(got[i]! - w)));
+      expect(worst / scale).toBeLessThanOrEqual(1e-4);
+    }, 300_000);
+  },
+);
