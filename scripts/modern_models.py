@@ -445,6 +445,63 @@ class OPTForCausalLM(torch.nn.Module):
         return self.lm_head(decoder.final_layer_norm(x))
 
 
+class Qwen2WithPast(torch.nn.Module):
+    """The Qwen2-style model in Optimum's text-generation-with-past signature: inputs input_ids, attention_mask (past +
+    current), position_ids, past_key_values.N.key/value [batch, 2, past, 4]; outputs logits, present.N.key/value. The
+    layers' own submodules run (the same weights), with each layer's keys and values appended to its past."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids, attention_mask, position_ids, *past_flat):
+        m = self.inner
+        b, t = input_ids.shape
+        x = m.model.embed_tokens(input_ids)
+        past_len = past_flat[0].shape[2]
+        causal = torch.triu(torch.full((t, past_len + t), MIN, dtype=x.dtype), diagonal=past_len + 1)
+        mask = causal[None, None, :, :].expand(b, 1, -1, -1).masked_fill(attention_mask[:, None, None, :] == 0, MIN)
+        cos, sin = m.model.rotary_emb(x, position_ids)
+        presents = []
+        for i, layer in enumerate(m.model.layers):
+            attn = layer.self_attn
+            h = layer.input_layernorm(x)
+            q = attn.q_proj(h).view(b, t, -1, HD).transpose(1, 2)
+            k = attn.k_proj(h).view(b, t, -1, HD).transpose(1, 2)
+            v = attn.v_proj(h).view(b, t, -1, HD).transpose(1, 2)
+            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            k = torch.cat([past_flat[2 * i], k], dim=2)
+            v = torch.cat([past_flat[2 * i + 1], v], dim=2)
+            presents += [k, v]
+            x = x + attn.o_proj(attend(q, k, v, mask))
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        return (m.lm_head(m.model.norm(x)), *presents)
+
+
+def export_with_past(model, folder, export):
+    """qwen2-optimum.onnx: the same weights as qwen2.onnx, so the same reference scores (the cache is fed empty)."""
+    past_len, b, t = 3, 2, 5
+    ids = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0]])
+    mask = torch.ones(b, past_len + t, dtype=torch.long)
+    positions = torch.arange(past_len, past_len + t)[None].repeat(b, 1)
+    past = [torch.randn(b, KV, past_len, HD) for _ in range(2 * L)]
+    past_names = [f"past_key_values.{i}.{kv}" for i in range(L) for kv in ("key", "value")]
+    present_names = [f"present.{i}.{kv}" for i in range(L) for kv in ("key", "value")]
+    seq = {0: "batch_size", 1: "sequence_length"}
+    total = "past_sequence_length + sequence_length"
+    axes = {
+        "input_ids": seq,
+        "attention_mask": {0: "batch_size", 1: total},
+        "position_ids": seq,
+        "logits": seq,
+        **{n: {0: "batch_size", 2: "past_sequence_length"} for n in past_names},
+        **{n: {0: "batch_size", 2: total} for n in present_names},
+    }
+    with torch.no_grad():
+        export(Qwen2WithPast(model), (ids, mask, positions, *past), folder / "qwen2-optimum.onnx",
+               ["input_ids", "attention_mask", "position_ids", *past_names], ["logits", *present_names], axes)
+
+
 def build(style):
     if style == "gptneox":
         return GPTNeoXForCausalLM()
@@ -580,6 +637,8 @@ def export_modern(out, export):
         with torch.no_grad():
             export(model, (ids, mask), folder / f"{style}.onnx", ["input_ids", "attention_mask"], ["logits"],
                    {"input_ids": seq, "attention_mask": seq, "logits": seq})
+        if style == "qwen2":
+            export_with_past(model, folder, export)
         exported = onnx.load(str(folder / f"{style}.onnx"))
         assert len(exported.graph.value_info) == 0, "the export must carry no value_info"
         scores = ekfac_scores(model, train, queries)
