@@ -500,6 +500,62 @@ def export_with_past(model, folder, export):
     with torch.no_grad():
         export(Qwen2WithPast(model), (ids, mask, positions, *past), folder / "qwen2-optimum.onnx",
                ["input_ids", "attention_mask", "position_ids", *past_names], ["logits", *present_names], axes)
+        no_past_axes = {k: v for k, v in axes.items() if not k.startswith("past")}
+        no_past_axes["attention_mask"] = seq
+        no_past_axes.update({n: {0: "batch_size", 2: "sequence_length"} for n in present_names})
+        no_past_file = folder / "qwen2-no-past.onnx"
+        export(Qwen2NoPast(model), (ids, torch.ones(b, t, dtype=torch.long), torch.arange(t)[None].repeat(b, 1)),
+               no_past_file, ["input_ids", "attention_mask", "position_ids"], ["logits", *present_names], no_past_axes)
+    merged = merged_decoder(onnx.load(str(folder / "qwen2-optimum.onnx")), onnx.load(str(no_past_file)))
+    no_past_file.unlink()
+    onnx.save(merged, str(folder / "qwen2-merged.onnx"))
+
+
+class Qwen2NoPast(torch.nn.Module):
+    """Optimum's decoder_model.onnx: no cache in, the cache out (the with-past forward on an empty past)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.with_past = Qwen2WithPast(inner)
+
+    def forward(self, input_ids, attention_mask, position_ids):
+        empty = torch.zeros(input_ids.shape[0], KV, 0, HD)
+        return self.with_past(input_ids, attention_mask, position_ids, *[empty for _ in range(2 * L)])
+
+
+def merged_decoder(with_past, no_past):
+    """Optimum's decoder_model_merged.onnx layout: the with-past inputs plus a bool `use_cache_branch`, and one If whose
+    then_branch is the with-past graph and else_branch the no-past one (each branch's values prefixed so the two never
+    share a name; the branches read the graph's inputs from the outer scope)."""
+    outer_inputs = {i.name for i in with_past.graph.input}
+
+    def branch(model, prefix):
+        graph = onnx.GraphProto()
+        graph.CopyFrom(model.graph)
+        rename = lambda n: n if (n == "" or n in outer_inputs) else prefix + n  # noqa: E731
+        for node in graph.node:
+            node.input[:] = [rename(n) for n in node.input]
+            node.output[:] = [rename(n) for n in node.output]
+        for tensor in graph.initializer:
+            tensor.name = rename(tensor.name)
+        for info in list(graph.output) + list(graph.value_info):
+            info.name = rename(info.name)
+        del graph.input[:]
+        graph.name = prefix.strip("/")
+        return graph
+
+    then_branch = branch(with_past, "with_past/")
+    else_branch = branch(no_past, "no_past/")
+    outputs = [o.name for o in with_past.graph.output]
+    node = onnx.helper.make_node("If", ["use_cache_branch"], outputs, name="optimum::if",
+                                 then_branch=then_branch, else_branch=else_branch)
+    flag = onnx.helper.make_tensor_value_info("use_cache_branch", onnx.TensorProto.BOOL, [1])
+    graph = onnx.helper.make_graph([node], "main_graph", list(with_past.graph.input) + [flag],
+                                   list(with_past.graph.output))
+    model = onnx.helper.make_model(graph, opset_imports=with_past.opset_import, producer_name="pytorch")
+    model.ir_version = with_past.ir_version
+    onnx.checker.check_model(model)
+    return model
 
 
 def build(style):

@@ -10,6 +10,7 @@ import { describeSample, strataFields, stratifiedSample, type SampleReport } fro
 import { TextTokenizer } from '../data/tokenizer';
 import { toFloat32 } from '../onnx/precision';
 import { parseModel } from '../onnx/protobuf';
+import { withoutCacheBranch } from '../onnx/merged-decoder';
 import type { Model } from '../onnx/ir';
 import { DEFAULT_RUN_CONFIG, type RunLimits } from './config';
 import { seededDemoModel } from './demo-model';
@@ -144,7 +145,8 @@ export function readModel(name: string, bytes: Uint8Array, externalData: ModelFi
   }
   const external = new Map(externalData.map((file) => [file.name.split(/[\\/]/).pop()!, file.bytes]));
   try {
-    return toFloat32(parseModel(bytes, external));
+    // A merged decoder (an If over the cache) becomes its no-cache branch: onnx/merged-decoder.ts.
+    return toFloat32(withoutCacheBranch(parseModel(bytes, external)));
   } catch (error) {
     throw new InputError(`${name}: ${(error as Error).message}`);
   }

@@ -26,10 +26,14 @@ interface Reference {
   readonly scores: readonly (readonly number[])[];
 }
 
-/** Each file and the reference it must match: qwen2-optimum.onnx is qwen2.onnx's weights with a (fed empty) cache. */
+/**
+ * Each file and the reference it must match: qwen2-optimum.onnx is qwen2.onnx's weights with a (fed empty) cache,
+ * qwen2-merged.onnx Optimum's merged decoder of the same (an If on use_cache_branch; its no-cache branch is taken).
+ */
 const FILES = [
   ...['qwen2', 'phi3', 'gemma2', 'llama3', 'mistral', 'gptneox', 'opt'].map((s) => [s, s]),
   ['qwen2-optimum', 'qwen2'],
+  ['qwen2-merged', 'qwen2'],
 ];
 
 describe.each(FILES)('%s export, as exported', (file, style) => {
@@ -41,7 +45,7 @@ describe.each(FILES)('%s export, as exported', (file, style) => {
     expect(code).toBe(0);
     const layers = (JSON.parse(stdout) as { layers: { nodeName: string; tracked: boolean }[] }).layers;
     const tracked = layers.filter((l) => l.tracked).map((l) => l.nodeName);
-    // The with-past wrapper calls the layers' submodules itself, so torch.onnx names its nodes /mlp/gate_proj/…,
+    // The with-past and merged exports call the layers' submodules themselves, so torch.onnx names its nodes /mlp/gate_proj/…,
     // /mlp/gate_proj_1/…: there the projections are compared by name, in order.
     const projection = (node: string) => node.split('/').at(-2)!.replace(/_\d+$/, '');
     if (file === style) expect(tracked).toEqual(reference.trackedNodes);
