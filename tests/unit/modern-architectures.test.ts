@@ -45,8 +45,8 @@ describe.each(FILES)('%s export, as exported', (file, style) => {
     expect(code).toBe(0);
     const layers = (JSON.parse(stdout) as { layers: { nodeName: string; tracked: boolean }[] }).layers;
     const tracked = layers.filter((l) => l.tracked).map((l) => l.nodeName);
-    // The with-past and merged exports call the layers' submodules themselves, so torch.onnx names its nodes /mlp/gate_proj/…,
-    // /mlp/gate_proj_1/…: there the projections are compared by name, in order.
+    // The with-past and merged exports call the layers' submodules themselves, so torch.onnx names their nodes
+    // /mlp/gate_proj/…, /mlp/gate_proj_1/…: there the projections are compared by name, in order.
     const projection = (node: string) => node.split('/').at(-2)!.replace(/_\d+$/, '');
     if (file === style) expect(tracked).toEqual(reference.trackedNodes);
     else expect(tracked.map(projection)).toEqual(reference.trackedNodes.map(projection));
