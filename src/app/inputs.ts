@@ -8,6 +8,7 @@ import { INPUT_LIMITS } from '../data/limits';
 import { subsample } from '../data/demo-build';
 import { describeSample, strataFields, stratifiedSample, type SampleReport } from '../data/sample';
 import { TextTokenizer } from '../data/tokenizer';
+import { dequantizeModel } from '../onnx/dequantize';
 import { toFloat32 } from '../onnx/precision';
 import { parseModel } from '../onnx/protobuf';
 import type { Model } from '../onnx/ir';
@@ -130,8 +131,8 @@ function sampleExamples(rows: readonly LocatedExample[], count: number, seed: nu
 }
 
 /**
- * Parses a model (its external data from `externalData`, by file name) and casts float16/bfloat16 to float32
- * (onnx/precision.ts says why).
+ * Parses a model (its external data from `externalData`, by file name), casts float16/bfloat16 to float32
+ * (onnx/precision.ts says why) and dequantizes quantized linear layers (onnx/dequantize.ts; docs/models.md).
  */
 export function readModel(name: string, bytes: Uint8Array, externalData: ModelFile['externalData'] = []): Model {
   const total = externalData.reduce((sum, file) => sum + file.bytes.length, bytes.length);
@@ -144,7 +145,7 @@ export function readModel(name: string, bytes: Uint8Array, externalData: ModelFi
   }
   const external = new Map(externalData.map((file) => [file.name.split(/[\\/]/).pop()!, file.bytes]));
   try {
-    return toFloat32(parseModel(bytes, external));
+    return dequantizeModel(toFloat32(parseModel(bytes, external)));
   } catch (error) {
     throw new InputError(`${name}: ${(error as Error).message}`);
   }

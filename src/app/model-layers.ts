@@ -7,6 +7,7 @@
 import { sequenceInputRoles } from '../onnx/feeds';
 import { listLinearLayers, type LinearLayerInfo } from '../onnx/gradient-graph';
 import type { Model } from '../onnx/ir';
+import { DEQUANTIZED_KEY } from '../onnx/dequantize';
 import { CAST_FROM_KEY } from '../onnx/precision';
 import { findEmbeddings } from '../onnx/structure';
 
@@ -20,6 +21,8 @@ export interface ModelLayers {
   readonly context: number | null;
   /** 'float16' / 'bfloat16' when the model's weights were cast to float32 on load, else null. */
   readonly castFrom: string | null;
+  /** What was dequantized to float32 on load ('MatMulNBits 4-bit × 14'), else null (onnx/dequantize.ts). */
+  readonly dequantized: string | null;
   /** Why the choice cannot run (no layer matches, an input we cannot fill), or null. */
   readonly problem: string | null;
 }
@@ -31,6 +34,7 @@ export function modelLayers(model: Model, trackedLayers: string | null): ModelLa
     vocabulary: token?.rows ?? null,
     context: position?.rows ?? null,
     castFrom: model.metadata[CAST_FROM_KEY] ?? null,
+    dequantized: model.metadata[DEQUANTIZED_KEY] ?? null,
   };
   let problem: string | null = null;
   try {
@@ -68,7 +72,8 @@ export function formatModelLayers(name: string, summary: ModelLayers): string {
     `${name}: ${summary.layers.length} linear layers, ${tracked.length} tracked (*), ${parameters} tracked parameters`,
     `inputs fed: ${summary.inputs.join(', ')}; vocabulary ${summary.vocabulary ?? 'unknown'}, ` +
       `context ${summary.context ?? 'not fixed by the graph'}` +
-      (summary.castFrom ? `; ${summary.castFrom} weights cast to float32 on load` : ''),
+      (summary.castFrom ? `; ${summary.castFrom} weights cast to float32 on load` : '') +
+      (summary.dequantized ? `; dequantized to float32 on load: ${summary.dequantized}` : ''),
     line(header),
     ...rows.map(line),
     ...(summary.problem ? [`problem: ${summary.problem}`] : []),

@@ -35,6 +35,7 @@ export class ModelLayersView extends LitElement {
         parameters). Inputs fed: ${summary.inputs.join(', ')}. Vocabulary ${summary.vocabulary ?? 'unknown'}, context
         ${summary.context ?? 'not fixed by the graph'}.
         ${summary.castFrom ? `Its ${summary.castFrom} weights are cast to float32 on load.` : ''}
+        ${summary.dequantized ? `Quantized: dequantized to float32 on load (${summary.dequantized}).` : ''}
       </p>
       ${summary.problem ? html`<p class="problem" data-layers-problem>${summary.problem}</p>` : ''}
       <table>
