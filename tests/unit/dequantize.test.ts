@@ -156,7 +156,8 @@ function tiny(nodes: Node[], initializers: TensorInit[]): Model {
 describe('other layouts', () => {
   it('MatMulNBits with 2-bit codes and a bias: MatMul + Add on the dequantized weight', () => {
     // K = 16, N = 2, block 16: one block per column, 4 bytes of 2-bit codes (low bits first).
-    const B = Uint8Array.from([0b11100100, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]); // column 0: codes 0,1,2,3,0…; column 1: 3s
+    // Column 0: codes 0, 1, 2, 3, then 0s; column 1: all 3s.
+    const B = Uint8Array.from([0b11100100, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
     const model = tiny(
       [
         node('MatMulNBits', ['x', 'B', 's', '', '', 'bias'], ['y'], {
