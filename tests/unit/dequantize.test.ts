@@ -95,7 +95,8 @@ describe('an independent decoder in this test agrees', () => {
     const B = q4.graph.initializers.get(`${weight}_Q4`)!.data as Uint8Array;
     const scale = (q4.graph.initializers.get(`${weight}_scales`)!.data as Float32Array)[0]!;
     const zeros = q4.graph.initializers.get(`${weight}_zero_points`);
-    const zero = !zeros ? 8 : zeros.dataType === DataType.UINT8 ? zeros.data[0]! & 15 : (zeros.data[0] as number);
+    const first = zeros ? (zeros.data[0] as number) : 8;
+    const zero = zeros?.dataType === DataType.UINT8 ? first & 15 : first;
     expect(got.get(node)![0]).toBe(Math.fround(((B[0]! & 15) - zero) * scale));
   });
 
