@@ -23,6 +23,8 @@ export interface AttributeArgs {
   readonly modelDir?: string;
   /** Which ONNX file of the model folder runs, by name (`model_q4`); default float32 > float16 > quantized. */
   readonly variant?: string;
+  /** The folder's tokenizer_config.json (special tokens, chat_template), set from --model-dir. */
+  readonly tokenizerConfig?: string;
   readonly tokenizer?: string;
   readonly train?: string;
   readonly queries?: string;

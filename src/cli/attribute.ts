@@ -171,7 +171,14 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
       : { name: args.tokenizer, text: (await readInputText('--tokenizer', args.tokenizer, 'tokenizer')).text };
   const train = { name: args.train!, ...(await readInputText('--train', args.train!, 'jsonl')) };
   const queries = { name: args.queries!, ...(await readInputText('--queries', args.queries!, 'jsonl')) };
-  const files = { model: { name: args.model, ...model }, tokenizer, train, queries };
+  const tokenizerConfig =
+    args.tokenizerConfig === undefined
+      ? null
+      : {
+          name: args.tokenizerConfig,
+          text: (await readInputText('--model-dir', args.tokenizerConfig, 'tokenizer')).text,
+        };
+  const files = { model: { name: args.model, ...model }, tokenizer, tokenizerConfig, train, queries };
   const inputs = await loadUserInputs(files, limits, signal);
   return { inputs, bytes: { train: train.bytes, queries: queries.bytes } };
 }

@@ -85,5 +85,13 @@ export async function resolveModelDir<
   if (args.modelDir === undefined) return args;
   const folder = await readModelDir(args.modelDir, args.variant);
   say(folder.choice.note);
-  return { ...args, model: folder.model, tokenizer: args.tokenizer ?? folder.tokenizer ?? undefined, folder };
+  // The folder's tokenizer_config.json (chat template, special tokens) goes with the folder's tokenizer only.
+  const own = args.tokenizer === undefined;
+  return {
+    ...args,
+    model: folder.model,
+    tokenizer: args.tokenizer ?? folder.tokenizer ?? undefined,
+    ...(own && folder.tokenizerConfig !== null && { tokenizerConfig: folder.tokenizerConfig }),
+    folder,
+  };
 }
