@@ -9,7 +9,8 @@ import { readModel } from '../app/inputs';
 import { formatModelLayers, modelLayers } from '../app/model-layers';
 import type { CliIo } from './attribute';
 import { CliUsageError } from './args';
-import { readModelFiles } from './input-files';
+import { readFolderConfig } from '../app/model-folder';
+import { readInputText, readModelFiles } from './input-files';
 import { readModelDir } from './model-dir';
 
 export const LAYERS_USAGE = `Usage: iwb layers MODEL.onnx|MODEL_DIR [--model-data FILE] [--variant NAME] [--track REGEX] [--json]
@@ -55,8 +56,19 @@ export async function layersCommand(argv: readonly string[], io: CliIo): Promise
   }
   const { bytes, externalData } = await readModelFiles(file, parsed.values['model-data']);
   const summary = modelLayers(readModel(file, bytes, externalData), track ?? null);
+  const config = folder?.config
+    ? readFolderConfig(folder.config, (await readInputText('--model-dir', folder.config, 'tokenizer')).text)
+    : null;
   if (folder && !parsed.values.json) io.stdout(`${folder.choice.note}\n`);
-  const listed = folder ? { ...summary, folder: folder.choice } : summary;
+  if (config && !parsed.values.json) {
+    const said = [
+      config.modelType && `model_type ${config.modelType}`,
+      config.vocabSize && `vocab_size ${config.vocabSize}`,
+      config.maxPositions && `max_position_embeddings ${config.maxPositions}`,
+    ].filter(Boolean);
+    if (said.length) io.stdout(`config.json: ${said.join(', ')}\n`);
+  }
+  const listed = folder ? { ...summary, folder: folder.choice, config } : summary;
   io.stdout(parsed.values.json ? JSON.stringify(listed, null, 2) + '\n' : formatModelLayers(file, summary) + '\n');
   if (summary.problem) io.stderr(`iwb: ${summary.problem}\n`);
   return summary.problem === null;

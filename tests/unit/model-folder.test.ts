@@ -128,7 +128,7 @@ describe('iwb with --model-dir', () => {
     expect(lines[0]).toMatch(
       /: using onnx\/model_quantized\.onnx \(8-bit \(dequantized on load\)\); also there: model, model_q4/,
     );
-    expect(lines[2]).toMatch(
+    expect(lines[3]).toMatch(
       /dequantized to float32 on load: Gather \+ DequantizeLinear 8-bit × 1, MatMulInteger 8-bit × 15$/,
     );
   });
