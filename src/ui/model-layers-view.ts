@@ -18,6 +18,7 @@ export class ModelLayersView extends LitElement {
     table { border-collapse: collapse; margin-top: 0.3rem; }
     th, td { padding: 0.1rem 0.5rem; text-align: left; border-bottom: 1px solid #eef0f3; }
     td.dims { font-variant-numeric: tabular-nums; white-space: nowrap; }
+    td.role { white-space: nowrap; }
     tr[data-tracked='true'] td { background: #eef6ee; }
     .problem { color: #a4161a; }
     code { font-size: 0.8rem; }
@@ -48,7 +49,7 @@ export class ModelLayersView extends LitElement {
             (l) => html`<tr data-layer=${l.nodeName} data-tracked=${String(l.tracked)}>
               <td>${l.tracked ? '✓' : ''}</td><td><code>${l.nodeName}</code></td><td>${l.opType}</td>
               <td class="dims">${l.dIn} → ${l.dOut}${l.hasBias ? ' + bias' : ''}</td>
-              <td>${l.role}</td>
+              <td class="role">${l.role}</td>
               <td><code>${l.weightName}</code></td>
             </tr>`,
           )}

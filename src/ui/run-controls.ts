@@ -76,6 +76,8 @@ export class RunControls extends LitElement {
     .files { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 0.6rem; margin-top: 0.4rem; }
     .row { display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
     .problem { color: #a4161a; }
+    .picker { display: flex; flex-direction: column; gap: 0.2rem; }
+    .picker .note { font-size: 0.85rem; color: #444; }
     details { margin: 0.5rem 0; }
     .options { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 0.6rem; margin-top: 0.4rem; }
     .options { justify-items: start; align-items: center; }
@@ -96,8 +98,8 @@ export class RunControls extends LitElement {
               <label for="model">Model (.onnx, with its .onnx.data if it has one: pick or drop both)</label>
               <input id="model" type="file" multiple accept=".onnx,.data,.bin" @change=${() => this.modelPicked()} />
               <label for="model-dir">or a model folder (onnx/model*.onnx, tokenizer.json, as downloaded)</label>
-              <span><input id="model-dir" type="file" webkitdirectory @change=${this.folderPicked} />
-                <span data-folder-note>${this.picked?.note ?? ''}</span></span>
+              <span class="picker"><input id="model-dir" type="file" webkitdirectory @change=${this.folderPicked} />
+                <span class="note" data-folder-note>${this.picked?.note ?? ''}</span></span>
               <label for="tokenizer">Tokenizer (tokenizer.json)</label><input id="tokenizer" type="file" accept=".json" />
               <label for="train">Training data (.jsonl)</label><input id="train" type="file" accept=".jsonl,.json" />
               <label for="queries">Queries (.jsonl)</label><input id="queries" type="file" accept=".jsonl,.json" />
