@@ -3,11 +3,13 @@
  * Every failure names the file (and the line, field or node) at fault.
  */
 import { loadDemoDataset, toExample, type DataSource, type DemoVariant, type Example } from '../data/dataset';
+import { chatTemplateFrom, type ChatTemplate } from '../data/chat-template';
 import { parseJsonl } from '../data/jsonl';
 import { INPUT_LIMITS } from '../data/limits';
 import { subsample } from '../data/demo-build';
 import { describeSample, strataFields, stratifiedSample, type SampleReport } from '../data/sample';
 import { TextTokenizer } from '../data/tokenizer';
+import { dequantizeModel } from '../onnx/dequantize';
 import { toFloat32 } from '../onnx/precision';
 import { parseModel } from '../onnx/protobuf';
 import { withoutCacheBranch } from '../onnx/merged-decoder';
@@ -59,6 +61,11 @@ export interface ModelFile {
 export interface UserFiles {
   readonly model: ModelFile;
   readonly tokenizer: { readonly name: string; readonly text: string } | null;
+  /**
+   * A model folder's tokenizer_config.json: its bos/eos/pad tokens and its `chat_template`, with which chat rows
+   * are rendered (data/chat-template.ts).
+   */
+  readonly tokenizerConfig?: { readonly name: string; readonly text: string } | null;
   readonly train: { readonly name: string; readonly text: string };
   readonly queries: { readonly name: string; readonly text: string };
 }
@@ -75,6 +82,7 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
   const model = files.model.parsed ?? readModel(files.model.name, files.model.bytes, files.model.externalData);
   checkIdsInput(files.model.name, model);
   let tokenizer: TextTokenizer | undefined;
+  const { config: tokenizerConfig, chat } = readTokenizerConfig(files.tokenizerConfig ?? null);
   if (files.tokenizer) {
     let json: unknown;
     try {
@@ -83,7 +91,7 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
       throw new InputError(`${files.tokenizer.name}: not valid JSON (${(error as Error).message})`);
     }
     try {
-      tokenizer = TextTokenizer.fromJson(json);
+      tokenizer = TextTokenizer.fromJson(json, tokenizerConfig);
     } catch (error) {
       throw new InputError(`${files.tokenizer.name}: ${(error as Error).message}`);
     }
@@ -94,7 +102,7 @@ export async function loadUserInputs(files: UserFiles, limits: Limits, signal?: 
   const seed = limits.seed ?? DEFAULT_RUN_CONFIG.seed;
   const read = async (file: { name: string; text: string }, limit: number | null, role: 'train' | 'query') => {
     // A sample needs every row (its strata); the first rows need only the first `limit`.
-    const all = await readExamples(file.name, file.text, tokenizer, sampling ? null : limit, signal, context);
+    const all = await readExamples(file.name, file.text, tokenizer, sampling ? null : limit, signal, context, chat);
     const sample = sampling && limit !== null ? sampleExamples(all, limit, seed, role) : null;
     const rows = sample ? sample.rows : all;
     return { examples: checkSequences(files.model.name, model, rows, sequences), report: sample?.report ?? null };
@@ -131,8 +139,8 @@ function sampleExamples(rows: readonly LocatedExample[], count: number, seed: nu
 }
 
 /**
- * Parses a model (its external data from `externalData`, by file name) and casts float16/bfloat16 to float32
- * (onnx/precision.ts says why).
+ * Parses a model (its external data from `externalData`, by file name), casts float16/bfloat16 to float32
+ * (onnx/precision.ts says why) and dequantizes quantized linear layers (onnx/dequantize.ts; docs/models.md).
  */
 export function readModel(name: string, bytes: Uint8Array, externalData: ModelFile['externalData'] = []): Model {
   const total = externalData.reduce((sum, file) => sum + file.bytes.length, bytes.length);
@@ -145,10 +153,33 @@ export function readModel(name: string, bytes: Uint8Array, externalData: ModelFi
   }
   const external = new Map(externalData.map((file) => [file.name.split(/[\\/]/).pop()!, file.bytes]));
   try {
-    // A merged decoder (an If over the cache) becomes its no-cache branch: onnx/merged-decoder.ts.
-    return toFloat32(withoutCacheBranch(parseModel(bytes, external)));
+    // A merged decoder (an If over the cache) becomes its no-cache branch (onnx/merged-decoder.ts); quantized linears
+    // become float32 MatMuls with their dequantized weights (onnx/dequantize.ts).
+    return dequantizeModel(toFloat32(withoutCacheBranch(parseModel(bytes, external))));
   } catch (error) {
     throw new InputError(`${name}: ${(error as Error).message}`);
+  }
+}
+
+/** A tokenizer_config.json's settings (bos/eos/pad tokens) and chat template; none without the file. */
+function readTokenizerConfig(file: { readonly name: string; readonly text: string } | null): {
+  config: Record<string, unknown>;
+  chat: ChatTemplate | null;
+} {
+  if (!file) return { config: {}, chat: null };
+  let json: unknown;
+  try {
+    json = JSON.parse(file.text);
+  } catch (error) {
+    throw new InputError(`${file.name}: not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new InputError(`${file.name}: not a JSON object`);
+  const config = json as Record<string, unknown>;
+  try {
+    return { config, chat: chatTemplateFrom(file.name, config) };
+  } catch (error) {
+    throw new InputError((error as Error).message);
   }
 }
 
@@ -159,12 +190,16 @@ async function readExamples(
   limit: number | null,
   signal: AbortSignal | undefined,
   context?: { readonly limit: number | undefined; readonly truncate: boolean },
+  chat: ChatTemplate | null = null,
 ): Promise<LocatedExample[]> {
   const examples: LocatedExample[] = [];
   for await (const row of parseJsonl(chunks(text), { file, vocabSize: tokenizer?.vocabSize, signal })) {
-    if (context) precheckRowLength(`${file}:${row.line}`, row, tokenizer, context.limit, context.truncate);
+    // A templated chat row's length is known once rendered; checkSequences checks it then.
+    const templated = chat !== null && row.kind === 'chat';
+    if (context && !templated)
+      precheckRowLength(`${file}:${row.line}`, row, tokenizer, context.limit, context.truncate);
     try {
-      examples.push({ example: toExample(row, tokenizer), where: `${file}:${row.line}` });
+      examples.push({ example: toExample(row, tokenizer, chat), where: `${file}:${row.line}` });
     } catch (error) {
       throw new InputError(`${file}:${row.line}: ${(error as Error).message}`);
     }

@@ -1,36 +1,51 @@
 /**
- * What a model offers to track, before a run: every linear layer with its dims and MLP role, which ones the run's
- * choice tracks (config.trackedLayers; null: the MLP projections, found by structure and by name), the inputs the
- * workbench will feed, and the vocabulary and context it checks rows against. `iwb layers` prints it; the page shows
- * it in the run settings where the layers are chosen.
+ * What a model offers to track, before a run: every linear layer with its dims and role (MLP up/gate/down, attention
+ * q/k/v/o, fused, output head), which ones the run's choice tracks (config.trackedLayers; null: the MLP projections,
+ * found by structure and by name), the inputs the workbench will feed, the vocabulary and context it checks rows
+ * against, the exporter recognised, and what a run would refuse. `iwb layers` prints it; the page shows it in the run
+ * settings where the layers are chosen.
  */
 import { sequenceInputRoles } from '../onnx/feeds';
-import { listLinearLayers, type LinearLayerInfo } from '../onnx/gradient-graph';
+import { buildGradientGraph, listLinearLayers, type LinearLayerInfo } from '../onnx/gradient-graph';
 import type { Model } from '../onnx/ir';
+import { DEQUANTIZED_KEY } from '../onnx/dequantize';
 import { CAST_FROM_KEY } from '../onnx/precision';
 import { findEmbeddings } from '../onnx/structure';
+import { exporterStyle, layerRole } from './layer-roles';
 
 export type { LinearLayerInfo } from '../onnx/gradient-graph';
 
+/** A linear layer with its role in words ('MLP 0 up', 'attention q', 'attention q/k/v (fused)', 'output head'). */
+export type RoledLayer = LinearLayerInfo & { readonly role: string };
+
 export interface ModelLayers {
-  readonly layers: readonly LinearLayerInfo[];
+  readonly layers: readonly RoledLayer[];
+  /** Which exporter's style the graph shows ('torch.onnx (TorchScript: module-path names)', …). */
+  readonly exporter: string;
   /** The forward inputs the workbench fills (input_ids, attention_mask, position_ids, past_key_values.* …). */
   readonly inputs: readonly string[];
   readonly vocabulary: number | null;
   readonly context: number | null;
   /** 'float16' / 'bfloat16' when the model's weights were cast to float32 on load, else null. */
   readonly castFrom: string | null;
-  /** Why the choice cannot run (no layer matches, an input we cannot fill), or null. */
+  /** What was dequantized to float32 on load ('MatMulNBits 4-bit × 14'), else null (onnx/dequantize.ts). */
+  readonly dequantized: string | null;
+  /**
+   * Why the choice cannot run (no layer matches, an input we cannot fill, an op without a VJP: the gradient graph is
+   * built here, before any run), or null.
+   */
   readonly problem: string | null;
 }
 
 export function modelLayers(model: Model, trackedLayers: string | null): ModelLayers {
   const { token, position } = findEmbeddings(model.graph);
   const base = {
+    exporter: exporterStyle(model),
     inputs: model.graph.inputs.map((i) => i.name),
     vocabulary: token?.rows ?? null,
     context: position?.rows ?? null,
     castFrom: model.metadata[CAST_FROM_KEY] ?? null,
+    dequantized: model.metadata[DEQUANTIZED_KEY] ?? null,
   };
   let problem: string | null = null;
   try {
@@ -39,23 +54,34 @@ export function modelLayers(model: Model, trackedLayers: string | null): ModelLa
     problem = (error as Error).message;
   }
   const tracked = trackedLayers === null ? undefined : new RegExp(trackedLayers);
+  const roled = (layers: readonly LinearLayerInfo[]) =>
+    layers.map((l) => ({ ...l, role: layerRole(l, base.vocabulary) }));
+  let layers: RoledLayer[];
   try {
-    return { ...base, layers: listLinearLayers(model.graph, tracked), problem };
+    layers = roled(listLinearLayers(model.graph, tracked));
   } catch (error) {
     // Nothing matches the choice: still list every layer, none tracked, and say why.
-    const all = listLinearLayers(model.graph, /(?:)/).map((l) => ({ ...l, tracked: false }));
+    const all = roled(listLinearLayers(model.graph, /(?:)/)).map((l) => ({ ...l, tracked: false }));
     return { ...base, layers: all, problem: problem ?? (error as Error).message };
   }
+  if (problem === null) {
+    // What a run would refuse (an op without a VJP, a rank that cannot be inferred): building the graph says it.
+    try {
+      buildGradientGraph(model, { loss: { kind: 'token-cross-entropy' }, ...(tracked ? { tracked } : {}) });
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+  }
+  return { ...base, layers, problem };
 }
 
 /** The layer list as text: one line per linear layer, tracked ones marked. */
 export function formatModelLayers(name: string, summary: ModelLayers): string {
   const rows = summary.layers.map((l) => {
-    const role = l.mlpRole ? `MLP ${l.mlpBlock} ${l.mlpRole}` : l.nameMatches ? 'MLP (by name)' : '';
     const shape = `${l.dIn} -> ${l.dOut}${l.hasBias ? ' +bias' : ''}`;
-    return [l.tracked ? '*' : ' ', l.nodeName, l.opType, shape, role, l.weightName];
+    return [l.tracked ? '*' : ' ', l.nodeName, l.opType, shape, l.role, l.weightName];
   });
-  const header = [' ', 'node', 'op', 'd_in -> d_out', 'detected as', 'weight'];
+  const header = [' ', 'node', 'op', 'd_in -> d_out', 'role', 'weight'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
@@ -68,7 +94,9 @@ export function formatModelLayers(name: string, summary: ModelLayers): string {
     `${name}: ${summary.layers.length} linear layers, ${tracked.length} tracked (*), ${parameters} tracked parameters`,
     `inputs fed: ${summary.inputs.join(', ')}; vocabulary ${summary.vocabulary ?? 'unknown'}, ` +
       `context ${summary.context ?? 'not fixed by the graph'}` +
-      (summary.castFrom ? `; ${summary.castFrom} weights cast to float32 on load` : ''),
+      (summary.castFrom ? `; ${summary.castFrom} weights cast to float32 on load` : '') +
+      (summary.dequantized ? `; dequantized to float32 on load: ${summary.dequantized}` : ''),
+    `exported by: ${summary.exporter}`,
     line(header),
     ...rows.map(line),
     ...(summary.problem ? [`problem: ${summary.problem}`] : []),

@@ -152,8 +152,25 @@ export function formatPlan(run: RunPlan): string[] {
     ...plan.changes.map((c) => `  smaller: ${c}`),
     ...plan.notes.map((n) => `  splits: ${n}`),
     ...plan.problems.map((p) => `  does not fit: ${p}`),
+    largestModel(device),
   ];
   return lines;
+}
+
+/**
+ * The largest model a backend takes, said before a run: onnxruntime reads the gradient graph as one protobuf (under
+ * 2 GiB) and holds the weights twice in its heap (the model and the gradient graph), so the float32 weights stop at
+ * the smaller of 2 GiB and half the heap; and every covariance kernel binds one d × d factor whole, so a tracked
+ * layer's input or output width stops at √(binding / bytes per element).
+ */
+export function largestModel(device: DeviceProfile): string {
+  const weights = Math.min(2 * GiB, ORT_HEAP_BYTES / 2);
+  const side = Math.floor(Math.sqrt(device.maxBindingBytes / device.bytesPerElement));
+  return (
+    `  largest model: ${mib(weights)} of float32 weights (~${Math.floor(weights / 4 / 1e6)} M parameters: one ` +
+    `protobuf under 2 GiB, held twice in onnxruntime's ${mib(ORT_HEAP_BYTES)} heap); tracked layers up to ` +
+    `${side} wide (one ${side}×${side} factor per ${mib(device.maxBindingBytes)} binding)`
+  );
 }
 
 export function duration(seconds: number): string {

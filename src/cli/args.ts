@@ -19,6 +19,12 @@ export interface AttributeArgs {
   readonly model?: string;
   /** The model's external data file, when not beside it under the name the model gives. */
   readonly modelData?: string;
+  /** A model folder (config.json, tokenizer.json, onnx/*.onnx): gives the model and, unless given, the tokenizer. */
+  readonly modelDir?: string;
+  /** Which ONNX file of the model folder runs, by name (`model_q4`); default float32 > float16 > quantized. */
+  readonly variant?: string;
+  /** The folder's tokenizer_config.json (special tokens, chat_template), set from --model-dir. */
+  readonly tokenizerConfig?: string;
   readonly tokenizer?: string;
   readonly train?: string;
   readonly queries?: string;
@@ -51,7 +57,7 @@ const defaults = DEFAULT_RUN_CONFIG;
 const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
 
 export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --train train.jsonl --queries queries.jsonl]
-                     [--model-data M.onnx.data]
+                     [--model-data M.onnx.data] [--model-dir DIR [--variant NAME]]
                      [--out result.iwb] [--json summary.json]
                      [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
                      [--fisher sampled|empirical] [--measurement mean-log-likelihood|summed-loss]
@@ -77,11 +83,15 @@ fitting them; --kronfluence-out DIR writes this run's factors and raw scores in 
 --max-length N is the model's context (default: the size of its position embedding); a longer row is refused with
 its file:line, or cut to N tokens with --truncate. The outputs are written whole or not at all.
 A model with external data (model.onnx + model.onnx.data) is read with its data file from beside it, or from
---model-data FILE. float16/bfloat16 weights are cast to float32 on load. iwb layers MODEL lists what --track chooses.`;
+--model-data FILE. float16/bfloat16 weights are cast to float32 on load, quantized ones dequantized (docs/models.md).
+--model-dir DIR takes a model folder as downloaded (onnx/model*.onnx, tokenizer.json): float32 before float16 before
+quantized, or --variant NAME (model_q4). iwb layers MODEL lists what --track chooses.`;
 
 const OPTIONS = {
   model: { type: 'string' },
   'model-data': { type: 'string' },
+  'model-dir': { type: 'string' },
+  variant: { type: 'string' },
   tokenizer: { type: 'string' },
   train: { type: 'string' },
   queries: { type: 'string' },
@@ -146,11 +156,17 @@ function parseAttributeFlags(args: string[]) {
 
 function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): AttributeArgs {
   const inputs = { model: values.model, tokenizer: values.tokenizer, train: values.train, queries: values.queries };
-  const given = Object.entries(inputs)
+  const given = Object.entries({ ...inputs, 'model-dir': values['model-dir'] })
     .filter(([, v]) => v !== undefined)
     .map(([k]) => k);
+  if (values['model-dir'] !== undefined && (values.model !== undefined || values['model-data'] !== undefined))
+    throw new CliUsageError('--model-dir gives the model: leave out --model and --model-data');
+  if (values.variant !== undefined && values['model-dir'] === undefined)
+    throw new CliUsageError('--variant needs --model-dir (it names one ONNX file of that folder)');
   if (given.length > 0) {
-    const required = ['model', 'train', 'queries'].filter((k) => !given.includes(k));
+    const required = ['model', 'train', 'queries']
+      .filter((k) => !given.includes(k))
+      .filter((k) => k !== 'model' || !given.includes('model-dir'));
     if (required.length > 0) {
       throw new CliUsageError(
         `--${given[0]} needs ${required.map((k) => `--${k}`).join(' and ')} too (or give none of them for the demo)`,
@@ -182,6 +198,8 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
   return {
     ...inputs,
     ...(values['model-data'] !== undefined && { modelData: values['model-data'] }),
+    ...(values['model-dir'] !== undefined && { modelDir: values['model-dir'] }),
+    ...(values.variant !== undefined && { variant: values.variant }),
     out: values.out,
     json: values.json,
     factors: values.factors,

@@ -12,6 +12,7 @@ import { gradientGraphFor, runJob, type ProgressEvent } from '../app/job';
 import { formatPlan, planJob } from '../app/run-plan';
 import type { AttributeArgs } from './args';
 import { readInputText, readModelFiles } from './input-files';
+import { resolveModelDir } from './model-dir';
 import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
 import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
@@ -24,11 +25,12 @@ export interface CliIo {
 }
 
 export async function attribute(
-  args: AttributeArgs,
+  given: AttributeArgs,
   io: CliIo,
   signal?: AbortSignal,
   outputFs?: OutputFs,
 ): Promise<RunSummary> {
+  const args = await resolveModelDir(given, (line) => given.quiet || io.stderr(`${line}\n`));
   const { config } = args;
   // Refused before the run, not after minutes of it: an output that is an input, or two outputs one file.
   await checkOutputPaths(plannedOutputs(args), plannedInputs(args), outputFs);
@@ -88,7 +90,8 @@ export async function attribute(
  * `iwb attribute --plan`: the memory plan and time estimate for these inputs on this backend, on stdout, without
  * running (nothing is written).
  */
-export async function planAttribute(args: AttributeArgs, io: CliIo, signal?: AbortSignal): Promise<void> {
+export async function planAttribute(given: AttributeArgs, io: CliIo, signal?: AbortSignal): Promise<void> {
+  const args = await resolveModelDir(given, (line) => io.stdout(`${line}\n`));
   const { inputs } = await loadInputs(args, signal);
   const graph = await gradientGraphFor(inputs, args.config);
   const gpu = args.config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(args.config.backend === 'webgpu');
@@ -168,7 +171,14 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
       : { name: args.tokenizer, text: (await readInputText('--tokenizer', args.tokenizer, 'tokenizer')).text };
   const train = { name: args.train!, ...(await readInputText('--train', args.train!, 'jsonl')) };
   const queries = { name: args.queries!, ...(await readInputText('--queries', args.queries!, 'jsonl')) };
-  const files = { model: { name: args.model, ...model }, tokenizer, train, queries };
+  const tokenizerConfig =
+    args.tokenizerConfig === undefined
+      ? null
+      : {
+          name: args.tokenizerConfig,
+          text: (await readInputText('--model-dir', args.tokenizerConfig, 'tokenizer')).text,
+        };
+  const files = { model: { name: args.model, ...model }, tokenizer, tokenizerConfig, train, queries };
   const inputs = await loadUserInputs(files, limits, signal);
   return { inputs, bytes: { train: train.bytes, queries: queries.bytes } };
 }

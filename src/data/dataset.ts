@@ -3,6 +3,7 @@
 
 import { charCategories, categoryModeForDomain, tokenCategories } from './categories';
 import { parseJsonl, type ByteChunks } from './jsonl';
+import type { ChatTemplate } from './chat-template';
 import type { DataRow, Span } from './schema';
 import { charSpansToTokenSpans, SEGMENT_LABELS, segmentsForDomain } from './segments';
 import { TextTokenizer, type CharSpan } from './tokenizer';
@@ -32,7 +33,7 @@ export interface Example {
  * Tokenizes one row: [bos] prompt response [eos], prompt and response encoded separately so the boundary is a
  * token boundary. Pre-tokenized rows are taken as they are; a tokenizer, when given, only names their categories.
  */
-export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined): Example {
+export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined, chat?: ChatTemplate | null): Example {
   const base = { id: row.id, extra: row.extra } as Example;
   if (row.domain !== undefined) base.domain = row.domain;
   if (row.difficulty !== undefined) base.difficulty = row.difficulty;
@@ -40,6 +41,13 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined): E
     return lossFromSecondToken(preTokenizedExample(base, row.inputIds, row.promptLen, row.segments, tokenizer));
   }
   if (!tokenizer) throw new Error(`row "${row.id}" (line ${row.line}) is text: a tokenizer is needed to encode it`);
+  if (chat && row.kind === 'chat' && row.messages) {
+    // The model's own template writes the conversation (and its special tokens); the loss is on the last answer.
+    if (row.segments) throw new Error(`field "segments" is not supported with a chat template (${chat.file})`);
+    const rendered = chat.render(row.messages, tokenizer);
+    const example = preTokenizedExample(base, rendered.ids, rendered.promptLen, undefined, tokenizer);
+    return lossFromSecondToken({ ...example, prompt: rendered.prompt, response: rendered.response });
+  }
 
   const prompt = tokenizer.encodeWithOffsets(row.prompt);
   const response = tokenizer.encodeWithOffsets(row.response);

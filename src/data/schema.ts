@@ -29,6 +29,8 @@ export interface TextRow extends RowCommon {
   response: string;
   /** Character spans over `response` (UTF-16 code units, as JavaScript string indices). */
   segments?: Span[];
+  /** A chat row's messages, for a model's own chat template (data/chat-template.ts). */
+  messages?: ChatMessage[];
 }
 
 /** A row tokenized elsewhere: no tokenizer is needed for it. */
@@ -148,8 +150,9 @@ export function validateRow(value: unknown, ctx: RowContext, generatedId: string
   let prompt: string;
   let response: string;
   let kind: TextRow['kind'];
+  let messages: ChatMessage[] | undefined;
   if (hasChat) {
-    const messages = chatMessages(obj.messages, fail);
+    messages = chatMessages(obj.messages, fail);
     prompt = renderChatPrompt(messages.slice(0, -1));
     response = messages[messages.length - 1]!.content;
     kind = 'chat';
@@ -160,6 +163,7 @@ export function validateRow(value: unknown, ctx: RowContext, generatedId: string
   }
   if (response.length === 0) fail('the response is empty: nothing to score');
   const row: TextRow = { ...common, kind, prompt, response };
+  if (messages) row.messages = messages;
   const segments = optionalSpans(obj.segments, response.length, 'response characters', fail);
   if (segments) row.segments = segments;
   return row;

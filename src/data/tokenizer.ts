@@ -53,6 +53,13 @@ export class TextTokenizer {
    */
   readonly maxTokenBytes: number | undefined;
   private readonly library: Tokenizer;
+  /**
+   * The same tokenizer without its special added tokens: data text is encoded with it, so a row whose text holds
+   * `<|eos|>` (or a chat role `user<|eos|>`) gets the text's ordinary tokens, never the special token. Only a chat
+   * template inserts special tokens (data/chat-template.ts).
+   */
+  private readonly plain: Tokenizer;
+  private readonly specialByText = new Map<string, number>();
   private readonly addedTokenText = new Map<number, string>();
   private readonly specialIds = new Set<number>();
 
@@ -61,9 +68,12 @@ export class TextTokenizer {
       throw new Error('tokenizer.json: no "model" section; is this a Hugging Face tokenizer.json?');
     }
     this.library = new Tokenizer(json, { clean_up_tokenization_spaces: false, ...config });
+    const ordinary = (json.added_tokens ?? []).filter((t) => !t.special);
+    this.plain = new Tokenizer({ ...json, added_tokens: ordinary }, { clean_up_tokenization_spaces: false, ...config });
     for (const t of json.added_tokens ?? []) {
       this.addedTokenText.set(t.id, t.content);
       if (t.special) this.specialIds.add(t.id);
+      if (t.special) this.specialByText.set(t.content, t.id);
     }
     const vocab = this.library.get_vocab(true);
     let maxId = -1;
@@ -101,14 +111,14 @@ export class TextTokenizer {
     return new TextTokenizer(json as TokenizerJsonShape, config);
   }
 
-  /** Token ids of `text`, without special tokens. */
+  /** Token ids of data `text`: no special token is added, and none is read from the text (see `plain`). */
   encode(text: string): number[] {
-    return this.library.encode(text, { add_special_tokens: false }).ids;
+    return this.plain.encode(text, { add_special_tokens: false }).ids;
   }
 
-  /** Token ids with the character range of each token. */
+  /** Token ids of data text with the character range of each token (special tokens neither added nor read). */
   encodeWithOffsets(text: string): EncodedText {
-    const { ids, tokens } = this.library.encode(text, { add_special_tokens: false });
+    const { ids, tokens } = this.plain.encode(text, { add_special_tokens: false });
     const offsets = this.exactOffsets ? byteLevelOffsets(text, ids, tokens, this.addedTokenText) : undefined;
     return { ids, offsets: offsets ?? this.searchedOffsets(text, ids) };
   }
@@ -116,6 +126,11 @@ export class TextTokenizer {
   /** The exact text of `ids` (special tokens kept, no clean-up of spaces). */
   decode(ids: readonly number[]): string {
     return this.library.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
+
+  /** The special added tokens by their text (`<|eos|>` → 2), for a chat template's own markers. */
+  get specialTokens(): ReadonlyMap<string, number> {
+    return this.specialByText;
   }
 
   /** Whether `id` is a special added token (pad, bos, eos, …), which stands for no text of the input. */

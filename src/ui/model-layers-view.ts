@@ -18,6 +18,7 @@ export class ModelLayersView extends LitElement {
     table { border-collapse: collapse; margin-top: 0.3rem; }
     th, td { padding: 0.1rem 0.5rem; text-align: left; border-bottom: 1px solid #eef0f3; }
     td.dims { font-variant-numeric: tabular-nums; white-space: nowrap; }
+    td.role { white-space: nowrap; }
     tr[data-tracked='true'] td { background: #eef6ee; }
     .problem { color: #a4161a; }
     code { font-size: 0.8rem; }
@@ -35,18 +36,20 @@ export class ModelLayersView extends LitElement {
         parameters). Inputs fed: ${summary.inputs.join(', ')}. Vocabulary ${summary.vocabulary ?? 'unknown'}, context
         ${summary.context ?? 'not fixed by the graph'}.
         ${summary.castFrom ? `Its ${summary.castFrom} weights are cast to float32 on load.` : ''}
+        ${summary.dequantized ? `Quantized: dequantized to float32 on load (${summary.dequantized}).` : ''}
+        Exported by: ${summary.exporter}.
       </p>
       ${summary.problem ? html`<p class="problem" data-layers-problem>${summary.problem}</p>` : ''}
       <table>
         <thead>
-          <tr><th>tracked</th><th>node</th><th>op</th><th>d_in → d_out</th><th>detected as</th><th>weight</th></tr>
+          <tr><th>tracked</th><th>node</th><th>op</th><th>d_in → d_out</th><th>role</th><th>weight</th></tr>
         </thead>
         <tbody>
           ${summary.layers.map(
             (l) => html`<tr data-layer=${l.nodeName} data-tracked=${String(l.tracked)}>
               <td>${l.tracked ? '✓' : ''}</td><td><code>${l.nodeName}</code></td><td>${l.opType}</td>
               <td class="dims">${l.dIn} → ${l.dOut}${l.hasBias ? ' + bias' : ''}</td>
-              <td>${l.mlpRole ? `MLP ${l.mlpBlock} ${l.mlpRole}` : l.nameMatches ? 'MLP (by name)' : ''}</td>
+              <td class="role">${l.role}</td>
               <td><code>${l.weightName}</code></td>
             </tr>`,
           )}

@@ -23,8 +23,11 @@ const defaults = DEFAULT_RUN_CONFIG;
 
 /** The worker's handling of a picked model (engine.worker.ts pickModel / pickedLayers). */
 export interface PickedModelApi {
-  /** Hands the files (handles, not bytes) to the worker, which reads and parses them and keeps the model. */
-  pick(files: File[]): Promise<PickedModelInfo>;
+  /**
+   * Hands the files (handles, not bytes) to the worker, which reads and parses them and keeps the model; with
+   * `paths` (a picked folder's relative paths) the worker chooses the folder's variant and tokenizer.
+   */
+  pick(files: File[], paths?: string[]): Promise<PickedModelInfo>;
   layers(token: string, trackedLayers: string | null): Promise<ModelLayers>;
 }
 const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
@@ -59,6 +62,7 @@ export class RunControls extends LitElement {
   private picking: Promise<PickedModelInfo> | null = null;
   private picked: PickedModelInfo | null = null;
   @query('#model') private modelInput!: HTMLInputElement;
+  @query('#model-dir') private folderInput!: HTMLInputElement;
   @query('#tokenizer') private tokenizerInput!: HTMLInputElement;
   @query('#train') private trainInput!: HTMLInputElement;
   @query('#queries') private queriesInput!: HTMLInputElement;
@@ -72,6 +76,8 @@ export class RunControls extends LitElement {
     .files { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 0.6rem; margin-top: 0.4rem; }
     .row { display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
     .problem { color: #a4161a; }
+    .picker { display: flex; flex-direction: column; gap: 0.2rem; }
+    .picker .note { font-size: 0.85rem; color: #444; }
     details { margin: 0.5rem 0; }
     .options { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 0.6rem; margin-top: 0.4rem; }
     .options { justify-items: start; align-items: center; }
@@ -90,7 +96,10 @@ export class RunControls extends LitElement {
             ? this.renderDemoChoice()
             : html`<div class="files" data-model-drop @dragover=${(e: DragEvent) => e.preventDefault()} @drop=${this.modelDropped}>
               <label for="model">Model (.onnx, with its .onnx.data if it has one: pick or drop both)</label>
-              <input id="model" type="file" multiple accept=".onnx,.data,.bin" @change=${this.modelPicked} />
+              <input id="model" type="file" multiple accept=".onnx,.data,.bin" @change=${() => this.modelPicked()} />
+              <label for="model-dir">or a model folder (onnx/model*.onnx, tokenizer.json, as downloaded)</label>
+              <span class="picker"><input id="model-dir" type="file" webkitdirectory @change=${this.folderPicked} />
+                <span class="note" data-folder-note>${this.picked?.note ?? ''}</span></span>
               <label for="tokenizer">Tokenizer (tokenizer.json)</label><input id="tokenizer" type="file" accept=".json" />
               <label for="train">Training data (.jsonl)</label><input id="train" type="file" accept=".jsonl,.json" />
               <label for="queries">Queries (.jsonl)</label><input id="queries" type="file" accept=".jsonl,.json" />
@@ -136,7 +145,7 @@ export class RunControls extends LitElement {
       try {
         const config = this.readConfig();
         const complete =
-          this.useDemo || [this.modelInput, this.trainInput, this.queriesInput].every((i) => i?.files?.[0]);
+          this.useDemo || (this.picking !== null && [this.trainInput, this.queriesInput].every((i) => i?.files?.[0]));
         if (!complete) return;
         const source: AttributionSource | PickedSource = this.useDemo
           ? { kind: 'demo', variant: this.demoVariant }
@@ -278,17 +287,27 @@ export class RunControls extends LitElement {
     await this.modelPicked();
   }
 
+  /** A model folder was picked: the worker chooses its variant (said beside the picker) and reads its tokenizer. */
+  private async folderPicked(): Promise<void> {
+    const files = [...(this.folderInput.files ?? [])];
+    if (files.length > 0) this.modelInput.value = '';
+    // A File from a directory picker carries its path below the picked folder's parent.
+    const paths = files.map((f) => (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name);
+    await this.modelPicked(files, paths);
+  }
+
   /** A model was picked: the worker reads it (with its data files) and parses it; its layers go under Options. */
-  private async modelPicked(): Promise<void> {
+  private async modelPicked(folderFiles?: File[], paths?: string[]): Promise<void> {
     this.picked = null;
     this.layers = null;
     this.layersProblem = '';
-    const files = [...(this.modelInput.files ?? [])];
+    if (!paths && this.folderInput) this.folderInput.value = '';
+    const files = paths ? folderFiles! : [...(this.modelInput.files ?? [])];
     if (files.length === 0 || !this.models) {
       this.picking = null;
       return;
     }
-    const picking = (this.picking = this.models.pick(files));
+    const picking = (this.picking = this.models.pick(files, paths));
     try {
       const picked = await picking;
       if (picking !== this.picking) return; // another model was picked meanwhile
@@ -326,7 +345,7 @@ export class RunControls extends LitElement {
       if (!file) throw new Error(`choose the ${what} file`);
       return file;
     };
-    if (!this.modelInput.files?.length || !this.picking) throw new Error('choose the model (.onnx) file');
+    if (!this.picking) throw new Error('choose the model (.onnx) file or a model folder');
     // The worker has the model (or says why it could not read it); only the data files go with the request.
     const model = await this.picking;
     const train = pick(this.trainInput, 'training data (.jsonl)');

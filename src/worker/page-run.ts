@@ -121,6 +121,10 @@ export async function loadRequestInputs(
       },
       tokenizer:
         source.tokenizer === null ? null : { name: source.names.tokenizer ?? 'tokenizer.json', text: source.tokenizer },
+      tokenizerConfig:
+        source.tokenizerConfig === undefined
+          ? null
+          : { name: source.names.tokenizerConfig ?? 'tokenizer_config.json', text: source.tokenizerConfig },
       train: { name: source.names.train, text: source.train },
       queries: { name: source.names.queries, text: source.queries },
     },

@@ -5,20 +5,35 @@
  */
 import { modelLayers, type ModelLayers } from '../app/model-layers';
 import type { Model } from '../onnx/ir';
-import { parsePickedModel, readPickedModelFiles, type PickedModel } from './model-preview';
+import {
+  parsePickedModel,
+  readPickedFolder,
+  readPickedModelFiles,
+  type PickedFolder,
+  type PickedModel,
+} from './model-preview';
 import type { AttributionRequest, PageRequest, PickedModelInfo } from './protocol';
 
 type Picked = Blob & { readonly name: string };
 
+const isFolder = (picked: PickedModel | PickedFolder): picked is PickedFolder => 'note' in picked;
+
 export class PickedModels {
-  private current: { readonly token: string; readonly files: PickedModel; readonly model: Model } | null = null;
+  private current: {
+    readonly token: string;
+    readonly files: PickedModel | PickedFolder;
+    readonly model: Model;
+  } | null = null;
   private picks = 0;
 
-  /** Reads and parses the picked files (one .onnx and its data files); replaces the model picked before. */
-  async pick(files: readonly Picked[]): Promise<PickedModelInfo> {
+  /**
+   * Reads and parses the picked files (one .onnx and its data files, or with `paths` a model folder's files, whose
+   * variant is chosen here); replaces the model picked before.
+   */
+  async pick(files: readonly Picked[], paths?: readonly string[]): Promise<PickedModelInfo> {
     // A pick that fails leaves no model: the page shows its error, not the layers of the model picked before.
     this.current = null;
-    const picked = await readPickedModelFiles(files);
+    const picked = paths ? await readPickedFolder(files, paths) : await readPickedModelFiles(files);
     const model = parsePickedModel(picked);
     const token = `picked-${++this.picks}`;
     this.current = { token, files: picked, model };
@@ -27,6 +42,7 @@ export class PickedModels {
       name: picked.name,
       dataNames: picked.data.map((f) => f.name),
       bytes: picked.data.reduce((sum, f) => sum + f.bytes.byteLength, picked.bytes.byteLength),
+      ...(isFolder(picked) && { note: picked.note, folderTokenizer: picked.tokenizer !== null }),
     };
   }
 
@@ -49,6 +65,9 @@ export class PickedModels {
     const { source } = request;
     if (source.kind !== 'picked') return { request: request as AttributionRequest, parsed: null };
     const { files, model } = this.kept(source.model);
+    // A picked folder's tokenizer (with its tokenizer_config.json: special tokens, chat template) unless another
+    // tokenizer was picked.
+    const folder = isFolder(files) && source.tokenizer === null ? files : null;
     return {
       request: {
         ...request,
@@ -56,10 +75,16 @@ export class PickedModels {
           kind: 'files',
           model: files.bytes,
           modelData: files.data,
-          tokenizer: source.tokenizer,
+          tokenizer: folder?.tokenizer?.text ?? source.tokenizer,
+          ...(folder?.tokenizerConfig ? { tokenizerConfig: folder.tokenizerConfig.text } : {}),
           train: source.train,
           queries: source.queries,
-          names: { ...source.names, model: files.name },
+          names: {
+            ...source.names,
+            model: files.name,
+            ...(folder?.tokenizer ? { tokenizer: folder.tokenizer.name } : {}),
+            ...(folder?.tokenizerConfig ? { tokenizerConfig: folder.tokenizerConfig.name } : {}),
+          },
         },
       },
       parsed: model,

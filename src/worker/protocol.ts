@@ -30,12 +30,15 @@ export type AttributionSource =
       readonly modelData?: readonly { readonly name: string; readonly bytes: ArrayBuffer }[];
       /** Hugging Face tokenizer.json text; null when the JSONL rows are pre-tokenized. */
       readonly tokenizer: string | null;
+      /** A picked model folder's tokenizer_config.json text (special tokens, chat_template). */
+      readonly tokenizerConfig?: string;
       readonly train: string;
       readonly queries: string;
       /** The files' names, so errors can name the file at fault. */
       readonly names: {
         readonly model: string;
         readonly tokenizer: string | null;
+        readonly tokenizerConfig?: string;
         readonly train: string;
         readonly queries: string;
       };
@@ -76,6 +79,10 @@ export interface PickedModelInfo {
   readonly name: string;
   readonly dataNames: readonly string[];
   readonly bytes: number;
+  /** A picked model folder: which variant was chosen among which (app/model-folder.ts). */
+  readonly note?: string;
+  /** A picked model folder has its own tokenizer.json, used unless another is picked. */
+  readonly folderTokenizer?: boolean;
 }
 
 /** A run's progress, with the backend it runs on once that is chosen. */
