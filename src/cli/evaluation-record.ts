@@ -23,6 +23,8 @@ export interface RecordEnvironment {
   readonly loadBefore: readonly number[];
   readonly cpuBefore: NodeJS.CpuUsage;
   readonly started: number;
+  /** Taken when the command starts: the code that ran, not what the tree holds when it ends. */
+  readonly git: { commit: string; dirty: boolean } | null;
 }
 
 export function recordEnvironment(argv: readonly string[]): RecordEnvironment {
@@ -32,6 +34,7 @@ export function recordEnvironment(argv: readonly string[]): RecordEnvironment {
     loadBefore: loadavg(),
     cpuBefore: process.cpuUsage(),
     started: performance.now(),
+    git: gitState(),
   };
 }
 
@@ -62,7 +65,7 @@ export function evaluationRecord(
     schema: RECORD_SCHEMA,
     command: `iwb ${env.argv.join(' ')}`,
     argv: env.argv,
-    git: gitState(),
+    git: env.git,
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
