@@ -29,8 +29,9 @@ export interface NoiseReference {
 
 export const RECORDED_NOISE: NoiseReference = {
   record: 'docs/experiments/records/lds-micro.json',
-  calibration: NaN,
-  gap: NaN,
+  // Its held-out block: 2 queries × 20 subsets, R = 2; half-widths 1.11–1.34 × the formula; identity − EK-FAC 0.340.
+  calibration: 1.234,
+  gap: 0.34,
   seeds: 2,
 };
 
