@@ -70,16 +70,16 @@ export function evaluationAdvice(
     }
   }
   const resolves = halfWidth <= noise.gap && !fewSeeds;
-  const where = `Q = ${size.queries} queries and M = ${size.subsets} subsets`;
-  const width = `an LDS interval (and a paired difference's) is about ±${halfWidth.toFixed(2)} wide`;
-  const gap = `the EK-FAC − identity gap the committed record measured (${noise.gap.toFixed(2)})`;
+  const seeds = `${size.seeds} seed${size.seeds === 1 ? '' : 's'}`;
+  const where = `With Q = ${size.queries} queries, M = ${size.subsets} subsets and R = ${seeds} per subset`;
+  const width = `the 95 % interval of an LDS (or of a paired difference) is about ±${halfWidth.toFixed(2)}`;
+  const gap = `the gap between EK-FAC and identity that the committed record measured (${noise.gap.toFixed(2)})`;
   const text = resolves
-    ? `With ${where}, ${width}: it can resolve ${gap}.`
-    : `With ${where}${fewSeeds ? ` and R = ${size.seeds} seed${size.seeds === 1 ? '' : 's'}` : ''}, ${width}` +
-      `${fewSeeds ? ` at R ≥ ${noise.seeds} (fewer seeds add retraining noise)` : ''}: ` +
+    ? `${where}, ${width}: no wider than ${gap}, so an interval can exclude 0 for a gap that size.`
+    : `${where}, ${width}${fewSeeds ? ` even at R ≥ ${noise.seeds} (fewer seeds add retraining noise)` : ''}: ` +
       `its intervals cannot exclude 0 for ${gap}. ` +
       (subsetsNeeded === null
         ? `No M up to ${MAX_SUBSETS} can at ${size.queries} queries: use more queries.`
-        : `M = ${subsetsNeeded} subsets and R = ${Math.max(size.seeds, noise.seeds)} seeds can.`);
+        : `M = ${subsetsNeeded} subsets with R = ${Math.max(size.seeds, noise.seeds)} seeds can.`);
   return { halfWidth, gap: noise.gap, resolves, fewSeeds, subsetsNeeded, text };
 }

@@ -57,6 +57,7 @@ export class EvaluationView extends LitElement {
     dd { margin: 0; }
     dd.wrap { overflow-wrap: anywhere; }
     tr.unresolved td { color: #6b7280; }
+    table[data-paired-table] { margin-top: 1rem; }
   `,
   ];
 
