@@ -267,3 +267,26 @@ describe('held-out split and tuning', () => {
     ).toThrow(/same retrains/);
   });
 });
+
+describe('the Evaluation view’s paired comparisons (worker)', () => {
+  it('compares every pair, richest first, on the stored per-query LDS, with NaN for unranked queries left out', async () => {
+    const { pairedComparisons } = await import('../../src/worker/evaluation-paired');
+    const Q = 5;
+    const M = 10;
+    const measured = Float64Array.from({ length: M * Q }, (_, i) => wobble(i));
+    const strategies = ['identity', 'kfac', 'ekfac'].map((strategy, k) => {
+      const predictions = Float64Array.from(measured, (v, i) => v + (0.2 + k) * wobble(i + 900 * (k + 1)));
+      const perQuery = blockSpearman(predictions, measured, Q, [0, 1, 2, 3, 4], [...Array(M).keys()]);
+      return { strategy, predictions, perQuery };
+    });
+    const paired = pairedComparisons(strategies, measured, Q, M, 500, 4)!;
+    expect(paired.pairs.map((p) => `${p.a}-${p.b}`)).toEqual(['ekfac-kfac', 'ekfac-identity', 'kfac-identity']);
+    const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+    const d = Array.from(strategies[2]!.perQuery, (v, q) => v - strategies[0]!.perQuery[q]!);
+    expect(paired.pairs[1]!.mean).toBeCloseTo(mean(d), 12);
+    expect(paired.pairs[1]!.exact).toBe(true);
+    expect(paired.pairs[1]!.p).toBe(signFlipPValue(d, 1, 0).p);
+    expect(paired.twoWay.map((t) => t.strategy)).toEqual(['identity', 'kfac', 'ekfac']);
+    expect(pairedComparisons(strategies, measured, Q, 2, 500, 4)).toBeNull();
+  });
+});
