@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recomputeLdsRecord, type Check } from '../recompute/lds';
 import { recomputeReweightingRecord } from '../recompute/reweighting';
+import { recomputeSequencesRecord } from '../recompute/sequences';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RECORDS = path.join(ROOT, 'docs/experiments/records');
@@ -128,4 +129,15 @@ describe('reweighting record (public/experiments/reweighting.json)', () => {
       expect(row!.numbers.slice(0, 3)).toEqual([t.mean, t.low, t.high].map(round));
     }
   });
+});
+
+describe('after-answer records (bench/sequences, bench/sequences-48)', () => {
+  for (const dir of ['bench/sequences', 'bench/sequences-48']) {
+    it(`${dir}: every group and difference (mean, bootstrap interval, sum, per token) recomputes from sums.json`, () => {
+      const read = (file: string) => JSON.parse(readFileSync(path.join(ROOT, dir, file), 'utf8'));
+      for (const file of ['result.json', 'sums.json'])
+        expect(statSync(path.join(ROOT, dir, file)).size).toBeLessThanOrEqual(MAX_BYTES);
+      expectAgree(recomputeSequencesRecord(read('result.json'), read('sums.json')));
+    });
+  }
 });
