@@ -84,30 +84,33 @@ describe('evaluation records (docs/experiments/records)', () => {
     expect(disagree(rechosen)).toBeGreaterThan(0);
   });
 
-  it('the held-out LDS and paired rows lds.md quotes are the micro record’s', () => {
-    const record = JSON.parse(readFileSync(path.join(RECORDS, 'lds-micro.json'), 'utf8')) as {
-      protocol: {
-        strategies: { strategy: string; lds: { mean: number; low: number; high: number } }[];
-        paired: { a: string; b: string; difference: { mean: number; low: number; high: number }; p: number }[];
+  for (const name of ['lds-micro.json', 'lds-demo32.json']) {
+    it(`the held-out LDS and paired rows lds.md quotes are ${name}'s`, () => {
+      const record = JSON.parse(readFileSync(path.join(RECORDS, name), 'utf8')) as {
+        protocol: {
+          strategies: { strategy: string; lds: { mean: number; low: number; high: number } }[];
+          paired: { a: string; b: string; difference: { mean: number; low: number; high: number }; p: number }[];
+        };
       };
-    };
-    const rows = docFigures('lds.md', 'records/lds-micro.json');
-    const round = (v: number) => Number(v.toFixed(3));
-    let seen = 0;
-    for (const s of record.protocol.strategies) {
-      const row = rows.find((r) => r.label === s.strategy);
-      if (!row) continue;
-      seen++;
-      expect(row.numbers.slice(0, 3)).toEqual([s.lds.mean, s.lds.low, s.lds.high].map(round));
-    }
-    for (const p of record.protocol.paired) {
-      const row = rows.find((r) => r.label === `${p.a} − ${p.b}`);
-      if (!row) continue;
-      seen++;
-      expect(row.numbers.slice(0, 4)).toEqual([p.difference.mean, p.difference.low, p.difference.high, p.p].map(round));
-    }
-    expect(seen).toBeGreaterThanOrEqual(4);
-  });
+      const rows = docFigures('lds.md', `records/${name}`);
+      const round = (v: number) => Number(v.toFixed(3));
+      let seen = 0;
+      for (const s of record.protocol.strategies) {
+        const row = rows.find((r) => r.label === s.strategy);
+        if (!row) continue;
+        seen++;
+        expect(row.numbers.slice(0, 3)).toEqual([s.lds.mean, s.lds.low, s.lds.high].map(round));
+      }
+      for (const p of record.protocol.paired) {
+        const row = rows.find((r) => r.label === `${p.a} − ${p.b}`);
+        if (!row) continue;
+        seen++;
+        const expected = [p.difference.mean, p.difference.low, p.difference.high, p.p].map(round);
+        expect(row.numbers.slice(0, 4)).toEqual(expected);
+      }
+      expect(seen).toBeGreaterThanOrEqual(6);
+    });
+  }
 });
 
 describe('reweighting record (public/experiments/reweighting.json)', () => {
