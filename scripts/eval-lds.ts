@@ -9,26 +9,30 @@
  *                                    The checkpoint is shared: seed r's retrains do not depend on R, so R = 2 reuses
  *                                    R = 1's
  *   npm run eval:lds -- --steps S    S training steps instead of 64 (longer training); its own files, eval-lds-sS.*
+ *   npm run eval:lds -- --micro      the recorded micro run (docs/experiments/lds.md): the micro demo, 40 subsets,
+ *                                    2 seeds, dampings × Fishers chosen on a tuning split and reported held out;
+ *                                    its record is docs/experiments/records/lds-micro.json (committed)
  *
  * Every retrain is checkpointed in bench/eval-lds[-short].checkpoint.json and each strategy's influence in
  * bench/eval-lds[-short].checkpoint.json.influence.json: an interrupted run continues when started again. The
- * result JSON is written next to it; the table goes to stdout.
+ * result JSON — the evaluation record of docs/experiments/records.md — is written next to it; the table goes to stdout.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { runCli } from '../src/cli/main';
 
+const micro = process.argv.includes('--micro');
 const short = process.argv.includes('--short');
 const savedOnly = process.argv.includes('--saved-only');
 const seedsAt = process.argv.indexOf('--seeds');
-const seeds = seedsAt >= 0 ? Number(process.argv[seedsAt + 1]) : 1;
+const seeds = seedsAt >= 0 ? Number(process.argv[seedsAt + 1]) : micro ? 2 : 1;
 if (!(Number.isInteger(seeds) && seeds >= 1)) throw new Error(`eval:lds: --seeds takes a positive integer`);
 const stepsAt = process.argv.indexOf('--steps');
 const steps = stepsAt >= 0 ? Number(process.argv[stepsAt + 1]) : null;
 if (steps !== null && !(Number.isInteger(steps) && steps >= 1))
   throw new Error(`eval:lds: --steps takes a positive integer`);
-const name = `${short ? 'eval-lds-short' : 'eval-lds'}${steps === null ? '' : `-s${steps}`}`;
-const resultName = seeds === 1 ? name : `${name}-r${seeds}`;
+const name = `${micro ? 'lds-micro' : short ? 'eval-lds-short' : 'eval-lds'}${steps === null ? '' : `-s${steps}`}`;
+const resultName = seeds === (micro ? 2 : 1) ? name : `${name}-r${seeds}`;
 const outName = savedOnly ? `${resultName}.partial` : resultName;
 const PRESETS = {
   // 128 training examples and 64 queries of the demo data, 50 subsets of 50 %, one seed, all four strategies, 64 steps
@@ -36,8 +40,26 @@ const PRESETS = {
   // to finish within ~60 min wall on the shared 2-core machine, inside the 90-minute rule; see lds.md.
   full: ['--demo', 'demo', '--limit-train', '128', '--limit-queries', '64', '--subsets', '50', '--steps', '64'],
   short: ['--demo', 'demo', '--limit-train', '32', '--limit-queries', '8', '--subsets', '8', '--steps', '40'],
+  // The page's micro demo (16 examples, 4 queries), sized to run in minutes on the shared 2-core machine: 40 subsets
+  // of 50 %, 2 seeds, 30 steps; three dampings × two Fishers chosen on half the queries and subsets, reported on the
+  // other half (issue 24 §2, §4).
+  micro: [
+    '--demo',
+    'micro',
+    '--subsets',
+    '40',
+    '--steps',
+    '30',
+    '--holdout',
+    '0.5',
+    '--damping',
+    'heuristic:0.001,heuristic:0.01,heuristic:0.1',
+    '--fisher',
+    'sampled,empirical',
+  ],
 };
-const preset = short ? PRESETS.short : PRESETS.full;
+const preset = micro ? PRESETS.micro : short ? PRESETS.short : PRESETS.full;
+const seedsDefault = micro ? 2 : 1;
 const argv = [
   'evaluate',
   ...(steps === null ? preset : preset.map((v, i) => (preset[i - 1] === '--steps' ? String(steps) : v))),
@@ -53,7 +75,7 @@ const argv = [
   `bench/${name}.checkpoint.json`,
   ...(savedOnly ? ['--saved-only'] : []),
   '--out',
-  `bench/${outName}.json`,
+  micro && !savedOnly ? `docs/experiments/records/${outName}.json` : `bench/${outName}.json`,
 ];
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
 const loadBefore = loadavg().map((v) => v.toFixed(2));
@@ -62,8 +84,8 @@ const code = await runCli(argv);
 const seconds = (Date.now() - started) / 1000;
 const record = {
   command:
-    `npm run eval:lds${short || savedOnly || seeds > 1 || steps !== null ? ' --' : ''}${short ? ' --short' : ''}` +
-    `${seeds > 1 ? ` --seeds ${seeds}` : ''}${steps !== null ? ` --steps ${steps}` : ''}` +
+    `npm run eval:lds${micro || short || savedOnly || seeds > 1 || steps !== null ? ' --' : ''}` +
+    `${micro ? ' --micro' : ''}${short ? ' --short' : ''}${seeds !== seedsDefault ? ` --seeds ${seeds}` : ''}${steps !== null ? ` --steps ${steps}` : ''}` +
     `${savedOnly ? ' --saved-only' : ''}`,
   argv,
   machine,

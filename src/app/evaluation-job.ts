@@ -77,6 +77,8 @@ export interface EvaluationJobOptions {
   /** One line per step: base training, each strategy's attribution (with its seconds). */
   readonly onStep?: (line: string) => void;
   readonly onRetrain?: (event: EvaluationProgress) => void;
+  /** Each strategy's influence [Q × N] as evaluated (fresh or from the cache): what records keep. */
+  readonly onInfluence?: (influence: ReadonlyMap<Strategy, Float64Array>) => void;
 }
 
 export interface BundledScores {
@@ -184,6 +186,7 @@ async function evaluateWith(
   }
   // The strategies in the order asked for, whichever came from the cache.
   const ordered = new Map(settings.strategies.map((s) => [s, influence.get(s)!] as const));
+  options.onInfluence?.(ordered);
   return evaluateInfluence(settings.evaluation, retrainer, ordered, {
     ...signal,
     ...(options.store ? { store: options.store } : {}),

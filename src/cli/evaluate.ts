@@ -11,13 +11,17 @@ import { DEFAULT_RUN_CONFIG, FISHER_MODES, STRATEGY_NAMES } from '../app/config'
 import {
   EVALUATION_TRAINING_DEFAULTS,
   evaluationTraining,
-  runEvaluationJob,
   trainingRecord,
   type EvaluationSettings,
 } from '../app/evaluation-job';
 import { encodeRunBundle, evaluationContent } from '../app/bundle-content';
 import { loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
-import { evaluationJson, formatEvaluation } from '../eval/summary';
+import { formatEvaluation } from '../eval/summary';
+import { holdoutSplit, parseHoldout, runProtocol, type HoldoutSpec } from '../eval/protocol';
+import { formatProtocol } from '../eval/protocol-summary';
+import { candidateGrid, runCandidates, type CandidateSettings } from '../app/evaluation-candidates';
+import { evaluationRecord, recordEnvironment } from './evaluation-record';
+import type { Damping, FisherMode } from '../influence/types';
 import { DEFAULT_EVALUATION } from '../eval/types';
 import type { BundleContent } from '../store/bundle';
 import type { Strategy } from '../influence/types';
@@ -31,7 +35,8 @@ import { checkOutputPaths, writeOutputsAtomically } from './output';
 export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
                     [--demo micro|demo] [--limit-train N] [--limit-queries N]
                     [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
-                    [--loo K] [--seed S] [--damping heuristic[:F]|<number>] [--fisher sampled|empirical]
+                    [--loo K] [--seed S] [--damping D[,D…]] [--fisher sampled|empirical[,…]]
+                    [--holdout SHARE|queries=SHARE,subsets=SHARE] [--permutations P]
                     [--steps N] [--batch-size B] [--lr LR] [--training-seed S]
                     [--checkpoint FILE [--saved-only]] [--out result.json|result.iwb] [--quiet]
 
@@ -43,6 +48,13 @@ each query's top and bottom K examples. --checkpoint FILE saves every retrain (a
 FILE.influence.json; with --out x.iwb, the bundled attribution in FILE.influence.<hash>.iwb): run the same command
 again to resume: it trains and attributes nothing that is saved. --saved-only trains nothing and scores the subsets whose
 retrains are saved so far: a partial result of a long evaluation.
+--holdout holds out a share of the queries and of the subsets (seeded): several --damping / --fisher values are
+scored on the rest (the tuning split), each strategy keeps its best, and the LDS is reported on the held-out split.
+Every run also reports each LDS with a two-way (queries × subsets) bootstrap interval and every pair of strategies
+compared per query (difference, its two-way interval, a sign-flip permutation p-value; --permutations P, default
+10000, exact for ≤ 16 queries). D is heuristic[:F] (F × mean Λ, default F = 0.1) or an absolute number.
+--out FILE.json writes the evaluation record (docs/experiments/records.md): configuration, git commit, machine, every
+retrained measurement, predictions and the held-out, paired report.
 --out FILE.iwb writes a bundle: the scores of the richest strategy evaluated (EK-FAC first) and the evaluation.
 Defaults: --demo micro, M 100, A 0.5, R 1, all four strategies, K 0, --steps 200 --batch-size 8 --lr 0.01.`;
 
@@ -62,6 +74,8 @@ const OPTIONS = {
   seed: { type: 'string' },
   damping: { type: 'string' },
   fisher: { type: 'string' },
+  holdout: { type: 'string' },
+  permutations: { type: 'string' },
   steps: { type: 'string' },
   'batch-size': { type: 'string' },
   lr: { type: 'string' },
@@ -103,6 +117,7 @@ const DECIMAL = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 export async function evaluateCommand(argv: readonly string[], io: CliIo): Promise<number> {
   let flags: Flags;
   let settings: EvaluationSettings;
+  const env = recordEnvironment(['evaluate', ...argv]);
   try {
     flags = parseFlags(argv);
     if (flags.help) {
@@ -116,7 +131,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIo): Promi
     return 2;
   }
   try {
-    await evaluate(flags, settings, io);
+    await evaluate(flags, settings, io, env);
     return 0;
   } catch (error) {
     io.stderr(`iwb evaluate: ${oneLine(error)}\n`);
@@ -136,8 +151,15 @@ function settingsFrom(flags: Flags): EvaluationSettings {
     seed: integer('--seed', flags.seed, DEFAULT_EVALUATION.seed, 0),
   };
   const strategies = strategyList(flags.strategies);
-  const damping = dampingFlag(flags.damping);
-  const fisher = oneOf('--fisher', flags.fisher, FISHER_MODES) ?? DEFAULT_RUN_CONFIG.fisher;
+  // Every value of the comma-separated lists is checked here; protocolFlags builds the candidates from them.
+  listFlag(flags.fisher).forEach((f) => oneOf('--fisher', f, FISHER_MODES));
+  const { candidates, holdout } = protocolFlags(flags);
+  const { damping, fisher } = candidates[0]!;
+  if (candidates.length > 1 && holdout === null)
+    throw new Error(
+      `${candidates.length} damping/Fisher settings would be chosen on the reported queries and subsets; ` +
+        'give --holdout SHARE to choose on a tuning split and report on the held-out one',
+    );
   const d = EVALUATION_TRAINING_DEFAULTS;
   const training = evaluationTraining({
     steps: integer('--steps', flags.steps, d.steps, 1),
@@ -150,7 +172,38 @@ function settingsFrom(flags: Flags): EvaluationSettings {
   return { evaluation, strategies, damping, fisher, training };
 }
 
-async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): Promise<void> {
+/** A comma-separated flag value as its items (none when the flag is absent); an empty item is refused. */
+function listFlag(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const items = value.split(',').map((v) => v.trim());
+  if (items.some((v) => v === '')) throw new Error(`"${value}" has an empty item in its comma-separated list`);
+  return [...new Set(items)];
+}
+
+/** The damping × Fisher settings asked for and the held-out split's shares (checked by settingsFrom). */
+function protocolFlags(flags: Flags): {
+  candidates: CandidateSettings[];
+  holdout: HoldoutSpec | null;
+  permutations: number;
+} {
+  const dampings: Damping[] = listFlag(flags.damping).map((d) => dampingFlag(d));
+  const fishers = listFlag(flags.fisher) as FisherMode[];
+  return {
+    candidates: candidateGrid(
+      dampings.length > 0 ? dampings : [dampingFlag(undefined)],
+      fishers.length > 0 ? fishers : [DEFAULT_RUN_CONFIG.fisher],
+    ),
+    holdout: flags.holdout === undefined ? null : parseHoldout(flags.holdout),
+    permutations: integer('--permutations', flags.permutations, 10000, 1),
+  };
+}
+
+async function evaluate(
+  flags: Flags,
+  settings: EvaluationSettings,
+  io: CliIo,
+  env: ReturnType<typeof recordEnvironment>,
+): Promise<void> {
   const log = (line: string) => flags.quiet || io.stderr(`${line}\n`);
   if (flags.out !== undefined) {
     const inputFlags = (['model', 'tokenizer', 'train', 'queries', 'checkpoint'] as const).filter(
@@ -161,19 +214,20 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   }
   const inputs = await loadInputs(flags);
   if (inputs.subsample) log(inputs.subsample);
+  const { candidates, holdout, permutations } = protocolFlags(flags);
   const chosen = await chooseBackend('cpu', undefined);
   const started = performance.now();
-  let result;
-  let bundled: BundleContent | null = null;
+  let runs;
+  const bundledAs = isBundlePath(flags.out ?? '') ? bundledStrategy(settings.strategies) : null;
   try {
-    result = await runEvaluationJob(inputs, settings, chosen, {
+    runs = await runCandidates(inputs, settings, candidates, chosen, {
       // A bundle holds the richest strategy's whole attribution; saved beside the checkpoint like the influence.
-      ...(isBundlePath(flags.out ?? '')
+      ...(bundledAs
         ? {
             bundled: {
-              strategy: bundledStrategy(settings.strategies),
+              strategy: bundledAs,
               modelName: `${inputs.modelName} trained by iwb evaluate`,
-              onContent: (content: BundleContent) => (bundled = content),
+              onContent: () => {},
             },
           }
         : {}),
@@ -193,25 +247,29 @@ async function evaluate(flags: Flags, settings: EvaluationSettings, io: CliIo): 
   } finally {
     chosen.dispose();
   }
-  if (flags.out !== undefined && bundled !== null) {
-    const evaluation = evaluationContent(result, trainingRecord(settings));
-    const data = await encodeRunBundle({ ...(bundled as BundleContent), evaluation }, 'iwb evaluate');
+  const first = runs[0]!.result;
+  const config = first.config;
+  const report = runProtocol(runs, {
+    split: holdout && holdoutSplit(first.querySize, config.subsets, holdout, config.seed),
+    samples: config.bootstrapSamples,
+    seed: config.seed + 15485863,
+    permutations,
+  });
+  if (flags.out !== undefined && bundledAs !== null) {
+    // The bundled strategy's attribution and evaluation at the setting the protocol chose for it.
+    const pick = report.strategies.find((s) => s.strategy === bundledAs)!.chosen;
+    const run = runs.find((r) => r.label === pick)!;
+    const evaluation = evaluationContent(run.result, trainingRecord({ ...settings, ...run.candidate }));
+    const data = await encodeRunBundle({ ...(run.bundled as BundleContent), evaluation }, 'iwb evaluate');
     await writeOutputsAtomically([{ flag: '--out', file: flags.out, data }]);
   } else if (flags.out !== undefined) {
     const { training, damping } = settings;
-    const seconds = (performance.now() - started) / 1000;
     const executionProvider = settings.executionProvider ?? 'wasm';
-    const json = {
-      ...evaluationJson(result),
-      training,
-      damping,
-      executionProvider,
-      model: inputs.modelName,
-      wallSeconds: seconds,
-    };
+    const extra = { training, damping, executionProvider, model: inputs.modelName };
+    const json = evaluationRecord(env, runs, report, extra);
     await writeOutputsAtomically([{ flag: '--out', file: flags.out, data: JSON.stringify(json, null, 2) + '\n' }]);
   }
-  if (!flags.quiet) io.stdout(`${formatEvaluation(result)}\n`);
+  if (!flags.quiet) io.stdout(`${formatEvaluation(first)}\n${formatProtocol(report)}\n`);
 }
 
 const isBundlePath = (file: string): boolean => file.toLowerCase().endsWith('.iwb');

@@ -11,6 +11,7 @@ import {
   type RetrainChoice,
 } from '../worker/evaluation-protocol';
 import type { WorkspaceApi } from '../worker/workspace-protocol';
+import { evaluationAdvice, type EvaluationAdvice } from '../worker/evaluation-advice';
 import './workspace/results-workspace';
 
 const STRATEGIES: readonly EvaluationStrategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
@@ -44,6 +45,12 @@ export class EvaluationPanel extends LitElement {
   @state() private phase: Phase = { kind: 'idle' };
   @state() private pending: readonly PendingEvaluation[] = [];
   @state() private pendingProblem = '';
+  /** Whether the size in the form can resolve the gaps it compares (src/eval/power.ts), updated as it is edited. */
+  @state() private advice: EvaluationAdvice = evaluationAdvice({
+    queries: PRESET.queries,
+    subsets: PRESET.subsets,
+    seeds: PRESET.seedsPerSubset,
+  });
   private readonly hold = new URLSearchParams(location.search).get('evalHold');
 
   static override styles = css`
@@ -59,6 +66,7 @@ export class EvaluationPanel extends LitElement {
     :focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
     progress { width: 20rem; }
     .problem { color: #a4161a; }
+    .warning { color: #7a4b00; background: #fff6e0; border-left: 3px solid #d97706; padding: 0.3rem 0.5rem; font-size: 0.9rem; }
   `;
 
   override updated(changed: Map<string, unknown>): void {
@@ -112,6 +120,39 @@ export class EvaluationPanel extends LitElement {
     await this.refresh();
   }
 
+  private onInput(form: HTMLFormElement): void {
+    const data = new FormData(form);
+    this.advice = evaluationAdvice({
+      queries: Number(data.get('queries')),
+      subsets: Number(data.get('subsets')),
+      seeds: Number(data.get('seeds')),
+    });
+  }
+
+  /** The preset that can: the advice's M and seeds in the form (the other fields stay as they are). */
+  private applyPreset(): void {
+    const form = this.renderRoot.querySelector<HTMLFormElement>('form[data-eval-form]');
+    if (!form || this.advice.subsetsNeeded === null) return;
+    const set = (name: string, value: number) => {
+      const input = form.elements.namedItem(name) as HTMLInputElement | null;
+      if (input) input.value = String(value);
+    };
+    set('subsets', this.advice.subsetsNeeded);
+    set('seeds', Math.max(Number(new FormData(form).get('seeds')), 2));
+    this.onInput(form);
+  }
+
+  private renderAdvice() {
+    const a = this.advice;
+    return html`<p class=${a.resolves ? 'note' : 'warning'} role="status" data-eval-advice=${a.resolves ? 'resolves' : 'unresolved'}>
+      ${a.resolves ? '' : html`<strong>Too small to compare strategies.</strong> `}${a.text}
+      ${
+        !a.resolves && a.subsetsNeeded !== null
+          ? html`<button type="button" data-eval-preset @click=${() => this.applyPreset()}>Use that size</button>`
+          : ''
+      }</p>`;
+  }
+
   private onSubmit(event: SubmitEvent): void {
     event.preventDefault();
     const request = this.request(event.target as HTMLFormElement);
@@ -126,7 +167,8 @@ export class EvaluationPanel extends LitElement {
         retrains it on random subsets (and without single examples) to measure how well each strategy's influence
         predicted the change: the linear datamodeling score. Every retrain is saved in this browser as it finishes; a
         cancelled or reloaded evaluation resumes where it stopped.</p>
-      <form data-eval-form @submit=${(e: SubmitEvent) => this.onSubmit(e)}>
+      <form data-eval-form @submit=${(e: SubmitEvent) => this.onSubmit(e)}
+        @input=${(e: Event) => this.onInput(e.currentTarget as HTMLFormElement)}>
         <label>Demo<select name="variant"><option value="micro" selected>micro</option>
           <option value="demo">demo</option></select></label>
         ${this.numberField('train', 'Training examples', PRESET.train, 4)}
@@ -151,7 +193,7 @@ export class EvaluationPanel extends LitElement {
             : ''
         }
       </form>
-      ${this.renderPending(running)} ${this.renderPhase()}
+      ${this.renderAdvice()} ${this.renderPending(running)} ${this.renderPhase()}
     `;
   }
 

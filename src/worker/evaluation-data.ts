@@ -1,10 +1,12 @@
 /**
  * What the workspace's Evaluation view draws of a stored run's evaluation: the bundle's tensors as stored, with each
- * subset's measurement averaged over the R seeds (what the LDS ranks). Nothing is recomputed: the LDS, intervals
- * and predictions are the evaluation's own numbers.
+ * subset's measurement averaged over the R seeds (what the LDS ranks). The LDS, its stored interval and the
+ * predictions are the evaluation's own numbers; the two-way intervals and paired differences are computed here from
+ * them (src/worker/evaluation-paired.ts, seeded).
  */
 import type { BundleEvaluation } from '../store/bundle-eval';
 import type { EvaluationData } from './evaluation-protocol';
+import { pairedComparisons } from './evaluation-paired';
 
 export function evaluationData(
   evaluation: BundleEvaluation | null,
@@ -21,6 +23,18 @@ export function evaluationData(
         measured[row * q + i]! += evaluation.subsetMeasurements[(row * r + seed) * q + i]! / r;
   const loo = evaluation.loo;
   return {
+    paired: pairedComparisons(
+      // Stored as 0 where a query is unranked (bundles hold no NaN): NaN again, left out of every mean.
+      evaluation.strategies.map((s) => ({
+        ...s,
+        perQuery: Float64Array.from(s.perQuery, (v, i) => (s.ranked[i] ? v : NaN)),
+      })),
+      measured,
+      q,
+      m,
+      evaluation.info.config.bootstrapSamples,
+      evaluation.info.config.seed,
+    ),
     info: evaluation.info,
     queryIds,
     measured,

@@ -49,7 +49,32 @@ export interface PendingEvaluation {
 }
 
 /** A stored run's evaluation, as the Evaluation view draws it; arrays row-major as in docs/bundle-format.md. */
+/** Two-way intervals and paired differences of the stored evaluation (src/worker/evaluation-paired.ts). */
+export interface EvaluationPaired {
+  readonly samples: number;
+  readonly twoWay: readonly {
+    readonly strategy: string;
+    readonly mean: number;
+    readonly low: number;
+    readonly high: number;
+    readonly count: number;
+  }[];
+  readonly pairs: readonly {
+    readonly a: string;
+    readonly b: string;
+    readonly mean: number;
+    readonly low: number;
+    readonly high: number;
+    readonly count: number;
+    /** Sign-flip permutation p-value (exact over every sign pattern for ≤ 16 queries). */
+    readonly p: number;
+    readonly exact: boolean;
+  }[];
+}
+
 export interface EvaluationData {
+  /** Null when the evaluation has fewer than 3 subsets (nothing to resample). */
+  readonly paired: EvaluationPaired | null;
   readonly info: BundleEvaluationInfo;
   readonly queryIds: readonly string[];
   /** Mean over the R seeds of each subset's measurement [M × Q]. */

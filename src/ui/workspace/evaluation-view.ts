@@ -24,6 +24,9 @@ function retrainedOn(training: Readonly<Record<string, unknown>> | null): string
   return 'not recorded (made before the EP was recorded: the wasm EP)';
 }
 
+/** Three decimals, '—' where not finite. */
+const fixedOrDash = (value: number): string => (Number.isFinite(value) ? value.toFixed(3) : '—');
+
 /** Correlations and LDS: three decimals, '—' where undefined (no query ranked, no LOO). */
 const corr = (value: number | null): string => (value === null ? '—' : value.toFixed(3));
 
@@ -53,6 +56,8 @@ export class EvaluationView extends LitElement {
     dt { color: #4a5263; }
     dd { margin: 0; }
     dd.wrap { overflow-wrap: anywhere; }
+    tr.unresolved td { color: #6b7280; }
+    table[data-paired-table] { margin-top: 1rem; }
   `,
   ];
 
@@ -99,7 +104,7 @@ export class EvaluationView extends LitElement {
         across subsets between the subset's summed influence and the retrained model's measurement; the table gives
         its mean over queries with a bootstrap 95 % interval (${config.bootstrapSamples} resamples, seed
         ${config.seed}).</p>
-      ${this.ldsTable(data)}
+      ${this.ldsTable(data)} ${this.pairedTable(data)}
       <dl class="protocol" data-protocol>
         <dt>measurement</dt><dd>${measurement}</dd>
         <dt>retrained on</dt><dd data-retrain-ep>${retrainedOn(training)}</dd>
@@ -139,6 +144,47 @@ export class EvaluationView extends LitElement {
           <td class="num">${config.fraction}</td><td class="num">${config.seedsPerSubset}</td>
           <td class="num">${corr(s.looPearson)}</td><td class="num">${corr(s.looSpearman)}</td></tr>`,
       )}</tbody></table>`;
+  }
+
+  /**
+   * Paired differences: whether one strategy beats another on the same retrains is a question about the per-query
+   * differences, not about whether two separate intervals overlap. Each row: mean of ρ_a − ρ_b over queries, its
+   * two-way (queries × subsets) bootstrap interval, the sign-flip p-value, and a verdict in words.
+   */
+  private pairedTable(data: EvaluationData): TemplateResult {
+    const paired = data.paired;
+    if (!paired) return html`<p class="note">Too few subsets for a two-way bootstrap or a paired comparison.</p>`;
+    const resolved = (low: number, high: number) => low > 0 || high < 0;
+    const overlap = paired.twoWay.some((a, i) =>
+      paired.twoWay.some((b, j) => i < j && a.low <= b.high && b.low <= a.high),
+    );
+    return html`<table class="plain" data-paired-table>
+        <caption>Paired differences of per-query LDS (same retrains; two-way bootstrap over queries × subsets,
+          ${paired.samples} resamples; sign-flip permutation p)</caption>
+        <thead><tr><th scope="col">comparison</th><th scope="col" class="num">difference</th>
+          <th scope="col" class="num">95 % interval</th><th scope="col" class="num">p</th>
+          <th scope="col" class="num">queries</th><th scope="col">verdict</th></tr></thead>
+        <tbody>${paired.pairs.map(
+          (p) => html`<tr data-paired=${`${p.a}-${p.b}`} data-mean=${String(p.mean)} data-low=${String(p.low)}
+            data-high=${String(p.high)} data-p=${String(p.p)} class=${resolved(p.low, p.high) ? '' : 'unresolved'}>
+            <th scope="row">${p.a} − ${p.b}</th><td class="num">${fixedOrDash(p.mean)}</td>
+            <td class="num">[${fixedOrDash(p.low)}, ${fixedOrDash(p.high)}]</td>
+            <td class="num">${Number.isFinite(p.p) ? p.p.toFixed(3) : '—'}${p.exact ? ' (exact)' : ''}</td>
+            <td class="num">${p.count}</td>
+            <td>${
+              resolved(p.low, p.high)
+                ? `${p.mean > 0 ? p.a : p.b} ahead (interval excludes 0)`
+                : `not resolved at ${p.count} queries × ${data.info.config.subsets} subsets`
+            }</td></tr>`,
+        )}</tbody></table>
+      <p class="note" data-two-way>Two-way 95 % intervals of each LDS (queries and subsets both resampled; wider than
+        the table's, which resamples queries only): ${paired.twoWay
+          .map((t) => `${t.strategy} [${fixedOrDash(t.low)}, ${fixedOrDash(t.high)}]`)
+          .join('; ')}.${
+          overlap
+            ? ' Some of these intervals overlap: read the paired rows above, not the overlap, to compare strategies.'
+            : ''
+        }</p>`;
   }
 
   private perQueryChart(data: EvaluationData): TemplateResult {

@@ -1,0 +1,146 @@
+// Every committed experiment record is recomputed independently (tests/recompute/, no src/eval imports) and every
+// figure a doc table quotes from a record is checked against the recomputation (issue 24 §1). A doc table that quotes
+// a record starts with the comment `<!-- record: FILE -->` (FILE relative to docs/experiments/); its rows are parsed
+// by `docFigures` below.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { recomputeLdsRecord, type Check } from '../recompute/lds';
+import { recomputeReweightingRecord } from '../recompute/reweighting';
+import { recomputeSequencesRecord } from '../recompute/sequences';
+
+const ROOT = path.resolve(__dirname, '../..');
+const RECORDS = path.join(ROOT, 'docs/experiments/records');
+const MAX_BYTES = 2 * 1024 * 1024;
+
+function expectAgree(checks: readonly Check[]): void {
+  expect(checks.length).toBeGreaterThan(0);
+  const bad = checks.filter((c) =>
+    c.recorded === null
+      ? !Number.isNaN(c.recomputed)
+      : !(Math.abs(c.recorded - c.recomputed) <= 1e-9 * Math.max(1, Math.abs(c.recorded))),
+  );
+  expect(bad.slice(0, 5)).toEqual([]);
+}
+
+const ldsRecords = readdirSync(RECORDS)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => path.join(RECORDS, f));
+
+/** `| strategy | 0.123 | [0.045, 0.210] | …` rows after `<!-- record: FILE -->`, until the table ends. */
+function docFigures(doc: string, record: string): { label: string; numbers: number[] }[] {
+  const text = readFileSync(path.join(ROOT, 'docs/experiments', doc), 'utf8');
+  const at = text.indexOf(`<!-- record: ${record} -->`);
+  if (at < 0) return [];
+  const rows: { label: string; numbers: number[] }[] = [];
+  for (const line of text.slice(at).split('\n').slice(1)) {
+    if (!line.startsWith('|')) {
+      if (rows.length > 0 || line.trim() !== '') break;
+      continue;
+    }
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
+    if (cells.every((c) => /^[-: ]+$/.test(c))) continue;
+    const numbers = cells.slice(1).flatMap((c) => (c.replace(/−/g, '-').match(/-?\d+\.\d+/g) ?? []).map(Number));
+    if (numbers.length > 0) rows.push({ label: cells[0]!.replace(/\*/g, ''), numbers });
+  }
+  return rows;
+}
+
+describe('evaluation records (docs/experiments/records)', () => {
+  it('there is at least one, and each is at most 2 MB', () => {
+    expect(ldsRecords.length).toBeGreaterThan(0);
+    for (const file of ldsRecords) expect(statSync(file).size).toBeLessThanOrEqual(MAX_BYTES);
+  });
+
+  for (const file of ldsRecords) {
+    it(`${path.basename(file)}: every figure recomputes from the record alone`, () => {
+      const record = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      expect(record.schema).toBe('iwb-evaluation-record/1');
+      for (const key of ['git', 'machine', 'argv', 'wallSeconds', 'cpuSeconds', 'config', 'training'])
+        expect(record[key], key).toBeTruthy();
+      expectAgree(recomputeLdsRecord(record));
+    });
+  }
+
+  it('a record with one retrained measurement or one choice changed no longer recomputes', () => {
+    const record = JSON.parse(readFileSync(ldsRecords[0]!, 'utf8')) as Record<string, unknown> & {
+      subsetMeasurements: number[];
+      protocol: { strategies: { chosen: string; tuning: { candidate: string }[] }[] };
+    };
+    const disagree = (r: Record<string, unknown>) =>
+      recomputeLdsRecord(r).filter(
+        (c) =>
+          c.recorded !== null && !(Math.abs(c.recorded - c.recomputed) <= 1e-9 * Math.max(1, Math.abs(c.recorded))),
+      ).length;
+    const moved = structuredClone(record);
+    moved.subsetMeasurements[0] = moved.subsetMeasurements[0]! + 1;
+    expect(disagree(moved)).toBeGreaterThan(0);
+    const rechosen = structuredClone(record);
+    const strategy = rechosen.protocol.strategies.find((s) => s.tuning.length > 1)!;
+    strategy.chosen = strategy.tuning.find((t) => t.candidate !== strategy.chosen)!.candidate;
+    expect(disagree(rechosen)).toBeGreaterThan(0);
+  });
+
+  for (const name of ['lds-micro.json', 'lds-demo32.json']) {
+    it(`the held-out LDS and paired rows lds.md quotes are ${name}'s`, () => {
+      const record = JSON.parse(readFileSync(path.join(RECORDS, name), 'utf8')) as {
+        protocol: {
+          strategies: { strategy: string; lds: { mean: number; low: number; high: number } }[];
+          paired: { a: string; b: string; difference: { mean: number; low: number; high: number }; p: number }[];
+        };
+      };
+      const rows = docFigures('lds.md', `records/${name}`);
+      const round = (v: number) => Number(v.toFixed(3));
+      let seen = 0;
+      for (const s of record.protocol.strategies) {
+        const row = rows.find((r) => r.label === s.strategy);
+        if (!row) continue;
+        seen++;
+        expect(row.numbers.slice(0, 3)).toEqual([s.lds.mean, s.lds.low, s.lds.high].map(round));
+      }
+      for (const p of record.protocol.paired) {
+        const row = rows.find((r) => r.label === `${p.a} − ${p.b}`);
+        if (!row) continue;
+        seen++;
+        const expected = [p.difference.mean, p.difference.low, p.difference.high, p.p].map(round);
+        expect(row.numbers.slice(0, 4)).toEqual(expected);
+      }
+      expect(seen).toBeGreaterThanOrEqual(6);
+    });
+  }
+});
+
+describe('reweighting record (public/experiments/reweighting.json)', () => {
+  const record = JSON.parse(readFileSync(path.join(ROOT, 'public/experiments/reweighting.json'), 'utf8'));
+  const { checks, flippedMinusRandom } = recomputeReweightingRecord(record);
+
+  it('is at most 2 MB, and each arm’s mean, t interval and paired difference recompute from its runs', () => {
+    expect(statSync(path.join(ROOT, 'public/experiments/reweighting.json')).size).toBeLessThanOrEqual(MAX_BYTES);
+    expectAgree(checks);
+  });
+
+  it('the flipped − random figures reweighting.md quotes are the record’s', () => {
+    const rows = docFigures('reweighting.md', '../../public/experiments/reweighting.json');
+    const round = (v: number) => Number(v.toFixed(3));
+    for (const benchmark of ['GSM8K', 'MBPP']) {
+      const t = flippedMinusRandom[benchmark] as { mean: number; low: number; high: number };
+      const row = rows.find((r) => r.label === benchmark);
+      expect(row, benchmark).toBeDefined();
+      expect(row!.numbers.slice(0, 3)).toEqual([t.mean, t.low, t.high].map(round));
+    }
+  });
+});
+
+describe('after-answer records (bench/sequences, bench/sequences-48)', () => {
+  for (const dir of ['bench/sequences', 'bench/sequences-48']) {
+    it(`${dir}: every group and difference (mean, bootstrap interval, sum, per token) recomputes from sums.json`, () => {
+      const read = (file: string) => JSON.parse(readFileSync(path.join(ROOT, dir, file), 'utf8'));
+      for (const file of ['result.json', 'sums.json'])
+        expect(statSync(path.join(ROOT, dir, file)).size).toBeLessThanOrEqual(MAX_BYTES);
+      expectAgree(recomputeSequencesRecord(read('result.json'), read('sums.json')));
+    });
+  }
+});
