@@ -229,8 +229,9 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
             queries.reduce((sum, q) => sum + scales[q]! * result.tauPerLayer[l * pairs + q * train + n]!, 0) /
             queries.length,
         }));
-  const length = tokenValues?.length ?? 0;
   const storedTokens = rows.train[n]?.tokens ?? [];
+  // Without token scores for this target the text is still shown, one cell per position.
+  const length = tokenValues?.length ?? (storedTokens.length || (result.trainTokenCounts[n] ?? 0));
   return {
     trainId,
     target,

@@ -167,5 +167,7 @@ describe('workspace token views from group token scores', () => {
     const query = workspaceExample(grouped, 't3', { query: 'q1' });
     expect(query.tokenValues).toBeNull();
     expect(query.tokenSource).toBeNull();
+    // The text is still there, one cell per position (not "Tokens: 0").
+    expect(query.tokens.length).toBe(fixture.model.length('train', 3));
   });
 });
