@@ -156,3 +156,22 @@ export function groupTokenRow(
   for (let t = 0; t < row.length; t++) row[t] = divisor > 0 ? row[t]! / divisor : 0;
   return row;
 }
+
+/**
+ * The run reduced to one "query", group `name`: its per-token row is the group's row, on a unit scale ('summed-loss',
+ * one target token), so the aggregations (aggregate.ts: segmentSummary, tokenCategorySummary) read it as they would
+ * the group's queries' mean.
+ */
+export function groupTokenResult(result: AttributionResult, name: string): AttributionResult {
+  const groups = result.groupTokens;
+  const g = groups?.groups.findIndex((group) => group.name === name) ?? -1;
+  if (!groups || g < 0) throw new Error(`group token scores: this run has none for "${name}"`);
+  const total = groups.offsets[groups.offsets.length - 1]!;
+  return {
+    ...result,
+    config: { ...result.config, measurement: 'summed-loss' },
+    queries: [{ id: name, benchmark: name }],
+    queryTargetCounts: new Float64Array(1).fill(1),
+    tauPerToken: { offsets: groups.offsets, values: groups.values.subarray(g * total, (g + 1) * total) },
+  };
+}

@@ -12,6 +12,7 @@ import {
   tokenCategorySummary,
 } from '../influence/aggregate';
 import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
+import { groupTokenResult } from '../influence/group-tokens';
 import { TOKEN_CATEGORIES } from '../data/categories';
 import type { AttributionResult } from '../influence/types';
 import {
@@ -332,17 +333,8 @@ function benchmarkResult(stored: StoredResults, benchmark: string): AttributionR
  * linearity, the mean over its queries of s_q · τ(q, n, t), computed by the engine from one summed query gradient.
  */
 function groupResult(result: AttributionResult, benchmark: string): AttributionResult {
-  const groups = result.groupTokens;
-  const g = groups?.groups.findIndex((group) => group.name === benchmark) ?? -1;
-  if (!groups || g < 0) throw new Error(NO_TOKEN_SCORES);
-  const total = groups.offsets[groups.offsets.length - 1]!;
-  return {
-    ...result,
-    config: { ...result.config, measurement: 'summed-loss' },
-    queries: [{ id: benchmark, benchmark }],
-    queryTargetCounts: new Float64Array(1).fill(1),
-    tauPerToken: { offsets: groups.offsets, values: groups.values.subarray(g * total, (g + 1) * total) },
-  };
+  if (!result.groupTokens?.groups.some((group) => group.name === benchmark)) throw new Error(NO_TOKEN_SCORES);
+  return groupTokenResult(result, benchmark);
 }
 
 type BenchmarkAnalyses = AnalysesData['benchmarks'][number];
