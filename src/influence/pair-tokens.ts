@@ -8,14 +8,7 @@
  */
 import { runAttribution } from './pipeline';
 import { measurementScale } from './measurement';
-import type {
-  AttributionConfig,
-  Backend,
-  GradientBatch,
-  GradientRequest,
-  GradientSource,
-  RunOptions,
-} from './types';
+import type { AttributionConfig, Backend, GradientBatch, GradientRequest, GradientSource, RunOptions } from './types';
 import type { ModelFactors } from '../store/types';
 
 /** A source that shows the run's examples `train` and `query` (original indices) as 0, 1, … of each role. */
@@ -87,5 +80,55 @@ export async function pairTokenScores(
     query,
     train,
     values: train.map((_, i) => values.slice(offsets[i]!, offsets[i + 1]!).map((tau) => scale * tau)),
+  };
+}
+
+/** Pair token scores of several queries, flat: pair p is (queries[p], train[p]) with values at offsets[p] … [p+1]. */
+export interface PairTokenTable {
+  readonly queries: Int32Array;
+  readonly train: Int32Array;
+  readonly offsets: Int32Array;
+  readonly values: Float64Array;
+}
+
+/** The k training examples with the largest |influence| on each query (ties by index), as [query][k]. */
+export function topPairs(influence: Float64Array, queries: number, k: number): number[][] {
+  const train = queries === 0 ? 0 : influence.length / queries;
+  return Array.from({ length: queries }, (_, q) => {
+    const row = influence.subarray(q * train, (q + 1) * train);
+    return Array.from({ length: train }, (_, n) => n)
+      .sort((a, b) => Math.abs(row[b]!) - Math.abs(row[a]!) || a - b)
+      .slice(0, k);
+  });
+}
+
+/**
+ * Per-token influence of every query on its k training examples of largest |influence| (what a bundle opened without
+ * factors shows in the heatmap for a single query): one pairTokenScores call per query, so the cost is Q query
+ * gradients and Q·k training gradients, whatever N is.
+ */
+export async function topPairTokenScores(
+  config: AttributionConfig,
+  inputs: { readonly backend: Backend; readonly source: GradientSource; readonly factors: ModelFactors },
+  influence: Float64Array,
+  queries: number,
+  k: number,
+  options: RunOptions = {},
+): Promise<PairTokenTable> {
+  const chosen = topPairs(influence, queries, k);
+  const rows: { q: number; n: number; values: Float64Array }[] = [];
+  for (let q = 0; q < queries; q++) {
+    const scores = await pairTokenScores(config, inputs, q, chosen[q]!, options);
+    scores.values.forEach((values, i) => rows.push({ q, n: chosen[q]![i]!, values }));
+  }
+  const offsets = new Int32Array(rows.length + 1);
+  rows.forEach((row, p) => (offsets[p + 1] = offsets[p]! + row.values.length));
+  const values = new Float64Array(offsets[rows.length]!);
+  rows.forEach((row, p) => values.set(row.values, offsets[p]!));
+  return {
+    queries: Int32Array.from(rows, (r) => r.q),
+    train: Int32Array.from(rows, (r) => r.n),
+    offsets,
+    values,
   };
 }

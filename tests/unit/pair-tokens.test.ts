@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
-import { pairTokenScores } from '../../src/influence/pair-tokens';
+import { pairTokenScores, topPairs, topPairTokenScores } from '../../src/influence/pair-tokens';
 import { runAttribution } from '../../src/influence/pipeline';
 import { DEFAULT_CONFIG, type AttributionConfig } from '../../src/influence/types';
 import { tokenLmFixture } from '../helpers/exact-kronfluence';
@@ -60,4 +60,47 @@ describe('pair token scores on demand', () => {
       });
     }
   }
+
+  it('the top k pairs per query by |influence| are those of the full per-token run', async () => {
+    const config: AttributionConfig = {
+      ...DEFAULT_CONFIG,
+      perToken: true,
+      seed: 6,
+      batchSizes: { fit: 4, train: 4, query: 2, batchesPerChunk: 1 },
+    };
+    const full = await runAttribution(config, {
+      backend,
+      source,
+      trainSet: { role: 'train', examples: Array.from({ length: TRAIN }, (_, n) => ({ id: `t${n}` })) },
+      querySet: { role: 'query', examples: Array.from({ length: QUERIES }, (_, q) => ({ id: `q${q}` })) },
+    });
+    expect(topPairs(Float64Array.from([1, -5, 3, 0, 2, -2]), 2, 2)).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+    const table = await topPairTokenScores(
+      config,
+      { backend, source, factors: full.factors },
+      full.influence,
+      QUERIES,
+      3,
+    );
+    expect(table.queries.length).toBe(QUERIES * 3);
+    const { offsets, values } = full.tauPerToken!;
+    const rowLength = offsets[TRAIN]!;
+    let largest = 0;
+    for (const v of values) largest = Math.max(largest, Math.abs(v));
+    for (let p = 0; p < table.queries.length; p++) {
+      const [q, n] = [table.queries[p]!, table.train[p]!];
+      const row = full.influence.subarray(q * TRAIN, (q + 1) * TRAIN);
+      // Its |influence| is among the query's 3 largest.
+      expect(row.filter((v) => Math.abs(v) > Math.abs(row[n]!)).length).toBeLessThan(3);
+      const scale = 1 / full.queryTargetCounts[q]!;
+      const got = table.values.subarray(table.offsets[p]!, table.offsets[p + 1]!);
+      expect(got.length).toBe(offsets[n + 1]! - offsets[n]!);
+      got.forEach((v, t) =>
+        expect(Math.abs(v - scale * values[q * rowLength + offsets[n]! + t]!)).toBeLessThanOrEqual(1e-10 * largest),
+      );
+    }
+  });
 });
