@@ -11,7 +11,8 @@ import {
   type BundleEvaluation,
   type Fingerprint,
 } from '../store/bundle';
-import type { DatasetRow } from '../store/types';
+import type { DatasetRow, GroupTokenTensors } from '../store/types';
+import type { GroupTokenInfluence } from '../influence/types';
 import type { InputSample } from './inputs';
 import type { JobOutcome } from './job';
 import type { ExampleText } from './results';
@@ -65,6 +66,7 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
     ...(outcome.sample ? { sample: outcome.sample } : {}),
   };
   const perToken = result.tauPerToken;
+  const groupTokens = result.groupTokens;
   return {
     model: await fingerprint(sources.model),
     modelData: await Promise.all((sources.model?.data ?? []).map((f) => fingerprintOf(f.name, f.bytes))),
@@ -98,6 +100,7 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
             },
           }
         : {}),
+      ...(groupTokens && groupTokens.groups.length > 0 ? { groupTokens: groupTokenTensors(groupTokens, q) } : {}),
     },
     rows: sources.withoutRows
       ? null
@@ -105,6 +108,31 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
           train: result.train.map((meta, i) => row(meta, outcome.trainTexts[i])),
           query: result.queries.map((meta, i) => row(meta, outcome.queryTexts[i])),
         },
+  };
+}
+
+/** The engine's group token scores as the bundle's tensors (each query's group index, -1 for none). */
+export function groupTokenTensors(groups: GroupTokenInfluence, queries: number): GroupTokenTensors {
+  const queryGroups = new Int32Array(queries).fill(-1);
+  groups.groups.forEach((group, g) => group.queries.forEach((q) => (queryGroups[q] = g)));
+  const total = groups.offsets[groups.offsets.length - 1]!;
+  return {
+    names: groups.groups.map((group) => group.name),
+    queryGroups,
+    offsets: groups.offsets,
+    values: { shape: [groups.groups.length, total], data: groups.values },
+  };
+}
+
+/** The inverse of groupTokenTensors: the bundle's (or stored run's) tensors as the engine's group token scores. */
+export function groupTokensOf(tensors: GroupTokenTensors): GroupTokenInfluence {
+  return {
+    groups: tensors.names.map((name, g) => ({
+      name,
+      queries: Array.from(tensors.queryGroups.keys()).filter((q) => tensors.queryGroups[q] === g),
+    })),
+    offsets: tensors.offsets,
+    values: tensors.values.data,
   };
 }
 

@@ -2,7 +2,16 @@
 import type { BackendReport } from '../app/backend-choice';
 import type { JobOutcome } from '../app/job';
 import type { RunInputs } from '../app/inputs';
-import { benchmarkOf, crossDomainTable, type CrossDomainCell } from '../influence/aggregate';
+import {
+  benchmarkOf,
+  crossDomainTable,
+  segmentSummary,
+  tokenCategorySummary,
+  type CrossDomainCell,
+  type GroupSummary,
+} from '../influence/aggregate';
+import { groupTokenResult } from '../influence/group-tokens';
+import { TOKEN_CATEGORIES } from '../data/categories';
 import { scoreView } from '../influence/normalize';
 import { topInfluences } from '../app/results';
 
@@ -35,6 +44,17 @@ export interface RunSummary {
     readonly harmful: readonly RankedId[];
   }[];
   readonly crossDomain: readonly CrossDomainCell[];
+  /**
+   * Per benchmark, influence by response segment and by token category (aggregate.ts), from the run's group token
+   * scores (docs/token-analyses.md); null when the run has none.
+   */
+  readonly tokenAnalyses:
+    | readonly {
+        readonly benchmark: string;
+        readonly segments: readonly GroupSummary[];
+        readonly categories: readonly GroupSummary[];
+      }[]
+    | null;
   readonly timings: JobOutcome['timings'];
   readonly peakGpuBytes: number | null;
 }
@@ -66,6 +86,16 @@ export function runSummary(inputs: RunInputs, outcome: JobOutcome): RunSummary {
       ...ranked({ benchmark }),
     })),
     crossDomain: crossDomainTable(scoreView(result), result.queries, result.train),
+    tokenAnalyses: result.groupTokens
+      ? result.groupTokens.groups.map(({ name }) => {
+          const reduced = groupTokenResult(result, name);
+          return {
+            benchmark: name,
+            segments: segmentSummary(reduced, [0]),
+            categories: tokenCategorySummary(reduced, [0], TOKEN_CATEGORIES),
+          };
+        })
+      : null,
     timings: outcome.timings,
     peakGpuBytes: outcome.peakGpuBytes,
   };

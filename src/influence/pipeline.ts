@@ -16,6 +16,7 @@ import { SequenceGradientCache } from './gradient-cache';
 import { validateScorePath } from './score-plan';
 import { strategyOf } from './strategies';
 import { fromModelFactors, toModelFactors } from './factors';
+import { benchmarkGroups, groupOperators } from './group-tokens';
 import { prepareQueries, type QueryChunk } from './queries';
 import type { ScoreContext } from './score-context';
 import { emptyScoreState, emptySelfState, scoreTrainingSet, selfInfluence, sumLayers, tokenOffsets } from './scores';
@@ -226,6 +227,9 @@ export async function runAttribution(
   // G(n) kept across query chunks, within the planner's budget (exact; per-token and low-rank scores need the tokens).
   const cacheBytes = config.perToken || config.queryRank !== null ? 0 : (config.scorePath?.cacheBytes ?? 0);
   const cache = new SequenceGradientCache(backend, cacheBytes);
+  // Group per-token scores (group-tokens.ts): in the first pass that runs while they are not finished.
+  const groups = config.groupTokens !== false ? benchmarkGroups(inputs.querySet.examples) : null;
+  const trainTokens = groups ? tokenOffsets(source, trainSize)[trainSize]! : 0;
   // The query stage's progress: chunks alternate with scoring, so its rate counts only the time spent preparing them.
   const firstQuery = scores.completedQueries;
   let querySeconds = 0;
@@ -246,13 +250,30 @@ export async function runAttribution(
       });
       try {
         const resumed = record.runningScores?.queryStart === queryStart ? record.runningScores : null;
+        // Group operators Σ_q w_q P_q over every query (this chunk's P_q reused), for this pass's group token scores.
+        const withGroups = groups !== null && groups.length > 0 && record.groupTokens === undefined;
+        const operators = withGroups
+          ? await timed('query', queryEnd, () =>
+              groupOperators(context, groups, querySize, { chunk, start: queryStart }),
+            )
+          : null;
         const chunkContext: ScoreContext = {
           ...context,
           ...(cacheBytes > 0 && { gradientCache: { cache, store: queryEnd < querySize } }),
+          ...(operators && { groupOperators: operators }),
         };
         // Self-influence not begun yet: this pass computes it from the same training gradients (no second pass).
         const withSelf = record.self === undefined;
-        const fresh = emptyScoreState(layers.length, queryStart, queryEnd, trainSize, tokensPerRow, withSelf);
+        const groupRows = withGroups ? ([groups.length, trainTokens] as const) : null;
+        const fresh = emptyScoreState(
+          layers.length,
+          queryStart,
+          queryEnd,
+          trainSize,
+          tokensPerRow,
+          withSelf,
+          groupRows,
+        );
         const state = await timed('scores', queryEnd * trainSize, () =>
           scoreTrainingSet(chunkContext, chunk, resumed ?? fresh, trainSize, offsets, {
             ...progress,
@@ -260,9 +281,10 @@ export async function runAttribution(
             progressTotal: querySize * trainSize,
             saveState: (runningScores) => save({ runningScores }),
           }),
-        );
+        ).finally(() => operators && backend.release(...operators));
         scores = mergeQueryChunk(scores, state.perLayer, state.perToken, queryStart, queryEnd, chunk, queryOffsets);
         if (state.selfPerLayer) record = { ...record, self: { nextIndex: trainSize, perLayer: state.selfPerLayer } };
+        if (state.groupPerToken) record = { ...record, groupTokens: state.groupPerToken };
       } finally {
         chunk.release();
       }
@@ -303,6 +325,10 @@ export async function runAttribution(
     queryTargetCounts: scores.queryTargetCounts,
     queryTokenLoss: scores.queryTokenLoss ? { offsets: queryOffsets, values: scores.queryTokenLoss } : null,
     tauPerToken: scores.perToken && offsets ? { offsets, values: scores.perToken.data } : null,
+    groupTokens:
+      groups && record.groupTokens
+        ? { groups, offsets: tokenOffsets(source, trainSize), values: record.groupTokens.data }
+        : null,
     factors: toModelFactors(
       strategy.name,
       layers,

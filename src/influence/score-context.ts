@@ -21,6 +21,8 @@ export interface ScoreContext {
   readonly preconditioner: Preconditioner;
   /** G(n) kept across query chunks; `store`: this chunk's pass adds to it (not the last chunk). */
   readonly gradientCache?: { readonly cache: SequenceGradientCache; readonly store: boolean };
+  /** Per layer, the query groups' summed operators Σ_q w_q P_q [G, dOut, dIn'] (group-tokens.ts), for this pass. */
+  readonly groupOperators?: readonly Tensor[];
 }
 
 export function layerName(context: ScoreContext, l: number): string {

@@ -10,6 +10,7 @@
  */
 import type { Tensor } from '../linalg/backend';
 import { fetchBatch } from './batches';
+import { addGroupTokenScores } from './group-tokens';
 import { batchGradientBytes, scoreKeptBatch, type SequenceGradientCache } from './gradient-cache';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
@@ -34,7 +35,10 @@ export function tokenOffsets(source: GradientSource, count: number, role: 'train
   return offsets;
 }
 
-/** withSelf: this pass also computes self-influence from the same per-sequence gradients. */
+/**
+ * withSelf: this pass also computes self-influence from the same per-sequence gradients; groupRows: [groups, Σ_n T_n]
+ * when it also scores the group operators per token (group-tokens.ts).
+ */
 export function emptyScoreState(
   layers: number,
   queryStart: number,
@@ -42,6 +46,7 @@ export function emptyScoreState(
   trainSize: number,
   tokensPerRow: number | null,
   withSelf = false,
+  groupRows: readonly [number, number] | null = null,
 ): ScoreState {
   const q = queryEnd - queryStart;
   return {
@@ -51,6 +56,7 @@ export function emptyScoreState(
     perLayer: hostMatrix([layers, q, trainSize], new Float64Array(layers * q * trainSize)),
     perToken: tokensPerRow === null ? null : hostMatrix([q, tokensPerRow], new Float64Array(q * tokensPerRow)),
     ...(withSelf ? { selfPerLayer: hostMatrix([layers, trainSize], new Float64Array(layers * trainSize)) } : {}),
+    ...(groupRows ? { groupPerToken: hostMatrix(groupRows, new Float64Array(groupRows[0] * groupRows[1])) } : {}),
   };
 }
 
@@ -59,6 +65,8 @@ interface PassAccumulators {
   readonly perLayer: Float64Array;
   readonly perToken: Float64Array | null;
   readonly self: Float64Array | null;
+  /** Group per-token influence [G × Σ_n T_n] when the context has group operators and this pass scores them. */
+  readonly groups: Float64Array | null;
 }
 
 /** Adds one training batch's scores (and self-influence, when wanted) into the pass's accumulators. */
@@ -71,6 +79,7 @@ async function scoreBatch(
   offsets: Int32Array | null,
   trainSize: number,
   preconditioner: readonly LayerTensors[] | null,
+  groupOffsets: Int32Array | null,
 ): Promise<void> {
   const { backend, layerIndices, config } = context;
   const { perLayer, perToken, self } = acc;
@@ -130,6 +139,18 @@ async function scoreBatch(
           perLayer[(l * q + qi) * trainSize + n] = score;
         }
       }
+      if (acc.groups !== null && groupOffsets !== null) {
+        // Σ_q w_q τ_t(q, n) from the group's summed operator, on the tokens this batch already has.
+        await addGroupTokenScores(
+          backend,
+          context.groupOperators![l]!,
+          layerBatch,
+          indices,
+          groupOffsets,
+          acc.groups,
+          (v) => assertFinite(v, 'scores', layerName(context, l), 'the group per-token scores', range),
+        );
+      }
       if (self !== null) {
         // ⟨P_n, G(n)⟩ from the same batch, with the full (never low-rank) P_n.
         const selfValues = await selfInner(context, l, layerBatch, gradients, preconditioner!);
@@ -176,15 +197,26 @@ export async function scoreTrainingSet(
   const perLayer = state.perLayer.data.slice();
   const perToken = state.perToken ? state.perToken.data.slice() : null;
   const self = state.selfPerLayer ? state.selfPerLayer.data.slice() : null;
+  const groups = state.groupPerToken && context.groupOperators ? state.groupPerToken.data.slice() : null;
+  const groupOffsets = groups !== null ? tokenOffsets(source, trainSize) : null;
   const preconditioner = self !== null ? uploadPreconditioner(context) : null;
   let next = state.nextIndex;
   type Values = Float64Array | null;
-  const snapshot = (nextIndex: number, layers: Float64Array, tokens: Values, selfValues: Values): ScoreState => ({
+  const snapshot = (
+    nextIndex: number,
+    layers: Float64Array,
+    tokens: Values,
+    selfValues: Values,
+    groupValues: Values,
+  ): ScoreState => ({
     ...state,
     nextIndex,
     perLayer: hostMatrix(state.perLayer.shape, layers),
     perToken: state.perToken && tokens ? hostMatrix(state.perToken.shape, tokens) : null,
     ...(state.selfPerLayer && selfValues ? { selfPerLayer: hostMatrix(state.selfPerLayer.shape, selfValues) } : {}),
+    ...(state.groupPerToken && groupValues
+      ? { groupPerToken: hostMatrix(state.groupPerToken.shape, groupValues) }
+      : {}),
   });
   try {
     await runPass(
@@ -195,7 +227,8 @@ export async function scoreTrainingSet(
         progressPerExample: chunk.targetCounts.length,
       },
       async (indices) => {
-        const cached = self === null && perToken === null ? context.gradientCache?.cache.get(indices) : undefined;
+        const needsTokens = self !== null || perToken !== null || groups !== null;
+        const cached = needsTokens ? undefined : context.gradientCache?.cache.get(indices);
         if (cached) {
           const check = (values: Float64Array, l: number, where: string) =>
             assertFinite(values, 'scores', layerName(context, l), 'the training scores', where);
@@ -208,10 +241,11 @@ export async function scoreTrainingSet(
             chunk,
             batch,
             indices,
-            { perLayer, perToken, self },
+            { perLayer, perToken, self, groups },
             offsets,
             trainSize,
             preconditioner,
+            groupOffsets,
           );
         } finally {
           batch.release();
@@ -221,14 +255,14 @@ export async function scoreTrainingSet(
         // A checkpoint gets its own copy (the accumulators keep changing); without a store, nothing is copied.
         const copy = (values: Float64Array | null) => values?.slice() ?? null;
         if (options.saveState)
-          await options.saveState(snapshot(nextIndex, perLayer.slice(), copy(perToken), copy(self)));
+          await options.saveState(snapshot(nextIndex, perLayer.slice(), copy(perToken), copy(self), copy(groups)));
         next = nextIndex;
       },
     );
   } finally {
     if (preconditioner !== null) releasePreconditioner(backend, preconditioner);
   }
-  return snapshot(next, perLayer, perToken, self);
+  return snapshot(next, perLayer, perToken, self, groups);
 }
 
 export function emptySelfState(layers: number, trainSize: number): SelfState {

@@ -78,6 +78,12 @@ export interface AttributionConfig {
   readonly refineEigen: boolean;
   /** How pairwise scores are computed per layer and batch (score-plan.ts); absent: DEFAULT_SCORE_PATH (cost model). */
   readonly scorePath?: ScorePathOptions;
+  /**
+   * Per-token influence of every training token on each query group (one per benchmark), by linearity
+   * (group-tokens.ts): one summed preconditioned gradient per group, scored in the first query chunk's pass. Absent or
+   * true: on (the default); false: off.
+   */
+  readonly groupTokens?: boolean;
 }
 
 /**
@@ -245,6 +251,8 @@ export interface ScoreState {
   readonly perToken: HostMatrix | null;
   /** Self-influence τ(n, n) per layer [layers, N], when this pass computes it from the same G(n) (scores.ts). */
   readonly selfPerLayer?: HostMatrix;
+  /** Group per-token influence [G, Σ_n T_n] (layers summed), when this pass scores the group operators. */
+  readonly groupPerToken?: HostMatrix;
 }
 
 export interface SelfState {
@@ -274,6 +282,8 @@ export interface RunCheckpoint {
     readonly queryTokenLoss?: Float64Array;
   };
   readonly runningScores?: ScoreState;
+  /** The finished group per-token influence [G, Σ_n T_n] (AttributionResult.groupTokens). */
+  readonly groupTokens?: HostMatrix;
   readonly self?: SelfState;
   readonly timings: readonly StageTiming[];
 }
@@ -333,9 +343,30 @@ export interface AttributionResult {
    * Per-token raw τ on the training side when config.perToken: offsets [N+1] into each query's row of length Σ_n T_n.
    */
   readonly tauPerToken: { readonly offsets: Int32Array; readonly values: Float64Array } | null;
+  /**
+   * Per query group (a benchmark), each training token's influence: the mean over the group's queries of s_q τ_t(q, n)
+   * (group-tokens.ts), [G × Σ_n T_n] at offsets [N + 1]. Null when config.groupTokens is false (or the run resumed
+   * from a checkpoint whose scores were finished without them).
+   */
+  readonly groupTokens: GroupTokenInfluence | null;
   /** The fitted factors (covariance sums, eigendecompositions, Λ sums, with counts) in kronfluence's layout. */
   readonly factors: ModelFactors;
   readonly timings: readonly StageTiming[];
+}
+
+/** A named set of queries scored together (a benchmark by default; group-tokens.ts). */
+export interface QueryGroup {
+  readonly name: string;
+  /** Query indices, ascending. */
+  readonly queries: readonly number[];
+}
+
+/** A run's group per-token influence: row g = the mean over group g's queries of s_q τ_t(q, n), [G × Σ_n T_n]. */
+export interface GroupTokenInfluence {
+  readonly groups: readonly QueryGroup[];
+  /** Offsets [N + 1] of each training example's tokens in a row. */
+  readonly offsets: Int32Array;
+  readonly values: Float64Array;
 }
 
 export interface AttributionInputs {

@@ -44,6 +44,11 @@ export interface BundleScoresInfo {
   readonly train: number;
   /** The run's measurement, e.g. 'mean-log-likelihood'; says how `scores.influence` relates to `scores.tau`. */
   readonly measurement: string;
+  /**
+   * The query groups (benchmarks) of the `scores.group_token_*` tensors, in their row order; absent when the bundle
+   * has none (bundles written before them, runs with group token scores off).
+   */
+  readonly tokenGroups?: readonly string[];
 }
 
 export interface BundleManifest {
@@ -135,6 +140,11 @@ const isCount = (value: unknown): value is number =>
 const isPositiveCount = (value: unknown): value is number => isCount(value) && value > 0;
 const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isGroupNames = (value: unknown): value is string[] =>
+  Array.isArray(value) &&
+  value.length > 0 &&
+  value.every((name) => typeof name === 'string' && name.length > 0) &&
+  new Set(value).size === value.length;
 const isSha256 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
 
 function optional<T>(
@@ -338,6 +348,8 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
       train: field(info, 'train', 'scores.', isPositiveCount, 'a positive integer', fail),
       measurement: field(info, 'measurement', 'scores.', isString, 'a string', fail),
     };
+    const groups = optional(info, 'tokenGroups', 'scores.', isGroupNames, 'a list of distinct non-empty strings', fail);
+    if (groups !== undefined) scores = { ...scores, tokenGroups: groups };
   }
   const tensors = parsed.tensors;
   if (!isObject(tensors)) fail('manifest tensors: expected an object');

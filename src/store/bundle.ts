@@ -46,6 +46,9 @@ export const SCORE_TENSORS = {
   queryTargetCounts: 'scores.query_target_counts',
   tauPerToken: 'scores.tau_per_token',
   tauPerTokenOffsets: 'scores.tau_per_token_offsets',
+  groupTokenInfluence: 'scores.group_token_influence',
+  groupTokenOffsets: 'scores.group_token_offsets',
+  groupTokenQueries: 'scores.group_token_queries',
 } as const;
 
 /** The score tensors that are plain float matrices (per-token scores come with their offsets). */
@@ -139,6 +142,12 @@ export async function encodeBundle(
       tensors.set(SCORE_TENSORS.tauPerToken, floatTensor(values.shape, values.data, scoreDtype));
       tensors.set(SCORE_TENSORS.tauPerTokenOffsets, tensorFromArray('I32', [offsets.length], offsets));
     }
+    if (scores.groupTokens) {
+      const { offsets, values, queryGroups } = scores.groupTokens;
+      tensors.set(SCORE_TENSORS.groupTokenInfluence, floatTensor(values.shape, values.data, scoreDtype));
+      tensors.set(SCORE_TENSORS.groupTokenOffsets, tensorFromArray('I32', [offsets.length], offsets));
+      tensors.set(SCORE_TENSORS.groupTokenQueries, tensorFromArray('I32', [queryGroups.length], queryGroups));
+    }
   }
   const tau = scores?.tau ?? scores?.selfTau;
   const shape =
@@ -175,7 +184,14 @@ export async function encodeBundle(
       ...(stages.includes('lambda') && { lambdaCount: layer.lambdaCount }),
       ...(layer.damping !== undefined && { damping: layer.damping }),
     })),
-    scores: scores && shape ? { ...shape, measurement: scores.measurement } : null,
+    scores:
+      scores && shape
+        ? {
+            ...shape,
+            measurement: scores.measurement,
+            ...(scores.groupTokens ? { tokenGroups: [...scores.groupTokens.names] } : {}),
+          }
+        : null,
     tensors: checksums,
     rows: content.rows ?? null,
     evaluation: content.evaluation?.info ?? null,
@@ -371,30 +387,82 @@ function decodeScores(
     );
   }
   if (values && offsetsTensor) {
-    if (offsetsTensor.dtype !== 'I32')
-      throw new BundleError(
-        `tensor '${SCORE_TENSORS.tauPerTokenOffsets}' has dtype ${offsetsTensor.dtype}, expected I32`,
-      );
-    expectShape(SCORE_TENSORS.tauPerTokenOffsets, offsetsTensor, [train + 1]);
-    const offsets = tensorToArray(offsetsTensor) as Int32Array;
-    const total = values.shape[1] ?? -1;
-    for (let i = 0; i <= train; i++) {
-      const previous = i === 0 ? 0 : offsets[i - 1]!;
-      if (
-        (i === 0 && offsets[0] !== 0) ||
-        offsets[i]! < previous ||
-        offsets[i]! > total ||
-        (i === train && offsets[i] !== total)
-      ) {
-        throw new BundleError(
-          `tensor '${SCORE_TENSORS.tauPerTokenOffsets}' element ${i} = ${offsets[i]} is not a valid offset into ${total} tokens`,
-        );
-      }
-    }
-    expectShape(SCORE_TENSORS.tauPerToken, values, [queries, total]);
+    const offsets = tokenOffsetsOf(SCORE_TENSORS.tauPerTokenOffsets, offsetsTensor, train, values.shape[1] ?? -1);
+    expectShape(SCORE_TENSORS.tauPerToken, values, [queries, offsets[train]!]);
     out.tauPerToken = { offsets, values: finiteFloats(SCORE_TENSORS.tauPerToken, values) };
   }
+  const groupTokens = decodeGroupTokens(info, take, queries, train);
+  if (groupTokens) out.groupTokens = groupTokens;
   return out as Bundle['scores'];
+}
+
+/** Offsets [N + 1] into `total` token columns: I32, from 0, non-decreasing, ending at `total`. */
+function tokenOffsetsOf(name: string, tensor: SafetensorsTensor, train: number, total: number): Int32Array {
+  if (tensor.dtype !== 'I32') throw new BundleError(`tensor '${name}' has dtype ${tensor.dtype}, expected I32`);
+  expectShape(name, tensor, [train + 1]);
+  const offsets = tensorToArray(tensor) as Int32Array;
+  for (let i = 0; i <= train; i++) {
+    const previous = i === 0 ? 0 : offsets[i - 1]!;
+    if (
+      (i === 0 && offsets[0] !== 0) ||
+      offsets[i]! < previous ||
+      offsets[i]! > total ||
+      (i === train && offsets[i] !== total)
+    ) {
+      throw new BundleError(`tensor '${name}' element ${i} = ${offsets[i]} is not a valid offset into ${total} tokens`);
+    }
+  }
+  return offsets;
+}
+
+/**
+ * The group token scores (manifest `scores.tokenGroups` and the three `scores.group_token_*` tensors, all or none):
+ * [G, Σ_n T_n] values, their offsets, and each query's group index in [-1, G) with every group non-empty.
+ */
+function decodeGroupTokens(
+  info: NonNullable<BundleManifest['scores']>,
+  take: (name: string) => SafetensorsTensor | undefined,
+  queries: number,
+  train: number,
+): NonNullable<Bundle['scores']['groupTokens']> | null {
+  const names = [SCORE_TENSORS.groupTokenInfluence, SCORE_TENSORS.groupTokenOffsets, SCORE_TENSORS.groupTokenQueries];
+  const groups = info.tokenGroups;
+  for (const name of names) {
+    if ((take(name) !== undefined) !== (groups !== undefined)) {
+      throw new BundleError(
+        `tensor '${name}' is ${groups ? 'missing though' : 'present but'} manifest scores.tokenGroups is ` +
+          `${groups ? 'set' : 'absent'} (the group token scores come together)`,
+      );
+    }
+  }
+  if (!groups) return null;
+  const values = take(SCORE_TENSORS.groupTokenInfluence)!;
+  const offsets = tokenOffsetsOf(SCORE_TENSORS.groupTokenOffsets, take(names[1])!, train, values.shape[1] ?? -1);
+  expectShape(SCORE_TENSORS.groupTokenInfluence, values, [groups.length, offsets[train]!]);
+  const queryTensor = take(SCORE_TENSORS.groupTokenQueries)!;
+  if (queryTensor.dtype !== 'I32')
+    throw new BundleError(`tensor '${SCORE_TENSORS.groupTokenQueries}' has dtype ${queryTensor.dtype}, expected I32`);
+  expectShape(SCORE_TENSORS.groupTokenQueries, queryTensor, [queries]);
+  const queryGroups = tensorToArray(queryTensor) as Int32Array;
+  const sizes = new Int32Array(groups.length);
+  queryGroups.forEach((g, q) => {
+    if (!Number.isInteger(g) || g < -1 || g >= groups.length)
+      throw new BundleError(
+        `tensor '${SCORE_TENSORS.groupTokenQueries}' element ${q} = ${g} is not a group index in [-1, ${groups.length})`,
+      );
+    if (g >= 0) sizes[g]!++;
+  });
+  const empty = sizes.findIndex((size) => size === 0);
+  if (empty >= 0)
+    throw new BundleError(
+      `manifest scores.tokenGroups[${empty}] ("${groups[empty]}") has no query in '${SCORE_TENSORS.groupTokenQueries}'`,
+    );
+  return {
+    names: groups,
+    queryGroups,
+    offsets,
+    values: finiteFloats(SCORE_TENSORS.groupTokenInfluence, values),
+  };
 }
 
 /** Decode a picked or dropped file, refusing it by size before reading a byte of it. */

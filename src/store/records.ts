@@ -55,6 +55,8 @@ export interface RunRecord {
   readonly estimatedBytes: number | null;
   /** The evaluation against retraining, when the run has one (its `eval.*` tensors beside the scores). */
   readonly evaluation?: BundleEvaluationInfo | null;
+  /** The query groups of its `scores.group_token_*` tensors (a bundle's `scores.tokenGroups`); absent: none. */
+  readonly tokenGroups?: readonly string[];
 }
 
 /** A named array of a run: `layers.<i>.<factor>` or `scores.<name>`, as in a bundle. Its values live in chunks. */

@@ -19,10 +19,12 @@ import {
 } from './bundle';
 import type { NewTensor, WorkbenchStore } from './db';
 import type { RunRecord, StageTimingRecord, TensorKind } from './records';
-import type { HostMatrix, LayerFactors, ScoreTensors } from './types';
+import type { GroupTokenTensors, HostMatrix, LayerFactors, ScoreTensors } from './types';
 
 export type NewRun = Pick<RunRecord, 'name' | 'config' | 'strategy' | 'backend' | 'layers' | 'measurement'> &
-  Partial<Pick<RunRecord, 'modelId' | 'datasetIds' | 'rows' | 'estimatedBytes' | 'source' | 'evaluation'>>;
+  Partial<
+    Pick<RunRecord, 'modelId' | 'datasetIds' | 'rows' | 'estimatedBytes' | 'source' | 'evaluation' | 'tokenGroups'>
+  >;
 
 function newRunRecord(init: NewRun, status: RunRecord['status']): RunRecord {
   const now = new Date().toISOString();
@@ -124,6 +126,12 @@ function contentTensors(
     tensors.push(scoreTensor(SCORE_TENSORS.tauPerToken, values.shape, values.data));
     tensors.push(scoreTensor(SCORE_TENSORS.tauPerTokenOffsets, [offsets.length], offsets));
   }
+  if (scores.groupTokens) {
+    const { offsets, values, queryGroups } = scores.groupTokens;
+    tensors.push(scoreTensor(SCORE_TENSORS.groupTokenInfluence, values.shape, values.data));
+    tensors.push(scoreTensor(SCORE_TENSORS.groupTokenOffsets, [offsets.length], offsets));
+    tensors.push(scoreTensor(SCORE_TENSORS.groupTokenQueries, [queryGroups.length], queryGroups));
+  }
   return tensors;
 }
 
@@ -158,6 +166,7 @@ export async function saveRunContent(
     rows: content.rows ?? null,
     config: { ...content.config, ...details.extraConfig },
     evaluation: content.evaluation?.info ?? null,
+    ...(content.scores?.groupTokens && { tokenGroups: [...content.scores.groupTokens.names] }),
   });
 }
 
@@ -199,6 +208,8 @@ export async function runContent(
   const perToken = await readMatrix(store, runId, SCORE_TENSORS.tauPerToken);
   const offsets = await store.getTensor(runId, SCORE_TENSORS.tauPerTokenOffsets);
   if (perToken && offsets) scores.tauPerToken = { offsets: offsets.array as Int32Array, values: perToken };
+  const groupTokens = await storedGroupTokens(run, async (name) => (await store.getTensor(runId, name))?.array);
+  if (groupTokens) scores.groupTokens = groupTokens;
   return {
     model: options.model ?? null,
     ...(options.modelData?.length ? { modelData: options.modelData } : {}),
@@ -258,6 +269,32 @@ export async function evaluationOf(
   };
 }
 
+/**
+ * A stored run's group token scores read through a tensor lookup (the store's, or an unstored bundle's in memory);
+ * null when it has none (runs and bundles from before them) or they are incomplete.
+ */
+export async function storedGroupTokens(
+  run: RunRecord,
+  tensor: (name: string) => Promise<unknown>,
+): Promise<GroupTokenTensors | null> {
+  if (!run.tokenGroups) return null;
+  const [values, offsets, queryGroups] = await Promise.all([
+    tensor(SCORE_TENSORS.groupTokenInfluence),
+    tensor(SCORE_TENSORS.groupTokenOffsets),
+    tensor(SCORE_TENSORS.groupTokenQueries),
+  ]);
+  if (!(values instanceof Float64Array && offsets instanceof Int32Array && queryGroups instanceof Int32Array))
+    return null;
+  const total = offsets[offsets.length - 1]!;
+  if (values.length !== run.tokenGroups.length * total) return null;
+  return {
+    names: run.tokenGroups,
+    queryGroups,
+    offsets,
+    values: { shape: [run.tokenGroups.length, total], data: values },
+  };
+}
+
 /** A decoded bundle as the read-only run it would be stored as, and its tensors: nothing is written. */
 export interface BundleRun {
   readonly run: RunRecord;
@@ -282,6 +319,7 @@ export async function bundleRun(
       rows: manifest.rows,
       source: { kind: 'bundle', name: options.name ?? manifest.model?.name ?? 'bundle' },
       evaluation: manifest.evaluation,
+      ...(manifest.scores?.tokenGroups && { tokenGroups: manifest.scores.tokenGroups }),
     },
     'imported',
   );

@@ -57,6 +57,18 @@ export interface ScoreTensors {
   readonly selfTau?: HostMatrix;
   /** Per-token τ [Q, Σ_n T_n] with row offsets [N + 1] (Int32 values stored as float64 here). */
   readonly tauPerToken?: { readonly offsets: Int32Array; readonly values: HostMatrix };
+  /**
+   * Per query group (a benchmark), each training token's influence: the mean over the group's queries of the
+   * per-token influence, [G, Σ_n T_n] with offsets [N + 1]; queryGroups [Q] gives each query's group index (-1: none).
+   */
+  readonly groupTokens?: GroupTokenTensors;
+}
+
+export interface GroupTokenTensors {
+  readonly names: readonly string[];
+  readonly queryGroups: Int32Array;
+  readonly offsets: Int32Array;
+  readonly values: HostMatrix;
 }
 
 /** One dataset row as the results view shows it. Text is data: it is rendered as text, never as HTML. */

@@ -8,7 +8,7 @@
  */
 import type { AttributionResult, CheckpointStore, ExampleMeta } from '../influence/types';
 import { benchmarkOf } from '../influence/aggregate';
-import { bundleContent, encodeRunBundle, type StoredConfigExtras } from '../app/bundle-content';
+import { bundleContent, encodeRunBundle, groupTokensOf, type StoredConfigExtras } from '../app/bundle-content';
 import { runCheckpointStore } from '../app/checkpoints';
 import type { JobOutcome } from '../app/job';
 import type { RunInputs } from '../app/inputs';
@@ -25,6 +25,7 @@ import {
   runContent,
   saveRunContent,
   storeBundleRun,
+  storedGroupTokens,
   type BundleRun,
 } from '../store/runs';
 import type { DatasetRow } from '../store/types';
@@ -328,6 +329,7 @@ async function resultsOf(
   const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
   const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
   const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
+  const groupTokens = await storedGroupTokens(run, tensor);
   const measurement = run.config.measurement ?? run.measurement;
   if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
     throw new Error(
@@ -353,12 +355,12 @@ async function resultsOf(
         ? perLayer
         : new Float64Array(0),
     selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
-    // Token counts are not stored; per-token offsets give them when present, else 'token-count' is refused (see
-    // rank).
-    trainTokenCounts:
-      offsets instanceof Int32Array
-        ? Int32Array.from({ length: train.length }, (_, n) => offsets[n + 1]! - offsets[n]!)
-        : new Int32Array(0),
+    // Token counts are not stored; per-token (or group token) offsets give them when present, else 'token-count' is
+    // refused (see rank).
+    trainTokenCounts: tokenCountsOf(
+      offsets instanceof Int32Array ? offsets : (groupTokens?.offsets ?? null),
+      train.length,
+    ),
     queryTargetCounts:
       targetCounts instanceof Float64Array && targetCounts.length === queries.length
         ? targetCounts
@@ -367,6 +369,7 @@ async function resultsOf(
       offsets instanceof Int32Array && perTokenValues instanceof Float64Array
         ? { offsets, values: perTokenValues }
         : null,
+    groupTokens: groupTokens ? groupTokensOf(groupTokens) : null,
     factors: { strategy: run.strategy, layers: [] },
     timings: [],
   } as unknown as AttributionResult;
@@ -427,4 +430,10 @@ function metaOf(row: DatasetRow): ExampleMeta {
     ...(row.difficulty !== undefined && { difficulty: row.difficulty }),
     ...(row.benchmark !== undefined && { benchmark: row.benchmark }),
   };
+}
+
+function tokenCountsOf(offsets: Int32Array | null, train: number): Int32Array {
+  return offsets && offsets.length === train + 1
+    ? Int32Array.from({ length: train }, (_, n) => offsets[n + 1]! - offsets[n]!)
+    : new Int32Array(0);
 }

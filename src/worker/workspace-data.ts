@@ -12,6 +12,7 @@ import {
   tokenCategorySummary,
 } from '../influence/aggregate';
 import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
+import { groupTokenResult } from '../influence/group-tokens';
 import { TOKEN_CATEGORIES } from '../data/categories';
 import type { AttributionResult } from '../influence/types';
 import {
@@ -30,11 +31,13 @@ import {
   type BootstrapDraws,
 } from './workspace-bootstrap';
 import type { StoredResults } from './run-store';
+import { GROUP_RESAMPLES, MemberSums, trainingDraws } from './group-intervals';
 import type {
   AfterAnswerData,
   AnalysesData,
   CrossDomainEntry,
   ExampleDetail,
+  GroupEntry,
   OverviewData,
   QueryScores,
   TopToken,
@@ -181,6 +184,17 @@ export function workspaceQueryScores(stored: StoredResults, queryId: string): Qu
   };
 }
 
+/** Whether the run has token scores for every benchmark: per-token scores, or one group token row per benchmark. */
+export function hasTokenScores(result: AttributionResult): boolean {
+  if (result.tauPerToken) return true;
+  const groups = result.groupTokens?.groups.map((g) => g.name);
+  return groups !== undefined && [...new Set(result.queries.map(benchmarkOf))].every((b) => groups.includes(b));
+}
+
+const NO_TOKEN_SCORES =
+  'this run has no token scores (neither per-token nor group token scores: it was computed before they were ' +
+  'kept, or with them turned off); run it again to see';
+
 function targetQueries(stored: StoredResults, target: InfluenceTarget): number[] {
   if ('query' in target) return [queryIndex(stored, target.query)];
   const queries = stored.result.queries.flatMap((query, q) => (benchmarkOf(query) === target.benchmark ? [q] : []));
@@ -197,7 +211,7 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
   const pairs = result.queries.length * train;
   const influence = queries.reduce((sum, q) => sum + result.influence[q * train + n]!, 0) / queries.length;
   const scales = queryScales(result);
-  const tokenValues = result.tauPerToken ? creditedTokenInfluence(result, queries, n, 'next-token') : null;
+  const { values: tokenValues, source: tokenSource } = exampleTokens(stored, target, queries, n);
   const spans = result.train[n]!.segments ?? [];
   // The data's segments cover the response; what precedes the first one is the prompt (and bos).
   const first = Math.min(...spans.map((s) => s.start));
@@ -216,8 +230,9 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
             queries.reduce((sum, q) => sum + scales[q]! * result.tauPerLayer[l * pairs + q * train + n]!, 0) /
             queries.length,
         }));
-  const length = tokenValues?.length ?? 0;
   const storedTokens = rows.train[n]?.tokens ?? [];
+  // Without token scores for this target the text is still shown, one cell per position.
+  const length = tokenValues?.length ?? (storedTokens.length || (result.trainTokenCounts[n] ?? 0));
   return {
     trainId,
     target,
@@ -227,9 +242,29 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
     tokens:
       storedTokens.length === length ? storedTokens : Array.from({ length }, (_, t) => storedTokens[t] ?? `#${t}`),
     tokenValues,
+    tokenSource,
     segments,
     layers,
   };
+}
+
+/** An example's credited token influence on a target, from per-token scores, else its benchmark's group row. */
+function exampleTokens(
+  stored: StoredResults,
+  target: InfluenceTarget,
+  queries: readonly number[],
+  n: number,
+): { values: Float64Array | null; source: ExampleDetail['tokenSource'] } {
+  const { result } = stored;
+  if (result.tauPerToken)
+    return { values: creditedTokenInfluence(result, queries, n, 'next-token'), source: 'per-token' };
+  if ('benchmark' in target && hasTokenScores(result)) {
+    return {
+      values: creditedTokenInfluence(benchmarkResult(stored, target.benchmark), [0], n, 'next-token'),
+      source: 'group',
+    };
+  }
+  return { values: null, source: null };
 }
 
 /** Per domain, tokens (by text) ranked by their mean credited influence over every occurrence. */
@@ -274,7 +309,8 @@ function topTokens(stored: StoredResults, queries: readonly number[]) {
  */
 function benchmarkResult(stored: StoredResults, benchmark: string): AttributionResult {
   const { result } = stored;
-  const tokens = result.tauPerToken!;
+  const tokens = result.tauPerToken;
+  if (!tokens) return groupResult(result, benchmark);
   const total = tokens.offsets[tokens.offsets.length - 1]!;
   const scales = queryScales(result);
   const row = new Float64Array(total);
@@ -292,7 +328,49 @@ function benchmarkResult(stored: StoredResults, benchmark: string): AttributionR
   };
 }
 
+/**
+ * The same reduction from the run's group token scores (src/influence/group-tokens.ts): the benchmark's row is, by
+ * linearity, the mean over its queries of s_q · τ(q, n, t), computed by the engine from one summed query gradient.
+ */
+function groupResult(result: AttributionResult, benchmark: string): AttributionResult {
+  if (!result.groupTokens?.groups.some((group) => group.name === benchmark)) throw new Error(NO_TOKEN_SCORES);
+  return groupTokenResult(result, benchmark);
+}
+
 type BenchmarkAnalyses = AnalysesData['benchmarks'][number];
+
+const groupDraws = new WeakMap<StoredResults, Int32Array>();
+
+/** Each segment label's and token category's bootstrap interval of its mean, on a benchmark's reduced row. */
+function withIntervals(
+  stored: StoredResults,
+  reduced: AttributionResult,
+  segments: readonly GroupEntry[],
+  categories: readonly GroupEntry[],
+): { segments: GroupEntry[]; categories: GroupEntry[] } {
+  const train = reduced.train.length;
+  const bySegment = new MemberSums(train);
+  const byCategory = new MemberSums(train);
+  reduced.train.forEach((example, n) => {
+    if (!example.segments?.length && !example.tokenCategories) return;
+    const tokens = creditedTokenInfluence(reduced, [0], n, 'next-token');
+    for (const segment of example.segments ?? []) {
+      let sum = 0;
+      for (let t = segment.start; t < segment.end; t++) sum += tokens[t]!;
+      bySegment.add(segment.label, n, sum);
+    }
+    const categoryOf = example.tokenCategories;
+    if (categoryOf)
+      for (let t = 0; t < tokens.length; t++) byCategory.add(TOKEN_CATEGORIES[categoryOf[t]!]!, n, tokens[t]!);
+  });
+  let draws = groupDraws.get(stored);
+  if (!draws) groupDraws.set(stored, (draws = trainingDraws(train, seedOf(stored))));
+  const attach = (entries: readonly GroupEntry[], sums: MemberSums) => {
+    const intervals = sums.intervals(draws);
+    return entries.map((entry) => ({ ...entry, ...intervals.get(entry.label) }));
+  };
+  return { segments: attach(segments, bySegment), categories: attach(categories, byCategory) };
+}
 
 const analysesCache = new WeakMap<StoredResults, Map<string, BenchmarkAnalyses>>();
 
@@ -304,8 +382,12 @@ function benchmarkAnalyses(stored: StoredResults, benchmark: string): BenchmarkA
     const reduced = benchmarkResult(stored, benchmark);
     entry = {
       benchmark,
-      segments: segmentSummary(reduced, [0]),
-      categories: tokenCategorySummary(reduced, [0], TOKEN_CATEGORIES),
+      ...withIntervals(
+        stored,
+        reduced,
+        segmentSummary(reduced, [0]),
+        tokenCategorySummary(reduced, [0], TOKEN_CATEGORIES),
+      ),
       topTokens: topTokens({ ...stored, result: reduced }, [0]),
     };
     cache.set(benchmark, entry);
@@ -318,11 +400,12 @@ function benchmarksOf(stored: StoredResults): string[] {
 }
 
 export function workspaceAnalyses(stored: StoredResults): AnalysesData {
-  if (!stored.result.tauPerToken)
-    throw new Error('this run has no per-token scores: run it with per-token scores on to see these analyses');
+  if (!hasTokenScores(stored.result)) throw new Error(`${NO_TOKEN_SCORES} these analyses`);
   return {
     benchmarks: benchmarksOf(stored).map((benchmark) => benchmarkAnalyses(stored, benchmark)),
     minTokenCount: MIN_TOKEN_COUNT,
+    bootstrap: { resamples: GROUP_RESAMPLES, seed: seedOf(stored) },
+    source: stored.result.tauPerToken ? 'per-token' : 'group',
   };
 }
 
@@ -336,8 +419,7 @@ export function workspaceAfterAnswer(stored: StoredResults): AfterAnswerData {
   const cached = afterAnswers.get(stored);
   if (cached) return cached;
   const { result } = stored;
-  if (!result.tauPerToken)
-    throw new Error('this run has no per-token scores: run it with per-token scores on to compare segments');
+  if (!hasTokenScores(result)) throw new Error(`${NO_TOKEN_SCORES} the segment comparison`);
   const carriers = new Set(result.train.filter(carriesAfterSegment).map((e) => e.id));
   if (carriers.size === 0) {
     throw new Error(
@@ -375,7 +457,7 @@ export async function precomputeWorkspace(stored: StoredResults, pause: () => Pr
     workspaceOverview(stored, normalization);
     await pause();
   }
-  if (!stored.result.tauPerToken) return;
+  if (!hasTokenScores(stored.result)) return;
   for (const benchmark of benchmarksOf(stored)) {
     benchmarkAnalyses(stored, benchmark);
     await pause();

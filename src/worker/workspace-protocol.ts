@@ -132,6 +132,11 @@ export interface ExampleDetail {
   readonly tokens: readonly string[];
   /** Per token, the influence credited to it (next-token alignment); null when the run has no per-token scores. */
   readonly tokenValues: Float64Array | null;
+  /**
+   * Where tokenValues come from: the run's per-token scores, its benchmark's group token scores, or the pair's
+   * scores computed when it was opened; null with tokenValues null.
+   */
+  readonly tokenSource?: 'per-token' | 'group' | 'pair' | null;
   readonly segments: readonly SegmentSum[];
   /** Per tracked layer, its share of `influence`; empty when the run kept no per-layer scores. */
   readonly layers: readonly { readonly name: string; readonly value: number }[];
@@ -143,6 +148,9 @@ export interface GroupEntry {
   readonly mean: number;
   readonly count: number;
   readonly examples: number;
+  /** Bootstrap 95 % interval of `mean` over training examples (seeded; src/worker/group-intervals.ts). */
+  readonly low?: number;
+  readonly high?: number;
 }
 
 export interface TopToken {
@@ -165,6 +173,10 @@ export interface AnalysesData {
   }[];
   /** Tokens a top-token entry needs at least, so one rare token does not top the list. */
   readonly minTokenCount: number;
+  /** The intervals' bootstrap: training examples resampled with replacement. */
+  readonly bootstrap?: { readonly resamples: number; readonly seed: number };
+  /** Where the token scores come from: the run's per-token scores, or its group (benchmark) token scores. */
+  readonly source?: 'per-token' | 'group';
 }
 
 /**

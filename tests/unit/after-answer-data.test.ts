@@ -59,6 +59,6 @@ describe('after-answer comparison in the worker', () => {
     expect(workspaceIndex('r', stripped, null).hasAfterSegments).toBe(false);
     expect(() => workspaceAfterAnswer(stripped)).toThrow(/no training example of this run ends with an after-answer/);
     const noTokens = { ...results, result: { ...results.result, tauPerToken: null } };
-    expect(() => workspaceAfterAnswer(noTokens)).toThrow(/no per-token scores/);
+    expect(() => workspaceAfterAnswer(noTokens)).toThrow(/no token scores/);
   });
 });

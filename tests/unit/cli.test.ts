@@ -59,6 +59,10 @@ test('user files: --json has per-query top 10 helpful and harmful ids, the cross
   const best = summary.queries[0]!.helpful[0]!;
   const influence = bundle.scores.influence!;
   expect(influence.data[trainIds.indexOf(best.id)]).toBeCloseTo(best.influence, 5);
+  // Token analyses by default (group token scores, docs/token-analyses.md): in the summary and the bundle.
+  expect(bundle.manifest.scores!.tokenGroups).toEqual(['math', 'code']);
+  expect(summary.tokenAnalyses!.map((t) => t.benchmark)).toEqual(['math', 'code']);
+  for (const analysis of summary.tokenAnalyses!) expect(analysis.segments.length).toBeGreaterThan(0);
 });
 
 test('no inputs: the built-in demo (micro variant), limited and stratified, says what it subsampled', async () => {

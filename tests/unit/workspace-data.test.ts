@@ -10,6 +10,7 @@ import { crossDomainTable, segmentSummary, tokenCategorySummary } from '../../sr
 import { scoreView } from '../../src/influence/normalize';
 import { decodeBundle } from '../../src/store/bundle';
 import type { StoredResults } from '../../src/worker/run-store';
+import type { GroupEntry } from '../../src/worker/workspace-protocol';
 import { readFixture } from '../helpers/fixtures';
 import { resultOfBundle } from '../helpers/bundle-result';
 import {
@@ -66,8 +67,12 @@ describe('workspace data', () => {
     const analyses = workspaceAnalyses(data);
     for (const entry of analyses.benchmarks) {
       const queries = data.result.queries.flatMap((q, i) => (q.benchmark === entry.benchmark ? [i] : []));
-      expect(entry.segments).toEqual(segmentSummary(data.result, queries));
-      expect(entry.categories).toEqual(tokenCategorySummary(data.result, queries, TOKEN_CATEGORIES));
+      // The engine's summaries, plus each entry's bootstrap interval (src/worker/group-intervals.ts).
+      const bare = (entries: readonly GroupEntry[]) => entries.map(({ low: _low, high: _high, ...rest }) => rest);
+      expect(bare(entry.segments)).toEqual(segmentSummary(data.result, queries));
+      expect(bare(entry.categories)).toEqual(tokenCategorySummary(data.result, queries, TOKEN_CATEGORIES));
+      for (const group of [...entry.segments, ...entry.categories])
+        expect(group.high).toBeGreaterThanOrEqual(group.low!);
       expect(entry.topTokens.length).toBe(2);
     }
   });

@@ -156,7 +156,12 @@ export class ExampleView extends LitElement {
         detail.tokenValues
           ? this.renderHeatmap(detail, detail.tokenValues)
           : html`
-        <p class="note" data-no-tokens>This run kept no per-token scores (run with per-token scores on to see the heatmap).</p>
+        <p class="note" data-no-tokens>${
+          'query' in detail.target
+            ? 'This run kept no per-token scores for single queries: choose a benchmark under "Influence on" for its ' +
+              'token influence (every run keeps those), or run with per-token scores on.'
+            : 'This run kept no token scores (it was computed before they were kept, or with them off).'
+        }</p>
         <div class="note">Prompt</div><pre class="text">${example.prompt}</pre>
         <div class="note">Response</div><pre class="text">${example.response}</pre>`
       }
@@ -177,6 +182,14 @@ export class ExampleView extends LitElement {
     const cursor = this.cursor;
     return html`
       <h3>Per-token influence</h3>
+      <p class="note" data-token-source>${
+        detail.tokenSource === 'group'
+          ? `The benchmark's token scores: the mean over its queries of each token's influence, computed from one summed
+            query gradient (exact).`
+          : detail.tokenSource === 'pair'
+            ? 'Computed for this query and training example when you opened them.'
+            : ''
+      }</p>
       <p class="note">Each token's colour is the influence credited to producing it (the score at position t belongs to the
         token t + 1 it predicts). Hover a token for its value, or focus the text and use the arrow keys. A dark bar on a
         token's left marks the start of a segment.</p>

@@ -1,0 +1,37 @@
+/**
+ * `npx tsx scripts/shoot-tokens.ts BUNDLE.iwb [OUT_DIR]`: the workspace's token views on a run WITHOUT per-token
+ * scores (the default since group token scores, docs/token-analyses.md), e.g. from
+ * `iwb attribute --demo after --sample 96 --sample-queries 16 --out run.iwb`: the Sequences-and-tokens view with
+ * its intervals (tokens-analyses.png), the training-example heatmap on the first benchmark (tokens-heatmap.png), and
+ * the After-the-answer view (tokens-after-answer.png). Needs the built page (`npm run build`).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { servePage } from '../tests/helpers/browser';
+
+const [bundlePath, out = 'docs/screenshots'] = process.argv.slice(2);
+if (!bundlePath) throw new Error('usage: shoot-tokens.ts BUNDLE.iwb [OUT_DIR]');
+const bytes = readFileSync(bundlePath);
+mkdirSync(out, { recursive: true });
+const served = await servePage();
+const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 1000 } });
+await context.route('**/shots/run.iwb', (route) =>
+  route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
+);
+const page = await context.newPage();
+await page.goto(`${served.url}?bundle=shots/run.iwb`);
+await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });
+await page.locator('results-workspace [data-tab="analyses"]').click();
+await page.locator('analyses-view[data-ready]').waitFor({ timeout: 600_000 });
+await page
+  .locator('analyses-view details')
+  .first()
+  .evaluate((d) => ((d as HTMLDetailsElement).open = true));
+await page.locator('analyses-view').screenshot({ path: `${out}/tokens-analyses.png` });
+await page.locator('results-workspace [data-tab="example"]').click();
+await page.locator('example-view[data-ready]').waitFor({ timeout: 600_000 });
+await page.locator('results-workspace').screenshot({ path: `${out}/tokens-heatmap.png` });
+await page.locator('results-workspace [data-tab="after"]').click();
+await page.locator('after-answer-view[data-ready]').waitFor({ timeout: 600_000 });
+await page.locator('results-workspace').screenshot({ path: `${out}/tokens-after-answer.png` });
+await served.close();
+console.log(`wrote ${out}/tokens-analyses.png, tokens-heatmap.png, tokens-after-answer.png`);
