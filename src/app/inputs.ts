@@ -9,7 +9,7 @@ import { subsample } from '../data/demo-build';
 import { describeSample, strataFields, stratifiedSample, type SampleReport } from '../data/sample';
 import { TextTokenizer } from '../data/tokenizer';
 import { toFloat32 } from '../onnx/precision';
-import { parseModel } from '../onnx/protobuf';
+import { externalDataLocations, matchExternalFiles, parseModel } from '../onnx/protobuf';
 import type { Model } from '../onnx/ir';
 import { DEFAULT_RUN_CONFIG, type RunLimits } from './config';
 import { seededDemoModel } from './demo-model';
@@ -142,8 +142,10 @@ export function readModel(name: string, bytes: Uint8Array, externalData: ModelFi
         'hold; models over 2 GB are not supported yet',
     );
   }
-  const external = new Map(externalData.map((file) => [file.name.split(/[\\/]/).pop()!, file.bytes]));
   try {
+    // Keyed by each tensor's full location (a/w.bin and b/w.bin are two files), not by the last path segment.
+    const external =
+      externalData.length > 0 ? matchExternalFiles(externalDataLocations(bytes), externalData) : undefined;
     return toFloat32(parseModel(bytes, external));
   } catch (error) {
     throw new InputError(`${name}: ${(error as Error).message}`);
