@@ -204,6 +204,42 @@ export async function writeOutputsAtomically(
   await cleanup(staged.flatMap((s) => (s.backup ? [s.backup] : [])));
 }
 
+/**
+ * What was written, for the user: `wrote --out r.iwb (123456 bytes)`; the files of a folder output (--csv,
+ * --kronfluence-out) as one line with their folder, count and total size.
+ */
+export function writtenLines(outputs: readonly OutputContent[]): string[] {
+  const size = (o: OutputContent) =>
+    typeof o.data === 'string' ? new TextEncoder().encode(o.data).length : o.data.length;
+  const lines: string[] = [];
+  const folders = new Map<string, { dir: string; count: number; bytes: number }>();
+  for (const output of outputs) {
+    if (output.flag !== '--kronfluence-out' && output.flag !== '--csv') {
+      lines.push(`wrote ${output.flag} ${output.file} (${size(output)} bytes)`);
+      continue;
+    }
+    const dir = path.dirname(output.file);
+    const folder = folders.get(output.flag);
+    folders.set(
+      output.flag,
+      folder
+        ? { dir: commonFolder(folder.dir, dir), count: folder.count + 1, bytes: folder.bytes + size(output) }
+        : { dir, count: 1, bytes: size(output) },
+    );
+  }
+  for (const [flag, { dir, count, bytes }] of folders)
+    lines.push(`wrote ${flag} ${dir} (${count} file${count === 1 ? '' : 's'}, ${bytes} bytes)`);
+  return lines;
+}
+
+function commonFolder(a: string, b: string): string {
+  const x = a.split(path.sep);
+  const y = b.split(path.sep);
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return x.slice(0, i).join(path.sep) || path.sep;
+}
+
 function randomTag(): string {
   return Math.random().toString(36).slice(2, 10);
 }
