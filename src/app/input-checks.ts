@@ -70,6 +70,13 @@ export function checkSequences(
   options: SequenceOptions,
 ): Example[] {
   const { token, position } = findEmbeddings(model.graph);
+  if (options.maxLength !== undefined && position && options.maxLength > position.rows) {
+    // Longer rows would index past the position embedding inside onnxruntime ("idx=384" from a Gather).
+    throw new InputError(
+      `--max-length ${options.maxLength} is longer than ${modelName}'s context: its position embedding ` +
+        `"${position.weight}" has ${position.rows} positions; give at most ${position.rows}`,
+    );
+  }
   const limit = contextLength(model, options);
   const source =
     options.maxLength !== undefined ? '--max-length' : `the position embedding "${position?.weight}" of ${modelName}`;
