@@ -4,9 +4,12 @@
  * for spreadsheets and pandas (long format: one row per query × training example). A corrupt or lying bundle exits
  * non-zero with one line naming the problem, and nothing is written.
  */
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BundleError, decodeBundle, type Bundle } from '../store/bundle';
+import { MAX_HEADER_BYTES } from '../store/safetensors';
 import type { CliIo } from './attribute';
 import { CliUsageError } from './args';
 import { readInputBytes } from './input-files';
@@ -42,7 +45,40 @@ function parse(argv: readonly string[], options: Record<string, { type: 'string'
   return { file: parsed.positionals[0]!, values: parsed.values as Record<string, string | undefined> };
 }
 
+/**
+ * The first 8 bytes say how long the header is; a file they already make invalid (a sparse 2 GiB file of zeros, a
+ * header longer than the file or the 100 MB limit) is refused before the rest is read.
+ */
+async function checkBundlePrefix(file: string): Promise<void> {
+  let prefix: Buffer;
+  let size: number;
+  try {
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) return; // readInputBytes names what it is.
+      size = info.size;
+      prefix = Buffer.alloc(Math.min(size, 9));
+      await handle.read(prefix, 0, prefix.length, 0);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return; // readInputBytes reports an unreadable file in its words.
+  }
+  const notBundle = (why: string) => new BundleError(`${file}: not a bundle: ${why}`);
+  if (size < 8) throw notBundle(`${size} bytes, shorter than the 8-byte header length prefix`);
+  const length = prefix.readUInt32LE(0) + prefix.readUInt32LE(4) * 2 ** 32;
+  if (length > MAX_HEADER_BYTES)
+    throw notBundle(`its first 8 bytes give a header of ${length} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
+  if (length < 2) throw notBundle(`its first 8 bytes give a header of ${length} bytes, too small for a JSON object`);
+  if (8 + length > size)
+    throw notBundle(`its first 8 bytes give a header of ${length} bytes, beyond the file's ${size} bytes`);
+  if (prefix[8] !== 0x7b) throw notBundle(`the header must start with '{', found byte ${prefix[8]}`);
+}
+
 async function readBundle(file: string): Promise<{ bundle: Bundle; bytes: number }> {
+  await checkBundlePrefix(file);
   const bytes = await readInputBytes('bundle', file, BUNDLE_LIMIT);
   try {
     return { bundle: await decodeBundle(new Uint8Array(bytes)), bytes: bytes.byteLength };
