@@ -15,6 +15,7 @@ import { DEFAULT_RUN_CONFIG, type RunLimits } from './config';
 import { seededDemoModel } from './demo-model';
 import { InputError } from './input-error';
 import {
+  checkFiniteWeights,
   checkIdsInput,
   checkSequences,
   contextLength,
@@ -146,8 +147,11 @@ export function readModel(name: string, bytes: Uint8Array, externalData: ModelFi
     // Keyed by each tensor's full location (a/w.bin and b/w.bin are two files), not by the last path segment.
     const external =
       externalData.length > 0 ? matchExternalFiles(externalDataLocations(bytes), externalData) : undefined;
-    return toFloat32(parseModel(bytes, external));
+    const model = toFloat32(parseModel(bytes, external));
+    checkFiniteWeights(name, model);
+    return model;
   } catch (error) {
+    if (error instanceof InputError) throw error;
     throw new InputError(`${name}: ${(error as Error).message}`);
   }
 }

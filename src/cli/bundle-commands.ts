@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { BundleError, decodeBundle, type Bundle } from '../store/bundle';
 import { MAX_HEADER_BYTES } from '../store/safetensors';
 import type { CliIo } from './attribute';
-import { CliUsageError } from './args';
+import { CliUsageError, parseArgsMessage } from './args';
 import { readInputBytes } from './input-files';
 import { checkOutputPaths, writeOutputsAtomically, writtenLines } from './output';
 import { evaluationCsv, evaluationLines } from './bundle-evaluation';
@@ -36,7 +36,7 @@ function parse(argv: readonly string[], options: Record<string, { type: 'string'
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
-    throw new CliUsageError((error as Error).message.split('\n')[0]!);
+    throw new CliUsageError(parseArgsMessage(error, argv));
   }
   const names = parsed.tokens.filter((t) => t.kind === 'option').map((t) => (t as { name: string }).name);
   const repeated = names.find((name, i) => names.indexOf(name) !== i);
