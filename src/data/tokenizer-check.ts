@@ -15,7 +15,8 @@ export const MAX_TOKENIZER_DEPTH = 32;
 /** Largest token id accepted: 2²⁴ − 1, above every published vocabulary (≈ 260 k) and far below 2³¹. */
 export const MAX_TOKEN_ID = 2 ** 24 - 1;
 
-const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
+/** The models the library implements (a WordLevel file would be guessed at, as an unknown type is). */
+const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
 /** The component types the library implements, per section (its own `switch`es). */
 const COMPONENT_TYPES: Readonly<Record<string, { types: readonly string[]; children: string }>> = {
   normalizer: {
@@ -92,9 +93,17 @@ export function checkTokenizerJson(json: unknown): void {
   if (!isObject(json)) fail('tokenizer', `expected a JSON object, got ${describe(json)}`);
   checkDepth(json);
   if (!isObject(json.model))
-    fail('model', `no "model" section (is this a Hugging Face tokenizer.json?): expected an object, got ${describe(json.model)}`);
-  checkModel(json.model);
-  checkAddedTokens(json.added_tokens);
+    fail(
+      'model',
+      `no "model" section (is this a Hugging Face tokenizer.json?): expected an object, got ${describe(json.model)}`,
+    );
+  const vocab = checkModel(json.model);
+  const added = checkAddedTokens(json.added_tokens);
+  // The library indexes its vocabulary by id: a gap (an id no token has) is an undefined token in it.
+  const ids = new Set([...vocab.values(), ...added]);
+  for (let id = 0; id < ids.size; id++)
+    if (!ids.has(id))
+      fail('model.vocab', `no token has id ${id}; ids run from 0 without gaps (added_tokens may fill them)`);
   for (const [section, spec] of Object.entries(COMPONENT_TYPES)) checkComponent(json[section], section, spec);
 }
 
@@ -188,8 +197,9 @@ function checkMerges(model: Json, vocab: ReadonlyMap<string, number>): void {
   });
 }
 
-function checkAddedTokens(added: unknown): void {
-  if (added === undefined || added === null) return;
+/** The added tokens' ids. */
+function checkAddedTokens(added: unknown): Set<number> {
+  if (added === undefined || added === null) return new Set();
   if (!Array.isArray(added)) fail('added_tokens', `expected a list, got ${describe(added)}`);
   const ids = new Set<number>();
   const contents = new Set<string>();
@@ -204,6 +214,7 @@ function checkAddedTokens(added: unknown): void {
     ids.add(id);
     contents.add(token.content);
   });
+  return ids;
 }
 
 function checkComponent(node: unknown, field: string, spec: { types: readonly string[]; children: string }): void {

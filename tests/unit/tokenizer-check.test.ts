@@ -78,7 +78,7 @@ describe('tokenizer structure is checked before use', () => {
     [
       'model type Quantum',
       (j) => (j.model.type = 'Quantum'),
-      /^model\.type: the string "Quantum" is not a tokenizer model this workbench reads \(BPE, WordPiece, WordLevel, Unigram\)$/,
+      /^model\.type: the string "Quantum" is not a tokenizer model this workbench reads \(BPE, WordPiece, Unigram\)$/,
     ],
     [
       'an unknown pre-tokenizer',
