@@ -112,8 +112,10 @@ export async function runExternalDataCase(random: Random): Promise<Outcome> {
 
 type Json = Record<string, any>;
 
-export function tokenizerEdit(random: Random, json: Json): void {
+function tokenizerEdit(random: Random, json: Json): void {
   const vocab = json.model.vocab as Record<string, number>;
+  // An earlier edit replaced the vocabulary with a non-object: nothing further to edit in it.
+  if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) return;
   const tokens = Object.keys(vocab);
   const token = random.pick(tokens);
   switch (random.int(12)) {
