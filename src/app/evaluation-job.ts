@@ -141,8 +141,14 @@ async function evaluateWith(
       ...(fisher === DEFAULT_RUN_CONFIG.fisher ? {} : { fisher }),
     });
   const cache = options.influenceCache;
+  const expected = inputs.queries.length * train.length;
   for (const strategy of settings.strategies) {
     const cached = (await cache?.load(keyOf(strategy))) ?? null;
+    if (cached && cached.length !== expected)
+      throw new Error(
+        `${cache?.name ?? 'the saved influence'}: the saved ${strategy} influence has ${cached.length} values, not ` +
+          `${inputs.queries.length} queries × ${train.length} training examples; delete it to attribute again`,
+      );
     if (cached) influence.set(strategy, cached);
   }
   const bundled = options.bundled;
@@ -197,6 +203,8 @@ async function evaluateWith(
 
 /** Influence [Q × N] saved under a key that names the model, data, training configuration, strategy and damping. */
 export interface InfluenceCache {
+  /** Where it is kept (a file name), for messages about what it holds. */
+  readonly name?: string;
   load(key: string): Promise<Float64Array | null>;
   save(key: string, influence: Float64Array): Promise<void>;
   /** The bundled strategy's bundle content (scores, factors, rows; no evaluation) under the same key. */

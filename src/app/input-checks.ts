@@ -34,6 +34,33 @@ export function checkIdsInput(modelName: string, model: Model): void {
   }
 }
 
+/** Ops whose initializer inputs are weights: a non-finite value there poisons every gradient and score. */
+const WEIGHT_OPS = new Set(['MatMul', 'Gemm', 'Gather', 'Conv', 'LayerNormalization', 'Add', 'Mul']);
+
+/**
+ * Weights must be finite, checked on load (after float16/bfloat16 → float32) and named: a NaN anywhere, or ±∞ in an
+ * initializer a weight op reads, would otherwise surface minutes later as "NaN in ⟨P_q, G_q⟩" with no file or
+ * tensor. (±∞ elsewhere is left alone: exporters write −∞ into attention-mask constants.)
+ */
+export function checkFiniteWeights(modelName: string, model: Model): void {
+  const weights = new Set<string>();
+  for (const node of model.graph.nodes) if (WEIGHT_OPS.has(node.opType)) node.inputs.forEach((i) => weights.add(i));
+  for (const [name, init] of model.graph.initializers) {
+    if (init.dataType !== DataType.FLOAT && init.dataType !== DataType.DOUBLE) continue;
+    const data = init.data as Float32Array | Float64Array;
+    const isWeight = weights.has(name);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (Number.isNaN(v) || (isWeight && !Number.isFinite(v))) {
+        throw new InputError(
+          `${modelName}: initializer "${name}" holds ${v} at element ${i} (dims [${init.dims.join(', ')}]); ` +
+            'its weights must be finite numbers',
+        );
+      }
+    }
+  }
+}
+
 /** The context rows are checked against: `--max-length`, else the position embedding's size; undefined if neither. */
 export function contextLength(model: Model, options: SequenceOptions): number | undefined {
   return options.maxLength ?? findEmbeddings(model.graph).position?.rows;
@@ -70,6 +97,13 @@ export function checkSequences(
   options: SequenceOptions,
 ): Example[] {
   const { token, position } = findEmbeddings(model.graph);
+  if (options.maxLength !== undefined && position && options.maxLength > position.rows) {
+    // Longer rows would index past the position embedding inside onnxruntime ("idx=384" from a Gather).
+    throw new InputError(
+      `--max-length ${options.maxLength} is longer than ${modelName}'s context: its position embedding ` +
+        `"${position.weight}" has ${position.rows} positions; give at most ${position.rows}`,
+    );
+  }
   const limit = contextLength(model, options);
   const source =
     options.maxLength !== undefined ? '--max-length' : `the position embedding "${position?.weight}" of ${modelName}`;

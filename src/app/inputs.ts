@@ -11,13 +11,14 @@ import { describeSample, strataFields, stratifiedSample, type SampleReport } fro
 import { TextTokenizer } from '../data/tokenizer';
 import { dequantizeModel } from '../onnx/dequantize';
 import { toFloat32 } from '../onnx/precision';
-import { parseModel } from '../onnx/protobuf';
+import { externalDataLocations, matchExternalFiles, parseModel } from '../onnx/protobuf';
 import { withoutCacheBranch } from '../onnx/merged-decoder';
 import type { Model } from '../onnx/ir';
 import { DEFAULT_RUN_CONFIG, type RunLimits } from './config';
 import { seededDemoModel } from './demo-model';
 import { InputError } from './input-error';
 import {
+  checkFiniteWeights,
   checkIdsInput,
   checkSequences,
   contextLength,
@@ -139,7 +140,7 @@ function sampleExamples(rows: readonly LocatedExample[], count: number, seed: nu
 }
 
 /**
- * Parses a model (its external data from `externalData`, by file name), casts float16/bfloat16 to float32
+ * Parses a model (its external data from `externalData`, matched by full location), casts float16/bfloat16 to float32
  * (onnx/precision.ts says why) and dequantizes quantized linear layers (onnx/dequantize.ts; docs/models.md).
  */
 export function readModel(name: string, bytes: Uint8Array, externalData: ModelFile['externalData'] = []): Model {
@@ -151,12 +152,17 @@ export function readModel(name: string, bytes: Uint8Array, externalData: ModelFi
         'hold; models over 2 GB are not supported yet',
     );
   }
-  const external = new Map(externalData.map((file) => [file.name.split(/[\\/]/).pop()!, file.bytes]));
   try {
+    // Keyed by each tensor's full location (a/w.bin and b/w.bin are two files), not by the last path segment.
+    const external =
+      externalData.length > 0 ? matchExternalFiles(externalDataLocations(bytes), externalData) : undefined;
     // A merged decoder (an If over the cache) becomes its no-cache branch (onnx/merged-decoder.ts); quantized linears
     // become float32 MatMuls with their dequantized weights (onnx/dequantize.ts).
-    return dequantizeModel(toFloat32(withoutCacheBranch(parseModel(bytes, external))));
+    const model = dequantizeModel(toFloat32(withoutCacheBranch(parseModel(bytes, external))));
+    checkFiniteWeights(name, model);
+    return model;
   } catch (error) {
+    if (error instanceof InputError) throw error;
     throw new InputError(`${name}: ${(error as Error).message}`);
   }
 }

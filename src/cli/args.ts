@@ -136,7 +136,7 @@ export function parseCommand(argv: readonly string[]): Command {
   } catch (error) {
     if (error instanceof CliUsageError) throw error;
     // Node's messages name the option; some span lines ("argument is ambiguous.\nDid you forget…"): keep one line.
-    throw new CliUsageError(oneLine((error as Error).message));
+    throw new CliUsageError(parseArgsMessage(error, rest));
   }
   if (values.help) return { name: 'help' };
   return { name: 'attribute', args: attributeArgs(values) };
@@ -295,6 +295,24 @@ function firstLine(message: string): string {
 }
 
 /** An error (or message) as one line, for the CLI's one-line refusals. */
+/**
+ * node:util parseArgs's error as one line, whole (its hint included). A flag given a negative number (`--damping -1`)
+ * reads to parseArgs as a flag followed by another flag ("argument is ambiguous"); that case says what it is.
+ */
+export function parseArgsMessage(error: unknown, args: readonly string[]): string {
+  const message = oneLine(error);
+  const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) {
+    const flag = ambiguous[1]!;
+    const value = args[args.indexOf(flag) + 1];
+    if (value !== undefined && /^-(\d|\.\d)/.test(value)) {
+      const rule = flag === '--damping' ? 'damping must be ≥ 0 (or "heuristic")' : 'it takes no negative number';
+      return `${flag} "${value}": a negative number; ${rule}`;
+    }
+  }
+  return message;
+}
+
 export function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message

@@ -14,7 +14,7 @@ import type { AttributeArgs } from './args';
 import { readInputText, readModelFiles } from './input-files';
 import { resolveModelDir } from './model-dir';
 import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
-import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
+import { checkOutputPaths, writeOutputsAtomically, writtenLines, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
 
 export interface CliIo {
@@ -79,7 +79,7 @@ export async function attribute(
       }
     }
     await writeOutputsAtomically(outputs, outputFs);
-    if (!args.quiet) io.stdout(formatReport(summary) + '\n');
+    if (!args.quiet) io.stdout([formatReport(summary), ...writtenLines(outputs)].join('\n') + '\n');
     return summary;
   } finally {
     chosen.dispose();

@@ -30,13 +30,19 @@ export function fileStore(file: string): EvaluationStore {
   };
 }
 
-/** Each strategy's influence under its key in one JSON file; bundle content in an .iwb file named by its key. */
+/**
+ * Each strategy's influence under its key in one JSON file; bundle content in an .iwb file named by its key, whose
+ * sha256 the JSON file records (under `bundle:<key>`): a bundle swapped in from another run (another model, other
+ * data, "identity LDS 1.000") no longer matches and is refused, naming both files.
+ */
 export function fileInfluenceCache(file: string): InfluenceCache {
-  const read = async (): Promise<Record<string, number[]>> =>
-    existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Record<string, number[]>) : {};
+  const read = async (): Promise<Record<string, unknown>> =>
+    existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>) : {};
   const contentFile = async (key: string) =>
     `${file.replace(/\.json$/, '')}.${(await sha256Hex(key)).slice(0, 16)}.iwb`;
+  const recorded = (key: string) => `bundle:${key}`;
   return {
+    name: file,
     async load(key) {
       const values = (await read())[key];
       if (values === undefined) return null;
@@ -50,8 +56,17 @@ export function fileInfluenceCache(file: string): InfluenceCache {
     async loadContent(key) {
       const saved = await contentFile(key);
       if (!existsSync(saved)) return null;
+      const bytes = await readFile(saved);
+      const want = (await read())[recorded(key)];
+      if (want !== (await sha256Hex(bytes))) {
+        throw new Error(
+          `${saved}: not the attribution this checkpoint saved for this model, data and configuration ` +
+            `(its sha256 is not the one ${file} records${want === undefined ? ': none recorded' : ''}); ` +
+            'delete it to attribute again',
+        );
+      }
       try {
-        return contentOf(await decodeBundle(await readFile(saved)));
+        return contentOf(await decodeBundle(bytes));
       } catch (error) {
         throw new Error(`${saved}: the saved attribution is not a readable bundle (${(error as Error).message})`, {
           cause: error,
@@ -60,7 +75,9 @@ export function fileInfluenceCache(file: string): InfluenceCache {
     },
     async saveContent(key, content) {
       // Float64 scores, as every bundle the CLI writes: the content read back is the content saved, bit for bit.
-      await replaceFile(await contentFile(key), await encodeRunBundle(content, 'iwb evaluate'));
+      const bytes = await encodeRunBundle(content, 'iwb evaluate');
+      await replaceFile(await contentFile(key), bytes);
+      await replaceFile(file, JSON.stringify({ ...(await read()), [recorded(key)]: await sha256Hex(bytes) }));
     },
   };
 }

@@ -4,10 +4,10 @@
  * file grows meanwhile, and text decoded strictly (src/data/limits.ts) — never `toString('utf8')`, which turns bad
  * bytes into U+FFFD without a word.
  */
-import { constants, existsSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { externalDataLocations } from '../onnx/protobuf';
+import { externalDataTensors, normalizeLocation } from '../onnx/protobuf';
 import { checkLineLengths, decodeUtf8Strict, INPUT_LIMITS, InputLimitError, type InputKind } from '../data/limits';
 
 /** What stat says a path is, in words, for a path that is not a regular file. */
@@ -85,13 +85,17 @@ export async function readInputText(
 /**
  * A model and the external data files its tensors name (`model.onnx.data`): each read from beside the model, or
  * from `dataFile` (--model-data) when given. A missing data file is refused here, naming where it was looked for.
+ * A data file beside the model must resolve (symbolic links followed, realpath) to a file inside the model's folder:
+ * a link out of it (`w.bin → /elsewhere/…`, or a linked sub-folder) is refused naming the tensor and both paths —
+ * only --model-data, an explicit choice, reads a file elsewhere.
  */
 export async function readModelFiles(
   modelFile: string,
   dataFile: string | undefined,
 ): Promise<{ bytes: Buffer; externalData: { name: string; bytes: Buffer }[] }> {
   const bytes = await readInputBytes('--model', modelFile, INPUT_LIMITS.model);
-  const locations = externalDataLocations(bytes);
+  const tensors = externalDataTensors(bytes);
+  const locations = [...tensors.keys()];
   if (dataFile !== undefined && locations.length === 0)
     throw new InputLimitError(`--model-data ${dataFile}: ${modelFile} stores every tensor inline; leave it out`);
   if (dataFile !== undefined && locations.length > 1) {
@@ -102,22 +106,53 @@ export async function readModelFiles(
   }
   const externalData = [];
   for (const location of locations) {
-    // As onnx's own checker: a data file lies in the model's folder or below it, never elsewhere.
-    if (dataFile === undefined && (path.isAbsolute(location) || location.split(/[\\/]/).includes('..'))) {
-      throw new InputLimitError(
-        `--model ${modelFile}: external data location '${location}' points outside the model's folder; ` +
-          'pass the file with --model-data FILE',
-      );
-    }
-    const file = dataFile ?? path.join(path.dirname(modelFile), location);
-    if (dataFile === undefined && !existsSync(file)) {
+    const file =
+      dataFile ??
+      (await dataFileInFolder(modelFile, location, tensors.get(location) ?? '', normalizeLocation(location)));
+    const data = await readInputBytes(dataFile === undefined ? '--model' : '--model-data', file, INPUT_LIMITS.model);
+    externalData.push({ name: normalizeLocation(location) ?? location, bytes: data });
+  }
+  return { bytes, externalData };
+}
+
+/** The real path of the data file `location` beside the model, refused unless it lies inside the model's folder. */
+async function dataFileInFolder(
+  modelFile: string,
+  location: string,
+  tensor: string,
+  relative: string | null,
+): Promise<string> {
+  const where = `--model ${modelFile}: tensor '${tensor}' is stored in the external file '${location}'`;
+  // As onnx's own checker: a data file lies in the model's folder or below it, never elsewhere.
+  if (relative === null) {
+    throw new InputLimitError(
+      `--model ${modelFile}: tensor '${tensor}': external data location '${location}' points outside the model's ` +
+        'folder; pass the file with --model-data FILE',
+    );
+  }
+  const folder = path.dirname(modelFile);
+  const file = path.join(folder, ...relative.split('/'));
+  let real: string;
+  let realFolder: string;
+  try {
+    realFolder = await realpath(folder);
+    real = await realpath(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new InputLimitError(
         `--model ${modelFile}: its weights are stored in the external file '${location}', not found at ${file}; ` +
           'put it beside the model or pass --model-data FILE',
       );
     }
-    const data = await readInputBytes(dataFile === undefined ? '--model' : '--model-data', file, INPUT_LIMITS.model);
-    externalData.push({ name: location, bytes: data });
+    throw new InputLimitError(`${where}: ${file}: ${why(error)}`);
   }
-  return { bytes, externalData };
+  if (!real.startsWith(realFolder.endsWith(path.sep) ? realFolder : realFolder + path.sep)) {
+    throw new InputLimitError(
+      `${where}, which is a symbolic link (or under one) to ${real}, outside the model's folder ${realFolder}; ` +
+        'copy the file into the folder or pass it with --model-data FILE',
+    );
+  }
+  // Read the resolved path, so that no link present at this check is followed afterwards.
+  return real;
 }

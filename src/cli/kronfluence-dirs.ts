@@ -4,6 +4,7 @@
  * Layers are matched by module name: torch.onnx keeps the module path in node names, so the node
  * '/h.0/mlp/c_fc/MatMul' is kronfluence's module 'h.0.mlp.c_fc'.
  */
+import { stat } from 'node:fs/promises';
 import { importKronfluence, exportKronfluenceFactors, exportKronfluenceScores } from '../store/kronfluence';
 import { nodeDirectorySource } from '../store/node-file-source';
 import type { ModelFactors } from '../store/types';
@@ -18,6 +19,20 @@ export function moduleNameOfLayer(nodeName: string): string {
 
 /** Reads a kronfluence factors directory (the one holding factors_<strategy>/, or that folder itself). */
 export async function readFactorsDirectory(directory: string): Promise<ModelFactors> {
+  const info = await stat(directory).catch((error: NodeJS.ErrnoException) => error);
+  if (info instanceof Error) {
+    const why =
+      info.code === 'ENOENT'
+        ? 'no such folder'
+        : info.code === 'ENOTDIR'
+          ? 'a part of the path is not a folder'
+          : `${info.code ?? info.message}`;
+    throw new InputError(`--factors ${directory}: ${why}; give the folder kronfluence (or --kronfluence-out) wrote`);
+  }
+  if (!info.isDirectory())
+    throw new InputError(
+      `--factors ${directory}: is not a folder; give the folder kronfluence (or --kronfluence-out) wrote`,
+    );
   let imported;
   try {
     imported = await importKronfluence(await nodeDirectorySource(directory));

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { readModel } from '../app/inputs';
 import { formatModelLayers, modelLayers } from '../app/model-layers';
 import type { CliIo } from './attribute';
-import { CliUsageError } from './args';
+import { CliUsageError, parseArgsMessage } from './args';
 import { readFolderConfig } from '../app/model-folder';
 import { readInputText, readModelFiles } from './input-files';
 import { readModelDir } from './model-dir';
@@ -32,7 +32,7 @@ export async function layersCommand(argv: readonly string[], io: CliIo): Promise
       strict: true,
     });
   } catch (error) {
-    throw new CliUsageError((error as Error).message.split('\n')[0]!);
+    throw new CliUsageError(parseArgsMessage(error, argv));
   }
   if (parsed.positionals.length !== 1) throw new CliUsageError(`give one model file\n${LAYERS_USAGE}`);
   const given = parsed.positionals[0]!;

@@ -7,6 +7,7 @@ import { CliUsageError, oneLine, parseCommand, USAGE } from './args';
 import { BUNDLE_USAGE, exportCommand, inspectCommand } from './bundle-commands';
 import { evaluateCommand, EVALUATE_USAGE } from './evaluate';
 import { layersCommand, LAYERS_USAGE } from './layers';
+import { terminalIo } from './terminal';
 
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -14,7 +15,9 @@ const defaultIo: CliIo = {
   interactive: process.stderr.isTTY === true,
 };
 
-export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+export async function runCli(argv: readonly string[], rawIo: CliIo = defaultIo): Promise<number> {
+  // Every line on the terminal is escaped: ids, file names and echoed input cannot send control sequences.
+  const io = terminalIo(rawIo);
   if (argv[0] === 'evaluate') return evaluateCommand(argv.slice(1), io);
   if (argv[0] === 'layers') {
     try {

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
+import { ownedName, recoverOutputs, signalGuard } from './output-journal';
 
 /** The file system calls outputs use; tests pass one whose writes fail (ENOSPC, EFBIG) instead of filling a disk. */
 export interface OutputFs {
@@ -65,12 +66,28 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = {
   ENOTDIR: 'a folder on the path is not a folder',
   EIO: 'input/output error',
   ENAMETOOLONG: 'file name too long',
+  ENOENT: 'no such file or folder',
+  EEXIST: 'already exists',
+  EXDEV: 'not on the same file system',
 };
 
-/** `/path/out.iwb: no space left on device (ENOSPC)`. */
+/** The longest file name (one path segment) ext4, XFS, btrfs, APFS and NTFS take, in bytes. */
+const MAX_NAME_BYTES = 255;
+
+/**
+ * `/path/out.iwb: no space left on device (ENOSPC)`. Never Node's own message, which names the path it was given —
+ * a temporary name the user never chose (`/proc/.iwb-…tmp`).
+ */
 export function describeFsError(file: string, error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code) return `${file}: ${ERRNO_WORDS[code] ?? firstLine((error as Error).message)} (${code})`;
+  if (code) {
+    const words =
+      ERRNO_WORDS[code] ??
+      firstLine((error as Error).message)
+        .replace(/^[A-Z]+: /, '')
+        .replace(/, \w+ .*$/, '');
+    return `${file}: ${words} (${code})`;
+  }
   return `${file}: ${firstLine(error instanceof Error ? error.message : String(error))}`;
 }
 
@@ -98,7 +115,15 @@ export async function checkOutputPaths(
   for (const output of outputs) {
     if (output.file.trim() === '')
       throw new OutputError(`${output.flag} '${output.file}': an output needs a file name`);
+    // Before the run, not after it: most file systems refuse a name over 255 bytes (ENAMETOOLONG).
+    const name = new TextEncoder().encode(path.basename(output.file)).length;
+    if (name > MAX_NAME_BYTES)
+      throw new OutputError(
+        `${output.flag} ${output.file}: the file name is ${name} bytes, over the ${MAX_NAME_BYTES}-byte limit of ` +
+          'most file systems',
+      );
   }
+  await recoverOutputs(outputs.map((o) => path.dirname(path.resolve(o.file))));
   const realInputs = await Promise.all(
     inputs.map(async (input) => ({ ...input, real: await resolveReal(input.file, fsys) })),
   );
@@ -141,19 +166,46 @@ export interface OutputContent extends PlannedOutput {
   readonly data: string | Uint8Array;
 }
 
+/** Why a write stopped: SIGINT or SIGTERM before the commit point; nothing of the outputs was changed. */
+export class OutputInterrupted extends OutputError {}
+
 /**
- * Writes every output or none. Each goes to `.<name>.<random>.tmp` beside its target; only when all are complete
- * are they renamed over their targets. A target that existed is first hard-linked to a backup name, so that if a
- * later rename fails the earlier targets get their old contents back.
+ * Writes every output or none, even when interrupted. Each goes to a temporary `.iwb-<pid>-<tag>.tmp` beside its
+ * target (a short name: a target of 255 characters still fits); when all are complete, one journal listing them is
+ * renamed into place — the commit point — and the temporaries are renamed over their targets (a target that existed
+ * is first hard-linked to a backup, so that a failed rename can restore the earlier ones); then the journal goes.
+ * SIGINT/SIGTERM before the commit point removes the temporaries (the old outputs stay); after it, the renames are
+ * finished first (the new outputs, all of them); either way the signal then ends the process. A writer killed
+ * outright (SIGKILL, power) is completed or rolled back by the next run (output-journal.ts).
  */
 export async function writeOutputsAtomically(
   outputs: readonly OutputContent[],
   fsys: OutputFs = nodeOutputFs,
 ): Promise<void> {
+  const guard = signalGuard();
+  const state = { committed: false };
+  try {
+    await commitOutputs(outputs, fsys, guard, state);
+  } finally {
+    guard.release(state.committed ? 'every output was written first' : 'no output was changed');
+  }
+}
+
+async function commitOutputs(
+  outputs: readonly OutputContent[],
+  fsys: OutputFs,
+  guard: ReturnType<typeof signalGuard>,
+  state: { committed: boolean },
+): Promise<void> {
   const staged: { output: OutputContent; target: string; temp: string; backup: string | null }[] = [];
   const cleanup = async (files: readonly string[]): Promise<void> => {
     for (const file of files) await fsys.unlink(file).catch(() => undefined);
   };
+  const stopIfInterrupted = () => {
+    if (guard.interrupted()) throw new OutputInterrupted('interrupted before the outputs were written; none changed');
+  };
+  await recoverOutputs(outputs.map((o) => path.dirname(path.resolve(o.file))));
+  let journal: string;
   try {
     for (const output of outputs) {
       const target = path.resolve(output.file);
@@ -163,7 +215,7 @@ export async function writeOutputsAtomically(
       } catch (error) {
         throw new OutputError(describeFsError(dir, error));
       }
-      const temp = path.join(dir, `.${path.basename(target)}.${randomTag()}.tmp`);
+      const temp = ownedName(dir, 'tmp');
       const entry = { output, target, temp, backup: null as string | null };
       staged.push(entry);
       const bytes = typeof output.data === 'string' ? new TextEncoder().encode(output.data) : output.data;
@@ -172,18 +224,35 @@ export async function writeOutputsAtomically(
       } catch (error) {
         throw new OutputError(describeFsError(output.file, error));
       }
+      stopIfInterrupted();
+    }
+    await guard.step('staged');
+    stopIfInterrupted();
+    for (const entry of staged) entry.backup = ownedName(path.dirname(entry.target), 'bak');
+    // The commit point: once the journal has its name, the next run completes these renames if this one cannot.
+    const dir = path.dirname(staged[0]?.target ?? '.');
+    const pending = ownedName(dir, 'tmp');
+    const text = JSON.stringify({ entries: staged.map(({ target, temp, backup }) => ({ target, temp, backup })) });
+    try {
+      await fsys.writeFile(pending, new TextEncoder().encode(text));
+      journal = ownedName(dir, 'journal');
+      await fsys.rename(pending, journal);
+      state.committed = true;
+    } catch (error) {
+      await fsys.unlink(pending).catch(() => undefined);
+      throw new OutputError(describeFsError(staged[0]?.output.file ?? dir, error));
     }
   } catch (error) {
     await cleanup(staged.map((s) => s.temp));
     throw error;
   }
+  await guard.step('journaled');
   const done: typeof staged = [];
   try {
-    for (const entry of staged) {
-      const backup = path.join(path.dirname(entry.target), `.${path.basename(entry.target)}.${randomTag()}.bak`);
+    for (const [i, entry] of staged.entries()) {
       // No backup when there is no old file (ENOENT) or the file system has no hard links: nothing to restore then.
-      entry.backup = await fsys.link(entry.target, backup).then(
-        () => backup,
+      entry.backup = await fsys.link(entry.target, entry.backup!).then(
+        () => entry.backup,
         () => null,
       );
       try {
@@ -192,6 +261,7 @@ export async function writeOutputsAtomically(
         throw new OutputError(describeFsError(entry.output.file, error));
       }
       done.push(entry);
+      await guard.step(`renamed-${i + 1}`);
     }
   } catch (error) {
     for (const entry of done.reverse()) {
@@ -199,13 +269,49 @@ export async function writeOutputsAtomically(
       else await fsys.unlink(entry.target).catch(() => undefined);
     }
     await cleanup(staged.flatMap((s) => [s.temp, ...(s.backup && !done.includes(s) ? [s.backup] : [])]));
+    await cleanup([journal]);
+    state.committed = false;
     throw error;
   }
+  await cleanup([journal]);
   await cleanup(staged.flatMap((s) => (s.backup ? [s.backup] : [])));
+  await guard.step('committed');
 }
 
-function randomTag(): string {
-  return Math.random().toString(36).slice(2, 10);
+/**
+ * What was written, for the user: `wrote --out r.iwb (123456 bytes)`; the files of a folder output (--csv,
+ * --kronfluence-out) as one line with their folder, count and total size.
+ */
+export function writtenLines(outputs: readonly OutputContent[]): string[] {
+  const size = (o: OutputContent) =>
+    typeof o.data === 'string' ? new TextEncoder().encode(o.data).length : o.data.length;
+  const lines: string[] = [];
+  const folders = new Map<string, { dir: string; count: number; bytes: number }>();
+  for (const output of outputs) {
+    if (output.flag !== '--kronfluence-out' && output.flag !== '--csv') {
+      lines.push(`wrote ${output.flag} ${output.file} (${size(output)} bytes)`);
+      continue;
+    }
+    const dir = path.dirname(output.file);
+    const folder = folders.get(output.flag);
+    folders.set(
+      output.flag,
+      folder
+        ? { dir: commonFolder(folder.dir, dir), count: folder.count + 1, bytes: folder.bytes + size(output) }
+        : { dir, count: 1, bytes: size(output) },
+    );
+  }
+  for (const [flag, { dir, count, bytes }] of folders)
+    lines.push(`wrote ${flag} ${dir} (${count} file${count === 1 ? '' : 's'}, ${bytes} bytes)`);
+  return lines;
+}
+
+function commonFolder(a: string, b: string): string {
+  const x = a.split(path.sep);
+  const y = b.split(path.sep);
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return x.slice(0, i).join(path.sep) || path.sep;
 }
 
 function firstLine(message: string): string {

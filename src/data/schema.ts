@@ -180,12 +180,27 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+/**
+ * A lone UTF-16 surrogate (JSON allows `"\ud800"`) is no character: UTF-8 output turns every one into U+FFFD, so
+ * `x\ud800` and `x\udbff` would become one id in a CSV. Refused on input, naming the field and the code unit.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function wellFormed(v: string, field: string, fail: Fail): string {
+  const lone = LONE_SURROGATE.exec(v);
+  if (lone) {
+    const unit = lone[0].charCodeAt(0).toString(16);
+    fail(`field "${field}" holds a lone UTF-16 surrogate \\u${unit} at character ${lone.index} (not a character)`);
+  }
+  return v;
+}
+
 function optionalId(v: unknown, fail: Fail): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'number' && Number.isInteger(v)) return String(v);
   if (typeof v !== 'string' || v.length === 0)
     fail(`field "id" must be a non-empty string or an integer, got ${describe(v)}`);
-  return v as string;
+  return wellFormed(v as string, 'id', fail);
 }
 
 function optionalLabel(obj: Record<string, unknown>, field: string, fail: Fail): string | undefined {
@@ -193,13 +208,13 @@ function optionalLabel(obj: Record<string, unknown>, field: string, fail: Fail):
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v !== 'string') fail(`field "${field}" must be a string, got ${describe(v)}`);
-  return v as string;
+  return wellFormed(v as string, field, fail);
 }
 
 function requiredString(obj: Record<string, unknown>, field: string, fail: Fail): string {
   const v = obj[field];
   if (typeof v !== 'string') fail(`field "${field}" must be a string, got ${describe(v)}`);
-  return v as string;
+  return wellFormed(v as string, field, fail);
 }
 
 function chatMessages(v: unknown, fail: Fail): ChatMessage[] {
@@ -213,7 +228,10 @@ function chatMessages(v: unknown, fail: Fail): ChatMessage[] {
     }
     if (typeof rec.content !== 'string')
       fail(`field "messages[${i}].content" must be a string, got ${describe(rec.content)}`);
-    return { role: rec.role as string, content: rec.content as string };
+    return {
+      role: wellFormed(rec.role as string, `messages[${i}].role`, fail),
+      content: wellFormed(rec.content as string, `messages[${i}].content`, fail),
+    };
   });
   const last = messages.length - 1;
   if (messages[last]!.role !== 'assistant') {

@@ -3,6 +3,7 @@
 // character offsets (the library returns none), which map character spans (segments, categories) onto tokens.
 
 import { Tokenizer } from '@huggingface/tokenizers';
+import { checkTokenizerJson } from './tokenizer-check';
 
 /** Special tokens of the demo tokenizer (also recognised by name in user tokenizers). */
 export const DEMO_SPECIAL_TOKENS = { pad: '<|pad|>', bos: '<|bos|>', eos: '<|eos|>' } as const;
@@ -64,9 +65,8 @@ export class TextTokenizer {
   private readonly specialIds = new Set<number>();
 
   private constructor(json: TokenizerJsonShape, config: Record<string, unknown>) {
-    if (typeof json !== 'object' || json === null || typeof json.model !== 'object') {
-      throw new Error('tokenizer.json: no "model" section; is this a Hugging Face tokenizer.json?');
-    }
+    // The library trusts its input; its structure is checked first (depth, ids, merges, types, regexes).
+    checkTokenizerJson(json);
     this.library = new Tokenizer(json, { clean_up_tokenization_spaces: false, ...config });
     const ordinary = (json.added_tokens ?? []).filter((t) => !t.special);
     this.plain = new Tokenizer({ ...json, added_tokens: ordinary }, { clean_up_tokenization_spaces: false, ...config });

@@ -21,7 +21,13 @@ import {
 } from './ir';
 import { readExternalData, type ExternalFiles } from './external-data';
 
-export { externalDataLocations, type ExternalFiles } from './external-data';
+export {
+  externalDataLocations,
+  externalDataTensors,
+  matchExternalFiles,
+  normalizeLocation,
+  type ExternalFiles,
+} from './external-data';
 
 const { onnx } = onnxProto;
 type Int64 = number | { low: number; high: number; unsigned?: boolean };

@@ -219,13 +219,105 @@ export function decodeEvaluation(
     const predictions = floats(EVAL_TENSORS.predictions(name), take(EVAL_TENSORS.predictions(name)), [m, q]);
     if (name === manifest.strategy && influence)
       checkPredictions(name, predictions, subsetMask, influence.data, m, q, n);
+    checkPerQueryLds(name, perQuery, ranked, predictions, subsetMeasurements, m, r, q);
     const looPredicted = loo
       ? floats(EVAL_TENSORS.looPredicted(name), take(EVAL_TENSORS.looPredicted(name)), [loo.examples.length, q])
       : new Float64Array(0);
+    if (loo) checkLooCorrelations(at, summary, loo, looPredicted, q, k);
     return { strategy: name, perQuery, ranked, predictions, looPredicted };
   });
   return { info, subsetMask, subsetMeasurements, fullMeasurements, strategies, loo };
 }
+
+/** Recomputed statistics must match the stored ones this closely (both are float64 sums of the same terms). */
+const RECOMPUTE_TOL = 1e-6;
+
+/**
+ * Each per-query LDS is the Spearman correlation, over the M subsets, of the strategy's predictions and the measured
+ * values averaged over the R seeds (src/eval/evaluate.ts); a query is ranked exactly when that is defined. Reversed,
+ * shuffled or negated measurements no longer give the stored numbers.
+ */
+function checkPerQueryLds(
+  strategy: string,
+  perQuery: Float64Array,
+  ranked: Uint8Array,
+  predictions: Float64Array,
+  measurements: Float64Array,
+  m: number,
+  r: number,
+  q: number,
+): void {
+  for (let query = 0; query < q; query++) {
+    const predicted = Float64Array.from({ length: m }, (_, row) => predictions[row * q + query]!);
+    const measured = Float64Array.from({ length: m }, (_, row) => {
+      let sum = 0;
+      for (let seed = 0; seed < r; seed++) sum += measurements[(row * r + seed) * q + query]! / r;
+      return sum;
+    });
+    const lds = spearmanOf(predicted, measured);
+    const stored = ranked[query] ? perQuery[query]! : NaN;
+    if (Number.isFinite(lds) !== Number.isFinite(stored) || Math.abs(lds - stored) > RECOMPUTE_TOL)
+      fail(
+        `tensor '${EVAL_TENSORS.perQuery(strategy)}' element ${query} is ${ranked[query] ? stored : 'unranked'}, ` +
+          `but the Spearman correlation of '${EVAL_TENSORS.predictions(strategy)}' and ` +
+          `'${EVAL_TENSORS.subsetMeasurements}' for that query is ${Number.isFinite(lds) ? lds : 'undefined'}`,
+      );
+  }
+}
+
+/** The stored leave-one-out correlations recompute from the chosen pairs' predicted and actual changes. */
+function checkLooCorrelations(
+  at: string,
+  summary: { readonly looPearson: number | null; readonly looSpearman: number | null },
+  loo: NonNullable<BundleEvaluation['loo']>,
+  predicted: Float64Array,
+  q: number,
+  k: number,
+): void {
+  const pairs = Array.from(loo.chosen, (e, i) => e * q + Math.floor(i / (2 * k)));
+  const p = Float64Array.from(pairs, (i) => predicted[i]!);
+  const a = Float64Array.from(pairs, (i) => loo.actual[i]!);
+  for (const [key, value] of [
+    ['looPearson', pearsonOf(p, a)],
+    ['looSpearman', spearmanOf(p, a)],
+  ] as const) {
+    const stored = summary[key];
+    if ((stored === null) !== !Number.isFinite(value) || (stored !== null && Math.abs(stored - value) > RECOMPUTE_TOL))
+      fail(
+        `${at}.${key} is ${stored}, but '${EVAL_TENSORS.looActual}' and the strategy's predictions give ` +
+          `${Number.isFinite(value) ? value : 'none'}`,
+      );
+  }
+}
+
+/** Average ranks (ties share their mean rank), as src/eval/stats.ts ranks. */
+function ranksOf(values: Float64Array): Float64Array {
+  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
+  const out = new Float64Array(values.length);
+  for (let start = 0; start < order.length;) {
+    let end = start + 1;
+    while (end < order.length && values[order[end]!] === values[order[start]!]) end++;
+    for (let i = start; i < end; i++) out[order[i]!] = (start + end + 1) / 2;
+    start = end;
+  }
+  return out;
+}
+
+/** Pearson correlation, NaN when either side is constant (checked exactly). */
+function pearsonOf(a: Float64Array, b: Float64Array): number {
+  const n = a.length;
+  if (n === 0 || a.every((v) => v === a[0]) || b.every((v) => v === b[0])) return NaN;
+  let [meanA, meanB] = [0, 0];
+  for (let i = 0; i < n; i++) [meanA, meanB] = [meanA + a[i]! / n, meanB + b[i]! / n];
+  let [ab, aa, bb] = [0, 0, 0];
+  for (let i = 0; i < n; i++) {
+    const [da, db] = [a[i]! - meanA, b[i]! - meanB];
+    [ab, aa, bb] = [ab + da * db, aa + da * da, bb + db * db];
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : NaN;
+}
+
+const spearmanOf = (a: Float64Array, b: Float64Array): number => pearsonOf(ranksOf(a), ranksOf(b));
 
 /** The bundle's own strategy: its predictions must be the subset sums of its scores. */
 function checkPredictions(

@@ -18,6 +18,24 @@ export const MAX_BUNDLE_TENSORS = 7 * 4096 + 7 + 22;
 
 /** Relative tolerance of the float32-stored score identities (τ/T_q, Σ_layers τ_l = τ). */
 const SCORE_RTOL = 1e-4;
+/**
+ * Relative tolerance of the factor checks, against the tensor's largest magnitude: a covariance is symmetric (we
+ * write it from its upper triangle), its eigenvalues and Λ (means of squares) are ≥ 0 and self-influence
+ * gᵀ(F + λI)⁻¹g is ≥ 0 — up to rounding of a float32 eigensolver on a near-singular matrix, far below this.
+ */
+const FACTOR_RTOL = 1e-4;
+/** An eigenvector is a unit column: |‖v‖ − 1| stays far below this in float32; a zeroed one is off by 1. */
+const EIGENVECTOR_NORM_TOL = 1e-2;
+
+/** The measurements whose relation of influence to τ the reader knows (app/config.ts's MEASUREMENTS). */
+export const BUNDLE_MEASUREMENTS = ['mean-log-likelihood', 'summed-loss'] as const;
+/** Which factors each strategy fits (influence/strategies.ts): a bundle holding others contradicts its strategy. */
+const STRATEGY_FACTORS: Readonly<Record<string, { eigen: boolean; lambda: boolean }>> = {
+  identity: { eigen: false, lambda: false },
+  diagonal: { eigen: false, lambda: true },
+  kfac: { eigen: true, lambda: false },
+  ekfac: { eigen: true, lambda: true },
+};
 
 type Fail = (message: string) => never;
 
@@ -50,8 +68,12 @@ export interface DecodedLayer {
   readonly activationCount?: number;
   readonly damping?: number;
   readonly activationCovarianceSum?: HostMatrix;
+  readonly gradientCovarianceSum?: HostMatrix;
   readonly activationEigenvalues?: HostMatrix;
   readonly gradientEigenvalues?: HostMatrix;
+  readonly activationEigenvectors?: HostMatrix;
+  readonly gradientEigenvectors?: HostMatrix;
+  readonly lambdaSum?: HostMatrix;
 }
 
 export interface DecodedScores {
@@ -59,6 +81,8 @@ export interface DecodedScores {
   readonly influence?: HostMatrix;
   readonly tauPerLayer?: HostMatrix;
   readonly queryTargetCounts?: HostMatrix;
+  readonly selfTau?: HostMatrix;
+  readonly tauPerToken?: { readonly offsets: Int32Array; readonly values: HostMatrix };
 }
 
 /** Checks the manifest's own consistency (before tensors are read). */
@@ -74,6 +98,15 @@ export function checkManifestInvariants(manifest: BundleManifest, fail: Fail): v
   });
   if (manifest.layers.length > 4096)
     fail(`manifest layers lists ${manifest.layers.length} layers, over the limit of 4096`);
+  checkLayerCounts(manifest, fail);
+  const factors = STRATEGY_FACTORS[manifest.strategy];
+  for (const stage of ['eigen', 'lambda'] as const) {
+    if (factors && manifest.stages.includes(stage) && !factors[stage])
+      fail(`manifest strategy '${manifest.strategy}' fits no ${stage} factors, but stages lists '${stage}'`);
+  }
+  const measurement = manifest.scores?.measurement;
+  if (measurement !== undefined && !(BUNDLE_MEASUREMENTS as readonly string[]).includes(measurement))
+    fail(`manifest scores.measurement '${measurement.slice(0, 60)}' is not one of ${BUNDLE_MEASUREMENTS.join(', ')}`);
   if (!manifest.rows) return;
   for (const role of ['train', 'query'] as const) {
     const first = new Map<string, number>();
@@ -106,6 +139,86 @@ export function checkManifestInvariants(manifest: BundleManifest, fail: Fail): v
   }
 }
 
+/**
+ * Layer names are unique; each layer counts the same tokens for its activation and gradient covariances (one a and
+ * one g per token), every layer the same tokens, and Λ the same sequences in every layer.
+ */
+function checkLayerCounts(manifest: BundleManifest, fail: Fail): void {
+  const seen = new Map<string, number>();
+  manifest.layers.forEach((layer, i) => {
+    const first = seen.get(layer.name);
+    if (first !== undefined) fail(`manifest layers[${i}].name '${layer.name}' repeats layers[${first}].name`);
+    seen.set(layer.name, i);
+    if (
+      layer.activationCount !== undefined &&
+      layer.gradientCount !== undefined &&
+      layer.activationCount !== layer.gradientCount
+    )
+      fail(
+        `manifest layers[${i}].gradientCount is ${layer.gradientCount} but activationCount ${layer.activationCount}; ` +
+          'both count the same tokens',
+      );
+  });
+  for (const key of ['activationCount', 'gradientCount', 'lambdaCount'] as const) {
+    const at = manifest.layers.findIndex((l) => l[key] !== undefined);
+    if (at < 0) continue;
+    const value = manifest.layers[at]![key];
+    manifest.layers.forEach((layer, i) => {
+      if (layer[key] !== undefined && layer[key] !== value)
+        fail(
+          `manifest layers[${i}].${key} is ${layer[key]} but layers[${at}].${key} ${value}; every layer counts the same`,
+        );
+    });
+  }
+}
+
+/** Covariances symmetric, eigenvalues and Λ ≥ 0, eigenvectors unit columns (each within rounding). */
+function checkFactors(layer: DecodedLayer, i: number, fail: Fail): void {
+  for (const [key, file] of [
+    ['activationCovarianceSum', 'activation_covariance'],
+    ['gradientCovarianceSum', 'gradient_covariance'],
+  ] as const) {
+    const matrix = layer[key];
+    if (!matrix) continue;
+    const d = matrix.shape[0]!;
+    const tolerance = FACTOR_RTOL * maxAbs(matrix.data) + 1e-300;
+    for (let r = 0; r < d; r++)
+      for (let c = r + 1; c < d; c++) {
+        const [upper, lower] = [matrix.data[r * d + c]!, matrix.data[c * d + r]!];
+        if (Math.abs(upper - lower) > tolerance)
+          fail(`tensor 'layers.${i}.${file}' is not symmetric: [${r}, ${c}] = ${upper} but [${c}, ${r}] = ${lower}`);
+      }
+  }
+  for (const [key, file] of [
+    ['activationEigenvalues', 'activation_eigenvalues'],
+    ['gradientEigenvalues', 'gradient_eigenvalues'],
+    ['lambdaSum', 'lambda_matrix'],
+  ] as const) {
+    const values = layer[key]?.data;
+    if (!values) continue;
+    const tolerance = FACTOR_RTOL * maxAbs(values);
+    const bad = values.findIndex((v) => v < -tolerance);
+    if (bad >= 0)
+      fail(
+        `tensor 'layers.${i}.${file}' element ${bad} is ${values[bad]}; ${key === 'lambdaSum' ? 'Λ (a mean of squares)' : 'a covariance eigenvalue'} must be ≥ 0`,
+      );
+  }
+  for (const [key, file] of [
+    ['activationEigenvectors', 'activation_eigenvectors'],
+    ['gradientEigenvectors', 'gradient_eigenvectors'],
+  ] as const) {
+    const matrix = layer[key];
+    if (!matrix) continue;
+    const d = matrix.shape[0]!;
+    for (let c = 0; c < d; c++) {
+      let norm = 0;
+      for (let r = 0; r < d; r++) norm += matrix.data[r * d + c]! ** 2;
+      if (Math.abs(Math.sqrt(norm) - 1) > EIGENVECTOR_NORM_TOL)
+        fail(`tensor 'layers.${i}.${file}' column ${c} has norm ${Math.sqrt(norm)}; an eigenvector has norm 1`);
+    }
+  }
+}
+
 /** Checks what the factor and score tensors must satisfy given the manifest. */
 export function checkTensorInvariants(
   manifest: BundleManifest,
@@ -114,6 +227,7 @@ export function checkTensorInvariants(
   fail: Fail,
 ): void {
   layers.forEach((layer, i) => {
+    checkFactors(layer, i, fail);
     const covariance = layer.activationCovarianceSum;
     if (covariance && layer.hasBias && layer.activationCount !== undefined) {
       // The bias column of ã is all ones, so its diagonal entry of Σ ã ãᵀ counts the tokens: activationCount.
@@ -141,6 +255,24 @@ export function checkTensorInvariants(
       }
     }
   });
+  const self = scores.selfTau?.data;
+  if (self) {
+    const tolerance = FACTOR_RTOL * maxAbs(self);
+    const bad = self.findIndex((v) => v < -tolerance);
+    if (bad >= 0) fail(`tensor 'scores.self_tau' element ${bad} is ${self[bad]}; self-influence gᵀPg must be ≥ 0`);
+  }
+  const perToken = scores.tauPerToken;
+  const trainRows = manifest.rows?.train;
+  if (perToken && trainRows) {
+    // Each training example's slice of the per-token scores is as long as its recorded tokens.
+    trainRows.forEach((row, n) => {
+      const length = perToken.offsets[n + 1]! - perToken.offsets[n]!;
+      if (row.tokens !== undefined && row.tokens.length !== length)
+        fail(
+          `tensor 'scores.tau_per_token_offsets' gives rows.train[${n}] ${length} tokens, but it has ${row.tokens.length}`,
+        );
+    });
+  }
   const counts = scores.queryTargetCounts?.data;
   counts?.forEach((count, q) => {
     if (!(Number.isSafeInteger(count) && count > 0))

@@ -129,7 +129,7 @@ export async function runOutputCase(c: OutputCase, random: Random): Promise<Outc
       if (readFileSync(path.join(dir, name), 'utf8') !== content)
         violation(`input ${name} was overwritten (out ${c.out}, json ${c.json})`);
     }
-    const leftovers = listAll(dir).filter((f) => f.endsWith('.tmp') || f.endsWith('.bak'));
+    const leftovers = listAll(dir).filter((f) => /\.(tmp|bak|journal)$/.test(f));
     if (leftovers.length > 0) violation(`temporary files left behind: ${leftovers.join(', ')}`);
     const after = targets.map((t) =>
       t.file !== '' && existsSync(t.file) && !isDir(t.file) ? readFileSync(t.file, 'utf8') : null,

@@ -69,7 +69,7 @@ describe('iwb export --csv', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const scores = readFileSync(path.join(dir, 'scores.csv'), 'utf8').trim().split('\n');
-    expect(scores[0]).toBe('query_id,train_id,tau,influence');
+    expect(scores[0]).toBe('query_id,train_id,tau,influence,query_benchmark,train_domain,train_difficulty');
     expect(scores).toHaveLength(1 + queries * train);
     for (let q = 0; q < queries; q++) {
       for (let n = 0; n < train; n++) {

@@ -196,6 +196,11 @@ describe('inputs', () => {
     expect(await refused(args({ model: microModel() }, '--max-length', '60'))).toMatch(
       /longer than the context of 60 \(--max-length\)/,
     );
+    // …but not beyond the position embedding, where rows would reach onnxruntime's Gather (issue 25 §9).
+    expect(await refused(args({ model }, '--max-length', '384'))).toBe(
+      `iwb: --max-length 384 is longer than ${model}'s context: its position embedding "wpe.weight" has 100 ` +
+        'positions; give at most 100',
+    );
   });
 
   it('a 2 MB response on a 100-token model is refused from its byte count, before tokenizing it', async () => {

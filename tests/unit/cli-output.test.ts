@@ -34,6 +34,12 @@ function failingFs(code: string, failOn: (file: string) => boolean, okBytes = 5)
   };
 }
 
+/** True on the n-th call: temporaries have short names of their own (`.iwb-<pid>-<tag>.tmp`), written in order. */
+function nthWrite(n: number): (file: string) => boolean {
+  let calls = 0;
+  return () => ++calls === n;
+}
+
 describe('checkOutputPaths', () => {
   it('refuses an output that is an input, also through ./, .. and a symbolic link', async () => {
     const sub = fresh('same');
@@ -120,7 +126,7 @@ describe('writeOutputsAtomically', () => {
       const out = path.join(sub, 'r.iwb');
       writeFileSync(json, 'old summary');
       writeFileSync(out, 'old bundle');
-      const fsys = failingFs(code, (file) => path.basename(file).startsWith('.r.iwb'));
+      const fsys = failingFs(code, nthWrite(2));
       const words = code === 'ENOSPC' ? 'no space left on device' : 'file too large';
       await expect(
         writeOutputsAtomically(
@@ -139,7 +145,7 @@ describe('writeOutputsAtomically', () => {
 
   it('a failing first output leaves no new file at all (neither output appears)', async () => {
     const sub = fresh('neither');
-    const fsys = failingFs('ENOSPC', (file) => path.basename(file).startsWith('.s.json'));
+    const fsys = failingFs('ENOSPC', nthWrite(1));
     await expect(
       writeOutputsAtomically(
         [

@@ -2,7 +2,7 @@
  * `iwb attribute` in-process on micro inputs: the demo path, the user-files path, the --json summary and the .iwb
  * bundle.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
@@ -25,6 +25,9 @@ test('user files: --json has per-query top 10 helpful and harmful ids, the cross
   expect(progress[3]).toMatch(/^query: 4\/4 queries \([\d.e+]+ queries\/s, 0 s left\)$/);
   expect(code).toBe(0);
   expect(stdout).toMatch(/4 queries x 16 training examples, 2 tracked layers, strategy ekfac/);
+  // Each output named with the bytes written (issue 20 §5).
+  expect(stdout).toContain(`wrote --out ${out} (${statSync(out).size} bytes)`);
+  expect(stdout).toContain(`wrote --json ${json} (${statSync(json).size} bytes)`);
 
   const summary = JSON.parse(readFileSync(json, 'utf8')) as RunSummary;
   expect(summary.backend).toMatchObject({ kind: 'cpu', reason: 'CPU backend requested' });

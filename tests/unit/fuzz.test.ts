@@ -1,6 +1,7 @@
 /**
- * The fast share of the seeded fuzz suite (tests/fuzz/run.ts; the full plan is `npm run fuzz`): 2,310 cases over
- * JSONL, ONNX, bundles, flags and outputs, every one a clean refusal or an accepted valid input — no crash, no
+ * The fast share of the seeded fuzz suite (tests/fuzz/run.ts; the full plan is `npm run fuzz`): 3,310 cases over
+ * JSONL, ONNX, bundles, flags, outputs, external data, tokenizers, output escaping, safetensors headers and
+ * crashed writers, every one a clean refusal or an accepted valid input — no crash, no
  * refusal without its place, no overwritten input, no partial write. A failure lists the seeds that reproduce it.
  */
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { runFlagCase } from '../fuzz/flags';
 import { FAST_PLAN, KINDS, runFuzz } from '../fuzz/run';
 
 describe('seeded fuzz, fast subset', () => {
-  it('2,310 cases: zero bad outcomes, and every kind reaches both refusal and acceptance', async () => {
+  it('3,310 cases: zero bad outcomes, and every kind reaches both refusal and acceptance', async () => {
     const report = await runFuzz(FAST_PLAN, 20261130);
     expect(report.cases).toBeGreaterThanOrEqual(2000);
     expect(report.bad, JSON.stringify(report.bad, null, 1)).toEqual([]);
