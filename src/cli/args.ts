@@ -13,6 +13,7 @@ import {
 } from '../app/config';
 import { runConfig } from '../app/config-check';
 import type { DemoVariant } from '../data/dataset';
+import { MEASURE_MODES } from '../data/measure';
 
 export interface AttributeArgs {
   /** The four inputs; all undefined means the built-in demo. */
@@ -60,6 +61,7 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--batch-size N] [--query-batch N] [--plan]
                      [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
                      [--demo demo|micro|after] [--quiet] [--factors DIR] [--kronfluence-out DIR]
+                     [--measure response|final-answer|spans]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
@@ -72,6 +74,8 @@ training set; --query-batch (default ${defaults.batchSizes.query}) the queries s
 replaces each preconditioned query gradient by a rank-K factorisation. --refine-eigen refines every
 eigendecomposition in float64 on the host. The page's run controls offer the same options with the same defaults.
 Scores are influence on the query's mean response log-likelihood: positive = the training example helps.
+--measure final-answer counts only each query's final answer (after "####"; code: the function bodies), spans only
+its rows' "measure" spans (docs/data.md); a row's own "measure" spans are used whatever the mode.
 --factors DIR scores with factors from a kronfluence factors directory (or an earlier --kronfluence-out) instead of
 fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.
 --max-length N is the model's context (default: the size of its position embedding); a longer row is refused with
@@ -95,6 +99,7 @@ const OPTIONS = {
   'per-token': { type: 'boolean' },
   fisher: { type: 'string' },
   measurement: { type: 'string' },
+  measure: { type: 'string' },
   backend: { type: 'string' },
   'limit-train': { type: 'string' },
   'limit-queries': { type: 'string' },
@@ -165,6 +170,7 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     damping: damping(values.damping),
     fisher: oneOf('--fisher', values.fisher, FISHER_MODES) ?? defaults.fisher,
     measurement: oneOf('--measurement', values.measurement, MEASUREMENTS) ?? defaults.measurement,
+    measure: oneOf('--measure', values.measure, MEASURE_MODES) ?? defaults.measure,
     trackedLayers: track(values.track),
     perToken: values['per-token'] ?? defaults.perToken,
     backend: oneOf('--backend', values.backend, BACKEND_CHOICES) ?? defaults.backend,
