@@ -29,6 +29,8 @@ export interface AttributeArgs {
   readonly factors?: string;
   /** Where to write this run's factors and raw scores in kronfluence's layout. */
   readonly kronfluenceOut?: string;
+  /** Where to write this run's fitted factors (kronfluence's layout) with their fingerprint, for --factors later. */
+  readonly saveFactors?: string;
   /** The longest sequence the model takes; undefined: read from the graph's position embedding. */
   readonly maxLength?: number;
   /** Cut sequences longer than the context instead of refusing them. */
@@ -61,7 +63,7 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--batch-size N] [--query-batch N] [--plan]
                      [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
                      [--demo demo|micro|after] [--quiet] [--factors DIR] [--kronfluence-out DIR]
-                     [--measure response|final-answer|spans]
+                     [--measure response|final-answer|spans] [--save-factors DIR]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
@@ -78,6 +80,8 @@ Scores are influence on the query's mean response log-likelihood: positive = the
 its rows' "measure" spans (docs/data.md); a row's own "measure" spans are used whatever the mode.
 --factors DIR scores with factors from a kronfluence factors directory (or an earlier --kronfluence-out) instead of
 fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.
+--save-factors DIR writes the fitted factors with a fingerprint (model, training data, strategy, Fisher, layers);
+a later --factors DIR scores new queries against them and refuses them, naming what differs, for another run.
 --max-length N is the model's context (default: the size of its position embedding); a longer row is refused with
 its file:line, or cut to N tokens with --truncate. The outputs are written whole or not at all.
 A model with external data (model.onnx + model.onnx.data) is read with its data file from beside it, or from
@@ -93,6 +97,7 @@ const OPTIONS = {
   json: { type: 'string' },
   factors: { type: 'string' },
   'kronfluence-out': { type: 'string' },
+  'save-factors': { type: 'string' },
   strategy: { type: 'string' },
   damping: { type: 'string' },
   track: { type: 'string' },
@@ -192,6 +197,7 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     json: values.json,
     factors: values.factors,
     kronfluenceOut: values['kronfluence-out'],
+    ...(values['save-factors'] !== undefined && { saveFactors: values['save-factors'] }),
     maxLength: positiveInteger('--max-length', values['max-length']),
     truncate: values.truncate ?? false,
     quiet: values.quiet ?? false,

@@ -12,7 +12,15 @@ import { gradientGraphFor, runJob, type ProgressEvent } from '../app/job';
 import { formatPlan, planJob } from '../app/run-plan';
 import type { AttributeArgs } from './args';
 import { readInputText, readModelFiles } from './input-files';
-import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
+import {
+  checkSavedFingerprint,
+  factorsForLayers,
+  kronfluenceFiles,
+  readFactorsDirectory,
+  readSavedFingerprint,
+  savedFactorFiles,
+} from './kronfluence-dirs';
+import { factorFingerprint } from '../app/factor-fingerprint';
 import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
 
@@ -35,6 +43,15 @@ export async function attribute(
   const { inputs, bytes } = await loadInputs(args, signal);
   const graph = gradientGraphFor(inputs, config);
   const imported = args.factors === undefined ? undefined : await readFactorsDirectory(args.factors);
+  // Fit once, ask many times: factors saved with a fingerprint score only the model and training data they were fitted
+  // on (checked before any pass; kronfluence's own folders carry none).
+  const trackedLayers = graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut }));
+  const fingerprintNow =
+    args.factors !== undefined || args.saveFactors !== undefined
+      ? await factorFingerprint(inputs, config, trackedLayers)
+      : null;
+  const saved = args.factors === undefined ? null : await readSavedFingerprint(args.factors);
+  if (saved) checkSavedFingerprint(args.factors!, saved, fingerprintNow!);
   const gpu = config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(config.backend === 'webgpu');
   const chosen = await chooseBackend(config.backend, gpu);
   const progress = progressPrinter(io, args.quiet);
@@ -74,6 +91,12 @@ export async function attribute(
       // Each file of the folder is one more output of the same all-or-none write; other files there are left alone.
       for (const [name, data] of kronfluenceFiles(outcome.result)) {
         outputs.push({ flag: '--kronfluence-out', file: path.join(args.kronfluenceOut, ...name.split('/')), data });
+      }
+    }
+    if (args.saveFactors !== undefined) {
+      const fingerprint = { ...fingerprintNow!, damping: outcome.result.layers.map((l) => l.damping) };
+      for (const [name, data] of savedFactorFiles(outcome.result, fingerprint)) {
+        outputs.push({ flag: '--save-factors', file: path.join(args.saveFactors, ...name.split('/')), data });
       }
     }
     await writeOutputsAtomically(outputs, outputFs);
@@ -122,6 +145,7 @@ function plannedOutputs(args: AttributeArgs) {
     ...(args.kronfluenceOut !== undefined
       ? [{ flag: '--kronfluence-out', file: args.kronfluenceOut, directory: true }]
       : []),
+    ...(args.saveFactors !== undefined ? [{ flag: '--save-factors', file: args.saveFactors, directory: true }] : []),
   ];
 }
 
