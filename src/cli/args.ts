@@ -31,6 +31,12 @@ export interface AttributeArgs {
   readonly kronfluenceOut?: string;
   /** Where to write this run's fitted factors (kronfluence's layout) with their fingerprint, for --factors later. */
   readonly saveFactors?: string;
+  /** A prompt: the model's greedy answer to it is the run's query (cli/generate.ts). */
+  readonly generate?: string;
+  /** At most this many generated tokens (default 64). */
+  readonly maxNewTokens: number;
+  /** A reference answer to the --generate prompt, attributed beside the model's and compared with it. */
+  readonly compare?: string;
   /** The longest sequence the model takes; undefined: read from the graph's position embedding. */
   readonly maxLength?: number;
   /** Cut sequences longer than the context instead of refusing them. */
@@ -64,6 +70,7 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
                      [--demo demo|micro|after] [--quiet] [--factors DIR] [--kronfluence-out DIR]
                      [--measure response|final-answer|spans] [--save-factors DIR]
+                     [--generate PROMPT [--max-new-tokens N] [--compare REFERENCE]]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
@@ -82,6 +89,9 @@ its rows' "measure" spans (docs/data.md); a row's own "measure" spans are used w
 fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.
 --save-factors DIR writes the fitted factors with a fingerprint (model, training data, strategy, Fisher, layers);
 a later --factors DIR scores new queries against them and refuses them, naming what differs, for another run.
+--generate PROMPT attributes the model's own greedy answer to PROMPT (at most --max-new-tokens, default 64) instead
+of --queries; --compare REFERENCE attributes a reference answer beside it and lists the training examples that push
+toward one rather than the other.
 --max-length N is the model's context (default: the size of its position embedding); a longer row is refused with
 its file:line, or cut to N tokens with --truncate. The outputs are written whole or not at all.
 A model with external data (model.onnx + model.onnx.data) is read with its data file from beside it, or from
@@ -98,6 +108,9 @@ const OPTIONS = {
   factors: { type: 'string' },
   'kronfluence-out': { type: 'string' },
   'save-factors': { type: 'string' },
+  generate: { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  compare: { type: 'string' },
   strategy: { type: 'string' },
   damping: { type: 'string' },
   track: { type: 'string' },
@@ -160,7 +173,9 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     .filter(([, v]) => v !== undefined)
     .map(([k]) => k);
   if (given.length > 0) {
-    const required = ['model', 'train', 'queries'].filter((k) => !given.includes(k));
+    // --generate makes the queries: --queries is not needed then.
+    const needed = values.generate !== undefined ? ['model', 'train'] : ['model', 'train', 'queries'];
+    const required = needed.filter((k) => !given.includes(k));
     if (required.length > 0) {
       throw new CliUsageError(
         `--${given[0]} needs ${required.map((k) => `--${k}`).join(' and ')} too (or give none of them for the demo)`,
@@ -188,6 +203,10 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     ...(seed !== undefined && { seed }),
     refineEigen: values['refine-eigen'] ?? defaults.refineEigen,
   });
+  if (values.compare !== undefined && values.generate === undefined)
+    throw new CliUsageError('--compare needs --generate (it is a reference answer to the same prompt)');
+  if (values.generate !== undefined && values.queries !== undefined)
+    throw new CliUsageError('--generate makes the queries: give --generate or --queries, not both');
   if (values['model-data'] !== undefined && values.model === undefined)
     throw new CliUsageError('--model-data needs --model (it is the data file of that model)');
   return {
@@ -198,6 +217,9 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     factors: values.factors,
     kronfluenceOut: values['kronfluence-out'],
     ...(values['save-factors'] !== undefined && { saveFactors: values['save-factors'] }),
+    ...(values.generate !== undefined && { generate: values.generate }),
+    maxNewTokens: positiveInteger('--max-new-tokens', values['max-new-tokens']) ?? 64,
+    ...(values.compare !== undefined && { compare: values.compare }),
     maxLength: positiveInteger('--max-length', values['max-length']),
     truncate: values.truncate ?? false,
     quiet: values.quiet ?? false,

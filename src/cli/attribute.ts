@@ -21,6 +21,7 @@ import {
   savedFactorFiles,
 } from './kronfluence-dirs';
 import { factorFingerprint } from '../app/factor-fingerprint';
+import { formatGeneration, withGeneratedQueries, withGenerationSummary } from './generate';
 import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
 
@@ -40,7 +41,11 @@ export async function attribute(
   const { config } = args;
   // Refused before the run, not after minutes of it: an output that is an input, or two outputs one file.
   await checkOutputPaths(plannedOutputs(args), plannedInputs(args), outputFs);
-  const { inputs, bytes } = await loadInputs(args, signal);
+  const loaded = await loadInputs(args, signal);
+  const { bytes } = loaded;
+  // --generate: the model's own answer (and a --compare reference) are the queries.
+  const generated = args.generate === undefined ? null : await withGeneratedQueries(args, loaded.inputs, io, signal);
+  const inputs = generated?.inputs ?? loaded.inputs;
   const graph = gradientGraphFor(inputs, config);
   const imported = args.factors === undefined ? undefined : await readFactorsDirectory(args.factors);
   // Fit once, ask many times: factors saved with a fingerprint score only the model and training data they were fitted
@@ -72,7 +77,7 @@ export async function attribute(
         : {}),
     });
     progress.finish();
-    const summary = runSummary(inputs, outcome);
+    const summary = withGenerationSummary(runSummary(inputs, outcome), generated, args.generate, outcome.result);
     const outputs: OutputContent[] = [];
     if (args.json !== undefined) {
       outputs.push({ flag: '--json', file: args.json, data: JSON.stringify(summary, null, 2) + '\n' });
@@ -100,6 +105,7 @@ export async function attribute(
       }
     }
     await writeOutputsAtomically(outputs, outputFs);
+    if (generated) io.stdout(formatGeneration(generated.generation, outcome.result) + '\n');
     if (!args.quiet) io.stdout(formatReport(summary) + '\n');
     return summary;
   } finally {
@@ -170,7 +176,14 @@ interface LoadedInputs {
 }
 
 async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<LoadedInputs> {
-  const limits = { ...args.config.limits, seed: args.config.seed, maxLength: args.maxLength, truncate: args.truncate };
+  const limits = {
+    ...args.config.limits,
+    // --generate replaces the queries: read one row only.
+    ...(args.generate !== undefined && { queries: 1, sample: false }),
+    seed: args.config.seed,
+    maxLength: args.maxLength,
+    truncate: args.truncate,
+  };
   if (args.model === undefined) {
     const modelPath = DEMO_MODEL_PATHS[args.demo];
     const trained = modelPath === null ? null : path.join(defaultPublicDir(), modelPath);
@@ -191,7 +204,9 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
       ? null
       : { name: args.tokenizer, text: (await readInputText('--tokenizer', args.tokenizer, 'tokenizer')).text };
   const train = { name: args.train!, ...(await readInputText('--train', args.train!, 'jsonl')) };
-  const queries = { name: args.queries!, ...(await readInputText('--queries', args.queries!, 'jsonl')) };
+  // --generate replaces the queries: without --queries, the first training row stands in until it does.
+  const queriesPath = args.queries ?? args.train!;
+  const queries = { name: queriesPath, ...(await readInputText('--queries', queriesPath, 'jsonl')) };
   const files = { model: { name: args.model, ...model }, tokenizer, train, queries };
   const inputs = await loadUserInputs(files, limits, signal);
   return { inputs, bytes: { train: train.bytes, queries: queries.bytes } };
