@@ -1,10 +1,12 @@
 /**
  * Attribute what the model says: a typed prompt's continuation, generated with onnxruntime from the model's own
  * forward graph, becomes a query whose response is exactly the generated tokens (not a re-tokenisation of their
- * text), so the attribution explains those tokens. Greedy decoding: at each step the whole sequence so far is run
- * again (no KV cache: the graphs the workbench builds and imports are fed without past key values, see onnx/feeds.ts)
- * and the most likely next token is appended (ties: the lowest id), until the end-of-sequence token or
- * `maxNewTokens`. Cost: O(maxNewTokens) forward passes of growing length; fine for the short answers attributed here.
+ * text), so the attribution explains those tokens. At each step the whole sequence so far is run again (no KV cache:
+ * the graphs the workbench builds and imports are fed without past key values, see onnx/feeds.ts) and the next token
+ * is appended: greedy, the most likely (ties: the lowest id); or, with a temperature T > 0, drawn from
+ * softmax(logits / T) by inverse CDF with the uniform counterUniform(seed, 0, step), so a seed gives the same answer
+ * on every machine. Generation stops at the end-of-sequence token or `maxNewTokens`. Cost: O(maxNewTokens) forward
+ * passes of growing length; fine for the short answers attributed here.
  *
  * Two responses to one prompt (the model's and a reference) are compared by the difference of their influence per
  * training example: I(n, A) − I(n, B) > 0 means training example n pushes toward A rather than B.
@@ -12,6 +14,7 @@
 import { toExample, type Example } from '../data/dataset';
 import type { TextTokenizer } from '../data/tokenizer';
 import { sequenceFeeds } from '../onnx/feeds';
+import { counterUniform } from '../onnx/gradient-graph';
 import type { Model } from '../onnx/ir';
 import { ModelSession } from '../onnx/runtime';
 import { InputError } from './input-error';
@@ -33,6 +36,9 @@ export interface GenerateOptions {
   /** Called with each new token as it is chosen (the CLI prints it as it comes). */
   readonly onToken?: (id: number, text: string) => void;
   readonly signal?: AbortSignal;
+  /** 0 or absent: greedy. T > 0: sample from softmax(logits / T) with `seed`. */
+  readonly temperature?: number;
+  readonly seed?: number;
 }
 
 /** The prompt's ids as a query row starts: [bos] prompt, encoded as toExample encodes a text row's prompt. */
@@ -48,13 +54,40 @@ export function argmax(logits: ArrayLike<number>, from: number, size: number): n
   return best;
 }
 
-/** Greedy continuation of `prompt` by `model` (the forward graph: inputs ids/mask, first output logits). */
+/**
+ * The token drawn from softmax(logits[from, from + size) / temperature) for the uniform u ∈ [0, 1): the first index
+ * whose cumulative probability exceeds u (float64, max-subtracted; the last index if rounding leaves u above the sum).
+ */
+export function sampleToken(
+  logits: ArrayLike<number>,
+  from: number,
+  size: number,
+  temperature: number,
+  u: number,
+): number {
+  let top = -Infinity;
+  for (let v = 0; v < size; v++) top = Math.max(top, logits[from + v]!);
+  const weights = new Float64Array(size);
+  let total = 0;
+  for (let v = 0; v < size; v++) total += weights[v] = Math.exp((logits[from + v]! - top) / temperature);
+  let cumulative = 0;
+  for (let v = 0; v < size; v++) {
+    cumulative += weights[v]! / total;
+    if (u < cumulative) return v;
+  }
+  return size - 1;
+}
+
+/** Greedy (or seeded sampled) continuation of `prompt` by `model` (its forward graph: ids/mask in, logits out). */
 export async function generateGreedy(
   model: Model,
   tokenizer: TextTokenizer,
   prompt: string,
   options: GenerateOptions,
 ): Promise<Generation> {
+  const temperature = options.temperature ?? 0;
+  if (!(Number.isFinite(temperature) && temperature >= 0))
+    throw new InputError(`temperature must be a number ≥ 0 (0: greedy), got ${temperature}`);
   if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens >= 1))
     throw new InputError(`max new tokens must be a positive integer, got ${options.maxNewTokens}`);
   const ids = promptIds(tokenizer, prompt);
@@ -82,7 +115,12 @@ export async function generateGreedy(
       const outputs = await session.run(feeds);
       const logits = outputs[logitsName]!;
       const vocab = logits.dims[logits.dims.length - 1]!;
-      const next = argmax(logits.data as Float32Array, (sequence.length - 1) * vocab, vocab);
+      const at = (sequence.length - 1) * vocab;
+      const values = logits.data as Float32Array;
+      const next =
+        temperature > 0
+          ? sampleToken(values, at, vocab, temperature, counterUniform(options.seed ?? 0, 0, generated.length))
+          : argmax(values, at, vocab);
       for (const output of Object.values(outputs)) output.dispose();
       generated.push(next);
       options.onToken?.(next, tokenizer.decode([next]));

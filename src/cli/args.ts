@@ -37,6 +37,8 @@ export interface AttributeArgs {
   readonly maxNewTokens: number;
   /** A reference answer to the --generate prompt, attributed beside the model's and compared with it. */
   readonly compare?: string;
+  /** 0: greedy generation; T > 0: sampled from softmax(logits / T) with the run's --seed. */
+  readonly temperature: number;
   /** The longest sequence the model takes; undefined: read from the graph's position embedding. */
   readonly maxLength?: number;
   /** Cut sequences longer than the context instead of refusing them. */
@@ -70,7 +72,7 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
                      [--demo demo|micro|after] [--quiet] [--factors DIR] [--kronfluence-out DIR]
                      [--measure response|final-answer|spans] [--save-factors DIR]
-                     [--generate PROMPT [--max-new-tokens N] [--compare REFERENCE]]
+                     [--generate PROMPT [--max-new-tokens N] [--temperature T] [--compare REFERENCE]]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
@@ -90,8 +92,8 @@ fitting them; --kronfluence-out DIR writes this run's factors and raw scores in 
 --save-factors DIR writes the fitted factors with a fingerprint (model, training data, strategy, Fisher, layers);
 a later --factors DIR scores new queries against them and refuses them, naming what differs, for another run.
 --generate PROMPT attributes the model's own greedy answer to PROMPT (at most --max-new-tokens, default 64) instead
-of --queries; --compare REFERENCE attributes a reference answer beside it and lists the training examples that push
-toward one rather than the other.
+of --queries (--temperature T > 0: sampled with --seed instead); --compare REFERENCE attributes a reference answer
+beside it and lists the training examples that push toward one rather than the other.
 --max-length N is the model's context (default: the size of its position embedding); a longer row is refused with
 its file:line, or cut to N tokens with --truncate. The outputs are written whole or not at all.
 A model with external data (model.onnx + model.onnx.data) is read with its data file from beside it, or from
@@ -111,6 +113,7 @@ const OPTIONS = {
   generate: { type: 'string' },
   'max-new-tokens': { type: 'string' },
   compare: { type: 'string' },
+  temperature: { type: 'string' },
   strategy: { type: 'string' },
   damping: { type: 'string' },
   track: { type: 'string' },
@@ -220,6 +223,7 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     ...(values.generate !== undefined && { generate: values.generate }),
     maxNewTokens: positiveInteger('--max-new-tokens', values['max-new-tokens']) ?? 64,
     ...(values.compare !== undefined && { compare: values.compare }),
+    temperature: temperature(values.temperature),
     maxLength: positiveInteger('--max-length', values['max-length']),
     truncate: values.truncate ?? false,
     quiet: values.quiet ?? false,
@@ -257,6 +261,14 @@ export function oneOf<T extends string>(flag: string, value: string | undefined,
   if (value === undefined) return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new CliUsageError(`${flag} "${value}" is not one of ${allowed.join(', ')}`);
+}
+
+function temperature(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const number = Number(value);
+  if (value.trim() === '' || !(Number.isFinite(number) && number >= 0))
+    throw new CliUsageError(`--temperature "${value}" is not a number ≥ 0 (0: greedy)`);
+  return number;
 }
 
 function damping(value: string | undefined): RunConfig['damping'] {

@@ -28,10 +28,13 @@ export async function withGeneratedQueries(
   const prompt = args.generate!;
   const tokenizer = inputs.tokenizer;
   if (!tokenizer) throw new InputError('--generate needs a tokenizer (--tokenizer) to encode the prompt');
-  if (!args.quiet) io.stderr(`generating (greedy, at most ${args.maxNewTokens} tokens)…\n`);
+  const how = args.temperature > 0 ? `sampled at temperature ${args.temperature}, seed ${args.config.seed}` : 'greedy';
+  if (!args.quiet) io.stderr(`generating (${how}, at most ${args.maxNewTokens} tokens)…\n`);
   const maxLength = contextLength(inputs.model, { maxLength: args.maxLength });
   const generation = await generateGreedy(inputs.model, tokenizer, prompt, {
     maxNewTokens: args.maxNewTokens,
+    temperature: args.temperature,
+    seed: args.config.seed,
     ...(maxLength !== undefined ? { maxLength } : {}),
     ...(signal ? { signal } : {}),
   });

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SEEDED_DEMO_SEED, seededDemoConfig, seededDemoModel } from '../../src/app/demo-model';
-import { argmax, compareQueries, generateGreedy } from '../../src/app/generate';
+import { argmax, compareQueries, generateGreedy, sampleToken } from '../../src/app/generate';
+import { counterUniform } from '../../src/onnx/gradient-graph';
 import type { RunSummary } from '../../src/cli/summary';
 import { TextTokenizer } from '../../src/data/tokenizer';
 import { initGptWeights } from '../../src/models/gpt';
@@ -57,6 +58,37 @@ describe('greedy generation', () => {
     });
     if (generation.stop === 'max-new-tokens') expect(generation.generatedIds.length).toBe(6);
     else expect(generation.generatedIds.at(-1)).toBe(tokenizer.eosId);
+  });
+
+  it('sampled at a temperature: each token is the inverse CDF of the float64 softmax at the seeded uniform', async () => {
+    const { model } = seededDemoModel('micro', vocab, 512);
+    const options = { maxNewTokens: 6, temperature: 1.5, seed: 7 };
+    const generation = await generateGreedy(model, tokenizer, PROMPT, options);
+    const again = await generateGreedy(model, tokenizer, PROMPT, options);
+    expect(again.generatedIds).toEqual(generation.generatedIds);
+    const config = seededDemoConfig('micro', vocab, 512);
+    const weights = initGptWeights(config, SEEDED_DEMO_SEED, 'float32');
+    const sequence = [...generation.promptIds, ...generation.generatedIds];
+    const logits = gptReference(config, weights, [sequence], [sequence.map(() => 1)]);
+    generation.generatedIds.forEach((id, i) => {
+      const at = (generation.promptIds.length + i - 1) * vocab;
+      const u = counterUniform(7, 0, i);
+      // Independent: the softmax written out here, cumulated until it passes u.
+      const scaled = Array.from(logits.subarray(at, at + vocab), (v) => v / 1.5);
+      const top = Math.max(...scaled);
+      const p = scaled.map((v) => Math.exp(v - top));
+      const z = p.reduce((a, b) => a + b, 0);
+      let c = 0;
+      const expected = p.findIndex((w) => (c += w / z) > u);
+      expect(id, `token ${i}`).toBe(expected);
+      // u is not within float32 rounding of a CDF step, so ONNX's float32 logits must pick the same token.
+      const before = p.slice(0, expected).reduce((a, b) => a + b, 0) / z;
+      expect(Math.min(u - before, c - u)).toBeGreaterThan(1e-5);
+    });
+    // Not the greedy answer (at this temperature and seed): sampling is in effect.
+    const greedy = await generateGreedy(model, tokenizer, PROMPT, { maxNewTokens: 6 });
+    expect(generation.generatedIds).not.toEqual(greedy.generatedIds);
+    expect(sampleToken([0, 0, 0, 0], 0, 4, 1, 0.6)).toBe(2);
   });
 
   it('compareQueries: differences per training example and the most toward each side', () => {
@@ -140,5 +172,7 @@ describe('iwb attribute --generate / --compare', () => {
     expect(compareOnly.stderr).toContain('--compare needs --generate');
     const both = await cli(attributeArgs(files, '--generate', 'x'));
     expect(both.stderr).toContain('give --generate or --queries, not both');
+    const cold = await cli(attributeArgs(files, '--temperature=-1'));
+    expect(cold.stderr).toContain('--temperature "-1" is not a number ≥ 0 (0: greedy)');
   });
 });
