@@ -21,6 +21,7 @@ import {
   savedFactorFiles,
 } from './kronfluence-dirs';
 import { factorFingerprint } from '../app/factor-fingerprint';
+import { InputError } from '../app/input-error';
 import { formatGeneration, withGeneratedQueries, withGenerationSummary } from './generate';
 import { checkOutputPaths, writeOutputsAtomically, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
@@ -57,6 +58,13 @@ export async function attribute(
       : null;
   const saved = args.factors === undefined ? null : await readSavedFingerprint(args.factors);
   if (saved) checkSavedFingerprint(args.factors!, saved, fingerprintNow!);
+  if (args.factors !== undefined && !saved && args.saveFactors !== undefined) {
+    // A fingerprint says what the factors were fitted on; for factors fitted elsewhere nothing here knows that.
+    throw new InputError(
+      `--save-factors ${args.saveFactors}: the factors come from --factors ${args.factors}, which has no fingerprint ` +
+        'to say which model and training data they were fitted on; save factors fitted by this workbench instead',
+    );
+  }
   const gpu = config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(config.backend === 'webgpu');
   const chosen = await chooseBackend(config.backend, gpu);
   const progress = progressPrinter(io, args.quiet);

@@ -69,6 +69,10 @@ test('factors saved once score new queries as a full run does (float64, 1e-10), 
   expect(errors(empirical.stderr).join('\n')).toMatch(
     /the fisher \(fitted with sampled; this run asks for empirical\); the seed \(fitted with 0; this run asks for null\)/,
   );
+
+  // Factors without a fingerprint (kronfluence's layout, here --kronfluence-out's) are not re-saved as if fitted here.
+  const resave = await cli(attributeArgs(asked, '--quiet', '--factors', full, '--save-factors', path.join(dir, 'x')));
+  expect(errors(resave.stderr).join('\n')).toContain('which has no fingerprint');
 }, 240_000);
 
 test('--measure final-answer measures each query’s answer only; the bundle keeps the mode and the tokens measured', async () => {
