@@ -56,6 +56,7 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
     ...(text?.tokenCategories ? { tokenCategories: text.tokenCategories } : {}),
     ...(text?.segments ? { segments: text.segments } : {}),
     ...(text?.tokenLoss ? { tokenLoss: text.tokenLoss } : {}),
+    ...(text?.measured ? { measured: text.measured } : {}),
     ...(meta.domain !== undefined ? { domain: meta.domain } : {}),
     ...(meta.difficulty !== undefined ? { difficulty: meta.difficulty } : {}),
     ...(meta.benchmark !== undefined ? { benchmark: meta.benchmark } : {}),

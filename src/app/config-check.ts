@@ -2,6 +2,7 @@
  * Building and checking a RunConfig (apart from config.ts, which the page imports for its defaults without pulling
  * in the engine).
  */
+import { MEASURE_MODES } from '../data/measure';
 import { validateConfig } from '../influence/pipeline';
 import {
   BACKEND_CHOICES,
@@ -33,6 +34,8 @@ export function checkRunConfig(config: RunConfig): void {
   oneOf('fisher', config.fisher, FISHER_MODES);
   oneOf('measurement', config.measurement, MEASUREMENTS);
   oneOf('backend', config.backend, BACKEND_CHOICES);
+  // Runs stored before span measurements have no field: the whole response.
+  oneOf('measure', config.measure ?? 'response', MEASURE_MODES);
   for (const name of ['train', 'queries'] as const) {
     const value = config.limits[name];
     if (value !== null && (!Number.isSafeInteger(value) || value < 1)) {

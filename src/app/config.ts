@@ -11,6 +11,7 @@ import {
   type Measurement,
   type Strategy,
 } from '../influence/types';
+import type { MeasureMode } from '../data/measure';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -34,12 +35,19 @@ export interface RunConfig extends AttributionConfig {
   /** 'auto': WebGPU on a hardware adapter, else the float64 CPU backend (app/backend-choice.ts). */
   readonly backend: BackendChoice;
   readonly limits: RunLimits;
+  /**
+   * Which response tokens each query's measurement counts (app/measure.ts): 'response' every one, 'final-answer'
+   * those after the answer marker (code: the bodies), 'spans' the row's own `measure` spans. A row's own spans are
+   * measured whatever the mode.
+   */
+  readonly measure: MeasureMode;
 }
 
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   ...DEFAULT_CONFIG,
   backend: 'auto',
   limits: { train: null, queries: null, sample: false },
+  measure: 'response',
 };
 
 /** What a caller may change: any field, and any part of the nested batch sizes and limits. */

@@ -147,6 +147,13 @@ function truncated(example: Example, length: number): Example {
     inputIds: example.inputIds.slice(0, length),
     tokenCategories: example.tokenCategories.slice(0, length),
     segments: example.segments.filter((s) => s.start < length).map((s) => ({ ...s, end: Math.min(s.end, length) })),
+    // Measured spans past the cut are cut too (app/measure.ts refuses a query left with none).
+    ...(example.measure && { measure: clipSpans(example.measure, length) }),
+    ...(example.finalAnswer && { finalAnswer: clipSpans(example.finalAnswer, length) }),
     extra: { ...example.extra, truncated_from: example.inputIds.length },
   };
+}
+
+function clipSpans(spans: readonly { start: number; end: number }[], length: number): { start: number; end: number }[] {
+  return spans.filter((s) => s.start < length).map((s) => ({ start: s.start, end: Math.min(s.end, length) }));
 }

@@ -28,6 +28,7 @@ import type { BackendReport, ChosenBackend } from './backend-choice';
 import { engineConfig, type RunConfig } from './config';
 import { InputError, type InputSample, type RunInputs } from './inputs';
 import type { ExampleText } from './results';
+import { measuredQueries } from './measure';
 import { withQueryLoss, withTokenDetail } from './token-rows';
 
 /** Progress of a run as the page and the CLI show it (structured-clone safe). */
@@ -140,6 +141,8 @@ export async function runJob(
   options: JobOptions,
 ): Promise<JobOutcome> {
   checkVocabulary(inputs);
+  // Refused before onnxruntime starts: a query whose measured span is missing or outside its response.
+  const queryRows = measuredQueries(inputs.queries, config.measure);
   const ortBackend = options.ortOnGpu && chosen.webgpu ? 'webgpu' : 'wasm';
   const device = chosen.webgpu?.runtime.device;
   const gpuOutputs = graph.layers.flatMap((l) => [l.activationOutput, l.gradientOutput]);
@@ -151,7 +154,8 @@ export async function runJob(
     const rows = {
       kind: 'sequences',
       train: inputs.train,
-      query: inputs.queries,
+      // Each query with the tokens its measurement counts (config.measure, the row's own spans).
+      query: queryRows,
       padId: inputs.tokenizer?.padId ?? 0,
     } as const;
     const onnxSource = new OnnxGradientSource(
@@ -202,6 +206,7 @@ export async function runJob(
         inputs.queries,
         inputs.tokenizer,
         result.queryTokenLoss,
+        queryRows.map((row) => row.measured),
       ),
       timings: describeTimings(result, inputs),
       peakGpuBytes: pool ? peakGpuBytes : null,

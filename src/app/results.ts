@@ -41,6 +41,8 @@ export interface ExampleText {
    * tokens the measurement does not count (the prompt). Queries only; absent when the run did not record it.
    */
   readonly tokenLoss?: readonly (number | null)[];
+  /** A query's measured token spans [start, end) over its positions, when its measurement counted only them. */
+  readonly measured?: readonly { readonly start: number; readonly end: number }[];
 }
 
 export function topInfluences(

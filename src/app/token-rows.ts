@@ -29,23 +29,27 @@ export function withTokenDetail(
 
 /**
  * Queries' texts with their token detail and, when the run recorded it, their loss per token credited to the token
- * predicted: position t's loss term belongs to token t + 1. Tokens before the response (promptLen) are not measured,
- * so they get null rather than the 0 the engine keeps there.
+ * predicted: position t's loss term belongs to token t + 1. Tokens before the response (promptLen), and outside a
+ * query's measured spans when it has them, are not measured, so they get null rather than the 0 the engine keeps there.
  */
 export function withQueryLoss(
   texts: readonly ExampleText[],
   queries: readonly Example[],
   tokenizer: TextTokenizer | undefined,
   loss: AttributionResult['queryTokenLoss'],
+  measured: readonly (readonly { start: number; end: number }[] | undefined)[] = [],
 ): ExampleText[] {
   return withTokenDetail(texts, queries, tokenizer).map((text, q) => {
     const example = queries[q];
-    if (!loss || !example) return text;
+    const spans = measured[q];
+    // A span measurement keeps the tokens it counted with the query (shown and stored in the bundle).
+    const withSpans = spans ? { ...text, measured: spans.map(({ start, end }) => ({ start, end })) } : text;
+    if (!loss || !example) return withSpans;
     const start = loss.offsets[q]!;
     const length = loss.offsets[q + 1]! - start;
-    const tokenLoss = Array.from({ length }, (_, t) =>
-      t >= example.promptLen && t >= 1 ? loss.values[start + t - 1]! : null,
-    );
-    return { ...text, tokenLoss };
+    const counted = (t: number) =>
+      t >= example.promptLen && t >= 1 && (!spans || spans.some((s) => t >= s.start && t < s.end));
+    const tokenLoss = Array.from({ length }, (_, t) => (counted(t) ? loss.values[start + t - 1]! : null));
+    return { ...withSpans, tokenLoss };
   });
 }

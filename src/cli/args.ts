@@ -13,6 +13,7 @@ import {
 } from '../app/config';
 import { runConfig } from '../app/config-check';
 import type { DemoVariant } from '../data/dataset';
+import { MEASURE_MODES } from '../data/measure';
 
 export interface AttributeArgs {
   /** The four inputs; all undefined means the built-in demo. */
@@ -34,6 +35,16 @@ export interface AttributeArgs {
   readonly factors?: string;
   /** Where to write this run's factors and raw scores in kronfluence's layout. */
   readonly kronfluenceOut?: string;
+  /** Where to write this run's fitted factors (kronfluence's layout) with their fingerprint, for --factors later. */
+  readonly saveFactors?: string;
+  /** A prompt: the model's greedy answer to it is the run's query (cli/generate.ts). */
+  readonly generate?: string;
+  /** At most this many generated tokens (default 64). */
+  readonly maxNewTokens: number;
+  /** A reference answer to the --generate prompt, attributed beside the model's and compared with it. */
+  readonly compare?: string;
+  /** 0: greedy generation; T > 0: sampled from softmax(logits / T) with the run's --seed. */
+  readonly temperature: number;
   /** The longest sequence the model takes; undefined: read from the graph's position embedding. */
   readonly maxLength?: number;
   /** Cut sequences longer than the context instead of refusing them. */
@@ -66,6 +77,8 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--batch-size N] [--query-batch N] [--plan]
                      [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
                      [--demo demo|micro|after] [--quiet] [--factors DIR] [--kronfluence-out DIR]
+                     [--measure response|final-answer|spans] [--save-factors DIR]
+                     [--generate PROMPT [--max-new-tokens N] [--temperature T] [--compare REFERENCE]]
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
 --damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
@@ -78,8 +91,15 @@ training set; --query-batch (default ${defaults.batchSizes.query}) the queries s
 replaces each preconditioned query gradient by a rank-K factorisation. --refine-eigen refines every
 eigendecomposition in float64 on the host. The page's run controls offer the same options with the same defaults.
 Scores are influence on the query's mean response log-likelihood: positive = the training example helps.
+--measure final-answer counts only each query's final answer (after "####"; code: the function bodies), spans only
+its rows' "measure" spans (docs/data.md); a row's own "measure" spans are used whatever the mode.
 --factors DIR scores with factors from a kronfluence factors directory (or an earlier --kronfluence-out) instead of
 fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.
+--save-factors DIR writes the fitted factors with a fingerprint (model, training data, strategy, Fisher, layers);
+a later --factors DIR scores new queries against them and refuses them, naming what differs, for another run.
+--generate PROMPT attributes the model's own greedy answer to PROMPT (at most --max-new-tokens, default 64) instead
+of --queries (--temperature T > 0: sampled with --seed instead); --compare REFERENCE attributes a reference answer
+beside it and lists the training examples that push toward one rather than the other.
 --max-length N is the model's context (default: the size of its position embedding); a longer row is refused with
 its file:line, or cut to N tokens with --truncate. The outputs are written whole or not at all.
 A model with external data (model.onnx + model.onnx.data) is read with its data file from beside it, or from
@@ -99,12 +119,18 @@ const OPTIONS = {
   json: { type: 'string' },
   factors: { type: 'string' },
   'kronfluence-out': { type: 'string' },
+  'save-factors': { type: 'string' },
+  generate: { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  compare: { type: 'string' },
+  temperature: { type: 'string' },
   strategy: { type: 'string' },
   damping: { type: 'string' },
   track: { type: 'string' },
   'per-token': { type: 'boolean' },
   fisher: { type: 'string' },
   measurement: { type: 'string' },
+  measure: { type: 'string' },
   backend: { type: 'string' },
   'limit-train': { type: 'string' },
   'limit-queries': { type: 'string' },
@@ -164,7 +190,9 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
   if (values.variant !== undefined && values['model-dir'] === undefined)
     throw new CliUsageError('--variant needs --model-dir (it names one ONNX file of that folder)');
   if (given.length > 0) {
-    const required = ['model', 'train', 'queries']
+    // --generate makes the queries: --queries is not needed then; --model-dir gives the model.
+    const needed = values.generate !== undefined ? ['model', 'train'] : ['model', 'train', 'queries'];
+    const required = needed
       .filter((k) => !given.includes(k))
       .filter((k) => k !== 'model' || !given.includes('model-dir'));
     if (required.length > 0) {
@@ -181,6 +209,7 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     damping: damping(values.damping),
     fisher: oneOf('--fisher', values.fisher, FISHER_MODES) ?? defaults.fisher,
     measurement: oneOf('--measurement', values.measurement, MEASUREMENTS) ?? defaults.measurement,
+    measure: oneOf('--measure', values.measure, MEASURE_MODES) ?? defaults.measure,
     trackedLayers: track(values.track),
     perToken: values['per-token'] ?? defaults.perToken,
     backend: oneOf('--backend', values.backend, BACKEND_CHOICES) ?? defaults.backend,
@@ -193,6 +222,10 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     ...(seed !== undefined && { seed }),
     refineEigen: values['refine-eigen'] ?? defaults.refineEigen,
   });
+  if (values.compare !== undefined && values.generate === undefined)
+    throw new CliUsageError('--compare needs --generate (it is a reference answer to the same prompt)');
+  if (values.generate !== undefined && values.queries !== undefined)
+    throw new CliUsageError('--generate makes the queries: give --generate or --queries, not both');
   if (values['model-data'] !== undefined && values.model === undefined)
     throw new CliUsageError('--model-data needs --model (it is the data file of that model)');
   return {
@@ -204,6 +237,11 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     json: values.json,
     factors: values.factors,
     kronfluenceOut: values['kronfluence-out'],
+    ...(values['save-factors'] !== undefined && { saveFactors: values['save-factors'] }),
+    ...(values.generate !== undefined && { generate: values.generate }),
+    maxNewTokens: positiveInteger('--max-new-tokens', values['max-new-tokens']) ?? 64,
+    ...(values.compare !== undefined && { compare: values.compare }),
+    temperature: temperature(values.temperature),
     maxLength: positiveInteger('--max-length', values['max-length']),
     truncate: values.truncate ?? false,
     quiet: values.quiet ?? false,
@@ -241,6 +279,14 @@ export function oneOf<T extends string>(flag: string, value: string | undefined,
   if (value === undefined) return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new CliUsageError(`${flag} "${value}" is not one of ${allowed.join(', ')}`);
+}
+
+function temperature(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const number = Number(value);
+  if (value.trim() === '' || !(Number.isFinite(number) && number >= 0))
+    throw new CliUsageError(`--temperature "${value}" is not a number ≥ 0 (0: greedy)`);
+  return number;
 }
 
 function damping(value: string | undefined): RunConfig['damping'] {

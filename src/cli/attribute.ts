@@ -13,7 +13,17 @@ import { formatPlan, planJob } from '../app/run-plan';
 import type { AttributeArgs } from './args';
 import { readInputText, readModelFiles } from './input-files';
 import { resolveModelDir } from './model-dir';
-import { factorsForLayers, kronfluenceFiles, readFactorsDirectory } from './kronfluence-dirs';
+import {
+  checkSavedFingerprint,
+  factorsForLayers,
+  kronfluenceFiles,
+  readFactorsDirectory,
+  readSavedFingerprint,
+  savedFactorFiles,
+} from './kronfluence-dirs';
+import { factorFingerprint } from '../app/factor-fingerprint';
+import { InputError } from '../app/input-error';
+import { formatGeneration, withGeneratedQueries, withGenerationSummary } from './generate';
 import { checkOutputPaths, writeOutputsAtomically, writtenLines, type OutputContent, type OutputFs } from './output';
 import { formatReport, runSummary, type RunSummary } from './summary';
 
@@ -34,9 +44,29 @@ export async function attribute(
   const { config } = args;
   // Refused before the run, not after minutes of it: an output that is an input, or two outputs one file.
   await checkOutputPaths(plannedOutputs(args), plannedInputs(args), outputFs);
-  const { inputs, bytes } = await loadInputs(args, signal);
+  const loaded = await loadInputs(args, signal);
+  const { bytes } = loaded;
+  // --generate: the model's own answer (and a --compare reference) are the queries.
+  const generated = args.generate === undefined ? null : await withGeneratedQueries(args, loaded.inputs, io, signal);
+  const inputs = generated?.inputs ?? loaded.inputs;
   const graph = await gradientGraphFor(inputs, config);
   const imported = args.factors === undefined ? undefined : await readFactorsDirectory(args.factors);
+  // Fit once, ask many times: factors saved with a fingerprint score only the model and training data they were fitted
+  // on (checked before any pass; kronfluence's own folders carry none).
+  const trackedLayers = graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut }));
+  const fingerprintNow =
+    args.factors !== undefined || args.saveFactors !== undefined
+      ? await factorFingerprint(inputs, config, trackedLayers)
+      : null;
+  const saved = args.factors === undefined ? null : await readSavedFingerprint(args.factors);
+  if (saved) checkSavedFingerprint(args.factors!, saved, fingerprintNow!);
+  if (args.factors !== undefined && !saved && args.saveFactors !== undefined) {
+    // A fingerprint says what the factors were fitted on; for factors fitted elsewhere nothing here knows that.
+    throw new InputError(
+      `--save-factors ${args.saveFactors}: the factors come from --factors ${args.factors}, which has no fingerprint ` +
+        'to say which model and training data they were fitted on; save factors fitted by this workbench instead',
+    );
+  }
   const gpu = config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(config.backend === 'webgpu');
   const chosen = await chooseBackend(config.backend, gpu);
   const progress = progressPrinter(io, args.quiet);
@@ -57,7 +87,7 @@ export async function attribute(
         : {}),
     });
     progress.finish();
-    const summary = runSummary(inputs, outcome);
+    const summary = withGenerationSummary(runSummary(inputs, outcome), generated, args.generate, outcome.result);
     const outputs: OutputContent[] = [];
     if (args.json !== undefined) {
       outputs.push({ flag: '--json', file: args.json, data: JSON.stringify(summary, null, 2) + '\n' });
@@ -78,7 +108,14 @@ export async function attribute(
         outputs.push({ flag: '--kronfluence-out', file: path.join(args.kronfluenceOut, ...name.split('/')), data });
       }
     }
+    if (args.saveFactors !== undefined) {
+      const fingerprint = { ...fingerprintNow!, damping: outcome.result.layers.map((l) => l.damping) };
+      for (const [name, data] of savedFactorFiles(outcome.result, fingerprint)) {
+        outputs.push({ flag: '--save-factors', file: path.join(args.saveFactors, ...name.split('/')), data });
+      }
+    }
     await writeOutputsAtomically(outputs, outputFs);
+    if (generated) io.stdout(formatGeneration(generated.generation, outcome.result) + '\n');
     if (!args.quiet) io.stdout([formatReport(summary), ...writtenLines(outputs)].join('\n') + '\n');
     return summary;
   } finally {
@@ -125,6 +162,7 @@ function plannedOutputs(args: AttributeArgs) {
     ...(args.kronfluenceOut !== undefined
       ? [{ flag: '--kronfluence-out', file: args.kronfluenceOut, directory: true }]
       : []),
+    ...(args.saveFactors !== undefined ? [{ flag: '--save-factors', file: args.saveFactors, directory: true }] : []),
   ];
 }
 
@@ -149,7 +187,14 @@ interface LoadedInputs {
 }
 
 async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined): Promise<LoadedInputs> {
-  const limits = { ...args.config.limits, seed: args.config.seed, maxLength: args.maxLength, truncate: args.truncate };
+  const limits = {
+    ...args.config.limits,
+    // --generate replaces the queries: read one row only.
+    ...(args.generate !== undefined && { queries: 1, sample: false }),
+    seed: args.config.seed,
+    maxLength: args.maxLength,
+    truncate: args.truncate,
+  };
   if (args.model === undefined) {
     const modelPath = DEMO_MODEL_PATHS[args.demo];
     const trained = modelPath === null ? null : path.join(defaultPublicDir(), modelPath);
@@ -170,7 +215,9 @@ async function loadInputs(args: AttributeArgs, signal: AbortSignal | undefined):
       ? null
       : { name: args.tokenizer, text: (await readInputText('--tokenizer', args.tokenizer, 'tokenizer')).text };
   const train = { name: args.train!, ...(await readInputText('--train', args.train!, 'jsonl')) };
-  const queries = { name: args.queries!, ...(await readInputText('--queries', args.queries!, 'jsonl')) };
+  // --generate replaces the queries: without --queries, the first training row stands in until it does.
+  const queriesPath = args.queries ?? args.train!;
+  const queries = { name: queriesPath, ...(await readInputText('--queries', queriesPath, 'jsonl')) };
   const tokenizerConfig =
     args.tokenizerConfig === undefined
       ? null

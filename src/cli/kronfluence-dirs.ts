@@ -10,6 +10,15 @@ import { nodeDirectorySource } from '../store/node-file-source';
 import type { ModelFactors } from '../store/types';
 import type { AttributionResult } from '../influence/types';
 import { InputError } from '../app/inputs';
+import {
+  FACTOR_FINGERPRINT_FILE,
+  fingerprintMismatch,
+  parseFactorFingerprint,
+  type FactorFingerprint,
+} from '../app/factor-fingerprint';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 /** kronfluence's module name for a tracked layer's node name ('/h.0/mlp/c_fc/MatMul' → 'h.0.mlp.c_fc'). */
 export function moduleNameOfLayer(nodeName: string): string {
@@ -75,4 +84,37 @@ export function kronfluenceFiles(result: AttributionResult): Map<string, Uint8Ar
   });
   for (const [path, bytes] of scores) files.set(path, bytes);
   return files;
+}
+
+/**
+ * `--save-factors DIR`: the fitted factors in kronfluence's layout (factors_<strategy>/) and the fingerprint that ties
+ * them to this run's model and training data, by '/'-separated path under DIR.
+ */
+export function savedFactorFiles(result: AttributionResult, fingerprint: FactorFingerprint): Map<string, Uint8Array> {
+  const files = exportKronfluenceFactors(result.factors, { moduleName: moduleNameOfLayer });
+  files.set(FACTOR_FINGERPRINT_FILE, new TextEncoder().encode(JSON.stringify(fingerprint, null, 2) + '\n'));
+  return files;
+}
+
+/**
+ * The fingerprint saved with a --factors folder (in it, or beside its factors_<strategy>/ folder when that is what was
+ * named), or null for factors without one (kronfluence's own: nothing to check them against).
+ */
+export async function readSavedFingerprint(directory: string): Promise<FactorFingerprint | null> {
+  const candidates = [path.join(directory, FACTOR_FINGERPRINT_FILE)];
+  if (/^factors_/.test(path.basename(path.resolve(directory))))
+    candidates.push(path.join(directory, '..', FACTOR_FINGERPRINT_FILE));
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) return null;
+  try {
+    return parseFactorFingerprint(await readFile(file, 'utf8'), file);
+  } catch (error) {
+    throw new InputError(`--factors ${directory}: ${(error as Error).message}`);
+  }
+}
+
+/** Refuses factors saved for another model, training set, strategy, Fisher or layers, naming what differs. */
+export function checkSavedFingerprint(directory: string, saved: FactorFingerprint, now: FactorFingerprint): void {
+  const mismatch = fingerprintMismatch(saved, now);
+  if (mismatch) throw new InputError(`--factors ${directory}: ${mismatch}`);
 }

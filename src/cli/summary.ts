@@ -57,6 +57,18 @@ export interface RunSummary {
     | null;
   readonly timings: JobOutcome['timings'];
   readonly peakGpuBytes: number | null;
+  /** With --generate: the prompt, the generated answer (text and token ids) and why generation stopped. */
+  readonly generation?: {
+    readonly prompt: string;
+    readonly text: string;
+    readonly tokenIds: readonly number[];
+    readonly stop: string;
+  };
+  /** With --compare: per training example I(generated) − I(reference), the most toward each side first. */
+  readonly comparison?: {
+    readonly towardGenerated: readonly RankedId[];
+    readonly towardReference: readonly RankedId[];
+  };
 }
 
 const TOP = 10;

@@ -5,6 +5,7 @@ import { charCategories, categoryModeForDomain, tokenCategories } from './catego
 import { parseJsonl, type ByteChunks } from './jsonl';
 import type { ChatTemplate } from './chat-template';
 import type { DataRow, Span } from './schema';
+import { finalAnswerCharSpans, measuredTokenSpans, type TokenSpan } from './measure';
 import { charSpansToTokenSpans, SEGMENT_LABELS, segmentsForDomain } from './segments';
 import { TextTokenizer, type CharSpan } from './tokenizer';
 
@@ -27,6 +28,10 @@ export interface Example {
   /** Per position of inputIds, an index into TOKEN_CATEGORIES. */
   tokenCategories: Uint8Array;
   extra: Record<string, unknown>;
+  /** The row's own `measure` spans as token positions (data/measure.ts); absent: the row names none. */
+  measure?: TokenSpan[];
+  /** Its final answer's token positions (after `####`; code: the bodies), when its text has one (data/measure.ts). */
+  finalAnswer?: TokenSpan[];
 }
 
 /**
@@ -38,7 +43,10 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined, ch
   if (row.domain !== undefined) base.domain = row.domain;
   if (row.difficulty !== undefined) base.difficulty = row.difficulty;
   if (row.kind === 'tokens') {
-    return lossFromSecondToken(preTokenizedExample(base, row.inputIds, row.promptLen, row.segments, tokenizer));
+    const example = preTokenizedExample(base, row.inputIds, row.promptLen, row.segments, tokenizer);
+    if (row.measure)
+      example.measure = row.measure.map((s) => ({ start: s.start + row.promptLen, end: s.end + row.promptLen }));
+    return lossFromSecondToken(example);
   }
   if (!tokenizer) throw new Error(`row "${row.id}" (line ${row.line}) is text: a tokenizer is needed to encode it`);
   if (chat && row.kind === 'chat' && row.messages) {
@@ -68,8 +76,25 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined, ch
     const last = segments.find((s) => s.end === responseEnd);
     if (last) last.end = responseEnd + 1;
   }
-  const example = { ...base, prompt: row.prompt, response: row.response, inputIds, promptLen, segments };
-  return lossFromSecondToken({ ...example, tokenCategories: categories });
+  const example: Example = {
+    ...base,
+    prompt: row.prompt,
+    response: row.response,
+    inputIds,
+    promptLen,
+    segments,
+    tokenCategories: categories,
+  };
+  const eosPosition = eos.length > 0 ? responseEnd : null;
+  if (row.measure) {
+    example.measure = measuredTokenSpans(row.measure, response.offsets, promptLen, row.response.length, eosPosition);
+    if (example.measure.length === 0)
+      throw new Error(`row "${row.id}" (line ${row.line}): its "measure" spans cover no response token`);
+  }
+  const answer = finalAnswerCharSpans(row.domain, row.response);
+  const answerTokens = answer && measuredTokenSpans(answer, response.offsets, promptLen, row.response.length, null);
+  if (answerTokens && answerTokens.length > 0) example.finalAnswer = answerTokens;
+  return lossFromSecondToken(example);
 }
 
 /**
@@ -80,7 +105,16 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined, ch
 function lossFromSecondToken(example: Example): Example {
   if (example.promptLen > 0) return example;
   const segments = example.segments.map((s) => ({ ...s, start: Math.max(s.start, 1), end: Math.max(s.end, 1) }));
-  return { ...example, promptLen: 1, segments };
+  const fromSecond = { ...example, promptLen: 1, segments };
+  if (example.measure) {
+    // A measured span on token 0 loses that token; one that measured only token 0 measures nothing: refused.
+    fromSecond.measure = example.measure
+      .map((s) => ({ start: Math.max(s.start, 1), end: s.end }))
+      .filter((s) => s.end > s.start);
+    if (fromSecond.measure.length === 0)
+      throw new Error(`row "${example.id}": its "measure" spans cover only token 0, which no model predicts`);
+  }
+  return fromSecond;
 }
 
 function preTokenizedExample(

@@ -3,6 +3,8 @@
 //   text:   {id?, prompt, response, domain?, difficulty?, segments?}
 //   chat:   {id?, messages: [{role, content}, …], domain?, difficulty?, segments?}
 //   tokens: {id?, input_ids, prompt_len, domain?, difficulty?, segments?}
+// Any shape may carry `measure`: the spans of the response a query's measurement counts (docs/data.md, "Measuring a
+// span"), in the same units as its segments.
 // Fields not named here are kept in `extra` so that they survive a round trip through the workbench.
 
 /** A labelled half-open span [start, end). Units depend on where it appears (see each use). */
@@ -31,6 +33,8 @@ export interface TextRow extends RowCommon {
   segments?: Span[];
   /** A chat row's messages, for a model's own chat template (data/chat-template.ts). */
   messages?: ChatMessage[];
+  /** Character spans over `response` that a query's measurement counts (absent: the whole response). */
+  measure?: MeasureSpan[];
 }
 
 /** A row tokenized elsewhere: no tokenizer is needed for it. */
@@ -41,6 +45,15 @@ export interface TokenRow extends RowCommon {
   promptLen: number;
   /** Token spans over the response tokens, 0 = the first response token. */
   segments?: Span[];
+  /** Token spans over the response tokens that a query's measurement counts (absent: the whole response). */
+  measure?: MeasureSpan[];
+}
+
+/** A half-open span [start, end) a measurement counts; the label is optional (for the reader). */
+export interface MeasureSpan {
+  start: number;
+  end: number;
+  label?: string;
 }
 
 export type DataRow = TextRow | TokenRow;
@@ -82,6 +95,7 @@ export const ROW_FIELDS = [
   'domain',
   'difficulty',
   'segments',
+  'measure',
 ] as const;
 const NAMED_FIELDS = new Set<string>(ROW_FIELDS);
 
@@ -144,6 +158,8 @@ export function validateRow(value: unknown, ctx: RowContext, generatedId: string
     const row: TokenRow = { ...common, kind: 'tokens', inputIds, promptLen: pl };
     const segments = optionalSpans(obj.segments, inputIds.length - pl, 'response tokens', fail);
     if (segments) row.segments = segments;
+    const measure = measureSpans(obj.measure, inputIds.length - pl, 'response tokens', fail);
+    if (measure) row.measure = measure;
     return row;
   }
 
@@ -166,6 +182,8 @@ export function validateRow(value: unknown, ctx: RowContext, generatedId: string
   if (messages) row.messages = messages;
   const segments = optionalSpans(obj.segments, response.length, 'response characters', fail);
   if (segments) row.segments = segments;
+  const measure = measureSpans(obj.measure, response.length, 'response characters', fail);
+  if (measure) row.measure = measure;
   return row;
 }
 
@@ -278,5 +296,37 @@ function optionalSpans(v: unknown, limit: number, unit: string, fail: Fail): Spa
       fail(`field "segments[${i}]" has start ${rec.start as number} after end ${rec.end as number}`);
     }
     return { label: rec.label as string, start: rec.start as number, end: rec.end as number };
+  });
+}
+
+/**
+ * The `measure` field: a non-empty list of {start, end, label?} inside the response, each covering at least one unit
+ * (a span outside the response would measure prompt or nothing: refused, naming the row's file:line and the span).
+ */
+function measureSpans(v: unknown, limit: number, unit: string, fail: Fail): MeasureSpan[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length === 0)
+    fail(`field "measure" must be a non-empty array of {start, end, label?} (${unit}), got ${describe(v)}`);
+  return (v as unknown[]).map((s, i) => {
+    if (typeof s !== 'object' || s === null || Array.isArray(s))
+      fail(`field "measure[${i}]" must be an object {start, end, label?}, got ${describe(s)}`);
+    const rec = s as Record<string, unknown>;
+    for (const key of ['start', 'end'] as const) {
+      const n = rec[key];
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > limit) {
+        fail(
+          `field "measure[${i}].${key}" must be an integer in [0, ${limit}] (${unit}; a measured span lies inside ` +
+            `the response), got ${describe(n)}`,
+        );
+      }
+    }
+    if ((rec.start as number) >= (rec.end as number)) {
+      fail(`field "measure[${i}]" is empty or reversed (start ${rec.start as number}, end ${rec.end as number})`);
+    }
+    if (rec.label !== undefined && typeof rec.label !== 'string')
+      fail(`field "measure[${i}].label" must be a string, got ${describe(rec.label)}`);
+    const span: MeasureSpan = { start: rec.start as number, end: rec.end as number };
+    if (typeof rec.label === 'string') span.label = rec.label;
+    return span;
   });
 }

@@ -36,7 +36,8 @@ export interface ScoreView {
 }
 
 const MEASUREMENT_LABEL = {
-  'mean-log-likelihood': "influence on the query's mean log-likelihood of its response tokens (positive = helps)",
+  'mean-log-likelihood':
+    "influence on the query's mean log-likelihood of its measured response tokens (positive = helps)",
   'summed-loss': "influence on the query's summed loss, as its decrease (positive = helps)",
 } as const;
 

@@ -26,6 +26,11 @@ import type { GradientBatch, GradientRequest, GradientSource, LayerInfo } from '
 export interface SequenceRow {
   readonly inputIds: ArrayLike<number>;
   readonly promptLen: number;
+  /**
+   * The token positions [start, end) whose prediction the loss counts (a span measurement: kronfluence's custom
+   * measurement, the loss masked to these tokens); absent: every response token. Inside [promptLen, length).
+   */
+  readonly measured?: readonly { readonly start: number; readonly end: number }[];
 }
 
 /** One feature vector with its class. */
@@ -178,6 +183,11 @@ export class OnnxGradientSource implements GradientSource {
       ),
       [this.graph.inputs.labels]: { data: targets.labels, dims },
     };
+    const targetCounts = selected.map((r, b) =>
+      r.measured
+        ? maskToMeasured(targets.lossMask, b * tokens, r, `${request.role} example ${request.indices[b]}`)
+        : r.inputIds.length - r.promptLen,
+    );
     if (this.graph.inputs.lossMask) feeds[this.graph.inputs.lossMask] = { data: targets.lossMask, dims };
     const mask = Float64Array.from(padded.attentionMask.data as BigInt64Array, Number);
     return {
@@ -186,7 +196,7 @@ export class OnnxGradientSource implements GradientSource {
       lossMask: targets.lossMask,
       mask,
       tokenCounts: padded.lengths,
-      targetCounts: selected.map((r) => r.inputIds.length - r.promptLen),
+      targetCounts,
     };
   }
 
@@ -257,4 +267,38 @@ export class OnnxGradientSource implements GradientSource {
       },
     };
   }
+}
+
+/**
+ * Restricts one row's loss mask (from `offset` in the batch's [B × T] mask) to the targets of its measured tokens:
+ * position t predicts token t + 1, so token p is measured through target p − 1. Returns the measured token count
+ * (T_q of the mean log-likelihood).
+ */
+function maskToMeasured(
+  lossMask: Float32Array | Float64Array,
+  offset: number,
+  row: SequenceRow,
+  where: string,
+): number {
+  const length = row.inputIds.length;
+  const keep = new Uint8Array(length);
+  for (const span of row.measured!) {
+    if (!(
+      Number.isInteger(span.start) &&
+      Number.isInteger(span.end) &&
+      span.start >= row.promptLen &&
+      span.end <= length &&
+      span.start < span.end
+    ))
+      throw new Error(
+        `${where}: measured span [${span.start}, ${span.end}) lies outside its response tokens [${row.promptLen}, ${length})`,
+      );
+    keep.fill(1, span.start, span.end);
+  }
+  let count = 0;
+  for (let t = 0; t < length - 1; t++) {
+    if (keep[t + 1]) count++;
+    else lossMask[offset + t] = 0;
+  }
+  return count;
 }

@@ -239,6 +239,18 @@ function row(value: unknown, path: string, fail: Fail): DatasetRow {
       fail(`manifest ${path}.tokenLoss: expected a list of losses (finite numbers ≥ 0, or null where not measured)`);
     out.tokenLoss = [...loss];
   }
+  if (value.measured !== undefined) {
+    if (!Array.isArray(value.measured) || value.measured.length === 0)
+      fail(`manifest ${path}.measured: expected a non-empty list of {start, end}`);
+    out.measured = value.measured.map((span: unknown, i: number) => {
+      const at = `${path}.measured[${i}].`;
+      if (!isObject(span)) fail(`manifest ${at.slice(0, -1)}: expected an object`);
+      const start = field(span, 'start', at, isCount, 'a position', fail);
+      const end = field(span, 'end', at, isCount, 'a position', fail);
+      if (end <= start) fail(`manifest ${at}end ${end} is not after start ${start}`);
+      return { start, end };
+    });
+  }
   return out as unknown as DatasetRow;
 }
 

@@ -90,6 +90,11 @@ export interface DatasetRow {
    * does not count it (the prompt); needs `tokens`, one entry per token. Absent in runs that did not record it.
    */
   readonly tokenLoss?: readonly (number | null)[];
+  /**
+   * Query rows measured on a span: the token positions [start, end) the measurement counted (T_q = their total).
+   * Absent: every response token.
+   */
+  readonly measured?: readonly { readonly start: number; readonly end: number }[];
 }
 
 function mean(sum: HostMatrix | undefined, count: number | undefined, what: string, layer: string): HostMatrix | null {

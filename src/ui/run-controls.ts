@@ -183,6 +183,13 @@ export class RunControls extends LitElement {
           <select id="measurement">
             ${MEASUREMENTS.map((m) => html`<option value=${m} ?selected=${m === defaults.measurement}>${m}</option>`)}
           </select>
+          <label for="measure">Measure on</label>
+          <select id="measure">
+            <option value="response" ?selected=${defaults.measure === 'response'}>the whole response</option>
+            <option value="final-answer" ?selected=${defaults.measure === 'final-answer'}>the final answer (after ####;
+              code: the function bodies)</option>
+            <option value="spans" ?selected=${defaults.measure === 'spans'}>each query's own "measure" spans</option>
+          </select>
           <label for="track">Tracked layers (regex over node names)</label>
           <input id="track" type="text" placeholder="MLP projections" @input=${this.updateLayers} />
           <span>Layers</span>
@@ -258,6 +265,7 @@ export class RunControls extends LitElement {
       damping: dampingText === '' ? defaults.damping : { kind: 'absolute', value: dampingValue },
       fisher: field<HTMLSelectElement>('fisher').value as RunConfig['fisher'],
       measurement: field<HTMLSelectElement>('measurement').value as RunConfig['measurement'],
+      measure: field<HTMLSelectElement>('measure').value as RunConfig['measure'],
       trackedLayers: text('track') === '' ? defaults.trackedLayers : text('track'),
       perToken: field<HTMLInputElement>('per-token').checked,
       limits: {

@@ -112,6 +112,7 @@ export function workspaceIndex(runId: string, stored: StoredResults, imported: s
       response: rows.query[i]?.response ?? '',
       tokens: rows.query[i]?.tokens ?? null,
       tokenLoss: rows.query[i]?.tokenLoss ?? null,
+      measured: rows.query[i]?.measured ?? null,
     })),
     train: result.train.map((example, n) => ({
       id: example.id,

@@ -46,6 +46,8 @@ export interface WorkspaceQuery {
   readonly tokens: readonly string[] | null;
   /** Per token, the loss of predicting it (null: not measured, the prompt); null when the run did not record it. */
   readonly tokenLoss: readonly (number | null)[] | null;
+  /** The token positions [start, end) a span measurement counted; null: every response token. */
+  readonly measured?: readonly { readonly start: number; readonly end: number }[] | null;
 }
 
 export interface WorkspaceTrainExample {

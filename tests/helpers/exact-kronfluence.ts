@@ -81,7 +81,10 @@ export async function mlpClassifierFixture(): Promise<Fixture> {
   };
 }
 
-export async function tokenLmFixture(): Promise<Fixture> {
+/** `measured`: per query, the token spans its measurement counts (a span measurement); absent: the whole response. */
+export async function tokenLmFixture(
+  measured: readonly (TokenSequence['measured'] | undefined)[] = [],
+): Promise<Fixture> {
   const w = await weights('token_lm');
   const data = JSON.parse(await readFile(`${FIXTURES}/token_lm/data.json`, 'utf8')) as {
     vocab_size: number;
@@ -101,7 +104,10 @@ export async function tokenLmFixture(): Promise<Fixture> {
       down: linear(w, 'down', 16, dModel, true, 'none'),
       unembed: linear(w, 'unembed', dModel, data.vocab_size, false, 'none'),
     },
-    { train: sequences(data.train), query: sequences(data.queries) },
+    {
+      train: sequences(data.train),
+      query: sequences(data.queries).map((q, i) => (measured[i] ? { ...q, measured: measured[i] } : q)),
+    },
   );
   return {
     model,

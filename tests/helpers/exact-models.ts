@@ -201,6 +201,8 @@ export interface TokenLmParams {
 export interface TokenSequence {
   readonly inputIds: readonly number[];
   readonly promptLength: number;
+  /** A span measurement: only the tokens at these positions [start, end) count (their targets t = position − 1). */
+  readonly measured?: readonly { readonly start: number; readonly end: number }[];
 }
 
 /**
@@ -218,7 +220,7 @@ export function tokenLmModel(
     sequenceModel: true,
     length: (role, index) => data[role][index].inputIds.length,
     example(role, index, labels, seed): ExampleGradients {
-      const { inputIds, promptLength } = data[role][index];
+      const { inputIds, promptLength, measured: spans } = data[role][index];
       const length = inputIds.length;
       const a = [
         new Float64Array(length * up.dIn),
@@ -238,7 +240,8 @@ export function tokenLmModel(
         const h2 = applyLinear(down, z).map((v, i) => v + h[i]);
         return { h, z, h2, logits: applyLinear(unembed, h2) };
       });
-      const measured = (t: number) => t >= promptLength - 1 && t < length - 1;
+      const measured = (t: number) =>
+        t >= promptLength - 1 && t < length - 1 && (!spans || spans.some((s) => t + 1 >= s.start && t + 1 < s.end));
       // Sampled labels exactly as the ONNX path draws them: one sampleLabels call over the sequence, keyed by position.
       const sampled =
         labels === 'sampled'
@@ -274,7 +277,7 @@ export function tokenLmModel(
         length,
         loss,
         tokenLogLikelihoods,
-        targetCount: length - promptLength,
+        targetCount: Array.from({ length }, (_, t) => t).filter(measured).length,
       };
     },
   };

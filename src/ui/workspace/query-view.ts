@@ -116,6 +116,7 @@ export class QueryView extends LitElement {
       <div class="note">Prompt</div><pre class="text" data-query-prompt>${query.prompt}</pre>
       <div class="note">Reference response</div><pre
         class="text" data-query-response>${query.response || '(not stored)'}</pre>
+      ${this.renderMeasured(query)}
       <h3>Per-token loss</h3>
       ${
         query.tokens && query.tokenLoss
@@ -123,6 +124,19 @@ export class QueryView extends LitElement {
           : html`<p class="note" data-loss-not-stored>Per-token loss of the response: not stored (this run or bundle was
             made before runs recorded the query's loss per token).</p>`
       }`;
+  }
+
+  /** A span measurement: which tokens the scores are about (their text, as text), and T_q. */
+  private renderMeasured(query: WorkspaceQuery): TemplateResult {
+    const spans = query.measured;
+    if (!spans || spans.length === 0)
+      return html`<p class="note" data-query-measured="response">Measured: the whole response.</p>`;
+    const count = spans.reduce((sum, s) => sum + s.end - s.start, 0);
+    const text = query.tokens ? spans.map((s) => query.tokens!.slice(s.start, s.end).join('')).join(' … ') : null;
+    const where = spans.map((s) => (s.end - s.start === 1 ? `${s.start}` : `${s.start}–${s.end - 1}`)).join(', ');
+    return html`<p class="note" data-query-measured="span">Measured: only ${count} token${count === 1 ? '' : 's'}
+      (positions ${where}; T_q = ${count})${text === null ? '' : html`: <code data-measured-text>${text}</code>`}.
+      The scores below are influence on these tokens alone.</p>`;
   }
 
   private renderRanking(index: WorkspaceIndex, route: Route, scores: QueryScores): TemplateResult {
