@@ -79,7 +79,7 @@ describe('workspace on a bundle opened by URL', () => {
       expect(cells.map(key)).toEqual(expected.map(key));
       // An interval that spans 0 is marked unresolved (muted, "n.s."); one that excludes 0 is coloured.
       for (const c of cells) {
-        const sure = c.low > 0 || c.high < 0;
+        const sure = c.count >= 2 && (c.low > 0 || c.high < 0);
         expect([c.resolved, c.ns]).toEqual([String(sure), !sure]);
       }
       const resolvedCount = cells.filter((c) => c.resolved === 'true').length;

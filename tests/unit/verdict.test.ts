@@ -10,6 +10,8 @@ describe('verdicts', () => {
     expect(verdict({ low: -0.1, high: 0.3 }, 32)).toBe('not resolved at n = 32');
     expect(verdict({ low: 0.01, high: 0.3 }, 32)).toBe('helps');
     expect(verdict({ low: -0.5, high: -0.2 }, 8)).toBe('harms');
+    // One example: resampling it gives a zero-width interval, which resolves nothing.
+    expect(verdict({ low: 0.077, high: 0.077 }, 1)).toBe('not resolved at n = 1');
   });
 
   it('a difference names the side that helps more', () => {

@@ -20,18 +20,18 @@ interface Point {
   readonly mean: number;
   readonly low: number;
   readonly high: number;
+  readonly count: number;
 }
 
 /** A difference's verdict: which side helps more, or that this n does not tell ("with − without" → with, without). */
 export function differenceVerdict(d: DifferenceEffect): string {
   const [left = 'first', right = 'second'] = d.comparison.split(' − ');
-  if (d.low > 0) return `${left} helps more than ${right}`;
-  if (d.high < 0) return `${left} helps less than ${right}`;
-  return `not resolved at n = ${d.count}`;
+  if (!resolved(d, d.count)) return `not resolved at n = ${d.count}`;
+  return d.low > 0 ? `${left} helps more than ${right}` : `${left} helps less than ${right}`;
 }
 
 /** The dot's colour class: the sign of a resolved mean, grey for an interval that spans 0. */
-const signOf = (d: Point): string => (!resolved(d) ? 'not resolved' : d.mean > 0 ? 'helps' : 'harms');
+const signOf = (d: Point): string => (!resolved(d, d.count) ? 'not resolved' : d.mean > 0 ? 'helps' : 'harms');
 
 /** "gsm8k ← math": the queries' benchmark and the training examples' domain of one comparison. */
 const panelOf = (e: DomainEffects): string => `${e.benchmark} ← ${e.domain}`;
@@ -178,12 +178,12 @@ export class AfterAnswerView extends LitElement {
         ${e.groups.map(
           (g) => html`<tr data-effect=${`${key}|${g.group}`} data-mean=${String(g.mean)} data-low=${String(g.low)}
             data-high=${String(g.high)}><td>${g.group}</td><td class="num">${g.count}</td>${cells(g)}<td
-            class="num">${formatScore(g.sum)}</td><td class="num">${formatScore(g.perToken)}</td>${this.verdictCell(verdict(g, g.count), resolved(g))}</tr>`,
+            class="num">${formatScore(g.sum)}</td><td class="num">${formatScore(g.perToken)}</td>${this.verdictCell(verdict(g, g.count), resolved(g, g.count))}</tr>`,
         )}
         ${e.differences.map(
           (d) => html`<tr class="difference" data-effect=${`${key}|${d.comparison}`} data-mean=${String(d.mean)}
             data-low=${String(d.low)} data-high=${String(d.high)}><td>${d.comparison}: ${d.detail}</td><td
-            class="num">${d.count}</td>${cells(d)}<td></td><td></td>${this.verdictCell(differenceVerdict(d), resolved(d))}</tr>`,
+            class="num">${d.count}</td>${cells(d)}<td></td><td></td>${this.verdictCell(differenceVerdict(d), resolved(d, d.count))}</tr>`,
         )}
       </tbody>
     </table>`;

@@ -142,15 +142,15 @@ export function distinct(values: readonly string[]): string[] {
 
 /**
  * A bootstrap 95 % interval that contains 0 does not resolve the sign of its mean at this n: the views mute it and say
- * "n.s." (not significant) instead of colouring it as help or harm.
+ * "n.s." (not significant) instead of colouring it as help or harm. Nor does one example (n = 1): resampling one value
+ * gives a zero-width interval that says nothing about the spread.
  */
-export function resolved(interval: { readonly low: number; readonly high: number }): boolean {
-  return interval.low > 0 || interval.high < 0;
+export function resolved(interval: { readonly low: number; readonly high: number }, n = 2): boolean {
+  return n >= 2 && (interval.low > 0 || interval.high < 0);
 }
 
-/** One-line verdict of a mean with its interval: "helps", "harms", or "not resolved at n = …". */
+/** One-line verdict of a mean with its interval over n examples: "helps", "harms", or "not resolved at n = …". */
 export function verdict(interval: { readonly low: number; readonly high: number }, n: number): string {
-  if (interval.low > 0) return 'helps';
-  if (interval.high < 0) return 'harms';
-  return `not resolved at n = ${n}`;
+  if (!resolved(interval, n)) return `not resolved at n = ${n}`;
+  return interval.low > 0 ? 'helps' : 'harms';
 }

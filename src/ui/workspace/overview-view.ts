@@ -134,7 +134,7 @@ export class OverviewView extends LitElement {
 
   /** How many cells the data resolves: an interval that spans 0 leaves the sign of its mean open at that n. */
   private renderResolution(cells: readonly CrossDomainEntry[]): TemplateResult {
-    const open = cells.filter((c) => !resolved(c));
+    const open = cells.filter((c) => !resolved(c, c.trainCount));
     const counts = [...new Set(open.map((c) => c.trainCount))].sort((a, b) => a - b);
     return html`<p class="note" data-resolution=${`${cells.length - open.length}/${cells.length}`}>
       ${cells.length - open.length} of ${cells.length} cells are resolved (the interval excludes 0).
@@ -182,7 +182,7 @@ export class OverviewView extends LitElement {
             ${columns.map(([domain, difficulty]) => {
               const cell = byKey.get(JSON.stringify([benchmark, domain, difficulty]));
               if (!cell) return html`<td>—</td>`;
-              const sure = resolved(cell);
+              const sure = resolved(cell, cell.trainCount);
               const background = color.apply(cell.mean);
               const style = sure ? `background:${background};color:${textColorOn(background)}` : '';
               const verdict = sure ? '' : `; not resolved at n = ${cell.trainCount} (interval spans 0)`;
