@@ -45,6 +45,23 @@ export const THROUGHPUT = {
   ortWasm: 12e9,
 } as const;
 
+/**
+ * Preparing the model before the first engine stage, beyond what the estimate itself measures (reading and tokenizing
+ * the data, building the gradient graph: estimateRequest times those as it does them): onnxruntime's session creation
+ * and its first run, where it compiles and allocates (kernels; on WebGPU, the shaders of every op of the gradient
+ * graph), and storing the run's record. Seconds = base + perNode · (nodes of the gradient graph), fitted to
+ * `npm run bench:estimate` (docs/benchmarks-estimate.md; 2-core VM, SwiftShader for WebGPU).
+ */
+export const SESSION_SECONDS = {
+  wasm: { base: 2, perNode: 0.004 },
+  webgpu: { base: 4, perNode: 0.03 },
+} as const;
+
+/** The seconds SESSION_SECONDS gives a gradient graph of `nodes` nodes on onnxruntime's wasm or WebGPU backend. */
+export function sessionSeconds(nodes: number, ort: keyof typeof SESSION_SECONDS): number {
+  return SESSION_SECONDS[ort].base + SESSION_SECONDS[ort].perNode * nodes;
+}
+
 /** onnxruntime-web's wasm32 heap: at most 4 GiB, of which we plan 3.5 (the runtime itself takes the rest). */
 export const ORT_HEAP_BYTES = 3.5 * GiB;
 
@@ -196,7 +213,12 @@ export function planJob(
 
 /** A plan as the page shows it before a run (structured-clone safe; sizes and times also as text). */
 export interface RunEstimate {
-  readonly stages: readonly (MemoryPlan['stages'][number] & { readonly peak: string; readonly time: string })[];
+  readonly stages: readonly (Omit<MemoryPlan['stages'][number], 'stage'> & {
+    /** A plan stage, or 'prepare': loading the data and the model before the first engine stage. */
+    readonly stage: MemoryPlan['stages'][number]['stage'] | 'prepare';
+    readonly peak: string;
+    readonly time: string;
+  })[];
   readonly peakBytes: number;
   readonly seconds: number;
   /** Peak, total time, budget and binding limit as text. */
@@ -210,11 +232,36 @@ export interface RunEstimate {
   readonly backend: string;
   readonly counts: { readonly train: number; readonly queries: number };
   readonly layers: readonly { readonly name: string; readonly dIn: number; readonly dOut: number }[];
+  /** The engine's device: the CPU backend or WebGPU. */
+  readonly deviceKind?: 'cpu' | 'webgpu';
 }
 
-export function runEstimate(run: RunPlan, graph: GradientGraph, inputs: RunInputs, backend: string): RunEstimate {
+/**
+ * The page's estimate of a run: the plan's stages, after a first stage 'prepare' (loading the data, the model's
+ * gradient graph, onnxruntime's session and first run): `measuredSeconds` of it were timed while estimating (loading
+ * and the gradient graph), the session is SESSION_SECONDS' model, for onnxruntime on WebGPU where the run puts it.
+ */
+export function runEstimate(
+  run: RunPlan,
+  graph: GradientGraph,
+  inputs: RunInputs,
+  backend: string,
+  measuredSeconds = 0,
+): RunEstimate {
   const layers = graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut }));
-  return estimateOf(run, layers, { train: inputs.train.length, queries: inputs.queries.length }, backend);
+  const ort = run.device.kind === 'webgpu' ? 'webgpu' : 'wasm';
+  const prepare = measuredSeconds + sessionSeconds(graph.model.graph.nodes.length, ort);
+  const estimate = estimateOf(run, layers, { train: inputs.train.length, queries: inputs.queries.length }, backend);
+  // The preparation's memory is onnxruntime's own (the plan's gradient-graph check), not the engine's: no peak here.
+  const first = { stage: 'prepare' as const, peakBytes: 0, seconds: prepare, peak: '—', time: duration(prepare) };
+  const seconds = estimate.seconds + prepare;
+  return {
+    ...estimate,
+    stages: [first, ...estimate.stages],
+    seconds,
+    text: { ...estimate.text, time: duration(seconds) },
+    deviceKind: run.device.kind,
+  };
 }
 
 /** The estimate's fields from a plan alone (also for a plan made without a graph or inputs, e.g. a screenshot's). */

@@ -45,6 +45,8 @@ export class RunEstimateView extends LitElement {
     try {
       this.estimate = await this.estimator!(this.request!);
       this.problem = '';
+      // The page's progress weighs the run's stages by this estimate.
+      this.dispatchEvent(new CustomEvent('estimate-changed', { detail: this.estimate, bubbles: true, composed: true }));
     } catch (error) {
       this.estimate = null;
       this.problem = (error as Error).message;
@@ -74,15 +76,19 @@ export class RunEstimateView extends LitElement {
         <thead><tr><th scope="col">stage</th><th scope="col">peak memory</th><th scope="col">time</th></tr></thead>
         <tbody>
           ${e.stages.map(
-            (s) => html`<tr data-stage=${s.stage}><td>${s.stage}</td><td>${s.peak}</td><td>${s.time}</td></tr>`,
+            (s) =>
+              html`<tr data-stage=${s.stage} data-stage-seconds=${String(s.seconds)}><td>${s.stage}</td><td>${s.peak}</td><td>${s.time}</td></tr>`,
           )}
-          <tr><th scope="row">total</th><td data-peak>${e.text.peak}</td><td data-seconds>${e.text.time}</td></tr>
+          <tr><th scope="row">total</th><td data-peak>${e.text.peak}</td><td data-seconds
+            data-total-seconds=${String(e.seconds)} data-device=${e.deviceKind ?? ''}>${e.text.time}</td></tr>
         </tbody>
       </table>
       <div class="note">
         Batch ${b.fit} (factors) / ${b.train} (scores), query chunk ${b.query}; budget ${e.text.budget}, one
         binding ${e.text.binding}. Tracked: ${e.layers.map((l) => `${l.name} [${l.dIn} → ${l.dOut}]`).join(', ')}.
-        Time from ${e.source}: good to a factor of a few on an idle machine.
+        Time from ${e.source}: good to a factor of a few on an idle machine. It counts preparing the model
+        (<em>prepare</em>: reading the data, the gradient graph, onnxruntime's session and first run) as well as the
+        engine's stages.
       </div>
       ${e.changes.length ? html`<ul data-estimate-changes>${e.changes.map((c) => html`<li>smaller: ${c}</li>`)}</ul>` : ''}
       ${e.notes.length ? html`<ul data-estimate-notes>${e.notes.map((n) => html`<li>splits: ${n}</li>`)}</ul>` : ''}
