@@ -27,13 +27,17 @@ interface Measurement {
   readonly backend: string;
   readonly estimateSeconds: number;
   readonly estimateStages: readonly { readonly stage: string; readonly seconds: number }[];
+  /** From the click to "Done"; with timedOut, the time given up after (a lower bound). */
   readonly wallSeconds: number;
+  readonly timedOut: boolean;
   /** The page's own "Done in" (its click to its results), which wallSeconds checks from outside. */
-  readonly pageWallSeconds: number;
+  readonly pageWallSeconds: number | null;
   readonly ratio: number;
   /** Seconds from the click at which each progress stage was first shown. */
   readonly stagesSeen: readonly { readonly stage: string; readonly at: number }[];
   readonly engineTimings: string;
+  /** The machine's speed the estimate measured (1 = the planner's idle figures). */
+  readonly speed: number | null;
 }
 
 const served = await servePage();
@@ -51,14 +55,12 @@ try {
       await cell.waitFor({ timeout: 300_000 });
       await page.locator('run-estimate [data-estimate-status]').waitFor({ state: 'detached', timeout: 300_000 });
       const estimateSeconds = Number(await cell.getAttribute('data-total-seconds'));
-      const estimateStages = await page
-        .locator('run-estimate tr[data-stage]')
-        .evaluateAll((rows) =>
-          rows.map((row) => ({
-            stage: row.getAttribute('data-stage')!,
-            seconds: Number(row.getAttribute('data-stage-seconds')),
-          })),
-        );
+      const estimateStages = await page.locator('run-estimate tr[data-stage]').evaluateAll((rows) =>
+        rows.map((row) => ({
+          stage: row.getAttribute('data-stage')!,
+          seconds: Number(row.getAttribute('data-stage-seconds')),
+        })),
+      );
       await page.evaluate(() => {
         const seen: { stage: string; at: number }[] = [];
         (window as unknown as { seen: typeof seen }).seen = seen;
@@ -70,30 +72,42 @@ try {
           if (stage !== null && seen.at(-1)?.stage !== stage) seen.push({ stage, at: (performance.now() - t0) / 1000 });
         }, 100);
       });
+      const speedText = await page
+        .locator('run-estimate [data-speed]')
+        .getAttribute('data-speed', { timeout: 1000 })
+        .catch(() => null);
+      const speed = speedText === null ? null : Number(speedText);
       const started = performance.now();
       await page.locator('run-controls button[data-action="start"]').click();
       const done = page.locator('[data-run="done"]');
-      await done.waitFor({ timeout: Number(args.timeout) * 60_000 });
+      // A run past the time limit is recorded as such (its wall time is then a lower bound), not dropped.
+      const timedOut = await done
+        .waitFor({ timeout: Number(args.timeout) * 60_000 })
+        .then(() => false)
+        .catch(() => true);
       const wallSeconds = (performance.now() - started) / 1000;
-      const pageWallSeconds = Number(await done.getAttribute('data-wall-seconds'));
+      const pageWallSeconds = timedOut ? null : Number(await done.getAttribute('data-wall-seconds'));
       const stagesSeen = await page.evaluate(
         () => (window as unknown as { seen: { stage: string; at: number }[] }).seen,
       );
-      const engineTimings = (await done.textContent())!.replace(/\s+/g, ' ').trim();
+      const engineTimings = timedOut ? '' : (await done.textContent())!.replace(/\s+/g, ' ').trim();
       const m: Measurement = {
         demo,
         backend,
         estimateSeconds,
         estimateStages,
         wallSeconds,
+        timedOut,
         pageWallSeconds,
         ratio: wallSeconds / estimateSeconds,
         stagesSeen,
         engineTimings,
+        speed,
       };
       results.push(m);
       console.log(
-        `${demo} on ${backend}: estimate ${estimateSeconds.toFixed(1)} s, wall ${wallSeconds.toFixed(1)} s ` +
+        `${demo} on ${backend}: estimate ${estimateSeconds.toFixed(1)} s (speed ${speed ?? 1}), ` +
+          `wall ${timedOut ? '> ' : ''}${wallSeconds.toFixed(1)} s ` +
           `(ratio ${m.ratio.toFixed(2)}); stages first seen at ${stagesSeen.map((s) => `${s.stage} ${s.at.toFixed(1)} s`).join(', ')}`,
       );
       await context.close();

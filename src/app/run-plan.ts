@@ -53,9 +53,16 @@ export const THROUGHPUT = {
  * `npm run bench:estimate` (docs/benchmarks-estimate.md; 2-core VM, SwiftShader for WebGPU).
  */
 export const SESSION_SECONDS = {
-  wasm: { base: 2, perNode: 0.004 },
+  wasm: { base: 2, perNode: 0.01 },
   webgpu: { base: 4, perNode: 0.03 },
 } as const;
+
+/**
+ * What each engine stage costs beyond its arithmetic: onnxruntime's calls, compiling a kernel on first use (shaders
+ * on WebGPU: seconds each on SwiftShader), reading results back, a checkpoint. Seconds per stage on an idle machine,
+ * fitted to `npm run bench:estimate` on the micro demo, whose arithmetic is negligible.
+ */
+export const STAGE_OVERHEAD_SECONDS = { cpu: 0.2, software: 3, hardware: 0.5 } as const;
 
 /** The seconds SESSION_SECONDS gives a gradient graph of `nodes` nodes on onnxruntime's wasm or WebGPU backend. */
 export function sessionSeconds(nodes: number, ort: keyof typeof SESSION_SECONDS): number {
@@ -234,12 +241,16 @@ export interface RunEstimate {
   readonly layers: readonly { readonly name: string; readonly dIn: number; readonly dOut: number }[];
   /** The engine's device: the CPU backend or WebGPU. */
   readonly deviceKind?: 'cpu' | 'webgpu';
+  /** This machine's speed when estimated, relative to the planner's idle figures (1: as fast; 0.25: 4× slower). */
+  readonly speed?: number;
 }
 
 /**
  * The page's estimate of a run: the plan's stages, after a first stage 'prepare' (loading the data, the model's
  * gradient graph, onnxruntime's session and first run): `measuredSeconds` of it were timed while estimating (loading
  * and the gradient graph), the session is SESSION_SECONDS' model, for onnxruntime on WebGPU where the run puts it.
+ * Every modelled second (the session, each stage's arithmetic and STAGE_OVERHEAD_SECONDS) is divided by `speed`, this
+ * machine's speed now relative to the planner's idle figures (speed-probe.ts; 1 = as measured idle).
  */
 export function runEstimate(
   run: RunPlan,
@@ -247,11 +258,25 @@ export function runEstimate(
   inputs: RunInputs,
   backend: string,
   measuredSeconds = 0,
+  speed = 1,
 ): RunEstimate {
   const layers = graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut }));
   const ort = run.device.kind === 'webgpu' ? 'webgpu' : 'wasm';
-  const prepare = measuredSeconds + sessionSeconds(graph.model.graph.nodes.length, ort);
-  const estimate = estimateOf(run, layers, { train: inputs.train.length, queries: inputs.queries.length }, backend);
+  const prepare = measuredSeconds + sessionSeconds(graph.model.graph.nodes.length, ort) / speed;
+  const overhead =
+    STAGE_OVERHEAD_SECONDS[
+      run.device.kind === 'cpu'
+        ? 'cpu'
+        : run.device.flopsPerSecond <= THROUGHPUT.software.flops
+          ? 'software'
+          : 'hardware'
+    ];
+  const stages = run.plan.stages.map((s) => ({ ...s, seconds: (s.seconds + overhead) / speed }));
+  const seen = {
+    device: run.device,
+    plan: { ...run.plan, stages, seconds: stages.reduce((t, s) => t + s.seconds, 0) },
+  };
+  const estimate = estimateOf(seen, layers, { train: inputs.train.length, queries: inputs.queries.length }, backend);
   // The preparation's memory is onnxruntime's own (the plan's gradient-graph check), not the engine's: no peak here.
   const first = { stage: 'prepare' as const, peakBytes: 0, seconds: prepare, peak: '—', time: duration(prepare) };
   const seconds = estimate.seconds + prepare;
@@ -261,6 +286,7 @@ export function runEstimate(
     seconds,
     text: { ...estimate.text, time: duration(seconds) },
     deviceKind: run.device.kind,
+    speed,
   };
 }
 

@@ -10,6 +10,7 @@ import { checkRunConfig } from '../app/config-check';
 import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
 import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
+import { measureSpeed } from '../app/speed-probe';
 import type { DemoVariant } from '../data/dataset';
 import type { CheckpointStore } from '../influence/types';
 import type { Model } from '../onnx/ir';
@@ -146,5 +147,5 @@ export async function estimateRequest(
   const graph = gradientGraphFor(inputs, request.config);
   measured += performance.now() - started;
   const plan = planJob(inputs, graph, request.config, chosen);
-  return runEstimate(plan, graph, inputs, chosen.report.description, measured / 1000);
+  return runEstimate(plan, graph, inputs, chosen.report.description, measured / 1000, measureSpeed());
 }
