@@ -264,7 +264,9 @@ export async function loadDemoInputs(
     queries: limits.queries ?? DEMO_DEFAULT_LIMITS[variant].queries,
   };
   // Asked for a sample: the same stratified sample as for user files (domain × difficulty, the run's seed);
-  // otherwise the demo's own default subsample, an equal share per domain.
+  // otherwise the demo's own default subsample: training examples an equal share per domain × difficulty cell (so
+  // each cell of the cross-domain table gets as many examples as the run affords: the fewest in a cell set how much
+  // of the table can be resolved), queries an equal share per domain.
   const sampled =
     limits.sample === true
       ? {
@@ -272,7 +274,7 @@ export async function loadDemoInputs(
           queries: stratifiedSample(demo.queries, want.queries, seed, strataFields(demo.queries, 'query')),
         }
       : null;
-  const train = sampled?.train.rows ?? stratified(demo.train, (e) => e.domain ?? '', want.train);
+  const train = sampled?.train.rows ?? stratified(demo.train, demoCell, want.train);
   const queries = (sampled?.queries.rows ?? stratified(demo.queries, (e) => e.domain ?? '', want.queries)).map(
     demoBenchmark,
   );
@@ -321,6 +323,11 @@ function demoBenchmark(query: Example): Example {
 }
 
 /** `count` examples spread evenly over the groups (seeded, stable), in the data's order. */
+/** The cross-domain table's column of a demo training example: its domain and difficulty. */
+function demoCell(example: Example): string {
+  return `${example.domain ?? ''} / ${example.difficulty ?? ''}`;
+}
+
 function stratified(examples: readonly Example[], group: (e: Example) => string, count: number): Example[] {
   if (count >= examples.length) return [...examples];
   const groups = new Map<string, Example[]>();

@@ -45,6 +45,30 @@ export const THROUGHPUT = {
   ortWasm: 12e9,
 } as const;
 
+/**
+ * Preparing the model before the first engine stage, beyond what the estimate itself measures (reading and tokenizing
+ * the data, building the gradient graph: estimateRequest times those as it does them): onnxruntime's session creation
+ * and its first run, where it compiles and allocates (kernels; on WebGPU, the shaders of every op of the gradient
+ * graph), and storing the run's record. Seconds = base + perNode · (nodes of the gradient graph), fitted to
+ * `npm run bench:estimate` (docs/benchmarks-estimate.md; 2-core VM, SwiftShader for WebGPU).
+ */
+export const SESSION_SECONDS = {
+  wasm: { base: 2, perNode: 0.01 },
+  webgpu: { base: 4, perNode: 0.03 },
+} as const;
+
+/**
+ * What each engine stage costs beyond its arithmetic: onnxruntime's calls, compiling a kernel on first use (shaders
+ * on WebGPU: seconds each on SwiftShader), reading results back, a checkpoint. Seconds per stage on an idle machine,
+ * fitted to `npm run bench:estimate` on the micro demo, whose arithmetic is negligible.
+ */
+export const STAGE_OVERHEAD_SECONDS = { cpu: 0.2, software: 3, hardware: 0.5 } as const;
+
+/** The seconds SESSION_SECONDS gives a gradient graph of `nodes` nodes on onnxruntime's wasm or WebGPU backend. */
+export function sessionSeconds(nodes: number, ort: keyof typeof SESSION_SECONDS): number {
+  return SESSION_SECONDS[ort].base + SESSION_SECONDS[ort].perNode * nodes;
+}
+
 /** onnxruntime-web's wasm32 heap: at most 4 GiB, of which we plan 3.5 (the runtime itself takes the rest). */
 export const ORT_HEAP_BYTES = 3.5 * GiB;
 
@@ -213,7 +237,12 @@ export function planJob(
 
 /** A plan as the page shows it before a run (structured-clone safe; sizes and times also as text). */
 export interface RunEstimate {
-  readonly stages: readonly (MemoryPlan['stages'][number] & { readonly peak: string; readonly time: string })[];
+  readonly stages: readonly (Omit<MemoryPlan['stages'][number], 'stage'> & {
+    /** A plan stage, or 'prepare': loading the data and the model before the first engine stage. */
+    readonly stage: MemoryPlan['stages'][number]['stage'] | 'prepare';
+    readonly peak: string;
+    readonly time: string;
+  })[];
   readonly peakBytes: number;
   readonly seconds: number;
   /** Peak, total time, budget and binding limit as text. */
@@ -227,11 +256,55 @@ export interface RunEstimate {
   readonly backend: string;
   readonly counts: { readonly train: number; readonly queries: number };
   readonly layers: readonly { readonly name: string; readonly dIn: number; readonly dOut: number }[];
+  /** The engine's device: the CPU backend or WebGPU. */
+  readonly deviceKind?: 'cpu' | 'webgpu';
+  /** This machine's speed when estimated, relative to the planner's idle figures (1: as fast; 0.25: 4× slower). */
+  readonly speed?: number;
 }
 
-export function runEstimate(run: RunPlan, graph: GradientGraph, inputs: RunInputs, backend: string): RunEstimate {
+/**
+ * The page's estimate of a run: the plan's stages, after a first stage 'prepare' (loading the data, the model's
+ * gradient graph, onnxruntime's session and first run): `measuredSeconds` of it were timed while estimating (loading
+ * and the gradient graph), the session is SESSION_SECONDS' model, for onnxruntime on WebGPU where the run puts it.
+ * Every modelled second (the session, each stage's arithmetic and STAGE_OVERHEAD_SECONDS) is divided by `speed`, this
+ * machine's speed now relative to the planner's idle figures (speed-probe.ts; 1 = as measured idle).
+ */
+export function runEstimate(
+  run: RunPlan,
+  graph: GradientGraph,
+  inputs: RunInputs,
+  backend: string,
+  measuredSeconds = 0,
+  speed = 1,
+): RunEstimate {
   const layers = graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut }));
-  return estimateOf(run, layers, { train: inputs.train.length, queries: inputs.queries.length }, backend);
+  const ort = run.device.kind === 'webgpu' ? 'webgpu' : 'wasm';
+  const prepare = measuredSeconds + sessionSeconds(graph.model.graph.nodes.length, ort) / speed;
+  const overhead =
+    STAGE_OVERHEAD_SECONDS[
+      run.device.kind === 'cpu'
+        ? 'cpu'
+        : run.device.flopsPerSecond <= THROUGHPUT.software.flops
+          ? 'software'
+          : 'hardware'
+    ];
+  const stages = run.plan.stages.map((s) => ({ ...s, seconds: (s.seconds + overhead) / speed }));
+  const seen = {
+    device: run.device,
+    plan: { ...run.plan, stages, seconds: stages.reduce((t, s) => t + s.seconds, 0) },
+  };
+  const estimate = estimateOf(seen, layers, { train: inputs.train.length, queries: inputs.queries.length }, backend);
+  // The preparation's memory is onnxruntime's own (the plan's gradient-graph check), not the engine's: no peak here.
+  const first = { stage: 'prepare' as const, peakBytes: 0, seconds: prepare, peak: '—', time: duration(prepare) };
+  const seconds = estimate.seconds + prepare;
+  return {
+    ...estimate,
+    stages: [first, ...estimate.stages],
+    seconds,
+    text: { ...estimate.text, time: duration(seconds) },
+    deviceKind: run.device.kind,
+    speed,
+  };
 }
 
 /** The estimate's fields from a plan alone (also for a plan made without a graph or inputs, e.g. a screenshot's). */

@@ -61,3 +61,16 @@ export function codeScore(shape: CodeShape): number {
 export function codeDifficulty(score: number): Difficulty {
   return score <= 5 ? 'easy' : score <= 15 ? 'medium' : 'hard';
 }
+
+/**
+ * Reading order of category labels (domains, difficulties, benchmarks), the one order every table, list and filter
+ * uses: the difficulty buckets easy < medium < hard first, then numbers by value (step counts such as "10" after
+ * "9"), then the rest alphabetically ("unknown" among them).
+ */
+export function compareLabels(a: string, b: string): number {
+  const rank = (label: string) => {
+    const known = DIFFICULTIES.indexOf(label as Difficulty);
+    return known >= 0 ? known : DIFFICULTIES.length;
+  };
+  return rank(a) - rank(b) || a.localeCompare(b, 'en', { numeric: true });
+}

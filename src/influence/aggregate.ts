@@ -8,6 +8,7 @@
  * A query's benchmark is its meta.benchmark, else its domain, else 'all'; a training example's missing domain or
  * difficulty is 'unknown'.
  */
+import { compareLabels } from '../data/difficulty';
 import { queryScales, type ScoreView } from './normalize';
 import type { AttributionResult, ExampleMeta } from './types';
 
@@ -77,7 +78,7 @@ export interface CrossDomainCell {
   readonly queryCount: number;
 }
 
-/** The cross-domain table, sorted by benchmark, domain, difficulty. */
+/** The cross-domain table, sorted by benchmark, domain, difficulty, each in reading order (compareLabels). */
 export function crossDomainTable(
   view: ScoreView,
   queries: readonly ExampleMeta[],
@@ -106,8 +107,13 @@ export function crossDomainTable(
       });
     }
   }
-  const key = (c: CrossDomainCell) => [c.benchmark, c.domain, c.difficulty];
-  return cells.sort((a, b) => key(a).join('\u0000').localeCompare(key(b).join('\u0000')));
+  // Reading order (compareLabels): easy → medium → hard, not alphabetical (which put "hard" before "medium").
+  return cells.sort(
+    (a, b) =>
+      compareLabels(a.benchmark, b.benchmark) ||
+      compareLabels(a.domain, b.domain) ||
+      compareLabels(a.difficulty, b.difficulty),
+  );
 }
 
 /**

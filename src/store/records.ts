@@ -50,7 +50,12 @@ export interface RunRecord {
   /** Rows the results view shows (ids, text, domain, difficulty, segments). */
   readonly rows: { readonly train: readonly DatasetRow[]; readonly query: readonly DatasetRow[] } | null;
   /** Where an imported run came from (bundle manifest fingerprints), null for runs computed here. */
-  readonly source: { readonly kind: 'bundle' | 'kronfluence'; readonly name: string } | null;
+  readonly source: {
+    readonly kind: 'bundle' | 'kronfluence';
+    readonly name: string;
+    /** sha256 of the imported bundle's bytes (hex), so importing the same bundle again finds the stored copy. */
+    readonly digest?: string;
+  } | null;
   /** estimateRunStorage's figure when the run was created. */
   readonly estimatedBytes: number | null;
   /** The evaluation against retraining, when the run has one (its `eval.*` tensors beside the scores). */

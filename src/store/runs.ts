@@ -18,6 +18,7 @@ import {
   type LayerPart,
 } from './bundle';
 import type { NewTensor, WorkbenchStore } from './db';
+import { sha256Hex } from './hash';
 import type { RunRecord, StageTimingRecord, TensorKind } from './records';
 import type { GroupTokenTensors, HostMatrix, LayerFactors, ScoreTensors } from './types';
 
@@ -317,7 +318,11 @@ export async function bundleRun(
       layers: manifest.layers,
       measurement: manifest.scores?.measurement ?? null,
       rows: manifest.rows,
-      source: { kind: 'bundle', name: options.name ?? manifest.model?.name ?? 'bundle' },
+      source: {
+        kind: 'bundle',
+        name: options.name ?? manifest.model?.name ?? 'bundle',
+        digest: await sha256Hex(bytes),
+      },
       evaluation: manifest.evaluation,
       ...(manifest.scores?.tokenGroups && { tokenGroups: manifest.scores.tokenGroups }),
     },

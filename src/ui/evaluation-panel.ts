@@ -13,6 +13,7 @@ import {
 import type { WorkspaceApi } from '../worker/workspace-protocol';
 import { evaluationAdvice, type EvaluationAdvice } from '../worker/evaluation-advice';
 import './workspace/results-workspace';
+import { DEMO_NAMES } from './demo-names';
 
 const STRATEGIES: readonly EvaluationStrategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
 
@@ -169,8 +170,8 @@ export class EvaluationPanel extends LitElement {
         cancelled or reloaded evaluation resumes where it stopped.</p>
       <form data-eval-form @submit=${(e: SubmitEvent) => this.onSubmit(e)}
         @input=${(e: Event) => this.onInput(e.currentTarget as HTMLFormElement)}>
-        <label>Demo<select name="variant"><option value="micro" selected>micro</option>
-          <option value="demo">demo</option></select></label>
+        <label>Demo<select name="variant"><option value="micro" selected>${DEMO_NAMES.micro}</option>
+          <option value="demo">${DEMO_NAMES.demo}</option></select></label>
         ${this.numberField('train', 'Training examples', PRESET.train, 4)}
         ${this.numberField('queries', 'Queries', PRESET.queries, 1)}
         ${this.numberField('subsets', 'Subsets M', PRESET.subsets, 2)}
@@ -206,7 +207,7 @@ export class EvaluationPanel extends LitElement {
     if (this.pending.length === 0) return '';
     return html`<p class="note" id="pending-label">Unfinished evaluations (cancelled, or stopped by a reload):</p>
       <ul data-eval-pending aria-labelledby="pending-label">${this.pending.map(
-        (p) => html`<li>${p.name} (${p.request.variant} demo, M = ${p.request.subsets}, ${p.request.steps} steps,
+        (p) => html`<li>${p.name} (${DEMO_NAMES[p.request.variant]}, M = ${p.request.subsets}, ${p.request.steps} steps,
         ${p.request.strategies.join(', ')}, ${EP_NAMES[p.request.retrainOn ?? 'wasm']}):
         ${p.retrainsSaved} retrains saved
         ${

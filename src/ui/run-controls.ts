@@ -5,6 +5,7 @@ import type { ModelLayers } from '../worker/model-preview';
 import './model-layers-view';
 import type { Estimator } from './run-estimate';
 import './run-estimate';
+import { DEMO_NAMES, DEMO_ORDER } from './demo-names';
 import {
   DEFAULT_RUN_CONFIG,
   FISHER_MODES,
@@ -43,8 +44,8 @@ const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping
 export class RunControls extends LitElement {
   @property({ type: Boolean }) running = false;
   /**
-   * Which built-in demo the demo choice runs: 'demo' or 'after' (the after-answer variant, docs/data.md), chosen here
-   * or by the page's ?demo=after; 'micro' (?demo=micro) is the tiny test version and offers no choice.
+   * Which built-in demo the demo choice runs: 'demo', 'after' (the after-answer variant, docs/data.md) or 'micro'
+   * (an untrained tiny model: a smoke test in seconds), chosen here or by the page's ?demo=after / ?demo=micro.
    */
   @property() demoVariant: DemoVariant = 'demo';
   /** Computes the memory plan and time estimate of the settings shown (the worker's); none: no estimate. */
@@ -89,7 +90,7 @@ export class RunControls extends LitElement {
     return html`
       <fieldset ?disabled=${this.running}>
         <legend>Model and data</legend>
-        <label><input type="radio" name="source" data-source="demo" .checked=${this.useDemo} @change=${() => (this.useDemo = true)} /> Built-in demo${this.demoVariant === 'micro' ? ' (micro)' : ''}</label>
+        <label><input type="radio" name="source" data-source="demo" .checked=${this.useDemo} @change=${() => (this.useDemo = true)} /> Built-in demo</label>
         <label><input type="radio" name="source" data-source="files" .checked=${!this.useDemo} @change=${() => (this.useDemo = false)} /> My files</label>
         ${
           this.useDemo
@@ -158,13 +159,10 @@ export class RunControls extends LitElement {
   }
 
   private renderDemoChoice() {
-    if (this.demoVariant === 'micro') return html``;
     const pick = (event: Event) => (this.demoVariant = (event.target as HTMLSelectElement).value as DemoVariant);
     return html`<div class="files"><label for="demo-variant">Demo data</label>
       <select id="demo-variant" @change=${pick}>
-        <option value="demo" ?selected=${this.demoVariant === 'demo'}>GSM8K + MBPP</option>
-        <option value="after" ?selected=${this.demoVariant === 'after'}>GSM8K + MBPP, half the answers followed by a
-          re-check / test trace (after-answer segments)</option>
+        ${DEMO_ORDER.map((v) => html`<option value=${v} ?selected=${this.demoVariant === v}>${DEMO_NAMES[v]}</option>`)}
       </select></div>`;
   }
 

@@ -5,6 +5,7 @@ import type { RunListing, StoredRunView, StoredRunsApi } from '../worker/run-pro
 import type { WorkspaceApi } from '../worker/workspace-protocol';
 import { fetchBundle } from './workspace/bundle-url';
 import { workspaceAddress } from './workspace/route';
+import { portableFileName } from './file-name';
 import './influence-results';
 import './workspace/results-workspace';
 
@@ -30,6 +31,8 @@ export class RunLibrary extends LitElement {
   /** The viewed run came from a ?bundle= link and is not stored in this browser (until "Keep a copy"). */
   @state() private unstored = false;
   @state() private dragging = false;
+  /** The last import was a bundle stored before: its stored copy was opened instead of storing a second one. */
+  @state() private alreadyStored = false;
 
   static override styles = css`
     :host { display: block; margin: 1.5rem 0; }
@@ -50,12 +53,13 @@ export class RunLibrary extends LitElement {
 
   /**
    * ?bundle=<url> opens a linked bundle read-only without storing it (the stored copy if "Keep a copy" made one
-   * earlier); ?run=<id> opens a stored run.
+   * earlier); ?run=<id> opens a stored run, and so does the address a finished run leaves in the hash (#run=<id>),
+   * so reloading the page, or opening its address in a new tab, shows the run again.
    */
   private async openLinked(): Promise<void> {
     const params = new URLSearchParams(location.search);
     const url = params.get('bundle');
-    const runId = params.get('run');
+    const runId = params.get('run') ?? new URLSearchParams(location.hash.replace(/^#/, '')).get('run');
     if (url !== null) {
       await this.act(async () => {
         const fetched = await fetchBundle(url);
@@ -127,7 +131,7 @@ export class RunLibrary extends LitElement {
       );
       const link = document.createElement('a');
       link.href = url;
-      link.download = `${run.name.replace(/[\\/:*?"<>|]+/g, '_')}.iwb`;
+      link.download = portableFileName(run.name, '.iwb');
       link.click();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     });
@@ -135,6 +139,12 @@ export class RunLibrary extends LitElement {
 
   private open(runId: string): Promise<void> {
     return this.act(async () => {
+      this.alreadyStored = false;
+      const known = (await this.api!.listRuns()).find((run) => run.id === runId);
+      if (!known) throw new Error(`The run in this address (${runId}) is not stored in this browser.`);
+      if (!known.viewable) {
+        throw new Error(`The run in this address (“${known.name}”) has no results yet (${known.status}).`);
+      }
       this.viewed = await this.api!.openRun(runId);
       this.viewedAddress = workspaceAddress('run', runId);
       this.unstored = false;
@@ -145,10 +155,12 @@ export class RunLibrary extends LitElement {
     if (!file) return Promise.resolve();
     return this.act(async () => {
       this.viewed = null;
+      this.alreadyStored = false;
       this.viewed = await this.api!.importBundle(
         new Uint8Array(await file.arrayBuffer()),
         file.name.replace(/\.iwb$/i, ''),
       );
+      this.alreadyStored = this.viewed.alreadyStored === true;
       this.viewedAddress = workspaceAddress('run', this.viewed.runId);
       this.unstored = false;
     });
@@ -200,6 +212,12 @@ export class RunLibrary extends LitElement {
           ? html`<section class="view" data-viewed-run=${this.viewed.runId}>
             <h2>Results of “${this.viewed.name}” (read-only)</h2>
             ${
+              this.alreadyStored
+                ? html`<p class="offer" data-already-stored>This bundle is already stored here as
+                  “${this.viewed.name}”: that copy is open, and no second one was stored.</p>`
+                : html``
+            }
+            ${
               this.unstored
                 ? html`<p class="offer" data-not-stored>Opened from the link without storing it in this browser: it is
                   gone when this page closes.
@@ -207,7 +225,13 @@ export class RunLibrary extends LitElement {
                 : html``
             }
             <p>${this.viewed.summary.queries.length} queries × ${this.viewed.summary.trainCount} training examples, strategy ${this.viewed.summary.strategy}, computed on ${this.viewed.summary.backend.description}.</p>
-            <influence-results .summary=${this.viewed.summary} .fetchTop=${this.fetchViewed}></influence-results>
+            ${
+              // A run computed here: the workspace below has its top lists (Query view); an imported bundle keeps
+              // the short lists too, as its first look.
+              this.viewed.imported === false
+                ? html``
+                : html`<influence-results .summary=${this.viewed.summary} .fetchTop=${this.fetchViewed}></influence-results>`
+            }
             <results-workspace .api=${this.workspace} run-id=${this.viewed.runId}
               address=${this.viewedAddress}></results-workspace>
           </section>`
@@ -239,7 +263,7 @@ export class RunLibrary extends LitElement {
             : html`<span data-run-name>${run.name}</span>`
         }
       </td>
-      <td><span data-run-status>${run.status}${run.stage && run.status !== 'complete' ? ` (${run.stage})` : ''}</span>${run.error ? html`<br /><small>${run.error}</small>` : html``}</td>
+      <td><span data-run-status title=${statusTitle(run)}>${statusText(run)}</span>${run.error ? html`<br /><small>${run.error}</small>` : html``}</td>
       <td>${date}</td>
       <td>${run.backend ?? '—'}</td>
       <td>${run.strategy}</td>
@@ -252,6 +276,19 @@ export class RunLibrary extends LitElement {
       </td>
     </tr>`;
   }
+}
+
+/** A run's status in words: an imported run is a read-only copy of a bundle (its last stage says nothing more). */
+function statusText(run: RunListing): string {
+  if (run.status === 'imported') return 'imported (read-only bundle)';
+  return `${run.status}${run.stage && run.status !== 'complete' ? ` (${run.stage})` : ''}`;
+}
+
+function statusTitle(run: RunListing): string {
+  if (run.status === 'imported')
+    return 'Opened from an .iwb bundle: its results can be viewed and exported, not resumed.';
+  if (run.stage && run.status !== 'complete') return `The engine stage it reached: ${run.stage}.`;
+  return '';
 }
 
 declare global {

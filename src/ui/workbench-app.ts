@@ -10,11 +10,12 @@ import {
   type InfluenceTarget,
   type Normalization,
   type ProgressEvent,
+  type RunEstimate,
 } from '../worker/protocol';
 import './gpu-status';
 import './run-controls';
 import type { PickedModelApi } from './run-controls';
-import './attribution-progress';
+import { formatSeconds } from './attribution-progress';
 import './influence-results';
 import './run-library';
 import './workspace/results-workspace';
@@ -26,7 +27,13 @@ const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'scores', 'self'
 type RunState =
   | { readonly phase: 'idle' }
   | { readonly phase: 'running'; readonly progress: ProgressEvent | undefined }
-  | { readonly phase: 'done'; readonly summary: AttributionSummary; readonly stagesRun: readonly string[] }
+  | {
+      readonly phase: 'done';
+      readonly summary: AttributionSummary;
+      readonly stagesRun: readonly string[];
+      /** Wall time from the click to the stored results, in seconds (what the user waited). */
+      readonly wallSeconds: number;
+    }
   | { readonly phase: 'cancelled' }
   | { readonly phase: 'failed'; readonly message: string };
 
@@ -36,6 +43,11 @@ export class WorkbenchApp extends LitElement {
   @state() private run: RunState = { phase: 'idle' };
   /** Bumped when a run ends, so the stored-runs list reloads. */
   @state() private storedGeneration = 0;
+  /** The estimate of the settings shown (run-estimate's), for the progress of a run started with them. */
+  private estimate: RunEstimate | null = null;
+  /** The estimate and click time of the run in progress. */
+  @state() private runEstimate: RunEstimate | null = null;
+  @state() private startedAt = 0;
   private readonly engine = startEngineWorker();
   /** ?demo=micro runs the tiny demo (tests; a first look in seconds); ?demo=after the after-answer variant. */
   private readonly demoVariant = demoVariantOf(new URLSearchParams(location.search).get('demo'));
@@ -74,6 +86,9 @@ export class WorkbenchApp extends LitElement {
 
   /** A new run, or a stored one resumed from its last checkpoint (`resumeId`). */
   private async start(request: PageRequest | null, resumeId?: string): Promise<void> {
+    this.startedAt = performance.now();
+    // A resumed run starts mid-way: the estimate of the settings shown is not its.
+    this.runEstimate = request ? this.estimate : null;
     this.run = { phase: 'running', progress: undefined };
     this.storedGeneration++;
     // The engine stages this session ran, in order (a resumed run starts at its checkpoint's stage).
@@ -87,7 +102,7 @@ export class WorkbenchApp extends LitElement {
       const summary = request
         ? await this.engine.attribute(request, onProgress)
         : await this.engine.resume(resumeId!, onProgress);
-      this.run = { phase: 'done', summary, stagesRun };
+      this.run = { phase: 'done', summary, stagesRun, wallSeconds: (performance.now() - this.startedAt) / 1000 };
     } catch (error) {
       const { name, message } = error as Error;
       this.run = name === CANCELLED_ERROR_NAME ? { phase: 'cancelled' } : { phase: 'failed', message };
@@ -112,6 +127,7 @@ export class WorkbenchApp extends LitElement {
         .models=${this.models}
         @start-attribution=${(e: CustomEvent<PageRequest>) => void this.start(e.detail)}
         @cancel-attribution=${() => void this.engine.api.cancel()}
+        @estimate-changed=${(e: CustomEvent<RunEstimate>) => (this.estimate = e.detail)}
       ></run-controls>
       ${this.renderRun(run)}
       <run-library
@@ -130,17 +146,20 @@ export class WorkbenchApp extends LitElement {
       case 'idle':
         return html``;
       case 'running':
-        return html`<attribution-progress .progress=${run.progress}></attribution-progress>`;
+        return html`<attribution-progress .progress=${run.progress} .estimate=${this.runEstimate}
+          .startedAt=${this.startedAt}></attribution-progress>`;
       case 'cancelled':
         return html`<p class="status" data-run="cancelled">Cancelled.</p>`;
       case 'failed':
         return html`<p class="status failed" data-run="failed">${run.message}</p>`;
       case 'done': {
         const s = run.summary;
-        const seconds = s.timings.reduce((sum, t) => sum + t.seconds, 0);
+        const engineSeconds = s.timings.reduce((sum, t) => sum + t.seconds, 0);
+        const estimated = this.runEstimate ? ` (estimated ${formatSeconds(this.runEstimate.seconds)})` : '';
         return html`
-          <p class="status meta" data-run="done">
-            Done in ${seconds.toFixed(1)} s on <span data-backend=${s.backend.kind}>${s.backend.description}</span> (${s.backend.reason});
+          <p class="status meta" data-run="done" data-wall-seconds=${run.wallSeconds.toFixed(2)}>
+            Done in ${formatSeconds(run.wallSeconds)} from the click${estimated}, of which the engine's stages took
+            ${engineSeconds.toFixed(1)} s and loading and preparing the model the rest; on <span data-backend=${s.backend.kind}>${s.backend.description}</span> (${s.backend.reason});
             ${s.queries.length} queries × ${s.trainCount} training examples, strategy ${s.strategy}.
             ${s.peakGpuBytes === null ? '' : `Peak GPU memory held by the engine: ${(s.peakGpuBytes / 2 ** 20).toFixed(1)} MiB.`}
             ${s.subsample ?? ''}

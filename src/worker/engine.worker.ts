@@ -121,7 +121,8 @@ const api = {
 
   /** Check a bundle completely, store it as a read-only run, and open it (a bad bundle stores nothing). */
   async importBundle(bytes: Uint8Array, name: string): Promise<StoredRunView> {
-    return openStored(await (await stored()).importBundle(bytes, name));
+    const { id, alreadyStored } = await (await stored()).importBundle(bytes, name);
+    return { ...(await openStored(id)), ...(alreadyStored && { alreadyStored }) };
   },
 
   /** Check a bundle completely and open it read-only without storing it (keepBundle stores it later). */
@@ -248,8 +249,9 @@ async function openStored(runId: string): Promise<StoredRunView> {
   const results =
     viewed.find((entry) => entry.runId === runId)?.results ?? inMemory.get(runId)?.results ?? (await store.open(runId));
   viewed = [...viewed.filter((entry) => entry.runId !== runId), { runId, results }].slice(-KEPT_OPEN);
-  const name = (await store.list(activeRunId)).find((run) => run.id === runId)?.name ?? results.name;
-  return { runId, name, summary: results.summary };
+  const listing = (await store.list(activeRunId)).find((run) => run.id === runId);
+  // A bundle viewed without storing it has no listing: it is imported too.
+  return { runId, name: listing?.name ?? results.name, summary: results.summary, imported: listing?.imported ?? true };
 }
 
 /** One page run at a time (page-run.ts); its results stay here for the views the page asks for. */

@@ -10,6 +10,7 @@ import { checkRunConfig } from '../app/config-check';
 import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
 import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
+import { measureSpeed } from '../app/speed-probe';
 import type { DemoVariant } from '../data/dataset';
 import type { CheckpointStore } from '../influence/types';
 import type { Model } from '../onnx/ir';
@@ -140,8 +141,15 @@ export async function estimateRequest(
   signal: AbortSignal,
 ): Promise<RunEstimate> {
   checkRunConfig(request.config);
+  // What the run will do before its first stage, timed here as the estimate does the same: read and tokenize the
+  // data, build the gradient graph (a device acquired here is the run's too, so it is not counted).
+  let started = performance.now();
   const inputs = await environment.loadInputs(request, signal);
+  let measured = performance.now() - started;
   const chosen = await environment.backendFor(request.config.backend);
+  started = performance.now();
   const graph = await gradientGraphFor(inputs, request.config);
-  return runEstimate(planJob(inputs, graph, request.config, chosen), graph, inputs, chosen.report.description);
+  measured += performance.now() - started;
+  const plan = planJob(inputs, graph, request.config, chosen);
+  return runEstimate(plan, graph, inputs, chosen.report.description, measured / 1000, measureSpeed());
 }

@@ -27,6 +27,10 @@ export interface StoredRunView {
   readonly runId: string;
   readonly name: string;
   readonly summary: AttributionSummary;
+  /** Imported from a bundle (or viewed from one), rather than computed in this browser. */
+  readonly imported?: boolean;
+  /** importBundle only: the same bundle (by sha256) was stored before; this is that stored run, not a new copy. */
+  readonly alreadyStored?: boolean;
 }
 
 /**

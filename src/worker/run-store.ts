@@ -18,6 +18,7 @@ import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle'
 import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
 import type { RunRecord, StoredArray } from '../store/records';
+import { sha256Hex } from '../store/hash';
 import {
   bundleRun,
   createRun,
@@ -285,9 +286,15 @@ export class PageRunStore {
     return encodeRunBundle(await runContent(this.store, runId, sources), 'influence-workbench page');
   }
 
-  /** Decode and check a bundle completely, then store it as a read-only run (a bad bundle stores nothing). */
-  async importBundle(bytes: Uint8Array, name: string): Promise<string> {
-    return (await importBundle(this.store, bytes, { name })).id;
+  /**
+   * Decode and check a bundle completely, then store it as a read-only run (a bad bundle stores nothing). A bundle
+   * stored before (the same bytes: sha256) is not stored twice: its stored run comes back with `alreadyStored`.
+   */
+  async importBundle(bytes: Uint8Array, name: string): Promise<{ id: string; alreadyStored: boolean }> {
+    const digest = await sha256Hex(bytes);
+    const known = (await this.store.listRuns()).find((run) => run.source?.digest === digest);
+    if (known) return { id: known.id, alreadyStored: true };
+    return { id: (await importBundle(this.store, bytes, { name })).id, alreadyStored: false };
   }
 
   /** Store a bundle viewed without storing (viewBundle), under the id it was viewed with. */

@@ -68,6 +68,12 @@ test('the table shows the experiment’s groups and differences for every benchm
       for (const field of ['mean', 'low', 'high'] as const)
         closeTo(Number(await tr.getAttribute(`data-${field}`)), row[field]);
       expect(await tr.locator('td').first().textContent()).toContain(row.name);
+      // One verdict per row: the sign where the interval excludes 0 (n ≥ 2), else "not resolved at n = <its n>".
+      const said = await tr.locator('td[data-verdict]').textContent();
+      const sure = row.count >= 2 && (row.low > 0 || row.high < 0);
+      if (sure) expect(said).not.toContain('not resolved');
+      else expect(said).toBe(`not resolved at n = ${row.count}`);
+      if ('group' in row && sure) expect(said).toBe(row.low > 0 ? 'helps' : 'harms');
     }
   }
   // One dot per difference and per group, each at its mean (the charts' own marks, not the table).

@@ -36,6 +36,7 @@ test('the demo choice offers the after-answer variant and starts a run on it', a
   expect(await select.locator('option').allTextContents()).toEqual([
     'GSM8K + MBPP',
     expect.stringMatching(/after-answer segments/),
+    expect.stringMatching(/^micro: untrained smoke test/),
   ]);
   await select.selectOption('after');
   expect(await startedSource(page)).toEqual({ kind: 'demo', variant: 'after' });
@@ -43,12 +44,23 @@ test('the demo choice offers the after-answer variant and starts a run on it', a
   await page.close();
 });
 
-test('?demo=after preselects the variant; ?demo=micro offers no choice', async () => {
+test('?demo=after and ?demo=micro preselect their variant; the micro demo is in the list', async () => {
   const after = await openPage(served, '?demo=after');
   expect(await after.page.locator('run-controls select#demo-variant').inputValue()).toBe('after');
   await after.page.close();
   const micro = await openPage(served, '?demo=micro');
   await micro.page.locator('run-controls button[data-action="start"]').waitFor();
-  expect(await micro.page.locator('run-controls select#demo-variant').count()).toBe(0);
+  expect(await micro.page.locator('run-controls select#demo-variant').inputValue()).toBe('micro');
+  expect(await startedSource(micro.page)).toEqual({ kind: 'demo', variant: 'micro' });
   await micro.page.close();
+});
+
+test('the Attribute and Evaluate panels name the demos alike', async () => {
+  const { page, errors } = await openPage(served, '');
+  const attribute = await page.locator('run-controls select#demo-variant option').allTextContents();
+  const evaluate = await page.locator('evaluation-panel select[name="variant"] option').allTextContents();
+  expect(evaluate.length).toBeGreaterThan(0);
+  for (const name of evaluate) expect(attribute).toContain(name.trim());
+  expect(errors).toEqual([]);
+  await page.close();
 });

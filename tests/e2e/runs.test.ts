@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { encodeBundle } from '../../src/store/bundle';
-import { openPage, servePage, storedCheckpointStage, type Served } from '../helpers/browser';
+import { openInContext, openPage, servePage, storedCheckpointStage, type Served } from '../helpers/browser';
 import { bundleRowIds, tensorBytes, tensorValues } from '../helpers/bundle-file';
 import { cli } from '../helpers/cli';
 
@@ -116,6 +116,52 @@ async function nodeMicroRun(): Promise<NodeSummary> {
 /** |a − b| relative to the largest |score| of the run: batching sums float64 terms in another order. */
 const RELATIVE = 1e-9;
 
+test('the address a finished run leaves reopens it after a reload and in a new tab', async () => {
+  // One browser context, so the second tab shares the first one's IndexedDB, as two tabs of one browser do.
+  const context = await served.browser.newContext();
+  ({ page, errors } = await openInContext(context, served, '?demo=micro'));
+  await page.locator('run-library [data-no-runs]').waitFor({ timeout: 30_000 });
+  await runMicroDemoOnCpu();
+  await page.locator('workbench-app > results-workspace overview-view[data-ready]').waitFor({ timeout: 60_000 });
+  // "Done in" is the wall time from the click: at least the engine's own stages, and it says so.
+  const done = page.locator('[data-run="done"]');
+  expect(await done.textContent()).toMatch(
+    /Done in (\d+ min )?\d+ s from the click \(estimated [^)]+\), of which the engine.s stages took/,
+  );
+  const engine = Number((await done.textContent())!.match(/engine's stages took\s+([\d.]+) s/)![1]);
+  expect(Number(await done.getAttribute('data-wall-seconds'))).toBeGreaterThanOrEqual(engine);
+  const address = page.url();
+  const runId = new URLSearchParams(new URL(address).hash.slice(1)).get('run');
+  expect(runId).toMatch(/\S/);
+  expect(address).toContain('?demo=micro#');
+
+  const reopened = async (tab: Page, view: string) => {
+    const section = tab.locator(`run-library section[data-viewed-run="${runId}"]`);
+    await section.locator(`results-workspace ${view}-view[data-ready]`).waitFor({ timeout: 60_000 });
+    // The run's own stored copy: its workspace, without the top lists repeated above it.
+    expect(await section.locator(':scope > influence-results').count()).toBe(0);
+    expect(await tab.locator('run-library [data-library-error]').count()).toBe(0);
+  };
+  await page.reload();
+  await reopened(page, 'overview');
+  // The view state in the address survives too: the Query tab, chosen after the reload, opens in a new tab.
+  await page.locator('run-library results-workspace [data-tab="query"]').click();
+  await expect.poll(() => new URL(page.url()).hash).toContain('view=query');
+  const { page: tab, errors: tabErrors } = await openInContext(context, served, page.url().slice(served.url.length));
+  await reopened(tab, 'query');
+  expect(tabErrors.filter((e) => !e.includes('[W:onnxruntime'))).toEqual([]);
+  await tab.close();
+
+  // An address naming a run this browser does not have says so.
+  // (A hash change alone does not reload the page: reload after it.)
+  await page.goto(`${served.url}?demo=micro#run=no-such-run`);
+  await page.reload();
+  await page.locator('run-library [data-library-error]').waitFor({ timeout: 30_000 });
+  expect(await page.locator('run-library [data-library-error]').textContent()).toContain('not stored in this browser');
+  expect(pageErrors()).toEqual([]);
+  await context.close();
+});
+
 test('a finished run is stored with the scores Node computes, exports as .iwb, deletes, and reopens read-only', async () => {
   await open('?demo=micro');
   await page.locator('run-library [data-no-runs]').waitFor({ timeout: 30_000 });
@@ -155,7 +201,8 @@ test('a finished run is stored with the scores Node computes, exports as .iwb, d
     page.waitForEvent('download'),
     rows().first().locator('button[data-action="export"]').click(),
   ]);
-  expect(download.suggestedFilename()).toBe('my _b_micro_b_ run.iwb');
+  // A portable file name: ASCII letters, digits and hyphens, whatever the run's name.
+  expect(download.suggestedFilename()).toBe('my-b-micro-b-run.iwb');
   const bundle = readFileSync((await download.path())!);
   expect(tensorBytes(bundle, 'scores.tau').byteLength).toBe(4 * 16 * 8);
   // Every score Node ranks in its top 10 per query is the stored run's, to float64 summation order.
@@ -182,6 +229,17 @@ test('a finished run is stored with the scores Node computes, exports as .iwb, d
   expect(await ranking('run-library')).toEqual(live);
   await expect.poll(() => rows().count()).toBe(1);
   expect(await rows().first().getAttribute('data-status')).toBe('imported');
+  expect(await rows().first().locator('[data-run-status]').textContent()).toBe('imported (read-only bundle)');
+
+  // The same bundle again: the stored copy opens, the page says so, and no second copy is stored.
+  const beforeAgain = await storedCounts();
+  await page
+    .locator('run-library input[data-import]')
+    .setInputFiles({ name: 'shared again.iwb', mimeType: 'application/octet-stream', buffer: bundle });
+  await page.locator('run-library [data-already-stored]').waitFor({ timeout: 30_000 });
+  expect(await page.locator('run-library [data-already-stored]').textContent()).toContain('“shared”');
+  expect(await rows().count()).toBe(1);
+  expect(await storedCounts()).toEqual(beforeAgain);
 
   // A flipped byte inside the tensor data: the checksum names the problem, and nothing is stored.
   const beforeCorrupt = await storedCounts();

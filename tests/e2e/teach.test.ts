@@ -169,6 +169,24 @@ test('click adds a point (shift: class 1), right-click deletes one, a preset loa
   expect(errors).toEqual([]);
 });
 
+test('a preset that switches the model shows it in the Model select, after a model was chosen by hand', async () => {
+  await page.goto(`${served.url}teach.html?model=mlp`);
+  let generation = Number(await page.getAttribute('teach-app', 'data-generation'));
+  const select = (control: string) => page.locator(`teach-app select[data-control="${control}"]`);
+  // By hand: the browser now shows the user's pick, whatever the options' `selected` attributes say.
+  await select('model').selectOption('logistic');
+  generation = await generationAbove(generation);
+  expect(parseState(new URL(page.url()).search).model).toBe('logistic');
+  await page.click('button[data-preset="nonconvex"]');
+  await generationAbove(generation);
+  const state = parseState(new URL(page.url()).search);
+  expect(state.model).toBe('mlp');
+  expect(await select('model').inputValue()).toBe('mlp');
+  expect(await select('method').inputValue()).toBe(state.method);
+  expect(await select('loo').inputValue()).toBe('scratch');
+  expect(errors).toEqual([]);
+});
+
 test('the tiny LM: per-token scores in the page, and its correlations equal Node on the same URL', async () => {
   await page.goto(`${served.url}teach.html?model=lm&q=2&damping=0.02`);
   await generationAbove(0); // a new page load counts from 0 again

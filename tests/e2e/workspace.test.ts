@@ -66,11 +66,26 @@ describe('workspace on a bundle opened by URL', () => {
           count: Number(td.getAttribute('data-count')),
           low: Number(td.getAttribute('data-low')),
           high: Number(td.getAttribute('data-high')),
+          resolved: td.getAttribute('data-resolved'),
+          ns: td.querySelector('[data-ns]') !== null,
         })),
       );
       const result = resultOfBundle(bundle);
       const expected = crossDomainTable(scoreView(result, norm), result.queries, result.train);
       expect(cells.length).toBe(expected.length);
+      // Reading order as the engine gives it (easy → medium → hard), row by row.
+      const key = (c: { benchmark: string | null; domain: string | null; difficulty: string | null }) =>
+        `${c.benchmark}/${c.domain}/${c.difficulty}`;
+      expect(cells.map(key)).toEqual(expected.map(key));
+      // An interval that spans 0 is marked unresolved (muted, "n.s."); one that excludes 0 is coloured.
+      for (const c of cells) {
+        const sure = c.count >= 2 && (c.low > 0 || c.high < 0);
+        expect([c.resolved, c.ns]).toEqual([String(sure), !sure]);
+      }
+      const resolvedCount = cells.filter((c) => c.resolved === 'true').length;
+      expect(await page.locator('overview-view [data-resolution]').getAttribute('data-resolution')).toBe(
+        `${resolvedCount}/${cells.length}`,
+      );
       for (const want of expected) {
         const got = cells.find(
           (c) => c.benchmark === want.benchmark && c.domain === want.domain && c.difficulty === want.difficulty,

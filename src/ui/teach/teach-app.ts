@@ -149,6 +149,9 @@ export class TeachApp extends LitElement {
 
   private controls() {
     const lab = this.lab;
+    // Each select binds .value as well as its options' ?selected: once a user has picked an option by hand, the
+    // browser no longer follows the `selected` attribute, so a preset that changes the state (say the model) would
+    // leave the select showing the old choice. ?selected sets the first render (before the options exist).
     const l2 = lab.model === 'lm' ? defaultState('lm').damping : MODELS[lab.model].l2;
     const logDamping = Math.log10(lab.damping);
     return html`<div class="controls">
@@ -156,6 +159,7 @@ export class TeachApp extends LitElement {
           >Model
           <select
             data-control="model"
+            .value=${lab.model}
             @change=${(e: Event) => {
               this.lesson = null;
               this.lab = defaultState(valueOf(e) as LabModel);
@@ -178,7 +182,7 @@ export class TeachApp extends LitElement {
         /></label>
         <label
           >Colour by
-          <select data-control="method" @change=${(e: Event) => this.patch({ method: valueOf(e) as Method | 'loo' })}>
+          <select data-control="method" .value=${lab.method} @change=${(e: Event) => this.patch({ method: valueOf(e) as Method | 'loo' })}>
             ${[...METHODS, 'loo' as const].map(
               (m) => html`<option value=${m} ?selected=${m === lab.method}>${METHOD_TITLES[m]}</option>`,
             )}
@@ -190,6 +194,7 @@ export class TeachApp extends LitElement {
             : html` <label
                 ><select
                   data-control="colour"
+                  .value=${lab.colour}
                   @change=${(e: Event) => this.patch({ colour: valueOf(e) as 'query' | 'self' })}
                 >
                   <option value="query" ?selected=${lab.colour === 'query'}>influence on the query</option>
@@ -217,6 +222,7 @@ export class TeachApp extends LitElement {
           >Fisher
           <select
             data-control="fisher"
+            .value=${lab.fisher}
             @change=${(e: Event) => this.patch({ fisher: valueOf(e) as 'true' | 'empirical' })}
           >
             <option value="true" ?selected=${lab.fisher === 'true'}>true (model's labels)</option>
@@ -230,6 +236,7 @@ export class TeachApp extends LitElement {
                 >Leave-one-out
                 <select
                   data-control="loo"
+                  .value=${lab.loo}
                   @change=${(e: Event) => this.patch({ loo: valueOf(e) as 'warm' | 'scratch' })}
                 >
                   <option value="warm" ?selected=${lab.loo === 'warm'}>retrain from θ*</option>

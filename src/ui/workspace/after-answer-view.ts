@@ -2,8 +2,14 @@ import { LitElement, css, html, type TemplateResult } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
-import type { AfterAnswerData, DomainEffects, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
-import { formatScore, TICK_FORMAT } from './model';
+import type {
+  AfterAnswerData,
+  DifferenceEffect,
+  DomainEffects,
+  WorkspaceApi,
+  WorkspaceIndex,
+} from '../../worker/workspace-protocol';
+import { formatScore, resolved, TICK_FORMAT, verdict } from './model';
 import { navigateEvent, valueOf, type Route } from './route';
 import { viewStyles } from './shared-styles';
 
@@ -14,7 +20,18 @@ interface Point {
   readonly mean: number;
   readonly low: number;
   readonly high: number;
+  readonly count: number;
 }
+
+/** A difference's verdict: which side helps more, or that this n does not tell ("with − without" → with, without). */
+export function differenceVerdict(d: DifferenceEffect): string {
+  const [left = 'first', right = 'second'] = d.comparison.split(' − ');
+  if (!resolved(d, d.count)) return `not resolved at n = ${d.count}`;
+  return d.low > 0 ? `${left} helps more than ${right}` : `${left} helps less than ${right}`;
+}
+
+/** The dot's colour class: the sign of a resolved mean, grey for an interval that spans 0. */
+const signOf = (d: Point): string => (!resolved(d, d.count) ? 'not resolved' : d.mean > 0 ? 'helps' : 'harms');
 
 /** "gsm8k ← math": the queries' benchmark and the training examples' domain of one comparison. */
 const panelOf = (e: DomainEffects): string => `${e.benchmark} ← ${e.domain}`;
@@ -51,6 +68,8 @@ export class AfterAnswerView extends LitElement {
       table.plain td.num, table.plain th.num { text-align: right; padding-right: 1rem; }
       table.plain td.num { white-space: nowrap; }
       tr.difference td { background: #f3f4f7; }
+      td.verdict { white-space: nowrap; font-weight: 600; }
+      td.verdict.open { color: #5b6272; font-weight: 400; }
     `,
   ];
 
@@ -95,7 +114,7 @@ export class AfterAnswerView extends LitElement {
       <p class="note"><strong>with − without</strong>: whole responses, examples with the segment minus examples without;
         <strong>rest − without</strong>: the same comparison without the segment's own tokens; <strong>after − rest</strong>: per example
         with the segment, the segment minus the rest of its response. An interval that excludes 0 is a difference at
-        95 %.</p>
+        95 %; one that spans 0 (grey dot, "not resolved at n = …") leaves the sign open at this many examples.</p>
       ${this.intervalChart(differences, 'difference of mean influence per example', 'data-difference-chart')}
       ${effects.map(
         (e) => html`<section data-after-panel=${`${e.benchmark}|${e.domain}`}>
@@ -123,7 +142,7 @@ export class AfterAnswerView extends LitElement {
       x: { label, grid: true, tickFormat: TICK_FORMAT },
       y: { label: null, domain: names },
       fy: { label: null, domain: panels, axis: panels.length > 1 ? 'right' : null },
-      color: { domain: ['helps', 'harms'], range: ['#5e3c99', '#e66101'], legend: true },
+      color: { domain: ['helps', 'harms', 'not resolved'], range: ['#5e3c99', '#e66101', '#b7bdc8'], legend: true },
       marks: [
         Plot.ruleX([0], { stroke: '#1f2430' }),
         Plot.ruleY(rows, { fy: 'panel', y: 'name', x1: 'low', x2: 'high', stroke: '#7d8594', strokeWidth: 2 }),
@@ -132,7 +151,7 @@ export class AfterAnswerView extends LitElement {
           y: 'name',
           x: 'mean',
           r: 4.5,
-          fill: (d: Point) => (d.mean >= 0 ? 'helps' : 'harms'),
+          fill: signOf,
           title: (d: Point) => `${d.name}: ${formatScore(d.mean)} [${formatScore(d.low)}, ${formatScore(d.high)}]`,
         }),
       ],
@@ -140,6 +159,10 @@ export class AfterAnswerView extends LitElement {
     });
     chart.setAttribute(marker, '');
     return html`<figure>${chart}</figure>`;
+  }
+
+  private verdictCell(text: string, sure: boolean): TemplateResult {
+    return html`<td class=${sure ? 'verdict' : 'verdict open'} data-verdict=${text}>${text}</td>`;
   }
 
   private table(e: DomainEffects): TemplateResult {
@@ -150,17 +173,17 @@ export class AfterAnswerView extends LitElement {
       aria-label=${`${e.benchmark} queries ← ${e.domain} training examples: groups and differences`}>
       <thead><tr><th scope="col">group or difference</th><th scope="col" class="num">n</th><th scope="col"
         class="num">mean</th><th scope="col" class="num">95 % interval</th><th scope="col" class="num">Σ</th><th
-        scope="col" class="num">per token</th></tr></thead>
+        scope="col" class="num">per token</th><th scope="col">verdict (95 %)</th></tr></thead>
       <tbody>
         ${e.groups.map(
           (g) => html`<tr data-effect=${`${key}|${g.group}`} data-mean=${String(g.mean)} data-low=${String(g.low)}
             data-high=${String(g.high)}><td>${g.group}</td><td class="num">${g.count}</td>${cells(g)}<td
-            class="num">${formatScore(g.sum)}</td><td class="num">${formatScore(g.perToken)}</td></tr>`,
+            class="num">${formatScore(g.sum)}</td><td class="num">${formatScore(g.perToken)}</td>${this.verdictCell(verdict(g, g.count), resolved(g, g.count))}</tr>`,
         )}
         ${e.differences.map(
           (d) => html`<tr class="difference" data-effect=${`${key}|${d.comparison}`} data-mean=${String(d.mean)}
             data-low=${String(d.low)} data-high=${String(d.high)}><td>${d.comparison}: ${d.detail}</td><td
-            class="num">${d.count}</td>${cells(d)}<td></td><td></td></tr>`,
+            class="num">${d.count}</td>${cells(d)}<td></td><td></td>${this.verdictCell(differenceVerdict(d), resolved(d, d.count))}</tr>`,
         )}
       </tbody>
     </table>`;

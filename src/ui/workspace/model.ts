@@ -6,6 +6,7 @@
 import * as Plot from '@observablehq/plot';
 import type { Normalization } from '../../worker/protocol';
 import type { WorkspaceTrainExample } from '../../worker/workspace-protocol';
+import { compareLabels } from '../../worker/label-order';
 
 /**
  * The diverging scale every view shares: ColorBrewer PuOr (colour-blind safe), purple = helps, orange = harms,
@@ -134,13 +135,22 @@ export function rankExamples(
   return indices.map((index, rank) => ({ index, rank: rank + 1, shown: shownScores[index]! }));
 }
 
-const DIFFICULTY_ORDER = ['easy', 'medium', 'hard'];
-
-/** Distinct labels in reading order: easy < medium < hard, numbers by value (step counts), the rest alphabetically. */
+/** Distinct labels in reading order (compareLabels: easy < medium < hard, numbers by value, then the rest). */
 export function distinct(values: readonly string[]): string[] {
-  const rank = (label: string) => {
-    const known = DIFFICULTY_ORDER.indexOf(label);
-    return known >= 0 ? known : 3;
-  };
-  return [...new Set(values)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b, undefined, { numeric: true }));
+  return [...new Set(values)].sort(compareLabels);
+}
+
+/**
+ * A bootstrap 95 % interval that contains 0 does not resolve the sign of its mean at this n: the views mute it and say
+ * "n.s." (not significant) instead of colouring it as help or harm. Nor does one example (n = 1): resampling one value
+ * gives a zero-width interval that says nothing about the spread.
+ */
+export function resolved(interval: { readonly low: number; readonly high: number }, n = 2): boolean {
+  return n >= 2 && (interval.low > 0 || interval.high < 0);
+}
+
+/** One-line verdict of a mean with its interval over n examples: "helps", "harms", or "not resolved at n = …". */
+export function verdict(interval: { readonly low: number; readonly high: number }, n: number): string {
+  if (!resolved(interval, n)) return `not resolved at n = ${n}`;
+  return interval.low > 0 ? 'helps' : 'harms';
 }

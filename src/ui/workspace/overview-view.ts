@@ -6,11 +6,11 @@ import type { Normalization } from '../../worker/protocol';
 import type { CrossDomainEntry, OverviewData, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
 import {
   concentrationCurve,
-  distinct,
   divergingColor,
   formatScore,
   maxAbs,
   NORMALIZATION_LABELS,
+  resolved,
   textColorOn,
   TICK_FORMAT,
 } from './model';
@@ -43,6 +43,10 @@ export class OverviewView extends LitElement {
     table.heat td { padding: 0.25rem 0.45rem; text-align: center; min-width: 6.5rem; border-radius: 3px; }
     table.heat td .mean { font-weight: 700; display: block; }
     table.heat td .detail { display: block; font-size: 0.75rem; }
+    /* An interval spanning 0: no colour for help or harm, the mean in grey, marked n.s. */
+    table.heat td.unresolved { background: #f3f4f7; color: #5b6272; outline: 1px dashed #b7bdc8; }
+    table.heat td.unresolved .mean { font-weight: 400; }
+    .ns { font-size: 0.72rem; font-weight: 700; letter-spacing: 0.03em; }
   `,
   ];
 
@@ -118,6 +122,7 @@ export class OverviewView extends LitElement {
       <p class="note" data-score-label>Rows: benchmark (mean over its queries). Columns: training domain × difficulty.
         Cell: mean influence per training example (bold), Σ over the column's examples, n, and a bootstrap 95 % interval of the
         mean (${data.bootstrap.resamples} resamples of the column's examples, seed ${data.bootstrap.seed}). Scores: ${data.label}.</p>
+      ${this.renderResolution(data.cells)}
       ${this.renderHeatTable(data.cells)}
       <h3>Score distribution per benchmark</h3>
       <div
@@ -127,17 +132,36 @@ export class OverviewView extends LitElement {
     `;
   }
 
+  /** How many cells the data resolves: an interval that spans 0 leaves the sign of its mean open at that n. */
+  private renderResolution(cells: readonly CrossDomainEntry[]): TemplateResult {
+    const open = cells.filter((c) => !resolved(c, c.trainCount));
+    const counts = [...new Set(open.map((c) => c.trainCount))].sort((a, b) => a - b);
+    return html`<p class="note" data-resolution=${`${cells.length - open.length}/${cells.length}`}>
+      ${cells.length - open.length} of ${cells.length} cells are resolved (the interval excludes 0).
+      ${
+        open.length === 0
+          ? ''
+          : html`The other ${open.length} (grey, <span class="ns">n.s.</span>) are not resolved at their n
+            (${counts.join(', ')} training examples): their sign could be either. More training examples in those
+            columns narrow the intervals.`
+      }</p>`;
+  }
+
   private renderHeatTable(cells: readonly CrossDomainEntry[]): TemplateResult {
-    const benchmarks = distinct(cells.map((c) => c.benchmark));
-    const columns = distinct(cells.map((c) => JSON.stringify([c.domain, c.difficulty]))).map(
+    // Cells arrive in reading order from the engine (crossDomainTable: easy → medium → hard); keep that order.
+    const benchmarks = [...new Set(cells.map((c) => c.benchmark))];
+    const columns = [...new Set(cells.map((c) => JSON.stringify([c.domain, c.difficulty])))].map(
       (key) => JSON.parse(key) as [string, string],
     );
     const byKey = new Map(cells.map((c) => [JSON.stringify([c.benchmark, c.domain, c.difficulty]), c]));
-    const color = divergingColor(maxAbs(cells.map((c) => c.mean)));
-    const domains = distinct(columns.map(([d]) => d));
+    const means = cells.map((c) => c.mean);
+    // The scale is symmetric about 0 and reaches the largest |mean|, so every cell's value lies on the legend.
+    const color = divergingColor(maxAbs(means));
+    const domains = [...new Set(columns.map(([d]) => d))];
+    const range = `cells range from ${formatScore(Math.min(...means))} to ${formatScore(Math.max(...means))}`;
     return html`
-      <figure>
-        ${Plot.legend({ color: { ...color.options, label: 'mean influence per training example' }, tickFormat: TICK_FORMAT, width: 400, marginLeft: 18, marginRight: 18 })}
+      <figure data-heat-legend>
+        ${Plot.legend({ color: { ...color.options, label: `mean influence per training example (${range})` }, tickFormat: TICK_FORMAT, width: 420, marginLeft: 18, marginRight: 18 })}
       </figure>
       <div style="overflow-x:auto">
       <table class="heat" data-cross-domain>
@@ -158,13 +182,16 @@ export class OverviewView extends LitElement {
             ${columns.map(([domain, difficulty]) => {
               const cell = byKey.get(JSON.stringify([benchmark, domain, difficulty]));
               if (!cell) return html`<td>—</td>`;
+              const sure = resolved(cell, cell.trainCount);
               const background = color.apply(cell.mean);
+              const style = sure ? `background:${background};color:${textColorOn(background)}` : '';
+              const verdict = sure ? '' : `; not resolved at n = ${cell.trainCount} (interval spans 0)`;
               return html`<td data-cell data-benchmark=${benchmark} data-domain=${domain} data-difficulty=${difficulty}
                   data-mean=${String(cell.mean)} data-sum=${String(cell.sum)} data-count=${cell.trainCount}
-                  data-low=${String(cell.low)} data-high=${String(cell.high)}
-                  style="background:${background};color:${textColorOn(background)}"
-                  title=${`${benchmark} ← ${domain} / ${difficulty}: mean ${cell.mean}, sum ${cell.sum}, ${cell.trainCount} examples × ${cell.queryCount} queries`}>
-                <span class="mean num">${formatScore(cell.mean)}</span>
+                  data-low=${String(cell.low)} data-high=${String(cell.high)} data-resolved=${String(sure)}
+                  class=${sure ? '' : 'unresolved'} style=${style}
+                  title=${`${benchmark} ← ${domain} / ${difficulty}: mean ${cell.mean}, sum ${cell.sum}, ${cell.trainCount} examples × ${cell.queryCount} queries${verdict}`}>
+                <span class="mean num">${formatScore(cell.mean)}${sure ? '' : html` <span class="ns" data-ns>n.s.</span>`}</span>
                 <span class="detail num">Σ ${formatScore(cell.sum)} · n ${cell.trainCount}</span>
                 <span class="detail num">[${formatScore(cell.low)}, ${formatScore(cell.high)}]</span>
               </td>`;
@@ -184,19 +211,19 @@ export class OverviewView extends LitElement {
         width: 340,
         height: 200,
         marginLeft: 50,
-        x: { label: 'influence', tickFormat: TICK_FORMAT, ticks: 4 },
+        x: { label: '← harms · influence · helps →', labelAnchor: 'center', tickFormat: TICK_FORMAT, ticks: 4 },
         y: {
           label: 'training examples',
           grid: true,
           tickFormat: (v: number) => (Number.isInteger(v) ? String(v) : ''),
         },
-        color: { domain: ['helps', 'harms'], range: ['#5e3c99', '#e66101'] },
+        color: { domain: ['helps (> 0)', 'harms (< 0)'], range: ['#5e3c99', '#e66101'], legend: true },
         marks: [
           Plot.rectY(
             values,
             Plot.binX<Plot.RectYOptions>(
               { y: 'count' },
-              { x: (d: number) => d, fill: (d: number) => (d >= 0 ? 'helps' : 'harms'), thresholds: 40 },
+              { x: (d: number) => d, fill: (d: number) => (d >= 0 ? 'helps (> 0)' : 'harms (< 0)'), thresholds: 40 },
             ),
           ),
           Plot.ruleX([0], { stroke: '#1f2430' }),
