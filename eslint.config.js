@@ -19,7 +19,7 @@ const LAYERS = {
   app: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'platform'],
   worker: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'app', 'platform'],
   cli: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'app', 'platform'],
-  // The UI talks to the worker through its client and protocol types only (DESIGN.md §2).
+  // The UI talks to the worker through its client and protocol types only (docs/architecture.md).
   ui: ['worker'],
 };
 
