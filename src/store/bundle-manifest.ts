@@ -195,7 +195,9 @@ const ROW_TEXT_FIELDS = ['text', 'prompt', 'response', 'domain', 'difficulty', '
 
 function row(value: unknown, path: string, fail: Fail): DatasetRow {
   if (!isObject(value)) fail(`manifest ${path}: expected an object`);
-  const out: Record<string, unknown> = { id: field(value, 'id', `${path}.`, isString, 'a string', fail) };
+  const out: { -readonly [K in keyof DatasetRow]: DatasetRow[K] } = {
+    id: field(value, 'id', `${path}.`, isString, 'a string', fail),
+  };
   for (const key of ROW_TEXT_FIELDS) {
     const text = optional(value, key, `${path}.`, isString, 'a string', fail);
     if (text !== undefined) out[key] = text;
@@ -229,7 +231,7 @@ function row(value: unknown, path: string, fail: Fail): DatasetRow {
       fail(`manifest ${path}.tokenLoss: expected a list of losses (finite numbers ≥ 0, or null where not measured)`);
     out.tokenLoss = [...loss];
   }
-  return out as unknown as DatasetRow;
+  return out;
 }
 
 function rows(value: unknown, fail: Fail): BundleManifest['rows'] {

@@ -13,7 +13,6 @@ import {
 } from '../influence/aggregate';
 import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
 import { TOKEN_CATEGORIES } from '../data/categories';
-import type { AttributionResult } from '../influence/types';
 import {
   carriesAfterSegment,
   SEGMENT_RESAMPLES,
@@ -29,7 +28,7 @@ import {
   columnKey,
   type BootstrapDraws,
 } from './workspace-bootstrap';
-import type { StoredResults } from './run-store';
+import type { StoredResult, StoredResults } from './run-store';
 import type {
   AfterAnswerData,
   AnalysesData,
@@ -75,7 +74,8 @@ function settingsOf(stored: StoredResults, imported: string | null): WorkspaceSe
       hasBias: layer.hasBias,
       damping: layer.damping ?? null,
     })),
-    strategy: stored.result.config.strategy ?? stored.summary.strategy,
+    strategy:
+      typeof stored.result.config.strategy === 'string' ? stored.result.config.strategy : stored.summary.strategy,
     damping:
       damping?.kind === 'absolute'
         ? `absolute ${damping.value}`
@@ -272,7 +272,7 @@ function topTokens(stored: StoredResults, queries: readonly number[]) {
  * in the order tokenInfluence sums it (so every aggregate below equals the one over the benchmark's queries bit for
  * bit), with a unit scale ('summed-loss', one target token). The aggregations then read one row instead of hundreds.
  */
-function benchmarkResult(stored: StoredResults, benchmark: string): AttributionResult {
+function benchmarkResult(stored: StoredResults, benchmark: string): StoredResult {
   const { result } = stored;
   const tokens = result.tauPerToken!;
   const total = tokens.offsets[tokens.offsets.length - 1]!;
