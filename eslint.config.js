@@ -16,12 +16,21 @@ const LAYERS = {
   train: ['data', 'store', 'onnx', 'models', 'linalg', 'platform'],
   // Evaluation of influence against retraining: the engine's results judged by the training loop's retrains.
   eval: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'platform'],
+  // The teaching lab's models and its update (train, the engine's runs, exact, leave-one-out); its worker: worker/.
+  teach: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'platform'],
   app: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'platform'],
-  worker: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'app', 'platform'],
+  worker: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'teach', 'app', 'platform'],
   cli: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'app', 'platform'],
-  // The UI talks to the worker through its client and protocol types only (DESIGN.md §2).
-  ui: ['worker'],
+  // The UI talks to the workers through their clients and protocol types (docs/architecture.md); the lab page also
+  // reads teach's plain-data modules (TEACH_ENGINE_SIDE below keeps the engine side out of its main thread).
+  ui: ['worker', 'teach'],
 };
+
+/**
+ * Modules of src/teach that run the engine or the gradient code: only the lab worker (src/worker/lab.worker.ts) may
+ * import them, so the lab page's main-thread bundle carries neither (tests/e2e/teach-bundle.test.ts checks the build).
+ */
+const TEACH_ENGINE_SIDE = ['lab', 'lm', 'lm-lab', 'fit', 'source', 'batch'];
 
 const layering = Object.entries(LAYERS).map(([folder, allowed]) => ({
   files: [`src/${folder}/**/*.ts`],
@@ -39,6 +48,30 @@ const layering = Object.entries(LAYERS).map(([folder, allowed]) => ({
     ],
   },
 }));
+
+const teachMainThread = {
+  files: ['src/ui/**/*.ts'],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          ...Object.keys(LAYERS)
+            .filter((other) => !LAYERS.ui.includes(other) && other !== 'ui')
+            .map((other) => ({
+              group: [`../${other}`, `../${other}/*`, `../../${other}`, `../../${other}/*`, `../../../${other}/*`],
+              message: `src/ui may not import src/${other}: dependencies point one way (docs/architecture.md).`,
+            })),
+          {
+            group: TEACH_ENGINE_SIDE.flatMap((m) => [`../teach/${m}`, `../../teach/${m}`, `../../../teach/${m}`]),
+            message:
+              'the page may import only plain-data modules of src/teach (results, state, lm-data, …); the engine side runs in src/worker/lab.worker.ts.',
+          },
+        ],
+      },
+    ],
+  },
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'public/**', 'coverage/**', 'bench/**/*.json'] },
@@ -76,4 +109,6 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   ...layering,
+  // After the per-folder rule for ui, which it replaces (flat config: the later rule wins), adding the teach limit.
+  teachMainThread,
 );

@@ -5,7 +5,8 @@
  * Usage: tsx scripts/bench-teach.ts [repeats]
  */
 import { cpus, loadavg } from 'node:os';
-import { engineScores, exactScores, leaveOneOut, objectiveOf, type LabInputs } from '../src/teach/lab';
+import { engineScores, exactScores, leaveOneOut, objectiveOf } from '../src/teach/lab';
+import type { LabInputs } from '../src/teach/results';
 import { train } from '../src/teach/fit';
 import { MODELS, type TeachModel } from '../src/teach/models';
 import type { Example } from '../src/teach/network';

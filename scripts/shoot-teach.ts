@@ -1,6 +1,6 @@
 /**
- * Screenshots of the teaching lab for the README (docs/screenshots/teach-*.png), from the built page (npm run build
- * first) in headless Chromium. Usage: tsx scripts/shoot-teach.ts [outDir]
+ * Screenshots of the teaching lab for docs/teaching-lab.md (docs/screenshots/teach-*.png), from the built page
+ * (npm run build first) in headless Chromium. Usage: tsx scripts/shoot-teach.ts [outDir]
  */
 import { mkdirSync } from 'node:fs';
 import { servePage } from '../tests/helpers/browser';

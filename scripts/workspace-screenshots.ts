@@ -1,7 +1,8 @@
 /**
  * `npx tsx scripts/workspace-screenshots.ts BUNDLE.iwb [OUT_DIR]`: screenshots of the workspace's overview, query and
- * heatmap views of a bundle (the README's come from a real demo run: `iwb attribute --demo demo --per-token --out`).
- * Needs the built page (`npm run build`). The heatmap shows the top-ranked training example of the first query.
+ * heatmap views of a bundle (docs/workspace.md's come from a real demo run: `iwb attribute --demo demo --per-token
+ * --out`). Needs the built page (`npm run build`). The heatmap shows the top-ranked training example of the first
+ * query.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { servePage } from '../tests/helpers/browser';

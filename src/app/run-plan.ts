@@ -30,13 +30,13 @@ const GiB = 1024 ** 3;
  *     with the one-pass tridiagonalisation took 0.79 / 5.6 / 121 CPU-s at d = 512 / 1024 / 3072 (full rank; 70 s at
  *     rank 608, a covariance of 608 tokens), about 15·d³ flops at that rate.
  *   WebGPU on a software adapter (SwiftShader): 1.5 GFLOP/s (covariance d = 512, 2,048 tokens, 0.73 s) and 81.6 s
- *     for the Jacobi eigendecomposition at d = 512, `npm run bench:kernels` (README, Performance).
+ *     for the Jacobi eigendecomposition at d = 512, `npm run bench:kernels` (docs/benchmarks.md).
  *   WebGPU on a hardware adapter: 1.0 TFLOP/s (covariance at d = 512 on an NVIDIA H200; larger d runs faster, smaller
  *     GPUs slower) and 135 ms at d = 512, `npm run bench:kernels:node`.
  *   onnxruntime-web wasm, the gradient graph: 12 GFLOP/s of process CPU time, counted as 4·parameters per token
  *     (forward and input gradients): GPT-2-small-sized (163 M parameters with its untied head), diagonal strategy on
  *     one tracked layer, 1,450 tokens through the graph in 82 CPU-s in all (`npm run bench:e2e -- --model
- *     gpt2-small`, README).
+ *     gpt2-small`, docs/benchmarks.md).
  */
 export const THROUGHPUT = {
   cpu: { flops: 3.5e9, eighPerCube: 15 / 3.5e9 },

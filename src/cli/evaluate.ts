@@ -26,7 +26,7 @@ import { DEFAULT_EVALUATION } from '../eval/types';
 import type { BundleContent } from '../store/bundle';
 import type { Strategy } from '../influence/types';
 import type { CliIo } from './attribute';
-import { oneLine, oneOf } from './args';
+import { CliUsageError, oneLine, oneOf } from './args';
 import { INPUT_LIMITS } from '../data/limits';
 import { readInputBytes, readInputText } from './input-files';
 import { fileInfluenceCache, fileStore } from './evaluation-files';
@@ -113,31 +113,31 @@ function parseFlags(argv: readonly string[]) {
 /** Plain decimals only: Number() would also take 0x10, 0b1, Infinity and '  5'. */
 const DECIMAL = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 
-/** Runs the command; returns the exit code (0 done, 1 bad input or failed run, 2 bad usage). */
-export async function evaluateCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  let flags: Flags;
-  let settings: EvaluationSettings;
-  const env = recordEnvironment(['evaluate', ...argv]);
+/** What `iwb evaluate` runs: its flags and the settings checked from them. */
+export interface EvaluateRun {
+  readonly flags: Flags;
+  readonly settings: EvaluationSettings;
+  /** The command line as given, for the evaluation record's environment. */
+  readonly argv: readonly string[];
+}
+
+/**
+ * The flags, which inputs go together and every setting, checked before anything runs: any mistake here is a usage
+ * error (exit 2). Files are read by the run (a missing one: exit 1).
+ */
+export function parseEvaluate(argv: readonly string[]): EvaluateRun {
   try {
-    flags = parseFlags(argv);
-    if (flags.help) {
-      io.stdout(`${EVALUATE_USAGE}\n`);
-      return 0;
-    }
+    const flags = parseFlags(argv);
     checkInputs(flags);
-    settings = settingsFrom(flags);
+    return { flags, settings: settingsFrom(flags), argv };
   } catch (error) {
-    io.stderr(`iwb evaluate: ${oneLine(error)}\n`);
-    return 2;
+    throw error instanceof CliUsageError ? error : new CliUsageError(oneLine(error));
   }
-  try {
-    await evaluate(flags, settings, io, env);
-    return 0;
-  } catch (error) {
-    io.stderr(`iwb evaluate: ${oneLine(error)}\n`);
-    if (process.env.IWB_DEBUG) io.stderr(`${(error as Error).stack}\n`);
-    return 1;
-  }
+}
+
+export async function runEvaluate({ flags, settings, argv }: EvaluateRun, io: CliIo): Promise<number> {
+  await evaluate(flags, settings, io, recordEnvironment(['evaluate', ...argv]));
+  return 0;
 }
 
 /** Every flag value checked before anything runs: a mistake is a usage error (exit 2). */

@@ -1,6 +1,6 @@
 /**
  * evaluateInfluence: the linear datamodeling score and leave-one-out retraining for influence estimates, every
- * strategy from ONE set of retrains (DESIGN.md §1, issue 14 §1).
+ * strategy from ONE set of retrains (docs/method.md §7, issue 14 §1).
  *
  * LDS (the protocol of kronfluence's examples): M random subsets S_m of round(α·N) training examples, each retrained
  * from the same initialisation with R seeds; f_q(S_m) is query q's measurement, averaged over the seeds. The

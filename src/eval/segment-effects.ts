@@ -15,7 +15,8 @@
  * `npm run experiment:sequences` both call these functions.
  */
 import { benchmarkOf, creditedTokenInfluence } from '../influence/aggregate';
-import type { AttributionResult, ExampleMeta } from '../influence/types';
+import type { TokenScoredResult } from '../influence/normalize';
+import type { ExampleMeta } from '../influence/types';
 import { bootstrapMean, bootstrapMeanDifference } from './stats';
 import type { MeanInterval } from './types';
 
@@ -47,7 +48,7 @@ export interface ExampleSegments {
 
 /** Per benchmark (meta.benchmark, else domain), each training example's segment sums; needs per-token scores. */
 export function segmentSums(
-  result: AttributionResult,
+  result: TokenScoredResult,
   carries: (trainId: string) => boolean,
 ): Map<string, ExampleSegments[]> {
   const byBenchmark = new Map<string, number[]>();

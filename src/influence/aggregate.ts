@@ -9,8 +9,8 @@
  * difficulty is 'unknown'.
  */
 import { compareLabels } from '../data/difficulty';
-import { queryScales, type ScoreView } from './normalize';
-import type { AttributionResult, ExampleMeta } from './types';
+import { queryScales, type ScoreView, type TokenScoredResult } from './normalize';
+import type { ExampleMeta } from './types';
 
 export interface RankedExample {
   readonly index: number;
@@ -121,7 +121,7 @@ export function crossDomainTable(
  * s_q · τ(q, n, t) averaged over the queries. Needs a run with perToken.
  */
 export function tokenInfluence(
-  result: AttributionResult,
+  result: TokenScoredResult,
   queries: readonly number[],
   trainIndex: number,
 ): Float64Array {
@@ -183,7 +183,7 @@ export type TokenAlignment = 'next-token' | 'same-token';
 
 /** Per-token influence of one training example credited to tokens under the given alignment. */
 export function creditedTokenInfluence(
-  result: AttributionResult,
+  result: TokenScoredResult,
   queries: readonly number[],
   trainIndex: number,
   alignment: TokenAlignment,
@@ -207,7 +207,7 @@ export function creditedTokenInfluence(
  * example, then summarised per segment label (sum and mean over segment occurrences).
  */
 export function segmentSummary(
-  result: AttributionResult,
+  result: TokenScoredResult,
   queries: readonly number[],
   alignment: TokenAlignment = 'next-token',
 ): GroupSummary[] {
@@ -231,7 +231,7 @@ export function segmentSummary(
 
 /** Token level: for the given queries (mean), per-token influence summed and averaged by token category. */
 export function tokenCategorySummary(
-  result: AttributionResult,
+  result: TokenScoredResult,
   queries: readonly number[],
   categoryNames: readonly string[],
   alignment: TokenAlignment = 'next-token',

@@ -162,7 +162,11 @@ export function groupTokenRow(
  * one target token), so the aggregations (aggregate.ts: segmentSummary, tokenCategorySummary) read it as they would
  * the group's queries' mean.
  */
-export function groupTokenResult(result: AttributionResult, name: string): AttributionResult {
+export function groupTokenResult<
+  R extends Pick<AttributionResult, 'groupTokens' | 'queries' | 'queryTargetCounts' | 'tauPerToken'> & {
+    readonly config: Pick<AttributionResult['config'], 'measurement'>;
+  },
+>(result: R, name: string): R {
   const groups = result.groupTokens;
   const g = groups?.groups.findIndex((group) => group.name === name) ?? -1;
   if (!groups || g < 0) throw new Error(`group token scores: this run has none for "${name}"`);

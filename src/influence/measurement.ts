@@ -1,6 +1,6 @@
 /**
  * From kronfluence's raw τ (query loss measurement) to influence on the configured measurement, positive = helps.
- * Derivation (DESIGN.md §1): up-weighting n by ε moves θ by −ε(H+δI)⁻¹∇L(n), so the measurement f changes by
+ * Derivation (docs/method.md §4): up-weighting n by ε moves θ by −ε(H+δI)⁻¹∇L(n), so the measurement f changes by
  * ε·I(n) with I(n) = −∇fᵀ(H+δI)⁻¹∇L(n).
  *   f = mean log-likelihood of the query's T_q measured tokens = −L_q / T_q  ⇒  I = τ / T_q.
  *   'summed-loss': the loss's decrease, −dL_q/dε = τ                          ⇒  I = τ.

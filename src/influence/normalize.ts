@@ -22,6 +22,12 @@ export type ScoredResult = Pick<
   readonly config: Pick<AttributionResult['config'], 'measurement'>;
 };
 
+/**
+ * What the token-level aggregations read (aggregate.ts, eval/segment-effects.ts): the scored view with the per-token
+ * τ and the queries' target counts (which give each query's measurement scale).
+ */
+export type TokenScoredResult = ScoredResult & Pick<AttributionResult, 'queryTargetCounts' | 'tauPerToken'>;
+
 export interface ScoreView {
   /** [Q × N] row-major. */
   readonly values: Float64Array;
@@ -68,6 +74,8 @@ export function scoreView(result: ScoredResult, normalization: Normalization = '
 }
 
 /** s_q with influence = s_q · τ for each query (1/T_q for the mean log-likelihood). */
-export function queryScales(result: AttributionResult): Float64Array {
+export function queryScales(
+  result: Pick<AttributionResult, 'queryTargetCounts'> & { readonly config: ScoredResult['config'] },
+): Float64Array {
   return Float64Array.from(result.queryTargetCounts, (count) => measurementScale(result.config.measurement, count));
 }

@@ -1,8 +1,8 @@
 /**
- * runAttribution: the whole EK-FAC pipeline of DESIGN.md §1 as one pure function of (config, inputs) with progress,
- * cancellation and checkpoints as arguments. Every stage checkpoints after each chunk through `options.checkpoint`;
- * a run started again with the same checkpoint store resumes where it stopped and gives bit-identical results on the
- * CPU float64 backend (summation order does not depend on where a run was interrupted).
+ * runAttribution: the whole EK-FAC pipeline of docs/method.md §2–§4 as one pure function of (config, inputs) with
+ * progress, cancellation and checkpoints as arguments. Every stage checkpoints after each chunk through
+ * `options.checkpoint`; a run started again with the same checkpoint store resumes where it stopped and gives
+ * bit-identical results on the CPU float64 backend (summation order does not depend on where a run was interrupted).
  */
 import { now } from './chunks';
 import { accumulateCovariances, emptyCovarianceState, finalizeCovariances } from './covariance';

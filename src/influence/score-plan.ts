@@ -1,5 +1,5 @@
 /**
- * Which of two exact forms computes one layer's pairwise scores for one training batch (DESIGN.md §1, stage 6):
+ * Which of two exact forms computes one layer's pairwise scores for one training batch (docs/method.md §3, item 6):
  *
  *   token form     τ(q, n) = Σ_t m g(n,t)ᵀ P_q ã(n,t)            cost Q · tokens · dOut · dIn'
  *   sequence form  G(n) = Σ_t m g ãᵀ once per sequence, then      cost tokens · dOut · dIn'  (building G)

@@ -1,5 +1,5 @@
 /**
- * Public types of the EK-FAC influence engine (DESIGN.md §1). Stages are pure functions of (inputs, backend);
+ * Public types of the EK-FAC influence engine (docs/method.md). Stages are pure functions of (inputs, backend);
  * everything they exchange between chunks is plain data (Float64Array + shape) so it can be checkpointed and resumed.
  *
  * Sign and naming, used everywhere in this module:

@@ -205,7 +205,9 @@ const ROW_TEXT_FIELDS = ['text', 'prompt', 'response', 'domain', 'difficulty', '
 
 function row(value: unknown, path: string, fail: Fail): DatasetRow {
   if (!isObject(value)) fail(`manifest ${path}: expected an object`);
-  const out: Record<string, unknown> = { id: field(value, 'id', `${path}.`, isString, 'a string', fail) };
+  const out: { -readonly [K in keyof DatasetRow]: DatasetRow[K] } = {
+    id: field(value, 'id', `${path}.`, isString, 'a string', fail),
+  };
   for (const key of ROW_TEXT_FIELDS) {
     const text = optional(value, key, `${path}.`, isString, 'a string', fail);
     if (text !== undefined) out[key] = text;
@@ -251,7 +253,7 @@ function row(value: unknown, path: string, fail: Fail): DatasetRow {
       return { start, end };
     });
   }
-  return out as unknown as DatasetRow;
+  return out;
 }
 
 function rows(value: unknown, fail: Fail): BundleManifest['rows'] {

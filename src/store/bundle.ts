@@ -306,7 +306,7 @@ async function decodeChecked(
       gradientEigenvalues: [info.dOut],
       lambdaSum: [info.dOut, dIn],
     };
-    const layer: Record<string, unknown> = { ...info };
+    const layer: { -readonly [K in keyof BundleLayerInput]: BundleLayerInput[K] } = { ...info };
     for (const stage of ['covariance', 'eigen', 'lambda'] as const) {
       for (const part of STAGE_PARTS[stage]) {
         const name = `layers.${index}.${LAYER_PARTS[part]}`;
@@ -332,7 +332,7 @@ async function decodeChecked(
     if (manifest.stages.includes('lambda') && info.lambdaCount === undefined) {
       throw new BundleError(`manifest layers[${index}] ('${info.name}'): the lambda stage needs lambdaCount`);
     }
-    return layer as unknown as BundleLayerInput;
+    return layer;
   });
   const scores = decodeScores(manifest, take);
   checkTensorInvariants(manifest, layers, scores, fail);

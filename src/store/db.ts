@@ -40,7 +40,6 @@ export interface WorkbenchSchema extends DBSchema {
 }
 
 export type WorkbenchDatabase = IDBPDatabase<WorkbenchSchema>;
-type UpgradeTransaction = IDBPTransaction<WorkbenchSchema, StoreNames<WorkbenchSchema>[], 'versionchange'>;
 
 export interface StoreEnvironment {
   readonly indexedDB: IDBFactory;
@@ -58,12 +57,16 @@ const FILE_STORES: Readonly<Record<FileKind, 'models' | 'tokenizers' | 'datasets
   dataset: 'datasets',
 };
 
-/** Bring the schema from `oldVersion` up to `newVersion`, one step at a time, keeping every record. */
+/**
+ * Bring the schema from `oldVersion` up to `newVersion`, one step at a time, keeping every record. `transaction` is
+ * the open request's version-change transaction, used through the plain IndexedDB API (idb types a wrapped
+ * transaction as read-only, which a version change is not).
+ */
 function upgradeSchema(
   db: IDBPDatabase<WorkbenchSchema>,
   oldVersion: number,
   newVersion: number,
-  transaction: UpgradeTransaction,
+  transaction: IDBTransaction,
 ): void {
   if (oldVersion < 1 && newVersion >= 1) {
     for (const store of Object.values(FILE_STORES)) db.createObjectStore(store, { keyPath: 'id' });
@@ -76,18 +79,21 @@ function upgradeSchema(
     const runs = transaction.objectStore('runs');
     runs.createIndex('updatedAt', 'updatedAt');
     // Backfill the fields v2 added; the cursor walk runs inside the version-change transaction.
-    void runs.openCursor().then(async function backfill(cursor): Promise<void> {
+    const walk = runs.openCursor();
+    walk.onsuccess = () => {
+      const cursor = walk.result;
       if (!cursor) return;
-      const run = cursor.value as Partial<RunRecord> & { id: string; createdAt: string };
-      await cursor.update({
+      const run: Partial<RunRecord> & { id: string; createdAt: string } = cursor.value;
+      // A v1 record with the v2 fields it lacks (the ones it has are kept).
+      cursor.update({
         source: null,
         estimatedBytes: null,
         rows: null,
         ...run,
         updatedAt: run.updatedAt ?? run.createdAt,
-      } as RunRecord);
-      return backfill(await cursor.continue());
-    });
+      });
+      cursor.continue();
+    };
   }
 }
 
@@ -102,13 +108,13 @@ export async function openWorkbenchDatabase(
       wrap(request.result) as WorkbenchDatabase,
       event.oldVersion,
       event.newVersion ?? SCHEMA_VERSION,
-      wrap(request.transaction!) as unknown as UpgradeTransaction,
+      request.transaction!,
     );
   });
   request.addEventListener('blocked', () => {
     console.warn('the workbench database is open in another tab with an older version; close that tab to upgrade');
   });
-  return (await wrap(request)) as unknown as WorkbenchDatabase;
+  return (await wrap(request)) as WorkbenchDatabase;
 }
 
 /**

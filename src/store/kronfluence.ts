@@ -18,6 +18,9 @@ import type { FactorPart, HostMatrix, LayerFactors, ModelFactors } from './types
 
 type MatrixPart = Exclude<FactorPart, 'activationCount' | 'gradientCount' | 'lambdaCount'>;
 type CountPart = 'activationCount' | 'gradientCount' | 'lambdaCount';
+/** A layer's factors while its files are read one by one. */
+type LayerUnderImport = { name: string } & { [P in MatrixPart]?: HostMatrix } & { [P in CountPart]?: number };
+const isCountPart = (part: FactorPart): part is CountPart => part in COUNT_FILES;
 
 export const MATRIX_FILES: Readonly<Record<MatrixPart, string>> = {
   activationCovarianceSum: 'activation_covariance',
@@ -187,7 +190,7 @@ function inferStrategy(
 
 async function importFactors(source: FileSource, directory: string, maxBytes: number): Promise<KronfluenceFactors> {
   const prefix = directory ? `${directory}/` : '';
-  const layers = new Map<string, Record<string, unknown>>();
+  const layers = new Map<string, LayerUnderImport>();
   let moduleNames: string[] | null = null;
   let firstFile = '';
   const parts: [FactorPart, string][] = [...Object.entries(MATRIX_FILES), ...Object.entries(COUNT_FILES)] as [
@@ -214,10 +217,12 @@ async function importFactors(source: FileSource, directory: string, maxBytes: nu
     }
     for (const [name, tensor] of tensors) {
       const where = `${path}: module '${name}'`;
-      layers.get(name)![part] = part in COUNT_FILES ? toCount(tensor, where) : toHostMatrix(tensor, where);
+      const layer = layers.get(name)!;
+      if (isCountPart(part)) layer[part] = toCount(tensor, where);
+      else layer[part] = toHostMatrix(tensor, where);
     }
   }
-  const factorLayers = [...layers.values()] as unknown as LayerFactors[];
+  const factorLayers: LayerFactors[] = [...layers.values()];
   for (const layer of factorLayers) checkLayerShapes(layer, directory || '.');
   const args = await readJsonArguments(source, `${prefix}factor_arguments.json`);
   return { directory, arguments: args, strategy: inferStrategy(args, factorLayers[0]), layers: factorLayers };

@@ -194,23 +194,27 @@ export async function runContent(
   if (!run) throw new Error(`no run '${runId}'`);
   const layers: BundleLayerInput[] = [];
   for (const [index, info] of run.layers.entries()) {
-    const layer: Record<string, unknown> = { ...info };
+    const parts: { -readonly [P in LayerPart]?: HostMatrix } = {};
     for (const [part, file] of Object.entries(LAYER_PARTS) as [LayerPart, string][]) {
       const matrix = await readMatrix(store, runId, `layers.${index}.${file}`);
-      if (matrix) layer[part] = matrix;
+      if (matrix) parts[part] = matrix;
     }
-    layers.push(layer as unknown as BundleLayerInput);
+    layers.push({ ...info, ...parts });
   }
-  const scores: Record<string, unknown> = { measurement: run.measurement ?? 'unknown' };
+  const matrices: { -readonly [K in (typeof MATRIX_SCORES)[number]]?: HostMatrix } = {};
   for (const key of MATRIX_SCORES) {
     const matrix = await readMatrix(store, runId, SCORE_TENSORS[key]);
-    if (matrix) scores[key] = matrix;
+    if (matrix) matrices[key] = matrix;
   }
   const perToken = await readMatrix(store, runId, SCORE_TENSORS.tauPerToken);
   const offsets = await store.getTensor(runId, SCORE_TENSORS.tauPerTokenOffsets);
-  if (perToken && offsets) scores.tauPerToken = { offsets: offsets.array as Int32Array, values: perToken };
   const groupTokens = await storedGroupTokens(run, async (name) => (await store.getTensor(runId, name))?.array);
-  if (groupTokens) scores.groupTokens = groupTokens;
+  const scores: NonNullable<BundleContent['scores']> = {
+    measurement: run.measurement ?? 'unknown',
+    ...matrices,
+    ...(perToken && offsets ? { tauPerToken: { offsets: offsets.array as Int32Array, values: perToken } } : {}),
+    ...(groupTokens ? { groupTokens } : {}),
+  };
   return {
     model: options.model ?? null,
     ...(options.modelData?.length ? { modelData: options.modelData } : {}),
@@ -219,7 +223,7 @@ export async function runContent(
     config: run.config,
     backend: run.backend,
     layers,
-    ...(scores.tau || scores.selfTau ? { scores: scores as unknown as NonNullable<BundleContent['scores']> } : {}),
+    ...(scores.tau || scores.selfTau ? { scores } : {}),
     rows: options.includeRows === false ? null : run.rows,
     evaluation: await runEvaluation(store, runId),
   };

@@ -3,7 +3,7 @@
  * kronfluence's layout: sums with counts): A, S, their eigenbases, Λ against the K-FAC product λ_S ⊗ λ_A, and the
  * query gradient before and after preconditioning, P_q = Q_S [(Q_Sᵀ G_q Q_A) ⊘ (Λ + δ)] Q_Aᵀ.
  */
-import type { ScoredRun } from './lab';
+import type { ScoredRun } from './results';
 
 export interface Matrix {
   readonly rows: number;

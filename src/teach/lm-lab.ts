@@ -4,38 +4,18 @@
  */
 import type { Strategy } from '../influence/types';
 import { cholesky, choleskySolveFactor, dot } from './dense';
-import { runEngine, type Fisher, type MethodScores, type ScoredRun } from './lab';
+import { runEngine } from './lab';
 import {
-  LM_L2,
   LM_PARAMETERS,
-  LM_QUERIES,
   LmSource,
   lmCurvature,
   lmNewton,
   sentenceGradient,
   sentenceLogLikelihood,
-  tokenize,
   type LmObjective,
 } from './lm';
-
-export interface LmInputs {
-  /** The training sentences (the page's defaults are LM_TRAIN); words from LM_VOCAB. */
-  readonly train: readonly string[];
-  readonly damping: number;
-  readonly fisher: Fisher;
-  /** Seeds the engine's sampled labels (true Fisher). */
-  readonly seed: number;
-}
-
-export interface LmResult extends ScoredRun {
-  readonly inputs: LmInputs;
-  readonly train: readonly (readonly number[])[];
-  readonly queries: readonly (readonly number[])[];
-  readonly theta: Float64Array;
-  /** EK-FAC per-token τ [Q × Σ_n T_n] (T_n = predicted tokens of sentence n) and the row offsets [N + 1]. */
-  readonly perToken: { readonly offsets: Int32Array; readonly values: Float64Array };
-  readonly timings: { readonly train: number; readonly engine: number; readonly exact: number; readonly loo: number };
-}
+import { LM_L2, LM_QUERIES, tokenize } from './lm-data';
+import type { LmInputs, LmResult, MethodScores } from './results';
 
 function objective(train: readonly (readonly number[])[], weights?: ArrayLike<number>): LmObjective {
   return { sentences: train, weights, ridge: train.length * LM_L2 };

@@ -4,9 +4,8 @@
  * Fisher, how leave-one-out retrains, and what the colours show. Parsing names the parameter and the value it could
  * not read.
  */
-import { METHODS, type Fisher, type LabInputs, type LooStart, type Method } from './lab';
-import { LM_L2, LM_QUERIES, LM_TRAIN, normaliseSentence, tokenize } from './lm';
-import type { LmInputs } from './lm-lab';
+import { LM_L2, LM_QUERIES, LM_TRAIN, normaliseSentence, tokenize } from './lm-data';
+import { METHODS, type Fisher, type LabInputs, type LmInputs, type LooStart, type Method } from './results';
 import { MODELS, TEACH_MODELS, type TeachModel } from './models';
 import type { Example } from './network';
 

@@ -45,7 +45,7 @@ import {
   precomputeWorkspace,
 } from './workspace-data';
 
-const gpu = (self as unknown as { navigator: Navigator }).navigator.gpu;
+const gpu = self.navigator.gpu;
 const siteRoot = new URL(import.meta.env.BASE_URL, self.location.origin).toString();
 
 /** The device is acquired once per backend choice and kept for every later run. */

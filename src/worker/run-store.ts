@@ -6,7 +6,8 @@
  * A run's page request is kept in its config (`page`), with user files stored as files (by sha256), so a resume
  * after a reload has every input it needs without the user picking the files again.
  */
-import type { AttributionResult, CheckpointStore, ExampleMeta } from '../influence/types';
+import type { TokenScoredResult } from '../influence/normalize';
+import type { AttributionResult, CheckpointStore, ExampleMeta, Measurement } from '../influence/types';
 import { benchmarkOf } from '../influence/aggregate';
 import { bundleContent, encodeRunBundle, groupTokensOf, type StoredConfigExtras } from '../app/bundle-content';
 import { runCheckpointStore } from '../app/checkpoints';
@@ -58,11 +59,24 @@ interface StoredRequest {
   };
 }
 
+/**
+ * What a stored run keeps of the engine's AttributionResult, as the workspace's views and rankings read it: the
+ * scores, per layer and per token, and the queries' target counts; the configuration as it was stored (JSON), with
+ * the measurement it was checked to name; the layers' names. Not kept: τ itself, factors, eigenvalue ranges, the
+ * engine's timings.
+ */
+export type StoredResult = TokenScoredResult &
+  Pick<AttributionResult, 'tauPerLayer' | 'groupTokens'> & {
+    /** The stored configuration (JSON): what the views read of it, checked where they read it. */
+    readonly config: { readonly measurement: Measurement; readonly strategy?: unknown; readonly seed?: unknown };
+    readonly layers: readonly { readonly name: string }[];
+  };
+
 /** A finished or imported run opened for viewing: what topInfluences needs, rebuilt from stored tensors and rows. */
 export interface StoredResults {
   readonly summary: AttributionSummary;
   /** The scores and what the workspace aggregates beside them (per layer, per token, query target counts). */
-  readonly result: AttributionResult;
+  readonly result: StoredResult;
   readonly trainTexts: readonly ExampleText[];
   /** What the workspace shows beside the scores: the rows (text, tokens, segments), layers and configuration. */
   readonly rows: NonNullable<RunRecord['rows']>;
@@ -343,17 +357,9 @@ async function resultsOf(
       `run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`,
     );
   }
-  // Everything the workspace's views aggregate (the engine's AttributionResult less what the store does not keep:
-  // τ itself, factors, engine timings); ranking needs only the ScoredResult part.
-  const result = {
+  const result: StoredResult = {
     config: { ...run.config, measurement },
-    backend: run.backend ?? 'unknown',
-    layers: run.layers.map((layer) => ({
-      ...layer,
-      damping: layer.damping ?? 0,
-      activationEigenRange: null,
-      gradientEigenRange: null,
-    })),
+    layers: run.layers.map((layer) => ({ name: layer.name })),
     queries,
     train,
     influence,
@@ -377,9 +383,7 @@ async function resultsOf(
         ? { offsets, values: perTokenValues }
         : null,
     groupTokens: groupTokens ? groupTokensOf(groupTokens) : null,
-    factors: { strategy: run.strategy, layers: [] },
-    timings: [],
-  } as unknown as AttributionResult;
+  };
   const extras = run.config as Partial<StoredConfigExtras>;
   const summary: AttributionSummary = {
     backend: {

@@ -14,7 +14,6 @@ import {
 import { queryScales, scoreView, type Normalization, type ScoreView } from '../influence/normalize';
 import { groupTokenResult } from '../influence/group-tokens';
 import { TOKEN_CATEGORIES } from '../data/categories';
-import type { AttributionResult } from '../influence/types';
 import {
   carriesAfterSegment,
   SEGMENT_RESAMPLES,
@@ -30,7 +29,7 @@ import {
   columnKey,
   type BootstrapDraws,
 } from './workspace-bootstrap';
-import type { StoredResults } from './run-store';
+import type { StoredResult, StoredResults } from './run-store';
 import { GROUP_RESAMPLES, MemberSums, trainingDraws } from './group-intervals';
 import type {
   AfterAnswerData,
@@ -78,7 +77,8 @@ function settingsOf(stored: StoredResults, imported: string | null): WorkspaceSe
       hasBias: layer.hasBias,
       damping: layer.damping ?? null,
     })),
-    strategy: stored.result.config.strategy ?? stored.summary.strategy,
+    strategy:
+      typeof stored.result.config.strategy === 'string' ? stored.result.config.strategy : stored.summary.strategy,
     damping:
       damping?.kind === 'absolute'
         ? `absolute ${damping.value}`
@@ -186,7 +186,7 @@ export function workspaceQueryScores(stored: StoredResults, queryId: string): Qu
 }
 
 /** Whether the run has token scores for every benchmark: per-token scores, or one group token row per benchmark. */
-export function hasTokenScores(result: AttributionResult): boolean {
+export function hasTokenScores(result: StoredResult): boolean {
   if (result.tauPerToken) return true;
   const groups = result.groupTokens?.groups.map((g) => g.name);
   return groups !== undefined && [...new Set(result.queries.map(benchmarkOf))].every((b) => groups.includes(b));
@@ -308,7 +308,7 @@ function topTokens(stored: StoredResults, queries: readonly number[]) {
  * in the order tokenInfluence sums it (so every aggregate below equals the one over the benchmark's queries bit for
  * bit), with a unit scale ('summed-loss', one target token). The aggregations then read one row instead of hundreds.
  */
-function benchmarkResult(stored: StoredResults, benchmark: string): AttributionResult {
+function benchmarkResult(stored: StoredResults, benchmark: string): StoredResult {
   const { result } = stored;
   const tokens = result.tauPerToken;
   if (!tokens) return groupResult(result, benchmark);
@@ -333,7 +333,7 @@ function benchmarkResult(stored: StoredResults, benchmark: string): AttributionR
  * The same reduction from the run's group token scores (src/influence/group-tokens.ts): the benchmark's row is, by
  * linearity, the mean over its queries of s_q · τ(q, n, t), computed by the engine from one summed query gradient.
  */
-function groupResult(result: AttributionResult, benchmark: string): AttributionResult {
+function groupResult(result: StoredResult, benchmark: string): StoredResult {
   if (!result.groupTokens?.groups.some((group) => group.name === benchmark)) throw new Error(NO_TOKEN_SCORES);
   return groupTokenResult(result, benchmark);
 }
@@ -345,7 +345,7 @@ const groupDraws = new WeakMap<StoredResults, Int32Array>();
 /** Each segment label's and token category's bootstrap interval of its mean, on a benchmark's reduced row. */
 function withIntervals(
   stored: StoredResults,
-  reduced: AttributionResult,
+  reduced: StoredResult,
   segments: readonly GroupEntry[],
   categories: readonly GroupEntry[],
 ): { segments: GroupEntry[]; categories: GroupEntry[] } {

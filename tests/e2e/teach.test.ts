@@ -6,9 +6,10 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { pearson } from '../../src/teach/dense';
-import { agreements, METHODS, queryRow, runLab } from '../../src/teach/lab';
+import { runLab } from '../../src/teach/lab';
+import { agreements, METHODS, queryRow } from '../../src/teach/results';
 import { runLmLab } from '../../src/teach/lm-lab';
-import { LM_TRAIN } from '../../src/teach/lm';
+import { LM_TRAIN } from '../../src/teach/lm-data';
 import { labInputs, lmInputs, parseState } from '../../src/teach/state';
 import { formatNumber } from '../../src/ui/teach/colour';
 import { openPage, servePage, type Served } from '../helpers/browser';

@@ -5,10 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { pearson } from '../../src/teach/dense';
 import { gradientAndCurvature, newton } from '../../src/teach/fit';
-import { agreements, leverages, objectiveOf, runLab, snapTies, type LabResult } from '../../src/teach/lab';
+import { leverages, objectiveOf, runLab } from '../../src/teach/lab';
+import { agreements, snapTies, type LabResult } from '../../src/teach/results';
 import { MODELS } from '../../src/teach/models';
 import { forward } from '../../src/teach/network';
-import { LM_QUERIES, LM_TRAIN } from '../../src/teach/lm';
+import { LM_QUERIES, LM_TRAIN } from '../../src/teach/lm-data';
 import { runLmLab } from '../../src/teach/lm-lab';
 import { PRESETS } from '../../src/teach/presets';
 import { defaultState, labInputs, lmInputs, parseState, serializeState } from '../../src/teach/state';

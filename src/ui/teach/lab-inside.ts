@@ -4,7 +4,7 @@ import { LitElement, html } from 'lit';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import { customElement, property, state } from 'lit/decorators.js';
 import { insideEkfac, type InsideLayer, type Matrix } from '../../teach/inside';
-import type { ScoredRun } from '../../teach/lab';
+import type { ScoredRun } from '../../teach/results';
 
 /** Our own formula strings only (never data), typeset by KaTeX into HTML + MathML. */
 function tex(source: string, display = true) {

@@ -1,9 +1,8 @@
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { queryRow, type Method } from '../../teach/lab';
-import { LM_QUERIES, LM_VOCAB, normaliseSentence, tokenize } from '../../teach/lm';
+import { LM_QUERIES, LM_VOCAB, normaliseSentence, tokenize } from '../../teach/lm-data';
+import { queryRow, type LmResult, type Method } from '../../teach/results';
 import { MAX_SENTENCES } from '../../teach/state';
-import type { LmResult } from '../../teach/lm-lab';
 import { divergingColour, formatNumber, HARMS_COLOUR, HELPS_COLOUR, maxAbs } from './colour';
 
 /**

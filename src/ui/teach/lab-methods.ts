@@ -2,7 +2,7 @@ import * as Plot from '@observablehq/plot';
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { pearson } from '../../teach/dense';
-import { agreements, METHODS, predictedChange, queryRow, type Method, type ScoredRun } from '../../teach/lab';
+import { agreements, METHODS, predictedChange, queryRow, type Method, type ScoredRun } from '../../teach/results';
 import { formatNumber } from './colour';
 
 /** 2e-3, not 2.0e-3 or 0.0e+0: narrow panels. */

@@ -1,8 +1,15 @@
 import { LitElement, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { startLabWorker } from '../../teach/client';
-import { METHODS, queryRow, type LabInputs, type LabResult, type Method } from '../../teach/lab';
-import type { LmInputs, LmResult } from '../../teach/lm-lab';
+import {
+  METHODS,
+  queryRow,
+  type LabInputs,
+  type LabResult,
+  type LmInputs,
+  type LmResult,
+  type Method,
+} from '../../teach/results';
+import { startLabWorker } from '../../worker/lab-client';
 import { MODELS } from '../../teach/models';
 import { predict, type Example } from '../../teach/network';
 import { PRESETS } from '../../teach/presets';

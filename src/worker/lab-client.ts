@@ -1,4 +1,4 @@
-/** The page's typed handle on the lab worker. */
+/** The teaching lab page's typed handle on its worker (./lab.worker.ts). */
 import { wrap, type Remote } from 'comlink';
 import type { LabWorkerApi } from './lab.worker';
 
