@@ -82,7 +82,8 @@ const einsumVjp: Vjp = (ctx, [gy]) => {
   if (!gy) return inputs.map(() => null);
   const equation = stringAttr(ctx.node, 'equation', '');
   const parsed = parseEinsum(equation);
-  if (parsed.inputs.length > 2) throw ctx.fail(`the gradient of an Einsum with ${parsed.inputs.length} operands`);
+  if (parsed.inputs.length > 2)
+    throw ctx.fail(`an Einsum of ${parsed.inputs.length} operands has no gradient rule here (one or two only)`);
   const join = (t: Terms) => t.join('');
   const out = ctx.facts.facts(ctx.node.outputs[0]).dims;
   return inputs.map((input, i) => {
