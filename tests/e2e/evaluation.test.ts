@@ -108,17 +108,15 @@ describe('Evaluation view on a bundle opened by URL', () => {
     });
     // Paired differences (issue 24 §2): every pair, richest first; each row's mean is the mean over queries of the
     // per-query LDS difference recomputed above, and its verdict matches its interval.
-    const paired = await page
-      .locator('evaluation-view table[data-paired-table] tr[data-paired]')
-      .evaluateAll((trs) =>
-        trs.map((tr) => ({
-          pair: tr.getAttribute('data-paired')!,
-          mean: Number(tr.getAttribute('data-mean')),
-          low: Number(tr.getAttribute('data-low')),
-          high: Number(tr.getAttribute('data-high')),
-          verdict: tr.lastElementChild!.textContent!,
-        })),
-      );
+    const paired = await page.locator('evaluation-view table[data-paired-table] tr[data-paired]').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        pair: tr.getAttribute('data-paired')!,
+        mean: Number(tr.getAttribute('data-mean')),
+        low: Number(tr.getAttribute('data-low')),
+        high: Number(tr.getAttribute('data-high')),
+        verdict: tr.lastElementChild!.textContent!,
+      })),
+    );
     expect(paired.map((p) => p.pair)).toEqual([
       'ekfac-kfac',
       'ekfac-diagonal',
