@@ -106,6 +106,37 @@ describe('Evaluation view on a bundle opened by URL', () => {
       expect(got.high).toBeCloseTo(want.high, 12);
       expect(got.queries).toBe(want.count);
     });
+    // Paired differences (issue 24 §2): every pair, richest first; each row's mean is the mean over queries of the
+    // per-query LDS difference recomputed above, and its verdict matches its interval.
+    const paired = await page.locator('evaluation-view table[data-paired-table] tr[data-paired]').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        pair: tr.getAttribute('data-paired')!,
+        mean: Number(tr.getAttribute('data-mean')),
+        low: Number(tr.getAttribute('data-low')),
+        high: Number(tr.getAttribute('data-high')),
+        verdict: tr.lastElementChild!.textContent!,
+      })),
+    );
+    expect(paired.map((p) => p.pair)).toEqual([
+      'ekfac-kfac',
+      'ekfac-diagonal',
+      'ekfac-identity',
+      'kfac-diagonal',
+      'kfac-identity',
+      'diagonal-identity',
+    ]);
+    const rho = (name: string) => {
+      const s = evaluation.strategies[['identity', 'diagonal', 'kfac', 'ekfac'].indexOf(name)]!;
+      return Array.from({ length: q }, (_, i) => spearman(column(s.predictions, i), column(f, i)));
+    };
+    for (const p of paired) {
+      const [a, b] = p.pair.split('-') as [string, string];
+      const d = rho(a)
+        .map((v, i) => v - rho(b)[i]!)
+        .filter(Number.isFinite);
+      expect(p.mean).toBeCloseTo(d.reduce((x, y) => x + y, 0) / d.length, 12);
+      expect(p.verdict).toMatch(p.low > 0 || p.high < 0 ? /ahead/ : /not resolved/);
+    }
     // The default scatter: EK-FAC (the bundle's own strategy), the first query; its points are Σ_subset influence of
     // the bundle's scores against the measured values.
     expect(await page.locator('evaluation-view').getAttribute('data-ready')).toBe(
