@@ -171,6 +171,7 @@ function plannedInputs(args: AttributeArgs) {
     ['--model', args.model],
     ['--model-data', args.modelData],
     ['--tokenizer', args.tokenizer],
+    ['--model-dir', args.tokenizerConfig],
     ['--train', args.train],
     ['--queries', args.queries],
     ['--factors', args.factors],

@@ -10,6 +10,7 @@ import { readModel } from '../../src/app/inputs';
 import { modelLayers } from '../../src/app/model-layers';
 import { dequantizeLinearValues, dequantizeModel } from '../../src/onnx/dequantize';
 import { DataType, type Model, type Node, type TensorInit } from '../../src/onnx/ir';
+import { toFloat32 } from '../../src/onnx/precision';
 import { parseModel, serializeModel } from '../../src/onnx/protobuf';
 
 const DIR = 'tests/fixtures/models/quantized';
@@ -186,6 +187,24 @@ describe('other layouts', () => {
     expect(column(0)).toEqual([-1, -0.5, 0, 0.5, ...Array(12).fill(-1)]);
     expect(column(1)).toEqual(Array(16).fill(2));
     expect([...out.graph.initializers.keys()].sort()).toEqual(['B_dequantized', 'bias_float']);
+  });
+
+  it('q4f16: float16 scales are cast to float32 first, then the codes dequantized', () => {
+    // 4-bit, K = 16, N = 1, block 16: codes 0..15 (low nibble first), scale 0.5 stored as float16 bits 0x3800.
+    const B = Uint8Array.from({ length: 8 }, (_, i) => (2 * i) | ((2 * i + 1) << 4));
+    const attributes = {
+      K: { type: 'int', value: 16 },
+      N: { type: 'int', value: 1 },
+      block_size: { type: 'int', value: 16 },
+    } as const;
+    const half = tiny(
+      [node('MatMulNBits', ['x', 'B', 's'], ['y'], attributes)],
+      [tensor('B', DataType.UINT8, [1, 1, 8], B), tensor('s', DataType.FLOAT16, [1], Uint16Array.from([0x3800]))],
+    );
+    const out = dequantizeModel(toFloat32(half));
+    expect([...out.graph.initializers.get('B_dequantized')!.data]).toEqual(
+      Array.from({ length: 16 }, (_, k) => (k - 8) * 0.5),
+    );
   });
 
   it('DequantizeLinear per block (opset 21) and per axis, by hand', () => {
