@@ -19,6 +19,8 @@ import './influence-results';
 import './run-library';
 import './workspace/results-workspace';
 import './evaluation-panel';
+import './ask-question';
+import type { AskDetail } from './ask-question';
 
 /** The engine's stages, as its progress names them (the worker's own steps, such as loading data, are not). */
 const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'scores', 'self']);
@@ -72,8 +74,11 @@ export class WorkbenchApp extends LitElement {
     this.engine.terminate();
   }
 
-  /** A new run, or a stored one resumed from its last checkpoint (`resumeId`). */
-  private async start(request: PageRequest | null, resumeId?: string): Promise<void> {
+  /**
+   * A new run, a stored one resumed from its last checkpoint (`resumeId`), or new queries asked against a finished
+   * run's factors (`ask`).
+   */
+  private async start(request: PageRequest | null, resumeId?: string, ask?: AskDetail): Promise<void> {
     this.run = { phase: 'running', progress: undefined };
     this.storedGeneration++;
     // The engine stages this session ran, in order (a resumed run starts at its checkpoint's stage).
@@ -84,9 +89,11 @@ export class WorkbenchApp extends LitElement {
     };
     if (request && this.holdStage) request = { ...request, holdAfterCheckpoint: this.holdStage };
     try {
-      const summary = request
-        ? await this.engine.attribute(request, onProgress)
-        : await this.engine.resume(resumeId!, onProgress);
+      const summary = ask
+        ? await this.engine.ask(ask.runId, ask.queries, onProgress)
+        : request
+          ? await this.engine.attribute(request, onProgress)
+          : await this.engine.resume(resumeId!, onProgress);
       this.run = { phase: 'done', summary, stagesRun };
     } catch (error) {
       const { name, message } = error as Error;
@@ -148,6 +155,12 @@ export class WorkbenchApp extends LitElement {
           </p>
           <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>
           ${s.runId ? html`<results-workspace .api=${this.engine.workspace} run-id=${s.runId}></results-workspace>` : ''}
+          ${
+            s.runId
+              ? html`<ask-question run-id=${s.runId}
+                  @ask-another=${(e: CustomEvent<AskDetail>) => void this.start(null, undefined, e.detail)}></ask-question>`
+              : ''
+          }
         `;
       }
     }

@@ -95,6 +95,23 @@ const api = {
     return estimateRequest(resolved, environment, new AbortController().signal);
   },
 
+  /**
+   * "Ask another question": new query rows (JSONL text) attributed against a finished stored run's factors, with its
+   * model, training data and settings; a new stored run.
+   */
+  async askAnother(
+    runId: string,
+    queries: string,
+    onProgress: (event: ProgressEvent) => void,
+  ): Promise<AttributionSummary> {
+    const base = await (await stored()).requestOf(runId);
+    const source =
+      base.source.kind === 'demo'
+        ? { ...base.source, queries }
+        : { ...base.source, queries, names: { ...base.source.names, queries: 'asked.jsonl' } };
+    return attribute({ source, config: base.config, factorsFrom: runId }, null, onProgress);
+  },
+
   /** Carry on a stored run (left running by a reload or crash, or paused) from its last checkpoint. */
   async resumeRun(runId: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary> {
     return attribute(await (await stored()).requestOf(runId), runId, onProgress);

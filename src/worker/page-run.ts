@@ -10,7 +10,11 @@ import { checkRunConfig } from '../app/config-check';
 import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
 import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
-import type { DemoVariant } from '../data/dataset';
+import { toExample, type DemoVariant, type Example } from '../data/dataset';
+import { parseJsonl } from '../data/jsonl';
+import type { TextTokenizer } from '../data/tokenizer';
+import { decodeBundle } from '../store/bundle';
+import { InputError } from '../app/input-error';
 import type { CheckpointStore } from '../influence/types';
 import type { Model } from '../onnx/ir';
 import type { AttributionRequest, ProgressEvent } from './protocol';
@@ -67,6 +71,11 @@ export async function computeStoredRun(
       }
     }
     hooks.onRunId?.(runId);
+    // "Ask another question": the factors the earlier run fitted, read back from the store (its exported bundle).
+    const reused =
+      request.factorsFrom === undefined
+        ? null
+        : (await decodeBundle(await store.exportBundle(request.factorsFrom))).factors;
     // The same memory plan as `iwb attribute`: batch sizes the device holds (app/run-plan.ts).
     const planned = planJob(inputs, graph, config, chosen);
     const outcome = await runJob(inputs, graph, planned.config, chosen, {
@@ -75,6 +84,7 @@ export async function computeStoredRun(
       ortOnGpu: true,
       yieldBetweenBatches: true,
       checkpoint,
+      ...(reused ? { factors: () => reused } : {}),
     });
     await store.finish(runId, outcome);
     return { runId, inputs, outcome };
@@ -104,13 +114,16 @@ export async function loadRequestInputs(
   parsed: Model | null = null,
 ): Promise<RunInputs> {
   const { source, config } = request;
-  if (source.kind === 'demo')
-    return loadDemoInputs(
+  if (source.kind === 'demo') {
+    const demo = await loadDemoInputs(
       await demoFiles(source.variant),
       source.variant,
       { ...config.limits, seed: config.seed },
       signal,
     );
+    if (source.queries === undefined) return demo;
+    return { ...demo, queries: await askedQueries(source.queries, demo.tokenizer!, signal) };
+  }
   return loadUserInputs(
     {
       model: {
@@ -140,4 +153,21 @@ export async function estimateRequest(
   const chosen = await environment.backendFor(request.config.backend);
   const graph = gradientGraphFor(inputs, request.config);
   return runEstimate(planJob(inputs, graph, request.config, chosen), graph, inputs, chosen.report.description);
+}
+
+/** Query rows asked in the page (JSONL text), tokenized with the run's tokenizer; a bad row names its line. */
+async function askedQueries(text: string, tokenizer: TextTokenizer, signal: AbortSignal): Promise<Example[]> {
+  const examples: Example[] = [];
+  async function* chunks(): AsyncGenerator<string> {
+    yield text;
+  }
+  for await (const row of parseJsonl(chunks(), { file: 'asked.jsonl', vocabSize: tokenizer.vocabSize, signal })) {
+    try {
+      examples.push(toExample(row, tokenizer));
+    } catch (error) {
+      throw new InputError(`asked.jsonl:${row.line}: ${(error as Error).message}`);
+    }
+  }
+  if (examples.length === 0) throw new InputError('asked.jsonl: has no rows (write one JSON object per line)');
+  return examples;
 }

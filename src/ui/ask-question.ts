@@ -1,0 +1,50 @@
+/**
+ * "Ask another question": query rows typed or pasted as JSONL (one {"prompt", "response", "measure"?} per line, as in
+ * a query file, docs/data.md) are attributed against the factors a finished run fitted — same model, training data and
+ * settings, no refit. The component only collects the rows; the app starts the run (event `ask-another`, detail
+ * {runId, queries}). Text is data: nothing here renders it as HTML.
+ */
+import { LitElement, css, html } from 'lit';
+import { customElement, property, query } from 'lit/decorators.js';
+
+export interface AskDetail {
+  readonly runId: string;
+  readonly queries: string;
+}
+
+@customElement('ask-question')
+export class AskQuestion extends LitElement {
+  @property({ attribute: 'run-id' }) runId = '';
+  @property({ type: Boolean }) busy = false;
+  @query('textarea') private text!: HTMLTextAreaElement;
+
+  static override styles = css`
+    :host { display: block; margin: 1rem 0; }
+    textarea { width: 100%; min-height: 5rem; font-family: ui-monospace, monospace; font-size: 0.85rem; }
+    .note { color: #4a5263; font-size: 0.9rem; }
+  `;
+
+  override render() {
+    return html`<details data-ask>
+      <summary>Ask another question (reuses this run's factors: no refit)</summary>
+      <p class="note">One query per line as JSONL, e.g. <code>{"prompt": "Question: …\\nAnswer:\\n", "response": "… #### 7",
+        "measure": [{"start": 0, "end": 3}]}</code>. The run's model, training data and settings are kept; only the
+        scoring pass runs.</p>
+      <textarea data-ask-queries spellcheck="false" ?disabled=${this.busy}></textarea>
+      <button data-action="ask" ?disabled=${this.busy} @click=${this.ask}>Attribute these queries</button>
+    </details>`;
+  }
+
+  private ask(): void {
+    const queries = this.text.value.trim();
+    if (queries === '') return;
+    const detail: AskDetail = { runId: this.runId, queries: queries + '\n' };
+    this.dispatchEvent(new CustomEvent<AskDetail>('ask-another', { detail, bubbles: true, composed: true }));
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'ask-question': AskQuestion;
+  }
+}
