@@ -7,16 +7,17 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, query } from 'lit/decorators.js';
 
-export interface AskDetail {
-  readonly runId: string;
-  readonly queries: string;
-}
+export type AskDetail =
+  | { readonly runId: string; readonly queries: string }
+  | { readonly runId: string; readonly prompt: string; readonly maxNewTokens: number };
 
 @customElement('ask-question')
 export class AskQuestion extends LitElement {
   @property({ attribute: 'run-id' }) runId = '';
   @property({ type: Boolean }) busy = false;
-  @query('textarea') private text!: HTMLTextAreaElement;
+  @query('textarea[data-ask-queries]') private text!: HTMLTextAreaElement;
+  @query('textarea[data-ask-prompt]') private promptText!: HTMLTextAreaElement;
+  @query('input[data-ask-max-tokens]') private maxTokens!: HTMLInputElement;
 
   static override styles = css`
     :host { display: block; margin: 1rem 0; }
@@ -32,7 +33,21 @@ export class AskQuestion extends LitElement {
         scoring pass runs.</p>
       <textarea data-ask-queries spellcheck="false" ?disabled=${this.busy}></textarea>
       <button data-action="ask" ?disabled=${this.busy} @click=${this.ask}>Attribute these queries</button>
+      <p class="note">Or let the model answer a prompt (greedy, written as the training prompts are) and attribute its
+        answer — exactly the tokens it generates:</p>
+      <textarea data-ask-prompt spellcheck="false" ?disabled=${this.busy}></textarea>
+      <label>at most <input data-ask-max-tokens type="number" min="1" step="1" value="32" ?disabled=${this.busy} />
+        new tokens</label>
+      <button data-action="generate" ?disabled=${this.busy} @click=${this.generate}>Generate and attribute</button>
     </details>`;
+  }
+
+  private generate(): void {
+    const prompt = this.promptText.value;
+    const maxNewTokens = Number(this.maxTokens.value);
+    if (prompt.trim() === '' || !(Number.isInteger(maxNewTokens) && maxNewTokens >= 1)) return;
+    const detail: AskDetail = { runId: this.runId, prompt, maxNewTokens };
+    this.dispatchEvent(new CustomEvent<AskDetail>('ask-another', { detail, bubbles: true, composed: true }));
   }
 
   private ask(): void {

@@ -90,7 +90,9 @@ export class WorkbenchApp extends LitElement {
     if (request && this.holdStage) request = { ...request, holdAfterCheckpoint: this.holdStage };
     try {
       const summary = ask
-        ? await this.engine.ask(ask.runId, ask.queries, onProgress)
+        ? 'queries' in ask
+          ? await this.engine.ask(ask.runId, ask.queries, onProgress)
+          : await this.engine.askGenerated(ask.runId, ask.prompt, ask.maxNewTokens, onProgress)
         : request
           ? await this.engine.attribute(request, onProgress)
           : await this.engine.resume(resumeId!, onProgress);

@@ -74,3 +74,38 @@ test('a question asked against a finished run reuses its factors and ranks as th
   expect(errors).toEqual([]);
   await context.close();
 }, 600_000);
+
+test("the run's model answers a typed prompt and its answer is attributed against the run's factors", async () => {
+  const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${served.url}?demo=micro`);
+  await page.locator('run-controls select#backend').selectOption('cpu');
+  await page.locator('run-controls button[data-action="start"]').click();
+  await page.locator('results-workspace, [data-run="failed"]').first().waitFor({ timeout: 300_000 });
+  const firstRunId = await page.locator('results-workspace').getAttribute('run-id');
+  const ask = page.locator('ask-question');
+  await ask.locator('details').evaluate((d) => ((d as HTMLDetailsElement).open = true));
+  const prompt = 'Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:\n';
+  await ask.locator('textarea[data-ask-prompt]').fill(prompt);
+  await ask.locator('input[data-ask-max-tokens]').fill('4');
+  await ask.locator('button[data-action="generate"]').click();
+  await page
+    .locator(`results-workspace:not([run-id="${firstRunId}"]), [data-run="failed"]`)
+    .first()
+    .waitFor({ timeout: 300_000 });
+  expect(await page.locator('[data-run="failed"]').count()).toBe(0);
+  expect(await page.locator('p[data-run="done"] [data-stages-run]').getAttribute('data-stages-run')).toBe('scores');
+  const workspace = page.locator('results-workspace').first();
+  await workspace.locator('[data-tab="query"]').click();
+  await expect.poll(() => workspace.locator('query-view [data-query-id]').textContent()).toBe('generated');
+  // The prompt as typed (after the bos token), and an answer of at most 4 generated tokens.
+  const shownPrompt = (await workspace.locator('query-view [data-query-prompt]').textContent())!;
+  expect(shownPrompt.endsWith(prompt)).toBe(true);
+  const answer = (await workspace.locator('query-view [data-query-response]').textContent())!;
+  expect(answer.length).toBeGreaterThan(0);
+  expect(answer).not.toBe('(not stored)');
+  expect(errors).toEqual([]);
+  await context.close();
+}, 600_000);
