@@ -23,7 +23,8 @@ const row = {
   prompt: 'Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:\n',
   response: 'He has 3+4=7 apples.\n#### 7',
 };
-await ask.locator('textarea').fill(JSON.stringify(row));
+await ask.locator('textarea[data-ask-queries]').fill(JSON.stringify(row));
+await ask.locator('textarea[data-ask-prompt]').fill(row.prompt);
 await ask.screenshot({ path: `${out}/ask-another.png` });
 const firstRunId = await page.locator('results-workspace').getAttribute('run-id');
 await ask.locator('button[data-action="ask"]').click();

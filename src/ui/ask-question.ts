@@ -23,6 +23,7 @@ export class AskQuestion extends LitElement {
     :host { display: block; margin: 1rem 0; }
     textarea { width: 100%; min-height: 5rem; font-family: ui-monospace, monospace; font-size: 0.85rem; }
     .note { color: #4a5263; font-size: 0.9rem; }
+    input[type='number'] { width: 5rem; }
   `;
 
   override render() {
