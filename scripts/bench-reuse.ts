@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const run = async (inputs: RunInputs, factors?: ModelFactors) => {
     const chosen = await chooseBackend('cpu', undefined);
     try {
-      const graph = gradientGraphFor(inputs, config);
+      const graph = await gradientGraphFor(inputs, config);
       const wall = performance.now();
       const cpu = process.cpuUsage();
       const outcome: JobOutcome = await runJob(inputs, graph, config, chosen, {

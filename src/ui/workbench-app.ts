@@ -20,6 +20,8 @@ import './influence-results';
 import './run-library';
 import './workspace/results-workspace';
 import './evaluation-panel';
+import './ask-question';
+import type { AskDetail } from './ask-question';
 
 /** The engine's stages, as its progress names them (the worker's own steps, such as loading data, are not). */
 const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'scores', 'self']);
@@ -84,11 +86,14 @@ export class WorkbenchApp extends LitElement {
     this.engine.terminate();
   }
 
-  /** A new run, or a stored one resumed from its last checkpoint (`resumeId`). */
-  private async start(request: PageRequest | null, resumeId?: string): Promise<void> {
+  /**
+   * A new run, a stored one resumed from its last checkpoint (`resumeId`), or new queries asked against a finished
+   * run's factors (`ask`).
+   */
+  private async start(request: PageRequest | null, resumeId?: string, ask?: AskDetail): Promise<void> {
     this.startedAt = performance.now();
-    // A resumed run starts mid-way: the estimate of the settings shown is not its.
-    this.runEstimate = request ? this.estimate : null;
+    // A resumed run (or one asked against stored factors) starts mid-way: the estimate of the settings shown is not its.
+    this.runEstimate = request && !ask ? this.estimate : null;
     this.run = { phase: 'running', progress: undefined };
     this.storedGeneration++;
     // The engine stages this session ran, in order (a resumed run starts at its checkpoint's stage).
@@ -99,9 +104,13 @@ export class WorkbenchApp extends LitElement {
     };
     if (request && this.holdStage) request = { ...request, holdAfterCheckpoint: this.holdStage };
     try {
-      const summary = request
-        ? await this.engine.attribute(request, onProgress)
-        : await this.engine.resume(resumeId!, onProgress);
+      const summary = ask
+        ? 'queries' in ask
+          ? await this.engine.ask(ask.runId, ask.queries, onProgress)
+          : await this.engine.askGenerated(ask.runId, ask.prompt, ask.maxNewTokens, onProgress)
+        : request
+          ? await this.engine.attribute(request, onProgress)
+          : await this.engine.resume(resumeId!, onProgress);
       this.run = { phase: 'done', summary, stagesRun, wallSeconds: (performance.now() - this.startedAt) / 1000 };
     } catch (error) {
       const { name, message } = error as Error;
@@ -167,6 +176,12 @@ export class WorkbenchApp extends LitElement {
           </p>
           <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>
           ${s.runId ? html`<results-workspace .api=${this.engine.workspace} run-id=${s.runId}></results-workspace>` : ''}
+          ${
+            s.runId
+              ? html`<ask-question run-id=${s.runId}
+                  @ask-another=${(e: CustomEvent<AskDetail>) => void this.start(null, undefined, e.detail)}></ask-question>`
+              : ''
+          }
         `;
       }
     }

@@ -18,6 +18,15 @@ export interface EngineClient {
   readonly api: Remote<EngineWorkerApi>;
   /** Start a run; progress arrives through the callback (a comlink proxy), the summary when it ends. */
   attribute(request: PageRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
+  /** New query rows (JSONL) attributed against a stored run's factors; progress and the summary as for attribute. */
+  ask(runId: string, queries: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
+  /** The run's model answers `prompt`; that answer is asked as `ask` does (summary plus the generated text). */
+  askGenerated(
+    runId: string,
+    prompt: string,
+    maxNewTokens: number,
+    onProgress: (event: ProgressEvent) => void,
+  ): Promise<AttributionSummary & { readonly generated: string }>;
   /** Carry on a stored run from its last checkpoint; progress and the summary as for attribute. */
   resume(runId: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
   /** Stored runs and bundles. */
@@ -40,6 +49,9 @@ export function startEngineWorker(): EngineClient {
       return api.startAttribution(sent, proxy(onProgress));
     },
     resume: (runId, onProgress) => api.resumeRun(runId, proxy(onProgress)),
+    ask: (runId, queries, onProgress) => api.askAnother(runId, queries, proxy(onProgress)),
+    askGenerated: (runId, prompt, maxNewTokens, onProgress) =>
+      api.askGenerated(runId, prompt, maxNewTokens, proxy(onProgress)),
     runs: {
       listRuns: () => api.listRuns(),
       renameRun: (id, name) => api.renameRun(id, name),

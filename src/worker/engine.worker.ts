@@ -9,6 +9,7 @@ import { chooseBackend, type ChosenBackend } from '../app/backend-choice';
 import { DEMO_MODEL_PATHS, type RunInputs } from '../app/inputs';
 import type { JobOutcome } from '../app/job';
 import { topInfluences } from '../app/results';
+import { generateGreedy } from '../app/generate';
 import { probeGpu, type GpuProbe } from './gpu-probe';
 import type { ModelLayers } from '../app/model-layers';
 import type { Model } from '../onnx/ir';
@@ -93,6 +94,55 @@ const api = {
     const { request: resolved, parsed } = picked.resolve(request);
     const environment = { loadInputs: (r: AttributionRequest, s: AbortSignal) => loadInputs(r, s, parsed), backendFor };
     return estimateRequest(resolved, environment, new AbortController().signal);
+  },
+
+  /**
+   * "Ask another question": new query rows (JSONL text) attributed against a finished stored run's factors, with its
+   * model, training data and settings; a new stored run.
+   */
+  async askAnother(
+    runId: string,
+    queries: string,
+    onProgress: (event: ProgressEvent) => void,
+  ): Promise<AttributionSummary> {
+    const base = await (await stored()).requestOf(runId);
+    const source =
+      base.source.kind === 'demo'
+        ? { ...base.source, queries }
+        : { ...base.source, queries, names: { ...base.source.names, queries: 'asked.jsonl' } };
+    return attribute({ source, config: base.config, factorsFrom: runId }, null, onProgress);
+  },
+
+  /**
+   * The run's model answers `prompt` (greedy, app/generate.ts) and that answer — its exact tokens, as a token row — is
+   * asked against the run's factors as askAnother does. The generated text comes back with the summary.
+   */
+  async askGenerated(
+    runId: string,
+    prompt: string,
+    maxNewTokens: number,
+    onProgress: (event: ProgressEvent) => void,
+  ): Promise<AttributionSummary & { readonly generated: string }> {
+    if (running) throw new Error('an attribution is already running; cancel it first');
+    const base = await (await stored()).requestOf(runId);
+    const inputs = await loadInputs(base, new AbortController().signal);
+    if (!inputs.tokenizer) throw new Error('this run has no tokenizer to encode a prompt with');
+    onProgress({
+      stage: 'generating',
+      done: 0,
+      total: maxNewTokens,
+      unit: 'tokens',
+      itemsPerSecond: 0,
+      etaSeconds: null,
+    });
+    const generation = await generateGreedy(inputs.model, inputs.tokenizer, prompt, { maxNewTokens });
+    const row = {
+      id: 'generated',
+      input_ids: [...generation.promptIds, ...generation.generatedIds],
+      prompt_len: generation.promptIds.length,
+    };
+    const summary = await api.askAnother(runId, JSON.stringify(row) + '\n', onProgress);
+    return { ...summary, generated: generation.text };
   },
 
   /** Carry on a stored run (left running by a reload or crash, or paused) from its last checkpoint. */

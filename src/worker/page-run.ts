@@ -11,7 +11,11 @@ import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '
 import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
 import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
 import { measureSpeed } from '../app/speed-probe';
-import type { DemoVariant } from '../data/dataset';
+import { toExample, type DemoVariant, type Example } from '../data/dataset';
+import { parseJsonl } from '../data/jsonl';
+import type { TextTokenizer } from '../data/tokenizer';
+import { decodeBundle } from '../store/bundle';
+import { InputError } from '../app/input-error';
 import type { CheckpointStore } from '../influence/types';
 import type { Model } from '../onnx/ir';
 import type { AttributionRequest, ProgressEvent } from './protocol';
@@ -68,6 +72,11 @@ export async function computeStoredRun(
       }
     }
     hooks.onRunId?.(runId);
+    // "Ask another question": the factors the earlier run fitted, read back from the store (its exported bundle).
+    const reused =
+      request.factorsFrom === undefined
+        ? null
+        : (await decodeBundle(await store.exportBundle(request.factorsFrom))).factors;
     // The same memory plan as `iwb attribute`: batch sizes the device holds (app/run-plan.ts).
     const planned = planJob(inputs, graph, config, chosen);
     const outcome = await runJob(inputs, graph, planned.config, chosen, {
@@ -76,6 +85,7 @@ export async function computeStoredRun(
       ortOnGpu: true,
       yieldBetweenBatches: true,
       checkpoint,
+      ...(reused ? { factors: () => reused } : {}),
     });
     await store.finish(runId, outcome);
     return { runId, inputs, outcome };
@@ -105,13 +115,16 @@ export async function loadRequestInputs(
   parsed: Model | null = null,
 ): Promise<RunInputs> {
   const { source, config } = request;
-  if (source.kind === 'demo')
-    return loadDemoInputs(
+  if (source.kind === 'demo') {
+    const demo = await loadDemoInputs(
       await demoFiles(source.variant),
       source.variant,
       { ...config.limits, seed: config.seed },
       signal,
     );
+    if (source.queries === undefined) return demo;
+    return { ...demo, queries: await askedQueries(source.queries, demo.tokenizer!, signal) };
+  }
   return loadUserInputs(
     {
       model: {
@@ -152,4 +165,21 @@ export async function estimateRequest(
   measured += performance.now() - started;
   const plan = planJob(inputs, graph, request.config, chosen);
   return runEstimate(plan, graph, inputs, chosen.report.description, measured / 1000, measureSpeed());
+}
+
+/** Query rows asked in the page (JSONL text), tokenized with the run's tokenizer; a bad row names its line. */
+async function askedQueries(text: string, tokenizer: TextTokenizer, signal: AbortSignal): Promise<Example[]> {
+  const examples: Example[] = [];
+  async function* chunks(): AsyncGenerator<string> {
+    yield text;
+  }
+  for await (const row of parseJsonl(chunks(), { file: 'asked.jsonl', vocabSize: tokenizer.vocabSize, signal })) {
+    try {
+      examples.push(toExample(row, tokenizer));
+    } catch (error) {
+      throw new InputError(`asked.jsonl:${row.line}: ${(error as Error).message}`);
+    }
+  }
+  if (examples.length === 0) throw new InputError('asked.jsonl: has no rows (write one JSON object per line)');
+  return examples;
 }

@@ -21,7 +21,12 @@ export type StrategyName = RunConfig['strategy'];
 /** Where the model and data of a run come from. */
 export type AttributionSource =
   /** The built-in demo; 'micro' is its tiny version (tests, a first look in seconds). */
-  | { readonly kind: 'demo'; readonly variant: DemoVariant }
+  | {
+      readonly kind: 'demo';
+      readonly variant: DemoVariant;
+      /** JSONL query rows asked instead of the demo's queries ("Ask another question"), tokenized as the demo's. */
+      readonly queries?: string;
+    }
   | {
       readonly kind: 'files';
       /** ONNX forward model bytes. */
@@ -67,6 +72,11 @@ export interface AttributionRequest {
    * away (the page's `?hold=<stage>`): an interruption point tests and demonstrations of resume control.
    */
   readonly holdAfterCheckpoint?: string;
+  /**
+   * "Ask another question": the stored run whose fitted factors this run scores with instead of fitting (the same
+   * model, training data and settings: only the queries differ).
+   */
+  readonly factorsFrom?: string;
 }
 
 /** What the page asks the worker to estimate or run: a request whose model may be the one picked (PickedSource). */

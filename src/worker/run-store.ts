@@ -38,7 +38,7 @@ import type { RunListing } from './run-protocol';
 interface StoredRequest {
   readonly request: Omit<AttributionRequest, 'source'> & {
     readonly source:
-      | { kind: 'demo'; variant: DemoVariant }
+      | { kind: 'demo'; variant: DemoVariant; queries?: string }
       | { kind: 'files'; names: Extract<AttributionRequest['source'], { kind: 'files' }>['names'] };
   };
   /** Stored file ids (sha256) of the model, tokenizer, train and query files for a 'files' run. */
@@ -203,7 +203,12 @@ export class PageRunStore {
       };
       kept = { ...request, source: { kind: 'files', names } };
     } else {
-      kept = { ...request, source: { kind: 'demo', variant: source.kind === 'demo' ? source.variant : 'demo' } };
+      // A demo run keeps the query rows asked in the page ("Ask another question"), so it resumes with them.
+      const asked = source.kind === 'demo' && source.queries !== undefined ? { queries: source.queries } : {};
+      kept = {
+        ...request,
+        source: { kind: 'demo', variant: source.kind === 'demo' ? source.variant : 'demo', ...asked },
+      };
     }
     const page: StoredRequest = { request: kept, files, fingerprints };
     const run = await createRun(this.store, {
