@@ -304,7 +304,7 @@ export async function loadDemoInputs(
             .map((line) => `${line}.`)
             .join(' ')
         : left.length
-          ? `Demo subsample: ${left.join(' and ')}, stratified by domain (seeded).`
+          ? `Demo subsample: ${left.join(' and ')}, stratified by domain (training examples: by domain × difficulty; seeded).`
           : '') + modelNote || null,
     sample: sampled ? { train: sampled.train.report, queries: sampled.queries.report } : null,
   };
@@ -333,10 +333,23 @@ function stratified(examples: readonly Example[], group: (e: Example) => string,
   const groups = new Map<string, Example[]>();
   for (const e of examples) groups.set(group(e), [...(groups.get(group(e)) ?? []), e]);
   const keys = [...groups.keys()];
+  // Equal shares, one row per group per round in key order; a group that runs out leaves its share to the others
+  // (with enough rows everywhere: ⌊count / groups⌋ each, one more for the first count mod groups).
+  const shares = keys.map(() => 0);
+  for (let left = count; left > 0;) {
+    let given = 0;
+    keys.forEach((key, i) => {
+      if (left > 0 && shares[i]! < groups.get(key)!.length) {
+        shares[i]!++;
+        left--;
+        given++;
+      }
+    });
+    if (given === 0) break;
+  }
   const chosen = new Set<Example>();
   keys.forEach((key, i) => {
-    const share = Math.floor(count / keys.length) + (i < count % keys.length ? 1 : 0);
-    for (const e of subsample(groups.get(key)!, Math.min(share, groups.get(key)!.length), 20250525)) chosen.add(e);
+    for (const e of subsample(groups.get(key)!, shares[i]!, 20250525)) chosen.add(e);
   });
   return examples.filter((e) => chosen.has(e));
 }

@@ -54,7 +54,7 @@ export const THROUGHPUT = {
  */
 export const SESSION_SECONDS = {
   wasm: { base: 2, perNode: 0.01 },
-  webgpu: { base: 4, perNode: 0.03 },
+  webgpu: { base: 1, perNode: 0.013 },
 } as const;
 
 /**
@@ -62,7 +62,7 @@ export const SESSION_SECONDS = {
  * on WebGPU: seconds each on SwiftShader), reading results back, a checkpoint. Seconds per stage on an idle machine,
  * fitted to `npm run bench:estimate` on the micro demo, whose arithmetic is negligible.
  */
-export const STAGE_OVERHEAD_SECONDS = { cpu: 0.2, software: 3, hardware: 0.5 } as const;
+export const STAGE_OVERHEAD_SECONDS = { cpu: 0.2, software: 0.8, hardware: 0.5 } as const;
 
 /** The seconds SESSION_SECONDS gives a gradient graph of `nodes` nodes on onnxruntime's wasm or WebGPU backend. */
 export function sessionSeconds(nodes: number, ort: keyof typeof SESSION_SECONDS): number {

@@ -47,7 +47,7 @@ test('cancel stops a run mid-stage, and the worker takes the next run', async ()
   expect(await page.locator('attribution-progress [data-progress-backend]').getAttribute('data-progress-backend')).toBe(
     'cpu',
   );
-  expect(await page.locator('attribution-progress progress').getAttribute('max')).toBe('1');
+  expect(await page.locator('attribution-progress progress[data-stage]').getAttribute('max')).toBe('1');
   await page.locator('run-controls button[data-action="cancel"]').click();
   await page.locator('[data-run="cancelled"]').waitFor({ timeout: 60_000 });
   expect(await page.locator('[data-run="done"]').count()).toBe(0);

@@ -27,3 +27,19 @@ it('draws the default training examples evenly over domain × difficulty', async
   });
   expect(again.train.map((e) => e.id)).toEqual(inputs.train.map((e) => e.id));
 }, 120_000);
+
+it('gives a cell that runs out of examples its share to the others: as many examples as asked', async () => {
+  const micro = await loadDemoInputs({ data: nodeSource(), trainedModel: null }, 'micro', {
+    train: null,
+    queries: null,
+  });
+  const cells = new Map<string, number>();
+  for (const e of micro.train)
+    cells.set(`${e.domain}/${e.difficulty}`, (cells.get(`${e.domain}/${e.difficulty}`) ?? 0) + 1);
+  // Some cell of the micro demo holds fewer examples than an equal share of 6 would ask of it.
+  expect(Math.min(...cells.values())).toBeLessThan(Math.ceil(6 / cells.size));
+  for (const train of [6, 7, 11]) {
+    const inputs = await loadDemoInputs({ data: nodeSource(), trainedModel: null }, 'micro', { train, queries: null });
+    expect(inputs.train).toHaveLength(train);
+  }
+}, 120_000);
