@@ -8,7 +8,7 @@ import type { BackendReport, ChosenBackend } from '../app/backend-choice';
 import { holdAfterCheckpoint } from '../app/checkpoints';
 import { checkRunConfig } from '../app/config-check';
 import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
-import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
+import { gradientGraphFor, PAIR_TOKENS_TOP_K, runJob, type JobOutcome } from '../app/job';
 import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
 import type { DemoVariant } from '../data/dataset';
 import type { CheckpointStore } from '../influence/types';
@@ -75,6 +75,8 @@ export async function computeStoredRun(
       ortOnGpu: true,
       yieldBetweenBatches: true,
       checkpoint,
+      // As `iwb attribute --out`: the stored run (and its export) keeps each query's top pairs' token scores.
+      pairTokensTopK: PAIR_TOKENS_TOP_K,
     });
     await store.finish(runId, outcome);
     return { runId, inputs, outcome };

@@ -8,7 +8,13 @@
  */
 import type { AttributionResult, CheckpointStore, ExampleMeta } from '../influence/types';
 import { benchmarkOf } from '../influence/aggregate';
-import { bundleContent, encodeRunBundle, groupTokensOf, type StoredConfigExtras } from '../app/bundle-content';
+import {
+  bundleContent,
+  encodeRunBundle,
+  groupTokensOf,
+  pairTokensOf,
+  type StoredConfigExtras,
+} from '../app/bundle-content';
 import { runCheckpointStore } from '../app/checkpoints';
 import type { JobOutcome } from '../app/job';
 import type { RunInputs } from '../app/inputs';
@@ -26,6 +32,7 @@ import {
   saveRunContent,
   storeBundleRun,
   storedGroupTokens,
+  storedPairTokens,
   type BundleRun,
 } from '../store/runs';
 import type { DatasetRow } from '../store/types';
@@ -330,6 +337,7 @@ async function resultsOf(
   const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
   const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
   const groupTokens = await storedGroupTokens(run, tensor);
+  const pairTokens = await storedPairTokens(tensor);
   const measurement = run.config.measurement ?? run.measurement;
   if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
     throw new Error(
@@ -370,6 +378,7 @@ async function resultsOf(
         ? { offsets, values: perTokenValues }
         : null,
     groupTokens: groupTokens ? groupTokensOf(groupTokens) : null,
+    pairTokens: pairTokens ? pairTokensOf(pairTokens) : null,
     factors: { strategy: run.strategy, layers: [] },
     timings: [],
   } as unknown as AttributionResult;
