@@ -188,7 +188,8 @@ export class ExampleView extends LitElement {
           ? `The benchmark's token scores: the mean over its queries of each token's influence, computed from one summed
             query gradient (exact).`
           : detail.tokenSource === 'pair'
-            ? 'Computed for this query and training example when you opened them.'
+            ? "This query's token scores on this training example, kept at run time (one of the query's top " +
+              'training examples by |influence|).'
             : ''
       }</p>
       <p class="note">Each token's colour is the influence credited to producing it (the score at position t belongs to the
