@@ -46,6 +46,7 @@ test('a default run shows sequence and token analyses and the heatmaps without p
   // A single query: its top training example (by |influence|) has its pair's token scores from the run.
   await live.locator('[data-tab="query"]').click();
   await live.locator('query-view[data-ready]').waitFor({ timeout: 60_000 });
+  await live.locator('query-view lit-virtualizer').scrollIntoViewIfNeeded();
   const top = live.locator('query-view [data-row][data-rank="1"]');
   await top.waitFor();
   await top.click();
