@@ -11,8 +11,8 @@ import {
   type BundleEvaluation,
   type Fingerprint,
 } from '../store/bundle';
-import type { DatasetRow, GroupTokenTensors } from '../store/types';
-import type { GroupTokenInfluence } from '../influence/types';
+import type { DatasetRow, GroupTokenTensors, PairTokenTensors } from '../store/types';
+import type { AttributionResult, GroupTokenInfluence } from '../influence/types';
 import type { InputSample } from './inputs';
 import type { JobOutcome } from './job';
 import type { ExampleText } from './results';
@@ -102,6 +102,9 @@ export async function bundleContent(outcome: BundledOutcome, sources: BundleSour
           }
         : {}),
       ...(groupTokens && groupTokens.groups.length > 0 ? { groupTokens: groupTokenTensors(groupTokens, q) } : {}),
+      ...(result.pairTokens && result.pairTokens.queries.length > 0
+        ? { pairTokens: pairTokenTensors(result.pairTokens) }
+        : {}),
     },
     rows: sources.withoutRows
       ? null
@@ -122,6 +125,27 @@ export function groupTokenTensors(groups: GroupTokenInfluence, queries: number):
     queryGroups,
     offsets: groups.offsets,
     values: { shape: [groups.groups.length, total], data: groups.values },
+  };
+}
+
+/** The engine's pair token table as the bundle's tensors: pairs [P, 2] interleaved (query, training index). */
+export function pairTokenTensors(table: NonNullable<AttributionResult['pairTokens']>): PairTokenTensors {
+  const pairs = new Int32Array(2 * table.queries.length);
+  table.queries.forEach((q, p) => {
+    pairs[2 * p] = q;
+    pairs[2 * p + 1] = table.train[p]!;
+  });
+  return { pairs, offsets: table.offsets, values: { shape: [table.values.length], data: table.values } };
+}
+
+/** The inverse of pairTokenTensors. */
+export function pairTokensOf(tensors: PairTokenTensors): NonNullable<AttributionResult['pairTokens']> {
+  const count = tensors.pairs.length / 2;
+  return {
+    queries: Int32Array.from({ length: count }, (_, p) => tensors.pairs[2 * p]!),
+    train: Int32Array.from({ length: count }, (_, p) => tensors.pairs[2 * p + 1]!),
+    offsets: tensors.offsets,
+    values: tensors.values.data,
   };
 }
 

@@ -4,6 +4,7 @@
  * graph (built once per run: gradientGraphFor), the ONNX gradient source, and the engine's runAttribution with
  * progress, cancellation and checkpoints passed through.
  */
+import { topPairTokenScores } from '../influence/pair-tokens';
 import type { Example } from '../data/dataset';
 import { runAttribution } from '../influence/pipeline';
 import type {
@@ -69,7 +70,15 @@ export interface JobOptions {
   readonly checkpoint?: CheckpointStore;
   /** Factors fitted elsewhere (kronfluence, an earlier run), given the tracked layers' names: fitting is skipped. */
   readonly factors?: (layerNames: readonly string[]) => ModelFactors;
+  /**
+   * After the run, per-token scores of each query's k training examples of largest |influence| (result.pairTokens;
+   * influence/pair-tokens.ts), for a bundle opened without the model; 0 or absent: none. Costs Q·k gradients.
+   */
+  readonly pairTokensTopK?: number;
 }
+
+/** The k of JobOptions.pairTokensTopK that `iwb attribute --out` asks for. */
+export const PAIR_TOKENS_TOP_K = 20;
 
 export interface JobOutcome {
   readonly result: AttributionResult;
@@ -189,9 +198,24 @@ export async function runJob(
         ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
       },
     );
+    const k = options.pairTokensTopK ?? 0;
+    const withPairs =
+      k > 0
+        ? {
+            ...result,
+            pairTokens: await topPairTokenScores(
+              engineConfig(config),
+              { backend: chosen.backend, source, factors: result.factors },
+              result.influence,
+              result.queries.length,
+              k,
+              options.signal ? { signal: options.signal } : {},
+            ),
+          }
+        : result;
     if (pool) peakGpuBytes = Math.max(peakGpuBytes, pool.bytesAllocated);
     return {
-      result,
+      result: withPairs,
       config,
       backend: chosen.report,
       // Training rows keep their tokens, categories and segments: the workspace's heatmaps and token analyses.

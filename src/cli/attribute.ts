@@ -8,7 +8,7 @@ import { serializeModel } from '../onnx/protobuf';
 import { chooseBackend } from '../app/backend-choice';
 import { bundleContent, encodeRunBundle } from '../app/bundle-content';
 import { DEMO_MODEL_PATHS, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
-import { gradientGraphFor, runJob, type ProgressEvent } from '../app/job';
+import { gradientGraphFor, PAIR_TOKENS_TOP_K, runJob, type ProgressEvent } from '../app/job';
 import { formatPlan, planJob } from '../app/run-plan';
 import type { AttributeArgs } from './args';
 import { readInputText, readModelFiles } from './input-files';
@@ -81,6 +81,8 @@ export async function attribute(
         progress.update(event);
       },
       ortOnGpu: false,
+      // A bundle keeps each query's top pairs' token scores: its heatmap for one query opens without the model.
+      ...(args.out !== undefined ? { pairTokensTopK: PAIR_TOKENS_TOP_K } : {}),
       ...(signal ? { signal } : {}),
       ...(imported
         ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) }

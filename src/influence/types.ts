@@ -349,6 +349,16 @@ export interface AttributionResult {
    * from a checkpoint whose scores were finished without them).
    */
   readonly groupTokens: GroupTokenInfluence | null;
+  /**
+   * Per-token influence s_q τ_t(q, n) of chosen pairs (pair-tokens.ts: each query's top k by |influence|), added after
+   * the run by the app when asked; absent otherwise. Pair p is (queries[p], train[p]), values at offsets[p] … [p+1].
+   */
+  readonly pairTokens?: {
+    readonly queries: Int32Array;
+    readonly train: Int32Array;
+    readonly offsets: Int32Array;
+    readonly values: Float64Array;
+  } | null;
   /** The fitted factors (covariance sums, eigendecompositions, Λ sums, with counts) in kronfluence's layout. */
   readonly factors: ModelFactors;
   readonly timings: readonly StageTiming[];

@@ -49,6 +49,9 @@ export const SCORE_TENSORS = {
   groupTokenInfluence: 'scores.group_token_influence',
   groupTokenOffsets: 'scores.group_token_offsets',
   groupTokenQueries: 'scores.group_token_queries',
+  pairTokenInfluence: 'scores.pair_token_influence',
+  pairTokenPairs: 'scores.pair_token_pairs',
+  pairTokenOffsets: 'scores.pair_token_offsets',
 } as const;
 
 /** The score tensors that are plain float matrices (per-token scores come with their offsets). */
@@ -147,6 +150,12 @@ export async function encodeBundle(
       tensors.set(SCORE_TENSORS.groupTokenInfluence, floatTensor(values.shape, values.data, scoreDtype));
       tensors.set(SCORE_TENSORS.groupTokenOffsets, tensorFromArray('I32', [offsets.length], offsets));
       tensors.set(SCORE_TENSORS.groupTokenQueries, tensorFromArray('I32', [queryGroups.length], queryGroups));
+    }
+    if (scores.pairTokens) {
+      const { pairs, offsets, values } = scores.pairTokens;
+      tensors.set(SCORE_TENSORS.pairTokenInfluence, floatTensor(values.shape, values.data, scoreDtype));
+      tensors.set(SCORE_TENSORS.pairTokenPairs, tensorFromArray('I32', [pairs.length / 2, 2], pairs));
+      tensors.set(SCORE_TENSORS.pairTokenOffsets, tensorFromArray('I32', [offsets.length], offsets));
     }
   }
   const tau = scores?.tau ?? scores?.selfTau;
@@ -393,7 +402,69 @@ function decodeScores(
   }
   const groupTokens = decodeGroupTokens(info, take, queries, train);
   if (groupTokens) out.groupTokens = groupTokens;
+  const lengths = (out.tauPerToken as { offsets: Int32Array } | undefined)?.offsets ?? groupTokens?.offsets ?? null;
+  const pairTokens = decodePairTokens(take, queries, train, lengths);
+  if (pairTokens) out.pairTokens = pairTokens;
   return out as Bundle['scores'];
+}
+
+/**
+ * The pair token scores (the three `scores.pair_token_*` tensors, all or none): pairs [P, 2] of (query, training
+ * index) in range and distinct, offsets [P + 1] into the flat values, each pair's length its training example's token
+ * count when the bundle's per-token or group offsets give it.
+ */
+function decodePairTokens(
+  take: (name: string) => SafetensorsTensor | undefined,
+  queries: number,
+  train: number,
+  tokenOffsets: Int32Array | null,
+): NonNullable<Bundle['scores']['pairTokens']> | null {
+  const names = [SCORE_TENSORS.pairTokenInfluence, SCORE_TENSORS.pairTokenPairs, SCORE_TENSORS.pairTokenOffsets];
+  const present = names.filter((name) => take(name) !== undefined);
+  if (present.length === 0) return null;
+  if (present.length !== names.length)
+    throw new BundleError(
+      `tensor '${names.find((n) => !present.includes(n))}' is missing: the pair token scores come together`,
+    );
+  const pairTensor = take(SCORE_TENSORS.pairTokenPairs)!;
+  const offsetTensor = take(SCORE_TENSORS.pairTokenOffsets)!;
+  const values = take(SCORE_TENSORS.pairTokenInfluence)!;
+  for (const [name, tensor] of [
+    [SCORE_TENSORS.pairTokenPairs, pairTensor],
+    [SCORE_TENSORS.pairTokenOffsets, offsetTensor],
+  ] as const) {
+    if (tensor.dtype !== 'I32') throw new BundleError(`tensor '${name}' has dtype ${tensor.dtype}, expected I32`);
+  }
+  const count = pairTensor.shape[0] ?? -1;
+  expectShape(SCORE_TENSORS.pairTokenPairs, pairTensor, [count, 2]);
+  expectShape(SCORE_TENSORS.pairTokenOffsets, offsetTensor, [count + 1]);
+  const total = values.shape[0] ?? -1;
+  expectShape(SCORE_TENSORS.pairTokenInfluence, values, [total]);
+  const pairs = tensorToArray(pairTensor) as Int32Array;
+  const offsets = tensorToArray(offsetTensor) as Int32Array;
+  const seen = new Set<number>();
+  for (let p = 0; p < count; p++) {
+    const [q, n] = [pairs[2 * p]!, pairs[2 * p + 1]!];
+    if (!(q >= 0 && q < queries && n >= 0 && n < train))
+      throw new BundleError(
+        `tensor '${SCORE_TENSORS.pairTokenPairs}' row ${p} = (${q}, ${n}) is outside ${queries} × ${train}`,
+      );
+    if (seen.has(q * train + n))
+      throw new BundleError(`tensor '${SCORE_TENSORS.pairTokenPairs}' row ${p} = (${q}, ${n}) repeats an earlier pair`);
+    seen.add(q * train + n);
+    const length = offsets[p + 1]! - offsets[p]!;
+    const want = tokenOffsets ? tokenOffsets[n + 1]! - tokenOffsets[n]! : null;
+    if ((p === 0 && offsets[0] !== 0) || length < 0 || (want !== null && length !== want))
+      throw new BundleError(
+        `tensor '${SCORE_TENSORS.pairTokenOffsets}' gives pair ${p} ${length} tokens` +
+          (want !== null ? `; training example ${n} has ${want}` : ''),
+      );
+  }
+  if (offsets[count] !== total)
+    throw new BundleError(
+      `tensor '${SCORE_TENSORS.pairTokenOffsets}' ends at ${offsets[count]}, not at the ${total} values`,
+    );
+  return { pairs, offsets, values: finiteFloats(SCORE_TENSORS.pairTokenInfluence, values) };
 }
 
 /** Offsets [N + 1] into `total` token columns: I32, from 0, non-decreasing, ending at `total`. */

@@ -20,7 +20,7 @@ import {
 import type { NewTensor, WorkbenchStore } from './db';
 import { sha256Hex } from './hash';
 import type { RunRecord, StageTimingRecord, TensorKind } from './records';
-import type { GroupTokenTensors, HostMatrix, LayerFactors, ScoreTensors } from './types';
+import type { GroupTokenTensors, HostMatrix, LayerFactors, PairTokenTensors, ScoreTensors } from './types';
 
 export type NewRun = Pick<RunRecord, 'name' | 'config' | 'strategy' | 'backend' | 'layers' | 'measurement'> &
   Partial<
@@ -133,6 +133,12 @@ function contentTensors(
     tensors.push(scoreTensor(SCORE_TENSORS.groupTokenOffsets, [offsets.length], offsets));
     tensors.push(scoreTensor(SCORE_TENSORS.groupTokenQueries, [queryGroups.length], queryGroups));
   }
+  if (scores.pairTokens) {
+    const { pairs, offsets, values } = scores.pairTokens;
+    tensors.push(scoreTensor(SCORE_TENSORS.pairTokenInfluence, values.shape, values.data));
+    tensors.push(scoreTensor(SCORE_TENSORS.pairTokenPairs, [pairs.length / 2, 2], pairs));
+    tensors.push(scoreTensor(SCORE_TENSORS.pairTokenOffsets, [offsets.length], offsets));
+  }
   return tensors;
 }
 
@@ -209,11 +215,13 @@ export async function runContent(
   const perToken = await readMatrix(store, runId, SCORE_TENSORS.tauPerToken);
   const offsets = await store.getTensor(runId, SCORE_TENSORS.tauPerTokenOffsets);
   const groupTokens = await storedGroupTokens(run, async (name) => (await store.getTensor(runId, name))?.array);
+  const pairTokens = await storedPairTokens(async (name) => (await store.getTensor(runId, name))?.array);
   const scores: NonNullable<BundleContent['scores']> = {
     measurement: run.measurement ?? 'unknown',
     ...matrices,
     ...(perToken && offsets ? { tauPerToken: { offsets: offsets.array as Int32Array, values: perToken } } : {}),
     ...(groupTokens ? { groupTokens } : {}),
+    ...(pairTokens ? { pairTokens } : {}),
   };
   return {
     model: options.model ?? null,
@@ -298,6 +306,17 @@ export async function storedGroupTokens(
     offsets,
     values: { shape: [run.tokenGroups.length, total], data: values },
   };
+}
+
+/** A stored run's pair token scores read through a tensor lookup; null when it has none. */
+export async function storedPairTokens(tensor: (name: string) => Promise<unknown>): Promise<PairTokenTensors | null> {
+  const [values, pairs, offsets] = await Promise.all([
+    tensor(SCORE_TENSORS.pairTokenInfluence),
+    tensor(SCORE_TENSORS.pairTokenPairs),
+    tensor(SCORE_TENSORS.pairTokenOffsets),
+  ]);
+  if (!(values instanceof Float64Array && pairs instanceof Int32Array && offsets instanceof Int32Array)) return null;
+  return { pairs, offsets, values: { shape: [values.length], data: values } };
 }
 
 /** A decoded bundle as the read-only run it would be stored as, and its tensors: nothing is written. */

@@ -62,6 +62,17 @@ export interface ScoreTensors {
    * per-token influence, [G, Σ_n T_n] with offsets [N + 1]; queryGroups [Q] gives each query's group index (-1: none).
    */
   readonly groupTokens?: GroupTokenTensors;
+  /**
+   * Per-token influence of chosen (query, training example) pairs: pairs [P, 2] (query, training index), values at
+   * offsets [P + 1] into a flat [Σ_p T_n(p)] row.
+   */
+  readonly pairTokens?: PairTokenTensors;
+}
+
+export interface PairTokenTensors {
+  readonly pairs: Int32Array;
+  readonly offsets: Int32Array;
+  readonly values: HostMatrix;
 }
 
 export interface GroupTokenTensors {

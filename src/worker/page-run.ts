@@ -8,7 +8,7 @@ import type { BackendReport, ChosenBackend } from '../app/backend-choice';
 import { holdAfterCheckpoint } from '../app/checkpoints';
 import { checkRunConfig } from '../app/config-check';
 import { loadDemoInputs, loadUserInputs, type DemoFiles, type RunInputs } from '../app/inputs';
-import { gradientGraphFor, runJob, type JobOutcome } from '../app/job';
+import { gradientGraphFor, PAIR_TOKENS_TOP_K, runJob, type JobOutcome } from '../app/job';
 import { planJob, runEstimate, type RunEstimate } from '../app/run-plan';
 import { measureSpeed } from '../app/speed-probe';
 import { toExample, type DemoVariant, type Example } from '../data/dataset';
@@ -86,6 +86,8 @@ export async function computeStoredRun(
       yieldBetweenBatches: true,
       checkpoint,
       ...(reused ? { factors: () => reused } : {}),
+      // As `iwb attribute --out`: the stored run (and its export) keeps each query's top pairs' token scores.
+      pairTokensTopK: PAIR_TOKENS_TOP_K,
     });
     await store.finish(runId, outcome);
     return { runId, inputs, outcome };

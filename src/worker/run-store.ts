@@ -9,7 +9,13 @@
 import type { TokenScoredResult } from '../influence/normalize';
 import type { AttributionResult, CheckpointStore, ExampleMeta, Measurement } from '../influence/types';
 import { benchmarkOf } from '../influence/aggregate';
-import { bundleContent, encodeRunBundle, groupTokensOf, type StoredConfigExtras } from '../app/bundle-content';
+import {
+  bundleContent,
+  encodeRunBundle,
+  groupTokensOf,
+  pairTokensOf,
+  type StoredConfigExtras,
+} from '../app/bundle-content';
 import { runCheckpointStore } from '../app/checkpoints';
 import type { JobOutcome } from '../app/job';
 import type { RunInputs } from '../app/inputs';
@@ -28,6 +34,7 @@ import {
   saveRunContent,
   storeBundleRun,
   storedGroupTokens,
+  storedPairTokens,
   type BundleRun,
 } from '../store/runs';
 import type { DatasetRow } from '../store/types';
@@ -66,7 +73,7 @@ interface StoredRequest {
  * engine's timings.
  */
 export type StoredResult = TokenScoredResult &
-  Pick<AttributionResult, 'tauPerLayer' | 'groupTokens'> & {
+  Pick<AttributionResult, 'tauPerLayer' | 'groupTokens' | 'pairTokens'> & {
     /** The stored configuration (JSON): what the views read of it, checked where they read it. */
     readonly config: { readonly measurement: Measurement; readonly strategy?: unknown; readonly seed?: unknown };
     readonly layers: readonly { readonly name: string }[];
@@ -356,6 +363,7 @@ async function resultsOf(
   const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
   const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
   const groupTokens = await storedGroupTokens(run, tensor);
+  const pairTokens = await storedPairTokens(tensor);
   const measurement = run.config.measurement ?? run.measurement;
   if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
     throw new Error(
@@ -388,6 +396,7 @@ async function resultsOf(
         ? { offsets, values: perTokenValues }
         : null,
     groupTokens: groupTokens ? groupTokensOf(groupTokens) : null,
+    pairTokens: pairTokens ? pairTokensOf(pairTokens) : null,
   };
   const extras = run.config as Partial<StoredConfigExtras>;
   const summary: AttributionSummary = {

@@ -249,6 +249,21 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
   };
 }
 
+/**
+ * A (query, example) pair's stored token scores (result.pairTokens: each query's top pairs, computed at run time),
+ * credited to the predicted token as creditedTokenInfluence does; null when the run did not keep this pair.
+ */
+function storedPair(result: AttributionResult, q: number, n: number): Float64Array | null {
+  const table = result.pairTokens;
+  if (!table) return null;
+  const p = table.queries.findIndex((query, i) => query === q && table.train[i] === n);
+  if (p < 0) return null;
+  const positions = table.values.subarray(table.offsets[p]!, table.offsets[p + 1]!);
+  const credited = new Float64Array(positions.length);
+  for (let t = 0; t + 1 < positions.length; t++) credited[t + 1] = positions[t]!;
+  return credited;
+}
+
 /** An example's credited token influence on a target, from per-token scores, else its benchmark's group row. */
 function exampleTokens(
   stored: StoredResults,
@@ -259,6 +274,8 @@ function exampleTokens(
   const { result } = stored;
   if (result.tauPerToken)
     return { values: creditedTokenInfluence(result, queries, n, 'next-token'), source: 'per-token' };
+  const pair = 'query' in target ? storedPair(result, queries[0]!, n) : null;
+  if (pair) return { values: pair, source: 'pair' };
   if ('benchmark' in target && hasTokenScores(result)) {
     return {
       values: creditedTokenInfluence(benchmarkResult(stored, target.benchmark), [0], n, 'next-token'),

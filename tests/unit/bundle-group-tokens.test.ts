@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { groupTokensOf, groupTokenTensors } from '../../src/app/bundle-content';
+import { groupTokensOf, groupTokenTensors, pairTokensOf, pairTokenTensors } from '../../src/app/bundle-content';
 import { benchmarkGroups } from '../../src/influence/group-tokens';
-import type { GroupTokenInfluence } from '../../src/influence/types';
+import type { AttributionResult, GroupTokenInfluence } from '../../src/influence/types';
 import { BundleError, decodeBundle, encodeBundle, type BundleContent } from '../../src/store/bundle';
 import { bundleRun } from '../../src/store/runs';
 import type { SafetensorsTensor } from '../../src/store/safetensors';
@@ -17,7 +17,11 @@ import { resign, type Json } from '../helpers/bundle-edit';
 const QUERIES = 4;
 const TRAIN = 5;
 
-function withGroups(): { content: BundleContent; groups: GroupTokenInfluence } {
+function withGroups(): {
+  content: BundleContent;
+  groups: GroupTokenInfluence;
+  pairs: NonNullable<AttributionResult['pairTokens']>;
+} {
   const content = sampleContent({ queries: QUERIES, train: TRAIN });
   const offsets = content.scores!.tauPerToken!.offsets;
   const grouped = benchmarkGroups(
@@ -25,9 +29,25 @@ function withGroups(): { content: BundleContent; groups: GroupTokenInfluence } {
   );
   const values = randomMatrix([grouped.length, offsets[TRAIN]!], seededRandom(9)).data;
   const groups: GroupTokenInfluence = { groups: grouped, offsets, values };
+  // Pair token scores of (query 1, example 3) and (query 0, example 4): one row of each example's length.
+  const lengths = [3, 4].map((n) => offsets[n + 1]! - offsets[n]!);
+  const pairs = {
+    queries: Int32Array.from([1, 0]),
+    train: Int32Array.from([3, 4]),
+    offsets: Int32Array.from([0, lengths[0]!, lengths[0]! + lengths[1]!]),
+    values: randomMatrix([lengths[0]! + lengths[1]!], seededRandom(11)).data,
+  };
   return {
-    content: { ...content, scores: { ...content.scores!, groupTokens: groupTokenTensors(groups, QUERIES) } },
+    content: {
+      ...content,
+      scores: {
+        ...content.scores!,
+        groupTokens: groupTokenTensors(groups, QUERIES),
+        pairTokens: pairTokenTensors(pairs),
+      },
+    },
     groups,
+    pairs,
   };
 }
 
@@ -64,6 +84,8 @@ describe('group token scores in bundles', () => {
     ]);
     expect(Array.from(decoded.offsets)).toEqual(Array.from(groups.offsets));
     expect(Array.from(decoded.values)).toEqual(Array.from(groups.values));
+    const pairs = pairTokensOf(bundle.scores.pairTokens!);
+    expect(pairs).toEqual(withGroups().pairs);
     const run = await bundleRun(bytes);
     expect(run.run.tokenGroups).toEqual(['gsm8k', 'mbpp']);
     expect(run.tensors.map((t) => t.name)).toEqual(
@@ -80,6 +102,7 @@ describe('group token scores in bundles', () => {
       const bytes = new Uint8Array(await readFile(new URL(`../fixtures/${file}`, import.meta.url)));
       const bundle = await decodeBundle(bytes);
       expect(bundle.scores.groupTokens).toBeUndefined();
+      expect(bundle.scores.pairTokens).toBeUndefined();
       expect(bundle.manifest.scores!.tokenGroups).toBeUndefined();
       expect((await bundleRun(bytes)).run.tokenGroups).toBeUndefined();
     });
@@ -109,6 +132,26 @@ describe('group token scores in bundles', () => {
     );
     expect(await refusal((_m, t) => t.set('scores.group_token_offsets', int32Tensor([0, 2, 1, 4, 5, 9])))).toMatch(
       /tensor 'scores.group_token_offsets' element 2 = 1 is not a valid offset/,
+    );
+  });
+
+  it('refuses pair token fields that disagree, naming the field', async () => {
+    const pairsTensor = (values: number[]): SafetensorsTensor => ({
+      ...int32Tensor(values),
+      shape: [values.length / 2, 2],
+    });
+    expect(await refusal((_m, t) => t.delete('scores.pair_token_offsets'))).toBe(
+      "tensor 'scores.pair_token_offsets' is missing: the pair token scores come together",
+    );
+    expect(await refusal((_m, t) => t.set('scores.pair_token_pairs', pairsTensor([1, 3, 4, 4])))).toBe(
+      "tensor 'scores.pair_token_pairs' row 1 = (4, 4) is outside 4 × 5",
+    );
+    expect(await refusal((_m, t) => t.set('scores.pair_token_pairs', pairsTensor([1, 3, 1, 3])))).toBe(
+      "tensor 'scores.pair_token_pairs' row 1 = (1, 3) repeats an earlier pair",
+    );
+    // Pair 0 names example 2 instead of 3: its row has example 3's length.
+    expect(await refusal((_m, t) => t.set('scores.pair_token_pairs', pairsTensor([1, 2, 0, 4])))).toMatch(
+      /tensor 'scores.pair_token_offsets' gives pair 0 \d+ tokens; training example 2 has \d+/,
     );
   });
 });

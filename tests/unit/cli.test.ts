@@ -66,6 +66,17 @@ test('user files: --json has per-query top 10 helpful and harmful ids, the cross
   expect(bundle.manifest.scores!.tokenGroups).toEqual(['math', 'code']);
   expect(summary.tokenAnalyses!.map((t) => t.benchmark)).toEqual(['math', 'code']);
   for (const analysis of summary.tokenAnalyses!) expect(analysis.segments.length).toBeGreaterThan(0);
+  // And each query's top pairs' token scores (k = 20 > 16 examples: every pair), each summing to its influence.
+  const pairs = bundle.scores.pairTokens!;
+  expect(pairs.pairs.length / 2).toBe(4 * 16);
+  for (let p = 0; p < 64; p += 9) {
+    const [q, n] = [pairs.pairs[2 * p]!, pairs.pairs[2 * p + 1]!];
+    const row = pairs.values.data.subarray(pairs.offsets[p]!, pairs.offsets[p + 1]!);
+    const total = row.reduce((a, b) => a + b, 0);
+    // onnxruntime's float32 gradients of a batch of one vs a batch of several: float32-level agreement.
+    const largest = Math.max(...influence.data.subarray(q * 16, q * 16 + 16).map(Math.abs));
+    expect(Math.abs(total - influence.data[q * 16 + n]!)).toBeLessThanOrEqual(1e-6 * largest);
+  }
 });
 
 test('no inputs: the built-in demo (micro variant), limited and stratified, says what it subsampled', async () => {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
+import { topPairTokenScores } from '../../src/influence/pair-tokens';
 import { DEFAULT_CONFIG, type AttributionResult, type ExampleMeta } from '../../src/influence/types';
 import type { StoredResults } from '../../src/worker/run-store';
 import {
@@ -85,6 +86,13 @@ async function stored(perToken: boolean): Promise<StoredResults> {
 
 const full = await stored(true);
 const grouped = await stored(false);
+const pairs = await topPairTokenScores(
+  { ...grouped.result.config },
+  { backend: new CpuBackend(), source: new ExactGradientSource(fixture.model), factors: grouped.result.factors },
+  grouped.result.influence,
+  QUERIES,
+  3,
+);
 
 function close(a: number, b: number, scale: number, what: string) {
   expect(Math.abs(a - b), what).toBeLessThanOrEqual(1e-10 * scale);
@@ -163,6 +171,16 @@ describe('workspace token views from group token scores', () => {
       const scale = Math.max(...b.tokenValues!.map(Math.abs));
       a.tokenValues!.forEach((v, t) => close(v, b.tokenValues![t]!, scale, `t${n} token ${t}`));
       a.segments.forEach((s, i) => close(s.sum, b.segments[i]!.sum, scale * 10, `t${n} ${s.label}`));
+    }
+    // A query's top pairs, kept at run time (app/job.ts pairTokensTopK): the pair's own row.
+    const withPairs: StoredResults = { ...grouped, result: { ...grouped.result, pairTokens: pairs } };
+    for (let p = 0; p < pairs.queries.length; p += 5) {
+      const [q, n] = [pairs.queries[p]!, pairs.train[p]!];
+      const a = workspaceExample(withPairs, `t${n}`, { query: `q${q}` });
+      const b = workspaceExample(full, `t${n}`, { query: `q${q}` });
+      expect(a.tokenSource).toBe('pair');
+      const scale = Math.max(...b.tokenValues!.map(Math.abs));
+      a.tokenValues!.forEach((v, t) => close(v, b.tokenValues![t]!, scale, `q${q} t${n} token ${t}`));
     }
     const query = workspaceExample(grouped, 't3', { query: 'q1' });
     expect(query.tokenValues).toBeNull();

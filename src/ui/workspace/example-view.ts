@@ -158,8 +158,9 @@ export class ExampleView extends LitElement {
           : html`
         <p class="note" data-no-tokens>${
           'query' in detail.target
-            ? 'This run kept no per-token scores for single queries: choose a benchmark under "Influence on" for its ' +
-              'token influence (every run keeps those), or run with per-token scores on.'
+            ? 'This run kept per-token scores for a single query only for its top training examples (by |influence|, ' +
+              'when it kept any): choose a benchmark under "Influence on" for its token influence (every run keeps ' +
+              'those), or run with per-token scores on.'
             : 'This run kept no token scores (it was computed before they were kept, or with them off).'
         }</p>
         <div class="note">Prompt</div><pre class="text">${example.prompt}</pre>
@@ -187,7 +188,8 @@ export class ExampleView extends LitElement {
           ? `The benchmark's token scores: the mean over its queries of each token's influence, computed from one summed
             query gradient (exact).`
           : detail.tokenSource === 'pair'
-            ? 'Computed for this query and training example when you opened them.'
+            ? "This query's token scores on this training example, kept at run time (one of the query's top " +
+              'training examples by |influence|).'
             : ''
       }</p>
       <p class="note">Each token's colour is the influence credited to producing it (the score at position t belongs to the
