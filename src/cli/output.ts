@@ -35,12 +35,45 @@ export const nodeOutputFs: OutputFs = {
   unlink: (file) => fs.unlink(file),
   link: (existing, alias) => fs.link(existing, alias),
   realpath: (file) => fs.realpath(file),
-  mkdir: async (dir) => void (await fs.mkdir(dir, { recursive: true })),
+  mkdir: async (dir) => {
+    try {
+      await fs.mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw await mkdirCause(dir, error);
+    }
+  },
   kind: async (file) => {
     const info = await fs.stat(file).catch(() => null);
     return info === null ? null : info.isFile() ? 'file' : info.isDirectory() ? 'directory' : 'other';
   },
 };
+
+/**
+ * `mkdir -p` reports ENOENT (the deepest missing folder has no parent) where the real cause is that the nearest
+ * existing folder cannot be written: a read-only file system (EROFS) or no permission (EACCES). That cause, with its
+ * code, replaces the ENOENT; any other error is returned as it is.
+ */
+export async function mkdirCause(
+  dir: string,
+  error: unknown,
+  access: (folder: string) => Promise<void> = (folder) => fs.access(folder, fs.constants.W_OK),
+): Promise<unknown> {
+  if ((error as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT') return error;
+  let folder = path.resolve(dir);
+  while (path.dirname(folder) !== folder) {
+    folder = path.dirname(folder);
+    const exists = await fs.stat(folder).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) continue;
+    return access(folder).then(
+      () => error,
+      (cause: unknown) => cause,
+    );
+  }
+  return error;
+}
 
 /** A refused or failed output: one line naming the file. */
 export class OutputError extends Error {

@@ -8,7 +8,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkOutputPaths, describeFsError, OutputError } from '../../src/cli/output';
+import { checkOutputPaths, describeFsError, mkdirCause, OutputError } from '../../src/cli/output';
 import { readSafetensors, SafetensorsError } from '../../src/store/safetensors';
 import { cli } from '../helpers/cli';
 
@@ -92,5 +92,26 @@ describe('output names and file system messages', () => {
     expect(describeFsError('/proc/version', error)).toBe('/proc/version: no such file or folder (ENOENT)');
     const odd = Object.assign(new Error("ESTALE: stale file handle, open '/x/.iwb-1-a.tmp'"), { code: 'ESTALE' });
     expect(describeFsError('/x/out.iwb', odd)).toBe('/x/out.iwb: stale file handle (ESTALE)');
+  });
+});
+
+describe('a folder that cannot be made', () => {
+  it('reports the read-only file system (EROFS) behind mkdir -p’s ENOENT, naming the folder', async () => {
+    const missing = path.join(work, 'ro', 'deeper', 'out');
+    const enoent = Object.assign(new Error(`ENOENT: no such file or directory, mkdir '${missing}'`), {
+      code: 'ENOENT',
+    });
+    const erofs = Object.assign(new Error(`EROFS: read-only file system, access '${work}'`), { code: 'EROFS' });
+    const checked: string[] = [];
+    const cause = await mkdirCause(missing, enoent, async (folder) => {
+      checked.push(folder);
+      throw erofs;
+    });
+    // The nearest folder that exists is the one asked about.
+    expect(checked).toEqual([work]);
+    expect(describeFsError(missing, cause)).toBe(`${missing}: read-only file system (EROFS)`);
+    // A writable parent: the ENOENT stands; another error passes through.
+    expect(await mkdirCause(missing, enoent, async () => undefined)).toBe(enoent);
+    expect(await mkdirCause(missing, erofs)).toBe(erofs);
   });
 });
