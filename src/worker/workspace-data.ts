@@ -253,7 +253,7 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
  * A (query, example) pair's stored token scores (result.pairTokens: each query's top pairs, computed at run time),
  * credited to the predicted token as creditedTokenInfluence does; null when the run did not keep this pair.
  */
-function storedPair(result: AttributionResult, q: number, n: number): Float64Array | null {
+function storedPair(result: StoredResult, q: number, n: number): Float64Array | null {
   const table = result.pairTokens;
   if (!table) return null;
   const p = table.queries.findIndex((query, i) => query === q && table.train[i] === n);
