@@ -48,7 +48,7 @@ const queries: ExampleMeta[] = Array.from({ length: QUERIES }, (_, q) => ({
   benchmark: q % 3 === 0 ? 'mbpp' : 'gsm8k',
 }));
 
-async function stored(perToken: boolean): Promise<StoredResults> {
+async function stored(perToken: boolean): Promise<StoredResults & { engine: AttributionResult }> {
   const result: AttributionResult = await runAttribution(
     { ...DEFAULT_CONFIG, perToken, seed: 2, batchSizes: { fit: 8, train: 8, query: 4, batchesPerChunk: 2 } },
     {
@@ -81,15 +81,16 @@ async function stored(perToken: boolean): Promise<StoredResults> {
     layers: [],
     config: { seed: 2 },
     name: perToken ? 'per-token' : 'default',
+    engine: result,
   };
 }
 
 const full = await stored(true);
 const grouped = await stored(false);
 const pairs = await topPairTokenScores(
-  { ...grouped.result.config },
-  { backend: new CpuBackend(), source: new ExactGradientSource(fixture.model), factors: grouped.result.factors },
-  grouped.result.influence,
+  { ...grouped.engine.config },
+  { backend: new CpuBackend(), source: new ExactGradientSource(fixture.model), factors: grouped.engine.factors },
+  grouped.engine.influence,
   QUERIES,
   3,
 );
