@@ -92,7 +92,8 @@ export class WorkbenchApp extends LitElement {
    */
   private async start(request: PageRequest | null, resumeId?: string, ask?: AskDetail): Promise<void> {
     this.startedAt = performance.now();
-    // A resumed run (or one asked against stored factors) starts mid-way: the estimate of the settings shown is not its.
+    // A resumed run (or one asked against stored factors) starts mid-way: the estimate of the settings shown is not
+    // its.
     this.runEstimate = request && !ask ? this.estimate : null;
     this.run = { phase: 'running', progress: undefined };
     this.storedGeneration++;

@@ -3,8 +3,9 @@
  * tests/fixtures/models/folder-llama (config.json, tokenizer.json, tokenizer_config.json with a `chat_template`,
  * onnx/model.onnx + a 4-bit and an 8-bit variant) through the directory picker, with chat data (JSONL rows of
  * `messages`) and no tokenizer picked: the page says which variant it chose, renders the rows with the folder's chat
- * template, lists the layers with their roles and runs to results. The exported bundle's scores equal `iwb attribute --model-dir` on the same folder and
- * data with the same settings (both the float64 CPU backend over the same onnxruntime-web wasm forward).
+ * template, lists the layers with their roles and runs to results. The exported bundle's scores equal
+ * `iwb attribute --model-dir` on the same folder and data with the same settings (both the float64 CPU backend over
+ * the same onnxruntime-web wasm forward).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
