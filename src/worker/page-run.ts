@@ -16,6 +16,7 @@ import type { CheckpointStore } from '../influence/types';
 import type { Model } from '../onnx/ir';
 import type { AttributionRequest, ProgressEvent } from './protocol';
 import type { PageRunStore } from './run-store';
+import { readPickedFactors } from './picked-factors';
 
 export interface PageRunEnvironment {
   readonly store: PageRunStore;
@@ -70,7 +71,9 @@ export async function computeStoredRun(
     hooks.onRunId?.(runId);
     // The same memory plan as `iwb attribute`: batch sizes the device holds (app/run-plan.ts).
     const planned = planJob(inputs, graph, config, chosen);
+    const factors = request.factorFiles?.length ? await readPickedFactors(request.factorFiles, graph.layers) : null;
     const outcome = await runJob(inputs, graph, planned.config, chosen, {
+      ...(factors ? { factors: () => factors } : {}),
       onProgress: (event) => hooks.onProgress({ ...event, backend: chosen.report }),
       signal: hooks.signal,
       ortOnGpu: true,

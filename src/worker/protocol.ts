@@ -67,6 +67,11 @@ export interface AttributionRequest {
    * away (the page's `?hold=<stage>`): an interruption point tests and demonstrations of resume control.
    */
   readonly holdAfterCheckpoint?: string;
+  /**
+   * A factors folder picked in the page (kronfluence's layout, or `iwb --kronfluence-out`'s): its File handles, read
+   * in the worker (store/kronfluence.ts); the run scores with these factors instead of fitting its own.
+   */
+  readonly factorFiles?: readonly File[];
 }
 
 /** What the page asks the worker to estimate or run: a request whose model may be the one picked (PickedSource). */
