@@ -7,7 +7,8 @@ import path from 'node:path';
 import { expect, test } from 'vitest';
 import { importBergson, readBergsonScores } from '../../src/store/bergson';
 import { memoryFileSource } from '../../src/store/file-source';
-import { fixturePath } from '../helpers/fixtures';
+import { cli } from '../helpers/cli';
+import { fixturePath, KRONFLUENCE_FIXTURES } from '../helpers/fixtures';
 
 const ROOT = fixturePath('bergson');
 
@@ -71,4 +72,23 @@ test("bergson's EK-FAC factor shards are refused, saying what to give instead", 
   await expect(importBergson(memoryFileSource(files))).rejects.toThrow(
     /eigen_activation_sharded\/shard_0\.safetensors: bergson's EK-FAC factor shards are not read/,
   );
+});
+
+test('iwb inspect DIR prints each bergson store with its top rows per query; a kronfluence scores folder too', async () => {
+  const { code, stdout, stderr } = await cli(['inspect', path.join(ROOT, 'scores_f32'), '--top', '2']);
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  expect(stdout).toContain(
+    '.: bergson score store, 3 queries × 5 training rows, float32; top 2 rows per query:',
+  );
+  // score(q, r) = (q + 1)(r − 2)/4: the largest rows are the last two, for every query.
+  expect(stdout).toContain('  query 2: 4:1.500  3:0.7500');
+  // A folder holding an interrupted store is refused as a whole, naming the store and the cell.
+  const all = await cli(['inspect', ROOT]);
+  expect(all.code).not.toBe(0);
+  expect(all.stderr).toMatch(/scores_interrupted\/scores\.bin: row 3, score_1 was never written/);
+  const kronfluence = await cli(['inspect', path.join(KRONFLUENCE_FIXTURES, 'token_lm', 'kronfluence', 'token_lm')]);
+  expect(kronfluence.code).toBe(0);
+  expect(kronfluence.stdout).toContain('scores_pairwise: kronfluence pairwise scores, 6 queries × 40 training rows');
+  expect(kronfluence.stdout).toContain('factors_ekfac: kronfluence ekfac factors, modules down, unembed, up');
 });
