@@ -95,3 +95,29 @@ test("another model's factors folder is refused, naming the layer and the module
   );
   await page.close();
 }, 300_000);
+
+test("kronfluence's own scores folder opens read-only in the workspace with the JSONL rows it scored", async () => {
+  const { page, errors } = await openPage(served, '?demo=micro');
+  const data = (await fixtureData('token_lm')) as Record<'train' | 'queries', unknown[]>;
+  const jsonl = (rows: unknown[]) => Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const box = page.locator('run-library [data-score-folder]');
+  await box.locator('summary').click();
+  await box.locator('[data-score-dir]').setInputFiles(`${FIXTURES}/token_lm/kronfluence/token_lm/scores_pairwise`);
+  await box.locator('[data-score-train]').setInputFiles(bytes('train.jsonl', jsonl(data.train)));
+  await box.locator('[data-score-queries]').setInputFiles(bytes('queries.jsonl', jsonl(data.queries.slice(1))));
+  await box.locator('button[data-action="open-scores"]').click();
+  // Five query rows for six scored queries: refused with both counts.
+  const problem = page.locator('run-library [data-library-error]');
+  await problem.waitFor({ timeout: 60_000 });
+  expect(await problem.textContent()).toContain('scores 6 queries, queries.jsonl has 5 rows');
+
+  await box.locator('[data-score-queries]').setInputFiles(bytes('queries.jsonl', jsonl(data.queries)));
+  await box.locator('button[data-action="open-scores"]').click();
+  const viewed = page.locator('run-library [data-viewed-run]');
+  await viewed.waitFor({ timeout: 60_000 });
+  expect(await viewed.locator('h2').textContent()).toContain('kronfluence scores_pairwise');
+  expect(await viewed.textContent()).toContain('6 queries × 40 training examples');
+  await page.locator('run-library results-workspace').waitFor({ timeout: 60_000 });
+  expect(errors.filter((e) => !e.includes('[W:onnxruntime'))).toEqual([]);
+  await page.close();
+}, 300_000);
