@@ -33,6 +33,24 @@ function rowsOf(name: string, text: string): DatasetRow[] {
   });
 }
 
+const STRATEGIES = ['identity', 'diagonal', 'kfac', 'ekfac'] as const;
+
+async function strategyOf(source: FileSource, directory: string): Promise<(typeof STRATEGIES)[number]> {
+  const path = `${directory ? `${directory}/` : ''}factor_arguments.json`;
+  if (!source.paths.includes(path) || source.size(path) > 1 << 20)
+    throw new InputError(`${path}: missing; kronfluence writes it beside the scores, saying which strategy made them`);
+  let strategy: unknown;
+  try {
+    strategy = (JSON.parse(new TextDecoder().decode(await source.read(path))) as { strategy?: unknown }).strategy;
+  } catch (error) {
+    throw new InputError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  const known = STRATEGIES.find((s) => s === strategy);
+  if (!known)
+    throw new InputError(`${path}: strategy ${JSON.stringify(strategy)} is not one of ${STRATEGIES.join(', ')}`);
+  return known;
+}
+
 export async function scoreFolderBundle(
   source: FileSource,
   train: { readonly name: string; readonly text: string },
@@ -44,6 +62,8 @@ export async function scoreFolderBundle(
       `the scores folder holds ${imported.pairwise.length} pairwise_scores.safetensors files (${imported.pairwise.map((s) => s.directory || '.').join(', ') || 'none'}); pick one scores_<name> folder`,
     );
   const scores = imported.pairwise[0]!;
+  // kronfluence keeps the factors' arguments beside the scores: the strategy they were computed with.
+  const strategy = await strategyOf(source, scores.directory);
   const where = `${scores.directory || '.'}/pairwise_scores.safetensors`;
   if (scores.total.shape.length !== 2)
     throw new InputError(`${where}: per-token scores [${scores.total.shape.join(', ')}] are not opened; give [Q, N]`);
@@ -57,7 +77,7 @@ export async function scoreFolderBundle(
   return encodeBundle({
     model: null,
     datasets: { train: null, query: null },
-    strategy: 'ekfac',
+    strategy,
     config: { measurement: 'summed-loss', importedFrom: 'kronfluence', scoresFolder: scores.directory },
     backend: null,
     layers: [],

@@ -41,6 +41,9 @@ export class RunLibrary extends LitElement {
     th, td { text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #e3e6eb; }
     .drop { border: 2px dashed #b7bdc8; border-radius: 6px; padding: 0.8rem; margin: 0.6rem 0; }
     .drop.dragging { border-color: #1b6e3a; background: #eef7f1; }
+    .score-folder { margin: 0.6rem 0; }
+    .score-folder label { display: block; margin: 0.3rem 0 0.3rem 1rem; }
+    .score-folder button { margin-left: 1rem; }
     .problem { color: #a4161a; white-space: pre-wrap; }
     .offer { background: #fff6dd; padding: 0.4rem 0.6rem; border-radius: 4px; }
     .view { border-top: 1px solid #d8dce3; margin-top: 1rem; padding-top: 0.5rem; }

@@ -43,6 +43,7 @@ test("kronfluence's pairwise scores open as a read-only run with their rows", as
   );
   expect(worst).toBeLessThan(1e-6);
   expect(bundle.manifest.rows!.train.map((r) => r.id).slice(0, 2)).toEqual(['row 0', 'row 1']);
+  expect(bundle.manifest.strategy).toBe('ekfac');
   const opened = await viewBundle(bytes, 'kronfluence token_lm');
   expect(opened.results.summary.trainCount).toBe(40);
 });
@@ -51,4 +52,15 @@ test('a JSONL whose row count is not the scores’ is refused with both counts',
   await expect(scoreFolderBundle(source(), await jsonl('train', 1), await jsonl('queries'))).rejects.toThrow(
     'scores_pairwise/pairwise_scores.safetensors: scores 40 training examples, train.jsonl has 39 rows',
   );
+});
+
+test('a scores folder without the factor arguments kronfluence writes beside it is refused by name', async () => {
+  const files = new Map(
+    readdirSync(SCORES)
+      .filter((f) => f !== 'factor_arguments.json')
+      .map((f) => [`scores_pairwise/${f}`, new Uint8Array(readFileSync(path.join(SCORES, f)))]),
+  );
+  await expect(
+    scoreFolderBundle(memoryFileSource(files), await jsonl('train'), await jsonl('queries')),
+  ).rejects.toThrow(/^scores_pairwise\/factor_arguments\.json: missing/);
 });
