@@ -78,9 +78,7 @@ test('iwb inspect DIR prints each bergson store with its top rows per query; a k
   const { code, stdout, stderr } = await cli(['inspect', path.join(ROOT, 'scores_f32'), '--top', '2']);
   expect(stderr).toBe('');
   expect(code).toBe(0);
-  expect(stdout).toContain(
-    '.: bergson score store, 3 queries × 5 training rows, float32; top 2 rows per query:',
-  );
+  expect(stdout).toContain('.: bergson score store, 3 queries × 5 training rows, float32; top 2 rows per query:');
   // score(q, r) = (q + 1)(r − 2)/4: the largest rows are the last two, for every query.
   expect(stdout).toContain('  query 2: 4:1.500  3:0.7500');
   // A folder holding an interrupted store is refused as a whole, naming the store and the cell.
