@@ -9,13 +9,13 @@ import { chooseBackend } from '../app/backend-choice';
 import { bundleContent, encodeRunBundle } from '../app/bundle-content';
 import { DEMO_MODEL_PATHS, loadDemoInputs, loadUserInputs, type RunInputs } from '../app/inputs';
 import { gradientGraphFor, PAIR_TOKENS_TOP_K, runJob, type ProgressEvent } from '../app/job';
+import { matchFactorsToLayers } from '../app/imported-factors';
 import { formatPlan, planJob } from '../app/run-plan';
 import type { AttributeArgs } from './args';
 import { readInputText, readModelFiles } from './input-files';
 import { resolveModelDir } from './model-dir';
 import {
   checkSavedFingerprint,
-  factorsForLayers,
   kronfluenceFiles,
   readFactorsDirectory,
   readSavedFingerprint,
@@ -85,7 +85,8 @@ export async function attribute(
       ...(args.out !== undefined ? { pairTokensTopK: PAIR_TOKENS_TOP_K } : {}),
       ...(signal ? { signal } : {}),
       ...(imported
-        ? { factors: (layers: readonly string[]) => factorsForLayers(imported, layers, args.factors!) }
+        ? // Matched by module name and checked against the layers' shapes (app/imported-factors.ts), as in the page.
+          { factors: () => matchFactorsToLayers(imported, graph.layers, `--factors ${args.factors!}`) }
         : {}),
     });
     progress.finish();

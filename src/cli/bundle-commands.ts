@@ -4,6 +4,7 @@
  * for spreadsheets and pandas (long format: one row per query × training example). A corrupt or lying bundle exits
  * non-zero with one line naming the problem, and nothing is written.
  */
+import { inspectScoreFolder, isFolder } from './score-folders';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import { csvText } from './terminal';
 const BUNDLE_LIMIT = 2 ** 31 - 1;
 
 export const BUNDLE_USAGE = `Usage: iwb inspect FILE.iwb [--top K]       manifest, checksums, top K per query (default 5), evaluation
+       iwb inspect DIR [--top K]            a bergson score store or kronfluence scores folder: shape, top K rows
        iwb export FILE.iwb --csv DIR           scores.csv (query_id, train_id, tau, influence, query_benchmark,
                                                train_domain, train_difficulty) and self.csv; tokens.csv with
                                                per-token scores; with an evaluation also lds.csv, lds_subsets.csv
@@ -99,6 +101,8 @@ export async function inspectCommand(argv: readonly string[], io: CliIo): Promis
   const { file, values } = parse(argv, { top: { type: 'string' } });
   const top = values.top === undefined ? 5 : Number(values.top);
   if (!/^[0-9]+$/.test(values.top ?? '5') || !(top >= 1)) throw new CliUsageError('--top must be a positive integer');
+  // A folder: scores computed elsewhere (bergson's score store, kronfluence's scores; score-folders.ts).
+  if (await isFolder(file)) return inspectScoreFolder(file, top, io);
   const { bundle, bytes } = await readBundle(file);
   const m = bundle.manifest;
   const lines = [

@@ -10,6 +10,7 @@ import { nodeDirectorySource } from '../store/node-file-source';
 import type { ModelFactors } from '../store/types';
 import type { AttributionResult } from '../influence/types';
 import { InputError } from '../app/inputs';
+import { moduleNameOfLayer } from '../app/imported-factors';
 import {
   FACTOR_FINGERPRINT_FILE,
   fingerprintMismatch,
@@ -20,11 +21,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-/** kronfluence's module name for a tracked layer's node name ('/h.0/mlp/c_fc/MatMul' → 'h.0.mlp.c_fc'). */
-export function moduleNameOfLayer(nodeName: string): string {
-  const path = nodeName.replace(/^\//, '').replace(/\/(MatMul|Gemm)(_\d+)?$/, '');
-  return path.split('/').join('.');
-}
+// The page matches imported factors the same way (app/imported-factors.ts).
+export { moduleNameOfLayer };
 
 /** Reads a kronfluence factors directory (the one holding factors_<strategy>/, or that folder itself). */
 export async function readFactorsDirectory(directory: string): Promise<ModelFactors> {
@@ -50,24 +48,6 @@ export async function readFactorsDirectory(directory: string): Promise<ModelFact
   }
   if (!imported.factors) throw new InputError(`--factors ${directory}: no kronfluence factor files found there`);
   return imported.factors;
-}
-
-/**
- * The imported factors renamed to the run's layer names. A factor module matches a layer when it is the layer's
- * module name or its node name; every tracked layer needs one, else an error lists what is there.
- */
-export function factorsForLayers(factors: ModelFactors, layerNames: readonly string[], source: string): ModelFactors {
-  const byName = new Map(factors.layers.map((l) => [l.name, l] as const));
-  const layers = layerNames.map((layer) => {
-    const found = byName.get(moduleNameOfLayer(layer)) ?? byName.get(layer);
-    if (!found) {
-      throw new InputError(
-        `--factors ${source}: no factors for layer "${layer}" (module "${moduleNameOfLayer(layer)}"); the files have ${[...byName.keys()].join(', ')}`,
-      );
-    }
-    return { ...found, name: layer };
-  });
-  return { ...factors, layers };
 }
 
 /**

@@ -59,6 +59,8 @@ export class RunControls extends LitElement {
   @state() private problem = '';
   @state() private layers: ModelLayers | null = null;
   @state() private layersProblem = '';
+  /** What the picked factors folder holds, as the page can tell without reading it (the worker reads it). */
+  @state() private factorsNote = '';
   /** The last pick in the worker: its info, or why it failed (the start button says it); null: nothing picked. */
   private picking: Promise<PickedModelInfo> | null = null;
   private picked: PickedModelInfo | null = null;
@@ -104,6 +106,9 @@ export class RunControls extends LitElement {
               <label for="tokenizer">Tokenizer (tokenizer.json)</label><input id="tokenizer" type="file" accept=".json" />
               <label for="train">Training data (.jsonl)</label><input id="train" type="file" accept=".jsonl,.json" />
               <label for="queries">Queries (.jsonl)</label><input id="queries" type="file" accept=".jsonl,.json" />
+              <label for="factors-dir">Factors folder (optional: kronfluence's, or <code>iwb --kronfluence-out</code>'s)</label>
+              <span class="picker"><input id="factors-dir" type="file" webkitdirectory @change=${this.factorsPicked} />
+                <span class="note" data-factors-note>${this.factorsNote}</span></span>
             </div>`
         }
       </fieldset>
@@ -157,6 +162,23 @@ export class RunControls extends LitElement {
       }
     }, 300);
   }
+
+  private get factorsInput(): HTMLInputElement | null {
+    return this.renderRoot.querySelector<HTMLInputElement>('#factors-dir');
+  }
+
+  /** A factors folder: the run scores with its factors instead of fitting (the strategy must be the folder's). */
+  private readonly factorsPicked = (): void => {
+    const files = [...(this.factorsInput?.files ?? [])];
+    const strategies = [
+      ...new Set(files.flatMap((f) => /(?:^|\/)factors_(\w+)\//.exec(f.webkitRelativePath)?.[1] ?? [])),
+    ];
+    this.factorsNote =
+      files.length === 0
+        ? ''
+        : `${files.length} files${strategies.length ? ` (factors_${strategies.join(', factors_')})` : ''}: the run ` +
+          'scores with these factors instead of fitting; the strategy must match';
+  };
 
   private renderDemoChoice() {
     const pick = (event: Event) => (this.demoVariant = (event.target as HTMLSelectElement).value as DemoVariant);
@@ -230,7 +252,8 @@ export class RunControls extends LitElement {
       this.problem = (error as Error).message;
       return;
     }
-    const request: PageRequest = { source, config };
+    const factorFiles = this.useDemo ? [] : [...(this.factorsInput?.files ?? [])];
+    const request: PageRequest = { source, config, ...(factorFiles.length ? { factorFiles } : {}) };
     this.dispatchEvent(
       new CustomEvent<PageRequest>('start-attribution', { detail: request, bubbles: true, composed: true }),
     );

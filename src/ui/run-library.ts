@@ -41,6 +41,9 @@ export class RunLibrary extends LitElement {
     th, td { text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #e3e6eb; }
     .drop { border: 2px dashed #b7bdc8; border-radius: 6px; padding: 0.8rem; margin: 0.6rem 0; }
     .drop.dragging { border-color: #1b6e3a; background: #eef7f1; }
+    .score-folder { margin: 0.6rem 0; }
+    .score-folder label { display: block; margin: 0.3rem 0 0.3rem 1rem; }
+    .score-folder button { margin-left: 1rem; }
     .problem { color: #a4161a; white-space: pre-wrap; }
     .offer { background: #fff6dd; padding: 0.4rem 0.6rem; border-radius: 4px; }
     .view { border-top: 1px solid #d8dce3; margin-top: 1rem; padding-top: 0.5rem; }
@@ -166,6 +169,21 @@ export class RunLibrary extends LitElement {
     });
   }
 
+  /** A kronfluence scores folder with its JSONL, read in the worker and opened read-only (app/score-folder.ts). */
+  private openScoreFolder(): Promise<void> {
+    const picked = (selector: string) => [...(this.renderRoot.querySelector<HTMLInputElement>(selector)?.files ?? [])];
+    const [folder, train, queries] = ['[data-score-dir]', '[data-score-train]', '[data-score-queries]'].map(picked);
+    return this.act(async () => {
+      if (!folder!.length || !train![0] || !queries![0])
+        throw new Error('Pick the scores folder, the training data and the queries it scored.');
+      this.viewed = null;
+      this.alreadyStored = false;
+      this.viewed = await this.api!.viewScoreFolder(folder!, train![0], queries![0]);
+      this.viewedAddress = workspaceAddress('run', this.viewed.runId);
+      this.unstored = false;
+    });
+  }
+
   private readonly onDrop = (event: DragEvent): void => {
     event.preventDefault();
     this.dragging = false;
@@ -206,6 +224,13 @@ export class RunLibrary extends LitElement {
           <input type="file" accept=".iwb,.safetensors" data-import @change=${(e: Event) => void this.importFile((e.target as HTMLInputElement).files?.[0])} />
         </label>
       </div>
+      <details class="score-folder" data-score-folder>
+        <summary>Open scores computed elsewhere (a kronfluence <code>scores_&lt;name&gt;</code> folder)</summary>
+        <label>Scores folder <input type="file" webkitdirectory data-score-dir /></label>
+        <label>Training data it scored (.jsonl, same order) <input type="file" accept=".jsonl,.json" data-score-train /></label>
+        <label>Queries (.jsonl, same order) <input type="file" accept=".jsonl,.json" data-score-queries /></label>
+        <button data-action="open-scores" @click=${() => void this.openScoreFolder()}>Open</button>
+      </details>
       ${this.problem ? html`<p class="problem" data-library-error>${this.problem}</p>` : html``}
       ${
         this.viewed

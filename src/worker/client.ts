@@ -60,6 +60,7 @@ export function startEngineWorker(): EngineClient {
       importBundle: (bytes, name) => api.importBundle(transfer(bytes, [bytes.buffer]), name),
       viewBundle: (bytes, name) => api.viewBundle(transfer(bytes, [bytes.buffer]), name),
       keepBundle: (runId) => api.keepBundle(runId),
+      viewScoreFolder: (folder, train, queries) => api.viewScoreFolder(folder, train, queries),
       openRun: (id) => api.openRun(id),
       topStoredInfluences: (runId, target, k, normalization) =>
         api.topStoredInfluences(runId, target, k, normalization),

@@ -30,6 +30,10 @@ import {
 import { benchmarkOf } from '../influence/aggregate';
 import { computeStoredRun, estimateRequest, loadRequestInputs } from './page-run';
 import { PageRunStore, rankStored, viewBundle, type StoredResults } from './run-store';
+import { scoreFolderBundle } from '../app/score-folder';
+import { browserFileSource } from '../store/file-source';
+import { readPickedText } from './picked-files';
+import { pickedFolderName } from './picked-factors';
 import type { RunListing, StoredRunView } from './run-protocol';
 import { computeStoredEvaluation, pendingEvaluations } from './page-evaluation';
 import { evaluationData } from './evaluation-data';
@@ -178,6 +182,18 @@ const api = {
   /** Check a bundle completely and open it read-only without storing it (keepBundle stores it later). */
   async viewBundle(bytes: Uint8Array, name: string): Promise<StoredRunView> {
     const bundle = await viewBundle(bytes, name);
+    inMemory.set(bundle.run.id, bundle);
+    return openStored(bundle.run.id);
+  },
+
+  /** Scores computed elsewhere (a kronfluence scores folder, read here from its File handles) opened read-only. */
+  async viewScoreFolder(folder: readonly File[], train: File, queries: File): Promise<StoredRunView> {
+    const bytes = await scoreFolderBundle(
+      browserFileSource(folder),
+      { name: train.name, text: await readPickedText(train, 'jsonl') },
+      { name: queries.name, text: await readPickedText(queries, 'jsonl') },
+    );
+    const bundle = await viewBundle(bytes, `kronfluence ${pickedFolderName([...folder])}`);
     inMemory.set(bundle.run.id, bundle);
     return openStored(bundle.run.id);
   },

@@ -20,6 +20,7 @@ import type { CheckpointStore } from '../influence/types';
 import type { Model } from '../onnx/ir';
 import type { AttributionRequest, ProgressEvent } from './protocol';
 import type { PageRunStore } from './run-store';
+import { readPickedFactors } from './picked-factors';
 
 export interface PageRunEnvironment {
   readonly store: PageRunStore;
@@ -79,13 +80,16 @@ export async function computeStoredRun(
         : (await decodeBundle(await store.exportBundle(request.factorsFrom))).factors;
     // The same memory plan as `iwb attribute`: batch sizes the device holds (app/run-plan.ts).
     const planned = planJob(inputs, graph, config, chosen);
+    // Factors fitted elsewhere: a picked kronfluence folder, matched to the tracked layers (app/imported-factors.ts).
+    const factors =
+      reused ?? (request.factorFiles?.length ? await readPickedFactors(request.factorFiles, graph.layers) : null);
     const outcome = await runJob(inputs, graph, planned.config, chosen, {
+      ...(factors ? { factors: () => factors } : {}),
       onProgress: (event) => hooks.onProgress({ ...event, backend: chosen.report }),
       signal: hooks.signal,
       ortOnGpu: true,
       yieldBetweenBatches: true,
       checkpoint,
-      ...(reused ? { factors: () => reused } : {}),
       // As `iwb attribute --out`: the stored run (and its export) keeps each query's top pairs' token scores.
       pairTokensTopK: PAIR_TOKENS_TOP_K,
     });

@@ -77,6 +77,11 @@ export interface AttributionRequest {
    * model, training data and settings: only the queries differ).
    */
   readonly factorsFrom?: string;
+  /**
+   * A factors folder picked in the page (kronfluence's layout, or `iwb --kronfluence-out`'s): its File handles, read
+   * in the worker (store/kronfluence.ts); the run scores with these factors instead of fitting its own.
+   */
+  readonly factorFiles?: readonly File[];
 }
 
 /** What the page asks the worker to estimate or run: a request whose model may be the one picked (PickedSource). */

@@ -47,6 +47,11 @@ export interface StoredRunsApi {
   /** Open a bundle read-only without storing it; keepBundle stores it (same run id). */
   viewBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
   keepBundle(runId: string): Promise<void>;
+  /**
+   * Open scores computed elsewhere read-only: a kronfluence scores_<name> folder (its File handles) with the training
+   * and query JSONL they score (app/score-folder.ts); keepBundle stores it.
+   */
+  viewScoreFolder(folder: readonly File[], train: File, queries: File): Promise<StoredRunView>;
   openRun(id: string): Promise<StoredRunView>;
   topStoredInfluences(
     runId: string,
