@@ -114,6 +114,20 @@ def repeat_kv(hidden_states, n_rep):
     return hidden_states.reshape(batch, num_key_value_heads * n_rep, slen, head_dim)
 
 
+CACHE = None  # while a with-past export traces: {"past": [k0, v0, k1, v1, ...], "present": []}
+
+
+def cached(k, v):
+    """The identity in the as-is export (no op is traced, so those files do not change); while WithPast traces, the
+    layer's past keys / values are prepended along the sequence axis and the result recorded as its present."""
+    if CACHE is None:
+        return k, v
+    k = torch.cat([CACHE["past"].pop(0), k], dim=2)
+    v = torch.cat([CACHE["past"].pop(0), v], dim=2)
+    CACHE["present"] += [k, v]
+    return k, v
+
+
 def attend(q, k, v, mask, softcap=None):
     """Eager attention: GQA by repeat_kv, scores scaled, optionally soft-capped, softmax in float32 between Casts."""
     k = repeat_kv(k, H // KV)
@@ -141,6 +155,7 @@ class Qwen2Attention(torch.nn.Module):
         k = self.k_proj(x).view(b, t, -1, HD).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, HD).transpose(1, 2)
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        k, v = cached(k, v)
         return self.o_proj(attend(q, k, v, mask))
 
 
@@ -158,6 +173,7 @@ class Phi3Attention(torch.nn.Module):
         k = qkv[..., query_pos : query_pos + KV * HD].view(b, t, -1, HD).transpose(1, 2)
         v = qkv[..., query_pos + KV * HD :].view(b, t, -1, HD).transpose(1, 2)
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        k, v = cached(k, v)
         return self.o_proj(attend(q, k, v, mask))
 
 
@@ -178,6 +194,7 @@ class Gemma2Attention(Qwen2Attention):
         k = self.k_proj(x).view(b, t, -1, HD).transpose(1, 2)
         v = self.v_proj(x).view(b, t, -1, HD).transpose(1, 2)
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        k, v = cached(k, v)
         return self.o_proj(attend(q, k, v, mask, softcap=self.softcap))
 
 
@@ -296,6 +313,26 @@ class CausalLM(torch.nn.Module):
             logits = torch.tanh(logits / 30.0) * 30.0
         return logits
 
+    def forward_with_past(self, input_ids, attention_mask, position_ids, past_len):
+        """forward() for Optimum's with-past signature: position_ids given, attention_mask over past + current, the
+        causal (and sliding-window) mask offset by past_len; the cache is handled by cached() in the attention."""
+        b, t = input_ids.shape
+        x = self.model.embed_tokens(input_ids)
+        if self.style == "gemma2":
+            x = x * torch.tensor(D**0.5, dtype=x.dtype)
+        causal = torch.triu(torch.full((t, past_len + t), MIN, dtype=x.dtype), diagonal=past_len + 1)
+        if self.style == "mistral":  # query i sits at past_len + i: key j is too far when past_len + i - j >= window
+            too_far = torch.tril(torch.ones(t, past_len + t, dtype=x.dtype), diagonal=past_len - SLIDING_WINDOW) > 0
+            causal = causal.masked_fill(too_far, MIN)
+        mask = causal[None, None, :, :].expand(b, 1, -1, -1).masked_fill(attention_mask[:, None, None, :] == 0, MIN)
+        cos, sin = self.model.rotary_emb(x, position_ids)
+        for layer in self.model.layers:
+            x = layer(x, cos, sin, mask)
+        logits = self.lm_head(self.model.norm(x))
+        if self.style == "gemma2":
+            logits = torch.tanh(logits / 30.0) * 30.0
+        return logits
+
 
 class NeoXAttention(torch.nn.Module):
     """GPTNeoXAttention: fused query_key_value with bias, heads laid out [b, t, H, 3 * HD], partial rotary (the first
@@ -318,6 +355,7 @@ class NeoXAttention(torch.nn.Module):
         q_rot, k_rot = apply_rotary_pos_emb(q_rot, k_rot, cos, sin)
         q = torch.cat((q_rot, q_pass), dim=-1)
         k = torch.cat((k_rot, k_pass), dim=-1)
+        k, v = cached(k, v)
         weights = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(HD) + mask
         weights = torch.nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(v.dtype)
         out = torch.matmul(weights, v).permute(0, 2, 1, 3).reshape(b, t, D)
@@ -375,6 +413,16 @@ class GPTNeoXForCausalLM(torch.nn.Module):
             x = layer(x, cos, sin, mask)
         return self.embed_out(self.gpt_neox.final_layer_norm(x))
 
+    def forward_with_past(self, input_ids, attention_mask, position_ids, past_len):
+        b, t = input_ids.shape
+        x = self.gpt_neox.embed_in(input_ids)
+        causal = torch.triu(torch.full((t, past_len + t), MIN, dtype=x.dtype), diagonal=past_len + 1)
+        mask = causal[None, None, :, :].expand(b, 1, -1, -1).masked_fill(attention_mask[:, None, None, :] == 0, MIN)
+        cos, sin = self.gpt_neox.rotary_emb(x, position_ids)
+        for layer in self.gpt_neox.layers:
+            x = layer(x, cos, sin, mask)
+        return self.embed_out(self.gpt_neox.final_layer_norm(x))
+
 
 class OPTAttention(torch.nn.Module):
     """OPTAttention: q scaled by head_dim^-0.5 before the product, biases everywhere, plain softmax."""
@@ -391,6 +439,7 @@ class OPTAttention(torch.nn.Module):
         q = (self.q_proj(x) * HD**-0.5).view(b, t, H, HD).transpose(1, 2)
         k = self.k_proj(x).view(b, t, H, HD).transpose(1, 2)
         v = self.v_proj(x).view(b, t, H, HD).transpose(1, 2)
+        k, v = cached(k, v)
         weights = torch.nn.functional.softmax(torch.matmul(q, k.transpose(2, 3)) + mask, dim=-1)
         return self.out_proj(torch.matmul(weights, v).transpose(1, 2).reshape(b, t, D))
 
@@ -444,6 +493,52 @@ class OPTForCausalLM(torch.nn.Module):
             x = layer(x, mask)
         return self.lm_head(decoder.final_layer_norm(x))
 
+    def forward_with_past(self, input_ids, attention_mask, position_ids, past_len):
+        """Optimum's OPT signature has no position_ids: positions come from the whole mask, the current ones kept."""
+        decoder = self.model.decoder
+        b, t = input_ids.shape
+        positions = (torch.cumsum(attention_mask, dim=1).type_as(attention_mask) * attention_mask).long() - 1
+        positions = positions[:, past_len:]
+        x = decoder.embed_tokens(input_ids) + decoder.embed_positions(positions + 2)
+        causal = torch.triu(torch.full((t, past_len + t), MIN, dtype=x.dtype), diagonal=past_len + 1)
+        mask = causal[None, None, :, :].expand(b, 1, -1, -1).masked_fill(attention_mask[:, None, None, :] == 0, MIN)
+        for layer in decoder.layers:
+            x = layer(x, mask)
+        return self.lm_head(decoder.final_layer_norm(x))
+
+
+class WithPast(torch.nn.Module):
+    """Any of the models in Optimum's text-generation-with-past signature (as Qwen2WithPast, but through the model's
+    own layers: cached() in each attention prepends the past and collects the presents). OPT takes no position_ids."""
+
+    def __init__(self, inner, positions=True):
+        super().__init__()
+        self.inner = inner
+        self.positions = positions
+
+    def forward(self, input_ids, attention_mask, *rest):
+        global CACHE
+        position_ids, past = (rest[0], list(rest[1:])) if self.positions else (None, list(rest))
+        CACHE = {"past": past, "present": []}
+        try:
+            logits = self.inner.forward_with_past(input_ids, attention_mask, position_ids, past[0].shape[2])
+            return (logits, *CACHE["present"])
+        finally:
+            CACHE = None
+
+
+class NoPast(torch.nn.Module):
+    """Optimum's decoder_model.onnx for WithPast: no cache in, the cache out (the with-past forward, empty past)."""
+
+    def __init__(self, with_past, heads):
+        super().__init__()
+        self.with_past = with_past
+        self.heads = heads
+
+    def forward(self, input_ids, *rest):
+        empty = torch.zeros(input_ids.shape[0], self.heads, 0, HD)
+        return self.with_past(input_ids, *rest, *[empty for _ in range(2 * L)])
+
 
 class Qwen2WithPast(torch.nn.Module):
     """The Qwen2-style model in Optimum's text-generation-with-past signature: inputs input_ids, attention_mask (past +
@@ -478,13 +573,17 @@ class Qwen2WithPast(torch.nn.Module):
         return (m.lm_head(m.model.norm(x)), *presents)
 
 
-def export_with_past(model, folder, export):
-    """qwen2-optimum.onnx: the same weights as qwen2.onnx, so the same reference scores (the cache is fed empty)."""
+def export_with_past(model, style, folder, export):
+    """<style>-optimum.onnx (with past) and <style>-merged.onnx (Optimum's merged decoder): the same weights as
+    <style>.onnx, so the same reference scores (the cache is fed empty, the merged file's no-cache branch taken).
+    Qwen2 keeps its own wrapper (Qwen2WithPast, written first); the others go through WithPast / cached()."""
     past_len, b, t = 3, 2, 5
+    heads = H if style in ("gptneox", "opt") else KV  # NeoX and OPT have no grouped-query attention
+    positions = style != "opt"  # Optimum's OPT export takes no position_ids
     ids = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0]])
     mask = torch.ones(b, past_len + t, dtype=torch.long)
-    positions = torch.arange(past_len, past_len + t)[None].repeat(b, 1)
-    past = [torch.randn(b, KV, past_len, HD) for _ in range(2 * L)]
+    position_ids = torch.arange(past_len, past_len + t)[None].repeat(b, 1)
+    past = [torch.randn(b, heads, past_len, HD) for _ in range(2 * L)]
     past_names = [f"past_key_values.{i}.{kv}" for i in range(L) for kv in ("key", "value")]
     present_names = [f"present.{i}.{kv}" for i in range(L) for kv in ("key", "value")]
     seq = {0: "batch_size", 1: "sequence_length"}
@@ -492,23 +591,30 @@ def export_with_past(model, folder, export):
     axes = {
         "input_ids": seq,
         "attention_mask": {0: "batch_size", 1: total},
-        "position_ids": seq,
+        **({"position_ids": seq} if positions else {}),
         "logits": seq,
         **{n: {0: "batch_size", 2: "past_sequence_length"} for n in past_names},
         **{n: {0: "batch_size", 2: total} for n in present_names},
     }
+    first = ["input_ids", "attention_mask", *(["position_ids"] if positions else [])]
+    if style == "qwen2":
+        with_past, no_past = Qwen2WithPast(model), Qwen2NoPast(model)
+    else:
+        with_past = WithPast(model, positions)
+        no_past = NoPast(with_past, heads)
+    with_past_file = folder / f"{style}-optimum.onnx"
     with torch.no_grad():
-        export(Qwen2WithPast(model), (ids, mask, positions, *past), folder / "qwen2-optimum.onnx",
-               ["input_ids", "attention_mask", "position_ids", *past_names], ["logits", *present_names], axes)
+        export(with_past, (ids, mask, *([position_ids] if positions else []), *past), with_past_file,
+               [*first, *past_names], ["logits", *present_names], axes)
         no_past_axes = {k: v for k, v in axes.items() if not k.startswith("past")}
         no_past_axes["attention_mask"] = seq
         no_past_axes.update({n: {0: "batch_size", 2: "sequence_length"} for n in present_names})
-        no_past_file = folder / "qwen2-no-past.onnx"
-        export(Qwen2NoPast(model), (ids, torch.ones(b, t, dtype=torch.long), torch.arange(t)[None].repeat(b, 1)),
-               no_past_file, ["input_ids", "attention_mask", "position_ids"], ["logits", *present_names], no_past_axes)
-    merged = merged_decoder(onnx.load(str(folder / "qwen2-optimum.onnx")), onnx.load(str(no_past_file)))
+        no_past_file = folder / f"{style}-no-past.onnx"
+        no_past_args = (ids, torch.ones(b, t, dtype=torch.long), *([torch.arange(t)[None].repeat(b, 1)] if positions else []))
+        export(no_past, no_past_args, no_past_file, first, ["logits", *present_names], no_past_axes)
+    merged = merged_decoder(onnx.load(str(with_past_file)), onnx.load(str(no_past_file)))
     no_past_file.unlink()
-    onnx.save(merged, str(folder / "qwen2-merged.onnx"))
+    onnx.save(merged, str(folder / f"{style}-merged.onnx"))
 
 
 class Qwen2NoPast(torch.nn.Module):
@@ -693,8 +799,7 @@ def export_modern(out, export):
         with torch.no_grad():
             export(model, (ids, mask), folder / f"{style}.onnx", ["input_ids", "attention_mask"], ["logits"],
                    {"input_ids": seq, "attention_mask": seq, "logits": seq})
-        if style == "qwen2":
-            export_with_past(model, folder, export)
+        export_with_past(model, style, folder, export)
         exported = onnx.load(str(folder / f"{style}.onnx"))
         assert len(exported.graph.value_info) == 0, "the export must carry no value_info"
         scores = ekfac_scores(model, train, queries)
