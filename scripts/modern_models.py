@@ -612,9 +612,23 @@ def export_with_past(model, style, folder, export):
         no_past_file = folder / f"{style}-no-past.onnx"
         no_past_args = (ids, torch.ones(b, t, dtype=torch.long), *([torch.arange(t)[None].repeat(b, 1)] if positions else []))
         export(no_past, no_past_args, no_past_file, first, ["logits", *present_names], no_past_axes)
+        check_cache(model, with_past, no_past, positions)
     merged = merged_decoder(onnx.load(str(with_past_file)), onnx.load(str(no_past_file)))
     no_past_file.unlink()
     onnx.save(merged, str(folder / f"{style}-merged.onnx"))
+
+
+def check_cache(model, with_past, no_past, positions):
+    """The wrappers must compute the model's function with a real cache too (the tests feed only an empty one): a
+    3-token prefix through no_past, then the remaining 4 tokens through with_past on its presents, must give the
+    as-is forward's logits of those 4 tokens."""
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17, 18]])
+    b, t, cut = ids.shape[0], ids.shape[1], 3
+    full = model(ids, torch.ones_like(ids))
+    pos = torch.arange(t)[None].repeat(b, 1)
+    head = no_past(ids[:, :cut], torch.ones(b, cut, dtype=torch.long), *([pos[:, :cut]] if positions else []))
+    tail = with_past(ids[:, cut:], torch.ones(b, t, dtype=torch.long), *([pos[:, cut:]] if positions else []), *head[1:])
+    assert torch.allclose(tail[0], full[:, cut:], atol=1e-5), f"with-past logits differ: {(tail[0] - full[:, cut:]).abs().max()}"
 
 
 class Qwen2NoPast(torch.nn.Module):
