@@ -27,14 +27,17 @@ interface Reference {
 }
 
 /**
- * Each file and the reference it must match: qwen2-optimum.onnx is qwen2.onnx's weights with a (fed empty) cache,
- * qwen2-merged.onnx Optimum's merged decoder of the same (an If on use_cache_branch; its no-cache branch is taken).
+ * Each file and the reference it must match, every architecture in the three forms Hugging Face users meet:
+ * <style>.onnx as torch.onnx exports it, <style>-optimum.onnx the same weights in Optimum's with-past signature
+ * (the cache fed empty; OPT's takes no position_ids) and <style>-merged.onnx Optimum's merged decoder of the same
+ * (an If on use_cache_branch; its no-cache branch is taken).
  */
-const FILES = [
-  ...['qwen2', 'phi3', 'gemma2', 'llama3', 'mistral', 'gptneox', 'opt'].map((s) => [s, s]),
-  ['qwen2-optimum', 'qwen2'],
-  ['qwen2-merged', 'qwen2'],
-];
+const STYLES = ['qwen2', 'phi3', 'gemma2', 'llama3', 'mistral', 'gptneox', 'opt'];
+const FILES = STYLES.flatMap((s) => [
+  [s, s],
+  [`${s}-optimum`, s],
+  [`${s}-merged`, s],
+]);
 
 describe.each(FILES)('%s export, as exported', (file, style) => {
   const model = `${DIR}/${file}.onnx`;
