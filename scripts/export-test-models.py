@@ -21,8 +21,10 @@ can attribute them on public/data/micro. The weights are random (seeded), scaled
 - gpt2-fp16.onnx / gpt2-bf16.onnx: gpt2-torchscript.onnx with every float tensor in float16 / bfloat16 (weights,
   constants, Cast targets, logits), as an fp16 export is.
 - gpt2-external/model.onnx + model.onnx.data: gpt2-torchscript.onnx with its weights in an external data file.
-- modern/{qwen2,phi3,gemma2}.onnx: Qwen2-, Phi-3- and Gemma-2-style causal LMs with their float64 EK-FAC reference
-  scores and pre-tokenized data (scripts/modern_models.py). `export-test-models.py modern` writes only these.
+- modern/<style>.onnx, <style>-optimum.onnx, <style>-merged.onnx: Qwen2-, Phi-3-, Gemma-2-, LLaMA-3-, Mistral-,
+  GPT-NeoX- and OPT-style causal LMs as-is, in Optimum's with-past signature and as a merged decoder, with their
+  float64 EK-FAC reference scores and pre-tokenized data (scripts/modern_models.py). `export-test-models.py modern`
+  writes only these.
 """
 import math
 import pathlib

@@ -1,7 +1,8 @@
 """Tiny causal LMs written the way current Hugging Face architectures are (module structure and forward code follow
 transformers' modeling_qwen2.py, modeling_phi3.py, modeling_gemma2.py, modeling_llama.py (rope_type "llama3"),
 modeling_mistral.py, modeling_gpt_neox.py and modeling_opt.py; nothing is imported from transformers),
-exported as-is with torch.onnx.export (opset 17, no onnx shape inference, so the graphs carry no value_info), plus
+exported with torch.onnx.export (opset 17, no onnx shape inference, so the graphs carry no value_info) in three forms
+(as-is; Optimum's with-past signature, <style>-optimum.onnx; Optimum's merged decoder, <style>-merged.onnx), plus
 each model's float64 EK-FAC scores with kronfluence semantics, computed here in torch with forward hooks.
 
 Run through scripts/export-test-models.py (`/usr/bin/python3 scripts/export-test-models.py modern` writes only these).
@@ -610,7 +611,8 @@ def export_with_past(model, style, folder, export):
         no_past_axes["attention_mask"] = seq
         no_past_axes.update({n: {0: "batch_size", 2: "sequence_length"} for n in present_names})
         no_past_file = folder / f"{style}-no-past.onnx"
-        no_past_args = (ids, torch.ones(b, t, dtype=torch.long), *([torch.arange(t)[None].repeat(b, 1)] if positions else []))
+        no_past_positions = [torch.arange(t)[None].repeat(b, 1)] if positions else []
+        no_past_args = (ids, torch.ones(b, t, dtype=torch.long), *no_past_positions)
         export(no_past, no_past_args, no_past_file, first, ["logits", *present_names], no_past_axes)
         check_cache(model, with_past, no_past, positions)
     merged = merged_decoder(onnx.load(str(with_past_file)), onnx.load(str(no_past_file)))
@@ -627,8 +629,10 @@ def check_cache(model, with_past, no_past, positions):
     full = model(ids, torch.ones_like(ids))
     pos = torch.arange(t)[None].repeat(b, 1)
     head = no_past(ids[:, :cut], torch.ones(b, cut, dtype=torch.long), *([pos[:, :cut]] if positions else []))
-    tail = with_past(ids[:, cut:], torch.ones(b, t, dtype=torch.long), *([pos[:, cut:]] if positions else []), *head[1:])
-    assert torch.allclose(tail[0], full[:, cut:], atol=1e-5), f"with-past logits differ: {(tail[0] - full[:, cut:]).abs().max()}"
+    tail_positions = [pos[:, cut:]] if positions else []
+    tail = with_past(ids[:, cut:], torch.ones(b, t, dtype=torch.long), *tail_positions, *head[1:])
+    worst = (tail[0] - full[:, cut:]).abs().max()
+    assert torch.allclose(tail[0], full[:, cut:], atol=1e-5), f"with-past logits differ by {worst}"
 
 
 class Qwen2NoPast(torch.nn.Module):
