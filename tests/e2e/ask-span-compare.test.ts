@@ -46,6 +46,7 @@ async function askedRun(page: Page, runId: string): Promise<Locator> {
 /** The query view's raw scores by training id (all ranks the list renders). */
 async function scores(workspace: Locator): Promise<Map<string, number>> {
   await workspace.locator('query-view[data-ready]').waitFor({ timeout: 60_000 });
+  await workspace.locator('query-view lit-virtualizer').scrollIntoViewIfNeeded();
   await workspace.locator('query-view [data-row][data-rank="1"]').waitFor({ timeout: 60_000 });
   const rows = await workspace
     .locator('query-view [data-row]')

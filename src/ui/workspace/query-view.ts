@@ -215,11 +215,12 @@ export class QueryView extends LitElement {
 }
 
 /**
- * The first response position of a query: the first token whose loss is measured when the whole response is (the
- * loss is null on the prompt); for a span-measured query the prompt is not recorded, so every token after the first
- * is offered (the worker refuses a span outside the response, naming the query).
+ * The first response position of a query: where its segments start; without them, the first token whose loss is
+ * measured when the whole response is (the loss is null on the prompt); else every token after the first is offered
+ * (the worker refuses a span outside the response, naming the query).
  */
 function responseStart(query: WorkspaceQuery): number {
+  if (query.responseStart !== undefined) return query.responseStart;
   if (!query.measured && query.tokenLoss) {
     const first = query.tokenLoss.findIndex((loss) => loss !== null);
     if (first >= 0) return first;
