@@ -55,8 +55,8 @@ export class ResponseComparison extends LitElement {
     return html`<p class="note">Difference of raw influence per training example, I(A) − I(B), both measured against
         this run's factors; the ${SHOWN} largest each way.</p>
       <div class="pair">
-        <div><strong>Toward A (${c.a}) rather than B</strong>${list(c.towardA, 'a')}</div>
-        <div><strong>Toward B (${c.b}) rather than A</strong>${list(c.towardB, 'b')}</div>
+        <div><strong>Toward ${c.a} rather than ${c.b}</strong>${list(c.towardA, 'a')}</div>
+        <div><strong>Toward ${c.b} rather than ${c.a}</strong>${list(c.towardB, 'b')}</div>
       </div>`;
   }
 }
