@@ -14,6 +14,9 @@ export interface SpanQueryRow {
   readonly prompt_len: number;
   /** In response tokens (0 = the token at prompt_len), as pre-tokenized rows' `measure` is (docs/data.md). */
   readonly measure: { start: number; end: number }[];
+  /** The query's domain and benchmark, kept so the asked run groups it as the run did. */
+  readonly domain?: string;
+  readonly benchmark?: unknown;
 }
 
 /**
@@ -42,6 +45,8 @@ export function spanQueryRow(
     input_ids: [...query.inputIds],
     prompt_len: query.promptLen,
     measure: spans.map((s) => ({ start: s.start - query.promptLen, end: s.end - query.promptLen })),
+    ...(query.domain !== undefined ? { domain: query.domain } : {}),
+    ...(query.extra.benchmark !== undefined ? { benchmark: query.extra.benchmark } : {}),
   };
 }
 

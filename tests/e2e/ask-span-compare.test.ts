@@ -75,6 +75,8 @@ test('a span selected in the query view is attributed against the run factors', 
   const before = await scores(workspace);
   expect(before.size).toBeGreaterThan(3);
   const queryId = (await workspace.locator('query-view [data-query-id]').textContent())!;
+  const heading = (await workspace.locator('query-view h3').first().textContent())!.replace(/\s+/g, ' ');
+  const benchmark = /\(([^()]+)\)$/.exec(heading.trim())![1]!;
 
   // Select the whole response: click its first token, shift-click its last.
   const picker = workspace.locator('query-view span-picker');
@@ -93,6 +95,10 @@ test('a span selected in the query view is attributed against the run factors', 
     .poll(() => workspace.locator('query-view [data-query-id]').textContent())
     .toBe(`${queryId} [${first}, ${first + count})`);
   const whole = await scores(workspace);
+  // The asked query keeps its benchmark (the run's grouping).
+  expect((await workspace.locator('query-view h3').first().textContent())!.trim().endsWith(`(${benchmark})`)).toBe(
+    true,
+  );
   expect([...whole.keys()]).toEqual([...before.keys()]);
   for (const [id, value] of whole)
     expect(close(value, before.get(id)!), `${id}: ${value} vs ${before.get(id)}`).toBe(true);

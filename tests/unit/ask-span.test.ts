@@ -16,7 +16,11 @@ const tokenizer = TextTokenizer.fromJson(
 );
 const ctx = { file: 'asked.jsonl', line: 1 };
 const query = toExample(
-  validateRow({ prompt: 'How many apples?', response: 'She has 3 + 4 = 7 apples.\n#### 7' }, ctx, 'q1'),
+  validateRow(
+    { prompt: 'How many apples?', response: 'She has 3 + 4 = 7 apples.\n#### 7', domain: 'math', benchmark: 'gsm8k' },
+    ctx,
+    'q1',
+  ),
   tokenizer,
 );
 
@@ -29,6 +33,8 @@ describe('a selected span as a query row', () => {
     expect(Array.from(asked.inputIds)).toEqual(Array.from(query.inputIds));
     expect(asked.promptLen).toBe(query.promptLen);
     expect(measuredSpans(asked)).toEqual(spans);
+    expect(asked.domain).toBe('math');
+    expect(asked.extra.benchmark).toBe('gsm8k');
   });
 
   it('refuses a span reaching into the prompt, or an unknown query, naming it', () => {
