@@ -8,8 +8,25 @@ import { LitElement, css, html } from 'lit';
 import { customElement, property, query } from 'lit/decorators.js';
 
 export type AskDetail =
-  | { readonly runId: string; readonly queries: string }
-  | { readonly runId: string; readonly prompt: string; readonly maxNewTokens: number };
+  | { readonly runId: string; readonly queries: string; readonly compare?: boolean }
+  | { readonly runId: string; readonly prompt: string; readonly maxNewTokens: number }
+  | {
+      readonly runId: string;
+      readonly queryId: string;
+      readonly spans: readonly { readonly start: number; readonly end: number }[];
+    };
+
+/**
+ * The two rows of "Compare two responses" (ids "response A" and "response B"): one prompt, two responses, asked as
+ * text rows so each is tokenized as the run's query files are.
+ */
+export function comparisonRows(prompt: string, a: string, b: string): string {
+  return [
+    JSON.stringify({ id: 'response A', prompt, response: a }),
+    JSON.stringify({ id: 'response B', prompt, response: b }),
+    '',
+  ].join('\n');
+}
 
 @customElement('ask-question')
 export class AskQuestion extends LitElement {
@@ -18,12 +35,17 @@ export class AskQuestion extends LitElement {
   @query('textarea[data-ask-queries]') private text!: HTMLTextAreaElement;
   @query('textarea[data-ask-prompt]') private promptText!: HTMLTextAreaElement;
   @query('input[data-ask-max-tokens]') private maxTokens!: HTMLInputElement;
+  @query('textarea[data-compare-prompt]') private comparePrompt!: HTMLTextAreaElement;
+  @query('textarea[data-compare-a]') private compareA!: HTMLTextAreaElement;
+  @query('textarea[data-compare-b]') private compareB!: HTMLTextAreaElement;
 
   static override styles = css`
     :host { display: block; margin: 1rem 0; }
     textarea { width: 100%; min-height: 5rem; font-family: ui-monospace, monospace; font-size: 0.85rem; }
     .note { color: #4a5263; font-size: 0.9rem; }
     input[type='number'] { width: 5rem; }
+    .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 0.6rem; }
+    .pair label { display: block; font-size: 0.9rem; }
   `;
 
   override render() {
@@ -40,6 +62,17 @@ export class AskQuestion extends LitElement {
       <label>at most <input data-ask-max-tokens type="number" min="1" step="1" value="32" ?disabled=${this.busy} />
         new tokens</label>
       <button data-action="generate" ?disabled=${this.busy} @click=${this.generate}>Generate and attribute</button>
+      <h4>Compare two responses</h4>
+      <p class="note">One prompt, two responses (say the model's answer and a reference): both are attributed against this
+        run's factors and the training examples are ranked by the difference of their influence, I(A) − I(B) — which
+        examples push toward A rather than B, and toward B rather than A.</p>
+      <label for="compare-prompt">Prompt</label>
+      <textarea id="compare-prompt" data-compare-prompt spellcheck="false" ?disabled=${this.busy}></textarea>
+      <div class="pair">
+        <label>Response A<textarea data-compare-a spellcheck="false" ?disabled=${this.busy}></textarea></label>
+        <label>Response B<textarea data-compare-b spellcheck="false" ?disabled=${this.busy}></textarea></label>
+      </div>
+      <button data-action="compare" ?disabled=${this.busy} @click=${this.compare}>Compare the two responses</button>
     </details>`;
   }
 
@@ -48,6 +81,13 @@ export class AskQuestion extends LitElement {
     const maxNewTokens = Number(this.maxTokens.value);
     if (prompt.trim() === '' || !(Number.isInteger(maxNewTokens) && maxNewTokens >= 1)) return;
     const detail: AskDetail = { runId: this.runId, prompt, maxNewTokens };
+    this.dispatchEvent(new CustomEvent<AskDetail>('ask-another', { detail, bubbles: true, composed: true }));
+  }
+
+  private compare(): void {
+    const [prompt, a, b] = [this.comparePrompt.value, this.compareA.value, this.compareB.value];
+    if (prompt.trim() === '' || a === '' || b === '') return;
+    const detail: AskDetail = { runId: this.runId, queries: comparisonRows(prompt, a, b), compare: true };
     this.dispatchEvent(new CustomEvent<AskDetail>('ask-another', { detail, bubbles: true, composed: true }));
   }
 

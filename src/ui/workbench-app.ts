@@ -22,6 +22,7 @@ import './workspace/results-workspace';
 import './evaluation-panel';
 import './ask-question';
 import type { AskDetail } from './ask-question';
+import './response-comparison';
 
 /** The engine's stages, as its progress names them (the worker's own steps, such as loading data, are not). */
 const ENGINE_STAGES = new Set(['covariance', 'eigen', 'lambda', 'scores', 'self']);
@@ -35,6 +36,8 @@ type RunState =
       readonly stagesRun: readonly string[];
       /** Wall time from the click to the stored results, in seconds (what the user waited). */
       readonly wallSeconds: number;
+      /** "Compare two responses": the run's two queries are compared per training example. */
+      readonly compare?: boolean;
     }
   | { readonly phase: 'cancelled' }
   | { readonly phase: 'failed'; readonly message: string };
@@ -108,17 +111,23 @@ export class WorkbenchApp extends LitElement {
       const summary = ask
         ? 'queries' in ask
           ? await this.engine.ask(ask.runId, ask.queries, onProgress)
-          : await this.engine.askGenerated(ask.runId, ask.prompt, ask.maxNewTokens, onProgress)
+          : 'spans' in ask
+            ? await this.engine.askSpan(ask.runId, ask.queryId, ask.spans, onProgress)
+            : await this.engine.askGenerated(ask.runId, ask.prompt, ask.maxNewTokens, onProgress)
         : request
           ? await this.engine.attribute(request, onProgress)
           : await this.engine.resume(resumeId!, onProgress);
-      this.run = { phase: 'done', summary, stagesRun, wallSeconds: (performance.now() - this.startedAt) / 1000 };
+      const wallSeconds = (performance.now() - this.startedAt) / 1000;
+      const compare = ask !== undefined && 'compare' in ask && ask.compare === true;
+      this.run = { phase: 'done', summary, stagesRun, wallSeconds, ...(compare ? { compare } : {}) };
     } catch (error) {
       const { name, message } = error as Error;
       this.run = name === CANCELLED_ERROR_NAME ? { phase: 'cancelled' } : { phase: 'failed', message };
     }
     this.storedGeneration++;
   }
+
+  private readonly compareStored = (runId: string, k: number) => this.engine.api.compareStored(runId, 0, 1, k);
 
   private readonly fetchTop = (target: InfluenceTarget, k: number, normalization: Normalization) =>
     this.engine.api.topInfluences(target, k, normalization);
@@ -176,7 +185,17 @@ export class WorkbenchApp extends LitElement {
             <span data-stages-run=${run.stagesRun.join(' ')}>Stages run: ${run.stagesRun.join(' → ')}.</span>
           </p>
           <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>
-          ${s.runId ? html`<results-workspace .api=${this.engine.workspace} run-id=${s.runId}></results-workspace>` : ''}
+          ${
+            s.runId && run.compare
+              ? html`<response-comparison .compare=${this.compareStored} run-id=${s.runId}></response-comparison>`
+              : ''
+          }
+          ${
+            s.runId
+              ? html`<results-workspace .api=${this.engine.workspace} run-id=${s.runId}
+                  @ask-span=${(e: CustomEvent<AskDetail>) => void this.start(null, undefined, e.detail)}></results-workspace>`
+              : ''
+          }
           ${
             s.runId
               ? html`<ask-question run-id=${s.runId}

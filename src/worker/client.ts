@@ -27,6 +27,13 @@ export interface EngineClient {
     maxNewTokens: number,
     onProgress: (event: ProgressEvent) => void,
   ): Promise<AttributionSummary & { readonly generated: string }>;
+  /** A stored run's query asked again, measured on token spans (positions in its input_ids). */
+  askSpan(
+    runId: string,
+    queryId: string,
+    spans: readonly { readonly start: number; readonly end: number }[],
+    onProgress: (event: ProgressEvent) => void,
+  ): Promise<AttributionSummary>;
   /** Carry on a stored run from its last checkpoint; progress and the summary as for attribute. */
   resume(runId: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
   /** Stored runs and bundles. */
@@ -52,6 +59,7 @@ export function startEngineWorker(): EngineClient {
     ask: (runId, queries, onProgress) => api.askAnother(runId, queries, proxy(onProgress)),
     askGenerated: (runId, prompt, maxNewTokens, onProgress) =>
       api.askGenerated(runId, prompt, maxNewTokens, proxy(onProgress)),
+    askSpan: (runId, queryId, spans, onProgress) => api.askSpan(runId, queryId, spans, proxy(onProgress)),
     runs: {
       listRuns: () => api.listRuns(),
       renameRun: (id, name) => api.renameRun(id, name),

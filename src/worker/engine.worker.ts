@@ -10,6 +10,7 @@ import { DEMO_MODEL_PATHS, type RunInputs } from '../app/inputs';
 import type { JobOutcome } from '../app/job';
 import { topInfluences } from '../app/results';
 import { generateGreedy } from '../app/generate';
+import { spanQueryRow, storedComparison, type StoredComparison } from './ask-span';
 import { probeGpu, type GpuProbe } from './gpu-probe';
 import type { ModelLayers } from '../app/model-layers';
 import type { Model } from '../onnx/ir';
@@ -147,6 +148,30 @@ const api = {
     };
     const summary = await api.askAnother(runId, JSON.stringify(row) + '\n', onProgress);
     return { ...summary, generated: generation.text };
+  },
+
+  /**
+   * "Attribute this span" (the query view): one of a stored run's queries asked again against its factors with the
+   * measurement restricted to `spans` (token positions [start, end) in its input_ids, inside the response). The row
+   * sent is the query's own tokens (pre-tokenized, so nothing is re-tokenised) with `measure` spans in response
+   * tokens, so the new run measures exactly the selected tokens (T_q = their count). Refusals name the query.
+   */
+  async askSpan(
+    runId: string,
+    queryId: string,
+    spans: readonly { readonly start: number; readonly end: number }[],
+    onProgress: (event: ProgressEvent) => void,
+  ): Promise<AttributionSummary> {
+    if (running) throw new Error('an attribution is already running; cancel it first');
+    const base = await (await stored()).requestOf(runId);
+    const inputs = await loadInputs(base, new AbortController().signal);
+    const row = spanQueryRow(inputs.queries, queryId, spans);
+    return api.askAnother(runId, JSON.stringify(row) + '\n', onProgress);
+  },
+
+  /** Two responses' attributions (queries a and b of a stored run) compared per training example (app/generate.ts). */
+  async compareStored(runId: string, a: number, b: number, k: number): Promise<StoredComparison> {
+    return storedComparison(await viewedResults(runId), a, b, k);
   },
 
   /** Carry on a stored run (left running by a reload or crash, or paused) from its last checkpoint. */

@@ -113,6 +113,8 @@ export function workspaceIndex(runId: string, stored: StoredResults, imported: s
       tokens: rows.query[i]?.tokens ?? null,
       tokenLoss: rows.query[i]?.tokenLoss ?? null,
       measured: rows.query[i]?.measured ?? null,
+      // The data's segments cover the response: the first one starts at the first response token.
+      ...(q.segments?.length ? { responseStart: Math.min(...q.segments.map((s) => s.start)) } : {}),
     })),
     train: result.train.map((example, n) => ({
       id: example.id,

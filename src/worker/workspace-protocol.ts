@@ -48,6 +48,8 @@ export interface WorkspaceQuery {
   readonly tokenLoss: readonly (number | null)[] | null;
   /** The token positions [start, end) a span measurement counted; null: every response token. */
   readonly measured?: readonly { readonly start: number; readonly end: number }[] | null;
+  /** The first response token's position (where the data's segments start); absent when the run kept no segments. */
+  readonly responseStart?: number;
 }
 
 export interface WorkspaceTrainExample {

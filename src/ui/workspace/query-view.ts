@@ -17,6 +17,7 @@ import {
 import { navigateEvent, valueOf, type Route } from './route';
 import { viewStyles } from './shared-styles';
 import './query-loss';
+import './span-picker';
 
 const SHOWN_QUERIES = 200;
 
@@ -117,6 +118,12 @@ export class QueryView extends LitElement {
       <div class="note">Reference response</div><pre
         class="text" data-query-response>${query.response || '(not stored)'}</pre>
       ${this.renderMeasured(query)}
+      ${
+        query.tokens
+          ? html`<span-picker .tokens=${query.tokens} .responseStart=${responseStart(query)} run-id=${this.index!.runId}
+              query-id=${query.id}></span-picker>`
+          : ''
+      }
       <h3>Per-token loss</h3>
       ${
         query.tokens && query.tokenLoss
@@ -205,6 +212,20 @@ export class QueryView extends LitElement {
       <span class="preview">${example.prompt.slice(0, 160)}</span>
     </button>`;
   }
+}
+
+/**
+ * The first response position of a query: where its segments start; without them, the first token whose loss is
+ * measured when the whole response is (the loss is null on the prompt); else every token after the first is offered
+ * (the worker refuses a span outside the response, naming the query).
+ */
+function responseStart(query: WorkspaceQuery): number {
+  if (query.responseStart !== undefined) return query.responseStart;
+  if (!query.measured && query.tokenLoss) {
+    const first = query.tokenLoss.findIndex((loss) => loss !== null);
+    if (first >= 0) return first;
+  }
+  return Math.min(1, query.tokens?.length ?? 0);
 }
 
 declare global {
