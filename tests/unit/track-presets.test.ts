@@ -9,6 +9,7 @@ import { engineConfig, DEFAULT_RUN_CONFIG } from '../../src/app/config';
 import { readModel } from '../../src/app/inputs';
 import { modelLayers, trackedChoice } from '../../src/app/model-layers';
 import { CliUsageError, parseCommand, USAGE } from '../../src/cli/args';
+import { EVALUATE_USAGE, parseEvaluate } from '../../src/cli/evaluate';
 import { LAYERS_USAGE } from '../../src/cli/layers';
 import { buildGradientGraph } from '../../src/onnx/gradient-graph';
 import type { Model, Node } from '../../src/onnx/ir';
@@ -118,6 +119,15 @@ describe('the --track flag', () => {
     expect(usageError(['attribute', '--track', '(['])).toMatch(/^--track "\(\[" is not a valid regular expression/);
     expect(USAGE).toContain('[--track mlp|attention|all|<regex>]');
     expect(LAYERS_USAGE).toContain('[--track mlp|attention|all|REGEX]');
+  });
+
+  it('iwb evaluate takes --track for the attribution only (absent: the default), refusing a bad value naming it', () => {
+    expect(parseEvaluate([]).settings.trackedLayers).toBeUndefined();
+    expect(parseEvaluate(['--track', 'all']).settings.trackedLayers).toBe('all');
+    expect(parseEvaluate(['--track', 'mlp/c_fc']).settings.trackedLayers).toBe('mlp/c_fc');
+    expect(() => parseEvaluate(['--track', '('])).toThrow(/^--track "\(" is not a valid regular expression/);
+    expect(() => parseEvaluate(['--track', ''])).toThrow(CliUsageError);
+    expect(EVALUATE_USAGE).toContain('[--track mlp|attention|all|REGEX]');
   });
 
   it("iwb layers marks the preset's layers and refuses a bad value with exit 2", async () => {
