@@ -3,8 +3,10 @@
  * LLaMA-style fixture (separate q, k, v, o; gated MLP); the gradient graph then offers exactly those layers, the
  * engine keeps them all, and the CLI takes a preset or a regular expression and refuses anything else naming --track.
  */
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { engineConfig, DEFAULT_RUN_CONFIG } from '../../src/app/config';
 import { readModel } from '../../src/app/inputs';
 import { modelLayers, trackedChoice } from '../../src/app/model-layers';
@@ -152,3 +154,29 @@ function renamed(model: Model): Model {
   );
   return { ...model, graph: { ...model.graph, nodes, initializers } };
 }
+
+describe('iwb evaluate --track: one set of retrains scored with another tracking', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'iwb-track-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const small = ['--limit-train', '6', '--limit-queries', '2', '--subsets', '3', '--steps', '3', '--batch-size', '2'];
+
+  it('--track all retrains nothing, attributes again, records what it tracked; a second run reads its influence', async () => {
+    const checkpoint = path.join(dir, 'track.checkpoint.json');
+    const base = ['evaluate', ...small, '--strategies', 'ekfac', '--checkpoint', checkpoint];
+    const [mlpFile, allFile] = [path.join(dir, 'mlp.json'), path.join(dir, 'all.json')];
+    expect((await cli([...base, '--out', mlpFile])).code).toBe(0);
+    const all = await cli([...base, '--track', 'all', '--saved-only', '--out', allFile]);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/retrains: 0 run, 3 from the checkpoint/);
+    expect(all.stderr).toMatch(/influence \(ekfac\): [\d.]+ s/);
+    type Json = { tracked: string | null; subsetMeasurements: number[]; lds: { predictions: number[] }[] };
+    const [m, a] = [mlpFile, allFile].map((f) => JSON.parse(readFileSync(f, 'utf8')) as Json);
+    expect([m!.tracked, a!.tracked]).toEqual([null, 'all']);
+    expect(a!.subsetMeasurements).toEqual(m!.subsetMeasurements);
+    // More layers in the inner product: other predictions from the same retrains.
+    expect(a!.lds[0]!.predictions).not.toEqual(m!.lds[0]!.predictions);
+    const again = await cli([...base, '--track', 'all', '--saved-only', '--out', allFile]);
+    expect(again.stderr).toMatch(/influence \(ekfac\): from the saved influence/);
+    expect((JSON.parse(readFileSync(allFile, 'utf8')) as Json).lds).toEqual(a!.lds);
+  }, 180_000);
+});
