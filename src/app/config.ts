@@ -12,6 +12,7 @@ import {
   type Strategy,
 } from '../influence/types';
 import type { MeasureMode } from '../data/measure';
+import { isTrackPreset } from './track-presets';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -59,5 +60,7 @@ export type RunConfigChanges = Partial<Omit<RunConfig, 'batchSizes' | 'limits'>>
 /** The engine's part of a run configuration. */
 export function engineConfig(config: RunConfig): AttributionConfig {
   const { backend: _backend, limits: _limits, ...engine } = config;
-  return engine;
+  // A preset chose the gradient graph's layers by role (track-presets.ts); the engine keeps every layer it offers
+  // (its trackedLayers is a regular expression over the offered names, and 'mlp' read as one would drop the rest).
+  return isTrackPreset(engine.trackedLayers) ? { ...engine, trackedLayers: null } : engine;
 }

@@ -31,6 +31,11 @@ export interface EvaluationSettings {
    * way. Part of every retrain's fingerprint: retrains of one EP never resume another's.
    */
   readonly executionProvider?: RetrainEp;
+  /**
+   * The layers attributed (RunConfig.trackedLayers: a preset mlp/attention/all or a regular expression); absent or
+   * null: the default, the MLP projections. Not part of the retrains' fingerprint: one set of retrains scores several.
+   */
+  readonly trackedLayers?: string | null;
 }
 
 export type RetrainEp = 'wasm' | 'webgpu';
@@ -133,12 +138,15 @@ async function evaluateWith(
   // The retrainer's fingerprint names the initial model, data and training configuration: the trained model too.
   // The default (sampled) Fisher is not named in the key, so influence saved before the choice existed stays valid.
   const fisher = settings.fisher ?? DEFAULT_RUN_CONFIG.fisher;
+  const tracked = settings.trackedLayers ?? DEFAULT_RUN_CONFIG.trackedLayers;
   const keyOf = (strategy: Strategy) =>
     JSON.stringify({
       retrainer: retrainer.fingerprint,
       strategy,
       damping: settings.damping,
       ...(fisher === DEFAULT_RUN_CONFIG.fisher ? {} : { fisher }),
+      // Likewise the default tracking: influence saved before --track existed stays valid; another tracking is its own.
+      ...(tracked === DEFAULT_RUN_CONFIG.trackedLayers ? {} : { tracked }),
     });
   const cache = options.influenceCache;
   const expected = inputs.queries.length * train.length;
@@ -173,7 +181,14 @@ async function evaluateWith(
     step(`final training loss ${trained.history[trained.history.length - 1]!.loss.toFixed(4)}`);
     const attributed = { ...inputs, model: trained.model, modelBytes: null };
     for (const strategy of missing) {
-      const config: RunConfig = { ...DEFAULT_RUN_CONFIG, strategy, damping: settings.damping, fisher, backend: 'cpu' };
+      const config: RunConfig = {
+        ...DEFAULT_RUN_CONFIG,
+        strategy,
+        damping: settings.damping,
+        fisher,
+        trackedLayers: tracked,
+        backend: 'cpu',
+      };
       const outcome = await runJob(attributed, await gradientGraphFor(attributed, config), config, chosen, {
         ortOnGpu: false,
         ...signal,

@@ -30,6 +30,7 @@ import { engineConfig, type RunConfig } from './config';
 import { InputError, type InputSample, type RunInputs } from './inputs';
 import type { ExampleText } from './results';
 import { measuredQueries } from './measure';
+import { trackedChoice } from './model-layers';
 import { withQueryLoss, withTokenDetail } from './token-rows';
 
 /** Progress of a run as the page and the CLI show it (structured-clone safe). */
@@ -102,16 +103,16 @@ export interface JobOutcome {
 }
 
 /**
- * The run's gradient graph, tracking config.trackedLayers (null: the MLP projections, the autodiff's default). Where
+ * The run's gradient graph, tracking config.trackedLayers (null: the MLP projections, the autodiff's default; a
+ * preset of track-presets.ts: the layers of its role). Where
  * a VJP needs a rank that static inference cannot decide, the forward runs once on the first training row with the
  * undecided values exposed (onnx/observe-shapes.ts) and the graph is built again with what that run recorded.
  */
 export async function gradientGraphFor(inputs: RunInputs, config: RunConfig): Promise<GradientGraph> {
-  const spec: GradientSpec = {
-    loss: { kind: 'token-cross-entropy' },
-    ...(config.trackedLayers !== null ? { tracked: new RegExp(config.trackedLayers) } : {}),
-  };
   try {
+    // A preset (mlp, attention, all) names the layers of its role; any other value is a regular expression.
+    const tracked = trackedChoice(inputs.model, config.trackedLayers);
+    const spec: GradientSpec = { loss: { kind: 'token-cross-entropy' }, ...(tracked ? { tracked } : {}) };
     try {
       return buildGradientGraph(inputs.model, spec);
     } catch (error) {

@@ -1,17 +1,18 @@
 /**
  * What a model offers to track, before a run: every linear layer with its dims and role (MLP up/gate/down, attention
  * q/k/v/o, fused, output head), which ones the run's choice tracks (config.trackedLayers; null: the MLP projections,
- * found by structure and by name), the inputs the workbench will feed, the vocabulary and context it checks rows
- * against, the exporter recognised, and what a run would refuse. `iwb layers` prints it; the page shows it in the run
- * settings where the layers are chosen.
+ * found by structure and by name; mlp, attention, all: the presets of track-presets.ts), the inputs the workbench
+ * will feed, the vocabulary and context it checks rows against, the exporter recognised, and what a run would
+ * refuse. `iwb layers` prints it; the page shows it in the run settings where the layers are chosen.
  */
 import { sequenceInputRoles } from '../onnx/feeds';
-import { buildGradientGraph, listLinearLayers, type LinearLayerInfo } from '../onnx/gradient-graph';
+import { buildGradientGraph, listLinearLayers, type GradientSpec, type LinearLayerInfo } from '../onnx/gradient-graph';
 import type { Model } from '../onnx/ir';
 import { DEQUANTIZED_KEY } from '../onnx/dequantize';
 import { CAST_FROM_KEY } from '../onnx/precision';
 import { findEmbeddings } from '../onnx/structure';
 import { exporterStyle, layerRole } from './layer-roles';
+import { isTrackPreset, presetTakes } from './track-presets';
 
 export type { LinearLayerInfo } from '../onnx/gradient-graph';
 
@@ -53,11 +54,12 @@ export function modelLayers(model: Model, trackedLayers: string | null): ModelLa
   } catch (error) {
     problem = (error as Error).message;
   }
-  const tracked = trackedLayers === null ? undefined : new RegExp(trackedLayers);
   const roled = (layers: readonly LinearLayerInfo[]) =>
     layers.map((l) => ({ ...l, role: layerRole(l, base.vocabulary) }));
   let layers: RoledLayer[];
+  let tracked: GradientSpec['tracked'];
   try {
+    tracked = trackedChoice(model, trackedLayers);
     layers = roled(listLinearLayers(model.graph, tracked));
   } catch (error) {
     // Nothing matches the choice: still list every layer, none tracked, and say why.
@@ -101,4 +103,25 @@ export function formatModelLayers(name: string, summary: ModelLayers): string {
     ...rows.map(line),
     ...(summary.problem ? [`problem: ${summary.problem}`] : []),
   ].join('\n');
+}
+
+/**
+ * GradientSpec.tracked for config.trackedLayers: undefined for null (the default), the node names a preset chooses,
+ * else the regular expression. Throws naming the preset and the model's layers when a preset chooses none.
+ */
+export function trackedChoice(model: Model, trackedLayers: string | null): GradientSpec['tracked'] {
+  if (trackedLayers === null) return undefined;
+  if (!isTrackPreset(trackedLayers)) return new RegExp(trackedLayers);
+  const vocabulary = findEmbeddings(model.graph).token?.rows ?? null;
+  const layers = listLinearLayers(model.graph, /(?:)/);
+  const roled = layers.map((l) => ({ name: l.nodeName, role: layerRole(l, vocabulary) }));
+  const chosen = roled.filter((l) => presetTakes(trackedLayers, l.role)).map((l) => l.name);
+  if (chosen.length === 0) {
+    const listed = roled.map((l) => `${l.name} (${l.role || 'no role'})`).join(', ') || 'none';
+    throw new Error(
+      `track "${trackedLayers}": the model has no ${trackedLayers === 'all' ? 'linear layer besides the output head' : `${trackedLayers} layer`} ` +
+        `among its linear layers: ${listed}; choose layers with a regular expression over node names instead`,
+    );
+  }
+  return chosen;
 }

@@ -12,6 +12,7 @@ import {
   type RunConfig,
 } from '../app/config';
 import { runConfig } from '../app/config-check';
+import { isTrackPreset, TRACK_PRESETS } from '../app/track-presets';
 import type { DemoVariant } from '../data/dataset';
 import { MEASURE_MODES } from '../data/measure';
 
@@ -72,7 +73,7 @@ export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --
                      [--out result.iwb] [--json summary.json]
                      [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
                      [--fisher sampled|empirical] [--measurement mean-log-likelihood|summed-loss]
-                     [--track <regex>] [--per-token] [--backend auto|webgpu|cpu]
+                     [--track mlp|attention|all|<regex>] [--per-token] [--backend auto|webgpu|cpu]
                      [--limit-train N] [--limit-queries N] [--sample N] [--sample-queries N]
                      [--batch-size N] [--query-batch N] [--plan]
                      [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
@@ -105,7 +106,9 @@ its file:line, or cut to N tokens with --truncate. The outputs are written whole
 A model with external data (model.onnx + model.onnx.data) is read with its data file from beside it, or from
 --model-data FILE. float16/bfloat16 weights are cast to float32 on load, quantized ones dequantized (docs/models.md).
 --model-dir DIR takes a model folder as downloaded (onnx/model*.onnx, tokenizer.json): float32 before float16 before
-quantized, or --variant NAME (model_q4). iwb layers MODEL lists what --track chooses.`;
+quantized, or --variant NAME (model_q4). --track mlp (the default's layers), attention (q/k/v/o projections) or all
+(every linear layer but the output head) chooses layers by role; any other value is a regular expression over node
+names. iwb layers MODEL lists what --track chooses.`;
 
 const OPTIONS = {
   model: { type: 'string' },
@@ -210,7 +213,7 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
     fisher: oneOf('--fisher', values.fisher, FISHER_MODES) ?? defaults.fisher,
     measurement: oneOf('--measurement', values.measurement, MEASUREMENTS) ?? defaults.measurement,
     measure: oneOf('--measure', values.measure, MEASURE_MODES) ?? defaults.measure,
-    trackedLayers: track(values.track),
+    trackedLayers: trackFlag(values.track),
     perToken: values['per-token'] ?? defaults.perToken,
     backend: oneOf('--backend', values.backend, BACKEND_CHOICES) ?? defaults.backend,
     limits: limits(values),
@@ -299,8 +302,12 @@ function damping(value: string | undefined): RunConfig['damping'] {
   return { kind: 'absolute', value: number };
 }
 
-function track(value: string | undefined): string | null {
+/** --track: a preset (mlp, attention, all: layers by role, app/track-presets.ts) or a regular expression over names. */
+export function trackFlag(value: string | undefined): string | null {
   if (value === undefined) return defaults.trackedLayers;
+  if (isTrackPreset(value)) return value;
+  if (value === '')
+    throw new CliUsageError(`--track is empty: give ${TRACK_PRESETS.join(', ')} or a regular expression`);
   try {
     new RegExp(value);
   } catch (error) {

@@ -26,7 +26,7 @@ import { DEFAULT_EVALUATION } from '../eval/types';
 import type { BundleContent } from '../store/bundle';
 import type { Strategy } from '../influence/types';
 import type { CliIo } from './attribute';
-import { CliUsageError, oneLine, oneOf } from './args';
+import { CliUsageError, oneLine, oneOf, trackFlag } from './args';
 import { INPUT_LIMITS } from '../data/limits';
 import { readInputBytes, readInputText } from './input-files';
 import { fileInfluenceCache, fileStore } from './evaluation-files';
@@ -37,7 +37,7 @@ export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T
                     [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
                     [--loo K] [--seed S] [--damping D[,D…]] [--fisher sampled|empirical[,…]]
                     [--holdout SHARE|queries=SHARE,subsets=SHARE] [--permutations P]
-                    [--steps N] [--batch-size B] [--lr LR] [--training-seed S]
+                    [--steps N] [--batch-size B] [--lr LR] [--training-seed S] [--track mlp|attention|all|REGEX]
                     [--checkpoint FILE [--saved-only]] [--out result.json|result.iwb] [--quiet]
 
 The model is the initialisation: it is trained on all training examples (the model whose influence is scored) and
@@ -53,6 +53,8 @@ scored on the rest (the tuning split), each strategy keeps its best, and the LDS
 Every run also reports each LDS with a two-way (queries × subsets) bootstrap interval and every pair of strategies
 compared per query (difference, its two-way interval, a sign-flip permutation p-value; --permutations P, default
 10000, exact for ≤ 16 queries). D is heuristic[:F] (F × mean Λ, default F = 0.1) or an absolute number.
+--track chooses the layers attributed as for iwb attribute (default: the MLP projections); the retrains do not depend
+on it, so a second run with another --track and the same --checkpoint attributes again and retrains nothing.
 --out FILE.json writes the evaluation record (docs/experiments/records.md): configuration, git commit, machine, every
 retrained measurement, predictions and the held-out, paired report.
 --out FILE.iwb writes a bundle: the scores of the richest strategy evaluated (EK-FAC first) and the evaluation.
@@ -80,6 +82,7 @@ const OPTIONS = {
   'batch-size': { type: 'string' },
   lr: { type: 'string' },
   'training-seed': { type: 'string' },
+  track: { type: 'string' },
   checkpoint: { type: 'string' },
   'saved-only': { type: 'boolean' },
   out: { type: 'string' },
@@ -169,7 +172,8 @@ function settingsFrom(flags: Flags): EvaluationSettings {
   });
   optionalInteger('--limit-train', flags['limit-train']);
   optionalInteger('--limit-queries', flags['limit-queries']);
-  return { evaluation, strategies, damping, fisher, training };
+  const trackedLayers = trackFlag(flags.track);
+  return { evaluation, strategies, damping, fisher, training, ...(trackedLayers === null ? {} : { trackedLayers }) };
 }
 
 /** A comma-separated flag value as its items (none when the flag is absent); an empty item is refused. */
@@ -265,7 +269,9 @@ async function evaluate(
   } else if (flags.out !== undefined) {
     const { training, damping } = settings;
     const executionProvider = settings.executionProvider ?? 'wasm';
-    const extra = { training, damping, executionProvider, model: inputs.modelName };
+    // The layers attributed: null is the default (the MLP projections).
+    const tracked = settings.trackedLayers ?? null;
+    const extra = { training, damping, executionProvider, model: inputs.modelName, tracked };
     const json = evaluationRecord(env, runs, report, extra);
     await writeOutputsAtomically([{ flag: '--out', file: flags.out, data: JSON.stringify(json, null, 2) + '\n' }]);
   }

@@ -1,21 +1,23 @@
 /**
- * `iwb layers MODEL.onnx [--model-data FILE] [--track REGEX]`: the model's linear layers with their dims, which the
- * default (the MLP projections, by structure and by name) or --track would track, and the inputs that will be fed —
- * before any run. Exits 1 when the choice tracks nothing or the graph asks for an input the workbench cannot fill.
+ * `iwb layers MODEL.onnx [--model-data FILE] [--track mlp|attention|all|REGEX]`: the model's linear layers with
+ * their dims, which the default (the MLP projections, by structure and by name) or --track would track, and the
+ * inputs that will be fed — before any run. Exits 1 when the choice tracks nothing or the graph asks for an input
+ * the workbench cannot fill.
  */
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readModel } from '../app/inputs';
 import { formatModelLayers, modelLayers } from '../app/model-layers';
 import type { CliIo } from './attribute';
-import { CliUsageError, parseArgsMessage } from './args';
+import { CliUsageError, parseArgsMessage, trackFlag } from './args';
 import { readFolderConfig } from '../app/model-folder';
 import { readInputText, readModelFiles } from './input-files';
 import { readModelDir } from './model-dir';
 
-export const LAYERS_USAGE = `Usage: iwb layers MODEL.onnx|MODEL_DIR [--model-data FILE] [--variant NAME] [--track REGEX] [--json]
+export const LAYERS_USAGE = `Usage: iwb layers MODEL.onnx|MODEL_DIR [--model-data FILE] [--variant NAME] [--track mlp|attention|all|REGEX] [--json]
   lists the linear layers (node, op, d_in -> d_out, MLP role) and marks those a run tracks with *; a model folder
-  (onnx/model*.onnx) lists its chosen variant (float32 > float16 > quantized, or --variant NAME)`;
+  (onnx/model*.onnx) lists its chosen variant (float32 > float16 > quantized, or --variant NAME); --track takes a
+  preset by role (mlp, attention, all: every linear layer but the output head) or a regular expression over node names`;
 
 export async function layersCommand(argv: readonly string[], io: CliIo): Promise<boolean> {
   let parsed;
@@ -47,13 +49,8 @@ export async function layersCommand(argv: readonly string[], io: CliIo): Promise
   const folder = isFolder ? await readModelDir(given, parsed.values.variant) : null;
   const file = folder?.model ?? given;
   const track = parsed.values.track;
-  if (track !== undefined) {
-    try {
-      new RegExp(track);
-    } catch (error) {
-      throw new CliUsageError(`--track "${track}" is not a valid regular expression: ${(error as Error).message}`);
-    }
-  }
+  // The same check as `iwb attribute`'s: a preset (mlp, attention, all) or a valid regular expression.
+  if (track !== undefined) trackFlag(track);
   const { bytes, externalData } = await readModelFiles(file, parsed.values['model-data']);
   const summary = modelLayers(readModel(file, bytes, externalData), track ?? null);
   const config = folder?.config

@@ -210,7 +210,7 @@ export class RunControls extends LitElement {
               code: the function bodies)</option>
             <option value="spans" ?selected=${defaults.measure === 'spans'}>each query's own "measure" spans</option>
           </select>
-          <label for="track">Tracked layers (regex over node names)</label>
+          <label for="track">Tracked layers (mlp, attention, all, or a regex over node names)</label>
           <input id="track" type="text" placeholder="MLP projections" @input=${this.updateLayers} />
           <span>Layers</span>
           <model-layers-view .summary=${this.layers} problem=${this.layersProblem}></model-layers-view>

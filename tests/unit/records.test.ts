@@ -113,6 +113,69 @@ describe('evaluation records (docs/experiments/records)', () => {
   }
 });
 
+describe('MLP-only vs MLP + attention (docs/experiments/track-micro.json)', () => {
+  type Interval = { mean: number; low: number; high: number };
+  type Side = { chosen: string; lds: Interval; perQuery: number[] };
+  const comparison = JSON.parse(readFileSync(path.join(ROOT, 'docs/experiments/track-micro.json'), 'utf8')) as {
+    first: { record: string; tracked: string };
+    second: { record: string; tracked: string };
+    strategies: {
+      strategy: string;
+      first: Side;
+      second: Side;
+      difference: Interval & { perQuery: number[] };
+      signFlip: { p: number };
+      resolved: boolean;
+    }[];
+  };
+  const record = (file: string) =>
+    JSON.parse(readFileSync(path.join(ROOT, file), 'utf8')) as {
+      tracked: string;
+      subsetMeasurements: number[];
+      protocol: { strategies: { strategy: string; chosen: string; perQuery: number[]; lds: Interval }[] };
+    };
+  const first = record(comparison.first.record);
+  const second = record(comparison.second.record);
+
+  it('pairs two records of one set of retrains, each tracking as it says; each side is its record’s held-out LDS', () => {
+    expect([first.tracked, second.tracked]).toEqual(['mlp', 'all']);
+    expect(second.subsetMeasurements).toEqual(first.subsetMeasurements);
+    // The records' own figures are recomputed independently above (every record in docs/experiments/records).
+    for (const s of comparison.strategies) {
+      for (const [side, rec] of [
+        [s.first, first],
+        [s.second, second],
+      ] as const) {
+        const own = rec.protocol.strategies.find((r) => r.strategy === s.strategy)!;
+        expect(side.chosen).toBe(own.chosen);
+        expect(side.perQuery).toEqual(own.perQuery);
+        expect(side.lds.mean).toBeCloseTo(own.lds.mean, 12);
+      }
+      // The paired difference per held-out query (second − first), its mean, and whether its interval excludes 0.
+      const d = s.second.perQuery.map((v, i) => v - s.first.perQuery[i]!);
+      expect(s.difference.perQuery).toEqual(d);
+      expect(s.difference.mean).toBeCloseTo(d.reduce((a, b) => a + b, 0) / d.length, 12);
+      expect(s.difference.low).toBeLessThanOrEqual(s.difference.mean);
+      expect(s.difference.high).toBeGreaterThanOrEqual(s.difference.mean);
+      expect(s.resolved).toBe(s.difference.low > 0 || s.difference.high < 0);
+    }
+  });
+
+  it('the rows lds.md quotes are the comparison’s', () => {
+    const rows = docFigures('lds.md', 'track-micro.json');
+    const round = (v: number) => Number(v.toFixed(3));
+    expect(rows.map((r) => r.label)).toEqual(comparison.strategies.map((s) => s.strategy));
+    for (const s of comparison.strategies) {
+      const row = rows.find((r) => r.label === s.strategy)!;
+      expect(row.numbers).toEqual(
+        [s.first.lds.mean, s.second.lds.mean, s.difference.mean, s.difference.low, s.difference.high, s.signFlip.p].map(
+          round,
+        ),
+      );
+    }
+  });
+});
+
 describe('reweighting record (public/experiments/reweighting.json)', () => {
   const record = JSON.parse(readFileSync(path.join(ROOT, 'public/experiments/reweighting.json'), 'utf8'));
   const { checks, flippedMinusRandom } = recomputeReweightingRecord(record);
