@@ -1,0 +1,23 @@
+/**
+ * The screenshot scripts' shared start: serve the built page (tests/helpers/browser.ts), answer requests for
+ * `shots/run.iwb` with the given bundle's bytes, and open the page on it. The caller waits for the view it shoots and
+ * closes `served` when done.
+ */
+import { mkdirSync } from 'node:fs';
+import { servePage } from '../tests/helpers/browser';
+
+/** Serves the page, creates OUT_DIR, and opens `?bundle=shots/run.iwb` (plus `hash`) in a 1200-wide context. */
+export async function openBundlePage(bytes: Buffer, out: string, options: { height: number; hash?: string }) {
+  mkdirSync(out, { recursive: true });
+  const served = await servePage();
+  const context = await served.browser.newContext({
+    serviceWorkers: 'block',
+    viewport: { width: 1200, height: options.height },
+  });
+  await context.route('**/shots/run.iwb', (route) =>
+    route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
+  );
+  const page = await context.newPage();
+  await page.goto(`${served.url}?bundle=shots/run.iwb${options.hash ?? ''}`);
+  return { served, context, page };
+}
