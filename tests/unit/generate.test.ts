@@ -34,6 +34,14 @@ const pairwise = (root: string): Float64Array =>
     ).tensors.get('all_modules')!,
   ) as Float64Array;
 
+/** The independent float64 forward pass (no ONNX) of the micro demo model over the prompt and generated tokens. */
+function referenceLogits(generation: { promptIds: readonly number[]; generatedIds: readonly number[] }): Float64Array {
+  const config = seededDemoConfig('micro', vocab, 512);
+  const weights = initGptWeights(config, SEEDED_DEMO_SEED, 'float32');
+  const sequence = [...generation.promptIds, ...generation.generatedIds];
+  return gptReference(config, weights, [sequence], [sequence.map(() => 1)]);
+}
+
 describe('greedy generation', () => {
   it('each generated token is the argmax of an independent float64 forward pass over the tokens before it', async () => {
     const { model } = seededDemoModel('micro', vocab, 512);
@@ -44,10 +52,7 @@ describe('greedy generation', () => {
     });
     expect(generation.generatedIds.length).toBeGreaterThan(0);
     expect(streamed).toEqual(generation.generatedIds);
-    const config = seededDemoConfig('micro', vocab, 512);
-    const weights = initGptWeights(config, SEEDED_DEMO_SEED, 'float32');
-    const sequence = [...generation.promptIds, ...generation.generatedIds];
-    const logits = gptReference(config, weights, [sequence], [sequence.map(() => 1)]);
+    const logits = referenceLogits(generation);
     generation.generatedIds.forEach((id, i) => {
       const at = (generation.promptIds.length + i - 1) * vocab;
       const expected = argmax(logits, at, vocab);
@@ -66,10 +71,7 @@ describe('greedy generation', () => {
     const generation = await generateGreedy(model, tokenizer, PROMPT, options);
     const again = await generateGreedy(model, tokenizer, PROMPT, options);
     expect(again.generatedIds).toEqual(generation.generatedIds);
-    const config = seededDemoConfig('micro', vocab, 512);
-    const weights = initGptWeights(config, SEEDED_DEMO_SEED, 'float32');
-    const sequence = [...generation.promptIds, ...generation.generatedIds];
-    const logits = gptReference(config, weights, [sequence], [sequence.map(() => 1)]);
+    const logits = referenceLogits(generation);
     generation.generatedIds.forEach((id, i) => {
       const at = (generation.promptIds.length + i - 1) * vocab;
       const u = counterUniform(7, 0, i);
