@@ -6,7 +6,7 @@
  * OUT_DIR/sequences-after-answer-example.png and OUT_DIR/after-answer-view.png (default docs/screenshots).
  */
 import { readFileSync } from 'node:fs';
-import { openBundlePage } from './shoot-bundle';
+import { openAnalysesTab, openBundlePage } from './shoot-bundle';
 
 const [bundlePath = 'bench/sequences/run.iwb', out = 'docs/screenshots'] = process.argv.slice(2);
 const bytes = readFileSync(bundlePath);
@@ -16,13 +16,7 @@ const carrying = readFileSync(bundlePath.replace(/run\.iwb$/, 'train.jsonl'), 'u
   .map((l) => JSON.parse(l) as { id: string; after_answer?: string })
   .find((r) => r.after_answer === 'gsm8k-recheck');
 const { served, page } = await openBundlePage(bytes, out, { height: 1000 });
-await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });
-await page.locator('results-workspace [data-tab="analyses"]').click();
-await page.locator('analyses-view[data-ready]').waitFor({ timeout: 600_000 });
-await page
-  .locator('analyses-view details')
-  .first()
-  .evaluate((d) => ((d as HTMLDetailsElement).open = true));
+await openAnalysesTab(page);
 await page.locator('analyses-view').screenshot({ path: `${out}/sequences-after-answer.png` });
 await page.locator('results-workspace [data-tab="after"]').click();
 await page.locator('after-answer-view[data-ready]').waitFor({ timeout: 600_000 });

@@ -6,19 +6,13 @@
  * the After-the-answer view (tokens-after-answer.png). Needs the built page (`npm run build`).
  */
 import { readFileSync } from 'node:fs';
-import { openBundlePage } from './shoot-bundle';
+import { openAnalysesTab, openBundlePage } from './shoot-bundle';
 
 const [bundlePath, out = 'docs/screenshots'] = process.argv.slice(2);
 if (!bundlePath) throw new Error('usage: shoot-tokens.ts BUNDLE.iwb [OUT_DIR]');
 const bytes = readFileSync(bundlePath);
 const { served, page } = await openBundlePage(bytes, out, { height: 1000 });
-await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });
-await page.locator('results-workspace [data-tab="analyses"]').click();
-await page.locator('analyses-view[data-ready]').waitFor({ timeout: 600_000 });
-await page
-  .locator('analyses-view details')
-  .first()
-  .evaluate((d) => ((d as HTMLDetailsElement).open = true));
+await openAnalysesTab(page);
 await page.locator('analyses-view').screenshot({ path: `${out}/tokens-analyses.png` });
 await page.locator('results-workspace [data-tab="example"]').click();
 await page.locator('example-view[data-ready]').waitFor({ timeout: 600_000 });
