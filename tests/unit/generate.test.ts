@@ -16,9 +16,7 @@ import { TextTokenizer } from '../../src/data/tokenizer';
 import { initGptWeights } from '../../src/models/gpt';
 import { gptReference } from '../../src/models/reference';
 import { decodeBundle } from '../../src/store/bundle';
-import { readSafetensors } from '../../src/store/safetensors';
-import { tensorToArray } from '../../src/store/tensor-values';
-import { attributeArgs, cli, MICRO_DATA, microUserFiles } from '../helpers/cli';
+import { attributeArgs, cli, MICRO_DATA, microUserFiles, readPairwiseScores } from '../helpers/cli';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-generate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,13 +24,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const tokenizer = TextTokenizer.fromJson(JSON.parse(readFileSync(MICRO_DATA.tokenizer, 'utf8')));
 const vocab = tokenizer.vocabSize;
 const PROMPT = 'Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:\n';
-
-const pairwise = (root: string): Float64Array =>
-  tensorToArray(
-    readSafetensors(
-      new Uint8Array(readFileSync(path.join(root, 'scores_pairwise', 'pairwise_scores.safetensors'))),
-    ).tensors.get('all_modules')!,
-  ) as Float64Array;
 
 /** The independent float64 forward pass (no ONNX) of the micro demo model over the prompt and generated tokens. */
 function referenceLogits(generation: { promptIds: readonly number[]; generatedIds: readonly number[] }): Float64Array {
@@ -142,8 +133,8 @@ describe('iwb attribute --generate / --compare', () => {
       attributeArgs({ ...files, queries }, '--quiet', '--kronfluence-out', sameOut, '--out', bundlePath),
     );
     expect(same.code).toBe(0);
-    const a = pairwise(generatedOut);
-    const b = pairwise(sameOut);
+    const a = readPairwiseScores(generatedOut);
+    const b = readPairwiseScores(sameOut);
     const scale = Math.max(...b.map(Math.abs));
     expect(scale).toBeGreaterThan(0);
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThanOrEqual(1e-10 * scale);
