@@ -6,24 +6,39 @@ import tseslint from 'typescript-eslint';
 
 /** Folders of src/, lowest layer first; a folder may import only the folders listed before it in its entry. */
 const LAYERS = {
-  platform: [],
-  data: [],
-  store: [],
-  onnx: ['platform'],
-  models: ['onnx', 'platform'],
-  linalg: ['platform'],
-  influence: ['data', 'store', 'onnx', 'linalg', 'platform'],
-  train: ['data', 'store', 'onnx', 'models', 'linalg', 'platform'],
+  // Leaf helpers with no dependency (e.g. half-float decoding shared by onnx and store): every layer may import them.
+  core: [],
+  platform: ['core'],
+  data: ['core'],
+  store: ['core'],
+  onnx: ['platform', 'core'],
+  models: ['onnx', 'platform', 'core'],
+  linalg: ['platform', 'core'],
+  influence: ['data', 'store', 'onnx', 'linalg', 'platform', 'core'],
+  train: ['data', 'store', 'onnx', 'models', 'linalg', 'platform', 'core'],
   // Evaluation of influence against retraining: the engine's results judged by the training loop's retrains.
-  eval: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'platform'],
+  eval: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'platform', 'core'],
   // The teaching lab's models and its update (train, the engine's runs, exact, leave-one-out); its worker: worker/.
-  teach: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'platform'],
-  app: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'platform'],
-  worker: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'teach', 'app', 'platform'],
-  cli: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'app', 'platform'],
+  teach: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'platform', 'core'],
+  app: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'platform', 'core'],
+  worker: [
+    'data',
+    'store',
+    'onnx',
+    'models',
+    'linalg',
+    'influence',
+    'train',
+    'eval',
+    'teach',
+    'app',
+    'platform',
+    'core',
+  ],
+  cli: ['data', 'store', 'onnx', 'models', 'linalg', 'influence', 'train', 'eval', 'app', 'platform', 'core'],
   // The UI talks to the workers through their clients and protocol types (docs/architecture.md); the lab page also
   // reads teach's plain-data modules (TEACH_ENGINE_SIDE below keeps the engine side out of its main thread).
-  ui: ['worker', 'teach'],
+  ui: ['worker', 'teach', 'core'],
 };
 
 /**

@@ -3,19 +3,12 @@
  * differences) of a bundle with an evaluation (default: tests/fixtures/evaluation/micro.iwb), and of the evaluation
  * panel's size advice at the page's defaults and after "Use that size". Needs the built page (`npx vite build`).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { servePage } from '../tests/helpers/browser';
+import { readFileSync } from 'node:fs';
+import { openBundlePage } from './shoot-bundle';
 
 const [bundlePath = 'tests/fixtures/evaluation/micro.iwb', out = 'docs/screenshots'] = process.argv.slice(2);
 const bytes = readFileSync(bundlePath);
-mkdirSync(out, { recursive: true });
-const served = await servePage();
-const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 900 } });
-await context.route('**/shots/run.iwb', (route) =>
-  route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
-);
-const page = await context.newPage();
-await page.goto(`${served.url}?bundle=shots/run.iwb#view=evaluation`);
+const { served, page } = await openBundlePage(bytes, out, { height: 900, hash: '#view=evaluation' });
 await page.locator('evaluation-view[data-ready]').waitFor({ timeout: 600_000 });
 await page.locator('evaluation-view table[data-paired-table]').waitFor();
 await page.locator('evaluation-view').screenshot({ path: `${out}/evaluation-paired.png` });

@@ -4,20 +4,13 @@
  * run controls' options with the "Measure on" choice. Needs the built page (`npm run build`). Writes
  * OUT_DIR/query-measured.png and OUT_DIR/run-options-measure.png (default docs/screenshots).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { servePage } from '../tests/helpers/browser';
+import { readFileSync } from 'node:fs';
+import { openBundlePage } from './shoot-bundle';
 
 const [bundlePath, out = 'docs/screenshots'] = process.argv.slice(2);
 if (!bundlePath) throw new Error('usage: shoot-measure.ts BUNDLE.iwb [OUT_DIR]');
 const bytes = readFileSync(bundlePath);
-mkdirSync(out, { recursive: true });
-const served = await servePage();
-const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 1000 } });
-await context.route('**/shots/run.iwb', (route) =>
-  route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
-);
-const page = await context.newPage();
-await page.goto(`${served.url}?bundle=shots/run.iwb`);
+const { served, context, page } = await openBundlePage(bytes, out, { height: 1000 });
 await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });
 await page.locator('results-workspace [data-tab="query"]').click();
 await page.locator('query-view[data-ready]').waitFor({ timeout: 600_000 });

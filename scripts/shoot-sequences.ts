@@ -5,8 +5,8 @@
  * and segment/rest comparisons). Needs the built page (`npm run build`). Writes OUT_DIR/sequences-after-answer.png,
  * OUT_DIR/sequences-after-answer-example.png and OUT_DIR/after-answer-view.png (default docs/screenshots).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { servePage } from '../tests/helpers/browser';
+import { readFileSync } from 'node:fs';
+import { openAnalysesTab, openBundlePage } from './shoot-bundle';
 
 const [bundlePath = 'bench/sequences/run.iwb', out = 'docs/screenshots'] = process.argv.slice(2);
 const bytes = readFileSync(bundlePath);
@@ -15,21 +15,8 @@ const carrying = readFileSync(bundlePath.replace(/run\.iwb$/, 'train.jsonl'), 'u
   .filter(Boolean)
   .map((l) => JSON.parse(l) as { id: string; after_answer?: string })
   .find((r) => r.after_answer === 'gsm8k-recheck');
-mkdirSync(out, { recursive: true });
-const served = await servePage();
-const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 1000 } });
-await context.route('**/shots/run.iwb', (route) =>
-  route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
-);
-const page = await context.newPage();
-await page.goto(`${served.url}?bundle=shots/run.iwb`);
-await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });
-await page.locator('results-workspace [data-tab="analyses"]').click();
-await page.locator('analyses-view[data-ready]').waitFor({ timeout: 600_000 });
-await page
-  .locator('analyses-view details')
-  .first()
-  .evaluate((d) => ((d as HTMLDetailsElement).open = true));
+const { served, page } = await openBundlePage(bytes, out, { height: 1000 });
+await openAnalysesTab(page);
 await page.locator('analyses-view').screenshot({ path: `${out}/sequences-after-answer.png` });
 await page.locator('results-workspace [data-tab="after"]').click();
 await page.locator('after-answer-view[data-ready]').waitFor({ timeout: 600_000 });

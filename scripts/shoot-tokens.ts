@@ -5,27 +5,14 @@
  * its intervals (tokens-analyses.png), the training-example heatmap on the first benchmark (tokens-heatmap.png), and
  * the After-the-answer view (tokens-after-answer.png). Needs the built page (`npm run build`).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { servePage } from '../tests/helpers/browser';
+import { readFileSync } from 'node:fs';
+import { openAnalysesTab, openBundlePage } from './shoot-bundle';
 
 const [bundlePath, out = 'docs/screenshots'] = process.argv.slice(2);
 if (!bundlePath) throw new Error('usage: shoot-tokens.ts BUNDLE.iwb [OUT_DIR]');
 const bytes = readFileSync(bundlePath);
-mkdirSync(out, { recursive: true });
-const served = await servePage();
-const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 1000 } });
-await context.route('**/shots/run.iwb', (route) =>
-  route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
-);
-const page = await context.newPage();
-await page.goto(`${served.url}?bundle=shots/run.iwb`);
-await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });
-await page.locator('results-workspace [data-tab="analyses"]').click();
-await page.locator('analyses-view[data-ready]').waitFor({ timeout: 600_000 });
-await page
-  .locator('analyses-view details')
-  .first()
-  .evaluate((d) => ((d as HTMLDetailsElement).open = true));
+const { served, page } = await openBundlePage(bytes, out, { height: 1000 });
+await openAnalysesTab(page);
 await page.locator('analyses-view').screenshot({ path: `${out}/tokens-analyses.png` });
 await page.locator('results-workspace [data-tab="example"]').click();
 await page.locator('example-view[data-ready]').waitFor({ timeout: 600_000 });

@@ -4,20 +4,13 @@
  * --out`). Needs the built page (`npm run build`). The heatmap shows the top-ranked training example of the first
  * query.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { servePage } from '../tests/helpers/browser';
+import { readFileSync } from 'node:fs';
+import { openBundlePage } from './shoot-bundle';
 
 const [bundlePath, out = 'docs/screenshots'] = process.argv.slice(2);
 if (!bundlePath) throw new Error('usage: workspace-screenshots.ts BUNDLE.iwb [OUT_DIR]');
 const bytes = readFileSync(bundlePath);
-mkdirSync(out, { recursive: true });
-const served = await servePage();
-const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 900 } });
-await context.route('**/shots/run.iwb', (route) =>
-  route.fulfill({ body: bytes, contentType: 'application/octet-stream' }),
-);
-const page = await context.newPage();
-await page.goto(`${served.url}?bundle=shots/run.iwb`);
+const { served, page } = await openBundlePage(bytes, out, { height: 900 });
 await page.locator('overview-view[data-ready="none"]').waitFor({ timeout: 600_000 });
 await page.locator('results-workspace').screenshot({ path: `${out}/overview.png` });
 await page.locator('results-workspace [data-tab="query"]').click();

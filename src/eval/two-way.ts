@@ -62,20 +62,12 @@ export interface TwoWayResult {
 
 /**
  * Two-way (queries × subsets) percentile bootstrap of each strategy's LDS and of the paired differences, over the
- * block (queries, subsets) of the design.
+ * block (queries, subsets) of the design. Takes the arguments of {@link twoWayDraws}, which draws the resamples.
  */
-export function twoWayBootstrap(
-  predictions: readonly Float64Array[],
-  measured: Float64Array,
-  querySize: number,
-  queries: ArrayLike<number>,
-  subsets: ArrayLike<number>,
-  pairs: readonly (readonly [number, number])[],
-  samples: number,
-  seed: number,
-): TwoWayResult {
+export function twoWayBootstrap(...args: Parameters<typeof twoWayDraws>): TwoWayResult {
+  const [predictions, measured, querySize, queries, subsets, pairs] = args;
   const observed = predictions.map((p) => blockSpearman(p, measured, querySize, queries, subsets));
-  const draws = twoWayDraws(predictions, measured, querySize, queries, subsets, pairs, samples, seed);
+  const draws = twoWayDraws(...args);
   return {
     lds: observed.map((r, k) => interval(finiteMean(r), countFinite(r), draws.lds[k]!)),
     differences: pairs.map(([a, b], k) => {

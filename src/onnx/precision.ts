@@ -8,18 +8,9 @@
  * most half-precision kernels.
  */
 import { DataType, type Attribute, type Graph, type Model, type Node, type TensorInit, type ValueInfo } from './ir';
+import { halfToFloat } from '../core/half-float';
 
 const HALF = new Set<DataType>([DataType.FLOAT16, DataType.BFLOAT16]);
-
-/** The float32 value of IEEE binary16 bits. */
-export function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
 
 function upcast(tensor: TensorInit): TensorInit {
   if (!HALF.has(tensor.dataType)) return tensor;

@@ -4,6 +4,7 @@
  * than shown as if it were a result. Also the JSON limits checked before the manifest is parsed or walked.
  */
 import type { BundleManifest } from './bundle-manifest';
+import { scanJsonText } from './json-scan';
 import type { HostMatrix } from './types';
 
 /** Deeper JSON than this is no manifest we write (ours is 5 deep); walking it recursively could overflow the stack. */
@@ -48,18 +49,8 @@ export function checkJsonLimits(
   maxChars = MAX_MANIFEST_CHARS,
 ): void {
   if (text.length > maxChars) fail(`${what} is ${text.length} characters, over the limit of ${maxChars}`);
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) fail(`${what} nests deeper than ${maxDepth} levels (at character ${i})`);
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
+  const { depth, at } = scanJsonText(text, maxDepth);
+  if (depth > maxDepth) fail(`${what} nests deeper than ${maxDepth} levels (at character ${at})`);
 }
 
 export interface DecodedLayer {

@@ -4,6 +4,7 @@
  * the offsets. Every size is checked against the input's length before anything is allocated; decoded tensors are
  * views into the input (no copy) until a caller asks for typed values.
  */
+import { scanJsonText } from './json-scan';
 
 export type Dtype =
   | 'F64'
@@ -121,28 +122,6 @@ export function readHeaderLength(bytes: Uint8Array, fail: (message: string) => n
 /** A safetensors header is 3 levels deep (object, entry, shape); a manifest inside it is a string. */
 export const MAX_HEADER_DEPTH = 16;
 
-/** Top-level entries (commas at depth 1, plus one) and the deepest nesting (where first exceeded), strings skipped. */
-function scanHeaderText(text: string): { entries: number; depth: number; at: number } {
-  let depth = 0;
-  let deepest = 0;
-  let at = -1;
-  let commas = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > deepest) [deepest, at] = [depth, i];
-      if (deepest > MAX_HEADER_DEPTH) break;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-    else if (c === 0x2c && depth === 1) commas++;
-  }
-  return { entries: commas + 1, depth: deepest, at };
-}
-
 function parseHeaderJson(
   bytes: Uint8Array,
   headerLength: number,
@@ -165,7 +144,7 @@ function parseHeaderJson(
   // Scanned before parsing, strings skipped: a million empty tensors cost seconds and a gigabyte to parse and check
   // one by one, and values nested 10⁶ deep overflow the stack of whatever walks them (JSON.stringify in a message).
   // Entries are counted structurally (top-level commas), so a key spelled with escapes ("data\u005foffsets") counts.
-  const { entries, depth, at } = scanHeaderText(text);
+  const { entries, depth, at } = scanJsonText(text, MAX_HEADER_DEPTH);
   if (depth > MAX_HEADER_DEPTH) fail(`header nests deeper than ${MAX_HEADER_DEPTH} levels (at character ${at})`);
   if (maxTensors !== undefined && entries > maxTensors + 1)
     fail(`header lists more than ${maxTensors} tensors, over the limit`);

@@ -2,6 +2,7 @@
  * Between raw safetensors bytes and typed arrays. Typed arrays use the platform's byte order; every platform a
  * browser or Node runs on is little-endian, as safetensors is, and we refuse to run silently wrong elsewhere.
  */
+import { halfToFloat } from '../core/half-float';
 import type { Dtype, SafetensorsTensor } from './safetensors';
 import { DTYPE_BYTES, SafetensorsError, elementCount } from './safetensors';
 
@@ -79,15 +80,6 @@ export function tensorFromArray(dtype: Dtype, shape: readonly number[], values: 
   return { dtype, shape: [...shape], data };
 }
 
-function float16ToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
 function bfloat16ToNumber(bits: number): number {
   const scratch = new Float32Array(1);
   new Uint32Array(scratch.buffer)[0] = bits << 16;
@@ -104,7 +96,7 @@ function float8E4M3ToNumber(bits: number): number {
 }
 
 function float8E5M2ToNumber(bits: number): number {
-  return float16ToNumber(bits << 8);
+  return halfToFloat(bits << 8);
 }
 
 /**
@@ -117,7 +109,7 @@ export function tensorToFloat64(tensor: SafetensorsTensor, name = 'tensor'): Flo
   const out = new Float64Array(raw.length);
   const decode =
     tensor.dtype === 'F16'
-      ? float16ToNumber
+      ? halfToFloat
       : tensor.dtype === 'BF16'
         ? bfloat16ToNumber
         : tensor.dtype === 'F8_E4M3'

@@ -1,5 +1,5 @@
 /** Rewrites a bundle's manifest or tensors and re-signs it (valid checksums), to test the checks beyond checksums. */
-import { MANIFEST_KEY, MANIFEST_SHA256_KEY, sha256Hex } from '../../src/store/bundle';
+import { BundleError, decodeBundle, MANIFEST_KEY, MANIFEST_SHA256_KEY, sha256Hex } from '../../src/store/bundle';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../../src/store/safetensors';
 
 export type Json = Record<string, any>;
@@ -29,4 +29,20 @@ export function values(tensor: SafetensorsTensor): Float64Array | Float32Array {
   return tensor.dtype === 'F64'
     ? new Float64Array(buffer, byteOffset, byteLength / 8)
     : new Float32Array(buffer, byteOffset, byteLength / 4);
+}
+
+/**
+ * The message with which decodeBundle refuses `good` after `edit` (re-signed); throws when it is accepted or fails
+ * otherwise than with a BundleError. (No vitest import: scripts/fuzz.ts loads this module under plain tsx.)
+ */
+export async function refusalOf(
+  good: Uint8Array | Promise<Uint8Array>,
+  edit: (manifest: Json, tensors: Map<string, SafetensorsTensor>) => void,
+): Promise<string> {
+  const error = await decodeBundle(await resign(await good, edit)).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (error instanceof BundleError) return error.message;
+  throw new Error(`expected a BundleError, got ${error === null ? 'an accepted bundle' : String(error)}`);
 }

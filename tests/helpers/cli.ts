@@ -4,6 +4,8 @@ import { seededDemoModel } from '../../src/app/demo-model';
 import { runCli } from '../../src/cli/main';
 import type { Model } from '../../src/onnx/ir';
 import { serializeModel } from '../../src/onnx/protobuf';
+import { readSafetensors } from '../../src/store/safetensors';
+import { tensorToArray } from '../../src/store/tensor-values';
 
 /** Runs `iwb` in-process with captured output (not a terminal, so progress is one line per stage). */
 export async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -15,6 +17,12 @@ export async function cli(argv: string[]): Promise<{ code: number; stdout: strin
     interactive: false,
   });
   return { code, stdout, stderr };
+}
+
+/** The all-modules pairwise scores of a `--kronfluence-out` folder (scores_pairwise/pairwise_scores.safetensors). */
+export function readPairwiseScores(root: string): Float64Array {
+  const bytes = new Uint8Array(readFileSync(path.join(root, 'scores_pairwise', 'pairwise_scores.safetensors')));
+  return tensorToArray(readSafetensors(bytes).tensors.get('all_modules')!) as Float64Array;
 }
 
 /** The micro demo's data as user files, and a seeded micro model written beside them. */

@@ -9,10 +9,11 @@
  *   first on ties), the held-out per-query ρ and LDS, the two-way (queries × subsets) bootstrap intervals, every
  *   paired difference with its interval and its sign-flip p-value.
  *
- * The bootstraps are reproduced draw for draw: the generator below is the published mulberry32 (the record names it
+ * The bootstraps are reproduced draw for draw: the generator (./rng.ts) is the published mulberry32 (the record names it
  * by its seed), and the resampling order is the one records.md documents. Each check returns recorded and recomputed
  * values; the unit test (tests/unit/records.test.ts) compares them.
  */
+import { generator } from './rng';
 
 export interface Check {
   readonly name: string;
@@ -21,18 +22,6 @@ export interface Check {
 }
 
 type Json = Record<string, unknown>;
-
-/** mulberry32: uniform [0, 1) from a 32-bit seed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Average ranks by counting (O(n²): records are small). */
 function averageRanks(x: number[]): number[] {

@@ -9,6 +9,7 @@
  * right; after − rest: paired).
  */
 import type { Check } from './lds';
+import { generator } from './rng';
 
 type Json = Record<string, unknown>;
 interface Segment {
@@ -24,17 +25,6 @@ interface Example {
 
 const AFTER: Record<string, string> = { math: 'after_answer', code: 'after_code' };
 const RESAMPLES = 2000;
-
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function percentileOf(sorted: number[], p: number): number {
   const position = p * (sorted.length - 1);

@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { groupTokensOf, groupTokenTensors, pairTokensOf, pairTokenTensors } from '../../src/app/bundle-content';
 import { benchmarkGroups } from '../../src/influence/group-tokens';
 import type { AttributionResult, GroupTokenInfluence } from '../../src/influence/types';
-import { BundleError, decodeBundle, encodeBundle, type BundleContent } from '../../src/store/bundle';
+import { decodeBundle, encodeBundle, type BundleContent } from '../../src/store/bundle';
 import { bundleRun } from '../../src/store/runs';
 import type { SafetensorsTensor } from '../../src/store/safetensors';
 import { randomMatrix, sampleContent, seededRandom } from '../fixtures/store/sample-bundle';
-import { resign, type Json } from '../helpers/bundle-edit';
+import { refusalOf, type Json } from '../helpers/bundle-edit';
 
 const QUERIES = 4;
 const TRAIN = 5;
@@ -56,14 +56,7 @@ const good = (() => {
   return encodeBundle(content, { scoreDtype: 'F64', createdAt: '2026-12-07T00:00:00.000Z' });
 })();
 
-async function refusal(edit: (manifest: Json, tensors: Map<string, SafetensorsTensor>) => void): Promise<string> {
-  const error = await decodeBundle(await resign(await good, edit)).then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(BundleError);
-  return (error as BundleError).message;
-}
+const refusal = (edit: (manifest: Json, tensors: Map<string, SafetensorsTensor>) => void) => refusalOf(good, edit);
 
 const int32Tensor = (values: number[]): SafetensorsTensor => ({
   dtype: 'I32',

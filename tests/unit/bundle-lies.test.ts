@@ -4,23 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BundleError, decodeBundle, encodeBundle } from '../../src/store/bundle';
+import { decodeBundle, encodeBundle } from '../../src/store/bundle';
 import type { SafetensorsTensor } from '../../src/store/safetensors';
 import { sampleContent, sampleEvaluation } from '../fixtures/store/sample-bundle';
-import { resign, values, type Json } from '../helpers/bundle-edit';
+import { refusalOf, resign, values, type Json } from '../helpers/bundle-edit';
 import { fixturePath } from '../helpers/fixtures';
 
 const content = sampleContent();
 const good = encodeBundle({ ...content, evaluation: sampleEvaluation(content) }, { scoreDtype: 'F64' });
 
-async function refusal(edit: (manifest: Json, tensors: Map<string, SafetensorsTensor>) => void): Promise<string> {
-  const error = await decodeBundle(await resign(await good, edit)).then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(BundleError);
-  return (error as BundleError).message;
-}
+const refusal = (edit: (manifest: Json, tensors: Map<string, SafetensorsTensor>) => void) => refusalOf(good, edit);
 
 const t = (tensors: Map<string, SafetensorsTensor>, name: string) => values(tensors.get(name)!);
 

@@ -8,21 +8,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { attributeArgs, cli, microUserFiles, MICRO_DATA } from '../helpers/cli';
+import { attributeArgs, cli, microUserFiles, MICRO_DATA, readPairwiseScores } from '../helpers/cli';
 import type { RunSummary } from '../../src/cli/summary';
 import { decodeBundle } from '../../src/store/bundle';
-import { readSafetensors } from '../../src/store/safetensors';
-import { tensorToArray } from '../../src/store/tensor-values';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-ask-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const pairwise = (root: string): Float64Array =>
-  tensorToArray(
-    readSafetensors(
-      new Uint8Array(readFileSync(path.join(root, 'scores_pairwise', 'pairwise_scores.safetensors'))),
-    ).tensors.get('all_modules')!,
-  ) as Float64Array;
 
 const errors = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('iwb:'));
 
@@ -52,8 +43,8 @@ test('factors saved once score new queries as a full run does (float64, 1e-10), 
   expect(reused.code).toBe(0);
   const stages = (JSON.parse(readFileSync(json, 'utf8')) as RunSummary).timings.map((t) => t.stage);
   expect(stages).toEqual(['query', 'scores']);
-  const a = pairwise(full);
-  const b = pairwise(reuse);
+  const a = readPairwiseScores(full);
+  const b = readPairwiseScores(reuse);
   expect(a.length).toBe(2 * 16);
   const scale = Math.max(...a.map(Math.abs));
   expect(scale).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import { afterAll, expect, test } from 'vitest';
 import { moduleNameOfLayer } from '../../src/cli/kronfluence-dirs';
 import { buildKronfluenceTokenLm } from '../../src/models/kronfluence';
 import { serializeModel } from '../../src/onnx/protobuf';
-import { cli } from '../helpers/cli';
+import { cli, readPairwiseScores } from '../helpers/cli';
 import { maxRelativeError } from '../helpers/exact-dense';
 import { fixtureData, fixtureWeights, kronfluenceReference, FIXTURES } from '../helpers/exact-kronfluence';
 import type { RunSummary } from '../../src/cli/summary';
@@ -29,12 +29,6 @@ test('module names follow the node path as torch.onnx writes it', () => {
 test('factors written in kronfluence layout score the same run again without fitting, to float64 precision', async () => {
   const common = ['attribute', '--demo', 'micro', '--backend', 'cpu', '--quiet'];
   const out = path.join(dir, 'kf');
-  const readPairwise = (root: string): Float64Array =>
-    tensorToArray(
-      readSafetensors(
-        new Uint8Array(readFileSync(path.join(root, 'scores_pairwise', 'pairwise_scores.safetensors'))),
-      ).tensors.get('all_modules')!,
-    ) as Float64Array;
   const first = await cli([...common, '--kronfluence-out', out]);
   expect(first.stderr.split('\n').filter((l) => l.startsWith('iwb:'))).toEqual([]);
   expect(first.code).toBe(0);
@@ -58,8 +52,8 @@ test('factors written in kronfluence layout score the same run again without fit
   const stages = (JSON.parse(readFileSync(path.join(dir, 'b.json'), 'utf8')) as RunSummary).timings.map((t) => t.stage);
   expect(stages).not.toContain('covariance');
   expect(stages).not.toContain('lambda');
-  const tauA = readPairwise(out);
-  const tauB = readPairwise(again);
+  const tauA = readPairwiseScores(out);
+  const tauB = readPairwiseScores(again);
   expect(tauA.length).toBe(4 * 16);
   let max = 0;
   let scale = 0;

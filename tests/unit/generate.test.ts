@@ -16,9 +16,7 @@ import { TextTokenizer } from '../../src/data/tokenizer';
 import { initGptWeights } from '../../src/models/gpt';
 import { gptReference } from '../../src/models/reference';
 import { decodeBundle } from '../../src/store/bundle';
-import { readSafetensors } from '../../src/store/safetensors';
-import { tensorToArray } from '../../src/store/tensor-values';
-import { attributeArgs, cli, MICRO_DATA, microUserFiles } from '../helpers/cli';
+import { attributeArgs, cli, MICRO_DATA, microUserFiles, readPairwiseScores } from '../helpers/cli';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-generate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,12 +25,13 @@ const tokenizer = TextTokenizer.fromJson(JSON.parse(readFileSync(MICRO_DATA.toke
 const vocab = tokenizer.vocabSize;
 const PROMPT = 'Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:\n';
 
-const pairwise = (root: string): Float64Array =>
-  tensorToArray(
-    readSafetensors(
-      new Uint8Array(readFileSync(path.join(root, 'scores_pairwise', 'pairwise_scores.safetensors'))),
-    ).tensors.get('all_modules')!,
-  ) as Float64Array;
+/** The independent float64 forward pass (no ONNX) of the micro demo model over the prompt and generated tokens. */
+function referenceLogits(generation: { promptIds: readonly number[]; generatedIds: readonly number[] }): Float64Array {
+  const config = seededDemoConfig('micro', vocab, 512);
+  const weights = initGptWeights(config, SEEDED_DEMO_SEED, 'float32');
+  const sequence = [...generation.promptIds, ...generation.generatedIds];
+  return gptReference(config, weights, [sequence], [sequence.map(() => 1)]);
+}
 
 describe('greedy generation', () => {
   it('each generated token is the argmax of an independent float64 forward pass over the tokens before it', async () => {
@@ -44,10 +43,7 @@ describe('greedy generation', () => {
     });
     expect(generation.generatedIds.length).toBeGreaterThan(0);
     expect(streamed).toEqual(generation.generatedIds);
-    const config = seededDemoConfig('micro', vocab, 512);
-    const weights = initGptWeights(config, SEEDED_DEMO_SEED, 'float32');
-    const sequence = [...generation.promptIds, ...generation.generatedIds];
-    const logits = gptReference(config, weights, [sequence], [sequence.map(() => 1)]);
+    const logits = referenceLogits(generation);
     generation.generatedIds.forEach((id, i) => {
       const at = (generation.promptIds.length + i - 1) * vocab;
       const expected = argmax(logits, at, vocab);
@@ -66,10 +62,7 @@ describe('greedy generation', () => {
     const generation = await generateGreedy(model, tokenizer, PROMPT, options);
     const again = await generateGreedy(model, tokenizer, PROMPT, options);
     expect(again.generatedIds).toEqual(generation.generatedIds);
-    const config = seededDemoConfig('micro', vocab, 512);
-    const weights = initGptWeights(config, SEEDED_DEMO_SEED, 'float32');
-    const sequence = [...generation.promptIds, ...generation.generatedIds];
-    const logits = gptReference(config, weights, [sequence], [sequence.map(() => 1)]);
+    const logits = referenceLogits(generation);
     generation.generatedIds.forEach((id, i) => {
       const at = (generation.promptIds.length + i - 1) * vocab;
       const u = counterUniform(7, 0, i);
@@ -140,8 +133,8 @@ describe('iwb attribute --generate / --compare', () => {
       attributeArgs({ ...files, queries }, '--quiet', '--kronfluence-out', sameOut, '--out', bundlePath),
     );
     expect(same.code).toBe(0);
-    const a = pairwise(generatedOut);
-    const b = pairwise(sameOut);
+    const a = readPairwiseScores(generatedOut);
+    const b = readPairwiseScores(sameOut);
     const scale = Math.max(...b.map(Math.abs));
     expect(scale).toBeGreaterThan(0);
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThanOrEqual(1e-10 * scale);

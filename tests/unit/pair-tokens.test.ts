@@ -17,6 +17,16 @@ const TRAIN = 12;
 const QUERIES = 5;
 const source = new ExactGradientSource(fixture.model);
 
+/** The full per-token run (TRAIN training examples, QUERIES queries) that on-demand scores are compared with. */
+function fullPerTokenRun(config: AttributionConfig) {
+  return runAttribution(config, {
+    backend,
+    source,
+    trainSet: { role: 'train', examples: Array.from({ length: TRAIN }, (_, n) => ({ id: `t${n}` })) },
+    querySet: { role: 'query', examples: Array.from({ length: QUERIES }, (_, q) => ({ id: `q${q}` })) },
+  });
+}
+
 describe('pair token scores on demand', () => {
   for (const strategy of ['ekfac', 'kfac', 'diagonal', 'identity'] as const) {
     for (const measurement of ['mean-log-likelihood', 'summed-loss'] as const) {
@@ -29,12 +39,7 @@ describe('pair token scores on demand', () => {
           seed: 5,
           batchSizes: { fit: 4, train: 4, query: 2, batchesPerChunk: 1 },
         };
-        const full = await runAttribution(config, {
-          backend,
-          source,
-          trainSet: { role: 'train', examples: Array.from({ length: TRAIN }, (_, n) => ({ id: `t${n}` })) },
-          querySet: { role: 'query', examples: Array.from({ length: QUERIES }, (_, q) => ({ id: `q${q}` })) },
-        });
+        const full = await fullPerTokenRun(config);
         const { offsets, values } = full.tauPerToken!;
         const rowLength = offsets[TRAIN]!;
         for (const [query, train] of [
@@ -68,12 +73,7 @@ describe('pair token scores on demand', () => {
       seed: 6,
       batchSizes: { fit: 4, train: 4, query: 2, batchesPerChunk: 1 },
     };
-    const full = await runAttribution(config, {
-      backend,
-      source,
-      trainSet: { role: 'train', examples: Array.from({ length: TRAIN }, (_, n) => ({ id: `t${n}` })) },
-      querySet: { role: 'query', examples: Array.from({ length: QUERIES }, (_, q) => ({ id: `q${q}` })) },
-    });
+    const full = await fullPerTokenRun(config);
     expect(topPairs(Float64Array.from([1, -5, 3, 0, 2, -2]), 2, 2)).toEqual([
       [1, 2],
       [1, 2],
