@@ -9,8 +9,8 @@
  *   first on ties), the held-out per-query ρ and LDS, the two-way (queries × subsets) bootstrap intervals, every
  *   paired difference with its interval and its sign-flip p-value.
  *
- * The bootstraps are reproduced draw for draw: the generator (./rng.ts) is the published mulberry32 (the record names it
- * by its seed), and the resampling order is the one records.md documents. Each check returns recorded and recomputed
+ * The bootstraps are reproduced draw for draw: the generator (./rng.ts) is the published mulberry32 (the record names
+ * it by its seed), and the resampling order is the one records.md documents. Each check returns recorded and recomputed
  * values; the unit test (tests/unit/records.test.ts) compares them.
  */
 import { generator } from './rng';
