@@ -4,18 +4,10 @@
  * the query view), ask-span-done.png (the asked run's query view: the span and T_q), ask-compare.png (the two
  * responses typed) and ask-compare-done.png (the ranked difference). Default OUT_DIR: docs/screenshots.
  */
-import { mkdirSync } from 'node:fs';
-import { servePage } from '../tests/helpers/browser';
+import { openMicroRun } from './shoot-bundle';
 
 const [out = 'docs/screenshots'] = process.argv.slice(2);
-mkdirSync(out, { recursive: true });
-const served = await servePage();
-const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 900 } });
-const page = await context.newPage();
-await page.goto(`${served.url}?demo=micro`);
-await page.locator('run-controls select#backend').selectOption('cpu');
-await page.locator('run-controls button[data-action="start"]').click();
-await page.locator('results-workspace').waitFor({ timeout: 600_000 });
+const { served, page } = await openMicroRun(out);
 const runId = (await page.locator('results-workspace').getAttribute('run-id'))!;
 await page.locator('results-workspace [data-tab="query"]').click();
 const picker = page.locator('results-workspace query-view span-picker');

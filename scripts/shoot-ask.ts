@@ -4,18 +4,10 @@
  * Needs the built page (`npm run build`). Writes OUT_DIR/ask-another.png and OUT_DIR/ask-another-done.png (default
  * docs/screenshots).
  */
-import { mkdirSync } from 'node:fs';
-import { servePage } from '../tests/helpers/browser';
+import { openMicroRun } from './shoot-bundle';
 
 const [out = 'docs/screenshots'] = process.argv.slice(2);
-mkdirSync(out, { recursive: true });
-const served = await servePage();
-const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1200, height: 900 } });
-const page = await context.newPage();
-await page.goto(`${served.url}?demo=micro`);
-await page.locator('run-controls select#backend').selectOption('cpu');
-await page.locator('run-controls button[data-action="start"]').click();
-await page.locator('results-workspace').waitFor({ timeout: 600_000 });
+const { served, page } = await openMicroRun(out);
 const ask = page.locator('ask-question');
 await ask.locator('details').evaluate((d) => ((d as HTMLDetailsElement).open = true));
 const row = {

@@ -3,24 +3,11 @@
  * `attention` typed in the Tracked layers field marks the GPT-2 test model's attention projections. From the built
  * page (npm run build first) in headless Chromium. Usage: tsx scripts/shoot-track-presets.ts [outDir]
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { servePage } from '../tests/helpers/browser';
+import { openPickedModel } from './shoot-bundle';
 
 const out = process.argv[2] ?? 'docs/screenshots';
-mkdirSync(out, { recursive: true });
-const served = await servePage();
+const { served, page } = await openPickedModel(out, 'tests/fixtures/models/gpt2-torchscript.onnx');
 try {
-  const page = await served.browser.newPage({ viewport: { width: 1320, height: 1000 } });
-  page.on('pageerror', (e) => console.error('pageerror', e.message));
-  await page.goto(served.url + '?demo=micro');
-  await page.locator('run-controls input[data-source="files"]').check();
-  await page.locator('run-controls details summary').click();
-  await page.locator('run-controls input#model').setInputFiles({
-    name: 'gpt2-torchscript.onnx',
-    mimeType: 'application/octet-stream',
-    buffer: readFileSync('tests/fixtures/models/gpt2-torchscript.onnx'),
-  });
-  await page.locator('model-layers-view [data-layers-summary]').waitFor({ timeout: 30_000 });
   await page.locator('run-controls input#track').fill('attention');
   // The layer list follows the field: wait until it counts the four attention projections (2,176 parameters).
   await page

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { servePage, type Served } from '../helpers/browser';
+import { askedRun, finishRun, openAsk, openMicroDemo } from '../helpers/micro-run';
 
 let served: Served;
 
@@ -36,37 +37,21 @@ test('a question asked against a finished run reuses its factors and ranks as th
     prompt: string;
     response: string;
   };
-  const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${served.url}?demo=micro`);
-  await page.locator('run-controls select#backend').selectOption('cpu');
-  await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('[data-run="done"], [data-run="failed"]').first().waitFor({ timeout: 300_000 });
-  expect(await page.locator('[data-run="failed"]').count()).toBe(0);
+  const { context, page, errors } = await openMicroDemo(served);
+  const firstRunId = await finishRun(page);
   let workspace = page.locator('results-workspace').first();
   await workspace.locator('[data-tab="query"]').click();
   await workspace.locator('query-view [data-query-id]').waitFor({ timeout: 60_000 });
   expect(await workspace.locator('query-view [data-query-id]').textContent()).toBe(first.id);
   const before = await ranking(workspace);
 
-  const ask = page.locator('ask-question');
-  await ask.locator('details').evaluate((d) => ((d as HTMLDetailsElement).open = true));
+  const ask = await openAsk(page);
   const row = { id: 'asked-again', prompt: first.prompt, response: first.response };
   await ask.locator('textarea[data-ask-queries]').fill(JSON.stringify(row));
-  const firstRunId = await workspace.getAttribute('run-id');
   await ask.locator('button[data-action="ask"]').click();
-  // The asked run's workspace replaces the first run's when it is done (or the run fails).
-  await page
-    .locator(`results-workspace:not([run-id="${firstRunId}"]), [data-run="failed"]`)
-    .first()
-    .waitFor({ timeout: 300_000 });
-  expect(await page.locator('[data-run="failed"]').count()).toBe(0);
-  // Only the scoring pass ran: the factors came from the first run.
-  const stages = await page.locator('p[data-run="done"] [data-stages-run]').getAttribute('data-stages-run');
-  expect(stages).toBe('scores');
-  workspace = page.locator('results-workspace').first();
+  // The asked run's workspace replaces the first run's when it is done (or the run fails), and only the scoring pass
+  // ran: the factors came from the first run.
+  workspace = await askedRun(page, firstRunId);
   await workspace.locator('[data-tab="query"]').click();
   await workspace.locator('query-view [data-query-id]').waitFor({ timeout: 60_000 });
   await expect.poll(() => workspace.locator('query-view [data-query-id]').textContent()).toBe('asked-again');
@@ -76,28 +61,14 @@ test('a question asked against a finished run reuses its factors and ranks as th
 }, 600_000);
 
 test("the run's model answers a typed prompt and its answer is attributed against the run's factors", async () => {
-  const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${served.url}?demo=micro`);
-  await page.locator('run-controls select#backend').selectOption('cpu');
-  await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('results-workspace, [data-run="failed"]').first().waitFor({ timeout: 300_000 });
-  const firstRunId = await page.locator('results-workspace').getAttribute('run-id');
-  const ask = page.locator('ask-question');
-  await ask.locator('details').evaluate((d) => ((d as HTMLDetailsElement).open = true));
+  const { context, page, errors } = await openMicroDemo(served);
+  const firstRunId = await finishRun(page);
+  const ask = await openAsk(page);
   const prompt = 'Question: Tom has 3 apples and buys 4 more. How many apples does he have?\nAnswer:\n';
   await ask.locator('textarea[data-ask-prompt]').fill(prompt);
   await ask.locator('input[data-ask-max-tokens]').fill('4');
   await ask.locator('button[data-action="generate"]').click();
-  await page
-    .locator(`results-workspace:not([run-id="${firstRunId}"]), [data-run="failed"]`)
-    .first()
-    .waitFor({ timeout: 300_000 });
-  expect(await page.locator('[data-run="failed"]').count()).toBe(0);
-  expect(await page.locator('p[data-run="done"] [data-stages-run]').getAttribute('data-stages-run')).toBe('scores');
-  const workspace = page.locator('results-workspace').first();
+  const workspace = await askedRun(page, firstRunId);
   await workspace.locator('[data-tab="query"]').click();
   await expect.poll(() => workspace.locator('query-view [data-query-id]').textContent()).toBe('generated');
   // The prompt as typed (after the bos token), and an answer of at most 4 generated tokens.

@@ -5,9 +5,10 @@
  *   a shorter span is shown with its T_q;
  * - two responses compared: the list's differences are the two attributions' scores subtracted (1e-9 relative).
  */
-import type { Locator, Page } from 'playwright-core';
+import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { servePage, type Served } from '../helpers/browser';
+import { askedRun, finishRun, openAsk, openMicroDemo } from '../helpers/micro-run';
 
 let served: Served;
 
@@ -20,27 +21,6 @@ afterAll(async () => {
 
 function close(actual: number, expected: number): boolean {
   return Math.abs(actual - expected) <= 1e-9 * Math.max(Math.abs(expected), 1e-30);
-}
-
-/** The micro demo run on the CPU backend; returns its run id. */
-async function microRun(page: Page): Promise<string> {
-  await page.goto(`${served.url}?demo=micro`);
-  await page.locator('run-controls select#backend').selectOption('cpu');
-  await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('results-workspace, [data-run="failed"]').first().waitFor({ timeout: 300_000 });
-  expect(await page.locator('[data-run="failed"]').count()).toBe(0);
-  return (await page.locator('results-workspace').getAttribute('run-id'))!;
-}
-
-/** Waits for the run asked after `runId` to replace it; checks only the scoring pass ran. */
-async function askedRun(page: Page, runId: string): Promise<Locator> {
-  await page
-    .locator(`results-workspace:not([run-id="${runId}"]), [data-run="failed"]`)
-    .first()
-    .waitFor({ timeout: 300_000 });
-  expect(await page.locator('[data-run="failed"]').count()).toBe(0);
-  expect(await page.locator('p[data-run="done"] [data-stages-run]').getAttribute('data-stages-run')).toBe('scores');
-  return page.locator('results-workspace').first();
 }
 
 /** The query view's raw scores by training id (all ranks the list renders). */
@@ -65,11 +45,8 @@ async function scores(workspace: Locator): Promise<Map<string, number>> {
 }
 
 test('a span selected in the query view is attributed against the run factors', async () => {
-  const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 1400 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  const runId = await microRun(page);
+  const { context, page, errors } = await openMicroDemo(served, 1400);
+  const runId = await finishRun(page);
   let workspace = page.locator('results-workspace').first();
   await workspace.locator('[data-tab="query"]').click();
   const before = await scores(workspace);
@@ -130,13 +107,9 @@ test('a span selected in the query view is attributed against the run factors', 
 }, 900_000);
 
 test('two responses compared: the list is the difference of their attributions', async () => {
-  const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 1400 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  const runId = await microRun(page);
-  const ask = page.locator('ask-question');
-  await ask.locator('details').evaluate((d) => ((d as HTMLDetailsElement).open = true));
+  const { context, page, errors } = await openMicroDemo(served, 1400);
+  const runId = await finishRun(page);
+  const ask = await openAsk(page);
   await ask
     .locator('textarea[data-compare-prompt]')
     .fill('Question: Tom has 3 apples and buys 4 more. How many?\nAnswer:\n');

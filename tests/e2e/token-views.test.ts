@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { servePage, type Served } from '../helpers/browser';
+import { finishRun, openMicroDemo } from '../helpers/micro-run';
 
 let served: Served;
 
@@ -16,16 +17,9 @@ afterAll(async () => {
 });
 
 test('a default run shows sequence and token analyses and the heatmaps without per-token scores', async () => {
-  const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${served.url}?demo=micro`);
-  await page.locator('run-controls select#backend').selectOption('cpu');
+  const { context, page, errors } = await openMicroDemo(served);
   expect(await page.locator('run-controls input#per-token').isChecked()).toBe(false);
-  await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('[data-run="done"], [data-run="failed"]').first().waitFor({ timeout: 240_000 });
-  expect(await page.locator('[data-run="failed"]').count()).toBe(0);
+  await finishRun(page);
   const live = page.locator('results-workspace:not([address])');
   await live.locator('overview-view[data-ready="none"]').waitFor({ timeout: 60_000 });
 
