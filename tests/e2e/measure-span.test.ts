@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { servePage, type Served } from '../helpers/browser';
+import { finishRun, openMicroDemo } from '../helpers/micro-run';
 
 let served: Served;
 
@@ -15,11 +16,7 @@ afterAll(async () => {
 });
 
 test('a page run measured on the final answer shows the measured tokens in the query view', async () => {
-  const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${served.url}?demo=micro`);
+  const { context, page, errors } = await openMicroDemo(served);
   await page
     .locator('run-controls details')
     .first()
@@ -31,10 +28,7 @@ test('a page run measured on the final answer shows the measured tokens in the q
     'spans',
   ]);
   await measure.selectOption('final-answer');
-  await page.locator('run-controls select#backend').selectOption('cpu');
-  await page.locator('run-controls button[data-action="start"]').click();
-  await page.locator('[data-run="done"], [data-run="failed"]').first().waitFor({ timeout: 300_000 });
-  expect(await page.locator('[data-run="failed"]').count()).toBe(0);
+  await finishRun(page);
   const workspace = page.locator('results-workspace').first();
   await workspace.locator('overview-view[data-ready="none"]').waitFor({ timeout: 60_000 });
   await workspace.locator('[data-tab="query"]').click();

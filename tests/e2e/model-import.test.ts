@@ -35,6 +35,23 @@ const file = (name: string, from: string) => ({
   buffer: readFileSync(from),
 });
 
+let cliRun: Promise<Float64Array> | undefined;
+
+/**
+ * The CLI's CPU float64 influence scores for the runs below (empirical Fisher, 4 training examples, 2 queries), run
+ * once and shared by the two tests that compare with it (the same command gives the same scores).
+ */
+function cliScores(): Promise<Float64Array> {
+  cliRun ??= (async () => {
+    const out = path.join(work, 'cpu.iwb');
+    const flags = ['--fisher', 'empirical', '--limit-train', '4', '--limit-queries', '2', '--quiet', '--out', out];
+    const result = await cli(attributeArgs({ model: MODEL, ...MICRO_DATA }, ...flags));
+    expect(result.code, result.stderr).toBe(0);
+    return tensorValues(readFileSync(out), 'scores.influence');
+  })();
+  return cliRun;
+}
+
 async function trackedRows(): Promise<string[]> {
   return page
     .locator('model-layers-view tr[data-tracked="true"]')
@@ -96,11 +113,7 @@ test('external data picked with the model: layers listed before the run, WebGPU 
   ]);
   const gpu = tensorValues(readFileSync((await download.path())!), 'scores.influence');
 
-  const out = path.join(work, 'cpu.iwb');
-  const flags = ['--fisher', 'empirical', '--limit-train', '4', '--limit-queries', '2', '--quiet', '--out', out];
-  const result = await cli(attributeArgs({ model: MODEL, ...MICRO_DATA }, ...flags));
-  expect(result.code, result.stderr).toBe(0);
-  const cpu = tensorValues(readFileSync(out), 'scores.influence');
+  const cpu = await cliScores();
   expect(gpu.length).toBe(cpu.length);
   const scale = Math.max(...cpu.map(Math.abs));
   expect(scale).toBeGreaterThan(0);
@@ -161,11 +174,7 @@ test('a run on a model with external data, interrupted by a reload, resumes with
   ]);
   const resumed = tensorValues(readFileSync((await download.path())!), 'scores.influence');
 
-  const out = path.join(work, 'cpu-resume.iwb');
-  const flags = ['--fisher', 'empirical', '--limit-train', '4', '--limit-queries', '2', '--quiet', '--out', out];
-  const result = await cli(attributeArgs({ model: MODEL, ...MICRO_DATA }, ...flags));
-  expect(result.code, result.stderr).toBe(0);
-  const cpu = tensorValues(readFileSync(out), 'scores.influence');
+  const cpu = await cliScores();
   const scale = Math.max(...cpu.map(Math.abs));
   // The page's CPU engine and the CLI's are the same float64 code; batching may sum in another order.
   expect(Math.max(...resumed.map((v, i) => Math.abs(v - cpu[i]!))) / scale).toBeLessThanOrEqual(1e-9);
