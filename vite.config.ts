@@ -83,8 +83,11 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 120_000,
           pool: 'forks',
-          maxWorkers: 1,
-          fileParallelism: false,
+          // Two files at a time, each with its own preview server (port 0), Chromium and profile (its own IndexedDB),
+          // and the dev-server files their own dependency cache. Much of an e2e file's time is waiting on its page
+          // (loads, IndexedDB, worker messages), so a second file keeps the other core busy meanwhile.
+          maxWorkers: 2,
+          fileParallelism: true,
         },
       },
     ],
