@@ -19,6 +19,7 @@ kronfluence's with damping_factor=None):
 - Lambda = mean over training sequences of (Q_S^T G(n) Q_A)^2 with G(n) = sum_t g_t a_t^T;
 - delta = 0.1 * mean(Lambda) per layer; tau(q, n) = sum over layers of
   sum((Q_S^T G(q) Q_A) * (Q_S^T G(n) Q_A) / (Lambda + delta)), positive = n lowers q's loss.
+  scores.json keeps the sum (scores) and each layer's own term (layerScores, in the order of tracked).
 Everything in float64 (the model is copied to float64 for the reference; the ONNX file is float32).
 """
 import json
@@ -902,7 +903,9 @@ def ekfac_scores(model, train, queries):
     per_query = [example_gradients(model, row) for row in queries]
     tokens = sum(len(row["input_ids"]) for row in train)
     scores = torch.zeros(len(queries), len(train), dtype=torch.float64)
+    per_layer = []  # each tracked layer's own tau (the damping is per layer, so a run tracking that layer alone gets it)
     for name, _ in tracked_modules(model):
+        layer = torch.zeros(len(queries), len(train), dtype=torch.float64)
         a_cov = sum(g[name][0].T @ g[name][0] for g in per_train) / tokens
         s_cov = sum(g[name][1].T @ g[name][1] for g in per_train) / tokens
         q_a = torch.linalg.eigh(a_cov).eigenvectors
@@ -914,8 +917,10 @@ def ekfac_scores(model, train, queries):
         for qi, g in enumerate(per_query):
             preconditioned = rotated(g) / (lam + delta)
             for ni, r in enumerate(train_rot):
-                scores[qi, ni] += (preconditioned * r).sum()
-    return scores
+                layer[qi, ni] = (preconditioned * r).sum()
+        scores += layer
+        per_layer.append(layer)
+    return scores, per_layer
 
 
 def export_modern(out, export):
@@ -943,7 +948,7 @@ def export_modern(out, export):
         export_with_past(model, style, folder, export)
         exported = onnx.load(str(folder / f"{style}.onnx"))
         assert len(exported.graph.value_info) == 0, "the export must carry no value_info"
-        scores = ekfac_scores(model, train, queries)
+        scores, per_layer = ekfac_scores(model, train, queries)
         record = {
             "model": f"{style}.onnx",
             "style": STYLES[style],
@@ -951,6 +956,7 @@ def export_modern(out, export):
             "trackedNodes": [node_name(name) for name, _ in tracked_modules(model)],
             "settings": "EK-FAC, empirical Fisher, damping 0.1 * mean(Lambda) per layer, summed-loss measurement",
             "scores": scores.tolist(),
+            "layerScores": [layer.tolist() for layer in per_layer],
         }
         (folder / f"{style}.scores.json").write_text(json.dumps(record, indent=1) + "\n")
         print(style, scores)
