@@ -6,7 +6,7 @@ import { readModel } from '../app/inputs';
 import { chooseVariant, insideFolder } from '../app/model-folder';
 import { InputLimitError } from '../data/limits';
 import { externalDataLocations } from '../onnx/protobuf';
-import { readPickedModel, readPickedText } from './picked-files';
+import { readPickedData, readPickedModel, readPickedText } from './picked-files';
 import type { Model } from '../onnx/ir';
 
 export type { LinearLayerInfo, ModelLayers } from '../app/model-layers';
@@ -31,7 +31,7 @@ export async function readPickedModelFiles(files: readonly Picked[]): Promise<Pi
   }
   const graph = graphs[0]!;
   const data = await Promise.all(
-    files.filter((f) => f !== graph).map(async (f) => ({ name: f.name, bytes: await readPickedModel(f) })),
+    files.filter((f) => f !== graph).map(async (f) => ({ name: f.name, bytes: await readPickedData(f) })),
   );
   return { name: graph.name, bytes: await readPickedModel(graph), data };
 }
@@ -89,7 +89,7 @@ export async function readPickedFolder(
         `${folder}/${choice.variant.path}: its weights are stored in '${location}', which is not in the picked folder`,
       );
     }
-    data.push({ name: location, bytes: await readPickedModel(file) });
+    data.push({ name: location, bytes: await readPickedData(file) });
   }
   const text = async (relative: string | null) => {
     const file = relative === null ? undefined : byPath.get(relative);
