@@ -22,7 +22,7 @@ can attribute them on public/data/micro. The weights are random (seeded), scaled
   constants, Cast targets, logits), as an fp16 export is.
 - gpt2-external/model.onnx + model.onnx.data: gpt2-torchscript.onnx with its weights in an external data file.
 - modern/<style>.onnx, <style>-optimum.onnx, <style>-merged.onnx: Qwen2-, Phi-3-, Gemma-2-, LLaMA-3-, Mistral-,
-  GPT-NeoX- and OPT-style causal LMs as-is, in Optimum's with-past signature and as a merged decoder, with their
+  GPT-NeoX-, OPT- and GPT-2-style causal LMs as-is, in Optimum's with-past signature and as a merged decoder, with their
   float64 EK-FAC reference scores and pre-tokenized data (scripts/modern_models.py). `export-test-models.py modern`
   writes only these.
 """

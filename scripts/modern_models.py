@@ -1,6 +1,6 @@
 """Tiny causal LMs written the way current Hugging Face architectures are (module structure and forward code follow
 transformers' modeling_qwen2.py, modeling_phi3.py, modeling_gemma2.py, modeling_llama.py (rope_type "llama3"),
-modeling_mistral.py, modeling_gpt_neox.py and modeling_opt.py; nothing is imported from transformers),
+modeling_mistral.py, modeling_gpt_neox.py, modeling_opt.py and modeling_gpt2.py; nothing is imported from transformers),
 exported with torch.onnx.export (opset 17, no onnx shape inference, so the graphs carry no value_info) in three forms
 (as-is; Optimum's with-past signature, <style>-optimum.onnx; Optimum's merged decoder, <style>-merged.onnx), plus
 each model's float64 EK-FAC scores with kronfluence semantics, computed here in torch with forward hooks.
@@ -12,12 +12,14 @@ kronfluence's with damping_factor=None):
 - an example's loss is the cross-entropy summed over its response targets (position t predicts token t + 1 for
   t = prompt_len - 1 ... len - 2); a query's measurement is the same summed loss;
 - tracked layers: the MLP linears (gate_proj, up_proj, down_proj; Phi-3's fused gate_up_proj is one layer; NeoX's
-  dense_h_to_4h / dense_4h_to_h and OPT's fc1 / fc2, whose bias is a column of ones appended to the input);
+  dense_h_to_4h / dense_4h_to_h, OPT's fc1 / fc2 and GPT-2's mlp.c_fc / mlp.c_proj, whose bias is a column of
+  ones appended to the input);
 - A = sum over every token of every training sequence of a a^T / token count, S likewise from g = dL/dy (y the
   layer output); A = Q_A diag Q_A^T, S = Q_S diag Q_S^T;
 - Lambda = mean over training sequences of (Q_S^T G(n) Q_A)^2 with G(n) = sum_t g_t a_t^T;
 - delta = 0.1 * mean(Lambda) per layer; tau(q, n) = sum over layers of
   sum((Q_S^T G(q) Q_A) * (Q_S^T G(n) Q_A) / (Lambda + delta)), positive = n lowers q's loss.
+  scores.json keeps the sum (scores) and each layer's own term (layerScores, in the order of tracked).
 Everything in float64 (the model is copied to float64 for the reference; the ONNX file is float32).
 """
 import json
@@ -508,6 +510,120 @@ class OPTForCausalLM(torch.nn.Module):
         return self.lm_head(decoder.final_layer_norm(x))
 
 
+class Conv1D(torch.nn.Module):
+    """transformers.pytorch_utils.Conv1D (GPT-2's linears): weight [d_in, d_out],
+    y = addmm(bias, x.view(-1, d_in), weight).view(..., d_out) -- torch.onnx writes it as a Gemm on flattened rows."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf = nf
+        self.weight = torch.nn.Parameter(0.5 * torch.randn(nx, nf))
+        self.bias = torch.nn.Parameter(0.1 * torch.randn(nf))
+
+    def forward(self, x):
+        size_out = x.size()[:-1] + (self.nf,)
+        return torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight).view(size_out)
+
+
+def gelu_new(x):
+    """GPT-2's activation ("gelu_new", the tanh approximation written out)."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+GPT2_POSITIONS = 64
+
+
+class GPT2Attention(torch.nn.Module):
+    """GPT2Attention (eager): fused c_attn split in three, heads by view + transpose, scores / sqrt(head_dim), causal
+    mask by torch.where over the registered tril `bias` buffer sliced at [key_len - query_len : key_len, :key_len],
+    then the additive padding mask, softmax, c_proj."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer(
+            "bias",
+            torch.tril(torch.ones(GPT2_POSITIONS, GPT2_POSITIONS, dtype=torch.bool)).view(1, 1, GPT2_POSITIONS, -1),
+            persistent=False,
+        )
+        self.c_attn = Conv1D(3 * D, D)
+        self.c_proj = Conv1D(D, D)
+
+    def forward(self, x, mask):
+        q, k, v = self.c_attn(x).split(D, dim=2)
+        shape = (*x.shape[:-1], -1, HD)
+        q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))
+        k, v = cached(k, v)
+        weights = torch.matmul(q, k.transpose(-1, -2)) / torch.full([], v.size(-1) ** 0.5, dtype=q.dtype)
+        query_length, key_length = q.size(-2), k.size(-2)
+        causal = self.bias[:, :, key_length - query_length : key_length, :key_length]
+        weights = torch.where(causal, weights, torch.full([], torch.finfo(weights.dtype).min, dtype=weights.dtype))
+        weights = torch.nn.functional.softmax(weights + mask, dim=-1).type(v.dtype)
+        out = torch.matmul(weights, v).transpose(1, 2).contiguous()
+        return self.c_proj(out.reshape(*out.shape[:-2], -1))
+
+
+class GPT2MLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c_fc = Conv1D(F, D)
+        self.c_proj = Conv1D(D, F)
+
+    def forward(self, x):
+        return self.c_proj(gelu_new(self.c_fc(x)))
+
+
+class GPT2Block(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln_1 = torch.nn.LayerNorm(D, eps=1e-5)
+        self.attn = GPT2Attention()
+        self.ln_2 = torch.nn.LayerNorm(D, eps=1e-5)
+        self.mlp = GPT2MLP()
+
+    def forward(self, x, mask):
+        x = x + self.attn(self.ln_1(x), mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2Model(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.wte = torch.nn.Embedding(V, D)
+        self.wpe = torch.nn.Embedding(GPT2_POSITIONS, D)
+        self.h = torch.nn.ModuleList([GPT2Block() for _ in range(L)])
+        self.ln_f = torch.nn.LayerNorm(D, eps=1e-5)
+
+
+class GPT2LMHeadModel(torch.nn.Module):
+    """GPT2LMHeadModel: learned absolute positions (no offset), post-embedding sum, pre-LN blocks with Conv1D linears,
+    gelu_new MLP c_fc / c_proj with biases, final ln_f, lm_head tied to wte. The padding mask is GPT-2's own:
+    (1 - mask[:, None, None, :]) * finfo.min, added after the causal where."""
+
+    def __init__(self):
+        super().__init__()
+        self.transformer = GPT2Model()
+        self.lm_head = torch.nn.Linear(D, V, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight
+
+    def run(self, input_ids, attention_mask, position_ids):
+        t = self.transformer
+        x = t.wte(input_ids) + t.wpe(position_ids)
+        mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        for block in t.h:
+            x = block(x, mask)
+        return self.lm_head(t.ln_f(x))
+
+    def forward(self, input_ids, attention_mask):
+        # As GPT2's prepare_inputs_for_generation makes them: cumsum(mask) - 1, padding at 1.
+        position_ids = attention_mask.long().cumsum(-1) - 1
+        position_ids = position_ids.masked_fill(attention_mask == 0, 1)
+        return self.run(input_ids, attention_mask, position_ids)
+
+    def forward_with_past(self, input_ids, attention_mask, position_ids, past_len):
+        """The cache through cached() in each attention; the causal slice of `bias` already offsets by past_len."""
+        return self.run(input_ids, attention_mask, position_ids)
+
+
 class WithPast(torch.nn.Module):
     """Any of the models in Optimum's text-generation-with-past signature (as Qwen2WithPast, but through the model's
     own layers: cached() in each attention prepends the past and collects the presents). OPT takes no position_ids."""
@@ -579,7 +695,7 @@ def export_with_past(model, style, folder, export):
     <style>.onnx, so the same reference scores (the cache is fed empty, the merged file's no-cache branch taken).
     Qwen2 keeps its own wrapper (Qwen2WithPast, written first); the others go through WithPast / cached()."""
     past_len, b, t = 3, 2, 5
-    heads = H if style in ("gptneox", "opt") else KV  # NeoX and OPT have no grouped-query attention
+    heads = H if style in ("gptneox", "opt", "gpt2") else KV  # NeoX, OPT and GPT-2 have no grouped-query attention
     positions = style != "opt"  # Optimum's OPT export takes no position_ids
     ids = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0]])
     mask = torch.ones(b, past_len + t, dtype=torch.long)
@@ -687,6 +803,8 @@ def build(style):
         return GPTNeoXForCausalLM()
     if style == "opt":
         return OPTForCausalLM()
+    if style == "gpt2":
+        return GPT2LMHeadModel()
     return CausalLM(style)
 
 
@@ -701,6 +819,8 @@ STYLES = {
     "gptneox": "GPT-NeoX/Pythia-style: parallel residual, partial rotary (half of each head), fused query_key_value, "
     "LayerNorm, MLP dense_h_to_4h / dense_4h_to_h with biases and exact GELU, untied embed_out",
     "opt": "OPT-style: learned positions with offset 2, pre-LayerNorm, biases everywhere, ReLU MLP fc1 / fc2, tied lm_head",
+    "gpt2": "GPT-2-style: Conv1D linears (addmm on flattened rows, exported as Gemm), fused c_attn, causal mask by where "
+    "over a tril buffer, learned positions, gelu_new MLP c_fc / c_proj with biases, tied lm_head",
 }
 
 
@@ -716,28 +836,32 @@ def sequences(generator):
 
 
 MLP_LINEARS = {"gate_proj", "up_proj", "down_proj", "gate_up_proj", "dense_h_to_4h", "dense_4h_to_h", "fc1", "fc2"}
+GPT2_MLP = ("mlp.c_fc", "mlp.c_proj")  # GPT-2's attention has a c_proj too: only the MLP's are tracked
 
 
 def tracked_modules(model):
     return [
         (name, m)
         for name, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in MLP_LINEARS
+        if (isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in MLP_LINEARS)
+        or (isinstance(m, Conv1D) and name.endswith(GPT2_MLP))
     ]
 
 
 def node_name(module):
     """torch.onnx (1.13) names a node by the chain of modules whose forward ran: these models call their layers from
     the top-level forward, so the path starts at the layer list, indices kept:
-    model.decoder.layers.0.fc1 -> /layers.0/fc1/MatMul."""
+    model.decoder.layers.0.fc1 -> /layers.0/fc1/MatMul; GPT-2's block list is `h` and its Conv1D an addmm, a Gemm:
+    transformer.h.0.mlp.c_fc -> /h.0/mlp/c_fc/Gemm."""
     parts = []
     names = module.split(".")
-    for part in names[names.index("layers") :]:
+    start = names.index("layers") if "layers" in names else names.index("h")
+    for part in names[start:]:
         if part.isdigit():
             parts[-1] += "." + part
         else:
             parts.append(part)
-    return "/" + "/".join(parts) + "/MatMul"
+    return "/" + "/".join(parts) + ("/Gemm" if names[start] == "h" else "/MatMul")
 
 
 def example_gradients(model, row):
@@ -779,7 +903,9 @@ def ekfac_scores(model, train, queries):
     per_query = [example_gradients(model, row) for row in queries]
     tokens = sum(len(row["input_ids"]) for row in train)
     scores = torch.zeros(len(queries), len(train), dtype=torch.float64)
+    per_layer = []  # each tracked layer's own tau (the damping is per layer, so a run tracking that layer alone gets it)
     for name, _ in tracked_modules(model):
+        layer = torch.zeros(len(queries), len(train), dtype=torch.float64)
         a_cov = sum(g[name][0].T @ g[name][0] for g in per_train) / tokens
         s_cov = sum(g[name][1].T @ g[name][1] for g in per_train) / tokens
         q_a = torch.linalg.eigh(a_cov).eigenvectors
@@ -791,8 +917,10 @@ def ekfac_scores(model, train, queries):
         for qi, g in enumerate(per_query):
             preconditioned = rotated(g) / (lam + delta)
             for ni, r in enumerate(train_rot):
-                scores[qi, ni] += (preconditioned * r).sum()
-    return scores
+                layer[qi, ni] = (preconditioned * r).sum()
+        scores += layer
+        per_layer.append(layer)
+    return scores, per_layer
 
 
 def export_modern(out, export):
@@ -820,7 +948,7 @@ def export_modern(out, export):
         export_with_past(model, style, folder, export)
         exported = onnx.load(str(folder / f"{style}.onnx"))
         assert len(exported.graph.value_info) == 0, "the export must carry no value_info"
-        scores = ekfac_scores(model, train, queries)
+        scores, per_layer = ekfac_scores(model, train, queries)
         record = {
             "model": f"{style}.onnx",
             "style": STYLES[style],
@@ -828,6 +956,7 @@ def export_modern(out, export):
             "trackedNodes": [node_name(name) for name, _ in tracked_modules(model)],
             "settings": "EK-FAC, empirical Fisher, damping 0.1 * mean(Lambda) per layer, summed-loss measurement",
             "scores": scores.tolist(),
+            "layerScores": [layer.tolist() for layer in per_layer],
         }
         (folder / f"{style}.scores.json").write_text(json.dumps(record, indent=1) + "\n")
         print(style, scores)

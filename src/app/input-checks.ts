@@ -150,6 +150,7 @@ function truncated(example: Example, length: number): Example {
     // Measured spans past the cut are cut too (app/measure.ts refuses a query left with none).
     ...(example.measure && { measure: clipSpans(example.measure, length) }),
     ...(example.finalAnswer && { finalAnswer: clipSpans(example.finalAnswer, length) }),
+    ...(example.assistantTurns && { assistantTurns: clipSpans(example.assistantTurns, length) }),
     extra: { ...example.extra, truncated_from: example.inputIds.length },
   };
 }

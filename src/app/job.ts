@@ -29,7 +29,7 @@ import type { BackendReport, ChosenBackend } from './backend-choice';
 import { engineConfig, type RunConfig } from './config';
 import { InputError, type InputSample, type RunInputs } from './inputs';
 import type { ExampleText } from './results';
-import { measuredQueries } from './measure';
+import { measuredQueries, trainingRows } from './measure';
 import { trackedChoice } from './model-layers';
 import { withQueryLoss, withTokenDetail } from './token-rows';
 
@@ -163,7 +163,8 @@ export async function runJob(
   try {
     const rows = {
       kind: 'sequences',
-      train: inputs.train,
+      // A templated chat's loss on its assistant turns only (app/measure.ts).
+      train: trainingRows(inputs.train),
       // Each query with the tokens its measurement counts (config.measure, the row's own spans).
       query: queryRows,
       padId: inputs.tokenizer?.padId ?? 0,

@@ -1,6 +1,7 @@
 /**
  * Which tokens of each query the measurement counts (docs/data.md, "Measuring a span"): the run's measure mode applied
- * to a query's Example. A row's own `measure` spans win; otherwise 'response' counts every response token (no mask),
+ * to a query's Example. A row's own `measure` spans win; otherwise 'response' counts every response token (no mask;
+ * a templated chat's assistant turns only),
  * 'final-answer' the answer after the marker (code: the bodies), and 'spans' refuses a row without spans. Refusals name
  * the query row.
  */
@@ -23,6 +24,9 @@ export function measuredSpans(example: Example, mode: MeasureMode = 'response'):
       );
     }
     spans = example.finalAnswer;
+  } else if (example.assistantTurns) {
+    // A templated chat's response: its assistant turns, not the user turns between them.
+    spans = example.assistantTurns;
   }
   if (spans === undefined) return undefined;
   const length = example.inputIds.length;
@@ -46,4 +50,18 @@ export function measuredQueries(
     const measured = measuredSpans(example, mode);
     return { inputIds: example.inputIds, promptLen: example.promptLen, ...(measured && { measured }) };
   });
+}
+
+/**
+ * The training rows as the gradient source takes them: a templated chat's loss on its assistant turns only (the user
+ * turns between them carry none), every other row's on its whole response.
+ */
+export function trainingRows(
+  train: readonly Example[],
+): readonly (Example | { inputIds: Int32Array; promptLen: number; measured: TokenSpan[] })[] {
+  return train.map((example) =>
+    example.assistantTurns
+      ? { inputIds: example.inputIds, promptLen: example.promptLen, measured: example.assistantTurns }
+      : example,
+  );
 }

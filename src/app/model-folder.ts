@@ -76,9 +76,14 @@ export function insideFolder(path: string): boolean {
 
 /**
  * The variant to run among the folder's files (relative paths with '/'), `wanted` by name when given. Refusals name
- * the folder and list what it holds.
+ * the folder and list what it holds. `chooseWith` says in the note how to choose another (a flag, or the page's list).
  */
-export function chooseVariant(folder: string, files: readonly string[], wanted?: string): FolderChoice {
+export function chooseVariant(
+  folder: string,
+  files: readonly string[],
+  wanted?: string,
+  chooseWith = 'choose with --variant NAME',
+): FolderChoice {
   for (const file of files) {
     if (!insideFolder(file)) throw new InputError(`${folder}: '${file}' is not a path inside the folder`);
   }
@@ -105,7 +110,7 @@ export function chooseVariant(folder: string, files: readonly string[], wanted?:
   const others = names.filter((n) => n !== chosen.name);
   const note =
     `${folder}: ${wanted === undefined ? 'chose' : 'using'} ${chosen.path} (${chosen.description})` +
-    (others.length ? `; also there: ${others.join(', ')} (choose with --variant NAME)` : '');
+    (others.length ? `; also there: ${others.join(', ')} (${chooseWith})` : '');
   return {
     variant,
     variants: variants.map(({ rank: _r, ...v }) => v),

@@ -245,8 +245,17 @@ export interface RunEstimate {
   })[];
   readonly peakBytes: number;
   readonly seconds: number;
-  /** Peak, total time, budget and binding limit as text. */
-  readonly text: { readonly peak: string; readonly time: string; readonly budget: string; readonly binding: string };
+  /**
+   * Peak, total time, budget and binding limit as text; `largest`: the largest model this backend takes
+   * (largestModel), said before a run as the CLI's plan says it.
+   */
+  readonly text: {
+    readonly peak: string;
+    readonly time: string;
+    readonly budget: string;
+    readonly binding: string;
+    readonly largest?: string;
+  };
   readonly batchSizes: MemoryPlan['batchSizes'];
   readonly changes: readonly string[];
   readonly notes: readonly string[];
@@ -324,6 +333,9 @@ export function estimateOf(
       time: duration(plan.seconds),
       budget: mib(device.memoryBudgetBytes),
       binding: mib(device.maxBindingBytes),
+      largest: largestModel(device)
+        .trim()
+        .replace(/^largest model: /, ''),
     },
     batchSizes: plan.batchSizes,
     changes: plan.changes,

@@ -32,6 +32,11 @@ export interface CliIo {
   readonly stderr: (text: string) => void;
   /** Whether stderr is a terminal (progress is redrawn in place) or a log (one line per stage). */
   readonly interactive: boolean;
+  /**
+   * Picks the run's backend; `chooseBackend` when absent. A caller that holds a device already (a test running many
+   * files on one WebGPU device, whose pipelines then compile once) passes its own, whose dispose() keeps the device.
+   */
+  readonly chooseBackend?: typeof chooseBackend;
 }
 
 export async function attribute(
@@ -68,7 +73,7 @@ export async function attribute(
     );
   }
   const gpu = config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(config.backend === 'webgpu');
-  const chosen = await chooseBackend(config.backend, gpu);
+  const chosen = await (io.chooseBackend ?? chooseBackend)(config.backend, gpu);
   const progress = progressPrinter(io, args.quiet);
   try {
     const planned = planJob(inputs, graph, config, chosen, cpuMemoryBudget());

@@ -32,6 +32,12 @@ export interface Example {
   measure?: TokenSpan[];
   /** Its final answer's token positions (after `####`; code: the bodies), when its text has one (data/measure.ts). */
   finalAnswer?: TokenSpan[];
+  /**
+   * A chat row rendered by a chat template: its assistant turns' token positions (each message and the template's
+   * end-of-turn text). The loss of a training row and the measurement of a query count these only, as supervised
+   * fine-tuning does; absent: every response token counts.
+   */
+  assistantTurns?: TokenSpan[];
 }
 
 /**
@@ -50,11 +56,12 @@ export function toExample(row: DataRow, tokenizer: TextTokenizer | undefined, ch
   }
   if (!tokenizer) throw new Error(`row "${row.id}" (line ${row.line}) is text: a tokenizer is needed to encode it`);
   if (chat && row.kind === 'chat' && row.messages) {
-    // The model's own template writes the conversation (and its special tokens); the loss is on the last answer.
+    // The model's own template writes the conversation (and its special tokens); the loss is on every answer.
     if (row.segments) throw new Error(`field "segments" is not supported with a chat template (${chat.file})`);
     const rendered = chat.render(row.messages, tokenizer);
     const example = preTokenizedExample(base, rendered.ids, rendered.promptLen, undefined, tokenizer);
-    return lossFromSecondToken({ ...example, prompt: rendered.prompt, response: rendered.response });
+    const assistantTurns = rendered.assistantTurns.map(({ start, end }) => ({ start, end }));
+    return lossFromSecondToken({ ...example, prompt: rendered.prompt, response: rendered.response, assistantTurns });
   }
 
   const prompt = tokenizer.encodeWithOffsets(row.prompt);
@@ -106,6 +113,11 @@ function lossFromSecondToken(example: Example): Example {
   if (example.promptLen > 0) return example;
   const segments = example.segments.map((s) => ({ ...s, start: Math.max(s.start, 1), end: Math.max(s.end, 1) }));
   const fromSecond = { ...example, promptLen: 1, segments };
+  if (example.assistantTurns) {
+    fromSecond.assistantTurns = example.assistantTurns
+      .map((s) => ({ start: Math.max(s.start, 1), end: s.end }))
+      .filter((s) => s.end > s.start);
+  }
   if (example.measure) {
     // A measured span on token 0 loses that token; one that measured only token 0 measures nothing: refused.
     fromSecond.measure = example.measure

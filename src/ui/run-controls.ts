@@ -1,4 +1,4 @@
-import { LitElement, css, html } from 'lit';
+import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { readPickedText } from '../worker/picked-files';
 import type { ModelLayers } from '../worker/model-preview';
@@ -26,9 +26,10 @@ const defaults = DEFAULT_RUN_CONFIG;
 export interface PickedModelApi {
   /**
    * Hands the files (handles, not bytes) to the worker, which reads and parses them and keeps the model; with
-   * `paths` (a picked folder's relative paths) the worker chooses the folder's variant and tokenizer.
+   * `paths` (a picked folder's relative paths) the worker chooses the folder's variant (or reads `variant`, by name)
+   * and its tokenizer.
    */
-  pick(files: File[], paths?: string[]): Promise<PickedModelInfo>;
+  pick(files: File[], paths?: string[], variant?: string): Promise<PickedModelInfo>;
   layers(token: string, trackedLayers: string | null): Promise<ModelLayers>;
 }
 const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
@@ -103,6 +104,7 @@ export class RunControls extends LitElement {
               <label for="model-dir">or a model folder (onnx/model*.onnx, tokenizer.json, as downloaded)</label>
               <span class="picker"><input id="model-dir" type="file" webkitdirectory @change=${this.folderPicked} />
                 <span class="note" data-folder-note>${this.picked?.note ?? ''}</span></span>
+              ${this.renderVariantChoice()}
               <label for="tokenizer">Tokenizer (tokenizer.json)</label><input id="tokenizer" type="file" accept=".json" />
               <label for="train">Training data (.jsonl)</label><input id="train" type="file" accept=".jsonl,.json" />
               <label for="queries">Queries (.jsonl)</label><input id="queries" type="file" accept=".jsonl,.json" />
@@ -325,8 +327,29 @@ export class RunControls extends LitElement {
     await this.modelPicked(files, paths);
   }
 
+  /**
+   * A picked folder with several variants (float32, float16, quantized): the list, the chosen one selected (by default
+   * the CLI's choice: float32 before float16 before quantized). Choosing another reads that file in the worker.
+   */
+  private renderVariantChoice() {
+    const picked = this.picked;
+    if (!picked?.variants || picked.variants.length < 2) return nothing;
+    const choose = (event: Event) => {
+      const files = [...(this.folderInput.files ?? [])];
+      const paths = files.map((f) => (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name);
+      void this.modelPicked(files, paths, (event.target as HTMLSelectElement).value);
+    };
+    return html`<label for="model-variant">Variant of the folder's model</label>
+      <select id="model-variant" @change=${choose}>
+        ${picked.variants.map(
+          (v) =>
+            html`<option value=${v.name} ?selected=${v.name === picked.variant}>${v.name} — ${v.description}</option>`,
+        )}
+      </select>`;
+  }
+
   /** A model was picked: the worker reads it (with its data files) and parses it; its layers go under Options. */
-  private async modelPicked(folderFiles?: File[], paths?: string[]): Promise<void> {
+  private async modelPicked(folderFiles?: File[], paths?: string[], variant?: string): Promise<void> {
     this.picked = null;
     this.layers = null;
     this.layersProblem = '';
@@ -336,11 +359,12 @@ export class RunControls extends LitElement {
       this.picking = null;
       return;
     }
-    const picking = (this.picking = this.models.pick(files, paths));
+    const picking = (this.picking = this.models.pick(files, paths, variant));
     try {
       const picked = await picking;
       if (picking !== this.picking) return; // another model was picked meanwhile
       this.picked = picked;
+      this.requestUpdate();
     } catch (error) {
       if (picking === this.picking) this.layersProblem = (error as Error).message;
       return;

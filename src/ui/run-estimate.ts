@@ -105,6 +105,7 @@ export class RunEstimateView extends LitElement {
         (<em>prepare</em>: reading the data, the gradient graph, onnxruntime's session and first run) as well as the
         engine's stages.
       </div>
+      ${e.text.largest ? html`<div class="note" data-estimate-largest>Largest model on this backend: ${e.text.largest}.</div>` : ''}
       ${
         this.full
           ? html`<div class="note" data-full-estimate=${String(this.full.seconds)}>The whole demo

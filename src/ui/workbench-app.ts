@@ -63,7 +63,7 @@ export class WorkbenchApp extends LitElement {
   private readonly estimator = (request: PageRequest) => this.engine.api.estimateRun(request);
   /** The model picked in the controls, read and parsed by the worker (once per pick). */
   private readonly models: PickedModelApi = {
-    pick: (files, paths) => this.engine.api.pickModel(files, paths),
+    pick: (files, paths, variant) => this.engine.api.pickModel(files, paths, variant),
     layers: (token, trackedLayers) => this.engine.api.pickedLayers(token, trackedLayers),
   };
 

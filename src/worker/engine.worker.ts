@@ -85,8 +85,8 @@ const api = {
   },
 
   /** Read and parse a model picked in the page (File handles: the bytes are read here), kept until the next pick. */
-  pickModel(files: File[], paths?: string[]): Promise<PickedModelInfo> {
-    return picked.pick(files, paths);
+  pickModel(files: File[], paths?: string[], variant?: string): Promise<PickedModelInfo> {
+    return picked.pick(files, paths, variant);
   },
 
   /** The picked model's linear layers and which a run would track with this pattern (null: the default). */

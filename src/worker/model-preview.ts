@@ -6,7 +6,7 @@ import { readModel } from '../app/inputs';
 import { chooseVariant, insideFolder } from '../app/model-folder';
 import { InputLimitError } from '../data/limits';
 import { externalDataLocations } from '../onnx/protobuf';
-import { readPickedModel, readPickedText } from './picked-files';
+import { readPickedData, readPickedModel, readPickedText } from './picked-files';
 import type { Model } from '../onnx/ir';
 
 export type { LinearLayerInfo, ModelLayers } from '../app/model-layers';
@@ -31,7 +31,7 @@ export async function readPickedModelFiles(files: readonly Picked[]): Promise<Pi
   }
   const graph = graphs[0]!;
   const data = await Promise.all(
-    files.filter((f) => f !== graph).map(async (f) => ({ name: f.name, bytes: await readPickedModel(f) })),
+    files.filter((f) => f !== graph).map(async (f) => ({ name: f.name, bytes: await readPickedData(f) })),
   );
   return { name: graph.name, bytes: await readPickedModel(graph), data };
 }
@@ -53,18 +53,25 @@ export function parsePickedModel(picked: PickedModel): Model {
  */
 export interface PickedFolder extends PickedModel {
   readonly note: string;
+  /** The folder's variants, preferred first (app/model-folder.ts), and the one read. */
+  readonly variants: readonly { readonly name: string; readonly description: string }[];
+  readonly variant: string;
   readonly tokenizer: { readonly name: string; readonly text: string } | null;
   readonly tokenizerConfig: { readonly name: string; readonly text: string } | null;
 }
 
-export async function readPickedFolder(files: readonly Picked[], paths: readonly string[]): Promise<PickedFolder> {
+export async function readPickedFolder(
+  files: readonly Picked[],
+  paths: readonly string[],
+  variant?: string,
+): Promise<PickedFolder> {
   if (paths.length !== files.length) throw new InputLimitError('the picked folder lists its files inconsistently');
   const folder = paths[0]?.split('/')[0] ?? 'folder';
   const byPath = new Map<string, Picked>();
   paths.forEach((p, i) => byPath.set(p.split('/').slice(1).join('/') || p, files[i]!));
   let choice;
   try {
-    choice = chooseVariant(folder, [...byPath.keys()], undefined);
+    choice = chooseVariant(folder, [...byPath.keys()], variant, 'choose another in the list');
   } catch (error) {
     throw new InputLimitError((error as Error).message);
   }
@@ -82,7 +89,7 @@ export async function readPickedFolder(files: readonly Picked[], paths: readonly
         `${folder}/${choice.variant.path}: its weights are stored in '${location}', which is not in the picked folder`,
       );
     }
-    data.push({ name: location, bytes: await readPickedModel(file) });
+    data.push({ name: location, bytes: await readPickedData(file) });
   }
   const text = async (relative: string | null) => {
     const file = relative === null ? undefined : byPath.get(relative);
@@ -93,6 +100,8 @@ export async function readPickedFolder(files: readonly Picked[], paths: readonly
     bytes,
     data,
     note: choice.note,
+    variants: choice.variants.map(({ name, description }) => ({ name, description })),
+    variant: choice.variant.name,
     tokenizer: await text(choice.tokenizer),
     tokenizerConfig: await text(choice.tokenizerConfig),
   };

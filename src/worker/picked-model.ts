@@ -28,12 +28,12 @@ export class PickedModels {
 
   /**
    * Reads and parses the picked files (one .onnx and its data files, or with `paths` a model folder's files, whose
-   * variant is chosen here); replaces the model picked before.
+   * variant is chosen here, or named by `variant`); replaces the model picked before.
    */
-  async pick(files: readonly Picked[], paths?: readonly string[]): Promise<PickedModelInfo> {
+  async pick(files: readonly Picked[], paths?: readonly string[], variant?: string): Promise<PickedModelInfo> {
     // A pick that fails leaves no model: the page shows its error, not the layers of the model picked before.
     this.current = null;
-    const picked = paths ? await readPickedFolder(files, paths) : await readPickedModelFiles(files);
+    const picked = paths ? await readPickedFolder(files, paths, variant) : await readPickedModelFiles(files);
     const model = parsePickedModel(picked);
     const token = `picked-${++this.picks}`;
     this.current = { token, files: picked, model };
@@ -42,7 +42,12 @@ export class PickedModels {
       name: picked.name,
       dataNames: picked.data.map((f) => f.name),
       bytes: picked.data.reduce((sum, f) => sum + f.bytes.byteLength, picked.bytes.byteLength),
-      ...(isFolder(picked) && { note: picked.note, folderTokenizer: picked.tokenizer !== null }),
+      ...(isFolder(picked) && {
+        note: picked.note,
+        folderTokenizer: picked.tokenizer !== null,
+        variants: picked.variants,
+        variant: picked.variant,
+      }),
     };
   }
 

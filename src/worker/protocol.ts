@@ -98,6 +98,9 @@ export interface PickedModelInfo {
   readonly note?: string;
   /** A picked model folder has its own tokenizer.json, used unless another is picked. */
   readonly folderTokenizer?: boolean;
+  /** A picked model folder's variants (float32 first, then float16, then quantized) and the one read. */
+  readonly variants?: readonly { readonly name: string; readonly description: string }[];
+  readonly variant?: string;
 }
 
 /** A run's progress, with the backend it runs on once that is chosen. */

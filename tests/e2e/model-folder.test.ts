@@ -46,7 +46,7 @@ test('a picked model folder with a chat template runs chat data to results, as i
   await expect.poll(() => summary.textContent(), { timeout: 60_000 }).toMatch(/6 of 15 linear layers tracked/);
   expect(await summary.textContent()).toMatch(/Exported by: torch\.onnx \(TorchScript: module-path names\)/);
   expect(await note.textContent()).toBe(
-    'folder-llama: chose onnx/model.onnx (float32); also there: model_quantized, model_q4 (choose with --variant NAME)',
+    'folder-llama: chose onnx/model.onnx (float32); also there: model_quantized, model_q4 (choose another in the list)',
   );
   const q = page.locator('model-layers-view tr[data-layer="/layers.0/self_attn/q_proj/MatMul"]');
   expect(await q.textContent()).toMatch(/16 → 16\s*attention q/);

@@ -1,20 +1,28 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { seededDemoModel } from '../../src/app/demo-model';
+import type { CliIo } from '../../src/cli/attribute';
 import { runCli } from '../../src/cli/main';
 import type { Model } from '../../src/onnx/ir';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { readSafetensors } from '../../src/store/safetensors';
 import { tensorToArray } from '../../src/store/tensor-values';
 
-/** Runs `iwb` in-process with captured output (not a terminal, so progress is one line per stage). */
-export async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs `iwb` in-process with captured output (not a terminal, so progress is one line per stage); `chooseBackend`
+ * hands the run a backend the test holds (one WebGPU device for many runs).
+ */
+export async function cli(
+  argv: string[],
+  chooseBackend?: CliIo['chooseBackend'],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(argv, {
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
     interactive: false,
+    ...(chooseBackend ? { chooseBackend } : {}),
   });
   return { code, stdout, stderr };
 }

@@ -1,14 +1,16 @@
 /**
  * Chat rows rendered with a model folder's own chat_template (data/chat-template.ts): the ids are the template's
- * text encoded with special tokens only where the template writes them, the loss on the final assistant message and
- * what the template writes after it; data text never becomes a special token (issue 25 item 8), with or without a
- * template; a template that fails names the row.
+ * text encoded with special tokens only where the template writes them, the loss on every assistant message and what
+ * the template writes after it up to the next message (a multi-turn row's token mask checked exactly, for training
+ * rows and queries); data text never becomes a special token (issue 25 item 8), with or without a template; a
+ * template that fails names the row.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadUserInputs } from '../../src/app/inputs';
+import { measuredQueries, trainingRows } from '../../src/app/measure';
 import { chatTemplateFrom } from '../../src/data/chat-template';
 import { toExample } from '../../src/data/dataset';
 import { validateRow } from '../../src/data/schema';
@@ -46,6 +48,56 @@ describe('special tokens come from the template only', () => {
     expect(chat.ids.filter((id) => id === EOS)).toHaveLength(1);
     expect(chat.prompt).toBe('<|bos|>user: Say <|eos|> twice.\nassistant: ');
     expect(chat.response).toBe('<|eos|> <|eos|><|eos|>\n');
+  });
+
+  it('every assistant turn carries the loss, with the eos and newline the template writes after it', () => {
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'What is 1 + 6?' },
+      { role: 'assistant', content: '1 + 6 = 7' },
+      { role: 'user', content: 'And 7 + 1?' },
+      { role: 'assistant', content: ' 7 + 1 = 8 ' },
+      { role: 'user', content: 'Thanks.' },
+      { role: 'assistant', content: 'You are welcome.' },
+    ];
+    const chat = template.render(messages, tokenizer);
+    // Worked out by hand from the template: each turn is cut where an answer starts and after its eos and newline.
+    const enc = (text: string) => tokenizer.encode(text);
+    const parts = [
+      [BOS, ...enc('system: Be brief.\nuser: What is 1 + 6?\nassistant: ')],
+      [...enc('1 + 6 = 7'), EOS, ...enc('\n')],
+      enc('user: And 7 + 1?\nassistant: '),
+      [...enc('7 + 1 = 8'), EOS, ...enc('\n')],
+      enc('user: Thanks.\nassistant: '),
+      [...enc('You are welcome.'), EOS, ...enc('\n')],
+    ];
+    expect(chat.ids).toEqual(parts.flat());
+    const at = (k: number) => parts.slice(0, k).reduce((n, p) => n + p.length, 0);
+    expect(chat.assistantTurns).toEqual([
+      { start: at(1), end: at(2) },
+      { start: at(3), end: at(4) },
+      { start: at(5), end: at(6) },
+    ]);
+    expect(chat.promptLen).toBe(at(1));
+    expect(chat.prompt).toBe('<|bos|>system: Be brief.\nuser: What is 1 + 6?\nassistant: ');
+    // The token mask, position by position: 1 on the three answers (and their eos, newline), 0 elsewhere.
+    const mask = chat.ids.map((_, t) => (chat.assistantTurns.some((s) => t >= s.start && t < s.end) ? 1 : 0));
+    const want = parts.flatMap((p, k) => p.map(() => k % 2));
+    expect(mask).toEqual(want);
+    expect(tokenizer.decode(chat.ids.filter((_, t) => mask[t] === 1))).toBe(
+      '1 + 6 = 7<|eos|>\n7 + 1 = 8<|eos|>\nYou are welcome.<|eos|>\n',
+    );
+  });
+
+  it('a single answer is one turn to the end, as before', () => {
+    const chat = template.render(
+      [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'ok' },
+      ],
+      tokenizer,
+    );
+    expect(chat.assistantTurns).toEqual([{ start: chat.promptLen, end: chat.ids.length }]);
   });
 
   it('a role named eos is text; a role holding a special token is refused', () => {
@@ -98,16 +150,36 @@ describe('chat data through the run inputs', () => {
   });
   const limits = { train: null, queries: null };
 
-  it('renders each row with the template; prompt tokens carry no loss', async () => {
+  it('renders each row with the template; the loss on every answer, none on the user turns', async () => {
     const inputs = await loadUserInputs(files(readFileSync('tests/fixtures/data/chat-train.jsonl', 'utf8')), limits);
     expect(inputs.train).toHaveLength(5);
-    const multi = inputs.train.find((e) => e.id === 'c4')!;
-    // The earlier answer of a multi-turn chat is prompt; the loss is on the last answer and the eos after it.
-    expect(multi.prompt).toBe(
-      '<|bos|>user: What is 1 + 6?\nassistant: 1 + 6 = 7<|eos|>\nuser: And 7 + 1?\nassistant: ',
-    );
-    expect(tokenizer.decode([...multi.inputIds.slice(multi.promptLen)])).toBe('7 + 1 = 8<|eos|>\n');
+    const index = inputs.train.findIndex((e) => e.id === 'c4');
+    const multi = inputs.train[index]!;
+    // Both answers of the multi-turn chat carry the loss; the user turn between them does not.
+    expect(multi.prompt).toBe('<|bos|>user: What is 1 + 6?\nassistant: ');
+    const ids = [...multi.inputIds];
+    const turns = multi.assistantTurns!;
+    expect(turns.map((s) => tokenizer.decode(ids.slice(s.start, s.end)))).toEqual([
+      '1 + 6 = 7<|eos|>\n',
+      '7 + 1 = 8<|eos|>\n',
+    ]);
+    expect(tokenizer.decode(ids.slice(turns[0]!.end, turns[1]!.start))).toBe('user: And 7 + 1?\nassistant: ');
+    expect(turns[0]!.start).toBe(multi.promptLen);
+    expect(turns[1]!.end).toBe(ids.length);
     expect(multi.segments).toEqual([{ label: 'response', start: multi.promptLen, end: multi.inputIds.length }]);
+    // What the gradient source gets: the training row's loss masked to the turns (its `measured` spans) …
+    expect(trainingRows(inputs.train)[index]).toEqual({
+      inputIds: multi.inputIds,
+      promptLen: multi.promptLen,
+      measured: turns,
+    });
+    // … and a query's measurement likewise (the whole response counted as its assistant turns).
+    const asQuery = measuredQueries([multi], 'response')[0]!;
+    expect(asQuery.measured).toEqual(turns);
+    // A row that is not a chat keeps its whole response (no mask).
+    const plain = { ...multi, assistantTurns: undefined };
+    expect(trainingRows([plain])[0]).toBe(plain);
+    expect(measuredQueries([plain], 'response')[0]!.measured).toBeUndefined();
   });
 
   it('a template that fails names the row', async () => {

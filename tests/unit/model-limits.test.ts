@@ -1,6 +1,10 @@
-/** The largest model each backend takes, stated with every plan (`iwb attribute --plan`, the run log). */
+/**
+ * The largest model each backend takes, stated with every plan (`iwb attribute --plan`, the run log) and in the page's
+ * estimate before a run (RunEstimate.text.largest, shown by run-estimate.ts).
+ */
 import { describe, expect, it } from 'vitest';
-import { deviceProfile, largestModel } from '../../src/app/run-plan';
+import { deviceProfile, estimateOf, largestModel } from '../../src/app/run-plan';
+import type { MemoryPlan } from '../../src/influence/memory-plan';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -23,5 +27,27 @@ describe('largest model', () => {
     expect(largestModel(cpu)).toMatch(
       /tracked layers up to 16384 wide \(one 16384×16384 factor per 2\.00 GiB binding\)$/,
     );
+  });
+});
+
+describe("the page's estimate says it before a run", () => {
+  const plan: MemoryPlan = {
+    batchSizes: { fit: 4, train: 4, query: 2, batchesPerChunk: 1 },
+    scoreMemoryBytes: MiB,
+    cacheBytes: 0,
+    stages: [],
+    peakBytes: MiB,
+    seconds: 1,
+    changes: [],
+    problems: [],
+    notes: [],
+  };
+  it.each([
+    ['webgpu', deviceProfile({ kind: 'webgpu', maxBindingBytes: 128 * MiB, memoryBudgetBytes: 4 * GiB })],
+    ['cpu', deviceProfile({ kind: 'cpu', maxBindingBytes: 8 * GiB, memoryBudgetBytes: 8 * GiB })],
+  ] as const)('%s: the same statement as the plan line', (_kind, device) => {
+    const estimate = estimateOf({ plan, device }, [], { train: 4, queries: 2 }, 'test backend');
+    expect(`  largest model: ${estimate.text.largest}`).toBe(largestModel(device));
+    expect(estimate.text.largest).toMatch(/^1\.75 GiB of float32 weights .* tracked layers up to \d+ wide/);
   });
 });

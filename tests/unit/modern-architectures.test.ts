@@ -1,7 +1,8 @@
 /**
  * Causal LMs written like current Hugging Face architectures — Qwen2, Phi-3 (fused qkv_proj / gate_up_proj), Gemma-2,
- * LLaMA-3 (rotary scaling), Mistral (sliding window), GPT-NeoX (parallel residual, partial rotary, biased MLP) and OPT
- * (learned positions, ReLU, biased fc1 / fc2) — (tests/fixtures/models/modern, exported as-is by
+ * LLaMA-3 (rotary scaling), Mistral (sliding window), GPT-NeoX (parallel residual, partial rotary, biased MLP), OPT
+ * (learned positions, ReLU, biased fc1 / fc2) and GPT-2 (Conv1D linears exported as Gemm, fused c_attn, causal mask
+ * by where over a tril buffer) — (tests/fixtures/models/modern, exported as-is by
  * torch.onnx with no value_info: see scripts/modern_models.py) attribute through `iwb attribute` on the CPU backend
  * and match the float64 EK-FAC scores that torch computed for the same weights and rows with forward hooks
  * (kronfluence semantics: empirical Fisher, MLP linears, damping 0.1 · mean Λ; summed-loss measurement, so the
@@ -32,7 +33,7 @@ interface Reference {
  * (the cache fed empty; OPT's takes no position_ids) and <style>-merged.onnx Optimum's merged decoder of the same
  * (an If on use_cache_branch; its no-cache branch is taken).
  */
-const STYLES = ['qwen2', 'phi3', 'gemma2', 'llama3', 'mistral', 'gptneox', 'opt'];
+const STYLES = ['qwen2', 'phi3', 'gemma2', 'llama3', 'mistral', 'gptneox', 'opt', 'gpt2'];
 const FILES = STYLES.flatMap((s) => [
   [s, s],
   [`${s}-optimum`, s],
