@@ -16,9 +16,9 @@ import { decodeBundle } from '../../src/store/bundle';
 import { WorkbenchStore } from '../../src/store/db';
 import { runContent, runEvaluation } from '../../src/store/runs';
 import { TrainingSession } from '../../src/train/loop';
-import { evaluationData } from '../../src/worker/evaluation-data';
-import type { EvaluationProgressEvent, PageEvaluationRequest } from '../../src/worker/evaluation-protocol';
-import { computeStoredEvaluation, pendingEvaluations } from '../../src/worker/page-evaluation';
+import { evaluationData } from '../../src/app/evaluation-data';
+import type { EvaluationProgressEvent, PageEvaluationRequest } from '../../src/app/evaluation-types';
+import { computeStoredEvaluation, pendingEvaluations } from '../../src/app/page-evaluation';
 
 const request: PageEvaluationRequest = {
   variant: 'micro',

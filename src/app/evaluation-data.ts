@@ -5,7 +5,7 @@
  * them (src/worker/evaluation-paired.ts, seeded).
  */
 import type { BundleEvaluation } from '../store/bundle-eval';
-import type { EvaluationData } from './evaluation-protocol';
+import type { EvaluationData } from './evaluation-types';
 import { pairedComparisons } from './evaluation-paired';
 
 export function evaluationData(
