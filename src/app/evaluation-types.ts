@@ -49,7 +49,7 @@ export interface PendingEvaluation {
 }
 
 /** A stored run's evaluation, as the Evaluation view draws it; arrays row-major as in docs/bundle-format.md. */
-/** Two-way intervals and paired differences of the stored evaluation (src/worker/evaluation-paired.ts). */
+/** Two-way intervals and paired differences of the stored evaluation (src/app/evaluation-paired.ts). */
 export interface EvaluationPaired {
   readonly samples: number;
   readonly twoWay: readonly {

@@ -151,7 +151,7 @@ export interface GroupEntry {
   readonly mean: number;
   readonly count: number;
   readonly examples: number;
-  /** Bootstrap 95 % interval of `mean` over training examples (seeded; src/worker/group-intervals.ts). */
+  /** Bootstrap 95 % interval of `mean` over training examples (seeded; src/app/group-intervals.ts). */
   readonly low?: number;
   readonly high?: number;
 }

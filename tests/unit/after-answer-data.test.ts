@@ -1,5 +1,5 @@
 /**
- * The worker's after-answer comparison (src/worker/workspace-data.ts, workspaceAfterAnswer) on the committed run of
+ * The worker's after-answer comparison (src/app/workspace-data.ts, workspaceAfterAnswer) on the committed run of
  * the after-answer variant (tests/fixtures/sequences: `npm run experiment:sequences -- --per-group 3 --queries 2
  * --strategy identity`), opened as a ?bundle= link opens it: it equals the experiment script's own result.json and the
  * statistics recomputed here from the bundle's tensors with the experiment's carriers (the rows' after_answer field).

@@ -46,7 +46,7 @@ describe('workspace data', () => {
     const analyses = workspaceAnalyses(data);
     for (const entry of analyses.benchmarks) {
       const queries = data.result.queries.flatMap((q, i) => (q.benchmark === entry.benchmark ? [i] : []));
-      // The engine's summaries, plus each entry's bootstrap interval (src/worker/group-intervals.ts).
+      // The engine's summaries, plus each entry's bootstrap interval (src/app/group-intervals.ts).
       const bare = (entries: readonly GroupEntry[]) => entries.map(({ low: _low, high: _high, ...rest }) => rest);
       expect(bare(entry.segments)).toEqual(segmentSummary(data.result, queries));
       expect(bare(entry.categories)).toEqual(tokenCategorySummary(data.result, queries, TOKEN_CATEGORIES));
