@@ -1,6 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { EvaluationApi } from '../worker/client';
+import type { EvaluationApi, WorkspaceApi } from '../worker/client';
 import {
   EVALUATION_CANCELLED,
   PAGE_EVALUATION_PRESET,
@@ -10,7 +10,6 @@ import {
   type PendingEvaluation,
   type RetrainChoice,
 } from '../worker/evaluation-protocol';
-import type { WorkspaceApi } from '../worker/workspace-protocol';
 import { evaluationAdvice, type EvaluationAdvice } from '../worker/evaluation-advice';
 import './workspace/results-workspace';
 import { DEMO_NAMES } from './demo-names';

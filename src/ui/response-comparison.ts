@@ -6,7 +6,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { Task } from '@lit/task';
-import type { StoredComparison } from '../worker/ask-span';
+import type { StoredComparison } from '../worker/protocol';
 import { formatScore } from './workspace/model';
 
 const SHOWN = 10;

@@ -1,8 +1,8 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { InfluenceTarget, Normalization, TopInfluences } from '../worker/protocol';
-import type { RunListing, StoredRunView, StoredRunsApi } from '../worker/run-protocol';
-import type { WorkspaceApi } from '../worker/workspace-protocol';
+import type { RunListing, StoredRunView } from '../worker/run-protocol';
+import type { StoredRunsApi, WorkspaceApi } from '../worker/client';
 import { fetchBundle } from './workspace/bundle-url';
 import { workspaceAddress } from './workspace/route';
 import { portableFileName } from './file-name';
@@ -272,7 +272,7 @@ export class RunLibrary extends LitElement {
   ): Promise<TopInfluences> => {
     const viewed = this.viewed;
     if (!viewed || !this.api) return Promise.reject(new Error('no stored run is open'));
-    return this.api.topStoredInfluences(viewed.runId, target, k, normalization);
+    return this.api.rank(viewed.runId, target, k, normalization);
   };
 
   private renderRun(run: RunListing) {

@@ -17,6 +17,7 @@ import './run-controls';
 import type { PickedModelApi } from './run-controls';
 import { formatSeconds } from './attribution-progress';
 import './influence-results';
+import type { TopInfluenceQuery } from './influence-results';
 import './run-library';
 import './workspace/results-workspace';
 import './evaluation-panel';
@@ -60,11 +61,11 @@ export class WorkbenchApp extends LitElement {
    * ?hold=<stage>: new runs wait after their first checkpoint of that stage (PageRequest.holdAfterCheckpoint).
    */
   private readonly holdStage = new URLSearchParams(location.search).get('hold');
-  private readonly estimator = (request: PageRequest) => this.engine.api.estimateRun(request);
+  private readonly estimator = (request: PageRequest) => this.engine.attribution.estimate(request);
   /** The model picked in the controls, read and parsed by the worker (once per pick). */
   private readonly models: PickedModelApi = {
-    pick: (files, paths, variant) => this.engine.api.pickModel(files, paths, variant),
-    layers: (token, trackedLayers) => this.engine.api.pickedLayers(token, trackedLayers),
+    pick: (files, paths, variant) => this.engine.models.pick(files, paths, variant),
+    layers: (token, trackedLayers) => this.engine.models.layers(token, trackedLayers),
   };
 
   static override styles = css`
@@ -78,7 +79,7 @@ export class WorkbenchApp extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.engine.api.probeGpu().then(
+    this.engine.probeGpu().then(
       (probe) => (this.probe = probe),
       (error: Error) => (this.probe = { available: false, reason: `the engine worker failed: ${error.message}` }),
     );
@@ -110,13 +111,13 @@ export class WorkbenchApp extends LitElement {
     try {
       const summary = ask
         ? 'queries' in ask
-          ? await this.engine.ask(ask.runId, ask.queries, onProgress)
+          ? await this.engine.attribution.ask(ask.runId, ask.queries, onProgress)
           : 'spans' in ask
-            ? await this.engine.askSpan(ask.runId, ask.queryId, ask.spans, onProgress)
-            : await this.engine.askGenerated(ask.runId, ask.prompt, ask.maxNewTokens, onProgress)
+            ? await this.engine.attribution.askSpan(ask.runId, ask.queryId, ask.spans, onProgress)
+            : await this.engine.attribution.askGenerated(ask.runId, ask.prompt, ask.maxNewTokens, onProgress)
         : request
-          ? await this.engine.attribute(request, onProgress)
-          : await this.engine.resume(resumeId!, onProgress);
+          ? await this.engine.attribution.start(request, onProgress)
+          : await this.engine.attribution.resume(resumeId!, onProgress);
       const wallSeconds = (performance.now() - this.startedAt) / 1000;
       const compare = ask !== undefined && 'compare' in ask && ask.compare === true;
       this.run = { phase: 'done', summary, stagesRun, wallSeconds, ...(compare ? { compare } : {}) };
@@ -127,10 +128,18 @@ export class WorkbenchApp extends LitElement {
     this.storedGeneration++;
   }
 
-  private readonly compareStored = (runId: string, k: number) => this.engine.api.compareStored(runId, 0, 1, k);
+  private readonly compareStored = (runId: string, k: number) => this.engine.workspace.compare(runId, 0, 1, k);
 
-  private readonly fetchTop = (target: InfluenceTarget, k: number, normalization: Normalization) =>
-    this.engine.api.topInfluences(target, k, normalization);
+  /** A finished run's rankings: it is stored, so they come from the one ranking path by its run id. */
+  private topOf: { readonly runId: string; readonly fetch: TopInfluenceQuery } | null = null;
+  private fetchTop(runId: string): TopInfluenceQuery {
+    if (this.topOf?.runId !== runId) {
+      const fetch = (target: InfluenceTarget, k: number, normalization: Normalization) =>
+        this.engine.runs.rank(runId, target, k, normalization);
+      this.topOf = { runId, fetch };
+    }
+    return this.topOf.fetch;
+  }
 
   override render() {
     const run = this.run;
@@ -145,7 +154,7 @@ export class WorkbenchApp extends LitElement {
         .estimator=${this.estimator}
         .models=${this.models}
         @start-attribution=${(e: CustomEvent<PageRequest>) => void this.start(e.detail)}
-        @cancel-attribution=${() => void this.engine.api.cancel()}
+        @cancel-attribution=${() => void this.engine.attribution.cancel()}
         @estimate-changed=${(e: CustomEvent<RunEstimate>) => (this.estimate = e.detail)}
       ></run-controls>
       ${this.renderRun(run)}
@@ -184,7 +193,7 @@ export class WorkbenchApp extends LitElement {
             ${s.subsample ?? ''}
             <span data-stages-run=${run.stagesRun.join(' ')}>Stages run: ${run.stagesRun.join(' → ')}.</span>
           </p>
-          <influence-results .summary=${s} .fetchTop=${this.fetchTop}></influence-results>
+          <influence-results .summary=${s} .fetchTop=${s.runId ? this.fetchTop(s.runId) : undefined}></influence-results>
           ${
             s.runId && run.compare
               ? html`<response-comparison .compare=${this.compareStored} run-id=${s.runId}></response-comparison>`

@@ -1,93 +1,92 @@
+/**
+ * The page's typed handle on the engine worker. Its type is the worker's `Session` (session.ts) as comlink sees it,
+ * one plain object per namespace: nothing is declared twice, and a method added to the Session is on the page's
+ * handle at once. Function arguments (progress callbacks) cross as comlink proxies; the bytes of a run's model and
+ * of a bundle move to the worker rather than being copied.
+ */
 import { proxy, transfer, wrap, type Remote } from 'comlink';
-import type { EngineWorkerApi } from './engine.worker';
-import type { AttributionSummary, PageRequest, ProgressEvent } from './protocol';
-import type { StoredRunsApi } from './run-protocol';
-import type { WorkspaceApi } from './workspace-protocol';
-import type { EvaluationProgressEvent, PageEvaluationRequest, PendingEvaluation } from './evaluation-protocol';
+import type { Session } from './session';
 
-/** The page evaluation's calls (a plain object, for the same reason as StoredRunsApi). */
-export interface EvaluationApi {
-  /** Resolves with the stored run's id once every retrain is done and the evaluation stored. */
-  start(request: PageEvaluationRequest, onProgress: (event: EvaluationProgressEvent) => void): Promise<string>;
-  resume(runId: string, onProgress: (event: EvaluationProgressEvent) => void): Promise<string>;
-  pending(): Promise<PendingEvaluation[]>;
-  cancel(): Promise<void>;
-}
+/** The namespaces of the Session the page calls (each a plain object of methods). */
+type Namespace = 'attribution' | 'models' | 'runs' | 'workspace' | 'evaluation';
 
-export interface EngineClient {
-  readonly api: Remote<EngineWorkerApi>;
-  /** Start a run; progress arrives through the callback (a comlink proxy), the summary when it ends. */
-  attribute(request: PageRequest, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
-  /** New query rows (JSONL) attributed against a stored run's factors; progress and the summary as for attribute. */
-  ask(runId: string, queries: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
-  /** The run's model answers `prompt`; that answer is asked as `ask` does (summary plus the generated text). */
-  askGenerated(
-    runId: string,
-    prompt: string,
-    maxNewTokens: number,
-    onProgress: (event: ProgressEvent) => void,
-  ): Promise<AttributionSummary & { readonly generated: string }>;
-  /** A stored run's query asked again, measured on token spans (positions in its input_ids). */
-  askSpan(
-    runId: string,
-    queryId: string,
-    spans: readonly { readonly start: number; readonly end: number }[],
-    onProgress: (event: ProgressEvent) => void,
-  ): Promise<AttributionSummary>;
-  /** Carry on a stored run from its last checkpoint; progress and the summary as for attribute. */
-  resume(runId: string, onProgress: (event: ProgressEvent) => void): Promise<AttributionSummary>;
-  /** Stored runs and bundles. */
-  readonly runs: StoredRunsApi;
-  /** The results workspace's per-view data of a stored run. */
-  readonly workspace: WorkspaceApi;
-  readonly evaluation: EvaluationApi;
+/** A namespace as the page calls it: each method returns a promise of what the worker's returns. */
+export type Facade<T> = {
+  readonly [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
+
+export type EngineClient = { readonly [N in Namespace]: Facade<Session[N]> } & {
+  probeGpu(): ReturnType<Session['probeGpu']>;
   terminate(): void;
+};
+
+type Call = (key: string, args: readonly unknown[]) => Promise<unknown>;
+
+/**
+ * comlink forwards a nested call (`remote.runs.rank(…)`) as one message naming the path; its types show a nested
+ * object as a promise (a property read), so the namespace is reached here by name and the result typed by Facade.
+ */
+function caller(remote: Remote<Session>, namespace: Namespace): Call {
+  const target = Reflect.get(remote, namespace) as object;
+  return (key, args) => (Reflect.get(target, key) as (...a: readonly unknown[]) => Promise<unknown>)(...args);
 }
 
-/** The page's typed handle on the engine worker. */
+/**
+ * A remote namespace as a plain-looking object: each property read is the method of that name. Lit probes a
+ * property's value for its own markers (names starting `_$`), and `await` probes `then`; a comlink proxy answers
+ * every probe with another proxy, so these (and symbols) answer undefined here. Functions among the arguments are
+ * passed as comlink proxies (the worker calls them back). `overrides` replace methods that transfer their bytes.
+ */
+export function facade<N extends Namespace>(
+  remote: Remote<Session>,
+  namespace: N,
+  overrides: (call: Call) => Partial<Facade<Session[N]>> = () => ({}),
+): Facade<Session[N]> {
+  const call = caller(remote, namespace);
+  return new Proxy(overrides(call) as Facade<Session[N]>, {
+    get: (own, key) => {
+      if (typeof key !== 'string' || key.startsWith('_$') || key === 'then') return undefined;
+      if (Object.hasOwn(own, key)) return (own as Record<string, unknown>)[key];
+      return (...args: unknown[]) =>
+        call(
+          key,
+          args.map((a) => (typeof a === 'function' ? proxy(a) : a)),
+        );
+    },
+  });
+}
+
+/** The namespaces as the page's components receive them (each a plain object: see facade). */
+export type StoredRunsApi = EngineClient['runs'];
+export type WorkspaceApi = EngineClient['workspace'];
+export type EvaluationApi = EngineClient['evaluation'];
+
 export function startEngineWorker(): EngineClient {
   const worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'iwb-engine' });
-  const api = wrap<EngineWorkerApi>(worker);
+  return engineClient(wrap<Session>(worker), () => worker.terminate());
+}
+
+/** The page's handle on a wrapped Session (a Worker in the page; a MessagePort in tests). */
+export function engineClient(remote: Remote<Session>, terminate: () => void): EngineClient {
   return {
-    api,
-    attribute(request, onProgress) {
+    attribution: facade(remote, 'attribution', (call) => ({
       // The model bytes move to the worker rather than being copied (a picked model is there already).
-      const sent = request.source.kind === 'files' ? transfer(request, [request.source.model]) : request;
-      return api.startAttribution(sent, proxy(onProgress));
-    },
-    resume: (runId, onProgress) => api.resumeRun(runId, proxy(onProgress)),
-    ask: (runId, queries, onProgress) => api.askAnother(runId, queries, proxy(onProgress)),
-    askGenerated: (runId, prompt, maxNewTokens, onProgress) =>
-      api.askGenerated(runId, prompt, maxNewTokens, proxy(onProgress)),
-    askSpan: (runId, queryId, spans, onProgress) => api.askSpan(runId, queryId, spans, proxy(onProgress)),
-    runs: {
-      listRuns: () => api.listRuns(),
-      renameRun: (id, name) => api.renameRun(id, name),
-      deleteRun: (id) => api.deleteRun(id),
-      exportRun: (id) => api.exportRun(id),
-      importBundle: (bytes, name) => api.importBundle(transfer(bytes, [bytes.buffer]), name),
-      viewBundle: (bytes, name) => api.viewBundle(transfer(bytes, [bytes.buffer]), name),
-      keepBundle: (runId) => api.keepBundle(runId),
-      viewScoreFolder: (folder, train, queries) => api.viewScoreFolder(folder, train, queries),
-      openRun: (id) => api.openRun(id),
-      topStoredInfluences: (runId, target, k, normalization) =>
-        api.topStoredInfluences(runId, target, k, normalization),
-    },
-    workspace: {
-      index: (runId) => api.workspaceIndex(runId),
-      overview: (runId, normalization) => api.workspaceOverview(runId, normalization),
-      queryScores: (runId, queryId) => api.workspaceQueryScores(runId, queryId),
-      example: (runId, trainId, target) => api.workspaceExample(runId, trainId, target),
-      analyses: (runId) => api.workspaceAnalyses(runId),
-      afterAnswer: (runId) => api.workspaceAfterAnswer(runId),
-      evaluation: (runId) => api.workspaceEvaluation(runId),
-    },
-    evaluation: {
-      start: (request, onProgress) => api.startEvaluation(request, proxy(onProgress)),
-      resume: (runId, onProgress) => api.resumeEvaluation(runId, proxy(onProgress)),
-      pending: () => api.pendingEvaluations(),
-      cancel: () => api.cancelEvaluation(),
-    },
-    terminate: () => worker.terminate(),
+      start: (request, onProgress) =>
+        call('start', [
+          request.source.kind === 'files' ? transfer(request, [request.source.model]) : request,
+          proxy(onProgress),
+        ]) as ReturnType<Session['attribution']['start']>,
+    })),
+    models: facade(remote, 'models'),
+    runs: facade(remote, 'runs', (call) => ({
+      importBundle: (bytes, name) =>
+        call('importBundle', [transfer(bytes, [bytes.buffer]), name]) as ReturnType<Session['runs']['importBundle']>,
+      viewBundle: (bytes, name) =>
+        call('viewBundle', [transfer(bytes, [bytes.buffer]), name]) as ReturnType<Session['runs']['viewBundle']>,
+    })),
+    workspace: facade(remote, 'workspace'),
+    evaluation: facade(remote, 'evaluation'),
+    probeGpu: () => remote.probeGpu(),
+    terminate,
   };
 }

@@ -4,7 +4,7 @@
  */
 
 import type { BackendReport } from '../app/backend-choice';
-import type { StageTiming, ProgressEvent as JobProgress } from '../app/job';
+import type { ProgressEvent as JobProgress } from '../app/job';
 import type { RunConfig } from '../app/config';
 import type { DemoVariant } from '../data/dataset';
 
@@ -17,6 +17,8 @@ export type { RunEstimate } from '../app/run-plan';
 export type { StageTiming } from '../app/job';
 export type { InfluenceRow, InfluenceTarget, Normalization, TopInfluences } from '../app/results';
 export type StrategyName = RunConfig['strategy'];
+export type { AttributionSummary, QueryInfo } from '../app/run-results';
+export type { StoredComparison } from '../app/ask-span';
 
 /** Where the model and data of a run come from. */
 export type AttributionSource =
@@ -106,28 +108,6 @@ export interface PickedModelInfo {
 /** A run's progress, with the backend it runs on once that is chosen. */
 export interface ProgressEvent extends JobProgress {
   readonly backend?: BackendReport;
-}
-
-export interface QueryInfo {
-  readonly id: string;
-  /** The benchmark (domain) the query belongs to. */
-  readonly benchmark: string;
-  readonly prompt: string;
-}
-
-export interface AttributionSummary {
-  /** The stored run that keeps these results (the workspace opens it by this id); absent for a stored run's view. */
-  readonly runId?: string;
-  readonly backend: BackendReport;
-  readonly strategy: StrategyName;
-  readonly trainCount: number;
-  readonly queries: readonly QueryInfo[];
-  readonly benchmarks: readonly string[];
-  /** What the demo left out, in words ("first 48 of 7473 training examples …"); null for user files without limits. */
-  readonly subsample: string | null;
-  readonly timings: readonly StageTiming[];
-  /** Peak bytes of GPU buffers the engine held at once; null on the CPU backend. */
-  readonly peakGpuBytes: number | null;
 }
 
 /** Thrown across the boundary as a plain Error whose name is 'AttributionCancelled'. */

@@ -1,6 +1,6 @@
 /** Stored runs as the page sees them (structured-clone safe), beside protocol.ts's live-run messages. */
 import type { RunStatus } from '../store/records';
-import type { AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from './protocol';
+import type { AttributionSummary } from './protocol';
 
 export interface RunListing {
   readonly id: string;
@@ -31,32 +31,4 @@ export interface StoredRunView {
   readonly imported?: boolean;
   /** importBundle only: the same bundle (by sha256) was stored before; this is that stored run, not a new copy. */
   readonly alreadyStored?: boolean;
-}
-
-/**
- * The engine worker's stored-run calls, as a plain object (client.ts): a comlink handle itself cannot be given to a
- * Lit property, since Lit probes values for directive markers and a comlink proxy answers every probe.
- */
-export interface StoredRunsApi {
-  listRuns(): Promise<RunListing[]>;
-  renameRun(id: string, name: string): Promise<void>;
-  deleteRun(id: string): Promise<void>;
-  /** The run as .iwb bytes. */
-  exportRun(id: string): Promise<Uint8Array>;
-  importBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
-  /** Open a bundle read-only without storing it; keepBundle stores it (same run id). */
-  viewBundle(bytes: Uint8Array, name: string): Promise<StoredRunView>;
-  keepBundle(runId: string): Promise<void>;
-  /**
-   * Open scores computed elsewhere read-only: a kronfluence scores_<name> folder (its File handles) with the training
-   * and query JSONL they score (app/score-folder.ts); keepBundle stores it.
-   */
-  viewScoreFolder(folder: readonly File[], train: File, queries: File): Promise<StoredRunView>;
-  openRun(id: string): Promise<StoredRunView>;
-  topStoredInfluences(
-    runId: string,
-    target: InfluenceTarget,
-    k: number,
-    normalization: Normalization,
-  ): Promise<TopInfluences>;
 }

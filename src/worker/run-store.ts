@@ -6,39 +6,20 @@
  * A run's page request is kept in its config (`page`), with user files stored as files (by sha256), so a resume
  * after a reload has every input it needs without the user picking the files again.
  */
-import type { TokenScoredResult } from '../influence/normalize';
-import type { AttributionResult, CheckpointStore, ExampleMeta, Measurement } from '../influence/types';
-import { benchmarkOf } from '../influence/aggregate';
-import {
-  bundleContent,
-  encodeRunBundle,
-  groupTokensOf,
-  pairTokensOf,
-  type StoredConfigExtras,
-} from '../app/bundle-content';
+import type { CheckpointStore } from '../influence/types';
+import { bundleContent, encodeRunBundle } from '../app/bundle-content';
 import { runCheckpointStore } from '../app/checkpoints';
 import type { JobOutcome } from '../app/job';
 import type { RunInputs } from '../app/inputs';
+import { runResults, type RunResults } from '../app/run-results';
 import type { DemoVariant } from '../data/dataset';
-import { topInfluences, type ExampleText } from '../app/results';
-import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle';
+import { fingerprintOf, type Fingerprint } from '../store/bundle';
 import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
-import type { RunRecord, StoredArray } from '../store/records';
+import type { RunRecord } from '../store/records';
 import { sha256Hex } from '../store/hash';
-import {
-  bundleRun,
-  createRun,
-  importBundle,
-  runContent,
-  saveRunContent,
-  storeBundleRun,
-  storedGroupTokens,
-  storedPairTokens,
-  type BundleRun,
-} from '../store/runs';
-import type { DatasetRow } from '../store/types';
-import type { AttributionRequest, AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from './protocol';
+import { createRun, importBundle, runContent, saveRunContent, storeBundleRun, type BundleRun } from '../store/runs';
+import type { AttributionRequest } from './protocol';
 import type { RunListing } from './run-protocol';
 
 /** What a run's config keeps of the page's request (the file bytes are stored files, named by id). */
@@ -64,32 +45,6 @@ interface StoredRequest {
     readonly train: Fingerprint | null;
     readonly queries: Fingerprint | null;
   };
-}
-
-/**
- * What a stored run keeps of the engine's AttributionResult, as the workspace's views and rankings read it: the
- * scores, per layer and per token, and the queries' target counts; the configuration as it was stored (JSON), with
- * the measurement it was checked to name; the layers' names. Not kept: τ itself, factors, eigenvalue ranges, the
- * engine's timings.
- */
-export type StoredResult = TokenScoredResult &
-  Pick<AttributionResult, 'tauPerLayer' | 'groupTokens' | 'pairTokens'> & {
-    /** The stored configuration (JSON): what the views read of it, checked where they read it. */
-    readonly config: { readonly measurement: Measurement; readonly strategy?: unknown; readonly seed?: unknown };
-    readonly layers: readonly { readonly name: string }[];
-  };
-
-/** A finished or imported run opened for viewing: what topInfluences needs, rebuilt from stored tensors and rows. */
-export interface StoredResults {
-  readonly summary: AttributionSummary;
-  /** The scores and what the workspace aggregates beside them (per layer, per token, query target counts). */
-  readonly result: StoredResult;
-  readonly trainTexts: readonly ExampleText[];
-  /** What the workspace shows beside the scores: the rows (text, tokens, segments), layers and configuration. */
-  readonly rows: NonNullable<RunRecord['rows']>;
-  readonly layers: RunRecord['layers'];
-  readonly config: RunRecord['config'];
-  readonly name: string;
 }
 
 const encoder = new TextEncoder();
@@ -328,115 +283,12 @@ export class PageRunStore {
     return (await storeBundleRun(this.store, viewed)).id;
   }
 
-  /** A complete or imported run as results the page can rank: influence, self-influence and rows from the store. */
-  async open(runId: string): Promise<StoredResults> {
+  /** A complete or imported run's results, read from the store (app/run-results.ts). */
+  async open(runId: string): Promise<RunResults> {
     const run = await this.store.getRun(runId);
     if (!run) throw new Error(`no run '${runId}'`);
-    return resultsOf(run, async (name) => (await this.store.getTensor(runId, name))?.array);
+    return runResults(run, async (name) => (await this.store.getTensor(runId, name))?.array);
   }
-}
-
-/** A bundle opened read-only and kept in memory only (a ?bundle= link): decoded and checked like an import. */
-export async function viewBundle(bytes: Uint8Array, name: string): Promise<BundleRun & { results: StoredResults }> {
-  const viewed = await bundleRun(bytes, { name });
-  const tensors = new Map(viewed.tensors.map((tensor) => [tensor.name, tensor.array]));
-  return { ...viewed, results: await resultsOf(viewed.run, async (tensorName) => tensors.get(tensorName)) };
-}
-
-/** A complete or imported run's record and tensors as the results the page ranks and the workspace shows. */
-async function resultsOf(
-  run: RunRecord,
-  tensor: (name: string) => Promise<StoredArray | undefined>,
-): Promise<StoredResults> {
-  if (run.status !== 'complete' && run.status !== 'imported')
-    throw new Error(`run "${run.name}" is ${run.status}: it has no results yet`);
-  const influence = await tensor(SCORE_TENSORS.influence);
-  const selfTau = await tensor(SCORE_TENSORS.selfTau);
-  if (!run.rows) throw new Error(`run "${run.name}" keeps no dataset rows, so its results cannot be shown`);
-  const train: ExampleMeta[] = run.rows.train.map(metaOf);
-  const queries: ExampleMeta[] = run.rows.query.map(metaOf);
-  const pairs = train.length * queries.length;
-  if (!(influence instanceof Float64Array) || influence.length !== pairs)
-    throw new Error(`run "${run.name}" has no influence scores for ${queries.length} × ${train.length} pairs`);
-  const offsets = await tensor(SCORE_TENSORS.tauPerTokenOffsets);
-  const perLayer = await tensor(SCORE_TENSORS.tauPerLayer);
-  const targetCounts = await tensor(SCORE_TENSORS.queryTargetCounts);
-  const perTokenValues = await tensor(SCORE_TENSORS.tauPerToken);
-  const groupTokens = await storedGroupTokens(run, tensor);
-  const pairTokens = await storedPairTokens(tensor);
-  const measurement = run.config.measurement ?? run.measurement;
-  if (measurement !== 'mean-log-likelihood' && measurement !== 'summed-loss') {
-    throw new Error(
-      `run "${run.name}" does not say what its scores measure (measurement ${JSON.stringify(measurement)})`,
-    );
-  }
-  const result: StoredResult = {
-    config: { ...run.config, measurement },
-    layers: run.layers.map((layer) => ({ name: layer.name })),
-    queries,
-    train,
-    influence,
-    tauPerLayer:
-      perLayer instanceof Float64Array && perLayer.length === run.layers.length * pairs
-        ? perLayer
-        : new Float64Array(0),
-    selfTau: selfTau instanceof Float64Array ? selfTau : new Float64Array(train.length),
-    // Token counts are not stored; per-token (or group token) offsets give them when present, else 'token-count' is
-    // refused (see rank).
-    trainTokenCounts: tokenCountsOf(
-      offsets instanceof Int32Array ? offsets : (groupTokens?.offsets ?? null),
-      train.length,
-    ),
-    queryTargetCounts:
-      targetCounts instanceof Float64Array && targetCounts.length === queries.length
-        ? targetCounts
-        : new Float64Array(queries.length),
-    tauPerToken:
-      offsets instanceof Int32Array && perTokenValues instanceof Float64Array
-        ? { offsets, values: perTokenValues }
-        : null,
-    groupTokens: groupTokens ? groupTokensOf(groupTokens) : null,
-    pairTokens: pairTokens ? pairTokensOf(pairTokens) : null,
-  };
-  const extras = run.config as Partial<StoredConfigExtras>;
-  const summary: AttributionSummary = {
-    backend: {
-      kind: extras.backendKind ?? null,
-      description: run.backend ?? 'unknown backend',
-      reason: run.source ? `imported from ${run.source.name}` : 'stored run',
-    },
-    strategy: run.strategy,
-    trainCount: train.length,
-    queries: queries.map((q, i) => ({
-      id: q.id,
-      benchmark: benchmarkOf(q),
-      prompt: run.rows!.query[i]?.prompt ?? run.rows!.query[i]?.text ?? '',
-    })),
-    benchmarks: [...new Set(queries.map(benchmarkOf))],
-    subsample: null,
-    timings: run.timings.map((t) => ({ stage: t.stage, seconds: t.seconds })),
-    peakGpuBytes: extras.peakGpuBytes ?? null,
-  };
-  const trainTexts = run.rows.train.map((row) => ({
-    prompt: row.prompt ?? row.text ?? '',
-    response: row.response ?? '',
-  }));
-  return { summary, result, trainTexts, rows: run.rows, layers: run.layers, config: run.config, name: run.name };
-}
-
-/** Rank a stored run's results; 'token-count' needs token counts, which only runs with per-token scores keep. */
-export function rankStored(
-  stored: StoredResults,
-  target: InfluenceTarget,
-  k: number,
-  normalization: Normalization,
-): TopInfluences {
-  if (normalization === 'token-count' && stored.result.trainTokenCounts.length !== stored.result.train.length) {
-    throw new Error(
-      'this stored run keeps no token counts (only runs with per-token scores do): choose another normalisation',
-    );
-  }
-  return topInfluences(stored.result, stored.trainTexts, target, k, normalization);
 }
 
 /** The page request a run keeps; null for imported runs and for runs stored before requests carried a RunConfig. */
@@ -444,21 +296,4 @@ function pageConfig(run: RunRecord): StoredRequest | null {
   const page = run.config.page as StoredRequest | undefined | null;
   const request = page && typeof page === 'object' && 'request' in page ? page.request : null;
   return request && typeof request.config === 'object' && request.config !== null ? page! : null;
-}
-
-function metaOf(row: DatasetRow): ExampleMeta {
-  return {
-    id: row.id,
-    ...(row.segments !== undefined && { segments: row.segments }),
-    ...(row.tokenCategories !== undefined && { tokenCategories: row.tokenCategories }),
-    ...(row.domain !== undefined && { domain: row.domain }),
-    ...(row.difficulty !== undefined && { difficulty: row.difficulty }),
-    ...(row.benchmark !== undefined && { benchmark: row.benchmark }),
-  };
-}
-
-function tokenCountsOf(offsets: Int32Array | null, train: number): Int32Array {
-  return offsets && offsets.length === train + 1
-    ? Int32Array.from({ length: train }, (_, n) => offsets[n + 1]! - offsets[n]!)
-    : new Int32Array(0);
 }

@@ -1,6 +1,6 @@
 /**
  * A picked model goes to the engine worker once (headless Chromium, CPU backend): the page hands the worker the
- * picked files as File handles in one `pickModel` call — no model bytes are posted, and the page thread does not
+ * picked files as File handles in one `models.pick` call — no model bytes are posted, and the page thread does not
  * parse the model — and the worker keeps the parsed model for the Options → Layers list, every estimate and the run,
  * which name it by a token. Every message the page posts to a worker is recorded (an init script wraps
  * Worker.prototype.postMessage) with the comlink call it makes, the Files and the ArrayBuffer bytes it carries.
@@ -99,10 +99,10 @@ test('the model crosses to the worker once, as File handles; layers, estimates a
 
   const messages = await sent(page);
   const calls = (name: string) => messages.filter((m) => m.call === name);
-  expect(calls('pickModel')).toEqual([{ call: 'pickModel', files: 2, bufferBytes: 0 }]);
-  expect(calls('estimateRun').length).toBeGreaterThanOrEqual(2);
-  expect(calls('pickedLayers').length).toBeGreaterThanOrEqual(2);
-  expect(calls('startAttribution')).toHaveLength(1);
+  expect(calls('models.pick')).toEqual([{ call: 'models.pick', files: 2, bufferBytes: 0 }]);
+  expect(calls('attribution.estimate').length).toBeGreaterThanOrEqual(2);
+  expect(calls('models.layers').length).toBeGreaterThanOrEqual(2);
+  expect(calls('attribution.start')).toHaveLength(1);
   // No other message carries a File, and none carries the model's bytes (the data texts go as strings).
   expect(messages.filter((m) => m.files > 0)).toHaveLength(1);
   const modelBytes = readFileSync(MODEL).length;

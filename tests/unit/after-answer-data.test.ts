@@ -1,5 +1,5 @@
 /**
- * The worker's after-answer comparison (src/worker/workspace-data.ts, workspaceAfterAnswer) on the committed run of
+ * The worker's after-answer comparison (src/app/workspace-data.ts, workspaceAfterAnswer) on the committed run of
  * the after-answer variant (tests/fixtures/sequences: `npm run experiment:sequences -- --per-group 3 --queries 2
  * --strategy identity`), opened as a ?bundle= link opens it: it equals the experiment script's own result.json and the
  * statistics recomputed here from the bundle's tensors with the experiment's carriers (the rows' after_answer field).
@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { SEGMENT_SEED, segmentEffects, segmentSums } from '../../src/eval/segment-effects';
 import { decodeBundle } from '../../src/store/bundle';
-import { viewBundle } from '../../src/worker/run-store';
-import { workspaceAfterAnswer, workspaceIndex } from '../../src/worker/workspace-data';
+import { openBundle } from '../../src/app/run-results';
+import { workspaceAfterAnswer, workspaceIndex } from '../../src/app/workspace-data';
 import { resultOfBundle } from '../helpers/bundle-result';
 import { readFixture, readFixtureText } from '../helpers/fixtures';
 
@@ -24,7 +24,7 @@ const carriers = new Set(
 
 describe('after-answer comparison in the worker', () => {
   it('equals the experiment script’s result and a recomputation from the bundle', async () => {
-    const { results } = await viewBundle(bytes, 'run.iwb');
+    const { results } = await openBundle(bytes, 'run.iwb');
     expect(workspaceIndex('r', results, 'run.iwb').hasAfterSegments).toBe(true);
     const data = workspaceAfterAnswer(results);
     expect(data.examples).toEqual([
@@ -51,7 +51,7 @@ describe('after-answer comparison in the worker', () => {
   });
 
   it('says what is missing for a run without after-answer segments or per-token scores', async () => {
-    const { results } = await viewBundle(bytes, 'run.iwb');
+    const { results } = await openBundle(bytes, 'run.iwb');
     const stripped = {
       ...results,
       result: { ...results.result, train: results.result.train.map((e) => ({ ...e, segments: [] })) },

@@ -9,7 +9,7 @@ import { toExample } from '../../src/data/dataset';
 import { validateRow } from '../../src/data/schema';
 import { TextTokenizer } from '../../src/data/tokenizer';
 import { measuredSpans } from '../../src/app/measure';
-import { spanQueryRow } from '../../src/worker/ask-span';
+import { spanQueryRow } from '../../src/app/ask-span';
 
 const tokenizer = TextTokenizer.fromJson(
   JSON.parse(readFileSync(new URL('../../public/tokenizer/tokenizer.json', import.meta.url), 'utf8')),

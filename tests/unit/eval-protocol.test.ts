@@ -270,7 +270,7 @@ describe('held-out split and tuning', () => {
 
 describe('the Evaluation view’s paired comparisons (worker)', () => {
   it('compares every pair, richest first, on the stored per-query LDS, with NaN for unranked queries left out', async () => {
-    const { pairedComparisons } = await import('../../src/worker/evaluation-paired');
+    const { pairedComparisons } = await import('../../src/app/evaluation-paired');
     const Q = 5;
     const M = 10;
     const measured = Float64Array.from({ length: M * Q }, (_, i) => wobble(i));

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluationAdvice, predictedHalfWidth, RECORDED_NOISE } from '../../src/eval/power';
-import { PAGE_EVALUATION_PRESET } from '../../src/worker/evaluation-protocol';
+import { PAGE_EVALUATION_PRESET } from '../../src/app/evaluation-types';
 
 interface RecordProtocol {
   config: { seedsPerSubset: number };

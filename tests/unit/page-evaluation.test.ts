@@ -1,5 +1,5 @@
 /**
- * The page's evaluation path (src/worker/page-evaluation.ts) in Node on fake-indexeddb, as the engine worker runs it
+ * The page's evaluation path (src/app/page-evaluation.ts) in Node on fake-indexeddb, as the engine worker runs it
  * (micro demo data from public/, CPU float64, onnxruntime wasm retrains): an evaluation held after 2 saved retrains
  * and cancelled is listed as pending with its request, resumes retraining only what is missing, and stores the
  * bundled strategy's scores with an evaluation equal to an uninterrupted one's; the stored run exports as a bundle
@@ -16,9 +16,9 @@ import { decodeBundle } from '../../src/store/bundle';
 import { WorkbenchStore } from '../../src/store/db';
 import { runContent, runEvaluation } from '../../src/store/runs';
 import { TrainingSession } from '../../src/train/loop';
-import { evaluationData } from '../../src/worker/evaluation-data';
-import type { EvaluationProgressEvent, PageEvaluationRequest } from '../../src/worker/evaluation-protocol';
-import { computeStoredEvaluation, pendingEvaluations } from '../../src/worker/page-evaluation';
+import { evaluationData } from '../../src/app/evaluation-data';
+import type { EvaluationProgressEvent, PageEvaluationRequest } from '../../src/app/evaluation-types';
+import { computeStoredEvaluation, pendingEvaluations } from '../../src/app/page-evaluation';
 
 const request: PageEvaluationRequest = {
   variant: 'micro',

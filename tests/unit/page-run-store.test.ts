@@ -12,7 +12,8 @@ import { StorageQuotaError } from '../../src/store/quota';
 import { createRun } from '../../src/store/runs';
 import type { RunInputs } from '../../src/app/inputs';
 import type { AttributionRequest } from '../../src/worker/protocol';
-import { PageRunStore, viewBundle } from '../../src/worker/run-store';
+import { PageRunStore } from '../../src/worker/run-store';
+import { openBundle } from '../../src/app/run-results';
 import { readFixture } from '../helpers/fixtures';
 
 const modelBytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) % 256);
@@ -110,7 +111,7 @@ test('a run stored before requests carried a run configuration is listed but not
 test('a bundle viewed from a link stores nothing; "Keep a copy" stores it whole under the same id', async () => {
   const runs = await PageRunStore.open({ indexedDB: new IDBFactory(), IDBKeyRange }, storage(1e12));
   const before = await runs.store.counts();
-  const viewed = await viewBundle(readFixture('workspace/small.iwb'), 'small · 0123');
+  const viewed = await openBundle(readFixture('workspace/small.iwb'), 'small · 0123');
   expect(await runs.store.counts()).toEqual(before);
   expect(viewed.results.result.influence.length).toBe(viewed.results.result.queries.length * 30);
   const id = await runs.keepBundle(viewed);

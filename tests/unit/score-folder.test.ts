@@ -8,7 +8,7 @@ import { expect, test } from 'vitest';
 import { scoreFolderBundle } from '../../src/app/score-folder';
 import { decodeBundle } from '../../src/store/bundle';
 import { memoryFileSource } from '../../src/store/file-source';
-import { viewBundle } from '../../src/worker/run-store';
+import { openBundle } from '../../src/app/run-results';
 import { fixtureData, kronfluenceReference, FIXTURES } from '../helpers/exact-kronfluence';
 
 const SCORES = path.join(FIXTURES, 'token_lm', 'kronfluence', 'token_lm', 'scores_pairwise');
@@ -44,7 +44,7 @@ test("kronfluence's pairwise scores open as a read-only run with their rows", as
   expect(worst).toBeLessThan(1e-6);
   expect(bundle.manifest.rows!.train.map((r) => r.id).slice(0, 2)).toEqual(['row 0', 'row 1']);
   expect(bundle.manifest.strategy).toBe('ekfac');
-  const opened = await viewBundle(bytes, 'kronfluence token_lm');
+  const opened = await openBundle(bytes, 'kronfluence token_lm');
   expect(opened.results.summary.trainCount).toBe(40);
 });
 

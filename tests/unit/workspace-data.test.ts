@@ -1,5 +1,5 @@
 /**
- * The worker's workspace answers (src/worker/workspace-data.ts) on the committed synthetic bundle: the overview's
+ * The workspace's answers (src/app/workspace-data.ts) on the committed synthetic bundle: the overview's
  * cells are the engine's crossDomainTable with a deterministic bootstrap interval around each mean; the analyses'
  * one-row-per-benchmark reduction gives exactly the engine's segment and category summaries over the queries; an
  * example's per-layer parts sum to its influence and its segments' sums to its tokens'.
@@ -8,40 +8,19 @@ import { describe, expect, it } from 'vitest';
 import { TOKEN_CATEGORIES } from '../../src/data/categories';
 import { crossDomainTable, segmentSummary, tokenCategorySummary } from '../../src/influence/aggregate';
 import { scoreView } from '../../src/influence/normalize';
-import { decodeBundle } from '../../src/store/bundle';
-import type { StoredResults } from '../../src/worker/run-store';
-import type { GroupEntry } from '../../src/worker/workspace-protocol';
+import { openBundle, type RunResults } from '../../src/app/run-results';
+import type { GroupEntry } from '../../src/app/workspace-types';
 import { readFixture } from '../helpers/fixtures';
-import { resultOfBundle } from '../helpers/bundle-result';
 import {
   precomputeWorkspace,
   workspaceAnalyses,
   workspaceExample,
   workspaceOverview,
-} from '../../src/worker/workspace-data';
+} from '../../src/app/workspace-data';
 
-async function stored(): Promise<StoredResults> {
-  const bundle = await decodeBundle(readFixture('workspace/small.iwb'));
-  const rows = bundle.manifest.rows!;
-  const result = resultOfBundle(bundle);
-  return {
-    summary: {
-      backend: { kind: 'cpu', description: 'test', reason: 'test' },
-      strategy: 'ekfac',
-      trainCount: 30,
-      queries: [],
-      benchmarks: [],
-      subsample: null,
-      timings: [],
-      peakGpuBytes: null,
-    },
-    result,
-    trainTexts: rows.train.map((r) => ({ prompt: r.prompt ?? '', response: r.response ?? '' })),
-    rows,
-    layers: bundle.manifest.layers,
-    config: bundle.manifest.config,
-    name: 'small',
-  };
+/** The committed bundle read through the one results model, as the worker opens a ?bundle= link. */
+async function stored(): Promise<RunResults> {
+  return (await openBundle(readFixture('workspace/small.iwb'), 'small')).results;
 }
 
 describe('workspace data', () => {
@@ -67,7 +46,7 @@ describe('workspace data', () => {
     const analyses = workspaceAnalyses(data);
     for (const entry of analyses.benchmarks) {
       const queries = data.result.queries.flatMap((q, i) => (q.benchmark === entry.benchmark ? [i] : []));
-      // The engine's summaries, plus each entry's bootstrap interval (src/worker/group-intervals.ts).
+      // The engine's summaries, plus each entry's bootstrap interval (src/app/group-intervals.ts).
       const bare = (entries: readonly GroupEntry[]) => entries.map(({ low: _low, high: _high, ...rest }) => rest);
       expect(bare(entry.segments)).toEqual(segmentSummary(data.result, queries));
       expect(bare(entry.categories)).toEqual(tokenCategorySummary(data.result, queries, TOKEN_CATEGORIES));

@@ -9,15 +9,15 @@ import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { runAttribution } from '../../src/influence/pipeline';
 import { topPairTokenScores } from '../../src/influence/pair-tokens';
 import { DEFAULT_CONFIG, type AttributionResult, type ExampleMeta } from '../../src/influence/types';
-import type { StoredResults } from '../../src/worker/run-store';
+import type { RunResults } from '../../src/app/run-results';
 import {
   hasTokenScores,
   workspaceAfterAnswer,
   workspaceAnalyses,
   workspaceExample,
-} from '../../src/worker/workspace-data';
-import type { GroupEntry } from '../../src/worker/workspace-protocol';
-import { resolved } from '../../src/worker/group-intervals';
+} from '../../src/app/workspace-data';
+import type { GroupEntry } from '../../src/app/workspace-types';
+import { resolved } from '../../src/app/group-intervals';
 import { tokenLmFixture } from '../helpers/exact-kronfluence';
 import { ExactGradientSource } from '../helpers/exact-source';
 
@@ -48,7 +48,7 @@ const queries: ExampleMeta[] = Array.from({ length: QUERIES }, (_, q) => ({
   benchmark: q % 3 === 0 ? 'mbpp' : 'gsm8k',
 }));
 
-async function stored(perToken: boolean): Promise<StoredResults & { engine: AttributionResult }> {
+async function stored(perToken: boolean): Promise<RunResults & { engine: AttributionResult }> {
   const result: AttributionResult = await runAttribution(
     { ...DEFAULT_CONFIG, perToken, seed: 2, batchSizes: { fit: 8, train: 8, query: 4, batchesPerChunk: 2 } },
     {
@@ -174,7 +174,7 @@ describe('workspace token views from group token scores', () => {
       a.segments.forEach((s, i) => close(s.sum, b.segments[i]!.sum, scale * 10, `t${n} ${s.label}`));
     }
     // A query's top pairs, kept at run time (app/job.ts pairTokensTopK): the pair's own row.
-    const withPairs: StoredResults = { ...grouped, result: { ...grouped.result, pairTokens: pairs } };
+    const withPairs: RunResults = { ...grouped, result: { ...grouped.result, pairTokens: pairs } };
     for (let p = 0; p < pairs.queries.length; p += 5) {
       const [q, n] = [pairs.queries[p]!, pairs.train[p]!];
       const a = workspaceExample(withPairs, `t${n}`, { query: `q${q}` });

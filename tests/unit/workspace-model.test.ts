@@ -9,7 +9,7 @@ import {
   parseTarget,
   workspaceAddress,
 } from '../../src/ui/workspace/route';
-import type { WorkspaceTrainExample } from '../../src/worker/workspace-protocol';
+import type { WorkspaceTrainExample } from '../../src/app/workspace-types';
 
 const example = (
   id: string,

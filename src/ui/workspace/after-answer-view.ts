@@ -1,14 +1,9 @@
 import { LitElement, css, html, type TemplateResult } from 'lit';
+import type { WorkspaceApi } from '../../worker/client';
 import { customElement, property } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
-import type {
-  AfterAnswerData,
-  DifferenceEffect,
-  DomainEffects,
-  WorkspaceApi,
-  WorkspaceIndex,
-} from '../../worker/workspace-protocol';
+import type { AfterAnswerData, DifferenceEffect, DomainEffects, WorkspaceIndex } from '../../worker/workspace-protocol';
 import { formatScore, resolved, TICK_FORMAT, verdict } from './model';
 import { navigateEvent, valueOf, type Route } from './route';
 import { viewStyles } from './shared-styles';

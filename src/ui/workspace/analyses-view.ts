@@ -1,8 +1,9 @@
 import { LitElement, html, type TemplateResult } from 'lit';
+import type { WorkspaceApi } from '../../worker/client';
 import { customElement, property } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
-import type { AnalysesData, GroupEntry, TopToken, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
+import type { AnalysesData, GroupEntry, TopToken, WorkspaceIndex } from '../../worker/workspace-protocol';
 import { formatScore, TICK_FORMAT } from './model';
 import type { Route } from './route';
 import { viewStyles } from './shared-styles';

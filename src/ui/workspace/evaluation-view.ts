@@ -1,9 +1,10 @@
 import { LitElement, css, html, type TemplateResult } from 'lit';
+import type { WorkspaceApi } from '../../worker/client';
 import { customElement, property } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
 import type { EvaluationData } from '../../worker/evaluation-protocol';
-import type { WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
+import type { WorkspaceIndex } from '../../worker/workspace-protocol';
 import { formatScore, TICK_FORMAT } from './model';
 import { navigateEvent, valueOf, type Route } from './route';
 import { viewStyles } from './shared-styles';

@@ -1,8 +1,9 @@
 import { LitElement, css, html, type TemplateResult } from 'lit';
+import type { WorkspaceApi } from '../../worker/client';
 import { customElement, property, state } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
-import type { ExampleDetail, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
+import type { ExampleDetail, WorkspaceIndex } from '../../worker/workspace-protocol';
 import { divergingColor, formatScore, maxAbs, TICK_FORMAT } from './model';
 import {
   cursorStep,

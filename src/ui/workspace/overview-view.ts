@@ -1,9 +1,10 @@
 import { LitElement, html, type TemplateResult } from 'lit';
+import type { WorkspaceApi } from '../../worker/client';
 import { customElement, property } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import * as Plot from '@observablehq/plot';
 import type { Normalization } from '../../worker/protocol';
-import type { CrossDomainEntry, OverviewData, WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
+import type { CrossDomainEntry, OverviewData, WorkspaceIndex } from '../../worker/workspace-protocol';
 import {
   concentrationCurve,
   divergingColor,

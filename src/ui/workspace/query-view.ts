@@ -1,9 +1,10 @@
 import { LitElement, css, html, type TemplateResult } from 'lit';
+import type { WorkspaceApi } from '../../worker/client';
 import { customElement, property } from 'lit/decorators.js';
 import { Task, TaskStatus } from '@lit/task';
 import '@lit-labs/virtualizer';
 import type { Normalization } from '../../worker/protocol';
-import type { QueryScores, WorkspaceApi, WorkspaceIndex, WorkspaceQuery } from '../../worker/workspace-protocol';
+import type { QueryScores, WorkspaceIndex, WorkspaceQuery } from '../../worker/workspace-protocol';
 import {
   distinct,
   formatScore,

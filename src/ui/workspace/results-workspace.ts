@@ -1,6 +1,7 @@
 import { LitElement, css, html } from 'lit';
+import type { WorkspaceApi } from '../../worker/client';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { WorkspaceApi, WorkspaceIndex } from '../../worker/workspace-protocol';
+import type { WorkspaceIndex } from '../../worker/workspace-protocol';
 import {
   DEFAULT_ROUTE,
   formatRoute,

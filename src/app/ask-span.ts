@@ -3,10 +3,10 @@
  * a stored run's query as a pre-tokenized row measured on a token span, and two asked responses' attributions
  * compared per training example with the CLI's `--compare` function (app/generate.ts compareQueries).
  */
-import { compareQueries } from '../app/generate';
-import { InputError } from '../app/input-error';
+import { compareQueries } from './generate';
+import { InputError } from './input-error';
 import type { Example } from '../data/dataset';
-import type { StoredResults } from './run-store';
+import type { RunResults } from './run-results';
 
 export interface SpanQueryRow {
   readonly id: string;
@@ -59,7 +59,7 @@ export interface StoredComparison {
 }
 
 /** Queries a and b of a stored run compared per training example (raw influence, as the CLI's --compare). */
-export function storedComparison(results: StoredResults, a: number, b: number, k: number): StoredComparison {
+export function storedComparison(results: RunResults, a: number, b: number, k: number): StoredComparison {
   const { result } = results;
   const queries = result.queries.length;
   if (!(a >= 0 && a < queries && b >= 0 && b < queries))

@@ -2,10 +2,10 @@
  * What the workspace's Evaluation view draws of a stored run's evaluation: the bundle's tensors as stored, with each
  * subset's measurement averaged over the R seeds (what the LDS ranks). The LDS, its stored interval and the
  * predictions are the evaluation's own numbers; the two-way intervals and paired differences are computed here from
- * them (src/worker/evaluation-paired.ts, seeded).
+ * them (src/app/evaluation-paired.ts, seeded).
  */
 import type { BundleEvaluation } from '../store/bundle-eval';
-import type { EvaluationData } from './evaluation-protocol';
+import type { EvaluationData } from './evaluation-types';
 import { pairedComparisons } from './evaluation-paired';
 
 export function evaluationData(

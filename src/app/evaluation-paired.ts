@@ -6,7 +6,7 @@
  * every time it is opened.
  */
 import { differences, signFlipPValue, twoWayBootstrap } from '../eval/two-way';
-import type { EvaluationPaired } from './evaluation-protocol';
+import type { EvaluationPaired } from './evaluation-types';
 
 /** Sign patterns drawn when there are more than 16 queries (exact enumeration below). */
 const PERMUTATIONS = 10_000;

@@ -21,7 +21,7 @@ import {
   segmentEffects,
   segmentSums,
 } from '../eval/segment-effects';
-import type { InfluenceTarget } from './protocol';
+import type { InfluenceTarget } from './results';
 import {
   bootstrapDraws,
   bootstrapInterval,
@@ -29,7 +29,7 @@ import {
   columnKey,
   type BootstrapDraws,
 } from './workspace-bootstrap';
-import type { StoredResult, StoredResults } from './run-store';
+import type { RunResult, RunResults } from './run-results';
 import { GROUP_RESAMPLES, MemberSums, trainingDraws } from './group-intervals';
 import type {
   AfterAnswerData,
@@ -42,14 +42,14 @@ import type {
   TopToken,
   WorkspaceIndex,
   WorkspaceSettings,
-} from './workspace-protocol';
+} from './workspace-types';
 
 const TOP_TOKENS = 8;
 const MIN_TOKEN_COUNT = 3;
 
-const views = new WeakMap<StoredResults, Map<Normalization, ScoreView>>();
+const views = new WeakMap<RunResults, Map<Normalization, ScoreView>>();
 
-function viewOf(stored: StoredResults, normalization: Normalization): ScoreView {
+function viewOf(stored: RunResults, normalization: Normalization): ScoreView {
   let cache = views.get(stored);
   if (!cache) views.set(stored, (cache = new Map()));
   let view = cache.get(normalization);
@@ -57,12 +57,12 @@ function viewOf(stored: StoredResults, normalization: Normalization): ScoreView 
   return view;
 }
 
-function normalizationsOf(stored: StoredResults): Normalization[] {
+function normalizationsOf(stored: RunResults): Normalization[] {
   const counted = stored.result.trainTokenCounts.length === stored.result.train.length;
   return counted ? ['none', 'self-influence', 'token-count'] : ['none', 'self-influence'];
 }
 
-function settingsOf(stored: StoredResults, imported: string | null): WorkspaceSettings {
+function settingsOf(stored: RunResults, imported: string | null): WorkspaceSettings {
   const config = stored.config;
   const damping = config.damping as { kind?: string; factor?: number; value?: number } | undefined;
   const text = (value: unknown, fallback: string) => (typeof value === 'string' ? value : fallback);
@@ -97,7 +97,7 @@ function settingsOf(stored: StoredResults, imported: string | null): WorkspaceSe
   };
 }
 
-export function workspaceIndex(runId: string, stored: StoredResults, imported: string | null): WorkspaceIndex {
+export function workspaceIndex(runId: string, stored: RunResults, imported: string | null): WorkspaceIndex {
   const { result, rows } = stored;
   return {
     runId,
@@ -133,15 +133,15 @@ export function workspaceIndex(runId: string, stored: StoredResults, imported: s
   };
 }
 
-const overviews = new WeakMap<StoredResults, Map<Normalization, OverviewData>>();
-const draws = new WeakMap<StoredResults, BootstrapDraws>();
+const overviews = new WeakMap<RunResults, Map<Normalization, OverviewData>>();
+const draws = new WeakMap<RunResults, BootstrapDraws>();
 
-function seedOf(stored: StoredResults): number {
+function seedOf(stored: RunResults): number {
   return typeof stored.result.config.seed === 'number' ? stored.result.config.seed : 0;
 }
 
 /** Computed once per run and normalisation (precomputeWorkspace computes them before a view asks). */
-export function workspaceOverview(stored: StoredResults, normalization: Normalization): OverviewData {
+export function workspaceOverview(stored: RunResults, normalization: Normalization): OverviewData {
   let cache = overviews.get(stored);
   if (!cache) overviews.set(stored, (cache = new Map()));
   let data = cache.get(normalization);
@@ -149,7 +149,7 @@ export function workspaceOverview(stored: StoredResults, normalization: Normaliz
   return data;
 }
 
-function computeOverview(stored: StoredResults, normalization: Normalization): OverviewData {
+function computeOverview(stored: RunResults, normalization: Normalization): OverviewData {
   const { result } = stored;
   const view = viewOf(stored, normalization);
   const rows = benchmarkScores(view, result.queries);
@@ -169,13 +169,13 @@ function computeOverview(stored: StoredResults, normalization: Normalization): O
   };
 }
 
-function queryIndex(stored: StoredResults, id: string): number {
+function queryIndex(stored: RunResults, id: string): number {
   const q = stored.result.queries.findIndex((query) => query.id === id);
   if (q < 0) throw new Error(`no query has id "${id}"`);
   return q;
 }
 
-export function workspaceQueryScores(stored: StoredResults, queryId: string): QueryScores {
+export function workspaceQueryScores(stored: RunResults, queryId: string): QueryScores {
   const q = queryIndex(stored, queryId);
   const n = stored.result.train.length;
   return {
@@ -188,7 +188,7 @@ export function workspaceQueryScores(stored: StoredResults, queryId: string): Qu
 }
 
 /** Whether the run has token scores for every benchmark: per-token scores, or one group token row per benchmark. */
-export function hasTokenScores(result: StoredResult): boolean {
+export function hasTokenScores(result: RunResult): boolean {
   if (result.tauPerToken) return true;
   const groups = result.groupTokens?.groups.map((g) => g.name);
   return groups !== undefined && [...new Set(result.queries.map(benchmarkOf))].every((b) => groups.includes(b));
@@ -198,14 +198,14 @@ const NO_TOKEN_SCORES =
   'this run has no token scores (neither per-token nor group token scores: it was computed before they were ' +
   'kept, or with them turned off); run it again to see';
 
-function targetQueries(stored: StoredResults, target: InfluenceTarget): number[] {
+function targetQueries(stored: RunResults, target: InfluenceTarget): number[] {
   if ('query' in target) return [queryIndex(stored, target.query)];
   const queries = stored.result.queries.flatMap((query, q) => (benchmarkOf(query) === target.benchmark ? [q] : []));
   if (queries.length === 0) throw new Error(`no query belongs to benchmark "${target.benchmark}"`);
   return queries;
 }
 
-export function workspaceExample(stored: StoredResults, trainId: string, target: InfluenceTarget): ExampleDetail {
+export function workspaceExample(stored: RunResults, trainId: string, target: InfluenceTarget): ExampleDetail {
   const { result, rows } = stored;
   const n = result.train.findIndex((example) => example.id === trainId);
   if (n < 0) throw new Error(`no training example has id "${trainId}"`);
@@ -255,7 +255,7 @@ export function workspaceExample(stored: StoredResults, trainId: string, target:
  * A (query, example) pair's stored token scores (result.pairTokens: each query's top pairs, computed at run time),
  * credited to the predicted token as creditedTokenInfluence does; null when the run did not keep this pair.
  */
-function storedPair(result: StoredResult, q: number, n: number): Float64Array | null {
+function storedPair(result: RunResult, q: number, n: number): Float64Array | null {
   const table = result.pairTokens;
   if (!table) return null;
   const p = table.queries.findIndex((query, i) => query === q && table.train[i] === n);
@@ -268,7 +268,7 @@ function storedPair(result: StoredResult, q: number, n: number): Float64Array | 
 
 /** An example's credited token influence on a target, from per-token scores, else its benchmark's group row. */
 function exampleTokens(
-  stored: StoredResults,
+  stored: RunResults,
   target: InfluenceTarget,
   queries: readonly number[],
   n: number,
@@ -288,7 +288,7 @@ function exampleTokens(
 }
 
 /** Per domain, tokens (by text) ranked by their mean credited influence over every occurrence. */
-function topTokens(stored: StoredResults, queries: readonly number[]) {
+function topTokens(stored: RunResults, queries: readonly number[]) {
   const byDomain = new Map<string, Map<string, { sum: number; count: number }>>();
   stored.result.train.forEach((example, n) => {
     const tokens = stored.rows.train[n]?.tokens;
@@ -327,7 +327,7 @@ function topTokens(stored: StoredResults, queries: readonly number[]) {
  * in the order tokenInfluence sums it (so every aggregate below equals the one over the benchmark's queries bit for
  * bit), with a unit scale ('summed-loss', one target token). The aggregations then read one row instead of hundreds.
  */
-function benchmarkResult(stored: StoredResults, benchmark: string): StoredResult {
+function benchmarkResult(stored: RunResults, benchmark: string): RunResult {
   const { result } = stored;
   const tokens = result.tauPerToken;
   if (!tokens) return groupResult(result, benchmark);
@@ -352,19 +352,19 @@ function benchmarkResult(stored: StoredResults, benchmark: string): StoredResult
  * The same reduction from the run's group token scores (src/influence/group-tokens.ts): the benchmark's row is, by
  * linearity, the mean over its queries of s_q · τ(q, n, t), computed by the engine from one summed query gradient.
  */
-function groupResult(result: StoredResult, benchmark: string): StoredResult {
+function groupResult(result: RunResult, benchmark: string): RunResult {
   if (!result.groupTokens?.groups.some((group) => group.name === benchmark)) throw new Error(NO_TOKEN_SCORES);
   return groupTokenResult(result, benchmark);
 }
 
 type BenchmarkAnalyses = AnalysesData['benchmarks'][number];
 
-const groupDraws = new WeakMap<StoredResults, Int32Array>();
+const groupDraws = new WeakMap<RunResults, Int32Array>();
 
 /** Each segment label's and token category's bootstrap interval of its mean, on a benchmark's reduced row. */
 function withIntervals(
-  stored: StoredResults,
-  reduced: StoredResult,
+  stored: RunResults,
+  reduced: RunResult,
   segments: readonly GroupEntry[],
   categories: readonly GroupEntry[],
 ): { segments: GroupEntry[]; categories: GroupEntry[] } {
@@ -392,9 +392,9 @@ function withIntervals(
   return { segments: attach(segments, bySegment), categories: attach(categories, byCategory) };
 }
 
-const analysesCache = new WeakMap<StoredResults, Map<string, BenchmarkAnalyses>>();
+const analysesCache = new WeakMap<RunResults, Map<string, BenchmarkAnalyses>>();
 
-function benchmarkAnalyses(stored: StoredResults, benchmark: string): BenchmarkAnalyses {
+function benchmarkAnalyses(stored: RunResults, benchmark: string): BenchmarkAnalyses {
   let cache = analysesCache.get(stored);
   if (!cache) analysesCache.set(stored, (cache = new Map()));
   let entry = cache.get(benchmark);
@@ -415,11 +415,11 @@ function benchmarkAnalyses(stored: StoredResults, benchmark: string): BenchmarkA
   return entry;
 }
 
-function benchmarksOf(stored: StoredResults): string[] {
+function benchmarksOf(stored: RunResults): string[] {
   return [...new Set(stored.result.queries.map(benchmarkOf))];
 }
 
-export function workspaceAnalyses(stored: StoredResults): AnalysesData {
+export function workspaceAnalyses(stored: RunResults): AnalysesData {
   if (!hasTokenScores(stored.result)) throw new Error(`${NO_TOKEN_SCORES} these analyses`);
   return {
     benchmarks: benchmarksOf(stored).map((benchmark) => benchmarkAnalyses(stored, benchmark)),
@@ -429,13 +429,13 @@ export function workspaceAnalyses(stored: StoredResults): AnalysesData {
   };
 }
 
-const afterAnswers = new WeakMap<StoredResults, AfterAnswerData>();
+const afterAnswers = new WeakMap<RunResults, AfterAnswerData>();
 
 /**
  * The after-answer comparison, with the experiment's statistics (src/eval/segment-effects.ts) on each benchmark's
  * reduced row (benchmarkResult: the same sums as over its queries), computed once per run.
  */
-export function workspaceAfterAnswer(stored: StoredResults): AfterAnswerData {
+export function workspaceAfterAnswer(stored: RunResults): AfterAnswerData {
   const cached = afterAnswers.get(stored);
   if (cached) return cached;
   const { result } = stored;
@@ -472,7 +472,7 @@ export function workspaceAfterAnswer(stored: StoredResults): AfterAnswerData {
  * the analyses per benchmark), computed right after a run is opened, one piece at a time with `pause()` between
  * pieces so a view's request that arrives meanwhile is answered after the piece in progress, not after all of them.
  */
-export async function precomputeWorkspace(stored: StoredResults, pause: () => Promise<void>): Promise<void> {
+export async function precomputeWorkspace(stored: RunResults, pause: () => Promise<void>): Promise<void> {
   for (const normalization of normalizationsOf(stored)) {
     workspaceOverview(stored, normalization);
     await pause();

@@ -5,17 +5,17 @@
  * retrains only what is missing. When done the run holds the bundled strategy's scores and the whole evaluation,
  * exactly what `iwb evaluate --out FILE.iwb` writes, and opens in the workspace's Evaluation view.
  */
-import type { ChosenBackend } from '../app/backend-choice';
-import { evaluationContent } from '../app/bundle-content';
+import type { ChosenBackend } from './backend-choice';
+import { evaluationContent } from './bundle-content';
 import {
   evaluationTraining,
   runEvaluationJob,
   trainingRecord,
   type EvaluationSettings,
   type RetrainEp,
-} from '../app/evaluation-job';
-import { holdAfterRetrains, runEvaluationStore } from '../app/evaluation-store';
-import { loadDemoInputs, type DemoFiles } from '../app/inputs';
+} from './evaluation-job';
+import { holdAfterRetrains, runEvaluationStore } from './evaluation-store';
+import { loadDemoInputs, type DemoFiles } from './inputs';
 import { DEFAULT_EVALUATION } from '../eval/types';
 import { deleteCheckpoint } from '../store/checkpoints';
 import type { BundleContent } from '../store/bundle';
@@ -27,7 +27,7 @@ import type {
   PageEvaluationRequest,
   PendingEvaluation,
   RetrainChoice,
-} from './evaluation-protocol';
+} from './evaluation-types';
 
 export interface PageEvaluationEnvironment {
   readonly store: WorkbenchStore;
