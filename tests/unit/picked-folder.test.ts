@@ -35,9 +35,15 @@ describe('a picked model folder', () => {
     const picked = await readPickedFolder(files, paths);
     expect(picked.name).toBe('folder-llama/onnx/model.onnx');
     expect(picked.note).toBe(
-      'folder-llama: chose onnx/model.onnx (float32); also there: model_quantized, model_q4 (choose with --variant NAME)',
+      'folder-llama: chose onnx/model.onnx (float32); also there: model_quantized, model_q4 (choose another in the list)',
     );
+    expect(picked.variant).toBe('model');
+    expect(picked.variants.map((v) => v.name)).toEqual(['model', 'model_quantized', 'model_q4']);
     expect(picked.data).toEqual([]);
+    // Another variant by name (the page's list): that graph is read, and the note says it is used.
+    const q4 = await readPickedFolder(files, paths, 'model_q4');
+    expect([q4.name, q4.variant]).toEqual(['folder-llama/onnx/model_q4.onnx', 'model_q4']);
+    expect(q4.note).toMatch(/^folder-llama: using onnx\/model_q4\.onnx \(4-bit blocks/);
     expect(picked.tokenizer?.name).toBe('folder-llama/tokenizer.json');
     expect(picked.tokenizerConfig?.text).toContain('chat_template');
 
