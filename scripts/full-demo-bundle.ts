@@ -9,11 +9,16 @@
  * (added across resumes, kept in OUT.timing.json meanwhile) and the load average sampled each minute are written to
  * IWB_BENCH_RECORD (default docs/benchmarks/full-demo-cpu.json) when the demo is the full one.
  *
+ * Then the page's copy (src/cli/demo-bundle.ts pageCopy: float32 scores, no factors) and its manifest go to
+ * IWB_PAGE_DIR/full.iwb and full.json (default public/demo for the full demo; for another demo only when set).
+ *
  * Try the mechanism on the micro demo: `npm run demo:full-bundle -- /tmp/micro.iwb --demo micro`.
  */
 import { cpus, loadavg } from 'node:os';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { buildDemoBundle } from '../src/cli/demo-bundle';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { buildDemoBundle, demoManifest, pageCopy } from '../src/cli/demo-bundle';
 
 const [out = 'public/demo/full.iwb', ...extra] = process.argv.slice(2);
 const checkpoint = `${out}.checkpoint`;
@@ -63,6 +68,16 @@ for (const [name, sha256] of Object.entries(built.tensors)) console.log(`${sha25
 console.log(
   `wall ${total.wallSeconds.toFixed(0)} s, CPU ${total.cpuSeconds.toFixed(0)} s over ${total.sessions} session(s)`,
 );
+const pageDir = process.env.IWB_PAGE_DIR ?? (extra.includes('--demo') ? undefined : 'public/demo');
+if (pageDir !== undefined) {
+  const page = await pageCopy(readFileSync(out));
+  writeFileSync(path.join(pageDir, 'full.iwb'), page);
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+  const command = `npm run demo:full-bundle -- ${[out, ...extra].join(' ')}`;
+  const manifest = await demoManifest(built, page, { file: 'full.iwb', command, commit });
+  writeFileSync(path.join(pageDir, 'full.json'), JSON.stringify(manifest, null, 2) + '\n');
+  console.log(`${path.join(pageDir, 'full.iwb')}: the page's copy, ${page.byteLength} bytes`);
+}
 if (!extra.includes('--demo')) {
   const record = {
     date: new Date().toISOString(),

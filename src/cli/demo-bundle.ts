@@ -9,7 +9,8 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { deserialize, serialize } from 'node:v8';
-import { decodeBundle } from '../store/bundle';
+import { decodeBundle, encodeBundle, sha256Hex } from '../store/bundle';
+import type { FullDemoManifest } from '../core/full-demo';
 import type { CheckpointStore, RunCheckpoint } from '../influence/types';
 import { attribute, type CliIo } from './attribute';
 import { CliUsageError, parseCommand } from './args';
@@ -68,12 +69,12 @@ export interface DemoBundleBuild {
 export async function buildDemoBundle(
   out: string,
   extra: readonly string[],
-  options: { readonly io: CliIo; readonly checkpoint?: string },
+  options: { readonly io: CliIo; readonly checkpoint?: string | CheckpointStore },
 ): Promise<DemoBundleBuild> {
   const [, ...flags] = demoBundleFlags(out, extra);
   const parsed = parseCommand(['attribute', ...flags]);
   if (parsed.name !== 'attribute') throw new CliUsageError('demo bundle: expected attribute flags');
-  const checkpoint = options.checkpoint === undefined ? undefined : fileCheckpoint(options.checkpoint);
+  const checkpoint = typeof options.checkpoint === 'string' ? fileCheckpoint(options.checkpoint) : options.checkpoint;
   await attribute(parsed.args, terminalIo(options.io), undefined, undefined, checkpoint);
   const bundle = await decodeBundle(readFileSync(out));
   const tensors = Object.fromEntries(
@@ -83,4 +84,71 @@ export async function buildDemoBundle(
   );
   const { scores } = bundle.manifest;
   return { queries: scores?.queries ?? 0, train: scores?.train ?? 0, tensors };
+}
+
+/** What the page's copy of the bundle leaves out, said in its manifest and docs/demo.md. */
+export const PAGE_COPY_NOTE =
+  'scores stored as float32; the EK-FAC factors and the per-layer scores left out (the exact float64 build has them)';
+
+/**
+ * The page's copy of a bundle: the same run with its scores as float32 (relative error ≤ 2⁻²⁴, below what any view
+ * shows), without the factor stages (covariance, eigen, Λ: only needed to score new queries, which the read-only
+ * view does not) and without τ per layer (the training-example view then omits its per-layer line). Everything the
+ * workspace's views read — scores, self-influence, group and pair token scores, rows with tokens — stays, so it opens
+ * without computing at under half the size. Deterministic: the exact bundle's createdAt is kept.
+ */
+export async function pageCopy(exact: Uint8Array): Promise<Uint8Array> {
+  const { manifest, scores, evaluation } = await decodeBundle(exact);
+  if (!manifest.scores) throw new Error('the demo bundle has no scores to show');
+  const kept = { ...scores };
+  delete kept.tauPerLayer;
+  return encodeBundle(
+    {
+      model: manifest.model,
+      ...(manifest.modelData ? { modelData: manifest.modelData } : {}),
+      datasets: manifest.datasets,
+      strategy: manifest.strategy,
+      config: manifest.config,
+      backend: manifest.backend,
+      layers: manifest.layers.map((l) => ({
+        name: l.name,
+        ...(l.weightName !== undefined && { weightName: l.weightName }),
+        dIn: l.dIn,
+        dOut: l.dOut,
+        hasBias: l.hasBias,
+        ...(l.damping !== undefined && { damping: l.damping }),
+      })),
+      scores: { ...kept, measurement: manifest.scores.measurement },
+      rows: manifest.rows,
+      evaluation,
+    },
+    { scoreDtype: 'F32', createdAt: manifest.createdAt, generator: manifest.generator },
+  );
+}
+
+/** The manifest of the page's copy (public/demo/full.json): its size and hashes, the build's hashes and origin. */
+export async function demoManifest(
+  build: DemoBundleBuild,
+  page: Uint8Array,
+  origin: { readonly file: string; readonly command: string; readonly commit: string },
+): Promise<FullDemoManifest> {
+  const { manifest } = await decodeBundle(page);
+  const pageTensors = Object.fromEntries(
+    Object.entries(manifest.tensors)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, { sha256 }]) => [name, sha256]),
+  );
+  return {
+    bundle: { file: origin.file, bytes: page.byteLength, sha256: await sha256Hex(page) },
+    queries: build.queries,
+    train: build.train,
+    strategy: manifest.strategy,
+    backend: manifest.backend ?? 'unknown',
+    seed: 0,
+    command: origin.command,
+    commit: origin.commit,
+    pageCopy: PAGE_COPY_NOTE,
+    buildTensors: build.tensors,
+    pageTensors,
+  };
 }
