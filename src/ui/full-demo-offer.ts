@@ -37,7 +37,10 @@ export class FullDemoOffer extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    if (shouldOffer()) void this.load();
+    // data-state (tests, and a reader of the page): not-offered, loading, offered, dismissed or problem.
+    const offer = shouldOffer();
+    this.dataset.state = offer ? 'loading' : 'not-offered';
+    if (offer) void this.load();
   }
 
   private async load(): Promise<void> {
@@ -46,7 +49,9 @@ export class FullDemoOffer extends LitElement {
       const response = await fetch(url);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       this.manifest = parseFullDemoManifest(await response.text(), url.pathname);
+      this.dataset.state = 'offered';
     } catch (error) {
+      this.dataset.state = 'problem';
       this.problem = `The full demo's description could not be read (${(error as Error).message}).`;
     }
   }
@@ -54,6 +59,7 @@ export class FullDemoOffer extends LitElement {
   private dismiss(): void {
     localStorage.setItem(DISMISSED_KEY, 'dismissed');
     this.manifest = null;
+    this.dataset.state = 'dismissed';
   }
 
   override render() {
@@ -80,8 +86,7 @@ export class FullDemoOffer extends LitElement {
 
 /** A plain first visit of a build with the bundle (or the test hook ?offer=full-demo), not dismissed before. */
 function shouldOffer(): boolean {
-  const params = new URLSearchParams(location.search);
-  if (params.get('offer') === 'full-demo') return true;
   if (localStorage.getItem(DISMISSED_KEY) === 'dismissed') return false;
+  if (new URLSearchParams(location.search).get('offer') === 'full-demo') return true;
   return import.meta.env.IWB_FULL_DEMO === 'yes' && location.search === '' && location.hash === '';
 }
