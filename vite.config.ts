@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 //   unit — plain Node; gpu — real WGSL on Dawn + SwiftShader in Node; e2e — headless Chromium.
 export default defineConfig({
   // The page offers the precomputed full demo on a first visit when the build has it (src/ui/full-demo-offer.ts).
-  define: { 'import.meta.env.IWB_FULL_DEMO': JSON.stringify(existsSync('public/demo/full.json') ? 'yes' : 'no') },
+  define: { 'import.meta.env.IWB_FULL_DEMO': JSON.stringify(existsSync('public/demo/full-demo.json') ? 'yes' : 'no') },
   server: { host: '127.0.0.1', port: 5173, strictPort: false },
   plugins: [
     // Offline after the first visit: the service worker precaches the app, onnxruntime's wasm, the demo model, data

@@ -2,7 +2,8 @@
  * `npm run demo:full-bundle -- [OUT.iwb] [extra iwb attribute flags]`: the full demo bundle (issue 20 §2; the run is
  * src/cli/demo-bundle.ts) — the built-in demo's every training example and query (2,972 × 400), EK-FAC on the CPU
  * float64 backend, seed 0, group token scores and each query's top-20 pair token scores. Prints the sha256 of every
- * tensor: a rerun gives the same hashes. Default OUT: public/demo/full.iwb.
+ * tensor: a rerun gives the same hashes. Default OUT: tmp/full-demo-exact.iwb (ignored by git: the exact float64
+ * build is over the page's download budget).
  *
  * The state is checkpointed to OUT.checkpoint (removed when the bundle is written): run the same command again after a
  * kill and it resumes. The run is also the full demo's CPU benchmark (issue 20 §4): its wall and process CPU seconds
@@ -10,17 +11,19 @@
  * IWB_BENCH_RECORD (default docs/benchmarks/full-demo-cpu.json) when the demo is the full one.
  *
  * Then the page's copy (src/cli/demo-bundle.ts pageCopy: float32 scores, no factors) and its manifest go to
- * IWB_PAGE_DIR/full.iwb and full.json (default public/demo for the full demo; for another demo only when set).
+ * IWB_PAGE_DIR/full-demo.iwb and full-demo.json (default public/demo for the full demo; another demo's only when
+ * set).
  *
  * Try the mechanism on the micro demo: `npm run demo:full-bundle -- /tmp/micro.iwb --demo micro`.
  */
 import { cpus, loadavg } from 'node:os';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { buildDemoBundle, demoManifest, pageCopy } from '../src/cli/demo-bundle';
 
-const [out = 'public/demo/full.iwb', ...extra] = process.argv.slice(2);
+const [out = 'tmp/full-demo-exact.iwb', ...extra] = process.argv.slice(2);
+mkdirSync(path.dirname(out), { recursive: true });
 const checkpoint = `${out}.checkpoint`;
 const timingFile = `${out}.timing.json`;
 interface Timing {
@@ -71,12 +74,12 @@ console.log(
 const pageDir = process.env.IWB_PAGE_DIR ?? (extra.includes('--demo') ? undefined : 'public/demo');
 if (pageDir !== undefined) {
   const page = await pageCopy(readFileSync(out));
-  writeFileSync(path.join(pageDir, 'full.iwb'), page);
+  writeFileSync(path.join(pageDir, 'full-demo.iwb'), page);
   const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
   const command = `npm run demo:full-bundle -- ${[out, ...extra].join(' ')}`;
-  const manifest = await demoManifest(built, page, { file: 'full.iwb', command, commit });
-  writeFileSync(path.join(pageDir, 'full.json'), JSON.stringify(manifest, null, 2) + '\n');
-  console.log(`${path.join(pageDir, 'full.iwb')}: the page's copy, ${page.byteLength} bytes`);
+  const manifest = await demoManifest(built, page, { file: 'full-demo.iwb', command, commit });
+  writeFileSync(path.join(pageDir, 'full-demo.json'), JSON.stringify(manifest, null, 2) + '\n');
+  console.log(`${path.join(pageDir, 'full-demo.iwb')}: the page's copy, ${page.byteLength} bytes`);
 }
 if (!extra.includes('--demo')) {
   const record = {

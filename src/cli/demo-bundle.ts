@@ -126,7 +126,7 @@ export async function pageCopy(exact: Uint8Array): Promise<Uint8Array> {
   );
 }
 
-/** The manifest of the page's copy (public/demo/full.json): its size and hashes, the build's hashes and origin. */
+/** The manifest of the page's copy (public/demo/full-demo.json): its size and hashes, the build's hashes and origin. */
 export async function demoManifest(
   build: DemoBundleBuild,
   page: Uint8Array,

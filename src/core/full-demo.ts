@@ -1,13 +1,13 @@
 /**
- * The precomputed full demo (issue 20 §2): where the page finds it and what its manifest (public/demo/full.json)
+ * The precomputed full demo (issue 20 §2): where the page finds it and what its manifest (public/demo/full-demo.json)
  * says. The bundle is built by `npm run demo:full-bundle` (src/cli/demo-bundle.ts); the page offers it on a first
  * visit and opens it as a `?bundle=` link, without computing.
  */
 
 /** The page's copy of the full demo bundle, relative to the page (served from public/demo/). */
-export const FULL_DEMO_BUNDLE_PATH = 'demo/full.iwb';
+export const FULL_DEMO_BUNDLE_PATH = 'demo/full-demo.iwb';
 /** Its manifest, beside it: small, precached with the page, so the offer can say the size before any download. */
-export const FULL_DEMO_MANIFEST_PATH = 'demo/full.json';
+export const FULL_DEMO_MANIFEST_PATH = 'demo/full-demo.json';
 
 export interface FullDemoManifest {
   /** The page's copy: its file name beside the manifest, size and sha256, and the sha256 of each tensor. */

@@ -8,12 +8,15 @@ import {
   type FullDemoManifest,
 } from '../core/full-demo';
 
+const STRATEGY_NAMES: Readonly<Record<string, string>> = { ekfac: 'EK-FAC', kfac: 'K-FAC', diagonal: 'diagonal' };
+
 /** localStorage key: the visitor said "Not now" to the offer (it is not shown again). */
 const DISMISSED_KEY = 'iwb.full-demo-offer';
 
 /**
  * The first visit's offer (issue 20 §2): "Explore the full demo — computed with this page's engine", the precomputed
- * bundle of the whole demo (public/demo/full.iwb), opened as a `?bundle=` link: read-only, without computing. Shown on
+ * bundle of the whole demo (public/demo/full-demo.iwb), opened as a `?bundle=` link: read-only, without computing.
+ * Shown on
  * a plain visit (no run or bundle in the address) of a build that has the bundle (vite.config.ts sets
  * IWB_FULL_DEMO), or with `?offer=full-demo`; it says the download's size from the manifest (precached, small). The
  * bundle itself is cached by the service worker on first open, not with the page's first paint.
@@ -73,7 +76,7 @@ export class FullDemoOffer extends LitElement {
       <strong>Explore the full demo — computed with this page's engine</strong>
       <div class="meta">
         Every training example and query of the demo (${m.train.toLocaleString('en')} × ${m.queries.toLocaleString('en')}),
-        ${m.strategy.toUpperCase()} on the ${m.backend} backend, with sequence and token analyses: it opens at once,
+        ${STRATEGY_NAMES[m.strategy] ?? m.strategy} on the ${m.backend} backend, with sequence and token analyses: it opens at once,
         nothing is computed. Download <span data-full-demo-size>${formatDownloadSize(m.bundle.bytes)}</span>, kept for
         offline use once opened.
       </div>

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { servePage, type Served } from '../helpers/browser';
 import { fixturePath } from '../helpers/fixtures';
 
-const bundle = readFileSync(fixturePath('demo/full.iwb'));
-const manifest = readFileSync(fixturePath('demo/full.json'), 'utf8');
+const bundle = readFileSync(fixturePath('demo/full-demo.iwb'));
+const manifest = readFileSync(fixturePath('demo/full-demo.json'), 'utf8');
 let served: Served;
 let context: BrowserContext;
 /** Each request the page made for the demo bundle. */
@@ -21,10 +21,10 @@ const bundleRequests: string[] = [];
 beforeAll(async () => {
   served = await servePage();
   context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 } });
-  await context.route('**/demo/full.json', (route) =>
+  await context.route('**/demo/full-demo.json', (route) =>
     route.fulfill({ body: manifest, contentType: 'application/json' }),
   );
-  await context.route('**/demo/full.iwb*', (route) => {
+  await context.route('**/demo/full-demo.iwb*', (route) => {
     bundleRequests.push(route.request().url());
     return route.fulfill({ body: bundle, contentType: 'application/octet-stream' });
   });

@@ -2,7 +2,8 @@
  * The precomputed full demo (issue 20 §2): the build (src/cli/demo-bundle.ts) is reproducible — the micro demo built
  * twice gives the same tensors' hashes, and a build resumed from its checkpoint file gives them too; the page's copy
  * keeps every score as the float32 rounding of the exact one and leaves the factors and per-layer scores out; the
- * manifest beside a bundle (public/demo/full.json, and the committed micro stand-in the e2e test serves) matches it.
+ * manifest beside a bundle (public/demo/full-demo.json, and the committed micro stand-in the e2e test serves) matches
+ * it.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -84,7 +85,7 @@ describe('the full demo bundle build', () => {
         tensors: Object.fromEntries(Object.entries(exact.manifest.tensors).map(([n, t]) => [n, t.sha256])),
       },
       page,
-      { file: 'full.iwb', command: 'test', commit: 'test' },
+      { file: 'full-demo.iwb', command: 'test', commit: 'test' },
     );
     expect(manifest.bundle.bytes).toBe(page.byteLength);
     expect(Object.keys(manifest.pageTensors).length).toBeLessThan(Object.keys(manifest.buildTensors).length);
@@ -93,11 +94,11 @@ describe('the full demo bundle build', () => {
 
 describe('the manifest beside a demo bundle', () => {
   it('matches the micro stand-in the e2e test serves', async () => {
-    await expectManifestMatches(fixturePath('demo/full.json'), fixturePath('demo/full.iwb'));
+    await expectManifestMatches(fixturePath('demo/full-demo.json'), fixturePath('demo/full-demo.iwb'));
   });
 
   it('matches the committed full demo bundle (public/demo), which comes with its manifest or not at all', async () => {
-    const [manifest, bundle] = ['public/demo/full.json', 'public/demo/full.iwb'];
+    const [manifest, bundle] = ['public/demo/full-demo.json', 'public/demo/full-demo.iwb'];
     expect(existsSync(manifest)).toBe(existsSync(bundle));
     if (existsSync(bundle)) {
       await expectManifestMatches(manifest, bundle);
@@ -109,7 +110,7 @@ describe('the manifest beside a demo bundle', () => {
   });
 
   it('refuses a manifest with a missing or mistyped field, naming it', () => {
-    const good = JSON.parse(readFileSync(fixturePath('demo/full.json'), 'utf8')) as Record<string, unknown>;
+    const good = JSON.parse(readFileSync(fixturePath('demo/full-demo.json'), 'utf8')) as Record<string, unknown>;
     expect(() => parseFullDemoManifest(JSON.stringify({ ...good, train: -1 }), 'm.json')).toThrow(
       'm.json: field "train" should be a non-negative integer',
     );
