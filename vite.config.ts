@@ -23,12 +23,12 @@ export default defineConfig({
               globPatterns: ['**/*.{js,css,html,svg,wasm,onnx,json,jsonl,md,woff2}'],
               // onnxruntime's wasm (~25 MB) and the demo model are over Workbox's 2 MiB default.
               maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
-              // The precomputed full demo (public/demo/*.iwb, ~20 MB) is not in the first paint's precache (the glob
-              // above has no .iwb): it is cached when first opened, and served from that cache after (offline too).
-              // Its URL carries its content's hash (?v=), so a rebuilt bundle is fetched anew.
+              // The precomputed full demo (public/demo/*.iwb.gz) is not in the first paint's precache (the glob above
+              // has neither .iwb nor .gz): it is cached when first opened, and served from that cache after (offline
+              // too). Its URL carries its content's hash (?v=), so a rebuilt bundle is fetched anew.
               runtimeCaching: [
                 {
-                  urlPattern: ({ url }) => /\/demo\/[^/]+\.iwb$/.test(url.pathname),
+                  urlPattern: ({ url }) => /\/demo\/[^/]+\.iwb(\.gz)?$/.test(url.pathname),
                   handler: 'CacheFirst',
                   options: { cacheName: 'iwb-demo-bundles', cacheableResponse: { statuses: [200] } },
                 },

@@ -10,8 +10,8 @@
  * (added across resumes, kept in OUT.timing.json meanwhile) and the load average sampled each minute are written to
  * IWB_BENCH_RECORD (default docs/benchmarks/full-demo-cpu.json) when the demo is the full one.
  *
- * Then the page's copy (src/cli/demo-bundle.ts pageCopy: float32 scores, no factors) and its manifest go to
- * IWB_PAGE_DIR/full-demo.iwb and full-demo.json (default public/demo for the full demo; another demo's only when
+ * Then the page's copy (src/cli/demo-bundle.ts pageCopy: float32 scores, no factors; gzip) and its manifest go to
+ * IWB_PAGE_DIR/full-demo.iwb.gz and full-demo.json (default public/demo for the full demo; another demo's only when
  * set).
  *
  * Try the mechanism on the micro demo: `npm run demo:full-bundle -- /tmp/micro.iwb --demo micro`.
@@ -20,7 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { buildDemoBundle, demoManifest, pageCopy } from '../src/cli/demo-bundle';
+import { buildDemoBundle, compressedPageCopy, demoManifest, pageCopy } from '../src/cli/demo-bundle';
 
 const [out = 'tmp/full-demo-exact.iwb', ...extra] = process.argv.slice(2);
 mkdirSync(path.dirname(out), { recursive: true });
@@ -73,13 +73,13 @@ console.log(
 );
 const pageDir = process.env.IWB_PAGE_DIR ?? (extra.includes('--demo') ? undefined : 'public/demo');
 if (pageDir !== undefined) {
-  const page = await pageCopy(readFileSync(out));
-  writeFileSync(path.join(pageDir, 'full-demo.iwb'), page);
+  const page = compressedPageCopy(await pageCopy(readFileSync(out)));
+  writeFileSync(path.join(pageDir, 'full-demo.iwb.gz'), page);
   const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
   const command = `npm run demo:full-bundle -- ${[out, ...extra].join(' ')}`;
-  const manifest = await demoManifest(built, page, { file: 'full-demo.iwb', command, commit });
+  const manifest = await demoManifest(built, page, { file: 'full-demo.iwb.gz', command, commit });
   writeFileSync(path.join(pageDir, 'full-demo.json'), JSON.stringify(manifest, null, 2) + '\n');
-  console.log(`${path.join(pageDir, 'full-demo.iwb')}: the page's copy, ${page.byteLength} bytes`);
+  console.log(`${path.join(pageDir, 'full-demo.iwb.gz')}: the page's copy, ${page.byteLength} bytes (gzip)`);
 }
 if (!extra.includes('--demo')) {
   const record = {

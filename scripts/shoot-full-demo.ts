@@ -1,6 +1,6 @@
 /**
  * `npx tsx scripts/shoot-full-demo.ts [DIR] [OUT_DIR] [PREFIX]`: the first visit's offer of the full demo and the
- * workspace it opens, with DIR/full-demo.iwb and DIR/full-demo.json served under the page's demo/ paths (default
+ * workspace it opens, with DIR/full-demo.iwb.gz and DIR/full-demo.json served under the page's demo/ paths (default
  * DIR: public/demo
  * when it has the bundle, else the micro stand-in tests/fixtures/demo). Needs the built page (`npm run build`). Writes
  * OUT_DIR/PREFIX-offer.png, -overview.png (with the heat table), -analyses.png (sequences and tokens), -after.png (when
@@ -10,17 +10,17 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { servePage } from '../tests/helpers/browser';
 
 const args = process.argv.slice(2);
-const dir = args[0] ?? (existsSync('public/demo/full-demo.iwb') ? 'public/demo' : 'tests/fixtures/demo');
+const dir = args[0] ?? (existsSync('public/demo/full-demo.iwb.gz') ? 'public/demo' : 'tests/fixtures/demo');
 const [, out = 'docs/screenshots', prefix = 'full-demo'] = args;
 mkdirSync(out, { recursive: true });
-const bundle = readFileSync(`${dir}/full-demo.iwb`);
+const bundle = readFileSync(`${dir}/full-demo.iwb.gz`);
 const manifest = readFileSync(`${dir}/full-demo.json`, 'utf8');
 const served = await servePage();
 const context = await served.browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 1000 } });
 await context.route('**/demo/full-demo.json', (route) =>
   route.fulfill({ body: manifest, contentType: 'application/json' }),
 );
-await context.route('**/demo/full-demo.iwb*', (route) =>
+await context.route('**/demo/full-demo.iwb.gz*', (route) =>
   route.fulfill({ body: bundle, contentType: 'application/octet-stream' }),
 );
 const page = await context.newPage();

@@ -4,14 +4,22 @@
  * visit and opens it as a `?bundle=` link, without computing.
  */
 
-/** The page's copy of the full demo bundle, relative to the page (served from public/demo/). */
-export const FULL_DEMO_BUNDLE_PATH = 'demo/full-demo.iwb';
+/** The page's copy of the full demo bundle, gzip-compressed, relative to the page (served from public/demo/). */
+export const FULL_DEMO_BUNDLE_PATH = 'demo/full-demo.iwb.gz';
 /** Its manifest, beside it: small, precached with the page, so the offer can say the size before any download. */
 export const FULL_DEMO_MANIFEST_PATH = 'demo/full-demo.json';
 
 export interface FullDemoManifest {
-  /** The page's copy: its file name beside the manifest, size and sha256, and the sha256 of each tensor. */
-  readonly bundle: { readonly file: string; readonly bytes: number; readonly sha256: string };
+  /**
+   * The page's copy as downloaded (gzip): its file name beside the manifest, size and sha256; and the size of the
+   * bundle it inflates to.
+   */
+  readonly bundle: {
+    readonly file: string;
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly uncompressedBytes: number;
+  };
   readonly queries: number;
   readonly train: number;
   readonly strategy: string;
@@ -55,11 +63,16 @@ export function parseFullDemoManifest(text: string, where: string): FullDemoMani
     return Object.fromEntries(entries) as Record<string, string>;
   };
   const file = string(bundle.file, 'bundle.file');
-  if (!/^[\w.-]+\.iwb$/.test(file)) fail('bundle.file', 'a file name ending in .iwb');
+  if (!/^[\w.-]+\.iwb(\.gz)?$/.test(file)) fail('bundle.file', 'a file name ending in .iwb or .iwb.gz');
   const sha256 = string(bundle.sha256, 'bundle.sha256');
   if (!/^[0-9a-f]{64}$/.test(sha256)) fail('bundle.sha256', 'a sha256 (64 hex)');
   return {
-    bundle: { file, bytes: count(bundle.bytes, 'bundle.bytes'), sha256 },
+    bundle: {
+      file,
+      bytes: count(bundle.bytes, 'bundle.bytes'),
+      sha256,
+      uncompressedBytes: count(bundle.uncompressedBytes, 'bundle.uncompressedBytes'),
+    },
     queries: count(root.queries, 'queries'),
     train: count(root.train, 'train'),
     strategy: string(root.strategy, 'strategy'),

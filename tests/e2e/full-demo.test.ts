@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { servePage, type Served } from '../helpers/browser';
 import { fixturePath } from '../helpers/fixtures';
 
-const bundle = readFileSync(fixturePath('demo/full-demo.iwb'));
+const bundle = readFileSync(fixturePath('demo/full-demo.iwb.gz'));
 const manifest = readFileSync(fixturePath('demo/full-demo.json'), 'utf8');
 let served: Served;
 let context: BrowserContext;
@@ -24,9 +24,9 @@ beforeAll(async () => {
   await context.route('**/demo/full-demo.json', (route) =>
     route.fulfill({ body: manifest, contentType: 'application/json' }),
   );
-  await context.route('**/demo/full-demo.iwb*', (route) => {
+  await context.route('**/demo/full-demo.iwb.gz*', (route) => {
     bundleRequests.push(route.request().url());
-    return route.fulfill({ body: bundle, contentType: 'application/octet-stream' });
+    return route.fulfill({ body: bundle, contentType: 'application/gzip' });
   });
 });
 afterAll(async () => {
@@ -87,7 +87,7 @@ test('the service worker does not precache demo bundles and caches them at first
   const sw = readFileSync('dist/sw.js', 'utf8');
   const precached = [...sw.matchAll(/url:"([^"]+)"/g)].map((m) => m[1]!);
   expect(precached).toContain('index.html');
-  expect(precached.filter((url) => url.endsWith('.iwb'))).toEqual([]);
+  expect(precached.filter((url) => /\.iwb(\.gz)?$/.test(url))).toEqual([]);
   expect(sw).toContain('iwb-demo-bundles');
   expect(sw).toContain('CacheFirst');
 });

@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildDemoBundle, demoManifest, fileCheckpoint, pageCopy } from '../../src/cli/demo-bundle';
+import { gunzipSync } from 'node:zlib';
+import { buildDemoBundle, compressedPageCopy, demoManifest, fileCheckpoint, pageCopy } from '../../src/cli/demo-bundle';
 import { parseFullDemoManifest } from '../../src/core/full-demo';
 import { decodeBundle } from '../../src/store/bundle';
 import { fixturePath } from '../helpers/fixtures';
@@ -23,10 +24,12 @@ const quiet = { stdout: () => {}, stderr: () => {}, interactive: false };
 async function expectManifestMatches(manifestFile: string, bundleFile: string): Promise<void> {
   const manifest = parseFullDemoManifest(readFileSync(manifestFile, 'utf8'), manifestFile);
   const bytes = new Uint8Array(readFileSync(bundleFile));
+  const inflated = new Uint8Array(gunzipSync(bytes));
+  expect(inflated.byteLength).toBe(manifest.bundle.uncompressedBytes);
   expect(path.basename(bundleFile)).toBe(manifest.bundle.file);
   expect(bytes.byteLength).toBe(manifest.bundle.bytes);
   expect(createHash('sha256').update(bytes).digest('hex')).toBe(manifest.bundle.sha256);
-  const bundle = await decodeBundle(bytes);
+  const bundle = await decodeBundle(inflated);
   const tensors = Object.fromEntries(Object.entries(bundle.manifest.tensors).map(([n, { sha256 }]) => [n, sha256]));
   expect(tensors).toEqual(manifest.pageTensors);
   expect([bundle.manifest.scores?.queries, bundle.manifest.scores?.train]).toEqual([manifest.queries, manifest.train]);
@@ -78,27 +81,31 @@ describe('the full demo bundle build', () => {
     expect(Array.from(copy.scores.pairTokens!.pairs)).toEqual(Array.from(exact.scores.pairTokens!.pairs));
     // Deterministic: the same exact bundle gives the same bytes.
     expect(await pageCopy(exactBytes)).toEqual(page);
+    const download = compressedPageCopy(page);
+    expect(compressedPageCopy(page)).toEqual(download);
+    expect(new Uint8Array(gunzipSync(download))).toEqual(page);
     const manifest = await demoManifest(
       {
         queries: 4,
         train: 16,
         tensors: Object.fromEntries(Object.entries(exact.manifest.tensors).map(([n, t]) => [n, t.sha256])),
       },
-      page,
-      { file: 'full-demo.iwb', command: 'test', commit: 'test' },
+      download,
+      { file: 'full-demo.iwb.gz', command: 'test', commit: 'test' },
     );
-    expect(manifest.bundle.bytes).toBe(page.byteLength);
+    expect(manifest.bundle.bytes).toBe(download.byteLength);
+    expect(manifest.bundle.uncompressedBytes).toBe(page.byteLength);
     expect(Object.keys(manifest.pageTensors).length).toBeLessThan(Object.keys(manifest.buildTensors).length);
   }, 120_000);
 });
 
 describe('the manifest beside a demo bundle', () => {
   it('matches the micro stand-in the e2e test serves', async () => {
-    await expectManifestMatches(fixturePath('demo/full-demo.json'), fixturePath('demo/full-demo.iwb'));
+    await expectManifestMatches(fixturePath('demo/full-demo.json'), fixturePath('demo/full-demo.iwb.gz'));
   });
 
   it('matches the committed full demo bundle (public/demo), which comes with its manifest or not at all', async () => {
-    const [manifest, bundle] = ['public/demo/full-demo.json', 'public/demo/full-demo.iwb'];
+    const [manifest, bundle] = ['public/demo/full-demo.json', 'public/demo/full-demo.iwb.gz'];
     expect(existsSync(manifest)).toBe(existsSync(bundle));
     if (existsSync(bundle)) {
       await expectManifestMatches(manifest, bundle);
@@ -116,10 +123,10 @@ describe('the manifest beside a demo bundle', () => {
     );
     expect(() =>
       parseFullDemoManifest(
-        JSON.stringify({ ...good, bundle: { file: 'x.bin', bytes: 1, sha256: 'a'.repeat(64) } }),
+        JSON.stringify({ ...good, bundle: { file: 'x.bin', bytes: 1, sha256: 'a'.repeat(64), uncompressedBytes: 1 } }),
         'm.json',
       ),
-    ).toThrow('field "bundle.file" should be a file name ending in .iwb');
+    ).toThrow('field "bundle.file" should be a file name ending in .iwb or .iwb.gz');
     expect(() => parseFullDemoManifest('{', 'm.json')).toThrow('m.json: not JSON');
     expect(() => parseFullDemoManifest(JSON.stringify({ ...good, pageTensors: { x: 'zz' } }), 'm.json')).toThrow(
       'field "pageTensors.x" should be a sha256 (64 hex)',
