@@ -45,10 +45,10 @@ export async function fetchBundle(url: string, base: string = location.href): Pr
  * server may already have inflated a `.gz` it sent with Content-Encoding: gzip. A bundle whose header length happens
  * to start with those two bytes does not inflate and is returned as it is (the decoder then judges it).
  */
-async function gunzipIfGzip(bytes: Uint8Array): Promise<Uint8Array> {
+async function gunzipIfGzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
   try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch {
     return bytes;
