@@ -14,13 +14,15 @@
  * IWB_PAGE_DIR/full-demo.iwb.gz and full-demo.json (default public/demo for the full demo; another demo's only when
  * set).
  *
+ * IWB_PAGE_ONLY=1 with an OUT already built writes only the page's copy and manifest (no run, no record).
+ *
  * Try the mechanism on the micro demo: `npm run demo:full-bundle -- /tmp/micro.iwb --demo micro`.
  */
 import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { buildDemoBundle, compressedPageCopy, demoManifest, pageCopy } from '../src/cli/demo-bundle';
+import { buildDemoBundle, compressedPageCopy, demoManifest, describeBuild, pageCopy } from '../src/cli/demo-bundle';
 
 const [out = 'tmp/full-demo-exact.iwb', ...extra] = process.argv.slice(2);
 mkdirSync(path.dirname(out), { recursive: true });
@@ -60,12 +62,16 @@ const io = {
   stderr: (text: string) => process.stderr.write(text),
   interactive: false,
 };
-const built = await buildDemoBundle(out, extra, { io, checkpoint });
+// IWB_PAGE_ONLY=1: OUT is built already; only (re)write the page's copy and manifest from it.
+const pageOnly = process.env.IWB_PAGE_ONLY === '1';
+const built = pageOnly ? await describeBuild(out) : await buildDemoBundle(out, extra, { io, checkpoint });
 clearInterval(sampler);
 load.push(loadavg()[0]!);
 const total = timing();
-rmSync(checkpoint, { force: true });
-rmSync(timingFile, { force: true });
+if (!pageOnly) {
+  rmSync(checkpoint, { force: true });
+  rmSync(timingFile, { force: true });
+}
 console.log(`${out}: ${built.queries} queries × ${built.train} training examples, ${statSync(out).size} bytes`);
 for (const [name, sha256] of Object.entries(built.tensors)) console.log(`${sha256}  ${name}`);
 console.log(
@@ -81,7 +87,7 @@ if (pageDir !== undefined) {
   writeFileSync(path.join(pageDir, 'full-demo.json'), JSON.stringify(manifest, null, 2) + '\n');
   console.log(`${path.join(pageDir, 'full-demo.iwb.gz')}: the page's copy, ${page.byteLength} bytes (gzip)`);
 }
-if (!extra.includes('--demo')) {
+if (!extra.includes('--demo') && !pageOnly) {
   const record = {
     date: new Date().toISOString(),
     startedAt: total.startedAt,

@@ -77,7 +77,12 @@ export async function buildDemoBundle(
   if (parsed.name !== 'attribute') throw new CliUsageError('demo bundle: expected attribute flags');
   const checkpoint = typeof options.checkpoint === 'string' ? fileCheckpoint(options.checkpoint) : options.checkpoint;
   await attribute(parsed.args, terminalIo(options.io), undefined, undefined, checkpoint);
-  const bundle = await decodeBundle(readFileSync(out));
+  return describeBuild(out);
+}
+
+/** A built bundle's size in rows and its tensors' hashes (as the build returns them). */
+export async function describeBuild(file: string): Promise<DemoBundleBuild> {
+  const bundle = await decodeBundle(readFileSync(file));
   const tensors = Object.fromEntries(
     Object.entries(bundle.manifest.tensors)
       .sort(([a], [b]) => a.localeCompare(b))
