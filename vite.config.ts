@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { VitePWA } from 'vite-plugin-pwa';
 import { defineConfig } from 'vitest/config';
@@ -5,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 // One config for the page (vite), and the three test rigs (vitest projects):
 //   unit — plain Node; gpu — real WGSL on Dawn + SwiftShader in Node; e2e — headless Chromium.
 export default defineConfig({
+  // The page offers the precomputed full demo on a first visit when the build has it (src/ui/full-demo-offer.ts).
+  define: { 'import.meta.env.IWB_FULL_DEMO': JSON.stringify(existsSync('public/demo/full-demo.json') ? 'yes' : 'no') },
   server: { host: '127.0.0.1', port: 5173, strictPort: false },
   plugins: [
     // Offline after the first visit: the service worker precaches the app, onnxruntime's wasm, the demo model, data
@@ -21,6 +24,16 @@ export default defineConfig({
               globPatterns: ['**/*.{js,css,html,svg,wasm,onnx,json,jsonl,md,woff2}'],
               // onnxruntime's wasm (~25 MB) and the demo model are over Workbox's 2 MiB default.
               maximumFileSizeToCacheInBytes: 64 * 2 ** 20,
+              // The precomputed full demo (public/demo/*.iwb.gz) is not in the first paint's precache (the glob above
+              // has neither .iwb nor .gz): it is cached when first opened, and served from that cache after (offline
+              // too). Its URL carries its content's hash (?v=), so a rebuilt bundle is fetched anew.
+              runtimeCaching: [
+                {
+                  urlPattern: ({ url }) => /\/demo\/[^/]+\.iwb(\.gz)?$/.test(url.pathname),
+                  handler: 'CacheFirst',
+                  options: { cacheName: 'iwb-demo-bundles', cacheableResponse: { statuses: [200] } },
+                },
+              ],
               // Links with ?bundle=… or ?demo=… are the same page (no navigation fallback: there are two pages).
               ignoreURLParametersMatching: [/.*/],
               // The first visit's page is controlled as soon as the cache is full, so it is offline-ready without a

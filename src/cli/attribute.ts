@@ -11,6 +11,7 @@ import { DEMO_MODEL_PATHS, loadDemoInputs, loadUserInputs, type RunInputs } from
 import { gradientGraphFor, PAIR_TOKENS_TOP_K, runJob, type ProgressEvent } from '../app/job';
 import { matchFactorsToLayers } from '../app/imported-factors';
 import { formatPlan, planJob } from '../app/run-plan';
+import type { CheckpointStore } from '../influence/types';
 import type { AttributeArgs } from './args';
 import { readInputText, readModelFiles } from './input-files';
 import { resolveModelDir } from './model-dir';
@@ -44,6 +45,8 @@ export async function attribute(
   io: CliIo,
   signal?: AbortSignal,
   outputFs?: OutputFs,
+  /** Where the engine saves its state after every chunk and resumes from (scripts/full-demo-bundle.ts). */
+  checkpoint?: CheckpointStore,
 ): Promise<RunSummary> {
   const args = await resolveModelDir(given, (line) => given.quiet || io.stderr(`${line}\n`));
   const { config } = args;
@@ -89,6 +92,7 @@ export async function attribute(
       // A bundle keeps each query's top pairs' token scores: its heatmap for one query opens without the model.
       ...(args.out !== undefined ? { pairTokensTopK: PAIR_TOKENS_TOP_K } : {}),
       ...(signal ? { signal } : {}),
+      ...(checkpoint ? { checkpoint } : {}),
       ...(imported
         ? // Matched by module name and checked against the layers' shapes (app/imported-factors.ts), as in the page.
           { factors: () => matchFactorsToLayers(imported, graph.layers, `--factors ${args.factors!}`) }

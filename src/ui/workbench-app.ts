@@ -13,6 +13,7 @@ import {
   type RunEstimate,
 } from '../worker/protocol';
 import './gpu-status';
+import './full-demo-offer';
 import './run-controls';
 import type { PickedModelApi } from './run-controls';
 import { formatSeconds } from './attribution-progress';
@@ -147,6 +148,7 @@ export class WorkbenchApp extends LitElement {
       <h1>Influence Workbench <a href="./teach.html" style="font-size: 0.9rem; font-weight: normal; margin-left: 1rem">Teaching lab →</a>
         <a href="./experiments.html" style="font-size: 0.9rem; font-weight: normal; margin-left: 1rem">Experiments →</a></h1>
       <p class="lead">Which training data made a language model good at math and code? EK-FAC influence functions, on your own GPU.</p>
+      <full-demo-offer></full-demo-offer>
       <gpu-status .probe=${this.probe}></gpu-status>
       <run-controls
         .running=${run.phase === 'running'}

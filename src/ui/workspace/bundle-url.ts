@@ -1,7 +1,8 @@
 /**
  * `?bundle=<url>`: fetch a bundle the page was linked to, with one clear message for each way it can fail (the
  * server cannot be reached or refuses cross-origin reads, an HTTP error, something that is not a bundle — the
- * last one comes from the worker's decoder when it is imported).
+ * last one comes from the worker's decoder when it is imported). A gzip-compressed bundle (the precomputed full demo,
+ * `.iwb.gz`) is decompressed here; the digest and the run are the bundle's own bytes.
  */
 export interface FetchedBundle {
   readonly bytes: Uint8Array;
@@ -32,9 +33,24 @@ export async function fetchBundle(url: string, base: string = location.href): Pr
     throw new Error(
       `could not fetch the bundle ${resolved.href}: HTTP ${response.status} ${response.statusText}`.trim(),
     );
-  const bytes = new Uint8Array(await response.arrayBuffer());
+  const bytes = await gunzipIfGzip(new Uint8Array(await response.arrayBuffer()));
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   const hex = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join('');
-  const file = decodeURIComponent(resolved.pathname.split('/').pop() || 'bundle').replace(/\.iwb$/i, '');
+  const file = decodeURIComponent(resolved.pathname.split('/').pop() || 'bundle').replace(/\.iwb(\.gz)?$/i, '');
   return { bytes, name: `${file} · ${hex}`, digest: hex };
+}
+
+/**
+ * The bytes inflated when they are gzip (magic 1f 8b, and they inflate): the content is checked, not the name, as a
+ * server may already have inflated a `.gz` it sent with Content-Encoding: gzip. A bundle whose header length happens
+ * to start with those two bytes does not inflate and is returned as it is (the decoder then judges it).
+ */
+async function gunzipIfGzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch {
+    return bytes;
+  }
 }
