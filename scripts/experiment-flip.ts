@@ -63,7 +63,8 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   await writeFile(`${file}.partial`, text);
   await rename(`${file}.partial`, file);
 }
-const readJson = <T>(file: string): T | null => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null);
+const readJson = <T>(file: string): T | null =>
+  existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
 const loadBefore = loadavg().map((v) => Number(v.toFixed(2)));
@@ -172,7 +173,11 @@ const record = {
   runs,
 };
 await writeAtomically(out, JSON.stringify(record, null, 1) + '\n');
-const primary = comparisons.find((c) => c.a === 'flip' && c.b === 'random' && c.group === 'all' && c.metric === 'accuracy');
+// The experiments page reads a copy (tests/unit/records.test.ts checks that it is the record).
+if (!short) await writeAtomically('public/experiments/flip.json', JSON.stringify(record, null, 1) + '\n');
+const primary = comparisons.find(
+  (c) => c.a === 'flip' && c.b === 'random' && c.group === 'all' && c.metric === 'accuracy',
+);
 log(`${runs.length}/${total} runs in ${out}`);
 if (primary)
   log(

@@ -47,7 +47,7 @@ export interface FlipSettings {
   readonly boost: number;
   readonly seeds: readonly number[];
   readonly arms: readonly FlipArm[];
-  /** Pool of seed s: problems from poolSeedBase + s; the attribution model's pool and initialisation: attributionSeed. */
+  /** Pool of seed s: problems from poolSeedBase + s; the attribution model: attributionSeed */
   readonly poolSeedBase: number;
   readonly attributionSeed: number;
   readonly heldOutSeed: number;
@@ -158,7 +158,12 @@ export async function flipAttribution(
   const plan = reweightPlan(pool.map(meta), benchmarks, outcome.result.influence, { boost: settings.boost });
   return {
     cells: plan.cells,
-    table: plan.table.map((c) => ({ benchmark: c.benchmark, domain: c.domain, difficulty: c.difficulty, mean: c.mean })),
+    table: plan.table.map((c) => ({
+      benchmark: c.benchmark,
+      domain: c.domain,
+      difficulty: c.difficulty,
+      mean: c.mean,
+    })),
     choice: influenceChoice(plan.cells),
     seconds: (performance.now() - started) / 1000,
     finalLoss: trained.history.at(-1)!.loss,

@@ -119,7 +119,9 @@ function codeProblem(random: () => number, difficulty: ReasoningDifficulty, max:
   } else {
     // A loop adds (or subtracts) the same digit three times: 3 · d must stay within the digits.
     const op = start <= 6 && (start < 3 || random() < 0.5) ? '+' : '-';
-    const d = op === '+' ? pick(random, 1, Math.min(max, Math.floor((9 - start) / 3)))
+    const d =
+      op === '+'
+        ? pick(random, 1, Math.min(max, Math.floor((9 - start) / 3)))
         : pick(random, 1, Math.min(max, Math.floor(start / 3)));
     prompt = `a=${start};r3:a${op}=${d};p(a)`;
     const sign = op === '+' ? 1 : -1;
@@ -139,7 +141,7 @@ export function reasoningProblem(
   return domain === 'math' ? mathProblem(random, difficulty, operandMax) : codeProblem(random, difficulty, operandMax);
 }
 
-/** `counts[domain][difficulty]` problems from `seed`, in cell order (math then code, easy → hard), operands 1…operandMax. */
+/** `counts[domain][difficulty]` problems from `seed`, cell by cell (math, code; easy → hard), operands 1…operandMax. */
 export function reasoningProblems(
   seed: number,
   counts: Readonly<Record<ReasoningDomain, Readonly<Record<ReasoningDifficulty, number>>>>,
@@ -149,7 +151,8 @@ export function reasoningProblems(
   const out: ReasoningProblem[] = [];
   for (const domain of REASONING_DOMAINS)
     for (const difficulty of REASONING_DIFFICULTIES)
-      for (let i = 0; i < counts[domain][difficulty]; i++) out.push(reasoningProblem(random, domain, difficulty, operandMax));
+      for (let i = 0; i < counts[domain][difficulty]; i++)
+        out.push(reasoningProblem(random, domain, difficulty, operandMax));
   return out;
 }
 

@@ -17,7 +17,11 @@ import { ModelSession } from '../../src/onnx/runtime';
 
 const pool = ['math', 'code'].flatMap((domain) =>
   ['easy', 'medium', 'hard'].flatMap((difficulty) =>
-    Array.from({ length: domain === 'math' ? 4 : 2 }, (_, i) => ({ id: `${domain}${difficulty}${i}`, domain, difficulty })),
+    Array.from({ length: domain === 'math' ? 4 : 2 }, (_, i) => ({
+      id: `${domain}${difficulty}${i}`,
+      domain,
+      difficulty,
+    })),
   ),
 );
 const mass = (w: Float64Array, domain: string, difficulty?: string) =>
@@ -51,9 +55,7 @@ describe('flip arms', () => {
   });
 
   it('boosts the cells influence chose, and none in a domain whose scores are all ≤ 0', () => {
-    const cells = namedCells(pool, { math: 'medium' }).map((c) =>
-      c.domain === 'code' ? { ...c, score: -1 } : c,
-    );
+    const cells = namedCells(pool, { math: 'medium' }).map((c) => (c.domain === 'code' ? { ...c, score: -1 } : c));
     expect(influenceChoice(cells)).toEqual({ code: null, math: 'medium' });
     const w = flipArmWeights('influence', pool, cells, 3, 0);
     expect(mass(w, 'math', 'medium')).toBeCloseTo(4 * 1.8, 12);
