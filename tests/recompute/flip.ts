@@ -38,7 +38,12 @@ function tMass(x: number, df: number): number {
   return (sum * h) / 3;
 }
 
+const quantiles = new Map<number, number>();
+
+/** t_{0.975, df}, memoised per df. */
 export function tQuantile(df: number): number {
+  const known = quantiles.get(df);
+  if (known !== undefined) return known;
   let lo = 0;
   let hi = 20;
   for (let i = 0; i < 60; i++) {
@@ -46,6 +51,7 @@ export function tQuantile(df: number): number {
     if (tMass(mid, df) < 0.475) lo = mid;
     else hi = mid;
   }
+  quantiles.set(df, (lo + hi) / 2);
   return (lo + hi) / 2;
 }
 
@@ -59,12 +65,19 @@ function tInterval(values: number[]): { mean: number; half: number } {
 /** Two-sided: the share of the 2^n sign patterns whose |Σ ± d| reaches the observed |Σ d|. */
 export function exactSignFlip(d: number[]): number {
   const observed = Math.abs(d.reduce((a, b) => a + b, 0));
-  const tolerance = 1e-12 * d.reduce((s, v) => s + Math.abs(v), 0);
+  // Rounding: 2^20 updates drift by at most ~1e-10 · Σ|d|; differences of accuracies are multiples of 1/queries, so
+  // a sum either ties the observed one or misses it by far more than this tolerance.
+  const tolerance = 1e-9 * d.reduce((s, v) => s + Math.abs(v), 0);
   const n = d.length;
-  let hits = 0;
-  for (let mask = 0; mask < 2 ** n; mask++) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += (mask >>> i) & 1 ? -d[i]! : d[i]!;
+  // Patterns in Gray-code order: consecutive patterns differ in one sign (bit i = the lowest set bit of k), so
+  // each sum is the previous one ∓ 2·d_i.
+  const negated = new Uint8Array(n);
+  let sum = d.reduce((a, b) => a + b, 0);
+  let hits = Math.abs(sum) >= observed - tolerance ? 1 : 0;
+  for (let k = 1; k < 2 ** n; k++) {
+    const i = 31 - Math.clz32(k & -k);
+    sum += negated[i] ? 2 * d[i]! : -2 * d[i]!;
+    negated[i] ^= 1;
     if (Math.abs(sum) >= observed - tolerance) hits++;
   }
   return hits / 2 ** n;
