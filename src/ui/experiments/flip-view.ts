@@ -96,7 +96,7 @@ export class FlipView extends LitElement {
       <h2>Each arm</h2>
       ${this.armTable(r)}
       <p class="note" data-run>
-        ${r.steps} steps of ${r.batchSize} per run · ${r.machine} · ${Math.round(r.wallSeconds)} s wall,
+        ${r.steps} steps of ${r.batchSize} per run · ${r.machine} · ${Math.round(r.wallSeconds)} s wall (summed over invocations),
         ${Math.round(r.cpuSeconds)} CPU s · commit ${r.commit.slice(0, 10)} · intervals: Student-t 95 % over seeds.
       </p>
     `;
