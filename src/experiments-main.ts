@@ -1,1 +1,2 @@
+import './ui/experiments/flip-view';
 import './ui/experiments/reweighting-view';

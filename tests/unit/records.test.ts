@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { recomputeFlipRecord } from '../recompute/flip';
 import { recomputeLdsRecord, type Check } from '../recompute/lds';
 import { recomputeReweightingRecord } from '../recompute/reweighting';
 import { recomputeSequencesRecord } from '../recompute/sequences';
@@ -23,8 +24,10 @@ function expectAgree(checks: readonly Check[]): void {
   expect(bad.slice(0, 5)).toEqual([]);
 }
 
+// Records of other experiments, each recomputed by its own block below.
+const OTHER_RECORDS = new Set(['flip.json']);
 const ldsRecords = readdirSync(RECORDS)
-  .filter((f) => f.endsWith('.json'))
+  .filter((f) => f.endsWith('.json') && !OTHER_RECORDS.has(f))
   .map((f) => path.join(RECORDS, f));
 
 /** `| strategy | 0.123 | [0.045, 0.210] | …` rows after `<!-- record: FILE -->`, until the table ends. */
@@ -194,6 +197,46 @@ describe('reweighting record (public/experiments/reweighting.json)', () => {
       expect(row, benchmark).toBeDefined();
       expect(row!.numbers.slice(0, 3)).toEqual([t.mean, t.low, t.high].map(round));
     }
+  });
+});
+
+describe('difficulty-flip record (docs/experiments/records/flip.json)', () => {
+  const file = path.join(RECORDS, 'flip.json');
+  const record = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const recomputed = recomputeFlipRecord(record);
+
+  it('is complete, at most 2 MB, with its configuration, pre-registration, commit and machine', () => {
+    expect(statSync(file).size).toBeLessThanOrEqual(MAX_BYTES);
+    for (const key of ['commit', 'machine', 'settings', 'preregistered', 'attribution', 'cpuSeconds', 'runs'])
+      expect(record[key], key).toBeTruthy();
+    expect(record.partial).toBeUndefined();
+    const settings = record.settings as { seeds: number[]; arms: string[] };
+    expect(settings.seeds.length).toBeGreaterThanOrEqual(20);
+    expect((record.runs as unknown[]).length).toBe(settings.seeds.length * settings.arms.length);
+    expect(recomputed.primary.seeds).toBe(settings.seeds.length);
+    // The experiments page reads this copy.
+    expect(readFileSync(path.join(ROOT, 'public/experiments/flip.json'), 'utf8')).toBe(readFileSync(file, 'utf8'));
+  });
+
+  it('every run, arm mean, interval, paired difference and p-value recomputes from the runs', () => {
+    expectAgree(recomputed.checks);
+    const bad = recomputed.approximate.filter((c) => !(Math.abs(c.recorded! - c.recomputed) <= c.tolerance));
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(recomputed.approximate.length).toBeGreaterThan(0);
+  });
+
+  it('a record with one measurement changed no longer recomputes', () => {
+    const moved = structuredClone(record) as { runs: { scores: { all: { accuracy: number } } }[] };
+    moved.runs[1]!.scores.all.accuracy += 0.01;
+    expect(() => expectAgree(recomputeFlipRecord(moved as unknown as Record<string, unknown>).checks)).toThrow();
+  });
+
+  it('the primary comparison reweighting.md quotes is the recomputed one', () => {
+    const rows = docFigures('reweighting.md', 'records/flip.json');
+    const row = rows.find((r) => r.label === 'flip − random (primary)');
+    expect(row).toBeDefined();
+    const p = recomputed.primary;
+    expect(row!.numbers.slice(0, 4)).toEqual([p.mean, p.low, p.high, p.p].map((v) => Number(v.toFixed(3))));
   });
 });
 

@@ -1,0 +1,186 @@
+/**
+ * The difficulty flip on the synthetic reasoning task (issue 24 §4, docs/experiments/reweighting.md):
+ *
+ *   npm run experiment:flip                        attribution (once), then the arms until done or 13 minutes
+ *   npm run experiment:flip -- --shard 1/2         only the seeds s with s mod 2 = 1 (two processes share the work)
+ *   npm run experiment:flip -- --saved-only        the record from the runs saved so far, training nothing
+ *   npm run experiment:flip -- --short             tooling check: 2 seeds, 20 steps → bench/flip-short.json
+ *
+ * Checkpoints: bench/flip[-short].attribution.json and bench/flip[-short].runs.<shard>.json; run the same command
+ * again and it continues. Each invocation writes the record (docs/experiments/records/flip.json) from every shard's
+ * saved runs, with the machine, load, wall and CPU time of every invocation.
+ */
+import { execSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
+import path from 'node:path';
+import { chooseBackend } from '../src/app/backend-choice';
+import {
+  DEFAULT_FLIP,
+  FLIP_CELLS,
+  flipAttribution,
+  flipFingerprint,
+  runFlipArms,
+  type FlipAttribution,
+  type FlipCheckpoint,
+  type FlipSettings,
+} from '../src/app/flip-job';
+import { armSummary, pairedComparison, PAPER_FLIP, type FlipRun } from '../src/eval/flip';
+
+const argv = process.argv.slice(2);
+const short = argv.includes('--short');
+const savedOnly = argv.includes('--saved-only');
+const shardArg = argv[argv.indexOf('--shard') + 1];
+const [shard, shards] = argv.includes('--shard') ? shardArg!.split('/').map(Number) : [0, 1];
+if (!(Number.isInteger(shard) && Number.isInteger(shards) && shards! >= 1 && shard! >= 0 && shard! < shards!))
+  throw new Error(`--shard: expected k/n with 0 ≤ k < n, got ${shardArg}`);
+const maxMinutes = argv.includes('--max-minutes') ? Number(argv[argv.indexOf('--max-minutes') + 1]) : 13;
+
+const settings: FlipSettings = short
+  ? { ...DEFAULT_FLIP, seeds: [0, 1], training: { ...DEFAULT_FLIP.training, steps: 20, warmupSteps: 2 } }
+  : DEFAULT_FLIP;
+const name = short ? 'flip-short' : 'flip';
+const out = short ? `bench/${name}.json` : `docs/experiments/records/${name}.json`;
+const attributionFile = `bench/${name}.attribution.json`;
+const runsFile = (k: number, n: number) => `bench/${name}.runs.${k}-of-${n}.json`;
+const segmentsFile = `bench/${name}.segments.${shard}-of-${shards}.json`;
+
+// Written into the record and into docs/experiments/reweighting.md before any arm was trained (commit of the doc).
+const PREREGISTERED = {
+  primary:
+    'flip − random on accuracy (exact match of the greedy-decoded final answer) over the whole held-out set (both ' +
+    'domains, every difficulty), paired by seed over the 20 seeds: mean difference with a Student-t 95 % interval ' +
+    'and a two-sided sign-flip permutation p-value. The flip is supported if the interval lies above 0.',
+  secondary: [
+    'influence − random and flip − original, influence − original on the same metric',
+    'the same comparisons per domain (math, code) and on mean log-likelihood per token of the reference trace',
+  ],
+};
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await writeFile(`${file}.partial`, text);
+  await rename(`${file}.partial`, file);
+}
+const readJson = <T>(file: string): T | null =>
+  existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
+const loadBefore = loadavg().map((v) => Number(v.toFixed(2)));
+const startedAt = new Date().toISOString();
+const started = Date.now();
+const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}`);
+
+let attribution = readJson<FlipAttribution>(attributionFile);
+if (!attribution) {
+  if (savedOnly) throw new Error(`no saved attribution (${attributionFile}) to report from`);
+  const chosen = await chooseBackend('cpu', undefined);
+  try {
+    attribution = await flipAttribution(settings, chosen, log);
+  } finally {
+    chosen.dispose();
+  }
+  await writeAtomically(attributionFile, JSON.stringify(attribution, null, 1));
+}
+log(`influence chose ${JSON.stringify(attribution.choice)} (paper: ${JSON.stringify(PAPER_FLIP)})`);
+
+const mySettings = { ...settings, seeds: settings.seeds.filter((s) => s % shards! === shard) };
+if (!savedOnly) {
+  await runFlipArms(mySettings, attribution, {
+    load: async () => readJson<FlipCheckpoint>(runsFile(shard!, shards!)),
+    save: (checkpoint) => writeAtomically(runsFile(shard!, shards!), JSON.stringify(checkpoint)),
+    deadline: started + maxMinutes * 60_000,
+    onRun: (run, resumed) =>
+      log(
+        `${run.arm} seed ${run.seed}${resumed ? ' (saved)' : ''}: accuracy ${run.scores.all!.accuracy.toFixed(3)} ` +
+          `(math ${run.scores.math!.accuracy.toFixed(3)}, code ${run.scores.code!.accuracy.toFixed(3)}), ` +
+          `log-lik ${run.scores.all!.logLikelihood.toFixed(4)}, loss ${run.finalLoss.toFixed(3)}`,
+      ),
+  });
+  const usage = process.cpuUsage();
+  const segments = readJson<unknown[]>(segmentsFile) ?? [];
+  segments.push({
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    shard: `${shard}/${shards}`,
+    machine,
+    loadBefore,
+    loadAfter: loadavg().map((v) => Number(v.toFixed(2))),
+    wallSeconds: (Date.now() - started) / 1000,
+    // This process's CPU time: what the invocation costs on an idle core (onnxruntime's wasm runs one thread).
+    cpuSeconds: (usage.user + usage.system) / 1e6,
+  });
+  await writeAtomically(segmentsFile, JSON.stringify(segments, null, 1));
+}
+
+// The record: every shard's saved runs under the current fingerprint.
+const fingerprint = await flipFingerprint(settings, attribution.cells);
+const runs: FlipRun[] = [];
+const segments: { wallSeconds: number; cpuSeconds: number }[] = [];
+for (const file of readdirSync('bench')) {
+  if (file.startsWith(`${name}.runs.`) && file.endsWith('.json')) {
+    const saved = readJson<FlipCheckpoint>(`bench/${file}`)!;
+    if (saved.fingerprint === fingerprint) runs.push(...saved.runs);
+  }
+  if (file.startsWith(`${name}.segments.`)) segments.push(...readJson<typeof segments>(`bench/${file}`)!);
+}
+runs.sort((a, b) => a.seed - b.seed || settings.arms.indexOf(a.arm) - settings.arms.indexOf(b.arm));
+const groups = ['all', 'math', 'code', ...FLIP_CELLS];
+const comparisons = (
+  [
+    ['flip', 'random'],
+    ['influence', 'random'],
+    ['flip', 'original'],
+    ['influence', 'original'],
+    ['random', 'original'],
+  ] as const
+).flatMap(([a, b]) =>
+  ['all', 'math', 'code'].flatMap((group) =>
+    (['accuracy', 'logLikelihood'] as const).flatMap((metric) => {
+      const c = pairedComparison(runs, a, b, group, metric);
+      return c ? [c] : [];
+    }),
+  ),
+);
+let commit = 'unknown';
+try {
+  commit = execSync('git rev-parse HEAD', { encoding: 'utf8' }).trim();
+} catch {
+  // not a git checkout: the record says so
+}
+const total = settings.arms.length * settings.seeds.length;
+const record = {
+  experiment: 'difficulty flip on the synthetic reasoning task (issue 24 §4)',
+  command: `npm run experiment:flip${short ? ' -- --short' : ''} (two shards: --shard 0/2, --shard 1/2)`,
+  commit,
+  machine,
+  ...(runs.length < total ? { partial: { runs: runs.length, of: total } } : {}),
+  preregistered: PREREGISTERED,
+  settings,
+  paperFlip: PAPER_FLIP,
+  attribution,
+  wallSeconds: segments.reduce((s, g) => s + g.wallSeconds, 0),
+  cpuSeconds: segments.reduce((s, g) => s + g.cpuSeconds, 0),
+  segments,
+  summary: settings.arms.flatMap((arm) =>
+    groups.flatMap((group) => {
+      const s = armSummary(runs, arm, group);
+      return s ? [{ arm, group, ...s }] : [];
+    }),
+  ),
+  comparisons,
+  runs,
+};
+await writeAtomically(out, JSON.stringify(record, null, 1) + '\n');
+// The experiments page reads a copy (tests/unit/records.test.ts checks that it is the record).
+if (!short) await writeAtomically('public/experiments/flip.json', JSON.stringify(record, null, 1) + '\n');
+const primary = comparisons.find(
+  (c) => c.a === 'flip' && c.b === 'random' && c.group === 'all' && c.metric === 'accuracy',
+);
+log(`${runs.length}/${total} runs in ${out}`);
+if (primary)
+  log(
+    `primary flip − random accuracy: ${primary.interval.mean.toFixed(4)} [${primary.interval.low.toFixed(4)}, ` +
+      `${primary.interval.high.toFixed(4)}], p = ${primary.p.toFixed(4)} (${primary.seeds.length} seeds)`,
+  );
