@@ -79,7 +79,16 @@ export interface GroupEvidenceOutcome {
   readonly settings: GroupEvidenceSettings;
   readonly retrainModel: string;
   readonly attributedModel: string;
-  readonly pool: { readonly size: number; readonly ids: readonly string[]; readonly cells: Record<string, number> };
+  readonly pool: {
+    readonly size: number;
+    readonly ids: readonly string[];
+    /** Each pool example's domain and group, in pool order. */
+    readonly domains: readonly string[];
+    readonly groups: readonly string[];
+    readonly cells: Record<string, number>;
+  };
+  /** I_b(n) per benchmark: each pool example's influence on the benchmark's measurement (mean over its queries). */
+  readonly influence: Readonly<Record<string, readonly number[]>>;
   readonly queries: Readonly<Record<string, readonly string[]>>;
   readonly benchmarks: readonly string[];
   readonly arms: readonly GroupArmResult[];
@@ -244,7 +253,14 @@ export async function runGroupEvidenceJob(
     settings,
     retrainModel,
     attributedModel,
-    pool: { size: N, ids: pool.map((e) => e.id), cells: Object.fromEntries(cells.map((c) => [c, settings.perCell])) },
+    pool: {
+      size: N,
+      ids: pool.map((e) => e.id),
+      domains: members.map((m) => m.domain),
+      groups: members.map((m) => m.group),
+      cells: Object.fromEntries(cells.map((c) => [c, members.filter((m) => m.group === c).length])),
+    },
+    influence: Object.fromEntries(benchmarks.map((b) => [b, Array.from(perBenchmark.get(b)!)])),
     queries: Object.fromEntries(
       benchmarks.map((b) => [b, queries.filter((q) => benchmarkOf(q) === b).map((q) => q.id)]),
     ),

@@ -219,6 +219,7 @@ export function groupRecord(env: RecordEnvironment, outcome: GroupEvidenceOutcom
     models: { retrained: outcome.retrainModel, attributed: outcome.attributedModel },
     attributionSeconds: outcome.attributionSeconds,
     pool: outcome.pool,
+    influence: outcome.influence,
     queries: outcome.queries,
     benchmarks: outcome.benchmarks,
     seeds: outcome.completeSeeds,
