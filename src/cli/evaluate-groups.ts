@@ -1,8 +1,9 @@
 /**
- * `iwb evaluate --groups domain-difficulty`: group-level evidence on the demo (issue 24 §3, docs/experiments/groups.md).
- * Every group (domain × difficulty cell) is removed and up-weighted in turn, each arm retrained with every seed and
- * paired against that seed's unchanged baseline; the actual changes are compared with the groups' summed influence.
- * The logic is in src/app/group-evidence-job.ts and src/eval/group-*.ts; this file is flags, files and printing.
+ * `iwb evaluate --groups domain-difficulty|segments`: group-level evidence on the demo (issue 24 §3,
+ * docs/experiments/groups.md). Every group is removed and up-weighted in turn, each arm retrained with every seed
+ * and paired against that seed's unchanged baseline; the actual changes are compared with the groups' summed
+ * influence. The logic is in src/app/group-evidence-job.ts and src/eval/group-*.ts; this file is flags, files and
+ * printing.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
