@@ -28,7 +28,7 @@ import { recordEnvironment, type RecordEnvironment } from './evaluation-record';
 export const GROUPS_RECORD_SCHEMA = 'iwb-group-evidence-record/1';
 
 export const EVALUATE_GROUPS_USAGE = `Usage: iwb evaluate --groups domain-difficulty [--track mlp|attention|all|REGEX]
-                    [--seeds R] [--per-cell P] [--queries Q] [--factor K] [--steps N]
+                    [--seeds R [--first-seed F]] [--per-cell P] [--queries Q] [--factor K] [--steps N]
                     [--checkpoint FILE [--saved-only]] [--out record.json] [--quiet]
 
 Group-level evidence on the demo: a pool of P training examples from every domain × difficulty cell (default 8) and Q
@@ -41,12 +41,14 @@ change (arm − the same seed's baseline, mean log-likelihood of the queries' an
 (Spearman over groups × arms), each with a two-way (groups × seeds) bootstrap interval, and the group-LDS divided by
 the square root of the split-half reliability of the actual changes over seeds (the retraining noise ceiling).
 --checkpoint FILE saves every retrain (and the influence in FILE.influence.json): the same command resumes; a second
---track with the same FILE retrains nothing. --out writes the record (docs/experiments/records.md).`;
+--track with the same FILE retrains nothing. --first-seed F trains seeds F … R−1 only (parts of one evaluation run
+side by side, each with its own --checkpoint; their files' runs concatenated are one checkpoint). --out writes the record (docs/experiments/records.md).`;
 
 const OPTIONS = {
   groups: { type: 'string' },
   track: { type: 'string' },
   seeds: { type: 'string' },
+  'first-seed': { type: 'string' },
   'per-cell': { type: 'string' },
   queries: { type: 'string' },
   factor: { type: 'string' },
@@ -94,6 +96,8 @@ export function parseEvaluateGroups(argv: readonly string[]): EvaluateGroupsRun 
     const defaults = DEFAULT_GROUP_EVIDENCE;
     const steps = whole('--steps', values.steps, defaults.training.steps, 1);
     const seeds = whole('--seeds', values.seeds, defaults.seeds.length, 2);
+    const first = whole('--first-seed', values['first-seed'], 0, 0);
+    if (first >= seeds) throw new CliUsageError(`--first-seed ${first} leaves none of the ${seeds} seeds`);
     if (values['saved-only'] && !values.checkpoint) throw new CliUsageError('--saved-only needs --checkpoint FILE');
     const settings: GroupEvidenceSettings = {
       ...defaults,
@@ -103,7 +107,7 @@ export function parseEvaluateGroups(argv: readonly string[]): EvaluateGroupsRun 
       queriesPerBenchmark: whole('--queries', values.queries, defaults.queriesPerBenchmark, 1),
       factor,
       training: { ...defaults.training, steps, warmupSteps: Math.max(1, Math.round(steps / 10)) },
-      seeds: Array.from({ length: seeds }, (_, i) => i),
+      seeds: Array.from({ length: seeds - first }, (_, i) => first + i),
     };
     return {
       settings,
