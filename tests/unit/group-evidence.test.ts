@@ -4,7 +4,13 @@
  * the first-order prediction; the arms keep every domain's mass; bad input is refused naming the point.
  */
 import { describe, expect, it } from 'vitest';
-import { groupArmWeights, predictedChange, type GroupMember } from '../../src/eval/group-arms';
+import {
+  groupArmWeights,
+  predictedChange,
+  predictedTokenChange,
+  segmentArmWeights,
+  type GroupMember,
+} from '../../src/eval/group-arms';
 import {
   groupEvidence,
   leastSquares,
@@ -129,5 +135,43 @@ describe('group arms', () => {
     expect(() => groupArmWeights(pool, 'code/easy', 'remove', 3)).toThrow(/all of domain "code"/);
     expect(() => groupArmWeights(pool, 'code/hard', 'remove', 3)).toThrow(/no pool example is in group "code\/hard"/);
     expect(() => groupArmWeights(pool, 'math/hard', 'upweight', 1)).toThrow(/factor must be > 1/);
+  });
+});
+
+describe('segment arms (per-token weights)', () => {
+  const pool = [
+    { domain: 'math', tokenGroups: [null, null, 'math/reasoning', 'math/reasoning', 'math/final_answer', null] },
+    { domain: 'math', tokenGroups: [null, 'math/reasoning', 'math/final_answer', 'math/after_answer'] },
+    { domain: 'code', tokenGroups: [null, 'code/body', 'code/body'] },
+  ];
+
+  it('removes a segment type and gives its token mass to the domain’s other grouped tokens', () => {
+    const w = segmentArmWeights(pool, 'math/after_answer', 'remove', 3);
+    // 6 grouped math tokens, 1 removed: c = 6/5.
+    expect(Array.from(w[0]!)).toEqual([1, 1, 1.2, 1.2, 1.2, 1]);
+    expect(Array.from(w[1]!)).toEqual([1, 1.2, 1.2, 0]);
+    expect(Array.from(w[2]!)).toEqual([1, 1, 1]);
+  });
+
+  it('up-weights a segment type k× keeping the domain’s token mass, and predicts Σ (w − 1)·I / N', () => {
+    const w = segmentArmWeights(pool, 'math/final_answer', 'upweight', 3);
+    // 4 other grouped tokens at c, 2 at 3c: 4c + 6c = 6 → c = 0.6.
+    expect(w[0]![2]).toBeCloseTo(0.6, 14);
+    expect(w[0]![4]).toBeCloseTo(1.8, 14);
+    const mass = [w[0]!, w[1]!].reduce(
+      (s, row, n) => s + row.reduce((a, v, t) => a + (pool[n]!.tokenGroups[t] ? v : 0), 0),
+      0,
+    );
+    expect(mass).toBeCloseTo(6, 12);
+    const influence = pool.map((e) => e.tokenGroups.map((_, t) => t + 1));
+    // Example 0: (−0.4)(3 + 4) + 0.8·5; example 1: −0.4·2 + 0.8·3 − 0.4·4; example 2: 0.
+    const expected = (-0.4 * 7 + 0.8 * 5 + (-0.4 * 2 + 0.8 * 3 - 0.4 * 4)) / 3;
+    expect(predictedTokenChange(w, influence)).toBeCloseTo(expected, 12);
+    expect(() => predictedTokenChange(w, influence.slice(1))).toThrow(/token weights for 3 examples, influence for 2/);
+  });
+
+  it('refuses a segment type that is all of its domain, or absent', () => {
+    expect(() => segmentArmWeights(pool, 'code/body', 'remove', 3)).toThrow(/all of domain "code"/);
+    expect(() => segmentArmWeights(pool, 'code/signature', 'remove', 3)).toThrow(/no pool token is in group/);
   });
 });

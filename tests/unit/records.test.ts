@@ -231,6 +231,27 @@ describe('group-evidence records (docs/experiments/records/groups, iwb evaluate 
     });
   }
 
+  it('the page reads exact copies (public/experiments/groups-*.json), and groups.md quotes each record’s figures', () => {
+    for (const track of ['mlp', 'all']) {
+      const name = `domain-difficulty-${track}.json`;
+      const record = readFileSync(path.join(dir, name), 'utf8');
+      expect(readFileSync(path.join(ROOT, `public/experiments/groups-${name}`), 'utf8')).toBe(record);
+      const { evidence } = recomputeGroupRecord(JSON.parse(record) as GroupRecord);
+      const rows = docFigures('groups.md', `records/groups/${name}`);
+      const round = (v: number | null) => (v === null ? [] : [Number(v.toFixed(3))]);
+      for (const [benchmark, e] of Object.entries(evidence)) {
+        const row = rows.find((r) => r.label === benchmark);
+        expect(row, `${name} ${benchmark}`).toBeDefined();
+        const estimates = [e.slopeThroughOrigin, e.slope, e.signAccuracy, e.groupLds];
+        expect(row!.numbers).toEqual([
+          ...estimates.flatMap((x) => [x.value, x.low, x.high].flatMap(round)),
+          ...round(e.reliability),
+          ...round(e.normalisedLds),
+        ]);
+      }
+    }
+  });
+
   it('a record with one retrained measurement or one influence value changed no longer recomputes', () => {
     const record = read(path.join(ROOT, 'tests/fixtures/groups/record.json'));
     const disagree = (r: GroupRecord) =>
