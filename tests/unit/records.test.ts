@@ -232,8 +232,8 @@ describe('group-evidence records (docs/experiments/records/groups, iwb evaluate 
   }
 
   it('the page reads exact copies (public/experiments/groups-*.json), and groups.md quotes each record’s figures', () => {
-    for (const track of ['mlp', 'all']) {
-      const name = `domain-difficulty-${track}.json`;
+    expect(files.length).toBeGreaterThan(0);
+    for (const name of files.map((f) => path.basename(f))) {
       const record = readFileSync(path.join(dir, name), 'utf8');
       expect(readFileSync(path.join(ROOT, `public/experiments/groups-${name}`), 'utf8')).toBe(record);
       const { evidence } = recomputeGroupRecord(JSON.parse(record) as GroupRecord);
