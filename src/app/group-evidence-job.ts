@@ -10,7 +10,17 @@
  */
 import { loadDemoDataset, type DataSource, type Example } from '../data/dataset';
 import { subsample } from '../data/demo-build';
-import { GROUP_ARMS, groupArmWeights, predictedChange, type GroupMember } from '../eval/group-arms';
+import {
+  GROUP_ARMS,
+  groupArmWeights,
+  predictedChange,
+  predictedTokenChange,
+  segmentArmWeights,
+  type GroupMember,
+  type TokenGroupExample,
+} from '../eval/group-arms';
+import { creditedTokenInfluence } from '../influence/aggregate';
+import type { TokenScoredResult } from '../influence/normalize';
 import { groupEvidence, type GroupEvidence, type GroupPoint } from '../eval/group-evidence';
 import { runGroupRetrains, trainGroupArm, type GroupRun, type GroupStore } from '../eval/group-run';
 import { sha256Hex } from '../store/hash';
@@ -21,8 +31,13 @@ import { seededDemoModel } from './demo-model';
 import { gradientGraphFor, runJob } from './job';
 import { DEMO_BENCHMARKS } from './reweighting-job';
 
-export type GroupKind = 'domain-difficulty';
-export const GROUP_KINDS: readonly GroupKind[] = ['domain-difficulty'];
+/**
+ * domain-difficulty: each domain × difficulty cell of the demo, a group of whole examples (mixture weights);
+ * segments: each (domain, segment label) of the after-answer variant (src/data/segments.ts: reasoning, final_answer,
+ * after_answer; preamble, signature, body, after_code), a group of response tokens (per-token loss weights).
+ */
+export type GroupKind = 'domain-difficulty' | 'segments';
+export const GROUP_KINDS: readonly GroupKind[] = ['domain-difficulty', 'segments'];
 
 export interface GroupEvidenceSettings {
   readonly groups: GroupKind;
@@ -118,7 +133,8 @@ export async function runGroupEvidenceJob(
   } = {},
 ): Promise<GroupEvidenceOutcome> {
   const step = options.onStep ?? (() => {});
-  const demo = await loadDemoDataset(data, 'demo');
+  const segments = settings.groups === 'segments';
+  const demo = await loadDemoDataset(data, segments ? 'after' : 'demo');
   const cellOf = (e: Example) => `${e.domain ?? 'unknown'}/${e.difficulty ?? 'unknown'}`;
   const cells = [...new Set(demo.train.map(cellOf))].sort();
   const chosenIds = new Set<Example>();
@@ -153,6 +169,7 @@ export async function runGroupEvidenceJob(
       queries: queries.map((e) => e.id),
       training: settings.training,
       retrainModel,
+      ...(segments ? { groups: 'segments' } : {}),
     }),
   );
   const influenceKey = await sha256Hex(JSON.stringify({ retrainKey, track: settings.track, strategy: 'ekfac' }));
@@ -179,20 +196,44 @@ export async function runGroupEvidenceJob(
       strategy: 'ekfac',
       backend: 'cpu',
       trackedLayers: settings.track,
+      perToken: segments,
     };
     const outcome = await runJob(inputs, await gradientGraphFor(inputs, config), config, chosen, {
       ortOnGpu: false,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    influence = outcome.result.influence;
+    // Segments: per benchmark, per pool example, per token (credited to the predicted token), concatenated.
+    influence = segments
+      ? Float64Array.from(
+          benchmarks.flatMap((b) => {
+            const rows = queries.flatMap((q, i) => (benchmarkOf(q) === b ? [i] : []));
+            return pool.flatMap((_, n) =>
+              Array.from(creditedTokenInfluence(outcome.result as TokenScoredResult, rows, n, 'next-token')),
+            );
+          }),
+        )
+      : outcome.result.influence;
     attributionSeconds = outcome.timings.reduce((sum, t) => sum + t.seconds, 0);
     step(`influence: ${attributionSeconds.toFixed(1)} s`);
     await options.cache?.save(influenceKey, influence);
   }
-  // I_b(n): the influence of pool example n on benchmark b's measurement (the mean over b's queries).
+  // I_b(n): the influence of pool example n on benchmark b's measurement (the mean over b's queries); for segments
+  // also I_b(n, t) per token, whose sum over t is I_b(n).
   const N = pool.length;
+  const tokenCount = pool.reduce((sum, e) => sum + e.inputIds.length, 0);
+  if (segments && influence.length !== benchmarks.length * tokenCount)
+    throw new Error(
+      `group evidence: saved token influence has ${influence.length} values, not ${benchmarks.length * tokenCount}`,
+    );
+  const perToken = new Map(
+    benchmarks.map((b, k) => {
+      let at = k * tokenCount;
+      return [b, pool.map((e) => influence!.subarray(at, (at += e.inputIds.length)))] as const;
+    }),
+  );
   const perBenchmark = new Map(
     benchmarks.map((b) => {
+      if (segments) return [b, Float64Array.from(perToken.get(b)!, (row) => row.reduce((s, v) => s + v, 0))] as const;
       const rows = queries.flatMap((q, i) => (benchmarkOf(q) === b ? [i] : []));
       const out = new Float64Array(N);
       for (const q of rows) for (let n = 0; n < N; n++) out[n]! += influence![q * N + n]! / rows.length;
@@ -200,13 +241,28 @@ export async function runGroupEvidenceJob(
     }),
   );
 
-  const armSpecs = cells.flatMap((group) =>
-    GROUP_ARMS.map((arm) => ({
-      group,
-      arm,
-      key: `${group} ${arm}`,
-      weights: groupArmWeights(members, group, arm, settings.factor),
-    })),
+  // Segments: a token's group is its segment's "domain/label" (prompt and unsegmented tokens: none).
+  const tokenPool: TokenGroupExample[] = pool.map((e) => {
+    const tokenGroups: (string | null)[] = Array.from(e.inputIds, () => null);
+    for (const span of e.segments)
+      for (let t = Math.max(span.start, e.promptLen); t < span.end; t++) tokenGroups[t] = `${e.domain}/${span.label}`;
+    return { domain: e.domain ?? 'unknown', tokenGroups };
+  });
+  const groupNames = segments
+    ? [...new Set(tokenPool.flatMap((e) => e.tokenGroups.filter((g): g is string => g !== null)))].sort()
+    : cells;
+  const armSpecs = groupNames.flatMap((group) =>
+    GROUP_ARMS.map((arm) =>
+      segments
+        ? {
+            group,
+            arm,
+            key: `${group} ${arm}`,
+            weights: null,
+            tokenWeights: segmentArmWeights(tokenPool, group, arm, settings.factor),
+          }
+        : { group, arm, key: `${group} ${arm}`, weights: groupArmWeights(members, group, arm, settings.factor) },
+    ),
   );
   const runs = await runGroupRetrains(
     {
@@ -232,13 +288,27 @@ export async function runGroupEvidenceJob(
   const runOf = (key: string, seed: number) => runs.find((r) => r.key === key && r.seed === seed);
   const completeSeeds = settings.seeds.filter((s) => runOf('baseline', s) && armSpecs.every((a) => runOf(a.key, s)));
   const arms: GroupArmResult[] = armSpecs.map((a) => {
-    const own = a.weights.map((w, n) => (members[n]!.group === a.group ? w : 1));
+    // The prediction, and its group-only part (every weight outside the group back at 1).
+    const predict = (b: string, ownOnly: boolean): number => {
+      if (a.weights === null) {
+        const w = a.tokenWeights!.map((row, n) =>
+          ownOnly ? row.map((v, t) => (tokenPool[n]!.tokenGroups[t] === a.group ? v : 1)) : row,
+        );
+        return predictedTokenChange(w, perToken.get(b)!);
+      }
+      const w = ownOnly ? a.weights.map((v, n) => (members[n]!.group === a.group ? v : 1)) : a.weights;
+      return predictedChange(w, perBenchmark.get(b)!);
+    };
     return {
       group: a.group,
       arm: a.arm,
-      size: members.filter((m) => m.group === a.group).length,
-      predicted: Object.fromEntries(benchmarks.map((b) => [b, predictedChange(a.weights, perBenchmark.get(b)!)])),
-      groupTerm: Object.fromEntries(benchmarks.map((b) => [b, predictedChange(own, perBenchmark.get(b)!)])),
+      // Examples in the group; for a segment type, its tokens.
+      size:
+        a.weights === null
+          ? tokenPool.reduce((s, e) => s + e.tokenGroups.filter((g) => g === a.group).length, 0)
+          : members.filter((m) => m.group === a.group).length,
+      predicted: Object.fromEntries(benchmarks.map((b) => [b, predict(b, false)])),
+      groupTerm: Object.fromEntries(benchmarks.map((b) => [b, predict(b, true)])),
       actual: Object.fromEntries(
         benchmarks.map((b) => [
           b,

@@ -19,6 +19,8 @@ export interface GroupArmSpec {
   /** "baseline" or "<group> <arm>". */
   readonly key: string;
   readonly weights: Float64Array | null;
+  /** Per pool example, per token position: loss weights (segment arms); null or absent: 1. */
+  readonly tokenWeights?: readonly Float64Array[] | null;
 }
 
 export interface GroupRun {
@@ -62,8 +64,14 @@ export async function trainGroupArm(
   weights: Float64Array | null,
   seed: number,
   trainer?: TrainingSession,
+  tokenWeights?: readonly Float64Array[] | null,
 ): Promise<{ model: Model; finalLoss: number }> {
-  const data = task.pool.map((e, n) => ({ inputIds: e.inputIds, promptLen: e.promptLen, weight: weights?.[n] ?? 1 }));
+  const data = task.pool.map((e, n) => ({
+    inputIds: e.inputIds,
+    promptLen: e.promptLen,
+    weight: weights?.[n] ?? 1,
+    ...(tokenWeights ? { tokenWeights: tokenWeights[n]! } : {}),
+  }));
   const trained = await trainCausalLm(
     task.initial(seed),
     data,
@@ -100,7 +108,13 @@ export async function runGroupRetrains(task: GroupRetrainTask, options: GroupRet
           await trainer?.release();
           trainer = await TrainingSession.create(initial);
         }
-        const trained = await trainGroupArm({ ...task, initial: () => initial }, arm.weights, seed, trainer);
+        const trained = await trainGroupArm(
+          { ...task, initial: () => initial },
+          arm.weights,
+          seed,
+          trainer,
+          arm.tokenWeights,
+        );
         const scores = await heldOutScores(trained.model, task.queries);
         const run: GroupRun = {
           key: arm.key,
