@@ -27,11 +27,13 @@ import { recordEnvironment, type RecordEnvironment } from './evaluation-record';
 
 export const GROUPS_RECORD_SCHEMA = 'iwb-group-evidence-record/1';
 
-export const EVALUATE_GROUPS_USAGE = `Usage: iwb evaluate --groups domain-difficulty [--track mlp|attention|all|REGEX]
+export const EVALUATE_GROUPS_USAGE = `Usage: iwb evaluate --groups domain-difficulty|segments [--track mlp|attention|all|REGEX]
                     [--seeds R [--first-seed F]] [--per-cell P] [--queries Q] [--factor K] [--steps N]
                     [--checkpoint FILE [--saved-only]] [--out record.json] [--quiet]
 
-Group-level evidence on the demo: a pool of P training examples from every domain × difficulty cell (default 8) and Q
+Group-level evidence on the demo. Groups: each domain × difficulty cell (whole examples), or each segment type of the
+after-answer variant (reasoning, final_answer, after_answer; preamble, signature, body, after_code: response tokens,
+removed or up-weighted through per-token loss weights). A pool of P training examples from every cell (default 8) and Q
 held-out queries per benchmark (default 24); a model of the retrained family (d_model 16) trained on the pool at seed
 0 is attributed (EK-FAC, --track as for iwb attribute, default mlp). Each group is then removed and up-weighted K×
 (default 3), the rest of its domain taking up or giving the mass so every domain keeps its share, and every arm and
