@@ -7,7 +7,14 @@
 import { attribute, planAttribute, type CliIo } from './attribute';
 import { CliUsageError, parseCommand, USAGE, type AttributeArgs } from './args';
 import { BUNDLE_USAGE, exportCommand, inspectCommand } from './bundle-commands';
-import { EVALUATE_USAGE, parseEvaluate, runEvaluate } from './evaluate';
+import { EVALUATE_USAGE, parseEvaluate, runEvaluate, type EvaluateRun } from './evaluate';
+import {
+  asksForGroups,
+  EVALUATE_GROUPS_USAGE,
+  parseEvaluateGroups,
+  runEvaluateGroups,
+  type EvaluateGroupsRun,
+} from './evaluate-groups';
 import { layersCommand, LAYERS_USAGE } from './layers';
 
 export interface CliCommand<Parsed> {
@@ -69,7 +76,14 @@ export const COMMANDS: readonly CliCommand<unknown>[] = [
     parse: passArgs,
     run: async (argv, io) => ((await layersCommand(argv, io)) ? 0 : 1),
   }),
-  command({ name: 'evaluate', label: 'iwb evaluate', usage: EVALUATE_USAGE, parse: parseEvaluate, run: runEvaluate }),
+  command<EvaluateRun | EvaluateGroupsRun>({
+    name: 'evaluate',
+    label: 'iwb evaluate',
+    usage: `${EVALUATE_USAGE}\n\n${EVALUATE_GROUPS_USAGE}`,
+    // --groups: the group-level evidence (evaluate-groups.ts), a separate set of flags.
+    parse: (argv) => (asksForGroups(argv) ? parseEvaluateGroups(argv) : parseEvaluate(argv)),
+    run: (parsed, io) => ('flags' in parsed ? runEvaluate(parsed, io) : runEvaluateGroups(parsed, io)),
+  }),
   command<readonly string[]>({
     name: 'inspect',
     label: 'iwb',

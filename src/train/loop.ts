@@ -19,6 +19,12 @@ export interface TrainingSequence {
   readonly promptLen: number;
   /** Mixture weight (sampling probability ∝ weight); default 1. */
   readonly weight?: number;
+  /**
+   * Per token position of inputIds (≥ 0): the weight of the loss term that predicts token t (t ≥ promptLen); default
+   * 1 everywhere. The batch loss stays a mean over the weighted tokens (Σ w·ℓ / Σ w): a weight of 0 drops a token
+   * from the objective while it stays in the context (the group-level evidence's segment arms).
+   */
+  readonly tokenWeights?: ArrayLike<number>;
 }
 
 export interface TrainingConfig {
@@ -153,6 +159,11 @@ export async function trainCausalLm(
       batch.map((s) => s.promptLen),
       padded.lengths,
     );
+    batch.forEach((s, row) => {
+      if (!s.tokenWeights) return;
+      for (let t = s.promptLen; t < s.inputIds.length; t++)
+        targets.lossMask[row * width + t - 1]! *= s.tokenWeights[t]!;
+    });
     const feeds: Record<string, { data: Float32Array | Float64Array | BigInt64Array; dims: readonly number[] }> = {
       input_ids: padded.inputIds as { data: BigInt64Array; dims: number[] },
       attention_mask: padded.attentionMask as { data: BigInt64Array; dims: number[] },
@@ -168,9 +179,12 @@ export async function trainCausalLm(
     }
     let tokens = 0;
     for (const m of targets.lossMask) tokens += m;
-    if (tokens === 0) throw new Error(`trainCausalLm: step ${step} drew a batch with no response tokens`);
+    // A batch whose response tokens all have weight 0 moves nothing (a zero gradient, AdamW's decay only).
+    const weighted = batch.some((s) => s.tokenWeights);
+    if (tokens === 0 && !weighted) throw new Error(`trainCausalLm: step ${step} drew a batch with no response tokens`);
     const lossSum = (out[gradientGraph.outputs.loss]!.data as Float32Array).reduce((a, b) => a + b, 0);
     const gradients = new Map(names.map((n) => [n, out[gradientOutputs.get(n)!]!.data as Float32Array] as const));
+    if (tokens === 0) return { loss: 0, gradients, gradientScale: 0, count: 0 };
     return { loss: lossSum / tokens, gradients, gradientScale: 1 / tokens, count: tokens };
   };
   const history: TrainingStep[] = [];

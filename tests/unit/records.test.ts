@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recomputeFlipRecord } from '../recompute/flip';
 import { recomputeLdsRecord, type Check } from '../recompute/lds';
+import { recomputeGroupRecord, type GroupRecord } from '../recompute/groups';
 import { recomputeReweightingRecord } from '../recompute/reweighting';
 import { recomputeSequencesRecord } from '../recompute/sequences';
 
@@ -249,4 +250,64 @@ describe('after-answer records (bench/sequences, bench/sequences-48)', () => {
       expectAgree(recomputeSequencesRecord(read('result.json'), read('sums.json')));
     });
   }
+});
+
+describe('group-evidence records (docs/experiments/records/groups, iwb evaluate --groups)', () => {
+  const dir = path.join(RECORDS, 'groups');
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => path.join(dir, f));
+  const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as GroupRecord & Record<string, unknown>;
+
+  it('there is at least one, each at most 2 MB', () => {
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(statSync(file).size).toBeLessThanOrEqual(MAX_BYTES);
+  });
+
+  for (const file of [...files, path.join(ROOT, 'tests/fixtures/groups/record.json')]) {
+    it(`${path.basename(file)}: predictions, paired changes and every statistic recompute from the record alone`, () => {
+      const record = read(file);
+      expect(record.schema).toBe('iwb-group-evidence-record/1');
+      for (const key of ['git', 'machine', 'command', 'settings', 'models', 'evidence'])
+        expect(record[key], key).toBeTruthy();
+      expectAgree(recomputeGroupRecord(record).checks);
+    });
+  }
+
+  it('the page reads exact copies (public/experiments/groups-*.json), and groups.md quotes each record’s figures', () => {
+    expect(files.length).toBeGreaterThan(0);
+    for (const name of files.map((f) => path.basename(f))) {
+      const record = readFileSync(path.join(dir, name), 'utf8');
+      expect(readFileSync(path.join(ROOT, `public/experiments/groups-${name}`), 'utf8')).toBe(record);
+      const { evidence } = recomputeGroupRecord(JSON.parse(record) as GroupRecord);
+      const rows = docFigures('groups.md', `records/groups/${name}`);
+      const round = (v: number | null) => (v === null ? [] : [Number(v.toFixed(3))]);
+      for (const [benchmark, e] of Object.entries(evidence)) {
+        const row = rows.find((r) => r.label === benchmark);
+        expect(row, `${name} ${benchmark}`).toBeDefined();
+        const estimates = [e.slopeThroughOrigin, e.slope, e.signAccuracy, e.groupLds];
+        expect(row!.numbers).toEqual([
+          ...estimates.flatMap((x) => [x.value, x.low, x.high].flatMap(round)),
+          ...round(e.reliability),
+          ...round(e.normalisedLds),
+        ]);
+      }
+    }
+  });
+
+  it('a record with one retrained measurement or one influence value changed no longer recomputes', () => {
+    const record = read(path.join(ROOT, 'tests/fixtures/groups/record.json'));
+    const disagree = (r: GroupRecord) =>
+      recomputeGroupRecord(r).checks.filter(
+        (c) =>
+          c.recorded !== null && !(Math.abs(c.recorded - c.recomputed) <= 1e-9 * Math.max(1, Math.abs(c.recorded))),
+      ).length;
+    const moved = structuredClone(record);
+    const run = moved.runs.find((r) => r.key !== 'baseline')!;
+    run.byBenchmark[moved.benchmarks[0]!] = run.byBenchmark[moved.benchmarks[0]!]! + 0.01;
+    expect(disagree(moved)).toBeGreaterThan(0);
+    const influenced = structuredClone(record);
+    influenced.influence[influenced.benchmarks[0]!]![0] = influenced.influence[influenced.benchmarks[0]!]![0]! + 1;
+    expect(disagree(influenced)).toBeGreaterThan(0);
+  });
 });

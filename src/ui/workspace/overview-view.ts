@@ -17,6 +17,13 @@ import {
 } from './model';
 import { navigateEvent, valueOf, type Route } from './route';
 import { viewStyles } from './shared-styles';
+import '../evidence/group-evidence-panel';
+
+/** The committed group-level retraining evidence of the demo (docs/experiments/groups.md), one record per --track. */
+const EVIDENCE_SOURCES = [
+  './experiments/groups-domain-difficulty-mlp.json',
+  './experiments/groups-domain-difficulty-all.json',
+];
 import { css } from 'lit';
 
 /** Overview: run settings, the cross-domain heat table, score distributions and concentration curves. */
@@ -125,6 +132,8 @@ export class OverviewView extends LitElement {
         mean (${data.bootstrap.resamples} resamples of the column's examples, seed ${data.bootstrap.seed}). Scores: ${data.label}.</p>
       ${this.renderResolution(data.cells)}
       ${this.renderHeatTable(data.cells)}
+      <group-evidence-panel .sources=${EVIDENCE_SOURCES}
+        .cells=${[...new Set(data.cells.map((c) => `${c.domain}/${c.difficulty}`))]}></group-evidence-panel>
       <h3>Score distribution per benchmark</h3>
       <div
         class="charts">${data.benchmarkScores.map(({ benchmark, scores }) => this.histogram(benchmark, scores))}</div>
