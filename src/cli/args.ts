@@ -3,15 +3,9 @@
  * flag and what was wrong with it; main.ts prints that line and exits non-zero.
  */
 import { parseArgs } from 'node:util';
-import {
-  BACKEND_CHOICES,
-  DEFAULT_RUN_CONFIG,
-  FISHER_MODES,
-  MEASUREMENTS,
-  STRATEGY_NAMES,
-  type RunConfig,
-} from '../app/config';
+import { BACKEND_CHOICES, DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS, type RunConfig } from '../app/config';
 import { runConfig } from '../app/config-check';
+import { STRATEGY_NAMES } from '../core/strategy';
 import { isTrackPreset, TRACK_PRESETS } from '../app/track-presets';
 import type { DemoVariant } from '../data/dataset';
 import { MEASURE_MODES } from '../data/measure';
@@ -71,7 +65,7 @@ const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping
 export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --train train.jsonl --queries queries.jsonl]
                      [--model-data M.onnx.data] [--model-dir DIR [--variant NAME]]
                      [--out result.iwb] [--json summary.json]
-                     [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
+                     [--strategy ${STRATEGY_NAMES.join('|')}] [--damping heuristic|<number>]
                      [--fisher sampled|empirical] [--measurement mean-log-likelihood|summed-loss]
                      [--track mlp|attention|all|<regex>] [--per-token] [--backend auto|webgpu|cpu]
                      [--limit-train N] [--limit-queries N] [--sample N] [--sample-queries N]

@@ -7,7 +7,8 @@
 import { parseArgs } from 'node:util';
 import { nodeSource } from '../data/node-source';
 import { chooseBackend } from '../app/backend-choice';
-import { DEFAULT_RUN_CONFIG, FISHER_MODES, STRATEGY_NAMES } from '../app/config';
+import { DEFAULT_RUN_CONFIG, FISHER_MODES } from '../app/config';
+import { STRATEGIES_PLAINEST_FIRST, STRATEGY_NAMES } from '../core/strategy';
 import {
   EVALUATION_TRAINING_DEFAULTS,
   evaluationTraining,
@@ -24,7 +25,7 @@ import { evaluationRecord, recordEnvironment } from './evaluation-record';
 import type { Damping, FisherMode } from '../influence/types';
 import { DEFAULT_EVALUATION } from '../eval/types';
 import type { BundleContent } from '../store/bundle';
-import type { Strategy } from '../influence/types';
+import type { Strategy } from '../core/strategy';
 import type { CliIo } from './attribute';
 import { CliUsageError, oneLine, oneOf, trackFlag } from './args';
 import { INPUT_LIMITS } from '../data/limits';
@@ -34,7 +35,7 @@ import { checkOutputPaths, writeOutputsAtomically } from './output';
 
 export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
                     [--demo micro|demo] [--limit-train N] [--limit-queries N]
-                    [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
+                    [--subsets M] [--fraction A] [--seeds R] [--strategies ${STRATEGY_NAMES.join(',')}]
                     [--loo K] [--seed S] [--damping D[,D…]] [--fisher sampled|empirical[,…]]
                     [--holdout SHARE|queries=SHARE,subsets=SHARE] [--permutations P]
                     [--steps N] [--batch-size B] [--lr LR] [--training-seed S] [--track mlp|attention|all|REGEX]
@@ -89,9 +90,6 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** The order of the LDS table: from the plainest approximation to the richest. */
-const STRATEGY_ORDER: readonly Strategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
 
 type Flags = ReturnType<typeof parseFlags>;
 
@@ -282,7 +280,7 @@ const isBundlePath = (file: string): boolean => file.toLowerCase().endsWith('.iw
 
 /** A bundle holds one strategy's scores: the richest evaluated. */
 function bundledStrategy(strategies: readonly Strategy[]): Strategy {
-  return [...STRATEGY_ORDER].reverse().find((s) => strategies.includes(s))!;
+  return [...STRATEGIES_PLAINEST_FIRST].reverse().find((s) => strategies.includes(s))!;
 }
 
 function checkInputs(flags: Flags): void {
@@ -326,7 +324,7 @@ async function loadInputs(flags: Flags): Promise<RunInputs> {
 }
 
 function strategyList(value: string | undefined): Strategy[] {
-  if (value === undefined) return [...STRATEGY_ORDER];
+  if (value === undefined) return [...STRATEGIES_PLAINEST_FIRST];
   const names = value.split(',').map((s) => s.trim());
   const unknown = names.find((s) => !(STRATEGY_NAMES as readonly string[]).includes(s));
   if (unknown !== undefined) throw new Error(`--strategies: "${unknown}" is not one of ${STRATEGY_NAMES.join(', ')}`);

@@ -4,8 +4,9 @@
  * of a stored run's evaluation (structured-clone safe).
  */
 import type { BundleEvaluationInfo } from '../store/bundle-manifest';
+import type { Strategy } from '../core/strategy';
 
-export type EvaluationStrategy = 'identity' | 'diagonal' | 'kfac' | 'ekfac';
+export type EvaluationStrategy = Strategy;
 
 export type RetrainChoice = 'auto' | 'webgpu' | 'wasm';
 

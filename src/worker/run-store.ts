@@ -25,7 +25,7 @@ import { SCORE_TENSORS, fingerprintOf, type Fingerprint } from '../store/bundle'
 import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
 import type { RunRecord, StoredArray } from '../store/records';
-import { sha256Hex } from '../store/hash';
+import { sha256Hex } from '../core/hash';
 import {
   bundleRun,
   createRun,
@@ -37,7 +37,7 @@ import {
   storedPairTokens,
   type BundleRun,
 } from '../store/runs';
-import type { DatasetRow } from '../store/types';
+import type { DatasetRow } from '../core/schema';
 import type { AttributionRequest, AttributionSummary, InfluenceTarget, Normalization, TopInfluences } from './protocol';
 import type { RunListing } from './run-protocol';
 
