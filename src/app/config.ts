@@ -50,6 +50,16 @@ export type RunConfigChanges = Partial<Omit<RunConfig, 'batchSizes' | 'limits'>>
   readonly limits?: Partial<RunLimits>;
 };
 
+/** `base` with `changes` applied (the nested batch sizes and limits field by field), unchecked (config-check.ts). */
+export function withChanges(base: RunConfig, changes: RunConfigChanges): RunConfig {
+  return {
+    ...base,
+    ...changes,
+    batchSizes: { ...base.batchSizes, ...changes.batchSizes },
+    limits: { ...base.limits, ...changes.limits },
+  };
+}
+
 /** The engine's part of a run configuration. */
 export function engineConfig(config: RunConfig): AttributionConfig {
   const { backend: _backend, limits: _limits, ...engine } = config;
