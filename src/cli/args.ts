@@ -140,8 +140,13 @@ export function parseCommand(argv: readonly string[]): Command {
 }
 
 function parseAttributeFlags(args: string[]): FlagValues {
-  const parsed = parseArgs({ args, options: ATTRIBUTE_FLAGS, allowPositionals: false, strict: true, tokens: true });
-  const { values, tokens } = parsed as unknown as { values: FlagValues; tokens: typeof parsed.tokens };
+  const { values, tokens } = parseArgs({
+    args,
+    options: ATTRIBUTE_FLAGS,
+    allowPositionals: false,
+    strict: true,
+    tokens: true,
+  });
   // parseArgs keeps the last of a repeated flag; a repeat is almost always a mistake (two --out, two --train).
   const seen = new Set<string>();
   for (const token of tokens) {
@@ -149,7 +154,8 @@ function parseAttributeFlags(args: string[]): FlagValues {
     if (seen.has(token.name)) throw new CliUsageError(`--${token.name} is given more than once; give it once`);
     seen.add(token.name);
   }
-  return values;
+  // The table's flags make parseArgs's values an index signature; each is a string or a switch's boolean.
+  return values as FlagValues;
 }
 
 function attributeArgs(values: FlagValues): AttributeArgs {
