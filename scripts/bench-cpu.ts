@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { gemm } from '../src/linalg/cpu/gemm';
 import { jacobiEigh } from '../src/linalg/cpu/jacobi';
 import { tridiagonalEigh } from '../src/linalg/cpu/tridiagonal';
-import { seededUniform } from '../src/models/weights';
+import { seededUniform } from '../src/core/random';
 
 const { values: args } = parseArgs({
   options: {

@@ -18,7 +18,7 @@ import { runConfig } from '../src/app/config-check';
 import { DEMO_MODEL_PATHS, loadDemoInputs, type RunInputs } from '../src/app/inputs';
 import { gradientGraphFor, runJob, type JobOutcome } from '../src/app/job';
 import { defaultPublicDir, nodeSource } from '../src/data/node-source';
-import type { ModelFactors } from '../src/store/types';
+import type { ModelFactors } from '../src/core/schema';
 
 const { values: args } = parseArgs({
   options: {

@@ -24,7 +24,7 @@ import { gradientGraphFor, runJob } from '../src/app/job';
 import type { VariantRow } from '../src/data/after-answer';
 import { subsample } from '../src/data/demo-build';
 import { toJsonl } from '../src/data/jsonl';
-import type { Strategy } from '../src/influence/types';
+import type { Strategy } from '../src/core/strategy';
 import { SEGMENT_SEED, segmentEffects, segmentSums, type ExampleSegments } from '../src/eval/segment-effects';
 
 const { values } = parseArgs({

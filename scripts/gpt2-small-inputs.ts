@@ -7,7 +7,7 @@
 import type { RunInputs } from '../src/app/inputs';
 import type { Example } from '../src/data/dataset';
 import { buildGptForward, initGptWeights, type GptConfig } from '../src/models/gpt';
-import { seededUniform } from '../src/models/weights';
+import { seededUniform } from '../src/core/random';
 
 export const GPT2_SMALL: GptConfig = {
   vocabSize: 50257,

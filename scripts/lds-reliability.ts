@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { checkpointFromJson } from '../src/eval/store';
-import { bootstrapMean, spearman } from '../src/eval/stats';
+import { bootstrapMean, spearman } from '../src/core/stats';
 
 const [file, ...rest] = process.argv.slice(2);
 if (file === undefined) throw new Error('usage: lds-reliability CHECKPOINT.json [--lds STRATEGY=VALUE@R ...]');

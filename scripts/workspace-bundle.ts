@@ -8,8 +8,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { encodeBundle, type BundleContent } from '../src/store/bundle';
-import type { DatasetRow } from '../src/store/types';
-import { seededUniform } from '../src/models/weights';
+import type { DatasetRow } from '../src/core/schema';
+import { seededUniform } from '../src/core/random';
 
 export interface SyntheticShape {
   readonly queries: number;

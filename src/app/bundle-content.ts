@@ -11,7 +11,7 @@ import {
   type BundleEvaluation,
   type Fingerprint,
 } from '../store/bundle';
-import type { DatasetRow, GroupTokenTensors, PairTokenTensors } from '../store/types';
+import type { DatasetRow, GroupTokenTensors, PairTokenTensors } from '../core/schema';
 import type { AttributionResult, GroupTokenInfluence } from '../influence/types';
 import type { InputSample } from './inputs';
 import type { JobOutcome } from './job';

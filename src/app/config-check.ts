@@ -10,17 +10,13 @@ import {
   FISHER_MODES,
   MEASUREMENTS,
   type RunConfig,
+  withChanges,
   type RunConfigChanges,
 } from './config';
 
 /** The defaults with `changes` applied, checked: a bad value throws one error naming the field. */
 export function runConfig(changes: RunConfigChanges = {}, base: RunConfig = DEFAULT_RUN_CONFIG): RunConfig {
-  const config: RunConfig = {
-    ...base,
-    ...changes,
-    batchSizes: { ...base.batchSizes, ...changes.batchSizes },
-    limits: { ...base.limits, ...changes.limits },
-  };
+  const config = withChanges(base, changes);
   checkRunConfig(config);
   return config;
 }

@@ -4,19 +4,12 @@
  * AttributionConfig with its DEFAULT_CONFIG; a run adds where it computes (backend) and how much data it takes
  * (limits). Everything here is plain data, so it crosses the worker boundary and is stored with a run as it is.
  */
-import {
-  DEFAULT_CONFIG,
-  type AttributionConfig,
-  type FisherMode,
-  type Measurement,
-  type Strategy,
-} from '../influence/types';
+import { DEFAULT_CONFIG, type AttributionConfig, type FisherMode, type Measurement } from '../influence/types';
 import type { MeasureMode } from '../data/measure';
 import { isTrackPreset } from './track-presets';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
-export const STRATEGY_NAMES: readonly Strategy[] = ['ekfac', 'kfac', 'diagonal', 'identity'];
 export const FISHER_MODES: readonly FisherMode[] = ['sampled', 'empirical'];
 export const MEASUREMENTS: readonly Measurement[] = ['mean-log-likelihood', 'summed-loss'];
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'cpu'];
@@ -56,6 +49,16 @@ export type RunConfigChanges = Partial<Omit<RunConfig, 'batchSizes' | 'limits'>>
   readonly batchSizes?: Partial<RunConfig['batchSizes']>;
   readonly limits?: Partial<RunLimits>;
 };
+
+/** `base` with `changes` applied (the nested batch sizes and limits field by field), unchecked (config-check.ts). */
+export function withChanges(base: RunConfig, changes: RunConfigChanges): RunConfig {
+  return {
+    ...base,
+    ...changes,
+    batchSizes: { ...base.batchSizes, ...changes.batchSizes },
+    limits: { ...base.limits, ...changes.limits },
+  };
+}
 
 /** The engine's part of a run configuration. */
 export function engineConfig(config: RunConfig): AttributionConfig {

@@ -6,7 +6,8 @@
  */
 import { memoryEvaluationStore } from '../eval/store';
 import type { Candidate } from '../eval/protocol';
-import type { Damping, FisherMode, Strategy } from '../influence/types';
+import type { Damping, FisherMode } from '../influence/types';
+import type { Strategy } from '../core/strategy';
 import type { BundleContent } from '../store/bundle';
 import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG } from './config';

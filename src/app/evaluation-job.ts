@@ -6,7 +6,8 @@
 import { causalLmRetrainer } from '../eval/causal-lm';
 import { evaluateInfluence } from '../eval/evaluate';
 import type { EvaluationConfig, EvaluationProgress, EvaluationResult, EvaluationStore, Retrainer } from '../eval/types';
-import type { Damping, FisherMode, Strategy } from '../influence/types';
+import type { Damping, FisherMode } from '../influence/types';
+import type { Strategy } from '../core/strategy';
 import { trainCausalLm, type TrainingConfig } from '../train/loop';
 import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';

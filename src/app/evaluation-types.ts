@@ -3,9 +3,10 @@
  * with the stored run so a reload can resume it), progress by retrain, and what the workspace's Evaluation view draws
  * of a stored run's evaluation (structured-clone safe).
  */
+import type { Strategy } from '../core/strategy';
 import type { BundleEvaluationInfo } from '../store/bundle-manifest';
 
-export type EvaluationStrategy = 'identity' | 'diagonal' | 'kfac' | 'ekfac';
+export type EvaluationStrategy = Strategy;
 
 export type RetrainChoice = 'auto' | 'webgpu' | 'wasm';
 

@@ -24,7 +24,7 @@ import { reasoningScores, type ReasoningQuery } from '../eval/reasoning-accuracy
 import { reweightPlan, type CellInfluence } from '../eval/reweight';
 import { buildGptForward, initGptWeights, type GptConfig } from '../models/gpt';
 import type { Model } from '../onnx/ir';
-import { sha256Hex } from '../store/hash';
+import { sha256Hex } from '../core/hash';
 import { trainCausalLm, type TrainingConfig } from '../train/loop';
 import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';

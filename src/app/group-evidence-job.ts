@@ -23,7 +23,7 @@ import { creditedTokenInfluence } from '../influence/aggregate';
 import type { TokenScoredResult } from '../influence/normalize';
 import { groupEvidence, type GroupEvidence, type GroupPoint } from '../eval/group-evidence';
 import { runGroupRetrains, trainGroupArm, type GroupRun, type GroupStore } from '../eval/group-run';
-import { sha256Hex } from '../store/hash';
+import { sha256Hex } from '../core/hash';
 import type { TrainingConfig } from '../train/loop';
 import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';

@@ -6,7 +6,7 @@
  * drawn once per run and shared by every label and benchmark), and the interval is the 2.5 and 97.5 percentiles of
  * the resampled ratios. A resample in which no drawn example has a member of the label gives no ratio and is left out.
  */
-import { seededUniform } from '../models/weights';
+import { seededUniform } from '../core/random';
 
 export const GROUP_RESAMPLES = 1000;
 

@@ -7,7 +7,7 @@
  * [dIn, dIn] without; the gradient factor S is [dOut, dOut]; Λ is [dOut, dIn'] — a mismatch names the module.
  */
 import type { TrackedLayer } from '../onnx/gradient-spec';
-import type { HostMatrix, ModelFactors } from '../store/types';
+import type { HostMatrix, ModelFactors } from '../core/schema';
 import { InputError } from './input-error';
 
 /** kronfluence's module name for a tracked layer's node name ('/h.0/mlp/c_fc/MatMul' → 'h.0.mlp.c_fc'). */

@@ -23,7 +23,7 @@ import { observeShapes } from '../onnx/observe-shapes';
 import { DataType } from '../onnx/ir';
 import { ModelSession } from '../onnx/runtime';
 import { findEmbeddings } from '../onnx/structure';
-import type { ModelFactors } from '../store/types';
+import type { ModelFactors } from '../core/schema';
 import { fingerprintOf } from '../store/bundle';
 import type { BackendReport, ChosenBackend } from './backend-choice';
 import { engineConfig, type RunConfig } from './config';

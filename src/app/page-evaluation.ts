@@ -28,6 +28,7 @@ import type {
   PendingEvaluation,
   RetrainChoice,
 } from './evaluation-types';
+import { STRATEGIES_PLAINEST_FIRST } from '../core/strategy';
 
 export interface PageEvaluationEnvironment {
   readonly store: WorkbenchStore;
@@ -59,10 +60,8 @@ export interface PageEvaluationHooks {
   readonly onRunId?: (runId: string) => void;
 }
 
-const ORDER = ['identity', 'diagonal', 'kfac', 'ekfac'] as const;
-
 export function settingsOf(request: PageEvaluationRequest): EvaluationSettings {
-  const strategies = ORDER.filter((s) => request.strategies.includes(s));
+  const strategies = STRATEGIES_PLAINEST_FIRST.filter((s) => request.strategies.includes(s));
   if (strategies.length === 0) throw new Error('choose at least one strategy to evaluate');
   return {
     evaluation: {

@@ -16,7 +16,7 @@ import {
   type ReweightPlan,
 } from '../eval/reweight';
 import { runReweighting, type ArmRun, type ReweightStore } from '../eval/reweight-run';
-import { sha256Hex } from '../store/hash';
+import { sha256Hex } from '../core/hash';
 import type { TrainingConfig } from '../train/loop';
 import type { ChosenBackend } from './backend-choice';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from './config';

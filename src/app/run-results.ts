@@ -12,7 +12,7 @@ import type { AttributionResult, ExampleMeta, Measurement } from '../influence/t
 import { SCORE_TENSORS } from '../store/bundle';
 import type { RunRecord, StoredArray } from '../store/records';
 import { bundleRun, storedGroupTokens, storedPairTokens, type BundleRun } from '../store/runs';
-import type { DatasetRow } from '../store/types';
+import type { DatasetRow } from '../core/schema';
 import type { BackendReport } from './backend-choice';
 import { groupTokensOf, pairTokensOf, type StoredConfigExtras } from './bundle-content';
 import type { RunConfig } from './config';

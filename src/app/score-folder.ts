@@ -8,8 +8,9 @@
 import { encodeBundle } from '../store/bundle';
 import type { FileSource } from '../store/file-source';
 import { importKronfluence } from '../store/kronfluence';
-import type { DatasetRow } from '../store/types';
+import type { DatasetRow } from '../core/schema';
 import { InputError } from './input-error';
+import { STRATEGIES_PLAINEST_FIRST, type Strategy } from '../core/strategy';
 
 /** One JSONL file's rows as the workspace shows them: id (or the row number), text fields kept as text. */
 function rowsOf(name: string, text: string): DatasetRow[] {
@@ -33,9 +34,7 @@ function rowsOf(name: string, text: string): DatasetRow[] {
   });
 }
 
-const STRATEGIES = ['identity', 'diagonal', 'kfac', 'ekfac'] as const;
-
-async function strategyOf(source: FileSource, directory: string): Promise<(typeof STRATEGIES)[number]> {
+async function strategyOf(source: FileSource, directory: string): Promise<Strategy> {
   const path = `${directory ? `${directory}/` : ''}factor_arguments.json`;
   if (!source.paths.includes(path) || source.size(path) > 1 << 20)
     throw new InputError(`${path}: missing; kronfluence writes it beside the scores, saying which strategy made them`);
@@ -45,9 +44,11 @@ async function strategyOf(source: FileSource, directory: string): Promise<(typeo
   } catch (error) {
     throw new InputError(`${path}: not valid JSON (${(error as Error).message})`);
   }
-  const known = STRATEGIES.find((s) => s === strategy);
+  const known = STRATEGIES_PLAINEST_FIRST.find((s) => s === strategy);
   if (!known)
-    throw new InputError(`${path}: strategy ${JSON.stringify(strategy)} is not one of ${STRATEGIES.join(', ')}`);
+    throw new InputError(
+      `${path}: strategy ${JSON.stringify(strategy)} is not one of ${STRATEGIES_PLAINEST_FIRST.join(', ')}`,
+    );
   return known;
 }
 

@@ -4,7 +4,7 @@
  * per cell and per request (the draws were most of the overview's time at the full demo's size), and every interval
  * of a run comes from the same resamples, so intervals of different benchmarks are comparable.
  */
-import { seededUniform } from '../models/weights';
+import { seededUniform } from '../core/random';
 import type { ExampleMeta } from '../influence/types';
 
 export const BOOTSTRAP_RESAMPLES = 1000;

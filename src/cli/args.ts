@@ -3,18 +3,12 @@
  * flag and what was wrong with it; main.ts prints that line and exits non-zero.
  */
 import { parseArgs } from 'node:util';
-import {
-  BACKEND_CHOICES,
-  DEFAULT_RUN_CONFIG,
-  FISHER_MODES,
-  MEASUREMENTS,
-  STRATEGY_NAMES,
-  type RunConfig,
-} from '../app/config';
+import type { RunConfig } from '../app/config';
 import { runConfig } from '../app/config-check';
-import { isTrackPreset, TRACK_PRESETS } from '../app/track-presets';
+import { positiveIntegerFlag } from '../app/option-grammar';
+import { optionChanges, runOption, RUN_OPTION_NAMES, type OptionInput } from '../app/options';
+import { optionFlags, optionSynopsis, optionUsage } from '../app/option-usage';
 import type { DemoVariant } from '../data/dataset';
-import { MEASURE_MODES } from '../data/measure';
 
 export interface AttributeArgs {
   /** The four inputs; all undefined means the built-in demo. */
@@ -65,35 +59,16 @@ export class CliUsageError extends Error {
   override readonly name = 'CliUsageError';
 }
 
-const defaults = DEFAULT_RUN_CONFIG;
-const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
-
 export const USAGE = `Usage: iwb attribute [--model M.onnx --tokenizer T.json --train train.jsonl --queries queries.jsonl]
                      [--model-data M.onnx.data] [--model-dir DIR [--variant NAME]]
-                     [--out result.iwb] [--json summary.json]
-                     [--strategy ekfac|kfac|diagonal|identity] [--damping heuristic|<number>]
-                     [--fisher sampled|empirical] [--measurement mean-log-likelihood|summed-loss]
-                     [--track mlp|attention|all|<regex>] [--per-token] [--backend auto|webgpu|cpu]
-                     [--limit-train N] [--limit-queries N] [--sample N] [--sample-queries N]
-                     [--batch-size N] [--query-batch N] [--plan]
-                     [--query-rank K] [--seed N] [--refine-eigen] [--max-length N] [--truncate]
-                     [--demo demo|micro|after] [--quiet] [--factors DIR] [--kronfluence-out DIR]
-                     [--measure response|final-answer|spans] [--save-factors DIR]
+                     [--out result.iwb] [--json summary.json] [--plan] [--quiet] [--help]
+                     [--max-length N] [--truncate] [--demo demo|micro|after]
+                     [--factors DIR] [--kronfluence-out DIR] [--save-factors DIR]
                      [--generate PROMPT [--max-new-tokens N] [--temperature T] [--compare REFERENCE]]
+${optionSynopsis(21)}
 
 Without --model/--train/--queries, attributes the built-in demo model on a subsample of its data.
---damping heuristic (default) is ${heuristicFactor} x mean(lambda) per layer; a number is an absolute damping.
---backend auto (default) is WebGPU on a hardware adapter and the float64 CPU backend otherwise.
---limit-train/--limit-queries take the first N rows; --sample/--sample-queries take a seeded sample (--seed)
-stratified by domain x difficulty (queries: by benchmark) instead, in proportion with one row per stratum first.
 --plan prints the memory plan and time estimate for the model, data and backend, and exits without running.
---batch-size (default ${defaults.batchSizes.fit}) sets the training sequences per batch of every pass over the
-training set; --query-batch (default ${defaults.batchSizes.query}) the queries scored together. --query-rank K
-replaces each preconditioned query gradient by a rank-K factorisation. --refine-eigen refines every
-eigendecomposition in float64 on the host. The page's run controls offer the same options with the same defaults.
-Scores are influence on the query's mean response log-likelihood: positive = the training example helps.
---measure final-answer counts only each query's final answer (after "####"; code: the function bodies), spans only
-its rows' "measure" spans (docs/data.md); a row's own "measure" spans are used whatever the mode.
 --factors DIR scores with factors from a kronfluence factors directory (or an earlier --kronfluence-out) instead of
 fitting them; --kronfluence-out DIR writes this run's factors and raw scores in kronfluence's layout.
 --save-factors DIR writes the fitted factors with a fingerprint (model, training data, strategy, Fisher, layers);
@@ -106,11 +81,13 @@ its file:line, or cut to N tokens with --truncate. The outputs are written whole
 A model with external data (model.onnx + model.onnx.data) is read with its data file from beside it, or from
 --model-data FILE. float16/bfloat16 weights are cast to float32 on load, quantized ones dequantized (docs/models.md).
 --model-dir DIR takes a model folder as downloaded (onnx/model*.onnx, tokenizer.json): float32 before float16 before
-quantized, or --variant NAME (model_q4). --track mlp (the default's layers), attention (q/k/v/o projections) or all
-(every linear layer but the output head) chooses layers by role; any other value is a regular expression over node
-names. iwb layers MODEL lists what --track chooses.`;
+quantized, or --variant NAME (model_q4).
 
-const OPTIONS = {
+Run options (the page's Options offer the same, with the same defaults):
+${optionUsage()}`;
+
+/** The flags of \`iwb attribute\` itself (files, outputs, generation); the run's options come from app/options.ts. */
+const OWN_OPTIONS = {
   model: { type: 'string' },
   'model-data': { type: 'string' },
   'model-dir': { type: 'string' },
@@ -127,30 +104,21 @@ const OPTIONS = {
   'max-new-tokens': { type: 'string' },
   compare: { type: 'string' },
   temperature: { type: 'string' },
-  strategy: { type: 'string' },
-  damping: { type: 'string' },
-  track: { type: 'string' },
-  'per-token': { type: 'boolean' },
-  fisher: { type: 'string' },
-  measurement: { type: 'string' },
-  measure: { type: 'string' },
-  backend: { type: 'string' },
-  'limit-train': { type: 'string' },
-  'limit-queries': { type: 'string' },
-  sample: { type: 'string' },
-  'sample-queries': { type: 'string' },
   plan: { type: 'boolean' },
-  'batch-size': { type: 'string' },
-  'query-batch': { type: 'string' },
-  'query-rank': { type: 'string' },
-  seed: { type: 'string' },
-  'refine-eigen': { type: 'boolean' },
   'max-length': { type: 'string' },
   truncate: { type: 'boolean' },
   quiet: { type: 'boolean' },
   demo: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Every flag \`iwb attribute\` takes, as node:util parseArgs's table. */
+export const ATTRIBUTE_FLAGS = { ...OWN_OPTIONS, ...optionFlags() };
+
+type OwnValues = {
+  readonly [K in keyof typeof OWN_OPTIONS]?: (typeof OWN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
+type FlagValues = OwnValues & { readonly [flag: string]: string | boolean | undefined };
 
 export function parseCommand(argv: readonly string[]): Command {
   const [command, ...rest] = argv;
@@ -171,8 +139,14 @@ export function parseCommand(argv: readonly string[]): Command {
   return { name: 'attribute', args: attributeArgs(values) };
 }
 
-function parseAttributeFlags(args: string[]) {
-  const { values, tokens } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true, tokens: true });
+function parseAttributeFlags(args: string[]): FlagValues {
+  const { values, tokens } = parseArgs({
+    args,
+    options: ATTRIBUTE_FLAGS,
+    allowPositionals: false,
+    strict: true,
+    tokens: true,
+  });
   // parseArgs keeps the last of a repeated flag; a repeat is almost always a mistake (two --out, two --train).
   const seen = new Set<string>();
   for (const token of tokens) {
@@ -180,10 +154,11 @@ function parseAttributeFlags(args: string[]) {
     if (seen.has(token.name)) throw new CliUsageError(`--${token.name} is given more than once; give it once`);
     seen.add(token.name);
   }
-  return values;
+  // The table's flags make parseArgs's values an index signature; each is a string or a switch's boolean.
+  return values as FlagValues;
 }
 
-function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): AttributeArgs {
+function attributeArgs(values: FlagValues): AttributeArgs {
   const inputs = { model: values.model, tokenizer: values.tokenizer, train: values.train, queries: values.queries };
   const given = Object.entries({ ...inputs, 'model-dir': values['model-dir'] })
     .filter(([, v]) => v !== undefined)
@@ -204,27 +179,14 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
       );
     }
   }
-  const batchSize = positiveInteger('--batch-size', values['batch-size']);
-  const queryBatch = positiveInteger('--query-batch', values['query-batch']);
-  const seed = values.seed === undefined ? undefined : nonNegativeInteger('--seed', values.seed);
-  const config = runConfig({
-    strategy: oneOf('--strategy', values.strategy, STRATEGY_NAMES) ?? defaults.strategy,
-    damping: damping(values.damping),
-    fisher: oneOf('--fisher', values.fisher, FISHER_MODES) ?? defaults.fisher,
-    measurement: oneOf('--measurement', values.measurement, MEASUREMENTS) ?? defaults.measurement,
-    measure: oneOf('--measure', values.measure, MEASURE_MODES) ?? defaults.measure,
-    trackedLayers: trackFlag(values.track),
-    perToken: values['per-token'] ?? defaults.perToken,
-    backend: oneOf('--backend', values.backend, BACKEND_CHOICES) ?? defaults.backend,
-    limits: limits(values),
-    batchSizes: {
-      ...(batchSize !== undefined && { fit: batchSize, train: batchSize }),
-      ...(queryBatch !== undefined && { query: queryBatch }),
-    },
-    queryRank: positiveInteger('--query-rank', values['query-rank']) ?? defaults.queryRank,
-    ...(seed !== undefined && { seed }),
-    refineEigen: values['refine-eigen'] ?? defaults.refineEigen,
-  });
+  // The run's options: each flag's text through its option's one parser (app/options.ts), then the config checks.
+  const options = Object.fromEntries(
+    RUN_OPTION_NAMES.flatMap((name) => {
+      const flag = runOption(name).flag;
+      return flag ? [[name, values[flag.slice(2)]]] : [];
+    }),
+  ) as OptionInput;
+  const config = runConfig(usage(() => optionChanges(options)));
   if (values.compare !== undefined && values.generate === undefined)
     throw new CliUsageError('--compare needs --generate (it is a reference answer to the same prompt)');
   if (values.generate !== undefined && values.queries !== undefined)
@@ -254,68 +216,12 @@ function attributeArgs(values: ReturnType<typeof parseAttributeFlags>): Attribut
   };
 }
 
-/** --limit-* (first rows) or --sample* (a stratified sample), not both kinds at once: the two mean different rows. */
-function limits(values: ReturnType<typeof parseAttributeFlags>): RunConfig['limits'] {
-  const first = [values['limit-train'] && '--limit-train', values['limit-queries'] && '--limit-queries'];
-  const sampled = [values.sample && '--sample', values['sample-queries'] && '--sample-queries'];
-  const [firstFlag, sampleFlag] = [first.find(Boolean), sampled.find(Boolean)];
-  if (firstFlag && sampleFlag) {
-    throw new CliUsageError(
-      `${firstFlag} takes the first rows and ${sampleFlag} a stratified sample: use --sample and --sample-queries together`,
-    );
-  }
-  if (sampleFlag) {
-    return {
-      train: positiveInteger('--sample', values.sample) ?? null,
-      queries: positiveInteger('--sample-queries', values['sample-queries']) ?? null,
-      sample: true,
-    };
-  }
-  return {
-    train: positiveInteger('--limit-train', values['limit-train']) ?? null,
-    queries: positiveInteger('--limit-queries', values['limit-queries']) ?? null,
-    sample: false,
-  };
-}
-
-export function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new CliUsageError(`${flag} "${value}" is not one of ${allowed.join(', ')}`);
-}
-
 function temperature(value: string | undefined): number {
   if (value === undefined) return 0;
   const number = Number(value);
   if (value.trim() === '' || !(Number.isFinite(number) && number >= 0))
     throw new CliUsageError(`--temperature "${value}" is not a number ≥ 0 (0: greedy)`);
   return number;
-}
-
-function damping(value: string | undefined): RunConfig['damping'] {
-  if (value === undefined || value === 'heuristic') return defaults.damping;
-  const number = Number(value);
-  // Plain decimals only: Number() would also take 0x10, 0b1, Infinity and '  5'.
-  if (!DECIMAL.test(value) || !Number.isFinite(number) || number < 0) {
-    throw new CliUsageError(`--damping "${value}" is neither "heuristic" nor a non-negative decimal number`);
-  }
-  return { kind: 'absolute', value: number };
-}
-
-/** --track: a preset (mlp, attention, all: layers by role, app/track-presets.ts) or a regular expression over names. */
-export function trackFlag(value: string | undefined): string | null {
-  if (value === undefined) return defaults.trackedLayers;
-  if (isTrackPreset(value)) return value;
-  if (value === '')
-    throw new CliUsageError(`--track is empty: give ${TRACK_PRESETS.join(', ')} or a regular expression`);
-  try {
-    new RegExp(value);
-  } catch (error) {
-    throw new CliUsageError(
-      `--track "${value}" is not a valid regular expression: ${firstLine((error as Error).message)}`,
-    );
-  }
-  return value;
 }
 
 function demo(value: string | undefined, filesGiven: boolean): DemoVariant {
@@ -326,25 +232,18 @@ function demo(value: string | undefined, filesGiven: boolean): DemoVariant {
   throw new CliUsageError(`--demo "${value}" is not one of demo, micro, after`);
 }
 
+/** A flag of the command's own that takes a positive integer: the table's grammar (app/options.ts). */
 function positiveInteger(flag: string, value: string | undefined): number | undefined {
-  const number = value === undefined ? undefined : nonNegativeInteger(flag, value);
-  if (number === 0) throw new CliUsageError(`${flag} "${value}" is not a positive integer`);
-  return number;
+  return value === undefined ? undefined : usage(() => positiveIntegerFlag(flag, value));
 }
 
-function nonNegativeInteger(flag: string, value: string): number {
-  const number = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(number)) {
-    const kind = flag === '--seed' ? 'non-negative' : 'positive';
-    throw new CliUsageError(`${flag} "${value}" is not a ${kind} integer (decimal digits only)`);
+/** A flag value's refusal (app/options.ts: one error naming the flag and its grammar) as a usage error, exit 2. */
+export function usage<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new CliUsageError(oneLine(error), { cause: error });
   }
-  return number;
-}
-
-const DECIMAL = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
-
-function firstLine(message: string): string {
-  return message.split('\n')[0]!.trim();
 }
 
 /** An error (or message) as one line, for the CLI's one-line refusals. */

@@ -22,7 +22,8 @@ import {
 import { nodeSource } from '../data/node-source';
 import type { GroupCheckpoint } from '../eval/group-run';
 import type { CliIo } from './attribute';
-import { CliUsageError, oneLine, oneOf, trackFlag } from './args';
+import { CliUsageError, oneLine } from './args';
+import { parseOption } from '../app/options';
 import { recordEnvironment, type RecordEnvironment } from './evaluation-record';
 
 export const GROUPS_RECORD_SCHEMA = 'iwb-group-evidence-record/1';
@@ -91,7 +92,9 @@ export function parseEvaluateGroups(argv: readonly string[]): EvaluateGroupsRun 
       if (seen.has(t.name)) throw new CliUsageError(`--${t.name} is given more than once; give it once`);
       seen.add(t.name);
     }
-    const groups = oneOf<GroupKind>('--groups', values.groups, GROUP_KINDS)!;
+    if (values.groups === undefined || !(GROUP_KINDS as readonly string[]).includes(values.groups))
+      throw new CliUsageError(`--groups "${values.groups ?? ''}" is not one of ${GROUP_KINDS.join(', ')}`);
+    const groups = values.groups as GroupKind;
     const factor = values.factor === undefined ? DEFAULT_GROUP_EVIDENCE.factor : Number(values.factor);
     if (!(Number.isFinite(factor) && factor > 1))
       throw new CliUsageError(`--factor must be a number > 1, got "${values.factor}"`);
@@ -104,7 +107,7 @@ export function parseEvaluateGroups(argv: readonly string[]): EvaluateGroupsRun 
     const settings: GroupEvidenceSettings = {
       ...defaults,
       groups,
-      track: trackFlag(values.track ?? 'mlp') ?? 'mlp',
+      track: parseOption('track', values.track ?? 'mlp'),
       perCell: whole('--per-cell', values['per-cell'], defaults.perCell, 2),
       queriesPerBenchmark: whole('--queries', values.queries, defaults.queriesPerBenchmark, 1),
       factor,

@@ -7,7 +7,8 @@
 import { parseArgs } from 'node:util';
 import { nodeSource } from '../data/node-source';
 import { chooseBackend } from '../app/backend-choice';
-import { DEFAULT_RUN_CONFIG, FISHER_MODES, STRATEGY_NAMES } from '../app/config';
+import { DEFAULT_RUN_CONFIG } from '../app/config';
+import { STRATEGIES_PLAINEST_FIRST, STRATEGY_NAMES } from '../core/strategy';
 import {
   EVALUATION_TRAINING_DEFAULTS,
   evaluationTraining,
@@ -24,9 +25,10 @@ import { evaluationRecord, recordEnvironment } from './evaluation-record';
 import type { Damping, FisherMode } from '../influence/types';
 import { DEFAULT_EVALUATION } from '../eval/types';
 import type { BundleContent } from '../store/bundle';
-import type { Strategy } from '../influence/types';
+import type { Strategy } from '../core/strategy';
 import type { CliIo } from './attribute';
-import { CliUsageError, oneLine, oneOf, trackFlag } from './args';
+import { CliUsageError, oneLine } from './args';
+import { parseOption, RUN_OPTIONS } from '../app/options';
 import { INPUT_LIMITS } from '../data/limits';
 import { readInputBytes, readInputText } from './input-files';
 import { fileInfluenceCache, fileStore } from './evaluation-files';
@@ -34,10 +36,10 @@ import { checkOutputPaths, writeOutputsAtomically } from './output';
 
 export const EVALUATE_USAGE = `Usage: iwb evaluate [--model M.onnx --tokenizer T.json --train t.jsonl --queries q.jsonl]
                     [--demo micro|demo] [--limit-train N] [--limit-queries N]
-                    [--subsets M] [--fraction A] [--seeds R] [--strategies ekfac,kfac,diagonal,identity]
-                    [--loo K] [--seed S] [--damping D[,D…]] [--fisher sampled|empirical[,…]]
+                    [--subsets M] [--fraction A] [--seeds R] [--strategies ${STRATEGY_NAMES.join(',')}]
+                    [--loo K] [--seed S] [--damping D[,D…]] [--fisher ${RUN_OPTIONS.fisher.grammar}[,…]]
                     [--holdout SHARE|queries=SHARE,subsets=SHARE] [--permutations P]
-                    [--steps N] [--batch-size B] [--lr LR] [--training-seed S] [--track mlp|attention|all|REGEX]
+                    [--steps N] [--batch-size B] [--lr LR] [--training-seed S] [--track ${RUN_OPTIONS.track.grammar}]
                     [--checkpoint FILE [--saved-only]] [--out result.json|result.iwb] [--quiet]
 
 The model is the initialisation: it is trained on all training examples (the model whose influence is scored) and
@@ -52,7 +54,7 @@ retrains are saved so far: a partial result of a long evaluation.
 scored on the rest (the tuning split), each strategy keeps its best, and the LDS is reported on the held-out split.
 Every run also reports each LDS with a two-way (queries × subsets) bootstrap interval and every pair of strategies
 compared per query (difference, its two-way interval, a sign-flip permutation p-value; --permutations P, default
-10000, exact for ≤ 16 queries). D is heuristic[:F] (F × mean Λ, default F = 0.1) or an absolute number.
+10000, exact for ≤ 16 queries). D is ${RUN_OPTIONS.damping.grammar}, as for iwb attribute: F × mean Λ (default F = 0.1) or an absolute damping.
 --track chooses the layers attributed as for iwb attribute (default: the MLP projections); the retrains do not depend
 on it, so a second run with another --track and the same --checkpoint attributes again and retrains nothing.
 --out FILE.json writes the evaluation record (docs/experiments/records.md): configuration, git commit, machine, every
@@ -89,9 +91,6 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-/** The order of the LDS table: from the plainest approximation to the richest. */
-const STRATEGY_ORDER: readonly Strategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
 
 type Flags = ReturnType<typeof parseFlags>;
 
@@ -155,7 +154,7 @@ function settingsFrom(flags: Flags): EvaluationSettings {
   };
   const strategies = strategyList(flags.strategies);
   // Every value of the comma-separated lists is checked here; protocolFlags builds the candidates from them.
-  listFlag(flags.fisher).forEach((f) => oneOf('--fisher', f, FISHER_MODES));
+  listFlag(flags.fisher).forEach((f) => parseOption('fisher', f));
   const { candidates, holdout } = protocolFlags(flags);
   const { damping, fisher } = candidates[0]!;
   if (candidates.length > 1 && holdout === null)
@@ -172,7 +171,7 @@ function settingsFrom(flags: Flags): EvaluationSettings {
   });
   optionalInteger('--limit-train', flags['limit-train']);
   optionalInteger('--limit-queries', flags['limit-queries']);
-  const trackedLayers = trackFlag(flags.track);
+  const trackedLayers = flags.track === undefined ? null : parseOption('track', flags.track);
   return { evaluation, strategies, damping, fisher, training, ...(trackedLayers === null ? {} : { trackedLayers }) };
 }
 
@@ -190,11 +189,11 @@ function protocolFlags(flags: Flags): {
   holdout: HoldoutSpec | null;
   permutations: number;
 } {
-  const dampings: Damping[] = listFlag(flags.damping).map((d) => dampingFlag(d));
+  const dampings: Damping[] = listFlag(flags.damping).map((d) => parseOption('damping', d));
   const fishers = listFlag(flags.fisher) as FisherMode[];
   return {
     candidates: candidateGrid(
-      dampings.length > 0 ? dampings : [dampingFlag(undefined)],
+      dampings.length > 0 ? dampings : [DEFAULT_RUN_CONFIG.damping],
       fishers.length > 0 ? fishers : [DEFAULT_RUN_CONFIG.fisher],
     ),
     holdout: flags.holdout === undefined ? null : parseHoldout(flags.holdout),
@@ -282,7 +281,7 @@ const isBundlePath = (file: string): boolean => file.toLowerCase().endsWith('.iw
 
 /** A bundle holds one strategy's scores: the richest evaluated. */
 function bundledStrategy(strategies: readonly Strategy[]): Strategy {
-  return [...STRATEGY_ORDER].reverse().find((s) => strategies.includes(s))!;
+  return [...STRATEGIES_PLAINEST_FIRST].reverse().find((s) => strategies.includes(s))!;
 }
 
 function checkInputs(flags: Flags): void {
@@ -326,27 +325,11 @@ async function loadInputs(flags: Flags): Promise<RunInputs> {
 }
 
 function strategyList(value: string | undefined): Strategy[] {
-  if (value === undefined) return [...STRATEGY_ORDER];
+  if (value === undefined) return [...STRATEGIES_PLAINEST_FIRST];
   const names = value.split(',').map((s) => s.trim());
   const unknown = names.find((s) => !(STRATEGY_NAMES as readonly string[]).includes(s));
   if (unknown !== undefined) throw new Error(`--strategies: "${unknown}" is not one of ${STRATEGY_NAMES.join(', ')}`);
   return [...new Set(names as Strategy[])];
-}
-
-/** `heuristic` is 0.1 × mean(Λ) per layer, `heuristic:F` is F × mean(Λ) (a damping sweep), a number is absolute. */
-export function dampingFlag(value: string | undefined) {
-  if (value === undefined || value === 'heuristic') return { kind: 'heuristic', factor: 0.1 } as const;
-  const factor = /^heuristic:(.+)$/.exec(value)?.[1];
-  if (factor !== undefined) {
-    if (!DECIMAL.test(factor) || !(Number(factor) > 0) || !Number.isFinite(Number(factor)))
-      throw new Error(`--damping "${value}": the heuristic's factor must be a positive decimal number`);
-    return { kind: 'heuristic', factor: Number(factor) } as const;
-  }
-  const parsed = Number(value);
-  if (!DECIMAL.test(value) || !(parsed >= 0) || !Number.isFinite(parsed)) {
-    throw new Error(`--damping "${value}" is neither "heuristic" nor a finite non-negative number`);
-  }
-  return { kind: 'absolute', value: parsed } as const;
 }
 
 function fractionFlag(value: string | undefined): number {

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { importKronfluence, exportKronfluenceFactors, exportKronfluenceScores } from '../store/kronfluence';
 import { nodeDirectorySource } from '../store/node-file-source';
-import type { ModelFactors } from '../store/types';
+import type { ModelFactors } from '../core/schema';
 import type { AttributionResult } from '../influence/types';
 import { InputError } from '../app/inputs';
 import { moduleNameOfLayer } from '../app/imported-factors';

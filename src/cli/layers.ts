@@ -9,12 +9,13 @@ import { parseArgs } from 'node:util';
 import { readModel } from '../app/inputs';
 import { formatModelLayers, modelLayers } from '../app/model-layers';
 import type { CliIo } from './attribute';
-import { CliUsageError, parseArgsMessage, trackFlag } from './args';
+import { CliUsageError, parseArgsMessage, usage } from './args';
+import { parseOption, RUN_OPTIONS } from '../app/options';
 import { readFolderConfig } from '../app/model-folder';
 import { readInputText, readModelFiles } from './input-files';
 import { readModelDir } from './model-dir';
 
-export const LAYERS_USAGE = `Usage: iwb layers MODEL.onnx|MODEL_DIR [--model-data FILE] [--variant NAME] [--track mlp|attention|all|REGEX] [--json]
+export const LAYERS_USAGE = `Usage: iwb layers MODEL.onnx|MODEL_DIR [--model-data FILE] [--variant NAME] [--track ${RUN_OPTIONS.track.grammar}] [--json]
   lists the linear layers (node, op, d_in -> d_out, MLP role) and marks those a run tracks with *; a model folder
   (onnx/model*.onnx) lists its chosen variant (float32 > float16 > quantized, or --variant NAME); --track takes a
   preset by role (mlp, attention, all: every linear layer but the output head) or a regular expression over node names`;
@@ -50,7 +51,7 @@ export async function layersCommand(argv: readonly string[], io: CliIo): Promise
   const file = folder?.model ?? given;
   const track = parsed.values.track;
   // The same check as `iwb attribute`'s: a preset (mlp, attention, all) or a valid regular expression.
-  if (track !== undefined) trackFlag(track);
+  if (track !== undefined) usage(() => parseOption('track', track));
   const { bytes, externalData } = await readModelFiles(file, parsed.values['model-data']);
   const summary = modelLayers(readModel(file, bytes, externalData), track ?? null);
   const config = folder?.config

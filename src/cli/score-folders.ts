@@ -9,7 +9,7 @@ import { InputError } from '../app/input-error';
 import { importBergson, type BergsonScores } from '../store/bergson';
 import { importKronfluence } from '../store/kronfluence';
 import { nodeDirectorySource } from '../store/node-file-source';
-import type { HostMatrix } from '../store/types';
+import type { HostMatrix } from '../core/schema';
 import type { CliIo } from './attribute';
 import { escapeTerminal } from './terminal';
 

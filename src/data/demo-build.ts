@@ -1,6 +1,7 @@
 // Raw GSM8K and MBPP records → demo rows (used by scripts/build-demo-data.ts; the rules are in docs/data.md).
 
 import { codeDifficulty, codeScore, codeShape, gsm8kSteps, mathDifficulty, type Difficulty } from './difficulty';
+import { stableHash } from '../core/hash';
 
 /** A demo row as written to public/data/*.jsonl: the user text format plus provenance fields. */
 export interface DemoRow {
@@ -90,16 +91,6 @@ export function mbppRow(record: MbppRecord): DemoRow {
     source: `mbpp/mbpp.jsonl#task_id=${record.task_id}`,
     difficulty_measure: score,
   };
-}
-
-/** FNV-1a hash of a string: a stable, seedable order for subsampling that does not depend on file order. */
-export function stableHash(text: string, seed = 0): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }
 
 /** The first `count` rows in hash order, returned in their original order. */

@@ -6,7 +6,7 @@
  * taken in stableHash(id, seed) order, so the sample depends on the seed and the rows, not on the file's order; the
  * chosen rows come back in the file's order.
  */
-import { stableHash } from './demo-build';
+import { stableHash } from '../core/hash';
 
 export interface SampleStratum {
   /** "math / hard"; a missing field is "(none)". */

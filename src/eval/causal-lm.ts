@@ -7,7 +7,7 @@
 import type { Model } from '../onnx/ir';
 import { serializeModel } from '../onnx/protobuf';
 import type { SessionOptions } from '../onnx/runtime';
-import { sha256Hex } from '../store/hash';
+import { sha256Hex } from '../core/hash';
 import { responseLogLikelihoods } from '../train/evaluate';
 import { trainCausalLm, TrainingSession, type TrainingConfig, type TrainingSequence } from '../train/loop';
 import type { Retrainer } from './types';

@@ -13,8 +13,8 @@
  * engine's Hessian is a per-example mean (EK-FAC's Λ is), so the full objective's is N times it.
  */
 import { throwIfAborted } from '../influence/errors';
-import type { Strategy } from '../influence/types';
-import { bootstrapMean, pearson, spearman } from './stats';
+import type { Strategy } from '../core/strategy';
+import { bootstrapMean, pearson, spearman } from '../core/stats';
 import { drawSubsets } from './subsets';
 import type {
   EvaluationCheckpoint,

@@ -20,8 +20,8 @@
  * recomputed on the resampled points' means over the resampled seeds), so it carries both the retraining noise and
  * which groups happen to be in the set.
  */
-import { seededUniform } from '../models/weights';
-import { spearman } from './stats';
+import { seededUniform } from '../core/random';
+import { spearman } from '../core/stats';
 import { percentile } from './two-way';
 
 export interface GroupPoint {

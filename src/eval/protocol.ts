@@ -11,8 +11,8 @@
  *    strategies compared paired, per query, with the difference's two-way interval and a sign-flip p-value
  *    (src/eval/two-way.ts). Nothing chosen is ever scored on the block it was chosen on.
  */
-import { seededUniform } from '../models/weights';
-import type { Strategy } from '../influence/types';
+import { seededUniform } from '../core/random';
+import type { Strategy } from '../core/strategy';
 import type { EvaluationResult } from './types';
 import {
   blockSpearman,

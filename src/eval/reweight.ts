@@ -11,7 +11,7 @@
  * the domain's other cells; weights are then scaled so that each domain keeps its original sampling mass (only the
  * difficulty mix inside a domain changes, as in the paper) and the mean weight is 1.
  */
-import { seededUniform } from '../models/weights';
+import { seededUniform } from '../core/random';
 import { crossDomainTable, type CrossDomainCell } from '../influence/aggregate';
 import type { ExampleMeta } from '../influence/types';
 

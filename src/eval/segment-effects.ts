@@ -17,8 +17,8 @@
 import { benchmarkOf, creditedTokenInfluence } from '../influence/aggregate';
 import type { TokenScoredResult } from '../influence/normalize';
 import type { ExampleMeta } from '../influence/types';
-import { bootstrapMean, bootstrapMeanDifference } from './stats';
-import type { MeanInterval } from './types';
+import { bootstrapMean, bootstrapMeanDifference } from '../core/stats';
+import type { MeanInterval } from '../core/stats';
 
 /** The bootstrap's seed and resamples unless told otherwise (the experiment's and the page's). */
 export const SEGMENT_SEED = 20261201;

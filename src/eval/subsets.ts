@@ -1,5 +1,5 @@
 /** The random training subsets of the LDS protocol. */
-import { seededUniform } from '../models/weights';
+import { seededUniform } from '../core/random';
 
 /** The size of every subset: round(α·N), at least 1 and at most N − 1 so that subsets differ from the full set. */
 export function subsetSize(trainSize: number, fraction: number): number {

@@ -14,8 +14,8 @@
  *   |mean|, over all 2^n patterns when n ≤ 16 (exact), else over `samples` seeded random patterns, counted as
  *   (1 + hits) / (1 + samples) so that p is never 0.
  */
-import { seededUniform } from '../models/weights';
-import { spearman } from './stats';
+import { seededUniform } from '../core/random';
+import { spearman } from '../core/stats';
 
 /** Per query of `queries`, ρ across `subsets` (rows of [M × Q] arrays; `measured` is the seed mean). */
 export function blockSpearman(

@@ -7,7 +7,8 @@
  * float64 plain-TypeScript models of the tests. Every retrain is a pure function of (members, seed): retrains are
  * saved one by one in an EvaluationStore and an interrupted evaluation resumes with identical numbers.
  */
-import type { Strategy } from '../influence/types';
+import type { Strategy } from '../core/strategy';
+import type { MeanInterval } from '../core/stats';
 
 export interface EvaluationConfig {
   /** M: random subsets of the training set, each retrained (kronfluence's examples: 100). */
@@ -97,14 +98,6 @@ export interface EvaluationOptions {
 }
 
 /** The mean of per-query values with a bootstrap 95 % percentile interval over queries. */
-export interface MeanInterval {
-  readonly mean: number;
-  readonly low: number;
-  readonly high: number;
-  /** Queries with a finite value (a query whose measurement never changes has no rank correlation). */
-  readonly count: number;
-}
-
 export interface StrategyLds {
   readonly strategy: Strategy;
   /** Spearman correlation per query across subsets [Q] (NaN where undefined). */

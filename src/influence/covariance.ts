@@ -15,10 +15,10 @@ import type {
   CovarianceFactors,
   CovarianceState,
   GradientSource,
-  HostMatrix,
   LayerInfo,
   RunOptions,
 } from './types';
+import type { HostMatrix } from '../core/schema';
 
 export interface CovarianceInputs {
   readonly backend: Backend;

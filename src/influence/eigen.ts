@@ -10,7 +10,8 @@ import { refineEigenCpu } from '../linalg/cpu/refine';
 import { ProgressMeter } from './chunks';
 import { assertFinite, throwIfAborted } from './errors';
 import { hostMatrix, toBackend, toHost } from './host';
-import type { CovarianceFactors, EigenFactors, HostMatrix, LayerInfo, RunOptions } from './types';
+import type { CovarianceFactors, EigenFactors, LayerInfo, RunOptions } from './types';
+import type { HostMatrix } from '../core/schema';
 
 export async function eigendecomposeFactors(
   backend: Backend,

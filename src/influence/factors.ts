@@ -2,10 +2,11 @@
  * The fitted factors in the store's layout (kronfluence's: covariance and Λ as sums with their counts), so a run's
  * factors can be saved, exported to kronfluence, or imported from it and scored here.
  */
-import type { LayerFactors, ModelFactors } from '../store/types';
+import type { LayerFactors, ModelFactors } from '../core/schema';
 import { hostMatrix } from './host';
 import type { StrategyDefinition } from './strategies';
-import type { CovarianceState, EigenFactors, LambdaState, LayerInfo, Strategy } from './types';
+import type { CovarianceState, EigenFactors, LambdaState, LayerInfo } from './types';
+import type { Strategy } from '../core/strategy';
 
 /** Mirror the upper triangle: the covariance accumulators keep only it valid until finalisation. */
 function symmetricFromUpper(m: { shape: readonly number[]; data: Float64Array }): Float64Array {

@@ -1,6 +1,7 @@
 /** Moving stage state between the backend (Tensors) and the host (HostMatrix: checkpointable plain data). */
 import type { Backend, Tensor } from '../linalg/backend';
-import type { HostMatrix, LayerInfo } from './types';
+import type { LayerInfo } from './types';
+import type { HostMatrix } from '../core/schema';
 
 export function hostMatrix(shape: readonly number[], data: Float64Array): HostMatrix {
   const size = shape.reduce((a, b) => a * b, 1);

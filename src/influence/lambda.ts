@@ -8,7 +8,8 @@ import { fetchBatch } from './batches';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, inputWidth, toBackend, toHost } from './host';
-import type { AttributionConfig, GradientSource, HostMatrix, LambdaState, LayerInfo, RunOptions } from './types';
+import type { AttributionConfig, GradientSource, LambdaState, LayerInfo, RunOptions } from './types';
+import type { HostMatrix } from '../core/schema';
 
 export interface LambdaInputs {
   readonly backend: Backend;

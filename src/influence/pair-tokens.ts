@@ -9,7 +9,7 @@
 import { runAttribution } from './pipeline';
 import { measurementScale } from './measurement';
 import type { AttributionConfig, Backend, GradientBatch, GradientRequest, GradientSource, RunOptions } from './types';
-import type { ModelFactors } from '../store/types';
+import type { ModelFactors } from '../core/schema';
 
 /** A source that shows the run's examples `train` and `query` (original indices) as 0, 1, … of each role. */
 class SubsetSource implements GradientSource {

@@ -24,7 +24,6 @@ import type {
   AttributionConfig,
   AttributionInputs,
   AttributionResult,
-  HostMatrix,
   LayerInfo,
   LayerSummary,
   ModelFileIdentity,
@@ -33,6 +32,7 @@ import type {
   StageName,
   StageTiming,
 } from './types';
+import type { HostMatrix } from '../core/schema';
 
 export { DEFAULT_CONFIG } from './types';
 

@@ -26,7 +26,8 @@ import {
   type ScoreContext,
 } from './score-context';
 import { DEFAULT_SCORE_PATH, planScores } from './score-plan';
-import type { GradientBatch, GradientSource, HostMatrix, RunOptions, ScoreState, SelfState } from './types';
+import type { GradientBatch, GradientSource, RunOptions, ScoreState, SelfState } from './types';
+import type { HostMatrix } from '../core/schema';
 
 /** Offsets of each example's tokens in a per-token row: [count + 1] (training examples unless `role` says). */
 export function tokenOffsets(source: GradientSource, count: number, role: 'train' | 'query' = 'train'): Int32Array {

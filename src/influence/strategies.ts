@@ -10,7 +10,9 @@
  */
 import { assertFinite } from './errors';
 import { hostMatrix } from './host';
-import type { EigenFactors, HostMatrix, LayerInfo, LayerPreconditioner, Strategy } from './types';
+import type { EigenFactors, LayerInfo, LayerPreconditioner } from './types';
+import type { HostMatrix } from '../core/schema';
+import type { Strategy } from '../core/strategy';
 
 /** The fitted factors a strategy builds its preconditioner from (those it does not need are absent). */
 export interface FittedFactors {

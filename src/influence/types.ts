@@ -17,14 +17,11 @@
  */
 import type { Backend, Damping, Tensor, TokenBatch } from '../linalg/backend';
 import type { Span } from '../data/schema';
-import type { HostMatrix, ModelFactors } from '../store/types';
+import type { HostMatrix, ModelFactors } from '../core/schema';
+import type { Strategy } from '../core/strategy';
 import type { ScorePathOptions } from './score-plan';
 
 export type { Damping } from '../linalg/backend';
-
-/** identity: P = G_q (plain gradient dot product); diagonal: Λ = mean_n G(n)∘² in the parameter basis;
- * kfac: Λ = λ_S ⊗ λ_A; ekfac: Λ = mean_n (Q_Sᵀ G(n) Q_A)∘² (default). */
-export type Strategy = 'identity' | 'diagonal' | 'kfac' | 'ekfac';
 
 /**
  * 'sampled': labels drawn from the model's predictive distribution (true Fisher, default); 'empirical': the data's
@@ -177,7 +174,6 @@ export interface GradientSource {
 }
 
 /** A host-side matrix: plain data that can be checkpointed (the store's type: stage outputs are stored unchanged). */
-export type { HostMatrix };
 
 export interface ProgressEvent {
   readonly stage: StageName;

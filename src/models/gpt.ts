@@ -12,13 +12,12 @@ import { gelu, layerNorm, linear, type GeluForm } from './layers';
 import {
   requireWeight,
   sampledTensor,
-  seededNormal,
-  seededUniform,
   weightsDataType,
   type FloatDtype,
   type WeightTensor,
   type Weights,
 } from './weights';
+import { seededNormal, seededUniform } from '../core/random';
 
 export interface GptConfig {
   readonly vocabSize: number;

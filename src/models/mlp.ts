@@ -9,14 +9,8 @@
 import { GraphBuilder } from '../onnx/builder';
 import type { Model } from '../onnx/ir';
 import { linear, type LinearForm } from './layers';
-import {
-  sampledTensor,
-  seededUniform,
-  weightsDataType,
-  type FloatDtype,
-  type WeightTensor,
-  type Weights,
-} from './weights';
+import { sampledTensor, weightsDataType, type FloatDtype, type WeightTensor, type Weights } from './weights';
+import { seededUniform } from '../core/random';
 
 /** 'linear' puts no activation between layers: a deep linear network (an exact test case for EK-FAC). */
 export type MlpActivation = 'relu' | 'tanh' | 'linear';

@@ -8,7 +8,7 @@
  * most half-precision kernels.
  */
 import { DataType, type Attribute, type Graph, type Model, type Node, type TensorInit, type ValueInfo } from './ir';
-import { halfToFloat } from '../core/half-float';
+import { bfloat16ToFloat, halfToFloat } from '../core/half-float';
 
 const HALF = new Set<DataType>([DataType.FLOAT16, DataType.BFLOAT16]);
 
@@ -16,12 +16,8 @@ function upcast(tensor: TensorInit): TensorInit {
   if (!HALF.has(tensor.dataType)) return tensor;
   const bits = tensor.data as Uint16Array;
   const data = new Float32Array(bits.length);
-  if (tensor.dataType === DataType.BFLOAT16) {
-    // bfloat16 is the upper half of a float32.
-    new Uint32Array(data.buffer).set(Uint32Array.from(bits, (b) => b << 16));
-  } else {
-    for (let i = 0; i < bits.length; i++) data[i] = halfToFloat(bits[i]);
-  }
+  const decode = tensor.dataType === DataType.BFLOAT16 ? bfloat16ToFloat : halfToFloat;
+  for (let i = 0; i < bits.length; i++) data[i] = decode(bits[i]!);
   return { ...tensor, dataType: DataType.FLOAT, data };
 }
 

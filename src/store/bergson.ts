@@ -19,7 +19,7 @@
 import { baseName, directoryOf, type FileSource } from './file-source';
 import type { Dtype } from './safetensors';
 import { tensorToFloat64 } from './tensor-values';
-import type { HostMatrix } from './types';
+import type { HostMatrix } from '../core/schema';
 
 export class BergsonError extends Error {
   override name = 'BergsonError';

@@ -4,13 +4,15 @@
  * `evaluation` section says what they are; this module writes them and checks them on read against that section, the
  * scores and each other, so an evaluation whose numbers contradict each other is refused with the field named.
  */
-import { BundleError, type BundleEvaluationInfo, type BundleManifest, type BundleStrategy } from './bundle-manifest';
+import { BundleError, type BundleEvaluationInfo, type BundleManifest } from './bundle-manifest';
+import type { Strategy } from '../core/strategy';
+import { pearson, spearman } from '../core/stats';
 import type { SafetensorsTensor } from './safetensors';
 import { floatTensor, tensorFromArray, tensorToArray, tensorToFloat64 } from './tensor-values';
-import type { HostMatrix } from './types';
+import type { HostMatrix } from '../core/schema';
 
 export interface BundleEvaluationStrategyTensors {
-  readonly strategy: BundleStrategy;
+  readonly strategy: Strategy;
   /** Spearman LDS per query [Q]; 0 where `ranked` is 0 (a query whose measurement or prediction never varied). */
   readonly perQuery: Float64Array;
   /** [Q] 1 where the query's LDS is defined. */
@@ -254,7 +256,7 @@ function checkPerQueryLds(
       for (let seed = 0; seed < r; seed++) sum += measurements[(row * r + seed) * q + query]! / r;
       return sum;
     });
-    const lds = spearmanOf(predicted, measured);
+    const lds = spearman(predicted, measured);
     const stored = ranked[query] ? perQuery[query]! : NaN;
     if (Number.isFinite(lds) !== Number.isFinite(stored) || Math.abs(lds - stored) > RECOMPUTE_TOL)
       fail(
@@ -278,8 +280,8 @@ function checkLooCorrelations(
   const p = Float64Array.from(pairs, (i) => predicted[i]!);
   const a = Float64Array.from(pairs, (i) => loo.actual[i]!);
   for (const [key, value] of [
-    ['looPearson', pearsonOf(p, a)],
-    ['looSpearman', spearmanOf(p, a)],
+    ['looPearson', pearson(p, a)],
+    ['looSpearman', spearman(p, a)],
   ] as const) {
     const stored = summary[key];
     if ((stored === null) !== !Number.isFinite(value) || (stored !== null && Math.abs(stored - value) > RECOMPUTE_TOL))
@@ -289,35 +291,6 @@ function checkLooCorrelations(
       );
   }
 }
-
-/** Average ranks (ties share their mean rank), as src/eval/stats.ts ranks. */
-function ranksOf(values: Float64Array): Float64Array {
-  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a]! - values[b]!);
-  const out = new Float64Array(values.length);
-  for (let start = 0; start < order.length;) {
-    let end = start + 1;
-    while (end < order.length && values[order[end]!] === values[order[start]!]) end++;
-    for (let i = start; i < end; i++) out[order[i]!] = (start + end + 1) / 2;
-    start = end;
-  }
-  return out;
-}
-
-/** Pearson correlation, NaN when either side is constant (checked exactly). */
-function pearsonOf(a: Float64Array, b: Float64Array): number {
-  const n = a.length;
-  if (n === 0 || a.every((v) => v === a[0]) || b.every((v) => v === b[0])) return NaN;
-  let [meanA, meanB] = [0, 0];
-  for (let i = 0; i < n; i++) [meanA, meanB] = [meanA + a[i]! / n, meanB + b[i]! / n];
-  let [ab, aa, bb] = [0, 0, 0];
-  for (let i = 0; i < n; i++) {
-    const [da, db] = [a[i]! - meanA, b[i]! - meanB];
-    [ab, aa, bb] = [ab + da * db, aa + da * da, bb + db * db];
-  }
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : NaN;
-}
-
-const spearmanOf = (a: Float64Array, b: Float64Array): number => pearsonOf(ranksOf(a), ranksOf(b));
 
 /** The bundle's own strategy: its predictions must be the subset sums of its scores. */
 function checkPredictions(

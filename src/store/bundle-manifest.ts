@@ -3,7 +3,8 @@
  * `__metadata__["iwb.manifest"]`. Everything read from a bundle is untrusted: this module checks every field's type
  * and range and rebuilds the manifest from known fields only, so nothing unexpected travels further.
  */
-import type { DatasetRow } from './types';
+import type { DatasetRow } from '../core/schema';
+import { isStrategy, STRATEGIES_PLAINEST_FIRST, type Strategy } from '../core/strategy';
 
 export const BUNDLE_FORMAT = 'influence-workbench-bundle';
 export const BUNDLE_VERSION = 1;
@@ -60,7 +61,7 @@ export interface BundleManifest {
   /** The model's external data files (`model.onnx.data`), by the names its graph gives them; absent when none. */
   readonly modelData?: readonly Fingerprint[];
   readonly datasets: { readonly train: Fingerprint | null; readonly query: Fingerprint | null };
-  readonly strategy: 'identity' | 'diagonal' | 'kfac' | 'ekfac';
+  readonly strategy: Strategy;
   /** The run's configuration as JSON (AttributionConfig for our runs); shown, never executed. */
   readonly config: Readonly<Record<string, unknown>>;
   readonly backend: string | null;
@@ -75,9 +76,6 @@ export interface BundleManifest {
   readonly evaluation: BundleEvaluationInfo | null;
 }
 
-export const BUNDLE_STRATEGIES = ['identity', 'diagonal', 'kfac', 'ekfac'] as const;
-export type BundleStrategy = (typeof BUNDLE_STRATEGIES)[number];
-
 /** The protocol's parameters (src/eval's EvaluationConfig), as the bundle keeps them. */
 export interface BundleEvaluationConfig {
   /** M */
@@ -88,14 +86,14 @@ export interface BundleEvaluationConfig {
   readonly seedsPerSubset: number;
   /** k: leave-one-out for each query's top and bottom k (0: none). */
   readonly looPerQuery: number;
-  readonly looStrategy: BundleStrategy | null;
+  readonly looStrategy: Strategy | null;
   readonly seed: number;
   readonly bootstrapSamples: number;
 }
 
 /** One strategy's LDS summary: the mean over ranked queries with its bootstrap 95 % interval (null: none ranked). */
 export interface BundleEvaluationStrategy {
-  readonly strategy: BundleStrategy;
+  readonly strategy: Strategy;
   readonly mean: number | null;
   readonly low: number | null;
   readonly high: number | null;
@@ -284,7 +282,7 @@ function evaluation(value: unknown, fail: Fail): BundleEvaluationInfo | null {
   const subsets = field(config, 'subsets', at, isCount, 'an integer', fail);
   if (subsets < 2) fail(`manifest evaluation.config.subsets: expected at least 2 subsets, found ${subsets}`);
   const looStrategy = config.looStrategy;
-  if (looStrategy !== null && !(BUNDLE_STRATEGIES as readonly unknown[]).includes(looStrategy))
+  if (looStrategy !== null && !isStrategy(looStrategy))
     fail(`manifest evaluation.config.looStrategy: expected a strategy or null, found ${JSON.stringify(looStrategy)}`);
   if (!Array.isArray(value.strategies) || value.strategies.length === 0)
     fail('manifest evaluation.strategies: expected a non-empty list');
@@ -292,10 +290,12 @@ function evaluation(value: unknown, fail: Fail): BundleEvaluationInfo | null {
     const path = `evaluation.strategies[${i}].`;
     if (!isObject(entry)) fail(`manifest ${path.slice(0, -1)}: expected an object`);
     const strategy = entry.strategy;
-    if (!(BUNDLE_STRATEGIES as readonly unknown[]).includes(strategy))
-      fail(`manifest ${path}strategy: expected ${BUNDLE_STRATEGIES.join(', ')}, found ${JSON.stringify(strategy)}`);
+    if (!isStrategy(strategy))
+      fail(
+        `manifest ${path}strategy: expected ${STRATEGIES_PLAINEST_FIRST.join(', ')}, found ${JSON.stringify(strategy)}`,
+      );
     return {
-      strategy: strategy as BundleStrategy,
+      strategy: strategy as Strategy,
       mean: field(entry, 'mean', path, isCorrelation, 'a number in [−1, 1] or null', fail),
       low: field(entry, 'low', path, isCorrelation, 'a number in [−1, 1] or null', fail),
       high: field(entry, 'high', path, isCorrelation, 'a number in [−1, 1] or null', fail),
@@ -315,7 +315,7 @@ function evaluation(value: unknown, fail: Fail): BundleEvaluationInfo | null {
       fraction,
       seedsPerSubset: field(config, 'seedsPerSubset', at, isPositiveCount, 'a positive integer', fail),
       looPerQuery: field(config, 'looPerQuery', at, isCount, 'an integer ≥ 0', fail),
-      looStrategy: looStrategy as BundleStrategy | null,
+      looStrategy: looStrategy as Strategy | null,
       seed: field(config, 'seed', at, isSeed, 'an integer ≥ 0', fail),
       bootstrapSamples: field(config, 'bootstrapSamples', at, isPositiveCount, 'a positive integer', fail),
     },
@@ -337,8 +337,11 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
   const datasets = parsed.datasets;
   if (!isObject(datasets)) fail('manifest datasets: expected an object');
   const strategy = parsed.strategy;
-  if (!(BUNDLE_STRATEGIES as readonly unknown[]).includes(strategy)) {
-    fail(`manifest strategy: expected identity, diagonal, kfac or ekfac, found ${JSON.stringify(strategy)}`);
+  if (!isStrategy(strategy)) {
+    const names = STRATEGIES_PLAINEST_FIRST;
+    fail(
+      `manifest strategy: expected ${names.slice(0, -1).join(', ')} or ${names.at(-1)}, found ${JSON.stringify(strategy)}`,
+    );
   }
   if (!isObject(parsed.config)) fail('manifest config: expected an object');
   const backend = parsed.backend === null ? null : field(parsed, 'backend', '', isString, 'a string or null', fail);
@@ -385,7 +388,7 @@ export function validateManifest(parsed: unknown, fail: Fail): BundleManifest {
       train: fingerprint(datasets.train, 'datasets.train', fail),
       query: fingerprint(datasets.query, 'datasets.query', fail),
     },
-    strategy: strategy as BundleStrategy,
+    strategy: strategy as Strategy,
     config: JSON.parse(JSON.stringify(parsed.config)) as Record<string, unknown>,
     backend,
     stages: stages as BundleStage[],

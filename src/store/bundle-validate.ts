@@ -5,7 +5,7 @@
  */
 import type { BundleManifest } from './bundle-manifest';
 import { scanJsonText } from './json-scan';
-import type { HostMatrix } from './types';
+import type { HostMatrix } from '../core/schema';
 
 /** Deeper JSON than this is no manifest we write (ours is 5 deep); walking it recursively could overflow the stack. */
 export const MAX_MANIFEST_DEPTH = 64;

@@ -18,15 +18,15 @@ import {
 } from './bundle-manifest';
 import { SafetensorsError, readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors';
 import { floatTensor, tensorFromArray, tensorToArray, tensorToFloat64 } from './tensor-values';
-import type { DatasetRow, HostMatrix, LayerFactors, ModelFactors, ScoreTensors } from './types';
-import { sha256Hex } from './hash';
+import type { DatasetRow, HostMatrix, LayerFactors, ModelFactors, ScoreTensors } from '../core/schema';
+import { sha256Hex } from '../core/hash';
 import { MATRIX_FILES } from './kronfluence';
 import { checkJsonLimits, checkManifestInvariants, checkTensorInvariants, MAX_BUNDLE_TENSORS } from './bundle-validate';
 import { decodeEvaluation, evaluationTensorNames, evaluationTensors, type BundleEvaluation } from './bundle-eval';
 
 export * from './bundle-manifest';
 export { EVAL_TENSORS, type BundleEvaluation, type BundleEvaluationStrategyTensors } from './bundle-eval';
-export { sha256Hex } from './hash';
+export { sha256Hex } from '../core/hash';
 
 /** Layer tensors are named `layers.<index>.<kronfluence file name>`. */
 export const LAYER_PARTS = MATRIX_FILES;

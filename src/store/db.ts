@@ -21,7 +21,7 @@ import {
   type TensorKind,
   type TensorRecord,
 } from './records';
-import { sha256Hex } from './hash';
+import { sha256Hex } from '../core/hash';
 
 export const DATABASE_NAME = 'influence-workbench';
 /**

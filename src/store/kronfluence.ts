@@ -14,7 +14,8 @@
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors';
 import { floatTensor, tensorFromArray, tensorToFloat64 } from './tensor-values';
 import { baseName, directoryOf, type FileSource } from './file-source';
-import type { FactorPart, HostMatrix, LayerFactors, ModelFactors } from './types';
+import type { FactorPart, HostMatrix, LayerFactors, ModelFactors } from '../core/schema';
+import { isStrategy } from '../core/strategy';
 
 type MatrixPart = Exclude<FactorPart, 'activationCount' | 'gradientCount' | 'lambdaCount'>;
 type CountPart = 'activationCount' | 'gradientCount' | 'lambdaCount';
@@ -183,7 +184,7 @@ function inferStrategy(
   layer: LayerFactors | undefined,
 ): ModelFactors['strategy'] {
   const named = args?.strategy;
-  if (named === 'identity' || named === 'diagonal' || named === 'kfac' || named === 'ekfac') return named;
+  if (isStrategy(named)) return named;
   if (layer?.activationEigenvectors) return layer.lambdaSum ? 'ekfac' : 'kfac';
   return layer?.lambdaSum ? 'diagonal' : 'identity';
 }

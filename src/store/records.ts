@@ -3,7 +3,8 @@
  * CHUNK_BYTES, each its own record, so no single value is huge (browsers clone a value whole on read and write).
  */
 import type { BundleEvaluationInfo, BundleLayer } from './bundle-manifest';
-import type { DatasetRow } from './types';
+import type { DatasetRow } from '../core/schema';
+import type { Strategy } from '../core/strategy';
 
 export const CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -39,7 +40,7 @@ export interface RunRecord {
   readonly stage: string | null;
   /** The run's configuration (AttributionConfig for our runs), as JSON. */
   readonly config: Readonly<Record<string, unknown>>;
-  readonly strategy: 'identity' | 'diagonal' | 'kfac' | 'ekfac';
+  readonly strategy: Strategy;
   readonly backend: string | null;
   readonly modelId: string | null;
   readonly datasetIds: readonly string[];

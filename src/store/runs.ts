@@ -18,9 +18,9 @@ import {
   type LayerPart,
 } from './bundle';
 import type { NewTensor, WorkbenchStore } from './db';
-import { sha256Hex } from './hash';
+import { sha256Hex } from '../core/hash';
 import type { RunRecord, StageTimingRecord, TensorKind } from './records';
-import type { GroupTokenTensors, HostMatrix, LayerFactors, PairTokenTensors, ScoreTensors } from './types';
+import type { GroupTokenTensors, HostMatrix, LayerFactors, PairTokenTensors, ScoreTensors } from '../core/schema';
 
 export type NewRun = Pick<RunRecord, 'name' | 'config' | 'strategy' | 'backend' | 'layers' | 'measurement'> &
   Partial<

@@ -2,7 +2,7 @@
  * Between raw safetensors bytes and typed arrays. Typed arrays use the platform's byte order; every platform a
  * browser or Node runs on is little-endian, as safetensors is, and we refuse to run silently wrong elsewhere.
  */
-import { halfToFloat } from '../core/half-float';
+import { bfloat16ToFloat, halfToFloat } from '../core/half-float';
 import type { Dtype, SafetensorsTensor } from './safetensors';
 import { DTYPE_BYTES, SafetensorsError, elementCount } from './safetensors';
 
@@ -80,12 +80,6 @@ export function tensorFromArray(dtype: Dtype, shape: readonly number[], values: 
   return { dtype, shape: [...shape], data };
 }
 
-function bfloat16ToNumber(bits: number): number {
-  const scratch = new Float32Array(1);
-  new Uint32Array(scratch.buffer)[0] = bits << 16;
-  return scratch[0]!;
-}
-
 function float8E4M3ToNumber(bits: number): number {
   const sign = bits & 0x80 ? -1 : 1;
   const exponent = (bits >> 3) & 0xf;
@@ -111,7 +105,7 @@ export function tensorToFloat64(tensor: SafetensorsTensor, name = 'tensor'): Flo
     tensor.dtype === 'F16'
       ? halfToFloat
       : tensor.dtype === 'BF16'
-        ? bfloat16ToNumber
+        ? bfloat16ToFloat
         : tensor.dtype === 'F8_E4M3'
           ? float8E4M3ToNumber
           : tensor.dtype === 'F8_E5M2'

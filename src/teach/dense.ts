@@ -1,6 +1,7 @@
 /**
  * Dense float64 pieces the lab needs next to the engine: a Cholesky solver for the exact damped Gauss–Newton
- * influence and Newton steps, and the two correlations the lab reports (Pearson, Spearman with tied ranks averaged).
+ * influence and Newton steps.
+ * The correlations the lab reports are src/core/stats.ts's.
  */
 
 export { cholesky, choleskySolveFactor } from '../linalg/cpu/cholesky';
@@ -20,6 +21,3 @@ export function addOuter(m: Float64Array, v: ArrayLike<number>, w: number): void
     for (let j = 0; j < n; j++) m[i * n + j] += vi * v[j];
   }
 }
-
-// Correlations: one implementation, the evaluation's (ties share their average rank; NaN for a constant side).
-export { pearson, ranks, spearman } from '../eval/stats';

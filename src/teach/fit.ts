@@ -12,7 +12,7 @@ import { gemm } from '../linalg/cpu/gemm';
 import { adamWRule, runLoop, TrainingLoop } from '../train/core';
 import { newtonMinimise, type NewtonOptions, type SecondOrderObjective } from '../train/newton';
 import { warmupCosine } from '../train/optimizer';
-import { seededUniform } from '../models/weights';
+import { seededUniform } from '../core/random';
 import { BatchChain } from './batch';
 import { dot } from './dense';
 import { layerShapes, parameterCount, type Example, type NetworkSpec } from './network';

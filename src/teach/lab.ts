@@ -10,7 +10,8 @@
  * and H = C/N + δI is the curvature of J/N); `predictedChange` gives that.
  */
 import { runAttribution } from '../influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionResult, type GradientSource, type Strategy } from '../influence/types';
+import { DEFAULT_CONFIG, type AttributionResult, type GradientSource } from '../influence/types';
+import { STRATEGY_NAMES, type Strategy } from '../core/strategy';
 import { CpuBackend } from '../linalg/cpu/backend';
 import { addOuter, cholesky, choleskySolveFactor, dot } from './dense';
 import { exampleHessians, newton, objectiveHessian, train, type Objective } from './fit';
@@ -28,7 +29,7 @@ export function logLikelihood(model: TeachModel, theta: Float64Array, example: E
   return exampleTerms(MODELS[model].spec, theta, example, 'given').logLikelihood;
 }
 
-const ENGINE_METHODS: readonly Strategy[] = ['ekfac', 'kfac', 'diagonal', 'identity'];
+const ENGINE_METHODS: readonly Strategy[] = STRATEGY_NAMES;
 
 export interface EngineRequest {
   readonly source: GradientSource;

@@ -2,7 +2,7 @@
  * One update of the tiny-LM lab: train the bigram model, score every query sentence against every training sentence
  * with the engine (per-token scores kept) and the dense exact inverse, and retrain once per left-out sentence.
  */
-import type { Strategy } from '../influence/types';
+import type { Strategy } from '../core/strategy';
 import { cholesky, choleskySolveFactor, dot } from './dense';
 import { runEngine } from './lab';
 import {

@@ -2,7 +2,7 @@
  * The lab's three models with their data generators: each is a network spec, its L2 strength and a seeded data set
  * (training points the student edits, fixed test points that can be made the query).
  */
-import { seededNormal, seededUniform } from '../models/weights';
+import { seededNormal, seededUniform } from '../core/random';
 import type { Example, NetworkSpec } from './network';
 
 export type TeachModel = 'linear' | 'logistic' | 'mlp';

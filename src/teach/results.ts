@@ -4,13 +4,14 @@
  * and its agreement with the actual one. Nothing here runs the engine: the lab page's main thread imports this module,
  * its worker (src/worker/lab.worker.ts) runs ./lab.ts and ./lm-lab.ts.
  */
-import { pearson, spearman } from '../eval/stats';
-import type { AttributionResult, Strategy } from '../influence/types';
+import { pearson, spearman } from '../core/stats';
+import type { AttributionResult } from '../influence/types';
+import { STRATEGY_NAMES, type Strategy } from '../core/strategy';
 import type { TeachModel } from './models';
 import type { Example } from './network';
 
 export type Method = 'exact' | Strategy;
-export const METHODS: readonly Method[] = ['exact', 'ekfac', 'kfac', 'diagonal', 'identity'];
+export const METHODS: readonly Method[] = ['exact', ...STRATEGY_NAMES];
 export type Fisher = 'true' | 'empirical';
 /** warm: retrain from θ* (finds the nearby optimum); scratch: from the same random start as θ* (may find another). */
 export type LooStart = 'warm' | 'scratch';

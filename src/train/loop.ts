@@ -8,7 +8,7 @@
 import { buildGradientGraph, nextTokenTargets } from '../onnx/gradient-graph';
 import type { Model } from '../onnx/ir';
 import { ModelSession, padBatch, type SessionOptions } from '../onnx/runtime';
-import { seededUniform } from '../models/weights';
+import { seededUniform } from '../core/random';
 import { adamWRule, runLoopAsync, TrainingLoop, type Evaluation } from './core';
 import { warmupCosine } from './optimizer';
 import { parametersAsInputs } from './parameters';

@@ -13,8 +13,9 @@ import {
 import { evaluationAdvice, type EvaluationAdvice } from '../worker/evaluation-advice';
 import './workspace/results-workspace';
 import { DEMO_NAMES } from './demo-names';
+import { STRATEGIES_PLAINEST_FIRST } from '../core/strategy';
 
-const STRATEGIES: readonly EvaluationStrategy[] = ['identity', 'diagonal', 'kfac', 'ekfac'];
+const STRATEGIES: readonly EvaluationStrategy[] = STRATEGIES_PLAINEST_FIRST;
 
 const PRESET = PAGE_EVALUATION_PRESET;
 

@@ -7,20 +7,44 @@ import type { Estimator } from './run-estimate';
 import './run-estimate';
 import { DEMO_NAMES, DEMO_ORDER } from './demo-names';
 import {
+  configFromOptions,
   DEFAULT_RUN_CONFIG,
-  FISHER_MODES,
-  MEASUREMENTS,
+  RUN_OPTIONS,
   type AttributionSource,
-  type BackendChoice,
   type DemoVariant,
+  type OptionInput,
   type PageRequest,
   type PickedModelInfo,
   type PickedSource,
   type RunConfig,
-  type StrategyName,
+  type RunOptionName,
 } from '../worker/protocol';
 
 const defaults = DEFAULT_RUN_CONFIG;
+
+/**
+ * The Options section's controls, in the order shown. Each control — its label, choices, placeholder, default, and the
+ * parsing and checks of its value — comes from the options table (app/options.ts), as `iwb attribute`'s flags do.
+ */
+const OPTION_FIELDS = [
+  'damping',
+  'fisher',
+  'measurement',
+  'measure',
+  'track',
+  'per-token',
+  'limit-train',
+  'limit-queries',
+  'stratified',
+  'batch-size',
+  'query-batch',
+  'query-rank',
+  'seed',
+  'refine-eigen',
+] as const satisfies readonly RunOptionName[];
+
+/** Every option the page offers: the two in the top row and the Options section's. */
+const PAGE_OPTIONS: readonly RunOptionName[] = ['backend', 'strategy', ...OPTION_FIELDS];
 
 /** The worker's handling of a picked model (engine.worker.ts pickModel / pickedLayers). */
 export interface PickedModelApi {
@@ -32,7 +56,6 @@ export interface PickedModelApi {
   pick(files: File[], paths?: string[], variant?: string): Promise<PickedModelInfo>;
   layers(token: string, trackedLayers: string | null): Promise<ModelLayers>;
 }
-const heuristicFactor = defaults.damping.kind === 'heuristic' ? defaults.damping.factor : 0;
 
 /**
  * What to attribute and how: the built-in demo or the user's model, tokenizer and JSONL files; backend; strategy;
@@ -70,8 +93,6 @@ export class RunControls extends LitElement {
   @query('#tokenizer') private tokenizerInput!: HTMLInputElement;
   @query('#train') private trainInput!: HTMLInputElement;
   @query('#queries') private queriesInput!: HTMLInputElement;
-  @query('#backend') private backendSelect!: HTMLSelectElement;
-  @query('#strategy') private strategySelect!: HTMLSelectElement;
   @query('#options') private options!: HTMLElement;
 
   static override styles = css`
@@ -115,19 +136,8 @@ export class RunControls extends LitElement {
         }
       </fieldset>
       <div class="row">
-        <label>Backend
-          <select id="backend" ?disabled=${this.running}>
-            <option value="auto">automatic (WebGPU on a hardware GPU, else CPU)</option>
-            <option value="webgpu">WebGPU</option>
-            <option value="cpu">CPU (float64)</option>
-          </select>
-        </label>
-        <label>Strategy
-          <select id="strategy" ?disabled=${this.running}>
-            <option value="ekfac">EK-FAC</option><option value="kfac">K-FAC</option>
-            <option value="diagonal">diagonal</option><option value="identity">identity (gradient dot product)</option>
-          </select>
-        </label>
+        <span>${this.control('backend')}</span>
+        <span>${this.control('strategy')}</span>
         ${this.renderButton()}
         <span class="problem" data-problem>${this.problem}</span>
       </div>
@@ -191,46 +201,42 @@ export class RunControls extends LitElement {
   }
 
   private renderConfigOptions() {
-    const number = (id: string, label: string, placeholder: string) =>
-      html`<label for=${id}>${label}</label><input id=${id} type="number" min="1" step="1" placeholder=${placeholder} />`;
     return html`
       <details>
         <summary>Options</summary>
         <fieldset id="options" class="options" ?disabled=${this.running}>
-          <label for="damping">Damping δ</label>
-          <input id="damping" type="text" placeholder=${`heuristic: ${heuristicFactor} × mean(Λ) per layer`} />
-          <label for="fisher">Fisher</label>
-          <select id="fisher">${FISHER_MODES.map((m) => html`<option value=${m} ?selected=${m === defaults.fisher}>${m}</option>`)}</select>
-          <label for="measurement">Measurement</label>
-          <select id="measurement">
-            ${MEASUREMENTS.map((m) => html`<option value=${m} ?selected=${m === defaults.measurement}>${m}</option>`)}
-          </select>
-          <label for="measure">Measure on</label>
-          <select id="measure">
-            <option value="response" ?selected=${defaults.measure === 'response'}>the whole response</option>
-            <option value="final-answer" ?selected=${defaults.measure === 'final-answer'}>the final answer (after ####;
-              code: the function bodies)</option>
-            <option value="spans" ?selected=${defaults.measure === 'spans'}>each query's own "measure" spans</option>
-          </select>
-          <label for="track">Tracked layers (mlp, attention, all, or a regex over node names)</label>
-          <input id="track" type="text" placeholder="MLP projections" @input=${this.updateLayers} />
-          <span>Layers</span>
-          <model-layers-view .summary=${this.layers} problem=${this.layersProblem}></model-layers-view>
-          <label for="per-token">Per-token scores</label>
-          <input id="per-token" type="checkbox" ?checked=${defaults.perToken} />
-          ${number('limit-train', 'Training examples', 'all (demo: its subsample)')}
-          ${number('limit-queries', 'Queries', 'all (demo: its subsample)')}
-          <label for="sample">Stratified sample (seeded) instead of the first rows</label>
-          <input id="sample" type="checkbox" ?checked=${defaults.limits.sample} />
-          ${number('batch-size', 'Batch size (sequences)', String(defaults.batchSizes.fit))}
-          ${number('query-batch', 'Query batch', String(defaults.batchSizes.query))}
-          ${number('query-rank', 'Query rank (low-rank P_q)', 'exact')}
-          <label for="seed">Seed</label><input id="seed" type="number" min="0" step="1" placeholder=${String(defaults.seed)} />
-          <label for="refine-eigen">Refine eigenbases in float64</label>
-          <input id="refine-eigen" type="checkbox" ?checked=${defaults.refineEigen} />
+          ${OPTION_FIELDS.map((name) =>
+            name === 'track'
+              ? html`${this.control(name)}<span>Layers</span>
+                  <model-layers-view .summary=${this.layers} problem=${this.layersProblem}></model-layers-view>`
+              : this.control(name),
+          )}
         </fieldset>
       </details>
     `;
+  }
+
+  /** An option's label and control, as the options table describes it; its id is the option's name. */
+  private control(name: RunOptionName) {
+    const spec = RUN_OPTIONS[name];
+    const page = spec.page!;
+    const label = html`<label for=${name}>${page.label}</label>`;
+    switch (page.control) {
+      case 'select':
+        return html`${label}<select id=${name} ?disabled=${this.running}>
+          ${(spec.choices ?? []).map(
+            (value) =>
+              html`<option value=${value} ?selected=${value === spec.defaultText}>${page.choiceText?.[value] ?? value}</option>`,
+          )}
+        </select>`;
+      case 'checkbox':
+        return html`${label}<input id=${name} type="checkbox" ?checked=${spec.defaultText === 'true'} />`;
+      case 'number':
+        return html`${label}<input id=${name} type="number" min=${page.min ?? 0} step="1" placeholder=${page.placeholder ?? ''} />`;
+      case 'text':
+        return html`${label}<input id=${name} type="text" placeholder=${page.placeholder ?? ''}
+          @input=${name === 'track' ? this.updateLayers : null} />`;
+    }
   }
 
   private renderButton() {
@@ -261,50 +267,19 @@ export class RunControls extends LitElement {
     );
   }
 
-  /** The run configuration the controls show; an empty field keeps the default. The worker checks the rest. */
+  /**
+   * The run configuration the controls show, through the options table's parsers (the CLI's): an empty field keeps
+   * the default; a bad value throws one error naming the control and the grammar. The worker checks the rest.
+   */
   private readConfig(): RunConfig {
-    const field = <T extends HTMLInputElement | HTMLSelectElement>(id: string) =>
-      this.options.querySelector<T>(`#${id}`)!;
-    const text = (id: string) => field<HTMLInputElement>(id).value.trim();
-    const integer = (id: string, what: string, minimum: number): number | null => {
-      const value = text(id);
-      if (value === '') return null;
-      const number = Number(value);
-      if (!Number.isSafeInteger(number) || number < minimum)
-        throw new Error(`${what}: "${value}" is not an integer ≥ ${minimum}`);
-      return number;
-    };
-    const dampingText = text('damping');
-    const dampingValue = Number(dampingText);
-    if (dampingText !== '' && !(Number.isFinite(dampingValue) && dampingValue >= 0)) {
-      throw new Error(`damping: "${dampingText}" is not a non-negative number (leave it empty for the heuristic)`);
+    const input: Record<string, string | boolean> = {};
+    for (const name of PAGE_OPTIONS) {
+      const control = this.renderRoot.querySelector<HTMLInputElement | HTMLSelectElement>(`#${name}`);
+      if (!control) continue;
+      if (control instanceof HTMLInputElement && control.type === 'checkbox') input[name] = control.checked;
+      else if (control.value.trim() !== '') input[name] = control.value.trim();
     }
-    const batch = integer('batch-size', 'batch size', 1);
-    const queryBatch = integer('query-batch', 'query batch', 1);
-    return {
-      ...defaults,
-      strategy: this.strategySelect.value as StrategyName,
-      backend: this.backendSelect.value as BackendChoice,
-      damping: dampingText === '' ? defaults.damping : { kind: 'absolute', value: dampingValue },
-      fisher: field<HTMLSelectElement>('fisher').value as RunConfig['fisher'],
-      measurement: field<HTMLSelectElement>('measurement').value as RunConfig['measurement'],
-      measure: field<HTMLSelectElement>('measure').value as RunConfig['measure'],
-      trackedLayers: text('track') === '' ? defaults.trackedLayers : text('track'),
-      perToken: field<HTMLInputElement>('per-token').checked,
-      limits: {
-        train: integer('limit-train', 'training examples', 1),
-        queries: integer('limit-queries', 'queries', 1),
-        sample: field<HTMLInputElement>('sample').checked,
-      },
-      batchSizes: {
-        ...defaults.batchSizes,
-        ...(batch !== null && { fit: batch, train: batch }),
-        ...(queryBatch !== null && { query: queryBatch }),
-      },
-      queryRank: integer('query-rank', 'query rank', 1) ?? defaults.queryRank,
-      seed: integer('seed', 'seed', 0) ?? defaults.seed,
-      refineEigen: field<HTMLInputElement>('refine-eigen').checked,
-    };
+    return configFromOptions(input as OptionInput, 'label');
   }
 
   /** Model files dropped on the files box: they become the model input's files, as if picked together. */

@@ -9,7 +9,7 @@ import { matchFactorsToLayers } from '../app/imported-factors';
 import type { TrackedLayer } from '../onnx/gradient-spec';
 import { browserFileSource } from '../store/file-source';
 import { importKronfluence } from '../store/kronfluence';
-import type { ModelFactors } from '../store/types';
+import type { ModelFactors } from '../core/schema';
 
 /** The picked folder's name as the page shows it ('run1/factors_ekfac/x.safetensors' → 'run1'). */
 export function pickedFolderName(files: readonly File[]): string {

@@ -11,7 +11,8 @@ import type { DemoVariant } from '../data/dataset';
 export type { DemoVariant };
 
 export type { BackendChoice, RunConfig } from '../app/config';
-export { DEFAULT_RUN_CONFIG, FISHER_MODES, MEASUREMENTS } from '../app/config';
+export { DEFAULT_RUN_CONFIG } from '../app/config';
+export { configFromOptions, RUN_OPTIONS, type OptionInput, type RunOptionName } from '../app/options';
 export type { BackendReport } from '../app/backend-choice';
 export type { RunEstimate } from '../app/run-plan';
 export type { StageTiming } from '../app/job';

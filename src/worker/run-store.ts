@@ -17,7 +17,7 @@ import { fingerprintOf, type Fingerprint } from '../store/bundle';
 import { WorkbenchStore, atomically, browserEnvironment, issueAll, type StoreEnvironment } from '../store/db';
 import { ensureStorageFor, estimateRunStorage } from '../store/quota';
 import type { RunRecord } from '../store/records';
-import { sha256Hex } from '../store/hash';
+import { sha256Hex } from '../core/hash';
 import { createRun, importBundle, runContent, saveRunContent, storeBundleRun, type BundleRun } from '../store/runs';
 import type { AttributionRequest } from './protocol';
 import type { RunListing } from './run-protocol';

@@ -191,7 +191,10 @@ test("the run controls' options reach the engine: strategy, limits, batch size; 
   await page.locator('run-controls details summary').click();
   await page.locator('run-controls input#batch-size').fill('0');
   await page.locator('run-controls button[data-action="start"]').click();
-  expect(await page.locator('run-controls [data-problem]').textContent()).toBe('batch size: "0" is not an integer ≥ 1');
+  expect(await page.locator('run-controls [data-problem]').textContent()).toBe(
+    // The options table's grammar and words (src/app/options.ts), naming the page's control.
+    'Batch size (sequences): "0" is not a positive integer (decimal digits only)',
+  );
   expect(await page.locator('attribution-progress').count()).toBe(0);
 
   await page.locator('run-controls input#batch-size').fill('3');

@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bootstrapMean, spearman } from '../../src/eval/stats';
+import { bootstrapMean, spearman } from '../../src/core/stats';
 import { decodeBundle, type Bundle } from '../../src/store/bundle';
 import { openInContext, servePage, type Served } from '../helpers/browser';
 import { resign } from '../helpers/bundle-edit';

@@ -5,7 +5,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { pearson } from '../../src/teach/dense';
+import { pearson } from '../../src/core/stats';
 import { runLab } from '../../src/teach/lab';
 import { agreements, METHODS, queryRow } from '../../src/teach/results';
 import { runLmLab } from '../../src/teach/lm-lab';

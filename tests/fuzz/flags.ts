@@ -1,41 +1,9 @@
 /** Flag fuzz cases: random argument lists through the CLI's parser; what it accepts must be well-formed. */
-import { CliUsageError, parseCommand } from '../../src/cli/args';
+import { ATTRIBUTE_FLAGS, CliUsageError, parseCommand } from '../../src/cli/args';
 import { checkRefusal, violation, type Outcome, type Random } from './classify';
 
-const FLAGS = [
-  '--model',
-  '--tokenizer',
-  '--train',
-  '--queries',
-  '--out',
-  '--json',
-  '--factors',
-  '--kronfluence-out',
-  '--strategy',
-  '--damping',
-  '--track',
-  '--per-token',
-  '--backend',
-  '--limit-train',
-  '--limit-queries',
-  '--fisher',
-  '--measurement',
-  '--batch-size',
-  '--query-batch',
-  '--query-rank',
-  '--seed',
-  '--refine-eigen',
-  '--max-length',
-  '--truncate',
-  '--quiet',
-  '--demo',
-  '--help',
-  '-h',
-  '--nope',
-  '-x',
-  '--',
-  '-',
-];
+/** Every flag `iwb attribute` takes (its own and the options table's), and some it does not. */
+const FLAGS = [...Object.keys(ATTRIBUTE_FLAGS).map((flag) => `--${flag}`), '-h', '--nope', '-x', '--', '-'];
 const VALUES = [
   '',
   '0',

@@ -19,8 +19,8 @@ import {
   type CheckpointStore,
   type ProgressEvent,
   type RunCheckpoint,
-  type Strategy,
 } from '../../src/influence/types';
+import { type Strategy } from '../../src/core/strategy';
 import type { Backend } from '../../src/linalg/backend';
 import { maxRelativeError, row, spearman } from '../helpers/exact-dense';
 import { mlpClassifierFixture, tokenLmFixture, type Fixture } from '../helpers/exact-kronfluence';

@@ -3,7 +3,7 @@
  * products and rank correlations. Written plainly (no tricks), independent of src/linalg.
  */
 import { cholesky, choleskySolveFactor } from '../../src/teach/dense';
-import type { HostMatrix } from '../../src/influence/types';
+import type { HostMatrix } from '../../src/core/schema';
 
 /** Row-major [rows × cols] product. */
 export function matmul(
@@ -97,8 +97,8 @@ export function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): nu
   return num / den;
 }
 
-// Correlations come from the product's one implementation (src/eval/stats.ts, tested there).
-export { pearson, ranks, spearman } from '../../src/eval/stats';
+// Correlations come from the product's one implementation (src/core/stats.ts, tested there).
+export { pearson, ranks, spearman } from '../../src/core/stats';
 
 /** Rows [r] of a row-major [rows × cols] matrix. */
 export function row(data: ArrayLike<number>, r: number, cols: number): Float64Array {

@@ -4,7 +4,7 @@
  * eigenvalues known by construction, A = Q diag(λ) Qᵀ.
  */
 
-import { seededUniform } from '../../src/models/weights';
+import { seededUniform } from '../../src/core/random';
 
 export type Rng = () => number;
 

@@ -31,7 +31,13 @@ export interface GroupRecord {
   influence: Record<string, number[]>;
   benchmarks: string[];
   seeds: number[];
-  arms: { group: string; arm: string; predicted: Record<string, number>; actual: Record<string, number[]> }[];
+  arms: {
+    group: string;
+    arm: string;
+    size: number;
+    predicted: Record<string, number>;
+    actual: Record<string, number[]>;
+  }[];
   runs: { key: string; seed: number; byBenchmark: Record<string, number> }[];
   evidence: Record<string, Evidence> | null;
 }

@@ -3,7 +3,7 @@
  * gradients against central finite differences of the same forward graph (its differentiable tensors turned into
  * graph inputs, so one session serves every perturbation).
  */
-import { seededUniform } from '../../src/models/weights';
+import { seededUniform } from '../../src/core/random';
 import * as ort from 'onnxruntime-web';
 import { buildGradientGraph } from '../../src/onnx/gradient-graph';
 import { DataType, type Model, type TensorInit } from '../../src/onnx/ir';

@@ -11,7 +11,8 @@ import { serializeModel } from '../../src/onnx/protobuf';
 import { seededDemoModel } from '../../src/app/demo-model';
 import { cli } from '../helpers/cli';
 import { decodeBundle } from '../../src/store/bundle';
-import { dampingFlag } from '../../src/cli/evaluate';
+import { parseOption } from '../../src/app/options';
+import { DEFAULT_RUN_CONFIG } from '../../src/app/config';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'iwb-evaluate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -181,12 +182,16 @@ test('bad flags are one usage line naming the flag (exit 2); a missing file name
 });
 
 test('--damping takes the heuristic with its own factor (a damping sweep), an absolute value, or refuses', () => {
-  expect(dampingFlag(undefined)).toEqual({ kind: 'heuristic', factor: 0.1 });
-  expect(dampingFlag('heuristic:0.01')).toEqual({ kind: 'heuristic', factor: 0.01 });
-  expect(dampingFlag('heuristic:1e-3')).toEqual({ kind: 'heuristic', factor: 0.001 });
-  expect(dampingFlag('0.5')).toEqual({ kind: 'absolute', value: 0.5 });
+  // One grammar for every --damping (app/options.ts): attribute, evaluate and the page's field.
+  expect(DEFAULT_RUN_CONFIG.damping).toEqual({ kind: 'heuristic', factor: 0.1 });
+  expect(parseOption('damping', 'heuristic')).toEqual({ kind: 'heuristic', factor: 0.1 });
+  expect(parseOption('damping', 'heuristic:0.01')).toEqual({ kind: 'heuristic', factor: 0.01 });
+  expect(parseOption('damping', 'heuristic:1e-3')).toEqual({ kind: 'heuristic', factor: 0.001 });
+  expect(parseOption('damping', '0.5')).toEqual({ kind: 'absolute', value: 0.5 });
   for (const bad of ['heuristic:0', 'heuristic:-1', 'heuristic:', 'heuristic:x', 'lots'])
-    expect(() => dampingFlag(bad)).toThrow(/--damping/);
+    expect(() => parseOption('damping', bad)).toThrow(
+      /^--damping ".*" is not heuristic, heuristic:F \(F > 0\) or a non-negative/,
+    );
 });
 
 test('--fisher empirical attributes again on the same retrains (not the sampled Fisher’s saved influence)', async () => {

@@ -274,9 +274,12 @@ describe('inputs', () => {
 
 describe('flags', () => {
   for (const [argv, message] of [
-    [['--damping', '0x10'], '--damping "0x10" is neither "heuristic" nor a non-negative decimal number'],
-    [['--damping', 'Infinity'], '--damping "Infinity" is neither "heuristic" nor a non-negative decimal number'],
-    [['--damping', ' 1'], '--damping " 1" is neither "heuristic" nor a non-negative decimal number'],
+    [['--damping', '0x10'], '--damping "0x10" is not heuristic, heuristic:F (F > 0) or a non-negative decimal number'],
+    [
+      ['--damping', 'Infinity'],
+      '--damping "Infinity" is not heuristic, heuristic:F (F > 0) or a non-negative decimal number',
+    ],
+    [['--damping', ' 1'], '--damping " 1" is not heuristic, heuristic:F (F > 0) or a non-negative decimal number'],
     [['--limit-train', '1e3'], '--limit-train "1e3" is not a positive integer (decimal digits only)'],
     [['--limit-train', '0x10'], '--limit-train "0x10" is not a positive integer (decimal digits only)'],
     [['--max-length', 'Infinity'], '--max-length "Infinity" is not a positive integer (decimal digits only)'],

@@ -18,9 +18,9 @@ import {
   type AttributionConfig,
   type AttributionResult,
   type ExampleSet,
-  type HostMatrix,
-  type Strategy,
 } from '../../src/influence/types';
+import { type HostMatrix } from '../../src/core/schema';
+import { type Strategy } from '../../src/core/strategy';
 import { choleskySolve, dot, ekfacMatrix, kron, maxRelativeError, outer } from '../helpers/exact-dense';
 import {
   chainForward,

@@ -10,11 +10,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { evaluateInfluence, subsetPredictions } from '../../src/eval/evaluate';
-import { bootstrapMean, ranks, spearman } from '../../src/eval/stats';
+import { bootstrapMean, ranks, spearman } from '../../src/core/stats';
 import { drawSubsets } from '../../src/eval/subsets';
 import { DEFAULT_EVALUATION, type Retrainer } from '../../src/eval/types';
 import { runAttribution } from '../../src/influence/pipeline';
-import { DEFAULT_CONFIG, type AttributionConfig, type ExampleSet, type Strategy } from '../../src/influence/types';
+import { DEFAULT_CONFIG, type AttributionConfig, type ExampleSet } from '../../src/influence/types';
+import { type Strategy } from '../../src/core/strategy';
 import { CpuBackend } from '../../src/linalg/cpu/backend';
 import { choleskySolve, dot } from '../helpers/exact-dense';
 import { chainModel, logSoftmax, seededRandom, type ChainData, type LinearParams } from '../helpers/exact-models';

@@ -8,7 +8,7 @@ import { causalLmRetrainer } from '../../src/eval/causal-lm';
 import { evaluateInfluence } from '../../src/eval/evaluate';
 import { checkpointFromJson, checkpointToJson, memoryEvaluationStore } from '../../src/eval/store';
 import { DEFAULT_EVALUATION, type EvaluationConfig, type EvaluationStore } from '../../src/eval/types';
-import type { Strategy } from '../../src/influence/types';
+import type { Strategy } from '../../src/core/strategy';
 import { buildGptForward, initGptWeights } from '../../src/models/gpt';
 import { countingTask, countingTraining, tinyGpt } from '../helpers/tiny-gpt';
 

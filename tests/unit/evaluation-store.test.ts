@@ -13,7 +13,7 @@ import { holdAfterRetrains, runEvaluationStore } from '../../src/app/evaluation-
 import { evaluateInfluence } from '../../src/eval/evaluate';
 import { memoryEvaluationStore } from '../../src/eval/store';
 import { DEFAULT_EVALUATION, type Retrainer } from '../../src/eval/types';
-import type { Strategy } from '../../src/influence/types';
+import type { Strategy } from '../../src/core/strategy';
 import { decodeBundle } from '../../src/store/bundle';
 import { WorkbenchStore } from '../../src/store/db';
 import { createRun, importBundle, runContent, runEvaluation, saveRunContent } from '../../src/store/runs';

@@ -11,8 +11,8 @@ import {
   type AttributionConfig,
   type ExampleSet,
   type GradientRequest,
-  type Strategy,
 } from '../../src/influence/types';
+import { type Strategy } from '../../src/core/strategy';
 import { maxRelativeError } from '../helpers/exact-dense';
 import { tokenLmFixture } from '../helpers/exact-kronfluence';
 import { ExactGradientSource } from '../helpers/exact-source';

@@ -19,7 +19,7 @@ import {
   splitHalfReliability,
   type GroupPoint,
 } from '../../src/eval/group-evidence';
-import { seededUniform } from '../../src/models/weights';
+import { seededUniform } from '../../src/core/random';
 
 const points = (predicted: number[], actual: (x: number, i: number, s: number) => number, seeds = 10): GroupPoint[] =>
   predicted.map((x, i) => ({

@@ -14,7 +14,7 @@ import {
 import { nodeDirectorySource, writeFilesToDirectory } from '../../src/store/node-file-source';
 import { readSafetensors, writeSafetensors } from '../../src/store/safetensors';
 import { floatTensor } from '../../src/store/tensor-values';
-import { activationCovariance, gradientCovariance, type HostMatrix } from '../../src/store/types';
+import { activationCovariance, gradientCovariance, type HostMatrix } from '../../src/core/schema';
 
 const fixtures = `${KRONFLUENCE_FIXTURES}/`;
 const kronfluenceDir = (model: string) => join(fixtures, model, 'kronfluence', model);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cholesky, choleskySolveFactor } from '../../src/linalg/cpu/cholesky';
-import { seededNormal, seededUniform } from '../../src/models/weights';
+import { seededNormal, seededUniform } from '../../src/core/random';
 
 /** M = B Bᵀ + n·I for a seeded Gaussian B: symmetric positive definite, condition number ~ a few. */
 function spd(n: number, seed: number): Float64Array {

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildGptForward, gptParameters, initGptWeights, type GptConfig } from '../../src/models/gpt';
 import { erf, gptReference } from '../../src/models/reference';
-import { seededNormal, seededUniform, type FloatDtype, type Weights } from '../../src/models/weights';
+import { type FloatDtype, type Weights } from '../../src/models/weights';
+import { seededNormal, seededUniform } from '../../src/core/random';
 import { parseModel, serializeModel } from '../../src/onnx/protobuf';
 import { ModelSession, padBatch } from '../../src/onnx/runtime';
 import { tinyGpt } from '../helpers/tiny-gpt';

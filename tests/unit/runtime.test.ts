@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildKronfluenceTokenLm, KRONFLUENCE_TOKEN_LM } from '../../src/models/kronfluence';
 import { buildMlpForward, initMlpWeights, logisticRegressionConfig } from '../../src/models/mlp';
-import { sampledTensor, seededNormal, seededUniform } from '../../src/models/weights';
+import { sampledTensor } from '../../src/models/weights';
+import { seededNormal, seededUniform } from '../../src/core/random';
 import { serializeModel } from '../../src/onnx/protobuf';
 import { ModelSession, padBatch, SessionCache } from '../../src/onnx/runtime';
 import { loadOrt } from '../../src/platform/ort';

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { carriesAfterSegment, segmentEffects, segmentSums } from '../../src/eval/segment-effects';
-import { bootstrapMeanDifference } from '../../src/eval/stats';
-import { seededUniform } from '../../src/models/weights';
+import { bootstrapMeanDifference } from '../../src/core/stats';
+import { seededUniform } from '../../src/core/random';
 import { segmentsForDomain } from '../../src/data/segments';
 import { segmentSummary } from '../../src/influence/aggregate';
 import { runAttribution } from '../../src/influence/pipeline';

@@ -3,7 +3,7 @@
  * dense exact influence and against leave-one-out retraining, on the page's default states.
  */
 import { describe, expect, it } from 'vitest';
-import { pearson } from '../../src/teach/dense';
+import { pearson } from '../../src/core/stats';
 import { gradientAndCurvature, newton } from '../../src/teach/fit';
 import { leverages, objectiveOf, runLab } from '../../src/teach/lab';
 import { agreements, snapTies, type LabResult } from '../../src/teach/results';

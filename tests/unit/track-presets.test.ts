@@ -120,7 +120,8 @@ describe('the --track flag', () => {
     );
     expect(usageError(['attribute', '--track', '(['])).toMatch(/^--track "\(\[" is not a valid regular expression/);
     expect(USAGE).toContain('[--track mlp|attention|all|<regex>]');
-    expect(LAYERS_USAGE).toContain('[--track mlp|attention|all|REGEX]');
+    // One grammar, from the options table (app/options.ts), in every command's usage.
+    expect(LAYERS_USAGE).toContain('[--track mlp|attention|all|<regex>]');
   });
 
   it('iwb evaluate takes --track for the attribution only (absent: the default), refusing a bad value naming it', () => {
@@ -129,7 +130,7 @@ describe('the --track flag', () => {
     expect(parseEvaluate(['--track', 'mlp/c_fc']).settings.trackedLayers).toBe('mlp/c_fc');
     expect(() => parseEvaluate(['--track', '('])).toThrow(/^--track "\(" is not a valid regular expression/);
     expect(() => parseEvaluate(['--track', ''])).toThrow(CliUsageError);
-    expect(EVALUATE_USAGE).toContain('[--track mlp|attention|all|REGEX]');
+    expect(EVALUATE_USAGE).toContain('[--track mlp|attention|all|<regex>]');
   });
 
   it("iwb layers marks the preset's layers and refuses a bad value with exit 2", async () => {

@@ -1,7 +1,7 @@
 import * as Plot from '@observablehq/plot';
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import { pearson } from '../../teach/dense';
+import { pearson } from '../../core/stats';
 import { agreements, METHODS, predictedChange, queryRow, type Method, type ScoredRun } from '../../teach/results';
 import { formatNumber } from './colour';
 

@@ -4,6 +4,8 @@
  * last one comes from the worker's decoder when it is imported). A gzip-compressed bundle (the precomputed full demo,
  * `.iwb.gz`) is decompressed here; the digest and the run are the bundle's own bytes.
  */
+import { sha256Hex } from '../../core/hash';
+
 export interface FetchedBundle {
   readonly bytes: Uint8Array;
   /** The run's name: the file name and the first digits of the content's sha256, so one link opens one run. */
@@ -34,8 +36,7 @@ export async function fetchBundle(url: string, base: string = location.href): Pr
       `could not fetch the bundle ${resolved.href}: HTTP ${response.status} ${response.statusText}`.trim(),
     );
   const bytes = await gunzipIfGzip(new Uint8Array(await response.arrayBuffer()));
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  const hex = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join('');
+  const hex = (await sha256Hex(bytes)).slice(0, 12);
   const file = decodeURIComponent(resolved.pathname.split('/').pop() || 'bundle').replace(/\.iwb(\.gz)?$/i, '');
   return { bytes, name: `${file} · ${hex}`, digest: hex };
 }

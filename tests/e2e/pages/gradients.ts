@@ -7,7 +7,7 @@
  */
 import type * as Ort from 'onnxruntime-web';
 import { buildKronfluenceTokenLm } from '../../../src/models/kronfluence';
-import { seededNormal, seededUniform } from '../../../src/models/weights';
+import { seededNormal, seededUniform } from '../../../src/core/random';
 import { cpuBackend } from '../../../src/linalg/cpu/backend';
 import type { Backend, Tensor } from '../../../src/linalg/backend';
 import { acquireGpu } from '../../../src/linalg/webgpu/adapter';

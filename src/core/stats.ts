@@ -1,6 +1,14 @@
 /** Rank statistics and the seeded bootstrap used by the evaluation, in float64. */
-import { seededUniform } from '../models/weights';
-import type { MeanInterval } from './types';
+import { seededUniform } from './random';
+
+/** A mean with its 95 % interval, and how many finite values it is over. */
+export interface MeanInterval {
+  readonly mean: number;
+  readonly low: number;
+  readonly high: number;
+  /** Queries with a finite value (a query whose measurement never changes has no rank correlation). */
+  readonly count: number;
+}
 
 /** Ranks 1 … n, ties sharing their average rank (as scipy.stats.rankdata). */
 export function ranks(values: ArrayLike<number>): Float64Array {

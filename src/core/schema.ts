@@ -1,10 +1,13 @@
 /**
- * What the store keeps, in memory. Matrices are the engine's HostMatrix (row-major Float64Array + shape), so stage
- * outputs go in and come out without conversion.
+ * The shared schema of matrices, factors, scores and result rows: what the engine produces, the store keeps and the
+ * views read, in memory. Matrices are HostMatrix (row-major Float64Array + shape), so stage outputs go in and come
+ * out without conversion. A leaf: it imports only src/core.
  *
  * Factors of a layer are kept the way kronfluence saves them — covariance and Λ as SUMS with their counts — so an
  * import from kronfluence and an export back are bit-exact. The engine's means are sum / count (see the helpers).
  */
+import type { Strategy } from './strategy';
+
 /** A host-side matrix: row-major float64 data and its shape (the engine's stage outputs are these, unchanged). */
 export interface HostMatrix {
   readonly shape: readonly number[];
@@ -39,7 +42,7 @@ export type FactorPart = Exclude<keyof LayerFactors, 'name'>;
 
 /** The factors of a whole model, in layer order. */
 export interface ModelFactors {
-  readonly strategy: 'identity' | 'diagonal' | 'kfac' | 'ekfac';
+  readonly strategy: Strategy;
   readonly layers: readonly LayerFactors[];
 }
 
