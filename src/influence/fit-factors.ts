@@ -8,12 +8,18 @@ import { accumulateCovariances, emptyCovarianceState, finalizeCovariances } from
 import { eigendecomposeFactors } from './eigen';
 import { throwIfAborted } from './errors';
 import { accumulateLambda, averageLambda, emptyLambdaState } from './lambda';
+import type { KeptLambdaBatches } from './lambda-batches';
 import { buildPreconditioner } from './preconditioner';
 import type { RunRecord, RunStageInputs } from './run-record';
 import { strategyOf } from './strategies';
 import type { Preconditioner } from './types';
 
-export async function fitFactors(run: RunStageInputs, record: RunRecord): Promise<Preconditioner> {
+/** `keep`: where the Λ pass leaves its batches for the first score pass (lambda-batches.ts), or null. */
+export async function fitFactors(
+  run: RunStageInputs,
+  record: RunRecord,
+  keep: KeptLambdaBatches | null = null,
+): Promise<Preconditioner> {
   const { backend, source, layerIndices, layers, trainSize, config, options } = run;
   const progress = { onProgress: options.onProgress, signal: options.signal };
   const strategy = strategyOf(config.strategy);
@@ -48,7 +54,7 @@ export async function fitFactors(run: RunStageInputs, record: RunRecord): Promis
       : null;
     const lambda = await record.timed('lambda', trainSize, () =>
       accumulateLambda(
-        { backend, source, layerIndices, trainSize, config, bases },
+        { backend, source, layerIndices, trainSize, config, bases, keep },
         lambdaState ?? emptyLambdaState(layers),
         { ...progress, saveState: (state) => record.save({ lambda: state }) },
       ),

@@ -9,6 +9,7 @@
 import { CheckpointMismatchError } from './errors';
 import { fromModelFactors, toModelFactors } from './factors';
 import { fitFactors } from './fit-factors';
+import { keptLambdaBatches } from './lambda-batches';
 import { influenceFromTau } from './measurement';
 import { RunRecord, type RunStageInputs } from './run-record';
 import { scoreQueries, type QueryScores } from './score-queries';
@@ -125,9 +126,16 @@ export async function runAttribution(
   const layers = layerIndices.map((i) => source.layers[i]);
   const record = new RunRecord(await openRecord(config, inputs, layers, options), options);
   const run: RunStageInputs = { config, backend, source, layerIndices, layers, trainSize, options };
-  const preconditioner = await fitFactors(run, record);
-  const scored = await scoreQueries({ ...run, queries: inputs.querySet.examples }, record, preconditioner);
-  return assembleResult(run, inputs, record, preconditioner, scored);
+  // The Λ pass's batches, kept for the first score pass where the planner allowed it (lambda-batches.ts).
+  const kept = keptLambdaBatches(config, backend.precision === 'float64' ? 8 : 4);
+  try {
+    const preconditioner = await fitFactors(run, record, kept);
+    const queries = inputs.querySet.examples;
+    const scored = await scoreQueries({ ...run, queries }, record, preconditioner, kept);
+    return assembleResult(run, inputs, record, preconditioner, scored);
+  } finally {
+    kept?.release();
+  }
 }
 
 /** The checkpoint to continue (refused when it is another run's), or a new one; imported factors merged in. */

@@ -9,6 +9,7 @@ import { now } from './chunks';
 import { SequenceGradientCache } from './gradient-cache';
 import { benchmarkGroups, groupOperators } from './group-tokens';
 import { hostMatrix } from './host';
+import type { KeptLambdaBatches } from './lambda-batches';
 import { prepareQueries, type QueryChunk } from './queries';
 import { mergeQueryChunk, type ScoreRecord } from './query-chunks';
 import type { RunRecord, RunStageInputs } from './run-record';
@@ -47,10 +48,12 @@ interface ChunkPass {
   readonly trainTokens: number;
 }
 
+/** `lambdaBatches`: the Λ pass's kept batches (lambda-batches.ts), taken by the first chunk's pass; null: none. */
 export async function scoreQueries(
   run: ScoreQueriesInputs,
   record: RunRecord,
   preconditioner: Preconditioner,
+  lambdaBatches: KeptLambdaBatches | null = null,
 ): Promise<QueryScores> {
   const { backend, source, layerIndices, layers, trainSize, config, options } = run;
   const querySize = run.queries.length;
@@ -95,9 +98,11 @@ export async function scoreQueries(
         etaSeconds: rate > 0 ? (querySize - queryEnd) / rate : Number.NaN,
       });
       try {
-        scores = await scoreChunk(pass, scores, chunk, queryStart, queryEnd);
+        scores = await scoreChunk(pass, scores, chunk, queryStart, queryEnd, lambdaBatches);
       } finally {
         chunk.release();
+        // Only the first pass reads training batches from the Λ pass; what it did not take is freed now.
+        lambdaBatches?.release();
       }
       await record.save({ scores, runningScores: undefined });
     }
@@ -125,6 +130,7 @@ async function scoreChunk(
   chunk: QueryChunk,
   queryStart: number,
   queryEnd: number,
+  lambdaBatches: KeptLambdaBatches | null,
 ): Promise<ScoreRecord> {
   const { run, record, context, groups, cache } = pass;
   const { backend, layers, trainSize, options } = run;
@@ -141,6 +147,7 @@ async function scoreChunk(
     ...context,
     ...(cache.budgetBytes > 0 && { gradientCache: { cache, store: queryEnd < querySize } }),
     ...(operators && { groupOperators: operators }),
+    ...(lambdaBatches && { lambdaBatches }),
   };
   // Self-influence not begun yet: this pass computes it from the same training gradients (no second pass).
   const withSelf = record.current.self === undefined;
