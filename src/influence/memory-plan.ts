@@ -14,6 +14,10 @@
  *   query           factors + Σ D·E + 2·Qc·Σ D·E + token batch(Qc)           (G_q and P_q of every layer)
  *   scores          factors + Σ D·E + Qc·Σ D·E + token batch(B) + 2·B·D_max·E   (P_q kept; G(n), P_n per layer)
  *                   + the G(n) kept across query chunks: what the budget has left, up to N·Σ D·E (several chunks)
+ *                   + group per-token scores (first pass): G·Σ D·E operators + G·B·T·E scores + 8·G·Σ_n T_n rows
+ *                   + the Λ pass's batches kept for this pass (empirical Fisher): what is left, at most
+ *                     N·T·(Σ_l (dIn + dOut) + 1)·E
+ *   pair tokens     max(query chunk(1), scores(min(B, k), 1)): one small run per query after the run
  *   gradient graph  2·weights + tokens·4·(3·V + Σ_linears (dIn + dOut))   onnxruntime's wasm heap (logits, softmax
  *                   and its gradient per token, activations saved for the backward pass); rough, against 4 GiB
  * Each single tensor must also fit one storage binding (WebGPU) and every total the memory budget.
@@ -27,8 +31,10 @@
  * Time model: multiply-adds per stage (gradient graph 2·P per token forward and 2·P backward, twice per batch for
  * sampled labels except in the Λ pass after a covariance pass; covariance tokens·d'²; eigendecomposition c·d³;
  * rotations B·D·(dOut + d') or, on the CPU when cheaper, T·(dOut² + d'² + D) per sequence; scores planScores' cost
- * plus self-influence's rotations) at the device's documented throughput
- * (DeviceProfile): an estimate to within a factor of a few, for planning, not a measurement.
+ * plus self-influence's rotations; group per-token scores G·tokens·ΣD plus preparing the other query chunks again for
+ * their operators; top-k pair token scores per query one query's gradients and k sequences' per-token scores and
+ * self-influence; the Λ pass's kept batches spare the first score pass their gradient graph) at the device's
+ * documented throughput (DeviceProfile): an estimate to within a factor of a few, for planning, not a measurement.
  *
  * In parts: plan-profiles.ts (what the planner is told), plan-memory-model.ts (the byte estimators above, per stage),
  * plan-time-model.ts (the time model), eigen-plan.ts (the eigendecomposition on WebGPU); planMemory below decides.
@@ -41,6 +47,8 @@ import type { DataProfile, DeviceProfile, GraphProfile } from './plan-profiles';
 import {
   batchTensorBytes,
   covarianceBytes,
+  groupTokenBytes,
+  keptBatchesBytes,
   lambdaPassBytes,
   misfit,
   ortBytes,
@@ -49,12 +57,21 @@ import {
   scoreBatchBytes,
   type PlanShape,
 } from './plan-memory-model';
-import { covarianceSeconds, lambdaSeconds, querySeconds, scoreBatchMultiplyAdds, timeModel } from './plan-time-model';
+import {
+  covarianceSeconds,
+  groupTokenSeconds,
+  lambdaSeconds,
+  pairTokenSeconds,
+  querySeconds,
+  scoreBatchMultiplyAdds,
+  timeModel,
+} from './plan-time-model';
 
 export { mib };
 export type { DataProfile, DeviceProfile, GraphProfile };
 
-export type PlanStage = 'covariance' | 'eigen' | 'lambda' | 'query' | 'scores';
+/** 'pair-tokens': the top-k pair token scores computed after the run (pair-tokens.ts), when asked for. */
+export type PlanStage = 'covariance' | 'eigen' | 'lambda' | 'query' | 'scores' | 'pair-tokens';
 
 export interface StageEstimate {
   readonly stage: PlanStage;
@@ -68,6 +85,20 @@ export interface MemoryPlan {
   readonly scoreMemoryBytes: number;
   /** G(n) kept across query chunks (config.scorePath.cacheBytes): what is left of the budget, 0 for one chunk. */
   readonly cacheBytes: number;
+  /**
+   * The Λ pass's training batches kept for the first score pass (config.scorePath.lambdaBatchBytes,
+   * lambda-batches.ts): what is left of the budget after every stage's peak; 0 unless the Fisher is empirical (the
+   * Λ pass's gradients are then the score pass's) and both passes batch alike.
+   */
+  readonly lambdaBatchBytes?: number;
+  /**
+   * The token analyses' share: group per-token scores (within 'scores') and top-k pair token scores. planMemory sets
+   * both fields; a plan written by hand (a screenshot's, a test's) may leave them out.
+   */
+  readonly tokenAnalyses?: {
+    readonly groupTokens: { readonly groups: number; readonly seconds: number; readonly peakBytes: number } | null;
+    readonly pairTokens: { readonly k: number; readonly seconds: number; readonly peakBytes: number } | null;
+  };
   readonly stages: readonly StageEstimate[];
   readonly peakBytes: number;
   readonly seconds: number;
@@ -82,7 +113,10 @@ export interface MemoryPlan {
 /** The planned configuration: the config with the plan's batch sizes and score budget (unchanged where they fit). */
 export function applyPlan<C extends AttributionConfig>(config: C, plan: MemoryPlan): C {
   const scorePath = config.scorePath ?? DEFAULT_SCORE_PATH;
-  const changed = plan.scoreMemoryBytes !== scorePath.memoryBytes || plan.cacheBytes !== (scorePath.cacheBytes ?? 0);
+  const changed =
+    plan.scoreMemoryBytes !== scorePath.memoryBytes ||
+    plan.cacheBytes !== (scorePath.cacheBytes ?? 0) ||
+    (plan.lambdaBatchBytes ?? 0) !== (scorePath.lambdaBatchBytes ?? 0);
   return {
     ...config,
     batchSizes: plan.batchSizes,
@@ -91,6 +125,7 @@ export function applyPlan<C extends AttributionConfig>(config: C, plan: MemoryPl
         ...scorePath,
         memoryBytes: plan.scoreMemoryBytes,
         ...(plan.cacheBytes > 0 && { cacheBytes: plan.cacheBytes }),
+        ...((plan.lambdaBatchBytes ?? 0) > 0 && { lambdaBatchBytes: plan.lambdaBatchBytes }),
       },
     }),
   };
@@ -102,7 +137,7 @@ export function planMemory(
   graph: GraphProfile,
   data: DataProfile,
   device: DeviceProfile,
-): MemoryPlan {
+): Required<MemoryPlan> {
   const strategy = strategyOf(config.strategy);
   const shape = planShape(config, layers, data, device);
   const { E, sumD } = shape;
@@ -138,13 +173,34 @@ export function planMemory(
     peakBytes: queryChunkBytes(shape, held(query)),
     seconds: querySeconds(eigenbasis, data, t),
   });
-  // G(n) of the whole training set, kept across query chunks as far as the budget allows (gradient-cache.ts).
+  // Group per-token scores, in the first score pass (group-tokens.ts): their operators and rows are held with it.
   const chunks = Math.ceil(data.queries / query);
-  const scoreBytes = scoreBatchBytes(shape, train, held(query));
+  const groups = config.groupTokens !== false ? Math.max(1, data.queryGroups ?? 1) : 0;
+  const groupTokens =
+    groups > 0
+      ? {
+          groups,
+          seconds: groupTokenSeconds(config, shape, data, groups, chunks, eigenbasis, t),
+          peakBytes: groupTokenBytes(shape, groups, train, data.trainTokens),
+        }
+      : null;
+  // G(n) of the whole training set, kept across query chunks as far as the budget allows (gradient-cache.ts).
+  const scoreBytes = scoreBatchBytes(shape, train, held(query)) + (groupTokens?.peakBytes ?? 0);
   const allG = data.train * sumD * E;
   const cacheable = chunks > 1 && !config.perToken && config.queryRank === null;
   const cacheBytes = cacheable ? Math.max(0, Math.min(allG, device.memoryBudgetBytes - scoreBytes)) : 0;
   const kept = allG > 0 ? cacheBytes / allG : 0;
+  // The Λ pass's batches kept for the first score pass, with what the budget has left (lambda-batches.ts): exact only
+  // when the Λ pass's labels are the given ones (empirical Fisher) and both passes cut the same batches.
+  const reusable = strategy.needsLambda && config.fisher === 'empirical' && fit === train;
+  const allBatches = keptBatchesBytes(shape, data.train);
+  const lambdaPeak = lambdaPassBytes(shape, fit);
+  const room = device.memoryBudgetBytes - Math.max(lambdaPeak, scoreBytes + cacheBytes);
+  const lambdaBatchBytes = reusable ? Math.max(0, Math.min(allBatches, room)) : 0;
+  const reused = allBatches > 0 ? lambdaBatchBytes / allBatches : 0;
+  const lambdaStage = stages.find((s) => s.stage === 'lambda');
+  if (lambdaStage && lambdaBatchBytes > 0)
+    stages[stages.indexOf(lambdaStage)] = { ...lambdaStage, peakBytes: lambdaStage.peakBytes + lambdaBatchBytes };
   const batches = Math.ceil(data.train / train);
   const pass =
     t.ort(data.trainTokens) +
@@ -154,13 +210,31 @@ export function planMemory(
   const keptPass = t.flops(held(query) * data.train * sumD);
   stages.push({
     stage: 'scores',
-    peakBytes: scoreBytes + cacheBytes,
-    seconds: pass + self + (chunks - 1) * ((1 - kept) * pass + kept * keptPass),
+    peakBytes: scoreBytes + cacheBytes + lambdaBatchBytes,
+    seconds:
+      pass -
+      reused * t.ort(data.trainTokens) +
+      self +
+      (groupTokens?.seconds ?? 0) +
+      (chunks - 1) * ((1 - kept) * pass + kept * keptPass),
   });
+  // Top-k pair token scores after the run (pair-tokens.ts): one small run per query against the fitted factors.
+  const k = Math.min(data.pairTokensTopK ?? 0, data.train);
+  const pairTokens =
+    k > 0
+      ? {
+          k,
+          seconds: pairTokenSeconds(shape, data, k, eigenbasis, t),
+          peakBytes: Math.max(queryChunkBytes(shape, 1), scoreBatchBytes(shape, Math.min(train, k), 1)),
+        }
+      : null;
+  if (pairTokens) stages.push({ stage: 'pair-tokens', peakBytes: pairTokens.peakBytes, seconds: pairTokens.seconds });
   return {
     batchSizes: { ...config.batchSizes, fit, train, query },
     scoreMemoryBytes,
     cacheBytes,
+    lambdaBatchBytes,
+    tokenAnalyses: { groupTokens, pairTokens },
     stages,
     peakBytes: Math.max(...stages.map((s) => s.peakBytes)),
     seconds: stages.reduce((s, x) => s + x.seconds, 0),

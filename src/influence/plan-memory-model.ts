@@ -100,3 +100,16 @@ export function misfit(
   ].filter(Boolean);
   return reasons.length === 0 ? null : `${what}: ${reasons.join('; ')}`;
 }
+
+/**
+ * Group per-token scores in the first score pass: the G summed operators of every layer on the backend, one layer's
+ * [G, B, T] token scores of a batch, and the [G × Σ_n T_n] float64 rows on the host.
+ */
+export const groupTokenBytes = (s: PlanShape, groups: number, b: number, trainTokens: number): number =>
+  groups * s.sumD * s.E + groups * b * s.T * s.E + 8 * groups * trainTokens;
+
+/**
+ * The Λ pass's training batches kept for the first score pass (lambda-batches.ts): a, g and the mask of every
+ * sequence, padded to T (an upper bound: a batch is padded to its own longest sequence).
+ */
+export const keptBatchesBytes = (s: PlanShape, train: number): number => train * s.T * (s.width + 1) * s.E;

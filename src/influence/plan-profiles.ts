@@ -34,4 +34,8 @@ export interface DataProfile {
   readonly maxTokens: number;
   readonly trainTokens: number;
   readonly queryTokens: number;
+  /** Query groups of the group per-token scores (one per benchmark, group-tokens.ts); absent: 1. */
+  readonly queryGroups?: number;
+  /** The k of the top-k pair token scores computed after the run (pair-tokens.ts); absent or 0: none. */
+  readonly pairTokensTopK?: number;
 }

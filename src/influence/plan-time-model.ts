@@ -101,3 +101,41 @@ export function scoreBatchMultiplyAdds(
     );
   }, 0);
 }
+
+/**
+ * Group per-token scores (group-tokens.ts), in the first score pass: the summed operators P_g = Σ_q w_q P_q need every
+ * query chunk but the one at hand prepared again (all of them with a low-rank query operator), Q·ΣD multiply-adds
+ * to sum them, and each training token scored against G operators in the token form, G·tokens·ΣD.
+ */
+export function groupTokenSeconds(
+  config: AttributionConfig,
+  shape: PlanShape,
+  data: DataProfile,
+  groups: number,
+  chunks: number,
+  eigenbasis: boolean,
+  t: TimeModel,
+): number {
+  const again = config.queryRank === null ? (chunks - 1) / chunks : 1;
+  return (
+    again * querySeconds(eigenbasis, data, t) +
+    t.flops(data.queries * shape.sumD + groups * data.trainTokens * shape.sumD)
+  );
+}
+
+/**
+ * Top-k pair token scores (pair-tokens.ts), after the run: per query, a run against the fitted factors over that query
+ * and its k training examples with per-token scores: the query's gradients again, k sequences through the gradient
+ * graph, their token-form scores (tokens·ΣD) and their self-influence (R(n) in an eigenbasis, else G(n)).
+ */
+export function pairTokenSeconds(
+  shape: PlanShape,
+  data: DataProfile,
+  k: number,
+  eigenbasis: boolean,
+  t: TimeModel,
+): number {
+  const tokens = k * t.perSequenceTokens;
+  const self = eigenbasis ? k * t.rotateInto(t.perSequenceTokens) : tokens * t.buildG;
+  return querySeconds(eigenbasis, data, t) + data.queries * (t.ort(tokens) + t.flops(tokens * shape.sumD + self));
+}
