@@ -283,8 +283,8 @@ export interface RunEstimate {
   readonly changes: readonly string[];
   readonly notes: readonly string[];
   readonly problems: readonly string[];
-  /** The token analyses' cost and what is reused (tokenAnalysisLines), in words. */
-  readonly analyses: readonly string[];
+  /** The token analyses' cost and what is reused (tokenAnalysisLines), in words; absent in older estimates. */
+  readonly analyses?: readonly string[];
   /** Where the throughput figures come from. */
   readonly source: string;
   readonly backend: string;
