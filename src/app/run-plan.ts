@@ -130,14 +130,24 @@ export function graphProfile(
   return { vocab, weightBytes, linearWidth, heapBytes, flopsPerSecond: flops };
 }
 
-export function dataProfile(train: readonly Example[], queries: readonly Example[]): DataProfile {
+/**
+ * The data's sizes for the planner; `pairTokensTopK`: the k of the top-k pair token scores the run computes after its
+ * scores (JobOptions.pairTokensTopK), 0 for none.
+ */
+export function dataProfile(train: readonly Example[], queries: readonly Example[], pairTokensTopK = 0): DataProfile {
   const tokens = (examples: readonly Example[]) => examples.reduce((s, e) => s + e.inputIds.length, 0);
+  // One group per benchmark, as the engine groups the queries (group-tokens.ts benchmarkGroups).
+  const benchmarks = new Set(
+    queries.map((e) => (typeof e.extra.benchmark === 'string' ? e.extra.benchmark : e.domain)),
+  );
   return {
     train: train.length,
     queries: queries.length,
     maxTokens: Math.max(1, ...[...train, ...queries].map((e) => e.inputIds.length)),
     trainTokens: tokens(train),
     queryTokens: tokens(queries),
+    queryGroups: benchmarks.size,
+    pairTokensTopK,
   };
 }
 
@@ -170,8 +180,9 @@ export function formatPlan(run: RunPlan): string[] {
       `${mib(plan.cacheBytes)}; peak ${mib(plan.peakBytes)} ` +
       `of ${mib(device.memoryBudgetBytes)}, binding limit ${mib(device.maxBindingBytes)}`,
     ...plan.stages.map(
-      (s) => `  ${s.stage.padEnd(10)} peak ${mib(s.peakBytes).padStart(10)}   about ${duration(s.seconds)}`,
+      (s) => `  ${s.stage.padEnd(11)} peak ${mib(s.peakBytes).padStart(10)}   about ${duration(s.seconds)}`,
     ),
+    ...tokenAnalysisLines(plan),
     `  total about ${duration(plan.seconds)} (${device.source}; onnxruntime wasm at 12 GFLOP/s)`,
     ...plan.changes.map((c) => `  smaller: ${c}`),
     ...plan.notes.map((n) => `  splits: ${n}`),
@@ -179,6 +190,26 @@ export function formatPlan(run: RunPlan): string[] {
     largestModel(device),
   ];
   return lines;
+}
+
+/** What the token analyses cost (group per-token scores inside 'scores', the Λ pass's batches reused), in words. */
+export function tokenAnalysisLines(plan: MemoryPlan): string[] {
+  const { groupTokens = null, pairTokens = null } = plan.tokenAnalyses ?? {};
+  const lambdaBatchBytes = plan.lambdaBatchBytes ?? 0;
+  return [
+    ...(groupTokens
+      ? [
+          `  group token scores (${groupTokens.groups} group${groupTokens.groups === 1 ? '' : 's'}, within scores): ` +
+            `about ${duration(groupTokens.seconds)}, ${mib(groupTokens.peakBytes)}`,
+        ]
+      : []),
+    ...(pairTokens
+      ? [`  pair token scores (top ${pairTokens.k} per query, after the scores): about ${duration(pairTokens.seconds)}`]
+      : []),
+    ...(lambdaBatchBytes > 0
+      ? [`  reused: the Λ pass's training batches (${mib(lambdaBatchBytes)}) serve the first score pass`]
+      : []),
+  ];
 }
 
 /**
@@ -224,13 +255,14 @@ export function planJob(
   config: RunConfig,
   chosen: ChosenBackend,
   memoryBudgetBytes?: number,
+  pairTokensTopK = 0,
 ): RunPlan {
   const layers = graph.layers.map((l) => ({ name: l.nodeName, dIn: l.dIn, dOut: l.dOut, hasBias: l.hasBias }));
   return planRun(
     config,
     layers,
     inputs.model,
-    dataProfile(inputs.train, inputs.queries),
+    dataProfile(inputs.train, inputs.queries, pairTokensTopK),
     limitsOf(chosen, memoryBudgetBytes),
   );
 }
@@ -260,6 +292,8 @@ export interface RunEstimate {
   readonly changes: readonly string[];
   readonly notes: readonly string[];
   readonly problems: readonly string[];
+  /** The token analyses' cost and what is reused (tokenAnalysisLines), in words; absent in older estimates. */
+  readonly analyses?: readonly string[];
   /** Where the throughput figures come from. */
   readonly source: string;
   readonly backend: string;
@@ -341,6 +375,7 @@ export function estimateOf(
     changes: plan.changes,
     notes: plan.notes,
     problems: plan.problems,
+    analyses: tokenAnalysisLines(plan).map((line) => line.trim()),
     source: device.source,
     backend,
     counts,

@@ -79,7 +79,8 @@ export async function attribute(
   const chosen = await (io.chooseBackend ?? chooseBackend)(config.backend, gpu);
   const progress = progressPrinter(io, args.quiet);
   try {
-    const planned = planJob(inputs, graph, config, chosen, cpuMemoryBudget());
+    const pairs = args.out !== undefined ? PAIR_TOKENS_TOP_K : 0;
+    const planned = planJob(inputs, graph, config, chosen, cpuMemoryBudget(), pairs);
     // Logged once the run computes: a refusal before that (a bad token id) stays one line.
     let planShown = args.quiet;
     const outcome = await runJob(inputs, graph, planned.config, chosen, {
@@ -146,7 +147,8 @@ export async function planAttribute(given: AttributeArgs, io: CliIo, signal?: Ab
   const gpu = args.config.backend === 'cpu' ? undefined : await nodeGpuOrUndefined(args.config.backend === 'webgpu');
   const chosen = await chooseBackend(args.config.backend, gpu);
   try {
-    const planned = planJob(inputs, graph, args.config, chosen, cpuMemoryBudget());
+    const pairs = args.out !== undefined ? PAIR_TOKENS_TOP_K : 0;
+    const planned = planJob(inputs, graph, args.config, chosen, cpuMemoryBudget(), pairs);
     const layers = graph.layers.map((l) => `${l.nodeName} [${l.dIn} → ${l.dOut}${l.hasBias ? ' + bias' : ''}]`);
     io.stdout(
       [

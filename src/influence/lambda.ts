@@ -8,6 +8,7 @@ import { fetchBatch } from './batches';
 import { runPass, trainingPass } from './chunks';
 import { assertFinite } from './errors';
 import { hostMatrix, inputWidth, toBackend, toHost } from './host';
+import type { KeptLambdaBatches } from './lambda-batches';
 import type { AttributionConfig, GradientSource, LambdaState, LayerInfo, RunOptions } from './types';
 import type { HostMatrix } from '../core/schema';
 
@@ -19,6 +20,8 @@ export interface LambdaInputs {
   readonly config: AttributionConfig;
   /** Per layer, the bases Q_S [dOut, dOut] and Q_A [dIn', dIn']; null: Λ in the parameter basis (diagonal). */
   readonly bases: readonly { readonly qS: HostMatrix; readonly qA: HostMatrix }[] | null;
+  /** Where to keep the pass's batches for the first score pass (lambda-batches.ts); absent: each is released. */
+  readonly keep?: KeptLambdaBatches | null;
 }
 
 /**
@@ -59,13 +62,15 @@ export async function accumulateLambda(
           { role: 'train', indices, labels, seed: lambdaSeed(config.seed) },
           backend,
         );
+        let kept = false;
         try {
           layerIndices.forEach((sourceIndex, l) =>
             backend.accumulateLambda(sums[l], batch.layers[sourceIndex], qS?.[l] ?? null, qA?.[l] ?? null),
           );
           sequenceCount += indices.length;
+          kept = inputs.keep?.offer(indices, batch) ?? false;
         } finally {
-          batch.release();
+          if (!kept) batch.release();
         }
       },
       async (nextIndex) => {

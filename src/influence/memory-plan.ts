@@ -14,6 +14,10 @@
  *   query           factors + Σ D·E + 2·Qc·Σ D·E + token batch(Qc)           (G_q and P_q of every layer)
  *   scores          factors + Σ D·E + Qc·Σ D·E + token batch(B) + 2·B·D_max·E   (P_q kept; G(n), P_n per layer)
  *                   + the G(n) kept across query chunks: what the budget has left, up to N·Σ D·E (several chunks)
+ *                   + group per-token scores (first pass): G·Σ D·E operators + G·B·T·E scores + 8·G·Σ_n T_n rows
+ *                   + the Λ pass's batches kept for this pass (empirical Fisher): what is left, at most
+ *                     N·T·(Σ_l (dIn + dOut) + 1)·E
+ *   pair tokens     max(query chunk(1), scores(min(B, k), 1)): one small run per query after the run
  *   gradient graph  2·weights + tokens·4·(3·V + Σ_linears (dIn + dOut))   onnxruntime's wasm heap (logits, softmax
  *                   and its gradient per token, activations saved for the backward pass); rough, against 4 GiB
  * Each single tensor must also fit one storage binding (WebGPU) and every total the memory budget.
@@ -27,53 +31,47 @@
  * Time model: multiply-adds per stage (gradient graph 2·P per token forward and 2·P backward, twice per batch for
  * sampled labels except in the Λ pass after a covariance pass; covariance tokens·d'²; eigendecomposition c·d³;
  * rotations B·D·(dOut + d') or, on the CPU when cheaper, T·(dOut² + d'² + D) per sequence; scores planScores' cost
- * plus self-influence's rotations) at the device's documented throughput
- * (DeviceProfile): an estimate to within a factor of a few, for planning, not a measurement.
+ * plus self-influence's rotations; group per-token scores G·tokens·ΣD plus preparing the other query chunks again for
+ * their operators; top-k pair token scores per query one query's gradients and k sequences' per-token scores and
+ * self-influence; the Λ pass's kept batches spare the first score pass their gradient graph) at the device's
+ * documented throughput (DeviceProfile): an estimate to within a factor of a few, for planning, not a measurement.
+ *
+ * In parts: plan-profiles.ts (what the planner is told), plan-memory-model.ts (the byte estimators above, per stage),
+ * plan-time-model.ts (the time model), eigen-plan.ts (the eigendecomposition on WebGPU); planMemory below decides.
  */
 import type { AttributionConfig, BatchSizes, LayerInfo } from './types';
-import { DEFAULT_SCORE_PATH, planScores } from './score-plan';
+import { DEFAULT_SCORE_PATH } from './score-plan';
 import { strategyOf } from './strategies';
 import { mib, planEigenStage } from './eigen-plan';
+import type { DataProfile, DeviceProfile, GraphProfile } from './plan-profiles';
+import {
+  batchTensorBytes,
+  covarianceBytes,
+  groupTokenBytes,
+  keptBatchesBytes,
+  lambdaPassBytes,
+  misfit,
+  ortBytes,
+  planShape,
+  queryChunkBytes,
+  scoreBatchBytes,
+  type PlanShape,
+} from './plan-memory-model';
+import {
+  covarianceSeconds,
+  groupTokenSeconds,
+  lambdaSeconds,
+  pairTokenSeconds,
+  querySeconds,
+  scoreBatchMultiplyAdds,
+  timeModel,
+} from './plan-time-model';
 
 export { mib };
+export type { DataProfile, DeviceProfile, GraphProfile };
 
-export interface DeviceProfile {
-  readonly kind: 'cpu' | 'webgpu';
-  readonly bytesPerElement: 4 | 8;
-  /** The largest single tensor a kernel binds (WebGPU maxStorageBufferBindingSize; the budget on the CPU). */
-  readonly maxBindingBytes: number;
-  /** All the backend's tensors together. */
-  readonly memoryBudgetBytes: number;
-  /** Multiply-adds per second ÷ 2, i.e. FLOP/s, of the backend's products. */
-  readonly flopsPerSecond: number;
-  /** Seconds per d³ of one symmetric eigendecomposition. */
-  readonly eighSecondsPerCube: number;
-  /** Where the figures come from, shown with the estimate. */
-  readonly source: string;
-}
-
-export interface GraphProfile {
-  /** Vocabulary (logits per token), 0 when unknown. */
-  readonly vocab: number;
-  /** Bytes of the model's weights. */
-  readonly weightBytes: number;
-  /** Σ (dIn + dOut) over every linear of the model (tracked or not): the activations kept for backward. */
-  readonly linearWidth: number;
-  /** onnxruntime's heap for the gradient graph (wasm32: 4 GiB) and its FLOP/s. */
-  readonly heapBytes: number;
-  readonly flopsPerSecond: number;
-}
-
-export interface DataProfile {
-  readonly train: number;
-  readonly queries: number;
-  /** Longest sequence (the padded width of a batch). */
-  readonly maxTokens: number;
-  readonly trainTokens: number;
-  readonly queryTokens: number;
-}
-
-export type PlanStage = 'covariance' | 'eigen' | 'lambda' | 'query' | 'scores';
+/** 'pair-tokens': the top-k pair token scores computed after the run (pair-tokens.ts), when asked for. */
+export type PlanStage = 'covariance' | 'eigen' | 'lambda' | 'query' | 'scores' | 'pair-tokens';
 
 export interface StageEstimate {
   readonly stage: PlanStage;
@@ -87,6 +85,20 @@ export interface MemoryPlan {
   readonly scoreMemoryBytes: number;
   /** G(n) kept across query chunks (config.scorePath.cacheBytes): what is left of the budget, 0 for one chunk. */
   readonly cacheBytes: number;
+  /**
+   * The Λ pass's training batches kept for the first score pass (config.scorePath.lambdaBatchBytes,
+   * lambda-batches.ts): what is left of the budget after every stage's peak; 0 unless the Fisher is empirical (the
+   * Λ pass's gradients are then the score pass's) and both passes batch alike.
+   */
+  readonly lambdaBatchBytes?: number;
+  /**
+   * The token analyses' share: group per-token scores (within 'scores') and top-k pair token scores. planMemory sets
+   * both fields; a plan written by hand (a screenshot's, a test's) may leave them out.
+   */
+  readonly tokenAnalyses?: {
+    readonly groupTokens: { readonly groups: number; readonly seconds: number; readonly peakBytes: number } | null;
+    readonly pairTokens: { readonly k: number; readonly seconds: number; readonly peakBytes: number } | null;
+  };
   readonly stages: readonly StageEstimate[];
   readonly peakBytes: number;
   readonly seconds: number;
@@ -101,7 +113,10 @@ export interface MemoryPlan {
 /** The planned configuration: the config with the plan's batch sizes and score budget (unchanged where they fit). */
 export function applyPlan<C extends AttributionConfig>(config: C, plan: MemoryPlan): C {
   const scorePath = config.scorePath ?? DEFAULT_SCORE_PATH;
-  const changed = plan.scoreMemoryBytes !== scorePath.memoryBytes || plan.cacheBytes !== (scorePath.cacheBytes ?? 0);
+  const changed =
+    plan.scoreMemoryBytes !== scorePath.memoryBytes ||
+    plan.cacheBytes !== (scorePath.cacheBytes ?? 0) ||
+    (plan.lambdaBatchBytes ?? 0) !== (scorePath.lambdaBatchBytes ?? 0);
   return {
     ...config,
     batchSizes: plan.batchSizes,
@@ -110,6 +125,7 @@ export function applyPlan<C extends AttributionConfig>(config: C, plan: MemoryPl
         ...scorePath,
         memoryBytes: plan.scoreMemoryBytes,
         ...(plan.cacheBytes > 0 && { cacheBytes: plan.cacheBytes }),
+        ...((plan.lambdaBatchBytes ?? 0) > 0 && { lambdaBatchBytes: plan.lambdaBatchBytes }),
       },
     }),
   };
@@ -121,32 +137,129 @@ export function planMemory(
   graph: GraphProfile,
   data: DataProfile,
   device: DeviceProfile,
-): MemoryPlan {
-  const E = device.bytesPerElement;
+): Required<MemoryPlan> {
   const strategy = strategyOf(config.strategy);
-  const dims = layers.map((l) => ({ dIn: l.dIn, dOut: l.dOut, dPrime: l.dIn + (l.hasBias ? 1 : 0) }));
-  const sizes = dims.map((d) => d.dOut * d.dPrime);
-  const sumD = sizes.reduce((a, b) => a + b, 0);
-  const maxD = Math.max(0, ...sizes);
-  const width = dims.reduce((sum, d) => sum + d.dIn + d.dOut, 0);
-  const widest = Math.max(0, ...dims.map((d) => Math.max(d.dIn, d.dOut)));
-  const factorBytes = strategy.needsEigenbasis ? dims.reduce((s, d) => s + (d.dPrime ** 2 + d.dOut ** 2) * E, 0) : 0;
-  const lambdaBytes = strategy.needsLambda ? sumD * E : 0;
-  const T = data.maxTokens;
-  const tokenBatch = (b: number) => b * T * width * E;
-  const ortBytes = (b: number) => 2 * graph.weightBytes + b * T * 4 * (3 * graph.vocab + graph.linearWidth);
+  const shape = planShape(config, layers, data, device);
+  const { E, sumD } = shape;
+  const decided = chooseBatchSizes(config, shape, graph, data, device);
+  const { fit, train, query, held, problems } = decided;
+  const scoreMemoryBytes = Math.min(
+    config.scorePath?.memoryBytes ?? DEFAULT_SCORE_PATH.memoryBytes,
+    device.maxBindingBytes,
+  );
+  const eigen = planEigen(shape, strategy.needsEigenbasis, device, graph);
+  problems.push(...eigen.problems);
+
+  const t = timeModel(shape, graph, data, device);
+  const eigenbasis = strategy.needsEigenbasis;
+  const stages: StageEstimate[] = [];
+  if (eigenbasis) {
+    stages.push({
+      stage: 'covariance',
+      peakBytes: covarianceBytes(shape, fit),
+      seconds: covarianceSeconds(config, shape, data, t),
+    });
+    stages.push({ stage: 'eigen', peakBytes: eigen.bytes, seconds: eigen.seconds });
+  }
+  if (strategy.needsLambda) {
+    stages.push({
+      stage: 'lambda',
+      peakBytes: lambdaPassBytes(shape, fit),
+      seconds: lambdaSeconds(config, eigenbasis, data, t),
+    });
+  }
+  stages.push({
+    stage: 'query',
+    peakBytes: queryChunkBytes(shape, held(query)),
+    seconds: querySeconds(eigenbasis, data, t),
+  });
+  // Group per-token scores, in the first score pass (group-tokens.ts): their operators and rows are held with it.
+  const chunks = Math.ceil(data.queries / query);
+  const groups = config.groupTokens !== false ? Math.max(1, data.queryGroups ?? 1) : 0;
+  const groupTokens =
+    groups > 0
+      ? {
+          groups,
+          seconds: groupTokenSeconds(config, shape, data, groups, chunks, eigenbasis, t),
+          peakBytes: groupTokenBytes(shape, groups, train, data.trainTokens),
+        }
+      : null;
+  // G(n) of the whole training set, kept across query chunks as far as the budget allows (gradient-cache.ts).
+  const scoreBytes = scoreBatchBytes(shape, train, held(query)) + (groupTokens?.peakBytes ?? 0);
+  const allG = data.train * sumD * E;
+  const cacheable = chunks > 1 && !config.perToken && config.queryRank === null;
+  const cacheBytes = cacheable ? Math.max(0, Math.min(allG, device.memoryBudgetBytes - scoreBytes)) : 0;
+  const kept = allG > 0 ? cacheBytes / allG : 0;
+  // The Λ pass's batches kept for the first score pass, with what the budget has left (lambda-batches.ts): exact only
+  // when the Λ pass's labels are the given ones (empirical Fisher) and both passes cut the same batches.
+  const reusable = strategy.needsLambda && config.fisher === 'empirical' && fit === train;
+  const allBatches = keptBatchesBytes(shape, data.train);
+  const lambdaPeak = lambdaPassBytes(shape, fit);
+  const room = device.memoryBudgetBytes - Math.max(lambdaPeak, scoreBytes + cacheBytes);
+  const lambdaBatchBytes = reusable ? Math.max(0, Math.min(allBatches, room)) : 0;
+  const reused = allBatches > 0 ? lambdaBatchBytes / allBatches : 0;
+  const lambdaStage = stages.find((s) => s.stage === 'lambda');
+  if (lambdaStage && lambdaBatchBytes > 0)
+    stages[stages.indexOf(lambdaStage)] = { ...lambdaStage, peakBytes: lambdaStage.peakBytes + lambdaBatchBytes };
+  const batches = Math.ceil(data.train / train);
+  const pass =
+    t.ort(data.trainTokens) +
+    t.flops(batches * scoreBatchMultiplyAdds(config, shape, held(query), train, scoreMemoryBytes, t));
+  // Self-influence, in the first chunk's pass: ⟨X(n), R(n)⟩ needs R(n) in an eigenbasis (score-context.ts).
+  const self = eigenbasis ? t.flops(data.train * t.rotateInto(t.perSequenceTokens)) : 0;
+  const keptPass = t.flops(held(query) * data.train * sumD);
+  stages.push({
+    stage: 'scores',
+    peakBytes: scoreBytes + cacheBytes + lambdaBatchBytes,
+    seconds:
+      pass -
+      reused * t.ort(data.trainTokens) +
+      self +
+      (groupTokens?.seconds ?? 0) +
+      (chunks - 1) * ((1 - kept) * pass + kept * keptPass),
+  });
+  // Top-k pair token scores after the run (pair-tokens.ts): one small run per query against the fitted factors.
+  const k = Math.min(data.pairTokensTopK ?? 0, data.train);
+  const pairTokens =
+    k > 0
+      ? {
+          k,
+          seconds: pairTokenSeconds(shape, data, k, eigenbasis, t),
+          peakBytes: Math.max(queryChunkBytes(shape, 1), scoreBatchBytes(shape, Math.min(train, k), 1)),
+        }
+      : null;
+  if (pairTokens) stages.push({ stage: 'pair-tokens', peakBytes: pairTokens.peakBytes, seconds: pairTokens.seconds });
+  return {
+    batchSizes: { ...config.batchSizes, fit, train, query },
+    scoreMemoryBytes,
+    cacheBytes,
+    lambdaBatchBytes,
+    tokenAnalyses: { groupTokens, pairTokens },
+    stages,
+    peakBytes: Math.max(...stages.map((s) => s.peakBytes)),
+    seconds: stages.reduce((s, x) => s + x.seconds, 0),
+    changes: decided.changes,
+    problems,
+    notes: eigen.notes,
+  };
+}
+
+/**
+ * The batch sizes: for each, the largest of configured, configured/2, … ≥ 1 whose stage fits (halving, as
+ * kronfluence's search), with the reason when it had to shrink, and what does not fit even at 1.
+ */
+function chooseBatchSizes(
+  config: AttributionConfig,
+  shape: PlanShape,
+  graph: GraphProfile,
+  data: DataProfile,
+  device: DeviceProfile,
+) {
+  const strategy = strategyOf(config.strategy);
   const changes: string[] = [];
   const problems: string[] = [];
-
-  const fits = (what: string, bytes: number, single: number, ort: number): string | null => {
-    const reasons = [
-      bytes > device.memoryBudgetBytes && `needs ${mib(bytes)} of a ${mib(device.memoryBudgetBytes)} budget`,
-      single > device.maxBindingBytes && `its largest tensor ${mib(single)} exceeds one binding`,
-      ort > graph.heapBytes && `the gradient graph needs ${mib(ort)} of onnxruntime's ${mib(graph.heapBytes)}`,
-    ].filter(Boolean);
-    return reasons.length === 0 ? null : `${what}: ${reasons.join('; ')}`;
-  };
-  /** The largest of configured, configured/2, … ≥ 1 that fits; the reason when it had to shrink. */
+  const fits = (what: string, bytes: number, single: number, b: number) =>
+    misfit(what, bytes, single, ortBytes(graph, shape, b), device, graph);
   const choose = (name: string, configured: number, check: (b: number) => string | null): number => {
     let b = configured;
     const first = check(b);
@@ -156,142 +269,46 @@ export function planMemory(
     if (last !== null) problems.push(`${name} 1: ${last}`);
     return b;
   };
-
   const fitCheck = (b: number) => {
-    const covariance = factorBytes + tokenBatch(b);
-    const lambda = factorBytes + lambdaBytes + tokenBatch(b) + 2 * b * maxD * E;
-    const single = Math.max(b * T * widest * E, strategy.needsLambda ? b * maxD * E : 0);
-    return fits('a training batch', Math.max(covariance, lambda), single, ortBytes(b));
+    const bytes = Math.max(covarianceBytes(shape, b), lambdaPassBytes(shape, b));
+    return fits('a training batch', bytes, batchTensorBytes(shape, b, strategy.needsLambda), b);
   };
   const needsFit = strategy.needsEigenbasis || strategy.needsLambda;
   const fit = needsFit ? choose('training batch (factors)', config.batchSizes.fit, fitCheck) : config.batchSizes.fit;
-
-  const queryBytes = (qc: number) => factorBytes + lambdaBytes + 2 * qc * sumD * E + tokenBatch(qc);
   // A chunk never holds more queries than there are.
   const held = (qc: number) => Math.min(qc, Math.max(1, data.queries));
   const query = choose('query chunk', config.batchSizes.query, (qc) =>
-    fits('a query chunk', queryBytes(held(qc)), held(qc) * maxD * E, ortBytes(held(qc))),
+    fits('a query chunk', queryChunkBytes(shape, held(qc)), held(qc) * shape.maxD * shape.E, held(qc)),
   );
-  const scoreBytes = (b: number) =>
-    factorBytes + lambdaBytes + held(query) * sumD * E + tokenBatch(b) + 2 * b * maxD * E;
   const train = choose('training batch (scores)', config.batchSizes.train, (b) =>
-    fits('a scoring batch', scoreBytes(b), Math.max(b * T * widest * E, b * maxD * E), ortBytes(b)),
+    fits('a scoring batch', scoreBatchBytes(shape, b, held(query)), batchTensorBytes(shape, b, true), b),
   );
-  const scoreMemoryBytes = Math.min(
-    config.scorePath?.memoryBytes ?? DEFAULT_SCORE_PATH.memoryBytes,
-    device.maxBindingBytes,
-  );
+  return { fit, train, query, held, changes, problems };
+}
 
-  // Eigendecomposition: one matrix at a time; on WebGPU split into blocks when it exceeds a binding (eigen-plan.ts).
+/** Eigendecomposition: one matrix at a time; on WebGPU split into blocks when it exceeds a binding (eigen-plan.ts). */
+function planEigen(shape: PlanShape, needed: boolean, device: DeviceProfile, graph: GraphProfile) {
+  const { dims, factorBytes, E } = shape;
   const dMax = Math.max(0, ...dims.flatMap((d) => [d.dPrime, d.dOut]));
-  const cubes = dims.reduce((s, d) => s + d.dPrime ** 3 + d.dOut ** 3, 0);
-  let eigenBytes = factorBytes + 4 * dMax * dMax * E;
-  let eigenSeconds = cubes * device.eighSecondsPerCube;
+  const problems: string[] = [];
   const notes: string[] = [];
-  if (strategy.needsEigenbasis && device.kind === 'webgpu') {
+  let bytes = factorBytes + 4 * dMax * dMax * E;
+  let seconds = dims.reduce((s, d) => s + d.dPrime ** 3 + d.dOut ** 3, 0) * device.eighSecondsPerCube;
+  const what = `the eigendecomposition at d = ${dMax}`;
+  if (needed && device.kind === 'webgpu') {
     const eigen = planEigenStage(
       dims.flatMap((d) => [d.dPrime, d.dOut]),
       device,
     );
-    eigenBytes = factorBytes + eigen.workingBytes;
-    eigenSeconds = eigen.seconds;
+    bytes = factorBytes + eigen.workingBytes;
+    seconds = eigen.seconds;
     notes.push(...eigen.notes);
     problems.push(...eigen.problems);
-    const problem = fits(`the eigendecomposition at d = ${dMax}`, eigenBytes, 0, 0);
+    const problem = misfit(what, bytes, 0, 0, device, graph);
     if (problem) problems.push(problem);
-  } else if (strategy.needsEigenbasis) {
-    const problem = fits(`the eigendecomposition at d = ${dMax}`, eigenBytes, dMax * dMax * E, 0);
+  } else if (needed) {
+    const problem = misfit(what, bytes, dMax * dMax * E, 0, device, graph);
     if (problem) problems.push(problem);
   }
-
-  // Time.
-  const params = graph.weightBytes / 4;
-  const ort = (tokens: number) => (4 * params * tokens) / graph.flopsPerSecond;
-  const flops = (multiplyAdds: number) => (2 * multiplyAdds) / device.flopsPerSecond;
-  const perSequenceTokens = data.trainTokens / Math.max(1, data.train);
-  const buildG = dims.reduce((s, d) => s + d.dOut * d.dPrime, 0);
-  const rotate = dims.reduce((s, d) => s + d.dOut * d.dPrime * (d.dOut + d.dPrime), 0);
-  // R(n) = Q_Sᵀ G(n) Q_A of one sequence; the CPU rotates the token rows first when cheaper (rotated-gradients.ts).
-  const rotateInto = (tokens: number) =>
-    dims.reduce((s, d) => {
-      const sequenceForm = tokens * d.dOut * d.dPrime + d.dOut * d.dPrime * (d.dOut + d.dPrime);
-      const tokenForm = tokens * (d.dOut ** 2 + d.dPrime ** 2 + d.dOut * d.dPrime);
-      return s + (device.kind === 'cpu' ? Math.min(sequenceForm, tokenForm) : sequenceForm);
-    }, 0);
-  // Sampled labels take a run for the logits first; the Λ pass's are drawn in the covariance pass (onnx-source.ts).
-  const sampled = config.fisher === 'sampled';
-  const eigenbasis = strategy.needsEigenbasis;
-  const chunks = Math.ceil(data.queries / query);
-  const scoreMultiplyAdds = layers.reduce((sum, _layer, l) => {
-    const plan = planScores(
-      {
-        queries: held(query),
-        sequences: train,
-        tokens: train * perSequenceTokens,
-        dOut: dims[l]!.dOut,
-        dInPrime: dims[l]!.dPrime,
-        rank: config.queryRank,
-        perToken: config.perToken,
-        gradientsBuiltAnyway: true,
-        bytesPerElement: E,
-      },
-      { ...(config.scorePath ?? DEFAULT_SCORE_PATH), memoryBytes: scoreMemoryBytes },
-    );
-    return sum + (plan.form === 'token' ? plan.tokenCost : plan.sequenceCost) + train * perSequenceTokens * sizes[l]!;
-  }, 0);
-  const stages: StageEstimate[] = [];
-  if (strategy.needsEigenbasis) {
-    const covariance = dims.reduce((s, d) => s + d.dPrime ** 2 + d.dOut ** 2, 0) * data.trainTokens;
-    stages.push({
-      stage: 'covariance',
-      peakBytes: factorBytes + tokenBatch(fit),
-      seconds: (sampled ? 2 : 1) * ort(data.trainTokens) + flops(covariance),
-    });
-    stages.push({ stage: 'eigen', peakBytes: eigenBytes, seconds: eigenSeconds });
-  }
-  if (strategy.needsLambda) {
-    stages.push({
-      stage: 'lambda',
-      peakBytes: factorBytes + lambdaBytes + tokenBatch(fit) + 2 * fit * maxD * E,
-      seconds:
-        (sampled && !eigenbasis ? 2 : 1) * ort(data.trainTokens) +
-        flops(eigenbasis ? data.train * rotateInto(perSequenceTokens) : data.trainTokens * buildG),
-    });
-  }
-  stages.push({
-    stage: 'query',
-    peakBytes: queryBytes(held(query)),
-    seconds:
-      ort(data.queryTokens) +
-      flops(
-        data.queryTokens * buildG +
-          (eigenbasis ? data.queries * (rotateInto(data.queryTokens / Math.max(1, data.queries)) + rotate) : 0),
-      ),
-  });
-  const batches = Math.ceil(data.train / train);
-  // G(n) of the whole training set, kept across query chunks as far as the budget allows (gradient-cache.ts).
-  const allG = data.train * sumD * E;
-  const cacheable = chunks > 1 && !config.perToken && config.queryRank === null;
-  const cacheBytes = cacheable ? Math.max(0, Math.min(allG, device.memoryBudgetBytes - scoreBytes(train))) : 0;
-  const kept = allG > 0 ? cacheBytes / allG : 0;
-  const pass = ort(data.trainTokens) + flops(batches * scoreMultiplyAdds);
-  // Self-influence, in the first chunk's pass: ⟨X(n), R(n)⟩ needs R(n) in an eigenbasis (score-context.ts).
-  const self = eigenbasis ? flops(data.train * rotateInto(perSequenceTokens)) : 0;
-  const keptPass = flops(held(query) * data.train * sumD);
-  stages.push({
-    stage: 'scores',
-    peakBytes: scoreBytes(train) + cacheBytes,
-    seconds: pass + self + (chunks - 1) * ((1 - kept) * pass + kept * keptPass),
-  });
-  return {
-    batchSizes: { ...config.batchSizes, fit, train, query },
-    scoreMemoryBytes,
-    cacheBytes,
-    stages,
-    peakBytes: Math.max(...stages.map((s) => s.peakBytes)),
-    seconds: stages.reduce((s, x) => s + x.seconds, 0),
-    changes,
-    problems,
-    notes,
-  };
+  return { bytes, seconds, notes, problems };
 }

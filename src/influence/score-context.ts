@@ -12,6 +12,7 @@ import type { Backend, Tensor, TokenBatch } from '../linalg/backend';
 import { toBackend } from './host';
 import type { AttributionConfig, GradientSource, Preconditioner } from './types';
 import type { SequenceGradientCache } from './gradient-cache';
+import type { KeptLambdaBatches } from './lambda-batches';
 
 export interface ScoreContext {
   readonly backend: Backend;
@@ -23,6 +24,8 @@ export interface ScoreContext {
   readonly gradientCache?: { readonly cache: SequenceGradientCache; readonly store: boolean };
   /** Per layer, the query groups' summed operators Σ_q w_q P_q [G, dOut, dIn'] (group-tokens.ts), for this pass. */
   readonly groupOperators?: readonly Tensor[];
+  /** The Λ pass's training batches, taken by this pass instead of running the gradient graph (lambda-batches.ts). */
+  readonly lambdaBatches?: KeptLambdaBatches;
 }
 
 export function layerName(context: ScoreContext, l: number): string {

@@ -30,6 +30,11 @@ export interface ScorePathOptions {
    * none. The memory planner sets it from what the device has left.
    */
   readonly cacheBytes?: number;
+  /**
+   * Bytes of the Λ pass's training batches kept for the first score pass (lambda-batches.ts), so it skips the
+   * gradient graph for them; absent or 0: none. Used only with the empirical Fisher; the memory planner sets it.
+   */
+  readonly lambdaBatchBytes?: number;
 }
 
 /** 128 MiB: also the smallest maxStorageBufferBindingSize WebGPU guarantees, so one binding always holds G. */
@@ -85,9 +90,9 @@ export function validateScorePath(options: ScorePathOptions): void {
   if (!['auto', 'token', 'sequence'].includes(options.form)) {
     throw new Error(`config.scorePath.form must be 'auto', 'token' or 'sequence', got ${JSON.stringify(options.form)}`);
   }
-  for (const name of ['memoryBytes', 'cacheBytes'] as const) {
+  for (const name of ['memoryBytes', 'cacheBytes', 'lambdaBatchBytes'] as const) {
     const value = options[name];
-    if (value === undefined && name === 'cacheBytes') continue;
+    if (value === undefined && name !== 'memoryBytes') continue;
     if (!(value! >= 0) || !Number.isFinite(value)) {
       throw new Error(`config.scorePath.${name} must be a finite number ≥ 0, got ${value}`);
     }

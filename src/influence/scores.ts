@@ -235,7 +235,10 @@ export async function scoreTrainingSet(
             assertFinite(values, 'scores', layerName(context, l), 'the training scores', where);
           return scoreKeptBatch(backend, chunk.operators, cached, indices, { perLayer, trainSize, check });
         }
-        const batch = await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend);
+        // The Λ pass's batch of these examples when it was kept (the same given-label gradients), else computed.
+        const batch =
+          context.lambdaBatches?.take(indices) ??
+          (await fetchBatch(source, { role: 'train', indices, labels: 'given', seed: config.seed }, backend));
         try {
           await scoreBatch(
             context,

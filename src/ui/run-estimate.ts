@@ -115,6 +115,7 @@ export class RunEstimateView extends LitElement {
               <em>Training examples</em> and <em>Queries</em> under Options to run more of it.</div>`
           : ''
       }
+      ${e.analyses?.length ? html`<ul data-estimate-analyses>${e.analyses.map((a) => html`<li>${a}</li>`)}</ul>` : ''}
       ${e.changes.length ? html`<ul data-estimate-changes>${e.changes.map((c) => html`<li>smaller: ${c}</li>`)}</ul>` : ''}
       ${e.notes.length ? html`<ul data-estimate-notes>${e.notes.map((n) => html`<li>splits: ${n}</li>`)}</ul>` : ''}
       ${e.problems.length ? html`<ul class="problem" data-estimate-problem>${e.problems.map((p) => html`<li>does not fit: ${p}</li>`)}</ul>` : ''}

@@ -79,7 +79,7 @@ export async function computeStoredRun(
         ? null
         : (await decodeBundle(await store.exportBundle(request.factorsFrom))).factors;
     // The same memory plan as `iwb attribute`: batch sizes the device holds (app/run-plan.ts).
-    const planned = planJob(inputs, graph, config, chosen);
+    const planned = planJob(inputs, graph, config, chosen, undefined, PAIR_TOKENS_TOP_K);
     // Factors fitted elsewhere: a picked kronfluence folder, matched to the tracked layers (app/imported-factors.ts).
     const factors =
       reused ?? (request.factorFiles?.length ? await readPickedFactors(request.factorFiles, graph.layers) : null);
@@ -169,7 +169,7 @@ export async function estimateRequest(
   started = performance.now();
   const graph = await gradientGraphFor(inputs, request.config);
   measured += performance.now() - started;
-  const plan = planJob(inputs, graph, request.config, chosen);
+  const plan = planJob(inputs, graph, request.config, chosen, undefined, PAIR_TOKENS_TOP_K);
   return runEstimate(plan, graph, inputs, chosen.report.description, measured / 1000, measureSpeed());
 }
 
