@@ -58,6 +58,27 @@ const PREREGISTERED = {
   ],
 };
 
+// The budget's calibration (scripts/calibrate-flip.ts): the original mix, seeds 50…53 (pools 150…153; the experiment
+// uses seeds 0…19, pools 100…119), warm-up a tenth of the steps; a run "left the plateau" if its final loss < 0.9.
+// 300 steps: 2 of 4 left it; 500 steps: 3 of 4 → DEFAULT_FLIP.training.steps = 500. (150 steps, lr 0.05: 0 of 3.)
+const CALIBRATION = {
+  command: 'npx tsx scripts/calibrate-flip.ts 300:0.02 150:0.05; SEEDS=50,52 / 51,53 … 500:0.02',
+  plateau: 'final training loss > 0.9',
+  runs: [
+    { steps: 300, peakLearningRate: 0.02, seed: 50, finalLoss: 1.0195, accuracy: 0.1367 },
+    { steps: 300, peakLearningRate: 0.02, seed: 51, finalLoss: 0.429, accuracy: 0.4233 },
+    { steps: 300, peakLearningRate: 0.02, seed: 52, finalLoss: 1.0203, accuracy: 0.1733 },
+    { steps: 300, peakLearningRate: 0.02, seed: 53, finalLoss: 0.6107, accuracy: 0.45 },
+    { steps: 150, peakLearningRate: 0.05, seed: 50, finalLoss: 1.1131, accuracy: 0.11 },
+    { steps: 150, peakLearningRate: 0.05, seed: 51, finalLoss: 1.1197, accuracy: 0.09 },
+    { steps: 150, peakLearningRate: 0.05, seed: 52, finalLoss: 1.1421, accuracy: 0.1033 },
+    { steps: 500, peakLearningRate: 0.02, seed: 50, finalLoss: 0.4623, accuracy: 0.4633 },
+    { steps: 500, peakLearningRate: 0.02, seed: 51, finalLoss: 0.6025, accuracy: 0.4267 },
+    { steps: 500, peakLearningRate: 0.02, seed: 52, finalLoss: 0.4211, accuracy: 0.4133 },
+    { steps: 500, peakLearningRate: 0.02, seed: 53, finalLoss: 0.9419, accuracy: 0.2 },
+  ],
+};
+
 async function writeAtomically(file: string, text: string): Promise<void> {
   await mkdir(path.dirname(path.resolve(file)), { recursive: true });
   await writeFile(`${file}.partial`, text);
@@ -152,12 +173,13 @@ try {
 const total = settings.arms.length * settings.seeds.length;
 const record = {
   experiment: 'difficulty flip on the synthetic reasoning task (issue 24 §4)',
-  command: `npm run experiment:flip${short ? ' -- --short' : ''} (two shards: --shard 0/2, --shard 1/2)`,
+  command: `npm run experiment:flip${short ? ' -- --short' : ''} (three shards: --shard 0/3, 1/3, 2/3)`,
   commit,
   machine,
   ...(runs.length < total ? { partial: { runs: runs.length, of: total } } : {}),
   preregistered: PREREGISTERED,
   settings,
+  calibration: CALIBRATION,
   paperFlip: PAPER_FLIP,
   attribution,
   wallSeconds: segments.reduce((s, g) => s + g.wallSeconds, 0),
