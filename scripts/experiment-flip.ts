@@ -35,6 +35,9 @@ const shardArg = argv[argv.indexOf('--shard') + 1];
 const [shard, shards] = argv.includes('--shard') ? shardArg!.split('/').map(Number) : [0, 1];
 if (!(Number.isInteger(shard) && Number.isInteger(shards) && shards! >= 1 && shard! >= 0 && shard! < shards!))
   throw new Error(`--shard: expected k/n with 0 ≤ k < n, got ${shardArg}`);
+// --reverse: the shard's seeds from the last one down, checkpointed apart (…runs.<k>-of-<n>r.json): a second process
+// on the same shard meets the first in the middle; a run saved by both counts once (runs are deterministic).
+const reverse = argv.includes('--reverse');
 const maxMinutes = argv.includes('--max-minutes') ? Number(argv[argv.indexOf('--max-minutes') + 1]) : 13;
 
 const settings: FlipSettings = short
@@ -43,8 +46,8 @@ const settings: FlipSettings = short
 const name = short ? 'flip-short' : 'flip';
 const out = short ? `bench/${name}.json` : `docs/experiments/records/${name}.json`;
 const attributionFile = `bench/${name}.attribution.json`;
-const runsFile = (k: number, n: number) => `bench/${name}.runs.${k}-of-${n}.json`;
-const segmentsFile = `bench/${name}.segments.${shard}-of-${shards}.json`;
+const runsFile = (k: number, n: number) => `bench/${name}.runs.${k}-of-${n}${reverse ? 'r' : ''}.json`;
+const segmentsFile = `bench/${name}.segments.${shard}-of-${shards}${reverse ? 'r' : ''}.json`;
 
 // Written into the record and into docs/experiments/reweighting.md before any arm was trained (commit of the doc).
 const PREREGISTERED = {
@@ -106,7 +109,8 @@ if (!attribution) {
 }
 log(`influence chose ${JSON.stringify(attribution.choice)} (paper: ${JSON.stringify(PAPER_FLIP)})`);
 
-const mySettings = { ...settings, seeds: settings.seeds.filter((s) => s % shards! === shard) };
+const mine = settings.seeds.filter((s) => s % shards! === shard);
+const mySettings = { ...settings, seeds: reverse ? mine.reverse() : mine };
 if (!savedOnly) {
   await runFlipArms(mySettings, attribution, {
     load: async () => readJson<FlipCheckpoint>(runsFile(shard!, shards!)),
@@ -124,7 +128,7 @@ if (!savedOnly) {
   segments.push({
     startedAt,
     finishedAt: new Date().toISOString(),
-    shard: `${shard}/${shards}`,
+    shard: `${shard}/${shards}${reverse ? ' reverse' : ''}`,
     machine,
     loadBefore,
     loadAfter: loadavg().map((v) => Number(v.toFixed(2))),
@@ -142,7 +146,8 @@ const segments: { wallSeconds: number; cpuSeconds: number }[] = [];
 for (const file of readdirSync('bench')) {
   if (file.startsWith(`${name}.runs.`) && file.endsWith('.json')) {
     const saved = readJson<FlipCheckpoint>(`bench/${file}`)!;
-    if (saved.fingerprint === fingerprint) runs.push(...saved.runs);
+    if (saved.fingerprint === fingerprint)
+      runs.push(...saved.runs.filter((r) => !runs.some((q) => q.arm === r.arm && q.seed === r.seed)));
   }
   if (file.startsWith(`${name}.segments.`)) segments.push(...readJson<typeof segments>(`bench/${file}`)!);
 }
@@ -173,7 +178,7 @@ try {
 const total = settings.arms.length * settings.seeds.length;
 const record = {
   experiment: 'difficulty flip on the synthetic reasoning task (issue 24 §4)',
-  command: `npm run experiment:flip${short ? ' -- --short' : ''} (three shards: --shard 0/3, 1/3, 2/3)`,
+  command: `npm run experiment:flip${short ? ' -- --short' : ''} (shards --shard 0/3, 1/3, 2/3, each also run with --reverse)`,
   commit,
   machine,
   ...(runs.length < total ? { partial: { runs: runs.length, of: total } } : {}),
