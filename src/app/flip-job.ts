@@ -62,7 +62,7 @@ const cells = (n: number): PerCell => ({
 });
 
 // Sized by measurement (docs/experiments/reweighting.md): 150 steps left 69 of 80 runs on the loss plateau (record
-// flip-plateau.json); 500 steps was calibrated on seeds 50…53 (scripts/calibrate-flip.ts; 300 left 2 of 4 there).
+// flip.json, made at 150); 500 steps was calibrated on seeds 50…53 (scripts/calibrate-flip.ts; 300 left 2 of 4 there).
 export const DEFAULT_FLIP: FlipSettings = {
   operandMax: 3,
   poolPerCell: cells(100),
