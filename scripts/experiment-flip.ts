@@ -35,6 +35,9 @@ const shardArg = argv[argv.indexOf('--shard') + 1];
 const [shard, shards] = argv.includes('--shard') ? shardArg!.split('/').map(Number) : [0, 1];
 if (!(Number.isInteger(shard) && Number.isInteger(shards) && shards! >= 1 && shard! >= 0 && shard! < shards!))
   throw new Error(`--shard: expected k/n with 0 ≤ k < n, got ${shardArg}`);
+// --reverse: the shard's seeds from the last one down, checkpointed apart (…runs.<k>-of-<n>r.json): a second process
+// on the same shard meets the first in the middle; a run saved by both counts once (runs are deterministic).
+const reverse = argv.includes('--reverse');
 const maxMinutes = argv.includes('--max-minutes') ? Number(argv[argv.indexOf('--max-minutes') + 1]) : 13;
 
 const settings: FlipSettings = short
@@ -43,8 +46,8 @@ const settings: FlipSettings = short
 const name = short ? 'flip-short' : 'flip';
 const out = short ? `bench/${name}.json` : `docs/experiments/records/${name}.json`;
 const attributionFile = `bench/${name}.attribution.json`;
-const runsFile = (k: number, n: number) => `bench/${name}.runs.${k}-of-${n}.json`;
-const segmentsFile = `bench/${name}.segments.${shard}-of-${shards}.json`;
+const runsFile = (k: number, n: number) => `bench/${name}.runs.${k}-of-${n}${reverse ? 'r' : ''}.json`;
+const segmentsFile = `bench/${name}.segments.${shard}-of-${shards}${reverse ? 'r' : ''}.json`;
 
 // Written into the record and into docs/experiments/reweighting.md before any arm was trained (commit of the doc).
 const PREREGISTERED = {
@@ -55,6 +58,27 @@ const PREREGISTERED = {
   secondary: [
     'influence − random and flip − original, influence − original on the same metric',
     'the same comparisons per domain (math, code) and on mean log-likelihood per token of the reference trace',
+  ],
+};
+
+// The budget's calibration (scripts/calibrate-flip.ts): the original mix, seeds 50…53 (pools 150…153; the experiment
+// uses seeds 0…19, pools 100…119), warm-up a tenth of the steps; a run "left the plateau" if its final loss < 0.9.
+// 300 steps: 2 of 4 left it; 500 steps: 3 of 4 → DEFAULT_FLIP.training.steps = 500. (150 steps, lr 0.05: 0 of 3.)
+const CALIBRATION = {
+  command: 'npx tsx scripts/calibrate-flip.ts 300:0.02 150:0.05; SEEDS=50,52 / 51,53 … 500:0.02',
+  plateau: 'final training loss > 0.9',
+  runs: [
+    { steps: 300, peakLearningRate: 0.02, seed: 50, finalLoss: 1.0195, accuracy: 0.1367 },
+    { steps: 300, peakLearningRate: 0.02, seed: 51, finalLoss: 0.429, accuracy: 0.4233 },
+    { steps: 300, peakLearningRate: 0.02, seed: 52, finalLoss: 1.0203, accuracy: 0.1733 },
+    { steps: 300, peakLearningRate: 0.02, seed: 53, finalLoss: 0.6107, accuracy: 0.45 },
+    { steps: 150, peakLearningRate: 0.05, seed: 50, finalLoss: 1.1131, accuracy: 0.11 },
+    { steps: 150, peakLearningRate: 0.05, seed: 51, finalLoss: 1.1197, accuracy: 0.09 },
+    { steps: 150, peakLearningRate: 0.05, seed: 52, finalLoss: 1.1421, accuracy: 0.1033 },
+    { steps: 500, peakLearningRate: 0.02, seed: 50, finalLoss: 0.4623, accuracy: 0.4633 },
+    { steps: 500, peakLearningRate: 0.02, seed: 51, finalLoss: 0.6025, accuracy: 0.4267 },
+    { steps: 500, peakLearningRate: 0.02, seed: 52, finalLoss: 0.4211, accuracy: 0.4133 },
+    { steps: 500, peakLearningRate: 0.02, seed: 53, finalLoss: 0.9419, accuracy: 0.2 },
   ],
 };
 
@@ -85,7 +109,8 @@ if (!attribution) {
 }
 log(`influence chose ${JSON.stringify(attribution.choice)} (paper: ${JSON.stringify(PAPER_FLIP)})`);
 
-const mySettings = { ...settings, seeds: settings.seeds.filter((s) => s % shards! === shard) };
+const mine = settings.seeds.filter((s) => s % shards! === shard);
+const mySettings = { ...settings, seeds: reverse ? mine.reverse() : mine };
 if (!savedOnly) {
   await runFlipArms(mySettings, attribution, {
     load: async () => readJson<FlipCheckpoint>(runsFile(shard!, shards!)),
@@ -103,7 +128,7 @@ if (!savedOnly) {
   segments.push({
     startedAt,
     finishedAt: new Date().toISOString(),
-    shard: `${shard}/${shards}`,
+    shard: `${shard}/${shards}${reverse ? ' reverse' : ''}`,
     machine,
     loadBefore,
     loadAfter: loadavg().map((v) => Number(v.toFixed(2))),
@@ -121,7 +146,8 @@ const segments: { wallSeconds: number; cpuSeconds: number }[] = [];
 for (const file of readdirSync('bench')) {
   if (file.startsWith(`${name}.runs.`) && file.endsWith('.json')) {
     const saved = readJson<FlipCheckpoint>(`bench/${file}`)!;
-    if (saved.fingerprint === fingerprint) runs.push(...saved.runs);
+    if (saved.fingerprint === fingerprint)
+      runs.push(...saved.runs.filter((r) => !runs.some((q) => q.arm === r.arm && q.seed === r.seed)));
   }
   if (file.startsWith(`${name}.segments.`)) segments.push(...readJson<typeof segments>(`bench/${file}`)!);
 }
@@ -152,12 +178,13 @@ try {
 const total = settings.arms.length * settings.seeds.length;
 const record = {
   experiment: 'difficulty flip on the synthetic reasoning task (issue 24 §4)',
-  command: `npm run experiment:flip${short ? ' -- --short' : ''} (two shards: --shard 0/2, --shard 1/2)`,
+  command: `npm run experiment:flip${short ? ' -- --short' : ''} (shards --shard 0/3, 1/3, 2/3, each also run with --reverse)`,
   commit,
   machine,
   ...(runs.length < total ? { partial: { runs: runs.length, of: total } } : {}),
   preregistered: PREREGISTERED,
   settings,
+  calibration: CALIBRATION,
   paperFlip: PAPER_FLIP,
   attribution,
   wallSeconds: segments.reduce((s, g) => s + g.wallSeconds, 0),
