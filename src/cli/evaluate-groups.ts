@@ -23,12 +23,12 @@ import { nodeSource } from '../data/node-source';
 import type { GroupCheckpoint } from '../eval/group-run';
 import type { CliIo } from './attribute';
 import { CliUsageError, oneLine } from './args';
-import { parseOption } from '../app/options';
+import { parseOption, RUN_OPTIONS } from '../app/options';
 import { recordEnvironment, type RecordEnvironment } from './evaluation-record';
 
 export const GROUPS_RECORD_SCHEMA = 'iwb-group-evidence-record/1';
 
-export const EVALUATE_GROUPS_USAGE = `Usage: iwb evaluate --groups domain-difficulty|segments [--track mlp|attention|all|REGEX]
+export const EVALUATE_GROUPS_USAGE = `Usage: iwb evaluate --groups domain-difficulty|segments [--track ${RUN_OPTIONS.track.grammar}]
                     [--seeds R [--first-seed F]] [--per-cell P] [--queries Q] [--factor K] [--steps N]
                     [--checkpoint FILE [--saved-only]] [--out record.json] [--quiet]
 

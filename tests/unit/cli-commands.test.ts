@@ -15,6 +15,11 @@ function synopses(usage: string): string[] {
   return [...usage.matchAll(/^(?:Usage:)?\s*iwb ([a-z]+) /gm)].map((m) => m[1]!);
 }
 
+/** The commands whose synopses a usage text prints, in order; a command may have several forms (evaluate --groups). */
+function commandsIn(usage: string): string[] {
+  return synopses(usage).filter((name, i, all) => name !== all[i - 1]);
+}
+
 describe('iwb command table', () => {
   test('the table holds every command once', () => {
     expect(COMMANDS.map((c) => c.name)).toEqual(NAMES);
@@ -26,7 +31,7 @@ describe('iwb command table', () => {
       expect(code).toBe(0);
       expect(stderr).toBe('');
       expect(stdout.startsWith(`Usage: iwb ${name} `)).toBe(true);
-      expect(synopses(stdout)).toEqual([name]);
+      expect(commandsIn(stdout)).toEqual([name]);
     }
   });
 
@@ -40,7 +45,7 @@ describe('iwb command table', () => {
     for (const argv of [['--help'], ['-h'], ['help'], []]) {
       const { code, stdout } = await cli(argv);
       expect(code).toBe(0);
-      expect(synopses(stdout)).toEqual(NAMES);
+      expect(commandsIn(stdout)).toEqual(NAMES);
     }
   });
 
