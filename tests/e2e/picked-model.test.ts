@@ -86,10 +86,10 @@ test('the model crosses to the worker once, as File handles; layers, estimates a
     .poll(() => estimate.textContent(), { timeout: 120_000, interval: 250 })
     .toMatch(/4 training examples × 2 queries on CPU float64/);
   // The estimate starts with preparing the model (reading the data, the gradient graph, the session).
-  expect(await stages()).toEqual(['prepare', 'covariance', 'eigen', 'lambda', 'query', 'scores']);
+  expect(await stages()).toEqual(['prepare', 'covariance', 'eigen', 'lambda', 'query', 'scores', 'pair-tokens']);
   // A second estimate, for another strategy: the worker still has the model.
   await page.locator('run-controls select#strategy').selectOption('identity');
-  await expect.poll(stages, { timeout: 60_000, interval: 250 }).toEqual(['prepare', 'query', 'scores']);
+  await expect.poll(stages, { timeout: 60_000, interval: 250 }).toEqual(['prepare', 'query', 'scores', 'pair-tokens']);
   // The tracked-layer pattern asks the worker again, by token.
   await page.locator('run-controls input#track').fill('/h\\.1/mlp');
   await expect.poll(() => summary.textContent(), { timeout: 30_000 }).toMatch(/2 of 9 linear layers tracked/);

@@ -27,7 +27,7 @@ test('the estimate shows every stage of the plan, and follows the strategy and t
   const stages = () => estimate.locator('tr[data-stage]').evaluateAll((rows) => rows.map((r) => r.dataset.stage));
   await expect
     .poll(stages, { timeout: 120_000, interval: 250 })
-    .toEqual(['prepare', 'covariance', 'eigen', 'lambda', 'query', 'scores']);
+    .toEqual(['prepare', 'covariance', 'eigen', 'lambda', 'query', 'scores', 'pair-tokens']);
   // The total counts preparing the model (onnxruntime's session at least: seconds), not only the engine's stages.
   const seconds = async (stage: string) =>
     Number(await estimate.locator(`tr[data-stage="${stage}"]`).getAttribute('data-stage-seconds'));
@@ -39,7 +39,7 @@ test('the estimate shows every stage of the plan, and follows the strategy and t
   expect(await estimate.textContent()).toMatch(/\/h\.0\/mlp\/c_fc\/MatMul \[16 → 32\]/);
   await page.locator('run-controls details summary').click();
   await page.locator('run-controls select#strategy').selectOption('identity');
-  await expect.poll(stages, { timeout: 60_000, interval: 250 }).toEqual(['prepare', 'query', 'scores']);
+  await expect.poll(stages, { timeout: 60_000, interval: 250 }).toEqual(['prepare', 'query', 'scores', 'pair-tokens']);
   await page.locator('run-controls input#batch-size').fill('3');
   await expect
     .poll(() => estimate.textContent(), { timeout: 60_000, interval: 250 })
