@@ -13,6 +13,7 @@
  * Pure and seeded: the same seed gives the same problems. The tokenizer is one token per character of REASONING_CHARS
  * after the three special tokens, so examples are pre-tokenized and need no tokenizer file.
  */
+import { seededUniform } from '../core/random';
 import type { Example } from './dataset';
 
 export type ReasoningDomain = 'math' | 'code';
@@ -61,17 +62,8 @@ export function finalAnswer(trace: string): number | null {
   return /^[0-9]$/.test(last) ? Number(last) : null;
 }
 
-/** A seeded uniform generator on [0, 1) (mulberry32), so this leaf module needs no other layer. */
-export function reasoningRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The task's seeded uniform generator on [0, 1): core's mulberry32, the same stream as before. */
+export const reasoningRandom = seededUniform;
 
 const pick = (random: () => number, lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
 
